@@ -1,0 +1,534 @@
+"""The public Python API of mvc (SPEC §8). The CLI calls this and nothing else.
+
+    from mvc import Repo
+    repo = Repo.open(".")
+    v = repo.add("model.safetensors", name="resnet", metrics={"accuracy": 0.91})
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from mvc.core import artifacts, refs
+from mvc.core.config import Config, parse_value
+from mvc.core.errors import ConflictError, NotFoundError, UsageError, UserError
+from mvc.core.layout import GITIGNORE, Layout, MVC_DIRNAME, find_mvc_dir
+from mvc.core.lock import RepoLock
+from mvc.core.names import check_channel_name, check_model_name, check_tag_label
+from mvc.core.objects import ObjectStore, Progress
+from mvc.core.registry import open_registry
+from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
+from mvc.core.semver import BUMPS, FIRST_VERSION, parse_version
+from mvc.core.statcache import StatCache
+from mvc.results import (
+    AddResult, CheckoutResult, ConfigEntry, InitResult, LogEntry, ModelSummary, TagInfo,
+    TagResult, VersionInfo, VersionSummary,
+)
+
+DEFAULT_CHANNELS = ("staging", "production")
+STATES = ("development", "staging", "production", "archived")
+EMPTY_LINEAGE = b'{"directed":true,"multigraph":false,"graph":{},"nodes":[],"edges":[]}\n'
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _strings(values: Mapping[str, Any] | Iterable[str] | None) -> tuple[list[str], dict]:
+    """Split what the caller gave into ``K=V`` strings and an already-built mapping."""
+    if values is None:
+        return [], {}
+    if isinstance(values, Mapping):
+        return [], dict(values)
+    return list(values), {}
+
+
+class Repo:
+    """An mvc repository: the ``.mvc`` folder beside the user's work."""
+
+    def __init__(self, mvc_dir: Path | str):
+        self.layout = Layout(Path(mvc_dir).absolute())
+        self._registry: Registry | None = None
+        self._config: Config | None = None
+        self._cache: StatCache | None = None
+        self.store = ObjectStore(self.layout.objects, self.layout.tmp)
+
+    # -- opening ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path | str = ".") -> "Repo":
+        """Open the repository that contains ``path`` (walking up like git; ``MVC_DIR`` wins)."""
+        return cls(find_mvc_dir(path))
+
+    @classmethod
+    def init(cls, path: Path | str = ".") -> "Repo":
+        """Create a repository in ``path`` (idempotent) and return it."""
+        repo, _ = cls.initialize(path)
+        return repo
+
+    @classmethod
+    def initialize(cls, path: Path | str = ".") -> tuple["Repo", InitResult]:
+        """Create ``.mvc/`` in ``path``; running it again changes nothing (``created`` false)."""
+        root = Path(path).absolute()
+        if root.exists() and not root.is_dir():
+            raise UserError(f"{root} is not a directory")
+        mvc_dir = Path(os.environ["MVC_DIR"]).absolute() if os.environ.get("MVC_DIR") else root / MVC_DIRNAME
+        layout = Layout(mvc_dir)
+        created = not layout.registry_db.is_file()
+        for folder in (layout.mvc_dir, layout.objects, layout.tmp):
+            folder.mkdir(parents=True, exist_ok=True)
+        from mvc.core.atomic import write_atomic
+
+        if not layout.gitignore.exists():
+            write_atomic(layout.gitignore, GITIGNORE.encode(), tmp_dir=layout.tmp)
+        if not layout.config.exists():
+            write_atomic(layout.config, b"", tmp_dir=layout.tmp)
+        if not layout.lineage_file.exists():
+            write_atomic(layout.lineage_file, EMPTY_LINEAGE, tmp_dir=layout.tmp)
+        repo = cls(mvc_dir)
+        staged: tuple[str, ...] = ()
+        if created:
+            with repo._writing():
+                repo._event("init", str(layout.mvc_dir), {})
+            staged = repo._stage_settings_in_git()
+        return repo, InitResult(str(layout.mvc_dir), created, repo.registry.url, staged)
+
+    def _stage_settings_in_git(self) -> tuple[str, ...]:
+        """Inside a git work tree, stage config.toml and .gitignore (like ``dvc init``)."""
+        from mvc.core.provenance import _open_git
+
+        git_repo = _open_git(self.layout.work_dir)
+        if git_repo is None:
+            return ()
+        try:
+            root = Path(git_repo.working_tree_dir).resolve()
+            files = [str(p.resolve().relative_to(root)) for p in (self.layout.config, self.layout.gitignore)]
+        except ValueError:  # .mvc lies outside the work tree (MVC_DIR)
+            return ()
+        git_repo.index.add(files)
+        git_repo.index.write()
+        git_repo.close()
+        return tuple(files)
+
+    # -- parts, opened on first use -----------------------------------------------------
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = open_registry(
+                self.config.get("registry.url"), self.layout.registry_db,
+                create=not self.layout.registry_db.exists() and self.layout.mvc_dir.is_dir(),
+            )
+        return self._registry
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = Config(self.layout.config, self.layout.tmp)
+        return self._config
+
+    @property
+    def cache(self) -> StatCache:
+        if self._cache is None:
+            self._cache = StatCache(self.layout.stat_cache)
+        return self._cache
+
+    def close(self) -> None:
+        if self._registry is not None:
+            self._registry.close()
+            self._registry = None
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+    def __enter__(self) -> "Repo":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        timeout = self.config.get("core.lock_timeout", 60)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise UserError("config core.lock_timeout must be a number of seconds")
+        with RepoLock(self.layout.lock, timeout), self.registry.transaction():
+            yield
+
+    def _event(self, action: str, target: str, details: dict[str, Any]) -> None:
+        from mvc.core.provenance import current_user
+
+        self.registry.append_event(current_user(), action, target, details, now())
+
+    # -- small shared reads -------------------------------------------------------------
+    def channel_names(self) -> tuple[str, ...]:
+        """``staging``, ``production`` and every ``channels.<name>`` table in config."""
+        extra = self.config.get("channels", {})
+        names = list(DEFAULT_CHANNELS)
+        if isinstance(extra, dict):
+            names += [n for n, v in extra.items() if isinstance(v, dict) and n not in names]
+        return tuple(names)
+
+    def _resolve(self, ref: str) -> VersionRow:
+        return refs.resolve(self.registry, ref, self.channel_names())
+
+    def _serving(self, model: str | None = None) -> dict[tuple[str, str], list[str]]:
+        """(model, version) -> channels that serve it, as stable or canary."""
+        out: dict[tuple[str, str], list[str]] = {}
+        for ch in self.registry.channels(model):
+            for version in (ch.version, ch.canary_version):
+                if version is not None:
+                    out.setdefault((ch.model, version), []).append(ch.channel)
+        return out
+
+    @staticmethod
+    def _state(row: VersionRow, serving: list[str]) -> str:
+        if row.archived:
+            return "archived"
+        if "production" in serving:
+            return "production"
+        if "staging" in serving:
+            return "staging"
+        return "development"
+
+    def _tags_by_version(self, model: str | None = None) -> dict[tuple[str, str], list[str]]:
+        out: dict[tuple[str, str], list[str]] = {}
+        for m, label, version, _ in self.registry.tags(model):
+            out.setdefault((m, version), []).append(label)
+        return out
+
+    # -- add ----------------------------------------------------------------------------
+    def add(
+        self,
+        path: Path | str,
+        name: str,
+        *,
+        version: str | None = None,
+        bump: str | None = None,
+        metrics: Mapping[str, float] | Iterable[str] | None = None,
+        metrics_files: Iterable[Path | str] = (),
+        params: Mapping[str, Any] | Iterable[str] | None = None,
+        params_files: Iterable[Path | str] = (),
+        data: Iterable[Path | str] = (),
+        code: Iterable[Path | str] = (),
+        parents: Iterable[str] = (),
+        tags: Iterable[str] = (),
+        message: str = "",
+        force: bool = False,
+        store_data: bool = False,
+        progress: Progress = None,
+    ) -> AddResult:
+        """Store ``path`` (a file or directory) and register a new version of model ``name``.
+
+        Metrics and params are mappings or ``K=V`` strings. When the artifact, metrics and
+        params equal those of the latest version, nothing is created (``created`` false)
+        unless ``force``.
+        """
+        from mvc.core.metrics import collect_metrics, collect_params, metric_value
+
+        check_model_name(name)
+        if version is not None and bump is not None:
+            raise UsageError("--version and --bump cannot be used together; give one of them")
+        wanted = str(parse_version(version)) if version is not None else None
+        bump = bump or self._default_bump()
+        if bump not in BUMPS:
+            raise UserError(f"invalid bump {bump!r}; use one of: major, minor, patch")
+        metric_args, metric_map = _strings(metrics)
+        metric_values = collect_metrics(metric_args, [Path(f) for f in metrics_files])
+        metric_values.update({k: metric_value(k, v) for k, v in metric_map.items()})
+        param_args, param_map = _strings(params)
+        param_values = collect_params(param_args, [Path(f) for f in params_files])
+        param_values.update(param_map)
+        source = Path(path)
+        _must_exist(source, "model path")
+        data_paths = [Path(p) for p in data]
+        code_paths = [Path(p) for p in code]
+        for p in data_paths:
+            _must_exist(p, "--data path")
+        for p in code_paths:
+            _must_exist(p, "--code path")
+        parent_rows = [self._resolve(r) for r in parents]
+        labels = [check_tag_label(t, self.channel_names()) for t in tags]
+
+        stored = artifacts.store_path(source, self.store, self.cache, progress)
+        existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
+        if existing is not None:
+            if labels:
+                with self._writing():
+                    for label in labels:
+                        self._set_tag(existing, label, force=False)
+            return self._add_result(existing, created=False)
+
+        inputs = self._lineage_inputs(data_paths, code_paths, parent_rows, store_data, progress)
+        from mvc.core.provenance import current_user, environment, git_info
+
+        env = environment()
+        git = git_info(Path.cwd())
+        with self._writing():
+            existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
+            if existing is not None:  # another process added the same thing meanwhile
+                return self._add_result(existing, created=False)
+            if not self.store.has(stored.digest):  # removed by gc since we wrote it
+                stored = artifacts.store_path(source, self.store, self.cache, progress)
+            number = wanted or self._next_version(name, bump)
+            row = self.registry.insert_version(NewVersion(
+                model=name, version=number, digest=stored.digest, size=stored.size, kind=stored.kind,
+                path_name=stored.name, message=message, metrics=metric_values, params=param_values,
+                env=env, git=git, created_at=now(), created_by=current_user(),
+            ))
+            self.registry.add_lineage(row.id, inputs)
+            self._event("add", refs.format_ref(name, number),
+                        {"digest": stored.digest, "size": stored.size, "kind": stored.kind})
+            for label in labels:
+                self._set_tag(row, label, force=False)
+        return self._add_result(row, created=True)
+
+    def _default_bump(self) -> str:
+        bump = self.config.get("version.default_bump", "patch")
+        if bump not in BUMPS:
+            raise UserError(
+                f"config version.default_bump is {bump!r}; set it to major, minor or patch"
+            )
+        return bump
+
+    def _unchanged(self, name: str, wanted: str | None, digest: str, metrics: dict, params: dict,
+                   force: bool) -> VersionRow | None:
+        rows = self.registry.versions(name)
+        latest = refs.latest_of(rows)
+        if wanted is not None and any(r.version == wanted for r in rows):
+            if (not force and latest is not None and latest.version == wanted
+                    and (latest.digest, latest.metrics, latest.params) == (digest, metrics, params)):
+                return latest
+            raise ConflictError(
+                f"{name}@{wanted} exists already; choose another --version or let mvc bump it"
+            )
+        if force or wanted is not None or latest is None:
+            return None
+        if (latest.digest, latest.metrics, latest.params) == (digest, metrics, params):
+            return latest
+        return None
+
+    def _next_version(self, name: str, bump: str) -> str:
+        latest = refs.latest_of(self.registry.versions(name))
+        return str(FIRST_VERSION if latest is None else parse_version(latest.version).bump(bump))
+
+    def _lineage_inputs(self, data: list[Path], code: list[Path], parents: list[VersionRow],
+                        store_data: bool, progress: Progress) -> list[LineageInput]:
+        from mvc.core.provenance import git_file_info
+
+        inputs: list[LineageInput] = []
+        for p in data:
+            if store_data:
+                s = artifacts.store_path(p, self.store, self.cache, progress)
+                digest, size, kind = s.digest, s.size, s.kind
+            else:
+                digest, size, kind = artifacts.hash_path(p, self.cache, progress)
+            inputs.append(LineageInput("data", digest, str(p.absolute()),
+                                       {"size": size, "kind": kind, "stored": store_data}))
+        for p in code:
+            digest, size, kind = artifacts.hash_path(p, self.cache, progress)
+            inputs.append(LineageInput("code", digest, str(p.absolute()),
+                                       {"size": size, "kind": kind, "git": git_file_info(p.absolute())}))
+        for row in parents:
+            inputs.append(LineageInput("model", row.digest, None, {}, (row.model, row.version)))
+        return inputs
+
+    def _add_result(self, row: VersionRow, created: bool) -> AddResult:
+        state = self._state(row, self._serving(row.model).get((row.model, row.version), []))
+        return AddResult(refs.format_ref(row.model, row.version), row.model, row.version,
+                         row.digest, row.size, row.kind, state, created)
+
+    # -- reading ------------------------------------------------------------------------
+    def show(self, ref: str) -> VersionInfo:
+        """Everything about the version ``ref`` names."""
+        row = self._resolve(ref)
+        serving = self._serving(row.model).get((row.model, row.version), [])
+        tags = self._tags_by_version(row.model).get((row.model, row.version), [])
+        lineage: dict[str, list] = {"data": [], "code": [], "parents": []}
+        for item in self.registry.lineage_inputs(row.id):
+            if item.kind == "model":
+                lineage["parents"].append(refs.format_ref(*item.parent) if item.parent else item.digest)
+            else:
+                lineage[item.kind].append({"digest": item.digest, "path": item.path, **item.detail})
+        if row.kind == "directory":
+            files = tuple(artifacts.load_entries(self.store, row.digest))
+        else:
+            files = ({"path": row.path_name, "size": row.size, "digest": row.digest},)
+        return VersionInfo(
+            ref=refs.format_ref(row.model, row.version), model=row.model, version=row.version,
+            digest=row.digest, size=row.size, kind=row.kind, state=self._state(row, serving),
+            tags=tuple(sorted(tags)), channels=tuple(serving), metrics=row.metrics,
+            params=row.params, env=row.env, git=row.git, lineage=lineage, message=row.message,
+            created_at=row.created_at, created_by=row.created_by, archived=row.archived, files=files,
+        )
+
+    def ls(self, name: str | None = None, state: str | None = None) -> list:
+        """Models (``ModelSummary``), or one model's versions (``VersionSummary``), newest first."""
+        if state is not None and state not in STATES:
+            raise UserError(f"unknown state {state!r}; use one of: {', '.join(STATES)}")
+        if name is None:
+            rows = self.registry.versions()
+            by_model: dict[str, list[VersionRow]] = {}
+            for r in rows:
+                by_model.setdefault(r.model, []).append(r)
+            serving = self._serving()
+            channels = {(c.model, c.channel): c.version for c in self.registry.channels()}
+            out = []
+            for model in sorted(by_model):
+                versions = by_model[model]
+                if state is not None and not any(
+                        self._state(r, serving.get((model, r.version), [])) == state for r in versions):
+                    continue
+                out.append(ModelSummary(
+                    model, len(versions), refs.latest_of(versions).version,
+                    {ch: channels.get((model, ch)) for ch in self.channel_names()},
+                ))
+            return out
+        check_model_name(name)
+        rows = self.registry.versions(name)
+        if not rows:
+            self._resolve(name)  # raises "unknown model" with a suggestion
+        serving = self._serving(name)
+        tags = self._tags_by_version(name)
+        out = []
+        for r in refs.sort_versions(rows):
+            s = self._state(r, serving.get((name, r.version), []))
+            if state is None or s == state:
+                out.append(VersionSummary(
+                    refs.format_ref(name, r.version), r.version, r.digest, s,
+                    tuple(sorted(tags.get((name, r.version), []))), r.created_at, r.metrics,
+                ))
+        return out
+
+    def log(self, name: str | None = None, limit: int | None = None) -> list[LogEntry]:
+        """Versions newest first (by when they were added), of one model or all."""
+        if limit is not None and limit < 1:
+            raise UserError("--limit must be at least 1")
+        if name is not None:
+            check_model_name(name)
+            if not self.registry.versions(name):
+                self._resolve(name)
+        rows = sorted(self.registry.versions(name), key=lambda r: (r.created_at, r.id), reverse=True)
+        serving = self._serving(name)
+        tags = self._tags_by_version(name)
+        return [
+            LogEntry(refs.format_ref(r.model, r.version), r.model, r.version, r.digest, r.size,
+                     self._state(r, serving.get((r.model, r.version), [])),
+                     tuple(sorted(tags.get((r.model, r.version), []))), r.message, r.created_at,
+                     r.created_by, r.metrics)
+            for r in rows[:limit]
+        ]
+
+    # -- checkout -----------------------------------------------------------------------
+    def checkout(self, ref: str, output: Path | str | None = None, *, link: str = "copy",
+                 force: bool = False, progress: Progress = None) -> CheckoutResult:
+        """Write the artifact ``ref`` names to ``output`` (default: its original name in the
+        current directory), verified; never overwrites a different file without ``force``."""
+        row = self._resolve(ref)
+        if output is None:
+            dest = Path.cwd() / row.path_name
+        else:
+            dest = Path(output)
+            if row.kind == "file" and dest.is_dir() and not dest.is_symlink():
+                dest = dest / row.path_name
+        entries = tuple(artifacts.load_entries(self.store, row.digest)) if row.kind == "directory" else ()
+        stored = artifacts.Stored(row.digest, row.size, row.kind, row.path_name, entries)
+        writer = artifacts.Materializer(self.store, self.cache, link, progress)
+        done = writer.materialize(stored, dest, force)
+        return CheckoutResult(refs.format_ref(row.model, row.version), row.digest, row.kind,
+                              str(done.path), link, done.written, done.files, done.bytes)
+
+    # -- tags ---------------------------------------------------------------------------
+    def tag(self, ref: str, label: str, *, force: bool = False) -> TagResult:
+        """Put ``label`` on the version ``ref`` names; moving an existing tag needs ``force``."""
+        row = self._resolve(ref)
+        check_tag_label(label, self.channel_names())
+        with self._writing():
+            action = self._set_tag(row, label, force)
+        return TagResult(row.model, label, row.version, refs.format_ref(row.model, row.version), action)
+
+    def _set_tag(self, row: VersionRow, label: str, force: bool) -> str:
+        current = {t[1]: t[2] for t in self.registry.tags(row.model)}.get(label)
+        if current == row.version:
+            return "unchanged"
+        if current is not None and not force:
+            raise ConflictError(
+                f"tag {label!r} is on {row.model}@{current} already; use --force to move it"
+            )
+        self.registry.set_tag(row.model, label, row.version, self._user(), now())
+        action = "moved" if current is not None else "created"
+        details = {"tag": label, "version": row.version}
+        if current is not None:
+            details["from"] = current
+        self._event("tag", refs.format_ref(row.model, row.version), details)
+        return action
+
+    def untag(self, name: str, label: str) -> TagResult:
+        """Remove tag ``label`` from model ``name``."""
+        check_model_name(name)
+        with self._writing():
+            current = {t[1]: t[2] for t in self.registry.tags(name)}.get(label)
+            if current is None:
+                if not self.registry.versions(name):
+                    self._resolve(name)
+                raise NotFoundError(f"{name} has no tag {label!r}; 'mvc tag {name}' lists its tags")
+            self.registry.delete_tag(name, label)
+            self._event("untag", refs.format_ref(name, current), {"tag": label, "version": current})
+        return TagResult(name, label, current, refs.format_ref(name, current), "deleted")
+
+    def tags(self, name: str) -> list[TagInfo]:
+        """The tags of model ``name``."""
+        check_model_name(name)
+        if not self.registry.versions(name):
+            self._resolve(name)
+        return [TagInfo(m, label, v, refs.format_ref(m, v), ts) for m, label, v, ts in self.registry.tags(name)]
+
+    @staticmethod
+    def _user() -> str:
+        from mvc.core.provenance import current_user
+
+        return current_user()
+
+    # -- config -------------------------------------------------------------------------
+    def config_get(self, key: str) -> ConfigEntry:
+        """The value set for ``key`` in config.toml."""
+        return ConfigEntry(key, self.config.get_set(key))
+
+    def config_list(self) -> dict[str, Any]:
+        """Every key set in config.toml, flattened to dotted names."""
+        return self.config.items()
+
+    def config_set(self, key: str, value: Any) -> ConfigEntry:
+        """Set ``key``; a string value is parsed as a TOML scalar where it parses."""
+        if isinstance(value, str):
+            value = parse_value(value)
+        _check_config_value(key, value)
+        with self._writing():
+            self.config.set(key, value)
+            self._event("config", key, {"value": value})
+        return ConfigEntry(key, value, "set")
+
+    def config_unset(self, key: str) -> ConfigEntry:
+        """Remove ``key`` from config.toml."""
+        with self._writing():
+            old = self.config.unset(key)
+            self._event("config", key, {"unset": True})
+        return ConfigEntry(key, old, "unset")
+
+
+def _must_exist(path: Path, what: str) -> None:
+    if not os.path.lexists(path):
+        raise UserError(f"{what} {path} does not exist; check the path")
+    if not path.exists():
+        raise UserError(f"{what} {path} is a broken symlink")
+
+
+def _check_config_value(key: str, value: Any) -> None:
+    if key == "version.default_bump" and value not in BUMPS:
+        raise UserError("version.default_bump must be major, minor or patch")
+    if key == "core.lock_timeout" and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+        raise UserError("core.lock_timeout must be a number of seconds, e.g. 60")
+    if key.startswith("channels.") and key.count(".") >= 1:
+        check_channel_name(key.split(".")[1])

@@ -1,0 +1,295 @@
+"""Artifacts: a file, or a directory tree stored as a canonical manifest object.
+
+Storing reads each file once (skipping files the stat cache knows); materialising writes
+through a temporary name beside the target, verifies the bytes, and renames into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable
+
+from mvc.core.errors import ConflictError, IntegrityError, UserError
+from mvc.core.objects import ObjectStore, Progress, hash_file
+from mvc.core.statcache import StatCache
+
+MANIFEST_FORMAT = "mvc-tree-v1"
+SYMLINK_MODE = 0o120000
+LINK_MODES = ("copy", "reflink", "hardlink", "symlink")
+
+
+@dataclass(frozen=True)
+class Stored:
+    digest: str
+    size: int
+    kind: str  # "file" | "directory"
+    name: str
+    entries: tuple[dict[str, Any], ...] = ()
+
+
+def _file_mode(st: os.stat_result) -> int:
+    # Like git: only the executable bit is kept, so manifests do not depend on umask.
+    return 0o755 if st.st_mode & 0o111 else 0o644
+
+
+def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
+                   progress: Progress) -> tuple[str, int]:
+    """Digest and size of a file, from the stat cache when it is unchanged, else by reading it
+    once (storing it when ``store`` is given)."""
+    path = path.absolute()
+    before = os.stat(path)
+    cached = cache.get(path, before)
+    if cached is not None and (store is None or store.has(cached)):
+        if progress:
+            progress(before.st_size)
+        return cached, before.st_size
+    if store is not None:
+        digest, size = store.put_file(path, progress)
+    else:
+        digest, size = hash_file(path, progress)
+    after = os.stat(path)
+    if (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino):
+        cache.put(path, after, digest)
+    return digest, size
+
+
+def hash_path(path: Path, cache: StatCache, progress: Progress = None) -> tuple[str, int, str]:
+    """Content digest, size and kind of a file or directory, without storing it."""
+    path = Path(path)
+    if path.is_dir():
+        entries = _walk(path, lambda p: _cached_digest(cache, p, None, progress))
+        data = manifest_bytes(entries)
+        from mvc.core.objects import digest_bytes
+
+        return digest_bytes(data), sum(e["size"] for e in entries if "digest" in e), "directory"
+    digest, size = _cached_digest(cache, path, None, progress)
+    return digest, size, "file"
+
+
+def manifest_bytes(entries: list[dict[str, Any]]) -> bytes:
+    doc = {"format": MANIFEST_FORMAT, "entries": sorted(entries, key=lambda e: e["path"])}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def parse_manifest(data: bytes) -> list[dict[str, Any]]:
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
+        raise IntegrityError("a directory manifest object is unreadable")
+    return doc["entries"]
+
+
+def _inside(root: Path, rel_link_parent: PurePosixPath, target: str) -> bool:
+    if target.startswith("/"):
+        return False
+    parts: list[str] = list(rel_link_parent.parts)
+    for part in PurePosixPath(target).parts:
+        if part == "..":
+            if not parts:
+                return False
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return True
+
+
+def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        here = Path(dirpath)
+        # a symlink to a directory shows up in dirnames; treat it like any other link
+        for name in sorted(filenames + [d for d in dirnames if (here / d).is_symlink()]):
+            full = here / name
+            rel = PurePosixPath(full.relative_to(root).as_posix())
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                target = os.readlink(full)
+                if not _inside(root, rel.parent, target):
+                    raise UserError(
+                        f"{full} is a symlink pointing outside {root}; replace it with the file "
+                        "it points to, or remove it"
+                    )
+                entries.append({"path": str(rel), "mode": SYMLINK_MODE, "size": len(target), "target": target})
+            elif stat.S_ISREG(st.st_mode):
+                digest, size = digest_of(full)
+                entries.append({"path": str(rel), "mode": _file_mode(st), "size": size, "digest": digest})
+            else:
+                raise UserError(f"{full} is not a regular file, directory or symlink; mvc cannot store it")
+        dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
+    return entries
+
+
+def store_path(path: Path, store: ObjectStore, cache: StatCache, progress: Progress = None) -> Stored:
+    """Put a file or directory into the object store; returns what was stored."""
+    path = Path(path)
+    name = path.absolute().name
+    if path.is_dir():
+        entries = _walk(path, lambda p: _cached_digest(cache, p, store, progress))
+        digest = store.put_bytes(manifest_bytes(entries))
+        size = sum(e["size"] for e in entries if "digest" in e)
+        return Stored(digest, size, "directory", name, tuple(sorted(entries, key=lambda e: e["path"])))
+    if not path.is_file():
+        raise UserError(f"{path} is not a regular file or directory")
+    digest, size = _cached_digest(cache, path, store, progress)
+    return Stored(digest, size, "file", name)
+
+
+def load_entries(store: ObjectStore, digest: str) -> list[dict[str, Any]]:
+    return parse_manifest(store.read_bytes(digest))
+
+
+# -- materialising ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    written: bool  # False when the target already held exactly this artifact
+    files: int
+    bytes: int
+
+
+def _safe_rel(path: str) -> PurePosixPath:
+    rel = PurePosixPath(path)
+    if rel.is_absolute() or not rel.parts or any(p in ("", ".", "..") for p in rel.parts) or "\x00" in path:
+        raise IntegrityError(f"a manifest entry has an unsafe path {path!r}; refusing to write it")
+    return rel
+
+
+class Materializer:
+    def __init__(self, store: ObjectStore, cache: StatCache, link: str = "copy",
+                 progress: Progress = None):
+        if link not in LINK_MODES:
+            raise UserError(f"unknown link mode {link!r}; use one of: {', '.join(LINK_MODES)}")
+        self.store = store
+        self.cache = cache
+        self.link = link
+        self.progress = progress
+
+    def _trusted(self, digest: str) -> bool:
+        obj = self.store.path(digest)
+        try:
+            st = os.stat(obj)
+        except FileNotFoundError:
+            raise IntegrityError(
+                f"object {digest} is missing from the store; pull it from a remote or run 'mvc fsck'"
+            ) from None
+        return self.cache.get(obj, st, written_by_us=True) == digest
+
+    def _remember_verified(self, digest: str) -> None:
+        obj = self.store.path(digest)
+        self.cache.put(obj, os.stat(obj), digest)
+
+    def _verify_object(self, digest: str) -> None:
+        if not self._trusted(digest):
+            if self.store.hash_object(digest, self.progress) != digest:
+                raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+            self._remember_verified(digest)
+
+    def write_file(self, digest: str, mode: int, dest: Path) -> None:
+        """Write one object to ``dest`` (a path that does not exist yet), verified."""
+        obj = self.store.path(digest)
+        if self.link in ("hardlink", "symlink"):
+            self._verify_object(digest)
+            try:
+                if self.link == "hardlink":
+                    os.link(obj, dest)
+                    self._remember_verified(digest)  # the new link changed the object's ctime
+                else:
+                    os.symlink(obj, dest)
+            except OSError as exc:
+                raise UserError(
+                    f"cannot {self.link} {dest} to the object store ({exc.strerror}); use --link copy"
+                ) from None
+            return
+        trusted = self._trusted(digest)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            self.store.export(digest, fd, trusted=trusted, reflink=self.link == "reflink",
+                              progress=self.progress)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(dest, mode)
+        if not trusted:
+            self._remember_verified(digest)
+
+    def matches(self, stored: Stored, dest: Path) -> bool:
+        """True when ``dest`` already holds exactly this artifact."""
+        if stored.kind == "file":
+            return dest.is_file() and _same_digest(dest, stored.digest, self.cache)
+        if not dest.is_dir() or dest.is_symlink():
+            return False
+        wanted = {e["path"]: e for e in stored.entries}
+        seen = 0
+        for dirpath, dirnames, filenames in os.walk(dest):
+            here = Path(dirpath)
+            for name in filenames + [d for d in dirnames if (here / d).is_symlink()]:
+                rel = (here / name).relative_to(dest).as_posix()
+                entry = wanted.get(rel)
+                if entry is None:
+                    return False
+                seen += 1
+                full = here / name
+                if "target" in entry:
+                    if not full.is_symlink() or os.readlink(full) != entry["target"]:
+                        return False
+                elif not _same_digest(full, entry["digest"], self.cache):
+                    return False
+        return seen == len(wanted)
+
+    def materialize(self, stored: Stored, dest: Path, force: bool) -> Written:
+        dest = Path(dest).absolute()
+        count = len([e for e in stored.entries if "digest" in e]) if stored.kind == "directory" else 1
+        if os.path.lexists(dest):
+            if self.matches(stored, dest):
+                return Written(dest, False, count, 0)
+            if not force:
+                raise ConflictError(
+                    f"{dest} exists and differs from what is checked out; use --force to replace it"
+                )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp_root = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".mvc-tmp-"))
+        try:
+            staged = tmp_root / "a"
+            if stored.kind == "file":
+                self.write_file(stored.digest, 0o644, staged)
+            else:
+                staged.mkdir()
+                for entry in stored.entries:
+                    rel = _safe_rel(entry["path"])
+                    target = staged.joinpath(*rel.parts)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if "target" in entry:
+                        if not _inside(staged, rel.parent, entry["target"]):
+                            raise IntegrityError(f"a manifest symlink {entry['path']!r} points outside the artifact")
+                        os.symlink(entry["target"], target)
+                    else:
+                        self.write_file(entry["digest"], entry["mode"], target)
+            _replace(staged, dest, tmp_root)
+        finally:
+            shutil.rmtree(tmp_root, ignore_errors=True)
+        return Written(dest, True, count, stored.size)
+
+
+def _same_digest(path: Path, digest: str, cache: StatCache) -> bool:
+    try:
+        found, _ = _cached_digest(cache, path, None, None)
+    except OSError:
+        return False
+    return found == digest
+
+
+def _replace(staged: Path, dest: Path, tmp_root: Path) -> None:
+    """Move ``staged`` to ``dest``; an existing ``dest`` is moved aside first and removed after."""
+    if os.path.lexists(dest) and (staged.is_dir() or (dest.is_dir() and not dest.is_symlink())):
+        os.rename(dest, tmp_root / "old")  # removed with tmp_root by the caller
+    os.replace(staged, dest)

@@ -1,0 +1,66 @@
+"""The one error hierarchy of mvc: every failure a user can cause or meet.
+
+Each class carries the exit code of SPEC §4; the CLI has a single handler that turns
+an MvcError into ``mvc: error: <message>`` and that code.
+"""
+
+from __future__ import annotations
+
+
+class MvcError(Exception):
+    """Base of every error mvc reports to a user."""
+
+    exit_code = 1
+    kind = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class UserError(MvcError):
+    """Something in what was asked is wrong: a bad name, version, metric, path or ref."""
+
+    kind = "invalid"
+
+
+class NotFoundError(UserError):
+    """A ref, model, tag, key or path that does not exist."""
+
+    kind = "not_found"
+
+
+class ConflictError(UserError):
+    """What was asked collides with what exists (a version or tag already there)."""
+
+    kind = "conflict"
+
+
+class NotARepositoryError(UserError):
+    kind = "not_a_repository"
+
+
+class LockTimeoutError(MvcError):
+    kind = "lock_timeout"
+
+
+class UsageError(MvcError):
+    exit_code = 2
+    kind = "usage"
+
+
+class IntegrityError(MvcError):
+    """An object that is missing or whose bytes do not match its digest."""
+
+    exit_code = 3
+    kind = "integrity"
+
+
+class PermissionDeniedError(MvcError):
+    exit_code = 4
+    kind = "permission_denied"
+
+
+class CheckFailedError(MvcError):
+    exit_code = 5
+    kind = "check_failed"

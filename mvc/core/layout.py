@@ -1,0 +1,82 @@
+"""Where a repository keeps things (SPEC §5), and how a repository is found (like git)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mvc.core.errors import NotARepositoryError
+
+MVC_DIRNAME = ".mvc"
+
+GITIGNORE = """\
+# Written by mvc init: only the settings travel with git; objects, the registry
+# database, caches and deploy slots stay on this machine (push objects to a remote).
+/*
+!/config.toml
+!/.gitignore
+"""
+
+
+@dataclass(frozen=True)
+class Layout:
+    mvc_dir: Path
+
+    @property
+    def work_dir(self) -> Path:
+        return self.mvc_dir.parent
+
+    @property
+    def objects(self) -> Path:
+        return self.mvc_dir / "objects"
+
+    @property
+    def tmp(self) -> Path:
+        return self.mvc_dir / "tmp"
+
+    @property
+    def registry_db(self) -> Path:
+        return self.mvc_dir / "registry.db"
+
+    @property
+    def lineage_file(self) -> Path:
+        return self.mvc_dir / "lineage.json"
+
+    @property
+    def config(self) -> Path:
+        return self.mvc_dir / "config.toml"
+
+    @property
+    def gitignore(self) -> Path:
+        return self.mvc_dir / ".gitignore"
+
+    @property
+    def lock(self) -> Path:
+        return self.mvc_dir / "lock"
+
+    @property
+    def stat_cache(self) -> Path:
+        return self.mvc_dir / "statcache.db"
+
+    @property
+    def deploy(self) -> Path:
+        return self.mvc_dir / "deploy"
+
+
+def find_mvc_dir(start: Path | str = ".") -> Path:
+    """The ``.mvc`` folder: ``MVC_DIR`` if set, else the nearest one walking up from ``start``."""
+    env = os.environ.get("MVC_DIR")
+    if env:
+        path = Path(env).expanduser().absolute()
+        if not (path / "registry.db").is_file() and not (path / "config.toml").is_file():
+            raise NotARepositoryError(f"MVC_DIR={env} is not an mvc repository; run 'mvc init' there first")
+        return path
+    here = Path(start).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / MVC_DIRNAME
+        if candidate.is_dir():
+            return candidate
+    raise NotARepositoryError(
+        f"not an mvc repository (or any parent up to /): {here}; run 'mvc init' first"
+    )

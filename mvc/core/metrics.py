@@ -1,0 +1,115 @@
+"""Metrics and parameters from ``K=V`` arguments and JSON files."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from mvc.core.errors import UserError
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/\-\[\]]{0,127}$")
+
+
+def check_key(key: str, what: str) -> str:
+    if not isinstance(key, str) or not _KEY_RE.match(key):
+        raise UserError(
+            f"invalid {what} name {key[:60]!r}; use letters, digits and _ . : / - (at most 128)"
+        )
+    return key
+
+
+def _split(text: str, what: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise UserError(f"invalid {what} {text[:80]!r}; write it as NAME=VALUE, e.g. accuracy=0.91")
+    return check_key(key.strip(), what), value.strip()
+
+
+def metric_value(key: str, value: Any) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UserError(f"metric {key!r} must be a number, not {json.dumps(value)[:40]}")
+    if isinstance(value, str):
+        try:
+            number: float | int = int(value) if re.fullmatch(r"[+-]?\d+", value) else float(value)
+        except ValueError:
+            raise UserError(f"metric {key!r} must be a number, not {value[:40]!r} (e.g. {key}=0.91)") from None
+    else:
+        number = value
+    if isinstance(number, float) and not math.isfinite(number):
+        raise UserError(f"metric {key!r} must be a finite number, not {value!r}")
+    return number
+
+
+def parse_metric(text: str) -> tuple[str, float | int]:
+    key, value = _split(text, "metric")
+    return key, metric_value(key, value)
+
+
+def param_value(text: str) -> Any:
+    """JSON where the text parses as JSON (``0.1``, ``true``, ``[1,2]``), else the string."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(value, float) and not math.isfinite(value):
+        return text
+    return value
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    key, value = _split(text, "parameter")
+    return key, param_value(value)
+
+
+def flatten(obj: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, name + "."))
+        else:
+            out[name] = v
+    return out
+
+
+def load_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A flat or nested JSON object from a file, flattened to ``a.b`` keys."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{what} file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {what} file {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UserError(f"{what} file {path} is not valid JSON ({exc}); it must hold a JSON object") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{what} file {path} must hold a JSON object, e.g. {{\"accuracy\": 0.91}}")
+    return flatten(data)
+
+
+def collect_metrics(pairs: list[str], files: list[Path]) -> dict[str, float | int]:
+    metrics: dict[str, float | int] = {}
+    for f in files:
+        for k, v in load_json_object(f, "metrics").items():
+            metrics[check_key(k, "metric")] = metric_value(k, v)
+    for text in pairs:
+        k, v = parse_metric(text)
+        metrics[k] = v
+    return metrics
+
+
+def collect_params(pairs: list[str], files: list[Path]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for f in files:
+        for k, v in load_json_object(f, "params").items():
+            params[check_key(k, "parameter")] = v
+    for text in pairs:
+        k, v = parse_param(text)
+        params[k] = v
+    return params

@@ -1,0 +1,275 @@
+"""The content-addressed object store: ``.mvc/objects/ab/cdef…`` by SHA-256.
+
+This module is the only one that knows the object layout. Objects are written through
+``.mvc/tmp`` (write, fsync, rename), made read-only, and stored once however often they
+are added. Every read that hands bytes on verifies them against their digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import re
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+from mvc.core.atomic import fsync_dir
+from mvc.core.errors import IntegrityError, UserError
+
+PREFIX = "sha256:"
+CHUNK = 8 << 20
+# Flush written data to disk as we go, so the final fsync has little left to do and
+# the disk works while the CPU hashes.
+SYNC_EVERY = 128 << 20
+_HEX_RE = re.compile(r"^[0-9a-f]{64}$")
+
+Progress = Callable[[int], None] | None
+
+
+def format_digest(hexdigest: str) -> str:
+    return PREFIX + hexdigest
+
+
+def hex_of(digest: str) -> str:
+    if not isinstance(digest, str) or not digest.startswith(PREFIX) or not _HEX_RE.match(digest[7:]):
+        raise UserError(f"invalid digest {digest!r}; expected sha256: followed by 64 hex digits")
+    return digest[len(PREFIX):]
+
+
+def digest_bytes(data: bytes) -> str:
+    return format_digest(hashlib.sha256(data).hexdigest())
+
+
+def _write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _pump(src_fd: int, dst_fd: int | None, progress: Progress) -> tuple[str, int]:
+    """Read ``src_fd`` once; hash every chunk and write it to ``dst_fd`` (if any).
+
+    Large inputs run three stages at once: this thread reads, one thread hashes and one
+    writes (hashlib and os.write release the GIL), so the whole costs about as much as
+    the slowest stage, a bare SHA-256 pass.
+    """
+    h = hashlib.sha256()
+    first = os.read(src_fd, CHUNK)
+    if len(first) < CHUNK:  # small input: no threads
+        h.update(first)
+        if dst_fd is not None:
+            _write_all(dst_fd, first)
+        if progress:
+            progress(len(first))
+        return h.hexdigest(), len(first)
+
+    failures: list[BaseException] = []
+    hash_q: queue.Queue = queue.Queue(maxsize=8)
+    write_q: queue.Queue = queue.Queue(maxsize=8)
+
+    def hasher() -> None:
+        while (chunk := hash_q.get()) is not None:
+            h.update(chunk)
+
+    def writer() -> None:
+        unsynced = 0
+        while (chunk := write_q.get()) is not None:
+            if failures:
+                continue  # keep draining so the reader never blocks
+            try:
+                _write_all(dst_fd, chunk)
+                unsynced += len(chunk)
+                if unsynced >= SYNC_EVERY:
+                    os.fdatasync(dst_fd)
+                    unsynced = 0
+            except BaseException as exc:  # handed to the reader thread below
+                failures.append(exc)
+
+    threads = [threading.Thread(target=hasher, daemon=True)]
+    if dst_fd is not None:
+        threads.append(threading.Thread(target=writer, daemon=True))
+    for t in threads:
+        t.start()
+    total = 0
+    chunk = first
+    try:
+        while chunk and not failures:
+            hash_q.put(chunk)
+            if dst_fd is not None:
+                write_q.put(chunk)
+            total += len(chunk)
+            if progress:
+                progress(len(chunk))
+            chunk = os.read(src_fd, CHUNK)
+    finally:
+        hash_q.put(None)
+        write_q.put(None)
+        for t in threads:
+            t.join()
+    if failures:
+        raise failures[0]
+    return h.hexdigest(), total
+
+
+def _kernel_copy(src_fd: int, dst_fd: int, size: int) -> None:
+    offset = 0
+    while offset < size:
+        try:
+            n = os.copy_file_range(src_fd, dst_fd, size - offset)
+        except OSError:
+            n = os.sendfile(dst_fd, src_fd, offset, size - offset)
+        if n == 0:
+            break
+        offset += n
+
+
+def _try_reflink(src_fd: int, dst_fd: int) -> bool:
+    import fcntl
+
+    FICLONE = 0x40049409
+    try:
+        fcntl.ioctl(dst_fd, FICLONE, src_fd)
+        return True
+    except OSError:
+        return False
+
+
+class ObjectStore:
+    def __init__(self, objects_dir: Path, tmp_dir: Path):
+        self.root = Path(objects_dir)
+        self.tmp = Path(tmp_dir)
+
+    # -- layout ---------------------------------------------------------------------
+    def path(self, digest: str) -> Path:
+        hexd = hex_of(digest)
+        return self.root / hexd[:2] / hexd[2:]
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def iter_digests(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for sub in sorted(self.root.iterdir()):
+            if len(sub.name) != 2 or not sub.is_dir():
+                continue
+            for f in sorted(sub.iterdir()):
+                candidate = sub.name + f.name
+                if _HEX_RE.match(candidate):
+                    yield format_digest(candidate)
+
+    # -- writing --------------------------------------------------------------------
+    def _tmpfile(self) -> tuple[int, str]:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=self.tmp, prefix="obj-")
+
+    def _commit(self, tmp: str, digest: str) -> None:
+        final = self.path(digest)
+        if final.is_file():
+            os.unlink(tmp)  # stored already: dedup
+            return
+        os.chmod(tmp, 0o444)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+
+    def put_file(self, src: Path, progress: Progress = None) -> tuple[str, int]:
+        """Store a file's bytes, reading it once; returns (digest, size)."""
+        src_fd = os.open(src, os.O_RDONLY)
+        try:
+            fd, tmp = self._tmpfile()
+            try:
+                hexd, size = _pump(src_fd, fd, progress)
+                os.fsync(fd)
+            except BaseException:
+                os.close(fd)
+                os.unlink(tmp)
+                raise
+            os.close(fd)
+        finally:
+            os.close(src_fd)
+        digest = format_digest(hexd)
+        self._commit(tmp, digest)
+        return digest, size
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = digest_bytes(data)
+        if self.has(digest):
+            return digest
+        fd, tmp = self._tmpfile()
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
+        self._commit(tmp, digest)
+        return digest
+
+    # -- reading --------------------------------------------------------------------
+    def _open(self, digest: str) -> int:
+        try:
+            return os.open(self.path(digest), os.O_RDONLY)
+        except FileNotFoundError:
+            raise IntegrityError(
+                f"object {digest} is missing from the store; pull it from a remote or run 'mvc fsck'"
+            ) from None
+
+    def read_bytes(self, digest: str) -> bytes:
+        """The whole object, verified (for small objects such as manifests)."""
+        fd = self._open(digest)
+        try:
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read()
+        finally:
+            os.close(fd)
+        if digest_bytes(data) != digest:
+            raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+        return data
+
+    def hash_object(self, digest: str, progress: Progress = None) -> str:
+        """Re-hash a stored object; returns the digest its bytes actually have."""
+        fd = self._open(digest)
+        try:
+            hexd, _ = _pump(fd, None, progress)
+        finally:
+            os.close(fd)
+        return format_digest(hexd)
+
+    def export(self, digest: str, dst_fd: int, *, trusted: bool, reflink: bool = False,
+               progress: Progress = None) -> None:
+        """Write an object's bytes to ``dst_fd``, verifying every byte unless ``trusted``.
+
+        ``trusted`` means the caller knows the object was hashed whole since it last
+        changed on disk (see StatCache); then the kernel copies (or clones) it directly.
+        """
+        fd = self._open(digest)
+        try:
+            if trusted:
+                size = os.fstat(fd).st_size
+                if not (reflink and _try_reflink(fd, dst_fd)):
+                    _kernel_copy(fd, dst_fd, size)
+                if progress:
+                    progress(size)
+                return
+            hexd, _ = _pump(fd, dst_fd, progress)
+        finally:
+            os.close(fd)
+        if format_digest(hexd) != digest:
+            raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+
+
+def hash_file(path: Path, progress: Progress = None) -> tuple[str, int]:
+    """The digest and size of a file outside the store, read once."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        hexd, size = _pump(fd, None, progress)
+    finally:
+        os.close(fd)
+    return format_digest(hexd), size

@@ -1,0 +1,111 @@
+"""Who is acting, and where a version came from: the environment and git (via GitPython,
+imported only when a version is recorded)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import socket
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def current_user() -> str:
+    """``MVC_USER``, else git's ``user.email``, else the login name (SPEC §7)."""
+    user = os.environ.get("MVC_USER", "").strip()
+    if user:
+        return user
+    try:
+        out = subprocess.run(
+            ["git", "config", "user.email"], capture_output=True, text=True, timeout=5, check=False
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
+
+
+def environment() -> dict[str, Any]:
+    from mvc import __version__
+
+    return {
+        "mvc_version": __version__,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "user": current_user(),
+        "host": socket.gethostname(),
+        "executable": sys.executable,
+    }
+
+
+def _open_git(path: Path):
+    try:
+        import git
+    except ImportError:  # GitPython missing, or no git executable on PATH
+        return None
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def git_info(path: Path) -> dict[str, Any]:
+    """Commit, branch, dirty flag and remote of the git work tree around ``path`` ({} if none)."""
+    repo = _open_git(path)
+    if repo is None:
+        return {}
+    import git
+
+    info: dict[str, Any] = {"root": str(repo.working_tree_dir)}
+    try:
+        info["commit"] = repo.head.commit.hexsha
+    except ValueError:  # no commit yet
+        info["commit"] = None
+    try:
+        info["branch"] = repo.active_branch.name
+    except TypeError:  # detached HEAD
+        info["branch"] = None
+    try:
+        info["dirty"] = repo.is_dirty(untracked_files=False)
+    except git.GitCommandError:
+        info["dirty"] = None
+    remotes = {r.name: r for r in repo.remotes}
+    remote = remotes.get("origin") or next(iter(remotes.values()), None)
+    info["remote"] = next(iter(remote.urls), None) if remote is not None else None
+    repo.close()
+    return info
+
+
+def git_file_info(path: Path) -> dict[str, Any]:
+    """For a code file: the last commit that touched it and whether it differs from it."""
+    repo = _open_git(path.parent if path.is_file() else path)
+    if repo is None:
+        return {}
+    import git
+
+    try:
+        rel = str(Path(path).resolve().relative_to(Path(repo.working_tree_dir).resolve()))
+    except ValueError:
+        return {}
+    info: dict[str, Any] = {}
+    try:
+        last = next(repo.iter_commits(paths=rel, max_count=1), None)
+        info["commit"] = last.hexsha if last is not None else None
+        status = repo.git.status("--porcelain", "--", rel)
+        info["tracked"] = last is not None and not status.startswith("??")
+        info["dirty"] = bool(status.strip())
+    except (git.GitCommandError, ValueError):
+        info = {}
+    repo.close()
+    return info

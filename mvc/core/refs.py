@@ -1,0 +1,116 @@
+"""The one parser and resolver of refs (SPEC §2): ``NAME``, ``NAME@1.2.0``, ``NAME@latest``,
+``NAME@<channel>``, ``NAME@<tag>`` and ``sha256:<prefix>``."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from mvc.core.errors import NotFoundError, UserError
+from mvc.core.names import check_model_name, is_valid_name
+from mvc.core.registry.base import Registry, VersionRow
+from mvc.core.semver import looks_like_version, parse_version
+
+_DIGEST_PREFIX_RE = re.compile(r"^sha256:([0-9a-f]{8,64})$")
+MIN_DIGEST_PREFIX = 8
+
+
+@dataclass(frozen=True)
+class RefSpec:
+    model: str | None
+    kind: str  # "version" | "latest" | "label" | "digest"
+    value: str
+
+    def __str__(self) -> str:
+        if self.kind == "digest":
+            return self.value
+        return f"{self.model}@{self.value}"
+
+
+def format_ref(model: str, version: str) -> str:
+    return f"{model}@{version}"
+
+
+def parse_ref(text: str) -> RefSpec:
+    if not isinstance(text, str) or not text:
+        raise UserError("empty ref; use NAME, NAME@VERSION, NAME@TAG, NAME@CHANNEL or sha256:PREFIX")
+    if text.startswith("sha256:"):
+        m = _DIGEST_PREFIX_RE.match(text.lower())
+        if m is None:
+            raise UserError(
+                f"invalid digest ref {text[:80]!r}; use sha256: followed by at least "
+                f"{MIN_DIGEST_PREFIX} hex digits"
+            )
+        return RefSpec(None, "digest", "sha256:" + m.group(1))
+    model, sep, selector = text.partition("@")
+    check_model_name(model)
+    if not sep or selector == "latest":
+        return RefSpec(model, "latest", "latest")
+    if looks_like_version(selector):
+        return RefSpec(model, "version", str(parse_version(selector)))
+    if not is_valid_name(selector):
+        raise UserError(
+            f"invalid ref {text[:80]!r}: after '@' put a version (1.2.0), 'latest', a tag or a channel"
+        )
+    return RefSpec(model, "label", selector)
+
+
+def _suggest(word: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def latest_of(rows: list[VersionRow]) -> VersionRow | None:
+    return max(rows, key=lambda r: parse_version(r.version), default=None)
+
+
+def sort_versions(rows: list[VersionRow], newest_first: bool = True) -> list[VersionRow]:
+    return sorted(rows, key=lambda r: parse_version(r.version), reverse=newest_first)
+
+
+def _model_versions(registry: Registry, model: str) -> list[VersionRow]:
+    rows = registry.versions(model)
+    if not rows:
+        raise NotFoundError(f"unknown model {model!r}{_suggest(model, registry.model_names())}")
+    return rows
+
+
+def resolve(registry: Registry, ref: str | RefSpec, channels: Iterable[str]) -> VersionRow:
+    """The version a ref names; NotFoundError (exit 1) naming what was looked for."""
+    spec = parse_ref(ref) if isinstance(ref, str) else ref
+    if spec.kind == "digest":
+        rows = registry.versions_by_digest(spec.value)
+        if not rows:
+            raise NotFoundError(f"no version has an artifact whose digest starts with {spec.value}")
+        if len(rows) > 1:
+            names = ", ".join(sorted(format_ref(r.model, r.version) for r in rows)[:10])
+            raise UserError(f"ambiguous digest {spec.value}: it matches {names}; use NAME@VERSION")
+        return rows[0]
+
+    rows = _model_versions(registry, spec.model)
+    if spec.kind == "latest":
+        return latest_of(rows)
+    if spec.kind == "version":
+        for r in rows:
+            if r.version == spec.value:
+                return r
+        existing = [format_ref(spec.model, r.version) for r in rows]
+        raise NotFoundError(
+            f"unknown version {spec.model}@{spec.value}{_suggest(f'{spec.model}@{spec.value}', existing)}"
+        )
+
+    label = spec.value
+    if label in set(channels):
+        for ch in registry.channels(spec.model):
+            if ch.channel == label and ch.version is not None:
+                return next(r for r in rows if r.version == ch.version)
+        raise NotFoundError(f"channel {label!r} of {spec.model} serves no version yet")
+    tags = {t[1]: t[2] for t in registry.tags(spec.model)}
+    if label in tags:
+        return next(r for r in rows if r.version == tags[label])
+    candidates = [f"{spec.model}@{t}" for t in tags] + [f"{spec.model}@{c}" for c in channels]
+    raise NotFoundError(
+        f"{spec.model} has no tag or channel {label!r}{_suggest(f'{spec.model}@{label}', candidates)}"
+    )

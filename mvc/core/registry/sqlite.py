@@ -1,0 +1,315 @@
+"""The SQLite registry backend: WAL, a busy timeout, writes in BEGIN IMMEDIATE, and a
+versioned schema migrated forward on open."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from mvc.core.audit import GENESIS, event_hash
+from mvc.core.errors import ConflictError, IntegrityError, MvcError
+from mvc.core.registry.base import (
+    ChannelRow, Event, LineageInput, NewVersion, Registry, VersionRow,
+)
+
+# Each entry moves the schema one version forward; never edit one that has shipped.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE versions (
+        id INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        version TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        path_name TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT '',
+        metrics TEXT NOT NULL,
+        params TEXT NOT NULL,
+        env TEXT NOT NULL,
+        git TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        archived INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (model_id, version)
+    );
+    CREATE INDEX versions_digest ON versions(digest);
+    CREATE TABLE tags (
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        label TEXT NOT NULL,
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        PRIMARY KEY (model_id, label)
+    );
+    CREATE TABLE lineage (
+        id INTEGER PRIMARY KEY,
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        kind TEXT NOT NULL,
+        digest TEXT,
+        path TEXT,
+        detail TEXT NOT NULL,
+        parent_version_id INTEGER REFERENCES versions(id)
+    );
+    CREATE INDEX lineage_version ON lineage(version_id);
+    CREATE INDEX lineage_digest ON lineage(digest);
+    CREATE INDEX lineage_parent ON lineage(parent_version_id);
+    CREATE TABLE channels (
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        channel TEXT NOT NULL,
+        version_id INTEGER REFERENCES versions(id),
+        canary_version_id INTEGER REFERENCES versions(id),
+        canary_percent INTEGER NOT NULL DEFAULT 0,
+        slot TEXT,
+        updated_at TEXT,
+        PRIMARY KEY (model_id, channel)
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        ts TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_VERSION_COLUMNS = (
+    "v.id, m.name, v.version, v.digest, v.size, v.kind, v.path_name, v.message, v.metrics,"
+    " v.params, v.env, v.git, v.created_at, v.created_by, v.archived"
+)
+_VERSION_FROM = "FROM versions v JOIN models m ON m.id = v.model_id"
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _version_row(r: tuple) -> VersionRow:
+    return VersionRow(
+        id=r[0], model=r[1], version=r[2], digest=r[3], size=r[4], kind=r[5], path_name=r[6],
+        message=r[7], metrics=json.loads(r[8]), params=json.loads(r[9]), env=json.loads(r[10]),
+        git=json.loads(r[11]), created_at=r[12], created_by=r[13], archived=bool(r[14]),
+    )
+
+
+class SqliteRegistry(Registry):
+    def __init__(self, path: Path, *, create: bool = False, busy_timeout: float = 60.0):
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        if not create and not self.path.is_file():
+            raise IntegrityError(
+                f"the registry database {self.path} is missing; restore it from a backup"
+            )
+        self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._in_tx = False
+        self._migrate()
+
+    # -- schema -----------------------------------------------------------------------
+    def _schema_version(self) -> int:
+        try:
+            row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        except sqlite3.DatabaseError as exc:
+            raise IntegrityError(f"the registry database {self.path} is unreadable: {exc}") from None
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        current = self._schema_version()
+        if current == SCHEMA_VERSION:
+            return
+        if current > SCHEMA_VERSION:
+            raise MvcError(
+                f"the registry was written by a newer mvc (schema {current}, this one knows "
+                f"{SCHEMA_VERSION}); upgrade mvc"
+            )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        with self.transaction():
+            current = self._schema_version()  # another process may have migrated meanwhile
+            if current == 0:
+                self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            for script in MIGRATIONS[current:]:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    # -- transactions ------------------------------------------------------------------
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_tx:
+            yield
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self._in_tx = False
+            self._conn.execute("ROLLBACK")
+            raise
+        self._in_tx = False
+        self._conn.execute("COMMIT")
+
+    def _require_tx(self) -> None:
+        if not self._in_tx:
+            raise RuntimeError("registry writes must happen inside transaction()")
+
+    # -- models and versions ----------------------------------------------------------
+    def model_names(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT name FROM models ORDER BY name")]
+
+    def _model_id(self, model: str, *, create_ts: str | None = None) -> int | None:
+        row = self._conn.execute("SELECT id FROM models WHERE name = ?", (model,)).fetchone()
+        if row is None and create_ts is not None:
+            cur = self._conn.execute(
+                "INSERT INTO models (name, created_at) VALUES (?, ?)", (model, create_ts)
+            )
+            return cur.lastrowid
+        return row[0] if row else None
+
+    def versions(self, model: str | None = None) -> list[VersionRow]:
+        if model is None:
+            rows = self._conn.execute(f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM}")
+        else:
+            rows = self._conn.execute(f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE m.name = ?", (model,))
+        return [_version_row(r) for r in rows]
+
+    def get_version(self, model: str, version: str) -> VersionRow | None:
+        row = self._conn.execute(
+            f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE m.name = ? AND v.version = ?",
+            (model, version),
+        ).fetchone()
+        return _version_row(row) if row else None
+
+    def versions_by_digest(self, prefix: str) -> list[VersionRow]:
+        upper = prefix + "\uffff"
+        rows = self._conn.execute(
+            f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE v.digest >= ? AND v.digest < ?",
+            (prefix, upper),
+        )
+        return [_version_row(r) for r in rows]
+
+    def insert_version(self, new: NewVersion) -> VersionRow:
+        self._require_tx()
+        model_id = self._model_id(new.model, create_ts=new.created_at)
+        try:
+            cur = self._conn.execute(
+                "INSERT INTO versions (model_id, version, digest, size, kind, path_name, message,"
+                " metrics, params, env, git, created_at, created_by) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (model_id, new.version, new.digest, new.size, new.kind, new.path_name, new.message,
+                 _dumps(new.metrics), _dumps(new.params), _dumps(new.env), _dumps(new.git),
+                 new.created_at, new.created_by),
+            )
+        except sqlite3.IntegrityError:
+            raise ConflictError(f"{new.model}@{new.version} exists already; choose another --version") from None
+        row = self._conn.execute(
+            f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE v.id = ?", (cur.lastrowid,)
+        ).fetchone()
+        return _version_row(row)
+
+    # -- tags -------------------------------------------------------------------------
+    def tags(self, model: str | None = None) -> list[tuple[str, str, str, str]]:
+        sql = (
+            "SELECT m.name, t.label, v.version, t.created_at FROM tags t"
+            " JOIN models m ON m.id = t.model_id JOIN versions v ON v.id = t.version_id"
+        )
+        if model is None:
+            return [tuple(r) for r in self._conn.execute(sql + " ORDER BY m.name, t.label")]
+        return [tuple(r) for r in self._conn.execute(sql + " WHERE m.name = ? ORDER BY t.label", (model,))]
+
+    def set_tag(self, model: str, label: str, version: str, user: str, ts: str) -> None:
+        self._require_tx()
+        self._conn.execute(
+            "INSERT OR REPLACE INTO tags (model_id, label, version_id, created_at, created_by)"
+            " SELECT m.id, ?, v.id, ?, ? FROM versions v JOIN models m ON m.id = v.model_id"
+            " WHERE m.name = ? AND v.version = ?",
+            (label, ts, user, model, version),
+        )
+
+    def delete_tag(self, model: str, label: str) -> None:
+        self._require_tx()
+        self._conn.execute(
+            "DELETE FROM tags WHERE label = ? AND model_id = (SELECT id FROM models WHERE name = ?)",
+            (label, model),
+        )
+
+    # -- lineage ----------------------------------------------------------------------
+    def lineage_inputs(self, version_id: int) -> list[LineageInput]:
+        rows = self._conn.execute(
+            "SELECT l.kind, l.digest, l.path, l.detail, m.name, v.version FROM lineage l"
+            " LEFT JOIN versions v ON v.id = l.parent_version_id"
+            " LEFT JOIN models m ON m.id = v.model_id WHERE l.version_id = ? ORDER BY l.id",
+            (version_id,),
+        )
+        return [
+            LineageInput(kind=r[0], digest=r[1], path=r[2], detail=json.loads(r[3]),
+                         parent=(r[4], r[5]) if r[4] is not None else None)
+            for r in rows
+        ]
+
+    def add_lineage(self, version_id: int, inputs: list[LineageInput]) -> None:
+        self._require_tx()
+        for item in inputs:
+            parent_id = None
+            if item.parent is not None:
+                parent = self.get_version(*item.parent)
+                parent_id = parent.id if parent else None
+            self._conn.execute(
+                "INSERT INTO lineage (version_id, kind, digest, path, detail, parent_version_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (version_id, item.kind, item.digest, item.path, _dumps(item.detail), parent_id),
+            )
+
+    # -- channels ---------------------------------------------------------------------
+    def channels(self, model: str | None = None) -> list[ChannelRow]:
+        sql = (
+            "SELECT m.name, c.channel, v.version, cv.version, c.canary_percent, c.slot, c.updated_at"
+            " FROM channels c JOIN models m ON m.id = c.model_id"
+            " LEFT JOIN versions v ON v.id = c.version_id"
+            " LEFT JOIN versions cv ON cv.id = c.canary_version_id"
+        )
+        rows = (self._conn.execute(sql + " WHERE m.name = ?", (model,)) if model is not None
+                else self._conn.execute(sql))
+        return [ChannelRow(*r) for r in rows]
+
+    # -- audit ------------------------------------------------------------------------
+    def append_event(self, user: str, action: str, target: str, details: dict, ts: str) -> Event:
+        self._require_tx()
+        last = self._conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        digest = event_hash(prev, seq, ts, user, action, target, details)
+        self._conn.execute(
+            "INSERT INTO events (seq, ts, user, action, target, details, prev, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, ts, user, action, target, _dumps(details), prev, digest),
+        )
+        return Event(seq, ts, user, action, target, details, prev, digest)
+
+    def events(self, limit: int | None = None) -> list[Event]:
+        sql = "SELECT seq, ts, user, action, target, details, prev, hash FROM events ORDER BY seq DESC"
+        rows = (self._conn.execute(sql + " LIMIT ?", (limit,)) if limit is not None
+                else self._conn.execute(sql))
+        return [Event(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]

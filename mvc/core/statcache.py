@@ -1,0 +1,88 @@
+"""A local cache of file digests keyed on what stat says about a file.
+
+Used two ways: to skip re-reading a file that ``mvc add`` hashed before (path, size,
+mtime_ns, ctime_ns, inode, device unchanged), and to know that a stored object was hashed
+whole since it last changed on disk, so that checkout can let the kernel copy it.
+
+It is a cache: a lost or unreadable cache only costs a re-hash. Entries whose mtime is
+too close to the moment they were recorded are ignored ("racy", as git calls them),
+since a write within the filesystem's timestamp granularity could go unseen.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+RACY_NS = 50_000_000  # coarser than any Linux filesystem clock tick we expect
+
+
+class StatCache:
+    def __init__(self, db_path: Path):
+        self.db_path = Path(db_path)
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self) -> sqlite3.Connection | None:
+        if self._conn is None:
+            try:
+                conn = sqlite3.connect(self.db_path, timeout=2, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=OFF")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS stat_cache (path TEXT PRIMARY KEY, size INTEGER,"
+                    " mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, dev INTEGER,"
+                    " digest TEXT, recorded_ns INTEGER)"
+                )
+            except sqlite3.DatabaseError:
+                # An unreadable cache is rebuilt: it holds nothing that cannot be re-hashed.
+                try:
+                    self.db_path.unlink()
+                except FileNotFoundError:
+                    pass
+                return None
+            self._conn = conn
+        return self._conn
+
+    @staticmethod
+    def _key(st: os.stat_result) -> tuple:
+        return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+    def get(self, path: Path, st: os.stat_result, *, written_by_us: bool = False) -> str | None:
+        """The cached digest, or None. ``written_by_us`` skips the racy check for files
+        that only mvc writes (read-only objects), which nobody rewrites within a tick."""
+        db = self._db()
+        if db is None:
+            return None
+        try:
+            row = db.execute(
+                "SELECT size, mtime_ns, ctime_ns, ino, dev, digest, recorded_ns FROM stat_cache"
+                " WHERE path = ?",
+                (str(path),),
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        if row is None or tuple(row[:5]) != self._key(st):
+            return None
+        racy = st.st_mtime_ns >= row[6] - RACY_NS or st.st_ctime_ns >= row[6] - RACY_NS
+        if racy and not written_by_us:
+            return None
+        return row[5]
+
+    def put(self, path: Path, st: os.stat_result, digest: str) -> None:
+        db = self._db()
+        if db is None:
+            return
+        try:
+            db.execute(
+                "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (str(path), *self._key(st), digest, time.time_ns()),
+            )
+        except sqlite3.OperationalError:
+            pass  # busy or read-only: the next run hashes again, nothing is wrong
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -11,24 +11,27 @@ import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
-from mvc.core import artifacts, refs
+from mvc.core import refs
 from mvc.core.config import Config, parse_value
 from mvc.core.errors import ConflictError, NotFoundError, UsageError, UserError
 from mvc.core.layout import GITIGNORE, Layout, MVC_DIRNAME, find_mvc_dir
 from mvc.core.lock import RepoLock
 from mvc.core.names import check_channel_name, check_model_name, check_tag_label
-from mvc.core.objects import ObjectStore, Progress
 from mvc.core.registry import open_registry
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import BUMPS, FIRST_VERSION, parse_version
-from mvc.core.statcache import StatCache
 from mvc.results import (
     AddResult, CheckoutResult, ConfigEntry, InitResult, LogEntry, ModelSummary, TagInfo,
     TagResult, VersionInfo, VersionSummary,
 )
 
+if TYPE_CHECKING:
+    from mvc.core.objects import ObjectStore
+    from mvc.core.statcache import StatCache
+
+Progress = Callable[[int], None] | None
 DEFAULT_CHANNELS = ("staging", "production")
 STATES = ("development", "staging", "production", "archived")
 EMPTY_LINEAGE = b'{"directed":true,"multigraph":false,"graph":{},"nodes":[],"edges":[]}\n'
@@ -55,7 +58,7 @@ class Repo:
         self._registry: Registry | None = None
         self._config: Config | None = None
         self._cache: StatCache | None = None
-        self.store = ObjectStore(self.layout.objects, self.layout.tmp)
+        self._store: ObjectStore | None = None
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
@@ -124,13 +127,23 @@ class Repo:
         return self._registry
 
     @property
+    def store(self) -> "ObjectStore":
+        from mvc.core.objects import ObjectStore
+
+        if self._store is None:
+            self._store = ObjectStore(self.layout.objects, self.layout.tmp)
+        return self._store
+
+    @property
     def config(self) -> Config:
         if self._config is None:
             self._config = Config(self.layout.config, self.layout.tmp)
         return self._config
 
     @property
-    def cache(self) -> StatCache:
+    def cache(self) -> "StatCache":
+        from mvc.core.statcache import StatCache
+
         if self._cache is None:
             self._cache = StatCache(self.layout.stat_cache)
         return self._cache
@@ -252,6 +265,8 @@ class Repo:
         parent_rows = [self._resolve(r) for r in parents]
         labels = [check_tag_label(t, self.channel_names()) for t in tags]
 
+        from mvc.core import artifacts
+
         stored = artifacts.store_path(source, self.store, self.cache, progress)
         existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
         if existing is not None:
@@ -316,6 +331,7 @@ class Repo:
 
     def _lineage_inputs(self, data: list[Path], code: list[Path], parents: list[VersionRow],
                         store_data: bool, progress: Progress) -> list[LineageInput]:
+        from mvc.core import artifacts
         from mvc.core.provenance import git_file_info
 
         inputs: list[LineageInput] = []
@@ -352,6 +368,8 @@ class Repo:
                 lineage["parents"].append(refs.format_ref(*item.parent) if item.parent else item.digest)
             else:
                 lineage[item.kind].append({"digest": item.digest, "path": item.path, **item.detail})
+        from mvc.core import artifacts
+
         if row.kind == "directory":
             files = tuple(artifacts.load_entries(self.store, row.digest))
         else:
@@ -426,6 +444,8 @@ class Repo:
                  force: bool = False, progress: Progress = None) -> CheckoutResult:
         """Write the artifact ``ref`` names to ``output`` (default: its original name in the
         current directory), verified; never overwrites a different file without ``force``."""
+        from mvc.core import artifacts
+
         row = self._resolve(ref)
         if output is None:
             dest = Path.cwd() / row.path_name

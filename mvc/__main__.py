@@ -1,0 +1,3 @@
+from mvc.cli import main
+
+main()

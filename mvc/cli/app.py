@@ -1,0 +1,110 @@
+"""The typer application: global options, the command table and the one error handler."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mvc import __version__
+from mvc.cli import add, checkout, config, init, log, ls, show, tag
+
+app = typer.Typer(
+    name="mvc",
+    help="Model version control: store, version, compare and trace machine-learning models "
+    "beside git.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"mvc {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    directory: Annotated[
+        Optional[Path],
+        typer.Option("-C", metavar="DIR", help="Run as if mvc was started in DIR (like git -C)."),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True,
+                     help="Print the mvc version and exit."),
+    ] = False,
+) -> None:
+    """Model version control: store, version, compare and trace machine-learning models."""
+    if directory is not None:
+        try:
+            os.chdir(directory)
+        except OSError as exc:
+            from mvc.core.errors import UserError
+
+            raise UserError(f"cannot change to directory {directory}: {exc.strerror}") from None
+
+
+app.command("init", help=init.__doc__)(init.init)
+app.command("add", help=add.__doc__)(add.add)
+app.command("ls", help=ls.__doc__)(ls.ls)
+app.command("show", help=show.__doc__)(show.show)
+app.command("checkout", help=checkout.__doc__)(checkout.checkout)
+app.command("tag", help=tag.__doc__)(tag.tag)
+app.command("log", help=log.__doc__)(log.log)
+app.add_typer(config.app, name="config", help=config.__doc__)
+
+
+def _error(kind: str, message: str, code: int, as_json: bool) -> int:
+    sys.stderr.write(f"mvc: error: {message}\n")
+    if as_json:
+        sys.stdout.write(json.dumps({"error": {"type": kind, "message": message}}) + "\n")
+    return code
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI on ``argv``; every failure ends here as one line and an exit code."""
+    from typer import _click
+
+    from mvc.core.errors import MvcError
+
+    as_json = "--json" in argv
+    debug = os.environ.get("MVC_DEBUG") == "1"
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="mvc", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except MvcError as exc:
+        if debug:
+            raise
+        return _error(exc.kind, exc.message, exc.exit_code, as_json)
+    except _click.exceptions.NoArgsIsHelpError as exc:
+        sys.stderr.write(exc.format_message() + "\n")
+        return 2
+    except _click.exceptions.UsageError as exc:
+        hint = ""
+        if exc.ctx is not None:
+            hint = f"\nTry '{exc.ctx.command_path} --help' for help."
+        return _error("usage", exc.format_message() + hint, 2, as_json)
+    except _click.exceptions.ClickException as exc:
+        return _error("usage", exc.format_message(), exc.exit_code, as_json)
+    except (_click.exceptions.Abort, KeyboardInterrupt):
+        sys.stderr.write("mvc: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # the reader went away (mvc ls | head): not an error worth a message
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        if debug:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        return _error("os", f"{exc.strerror or exc}{where}", 1, as_json)

@@ -1,0 +1,41 @@
+"""Write a version's artifact out, verifying every byte; never overwrites a different
+file without --force."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mvc.cli.common import JsonOption
+from mvc.cli.output import Progress, emit, human_size, say
+
+
+def checkout(
+    ref: Annotated[str, typer.Argument(help="The version to write out, e.g. resnet@1.2.0.")],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Where to write it (default: its original name here).")
+    ] = None,
+    link: Annotated[
+        str, typer.Option("--link", metavar="copy|reflink|hardlink|symlink",
+                          help="How to place the files: a verified copy (default), a reflink where the "
+                               "filesystem supports it, or a hard/symbolic link into the store.")
+    ] = "copy",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing different file or directory.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    from mvc.cli.common import open_repo
+
+    repo = open_repo()
+    with Progress(f"checking out {ref}") as progress:
+        result = repo.checkout(ref, output, link=link, force=force, progress=progress)
+
+    def render(r) -> None:
+        if r.written:
+            what = f"{r.files} files, " if r.kind == "directory" else ""
+            say(f"Checked out {r.ref} to {r.path} ({what}{human_size(r.bytes)}, {r.link})")
+        else:
+            say(f"{r.path} already matches {r.ref}; nothing written")
+
+    emit(result, json_out, render)

@@ -94,7 +94,7 @@ class Repo:
         repo = cls(mvc_dir)
         staged: tuple[str, ...] = ()
         if created:
-            with repo._writing():
+            with repo._writing("admin", "init", str(layout.mvc_dir)):
                 repo._event("init", str(layout.mvc_dir), {})
             staged = repo._stage_settings_in_git()
         return repo, InitResult(str(layout.mvc_dir), created, repo.registry.url, staged)
@@ -163,7 +163,13 @@ class Repo:
         self.close()
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
+    def _writing(self, role: str, action: str, target: str = "") -> Iterator[None]:
+        """Lock the repository and open a registry transaction for a change.
+
+        ``role`` is the least role of SPEC §7 the change needs (writer, maintainer, admin)
+        and ``action``/``target`` name it; the access policy is checked here, once, for
+        every mutating operation.
+        """
         timeout = self.config.get("core.lock_timeout", 60)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise UserError("config core.lock_timeout must be a number of seconds")
@@ -271,7 +277,7 @@ class Repo:
         existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
         if existing is not None:
             if labels:
-                with self._writing():
+                with self._writing("writer", "tag", name):
                     for label in labels:
                         self._set_tag(existing, label, force=False)
             return self._add_result(existing, created=False)
@@ -281,7 +287,7 @@ class Repo:
 
         env = environment()
         git = git_info(Path.cwd())
-        with self._writing():
+        with self._writing("writer", "add", name):
             existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
             if existing is not None:  # another process added the same thing meanwhile
                 return self._add_result(existing, created=False)
@@ -465,7 +471,7 @@ class Repo:
         """Put ``label`` on the version ``ref`` names; moving an existing tag needs ``force``."""
         row = self._resolve(ref)
         check_tag_label(label, self.channel_names())
-        with self._writing():
+        with self._writing("writer", "tag", row.model):
             action = self._set_tag(row, label, force)
         return TagResult(row.model, label, row.version, refs.format_ref(row.model, row.version), action)
 
@@ -488,7 +494,7 @@ class Repo:
     def untag(self, name: str, label: str) -> TagResult:
         """Remove tag ``label`` from model ``name``."""
         check_model_name(name)
-        with self._writing():
+        with self._writing("writer", "untag", name):
             current = {t[1]: t[2] for t in self.registry.tags(name)}.get(label)
             if current is None:
                 if not self.registry.versions(name):
@@ -525,14 +531,14 @@ class Repo:
         if isinstance(value, str):
             value = parse_value(value)
         _check_config_value(key, value)
-        with self._writing():
+        with self._writing("maintainer", "config", key):
             self.config.set(key, value)
             self._event("config", key, {"value": value})
         return ConfigEntry(key, value, "set")
 
     def config_unset(self, key: str) -> ConfigEntry:
         """Remove ``key`` from config.toml."""
-        with self._writing():
+        with self._writing("maintainer", "config", key):
             old = self.config.unset(key)
             self._event("config", key, {"unset": True})
         return ConfigEntry(key, old, "unset")

@@ -101,6 +101,14 @@ def _inside(root: Path, rel_link_parent: PurePosixPath, target: str) -> bool:
     return True
 
 
+def _resolves_inside(root: Path, link: Path) -> bool:
+    # _inside reads one target as text; links that climb through other links
+    # (d/up -> .., d/up2 -> up/..) only show where they lead when resolved.
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(link)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
 def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -113,7 +121,7 @@ def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[dict
             st = os.lstat(full)
             if stat.S_ISLNK(st.st_mode):
                 target = os.readlink(full)
-                if not _inside(root, rel.parent, target):
+                if not _inside(root, rel.parent, target) or not _resolves_inside(root, full):
                     raise UserError(
                         f"{full} is a symlink pointing outside {root}; replace it with the file "
                         "it points to, or remove it"
@@ -264,8 +272,14 @@ class Materializer:
                 self.write_file(stored.digest, 0o644, staged)
             else:
                 staged.mkdir()
+                links = {PurePosixPath(e["path"]) for e in stored.entries if "target" in e}
                 for entry in stored.entries:
                     rel = _safe_rel(entry["path"])
+                    if any(parent in links for parent in rel.parents):
+                        raise IntegrityError(
+                            f"a manifest entry {entry['path']!r} lies under a symlink of the artifact; "
+                            "refusing to write through it"
+                        )
                     target = staged.joinpath(*rel.parts)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     if "target" in entry:
@@ -274,6 +288,9 @@ class Materializer:
                         os.symlink(entry["target"], target)
                     else:
                         self.write_file(entry["digest"], entry["mode"], target)
+                for link in links:
+                    if not _resolves_inside(staged, staged.joinpath(*link.parts)):
+                        raise IntegrityError(f"a manifest symlink {str(link)!r} points outside the artifact")
             _replace(staged, dest, tmp_root)
         finally:
             shutil.rmtree(tmp_root, ignore_errors=True)

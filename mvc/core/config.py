@@ -22,17 +22,25 @@ DEFAULTS: dict[str, Any] = {
 def parse_value(text: str) -> Any:
     """A TOML scalar where the text parses as one (``0.9``, ``true``, ``"x"``), else the string."""
     try:
-        value = tomllib.loads(f"v = {text}")["v"]
+        doc = tomllib.loads(f"v = {text}")
     except tomllib.TOMLDecodeError:
         return text
-    if not isinstance(value, (str, int, float, bool, list)):
-        return text  # tables, dates and times stay the text the user typed
-    return value
+    if list(doc) != ["v"] or not _plain(doc["v"]):
+        # "1\nx = 2" is more than one value; tables, dates and times (also inside
+        # lists) stay the text the user typed
+        return text
+    return doc["v"]
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return isinstance(value, (str, int, float, bool))
 
 
 def split_key(key: str) -> list[str]:
     parts = key.split(".") if isinstance(key, str) else []
-    if not parts or not all(_KEY_PART.match(p) for p in parts):
+    if not parts or not all(_KEY_PART.fullmatch(p) for p in parts):
         raise UserError(
             f"invalid config key {key!r}; use dotted names of letters, digits, '_' and '-', "
             "e.g. compare.primary_metric"

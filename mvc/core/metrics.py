@@ -14,7 +14,7 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/\-\[\]]{0,127}$")
 
 
 def check_key(key: str, what: str) -> str:
-    if not isinstance(key, str) or not _KEY_RE.match(key):
+    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
         raise UserError(
             f"invalid {what} name {key[:60]!r}; use letters, digits and _ . : / - (at most 128)"
         )
@@ -30,7 +30,7 @@ def _split(text: str, what: str) -> tuple[str, str]:
 
 def metric_value(key: str, value: Any) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise UserError(f"metric {key!r} must be a number, not {json.dumps(value)[:40]}")
+        raise UserError(f"metric {key!r} must be a number, not {json.dumps(value, default=repr)[:40]}")
     if isinstance(value, str):
         try:
             number: float | int = int(value) if re.fullmatch(r"[+-]?\d+", value) else float(value)

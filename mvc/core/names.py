@@ -15,7 +15,7 @@ def _shown(text: str) -> str:
 
 
 def is_valid_name(text: str) -> bool:
-    return isinstance(text, str) and _NAME_RE.match(text) is not None and ".." not in text
+    return isinstance(text, str) and _NAME_RE.fullmatch(text) is not None and ".." not in text
 
 
 def check_model_name(name: str) -> str:

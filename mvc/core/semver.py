@@ -12,7 +12,8 @@ _NUM = r"0|[1-9]\d*"
 _PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
 _VERSION_RE = re.compile(
     rf"^v?(?P<major>{_NUM})\.(?P<minor>{_NUM})\.(?P<patch>{_NUM})"
-    rf"(?:-(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*))?$"
+    rf"(?:-(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*))?\Z",
+    re.ASCII,  # semver digits are 0-9; \d alone would take any script's digits
 )
 BUMPS = ("major", "minor", "patch")
 

@@ -1,0 +1,54 @@
+"""Manage remotes: other object stores (a directory or an fsspec URL such as s3://bucket/prefix)
+that push and pull copy objects to and from."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mvc.cli.common import JsonOption
+from mvc.cli.output import console, emit, say
+
+app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The remote's name, e.g. origin.")],
+    url: Annotated[str, typer.Argument(help="A directory path or an fsspec URL (s3://bucket/prefix, …).")],
+    default: Annotated[bool, typer.Option("--default", help="Make it the default remote.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Change the URL of an existing remote.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Add a remote; the first one becomes the default."""
+    from mvc.cli.common import open_repo
+
+    info = open_repo().remote_add(name, url, default=default, force=force)
+    emit(info, json_out, lambda r: say(f"Added remote {r.name} at {r.url}" + (" (default)" if r.default else "")))
+
+
+@app.command("remove")
+def remove(
+    name: Annotated[str, typer.Argument(help="The remote to forget.")],
+    json_out: JsonOption = False,
+) -> None:
+    """Forget a remote (its objects stay where they are)."""
+    from mvc.cli.common import open_repo
+
+    info = open_repo().remote_remove(name)
+    emit(info, json_out, lambda r: say(f"Removed remote {r.name}"))
+
+
+@app.command("list")
+def list_(json_out: JsonOption = False) -> None:
+    """List the remotes; * marks the default."""
+    from mvc.cli.common import open_repo
+
+    rows = open_repo().remotes()
+
+    def render(items) -> None:
+        for r in items:
+            console().print(f"{'*' if r.default else ' '} {r.name}\t{r.url}", markup=False)
+
+    emit(rows, json_out, render)

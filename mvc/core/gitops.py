@@ -1,0 +1,125 @@
+"""Working beside git: pointer files (``PATH.mvc``), .gitignore entries, the commit and
+annotated tag of ``mvc add --git``, and the hooks that keep clones' models in step.
+
+Model bytes never go into git; only the small TOML pointer does.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from mvc.core.atomic import write_atomic
+from mvc.core.errors import ConflictError, UserError
+
+POINTER_SUFFIX = ".mvc"
+HOOK_MARK = "# installed by mvc hooks install"
+HOOKS = {
+    "post-checkout": 'exec mvc -C "$(git rev-parse --show-toplevel)" checkout\n',
+    "post-merge": 'exec mvc -C "$(git rev-parse --show-toplevel)" checkout\n',
+    "pre-push": 'exec mvc -C "$(git rev-parse --show-toplevel)" push --pointers\n',
+}
+
+
+@dataclass(frozen=True)
+class Pointer:
+    path: Path  # the pointer file
+    model: str
+    version: str
+    digest: str
+    size: int
+    kind: str
+
+    @property
+    def target(self) -> Path:
+        return self.path.with_name(self.path.name[: -len(POINTER_SUFFIX)])
+
+
+def open_work_tree(path: Path):
+    """The GitPython repository around ``path``; UserError when there is none."""
+    from mvc.core.provenance import _open_git
+
+    repo = _open_git(path)
+    if repo is None or repo.bare:
+        raise UserError(f"{path} is not inside a git work tree; run 'git init' or drop --git")
+    return repo
+
+
+def pointer_text(model: str, version: str, digest: str, size: int, kind: str) -> str:
+    import tomli_w
+
+    return "# mvc pointer: the bytes live in the mvc object store, not in git\n" + tomli_w.dumps(
+        {"model": model, "version": version, "digest": digest, "size": size, "kind": kind}
+    )
+
+
+def read_pointer(path: Path) -> Pointer:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return Pointer(Path(path), str(data["model"]), str(data["version"]), str(data["digest"]),
+                       int(data["size"]), str(data.get("kind", "file")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path} is not a valid mvc pointer file ({exc}); restore it from git") from None
+
+
+def find_pointers(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in (".git", ".mvc"))
+        for name in sorted(filenames):
+            if name.endswith(POINTER_SUFFIX) and len(name) > len(POINTER_SUFFIX):
+                yield Path(dirpath) / name
+
+
+def ignore(path: Path) -> Path:
+    """Add ``/NAME`` for ``path`` to the .gitignore beside it (created if needed)."""
+    gitignore = path.parent / ".gitignore"
+    entry = "/" + path.name
+    lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
+    if entry not in lines and path.name not in lines:
+        lines.append(entry)
+        write_atomic(gitignore, ("\n".join(lines) + "\n").encode("utf-8"))
+    return gitignore
+
+
+def commit_and_tag(repo, files: list[Path], message: str, tag: str) -> str:
+    """Commit just ``files`` with ``message`` and create the annotated ``tag``; the commit sha."""
+    import git
+
+    root = Path(repo.working_tree_dir).resolve()
+    rel = [str(Path(f).resolve().relative_to(root)) for f in files]
+    if tag in [t.name for t in repo.tags]:
+        raise ConflictError(f"git tag {tag} exists already; delete it or add another version")
+    try:
+        repo.git.add("--", *rel)
+        repo.git.commit("-m", message, "--", *rel)
+        repo.create_tag(tag, message=message)
+    except git.GitCommandError as exc:
+        detail = (exc.stderr or str(exc)).strip().splitlines()
+        raise UserError(f"git failed: {detail[-1] if detail else exc}") from None
+    return repo.head.commit.hexsha
+
+
+def install_hooks(repo, force: bool) -> list[str]:
+    """Write mvc's hooks into the repository's hooks folder; a foreign hook needs ``force``."""
+    hooks_dir = Path(repo.git_dir) / "hooks"
+    hooks_dir.mkdir(parents=True, exist_ok=True)
+    foreign = []
+    for name in HOOKS:
+        hook = hooks_dir / name
+        if hook.exists() and HOOK_MARK not in hook.read_text(encoding="utf-8", errors="replace"):
+            foreign.append(name)
+    if foreign and not force:
+        raise ConflictError(
+            f"git hooks {', '.join(foreign)} exist and are not mvc's; use --force to replace them"
+        )
+    written = []
+    for name, body in HOOKS.items():
+        hook = hooks_dir / name
+        write_atomic(hook, f"#!/bin/sh\n{HOOK_MARK}\n{body}".encode(), mode=0o755)
+        hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        written.append(str(hook))
+    return written

@@ -1,0 +1,112 @@
+"""mvc beside git: pointer files, add --git, checkout of pointers in a fresh clone, hooks."""
+
+from __future__ import annotations
+
+import tomllib
+
+from support import Mvc, git, init_git, mvc_env, write
+
+
+def _project(work, home) -> Mvc:
+    init_git(work, home)
+    env = mvc_env(home)
+    git(work, "commit", "-q", "--allow-empty", "-m", "start", env=env)
+    m = Mvc(work, home)
+    m("init")
+    git(work, "commit", "-q", "-m", "mvc init", env=env)
+    return m
+
+
+def test_add_git_writes_pointer_commits_and_tags(work, home):
+    m = _project(work, home)
+    write(work / "models" / "net.bin", b"weights-1")
+    out = m.json("add", "models/net.bin", "--name", "net", "--git")
+    pointer = work / "models" / "net.bin.mvc"
+    data = tomllib.loads(pointer.read_text())
+    assert data == {"model": "net", "version": "0.1.0", "digest": out["digest"], "size": 9, "kind": "file"}
+    assert out["git"]["tag"] == "net@v0.1.0" and out["git"]["pointer"] == str(pointer)
+    env = mvc_env(home)
+    assert git(work, "log", "-1", "--format=%s", env=env) == "Model version: net@0.1.0"
+    assert git(work, "tag", "-n", env=env).split() == ["net@v0.1.0", "Model", "version:", "net@0.1.0"]
+    assert git(work, "cat-file", "-t", "net@v0.1.0", env=env) == "tag"  # annotated
+    assert "/net.bin" in (work / "models" / ".gitignore").read_text().splitlines()
+    # the model bytes are not in git, the pointer is
+    files = git(work, "ls-files", env=env).splitlines()
+    assert "models/net.bin.mvc" in files and "models/net.bin" not in files
+    assert git(work, "status", "--porcelain", env=env) == ""
+    # rerunning is idempotent: no new commit, no new tag
+    again = m.json("add", "models/net.bin", "--name", "net", "--git")
+    assert again["created"] is False and "git" not in again
+    assert git(work, "rev-list", "--count", "HEAD", env=env) == "3"
+
+
+def test_add_git_outside_a_work_tree_changes_nothing(repo, work):
+    write(work / "m.bin", b"x")
+    proc = repo.fail("add", "m.bin", "--name", "m", "--git")
+    assert "git work tree" in proc.stderr
+    assert repo.json("ls") == []
+
+
+def test_fresh_clone_checks_out_pointers_from_the_remote(work, home, tmp_path):
+    m = _project(work, home)
+    env = mvc_env(home)
+    m("remote", "add", "origin", str(tmp_path / "store"))
+    write(work / "net.bin", b"v1" * 1000)
+    m("add", "net.bin", "--name", "net", "--git")
+    (work / "assets").mkdir()
+    write(work / "assets" / "a.txt", "a")
+    m("add", "assets", "--name", "assets", "--git")
+    git(work, "commit", "-q", "-am", "remote", env=env)
+    m("push")
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(work), str(clone), env=env)
+    assert sorted(p.name for p in (clone / ".mvc").iterdir()) == [".gitignore", "config.toml"]
+    c = Mvc(clone, home)
+    results = c.json("checkout")
+    assert sorted(r["ref"] for r in results) == ["assets@0.1.0", "net@0.1.0"]
+    assert all(r["written"] for r in results)
+    assert (clone / "net.bin").read_bytes() == b"v1" * 1000
+    assert (clone / "assets" / "a.txt").read_text() == "a"
+    # everything matches now: nothing written
+    assert not any(r["written"] for r in c.json("checkout"))
+    # a locally changed model is kept, not clobbered
+    (clone / "net.bin").write_bytes(b"my experiment")
+    proc = c.fail("checkout")
+    assert "net.bin" in proc.stderr and (clone / "net.bin").read_bytes() == b"my experiment"
+    c("checkout", "--force")
+    assert (clone / "net.bin").read_bytes() == b"v1" * 1000
+
+
+def test_hooks_switch_models_with_branches_and_push_before_git_push(work, home, tmp_path):
+    m = _project(work, home)
+    env = mvc_env(home)
+    m("remote", "add", "origin", str(tmp_path / "store"))
+    git(work, "commit", "-q", "-am", "remote", env=env)
+    hooks = m.json("hooks", "install")["hooks"]
+    assert {h.rsplit("/", 1)[1] for h in hooks} == {"post-checkout", "post-merge", "pre-push"}
+    write(work / "net.bin", b"first")
+    m("add", "net.bin", "--name", "net", "--git")
+    git(work, "checkout", "-q", "-b", "exp", env=env)
+    write(work / "net.bin", b"second")
+    m("add", "net.bin", "--name", "net", "--git")
+    git(work, "checkout", "-q", "main", env=env)  # post-checkout runs mvc checkout
+    assert (work / "net.bin").read_bytes() == b"first"
+    git(work, "checkout", "-q", "exp", env=env)
+    assert (work / "net.bin").read_bytes() == b"second"
+
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare), env=env)
+    git(work, "push", "-q", str(bare), "exp", env=env)  # pre-push pushes the objects
+    stored = {p.parent.name + p.name for p in (tmp_path / "store" / "objects").glob("??/*")}
+    assert m.json("show", "net@0.1.1")["digest"][7:] in stored
+
+
+def test_hooks_never_overwrite_foreign_hooks_without_force(work, home):
+    m = _project(work, home)
+    hook = work / ".git" / "hooks" / "pre-push"
+    hook.write_text("#!/bin/sh\necho mine\n")
+    assert "--force" in m.fail("hooks", "install").stderr
+    assert hook.read_text() == "#!/bin/sh\necho mine\n"
+    m("hooks", "install", "--force")
+    assert "mvc" in hook.read_text()

@@ -1,0 +1,148 @@
+"""The generated completions and man pages: current, valid for their shells and for groff,
+complete in a real bash; and the help text and start-up cost they depend on."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import BIN, write
+
+ROOT = Path(__file__).resolve().parent.parent
+GEN = ROOT / "scripts" / "gen_docs.py"
+BASH_COMPLETION = ROOT / "completions" / "mvc.bash"
+
+
+def _gen_docs():
+    spec = importlib.util.spec_from_file_location("gen_docs", GEN)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+gen_docs = _gen_docs()
+
+
+def test_generated_files_are_current():
+    proc = subprocess.run([sys.executable, str(GEN), "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, (
+        f"completions/ or man/ are stale:\n{proc.stdout}{proc.stderr}"
+        "regenerate them with: python scripts/gen_docs.py"
+    )
+
+
+def test_regenerating_removes_pages_of_vanished_commands(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(gen_docs, "ROOT", tmp_path)
+    assert gen_docs.main([]) == 0
+    gone = tmp_path / "man" / "mvc-gone.1"
+    gone.write_text(f'.\\" {gen_docs.MARK}\n')
+    keep = tmp_path / "man" / "notes.txt"
+    keep.write_text("not generated\n")
+
+    assert gen_docs.main(["--check"]) == 1
+    assert "stale: man/mvc-gone.1" in capsys.readouterr().out
+    assert gone.exists(), "--check must delete nothing"
+
+    assert gen_docs.main([]) == 0
+    assert not gone.exists() and keep.exists()
+    assert gen_docs.main(["--check"]) == 0
+
+
+def test_every_command_option_and_argument_has_help():
+    missing = []
+    for command in gen_docs.load().walk():
+        if not command.help.strip():
+            missing.append(f"command '{command.name}'")
+        missing += [f"'{command.name}' {p.names[0]}" for p in command.options + command.arguments
+                    if not p.help.strip()]
+    assert not missing, "no help text for: " + ", ".join(missing)
+
+
+# ---------------------------------------------------------------- syntax
+
+
+@pytest.mark.parametrize("shell, flag, name", [
+    ("bash", "-n", "mvc.bash"), ("zsh", "-n", "_mvc"), ("fish", "--no-execute", "mvc.fish"),
+])
+def test_completion_script_syntax(shell, flag, name):
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    proc = subprocess.run([shell, flag, str(ROOT / "completions" / name)], capture_output=True, text=True)
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+
+
+MAN_PAGES = sorted((ROOT / "man").glob("*.1"))
+
+
+def test_there_is_a_man_page_per_command():
+    names = {p.name for p in MAN_PAGES}
+    assert "mvc.1" in names
+    assert {f"{c.slug}.1" for c in gen_docs.load().commands} <= names
+
+
+@pytest.mark.parametrize("page", MAN_PAGES, ids=lambda p: p.name)
+def test_man_page_renders_without_warnings(page):
+    if shutil.which("groff") is None:
+        pytest.skip("groff is not installed (apt package groff-base)")
+    proc = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(page)], capture_output=True, text=True)
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+
+
+# ---------------------------------------------------------------- bash, for real
+
+
+def complete_bash(*words: str, cwd: Path = ROOT, env: dict | None = None) -> list[str]:
+    """COMPREPLY for the command line ``words`` (the last one is the word being completed)."""
+    script = 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _mvc; printf "%s\\n" "${COMPREPLY[@]}"'
+    proc = subprocess.run(["bash", "-c", script, "_", str(BASH_COMPLETION), *words],
+                          cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return [line for line in proc.stdout.splitlines() if line]
+
+
+def test_bash_completes_commands_and_options():
+    assert complete_bash("mvc", "ch") == ["checkout"]
+    assert complete_bash("mvc", "checkout", "--li") == ["--link"]
+    assert {"get", "set", "unset", "list"} <= set(complete_bash("mvc", "config", ""))
+    assert complete_bash("mvc", "-C", ".", "config", "u") == ["unset"]
+
+
+def test_bash_completes_choices_from_the_metavar():
+    assert complete_bash("mvc", "checkout", "--link", "") == ["copy", "reflink", "hardlink", "symlink"]
+    # bash splits --link=h into --link, =, h
+    assert complete_bash("mvc", "checkout", "--link", "=", "h") == ["hardlink"]
+    assert complete_bash("mvc", "add", "--bump", "m") == ["major", "minor"]
+    assert "--force" in complete_bash("mvc", "checkout", "--link", "copy", "--f")
+
+
+def test_bash_completes_paths(tmp_path):
+    write(tmp_path / "model.safetensors", b"x")
+    assert complete_bash("mvc", "add", "mod", cwd=tmp_path) == ["model.safetensors"]
+
+
+def test_bash_completes_model_names_from_the_repository(repo, work, tmp_path):
+    write(work / "m.bin", b"weights")
+    repo("add", "m.bin", "--name", "resnet")
+    repo("add", "m.bin", "--name", "bert", "--force")
+    assert sorted(complete_bash(str(BIN), "show", "", cwd=work, env=repo.env)) == ["bert", "resnet"]
+    assert complete_bash(str(BIN), "checkout", "--output", "x", "r", cwd=work, env=repo.env) == ["resnet"]
+    assert complete_bash(str(BIN), "-C", str(work), "show", "b", cwd=tmp_path, env=repo.env) == ["bert"]
+    # outside a repository: nothing, and no error on the terminal
+    assert complete_bash(str(BIN), "show", "", cwd=tmp_path, env=repo.env) == []
+
+
+# ---------------------------------------------------------------- start-up cost
+
+
+def test_importing_the_cli_loads_no_heavy_module():
+    code = "import json, sys, mvc.cli.app; print(json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    heavy = ("networkx", "git", "fsspec", "psycopg", "rich.table", "sqlite3")
+    loaded = [m for m in json.loads(proc.stdout) if m in heavy or m.startswith(tuple(h + "." for h in heavy))]
+    assert not loaded, f"import mvc.cli.app loads {loaded}: import them inside the functions that need them"

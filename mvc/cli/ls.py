@@ -13,7 +13,7 @@ from mvc.cli.output import console, emit, fmt_value, short
 def ls(
     name: Annotated[Optional[str], typer.Argument(help="A model name: list its versions.")] = None,
     state: Annotated[
-        Optional[str], typer.Option("--state", metavar="STATE",
+        Optional[str], typer.Option("--state", metavar="development|staging|production|archived",
                                     help="Only development, staging, production or archived.")
     ] = None,
     json_out: JsonOption = False,

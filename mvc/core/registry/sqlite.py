@@ -114,8 +114,12 @@ class SqliteRegistry(Registry):
                 f"the registry database {self.path} is missing; restore it from a backup"
             )
         self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.execute("PRAGMA synchronous=FULL")
+        try:
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.DatabaseError as exc:  # not a database at all
+            self._conn.close()
+            raise IntegrityError(f"the registry database {self.path} is unreadable: {exc}") from None
         self._in_tx = False
         self._migrate()
 

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from mvc.core.errors import UserError
 from mvc.core.metrics import (
@@ -78,6 +78,7 @@ def test_any_metric_string_parses_or_raises_user_error(text):
         pass
 
 
+@settings(max_examples=60, deadline=None)
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10)
                     | st.floats(allow_nan=False, allow_infinity=False),
                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),

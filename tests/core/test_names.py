@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from mvc.core.errors import UserError
 from mvc.core.names import check_channel_name, check_model_name, check_tag_label, is_valid_name
@@ -71,6 +71,7 @@ def test_validity_is_exactly_the_spec_regex(text):
             check_model_name(text)
 
 
+@settings(max_examples=60, deadline=None)
 @given(st.from_regex(SPEC_RE, fullmatch=True))
 def test_generated_spec_names(text):
     assert is_valid_name(text) == (".." not in text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from mvc.core.errors import MvcError, NotFoundError, UserError
 from mvc.core.objects import digest_bytes
@@ -47,6 +47,7 @@ def test_invalid_refs_are_user_errors(text):
     assert info.value.exit_code == 1
 
 
+@settings(max_examples=60, deadline=None)
 @given(names, versions)
 def test_version_refs_round_trip(name, version):
     spec = parse_ref(f"{name}@{version}")
@@ -55,6 +56,7 @@ def test_version_refs_round_trip(name, version):
     assert parse_ref(f"{name}@v{version}") == spec
 
 
+@settings(max_examples=60, deadline=None)
 @given(names, names)
 def test_name_and_label_refs_round_trip(name, label):
     spec = parse_ref(f"{name}@{label}")
@@ -78,6 +80,7 @@ def test_random_text_only_raises_mvc_errors(text):
     assert parse_ref(str(spec)) == spec
 
 
+@settings(max_examples=60, deadline=None)
 @given(st.from_regex(r"(sha256:)?[\w.@:/-]{0,30}(@[\w.+-]{0,20})?", fullmatch=True))
 def test_ref_like_text_only_raises_mvc_errors(text):
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from mvc.core.errors import UserError
 from mvc.core.semver import FIRST_VERSION, Version, looks_like_version, parse_version
@@ -102,6 +102,7 @@ def test_parse_of_str_round_trips(v):
     assert looks_like_version(str(v))
 
 
+@settings(max_examples=60, deadline=None)
 @given(versions, versions)
 def test_ordering_is_total_and_agrees_with_sort_key(a, b):
     assert sum([a < b, a == b, a > b]) == 1
@@ -110,12 +111,14 @@ def test_ordering_is_total_and_agrees_with_sort_key(a, b):
     assert (a <= b) == (not a > b)
 
 
+@settings(max_examples=60, deadline=None)
 @given(versions, versions, versions)
 def test_ordering_is_transitive(a, b, c):
     if a <= b and b <= c:
         assert a <= c
 
 
+@settings(max_examples=60, deadline=None)
 @given(versions, st.sampled_from(["major", "minor", "patch"]))
 def test_a_bump_always_goes_up(v, part):
     assert v.bump(part) > v and v.bump(part).prerelease == ""

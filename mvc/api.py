@@ -22,6 +22,7 @@ from mvc.core.names import check_channel_name, check_model_name, check_tag_label
 from mvc.core.registry import open_registry
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import BUMPS, FIRST_VERSION, parse_version
+from mvc.lifecycle import LifecycleOps
 from mvc.results import (
     AddResult, CheckoutResult, ConfigEntry, InitResult, LogEntry, ModelSummary, TagInfo,
     TagResult, VersionInfo, VersionSummary,
@@ -50,7 +51,7 @@ def _strings(values: Mapping[str, Any] | Iterable[str] | None) -> tuple[list[str
     return list(values), {}
 
 
-class Repo:
+class Repo(LifecycleOps):
     """An mvc repository: the ``.mvc`` folder beside the user's work."""
 
     def __init__(self, mvc_dir: Path | str):
@@ -426,8 +427,14 @@ class Repo:
                 ))
         return out
 
-    def log(self, name: str | None = None, limit: int | None = None) -> list[LogEntry]:
-        """Versions newest first (by when they were added), of one model or all."""
+    def log(self, name: str | None = None, limit: int | None = None,
+            channel: str | None = None) -> list:
+        """Versions newest first (by when they were added), of one model or all; with
+        ``channel``, that channel's moves (``ChannelLogEntry``), newest first."""
+        if channel is not None:
+            if name is None:
+                raise UsageError("--channel needs a model name: mvc log NAME --channel C")
+            return self.channel_log(name, channel, limit)
         if limit is not None and limit < 1:
             raise UserError("--limit must be at least 1")
         if name is not None:

@@ -34,4 +34,10 @@ step mvc show resnet@best
 step mvc log resnet
 step mvc checkout resnet@0.1.0 -o baseline.bin
 cmp baseline.bin first-model.bin && echo "the checked-out bytes are those of the first version"
+step mvc promote resnet@0.1.0 production -m "first release"
+step mvc promote resnet@best production --check 'test -s "$MVC_MODEL_PATH"' -m "better accuracy"
+step ls -l .mvc/deploy/resnet/production
+step mvc resolve resnet
+step mvc rollback resnet -m "back to the baseline"
+step mvc log resnet --channel production
 printf '\ndemo finished in %s (removed on exit)\n' "$demo"

@@ -12,6 +12,7 @@ import typer
 
 from mvc import __version__
 from mvc.cli import add, checkout, config, init, log, ls, show, tag
+from mvc.cli import archive, canary, promote, resolve, rollback
 
 app = typer.Typer(
     name="mvc",
@@ -60,6 +61,11 @@ app.command("checkout", help=checkout.__doc__)(checkout.checkout)
 app.command("tag", help=tag.__doc__)(tag.tag)
 app.command("log", help=log.__doc__)(log.log)
 app.add_typer(config.app, name="config", help=config.__doc__)
+app.command("promote", help=promote.__doc__)(promote.promote)
+app.command("rollback", help=rollback.__doc__)(rollback.rollback)
+app.command("archive", help=archive.__doc__)(archive.archive)
+app.add_typer(canary.app, name="canary", help=canary.__doc__)
+app.command("resolve", help=resolve.__doc__)(resolve.resolve)
 
 
 def _error(kind: str, message: str, code: int, as_json: bool) -> int:

@@ -238,3 +238,18 @@ def test_crash_at_each_step_is_consistent_and_a_rerun_completes(api, point):
     assert [m.action for m in fresh.log("m", channel="production")].count("promote") == 3
     assert [e.action for e in fresh.registry.events()].count("promote") == 3
     fresh.close()
+
+
+def test_check_deploys_finds_and_repairs_a_damaged_folder(api):
+    api.promote("m@1.0.0", "production")
+    api.promote("m@1.1.0", "production")
+    assert api.check_deploys() == []
+    import shutil
+
+    shutil.rmtree(folder(api) / "green")
+    (folder(api) / "current").unlink()
+    problems = api.check_deploys()
+    assert len(problems) == 2 and all(p.startswith("m production: ") for p in problems)
+    assert api.check_deploys(repair=True) == problems
+    assert api.check_deploys() == []
+    assert served_bytes(api) == PAYLOADS[1]

@@ -71,6 +71,24 @@ class ChannelRow:
 
 
 @dataclass(frozen=True)
+class ChannelMoveRow:
+    """One entry of a channel's history: what it served after the move, and before."""
+
+    id: int | None
+    model: str
+    channel: str
+    action: str  # promote | rollback | canary-start | canary-step | canary-promote | canary-abort
+    version: str | None  # the stable version after the move
+    previous: str | None  # the stable version before it
+    canary_version: str | None
+    canary_percent: int
+    slot: str | None  # the slot that holds the stable version after the move
+    message: str
+    user: str
+    ts: str
+
+
+@dataclass(frozen=True)
 class Event:
     seq: int
     ts: str
@@ -139,6 +157,21 @@ class Registry(ABC):
     # channels
     @abstractmethod
     def channels(self, model: str | None = None) -> list[ChannelRow]: ...
+
+    @abstractmethod
+    def set_channel(self, row: ChannelRow) -> None:
+        """Insert or replace the row of (row.model, row.channel)."""
+
+    @abstractmethod
+    def add_channel_move(self, move: ChannelMoveRow) -> ChannelMoveRow:
+        """Append one entry to a channel's history (``move.id`` is ignored)."""
+
+    @abstractmethod
+    def channel_history(self, model: str, channel: str) -> list[ChannelMoveRow]:
+        """A channel's history, oldest first."""
+
+    @abstractmethod
+    def set_archived(self, model: str, version: str, archived: bool) -> None: ...
 
     # audit
     @abstractmethod

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
 from mvc.core.audit import GENESIS, event_hash
 from mvc.core.errors import ConflictError, IntegrityError, MvcError
 from mvc.core.registry.base import (
-    ChannelRow, Event, LineageInput, NewVersion, Registry, VersionRow,
+    ChannelMoveRow, ChannelRow, Event, LineageInput, NewVersion, Registry, VersionRow,
 )
 
 # Each entry moves the schema one version forward; never edit one that has shipped.
@@ -82,6 +83,24 @@ MIGRATIONS: list[str] = [
         prev TEXT NOT NULL,
         hash TEXT NOT NULL
     );
+    """,
+    # 2: every move of a channel (promote, rollback, canary start/step/promote/abort), like git's reflog
+    """
+    CREATE TABLE channel_history (
+        id INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        channel TEXT NOT NULL,
+        action TEXT NOT NULL,
+        version_id INTEGER REFERENCES versions(id),
+        previous_version_id INTEGER REFERENCES versions(id),
+        canary_version_id INTEGER REFERENCES versions(id),
+        canary_percent INTEGER NOT NULL DEFAULT 0,
+        slot TEXT,
+        message TEXT NOT NULL DEFAULT '',
+        user TEXT NOT NULL,
+        ts TEXT NOT NULL
+    );
+    CREATE INDEX channel_history_model ON channel_history(model_id, channel);
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -298,6 +317,60 @@ class SqliteRegistry(Registry):
         rows = (self._conn.execute(sql + " WHERE m.name = ?", (model,)) if model is not None
                 else self._conn.execute(sql))
         return [ChannelRow(*r) for r in rows]
+
+    def _version_id(self, model: str, version: str | None) -> int | None:
+        if version is None:
+            return None
+        row = self._conn.execute(
+            "SELECT v.id FROM versions v JOIN models m ON m.id = v.model_id"
+            " WHERE m.name = ? AND v.version = ?", (model, version),
+        ).fetchone()
+        if row is None:
+            raise MvcError(f"{model}@{version} is not in the registry")
+        return row[0]
+
+    def set_channel(self, row: ChannelRow) -> None:
+        self._require_tx()
+        self._conn.execute(
+            "INSERT OR REPLACE INTO channels (model_id, channel, version_id, canary_version_id,"
+            " canary_percent, slot, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self._model_id(row.model), row.channel, self._version_id(row.model, row.version),
+             self._version_id(row.model, row.canary_version), row.canary_percent, row.slot,
+             row.updated_at),
+        )
+
+    def add_channel_move(self, move: ChannelMoveRow) -> ChannelMoveRow:
+        self._require_tx()
+        m = move.model
+        cur = self._conn.execute(
+            "INSERT INTO channel_history (model_id, channel, action, version_id, previous_version_id,"
+            " canary_version_id, canary_percent, slot, message, user, ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self._model_id(m), move.channel, move.action, self._version_id(m, move.version),
+             self._version_id(m, move.previous), self._version_id(m, move.canary_version),
+             move.canary_percent, move.slot, move.message, move.user, move.ts),
+        )
+        return replace(move, id=cur.lastrowid)
+
+    def channel_history(self, model: str, channel: str) -> list[ChannelMoveRow]:
+        rows = self._conn.execute(
+            "SELECT h.id, m.name, h.channel, h.action, v.version, pv.version, cv.version,"
+            " h.canary_percent, h.slot, h.message, h.user, h.ts FROM channel_history h"
+            " JOIN models m ON m.id = h.model_id"
+            " LEFT JOIN versions v ON v.id = h.version_id"
+            " LEFT JOIN versions pv ON pv.id = h.previous_version_id"
+            " LEFT JOIN versions cv ON cv.id = h.canary_version_id"
+            " WHERE m.name = ? AND h.channel = ? ORDER BY h.id",
+            (model, channel),
+        )
+        return [ChannelMoveRow(*r) for r in rows]
+
+    def set_archived(self, model: str, version: str, archived: bool) -> None:
+        self._require_tx()
+        self._conn.execute(
+            "UPDATE versions SET archived = ? WHERE id = ?",
+            (1 if archived else 0, self._version_id(model, version)),
+        )
 
     # -- audit ------------------------------------------------------------------------
     def append_event(self, user: str, action: str, target: str, details: dict, ts: str) -> Event:

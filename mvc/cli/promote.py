@@ -1,0 +1,45 @@
+"""Make a channel serve a version, blue-green: write it into the idle slot, run --check
+against it, and only when the check passes switch the channel atomically."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from mvc.cli.common import JsonOption
+from mvc.cli.output import emit, say
+
+CheckOption = Annotated[Optional[str], typer.Option(
+    "--check", metavar="CMD",
+    help="A shell command run against the staged version (MVC_MODEL, MVC_VERSION, MVC_REF, "
+    "MVC_CHANNEL, MVC_MODEL_PATH are set); the channel moves only if it exits 0, else exit 5.",
+)]
+MessageOption = Annotated[str, typer.Option("-m", "--message", help="Why: kept in the channel's history.")]
+
+
+def render_move(move) -> None:
+    """One or two lines for humans about what a promote, rollback or canary command did."""
+    if not move.changed:
+        say(f"{move.channel} serves {move.ref} already; nothing to do")
+        return
+    if move.action.startswith("canary") and move.canary is not None:
+        say(f"{move.channel}: {move.model}@{move.canary['version']} serves {move.canary['percent']}% "
+            f"beside {move.ref}")
+        return
+    before = move.previous or "nothing"
+    say(f"{move.channel}: {move.model} {before} -> {move.version} ({move.action}, slot {move.slot})")
+    if move.path:
+        say(f"serving {move.path}")
+
+
+def promote(
+    ref: Annotated[str, typer.Argument(help="The version to serve: NAME@VERSION, NAME@TAG, NAME@CHANNEL, ...")],
+    channel: Annotated[str, typer.Argument(help="The channel: staging, production or one from config.")],
+    check: CheckOption = None,
+    message: MessageOption = "",
+    json_out: JsonOption = False,
+) -> None:
+    from mvc.cli.common import open_repo
+
+    emit(open_repo().promote(ref, channel, check=check, message=message), json_out, render_move)

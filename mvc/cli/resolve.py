@@ -1,0 +1,27 @@
+"""Print which version serves on a channel and the path of its files in the deploy slot.
+With --key, the request key's bucket int(sha256(key)[:8], 16) % 100 picks the canary when
+it is below the canary's percent, so every caller routes a key the same way."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from mvc.cli.common import JsonOption
+from mvc.cli.output import emit
+
+
+def resolve(
+    name: Annotated[str, typer.Argument(help="The model name.")],
+    channel: Annotated[str, typer.Option("--channel", "-c", help="The channel to ask.")] = "production",
+    key: Annotated[Optional[str], typer.Option(
+        "--key", help="A request key (user id, request id) to route between stable and canary.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    from mvc.cli.common import open_repo
+
+    # one tab-separated line, for scripts: VERSION<TAB>PATH
+    emit(open_repo().resolve(name, channel, key), json_out,
+         lambda r: sys.stdout.write(f"{r.version}\t{r.path}\n"))

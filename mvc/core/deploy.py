@@ -1,0 +1,209 @@
+"""Blue-green deploy folders (SPEC §5): ``DIR/blue``, ``DIR/green``, ``DIR/current -> blue|green``
+and ``DIR/routing.json`` for one model on one channel.
+
+Only this module knows the folder layout. Every change is atomic: a slot is built in a
+temporary folder beside it and renamed in; ``current`` is replaced by renaming a temporary
+symlink over it; ``routing.json`` is written to a temporary file and renamed. A slot that
+``current`` or ``routing.json`` names is never rewritten, so a reader that opens a model
+through ``current`` (or a path from ``routing.json``) sees a whole model, always.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mvc.core.artifacts import Materializer, Stored
+from mvc.core.atomic import fsync_dir, write_atomic
+from mvc.core.faults import crash_point
+
+SLOTS = ("blue", "green")
+CURRENT = "current"
+ROUTING = "routing.json"
+TMP_PREFIX = ".tmp-"
+
+
+def other_slot(slot: str | None) -> str:
+    """The idle slot beside ``slot`` (``blue`` when nothing is deployed yet)."""
+    if slot is None:
+        return SLOTS[0]
+    return SLOTS[1] if slot == SLOTS[0] else SLOTS[0]
+
+
+def bucket(key: str) -> int:
+    """The routing bucket of a request key (SPEC §3): ``int(sha256(key)[:8], 16) % 100``."""
+    import hashlib
+
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) % 100
+
+
+@dataclass(frozen=True)
+class DeployDir:
+    """The deploy folder of one model on one channel."""
+
+    root: Path
+
+    def slot(self, name: str) -> Path:
+        return self.root / name
+
+    @property
+    def current(self) -> Path:
+        return self.root / CURRENT
+
+    @property
+    def routing(self) -> Path:
+        return self.root / ROUTING
+
+    def artifact_path(self, slot: str, kind: str, path_name: str) -> Path:
+        """Where a version's files are inside ``slot``: the slot itself for a directory
+        artifact, ``slot/<file name>`` for a file."""
+        return self.slot(slot) if kind == "directory" else self.slot(slot) / path_name
+
+    def current_slot(self) -> str | None:
+        try:
+            target = os.readlink(self.current)
+        except OSError:
+            return None
+        return target if target in SLOTS else None
+
+    def read_routing(self) -> bytes | None:
+        try:
+            return self.routing.read_bytes()
+        except FileNotFoundError:
+            return None
+
+
+def routing_bytes(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, indent=2, sort_keys=False) + "\n").encode("utf-8")
+
+
+# -- slots ---------------------------------------------------------------------------------
+
+def slot_holds(writer: Materializer, stored: Stored, slot_dir: Path) -> bool:
+    """True when ``slot_dir`` holds exactly this artifact (checked by digest, stat-cached)."""
+    if not slot_dir.is_dir() or slot_dir.is_symlink():
+        return False
+    if stored.kind == "directory":
+        return writer.matches(stored, slot_dir)
+    try:
+        names = os.listdir(slot_dir)
+    except OSError:
+        return False
+    return names == [stored.name] and writer.matches(stored, slot_dir / stored.name)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, _ in os.walk(root, topdown=False):
+        fsync_dir(Path(dirpath))
+
+
+def fill_slot(writer: Materializer, stored: Stored, d: DeployDir, slot: str) -> bool:
+    """Make ``slot`` hold exactly ``stored``; False when it did already (nothing written).
+
+    The caller guarantees that nothing serves from ``slot``. The new contents are built and
+    fsynced in a temporary folder beside it, then swapped in by two renames; a crash between
+    them leaves the idle slot missing, never half-written, and the next fill rebuilds it.
+    """
+    dest = d.slot(slot)
+    if slot_holds(writer, stored, dest):
+        return False
+    d.root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=d.root, prefix=TMP_PREFIX + "slot-"))
+    try:
+        staged = tmp / "slot"
+        if stored.kind == "directory":
+            writer.materialize(stored, staged, force=False)
+        else:
+            staged.mkdir()
+            writer.materialize(stored, staged / stored.name, force=False)
+        _fsync_tree(staged)
+        crash_point("deploy:staged")
+        if os.path.lexists(dest):
+            os.rename(dest, tmp / "old")
+        crash_point("deploy:slot-aside")
+        os.rename(staged, dest)
+        fsync_dir(d.root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return True
+
+
+# -- the switch ----------------------------------------------------------------------------
+
+def switch_current(d: DeployDir, slot: str) -> None:
+    """Point ``current`` at ``slot``: a new symlink under a temporary name, renamed over it."""
+    if d.current_slot() == slot:
+        return
+    d.root.mkdir(parents=True, exist_ok=True)
+    tmp = d.root / f"{TMP_PREFIX}current-{os.getpid()}"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(slot, tmp)  # relative, so the folder may be mounted elsewhere
+    os.replace(tmp, d.current)
+    fsync_dir(d.root)
+
+
+def write_routing(d: DeployDir, doc: dict[str, Any]) -> None:
+    data = routing_bytes(doc)
+    if d.read_routing() == data:
+        return
+    d.root.mkdir(parents=True, exist_ok=True)
+    write_atomic(d.routing, data, tmp_dir=d.root)
+
+
+def apply(d: DeployDir, slot: str | None, doc: dict[str, Any] | None, crash_prefix: str = "sync") -> bool:
+    """Make the folder say what the registry says: ``current -> slot`` and ``routing.json``
+    equal to ``doc`` (nothing when the channel serves nothing). Idempotent; True when it
+    changed anything. ``current`` goes first, then ``routing.json``."""
+    if slot is None or doc is None:
+        return False
+    changed = d.current_slot() != slot or d.read_routing() != routing_bytes(doc)
+    switch_current(d, slot)
+    crash_point(f"{crash_prefix}:current")
+    write_routing(d, doc)
+    crash_point(f"{crash_prefix}:routing")
+    return changed
+
+
+def remove_stray_temporaries(d: DeployDir) -> list[str]:
+    """Delete what a crashed run left behind (``.tmp-*``); only under the channel's lock."""
+    removed = []
+    try:
+        names = os.listdir(d.root)
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        if name.startswith(TMP_PREFIX):
+            path = d.root / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+            removed.append(name)
+    return removed
+
+
+# -- checks --------------------------------------------------------------------------------
+
+def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
+    """Run a check through the shell; its stdout and stderr both go to our stderr, so that
+    stdout keeps carrying only mvc's own data (``--json``)."""
+    full_env = dict(os.environ)
+    full_env.update(env)
+    try:
+        err_fd = 2
+        os.fstat(err_fd)
+    except OSError:
+        err_fd = subprocess.DEVNULL  # type: ignore[assignment]
+    proc = subprocess.run(command, shell=True, env=full_env, cwd=cwd, stdout=err_fd,
+                          stdin=subprocess.DEVNULL)
+    return proc.returncode

@@ -1,0 +1,93 @@
+"""mvc promote: a blue-green switch with a check, its JSON, its history and its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+import pytest
+
+from deploy_support import add_versions, channel_state, fail
+
+
+def test_promote_json_history_state_and_audit(repo, work):
+    add_versions(repo, work, 2)
+    first = repo.json("promote", "m@1.0.0", "production", "-m", "first release")
+    deploy = work / ".mvc" / "deploy" / "m" / "production"
+    assert first == {
+        "model": "m", "channel": "production", "action": "promote", "ref": "m@1.0.0",
+        "version": "1.0.0", "previous": None, "slot": "blue",
+        "path": str(deploy / "blue" / "model.bin"), "canary": None, "changed": True,
+        "message": "first release",
+    }
+    second = repo.json("promote", "m@1.1.0", "production", "--check", "test -s \"$MVC_MODEL_PATH\"")
+    assert (second["slot"], second["previous"]) == ("green", "1.0.0")
+    assert os.readlink(deploy / "current") == "green"
+    assert json.loads((deploy / "routing.json").read_text())["stable"]["version"] == "1.1.0"
+    assert repo.json("show", "m@1.1.0")["state"] == "production"
+    assert repo.json("show", "m@1.0.0")["state"] == "development"
+    assert repo.json("ls")[0]["channels"]["production"] == "1.1.0"
+    assert repo.json("show", "m@production")["version"] == "1.1.0"
+
+    log = repo.json("log", "m", "--channel", "production")
+    assert [(e["action"], e["version"], e["previous"]) for e in log] == [
+        ("promote", "1.1.0", "1.0.0"), ("promote", "1.0.0", None)]
+    assert log[1]["message"] == "first release" and log[0]["user"] == "tester@example.com"
+    assert set(log[0]) >= {"seq", "ts", "user", "action", "model", "channel", "version", "previous",
+                          "canary", "slot", "message"}
+    human = repo("log", "m", "--channel", "production").stdout
+    assert human.index("1.0.0 -> 1.1.0") < human.index("first release")
+
+    con = sqlite3.connect(work / ".mvc" / "registry.db")
+    events = con.execute("SELECT action, target, details FROM events WHERE action = 'promote'").fetchall()
+    con.close()
+    assert [(a, t) for a, t, _ in events] == [("promote", "m@1.0.0"), ("promote", "m@1.1.0")]
+    assert json.loads(events[1][2])["from"] == "1.0.0"
+
+    again = repo.json("promote", "m@1.1.0", "production")
+    assert again["changed"] is False
+
+
+def test_failing_check_exits_5_and_changes_nothing(repo, work):
+    add_versions(repo, work, 2)
+    repo("promote", "m@1.0.0", "production")
+    before = channel_state(work)
+    proc = fail(repo, "promote", "m@1.1.0", "production", "--json",
+                "--check", "echo checking $MVC_REF on $MVC_CHANNEL; exit 3", code=5)
+    assert json.loads(proc.stdout)["error"]["type"] == "check_failed"  # stdout: only the JSON document
+    assert "checking m@1.1.0 on production" in proc.stderr  # the check's output is passed through
+    assert "exited 3" in proc.stderr and "still serves m@1.0.0" in proc.stderr
+    assert channel_state(work) == before
+
+
+def test_bad_input_is_exit_1_and_changes_nothing(repo, work):
+    add_versions(repo, work, 1)
+    before = channel_state(work)
+    assert "unknown channel 'prod'" in fail(repo, "promote", "m@1.0.0", "prod").stderr
+    assert "unknown version" in fail(repo, "promote", "m@9.0.0", "production").stderr
+    assert channel_state(work) == before
+
+
+def test_configured_channel_and_deploy_dir(repo, work, tmp_path):
+    add_versions(repo, work, 1)
+    repo("config", "set", "channels.edge.deploy_dir", str(tmp_path / "srv"))
+    out = repo.json("promote", "m", "edge")
+    assert out["path"] == str(tmp_path / "srv" / "m" / "blue" / "model.bin")
+    assert os.readlink(tmp_path / "srv" / "m" / "current") == "blue"
+    assert repo.json("resolve", "m", "--channel", "edge")["path"] == out["path"]
+
+
+def test_roles_production_needs_admin(repo, work):
+    pytest.importorskip("mvc.core.access", reason="the access policy (SPEC §7) is not built yet")
+    add_versions(repo, work, 2)
+    repo("access", "grant", "tester@example.com", "admin")
+    repo("access", "grant", "mo@example.com", "maintainer")
+    mo = {"MVC_USER": "mo@example.com"}
+    assert repo.json("promote", "m@1.0.0", "staging", env=mo)["changed"] is True
+    before = channel_state(work)
+    proc = repo("promote", "m@1.0.0", "production", env=mo, check=False)
+    assert proc.returncode == 4, proc.stderr
+    assert channel_state(work) == before
+    assert not (work / ".mvc" / "deploy" / "m" / "production" / "blue").exists()  # nothing staged
+    assert repo("resolve", "m", "--channel", "staging", env={"MVC_USER": "reader@example.com"}).returncode == 0

@@ -22,3 +22,25 @@ def event_hash(prev: str, seq: int, ts: str, user: str, action: str, target: str
         {"seq": seq, "ts": ts, "user": user, "action": action, "target": target, "details": details}
     )
     return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+
+
+def find_broken_link(events_oldest_first) -> tuple[int, str] | None:
+    """The first event (seq, why) where the chain breaks, or None when it holds.
+
+    Walks from seq 1: each event must carry the next seq, name the previous event's hash as
+    ``prev`` and hash to its own ``hash``; so an edited event breaks its own hash, a deleted
+    one leaves a gap and a reordered pair breaks ``prev``.
+    """
+    prev = GENESIS
+    expected = 1
+    for e in events_oldest_first:
+        if e.seq != expected:
+            missing = "deleted" if e.seq > expected else "duplicated or reordered"
+            return expected, f"event {expected} is {missing} (found seq {e.seq} next)"
+        if e.prev != prev:
+            return e.seq, f"event {e.seq} does not follow event {e.seq - 1} (prev hash differs)"
+        if event_hash(e.prev, e.seq, e.ts, e.user, e.action, e.target, e.details) != e.hash:
+            return e.seq, f"event {e.seq} was changed after it was written (its hash does not match)"
+        prev = e.hash
+        expected += 1
+    return None

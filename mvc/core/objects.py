@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 from mvc.core.atomic import fsync_dir
 from mvc.core.errors import IntegrityError, UserError
+from mvc.core.faults import crash_point
 
 PREFIX = "sha256:"
 CHUNK = 8 << 20
@@ -162,6 +163,27 @@ class ObjectStore:
                 if _HEX_RE.match(candidate):
                     yield format_digest(candidate)
 
+    def strays(self) -> Iterator[Path]:
+        """Files and folders under objects/ that are not objects (nothing of mvc's makes them)."""
+        if not self.root.is_dir():
+            return
+        for sub in sorted(self.root.iterdir()):
+            if not (len(sub.name) == 2 and sub.is_dir() and not sub.is_symlink()
+                    and _HEX_RE.match(sub.name + "0" * 62)):
+                yield sub
+                continue
+            for f in sorted(sub.iterdir()):
+                if not (_HEX_RE.match(sub.name + f.name) and f.is_file() and not f.is_symlink()):
+                    yield f
+
+    def delete(self, digest: str) -> bool:
+        """Remove an object (gc and fsck only); False when it was not there."""
+        try:
+            os.unlink(self.path(digest))
+        except FileNotFoundError:
+            return False
+        return True
+
     # -- writing --------------------------------------------------------------------
     def _tmpfile(self) -> tuple[int, str]:
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -171,11 +193,21 @@ class ObjectStore:
         final = self.path(digest)
         if final.is_file():
             os.unlink(tmp)  # stored already: dedup
+            self._touch(final)
             return
         os.chmod(tmp, 0o444)
         final.parent.mkdir(parents=True, exist_ok=True)
+        crash_point("object:before-rename")
         os.replace(tmp, final)
         fsync_dir(final.parent)
+
+    @staticmethod
+    def _touch(final: Path) -> None:
+        # Storing an object again makes it young, so gc's grace period protects it (gc.py).
+        try:
+            os.utime(final)
+        except OSError:
+            pass
 
     def put_file(self, src: Path, progress: Progress = None) -> tuple[str, int]:
         """Store a file's bytes, reading it once; returns (digest, size)."""
@@ -199,6 +231,7 @@ class ObjectStore:
     def put_bytes(self, data: bytes) -> str:
         digest = digest_bytes(data)
         if self.has(digest):
+            self._touch(self.path(digest))
             return digest
         fd, tmp = self._tmpfile()
         try:

@@ -1,0 +1,62 @@
+"""Who may change the registry. Roles include the ones before them: reader < writer (add,
+tag) < maintainer (channels other than production, archive, config) < admin (production,
+access, gc). A repository is open until the first grant, which must make you an admin; from
+then on users without a grant are readers and refused changes exit 4."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mvc.cli.common import JsonOption
+from mvc.cli.output import console, emit, say
+
+app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+
+
+@app.command("grant")
+def grant(
+    user: Annotated[str, typer.Argument(help="The user, as MVC_USER or git's user.email names them.")],
+    role: Annotated[str, typer.Argument(metavar="ROLE", help="reader, writer, maintainer or admin.")],
+    json_out: JsonOption = False,
+) -> None:
+    """Give USER the role ROLE (needs admin; the first grant must make you admin)."""
+    from mvc.cli.common import open_repo
+
+    change = open_repo().access_grant(user, role)
+    messages = {
+        "granted": "Granted {role} to {user}",
+        "changed": "{user} is now {role} (was {previous})",
+        "unchanged": "{user} is {role} already",
+    }
+    emit(change, json_out, lambda c: say(messages[c.action].format(**c.to_dict())))
+
+
+@app.command("revoke")
+def revoke(
+    user: Annotated[str, typer.Argument(help="The user whose grant to remove (they become a reader).")],
+    json_out: JsonOption = False,
+) -> None:
+    """Remove USER's grant (needs admin; the last admin cannot be revoked)."""
+    from mvc.cli.common import open_repo
+
+    change = open_repo().access_revoke(user)
+    emit(change, json_out, lambda c: say(f"Revoked {c.previous} from {c.user}; they are a reader now"))
+
+
+@app.command("list")
+def list_(json_out: JsonOption = False) -> None:
+    """List the grants (none: the repository is open and everyone acts as admin)."""
+    from mvc.cli.common import open_repo
+
+    grants = open_repo().access_list()
+
+    def render(items) -> None:
+        if not items:
+            say("no grants: the repository is open (everyone acts as admin)")
+            return
+        for g in items:
+            console().print(f"{g.user}\t{g.role}\tgranted by {g.granted_by} at {g.granted_at[:19]}", markup=False)
+
+    emit(grants, json_out, render)

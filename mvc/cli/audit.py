@@ -1,0 +1,49 @@
+"""The audit trail: every change since init (and every refused one), newest first, each event
+chained to the one before by its hash. --verify recomputes the chain and exits 3 at the first
+broken link."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from mvc.cli.common import JsonOption
+from mvc.cli.output import console, emit, say
+from mvc.cli.verify import finish
+
+
+def audit(
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Recompute the hash chain from the first event; exit 3 if broken.")
+    ] = False,
+    limit: Annotated[
+        Optional[int], typer.Option("--limit", "-n", metavar="N", help="Show only the newest N events.")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    from mvc.cli.common import open_repo
+
+    repo = open_repo()
+    if verify:
+        check = repo.audit_verify()
+        finish(check, check.ok, check.message, json_out, lambda c: c.ok and say(c.message))
+        return
+    events = repo.audit(limit)
+
+    def render(items) -> None:
+        if not items:
+            say("no events")
+            return
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for column in ("seq", "time", "user", "action", "target", "details"):
+            table.add_column(column)
+        for e in items:
+            table.add_row(str(e.seq), e.ts[:19].replace("T", " "), e.user, e.action, e.target,
+                          json.dumps(e.details, ensure_ascii=False, sort_keys=True))
+        console().print(table, markup=False)
+
+    emit(events, json_out, render)

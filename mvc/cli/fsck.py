@@ -1,0 +1,43 @@
+"""Check the registry, the object store, temporary files, the lineage file, the audit chain
+and the deploy folders against each other. --repair rebuilds what can be derived (the lineage
+file, deploy pointers) and removes files left by interrupted commands; it never deletes an
+object that a version needs. Exits 3 when a problem is left."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mvc.cli.common import JsonOption
+from mvc.cli.output import Progress, console, say, warn
+from mvc.cli.verify import finish
+
+
+def fsck(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Rebuild what can be derived and remove stray temporary files.")
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    from mvc.cli.common import open_repo
+
+    repo = open_repo()
+    with Progress("checking objects") as progress:
+        report = repo.fsck(repair=repair, progress=progress)
+
+    def render(r) -> None:
+        for note in r.notes:
+            warn(note)
+        for p in r.problems:
+            state = "repaired" if p.repaired else "problem"
+            console().print(f"{state}\t{p.kind}\t{p.message}", markup=False)
+        if r.ok:
+            say(f"checked {r.versions} version(s), {r.objects} object(s), {r.events} event(s): "
+                + ("consistent" if not r.problems else "repaired"))
+
+    left = [p for p in report.problems if not p.repaired]
+    message = f"{len(left)} problem(s) left: " + "; ".join(p.message for p in left[:3])
+    if left and any(p.kind in ("tmp-stray", "lineage", "object-stray", "deploy") for p in left) and not repair:
+        message += " (run 'mvc fsck --repair')"
+    finish(report, report.ok, message, json_out, render)

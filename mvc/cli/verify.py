@@ -1,0 +1,57 @@
+"""Re-hash stored objects: every object, or those the given versions need (for a directory
+artifact, its manifest and every file). Exits 3 naming each missing or corrupt object."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from mvc.cli.common import JsonOption
+from mvc.cli.output import Progress, console, emit_json, human_size, say
+
+
+def finish(result: Any, ok: bool, message: str, as_json: bool, render: Callable[[Any], None]) -> None:
+    """Print a check's report; when it failed, also ``mvc: error: …`` on stderr and exit 3.
+
+    With ``--json`` the one document on stdout is the report, plus an ``error`` key (SPEC §4)
+    when the check failed.
+    """
+    if as_json:
+        doc = result.to_dict()
+        if not ok:
+            doc["error"] = {"type": "integrity", "message": message}
+        emit_json(doc)
+    else:
+        render(result)
+    if not ok:
+        sys.stderr.write(f"mvc: error: {message}\n")
+        raise typer.Exit(3)
+
+
+def verify(
+    refs: Annotated[
+        Optional[list[str]], typer.Argument(metavar="[REF]...", help="Versions to check (default: every object in the store).")
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    from mvc.cli.common import open_repo
+
+    repo = open_repo()
+    with Progress("verifying objects") as progress:
+        report = repo.verify(refs or [], progress=progress)
+
+    def render(r) -> None:
+        for p in r.problems:
+            used = ", ".join(p.used_by) if p.used_by else "not referenced"
+            console().print(f"{p.problem}\t{p.digest}\t{used}", markup=False)
+        if r.ok:
+            say(f"{r.checked} object(s), {human_size(r.bytes)}: all intact")
+
+    problems = report.problems
+    message = "; ".join(f"object {p.digest} is {p.problem}" + (f" (needed by {', '.join(p.used_by[:3])})" if p.used_by else "")
+                        for p in problems[:5])
+    if len(problems) > 5:
+        message += f"; and {len(problems) - 5} more"
+    finish(report, report.ok, f"{len(problems)} object(s) missing or corrupt: {message}", json_out, render)

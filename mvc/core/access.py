@@ -1,0 +1,94 @@
+"""The access policy (SPEC §7): roles, who holds which, and whether an action is allowed.
+
+Roles include the ones before them: reader < writer < maintainer < admin. With no grants a
+repository is open (everyone acts as admin). The first grant must make the acting user an
+admin; from then on users without a grant are readers. Grants live in the registry, inside
+the same transactions as every other change, so the policy cannot be edited on the side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mvc.core.errors import ConflictError, NotFoundError, UserError
+from mvc.core.registry.base import Grant, Registry
+
+ROLES = ("reader", "writer", "maintainer", "admin")
+MAX_USER = 256
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}; use one of: {', '.join(ROLES)}")
+    return role
+
+
+def check_user(user: str) -> str:
+    if not isinstance(user, str) or not user.strip() or user != user.strip():
+        raise UserError("a user must be a non-empty name without leading or trailing spaces, e.g. ana@example.com")
+    if len(user) > MAX_USER or any(ord(c) < 32 or ord(c) == 127 for c in user):
+        raise UserError(f"invalid user {user[:40]!r}: at most {MAX_USER} printable characters")
+    return user
+
+
+def rank(role: str) -> int:
+    return ROLES.index(role)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    enforced: bool  # False while the repository is open (no grants)
+    role: str  # the role the user holds
+    needed: str
+
+
+def decide(registry: Registry, user: str, needed: str) -> Decision:
+    """May ``user`` do something that needs role ``needed``?"""
+    grants = {g.user: g.role for g in registry.grants()}
+    if not grants:
+        return Decision(True, False, "admin", needed)
+    held = grants.get(user, "reader")
+    return Decision(rank(held) >= rank(needed), True, held, needed)
+
+
+def denial_message(user: str, decision: Decision, action: str, target: str) -> str:
+    what = f"{action} {target}".strip()
+    return (f"{user} may not {what}: it needs the {decision.needed} role and {user} is "
+            f"{decision.role}; ask an admin to run 'mvc access grant {user} {decision.needed}'")
+
+
+def plan_grant(registry: Registry, actor: str, user: str, role: str) -> Grant | None:
+    """Check a grant before it is made; returns the grant it replaces (or None)."""
+    check_user(user)
+    check_role(role)
+    grants = registry.grants()
+    if not grants and (user != actor or role != "admin"):
+        raise UserError(
+            f"the first grant must make you an admin, or you would lock yourself out; "
+            f"run 'mvc access grant {actor} admin' first"
+        )
+    previous = next((g for g in grants if g.user == user), None)
+    if previous is not None and previous.role == "admin" and role != "admin":
+        _refuse_last_admin(grants, user, "demote")
+    return previous
+
+
+def plan_revoke(registry: Registry, user: str) -> Grant:
+    """Check a revocation before it is made; returns the grant it removes."""
+    check_user(user)
+    grants = registry.grants()
+    previous = next((g for g in grants if g.user == user), None)
+    if previous is None:
+        raise NotFoundError(f"{user} has no grant; 'mvc access list' shows who has one")
+    if previous.role == "admin":
+        _refuse_last_admin(grants, user, "revoke")
+    return previous
+
+
+def _refuse_last_admin(grants: list[Grant], user: str, verb: str) -> None:
+    if not any(g.role == "admin" and g.user != user for g in grants):
+        raise ConflictError(
+            f"cannot {verb} {user}: they are the last admin and the registry would be locked "
+            "for good; grant admin to someone else first"
+        )

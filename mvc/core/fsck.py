@@ -1,0 +1,220 @@
+"""Checking a repository's parts against each other (``mvc fsck``).
+
+The registry is the source of truth. Against it fsck checks the object store (every
+object a version needs is present and hashes to its name; nothing else lives under
+objects/), the temporary folder (no files left by a crashed writer), the lineage file
+(present, readable and equal to what the registry says), the audit chain, and the deploy
+slots where there are any. Each problem that can be derived again carries a fix; fixes
+run later, under the repository lock, and never delete an object that a version needs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from mvc.core.audit import find_broken_link
+from mvc.core.errors import MvcError
+from mvc.core.integrity import check_objects, describe, needed_objects
+from mvc.core.layout import Layout
+from mvc.core.objects import ObjectStore
+from mvc.core.registry.base import Registry
+
+Progress = Callable[[int], None] | None
+
+
+@dataclass
+class Issue:
+    kind: str
+    message: str
+    fix: Callable[[], None] | None = None  # how ``--repair`` puts it right
+    under_lock: bool = True  # False: the fix takes its own locks (deploy folders)
+
+
+@dataclass
+class Findings:
+    versions: int = 0
+    objects: int = 0
+    events: int = 0
+    issues: list[Issue] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# -- lineage ---------------------------------------------------------------------------
+
+def _graph_keys(doc: dict[str, Any]) -> tuple[frozenset, frozenset]:
+    ids = frozenset(str(n.get("id")) for n in doc["nodes"] if isinstance(n, dict))
+    pairs = frozenset((str(e.get("source")), str(e.get("target")), str(e.get("type")))
+                      for e in doc["edges"] if isinstance(e, dict))
+    return ids, pairs
+
+
+def rebuild_lineage(registry: Registry, layout: Layout) -> None:
+    """Write the lineage file again from the registry (atomically)."""
+    from mvc.core import lineage
+
+    lineage.write_file(registry, layout.lineage_file, layout.tmp)
+
+
+def _check_lineage(registry: Registry, layout: Layout, found: Findings) -> None:
+    from mvc.core import lineage
+
+    path = layout.lineage_file
+    fix = lambda: rebuild_lineage(registry, layout)  # noqa: E731
+    if not path.is_file():
+        found.issues.append(Issue("lineage", f"the lineage file {path} is missing", fix))
+        return
+    doc = lineage.read_file(path)
+    if doc is None:
+        found.issues.append(Issue("lineage", f"the lineage file {path} is unreadable", fix))
+        return
+    have = _graph_keys(doc)
+    want = _graph_keys(lineage.document(registry.lineage_rows()))
+    if have != want:
+        missing = len(want[0] - have[0]) + len(want[1] - have[1])
+        extra = len(have[0] - want[0]) + len(have[1] - want[1])
+        found.issues.append(Issue(
+            "lineage", f"the lineage file is out of date ({missing} node(s) or edge(s) missing, "
+            f"{extra} extra)", fix))
+
+
+# -- objects and temporary files --------------------------------------------------------
+
+def _check_objects(registry: Registry, store: ObjectStore, found: Findings, progress: Progress) -> None:
+    needs = needed_objects(registry, store)
+    checked, _, findings = check_objects(store, needs, include_all=True, progress=progress)
+    found.objects = checked
+    for f in findings:
+        fix = None
+        if f.problem == "corrupt" and not f.used_by:
+            fix = _remove_unreferenced(registry, store, f.digest)
+        found.issues.append(Issue(f"object-{f.problem}", describe(f), fix))
+    for stray in store.strays():
+        found.issues.append(Issue("object-stray", f"{stray} under objects/ is not an object",
+                                  lambda p=stray: _remove(p)))
+
+
+def _remove_unreferenced(registry: Registry, store: ObjectStore, digest: str) -> Callable[[], None]:
+    def fix() -> None:
+        # re-decided under the lock: a version added meanwhile may need it now
+        if digest not in needed_objects(registry, store).by_digest and store.hash_object(digest) != digest:
+            store.delete(digest)
+    return fix
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _newest_mtime(path: Path) -> float:
+    newest = os.lstat(path).st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in dirnames + filenames:
+                try:
+                    newest = max(newest, os.lstat(os.path.join(dirpath, name)).st_mtime)
+                except FileNotFoundError:
+                    pass
+    return newest
+
+
+def _check_tmp(layout: Layout, grace: float, found: Findings) -> None:
+    """Files in tmp/ that nobody has written to for ``grace`` seconds were left by a crash;
+    younger ones may belong to a command that is running now, so they are only noted."""
+    if not layout.tmp.is_dir():
+        return
+    cutoff = time.time() - grace
+    for entry in sorted(layout.tmp.iterdir()):
+        try:
+            newest = _newest_mtime(entry)
+        except FileNotFoundError:
+            continue
+        if newest > cutoff:
+            found.notes.append(f"{entry} is recent and may belong to a running mvc command; left alone")
+            continue
+
+        def fix(p: Path = entry) -> None:
+            if p.exists() and _newest_mtime(p) <= time.time() - grace:
+                _remove(p)
+        found.issues.append(Issue("tmp-stray", f"{entry} was left behind by an interrupted command", fix))
+
+
+# -- audit ------------------------------------------------------------------------------
+
+def _check_audit(registry: Registry, found: Findings) -> None:
+    events = list(reversed(registry.events()))
+    found.events = len(events)
+    broken = find_broken_link(events)
+    if broken is not None:
+        found.issues.append(Issue("audit", f"the audit chain is broken at event {broken[0]}: {broken[1]}"))
+
+
+# -- the whole check --------------------------------------------------------------------
+
+def check(registry: Registry, store: ObjectStore, layout: Layout, *, grace: float,
+          extra_checks: tuple[Callable[[], list[Issue]], ...] = (), progress: Progress = None) -> Findings:
+    found = Findings()
+    for problem in registry.check_storage():
+        found.issues.append(Issue("registry", problem))
+    found.versions = len(registry.versions())
+    _check_objects(registry, store, found, progress)
+    _check_tmp(layout, grace, found)
+    _check_lineage(registry, layout, found)
+    _check_audit(registry, found)
+    for extra in extra_checks:
+        found.issues.extend(extra())
+    return found
+
+
+# -- deploy folders ---------------------------------------------------------------------
+
+def deploy_issues(deployments: Any) -> list[Issue]:
+    """Each channel that serves a version must have ``current`` pointing at the slot the
+    registry names, a ``routing.json`` equal to what the registry implies, and the
+    version's files in that slot (and the canary's in the other one)."""
+    from mvc.core import deploy
+
+    issues: list[Issue] = []
+    writer = deployments._writer()
+    for row in deployments.registry.channels():
+        if row.version is None or row.slot is None:
+            continue
+        where = f"{row.model}@{row.channel}"
+        d = deployments.deploy_dir(row.model, row.channel)
+
+        def sync(model: str = row.model, channel: str = row.channel) -> None:
+            deployments.repo.sync_deploy(model, channel)
+        if d.current_slot() != row.slot:
+            issues.append(Issue("deploy", f"{d.current} of {where} does not point at slot {row.slot}",
+                                sync, under_lock=False))
+        expected = deployments.routing_doc(row)
+        if expected is not None and d.read_routing() != deploy.routing_bytes(expected):
+            issues.append(Issue("deploy", f"{d.routing} of {where} differs from the registry",
+                                sync, under_lock=False))
+        slots = [(row.version, row.slot)]
+        if row.canary_version is not None:
+            slots.append((row.canary_version, deploy.other_slot(row.slot)))
+        for version, slot in slots:
+            vrow = deployments.registry.get_version(row.model, version)
+            if vrow is None:
+                issues.append(Issue("deploy", f"{where} serves {version}, which is not in the registry"))
+                continue
+            try:
+                held = deploy.slot_holds(writer, deployments._stored(vrow), d.slot(slot))
+            except MvcError:
+                held = False
+            if not held:
+                issues.append(Issue(
+                    "deploy", f"slot {d.slot(slot)} of {where} does not hold {row.model}@{version}; "
+                    f"promote it again to rewrite the slot"))
+    return issues

@@ -1,0 +1,169 @@
+"""The part of the Repo API that makes a registry trustworthy: the access policy, the audit
+trail, and checking and cleaning the object store (SPEC §3 "Integrity", §5, §7).
+``Repo`` inherits it (see api.py); the logic lives in mvc/core/access.py, audit.py,
+integrity.py, fsck.py and gc.py."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from mvc.core.errors import PermissionDeniedError, UserError
+from mvc.results import (
+    AccessChange, AccessGrant, AuditCheck, AuditEvent, FsckProblem, FsckReport, GcResult,
+    ObjectProblem, VerifyReport,
+)
+
+if TYPE_CHECKING:
+    from mvc.core.access import Decision
+
+Progress = Callable[[int], None] | None
+
+
+class TrustOps:
+    """Access, audit, verify, fsck and gc (mixed into ``Repo``)."""
+
+    # -- the access policy: checked by Repo._writing ------------------------------------
+    def _deny(self, decision: "Decision", action: str, target: str) -> None:
+        """Record a refused change (the refused transaction is gone already) and raise."""
+        from mvc.core.access import denial_message
+
+        with self.registry.transaction():
+            self._event("denied", target, {"action": action, "needed": decision.needed,
+                                           "role": decision.role})
+        raise PermissionDeniedError(denial_message(self._user(), decision, action, target))
+
+    def _precheck(self, role: str, action: str, target: str) -> None:
+        """Refuse (and log) early, before work that writes objects, when the policy says no."""
+        from mvc.core import access
+
+        if not access.decide(self.registry, self._user(), role).allowed:
+            with self._writing(role, action, target):
+                pass  # _writing checks again under the lock and raises
+
+    def access_list(self) -> list[AccessGrant]:
+        """Every grant; an empty list means the repository is open (everyone acts as admin)."""
+        return [AccessGrant(g.user, g.role, g.granted_by, g.granted_at) for g in self.registry.grants()]
+
+    def access_grant(self, user: str, role: str) -> AccessChange:
+        """Give ``user`` the ``role`` (reader, writer, maintainer or admin); needs admin.
+
+        The first grant must make the acting user an admin; from then on the policy is
+        enforced and users without a grant are readers.
+        """
+        from mvc.api import now
+        from mvc.core import access
+
+        access.check_user(user)
+        access.check_role(role)
+        actor = self._user()
+        with self._writing("admin", "access", user):
+            previous = access.plan_grant(self.registry, actor, user, role)
+            if previous is not None and previous.role == role:
+                return AccessChange(user, role, role, "unchanged")
+            self.registry.set_grant(user, role, actor, now())
+            self._event("access", user, {"grant": role, "from": previous.role if previous else None})
+        return AccessChange(user, role, previous.role if previous else None,
+                            "changed" if previous else "granted")
+
+    def access_revoke(self, user: str) -> AccessChange:
+        """Remove ``user``'s grant (they become a reader); the last admin cannot be revoked."""
+        from mvc.core import access
+
+        access.check_user(user)
+        with self._writing("admin", "access", user):
+            previous = access.plan_revoke(self.registry, user)
+            self.registry.delete_grant(user)
+            self._event("access", user, {"revoke": previous.role})
+        return AccessChange(user, None, previous.role, "revoked")
+
+    # -- the audit trail ----------------------------------------------------------------
+    def audit(self, limit: int | None = None) -> list[AuditEvent]:
+        """Events newest first (every change since ``init``, and every refusal)."""
+        if limit is not None and (isinstance(limit, bool) or limit < 1):
+            raise UserError("--limit must be at least 1")
+        return [AuditEvent(**e.to_dict()) for e in self.registry.events(limit)]
+
+    def audit_verify(self) -> AuditCheck:
+        """Recompute the hash chain from event 1; ``ok`` false names the first broken link."""
+        from mvc.core.audit import find_broken_link
+
+        events = list(reversed(self.registry.events()))
+        broken = find_broken_link(events)
+        if broken is None:
+            return AuditCheck(True, len(events), None, f"the audit chain of {len(events)} event(s) is intact")
+        return AuditCheck(False, len(events), broken[0], f"the audit chain is broken at event {broken[0]}: {broken[1]}")
+
+    # -- objects ------------------------------------------------------------------------
+    def verify(self, refs: Iterable[str] = (), *, progress: Progress = None) -> VerifyReport:
+        """Re-hash every stored object, or those the versions ``refs`` name need (for a
+        directory: its manifest and every file). ``ok`` false lists each missing or corrupt one."""
+        from mvc.core.integrity import check_objects, needed_objects
+
+        wanted = list(refs)
+        rows = None
+        if wanted:
+            by_id = {}
+            for ref in wanted:
+                row = self._resolve(ref)
+                by_id[row.id] = row
+            rows = list(by_id.values())
+        needs = needed_objects(self.registry, self.store, rows)
+        checked, nbytes, findings = check_objects(self.store, needs, include_all=not wanted, progress=progress)
+        problems = tuple(ObjectProblem(f.digest, f.problem, f.used_by) for f in findings)
+        return VerifyReport(not problems, checked, nbytes, problems)
+
+    def _grace(self) -> float:
+        from mvc.core.gc import DEFAULT_GRACE
+
+        grace = self.config.get("gc.grace_seconds", DEFAULT_GRACE)
+        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
+            raise UserError("config gc.grace_seconds must be a number of seconds, e.g. 600")
+        return float(grace)
+
+    def fsck(self, *, repair: bool = False, progress: Progress = None) -> FsckReport:
+        """Check registry, objects, temporary files, lineage file, audit chain and deploy
+        slots against each other; ``repair`` rebuilds what can be derived and removes stray
+        temporary files, never an object a version needs. ``ok`` false: something is left."""
+        from mvc.core import fsck
+
+        found = fsck.check(self.registry, self.store, self.layout, grace=self._grace(),
+                           extra_checks=self._fsck_extra_checks(), progress=progress)
+        fixable = [i for i in found.issues if i.fix is not None]
+        if repair and fixable:
+            with self._writing("maintainer", "fsck", str(self.layout.mvc_dir)):
+                for issue in fixable:
+                    if issue.under_lock:
+                        issue.fix()
+                self._event("fsck", str(self.layout.mvc_dir),
+                            {"repaired": sorted({i.kind for i in fixable}), "count": len(fixable)})
+            for issue in fixable:
+                if not issue.under_lock:  # deploy folders: their fix takes the channel's lock
+                    issue.fix()
+        problems = tuple(FsckProblem(i.kind, i.message, repair and i.fix is not None) for i in found.issues)
+        return FsckReport(all(p.repaired for p in problems), repair, found.versions, found.objects,
+                          found.events, problems, tuple(found.notes))
+
+    def _fsck_extra_checks(self) -> tuple:
+        """The deploy folders, when this mvc has deployment (mvc.core.channels)."""
+        deployments = getattr(self, "_deployments", None)
+        if deployments is None:
+            return ()
+        from mvc.core.fsck import deploy_issues
+
+        return (lambda: deploy_issues(deployments()),)
+
+    def gc(self, *, dry_run: bool = False) -> GcResult:
+        """Delete objects that no version (archived included) needs and that are older than
+        ``gc.grace_seconds``; with ``dry_run``, only say what would go. Needs admin."""
+        from mvc.core import gc
+
+        grace = self._grace()
+        if dry_run:
+            done = gc.collect(self.registry, self.store, dry_run=True, grace=grace)
+        else:
+            with self._writing("admin", "gc", "objects"):
+                done = gc.collect(self.registry, self.store, dry_run=False, grace=grace)
+                if done.digests:
+                    self._event("gc", "objects", {"objects": len(done.digests), "bytes": done.bytes})
+        return GcResult(dry_run, len(done.digests), done.bytes, done.digests, done.referenced,
+                        done.kept_recent)

@@ -1,0 +1,74 @@
+"""mvc access grant|revoke|list (SPEC §7)."""
+
+from __future__ import annotations
+
+from support import write
+
+
+def as_user(repo, user, *args, **kw):
+    return repo(*args, env={"MVC_USER": user}, **kw)
+
+
+def test_list_grant_revoke(repo):
+    assert repo.json("access", "list") == []
+    assert "open" in repo("access", "list").stdout
+    assert repo.json("access", "grant", "tester@example.com", "admin") == {
+        "user": "tester@example.com", "role": "admin", "previous": None, "action": "granted"}
+    repo("access", "grant", "bob", "writer")
+    grants = repo.json("access", "list")
+    assert [(g["user"], g["role"], g["granted_by"]) for g in grants] == [
+        ("bob", "writer", "tester@example.com"), ("tester@example.com", "admin", "tester@example.com")]
+    assert repo.json("access", "revoke", "bob")["action"] == "revoked"
+    assert [e["action"] for e in repo.events()][-3:] == ["access", "access", "access"]
+
+
+def test_first_grant_must_make_me_admin(repo):
+    proc = repo.fail("access", "grant", "bob", "admin")
+    assert "mvc access grant tester@example.com admin" in proc.stderr
+    repo.fail("access", "grant", "tester@example.com", "writer")
+    repo.fail("access", "grant", "tester@example.com", "root")
+    assert repo.json("access", "list") == []
+
+
+def test_denied_change_exits_4_changes_nothing_and_is_logged(repo, work):
+    repo.add("m", b"weights")
+    repo("access", "grant", "tester@example.com", "admin")
+    write(work / "n.bin", b"other")
+    before = repo.state()
+    objects = sorted(p.name for p in (repo.mvc_dir / "objects").rglob("*"))
+    for args in (["add", "n.bin", "--name", "n"], ["tag", "m", "best"], ["gc"],
+                 ["config", "set", "a.b", "1"], ["access", "grant", "eve", "admin"]):
+        proc = as_user(repo, "eve", *args, check=False)
+        assert proc.returncode == 4, (args, proc.stderr)
+        assert proc.stderr.startswith("mvc: error: eve may not ") and "Traceback" not in proc.stderr
+    proc = as_user(repo, "eve", "tag", "m", "best", "--json", check=False)
+    assert proc.returncode == 4 and '"permission_denied"' in proc.stdout
+    after = repo.state()
+    denied = [e for e in after.pop("events") if e["action"] == "denied"]
+    before.pop("events")
+    assert after == before
+    assert sorted(p.name for p in (repo.mvc_dir / "objects").rglob("*")) == objects
+    assert [(e["user"], e["details"]["action"]) for e in denied] == [
+        ("eve", "add"), ("eve", "tag"), ("eve", "gc"), ("eve", "config"), ("eve", "access"), ("eve", "tag")]
+    repo("audit", "--verify")
+
+
+def test_roles_allow_what_they_should(repo, work):
+    repo.add("m", b"weights")
+    repo("access", "grant", "tester@example.com", "admin")
+    repo("access", "grant", "wes", "writer")
+    write(work / "w.bin", b"by wes")
+    as_user(repo, "wes", "add", "w.bin", "--name", "m")
+    as_user(repo, "wes", "tag", "m", "best")
+    assert as_user(repo, "wes", "promote", "m", "staging", check=False).returncode == 4
+    repo("access", "grant", "wes", "maintainer")
+    as_user(repo, "wes", "promote", "m", "staging")
+    assert as_user(repo, "wes", "promote", "m", "production", check=False).returncode == 4
+
+
+def test_last_admin_is_kept(repo):
+    repo("access", "grant", "tester@example.com", "admin")
+    assert "last admin" in repo.fail("access", "revoke", "tester@example.com").stderr
+    repo.fail("access", "grant", "tester@example.com", "reader")
+    repo.fail("access", "revoke", "nobody")
+    assert repo.json("access", "list")[0]["role"] == "admin"

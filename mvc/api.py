@@ -23,7 +23,6 @@ from mvc.core.registry import open_registry
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import BUMPS, FIRST_VERSION, parse_version
 from mvc.lifecycle import LifecycleOps
-from mvc.trust import TrustOps
 from mvc.results import (
     AddResult, CheckoutResult, ConfigEntry, InitResult, LogEntry, ModelSummary, TagInfo,
     TagResult, VersionInfo, VersionSummary,
@@ -52,7 +51,7 @@ def _strings(values: Mapping[str, Any] | Iterable[str] | None) -> tuple[list[str
     return list(values), {}
 
 
-class Repo(TrustOps, LifecycleOps):
+class Repo(LifecycleOps):
     """An mvc repository: the ``.mvc`` folder beside the user's work."""
 
     def __init__(self, mvc_dir: Path | str):
@@ -175,15 +174,8 @@ class Repo(TrustOps, LifecycleOps):
         timeout = self.config.get("core.lock_timeout", 60)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise UserError("config core.lock_timeout must be a number of seconds")
-        from mvc.core import access
-
-        with RepoLock(self.layout.lock, timeout):
-            with self.registry.transaction():
-                decision = access.decide(self.registry, self._user(), role)
-                if decision.allowed:
-                    yield
-            if not decision.allowed:
-                self._deny(decision, action, target)  # logs the refusal in its own transaction
+        with RepoLock(self.layout.lock, timeout), self.registry.transaction():
+            yield
 
     def _event(self, action: str, target: str, details: dict[str, Any]) -> None:
         from mvc.core.provenance import current_user
@@ -281,12 +273,8 @@ class Repo(TrustOps, LifecycleOps):
         labels = [check_tag_label(t, self.channel_names()) for t in tags]
 
         from mvc.core import artifacts
-        from mvc.core.faults import crash_point
-        from mvc.core.integrity import missing_objects
 
-        self._precheck("writer", "add", name)  # a denied user stores nothing
         stored = artifacts.store_path(source, self.store, self.cache, progress)
-        crash_point("add:stored")
         existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
         if existing is not None:
             if labels:
@@ -304,9 +292,8 @@ class Repo(TrustOps, LifecycleOps):
             existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
             if existing is not None:  # another process added the same thing meanwhile
                 return self._add_result(existing, created=False)
-            if missing_objects(self.store, stored):  # removed by gc since we wrote them
+            if not self.store.has(stored.digest):  # removed by gc since we wrote it
                 stored = artifacts.store_path(source, self.store, self.cache, progress)
-            crash_point("add:locked")
             number = wanted or self._next_version(name, bump)
             row = self.registry.insert_version(NewVersion(
                 model=name, version=number, digest=stored.digest, size=stored.size, kind=stored.kind,
@@ -318,7 +305,7 @@ class Repo(TrustOps, LifecycleOps):
                         {"digest": stored.digest, "size": stored.size, "kind": stored.kind})
             for label in labels:
                 self._set_tag(row, label, force=False)
-            crash_point("add:before-commit")
+        self._write_lineage()
         return self._add_result(row, created=True)
 
     def _default_bump(self) -> str:
@@ -537,6 +524,47 @@ class Repo(TrustOps, LifecycleOps):
         from mvc.core.provenance import current_user
 
         return current_user()
+
+    # -- comparison and lineage ---------------------------------------------------------
+    def diff(self, a: str, b: str) -> "DiffResult":
+        """How version ``b`` differs from version ``a``: metrics (with direction), params,
+        files, tensors, similarity, performance delta, importance and a recommendation."""
+        from mvc.core import compare
+        from mvc.results import DiffResult
+
+        sides = [compare.side_of(refs.format_ref(r.model, r.version), r, self.registry, self.store)
+                 for r in (self._resolve(a), self._resolve(b))]
+        settings = compare.settings_from(self.config.get)
+        return DiffResult(**compare.compare(*sides, settings, compare.store_reader(self.store)))
+
+    def lineage(self, target: str, *, upstream: bool = True, downstream: bool = True,
+                depth: int | None = None) -> "LineageResult":
+        """The lineage graph around a version (a ref), or around a data or code file (a
+        path, by its content digest, or a ``data:``/``code:`` node id): what it came from
+        (``upstream``), what was built on it (``downstream``), at most ``depth`` steps away."""
+        from mvc.core import artifacts, lineage
+        from mvc.results import LineageResult
+
+        if not lineage.file_looks_whole(self.layout.lineage_file):
+            self._write_lineage()  # missing or cut short: rebuilt from the registry
+
+        def resolve(ref: str) -> tuple[str, str, int]:
+            row = self._resolve(ref)
+            return row.model, row.version, row.id
+
+        node, vid = lineage.locate(self.registry, target, resolve=resolve,
+                                   hash_path=lambda p: artifacts.hash_path(p, self.cache)[0])
+        graph = lineage.walk(self.registry, node, vid, upstream=upstream, downstream=downstream, depth=depth)
+        return LineageResult(**lineage.neighbourhood(graph, node, upstream=upstream,
+                                                     downstream=downstream, depth=depth))
+
+    def _write_lineage(self) -> None:
+        """Rewrite ``.mvc/lineage.json`` from the registry, under the lock so that the last
+        writer has read the newest rows."""
+        from mvc.core import lineage
+
+        with RepoLock(self.layout.lock, self.config.get("core.lock_timeout", 60)):
+            lineage.write_file(self.registry, self.layout.lineage_file, self.layout.tmp)
 
     # -- config -------------------------------------------------------------------------
     def config_get(self, key: str) -> ConfigEntry:

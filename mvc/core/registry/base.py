@@ -6,6 +6,7 @@ Rows are plain dataclasses; SQL stays inside the backends. Writes happen inside
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -60,6 +61,15 @@ class LineageInput:
 
 
 @dataclass(frozen=True)
+class LineageRows:
+    """What the lineage graph is built from, read in bulk (plain tuples: 100,000s of rows)."""
+
+    versions: list[tuple[int, str, str, str, bool]]  # (id, model, version, digest, archived)
+    # (version_id, kind, digest, path, detail as JSON text, parent_version_id)
+    inputs: list[tuple[int, str, str | None, str | None, str, int | None]]
+
+
+@dataclass(frozen=True)
 class ChannelRow:
     model: str
     channel: str
@@ -104,16 +114,6 @@ class Event:
             "seq": self.seq, "ts": self.ts, "user": self.user, "action": self.action,
             "target": self.target, "details": self.details, "prev": self.prev, "hash": self.hash,
         }
-
-
-@dataclass(frozen=True)
-class Grant:
-    """One user's role in the access policy (SPEC §7)."""
-
-    user: str
-    role: str
-    granted_by: str
-    granted_at: str
 
 
 class Registry(ABC):
@@ -164,6 +164,45 @@ class Registry(ABC):
     @abstractmethod
     def add_lineage(self, version_id: int, inputs: list[LineageInput]) -> None: ...
 
+    def lineage_rows(self) -> "LineageRows":
+        """Every version and every lineage input, in bulk, to build the lineage graph from.
+
+        Backends should override this with one query per table; this fallback asks
+        version by version.
+        """
+        versions = self.versions()
+        ids = {(v.model, v.version): v.id for v in versions}
+        inputs = []
+        for v in versions:
+            for item in self.lineage_inputs(v.id):
+                inputs.append((v.id, item.kind, item.digest, item.path, json.dumps(item.detail),
+                               ids.get(item.parent) if item.parent else None))
+        return LineageRows([(v.id, v.model, v.version, v.digest, v.archived) for v in versions], inputs)
+
+    # One step of a walk through the lineage graph, for a query that must not read it all.
+    # Rows are shaped like LineageRows.inputs followed by (model, version, digest) of the
+    # row's version; backends should answer them from indexes.
+    def _keyed_inputs(self, keep) -> list[tuple]:
+        rows = self.lineage_rows()
+        keys = {v[0]: (v[1], v[2], v[3]) for v in rows.versions}
+        return [(*r, *keys[r[0]]) for r in rows.inputs if keep(r)]
+
+    def lineage_inputs_of(self, version_ids: list[int]) -> list[tuple]:
+        """The lineage rows of these versions (their inputs)."""
+        wanted = set(version_ids)
+        return self._keyed_inputs(lambda r: r[0] in wanted)
+
+    def lineage_outputs_of(self, version_ids: list[int], inputs: list[tuple[str, str]]) -> list[tuple]:
+        """The lineage rows whose parent is one of these versions, or whose (kind, digest) is
+        one of ``inputs``: the edges out of those nodes."""
+        parents, keyed = set(version_ids), set(inputs)
+        return self._keyed_inputs(lambda r: (r[5] is not None and r[5] in parents) or (r[1], r[2]) in keyed)
+
+    def version_keys(self, version_ids: list[int]) -> dict[int, tuple[str, str, str]]:
+        """(model, version, digest) of these versions, by id."""
+        wanted = set(version_ids)
+        return {r[0]: (r[1], r[2], r[3]) for r in self.lineage_rows().versions if r[0] in wanted}
+
     # channels
     @abstractmethod
     def channels(self, model: str | None = None) -> list[ChannelRow]: ...
@@ -190,18 +229,3 @@ class Registry(ABC):
     @abstractmethod
     def events(self, limit: int | None = None) -> list[Event]:
         """Events, newest first."""
-
-    # access policy
-    @abstractmethod
-    def grants(self) -> list[Grant]:
-        """Every grant, by user name."""
-
-    @abstractmethod
-    def set_grant(self, user: str, role: str, granted_by: str, ts: str) -> None: ...
-
-    @abstractmethod
-    def delete_grant(self, user: str) -> None: ...
-
-    def check_storage(self) -> list[str]:
-        """Problems the backend finds in its own storage (an empty list when sound)."""
-        return []

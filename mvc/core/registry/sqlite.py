@@ -13,7 +13,7 @@ from typing import Iterator
 from mvc.core.audit import GENESIS, event_hash
 from mvc.core.errors import ConflictError, IntegrityError, MvcError
 from mvc.core.registry.base import (
-    ChannelMoveRow, ChannelRow, Event, Grant, LineageInput, NewVersion, Registry, VersionRow,
+    ChannelMoveRow, ChannelRow, Event, LineageInput, LineageRows, NewVersion, Registry, VersionRow,
 )
 
 # Each entry moves the schema one version forward; never edit one that has shipped.
@@ -101,15 +101,6 @@ MIGRATIONS: list[str] = [
         ts TEXT NOT NULL
     );
     CREATE INDEX channel_history_model ON channel_history(model_id, channel);
-    """,
-    # access policy (SPEC §7): one role per user; no rows means the repository is open
-    """
-    CREATE TABLE grants (
-        user TEXT PRIMARY KEY,
-        role TEXT NOT NULL,
-        granted_by TEXT NOT NULL,
-        granted_at TEXT NOT NULL
-    );
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -315,6 +306,60 @@ class SqliteRegistry(Registry):
                 (version_id, item.kind, item.digest, item.path, _dumps(item.detail), parent_id),
             )
 
+    def lineage_rows(self) -> LineageRows:
+        versions = [
+            (r[0], r[1], r[2], r[3], bool(r[4])) for r in self._conn.execute(
+                "SELECT v.id, m.name, v.version, v.digest, v.archived FROM versions v"
+                " JOIN models m ON m.id = v.model_id ORDER BY v.id")
+        ]
+        inputs = self._conn.execute(
+            "SELECT version_id, kind, digest, path, detail, parent_version_id FROM lineage ORDER BY id"
+        ).fetchall()
+        return LineageRows(versions, inputs)
+
+    _LINEAGE_COLUMNS = (
+        "SELECT l.version_id, l.kind, l.digest, l.path, l.detail, l.parent_version_id,"
+        " m.name, v.version, v.digest FROM lineage l JOIN versions v ON v.id = l.version_id"
+        " JOIN models m ON m.id = v.model_id"
+    )
+    _MAX_PARAMS = 900  # below SQLite's default limit of host parameters
+
+    def _chunks(self, values: list) -> Iterator[list]:
+        for i in range(0, len(values), self._MAX_PARAMS):
+            yield values[i:i + self._MAX_PARAMS]
+
+    def lineage_inputs_of(self, version_ids: list[int]) -> list[tuple]:
+        out: list[tuple] = []
+        for chunk in self._chunks(sorted(set(version_ids))):
+            marks = ",".join("?" * len(chunk))
+            out += self._conn.execute(
+                f"{self._LINEAGE_COLUMNS} WHERE l.version_id IN ({marks}) ORDER BY l.id", chunk).fetchall()
+        return out
+
+    def lineage_outputs_of(self, version_ids: list[int], inputs: list[tuple[str, str]]) -> list[tuple]:
+        out: list[tuple] = []
+        for chunk in self._chunks(sorted(set(version_ids))):
+            marks = ",".join("?" * len(chunk))
+            out += self._conn.execute(
+                f"{self._LINEAGE_COLUMNS} WHERE l.parent_version_id IN ({marks}) ORDER BY l.id", chunk).fetchall()
+        keyed = set(inputs)
+        for chunk in self._chunks(sorted({d for _, d in keyed})):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"{self._LINEAGE_COLUMNS} WHERE l.digest IN ({marks}) AND l.kind IN ('data', 'code') ORDER BY l.id",
+                chunk).fetchall()
+            out += [r for r in rows if (r[1], r[2]) in keyed]
+        return out
+
+    def version_keys(self, version_ids: list[int]) -> dict[int, tuple[str, str, str]]:
+        out: dict[int, tuple[str, str, str]] = {}
+        for chunk in self._chunks(sorted(set(version_ids))):
+            marks = ",".join("?" * len(chunk))
+            for r in self._conn.execute(
+                    f"SELECT v.id, m.name, v.version, v.digest {_VERSION_FROM} WHERE v.id IN ({marks})", chunk):
+                out[r[0]] = (r[1], r[2], r[3])
+        return out
+
     # -- channels ---------------------------------------------------------------------
     def channels(self, model: str | None = None) -> list[ChannelRow]:
         sql = (
@@ -399,28 +444,3 @@ class SqliteRegistry(Registry):
         rows = (self._conn.execute(sql + " LIMIT ?", (limit,)) if limit is not None
                 else self._conn.execute(sql))
         return [Event(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
-
-    # -- access policy ----------------------------------------------------------------
-    def grants(self) -> list[Grant]:
-        rows = self._conn.execute("SELECT user, role, granted_by, granted_at FROM grants ORDER BY user")
-        return [Grant(*r) for r in rows]
-
-    def set_grant(self, user: str, role: str, granted_by: str, ts: str) -> None:
-        self._require_tx()
-        self._conn.execute(
-            "INSERT OR REPLACE INTO grants (user, role, granted_by, granted_at) VALUES (?, ?, ?, ?)",
-            (user, role, granted_by, ts),
-        )
-
-    def delete_grant(self, user: str) -> None:
-        self._require_tx()
-        self._conn.execute("DELETE FROM grants WHERE user = ?", (user,))
-
-    def check_storage(self) -> list[str]:
-        try:
-            rows = [r[0] for r in self._conn.execute("PRAGMA quick_check")]
-            rows += [f"foreign key violation in {r[0]} row {r[1]}"
-                     for r in self._conn.execute("PRAGMA foreign_key_check")]
-        except sqlite3.DatabaseError as exc:
-            return [f"the registry database is unreadable: {exc}"]
-        return [r for r in rows if r != "ok"]

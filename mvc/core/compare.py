@@ -1,0 +1,310 @@
+"""How version B differs from version A (SPEC §3 "Comparison"): metrics with direction,
+params, artifact files, tensors, similarity, performance delta, importance, recommendation.
+
+The comparison works on two ``Side`` snapshots and a function that lists the tensors of a
+stored file, so it needs neither the registry nor the object store layout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any, Callable, Mapping
+
+from mvc.core.errors import UserError
+from mvc.core.tensors import TensorInfo, UnreadableTensorFile, diff_tensors, tensor_format
+
+DEFAULT_LOWER_IS_BETTER = (
+    "*loss*", "*error*", "*latency*", "*_ms", "mae", "mse", "rmse", "perplexity", "*time*", "*size*",
+)
+RECOMMEND_A = "RECOMMEND_A"
+RECOMMEND_B = "RECOMMEND_B"
+SIMILAR = "SIMILAR_PERFORMANCE"
+INSUFFICIENT = "INSUFFICIENT_DATA"
+
+
+@dataclass(frozen=True)
+class Side:
+    """What a comparison needs to know about one version."""
+
+    ref: str
+    metrics: Mapping[str, Any]
+    params: Mapping[str, Any]
+    files: Mapping[str, str]  # artifact path -> digest (``symlink:TARGET`` for a link)
+    data: tuple[str, ...] = ()  # digests of --data inputs
+    code: tuple[str, ...] = ()  # digests of --code inputs
+
+
+@dataclass(frozen=True)
+class Settings:
+    primary_metric: str = "accuracy"
+    lower_is_better: tuple[str, ...] = DEFAULT_LOWER_IS_BETTER
+    threshold: float = 0.05
+    accuracy_metric: str = "accuracy"
+    latency_metric: str = "latency_ms"
+    weights: dict[str, float] = field(default_factory=lambda: {"accuracy": 0.7, "latency": 0.3})
+
+    def lower_better(self, metric: str) -> bool:
+        name = metric.lower()
+        return any(fnmatchcase(name, p.lower()) for p in self.lower_is_better)
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UserError(f"config {key} must be a number, not {value!r}")
+    return float(value)
+
+
+def _name(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise UserError(f"config {key} must be a metric name, not {value!r}")
+    return value
+
+
+def settings_from(get: Callable[[str, Any], Any]) -> Settings:
+    """Settings from config (``get(key, default)``), with the defaults of SPEC §3."""
+    patterns = get("compare.lower_is_better", None)
+    if patterns is None:
+        patterns = DEFAULT_LOWER_IS_BETTER
+    elif isinstance(patterns, str):
+        patterns = (patterns,)
+    if not isinstance(patterns, (list, tuple)) or not all(isinstance(p, str) for p in patterns):
+        raise UserError('config compare.lower_is_better must be a list of glob patterns, e.g. ["*loss*"]')
+    weights = get("compare.weights", None)
+    if weights is not None and not isinstance(weights, dict):
+        raise UserError("config compare.weights must be a table with accuracy and latency")
+    weights = weights or {}
+    threshold = _number("compare.threshold", get("compare.threshold", 0.05))
+    if threshold < 0:
+        raise UserError("config compare.threshold must not be negative")
+    return Settings(
+        primary_metric=_name("compare.primary_metric", get("compare.primary_metric", "accuracy")),
+        lower_is_better=tuple(patterns),
+        threshold=threshold,
+        accuracy_metric=_name("compare.accuracy_metric", get("compare.accuracy_metric", "accuracy")),
+        latency_metric=_name("compare.latency_metric", get("compare.latency_metric", "latency_ms")),
+        weights={
+            "accuracy": _number("compare.weights.accuracy", weights.get("accuracy", 0.7)),
+            "latency": _number("compare.weights.latency", weights.get("latency", 0.3)),
+        },
+    )
+
+
+def _sub(b: float, a: float) -> float:
+    """b - a without the noise of binary floats (0.95 - 0.9 is 0.04999999999999993): rounded
+    to the 15 significant digits that the larger operand carries."""
+    d = b - a
+    scale = max(abs(a), abs(b))
+    if d == 0 or scale == 0 or not math.isfinite(d):
+        return d
+    return round(d, 14 - math.floor(math.log10(scale)))
+
+
+def _clean(x: float) -> float:
+    return float(f"{x:.12g}")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def compare_metrics(a: Mapping[str, Any], b: Mapping[str, Any], s: Settings) -> dict[str, Any]:
+    both = {}
+    for name in sorted(a.keys() & b.keys()):
+        va, vb = a[name], b[name]
+        if not (_is_number(va) and _is_number(vb)):
+            continue
+        diff = _sub(vb, va)
+        improved = vb < va if s.lower_better(name) else vb > va
+        both[name] = {"a": va, "b": vb, "diff": diff, "improved": improved}
+    return {
+        "metrics": both,
+        "metrics_only_a": {k: a[k] for k in sorted(a.keys() - b.keys())},
+        "metrics_only_b": {k: b[k] for k in sorted(b.keys() - a.keys())},
+    }
+
+
+def compare_params(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "added": {k: b[k] for k in sorted(b.keys() - a.keys())},
+        "removed": {k: a[k] for k in sorted(a.keys() - b.keys())},
+        "changed": {k: {"a": a[k], "b": b[k]} for k in sorted(a.keys() & b.keys()) if a[k] != b[k]},
+    }
+
+
+def compare_files(a: Mapping[str, str], b: Mapping[str, str]) -> dict[str, Any]:
+    common = a.keys() & b.keys()
+    return {
+        "added": sorted(b.keys() - a.keys()),
+        "removed": sorted(a.keys() - b.keys()),
+        "changed": sorted(p for p in common if a[p] != b[p]),
+        "unchanged": sum(1 for p in common if a[p] == b[p]),
+    }
+
+
+def _oriented(metric: str, a: float, b: float, s: Settings) -> float:
+    """b - a, signed so that positive means B is better."""
+    return _sub(a, b) if s.lower_better(metric) else _sub(b, a)
+
+
+def performance(a: Mapping[str, Any], b: Mapping[str, Any], s: Settings) -> tuple[float | None, str]:
+    """(performance_delta, recommendation) from the primary metric."""
+    p = s.primary_metric
+    if not (_is_number(a.get(p)) and _is_number(b.get(p))):
+        return None, INSUFFICIENT
+    va, vb = float(a[p]), float(b[p])
+    delta = _oriented(p, va, vb, s)
+    # The margin is a share of |A|, so a zero or negative A never turns the comparison round;
+    # with A = 0 any strict improvement counts.
+    margin = s.threshold * abs(va)
+    if delta > margin:
+        rec = RECOMMEND_B
+    elif delta < -margin:
+        rec = RECOMMEND_A
+    else:
+        rec = SIMILAR
+    return delta, rec
+
+
+def importance(a: Mapping[str, Any], b: Mapping[str, Any], s: Settings) -> float | None:
+    def delta(name: str) -> float | None:
+        if _is_number(a.get(name)) and _is_number(b.get(name)):
+            return _sub(float(b[name]), float(a[name]))
+        return None
+
+    d_acc, d_lat = delta(s.accuracy_metric), delta(s.latency_metric)
+    if d_acc is None and d_lat is None:
+        return None
+    score = s.weights["accuracy"] * (d_acc or 0.0) - s.weights["latency"] * ((d_lat or 0.0) / 1000)
+    return _clean(score)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def characteristics(side: Side, tensors: Mapping[str, Mapping[str, TensorInfo]]) -> set[str]:
+    """The characteristic set of SPEC §3: params, files, tensors, data and code."""
+    out = {f"param:{k}={_canonical(v)}" for k, v in side.params.items()}
+    out |= {f"file:{p}={d}" for p, d in side.files.items()}
+    for path, listing in tensors.items():
+        out |= {f"tensor:{path}:{t.name}={t.digest}" for t in listing.values()}
+    out |= {f"data:{d}" for d in side.data}
+    out |= {f"code:{d}" for d in side.code}
+    return out
+
+
+def jaccard(x: set[str], y: set[str]) -> float:
+    union = x | y
+    return 1.0 if not union else len(x & y) / len(union)
+
+
+TensorReader = Callable[[str, str], dict[str, TensorInfo]]  # (digest, format) -> tensors
+
+
+def _tensor_files(side: Side) -> dict[str, tuple[str, str]]:
+    out = {}
+    for path, digest in side.files.items():
+        fmt = tensor_format(path)
+        if fmt is not None and digest.startswith("sha256:"):
+            out[path] = (digest, fmt)
+    return out
+
+
+def compare(a: Side, b: Side, s: Settings, read: TensorReader) -> dict[str, Any]:
+    """The whole comparison, as the plain dict that ``mvc diff --json`` prints."""
+    cache: dict[tuple[str, str], dict[str, TensorInfo] | str] = {}
+
+    def listing(digest: str, fmt: str) -> dict[str, TensorInfo] | str:
+        """The file's tensors, or the reason it cannot be read."""
+        key = (digest, fmt)
+        if key not in cache:
+            try:
+                cache[key] = read(digest, fmt)
+            except UnreadableTensorFile as exc:
+                cache[key] = str(exc)
+        return cache[key]
+
+    files_a, files_b = _tensor_files(a), _tensor_files(b)
+    lists_a = {p: listing(*v) for p, v in files_a.items()}
+    lists_b = {p: listing(*v) for p, v in files_b.items()}
+
+    pairs = [(p, p) for p in sorted(files_a.keys() & files_b.keys())]
+    # a single-file artifact renamed between versions is still the same model file
+    if not pairs and len(a.files) == len(b.files) == 1 and len(files_a) == len(files_b) == 1:
+        (pa, (_, fa)), = files_a.items()
+        (pb, (_, fb)), = files_b.items()
+        if fa == fb:
+            pairs = [(pa, pb)]
+    tensors: dict[str, Any] = {}
+    for pa, pb in pairs:
+        la, lb = lists_a[pa], lists_b[pb]
+        errors = {side: msg for side, msg in (("a", la), ("b", lb)) if isinstance(msg, str)}
+        if errors:
+            entry = {"added": [], "removed": [], "reshaped": {}, "changed": [], "unchanged": 0}
+        else:
+            entry = diff_tensors(la, lb)
+        key = pb if pa == pb else f"{pa} -> {pb}"
+        tensors[key] = {"format": files_b[pb][1], **entry, "errors": errors}
+    unreadable = [
+        {"side": side, "path": p, "error": v}
+        for side, lists in (("a", lists_a), ("b", lists_b))
+        for p, v in sorted(lists.items()) if isinstance(v, str)
+    ]
+
+    readable_a = {p: v for p, v in lists_a.items() if not isinstance(v, str)}
+    readable_b = {p: v for p, v in lists_b.items() if not isinstance(v, str)}
+    delta, rec = performance(a.metrics, b.metrics, s)
+    return {
+        "a": a.ref,
+        "b": b.ref,
+        **compare_metrics(a.metrics, b.metrics, s),
+        "params": compare_params(a.params, b.params),
+        "artifacts": compare_files(a.files, b.files),
+        "tensors": tensors,
+        "unreadable": unreadable,
+        "similarity": jaccard(characteristics(a, readable_a), characteristics(b, readable_b)),
+        "performance_delta": delta,
+        "importance": importance(a.metrics, b.metrics, s),
+        "recommendation": rec,
+        "primary_metric": s.primary_metric,
+    }
+
+
+# -- reading the two sides from a repository -----------------------------------------------
+
+def side_of(ref: str, row, registry, store) -> Side:
+    """A ``Side`` for a registry version row: its files from the manifest, its inputs."""
+    from mvc.core import artifacts
+
+    if row.kind == "directory":
+        files = {
+            e["path"]: e["digest"] if "digest" in e else f"symlink:{e.get('target', '')}"
+            for e in artifacts.load_entries(store, row.digest)
+        }
+    else:
+        files = {row.path_name: row.digest}
+    inputs = registry.lineage_inputs(row.id)
+    return Side(
+        ref=ref, metrics=row.metrics, params=row.params, files=files,
+        data=tuple(i.digest for i in inputs if i.kind == "data" and i.digest),
+        code=tuple(i.digest for i in inputs if i.kind == "code" and i.digest),
+    )
+
+
+def store_reader(store) -> TensorReader:
+    """Read tensor listings straight from stored objects (headers and byte ranges)."""
+    from mvc.core.errors import IntegrityError
+    from mvc.core.tensors import read_tensors
+
+    def read(digest: str, fmt: str) -> dict[str, TensorInfo]:
+        try:
+            return read_tensors(store.path(digest), fmt)
+        except FileNotFoundError:
+            raise IntegrityError(
+                f"object {digest} is missing from the store; pull it from a remote or run 'mvc fsck'"
+            ) from None
+
+    return read

@@ -1,0 +1,348 @@
+"""The lineage graph (SPEC §3 "Lineage"): which data, code and parent models each version came
+from, and which versions were built on a data file, a code file or a version.
+
+The registry is the source of truth. ``document`` turns its rows into networkx node-link JSON
+with plain Python (``mvc add`` rewrites ``.mvc/lineage.json`` after each new version without
+importing networkx); ``graph_of`` loads that document into a ``networkx.DiGraph`` for queries.
+Node ids are ``model:NAME@VERSION``, ``data:sha256:HEX`` and ``code:sha256:HEX``; edges point
+from input to output and carry the input's kind as their type (``data``, ``code``, ``parent``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from mvc.core.atomic import write_atomic
+from mvc.core.errors import NotFoundError, UserError
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from mvc.core.registry.base import LineageRows, Registry
+
+NODE_TYPES = ("model", "data", "code")
+EDGE_TYPES = {"data": "data", "code": "code", "model": "parent"}
+FORMATS = ("tree", "json", "dot", "mermaid")
+
+
+def model_id(model: str, version: str) -> str:
+    return f"model:{model}@{version}"
+
+
+def input_id(kind: str, digest: str) -> str:
+    return f"{kind}:{digest}"
+
+
+# -- the document: node-link JSON, built from registry rows -----------------------------------
+
+def document(rows: "LineageRows") -> dict[str, Any]:
+    """networkx node-link JSON (``edges`` key) of every version and input in ``rows``."""
+    nodes: list[dict[str, Any]] = []
+    ids: dict[int, str] = {}
+    for vid, model, version, digest, _archived in rows.versions:
+        nid = model_id(model, version)
+        ids[vid] = nid
+        nodes.append({"id": nid, "type": "model", "model": model, "version": version, "digest": digest})
+    inputs_seen: dict[str, dict[str, Any]] = {}
+    edges: list[dict[str, Any]] = []
+    seen_edges: set[tuple[str, str]] = set()
+    for vid, kind, digest, path, detail, parent_id in rows.inputs:
+        target = ids.get(vid)
+        if target is None:
+            continue
+        if kind == "model":
+            source = ids.get(parent_id) if parent_id is not None else None
+            if source is None:
+                continue
+        elif kind in ("data", "code") and digest:
+            source = input_id(kind, digest)
+            if source not in inputs_seen:
+                inputs_seen[source] = _input_node(source, kind, digest, path, detail)
+        else:
+            continue
+        if (source, target) not in seen_edges:
+            seen_edges.add((source, target))
+            edges.append({"source": source, "target": target, "type": EDGE_TYPES[kind]})
+    nodes.extend(inputs_seen.values())
+    return {
+        "directed": True, "multigraph": False,
+        "graph": {"versions": len(rows.versions), "inputs": len(rows.inputs)},
+        "nodes": nodes, "edges": edges,
+    }
+
+
+def _input_node(nid: str, kind: str, digest: str, path: str | None, detail: Any) -> dict[str, Any]:
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            detail = {}
+    detail = detail if isinstance(detail, dict) else {}
+    node: dict[str, Any] = {"id": nid, "type": kind, "digest": digest, "path": path,
+                            "size": detail.get("size"), "kind": detail.get("kind")}
+    if kind == "code":
+        git = detail.get("git") if isinstance(detail.get("git"), dict) else {}
+        node["commit"] = git.get("commit")
+    return node
+
+
+def document_bytes(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def write_file(registry: "Registry", path: Path, tmp_dir: Path | None = None) -> dict[str, Any]:
+    """Rewrite the lineage file from the registry, atomically; returns the document."""
+    doc = document(registry.lineage_rows())
+    write_atomic(path, document_bytes(doc), tmp_dir=tmp_dir)
+    return doc
+
+
+def read_file(path: Path) -> dict[str, Any] | None:
+    """The lineage file's document, or None when it is missing or unreadable."""
+    try:
+        doc = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(doc, dict) and isinstance(doc.get("nodes"), list) and isinstance(doc.get("edges"), list)):
+        return None
+    return doc
+
+
+def file_looks_whole(path: Path) -> bool:
+    """A cheap check that the lineage file exists and was written whole (it begins and ends
+    like the document); a full comparison with the registry is ``file_matches`` (fsck)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1)
+            f.seek(0, 2)
+            if f.tell() < 2:
+                return False
+            f.seek(-2, 2)
+            tail = f.read(2)
+    except OSError:
+        return False
+    return head == b"{" and tail.rstrip(b"\n").endswith(b"}")
+
+
+def file_matches(doc: dict[str, Any] | None, current: dict[str, Any]) -> bool:
+    """Whether a lineage file's document describes what the registry holds now."""
+    return doc is not None and doc.get("graph") == current["graph"] and (
+        len(doc["nodes"]), len(doc["edges"])) == (len(current["nodes"]), len(current["edges"]))
+
+
+# -- the graph ---------------------------------------------------------------------------------
+
+def graph_of(doc: dict[str, Any]) -> "nx.DiGraph":
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from((n["id"], n) for n in doc["nodes"])
+    g.add_edges_from((e["source"], e["target"], {"type": e["type"]}) for e in doc["edges"])
+    return g
+
+
+def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[str, str, int]],
+           hash_path: Callable[[Path], str]) -> tuple[str, int | None]:
+    """(node id, version id or None) of what ``target`` names: a node id, an existing PATH
+    (hashed, then looked up as a data or code input), or a ref.
+
+    ``resolve(ref)`` gives (model, version, version id); ``hash_path(path)`` a content digest.
+    A PATH wins over a plain model name of the same spelling; ``NAME@latest`` says a model.
+    """
+    def recorded(kind: str, digest: str) -> bool:
+        return bool(registry.lineage_outputs_of([], [(kind, digest)]))
+
+    if target.startswith("model:"):
+        model, version, vid = resolve(target[len("model:"):])
+        return model_id(model, version), vid
+    if target.startswith(("data:", "code:")):
+        kind, digest = target.split(":", 1)
+        if not recorded(kind, digest):
+            raise NotFoundError(f"no version has {digest} as its --{kind} input")
+        return target, None
+    path = Path(target)
+    plain = "@" not in target and not target.startswith("sha256:")
+    if plain and path.exists():
+        digest = hash_path(path)
+        for kind in ("data", "code"):
+            if recorded(kind, digest):
+                return input_id(kind, digest), None
+        raise NotFoundError(
+            f"{target} ({digest[:19]}…) is not the --data or --code of any version; "
+            "no version was built from it"
+        )
+    if plain and ("/" in target or "\\" in target):
+        raise NotFoundError(f"path {target} does not exist")
+    try:
+        model, version, vid = resolve(target)
+    except NotFoundError as exc:
+        if not plain:
+            raise
+        raise NotFoundError(f"no file or directory {target}, and {exc.message}") from None
+    return model_id(model, version), vid
+
+
+def walk(registry: "Registry", node: str, vid: int | None, *, upstream: bool = True,
+         downstream: bool = True, depth: int | None = None) -> "nx.DiGraph":
+    """The part of the lineage graph within ``depth`` steps of ``node``, read from the
+    registry level by level through its indexes (never the whole graph), plus every edge
+    among the nodes found, as a networkx DiGraph."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    vids: dict[str, int] = {}  # model node id -> version id
+    names: dict[int, str] = {}  # version id -> model node id
+
+    def known(i: int, model: str, version: str, digest: str) -> None:
+        nid = model_id(model, version)
+        names[i], vids[nid] = nid, i
+        if nid not in g:
+            g.add_node(nid, id=nid, type="model", model=model, version=version, digest=digest)
+
+    def model_nodes(ids: set[int]) -> None:
+        missing = [i for i in ids if i not in names]
+        if missing:
+            for i, key in registry.version_keys(missing).items():
+                known(i, *key)
+
+    def add_row(row: tuple) -> tuple[str, str] | None:
+        version_id, kind, digest, path, detail, parent_id = row[:6]
+        target = names.get(version_id)
+        if kind == "model":
+            source = names.get(parent_id) if parent_id is not None else None
+        elif kind in ("data", "code") and digest:
+            source = input_id(kind, digest)
+            if source not in g:
+                g.add_node(source, **_input_node(source, kind, digest, path, detail))
+        else:
+            source = None
+        if source is None or target is None:
+            return None
+        g.add_edge(source, target, type=EDGE_TYPES[kind])
+        return source, target
+
+    if vid is not None:
+        model_nodes({vid})
+    else:
+        kind, digest = node.split(":", 1)
+        for row in registry.lineage_outputs_of([], [(kind, digest)])[:1]:
+            g.add_node(node, **_input_node(node, kind, digest, row[3], row[4]))
+    expanded = {True: set(), False: set()}  # nodes whose inputs (True) / outputs (False) were read
+    for up in ((True,) if upstream else ()) + ((False,) if downstream else ()):
+        frontier, seen, level = {node}, {node}, 0
+        while frontier and (depth is None or level < depth):
+            expanded[up] |= frontier
+            ids = [vids[n] for n in frontier if n in vids]
+            if up:
+                rows = registry.lineage_inputs_of(ids)
+            else:
+                keyed = [tuple(n.split(":", 1)) for n in frontier if n not in vids]
+                rows = registry.lineage_outputs_of(ids, keyed)
+            for r in rows:
+                if r[0] not in names:
+                    known(r[0], r[6], r[7], r[8])
+            model_nodes({r[5] for r in rows if r[5] is not None})
+            nxt = set()
+            for row in rows:
+                edge = add_row(row)
+                if edge is not None:
+                    reached = edge[0] if up else edge[1]
+                    if reached not in seen:
+                        seen.add(reached)
+                        nxt.add(reached)
+            frontier, level = nxt, level + 1
+    # The edges among the nodes found that neither walk crossed: from a node whose outputs
+    # were not read to one whose inputs were not (a data file that fed both an ancestor and a
+    # descendant of the node; the nodes at the --depth limit).
+    sources = set(g) - expanded[False]
+    targets = [i for n, i in vids.items() if n not in expanded[True]]
+    if sources and targets:
+        for row in registry.lineage_inputs_of(targets):
+            version_id, kind, digest, _, _, parent_id = row[:6]
+            source = names.get(parent_id) if kind == "model" else input_id(kind, digest or "")
+            if source in sources and version_id in names:
+                g.add_edge(source, names[version_id], type=EDGE_TYPES.get(kind, kind))
+    return g
+
+
+def _reach(g: "nx.DiGraph", node: str, reverse: bool, depth: int | None) -> list[str]:
+    import networkx as nx
+
+    if depth == 0:
+        return []
+    return [v for _, v in nx.bfs_edges(g, node, reverse=reverse, depth_limit=depth)]
+
+
+def neighbourhood(g: "nx.DiGraph", node: str, *, upstream: bool = True, downstream: bool = True,
+                  depth: int | None = None) -> dict[str, Any]:
+    """``{node, upstream, downstream, nodes, edges}`` (SPEC §3): the node's ancestors and/or
+    descendants (nearest first, at most ``depth`` steps away) and the edges among them."""
+    if depth is not None and depth < 0:
+        raise UserError("--depth must be 0 or more")
+    up = _reach(g, node, True, depth) if upstream else []
+    down = _reach(g, node, False, depth) if downstream else []
+    keep = {node, *up, *down}
+    nodes = [dict(g.nodes[n]) for n in sorted(keep)]
+    for n in nodes:
+        n.setdefault("type", n.get("id", "").split(":", 1)[0])
+    edges = sorted(
+        (s, t, d.get("type", "")) for s in keep for t, d in g.succ[s].items() if t in keep
+    )
+    return {
+        "node": node,
+        "upstream": up,
+        "downstream": down,
+        "nodes": nodes,
+        "edges": [{"source": s, "target": t, "type": k} for s, t, k in edges],
+    }
+
+
+# -- text renderings ---------------------------------------------------------------------------
+
+def label(node: dict[str, Any]) -> str:
+    """A short human name: ``resnet@1.2.0``, ``data train.csv (sha256:1a2b3c4d…)``."""
+    if node.get("type") == "model":
+        return node["id"][len("model:"):]
+    digest = node.get("digest") or node["id"].split(":", 1)[1]
+    name = Path(node["path"]).name if node.get("path") else ""
+    short = digest[:15] + "…"
+    return f"{node.get('type', '?')} {name} ({short})" if name else f"{node.get('type', '?')} {short}"
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_DOT_SHAPES = {"model": "box", "data": "cylinder", "code": "note"}
+
+
+def to_dot(result: dict[str, Any]) -> str:
+    """Graphviz DOT of a neighbourhood; node names are the lineage ids."""
+    lines = ["digraph lineage {", "  rankdir=LR;"]
+    for n in result["nodes"]:
+        attrs = f"label={_dot_quote(label(n))}, shape={_DOT_SHAPES.get(n.get('type'), 'ellipse')}"
+        if n["id"] == result["node"]:
+            attrs += ", style=bold"
+        lines.append(f"  {_dot_quote(n['id'])} [{attrs}];")
+    for e in result["edges"]:
+        lines.append(f"  {_dot_quote(e['source'])} -> {_dot_quote(e['target'])} [label={_dot_quote(e['type'])}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    return text.replace('"', "#quot;")
+
+
+def to_mermaid(result: dict[str, Any]) -> str:
+    """A Mermaid flowchart of a neighbourhood (node keys n0, n1, … labelled with the ids)."""
+    keys = {n["id"]: f"n{i}" for i, n in enumerate(result["nodes"])}
+    lines = ["flowchart LR"]
+    for n in result["nodes"]:
+        shape = ('[("', '")]') if n.get("type") == "data" else ('["', '"]')
+        lines.append(f"  {keys[n['id']]}{shape[0]}{_mermaid_text(n['id'])}{shape[1]}")
+    for e in result["edges"]:
+        lines.append(f"  {keys[e['source']]} -->|{e['type']}| {keys[e['target']]}")
+    return "\n".join(lines) + "\n"

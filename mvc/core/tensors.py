@@ -1,0 +1,208 @@
+"""Tensor listings of ``.safetensors`` and ``.npz`` files, read from headers and byte ranges.
+
+Nothing here loads a framework or unpickles anything: a safetensors file is an 8-byte
+little-endian header length, a JSON header (``{name: {dtype, shape, data_offsets}}`` plus an
+optional ``__metadata__``) and a data buffer; an npz file is a zip of ``.npy`` members, each a
+magic string, a version, a header length, a Python-literal header dict (parsed with
+``ast.literal_eval``, which evaluates literals only) and the array bytes. Each tensor's digest
+is the SHA-256 of its bytes, hashed in chunks straight from the file. Object-dtype npy members
+hold pickles: their bytes are hashed, never interpreted.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+import os
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+TENSOR_SUFFIXES = (".safetensors", ".npz")
+CHUNK = 1 << 20
+MAX_HEADER = 100 << 20  # the safetensors reference implementation's limit
+NPY_MAGIC = b"\x93NUMPY"
+
+# bytes per element of the safetensors dtypes whose size is a whole number of bytes
+_SAFETENSORS_ITEMSIZE = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1,
+    "U16": 2, "I16": 2, "F16": 2, "BF16": 2,
+    "U32": 4, "I32": 4, "F32": 4, "U64": 8, "I64": 8, "F64": 8, "C64": 8,
+}
+
+
+class UnreadableTensorFile(Exception):
+    """A tensor file whose header is truncated or malformed (reported, never fatal)."""
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    digest: str  # sha256 of the tensor's bytes
+
+
+def tensor_format(path: str) -> str | None:
+    """``safetensors``, ``npz`` or None, by the file name."""
+    lower = path.lower()
+    if lower.endswith(".safetensors"):
+        return "safetensors"
+    if lower.endswith(".npz"):
+        return "npz"
+    return None
+
+
+def read_tensors(path: Path, fmt: str) -> dict[str, TensorInfo]:
+    """The tensors of a file, by name; UnreadableTensorFile when it is not what it claims."""
+    try:
+        if fmt == "safetensors":
+            return _read_safetensors(Path(path))
+        if fmt == "npz":
+            return _read_npz(Path(path))
+    except UnreadableTensorFile:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise UnreadableTensorFile(f"not a readable zip archive ({exc})") from None
+    except (ValueError, OverflowError, struct.error) as exc:
+        raise UnreadableTensorFile(f"malformed ({exc})") from None
+    raise ValueError(f"unknown tensor format {fmt!r}")
+
+
+def _hash_range(f: BinaryIO, start: int, length: int) -> str:
+    f.seek(start)
+    h = hashlib.sha256()
+    left = length
+    while left > 0:
+        chunk = f.read(min(CHUNK, left))
+        if not chunk:
+            raise UnreadableTensorFile("truncated: the data ends before a tensor's last byte")
+        h.update(chunk)
+        left -= len(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def _is_shape(value) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value)
+
+
+def _read_safetensors(path: Path) -> dict[str, TensorInfo]:
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise UnreadableTensorFile(f"truncated: {len(head)} bytes, shorter than the 8-byte header length")
+        (n,) = struct.unpack("<Q", head)
+        if n > MAX_HEADER:
+            raise UnreadableTensorFile(f"header length {n} is larger than the {MAX_HEADER}-byte limit")
+        if 8 + n > size:
+            raise UnreadableTensorFile(f"truncated: header of {n} bytes but the file has {size} bytes")
+        raw = f.read(n)
+        try:
+            header = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise UnreadableTensorFile("the header is not valid UTF-8 JSON") from None
+        if not isinstance(header, dict):
+            raise UnreadableTensorFile("the header is not a JSON object")
+        data_start = 8 + n
+        data_size = size - data_start
+        out: dict[str, TensorInfo] = {}
+        for name, entry in header.items():
+            if name == "__metadata__":
+                continue
+            if not isinstance(entry, dict):
+                raise UnreadableTensorFile(f"tensor {name!r}: its header entry is not an object")
+            dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+            if not isinstance(dtype, str) or not _is_shape(shape):
+                raise UnreadableTensorFile(f"tensor {name!r}: dtype or shape is missing or invalid")
+            if not (isinstance(offsets, list) and len(offsets) == 2 and _is_shape(offsets)
+                    and offsets[0] <= offsets[1]):
+                raise UnreadableTensorFile(f"tensor {name!r}: data_offsets is invalid")
+            begin, end = offsets
+            if end > data_size:
+                raise UnreadableTensorFile(
+                    f"truncated: tensor {name!r} ends at byte {end} of a {data_size}-byte data buffer")
+            itemsize = _SAFETENSORS_ITEMSIZE.get(dtype)
+            if itemsize is not None and math.prod(shape) * itemsize != end - begin:
+                raise UnreadableTensorFile(
+                    f"tensor {name!r}: {end - begin} bytes do not hold a {dtype} tensor of shape {shape}")
+            digest = _hash_range(f, data_start + begin, end - begin)
+            out[name] = TensorInfo(name, dtype, tuple(shape), digest)
+        return out
+
+
+def _read_npy_header(f: BinaryIO, member: str) -> tuple[str, bool, tuple[int, ...]]:
+    """(descr, fortran_order, shape) of an ``.npy`` stream positioned at its start."""
+    magic = f.read(8)
+    if len(magic) < 8 or magic[:6] != NPY_MAGIC:
+        raise UnreadableTensorFile(f"member {member!r} is not an .npy array (bad magic string)")
+    major = magic[6]
+    if major == 1:
+        (n,) = struct.unpack("<H", f.read(2))
+    elif major in (2, 3):
+        (n,) = struct.unpack("<I", f.read(4))
+    else:
+        raise UnreadableTensorFile(f"member {member!r}: unknown .npy format version {major}.{magic[7]}")
+    if n > MAX_HEADER:
+        raise UnreadableTensorFile(f"member {member!r}: header of {n} bytes is too large")
+    raw = f.read(n)
+    if len(raw) < n:
+        raise UnreadableTensorFile(f"member {member!r}: truncated header")
+    try:
+        text = raw.decode("utf-8" if major == 3 else "latin1")
+        header = ast.literal_eval(text)  # literals only: no names, no calls
+    except (UnicodeDecodeError, ValueError, SyntaxError, MemoryError, RecursionError):
+        raise UnreadableTensorFile(f"member {member!r}: the header is not a Python literal") from None
+    if not isinstance(header, dict) or not {"descr", "fortran_order", "shape"} <= header.keys():
+        raise UnreadableTensorFile(f"member {member!r}: the header lacks descr, fortran_order or shape")
+    descr, fortran, shape = header["descr"], header["fortran_order"], header["shape"]
+    if not _is_shape(shape) or not isinstance(fortran, bool):
+        raise UnreadableTensorFile(f"member {member!r}: invalid shape or fortran_order")
+    # structured dtypes have a list descr; keep a stable text form of it
+    return (descr if isinstance(descr, str) else repr(descr)), fortran, tuple(shape)
+
+
+def _read_npz(path: Path) -> dict[str, TensorInfo]:
+    out: dict[str, TensorInfo] = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            with zf.open(info) as f:
+                descr, _, shape = _read_npy_header(f, info.filename)
+                h = hashlib.sha256()
+                while chunk := f.read(CHUNK):
+                    h.update(chunk)
+            # an object array is a pickle: compared by the digest of its bytes only
+            dtype = "object" if "O" in descr else descr
+            out[name] = TensorInfo(name, dtype, shape, "sha256:" + h.hexdigest())
+    return out
+
+
+def diff_tensors(a: dict[str, TensorInfo], b: dict[str, TensorInfo]) -> dict:
+    """Per tensor: added, removed, reshaped (dtype or shape differ), changed (bytes), unchanged."""
+    reshaped, changed = {}, []
+    unchanged = 0
+    for name in sorted(a.keys() & b.keys()):
+        ta, tb = a[name], b[name]
+        if (ta.dtype, ta.shape) != (tb.dtype, tb.shape):
+            reshaped[name] = {"a": {"dtype": ta.dtype, "shape": list(ta.shape)},
+                              "b": {"dtype": tb.dtype, "shape": list(tb.shape)}}
+        elif ta.digest != tb.digest:
+            changed.append(name)
+        else:
+            unchanged += 1
+    return {
+        "added": sorted(b.keys() - a.keys()),
+        "removed": sorted(a.keys() - b.keys()),
+        "reshaped": reshaped,
+        "changed": changed,
+        "unchanged": unchanged,
+    }

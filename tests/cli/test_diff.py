@@ -1,0 +1,71 @@
+"""mvc diff as a user runs it: JSON contract, human output, bad refs, unreadable files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from support import write
+from tensorfiles import write_safetensors
+
+
+def _two_versions(repo, work):
+    write_safetensors(work / "m.safetensors", {"w": np.zeros(4, dtype="<f4")})
+    repo("add", "m.safetensors", "--name", "net", "--metric", "accuracy=0.90", "--metric", "loss=0.3",
+         "--param", "lr=0.1")
+    write_safetensors(work / "m.safetensors", {"w": np.ones(4, dtype="<f4"), "extra": np.ones(1, dtype="<f4")})
+    repo("add", "m.safetensors", "--name", "net", "--metric", "accuracy=0.97", "--metric", "loss=0.35",
+         "--param", "lr=0.01")
+
+
+def test_diff_json_is_the_spec_shape(repo, work):
+    _two_versions(repo, work)
+    out = repo.json("diff", "net@0.1.0", "net@0.1.1")
+    assert {"metrics", "metrics_only_a", "metrics_only_b", "params", "artifacts", "tensors", "similarity",
+            "performance_delta", "importance", "recommendation"} <= out.keys()
+    assert out["metrics"]["accuracy"] == {"a": 0.9, "b": 0.97, "diff": 0.07, "improved": True}
+    assert out["metrics"]["loss"]["improved"] is False
+    assert out["params"]["changed"] == {"lr": {"a": 0.1, "b": 0.01}}
+    assert out["artifacts"] == {"added": [], "removed": [], "changed": ["m.safetensors"], "unchanged": 0}
+    t = out["tensors"]["m.safetensors"]
+    assert t["added"] == ["extra"] and t["changed"] == ["w"]
+    assert out["recommendation"] == "RECOMMEND_B"
+
+
+def test_diff_human_output(repo, work):
+    _two_versions(repo, work)
+    proc = repo("diff", "net@0.1.0", "net@0.1.1")
+    lines = proc.stdout.splitlines()
+    assert "RECOMMEND_B" in lines  # on its own line
+    assert "better" in proc.stdout and "worse" in proc.stdout
+    assert "\x1b[" not in proc.stdout  # no colour in a pipe
+    assert proc.stderr == ""
+
+
+def test_primary_metric_from_config(repo, work):
+    _two_versions(repo, work)
+    repo("config", "set", "compare.primary_metric", "loss")
+    out = repo.json("diff", "net@0.1.0", "net@0.1.1")
+    assert out["recommendation"] == "RECOMMEND_A" and out["performance_delta"] == -0.05
+
+
+def test_unknown_ref_is_exit_1(repo, work):
+    _two_versions(repo, work)
+    proc = repo("diff", "net@0.1.0", "net@9.9.9", check=False)
+    assert proc.returncode == 1 and proc.stderr.startswith("mvc: error: unknown version net@9.9.9")
+    proc = repo("diff", "net@0.1.0", "nope", "--json", check=False)
+    assert proc.returncode == 1 and json.loads(proc.stdout)["error"]["type"] == "not_found"
+    assert repo("diff", "net@0.1.0", check=False).returncode == 2
+
+
+def test_truncated_safetensors_is_reported_not_a_crash(repo, work):
+    write_safetensors(work / "m.safetensors", {"w": np.zeros(64, dtype="<f4")})
+    repo("add", "m.safetensors", "--name", "net")
+    write(work / "m.safetensors", (work / "m.safetensors").read_bytes()[:100])
+    repo("add", "m.safetensors", "--name", "net")
+    out = repo.json("diff", "net@0.1.0", "net@0.1.1")
+    assert [u["side"] for u in out["unreadable"]] == ["b"]
+    assert "truncated" in out["tensors"]["m.safetensors"]["errors"]["b"]
+    human = repo("diff", "net@0.1.0", "net@0.1.1")
+    assert "unreadable" in human.stdout and human.returncode == 0

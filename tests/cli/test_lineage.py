@@ -1,0 +1,82 @@
+"""mvc lineage as a user runs it: tree, json, dot and mermaid (parsed back), bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from support import write
+
+
+def _chain(repo, work):
+    write(work / "train.csv", "a,b\n1,2\n")
+    write(work / "train.py", "print('fit')\n")
+    write(work / "m.bin", b"one")
+    repo("add", "m.bin", "--name", "net", "--data", "train.csv", "--code", "train.py")
+    write(work / "m.bin", b"two")
+    repo("add", "m.bin", "--name", "net", "--data", "train.csv", "--from", "net@0.1.0")
+    write(work / "s.bin", b"small")
+    repo("add", "s.bin", "--name", "small", "--from", "net@0.1.1")
+
+
+def test_json_shape(repo, work):
+    _chain(repo, work)
+    out = repo.json("lineage", "net@0.1.1")
+    assert set(out) == {"node", "upstream", "downstream", "nodes", "edges"}
+    assert out["node"] == "model:net@0.1.1" and out["downstream"] == ["model:small@0.1.0"]
+    assert "model:net@0.1.0" in out["upstream"]
+    assert all(re.match(r"^(model:[^@]+@\S+|data:sha256:[0-9a-f]{64}|code:sha256:[0-9a-f]{64})$", n["id"])
+               for n in out["nodes"])
+    assert all(set(e) == {"source", "target", "type"} for e in out["edges"])
+    assert repo.json("lineage", "net@0.1.1", "--format", "json") == out
+    assert json.loads(repo("lineage", "net@0.1.1", "--format", "json").stdout) == out
+
+
+def test_path_downstream_tree(repo, work):
+    _chain(repo, work)
+    proc = repo("lineage", "train.csv", "--downstream")
+    assert proc.stdout.splitlines()[0].startswith("data train.csv (sha256:")
+    for ref in ("net@0.1.0", "net@0.1.1", "small@0.1.0"):
+        assert ref in proc.stdout
+    assert "upstream" not in proc.stdout
+    up = repo("lineage", "small", "--upstream", "--depth", "1")
+    assert "net@0.1.1" in up.stdout and "net@0.1.0" not in up.stdout
+
+
+def test_dot_and_mermaid_hold_every_edge(repo, work):
+    _chain(repo, work)
+    edges = {(e["source"], e["target"]) for e in repo.json("lineage", "net@0.1.1")["edges"]}
+    assert len(edges) == 5
+    dot = repo("lineage", "net@0.1.1", "--format", "dot").stdout
+    assert dot.startswith("digraph lineage {") and dot.rstrip().endswith("}")
+    assert set(re.findall(r'^\s*"([^"]+)" -> "([^"]+)"', dot, re.M)) == edges
+    try:
+        import pydot
+    except ImportError:
+        pydot = None
+    if pydot is not None:
+        (g,) = pydot.graph_from_dot_data(dot)
+        assert {(e.get_source().strip('"'), e.get_destination().strip('"')) for e in g.get_edges()} == edges
+    mer = repo("lineage", "net@0.1.1", "--format", "mermaid").stdout
+    assert mer.startswith("flowchart LR\n")
+    names = dict(re.findall(r'^\s*(n\d+)\[\(?"([^"]+)"\)?\]', mer, re.M))
+    assert {(names[s], names[t]) for s, t in re.findall(r"^\s*(n\d+) -->\|\w+\| (n\d+)", mer, re.M)} == edges
+
+
+def test_bad_input(repo, work):
+    _chain(repo, work)
+    write(work / "unused.csv", "nobody trained on this")
+    proc = repo("lineage", "unused.csv", check=False)
+    assert proc.returncode == 1 and "not the --data or --code of any version" in proc.stderr
+    proc = repo("lineage", "no/such/file.csv", check=False)
+    assert (proc.returncode, proc.stderr) == (1, "mvc: error: path no/such/file.csv does not exist\n")
+    assert repo("lineage", "ghost@1.0.0", check=False).returncode == 1
+    assert repo("lineage", "net", "--upstream", "--downstream", check=False).returncode == 2
+    assert repo("lineage", "net", "--format", "png", check=False).returncode == 2
+    assert repo("lineage", "net", "--depth", "-1", check=False).returncode == 2
+
+
+def test_lineage_file_rewritten_by_add(repo, work):
+    _chain(repo, work)
+    doc = json.loads((work / ".mvc" / "lineage.json").read_text())
+    assert len(doc["nodes"]) == 5 and len(doc["edges"]) == 5

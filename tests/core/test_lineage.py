@@ -1,0 +1,146 @@
+"""The lineage graph on real registries: chains, fan-outs, depth, paths, the lineage file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mvc.core import lineage
+from mvc.core.errors import NotFoundError
+
+from apirepo import api_repo
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    r = api_repo(tmp_path, monkeypatch)
+    yield r
+    r.close()
+
+
+def D(repo, path):
+    from mvc.core import artifacts
+
+    return artifacts.hash_path(path, repo.cache)[0]
+
+
+@pytest.fixture
+def graph(repo, tmp_path):
+    """data.csv -> a@0.1.0 -> a@0.1.1 -> a@0.1.2 (chain), data.csv -> b@0.1.0 (fan-out),
+    train.py -> a@0.1.0, dataset/ (a directory) -> b@0.1.0, a@0.1.1 -> b@0.1.0."""
+    (tmp_path / "data.csv").write_text("x\n1\n")
+    (tmp_path / "train.py").write_text("print(1)\n")
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "part-0").write_text("rows")
+    for i in range(3):
+        (tmp_path / "a.bin").write_bytes(b"a%d" % i)
+        repo.add(tmp_path / "a.bin", name="a", data=[tmp_path / "data.csv"] if i == 0 else [],
+                 code=[tmp_path / "train.py"] if i == 0 else [], parents=[f"a@0.1.{i - 1}"] if i else [])
+    (tmp_path / "b.bin").write_bytes(b"b")
+    repo.add(tmp_path / "b.bin", name="b", data=[tmp_path / "data.csv", tmp_path / "dataset"], parents=["a@0.1.1"])
+    return {
+        "data": "data:" + D(repo, tmp_path / "data.csv"),
+        "dir": "data:" + D(repo, tmp_path / "dataset"),
+        "code": "code:" + D(repo, tmp_path / "train.py"),
+    }
+
+
+def test_chain_upstream_and_downstream(repo, graph):
+    r = repo.lineage("a@0.1.2").to_dict()
+    assert r["node"] == "model:a@0.1.2"
+    assert set(r["upstream"]) == {"model:a@0.1.1", "model:a@0.1.0", graph["data"], graph["code"]}
+    assert r["upstream"][:2] == ["model:a@0.1.1", "model:a@0.1.0"]  # nearest first
+    assert r["downstream"] == []
+    assert {(e["source"], e["target"], e["type"]) for e in r["edges"]} == {
+        ("model:a@0.1.1", "model:a@0.1.2", "parent"), ("model:a@0.1.0", "model:a@0.1.1", "parent"),
+        (graph["data"], "model:a@0.1.0", "data"), (graph["code"], "model:a@0.1.0", "code"),
+    }
+    types = {n["id"]: n["type"] for n in r["nodes"]}
+    assert types[graph["data"]] == "data" and types[graph["code"]] == "code" and types["model:a@0.1.2"] == "model"
+
+
+def test_fan_out_from_a_data_file_by_path(repo, graph, tmp_path):
+    r = repo.lineage(str(tmp_path / "data.csv"), upstream=False).to_dict()
+    assert r["node"] == graph["data"] and r["upstream"] == []
+    assert set(r["downstream"]) == {"model:a@0.1.0", "model:a@0.1.1", "model:a@0.1.2", "model:b@0.1.0"}
+    node = next(n for n in r["nodes"] if n["id"] == graph["data"])
+    assert node["path"] == str(tmp_path / "data.csv") and node["kind"] == "file"
+    # a directory is hashed like add hashes it
+    d = repo.lineage(str(tmp_path / "dataset")).to_dict()
+    assert d["node"] == graph["dir"] and d["downstream"] == ["model:b@0.1.0"]
+    # and a code file
+    assert repo.lineage("train.py", upstream=False).node == graph["code"]
+
+
+def test_depth_limits_and_edges_among_found_nodes(repo, graph):
+    r = repo.lineage("a@0.1.1", depth=1).to_dict()
+    assert r["upstream"] == ["model:a@0.1.0"]
+    assert set(r["downstream"]) == {"model:a@0.1.2", "model:b@0.1.0"}
+    assert repo.lineage("a@0.1.1", depth=0).to_dict()["nodes"] == [
+        {"id": "model:a@0.1.1", "type": "model", "model": "a", "version": "0.1.1",
+         "digest": repo.show("a@0.1.1").digest}]
+    # data.csv fed both an ancestor (a@0.1.0) and a descendant (b@0.1.0) of a@0.1.1
+    both = repo.lineage("a@0.1.1").to_dict()
+    edges = {(e["source"], e["target"]) for e in both["edges"]}
+    assert (graph["data"], "model:b@0.1.0") in edges and (graph["data"], "model:a@0.1.0") in edges
+
+
+def test_node_ids_are_accepted_and_unknowns_refused(repo, graph, tmp_path):
+    assert repo.lineage(graph["data"]).node == graph["data"]
+    assert repo.lineage("model:b@0.1.0").upstream
+    (tmp_path / "other.csv").write_text("never used")
+    with pytest.raises(NotFoundError, match="not the --data or --code"):
+        repo.lineage("other.csv")
+    with pytest.raises(NotFoundError, match="does not exist"):
+        repo.lineage("missing/file.csv")
+    with pytest.raises(NotFoundError):
+        repo.lineage("zzz")
+    with pytest.raises(NotFoundError):
+        repo.lineage("data:sha256:" + "0" * 64)
+
+
+def test_lineage_file_written_after_add_and_rebuilt(repo, graph):
+    path = repo.layout.lineage_file
+    doc = json.loads(path.read_bytes())
+    assert {"directed", "multigraph", "graph", "nodes", "edges"} <= doc.keys()
+    assert len([n for n in doc["nodes"] if n["type"] == "model"]) == 4
+    current = lineage.document(repo.registry.lineage_rows())
+    assert lineage.file_matches(doc, current)
+    import networkx as nx
+
+    g = nx.node_link_graph(doc, edges="edges")  # readable by networkx as node-link JSON
+    assert g.has_edge("model:a@0.1.1", "model:b@0.1.0")
+    for damage in (None, b'{"directed": true, "nodes": ['):
+        if damage is None:
+            path.unlink()
+        else:
+            path.write_bytes(damage)
+        repo.lineage("a")
+        assert lineage.file_matches(lineage.read_file(path), current)
+
+
+def test_document_dedups_inputs_and_needs_no_networkx(repo, graph):
+    import subprocess
+    import sys
+
+    code = ("import sys; from mvc.core import lineage; from mvc.api import Repo; "
+            "r = Repo.open('.'); lineage.write_file(r.registry, r.layout.lineage_file); "
+            "assert 'networkx' not in sys.modules, 'networkx imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=repo.layout.work_dir)
+    doc = lineage.document(repo.registry.lineage_rows())
+    ids = [n["id"] for n in doc["nodes"]]
+    assert len(ids) == len(set(ids)) == 4 + 3
+
+
+def test_renderings_hold_every_edge(repo, graph):
+    r = repo.lineage("a@0.1.1")
+    import re
+
+    dot = r.to_dot()
+    found = set(re.findall(r'^\s*"([^"]+)" -> "([^"]+)"', dot, re.M))
+    assert found == {(e["source"], e["target"]) for e in r.edges}
+    mer = r.to_mermaid()
+    names = dict(re.findall(r'^\s*(n\d+)\[\(?"([^"]+)"\)?\]', mer, re.M))
+    arrows = {(names[s], names[t]) for s, t in re.findall(r"^\s*(n\d+) -->\|\w+\| (n\d+)", mer, re.M)}
+    assert arrows == found

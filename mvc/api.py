@@ -23,6 +23,7 @@ from mvc.core.registry import open_registry
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import BUMPS, FIRST_VERSION, parse_version
 from mvc.lifecycle import LifecycleOps
+from mvc.trust import TrustOps
 from mvc.results import (
     AddResult, CheckoutResult, ConfigEntry, InitResult, LogEntry, ModelSummary, TagInfo,
     TagResult, VersionInfo, VersionSummary,
@@ -51,7 +52,7 @@ def _strings(values: Mapping[str, Any] | Iterable[str] | None) -> tuple[list[str
     return list(values), {}
 
 
-class Repo(LifecycleOps):
+class Repo(TrustOps, LifecycleOps):
     """An mvc repository: the ``.mvc`` folder beside the user's work."""
 
     def __init__(self, mvc_dir: Path | str):
@@ -174,8 +175,15 @@ class Repo(LifecycleOps):
         timeout = self.config.get("core.lock_timeout", 60)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise UserError("config core.lock_timeout must be a number of seconds")
-        with RepoLock(self.layout.lock, timeout), self.registry.transaction():
-            yield
+        from mvc.core import access
+
+        with RepoLock(self.layout.lock, timeout):
+            with self.registry.transaction():
+                decision = access.decide(self.registry, self._user(), role)
+                if decision.allowed:
+                    yield
+            if not decision.allowed:
+                self._deny(decision, action, target)  # logs the refusal in its own transaction
 
     def _event(self, action: str, target: str, details: dict[str, Any]) -> None:
         from mvc.core.provenance import current_user
@@ -273,8 +281,12 @@ class Repo(LifecycleOps):
         labels = [check_tag_label(t, self.channel_names()) for t in tags]
 
         from mvc.core import artifacts
+        from mvc.core.faults import crash_point
+        from mvc.core.integrity import missing_objects
 
+        self._precheck("writer", "add", name)  # a denied user stores nothing
         stored = artifacts.store_path(source, self.store, self.cache, progress)
+        crash_point("add:stored")
         existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
         if existing is not None:
             if labels:
@@ -292,8 +304,9 @@ class Repo(LifecycleOps):
             existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
             if existing is not None:  # another process added the same thing meanwhile
                 return self._add_result(existing, created=False)
-            if not self.store.has(stored.digest):  # removed by gc since we wrote it
+            if missing_objects(self.store, stored):  # removed by gc since we wrote them
                 stored = artifacts.store_path(source, self.store, self.cache, progress)
+            crash_point("add:locked")
             number = wanted or self._next_version(name, bump)
             row = self.registry.insert_version(NewVersion(
                 model=name, version=number, digest=stored.digest, size=stored.size, kind=stored.kind,
@@ -305,6 +318,7 @@ class Repo(LifecycleOps):
                         {"digest": stored.digest, "size": stored.size, "kind": stored.kind})
             for label in labels:
                 self._set_tag(row, label, force=False)
+            crash_point("add:before-commit")
         self._write_lineage()
         return self._add_result(row, created=True)
 

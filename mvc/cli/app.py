@@ -14,6 +14,7 @@ from mvc import __version__
 from mvc.cli import add, checkout, config, init, log, ls, show, tag
 from mvc.cli import diff, lineage
 from mvc.cli import archive, canary, promote, resolve, rollback
+from mvc.cli import access, audit, fsck, gc, verify
 
 app = typer.Typer(
     name="mvc",
@@ -69,6 +70,11 @@ app.command("rollback", help=rollback.__doc__)(rollback.rollback)
 app.command("archive", help=archive.__doc__)(archive.archive)
 app.add_typer(canary.app, name="canary", help=canary.__doc__)
 app.command("resolve", help=resolve.__doc__)(resolve.resolve)
+app.command("verify", help=verify.__doc__)(verify.verify)
+app.command("fsck", help=fsck.__doc__)(fsck.fsck)
+app.command("gc", help=gc.__doc__)(gc.gc)
+app.add_typer(access.app, name="access", help=access.__doc__)
+app.command("audit", help=audit.__doc__)(audit.audit)
 
 
 def _error(kind: str, message: str, code: int, as_json: bool) -> int:

@@ -116,6 +116,16 @@ class Event:
         }
 
 
+@dataclass(frozen=True)
+class Grant:
+    """One user's role in the access policy (SPEC §7)."""
+
+    user: str
+    role: str
+    granted_by: str
+    granted_at: str
+
+
 class Registry(ABC):
     """A registry backend. Reads may happen anywhere; writes only inside ``transaction()``."""
 
@@ -229,3 +239,18 @@ class Registry(ABC):
     @abstractmethod
     def events(self, limit: int | None = None) -> list[Event]:
         """Events, newest first."""
+
+    # access policy
+    @abstractmethod
+    def grants(self) -> list[Grant]:
+        """Every grant, by user name."""
+
+    @abstractmethod
+    def set_grant(self, user: str, role: str, granted_by: str, ts: str) -> None: ...
+
+    @abstractmethod
+    def delete_grant(self, user: str) -> None: ...
+
+    def check_storage(self) -> list[str]:
+        """Problems the backend finds in its own storage (an empty list when sound)."""
+        return []

@@ -13,7 +13,7 @@ from typing import Iterator
 from mvc.core.audit import GENESIS, event_hash
 from mvc.core.errors import ConflictError, IntegrityError, MvcError
 from mvc.core.registry.base import (
-    ChannelMoveRow, ChannelRow, Event, LineageInput, LineageRows, NewVersion, Registry, VersionRow,
+    ChannelMoveRow, ChannelRow, Event, Grant, LineageInput, LineageRows, NewVersion, Registry, VersionRow,
 )
 
 # Each entry moves the schema one version forward; never edit one that has shipped.
@@ -101,6 +101,15 @@ MIGRATIONS: list[str] = [
         ts TEXT NOT NULL
     );
     CREATE INDEX channel_history_model ON channel_history(model_id, channel);
+    """,
+    # access policy (SPEC §7): one role per user; no rows means the repository is open
+    """
+    CREATE TABLE grants (
+        user TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        granted_by TEXT NOT NULL,
+        granted_at TEXT NOT NULL
+    );
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -444,3 +453,28 @@ class SqliteRegistry(Registry):
         rows = (self._conn.execute(sql + " LIMIT ?", (limit,)) if limit is not None
                 else self._conn.execute(sql))
         return [Event(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
+
+    # -- access policy ----------------------------------------------------------------
+    def grants(self) -> list[Grant]:
+        rows = self._conn.execute("SELECT user, role, granted_by, granted_at FROM grants ORDER BY user")
+        return [Grant(*r) for r in rows]
+
+    def set_grant(self, user: str, role: str, granted_by: str, ts: str) -> None:
+        self._require_tx()
+        self._conn.execute(
+            "INSERT OR REPLACE INTO grants (user, role, granted_by, granted_at) VALUES (?, ?, ?, ?)",
+            (user, role, granted_by, ts),
+        )
+
+    def delete_grant(self, user: str) -> None:
+        self._require_tx()
+        self._conn.execute("DELETE FROM grants WHERE user = ?", (user,))
+
+    def check_storage(self) -> list[str]:
+        try:
+            rows = [r[0] for r in self._conn.execute("PRAGMA quick_check")]
+            rows += [f"foreign key violation in {r[0]} row {r[1]}"
+                     for r in self._conn.execute("PRAGMA foreign_key_check")]
+        except sqlite3.DatabaseError as exc:
+            return [f"the registry database is unreadable: {exc}"]
+        return [r for r in rows if r != "ok"]

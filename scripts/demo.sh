@@ -32,6 +32,8 @@ step mvc ls
 step mvc ls resnet
 step mvc show resnet@best
 step mvc log resnet
+step mvc diff resnet@0.1.0 resnet@best
+step mvc lineage train.csv --downstream
 step mvc checkout resnet@0.1.0 -o baseline.bin
 cmp baseline.bin first-model.bin && echo "the checked-out bytes are those of the first version"
 step mvc promote resnet@0.1.0 production -m "first release"

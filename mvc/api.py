@@ -23,6 +23,7 @@ from mvc.core.registry import open_registry
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import BUMPS, FIRST_VERSION, parse_version
 from mvc.lifecycle import LifecycleOps
+from mvc.sync import SyncOps
 from mvc.trust import TrustOps
 from mvc.results import (
     AddResult, CheckoutResult, ConfigEntry, InitResult, LogEntry, ModelSummary, TagInfo,
@@ -52,7 +53,7 @@ def _strings(values: Mapping[str, Any] | Iterable[str] | None) -> tuple[list[str
     return list(values), {}
 
 
-class Repo(TrustOps, LifecycleOps):
+class Repo(SyncOps, TrustOps, LifecycleOps):
     """An mvc repository: the ``.mvc`` folder beside the user's work."""
 
     def __init__(self, mvc_dir: Path | str):
@@ -246,15 +247,17 @@ class Repo(TrustOps, LifecycleOps):
         message: str = "",
         force: bool = False,
         store_data: bool = False,
+        git: bool = False,
         progress: Progress = None,
     ) -> AddResult:
         """Store ``path`` (a file or directory) and register a new version of model ``name``.
 
         Metrics and params are mappings or ``K=V`` strings. When the artifact, metrics and
         params equal those of the latest version, nothing is created (``created`` false)
-        unless ``force``.
+        unless ``force``. With ``git``, also write the pointer file ``PATH.mvc``, ignore PATH
+        in git, commit the pointer and create the annotated tag ``NAME@vVERSION``.
         """
-        from mvc.core.metrics import collect_metrics, collect_params, metric_value
+        from mvc.core.metrics import check_key, collect_metrics, collect_params, metric_value
 
         check_model_name(name)
         if version is not None and bump is not None:
@@ -265,10 +268,10 @@ class Repo(TrustOps, LifecycleOps):
             raise UserError(f"invalid bump {bump!r}; use one of: major, minor, patch")
         metric_args, metric_map = _strings(metrics)
         metric_values = collect_metrics(metric_args, [Path(f) for f in metrics_files])
-        metric_values.update({k: metric_value(k, v) for k, v in metric_map.items()})
+        metric_values.update({check_key(k, "metric"): metric_value(k, v) for k, v in metric_map.items()})
         param_args, param_map = _strings(params)
         param_values = collect_params(param_args, [Path(f) for f in params_files])
-        param_values.update(param_map)
+        param_values.update({check_key(k, "parameter"): v for k, v in param_map.items()})
         source = Path(path)
         _must_exist(source, "model path")
         data_paths = [Path(p) for p in data]
@@ -279,6 +282,10 @@ class Repo(TrustOps, LifecycleOps):
             _must_exist(p, "--code path")
         parent_rows = [self._resolve(r) for r in parents]
         labels = [check_tag_label(t, self.channel_names()) for t in tags]
+        if git:
+            from mvc.core.gitops import open_work_tree
+
+            open_work_tree(source.absolute().parent).close()  # refuse before storing anything
 
         from mvc.core import artifacts
         from mvc.core.faults import crash_point
@@ -293,13 +300,14 @@ class Repo(TrustOps, LifecycleOps):
                 with self._writing("writer", "tag", name):
                     for label in labels:
                         self._set_tag(existing, label, force=False)
-            return self._add_result(existing, created=False)
+            recorded = self._record_in_git(source, existing) if git and not self._pointer_current(source, existing) else None
+            return self._add_result(existing, created=False, git=recorded)
 
         inputs = self._lineage_inputs(data_paths, code_paths, parent_rows, store_data, progress)
         from mvc.core.provenance import current_user, environment, git_info
 
         env = environment()
-        git = git_info(Path.cwd())
+        provenance = git_info(Path.cwd())  # not "git": that is the --git flag
         with self._writing("writer", "add", name):
             existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
             if existing is not None:  # another process added the same thing meanwhile
@@ -311,7 +319,7 @@ class Repo(TrustOps, LifecycleOps):
             row = self.registry.insert_version(NewVersion(
                 model=name, version=number, digest=stored.digest, size=stored.size, kind=stored.kind,
                 path_name=stored.name, message=message, metrics=metric_values, params=param_values,
-                env=env, git=git, created_at=now(), created_by=current_user(),
+                env=env, git=provenance, created_at=now(), created_by=current_user(),
             ))
             self.registry.add_lineage(row.id, inputs)
             self._event("add", refs.format_ref(name, number),
@@ -320,7 +328,7 @@ class Repo(TrustOps, LifecycleOps):
                 self._set_tag(row, label, force=False)
             crash_point("add:before-commit")
         self._write_lineage()
-        return self._add_result(row, created=True)
+        return self._add_result(row, created=True, git=self._record_in_git(source, row) if git else None)
 
     def _default_bump(self) -> str:
         bump = self.config.get("version.default_bump", "patch")
@@ -373,10 +381,10 @@ class Repo(TrustOps, LifecycleOps):
             inputs.append(LineageInput("model", row.digest, None, {}, (row.model, row.version)))
         return inputs
 
-    def _add_result(self, row: VersionRow, created: bool) -> AddResult:
+    def _add_result(self, row: VersionRow, created: bool, git: dict | None = None) -> AddResult:
         state = self._state(row, self._serving(row.model).get((row.model, row.version), []))
         return AddResult(refs.format_ref(row.model, row.version), row.model, row.version,
-                         row.digest, row.size, row.kind, state, created)
+                         row.digest, row.size, row.kind, state, created, git)
 
     # -- reading ------------------------------------------------------------------------
     def show(self, ref: str) -> VersionInfo:

@@ -42,6 +42,13 @@ class AddResult(_Result):
     kind: str
     state: str
     created: bool
+    git: dict[str, Any] | None = None  # with ``add --git``: pointer, commit, tag
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if out["git"] is None:
+            del out["git"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -146,76 +153,6 @@ class ConfigEntry(_Result):
     action: str = "get"  # "get" | "set" | "unset"
 
 
-@dataclass(frozen=True)
-class ChannelMove(_Result):
-    """What a promote, rollback or canary command did to a channel (``changed`` false: nothing
-    to do). ``version``/``ref``/``slot``/``path`` name the stable version after the move."""
-
-    model: str
-    channel: str
-    action: str
-    ref: str | None
-    version: str | None
-    previous: str | None
-    slot: str | None
-    path: str | None
-    canary: dict[str, Any] | None  # {"version", "percent", "path"}
-    changed: bool
-    message: str
-
-
-@dataclass(frozen=True)
-class ChannelStatus(_Result):
-    """What a channel serves (``mvc canary status``)."""
-
-    model: str
-    channel: str
-    version: str | None
-    ref: str | None
-    slot: str | None
-    path: str | None
-    canary: dict[str, Any] | None  # {"version", "ref", "path", "percent"}
-    deploy_dir: str
-    updated_at: str | None
-
-
-@dataclass(frozen=True)
-class Resolution(_Result):
-    """Which version serves a request (``mvc resolve``); exactly the keys of SPEC §3."""
-
-    model: str
-    channel: str
-    version: str
-    ref: str
-    path: str
-    canary: dict[str, Any] | None  # {"version", "percent"}
-
-
-@dataclass(frozen=True)
-class ArchiveResult(_Result):
-    ref: str
-    model: str
-    version: str
-    archived: bool
-    changed: bool
-
-
-@dataclass(frozen=True)
-class ChannelLogEntry(_Result):
-    """One move of a channel in ``mvc log NAME --channel C``, newest first."""
-
-    seq: int
-    model: str
-    channel: str
-    action: str
-    version: str | None
-    ref: str | None
-    previous: str | None
-    canary: dict[str, Any] | None  # {"version", "percent"}
-    slot: str | None
-    message: str
-    user: str
-    ts: str
 
 
 # -- access, audit and integrity (SPEC §3 "Integrity", §7) -----------------------------
@@ -354,3 +291,99 @@ class LineageResult(_Result):
         from mvc.core.lineage import to_mermaid
 
         return to_mermaid(self.to_dict())
+
+
+@dataclass(frozen=True)
+class RemoteInfo(_Result):
+    name: str
+    url: str
+    default: bool
+
+
+@dataclass(frozen=True)
+class TransferResult(_Result):
+    """What ``mvc push`` / ``mvc pull`` moved."""
+
+    remote: str
+    url: str
+    transferred: int
+    skipped: int
+    bytes: int
+    objects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HooksResult(_Result):
+    hooks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChannelMove(_Result):
+    """What a promote, rollback or canary command did to a channel (``changed`` false: nothing
+    to do). ``version``/``ref``/``slot``/``path`` name the stable version after the move."""
+
+    model: str
+    channel: str
+    action: str
+    ref: str | None
+    version: str | None
+    previous: str | None
+    slot: str | None
+    path: str | None
+    canary: dict[str, Any] | None  # {"version", "percent", "path"}
+    changed: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class ChannelStatus(_Result):
+    """What a channel serves (``mvc canary status``)."""
+
+    model: str
+    channel: str
+    version: str | None
+    ref: str | None
+    slot: str | None
+    path: str | None
+    canary: dict[str, Any] | None  # {"version", "ref", "path", "percent"}
+    deploy_dir: str
+    updated_at: str | None
+
+
+@dataclass(frozen=True)
+class Resolution(_Result):
+    """Which version serves a request (``mvc resolve``); exactly the keys of SPEC §3."""
+
+    model: str
+    channel: str
+    version: str
+    ref: str
+    path: str
+    canary: dict[str, Any] | None  # {"version", "percent"}
+
+
+@dataclass(frozen=True)
+class ArchiveResult(_Result):
+    ref: str
+    model: str
+    version: str
+    archived: bool
+    changed: bool
+
+
+@dataclass(frozen=True)
+class ChannelLogEntry(_Result):
+    """One move of a channel in ``mvc log NAME --channel C``, newest first."""
+
+    seq: int
+    model: str
+    channel: str
+    action: str
+    version: str | None
+    ref: str | None
+    previous: str | None
+    canary: dict[str, Any] | None  # {"version", "percent"}
+    slot: str | None
+    message: str
+    user: str
+    ts: str

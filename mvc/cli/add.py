@@ -53,6 +53,9 @@ def add(
     store_data: Annotated[
         bool, typer.Option("--store-data", help="Also store the --data files in the object store.")
     ] = False,
+    git: Annotated[
+        bool, typer.Option("--git", help="Write PATH.mvc, ignore PATH in git, commit the pointer and tag NAME@vVERSION.")
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo
@@ -64,7 +67,7 @@ def add(
             path, name, version=version, bump=bump, metrics=metric or [],
             metrics_files=metrics_file or [], params=param or [], params_files=params_file or [],
             data=data or [], code=code or [], parents=parent or [], tags=tag or [],
-            message=message, force=force, store_data=store_data, progress=progress,
+            message=message, force=force, store_data=store_data, git=git, progress=progress,
         )
 
     def render(r) -> None:
@@ -73,5 +76,7 @@ def add(
         else:
             say(f"{r.ref} already holds this artifact with the same metrics and params; "
                 "nothing added (use --force to add anyway)")
+        if r.git:
+            say(f"Committed {r.git['pointer']} and tagged {r.git['tag']}")
 
     emit(result, json_out, render)

@@ -11,9 +11,9 @@ from typing import Annotated, Optional
 import typer
 
 from mvc import __version__
-from mvc.cli import add, checkout, config, init, log, ls, show, tag
-from mvc.cli import diff, lineage
+from mvc.cli import add, checkout, config, hooks, init, log, ls, remote, show, tag, transfer
 from mvc.cli import archive, canary, promote, resolve, rollback
+from mvc.cli import diff, lineage
 from mvc.cli import access, audit, fsck, gc, verify
 
 app = typer.Typer(
@@ -70,6 +70,10 @@ app.command("rollback", help=rollback.__doc__)(rollback.rollback)
 app.command("archive", help=archive.__doc__)(archive.archive)
 app.add_typer(canary.app, name="canary", help=canary.__doc__)
 app.command("resolve", help=resolve.__doc__)(resolve.resolve)
+app.add_typer(remote.app, name="remote", help=remote.__doc__)
+app.command("push", help=transfer.push.__doc__)(transfer.push)
+app.command("pull", help=transfer.pull.__doc__)(transfer.pull)
+app.add_typer(hooks.app, name="hooks", help=hooks.__doc__)
 app.command("verify", help=verify.__doc__)(verify.verify)
 app.command("fsck", help=fsck.__doc__)(fsck.fsck)
 app.command("gc", help=gc.__doc__)(gc.gc)
@@ -110,7 +114,7 @@ def run(argv: list[str]) -> int:
         return _error("usage", exc.format_message() + hint, 2, as_json)
     except _click.exceptions.ClickException as exc:
         return _error("usage", exc.format_message(), exc.exit_code, as_json)
-    except (_click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("mvc: interrupted\n")
         return 130
     except BrokenPipeError:
@@ -123,3 +127,8 @@ def run(argv: list[str]) -> int:
             raise
         where = f": {exc.filename}" if exc.filename else ""
         return _error("os", f"{exc.strerror or exc}{where}", 1, as_json)
+    except Exception as exc:  # a bug in mvc: still one line, never a traceback by default
+        if debug:
+            raise
+        return _error("internal", f"internal error ({type(exc).__name__}: {exc}); "
+                      "rerun with MVC_DEBUG=1 for the traceback and report it", 1, as_json)

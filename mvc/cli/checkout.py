@@ -1,5 +1,6 @@
 """Write a version's artifact out, verifying every byte; never overwrites a different
-file without --force."""
+file without --force. With no REF, write out the artifact of every pointer file (PATH.mvc)
+under the current directory, pulling missing objects from the default remote."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from mvc.cli.output import Progress, emit, human_size, say
 
 
 def checkout(
-    ref: Annotated[str, typer.Argument(help="The version to write out, e.g. resnet@1.2.0.")],
+    ref: Annotated[
+        Optional[str], typer.Argument(help="The version to write out, e.g. resnet@1.2.0 (default: every pointer file here).")
+    ] = None,
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Where to write it (default: its original name here).")
     ] = None,
@@ -28,6 +31,22 @@ def checkout(
     from mvc.cli.common import open_repo
 
     repo = open_repo()
+    if ref is None:
+        if output is not None:
+            from mvc.core.errors import UsageError
+
+            raise UsageError("-o needs a REF; without one, each pointer file's artifact goes beside it")
+        with Progress("checking out pointer files") as progress:
+            results = repo.checkout_pointers(".", link=link, force=force, progress=progress)
+
+        def render_all(items) -> None:
+            written = [r for r in items if r.written]
+            for r in written:
+                say(f"Checked out {r.ref} to {r.path}")
+            say(f"{len(written)} written, {len(items) - len(written)} already up to date")
+
+        emit(results, json_out, render_all)
+        return
     with Progress(f"checking out {ref}") as progress:
         result = repo.checkout(ref, output, link=link, force=force, progress=progress)
 

@@ -118,6 +118,7 @@ _mvc_option_values() {
         "mvc add --data") _mvc_files "$3" ;;
         "mvc add --code") _mvc_files "$3" ;;
         "mvc add --from") _mvc_words "$(_mvc_models)" "$3" ;;
+        "mvc ls --state") _mvc_words "development staging production archived" "$3" ;;
         "mvc checkout --output"|"mvc checkout -o") _mvc_files "$3" ;;
         "mvc checkout --link") _mvc_words "copy reflink hardlink symlink" "$3" ;;
         "mvc lineage --format") _mvc_words "tree json dot mermaid" "$3" ;;

@@ -145,7 +145,7 @@ complete -c mvc -n '__mvc_at \'mvc add\'' -l git -d 'Write PATH.mvc, ignore PATH
 complete -c mvc -n '__mvc_at \'mvc add\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc add\' 0' -F
-complete -c mvc -n '__mvc_at \'mvc ls\'' -l state -x -d 'Only development, staging, production or archived.'
+complete -c mvc -n '__mvc_at \'mvc ls\'' -l state -x -a 'development staging production archived' -d 'Only development, staging, production or archived.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc ls\' 0' -f -a '(__mvc_models)'

@@ -68,7 +68,7 @@ def test_sigkill_add_at_random_times(repo, big):
     repo("add", big.name, "--name", "timing")  # how long a whole add takes here
     full = time.monotonic() - started
     outcomes = set()
-    for attempt in range(4):
+    for attempt in range(3):
         with open(big, "r+b") as f:  # new content each time, so the object is new
             f.write(os.urandom(16))
         proc = subprocess.Popen([str(BIN), "add", big.name, "--name", "big"], cwd=repo.cwd,

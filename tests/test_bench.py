@@ -1,0 +1,39 @@
+"""The benchmark script runs end to end and reports every measure (never its timings:
+those are checked by running benchmarks/bench.py itself, not here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+
+MEASURES = {
+    "sha256", "add_new", "python_pass", "add_unchanged", "cp", "cp_fsync",
+    "checkout_copy_fresh", "checkout_copy_cold", "checkout_reflink", "checkout_hardlink",
+    "version", "ls",
+}
+FIELDS = {"label", "median_s", "samples_s", "cpu_median_s", "baseline", "baseline_median_s", "ratio", "target", "pass"}
+
+
+def test_quick_bench_reports_every_measure(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--size-mib", "8", "--repeat", "1", "--json",
+         "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["size_mib"] == 8 and doc["repeat"] == 1
+    assert {"startup_repeat", "machine", "notes", "results"} <= set(doc)
+    assert set(doc["results"]) == MEASURES
+    for key, r in doc["results"].items():
+        assert set(r) == FIELDS, key
+        assert r["samples_s"] and all(s > 0 for s in r["samples_s"]), key
+        assert r["pass"] in (True, False, None), key
+        if r["target"] is not None:
+            assert r["ratio"] is not None and r["pass"] is not None, key
+    # the temporary directory is removed again
+    assert list(tmp_path.iterdir()) == []

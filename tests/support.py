@@ -54,6 +54,112 @@ class Mvc:
         proc = self(*args, "--json", **kw)
         return json.loads(proc.stdout)
 
+    def fail(self, *args: str, code: int = 1, **kw) -> subprocess.CompletedProcess:
+        """Run a command that must fail with ``code``: ``mvc: error: ...`` on stderr in one or
+        two lines, no traceback; with ``--json``, stdout holds only the error document."""
+        proc = self(*args, check=False, **kw)
+        assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+        assert_error(proc, json_out="--json" in map(str, args))
+        return proc
+
+    def popen(self, *args: str, cwd: Path | None = None) -> subprocess.Popen:
+        """Start ``mvc`` without waiting (for concurrency tests)."""
+        return subprocess.Popen([str(BIN), *map(str, args)], cwd=cwd or self.cwd, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def add(self, model: str, data: bytes | str, *args: str, filename: str = "model.bin") -> dict:
+        """Write ``data`` to ``filename`` and ``mvc add`` it as ``model``; the --json result."""
+        write(self.cwd / filename, data)
+        return self.json("add", filename, "--name", model, *args)
+
+    @property
+    def mvc_dir(self) -> Path:
+        return self.cwd / ".mvc"
+
+    def events(self) -> list[dict]:
+        """The audit log, oldest first, read straight from the SQLite registry."""
+        return read_events(self.mvc_dir / "registry.db")
+
+    def state(self) -> dict:
+        """What a failed command must leave alone: versions, tags, config, audit log and the
+        user's files (the object store may keep an unreferenced object, which gc removes)."""
+        return {
+            "log": self.json("log"),
+            "config": (self.mvc_dir / "config.toml").read_bytes(),
+            "events": self.events(),
+            "work": tree_state(self.cwd, skip=(".mvc",)),
+        }
+
+
+def assert_error(proc: subprocess.CompletedProcess, json_out: bool = False) -> None:
+    lines = proc.stderr.splitlines()
+    assert lines and lines[0].startswith("mvc: error: "), proc.stderr
+    assert len(lines) <= 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    if json_out:
+        doc = json.loads(proc.stdout)
+        assert set(doc) == {"error"} and set(doc["error"]) == {"type", "message"}
+        assert doc["error"]["message"] in proc.stderr
+    else:
+        assert proc.stdout == ""
+
+
+def read_events(db: Path) -> list[dict]:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT seq, ts, user, action, target, details, prev, hash FROM events ORDER BY seq"
+        ).fetchall()
+    finally:
+        conn.close()
+    keys = ("seq", "ts", "user", "action", "target", "details", "prev", "hash")
+    return [dict(zip(keys, r), details=json.loads(r[5])) for r in rows]
+
+
+def assert_chain_intact(events: list[dict]) -> None:
+    """Recompute every hash of the audit chain (SPEC §7)."""
+    from mvc.core.audit import GENESIS, event_hash
+
+    prev = GENESIS
+    for i, e in enumerate(events, start=1):
+        assert e["seq"] == i and e["prev"] == prev, e
+        assert e["hash"] == event_hash(prev, e["seq"], e["ts"], e["user"], e["action"],
+                                       e["target"], e["details"]), e
+        prev = e["hash"]
+
+
+def tree_state(root: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple]:
+    """Every entry below ``root``: (kind, mode bits, bytes or link target), by relative path."""
+    out: dict[str, tuple] = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if rel.parts[0] in skip:
+            continue
+        st = p.lstat()
+        if p.is_symlink():
+            out[rel.as_posix()] = ("link", os.readlink(p))
+        elif p.is_dir():
+            out[rel.as_posix()] = ("dir",)
+        else:
+            out[rel.as_posix()] = ("file", st.st_mode & 0o777, p.read_bytes())
+    return out
+
+
+def model_dir(path: Path) -> Path:
+    """A directory artifact with nesting, an executable file and an internal symlink."""
+    write(path / "weights.bin", bytes(range(256)) * 8)
+    write(path / "config" / "params.json", '{"layers": 3}\n')
+    run = write(path / "run.sh", "#!/bin/sh\necho serve\n")
+    run.chmod(0o755)
+    (path / "latest.json").symlink_to("config/params.json")
+    return path
+
+
+def init_git(path: Path, home: Path) -> None:
+    """A real git work tree with an isolated HOME (branch main)."""
+    git(path, "init", "-q", "-b", "main", env=mvc_env(home))
 
 
 def write(path: Path, data: bytes | str) -> Path:

@@ -1,0 +1,109 @@
+"""mvc checkout: where it writes, what it refuses, link modes, directories, corruption."""
+
+from __future__ import annotations
+
+import os
+
+from support import model_dir, tree_state, write
+
+
+def test_checkout_default_path_is_original_name(repo, work):
+    repo.add("m", b"weights", filename="model.safetensors")
+    (work / "model.safetensors").unlink()
+    out = repo.json("checkout", "m")
+    assert set(out) >= {"ref", "digest", "path", "written"}
+    assert out["path"] == str(work / "model.safetensors") and out["written"] is True
+    assert (work / "model.safetensors").read_bytes() == b"weights"
+
+
+def test_checkout_output_and_existing_directory(repo, work):
+    repo.add("m", b"weights")
+    repo("checkout", "m", "-o", "serving/model.bin")
+    assert (work / "serving" / "model.bin").read_bytes() == b"weights"
+    (work / "deploy").mkdir()
+    out = repo.json("checkout", "m", "-o", "deploy")
+    assert out["path"] == str(work / "deploy" / "model.bin")
+    assert (work / "deploy" / "model.bin").read_bytes() == b"weights"
+
+
+def test_identical_target_writes_nothing(repo, work):
+    repo.add("m", b"weights")
+    target = work / "model.bin"
+    stat = target.stat()
+    out = repo.json("checkout", "m")
+    assert out["written"] is False
+    assert "already matches" in repo("checkout", "m").stdout
+    after = target.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
+
+
+def test_different_file_refused_without_force(repo, work):
+    repo.add("m", b"weights")
+    write(work / "model.bin", b"my local edits")
+    proc = repo.fail("checkout", "m")
+    assert "--force" in proc.stderr
+    assert (work / "model.bin").read_bytes() == b"my local edits"
+    repo.fail("checkout", "m", "--json")
+    out = repo.json("checkout", "m", "--force")
+    assert out["written"] is True and (work / "model.bin").read_bytes() == b"weights"
+
+
+def test_link_modes(repo, work):
+    digest = repo.add("m", b"weights")["digest"].split(":")[1]
+    obj = work / ".mvc" / "objects" / digest[:2] / digest[2:]
+    for mode in ("copy", "reflink", "hardlink", "symlink"):
+        out = repo.json("checkout", "m", "-o", f"{mode}.bin", "--link", mode)
+        assert out["link"] == mode and (work / f"{mode}.bin").read_bytes() == b"weights"
+    assert (work / "hardlink.bin").stat().st_ino == obj.stat().st_ino
+    assert (work / "symlink.bin").is_symlink() and (work / "symlink.bin").resolve() == obj.resolve()
+    for mode in ("copy", "reflink"):
+        assert not (work / f"{mode}.bin").is_symlink()
+        assert (work / f"{mode}.bin").stat().st_ino != obj.stat().st_ino
+    repo.fail("checkout", "m", "-o", "x.bin", "--link", "teleport")
+
+
+def test_directory_round_trip(repo, work):
+    model_dir(work / "bundle")
+    repo("add", "bundle", "--name", "dm")
+    out = repo.json("checkout", "dm", "-o", "restored")
+    assert out["kind"] == "directory" and out["files"] == 3
+    assert tree_state(work / "restored") == tree_state(work / "bundle")
+    assert os.access(work / "restored" / "run.sh", os.X_OK)
+    assert os.readlink(work / "restored" / "latest.json") == "config/params.json"
+    # the default target is the original directory name, which already matches
+    assert repo.json("checkout", "dm")["written"] is False
+    # a changed file inside the tree is a difference
+    write(work / "restored" / "weights.bin", b"changed")
+    repo.fail("checkout", "dm", "-o", "restored")
+    repo("checkout", "dm", "-o", "restored", "--force")
+    assert tree_state(work / "restored") == tree_state(work / "bundle")
+
+
+def test_directory_round_trip_with_hardlinks(repo, work):
+    model_dir(work / "bundle")
+    repo("add", "bundle", "--name", "dm")
+    repo("checkout", "dm", "-o", "linked", "--link", "hardlink")
+    assert {p: s[:1] + s[2:] for p, s in tree_state(work / "linked").items()} == {
+        p: s[:1] + s[2:] for p, s in tree_state(work / "bundle").items()}
+
+
+def test_corrupt_object_is_exit_3_and_writes_nothing(repo, work):
+    digest = repo.add("m", b"weights")["digest"]
+    hexdigest = digest.split(":")[1]
+    obj = work / ".mvc" / "objects" / hexdigest[:2] / hexdigest[2:]
+    obj.chmod(0o644)
+    data = bytearray(obj.read_bytes())
+    data[0] ^= 0xFF
+    obj.write_bytes(bytes(data))
+    before = sorted(os.listdir(work))
+    for mode in ("copy", "hardlink"):
+        proc = repo.fail("checkout", "m", "-o", "out.bin", "--link", mode, code=3)
+        assert "corrupt" in proc.stderr and digest in proc.stderr
+    assert sorted(os.listdir(work)) == before  # no output file, no temporary left behind
+    proc = repo.fail("checkout", "m", "-o", "out.bin", "--json", code=3)
+    assert '"integrity"' in proc.stdout
+
+
+def test_unknown_ref(repo):
+    repo.add("resnet", b"w")
+    assert "did you mean resnet@0.1.0" in repo.fail("checkout", "resnet@0.2.0").stderr

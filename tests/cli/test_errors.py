@@ -1,0 +1,125 @@
+"""The error contract (SPEC §4): exit codes, one `mvc: error:` line on stderr, JSON errors,
+MVC_DEBUG tracebacks, output rules, and failed commands that change nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from support import BIN
+
+ANSI = re.compile(r"\x1b\[")
+COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-9]|9[0-7]|38;)")
+
+
+def test_usage_errors_exit_2(repo, work):
+    for args in (["frobnicate"], ["ls", "--bogus"], ["add"], ["add", "model.bin"],
+                 ["show"], ["tag"], ["log", "--limit"]):
+        repo.fail(*args, code=2)
+
+
+def test_usage_error_json(repo):
+    proc = repo.fail("add", "--json", code=2)
+    assert json.loads(proc.stdout)["error"]["type"] == "usage"
+
+
+def test_user_error_json_document(repo):
+    repo.add("resnet", b"w")
+    proc = repo.fail("show", "resnt", "--json")
+    doc = json.loads(proc.stdout)
+    assert doc["error"]["type"] == "not_found"
+    assert doc["error"]["message"] == "unknown model 'resnt'; did you mean resnet?"
+    assert proc.stderr == f"mvc: error: {doc['error']['message']}\n"
+
+
+def test_debug_shows_traceback(repo):
+    proc = repo("show", "ghost", check=False, env={"MVC_DEBUG": "1"})
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "unknown model 'ghost'" in proc.stderr
+
+
+def test_failed_add_changes_nothing(repo, work):
+    repo.add("m", b"1", "--tag", "best")
+    (work / "new.bin").write_bytes(b"2")
+    before = repo.state()
+    repo.fail("add", "new.bin", "--name", "m", "--version", "0.1.0")
+    repo.fail("add", "new.bin", "--name", "m", "--tag", "best")
+    repo.fail("add", "new.bin", "--name", "m", "--metric", "acc=x")
+    repo.fail("add", "new.bin", "--name", "m", "--from", "m@9.9.9")
+    repo.fail("add", "new.bin", "--name", "m", "--code", "missing.py")
+    repo.fail("add", "new.bin", "--name", "m", "--bump", "patch", "--version", "1.0.0", code=2)
+    assert repo.state() == before
+
+
+def test_version_flag_is_cheap_and_plain(mvc):
+    proc = mvc("--version")
+    assert re.fullmatch(r"mvc \d+\.\d+\.\d+\S*\n", proc.stdout) and proc.stderr == ""
+
+
+def test_help_mentions_commands(mvc):
+    out = mvc("--help").stdout
+    for command in ("init", "add", "ls", "show", "checkout", "tag", "log", "config"):
+        assert command in out
+
+
+def test_no_ansi_in_pipes_even_without_no_color(repo):
+    env = {"NO_COLOR": "", "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+    repo.add("m", b"w", "--metric", "acc=0.9", "--tag", "best")
+    for args in (["ls"], ["ls", "m"], ["show", "m"], ["log"], ["tag", "m"], ["show", "nope"]):
+        proc = repo(*args, check=False, env=env)
+        assert not ANSI.search(proc.stdout + proc.stderr), args
+
+
+def _on_terminal(args: list[str], cwd, env: dict) -> str:
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.run([str(BIN), *args], cwd=cwd, env=env, stdin=follower, stdout=follower,
+                          stderr=follower, timeout=60)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal is closed and drained
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert proc.returncode == 0
+    return b"".join(chunks).decode()
+
+
+def test_no_color_on_a_terminal(repo):
+    repo.add("m", b"w", "--tag", "best")
+    env = {k: v for k, v in repo.env.items() if k != "NO_COLOR"}
+    env["TERM"] = "xterm-256color"
+    assert COLOUR.search(_on_terminal(["log"], repo.cwd, env))  # colour on a terminal ...
+    env["NO_COLOR"] = "1"
+    assert not COLOUR.search(_on_terminal(["log"], repo.cwd, env))  # ... unless NO_COLOR
+
+
+def test_interrupt_is_one_line_and_exit_130(repo, work):
+    """Ctrl-C while mvc waits (here: reading a metrics file from a pipe) ends quietly,
+    with exit 130 like a shell, and records nothing."""
+    (work / "model.bin").write_bytes(b"w")
+    proc = subprocess.Popen(
+        [str(BIN), "add", "model.bin", "--name", "m", "--metrics-file", "/dev/stdin"],
+        cwd=work, env=repo.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # wait until it blocks on the pipe
+        with open(f"/proc/{proc.pid}/wchan") as f:
+            if "pipe" in f.read():
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and len(err.splitlines()) <= 1 and out == ""
+    assert repo.json("log") == []

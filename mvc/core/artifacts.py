@@ -51,6 +51,9 @@ def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
         return cached, before.st_size
     if store is not None:
         digest, size = store.put_file(path, progress)
+        written = store.written(digest)
+        if written is not None:  # hashed whole as it was written: checkout may trust it
+            cache.put(store.path(digest), written, digest)
     else:
         digest, size = hash_file(path, progress)
     after = os.stat(path)

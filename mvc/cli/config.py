@@ -15,6 +15,8 @@ app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": [
 def _toml(value) -> str:
     import tomli_w
 
+    if isinstance(value, list):  # tomli_w writes arrays over several lines; keep KEY = VALUE on one
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     return tomli_w.dumps({"v": value})[4:].strip()
 
 

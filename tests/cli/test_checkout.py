@@ -87,14 +87,19 @@ def test_directory_round_trip_with_hardlinks(repo, work):
         p: s[:1] + s[2:] for p, s in tree_state(work / "bundle").items()}
 
 
-def test_corrupt_object_is_exit_3_and_writes_nothing(repo, work):
-    digest = repo.add("m", b"weights")["digest"]
+def _corrupt(work, digest: str) -> None:
+    """Change one byte of a stored object (objects are read-only: chmod u+w first)."""
     hexdigest = digest.split(":")[1]
     obj = work / ".mvc" / "objects" / hexdigest[:2] / hexdigest[2:]
     obj.chmod(0o644)
     data = bytearray(obj.read_bytes())
     data[0] ^= 0xFF
     obj.write_bytes(bytes(data))
+
+
+def test_corrupt_object_is_exit_3_and_writes_nothing(repo, work):
+    digest = repo.add("m", b"weights")["digest"]
+    _corrupt(work, digest)
     before = sorted(os.listdir(work))
     for mode in ("copy", "hardlink"):
         proc = repo.fail("checkout", "m", "-o", "out.bin", "--link", mode, code=3)
@@ -102,6 +107,16 @@ def test_corrupt_object_is_exit_3_and_writes_nothing(repo, work):
     assert sorted(os.listdir(work)) == before  # no output file, no temporary left behind
     proc = repo.fail("checkout", "m", "-o", "out.bin", "--json", code=3)
     assert '"integrity"' in proc.stdout
+
+
+def test_corrupt_file_in_directory_artifact(repo, work):
+    model_dir(work / "bundle")
+    repo("add", "bundle", "--name", "dm")
+    weights = next(f for f in repo.json("show", "dm")["files"] if f["path"] == "weights.bin")
+    _corrupt(work, weights["digest"])
+    before = sorted(os.listdir(work))
+    assert weights["digest"] in repo.fail("checkout", "dm", "-o", "restored", code=3).stderr
+    assert sorted(os.listdir(work)) == before
 
 
 def test_unknown_ref(repo):

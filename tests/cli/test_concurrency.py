@@ -46,3 +46,11 @@ def test_parallel_adds_to_different_models(repo, work):
     for r in results:  # each version holds the bytes its own process added
         assert repo.json("show", r["ref"])["digest"] == r["digest"]
     assert_chain_intact(repo.events())
+
+
+def test_parallel_adds_of_the_same_bytes_create_one_version(repo, work):
+    write(work / "model.bin", b"the same weights")
+    results = _run_all(repo, [["add", "model.bin", "--name", "m"]] * WORKERS)
+    assert sorted(r["created"] for r in results) == [False] * (WORKERS - 1) + [True]
+    assert {r["ref"] for r in results} == {"m@0.1.0"}
+    assert len(repo.json("ls", "m")) == 1

@@ -24,7 +24,10 @@ def test_set_get_list_unset(repo, work):
     assert repo("config", "get", "core.verbose").stdout == "true\n"
     assert repo("config", "get", "compare.threshold").stdout == "0.9\n"
     assert repo.json("config", "get", "compare.threshold")["value"] == 0.9
-    assert "compare.threshold = 0.9" in repo("config", "list").stdout.splitlines()
+    repo("config", "set", "core.layers", '[64, "relu", [1, 2]]')
+    listed = repo("config", "list").stdout.splitlines()
+    assert "compare.threshold = 0.9" in listed
+    assert 'core.layers = [64, "relu", [1, 2]]' in listed  # one line per key, arrays too
 
     assert repo.json("config", "unset", "compare.threshold")["action"] == "unset"
     assert "compare.threshold" not in repo.json("config", "list")

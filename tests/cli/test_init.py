@@ -79,6 +79,8 @@ def test_mvc_dir_env_names_the_repository(repo, work, tmp_path):
     outside.mkdir()
     rows = repo.json("ls", cwd=outside, env={"MVC_DIR": str(work / ".mvc")})
     assert [m["model"] for m in rows] == ["m"]
+    proc = repo.fail("ls", env={"MVC_DIR": str(outside)})
+    assert "not an mvc repository" in proc.stderr
 
 
 def test_outside_repository_is_exit_1(mvc):

@@ -274,6 +274,7 @@ class Repo(SyncOps, TrustOps, LifecycleOps):
         param_values.update({check_key(k, "parameter"): v for k, v in param_map.items()})
         source = Path(path)
         _must_exist(source, "model path")
+        self._check_outside_mvc_dir(source)
         data_paths = [Path(p) for p in data]
         code_paths = [Path(p) for p in code]
         for p in data_paths:
@@ -329,6 +330,16 @@ class Repo(SyncOps, TrustOps, LifecycleOps):
             crash_point("add:before-commit")
         self._write_lineage()
         return self._add_result(row, created=True, git=self._record_in_git(source, row) if git else None)
+
+    def _check_outside_mvc_dir(self, source: Path) -> None:
+        # A model holding the repository's own store (mvc add .) would copy the store into
+        # itself and snapshot a database that is being written.
+        src, store = source.resolve(), self.layout.mvc_dir.resolve()
+        if src == store or store in src.parents or src in store.parents:
+            raise UserError(
+                f"model path {source} contains or lies in the mvc repository {store}; "
+                "add the model's own file or folder"
+            )
 
     def _default_bump(self) -> str:
         bump = self.config.get("version.default_bump", "patch")

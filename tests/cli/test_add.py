@@ -87,6 +87,9 @@ def test_invalid_metric_name_version_and_path(repo, work):
         proc = repo.fail("add", "model.bin", "--name", "m", *args)
         assert words in proc.stderr, (args, proc.stderr)
     assert "invalid model name" in repo.fail("add", "model.bin", "--name", "../etc").stderr
+    # the repository's own store is never part of a model (mvc add . would copy it into itself)
+    assert "mvc repository" in repo.fail("add", ".", "--name", "m").stderr
+    assert "mvc repository" in repo.fail("add", ".mvc/config.toml", "--name", "m").stderr
     assert "does not exist" in repo.fail("add", "missing.bin", "--name", "m").stderr
     assert repo.state() == before
 

@@ -46,6 +46,7 @@ def test_different_file_refused_without_force(repo, work):
     repo.fail("checkout", "m", "--json")
     out = repo.json("checkout", "m", "--force")
     assert out["written"] is True and (work / "model.bin").read_bytes() == b"weights"
+    assert "did you mean m@0.1.0" in repo.fail("checkout", "m@0.2.0").stderr
 
 
 def test_link_modes(repo, work):
@@ -117,8 +118,3 @@ def test_corrupt_file_in_directory_artifact(repo, work):
     before = sorted(os.listdir(work))
     assert weights["digest"] in repo.fail("checkout", "dm", "-o", "restored", code=3).stderr
     assert sorted(os.listdir(work)) == before
-
-
-def test_unknown_ref(repo):
-    repo.add("resnet", b"w")
-    assert "did you mean resnet@0.1.0" in repo.fail("checkout", "resnet@0.2.0").stderr

@@ -20,9 +20,6 @@ def test_usage_errors_exit_2(repo, work):
     for args in (["frobnicate"], ["ls", "--bogus"], ["add"], ["add", "model.bin"],
                  ["show"], ["tag"], ["log", "--limit"]):
         repo.fail(*args, code=2)
-
-
-def test_usage_error_json(repo):
     proc = repo.fail("add", "--json", code=2)
     assert json.loads(proc.stdout)["error"]["type"] == "usage"
 
@@ -34,9 +31,6 @@ def test_user_error_json_document(repo):
     assert doc["error"]["type"] == "not_found"
     assert doc["error"]["message"] == "unknown model 'resnt'; did you mean resnet?"
     assert proc.stderr == f"mvc: error: {doc['error']['message']}\n"
-
-
-def test_debug_shows_traceback(repo):
     proc = repo("show", "ghost", check=False, env={"MVC_DEBUG": "1"})
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr and "unknown model 'ghost'" in proc.stderr

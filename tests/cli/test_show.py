@@ -22,10 +22,6 @@ def test_show_json_keys(repo):
     assert set(v["lineage"]) == {"data", "code", "parents"}
     assert v["files"] == [{"path": "model.bin", "size": 7, "digest": added["digest"]}]
     assert v["created_by"] == "tester@example.com"
-
-
-def test_show_human(repo):
-    repo.add("m", b"weights", "--metric", "acc=0.9", "-m", "hello")
     proc = repo("show", "m")
     assert proc.stderr == ""
     for text in ("m@0.1.0", "sha256:", "development", "metric acc", "0.9", "hello"):

@@ -149,10 +149,9 @@ def tree_state(root: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple]:
 
 def model_dir(path: Path) -> Path:
     """A directory artifact with nesting, an executable file and an internal symlink."""
-    write(path / "weights.bin", bytes(range(256)) * 8)
-    write(path / "config" / "params.json", '{"layers": 3}\n')
-    run = write(path / "run.sh", "#!/bin/sh\necho serve\n")
-    run.chmod(0o755)
+    write(path / "weights.bin", bytes(range(256)) * 8).chmod(0o644)  # modes independent of umask
+    write(path / "config" / "params.json", '{"layers": 3}\n').chmod(0o644)
+    write(path / "run.sh", "#!/bin/sh\necho serve\n").chmod(0o755)
     (path / "latest.json").symlink_to("config/params.json")
     return path
 

@@ -276,8 +276,14 @@ class Materializer:
             else:
                 staged.mkdir()
                 links = {PurePosixPath(e["path"]) for e in stored.entries if "target" in e}
+                seen: set[PurePosixPath] = set()
+                folders: set[PurePosixPath] = set()
                 for entry in stored.entries:
                     rel = _safe_rel(entry["path"])
+                    if rel in seen or rel in folders or any(p in seen for p in rel.parents):
+                        raise IntegrityError(f"a manifest lists {entry['path']!r} twice; refusing to write it")
+                    seen.add(rel)
+                    folders.update(rel.parents)
                     if any(parent in links for parent in rel.parents):
                         raise IntegrityError(
                             f"a manifest entry {entry['path']!r} lies under a symlink of the artifact; "

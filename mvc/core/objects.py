@@ -13,8 +13,9 @@ import queue
 import re
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from mvc.core.atomic import fsync_dir
 from mvc.core.errors import IntegrityError, UserError
@@ -204,9 +205,20 @@ class ObjectStore:
         return True
 
     # -- writing --------------------------------------------------------------------
-    def _tmpfile(self) -> tuple[int, str]:
+    @contextmanager
+    def _staging(self) -> Iterator[tuple[int, str]]:
+        """A temporary file in tmp/ for a new object: (fd, path). Fsynced and closed when the
+        block succeeds; closed and removed when anything fails, so no half object remains."""
         self.tmp.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=self.tmp, prefix="obj-")
+        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="obj-")
+        try:
+            yield fd, tmp
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
 
     def _commit(self, tmp: str, digest: str) -> None:
         final = self.path(digest)
@@ -232,16 +244,9 @@ class ObjectStore:
         """Store a file's bytes, reading it once; returns (digest, size)."""
         src_fd = os.open(src, os.O_RDONLY)
         try:
-            fd, tmp = self._tmpfile()
-            try:
+            with self._staging() as (fd, tmp):
                 hexd, size = _pump(src_fd, fd, progress)
-                os.fsync(fd)
                 ours = os.fstat(fd)
-            except BaseException:
-                os.close(fd)
-                os.unlink(tmp)
-                raise
-            os.close(fd)
         finally:
             os.close(src_fd)
         digest = format_digest(hexd)
@@ -260,20 +265,31 @@ class ObjectStore:
         may record it as verified: checkout can then let the kernel copy it."""
         return self._written.get(digest)
 
+    def put_stream(self, stream: BinaryIO, expected: str, progress: Progress = None) -> int:
+        """Store bytes read from ``stream`` (e.g. a remote file) that must hash to
+        ``expected``; anything else is refused and leaves nothing in the store."""
+        h = hashlib.sha256()
+        size = 0
+        with self._staging() as (fd, tmp):
+            while chunk := stream.read(CHUNK):
+                h.update(chunk)
+                _write_all(fd, chunk)
+                size += len(chunk)
+                if progress:
+                    progress(len(chunk))
+        if format_digest(h.hexdigest()) != expected:
+            os.unlink(tmp)
+            raise IntegrityError(f"object {expected} arrived corrupt: its bytes do not match its digest")
+        self._commit(tmp, expected)
+        return size
+
     def put_bytes(self, data: bytes) -> str:
         digest = digest_bytes(data)
         if self.has(digest):
             self._touch(self.path(digest))
             return digest
-        fd, tmp = self._tmpfile()
-        try:
+        with self._staging() as (fd, tmp):
             _write_all(fd, data)
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            os.unlink(tmp)
-            raise
-        os.close(fd)
         self._commit(tmp, digest)
         return digest
 

@@ -81,11 +81,13 @@ class Mvc:
         return read_events(self.mvc_dir / "registry.db")
 
     def state(self) -> dict:
-        """What a failed command must leave alone: versions, tags, config, audit log and the
-        user's files (the object store may keep an unreferenced object, which gc removes)."""
+        """What a failed command must leave alone: versions, tags, config, lineage file, audit
+        log and the user's files (the object store may keep an unreferenced object, which gc
+        removes)."""
         return {
             "log": self.json("log"),
             "config": (self.mvc_dir / "config.toml").read_bytes(),
+            "lineage": (self.mvc_dir / "lineage.json").read_bytes(),
             "events": self.events(),
             "work": tree_state(self.cwd, skip=(".mvc",)),
         }

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mvc.results import ArchiveResult, ChannelLogEntry, ChannelMove, ChannelStatus, Resolution
-
 if TYPE_CHECKING:
+    from mvc.results.deploy import ArchiveResult, ChannelLogEntry, ChannelMove, ChannelStatus, Resolution
     from mvc.core.channels import Deployments
 
 

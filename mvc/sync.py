@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from mvc.core import refs
-from mvc.core.errors import ConflictError, MvcError, NotFoundError, UserError
+from mvc.core.errors import ConflictError, NotFoundError, UserError
 from mvc.core.names import is_valid_name
-from mvc.results import CheckoutResult, HooksResult, RemoteInfo, TransferResult
+from mvc.results import CheckoutResult
 
 if TYPE_CHECKING:
+    from mvc.results.sync import HooksResult, RemoteInfo, TransferResult
     from mvc.core.registry.base import VersionRow
 
 Progress = Callable[[int], None] | None
@@ -23,6 +24,8 @@ class SyncOps:
     # -- remotes ------------------------------------------------------------------------
     def remotes(self) -> list[RemoteInfo]:
         """The configured remotes; ``default`` marks the one push and pull use by default."""
+        from mvc.results.sync import RemoteInfo
+
         table = self.config.get("remote", {})
         default = self.config.get("core.remote")
         if not isinstance(table, dict):
@@ -127,6 +130,8 @@ class SyncOps:
                   tally: dict | None = None) -> TransferResult:
         """Move what is missing on the other side; ``tally`` accumulates over several calls
         (a directory's manifest is fetched before the files it lists are known)."""
+        from mvc.results.sync import TransferResult
+
         tally = tally if tally is not None else {"moved": [], "skipped": 0, "bytes": 0}
         for digest in dict.fromkeys(digests):
             if digest in tally["moved"]:
@@ -233,6 +238,8 @@ class SyncOps:
 
     def install_hooks(self, *, force: bool = False) -> HooksResult:
         """Install post-checkout, post-merge (mvc checkout) and pre-push (mvc push --pointers) hooks."""
+        from mvc.results.sync import HooksResult
+
         from mvc.core import gitops
 
         work_tree = gitops.open_work_tree(self.layout.work_dir)

@@ -8,12 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from mvc.core.errors import PermissionDeniedError, UserError
-from mvc.results import (
-    AccessChange, AccessGrant, AuditCheck, AuditEvent, FsckProblem, FsckReport, GcResult,
-    ObjectProblem, VerifyReport,
-)
-
 if TYPE_CHECKING:
+    from mvc.results.trust import (
+        AccessChange, AccessGrant, AuditCheck, AuditEvent, FsckReport, GcResult, VerifyReport,
+    )
     from mvc.core.access import Decision
 
 Progress = Callable[[int], None] | None
@@ -42,6 +40,8 @@ class TrustOps:
 
     def access_list(self) -> list[AccessGrant]:
         """Every grant; an empty list means the repository is open (everyone acts as admin)."""
+        from mvc.results.trust import AccessGrant
+
         return [AccessGrant(g.user, g.role, g.granted_by, g.granted_at) for g in self.registry.grants()]
 
     def access_grant(self, user: str, role: str) -> AccessChange:
@@ -50,6 +50,8 @@ class TrustOps:
         The first grant must make the acting user an admin; from then on the policy is
         enforced and users without a grant are readers.
         """
+        from mvc.results.trust import AccessChange
+
         from mvc.api import now
         from mvc.core import access
 
@@ -67,6 +69,8 @@ class TrustOps:
 
     def access_revoke(self, user: str) -> AccessChange:
         """Remove ``user``'s grant (they become a reader); the last admin cannot be revoked."""
+        from mvc.results.trust import AccessChange
+
         from mvc.core import access
 
         access.check_user(user)
@@ -79,12 +83,16 @@ class TrustOps:
     # -- the audit trail ----------------------------------------------------------------
     def audit(self, limit: int | None = None) -> list[AuditEvent]:
         """Events newest first (every change since ``init``, and every refusal)."""
+        from mvc.results.trust import AuditEvent
+
         if limit is not None and (isinstance(limit, bool) or limit < 1):
             raise UserError("--limit must be at least 1")
         return [AuditEvent(**e.to_dict()) for e in self.registry.events(limit)]
 
     def audit_verify(self) -> AuditCheck:
         """Recompute the hash chain from event 1; ``ok`` false names the first broken link."""
+        from mvc.results.trust import AuditCheck
+
         from mvc.core.audit import find_broken_link
 
         events = list(reversed(self.registry.events()))
@@ -97,6 +105,8 @@ class TrustOps:
     def verify(self, refs: Iterable[str] = (), *, progress: Progress = None) -> VerifyReport:
         """Re-hash every stored object, or those the versions ``refs`` name need (for a
         directory: its manifest and every file). ``ok`` false lists each missing or corrupt one."""
+        from mvc.results.trust import ObjectProblem, VerifyReport
+
         from mvc.core.integrity import check_objects, needed_objects
 
         wanted = list(refs)
@@ -124,6 +134,8 @@ class TrustOps:
         """Check registry, objects, temporary files, lineage file, audit chain and deploy
         slots against each other; ``repair`` rebuilds what can be derived and removes stray
         temporary files, never an object a version needs. ``ok`` false: something is left."""
+        from mvc.results.trust import FsckProblem, FsckReport
+
         from mvc.core import fsck
 
         found = fsck.check(self.registry, self.store, self.layout, grace=self._grace(),
@@ -155,6 +167,8 @@ class TrustOps:
     def gc(self, *, dry_run: bool = False) -> GcResult:
         """Delete objects that no version (archived included) needs and that are older than
         ``gc.grace_seconds``; with ``dry_run``, only say what would go. Needs admin."""
+        from mvc.results.trust import GcResult
+
         from mvc.core import gc
 
         grace = self._grace()

@@ -11,20 +11,36 @@ from typing import Annotated, Optional
 import typer
 
 from mvc import __version__
-from mvc.cli import add, checkout, config, hooks, init, log, ls, remote, show, tag, transfer
-from mvc.cli import archive, canary, promote, resolve, rollback
-from mvc.cli import diff, lineage
-from mvc.cli import access, audit, fsck, gc, verify
 
-app = typer.Typer(
-    name="mvc",
-    help="Model version control: store, version, compare and trace machine-learning models "
-    "beside git.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# The command table: name -> (module in mvc.cli, attribute). A function is a command, a
+# typer.Typer a group. Only the module of the command being run is imported, and only its
+# command is built: every start of mvc pays for one command, not thirty.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "init"),
+    "add": ("add", "add"),
+    "ls": ("ls", "ls"),
+    "show": ("show", "show"),
+    "checkout": ("checkout", "checkout"),
+    "tag": ("tag", "tag"),
+    "log": ("log", "log"),
+    "diff": ("diff", "diff"),
+    "lineage": ("lineage", "lineage"),
+    "config": ("config", "app"),
+    "promote": ("promote", "promote"),
+    "rollback": ("rollback", "rollback"),
+    "archive": ("archive", "archive"),
+    "canary": ("canary", "app"),
+    "resolve": ("resolve", "resolve"),
+    "remote": ("remote", "app"),
+    "push": ("transfer", "push"),
+    "pull": ("transfer", "pull"),
+    "hooks": ("hooks", "app"),
+    "verify": ("verify", "verify"),
+    "fsck": ("fsck", "fsck"),
+    "gc": ("gc", "gc"),
+    "access": ("access", "app"),
+    "audit": ("audit", "audit"),
+}
 
 
 def _version(value: bool) -> None:
@@ -33,7 +49,6 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def root(
     directory: Annotated[
         Optional[Path],
@@ -55,30 +70,51 @@ def root(
             raise UserError(f"cannot change to directory {directory}: {exc.strerror}") from None
 
 
-app.command("init", help=init.__doc__)(init.init)
-app.command("add", help=add.__doc__)(add.add)
-app.command("ls", help=ls.__doc__)(ls.ls)
-app.command("show", help=show.__doc__)(show.show)
-app.command("checkout", help=checkout.__doc__)(checkout.checkout)
-app.command("tag", help=tag.__doc__)(tag.tag)
-app.command("log", help=log.__doc__)(log.log)
-app.command("diff", help=diff.__doc__)(diff.diff)
-app.command("lineage", help=lineage.__doc__)(lineage.lineage)
-app.add_typer(config.app, name="config", help=config.__doc__)
-app.command("promote", help=promote.__doc__)(promote.promote)
-app.command("rollback", help=rollback.__doc__)(rollback.rollback)
-app.command("archive", help=archive.__doc__)(archive.archive)
-app.add_typer(canary.app, name="canary", help=canary.__doc__)
-app.command("resolve", help=resolve.__doc__)(resolve.resolve)
-app.add_typer(remote.app, name="remote", help=remote.__doc__)
-app.command("push", help=transfer.push.__doc__)(transfer.push)
-app.command("pull", help=transfer.pull.__doc__)(transfer.pull)
-app.add_typer(hooks.app, name="hooks", help=hooks.__doc__)
-app.command("verify", help=verify.__doc__)(verify.verify)
-app.command("fsck", help=fsck.__doc__)(fsck.fsck)
-app.command("gc", help=gc.__doc__)(gc.gc)
-app.add_typer(access.app, name="access", help=access.__doc__)
-app.command("audit", help=audit.__doc__)(audit.audit)
+def build_app(names: list[str] | None = None) -> typer.Typer:
+    """The typer app with the commands ``names`` (default: all of them, for help and docs)."""
+    import importlib
+
+    app = typer.Typer(
+        name="mvc",
+        help="Model version control: store, version, compare and trace machine-learning models "
+        "beside git.",
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        no_args_is_help=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(root)
+    for name in names or COMMANDS:
+        module_name, attr = COMMANDS[name]
+        module = importlib.import_module(f"mvc.cli.{module_name}")
+        obj = getattr(module, attr)
+        if isinstance(obj, typer.Typer):
+            app.add_typer(obj, name=name, help=module.__doc__)
+        else:
+            app.command(name, help=module.__doc__ if attr == module_name else obj.__doc__)(obj)
+    return app
+
+
+def __getattr__(name: str):
+    if name == "app":  # the whole app, for scripts/gen_docs.py and the tests
+        return build_app()
+    raise AttributeError(f"module 'mvc.cli.app' has no attribute {name!r}")
+
+
+def _command_name(argv: list[str]) -> str | None:
+    """The subcommand in ``argv``, past the global options; None for help or none."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "-C":
+            i += 2
+        elif arg in ("-h", "--help"):
+            return None
+        elif arg.startswith("-"):
+            i += 1
+        else:
+            return arg
+    return None
 
 
 def _error(kind: str, message: str, code: int, as_json: bool) -> int:
@@ -96,7 +132,8 @@ def run(argv: list[str]) -> int:
 
     as_json = "--json" in argv
     debug = os.environ.get("MVC_DEBUG") == "1"
-    command = typer.main.get_command(app)
+    name = _command_name(argv)
+    command = typer.main.get_command(build_app([name] if name in COMMANDS else None))
     try:
         rv = command.main(args=argv, prog_name="mvc", standalone_mode=False)
         return rv if isinstance(rv, int) else 0

@@ -1,0 +1,194 @@
+"""What the Python API returns: frozen dataclasses whose ``to_dict()`` is exactly what the
+CLI prints with ``--json`` (SPEC §3).
+
+The everyday results are defined here; the others live in submodules (deploy, trust,
+compare, sync) and load on first use, because building a dataclass costs start-up time
+that ``mvc ls`` should not pay for ``mvc canary``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+class _Result:
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _Result):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class InitResult(_Result):
+    path: str
+    created: bool
+    registry: str
+    git_staged: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AddResult(_Result):
+    ref: str
+    model: str
+    version: str
+    digest: str
+    size: int
+    kind: str
+    state: str
+    created: bool
+    git: dict[str, Any] | None = None  # with ``add --git``: pointer, commit, tag
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if out["git"] is None:
+            del out["git"]
+        return out
+
+
+@dataclass(frozen=True)
+class VersionInfo(_Result):
+    """Everything about one version (``mvc show``)."""
+
+    ref: str
+    model: str
+    version: str
+    digest: str
+    size: int
+    kind: str
+    state: str
+    tags: tuple[str, ...]
+    channels: tuple[str, ...]
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+    env: dict[str, Any]
+    git: dict[str, Any]
+    lineage: dict[str, Any]
+    message: str
+    created_at: str
+    created_by: str
+    archived: bool
+    files: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class VersionSummary(_Result):
+    """One row of ``mvc ls NAME``."""
+
+    ref: str
+    version: str
+    digest: str
+    state: str
+    tags: tuple[str, ...]
+    created_at: str
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelSummary(_Result):
+    """One row of ``mvc ls``."""
+
+    model: str
+    versions: int
+    latest: str
+    channels: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class LogEntry(_Result):
+    """One version in ``mvc log``, newest first."""
+
+    ref: str
+    model: str
+    version: str
+    digest: str
+    size: int
+    state: str
+    tags: tuple[str, ...]
+    message: str
+    created_at: str
+    created_by: str
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckoutResult(_Result):
+    ref: str
+    digest: str
+    kind: str
+    path: str
+    link: str
+    written: bool
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class TagResult(_Result):
+    model: str
+    tag: str
+    version: str
+    ref: str
+    action: str  # "created" | "moved" | "unchanged" | "deleted"
+
+
+@dataclass(frozen=True)
+class TagInfo(_Result):
+    model: str
+    tag: str
+    version: str
+    ref: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ConfigEntry(_Result):
+    key: str
+    value: Any
+    action: str = "get"  # "get" | "set" | "unset"
+
+
+
+
+# -- access, audit and integrity (SPEC §3 "Integrity", §7) -----------------------------
+
+
+_LAZY = {
+    "AccessGrant": "trust",
+    "AccessChange": "trust",
+    "AuditEvent": "trust",
+    "AuditCheck": "trust",
+    "ObjectProblem": "trust",
+    "VerifyReport": "trust",
+    "FsckProblem": "trust",
+    "FsckReport": "trust",
+    "GcResult": "trust",
+    "DiffResult": "compare",
+    "LineageResult": "compare",
+    "RemoteInfo": "sync",
+    "TransferResult": "sync",
+    "HooksResult": "sync",
+    "ChannelMove": "deploy",
+    "ChannelStatus": "deploy",
+    "Resolution": "deploy",
+    "ArchiveResult": "deploy",
+    "ChannelLogEntry": "deploy",
+}
+
+
+def __getattr__(name: str):
+    group = _LAZY.get(name)
+    if group is None:
+        raise AttributeError(f"module 'mvc.results' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"mvc.results.{group}"), name)

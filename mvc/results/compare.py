@@ -1,0 +1,51 @@
+"""Results of diff and lineage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mvc.results import _Result
+
+
+@dataclass(frozen=True)
+class DiffResult(_Result):
+    """How version ``b`` differs from version ``a`` (``mvc diff``, SPEC §3 "Comparison")."""
+
+    a: str
+    b: str
+    metrics: dict[str, dict[str, Any]]
+    metrics_only_a: dict[str, Any]
+    metrics_only_b: dict[str, Any]
+    params: dict[str, Any]
+    artifacts: dict[str, Any]
+    tensors: dict[str, Any]
+    unreadable: tuple[dict[str, str], ...]
+    similarity: float
+    performance_delta: float | None
+    importance: float | None
+    recommendation: str
+    primary_metric: str
+
+
+@dataclass(frozen=True)
+class LineageResult(_Result):
+    """The lineage graph around one node (``mvc lineage``, SPEC §3 "Lineage")."""
+
+    node: str
+    upstream: tuple[str, ...]
+    downstream: tuple[str, ...]
+    nodes: tuple[dict[str, Any], ...]
+    edges: tuple[dict[str, str], ...]
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text of this neighbourhood."""
+        from mvc.core.lineage import to_dot
+
+        return to_dot(self.to_dict())
+
+    def to_mermaid(self) -> str:
+        """A Mermaid flowchart of this neighbourhood."""
+        from mvc.core.lineage import to_mermaid
+
+        return to_mermaid(self.to_dict())

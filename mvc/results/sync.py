@@ -1,0 +1,31 @@
+"""Results of remotes, push/pull and hooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mvc.results import _Result
+
+
+@dataclass(frozen=True)
+class RemoteInfo(_Result):
+    name: str
+    url: str
+    default: bool
+
+
+@dataclass(frozen=True)
+class TransferResult(_Result):
+    """What ``mvc push`` / ``mvc pull`` moved."""
+
+    remote: str
+    url: str
+    transferred: int
+    skipped: int
+    bytes: int
+    objects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HooksResult(_Result):
+    hooks: tuple[str, ...]

@@ -1,0 +1,101 @@
+"""Results of access, audit, verify, fsck and gc."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mvc.results import _Result
+
+
+@dataclass(frozen=True)
+class AccessGrant(_Result):
+    """One user's role (``mvc access list``)."""
+
+    user: str
+    role: str
+    granted_by: str
+    granted_at: str
+
+
+@dataclass(frozen=True)
+class AccessChange(_Result):
+    """What ``mvc access grant|revoke`` did."""
+
+    user: str
+    role: str | None  # the role now held; None after a revoke
+    previous: str | None  # the role held before; None if there was no grant
+    action: str  # "granted" | "changed" | "unchanged" | "revoked"
+
+
+@dataclass(frozen=True)
+class AuditEvent(_Result):
+    """One event of the audit log; ``hash = sha256(prev + canonical JSON of the rest)``."""
+
+    seq: int
+    ts: str
+    user: str
+    action: str
+    target: str
+    details: dict[str, Any]
+    prev: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditCheck(_Result):
+    """``mvc audit --verify``: whether the chain holds, and where it first breaks."""
+
+    ok: bool
+    events: int
+    broken_at: int | None  # seq of the first broken link
+    message: str
+
+
+@dataclass(frozen=True)
+class ObjectProblem(_Result):
+    digest: str
+    problem: str  # "missing" | "corrupt"
+    used_by: tuple[str, ...]  # refs (and paths inside them) that need the object
+
+
+@dataclass(frozen=True)
+class VerifyReport(_Result):
+    """``mvc verify``: objects re-hashed and what was wrong with them."""
+
+    ok: bool
+    checked: int
+    bytes: int
+    problems: tuple[ObjectProblem, ...]
+
+
+@dataclass(frozen=True)
+class FsckProblem(_Result):
+    kind: str  # e.g. "object-missing", "object-corrupt", "tmp-stray", "lineage", "audit", "deploy"
+    message: str
+    repaired: bool
+
+
+@dataclass(frozen=True)
+class FsckReport(_Result):
+    """``mvc fsck``: every inconsistency found, and which were repaired."""
+
+    ok: bool  # True when nothing is left unrepaired
+    repair: bool
+    versions: int
+    objects: int
+    events: int
+    problems: tuple[FsckProblem, ...]
+    notes: tuple[str, ...]  # things seen that are not problems (e.g. a temporary file in use)
+
+
+@dataclass(frozen=True)
+class GcResult(_Result):
+    """``mvc gc``: unreferenced objects deleted (or that would be, with ``dry_run``)."""
+
+    dry_run: bool
+    objects: int
+    bytes: int
+    digests: tuple[str, ...]
+    referenced: int
+    kept_recent: int  # unreferenced but younger than the grace period

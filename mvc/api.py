@@ -32,6 +32,7 @@ from mvc.results import (
 
 if TYPE_CHECKING:
     from mvc.core.objects import ObjectStore
+    from mvc.results.compare import DiffResult, LineageResult
     from mvc.core.statcache import StatCache
 
 Progress = Callable[[int], None] | None
@@ -274,13 +275,13 @@ class Repo(SyncOps, TrustOps, LifecycleOps):
         param_values.update({check_key(k, "parameter"): v for k, v in param_map.items()})
         source = Path(path)
         _must_exist(source, "model path")
-        self._check_outside_mvc_dir(source)
+        self._check_outside_mvc_dir(source, "model path")
         data_paths = [Path(p) for p in data]
         code_paths = [Path(p) for p in code]
-        for p in data_paths:
-            _must_exist(p, "--data path")
-        for p in code_paths:
-            _must_exist(p, "--code path")
+        for what, paths in (("--data path", data_paths), ("--code path", code_paths)):
+            for p in paths:
+                _must_exist(p, what)
+                self._check_outside_mvc_dir(p, what)
         parent_rows = [self._resolve(r) for r in parents]
         labels = [check_tag_label(t, self.channel_names()) for t in tags]
         if git:
@@ -331,14 +332,14 @@ class Repo(SyncOps, TrustOps, LifecycleOps):
         self._write_lineage()
         return self._add_result(row, created=True, git=self._record_in_git(source, row) if git else None)
 
-    def _check_outside_mvc_dir(self, source: Path) -> None:
-        # A model holding the repository's own store (mvc add .) would copy the store into
+    def _check_outside_mvc_dir(self, source: Path, what: str) -> None:
+        # A path holding the repository's own store (mvc add .) would copy or hash the store
         # itself and snapshot a database that is being written.
         src, store = source.resolve(), self.layout.mvc_dir.resolve()
         if src == store or store in src.parents or src in store.parents:
             raise UserError(
-                f"model path {source} contains or lies in the mvc repository {store}; "
-                "add the model's own file or folder"
+                f"{what} {source} contains or lies in the mvc repository {store}; "
+                "name the model's, data's or code's own file or folder"
             )
 
     def _default_bump(self) -> str:

@@ -20,10 +20,16 @@ def console(stderr: bool = False):
     if key not in _consoles:
         from rich.console import Console
 
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                # rich would exit 1; emit() turns a reader going away into a quiet exit 0
+                self.quiet = True
+                raise BrokenPipeError
+
         stream = sys.stderr if stderr else sys.stdout
         # In a pipe rich would wrap at 80 columns; data lines should not be cut there.
         width = None if stream.isatty() else 200
-        _consoles[key] = Console(file=stream, stderr=stderr, width=width, highlight=False,
+        _consoles[key] = _Console(file=stream, stderr=stderr, width=width, highlight=False,
                                  soft_wrap=not stream.isatty())
     return _consoles[key]
 
@@ -33,14 +39,26 @@ def emit_json(data: Any) -> None:
 
 
 def emit(result: Any, as_json: bool, render) -> None:
-    """Print ``result`` as JSON (its ``to_dict()``) or through ``render(result)``."""
-    if as_json:
-        if isinstance(result, list):
-            emit_json([r.to_dict() if hasattr(r, "to_dict") else r for r in result])
+    """Print ``result`` as JSON (its ``to_dict()``) or through ``render(result)``.
+
+    A reader that goes away (``mvc log | head -1``) is not an error: the rest of the output
+    is dropped and mvc exits 0, like git."""
+    try:
+        if as_json:
+            if isinstance(result, list):
+                emit_json([r.to_dict() if hasattr(r, "to_dict") else r for r in result])
+            else:
+                emit_json(result.to_dict() if hasattr(result, "to_dict") else result)
         else:
-            emit_json(result.to_dict() if hasattr(result, "to_dict") else result)
-    else:
-        render(result)
+            render(result)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import os
+
+        import typer
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
 
 
 def say(message: str) -> None:

@@ -117,3 +117,15 @@ def test_interrupt_is_one_line_and_exit_130(repo, work):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and len(err.splitlines()) <= 1 and out == ""
     assert repo.json("log") == []
+
+
+def test_reader_going_away_is_not_an_error(repo):
+    # more output than a pipe holds, so mvc is still writing when `head` exits
+    repo.add("m", b"w", "-m", "x" * 100_000)
+    for args in (["log"], ["log", "--json"], ["show", "m"]):
+        proc = subprocess.run(
+            ["bash", "-c", f"'{BIN}' {' '.join(args)} | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}"],
+            cwd=repo.cwd, env=repo.env, capture_output=True, text=True, timeout=60,
+        )
+        assert proc.stdout.strip() == "0", (args, proc.stdout, proc.stderr)
+        assert proc.stderr == "", proc.stderr

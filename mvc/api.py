@@ -181,7 +181,7 @@ class Repo(SyncOps, TrustOps, LifecycleOps):
 
         with RepoLock(self.layout.lock, timeout):
             with self.registry.transaction():
-                decision = access.decide(self.registry, self._user(), role)
+                decision = access.decide(self.registry, self._user, role)
                 if decision.allowed:
                     yield
             if not decision.allowed:

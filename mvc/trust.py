@@ -34,7 +34,7 @@ class TrustOps:
         """Refuse (and log) early, before work that writes objects, when the policy says no."""
         from mvc.core import access
 
-        if not access.decide(self.registry, self._user(), role).allowed:
+        if not access.decide(self.registry, self._user, role).allowed:
             with self._writing(role, action, target):
                 pass  # _writing checks again under the lock and raises
 

@@ -62,7 +62,9 @@ def emit(result: Any, as_json: bool, render) -> None:
 
 
 def say(message: str) -> None:
-    console().print(message)
+    """One plain line for a human on stdout: no markup, so a path or a ref with brackets
+    prints as it is, and no rich import for the commands that print only this."""
+    sys.stdout.write(message + "\n")
 
 
 def warn(message: str) -> None:

@@ -9,6 +9,7 @@ the same transactions as every other change, so the policy cannot be edited on t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from mvc.core.errors import ConflictError, NotFoundError, UserError
 from mvc.core.registry.base import Grant, Registry
@@ -43,12 +44,13 @@ class Decision:
     needed: str
 
 
-def decide(registry: Registry, user: str, needed: str) -> Decision:
-    """May ``user`` do something that needs role ``needed``?"""
+def decide(registry: Registry, user: Callable[[], str], needed: str) -> Decision:
+    """May the user (``user()``, asked only when a policy exists: finding out may run git)
+    do something that needs role ``needed``?"""
     grants = {g.user: g.role for g in registry.grants()}
     if not grants:
         return Decision(True, False, "admin", needed)
-    held = grants.get(user, "reader")
+    held = grants.get(user(), "reader")
     return Decision(rank(held) >= rank(needed), True, held, needed)
 
 

@@ -61,6 +61,25 @@ def emit(result: Any, as_json: bool, render) -> None:
         raise typer.Exit(0) from None
 
 
+def table(headers: list[str], rows: list[list[str]]) -> None:
+    """A borderless table: rich on a terminal; in a pipe, the same columns as plain text
+    (two spaces apart, no trailing blanks), without importing rich, since scripts and
+    Makefiles are what run mvc in pipes, over and over."""
+    if sys.stdout.isatty():
+        from rich.table import Table
+
+        t = Table(box=None, header_style="bold")
+        for h in headers:
+            t.add_column(h)
+        for row in rows:
+            t.add_row(*row)
+        console().print(t)
+        return
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        sys.stdout.write("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")
+
+
 def say(message: str) -> None:
     """One plain line for a human on stdout: no markup, so a path or a ref with brackets
     prints as it is, and no rich import for the commands that print only this."""

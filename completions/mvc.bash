@@ -24,7 +24,7 @@ _mvc_options() {
         "mvc log") echo "--limit -n --channel -c --json --help -h" ;;
         "mvc diff") echo "--json --help -h" ;;
         "mvc lineage") echo "--upstream --downstream --depth --format --json --help -h" ;;
-        "mvc promote") echo "--check --message -m --json --help -h" ;;
+        "mvc promote") echo "--check --message -m --git --json --help -h" ;;
         "mvc rollback") echo "--channel -c --to --message -m --json --help -h" ;;
         "mvc archive") echo "--undo --json --help -h" ;;
         "mvc resolve") echo "--channel -c --key --json --help -h" ;;

@@ -181,6 +181,7 @@ complete -c mvc -n '__mvc_at \'mvc lineage\'' -l help -s h -d 'Show this message
 complete -c mvc -n '__mvc_at \'mvc lineage\' 0' -F -a '(__mvc_models)'
 complete -c mvc -n '__mvc_at \'mvc promote\'' -l check -x -d 'A shell command run against the staged version (MVC_MODEL, MVC_VERSION, MVC_REF, MVC_CHANNEL, MVC_MODEL_PATH are set); the channel moves only if it exits 0, else exit 5.'
 complete -c mvc -n '__mvc_at \'mvc promote\'' -l message -s m -x -d 'Why: kept in the channel\'s history.'
+complete -c mvc -n '__mvc_at \'mvc promote\'' -l git -d 'Also tag git\'s HEAD NAME#CHANNEL#N (N counts the channel\'s moves).'
 complete -c mvc -n '__mvc_at \'mvc promote\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc promote\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc promote\' 0' -f -a '(__mvc_models)'

@@ -20,11 +20,24 @@ class LifecycleOps:
         return Deployments(self)  # type: ignore[arg-type]
 
     def promote(self, ref: str, channel: str, *, check: str | None = None,
-                message: str = "") -> ChannelMove:
+                message: str = "", git: bool = False) -> ChannelMove:
         """Make ``channel`` serve ``ref``, blue-green: write it into the idle slot, run the
         shell command ``check`` against it (``CheckFailedError``, exit 5, when it fails:
-        nothing that serves changes), then switch the channel atomically."""
-        return self._deployments().promote(ref, channel, check, message)
+        nothing that serves changes), then switch the channel atomically. With ``git``, also
+        tag the enclosing git repository's HEAD ``NAME#CHANNEL#N`` (GTO's format; N counts
+        the channel's moves)."""
+        if git:
+            from mvc.core.gitops import head_commit, open_work_tree
+
+            work_tree = open_work_tree(self.layout.work_dir)  # refuse before anything moves
+            head_commit(work_tree)
+            work_tree.close()
+        move = self._deployments().promote(ref, channel, check, message)
+        if git and move.changed:
+            from dataclasses import replace
+
+            move = replace(move, git=self._tag_promotion(move))
+        return move
 
     def rollback(self, name: str, channel: str = "production", *, to: str | None = None,
                  message: str = "") -> ChannelMove:

@@ -38,8 +38,18 @@ def promote(
     channel: Annotated[str, typer.Argument(help="The channel: staging, production or one from config.")],
     check: CheckOption = None,
     message: MessageOption = "",
+    git: Annotated[
+        bool, typer.Option("--git", help="Also tag git's HEAD NAME#CHANNEL#N (N counts the channel's moves).")
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo
 
-    emit(open_repo().promote(ref, channel, check=check, message=message), json_out, render_move)
+    move = open_repo().promote(ref, channel, check=check, message=message, git=git)
+
+    def render(m) -> None:
+        render_move(m)
+        if m.git:
+            say(f"Tagged {m.git['tag']}")
+
+    emit(move, json_out, render)

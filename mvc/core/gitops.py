@@ -85,22 +85,51 @@ def ignore(path: Path) -> Path:
     return gitignore
 
 
+def _git_failed(exc) -> UserError:
+    detail = (exc.stderr or str(exc)).strip().splitlines()
+    return UserError(f"git failed: {detail[-1] if detail else exc}")
+
+
+def _check_new_tag(repo, tag: str) -> None:
+    if tag in [t.name for t in repo.tags]:
+        raise ConflictError(f"git tag {tag} exists already; delete it and try again")
+
+
 def commit_and_tag(repo, files: list[Path], message: str, tag: str) -> str:
     """Commit just ``files`` with ``message`` and create the annotated ``tag``; the commit sha."""
     import git
 
     root = Path(repo.working_tree_dir).resolve()
     rel = [str(Path(f).resolve().relative_to(root)) for f in files]
-    if tag in [t.name for t in repo.tags]:
-        raise ConflictError(f"git tag {tag} exists already; delete it or add another version")
+    _check_new_tag(repo, tag)
     try:
         repo.git.add("--", *rel)
         repo.git.commit("-m", message, "--", *rel)
         repo.create_tag(tag, message=message)
     except git.GitCommandError as exc:
-        detail = (exc.stderr or str(exc)).strip().splitlines()
-        raise UserError(f"git failed: {detail[-1] if detail else exc}") from None
+        raise _git_failed(exc) from None
     return repo.head.commit.hexsha
+
+
+def head_commit(repo) -> str:
+    """HEAD's commit sha; UserError when the repository has no commit yet."""
+    try:
+        return repo.head.commit.hexsha
+    except ValueError:
+        raise UserError("git has no commit to tag yet; commit something first") from None
+
+
+def tag_head(repo, tag: str, message: str) -> str:
+    """Create the annotated ``tag`` on HEAD; the commit sha."""
+    import git
+
+    commit = head_commit(repo)
+    _check_new_tag(repo, tag)
+    try:
+        repo.create_tag(tag, message=message)
+    except git.GitCommandError as exc:
+        raise _git_failed(exc) from None
+    return commit
 
 
 def install_hooks(repo, force: bool) -> list[str]:

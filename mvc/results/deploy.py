@@ -24,6 +24,13 @@ class ChannelMove(_Result):
     canary: dict[str, Any] | None  # {"version", "percent", "path"}
     changed: bool
     message: str
+    git: dict[str, Any] | None = None  # with ``promote --git``: tag, commit
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if out["git"] is None:
+            del out["git"]
+        return out
 
 
 @dataclass(frozen=True)

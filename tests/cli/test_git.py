@@ -110,3 +110,27 @@ def test_hooks_never_overwrite_foreign_hooks_without_force(work, home):
     assert hook.read_text() == "#!/bin/sh\necho mine\n"
     m("hooks", "install", "--force")
     assert "mvc" in hook.read_text()
+
+
+def test_promote_git_tags_head_with_the_channel_move_count(work, home):
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / "net.bin", b"one")
+    m("add", "net.bin", "--name", "net", "--git")
+    first = m.json("promote", "net@0.1.0", "staging", "--git")
+    assert first["git"] == {"tag": "net#staging#1", "commit": git(work, "rev-parse", "HEAD", env=env)}
+    write(work / "net.bin", b"two")
+    m("add", "net.bin", "--name", "net", "--git")
+    assert m.json("promote", "net@0.1.1", "staging", "--git")["git"]["tag"] == "net#staging#2"
+    assert git(work, "cat-file", "-t", "net#staging#2", env=env) == "tag"  # annotated
+    assert git(work, "tag", "-l", "net#*", env=env).split() == ["net#staging#1", "net#staging#2"]
+    # nothing to do: no move, no tag; without --git no "git" key
+    again = m.json("promote", "net@0.1.1", "staging", "--git")
+    assert again["changed"] is False and "git" not in again
+    assert "git" not in m.json("promote", "net@0.1.0", "production")
+
+
+def test_promote_git_outside_a_work_tree_moves_nothing(repo, work):
+    repo.add("m", b"x")
+    assert "git work tree" in repo.fail("promote", "m", "staging", "--git").stderr
+    assert repo.json("ls")[0]["channels"]["staging"] is None

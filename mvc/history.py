@@ -1,0 +1,153 @@
+"""The part of the Repo API that reads the registry's history: show, ls and log, and
+compares and traces versions: diff and lineage (SPEC §3 "Versions", "Comparison",
+"Lineage"). ``Repo`` inherits it (see api.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mvc.core import refs
+from mvc.core.errors import UsageError, UserError
+from mvc.core.lock import RepoLock
+from mvc.core.names import check_model_name
+from mvc.core.registry.base import VersionRow
+from mvc.results import LogEntry, ModelSummary, VersionInfo, VersionSummary
+
+if TYPE_CHECKING:
+    from mvc.results.compare import DiffResult, LineageResult
+
+STATES = ("development", "staging", "production", "archived")
+
+
+class HistoryOps:
+    """show, ls, log, diff and lineage (mixed into ``Repo``)."""
+
+    # -- reading ------------------------------------------------------------------------
+    def show(self, ref: str) -> VersionInfo:
+        """Everything about the version ``ref`` names."""
+        row = self._resolve(ref)
+        serving = self._serving(row.model).get((row.model, row.version), [])
+        tags = self._tags_by_version(row.model).get((row.model, row.version), [])
+        lineage: dict[str, list] = {"data": [], "code": [], "parents": []}
+        for item in self.registry.lineage_inputs(row.id):
+            if item.kind == "model":
+                lineage["parents"].append(refs.format_ref(*item.parent) if item.parent else item.digest)
+            else:
+                lineage[item.kind].append({"digest": item.digest, "path": item.path, **item.detail})
+        from mvc.core import artifacts
+
+        if row.kind == "directory":
+            files = tuple(artifacts.load_entries(self.store, row.digest))
+        else:
+            files = ({"path": row.path_name, "size": row.size, "digest": row.digest},)
+        return VersionInfo(
+            ref=refs.format_ref(row.model, row.version), model=row.model, version=row.version,
+            digest=row.digest, size=row.size, kind=row.kind, state=self._state(row, serving),
+            tags=tuple(sorted(tags)), channels=tuple(serving), metrics=row.metrics,
+            params=row.params, env=row.env, git=row.git, lineage=lineage, message=row.message,
+            created_at=row.created_at, created_by=row.created_by, archived=row.archived, files=files,
+        )
+
+    def ls(self, name: str | None = None, state: str | None = None) -> list:
+        """Models (``ModelSummary``), or one model's versions (``VersionSummary``), newest first."""
+        if state is not None and state not in STATES:
+            raise UserError(f"unknown state {state!r}; use one of: {', '.join(STATES)}")
+        if name is None:
+            rows = self.registry.versions()
+            by_model: dict[str, list[VersionRow]] = {}
+            for r in rows:
+                by_model.setdefault(r.model, []).append(r)
+            serving = self._serving()
+            channels = {(c.model, c.channel): c.version for c in self.registry.channels()}
+            out = []
+            for model in sorted(by_model):
+                versions = by_model[model]
+                if state is not None and not any(
+                        self._state(r, serving.get((model, r.version), [])) == state for r in versions):
+                    continue
+                out.append(ModelSummary(
+                    model, len(versions), refs.latest_of(versions).version,
+                    {ch: channels.get((model, ch)) for ch in self.channel_names()},
+                ))
+            return out
+        check_model_name(name)
+        rows = self.registry.versions(name)
+        if not rows:
+            self._resolve(name)  # raises "unknown model" with a suggestion
+        serving = self._serving(name)
+        tags = self._tags_by_version(name)
+        out = []
+        for r in refs.sort_versions(rows):
+            s = self._state(r, serving.get((name, r.version), []))
+            if state is None or s == state:
+                out.append(VersionSummary(
+                    refs.format_ref(name, r.version), r.version, r.digest, s,
+                    tuple(sorted(tags.get((name, r.version), []))), r.created_at, r.metrics,
+                ))
+        return out
+
+    def log(self, name: str | None = None, limit: int | None = None,
+            channel: str | None = None) -> list:
+        """Versions newest first (by when they were added), of one model or all; with
+        ``channel``, that channel's moves (``ChannelLogEntry``), newest first."""
+        if channel is not None:
+            if name is None:
+                raise UsageError("--channel needs a model name: mvc log NAME --channel C")
+            return self.channel_log(name, channel, limit)
+        if limit is not None and limit < 1:
+            raise UserError("--limit must be at least 1")
+        if name is not None:
+            check_model_name(name)
+            if not self.registry.versions(name):
+                self._resolve(name)
+        rows = sorted(self.registry.versions(name), key=lambda r: (r.created_at, r.id), reverse=True)
+        serving = self._serving(name)
+        tags = self._tags_by_version(name)
+        return [
+            LogEntry(refs.format_ref(r.model, r.version), r.model, r.version, r.digest, r.size,
+                     self._state(r, serving.get((r.model, r.version), [])),
+                     tuple(sorted(tags.get((r.model, r.version), []))), r.message, r.created_at,
+                     r.created_by, r.metrics)
+            for r in rows[:limit]
+        ]
+
+    # -- comparison and lineage ---------------------------------------------------------
+    def diff(self, a: str, b: str) -> "DiffResult":
+        """How version ``b`` differs from version ``a``: metrics (with direction), params,
+        files, tensors, similarity, performance delta, importance and a recommendation."""
+        from mvc.core import compare
+        from mvc.results import DiffResult
+
+        sides = [compare.side_of(refs.format_ref(r.model, r.version), r, self.registry, self.store)
+                 for r in (self._resolve(a), self._resolve(b))]
+        settings = compare.settings_from(self.config.get)
+        return DiffResult(**compare.compare(*sides, settings, compare.store_reader(self.store)))
+
+    def lineage(self, target: str, *, upstream: bool = True, downstream: bool = True,
+                depth: int | None = None) -> "LineageResult":
+        """The lineage graph around a version (a ref), or around a data or code file (a
+        path, by its content digest, or a ``data:``/``code:`` node id): what it came from
+        (``upstream``), what was built on it (``downstream``), at most ``depth`` steps away."""
+        from mvc.core import artifacts, lineage
+        from mvc.results import LineageResult
+
+        if not lineage.file_looks_whole(self.layout.lineage_file):
+            self._write_lineage()  # missing or cut short: rebuilt from the registry
+
+        def resolve(ref: str) -> tuple[str, str, int]:
+            row = self._resolve(ref)
+            return row.model, row.version, row.id
+
+        node, vid = lineage.locate(self.registry, target, resolve=resolve,
+                                   hash_path=lambda p: artifacts.hash_path(p, self.cache)[0])
+        graph = lineage.walk(self.registry, node, vid, upstream=upstream, downstream=downstream, depth=depth)
+        return LineageResult(**lineage.neighbourhood(graph, node, upstream=upstream,
+                                                     downstream=downstream, depth=depth))
+
+    def _write_lineage(self) -> None:
+        """Rewrite ``.mvc/lineage.json`` from the registry, under the lock so that the last
+        writer has read the newest rows."""
+        from mvc.core import lineage
+
+        with RepoLock(self.layout.lock, self.config.get("core.lock_timeout", 60)):
+            lineage.write_file(self.registry, self.layout.lineage_file, self.layout.tmp)

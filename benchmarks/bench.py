@@ -102,7 +102,10 @@ class Bench:
     def _env(self) -> dict[str, str]:
         home = self.root / "home"
         home.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MVC_", "GIT_"))}
+        # PYTHONDONTWRITEBYTECODE (set in some sandboxes) would make every start compile
+        # mvc from source; a user's pip install writes the .pyc files, so measure with them.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("MVC_", "GIT_")) and k != "PYTHONDONTWRITEBYTECODE"}
         env.update({
             "HOME": str(home), "MVC_USER": "bench@example.com", "NO_COLOR": "1",
             "GIT_CONFIG_NOSYSTEM": "1",

@@ -12,8 +12,13 @@ from typing import Any
 
 
 class _Result:
+    # Keys added to a result by an option (e.g. "git" with --git) appear only when set, so
+    # the JSON without the option stays exactly what SPEC lists.
+    _optional: tuple[str, ...] = ()
+
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)  # type: ignore[arg-type]
+                if not (f.name in self._optional and getattr(self, f.name) is None)}
 
 
 def _plain(value: Any) -> Any:
@@ -47,12 +52,7 @@ class AddResult(_Result):
     state: str
     created: bool
     git: dict[str, Any] | None = None  # with ``add --git``: pointer, commit, tag
-
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        if out["git"] is None:
-            del out["git"]
-        return out
+    _optional = ("git",)
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,7 @@ class ChannelMove(_Result):
     changed: bool
     message: str
     git: dict[str, Any] | None = None  # with ``promote --git``: tag, commit
-
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        if out["git"] is None:
-            del out["git"]
-        return out
+    _optional = ("git",)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ The repository lock is held only in steps 1 and 4, so a slow check does not bloc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -232,7 +232,7 @@ class Deployments:
     def _commit(self, plan: _Plan, before: ChannelRow, role: str, message: str) -> None:
         from mvc.api import now
 
-        after = replace(plan.after, updated_at=now())
+        after = plan.after._replace(updated_at=now())
         ref = refs.format_ref(after.model, after.canary_version if plan.action == "canary-start" else after.version or "")
         with self.repo._writing(role, plan.action, ref):
             for version in (after.version, after.canary_version):
@@ -257,7 +257,7 @@ class Deployments:
                       message: str) -> None:
         what = refs.format_ref(before.model, (plan.check_row or plan.stage).version)
         if plan.abort_on_failed_check:
-            abort = _Plan("canary-abort", replace(before, canary_version=None, canary_percent=0),
+            abort = _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0),
                           details={"reason": f"check exited {code}"})
             self._commit(abort, before, self._role(before.channel), message or f"check failed (exit {code})")
             deploy.apply(d, abort.after.slot, self.routing_doc(abort.after))
@@ -372,7 +372,7 @@ class Deployments:
             if before.version == row.version:
                 raise UserError(f"{refs.format_ref(row.model, row.version)} is the stable version of "
                                 f"{channel} already; a canary must be another version")
-            after = replace(before, canary_version=row.version, canary_percent=percent)
+            after = before._replace(canary_version=row.version, canary_percent=percent)
             return _Plan("canary-start", after, stage=self._version(row.model, row.version), check=check)
 
         return self._move("canary-start", row.model, channel, refs.format_ref(row.model, row.version), plan, message)
@@ -390,7 +390,7 @@ class Deployments:
             if share > 99:
                 raise UserError(f"the canary would serve {share}% (more than 99%); "
                                 f"run 'mvc canary promote {model} --channel {channel}' to serve it at 100%")
-            after = replace(before, canary_percent=share)
+            after = before._replace(canary_percent=share)
             return _Plan("canary-step", after, check=check, check_row=self._version(model, before.canary_version),
                          check_slot=deploy.other_slot(before.slot), abort_on_failed_check=True)
 
@@ -415,7 +415,7 @@ class Deployments:
 
         def plan(before: ChannelRow) -> _Plan:
             self._need_canary(before)
-            return _Plan("canary-abort", replace(before, canary_version=None, canary_percent=0),
+            return _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0),
                          details={"dropped_canary": before.canary_version})
 
         return self._move("canary-abort", model, channel, model, plan, message)

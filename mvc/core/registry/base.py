@@ -1,6 +1,7 @@
 """The registry interface: what the engine asks of a backend (SQLite now, PostgreSQL later).
 
-Rows are plain dataclasses; SQL stays inside the backends. Writes happen inside
+Rows are named tuples (immutable, and about eight times cheaper to define at import than
+frozen dataclasses: every start of mvc defines them); SQL stays inside the backends. Writes happen inside
 ``with registry.transaction():`` so that a command's changes land together or not at all.
 """
 
@@ -9,12 +10,10 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class VersionRow:
+class VersionRow(NamedTuple):
     id: int
     model: str
     version: str
@@ -32,8 +31,7 @@ class VersionRow:
     archived: bool
 
 
-@dataclass(frozen=True)
-class NewVersion:
+class NewVersion(NamedTuple):
     model: str
     version: str
     digest: str
@@ -49,19 +47,17 @@ class NewVersion:
     created_by: str
 
 
-@dataclass(frozen=True)
-class LineageInput:
+class LineageInput(NamedTuple):
     """One input of a version: a data or code file (by digest) or a parent version."""
 
     kind: str  # "data" | "code" | "model"
     digest: str | None = None
     path: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = {}  # never mutated: rows are read-only
     parent: tuple[str, str] | None = None  # (model, version) for kind "model"
 
 
-@dataclass(frozen=True)
-class LineageRows:
+class LineageRows(NamedTuple):
     """What the lineage graph is built from, read in bulk (plain tuples: 100,000s of rows)."""
 
     versions: list[tuple[int, str, str, str, bool]]  # (id, model, version, digest, archived)
@@ -69,8 +65,7 @@ class LineageRows:
     inputs: list[tuple[int, str, str | None, str | None, str, int | None]]
 
 
-@dataclass(frozen=True)
-class ChannelRow:
+class ChannelRow(NamedTuple):
     model: str
     channel: str
     version: str | None
@@ -80,8 +75,7 @@ class ChannelRow:
     updated_at: str | None
 
 
-@dataclass(frozen=True)
-class ChannelMoveRow:
+class ChannelMoveRow(NamedTuple):
     """One entry of a channel's history: what it served after the move, and before."""
 
     id: int | None
@@ -98,8 +92,7 @@ class ChannelMoveRow:
     ts: str
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     seq: int
     ts: str
     user: str
@@ -116,8 +109,7 @@ class Event:
         }
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(NamedTuple):
     """One user's role in the access policy (SPEC §7)."""
 
     user: str

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -413,7 +412,7 @@ class SqliteRegistry(Registry):
              self._version_id(m, move.previous), self._version_id(m, move.canary_version),
              move.canary_percent, move.slot, move.message, move.user, move.ts),
         )
-        return replace(move, id=cur.lastrowid)
+        return move._replace(id=cur.lastrowid)
 
     def channel_history(self, model: str, channel: str) -> list[ChannelMoveRow]:
         rows = self._conn.execute(

@@ -25,12 +25,14 @@ PREFIX = "sha256:"
 CHUNK = 8 << 20
 # Flush written data to disk as we go, so the final fsync has little left to do and
 # the disk works while the CPU hashes.
-SYNC_EVERY = 128 << 20
+SYNC_EVERY = 64 << 20
 # Large inputs flow reader -> hasher -> writer in POOL reused buffers of PIPE_CHUNK bytes:
 # 1 MiB pieces are still in the CPU cache when the writer copies what the hasher just read
-# (measurably less CPU than 8 MiB ones; see benchmarks/bench.py).
+# (measurably less CPU than 8 MiB ones; see benchmarks/bench.py). 64 of them (64 MiB in
+# flight) let the reader and hasher run on while the writer waits for a periodic sync;
+# with 16 they stalled behind it.
 PIPE_CHUNK = 1 << 20
-POOL = 16
+POOL = 64
 _HEX_RE = re.compile(r"^[0-9a-f]{64}$")
 
 Progress = Callable[[int], None] | None

@@ -290,10 +290,16 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         from mvc.core.integrity import missing_objects
 
         self._precheck("writer", "add", name)  # a denied user stores nothing
+        # Reading a big file leaves a CPU free between chunks (hashlib and os.write release
+        # the GIL): record the environment and git state meanwhile instead of after.
+        background = (_Background(_provenance)
+                      if artifacts.must_read(source, self.cache, self.store, OVERLAP_BYTES) else None)
         stored = artifacts.store_path(source, self.store, self.cache, progress)
         crash_point("add:stored")
         existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
         if existing is not None:
+            if background is not None:
+                background.wait()  # no git process outlives the command
             if labels:
                 with self._writing("writer", "tag", name):
                     for label in labels:
@@ -302,10 +308,10 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             return self._add_result(existing, created=False, git=recorded)
 
         inputs = self._lineage_inputs(data_paths, code_paths, parent_rows, store_data, progress)
-        from mvc.core.provenance import current_user, environment, git_info
+        from mvc.core.provenance import current_user
 
-        env = environment()
-        provenance = git_info(Path.cwd())  # not "git": that is the --git flag
+        # not "git": that is the --git flag
+        env, provenance = background.result() if background is not None else _provenance()
         with self._writing("writer", "add", name):
             existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
             if existing is not None:  # another process added the same thing meanwhile
@@ -491,6 +497,42 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             old = self.config.unset(key)
             self._event("config", key, {"unset": True})
         return ConfigEntry(key, old, "unset")
+
+
+OVERLAP_BYTES = 32 << 20
+
+
+def _provenance() -> tuple[dict[str, Any], dict[str, Any]]:
+    from mvc.core.provenance import environment, git_info
+
+    return environment(), git_info(Path.cwd())
+
+
+class _Background:
+    """Run ``fn`` in a thread now; ``result()`` waits for it and re-raises its error."""
+
+    def __init__(self, fn: Callable[[], Any]):
+        import threading
+
+        self._out: list = []
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], Any]) -> None:
+        try:
+            self._out.append((True, fn()))
+        except BaseException as exc:  # handed to the caller of result()
+            self._out.append((False, exc))
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self._thread.join()
+        ok, value = self._out[0]
+        if not ok:
+            raise value
+        return value
 
 
 def _must_exist(path: Path, what: str) -> None:

@@ -38,6 +38,20 @@ def _file_mode(st: os.stat_result) -> int:
     return 0o755 if st.st_mode & 0o111 else 0o644
 
 
+def must_read(path: Path, cache: StatCache, store: ObjectStore, at_least: int) -> bool:
+    """True when storing ``path`` means reading a file of ``at_least`` bytes or more: it is a
+    regular file the stat cache does not know (or whose object is gone)."""
+    path = Path(path).absolute()
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_size < at_least:
+        return False
+    cached = cache.get(path, st)
+    return cached is None or not store.has(cached)
+
+
 def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
                    progress: Progress) -> tuple[str, int]:
     """Digest and size of a file, from the stat cache when it is unchanged, else by reading it

@@ -288,11 +288,12 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         from mvc.core import artifacts
         from mvc.core.faults import crash_point
         from mvc.core.integrity import missing_objects
+        from mvc.core.provenance import OVERLAP_BYTES, Background, provenance_of_cwd
 
         self._precheck("writer", "add", name)  # a denied user stores nothing
         # Reading a big file leaves a CPU free between chunks (hashlib and os.write release
         # the GIL): record the environment and git state meanwhile instead of after.
-        background = (_Background(_provenance)
+        background = (Background(provenance_of_cwd)
                       if artifacts.must_read(source, self.cache, self.store, OVERLAP_BYTES) else None)
         stored = artifacts.store_path(source, self.store, self.cache, progress)
         crash_point("add:stored")
@@ -311,7 +312,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         from mvc.core.provenance import current_user
 
         # not "git": that is the --git flag
-        env, provenance = background.result() if background is not None else _provenance()
+        env, provenance = background.result() if background is not None else provenance_of_cwd()
         with self._writing("writer", "add", name):
             existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
             if existing is not None:  # another process added the same thing meanwhile
@@ -497,42 +498,6 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             old = self.config.unset(key)
             self._event("config", key, {"unset": True})
         return ConfigEntry(key, old, "unset")
-
-
-OVERLAP_BYTES = 32 << 20
-
-
-def _provenance() -> tuple[dict[str, Any], dict[str, Any]]:
-    from mvc.core.provenance import environment, git_info
-
-    return environment(), git_info(Path.cwd())
-
-
-class _Background:
-    """Run ``fn`` in a thread now; ``result()`` waits for it and re-raises its error."""
-
-    def __init__(self, fn: Callable[[], Any]):
-        import threading
-
-        self._out: list = []
-        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
-        self._thread.start()
-
-    def _run(self, fn: Callable[[], Any]) -> None:
-        try:
-            self._out.append((True, fn()))
-        except BaseException as exc:  # handed to the caller of result()
-            self._out.append((False, exc))
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    def result(self) -> Any:
-        self._thread.join()
-        ok, value = self._out[0]
-        if not ok:
-            raise value
-        return value
 
 
 def _must_exist(path: Path, what: str) -> None:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 @lru_cache(maxsize=1)
@@ -109,3 +109,39 @@ def git_file_info(path: Path) -> dict[str, Any]:
         info = {}
     repo.close()
     return info
+
+
+# Files this big are read long enough for provenance to be gathered meanwhile (see add).
+OVERLAP_BYTES = 32 << 20
+
+
+def provenance_of_cwd() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The environment, and the git state of the working directory."""
+    return environment(), git_info(Path.cwd())
+
+
+class Background:
+    """Run ``fn`` in a thread now; ``result()`` waits for it and re-raises its error."""
+
+    def __init__(self, fn: Callable[[], Any]):
+        import threading
+
+        self._out: list = []
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], Any]) -> None:
+        try:
+            self._out.append((True, fn()))
+        except BaseException as exc:  # handed to the caller of result()
+            self._out.append((False, exc))
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self._thread.join()
+        ok, value = self._out[0]
+        if not ok:
+            raise value
+        return value

@@ -106,13 +106,6 @@ def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
     return checked, nbytes, findings
 
 
-def total_bytes(store: ObjectStore, needs: Needs, include_all: bool) -> int:
-    digests = set(needs.by_digest)
-    if include_all:
-        digests |= set(store.iter_digests())
-    return sum(object_size(store, d) for d in digests)
-
-
 def describe(finding: Finding) -> str:
     users = ", ".join(finding.used_by[:3]) + (" …" if len(finding.used_by) > 3 else "")
     needed = f" (needed by {users})" if users else " (not referenced)"

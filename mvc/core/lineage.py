@@ -3,7 +3,8 @@ from, and which versions were built on a data file, a code file or a version.
 
 The registry is the source of truth. ``document`` turns its rows into networkx node-link JSON
 with plain Python (``mvc add`` rewrites ``.mvc/lineage.json`` after each new version without
-importing networkx); ``graph_of`` loads that document into a ``networkx.DiGraph`` for queries.
+importing networkx); queries walk the registry's indexes and hold only the neighbourhood
+they reach in a ``networkx.DiGraph``.
 Node ids are ``model:NAME@VERSION``, ``data:sha256:HEX`` and ``code:sha256:HEX``; edges point
 from input to output and carry the input's kind as their type (``data``, ``code``, ``parent``).
 """
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
     from mvc.core.registry.base import LineageRows, Registry
 
-NODE_TYPES = ("model", "data", "code")
 EDGE_TYPES = {"data": "data", "code": "code", "model": "parent"}
 FORMATS = ("tree", "json", "dot", "mermaid")
 
@@ -112,7 +112,7 @@ def read_file(path: Path) -> dict[str, Any] | None:
 
 def file_looks_whole(path: Path) -> bool:
     """A cheap check that the lineage file exists and was written whole (it begins and ends
-    like the document); a full comparison with the registry is ``file_matches`` (fsck)."""
+    like the document); fsck compares the whole document with the registry."""
     try:
         with open(path, "rb") as f:
             head = f.read(1)
@@ -133,15 +133,6 @@ def file_matches(doc: dict[str, Any] | None, current: dict[str, Any]) -> bool:
 
 
 # -- the graph ---------------------------------------------------------------------------------
-
-def graph_of(doc: dict[str, Any]) -> "nx.DiGraph":
-    import networkx as nx
-
-    g = nx.DiGraph()
-    g.add_nodes_from((n["id"], n) for n in doc["nodes"])
-    g.add_edges_from((e["source"], e["target"], {"type": e["type"]}) for e in doc["edges"])
-    return g
-
 
 def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[str, str, int]],
            hash_path: Callable[[Path], str]) -> tuple[str, int | None]:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-TENSOR_SUFFIXES = (".safetensors", ".npz")
 CHUNK = 1 << 20
 MAX_HEADER = 100 << 20  # the safetensors reference implementation's limit
 NPY_MAGIC = b"\x93NUMPY"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,16 @@ def repo(mvc: Mvc) -> Mvc:
     mvc("init")
     return mvc
 
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With MVC_TEST_NO_SKIP=1 (set by .ci/run) a skip is a failure: CI installs everything the
+    suite needs, so a test that skips there would hide a missing install step, or a part of mvc
+    that silently went untested."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("MVC_TEST_NO_SKIP") == "1" and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but MVC_TEST_NO_SKIP=1 forbids skips: {reason}"

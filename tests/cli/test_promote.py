@@ -6,8 +6,6 @@ import json
 import os
 import sqlite3
 
-import pytest
-
 from deploy_support import add_versions, channel_state, fail
 
 
@@ -79,7 +77,6 @@ def test_configured_channel_and_deploy_dir(repo, work, tmp_path):
 
 
 def test_roles_production_needs_admin(repo, work):
-    pytest.importorskip("mvc.core.access", reason="the access policy (SPEC §7) is not built yet")
     add_versions(repo, work, 2)
     repo("access", "grant", "tester@example.com", "admin")
     repo("access", "grant", "mo@example.com", "maintainer")

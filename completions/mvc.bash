@@ -3,7 +3,7 @@
 
 _mvc_subcommands() {
     case "$1" in
-        "mvc") echo "init add ls show checkout tag log diff lineage promote rollback archive resolve push pull verify fsck gc audit config canary remote hooks access" ;;
+        "mvc") echo "init add ls show checkout tag log diff lineage promote rollback archive resolve push pull verify fsck gc audit completion config canary remote hooks access" ;;
         "mvc config") echo "get set unset list" ;;
         "mvc canary") echo "start step promote abort status" ;;
         "mvc remote") echo "add remove list" ;;
@@ -34,6 +34,7 @@ _mvc_options() {
         "mvc fsck") echo "--repair --json --help -h" ;;
         "mvc gc") echo "--dry-run -n --json --help -h" ;;
         "mvc audit") echo "--verify --limit -n --json --help -h" ;;
+        "mvc completion") echo "--help -h" ;;
         "mvc config") echo "--help -h" ;;
         "mvc config get") echo "--json --help -h" ;;
         "mvc config set") echo "--json --help -h" ;;
@@ -102,26 +103,49 @@ _mvc_dirs() {
     _mvc_add_replies < <(compgen -d -- "$1")
 }
 
-# Model names from the repository, silently nothing outside one.
-_mvc_models() {
-    "${_mvc_cmd[@]}" ls --json 2>/dev/null | grep -o '"model": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/'
+# _mvc_data KIND [NAME]: models, refs NAME, channels, remotes or config-keys of the repository,
+# one per line; silently nothing outside one.
+_mvc_data() {
+    "${_mvc_cmd[@]}" __complete "$@" 2>/dev/null
+}
+
+# NAME@... completes that model's refs; a bare word completes model names with no space after
+# them, so that @ can follow.
+_mvc_refs() {
+    local before=${#COMPREPLY[@]}
+    if [[ $1 == *@* ]]; then
+        _mvc_words "$(_mvc_data refs "${1%%@*}")" "$1"
+    else
+        _mvc_words "$(_mvc_data models)" "$1"
+        (( ${#COMPREPLY[@]} > before )) && compopt -o nospace 2>/dev/null
+    fi
 }
 
 # _mvc_option_values COMMAND OPTION CUR
 _mvc_option_values() {
     case "$1 $2" in
         "mvc -C") _mvc_dirs "$3" ;;
-        "mvc add --name"|"mvc add -n") _mvc_words "$(_mvc_models)" "$3" ;;
+        "mvc add --name"|"mvc add -n") _mvc_words "$(_mvc_data models)" "$3" ;;
         "mvc add --bump") _mvc_words "major minor patch" "$3" ;;
         "mvc add --metrics-file") _mvc_files "$3" ;;
         "mvc add --params-file") _mvc_files "$3" ;;
         "mvc add --data") _mvc_files "$3" ;;
         "mvc add --code") _mvc_files "$3" ;;
-        "mvc add --from") _mvc_words "$(_mvc_models)" "$3" ;;
+        "mvc add --from") _mvc_refs "$3" ;;
         "mvc ls --state") _mvc_words "development staging production archived" "$3" ;;
         "mvc checkout --output"|"mvc checkout -o") _mvc_files "$3" ;;
         "mvc checkout --link") _mvc_words "copy reflink hardlink symlink" "$3" ;;
+        "mvc log --channel"|"mvc log -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
         "mvc lineage --format") _mvc_words "tree json dot mermaid" "$3" ;;
+        "mvc rollback --channel"|"mvc rollback -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
+        "mvc resolve --channel"|"mvc resolve -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
+        "mvc push --remote"|"mvc push -r") _mvc_words "$(_mvc_data remotes)" "$3" ;;
+        "mvc pull --remote"|"mvc pull -r") _mvc_words "$(_mvc_data remotes)" "$3" ;;
+        "mvc canary start --channel"|"mvc canary start -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
+        "mvc canary step --channel"|"mvc canary step -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
+        "mvc canary promote --channel"|"mvc canary promote -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
+        "mvc canary abort --channel"|"mvc canary abort -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
+        "mvc canary status --channel"|"mvc canary status -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
     esac
 }
 
@@ -130,37 +154,52 @@ _mvc_positional() {
     case "$1:$2" in
         "mvc init:0") _mvc_dirs "$3" ;;
         "mvc add:0") _mvc_files "$3" ;;
-        "mvc ls:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc show:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc checkout:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc tag:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc log:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc diff:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc diff:1") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc lineage:0") _mvc_words "$(_mvc_models)" "$3"; _mvc_files "$3" ;;
-        "mvc promote:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc rollback:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc archive:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc resolve:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc push:"*) _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc pull:"*) _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc verify:"*) _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc canary start:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc canary step:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc canary promote:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc canary abort:0") _mvc_words "$(_mvc_models)" "$3" ;;
-        "mvc canary status:0") _mvc_words "$(_mvc_models)" "$3" ;;
+        "mvc ls:0") _mvc_words "$(_mvc_data models)" "$3" ;;
+        "mvc show:0") _mvc_refs "$3" ;;
+        "mvc checkout:0") _mvc_refs "$3" ;;
+        "mvc tag:0") _mvc_refs "$3" ;;
+        "mvc log:0") _mvc_words "$(_mvc_data models)" "$3" ;;
+        "mvc diff:0") _mvc_refs "$3" ;;
+        "mvc diff:1") _mvc_refs "$3" ;;
+        "mvc lineage:0") _mvc_refs "$3"; _mvc_files "$3" ;;
+        "mvc promote:0") _mvc_refs "$3" ;;
+        "mvc promote:1") _mvc_words "$(_mvc_data channels)" "$3" ;;
+        "mvc rollback:0") _mvc_words "$(_mvc_data models)" "$3" ;;
+        "mvc archive:0") _mvc_refs "$3" ;;
+        "mvc resolve:0") _mvc_words "$(_mvc_data models)" "$3" ;;
+        "mvc push:"*) _mvc_refs "$3" ;;
+        "mvc pull:"*) _mvc_refs "$3" ;;
+        "mvc verify:"*) _mvc_refs "$3" ;;
+        "mvc completion:0") _mvc_words "bash zsh fish" "$3" ;;
+        "mvc config get:0") _mvc_words "$(_mvc_data config-keys)" "$3" ;;
+        "mvc config set:0") _mvc_words "$(_mvc_data config-keys)" "$3" ;;
+        "mvc config unset:0") _mvc_words "$(_mvc_data config-keys)" "$3" ;;
+        "mvc canary start:0") _mvc_refs "$3" ;;
+        "mvc canary step:0") _mvc_words "$(_mvc_data models)" "$3" ;;
+        "mvc canary promote:0") _mvc_words "$(_mvc_data models)" "$3" ;;
+        "mvc canary abort:0") _mvc_words "$(_mvc_data models)" "$3" ;;
+        "mvc canary status:0") _mvc_words "$(_mvc_data models)" "$3" ;;
+        "mvc remote remove:0") _mvc_words "$(_mvc_data remotes)" "$3" ;;
+        "mvc access grant:1") _mvc_words "reader writer maintainer admin" "$3" ;;
     esac
 }
 
 _mvc() {
-    local cur=${COMP_WORDS[COMP_CWORD]} prev="" cmd=mvc npos=0 skip="" word i
+    local cur=${COMP_WORDS[COMP_CWORD]} prev="" cmd=mvc npos=0 skip="" word i last=$COMP_CWORD at=""
     local -a _mvc_cmd=("${COMP_WORDS[0]}")
     COMPREPLY=()
-    (( COMP_CWORD > 0 )) && prev=${COMP_WORDS[COMP_CWORD-1]}
-    for (( i = 1; i < COMP_CWORD; i++ )); do
+    # With @ in COMP_WORDBREAKS (bash's default) NAME@REF arrives as NAME, @, REF: join them,
+    # complete the whole word, and hand back only what follows the @.
+    if [[ $cur == "@" ]] && (( COMP_CWORD > 1 )); then
+        last=$(( COMP_CWORD - 1 )) at="${COMP_WORDS[COMP_CWORD-1]}@" cur=$at
+    elif (( COMP_CWORD > 2 )) && [[ ${COMP_WORDS[COMP_CWORD-1]} == "@" ]]; then
+        last=$(( COMP_CWORD - 2 )) at="${COMP_WORDS[COMP_CWORD-2]}@" cur=$at$cur
+    fi
+    (( last > 0 )) && prev=${COMP_WORDS[last-1]}
+    for (( i = 1; i < last; i++ )); do
         word=${COMP_WORDS[i]}
-        if [[ $word == "=" ]]; then skip=1; continue; fi
+        # the = of --opt=value and the @ of NAME@REF join the next word to the one before
+        if [[ $word == "=" || $word == "@" ]]; then skip=1; continue; fi
         if [[ -n $skip ]]; then skip=""; continue; fi
         case $word in
             --) continue ;;
@@ -180,8 +219,8 @@ _mvc() {
     # --opt=value arrives as three words: --opt, =, value
     if [[ $cur == "=" ]]; then
         cur=""
-    elif [[ $prev == "=" ]]; then
-        prev=${COMP_WORDS[COMP_CWORD-2]}
+    elif [[ $prev == "=" ]] && (( last > 1 )); then
+        prev=${COMP_WORDS[last-2]}
     fi
     if [[ $prev == -* ]] && _mvc_takes_value "$cmd" "$prev"; then
         _mvc_option_values "$cmd" "$prev" "$cur"
@@ -192,6 +231,7 @@ _mvc() {
     else
         _mvc_positional "$cmd" "$npos" "$cur"
     fi
+    [[ -n $at ]] && COMPREPLY=("${COMPREPLY[@]#"$at"}")
     return 0
 }
 

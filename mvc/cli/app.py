@@ -40,7 +40,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("gc", "gc"),
     "access": ("access", "app"),
     "audit": ("audit", "audit"),
+    "completion": ("completion", "completion"),
+    # what the completion scripts complete (models, refs, channels, ...): plumbing, not in --help
+    "__complete": ("completion", "complete_words"),
 }
+HIDDEN = {"__complete"}
 
 
 def _version(value: bool) -> None:
@@ -91,7 +95,8 @@ def build_app(names: list[str] | None = None) -> typer.Typer:
         if isinstance(obj, typer.Typer):
             app.add_typer(obj, name=name, help=module.__doc__)
         else:
-            app.command(name, help=module.__doc__ if attr == module_name else obj.__doc__)(obj)
+            app.command(name, help=module.__doc__ if attr == module_name else obj.__doc__,
+                        hidden=name in HIDDEN)(obj)
     return app
 
 

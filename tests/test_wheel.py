@@ -37,7 +37,9 @@ def prefix(tmp_path_factory) -> Path:
     assert build.returncode == 0, build.stdout + build.stderr
     wheels = list((base / "dist").glob("mvc-*.whl"))
     assert len(wheels) == 1, wheels
-    install = subprocess.run([*pip, "install", "--no-deps", "--prefix", str(base / "prefix"), str(wheels[0])],
+    # --ignore-installed: without it pip uninstalls the mvc of this environment first
+    install = subprocess.run([*pip, "install", "--no-deps", "--ignore-installed", "--prefix", str(base / "prefix"),
+                              str(wheels[0])],
                              capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stdout + install.stderr
     return base / "prefix"

@@ -172,3 +172,17 @@ def write(path: Path, data: bytes | str) -> Path:
 def git(cwd: Path, *args: str, env: dict | None = None) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
                           text=True).stdout.strip()
+
+
+def completion_repo(repo: Mvc, work: Path) -> None:
+    """What completion offers: resnet 0.1.0 (tagged best, in production) and 0.1.1, bert 0.1.0,
+    a remote origin and a channel edge in config."""
+    write(work / "m.bin", b"weights")
+    repo("add", "m.bin", "--name", "resnet")
+    repo("tag", "resnet@0.1.0", "best")
+    repo("promote", "resnet@0.1.0", "production")
+    write(work / "m.bin", b"weights 2")
+    repo("add", "m.bin", "--name", "resnet")
+    repo("add", "m.bin", "--name", "bert", "--force")
+    repo("remote", "add", "origin", str(work.parent / "remote"))
+    repo("config", "set", "channels.edge.deploy_dir", "/srv/edge")

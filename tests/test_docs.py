@@ -146,3 +146,101 @@ def test_importing_the_cli_loads_no_heavy_module():
     heavy = ("networkx", "git", "fsspec", "psycopg", "rich.table", "sqlite3")
     loaded = [m for m in json.loads(proc.stdout) if m in heavy or m.startswith(tuple(h + "." for h in heavy))]
     assert not loaded, f"import mvc.cli.app loads {loaded}: import them inside the functions that need them"
+
+
+# ---------------------------------------------------------------- refs, channels, remotes, keys, roles
+
+
+def _bash_no_space(*words: str, cwd: Path, env: dict) -> bool:
+    """Whether completing ``words`` asks bash not to add a space (compopt -o nospace)."""
+    script = ('compopt() { [[ " $* " == *" nospace "* ]] && nospace=1; return 0; }; '
+              'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _mvc; echo ${nospace:+nospace}')
+    proc = subprocess.run(["bash", "-c", script, "_", str(BASH_COMPLETION), *words],
+                          cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return proc.stdout.split() == ["nospace"]
+
+
+def test_bash_completes_refs_after_name_at(repo, work):
+    from support import completion_repo
+
+    completion_repo(repo, work)
+    mvc = str(BIN)
+    refs = ["resnet@0.1.1", "resnet@0.1.0", "resnet@best", "resnet@production", "resnet@latest"]
+    # with @ in COMP_WORDBREAKS (bash's default) the line arrives as resnet, @, REF and bash
+    # replaces only what follows the @; without it, the whole word
+    assert complete_bash(mvc, "show", "resnet", "@", cwd=work, env=repo.env) == [r[7:] for r in refs]
+    assert complete_bash(mvc, "show", "resnet", "@", "b", cwd=work, env=repo.env) == ["best"]
+    assert complete_bash(mvc, "show", "resnet@", cwd=work, env=repo.env) == refs
+    assert complete_bash(mvc, "show", "resnet@p", cwd=work, env=repo.env) == ["resnet@production"]
+    # a finished NAME@REF counts as one argument; an option value as well
+    assert complete_bash(mvc, "diff", "resnet", "@", "0.1.0", "resnet", "@", "0.1.", cwd=work,
+                         env=repo.env) == ["0.1.1", "0.1.0"]
+    assert complete_bash(mvc, "promote", "resnet", "@", "best", "p", cwd=work, env=repo.env) == ["production"]
+    assert complete_bash(mvc, "add", "m.bin", "--from", "=", "resnet", "@", "l", cwd=work, env=repo.env) == ["latest"]
+    # a model name leaves room for the @; a whole ref gets its space
+    assert _bash_no_space(mvc, "show", "res", cwd=work, env=repo.env)
+    assert not _bash_no_space(mvc, "show", "resnet", "@", "b", cwd=work, env=repo.env)
+    assert not _bash_no_space(mvc, "ls", "res", cwd=work, env=repo.env)  # ls takes a name, not a ref
+
+
+def test_bash_completes_channels_remotes_config_keys_and_roles(repo, work):
+    from support import completion_repo
+
+    completion_repo(repo, work)
+    mvc, env = str(BIN), repo.env
+    assert complete_bash(mvc, "promote", "resnet@0.1.1", "", cwd=work, env=env) == ["staging", "production", "edge"]
+    assert complete_bash(mvc, "log", "resnet", "--channel", "p", cwd=work, env=env) == ["production"]
+    assert complete_bash(mvc, "canary", "start", "-c", "e", cwd=work, env=env) == ["edge"]
+    assert complete_bash(mvc, "push", "--remote", "", cwd=work, env=env) == ["origin"]
+    assert complete_bash(mvc, "remote", "remove", "", cwd=work, env=env) == ["origin"]
+    assert complete_bash(mvc, "remote", "add", "", cwd=work, env=env) == []  # a new name
+    assert complete_bash(mvc, "config", "get", "compare.p", cwd=work, env=env) == ["compare.primary_metric"]
+    assert "remote.origin.url" in complete_bash(mvc, "config", "unset", "remote.", cwd=work, env=env)
+    assert complete_bash(mvc, "access", "grant", "bob", "", cwd=work, env=env) == [
+        "reader", "writer", "maintainer", "admin"]
+    assert complete_bash(mvc, "completion", "") == ["bash", "zsh", "fish"]
+
+
+def complete_fish(line: str, cwd: Path, env: dict) -> list[str]:
+    """What fish offers for ``line`` (its `complete -C`), descriptions left off."""
+    if shutil.which("fish") is None:
+        pytest.skip("fish is not installed (apt package fish)")
+    env = dict(env, PATH=f"{BIN.parent}:{env.get('PATH', '')}")
+    proc = subprocess.run(["fish", "--no-config", "-c", 'source $argv[1]; complete -C $argv[2]',
+                           str(ROOT / "completions" / "mvc.fish"), line],
+                          cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    assert proc.stderr == ""
+    return [candidate.split("\t")[0] for candidate in proc.stdout.splitlines()]
+
+
+def test_fish_completes_models_refs_channels_remotes_keys_and_roles(repo, work, tmp_path):
+    from support import completion_repo
+
+    completion_repo(repo, work)
+    env = repo.env
+    # NAME@ is offered for a ref: fish adds no space after a candidate ending in @
+    assert complete_fish("mvc show r", work, env) == ["resnet@"]
+    assert complete_fish("mvc ls r", work, env) == ["resnet"]
+    assert complete_fish("mvc show resnet@", work, env) == sorted(
+        ["resnet@0.1.1", "resnet@0.1.0", "resnet@best", "resnet@production", "resnet@latest"])
+    assert complete_fish("mvc promote resnet@best ", work, env) == ["edge", "production", "staging"]
+    assert complete_fish("mvc pull -r ", work, env) == ["origin"]
+    assert complete_fish("mvc config set version.d", work, env) == ["version.default_bump"]
+    assert complete_fish("mvc access grant bob ", work, env) == ["admin", "maintainer", "reader", "writer"]
+    assert complete_fish(f"mvc -C {work} show b", tmp_path, env) == ["bert@"]
+    assert complete_fish("mvc show ", tmp_path, env) == []  # outside a repository
+
+
+def test_zsh_script_reads_the_data_command(repo, work):
+    """zsh needs a terminal to complete for real; its data helpers run here as they are."""
+    if shutil.which("zsh") is None:
+        pytest.skip("zsh is not installed (apt package zsh)")
+    from support import completion_repo
+
+    completion_repo(repo, work)
+    script = ('compdef() { :; }; _call_program() { shift; eval "$*"; }; source $1; _mvc_cmd=($2); '
+              'print -rl -- "$(_mvc_data refs resnet)" "$(_mvc_data channels)"')
+    proc = subprocess.run(["zsh", "-f", "-c", script, "_", str(ROOT / "completions" / "_mvc"), str(BIN)],
+                          cwd=work, env=repo.env, capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["resnet@0.1.1", "resnet@0.1.0", "resnet@best", "resnet@production",
+                                   "resnet@latest", "staging", "production", "edge"]

@@ -11,23 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from support import BIN, tree_state, write
+from support import BIN, completion_repo as populate, tree_state
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = {"bash": "mvc.bash", "zsh": "_mvc", "fish": "mvc.fish"}
-
-
-def populate(repo, work: Path) -> None:
-    """resnet 0.1.0 (tagged best, in production) and 0.1.1; bert 0.1.0; a remote origin."""
-    write(work / "m.bin", b"weights")
-    repo("add", "m.bin", "--name", "resnet")
-    repo("tag", "resnet@0.1.0", "best")
-    repo("promote", "resnet@0.1.0", "production")
-    write(work / "m.bin", b"weights 2")
-    repo("add", "m.bin", "--name", "resnet")
-    repo("add", "m.bin", "--name", "bert", "--force")
-    repo("remote", "add", "origin", str(work.parent / "remote"))
-    repo("config", "set", "channels.edge.deploy_dir", "/srv/edge")
 
 
 def words(repo, *args: str, **kw) -> list[str]:

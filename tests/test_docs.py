@@ -244,3 +244,41 @@ def test_zsh_script_reads_the_data_command(repo, work):
                           cwd=work, env=repo.env, capture_output=True, text=True, check=True)
     assert proc.stdout.split() == ["resnet@0.1.1", "resnet@0.1.0", "resnet@best", "resnet@production",
                                    "resnet@latest", "staging", "production", "edge"]
+
+
+ZSH_DRIVER = r"""
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PS1='%% '; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D; path=($2 \$path)"
+zpty -w z 'compadd () { local -a h; builtin compadd -O h "$@"; print -r -- "<${:-candidates} ${h[*]}>" >/dev/tty; builtin compadd "$@" }'
+zpty -w z "cd ${(q)PWD}"
+zpty -w z "$3"$'\t'
+local out line
+for i in {1..50}; do
+    while zpty -r -t z line; do out+=$line; done
+    [[ $out == *'<candidates '* ]] && break
+    sleep 0.2
+done
+print -r -- "$out"
+zpty -d z
+"""
+
+
+def complete_zsh(line: str, cwd: Path, env: dict) -> list[str]:
+    """What zsh's completion system offers for ``line``, in an interactive zsh on a pty."""
+    if shutil.which("zsh") is None:
+        pytest.skip("zsh is not installed (apt package zsh)")
+    proc = subprocess.run(["zsh", "-f", "-c", ZSH_DRIVER, "_", str(ROOT / "completions"), str(BIN.parent), line],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    found = [chunk.split(">")[0].split() for chunk in proc.stdout.split("<candidates ")[1:]]
+    return sorted({w for words in found for w in words})
+
+
+def test_zsh_completes_refs_after_name_at(repo, work):
+    from support import completion_repo
+
+    completion_repo(repo, work)
+    assert complete_zsh("mvc show res", work, repo.env) == ["resnet"]
+    assert complete_zsh("mvc show resnet@", work, repo.env) == sorted(
+        ["resnet@0.1.1", "resnet@0.1.0", "resnet@best", "resnet@production", "resnet@latest"])
+    assert complete_zsh("mvc promote resnet@best ", work, repo.env) == ["edge", "production", "staging"]

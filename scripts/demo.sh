@@ -11,7 +11,15 @@ demo=$(mktemp -d "${TMPDIR:-/tmp}/mvc-demo.XXXXXX")
 trap 'rm -rf "$demo"' EXIT
 cd "$demo"
 
-step() { printf '\n$ %s\n' "$*"; "$@"; }
+# print a step as it would be typed (arguments with spaces or $ in single quotes), then run it
+step() {
+  local shown="" arg
+  for arg in "$@"; do
+    if [[ $arg =~ [[:space:]\"\$] ]]; then shown+=" '${arg//\'/\'\\\'\'}'"; else shown+=" $arg"; fi
+  done
+  printf '\n$%s\n' "$shown"
+  "$@"
+}
 
 python3 - <<'PY'
 # two "trained models": small binary files standing in for real weights

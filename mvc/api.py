@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from mvc.core import refs
-from mvc.core.config import Config, parse_value
+from mvc.core.config import SCHEMA, Config
 from mvc.core.errors import ConflictError, NotFoundError, UsageError, UserError
 from mvc.core.layout import GITIGNORE, Layout, MVC_DIRNAME, find_mvc_dir
 from mvc.core.lock import RepoLock
-from mvc.core.names import check_channel_name, check_model_name, check_tag_label
+from mvc.core.names import check_model_name, check_tag_label
 from mvc.core.registry import open_registry
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import BUMPS, FIRST_VERSION, parse_version
@@ -26,7 +26,7 @@ from mvc.history import HistoryOps
 from mvc.lifecycle import LifecycleOps
 from mvc.sync import SyncOps
 from mvc.trust import TrustOps
-from mvc.results import AddResult, CheckoutResult, ConfigEntry, InitResult, TagInfo, TagResult
+from mvc.results import AddResult, CheckoutResult, ConfigEntry, ConfigValue, InitResult, TagInfo, TagResult
 
 if TYPE_CHECKING:
     from mvc.core.objects import ObjectStore
@@ -121,7 +121,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     def registry(self) -> Registry:
         if self._registry is None:
             self._registry = open_registry(
-                self.config.get("registry.url"), self.layout.registry_db,
+                self.config.value("registry.url"), self.layout.registry_db,
                 create=not self.layout.registry_db.exists() and self.layout.mvc_dir.is_dir(),
             )
         return self._registry
@@ -170,11 +170,14 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         and ``action``/``target`` name it; the access policy is checked here, once, for
         every mutating operation.
         """
-        timeout = self.config.get("core.lock_timeout", 60)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
-            raise UserError("config core.lock_timeout must be a number of seconds")
         from mvc.core import access
 
+        try:
+            timeout = self.config.value("core.lock_timeout")
+        except UserError:
+            if action != "config":
+                raise
+            timeout = SCHEMA["core.lock_timeout"].default  # a wrong value must not block its own fix
         with RepoLock(self.layout.lock, timeout):
             with self.registry.transaction():
                 decision = access.decide(self.registry, self._user, role)
@@ -191,10 +194,8 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     # -- small shared reads -------------------------------------------------------------
     def channel_names(self) -> tuple[str, ...]:
         """``staging``, ``production`` and every ``channels.<name>`` table in config."""
-        extra = self.config.get("channels", {})
         names = list(DEFAULT_CHANNELS)
-        if isinstance(extra, dict):
-            names += [n for n, v in extra.items() if isinstance(v, dict) and n not in names]
+        names += [n for n in self.config.names("channels") if n not in names]
         return tuple(names)
 
     def _resolve(self, ref: str) -> VersionRow:
@@ -346,12 +347,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             )
 
     def _default_bump(self) -> str:
-        bump = self.config.get("version.default_bump", "patch")
-        if bump not in BUMPS:
-            raise UserError(
-                f"config version.default_bump is {bump!r}; set it to major, minor or patch"
-            )
-        return bump
+        return self.config.value("version.default_bump")
 
     def _unchanged(self, name: str, wanted: str | None, digest: str, metrics: dict, params: dict,
                    force: bool) -> VersionRow | None:
@@ -475,26 +471,43 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
 
     # -- config -------------------------------------------------------------------------
     def config_get(self, key: str) -> ConfigEntry:
-        """The value set for ``key`` in config.toml."""
-        return ConfigEntry(key, self.config.get_set(key))
+        """The value in effect for ``key``: set in config.toml (``origin`` "config") or the
+        schema's default ("default"). An unknown key that is not set is a UserError."""
+        value, origin = self.config.effective(key)
+        return ConfigEntry(key, value, "get", origin)
 
     def config_list(self) -> dict[str, Any]:
         """Every key set in config.toml, flattened to dotted names."""
         return self.config.items()
 
+    def config_all(self) -> list[ConfigValue]:
+        """Every known key with the value in effect and its origin (``default`` or
+        ``config``), and every other key set in config.toml; sorted by key. A key with no
+        default that is not set has the value None."""
+        values = {k: ConfigValue(k, v, "config") for k, v in self.config.items().items()}
+        for name, key in SCHEMA.items():
+            if "*" not in name and name not in values:
+                values[name] = ConfigValue(name, key.default, "default")
+        return [values[k] for k in sorted(values)]
+
     def config_set(self, key: str, value: Any) -> ConfigEntry:
-        """Set ``key``; a string value is parsed as a TOML scalar where it parses."""
+        """Set ``key``, a key of the schema (``mvc.core.config.SCHEMA``), to a value of its
+        type; text is parsed as a TOML scalar where it parses (except for a key that holds
+        text). Keys that decide trust (``registry.*``, ``channels.*.deploy_dir``,
+        ``remote.*``, ``core.remote``) need the admin role, the others maintainer."""
+        from mvc.core import config
+
         if isinstance(value, str):
-            value = parse_value(value)
-        _check_config_value(key, value)
-        with self._writing("maintainer", "config", key):
+            value = config.value_from_text(key, value)
+        config.check(key, value)
+        with self._writing(_config_role(key), "config", key):
             self.config.set(key, value)
             self._event("config", key, {"value": value})
         return ConfigEntry(key, value, "set")
 
     def config_unset(self, key: str) -> ConfigEntry:
-        """Remove ``key`` from config.toml."""
-        with self._writing("maintainer", "config", key):
+        """Remove ``key`` (a value, or a whole table) from config.toml."""
+        with self._writing(_config_role(key, self.config.get_set(key)), "config", key):
             old = self.config.unset(key)
             self._event("config", key, {"unset": True})
         return ConfigEntry(key, old, "unset")
@@ -507,10 +520,7 @@ def _must_exist(path: Path, what: str) -> None:
         raise UserError(f"{what} {path} is a broken symlink")
 
 
-def _check_config_value(key: str, value: Any) -> None:
-    if key == "version.default_bump" and value not in BUMPS:
-        raise UserError("version.default_bump must be major, minor or patch")
-    if key == "core.lock_timeout" and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-        raise UserError("core.lock_timeout must be a number of seconds, e.g. 60")
-    if key.startswith("channels.") and key.count(".") >= 1:
-        check_channel_name(key.split(".")[1])
+def _config_role(key: str, value: Any = None) -> str:
+    from mvc.core.config import needs_admin
+
+    return "admin" if needs_admin(key, value) else "maintainer"

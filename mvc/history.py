@@ -120,7 +120,7 @@ class HistoryOps:
 
         sides = [compare.side_of(refs.format_ref(r.model, r.version), r, self.registry, self.store)
                  for r in (self._resolve(a), self._resolve(b))]
-        settings = compare.settings_from(self.config.get)
+        settings = compare.settings_from(self.config.value)
         return DiffResult(**compare.compare(*sides, settings, compare.store_reader(self.store)))
 
     def lineage(self, target: str, *, upstream: bool = True, downstream: bool = True,
@@ -149,5 +149,5 @@ class HistoryOps:
         writer has read the newest rows."""
         from mvc.core import lineage
 
-        with RepoLock(self.layout.lock, self.config.get("core.lock_timeout", 60)):
+        with RepoLock(self.layout.lock, self.config.value("core.lock_timeout")):
             lineage.write_file(self.registry, self.layout.lineage_file, self.layout.tmp)

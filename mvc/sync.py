@@ -26,12 +26,9 @@ class SyncOps:
         """The configured remotes; ``default`` marks the one push and pull use by default."""
         from mvc.results.sync import RemoteInfo
 
-        table = self.config.get("remote", {})
-        default = self.config.get("core.remote")
-        if not isinstance(table, dict):
-            return []
-        return [RemoteInfo(n, str(v.get("url", "")), n == default)
-                for n, v in sorted(table.items()) if isinstance(v, dict)]
+        default = self.config.value("core.remote")
+        return [RemoteInfo(n, self.config.value(f"remote.{n}.url") or "", n == default)
+                for n in sorted(self.config.names("remote"))]
 
     def remote_add(self, name: str, url: str, *, default: bool = False, force: bool = False) -> RemoteInfo:
         """Add remote ``name`` at ``url`` (a directory or an fsspec URL); the first one becomes the default."""
@@ -45,7 +42,7 @@ class SyncOps:
             raise ConflictError(f"remote {name!r} exists already; use --force to change its URL")
         with self._writing("admin", "remote", name):
             self.config.set(f"remote.{name}.url", url)
-            if default or not self.config.get("core.remote"):
+            if default or not self.config.value("core.remote"):
                 self.config.set("core.remote", name)
             self._event("remote", name, {"url": url, "action": "add"})
         self._stage_settings_in_git()  # so that a clone carries the remote
@@ -58,7 +55,7 @@ class SyncOps:
             raise NotFoundError(f"no remote {name!r}; 'mvc remote list' shows the remotes")
         with self._writing("admin", "remote", name):
             self.config.unset(f"remote.{name}")
-            if self.config.get("core.remote") == name:
+            if self.config.value("core.remote") == name:
                 self.config.unset("core.remote")
             self._event("remote", name, {"action": "remove"})
         return info
@@ -66,7 +63,7 @@ class SyncOps:
     def _remote(self, name: str | None):
         from mvc.core.remotes import Remote, normalise_location
 
-        name = name or self.config.get("core.remote")
+        name = name or self.config.value("core.remote")
         if not name:
             raise UserError("no remote given and no default remote; add one with 'mvc remote add NAME URL'")
         info = next((r for r in self.remotes() if r.name == name), None)

@@ -123,12 +123,7 @@ class TrustOps:
         return VerifyReport(not problems, checked, nbytes, problems)
 
     def _grace(self) -> float:
-        from mvc.core.gc import DEFAULT_GRACE
-
-        grace = self.config.get("gc.grace_seconds", DEFAULT_GRACE)
-        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
-            raise UserError("config gc.grace_seconds must be a number of seconds, e.g. 600")
-        return float(grace)
+        return float(self.config.value("gc.grace_seconds"))
 
     def fsck(self, *, repair: bool = False, progress: Progress = None) -> FsckReport:
         """Check registry, objects, temporary files, lineage file, audit chain and deploy

@@ -206,7 +206,7 @@ def test_metrics_and_params_files_are_flattened(repo, work):
 def test_results_are_frozen(repo, work):
     v = repo.add(write(work / "m.bin", b"w"), "m")
     results = [v, repo.show("m"), repo.ls()[0], repo.ls("m")[0], repo.log("m")[0],
-               repo.tag("m", "best"), repo.tags("m")[0], repo.config_set("a.b", "1"),
+               repo.tag("m", "best"), repo.tags("m")[0], repo.config_set("compare.primary_metric", "f1"),
                repo.checkout("m", work / "out.bin")]
     for result in results:
         assert dataclasses.is_dataclass(result)
@@ -343,8 +343,11 @@ def test_config_round_trip(repo):
     assert reopened.config_get("compare.primary_metric").value == "f1"
     reopened.close()
     assert repo.config_unset("compare.threshold").value == 0.1
-    with pytest.raises(NotFoundError):
-        repo.config_get("compare.threshold")
+    # (issue 8: get prints the value in effect, the default included, where it was NotFoundError)
+    assert repo.config_get("compare.threshold").to_dict() == {
+        "key": "compare.threshold", "value": 0.05, "action": "get", "origin": "default"}
+    with pytest.raises(UserError, match="unknown config key"):
+        repo.config_set("compare.nope", "1")
     with pytest.raises(UserError):
         repo.config_set("core.lock_timeout", "-1")
     with pytest.raises(UserError, match="invalid config key"):
@@ -359,8 +362,8 @@ def test_every_change_appends_an_event(repo, work):
         (lambda: repo.add(f, "m"), "add", "m@0.1.0"),
         (lambda: repo.tag("m", "best"), "tag", "m@0.1.0"),
         (lambda: repo.untag("m", "best"), "untag", "m@0.1.0"),
-        (lambda: repo.config_set("a.b", "1"), "config", "a.b"),
-        (lambda: repo.config_unset("a.b"), "config", "a.b"),
+        (lambda: repo.config_set("compare.primary_metric", "f1"), "config", "compare.primary_metric"),
+        (lambda: repo.config_unset("compare.primary_metric"), "config", "compare.primary_metric"),
     ]
     for change, action, target in steps:
         before = len(_events(repo))

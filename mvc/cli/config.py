@@ -15,8 +15,10 @@ app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": [
 def _toml(value) -> str:
     import tomli_w
 
-    if isinstance(value, list):  # tomli_w writes arrays over several lines; keep KEY = VALUE on one
+    if isinstance(value, (list, tuple)):  # tomli_w writes arrays over several lines; keep KEY = VALUE on one
         return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if value is None:  # a key with no default that is not set
+        return ""
     return tomli_w.dumps({"v": value})[4:].strip()
 
 
@@ -25,7 +27,8 @@ def get(
     key: Annotated[str, typer.Argument(help="Dotted key, e.g. version.default_bump.")],
     json_out: JsonOption = False,
 ) -> None:
-    """Print the value of KEY (strings without quotes, for scripts)."""
+    """Print the value of KEY in effect, set or default (strings without quotes, for
+    scripts)."""
     from mvc.cli.common import open_repo
 
     entry = open_repo().config_get(key)
@@ -33,7 +36,7 @@ def get(
         e.value if isinstance(e.value, str) else _toml(e.value), markup=False))
 
 
-@app.command("set")
+@app.command("set", context_settings={"ignore_unknown_options": True})  # VALUE may be -1
 def set_(
     key: Annotated[str, typer.Argument(help="Dotted key, e.g. compare.primary_metric.")],
     value: Annotated[str, typer.Argument(help="The value: a TOML scalar (0.9, true, \"x\") or plain text.")],
@@ -59,10 +62,21 @@ def unset(
 
 
 @app.command("list")
-def list_(json_out: JsonOption = False) -> None:
+def list_(
+    all_keys: Annotated[bool, typer.Option(
+        "--all", "-a", help="Every known key with the value in effect and its origin (default or config).")] = False,
+    json_out: JsonOption = False,
+) -> None:
     """Print every key that is set, as KEY = VALUE."""
     from mvc.cli.common import open_repo
 
+    if all_keys:
+        from mvc.cli.output import table
+
+        values = open_repo().config_all()
+        emit(values, json_out, lambda vs: table(
+            ["KEY", "VALUE", "ORIGIN"], [[v.key, _toml(v.value), v.origin] for v in vs]))
+        return
     items = open_repo().config_list()
     if json_out:
         emit_json(items)

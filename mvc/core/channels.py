@@ -104,7 +104,7 @@ class Deployments:
         return name
 
     def deploy_dir(self, model: str, channel: str) -> deploy.DeployDir:
-        configured = self.repo.config.get(f"channels.{channel}.deploy_dir")
+        configured = self.repo.config.value(f"channels.{channel}.deploy_dir")
         if configured:
             base = Path(str(configured)).expanduser()
             if not base.is_absolute():
@@ -162,7 +162,7 @@ class Deployments:
     def _lock(self, model: str, channel: str) -> RepoLock:
         path = self.repo.layout.deploy / model / f"{channel}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        return RepoLock(path, self.repo.config.get("core.lock_timeout", 60))
+        return RepoLock(path, self.repo.config.value("core.lock_timeout"))
 
     def deploy_problems(self, model: str, channel: str) -> list[str]:
         """How the deploy folder differs from what the registry says it serves (read only)."""

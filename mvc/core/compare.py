@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Callable, Mapping
 
-from mvc.core.errors import UserError
+from mvc.core.config import SCHEMA
 from mvc.core.tensors import TensorInfo, UnreadableTensorFile, diff_tensors, tensor_format
 
-DEFAULT_LOWER_IS_BETTER = (
-    "*loss*", "*error*", "*latency*", "*_ms", "mae", "mse", "rmse", "perplexity", "*time*", "*size*",
-)
 RECOMMEND_A = "RECOMMEND_A"
 RECOMMEND_B = "RECOMMEND_B"
 SIMILAR = "SIMILAR_PERFORMANCE"
@@ -37,58 +34,37 @@ class Side:
     code: tuple[str, ...] = ()  # digests of --code inputs
 
 
+def _default(key: str) -> Any:
+    return SCHEMA[key].default
+
+
 @dataclass(frozen=True)
 class Settings:
-    primary_metric: str = "accuracy"
-    lower_is_better: tuple[str, ...] = DEFAULT_LOWER_IS_BETTER
-    threshold: float = 0.05
-    accuracy_metric: str = "accuracy"
-    latency_metric: str = "latency_ms"
-    weights: dict[str, float] = field(default_factory=lambda: {"accuracy": 0.7, "latency": 0.3})
+    """The comparison's config (``compare.*``); the defaults are the schema's (core/config.py)."""
+
+    primary_metric: str = _default("compare.primary_metric")
+    lower_is_better: tuple[str, ...] = _default("compare.lower_is_better")
+    threshold: float = _default("compare.threshold")
+    accuracy_metric: str = _default("compare.accuracy_metric")
+    latency_metric: str = _default("compare.latency_metric")
+    weights: dict[str, float] = field(default_factory=lambda: {
+        "accuracy": _default("compare.weights.accuracy"), "latency": _default("compare.weights.latency")})
 
     def lower_better(self, metric: str) -> bool:
         name = metric.lower()
         return any(fnmatchcase(name, p.lower()) for p in self.lower_is_better)
 
 
-def _number(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise UserError(f"config {key} must be a number, not {value!r}")
-    return float(value)
-
-
-def _name(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise UserError(f"config {key} must be a metric name, not {value!r}")
-    return value
-
-
-def settings_from(get: Callable[[str, Any], Any]) -> Settings:
-    """Settings from config (``get(key, default)``), with the defaults of SPEC §3."""
-    patterns = get("compare.lower_is_better", None)
-    if patterns is None:
-        patterns = DEFAULT_LOWER_IS_BETTER
-    elif isinstance(patterns, str):
-        patterns = (patterns,)
-    if not isinstance(patterns, (list, tuple)) or not all(isinstance(p, str) for p in patterns):
-        raise UserError('config compare.lower_is_better must be a list of glob patterns, e.g. ["*loss*"]')
-    weights = get("compare.weights", None)
-    if weights is not None and not isinstance(weights, dict):
-        raise UserError("config compare.weights must be a table with accuracy and latency")
-    weights = weights or {}
-    threshold = _number("compare.threshold", get("compare.threshold", 0.05))
-    if threshold < 0:
-        raise UserError("config compare.threshold must not be negative")
+def settings_from(value: Callable[[str], Any]) -> Settings:
+    """Settings from config: ``value(key)`` is the checked value in effect (Config.value)."""
     return Settings(
-        primary_metric=_name("compare.primary_metric", get("compare.primary_metric", "accuracy")),
-        lower_is_better=tuple(patterns),
-        threshold=threshold,
-        accuracy_metric=_name("compare.accuracy_metric", get("compare.accuracy_metric", "accuracy")),
-        latency_metric=_name("compare.latency_metric", get("compare.latency_metric", "latency_ms")),
-        weights={
-            "accuracy": _number("compare.weights.accuracy", weights.get("accuracy", 0.7)),
-            "latency": _number("compare.weights.latency", weights.get("latency", 0.3)),
-        },
+        primary_metric=value("compare.primary_metric"),
+        lower_is_better=tuple(value("compare.lower_is_better")),
+        threshold=float(value("compare.threshold")),
+        accuracy_metric=value("compare.accuracy_metric"),
+        latency_metric=value("compare.latency_metric"),
+        weights={"accuracy": float(value("compare.weights.accuracy")),
+                 "latency": float(value("compare.weights.latency"))},
     )
 
 

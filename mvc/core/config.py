@@ -1,22 +1,139 @@
-"""``.mvc/config.toml``: dotted keys over nested TOML tables."""
+"""``.mvc/config.toml``: dotted keys over nested TOML tables, and ``SCHEMA``, the one home of
+every key mvc reads: its default, its type and check, what it is for, and whether changing
+it needs the admin role.
+
+Reading uses tomllib; writing edits the file with tomlkit, so the comments and layout of a
+file that people keep in git survive ``mvc config set`` and ``unset``.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 from mvc.core.atomic import write_atomic
 from mvc.core.errors import NotFoundError, UserError
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9_-]+$")
+# a name that a key holds in a '*' part: a channel or a remote (see core/names.py)
+_NAME_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+# top-level tables whose unknown keys would still decide trust: never changed below admin
+_ADMIN_TABLES = ("registry", "access")
 
-DEFAULTS: dict[str, Any] = {
-    "version.default_bump": "patch",
-    "core.lock_timeout": 60,
-    "compare.primary_metric": "accuracy",
-}
+
+class Key(NamedTuple):
+    """One config key. A name part that varies is ``*`` (``channels.*.deploy_dir``)."""
+
+    name: str
+    default: Any  # None: no default (unset means "not configured")
+    type: type  # what a value is: str, float (any number) or tuple (a list in TOML)
+    accepts: str  # what a valid value is, said to the user when one is not
+    check: Callable[[Any], Any]  # the value in effect from a valid one; ValueError otherwise
+    doc: str
+    admin: bool = False  # changing it decides trust: needs the admin role
+
+
+def _number(minimum: float | None = None) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError
+        if minimum is not None and value < minimum:
+            raise ValueError
+        return value
+
+    return check
+
+
+def _one_of(*choices: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value not in choices:
+            raise ValueError
+        return value
+
+    return check
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise ValueError
+    return value
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not _NAME_PART.fullmatch(value):
+        raise ValueError
+    return value
+
+
+def _globs(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) and p for p in value):
+        raise ValueError
+    return tuple(value)
+
+
+def _registry_url(value: Any) -> str:
+    from urllib.parse import urlsplit
+
+    if not isinstance(value, str) or not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ValueError
+    if not value.startswith("sqlite:") and urlsplit(value).password is not None:
+        raise ValueError(
+            "a password may not be written into config.toml, which git shares; "
+            "leave it out and let PGPASSWORD or ~/.pgpass supply it"
+        )
+    return value
+
+
+DEFAULT_LOWER_IS_BETTER = (
+    "*loss*", "*error*", "*latency*", "*_ms", "mae", "mse", "rmse", "perplexity", "*time*", "*size*",
+)
+_SECONDS = "a number of seconds, 0 or more"
+_METRIC = "a metric name"
+
+SCHEMA: dict[str, Key] = {k.name: k for k in (
+    Key("version.default_bump", "patch", str, "major, minor or patch", _one_of("major", "minor", "patch"),
+        "the part of the version 'mvc add' raises when neither --version nor --bump is given"),
+    Key("core.lock_timeout", 60, float, _SECONDS + " (e.g. 60)", _number(0),
+        "how long a command waits for another mvc command's lock before it gives up"),
+    Key("core.remote", None, str, "the name of a remote (see 'mvc remote list')", _name,
+        "the remote push and pull use when none is named", admin=True),
+    Key("remote.*.url", None, str, "a directory path or a URL such as s3://bucket/prefix", _text,
+        "where the remote keeps its objects", admin=True),
+    Key("registry.url", None, str, "sqlite:///PATH or postgresql://USER@HOST:PORT/DB", _registry_url,
+        "where the registry lives (default: .mvc/registry.db)", admin=True),
+    Key("channels.*.deploy_dir", None, str, "a folder path", _text,
+        "the folder the channel deploys into (default: .mvc/deploy/MODEL/CHANNEL); "
+        "setting it also adds the channel", admin=True),
+    Key("compare.primary_metric", "accuracy", str, _METRIC, _text,
+        "the metric 'mvc diff' recommends by"),
+    Key("compare.threshold", 0.05, float, "a number, 0 or more (e.g. 0.05 for 5%)", _number(0),
+        "how much better, as a share of A's primary metric, B must be to be recommended"),
+    Key("compare.lower_is_better", DEFAULT_LOWER_IS_BETTER, tuple,
+        'a list of glob patterns, e.g. ["*loss*", "*_ms"]', _globs,
+        "metrics whose smaller values are better (matched without regard to case)"),
+    Key("compare.accuracy_metric", "accuracy", str, _METRIC, _text,
+        "the accuracy metric of 'mvc diff''s importance score"),
+    Key("compare.latency_metric", "latency_ms", str, _METRIC, _text,
+        "the latency metric (milliseconds) of 'mvc diff''s importance score"),
+    Key("compare.weights.accuracy", 0.7, float, "a number (e.g. 0.7)", _number(),
+        "the weight of the accuracy change in the importance score"),
+    Key("compare.weights.latency", 0.3, float, "a number (e.g. 0.3)", _number(),
+        "the weight of the latency change (per second) in the importance score"),
+    Key("gc.grace_seconds", 600, float, _SECONDS + " (e.g. 600)", _number(0),
+        "unreferenced objects younger than this are kept by 'mvc gc' ('mvc gc --grace' overrides)"),
+)}
+
+DEFAULTS: dict[str, Any] = {n: k.default for n, k in SCHEMA.items() if k.default is not None}
+
+
+def known_keys() -> list[str]:
+    """Every key the schema knows, ``*`` standing for a channel or remote name (for completion)."""
+    return sorted(SCHEMA)
 
 
 def parse_value(text: str) -> Any:
@@ -48,6 +165,72 @@ def split_key(key: str) -> list[str]:
     return parts
 
 
+def lookup(key: str) -> Key | None:
+    """The schema entry for ``key`` (a ``*`` part matches a channel or remote name), or None."""
+    if key in SCHEMA:
+        return SCHEMA[key]
+    parts = split_key(key)
+    for name, entry in SCHEMA.items():
+        pattern = name.split(".")
+        if len(pattern) == len(parts) and all(
+                p == q or (p == "*" and _NAME_PART.fullmatch(q)) for p, q in zip(pattern, parts)):
+            return entry
+    return None
+
+
+def schema_key(key: str) -> Key:
+    """The schema entry for ``key``; a UserError that says which keys exist when there is none."""
+    entry = lookup(key)
+    if entry is None:
+        import difflib
+
+        names = known_keys()
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        section = key.split(".")[0]
+        near = [n for n in names if n.split(".")[0] == section]
+        known = (f"the {section} keys are {', '.join(near)}" if near else
+                 f"the keys are in {', '.join(sorted({n.split('.')[0] for n in names}))}")
+        raise UserError(f"unknown config key {key!r}; {hint}{known} ('mvc config list --all' lists them)")
+    return entry
+
+
+def check(key: str, value: Any) -> Any:
+    """``value`` for ``key`` in effect (``compare.lower_is_better = "*wer*"`` is a one-item
+    list); a UserError that says what is accepted when the key is unknown or the value wrong."""
+    entry = schema_key(key)
+    try:
+        return entry.check(value)
+    except ValueError as exc:
+        why = f" ({exc})" if str(exc) else ""
+        raise UserError(f"config {key} must be {entry.accepts}, not {_shown(value)}{why}") from None
+
+
+def value_from_text(key: str, text: str) -> Any:
+    """What ``mvc config set KEY TEXT`` stores: a TOML scalar where the text parses as one,
+    but the text itself for a key that holds text (a deploy_dir named ``2024``)."""
+    value = parse_value(text)
+    entry = lookup(key)
+    if entry is not None and entry.type is str and not isinstance(value, str):
+        return text
+    return value
+
+
+def needs_admin(key: str, value: Any = None) -> bool:
+    """Does changing ``key`` (holding ``value``; a table when a whole table is unset) need admin?"""
+    if isinstance(value, dict):
+        return any(needs_admin(f"{key}.{k}", v) for k, v in flatten(value).items()) or needs_admin(key)
+    entry = lookup(key)
+    if entry is not None:
+        return entry.admin
+    return split_key(key)[0] in _ADMIN_TABLES
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def flatten(table: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in table.items():
@@ -59,41 +242,87 @@ def flatten(table: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+_MISSING = object()
+
+
 class Config:
     def __init__(self, path: Path, tmp_dir: Path | None = None):
         self.path = Path(path)
         self.tmp_dir = tmp_dir
         self._data: dict | None = None
 
+    def _text(self) -> str:
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+
     @property
     def data(self) -> dict:
         if self._data is None:
             try:
-                text = self.path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                text = ""
-            try:
-                self._data = tomllib.loads(text)
+                self._data = tomllib.loads(self._text())
             except tomllib.TOMLDecodeError as exc:
                 raise UserError(f"{self.path} is not valid TOML ({exc}); fix or remove it") from None
         return self._data
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def _find(self, key: str) -> Any:
         node: Any = self.data
         for part in split_key(key):
             if not isinstance(node, dict) or part not in node:
-                return DEFAULTS.get(key, default)
+                return _MISSING
             node = node[part]
         return node
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """The raw value set for ``key``, else its schema default, else ``default``."""
+        found = self._find(key)
+        if found is _MISSING:
+            return DEFAULTS.get(key, default)
+        return found
+
+    def value(self, key: str) -> Any:
+        """The value in effect for schema key ``key``: the one set, checked, or the default.
+        A value of the wrong type in the file is a UserError that says how to fix it."""
+        entry = schema_key(key)
+        found = self._find(key)
+        if found is _MISSING:
+            return entry.default
+        try:
+            return entry.check(found)
+        except ValueError as exc:
+            why = f" ({exc})" if str(exc) else ""
+            raise UserError(
+                f"config {key} in {self.path} is {_shown(found)}; it must be {entry.accepts}{why}. "
+                f"Fix it with 'mvc config set {key} VALUE' or 'mvc config unset {key}'"
+            ) from None
+
+    def effective(self, key: str) -> tuple[Any, str]:
+        """(value, origin) for ``mvc config get``: what is set (origin ``config``; also for a
+        key this mvc does not know, written by hand or by a newer mvc), else the schema default
+        (origin ``default``). An unknown key that is not set, or a key with no default that is
+        not set, is an error."""
+        found = self._find(key)
+        if found is not _MISSING:
+            return found, "config"
+        entry = schema_key(key)
+        if entry.default is None:
+            raise NotFoundError(f"config key {key!r} is not set and has no default ({entry.doc})")
+        return entry.default, "default"
+
+    def names(self, table: str) -> list[str]:
+        """The names under ``table`` that hold a table (``channels`` -> ``["canary"]``)."""
+        found = self._find(table)
+        if not isinstance(found, dict):
+            return []
+        return [n for n, v in found.items() if isinstance(v, dict)]
+
     def get_set(self, key: str) -> Any:
         """The value set for ``key``; NotFoundError when it is not set."""
-        node: Any = self.data
-        for part in split_key(key):
-            if not isinstance(node, dict) or part not in node:
-                raise NotFoundError(f"config key {key!r} is not set; 'mvc config list' shows what is")
-            node = node[part]
-        return node
+        found = self._find(key)
+        if found is _MISSING:
+            raise NotFoundError(f"config key {key!r} is not set; 'mvc config list' shows what is")
+        return found
 
     def items(self) -> dict[str, Any]:
         return flatten(self.data)
@@ -102,7 +331,7 @@ class Config:
         parts = split_key(key)
         node = self.data
         for i, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
+            child = node.get(part, {})
             if not isinstance(child, dict):
                 raise UserError(
                     f"cannot set {key!r}: {'.'.join(parts[: i + 1])!r} holds a value, not a table; "
@@ -111,26 +340,19 @@ class Config:
             node = child
         if isinstance(node.get(parts[-1]), dict):
             raise UserError(f"cannot set {key!r}: it is a table of keys; set one of its keys instead")
-        node[parts[-1]] = value
-        self._save()
+        from mvc.core import toml_edit
+
+        self._save(toml_edit.set_value(self._text(), parts, value))
 
     def unset(self, key: str) -> Any:
         parts = split_key(key)
         old = self.get_set(key)
-        node = self.data
-        chain = [node]
-        for part in parts[:-1]:
-            node = node[part]
-            chain.append(node)
-        del node[parts[-1]]
-        # drop tables the removal left empty
-        for depth in range(len(parts) - 1, 0, -1):
-            if not chain[depth]:
-                del chain[depth - 1][parts[depth - 1]]
-        self._save()
+        from mvc.core import toml_edit
+
+        self._save(toml_edit.remove(self._text(), parts))
         return old
 
-    def _save(self) -> None:
-        import tomli_w
-
-        write_atomic(self.path, tomli_w.dumps(self.data).encode("utf-8"), tmp_dir=self.tmp_dir)
+    def _save(self, text: str) -> None:
+        data = tomllib.loads(text)  # never write what the next read could not parse
+        write_atomic(self.path, text.encode("utf-8"), tmp_dir=self.tmp_dir)
+        self._data = data

@@ -155,6 +155,17 @@ class ConfigEntry(_Result):
     key: str
     value: Any
     action: str = "get"  # "get" | "set" | "unset"
+    origin: str | None = None  # with "get": "config" (set in config.toml) or "default"
+    _optional = ("origin",)
+
+
+@dataclass(frozen=True)
+class ConfigValue(_Result):
+    """One line of ``mvc config list --all``."""
+
+    key: str
+    value: Any  # None: a key with no default that is not set
+    origin: str  # "config" or "default"
 
 
 

@@ -37,7 +37,7 @@ def test_denied_change_exits_4_changes_nothing_and_is_logged(repo, work):
     before = repo.state()
     objects = sorted(p.name for p in (repo.mvc_dir / "objects").rglob("*"))
     for args in (["add", "n.bin", "--name", "n"], ["tag", "m", "best"], ["gc"],
-                 ["config", "set", "a.b", "1"], ["access", "grant", "eve", "admin"]):
+                 ["config", "set", "compare.threshold", "0.1"], ["access", "grant", "eve", "admin"]):
         proc = as_user(repo, "eve", *args, check=False)
         assert proc.returncode == 4, (args, proc.stderr)
         assert proc.stderr.startswith("mvc: error: eve may not ") and "Traceback" not in proc.stderr

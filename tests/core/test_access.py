@@ -75,11 +75,11 @@ def test_roles_include_the_ones_before(repo, as_user):
     as_user("wes")
     repo.tag("m", "best")
     with pytest.raises(PermissionDeniedError):
-        repo.config_set("x.y", 1)  # maintainer
+        repo.config_set("compare.threshold", 0.1)  # maintainer
     with pytest.raises(PermissionDeniedError):
         repo.gc()  # admin
     as_user("mia")
-    repo.config_set("x.y", 1)
+    repo.config_set("compare.threshold", 0.1)
     repo.tag("m", "good")
     with pytest.raises(PermissionDeniedError):
         repo.access_grant("eve", "admin")

@@ -96,16 +96,23 @@ def test_jaccard_and_characteristics():
     }
 
 
-def test_settings_from_config():
-    values = {"compare.primary_metric": "f1", "compare.lower_is_better": ["*wer*"], "compare.threshold": 0.1,
-              "compare.weights": {"accuracy": 1}}
-    s = settings_from(lambda k, d=None: values.get(k, d))
+def test_settings_from_config(tmp_path):
+    # the defaults and checks live in the config schema; Config.value applies them
+    from mvc.core.config import Config
+
+    def settings(text):
+        (tmp_path / "c.toml").write_text(text)
+        return settings_from(Config(tmp_path / "c.toml").value)
+
+    s = settings('[compare]\nprimary_metric = "f1"\nlower_is_better = ["*wer*"]\nthreshold = 0.1\n'
+                 "weights = {accuracy = 1}\n")
     assert s.primary_metric == "f1" and s.lower_better("wer") and not s.lower_better("loss")
     assert s.threshold == 0.1 and s.weights == {"accuracy": 1.0, "latency": 0.3}
+    assert settings("") == S
     with pytest.raises(UserError, match="compare.threshold"):
-        settings_from(lambda k, d=None: "much" if k == "compare.threshold" else d)
+        settings('compare.threshold = "much"\n')
     with pytest.raises(UserError, match="lower_is_better"):
-        settings_from(lambda k, d=None: 3 if k == "compare.lower_is_better" else d)
+        settings("compare.lower_is_better = 3\n")
 
 
 def test_compare_without_tensor_files_reads_nothing():

@@ -105,3 +105,93 @@ def test_invalid_toml_is_a_user_error(tmp_path):
     cfg = Config(write(tmp_path / "c.toml", "not = = toml"))
     with pytest.raises(UserError, match="not valid TOML"):
         cfg.get("a")
+
+
+# -- the schema (issue 8): one home for every key's default, type, check and role -------------
+
+def test_every_default_passes_its_own_check():
+    from mvc.core.config import SCHEMA, known_keys
+
+    assert known_keys() == sorted(SCHEMA) and "channels.*.deploy_dir" in SCHEMA
+    for name, key in SCHEMA.items():
+        assert key.name == name and key.doc and key.accepts
+        if key.default is not None:
+            assert key.check(key.default) == key.default, name
+    assert SCHEMA["compare.threshold"].default == 0.05
+    assert SCHEMA["gc.grace_seconds"].default == 600 and SCHEMA["core.lock_timeout"].default == 60
+
+
+def test_lookup_matches_patterns_and_knows_admin_keys():
+    from mvc.core.config import SCHEMA, lookup, needs_admin
+
+    assert lookup("channels.canary.deploy_dir") is SCHEMA["channels.*.deploy_dir"]
+    assert lookup("remote.backup.url") is SCHEMA["remote.*.url"]
+    assert lookup("channels.canary") is None and lookup("compare.weights") is None
+    assert lookup("channels.-x.deploy_dir") is None  # a name part must be a valid name
+    assert needs_admin("registry.url") and needs_admin("channels.canary.deploy_dir")
+    assert needs_admin("registry.anything") and needs_admin("access.policy")  # unknown, but trust
+    assert not needs_admin("compare.threshold") and not needs_admin("gc.grace_seconds")
+    assert needs_admin("channels.canary", {"deploy_dir": "/x"})  # a whole table that holds one
+    assert not needs_admin("compare", {"threshold": 0.1})
+
+
+def test_value_checks_what_is_set_and_falls_back_to_the_default(tmp_path):
+    cfg = Config(write(tmp_path / "c.toml", '[compare]\nlower_is_better = "*wer*"\nthreshold = -1\n'))
+    assert cfg.value("compare.lower_is_better") == ("*wer*",)  # one pattern: a one-item list
+    assert cfg.value("gc.grace_seconds") == 600 and cfg.value("core.remote") is None
+    with pytest.raises(UserError, match=r"compare.threshold in .*c.toml is -1; it must be a number, 0 or more"):
+        cfg.value("compare.threshold")
+    with pytest.raises(UserError, match="unknown config key 'compare.nope'"):
+        cfg.value("compare.nope")
+    assert cfg.effective("compare.primary_metric") == ("accuracy", "default")
+    assert cfg.effective("compare.threshold") == (-1, "config")  # get shows what is written
+    with pytest.raises(NotFoundError, match="no default"):
+        cfg.effective("registry.url")
+
+
+def test_value_from_text_keeps_text_for_text_keys():
+    from mvc.core.config import check, value_from_text
+
+    assert value_from_text("channels.x.deploy_dir", "2024") == "2024"
+    assert value_from_text("compare.primary_metric", "true") == "true"
+    assert value_from_text("compare.threshold", "0.1") == 0.1
+    assert value_from_text("core.lock_timeout", "soon") == "soon"  # and check says no
+    with pytest.raises(UserError, match="core.lock_timeout must be a number of seconds, 0 or more"):
+        check("core.lock_timeout", "soon")
+
+
+LAYOUT = """\
+# kept by hand
+
+[compare]
+threshold = 0.1  # agreed
+# primary_metric = "f1"  (not yet)
+
+# where the canary is served
+[channels.canary]
+deploy_dir = "/srv/canary"
+"""
+
+
+@pytest.mark.parametrize("key,value", [
+    ("compare.primary_metric", "f1"), ("compare.weights.accuracy", 0.5), ("core.lock_timeout", 5),
+    ("channels.blue.deploy_dir", "/b"), ("compare.lower_is_better", ["*wer*"]),
+])
+def test_set_then_unset_gives_back_the_same_text(tmp_path, key, value):
+    path = write(tmp_path / "config.toml", LAYOUT)
+    cfg = Config(path, tmp_path)
+    cfg.set(key, value)
+    text = path.read_text()
+    assert "# where the canary is served\n[channels.canary]" in text and "threshold = 0.1  # agreed" in text
+    assert Config(path).get_set(key) == value
+    cfg.unset(key)
+    assert path.read_text() == LAYOUT
+
+
+def test_unset_of_a_table_keeps_the_comments_around_it(tmp_path):
+    path = write(tmp_path / "config.toml", LAYOUT)
+    Config(path, tmp_path).unset("channels.canary")
+    assert path.read_text() == LAYOUT.split("[channels.canary]")[0]
+    Config(path, tmp_path).unset("compare.threshold")
+    assert tomllib.loads(path.read_text()) == {}
+    assert path.read_text().startswith("# kept by hand\n") and "# where the canary is served" in path.read_text()

@@ -93,6 +93,35 @@ class Mvc:
         }
 
 
+def on_terminal(args: list[str], cwd: Path, env: dict, columns: int | None = None) -> str:
+    """Run ``mvc`` on a real pseudo-terminal (``columns`` wide: window size and COLUMNS) and
+    return what it showed there, with the terminal's CRLF line ends."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    if columns is not None:
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+        env = dict(env, COLUMNS=str(columns))
+    proc = subprocess.Popen([str(BIN), *args], cwd=cwd, env=env, stdin=follower, stdout=follower,
+                            stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal is closed and drained
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0, b"".join(chunks)
+    return b"".join(chunks).decode()
+
+
 def assert_error(proc: subprocess.CompletedProcess, json_out: bool = False) -> None:
     lines = proc.stderr.splitlines()
     assert lines and lines[0].startswith("mvc: error: "), proc.stderr

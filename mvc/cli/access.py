@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit, say
+from mvc.cli.output import emit, say, table
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -56,7 +56,7 @@ def list_(json_out: JsonOption = False) -> None:
         if not items:
             say("no grants: the repository is open (everyone acts as admin)")
             return
-        for g in items:
-            console().print(f"{g.user}\t{g.role}\tgranted by {g.granted_by} at {g.granted_at[:19]}", markup=False)
+        table(["user", "role", "granted by", "granted at"],
+              [[g.user, g.role, g.granted_by, g.granted_at] for g in items])
 
     emit(grants, json_out, render)

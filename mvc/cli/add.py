@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import Progress, emit, human_size, say, short
+from mvc.cli.output import Progress, emit, human_size, say
 
 
 def add(
@@ -72,7 +72,7 @@ def add(
 
     def render(r) -> None:
         if r.created:
-            say(f"Added {r.ref} ({short(r.digest)}…, {human_size(r.size)}, {r.kind})")
+            say(f"Added {r.ref} ({r.digest}, {human_size(r.size)}, {r.kind})")
         else:
             say(f"{r.ref} already holds this artifact with the same metrics and params; "
                 "nothing added (use --force to add anyway)")

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit, say
+from mvc.cli.output import emit, say, table
 from mvc.cli.verify import finish
 
 
@@ -36,14 +36,8 @@ def audit(
         if not items:
             say("no events")
             return
-        from rich.table import Table
-
-        table = Table(box=None, pad_edge=False)
-        for column in ("seq", "time", "user", "action", "target", "details"):
-            table.add_column(column)
-        for e in items:
-            table.add_row(str(e.seq), e.ts[:19].replace("T", " "), e.user, e.action, e.target,
-                          json.dumps(e.details, ensure_ascii=False, sort_keys=True))
-        console().print(table, markup=False)
+        table(["seq", "time", "user", "action", "target", "details"],
+              [[str(e.seq), e.ts, e.user, e.action, e.target,
+                json.dumps(e.details, ensure_ascii=False, sort_keys=True) if e.details else ""] for e in items])
 
     emit(events, json_out, render)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit
+from mvc.cli.output import emit, say
 from mvc.cli.promote import CheckOption, MessageOption, render_move
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,12 +71,7 @@ def status(name: NameArgument, channel: ChannelOption = ..., json_out: JsonOptio
     from mvc.cli.common import open_repo
 
     def render(s) -> None:
-        out = console()
-        out.print(f"{s.channel}: {s.ref or 'serves nothing'}" + (f" (slot {s.slot})" if s.slot else ""),
-                  markup=False)
-        if s.canary:
-            out.print(f"canary: {s.canary['ref']} at {s.canary['percent']}%", markup=False)
-        else:
-            out.print("canary: none", markup=False)
+        say(f"{s.channel}: {s.ref or 'serves nothing'}" + (f" (slot {s.slot})" if s.slot else ""))
+        say(f"canary: {s.canary['ref']} at {s.canary['percent']}%" if s.canary else "canary: none")
 
     emit(open_repo().canary_status(name, channel), json_out, render)

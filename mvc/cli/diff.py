@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit, fmt_value
+from mvc.cli.output import console, emit, fields, line, piped, table
 
 _REF_HELP = "NAME, NAME@VERSION, NAME@TAG, NAME@CHANNEL or sha256:PREFIX."
 
@@ -30,78 +30,59 @@ def _verdict(m: dict) -> tuple[str, str]:
 
 
 def _render(d) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    out = console()
-    out.print(Text(f"{d.a} -> {d.b}", style="bold"))
-
-    if d.metrics or d.metrics_only_a or d.metrics_only_b:
-        table = Table(title="metrics", title_justify="left", header_style="bold")
-        for col in ("metric", "A", "B", "B - A", ""):
-            table.add_column(col, justify="right" if col in ("A", "B", "B - A") else "left")
-        for name, m in d.metrics.items():
-            word, style = _verdict(m)
-            diff = f"{m['diff']:+.6g}"
-            table.add_row(name, fmt_value(m["a"]), fmt_value(m["b"]), Text(diff, style=style),
-                          Text(word, style=style))
-        for name, v in d.metrics_only_a.items():
-            table.add_row(name, fmt_value(v), "-", "", "only in A")
-        for name, v in d.metrics_only_b.items():
-            table.add_row(name, "-", fmt_value(v), "", "only in B")
-        out.print(table)
-
+    """Sections of records, then a summary. In a pipe each record is one line that starts
+    with its kind (``metric``, ``param``, ``file``, ``tensor FILE``, ``unreadable``) and
+    the summary is NAME<TAB>VALUE lines; on a terminal each section is a table."""
+    sections: list[tuple[list[str], str, list[str], list[list]]] = []
+    metrics = [[name, m["a"], m["b"], (f"{m['diff']:+.6g}", _verdict(m)[1]), _verdict(m)]
+               for name, m in d.metrics.items()]
+    metrics += [[name, v, "", "", "only in A"] for name, v in d.metrics_only_a.items()]
+    metrics += [[name, "", v, "", "only in B"] for name, v in d.metrics_only_b.items()]
+    if metrics:
+        sections.append((["metric"], "metrics", ["metric", "A", "B", "B - A", "change"], metrics))
     p = d.params
-    if p["added"] or p["removed"] or p["changed"]:
-        table = Table(title="params", title_justify="left", header_style="bold")
-        for col in ("param", "A", "B"):
-            table.add_column(col)
-        for k, v in p["changed"].items():
-            table.add_row(k, fmt_value(v["a"]), fmt_value(v["b"]))
-        for k, v in p["removed"].items():
-            table.add_row(k, fmt_value(v), Text("(removed)", style="red"))
-        for k, v in p["added"].items():
-            table.add_row(k, Text("(absent)", style="dim"), fmt_value(v))
-        out.print(table)
-
+    params = [[k, v["a"], v["b"], ("changed", "yellow")] for k, v in p["changed"].items()]
+    params += [[k, v, "", ("removed", "red")] for k, v in p["removed"].items()]
+    params += [[k, "", v, ("added", "green")] for k, v in p["added"].items()]
+    if params:
+        sections.append((["param"], "params", ["param", "A", "B", "change"], params))
     a = d.artifacts
-    table = Table(title="files", title_justify="left", header_style="bold")
-    table.add_column("path")
-    table.add_column("change")
-    for path in a["changed"]:
-        table.add_row(path, Text("changed", style="yellow"))
-    for path in a["added"]:
-        table.add_row(path, Text("added", style="green"))
-    for path in a["removed"]:
-        table.add_row(path, Text("removed", style="red"))
-    table.caption = f"{a['unchanged']} unchanged"
-    out.print(table)
-
+    files = [[path, (word, style)] for key, word, style in _CHANGES for path in a[key]]
+    if files:
+        sections.append((["file"], "files", ["path", "change"], files))
+    summary: list[tuple[str, object]] = [("unchanged files", a["unchanged"])]
     for path, t in d.tensors.items():
-        table = Table(title=f"tensors in {path}", title_justify="left", header_style="bold")
-        table.add_column("tensor")
-        table.add_column("change")
-        for side, why in t["errors"].items():
-            table.add_row(f"({side.upper()} unreadable)", Text(why, style="red"))
-        for name in t["changed"]:
-            table.add_row(name, Text("changed", style="yellow"))
+        rows = [[f"({side.upper()} unreadable)", (why, "red")] for side, why in t["errors"].items()]
+        rows += [[name, (word, style)] for key, word, style in _CHANGES for name in t[key]]
         for name, shapes in t["reshaped"].items():
             sa, sb = shapes["a"], shapes["b"]
-            table.add_row(name, Text(f"reshaped {sa['dtype']}{sa['shape']} -> {sb['dtype']}{sb['shape']}",
-                                     style="yellow"))
-        for name in t["added"]:
-            table.add_row(name, Text("added", style="green"))
-        for name in t["removed"]:
-            table.add_row(name, Text("removed", style="red"))
-        table.caption = f"{t['unchanged']} unchanged"
-        out.print(table)
-    for u in d.unreadable:
-        if not any(u["path"] in key for key in d.tensors):
-            out.print(Text(f"{u['side'].upper()}: {u['path']} is unreadable: {u['error']}", style="red"))
+            rows.append([name, (f"reshaped {sa['dtype']}{sa['shape']} -> {sb['dtype']}{sb['shape']}", "yellow")])
+        if rows:
+            sections.append((["tensor", path], f"tensors in {path}", ["tensor", "change"], rows))
+        summary.append(("unchanged tensors", f"{t['unchanged']} in {path}"))
+    unreadable = [[u["side"].upper(), u["path"], (u["error"], "red")] for u in d.unreadable
+                  if not any(u["path"] in key for key in d.tensors)]
+    if unreadable:
+        sections.append((["unreadable"], "unreadable", ["side", "path", "error"], unreadable))
+    summary += [
+        ("similarity", f"{d.similarity:.3f}"),
+        (f"performance delta ({d.primary_metric})",
+         "" if d.performance_delta is None else f"{d.performance_delta:+.6g}"),
+        ("importance", "" if d.importance is None else f"{d.importance:+.6g}"),
+        ("recommendation", d.recommendation),
+    ]
+    if piped():
+        fields([("a", d.a), ("b", d.b)])
+        for kind, _, _, rows in sections:
+            for row in rows:
+                line(*kind, *(c[0] if isinstance(c, tuple) else c for c in row))
+    else:
+        from rich.text import Text
 
-    delta = "-" if d.performance_delta is None else f"{d.performance_delta:+.6g}"
-    importance = "-" if d.importance is None else f"{d.importance:+.6g}"
-    out.print(f"similarity {d.similarity:.3f}   performance delta ({d.primary_metric}) {delta}   "
-              f"importance {importance}", markup=False)
-    style = {"RECOMMEND_B": "bold green", "RECOMMEND_A": "bold red"}.get(d.recommendation, "bold")
-    out.print(Text(d.recommendation, style=style))
+        console().print(Text(f"{d.a} -> {d.b}", style="bold"))
+        for _, title, headers, rows in sections:
+            table(headers, rows, title=title)
+    fields(summary)
+
+
+_CHANGES = (("changed", "changed", "yellow"), ("added", "added", "green"), ("removed", "removed", "red"))

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import Progress, console, say, warn
+from mvc.cli.output import Progress, say, table, warn
 from mvc.cli.verify import finish
 
 
@@ -29,9 +29,9 @@ def fsck(
     def render(r) -> None:
         for note in r.notes:
             warn(note)
-        for p in r.problems:
-            state = "repaired" if p.repaired else "problem"
-            console().print(f"{state}\t{p.kind}\t{p.message}", markup=False)
+        if r.problems:
+            table(["state", "kind", "message"],
+                  [["repaired" if p.repaired else "problem", p.kind, p.message] for p in r.problems])
         if r.ok:
             say(f"checked {r.versions} version(s), {r.objects} object(s), {r.events} event(s): "
                 + ("consistent" if not r.problems else "repaired"))

@@ -4,12 +4,13 @@ were built on a data file, a code file or a version."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit_json
+from mvc.cli.output import console, emit_json, piped, printable, say
 
 
 def lineage(
@@ -48,12 +49,19 @@ def lineage(
         _render_tree(result, show_up=not downstream, show_down=not upstream)
 
 
+Node = tuple[str, str, list]  # (label, rich style, children)
+
+
+def _label(node: dict) -> str:
+    """``resnet@1.2.0``, ``data train.csv (sha256:…64 hex)``: the whole digest, to copy."""
+    if node.get("type") == "model":
+        return node["id"][len("model:"):]
+    digest = node.get("digest") or node["id"].split(":", 1)[1]
+    name = Path(node["path"]).name if node.get("path") else ""
+    return f"{node.get('type', '?')} {name} ({digest})" if name else f"{node.get('type', '?')} {digest}"
+
+
 def _render_tree(r, show_up: bool, show_down: bool) -> None:
-    from rich.text import Text
-    from rich.tree import Tree
-
-    from mvc.core.lineage import label
-
     nodes = {n["id"]: n for n in r.nodes}
     preds: dict[str, list[str]] = {}
     succs: dict[str, list[str]] = {}
@@ -62,29 +70,48 @@ def _render_tree(r, show_up: bool, show_down: bool) -> None:
         preds.setdefault(e["target"], []).append(e["source"])
     styles = {"model": "bold", "data": "cyan", "code": "magenta"}
 
-    def text(nid: str) -> Text:
-        node = nodes.get(nid, {"id": nid, "type": nid.split(":", 1)[0]})
-        return Text(label(node), style=styles.get(node.get("type"), ""))
+    def node(nid: str, suffix: str = "") -> Node:
+        n = nodes.get(nid, {"id": nid, "type": nid.split(":", 1)[0]})
+        return (_label(n) + suffix, styles.get(n.get("type"), ""), [])
 
-    def grow(branch: Tree, nid: str, links: dict[str, list[str]], allowed: set[str], seen: set[str]) -> None:
+    def grow(branch: Node, nid: str, links: dict[str, list[str]], allowed: set[str], seen: set[str]) -> None:
         for child in sorted(links.get(nid, [])):
             if child not in allowed:
                 continue
             if child in seen:  # a diamond: shown once, referenced after
-                branch.add(text(child).append(" (see above)", style="dim"))
+                branch[2].append(node(child, " (see above)"))
                 continue
             seen.add(child)
-            grow(branch.add(text(child)), child, links, allowed, seen)
+            branch[2].append(node(child))
+            grow(branch[2][-1], child, links, allowed, seen)
 
-    root = Tree(text(r.node))
-    if show_up:
-        up = root.add(Text("upstream (came from)", style="dim"))
-        grow(up, r.node, preds, set(r.upstream), {r.node})
-        if not r.upstream:
-            up.add(Text("nothing recorded", style="dim"))
-    if show_down:
-        down = root.add(Text("downstream (built on it)", style="dim"))
-        grow(down, r.node, succs, set(r.downstream), {r.node})
-        if not r.downstream:
-            down.add(Text("nothing recorded", style="dim"))
-    console().print(root)
+    root = node(r.node)
+    for shown, title, links, ids in ((show_up, "upstream (came from)", preds, r.upstream),
+                                     (show_down, "downstream (built on it)", succs, r.downstream)):
+        if shown:
+            side: Node = (title, "dim", [])
+            grow(side, r.node, links, set(ids), {r.node})
+            if not ids:
+                side[2].append(("nothing recorded", "dim", []))
+            root[2].append(side)
+    # In a pipe no tree guides, each node indented four spaces a level; on a terminal the
+    # guides are drawn here rather than by rich's Tree, which cuts a label at the width: a
+    # long line runs on and the terminal wraps it, its digest unbroken.
+    tty = not piped()
+    if tty:
+        from rich.text import Text
+
+        out = console()
+
+    def write(n: Node, lead: str, branch: str, last: bool) -> None:
+        if tty:
+            out.print(Text.assemble(lead + branch, (printable(n[0]), n[1])), soft_wrap=True)
+        else:
+            say(" " * len(lead + branch) + n[0])
+        if branch:
+            lead += "    " if last else "│   "
+        for i, child in enumerate(n[2]):
+            end = i == len(n[2]) - 1
+            write(child, lead, "└── " if end else "├── ", end)
+
+    write(root, "", "", True)

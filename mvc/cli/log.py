@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit, fmt_value
+from mvc.cli.output import console, emit, key_values, piped, printable, short, table
 
 
 def log(
@@ -25,28 +25,32 @@ def log(
         return
 
     def render(items) -> None:
+        if piped():  # one line a version
+            table(["ref", "digest", "state", "tags", "created", "author", "metrics", "message"],
+                  [[e.ref, short(e.digest), e.state, ",".join(e.tags), e.created_at, e.created_by,
+                    key_values(e.metrics), e.message] for e in items])
+            return
+        from rich.text import Text
+
         out = console()
         for i, e in enumerate(items):
             if i:
                 out.print()
             decorations = [e.state] + [f"tag: {t}" for t in e.tags]
-            out.print(f"[yellow]version {e.ref}[/yellow] ({', '.join(decorations)})")
-            out.print(f"Digest: {e.digest}", markup=False)
-            out.print(f"Author: {e.created_by}", markup=False)
-            out.print(f"Date:   {e.created_at}", markup=False)
+            out.print(Text.assemble((f"version {e.ref}", "yellow"), f" ({', '.join(decorations)})"), soft_wrap=True)
+            lines = [f"Digest: {e.digest}", f"Author: {e.created_by}", f"Date:   {e.created_at}"]
             if e.message:
-                out.print()
-                out.print("    " + e.message, markup=False)
+                lines += ["", *("    " + ln for ln in printable(e.message).split("\n"))]
             if e.metrics:
-                out.print("    " + " ".join(f"{k}={fmt_value(v)}" for k, v in e.metrics.items()), markup=False)
+                lines.append("    " + printable(key_values(e.metrics)))
+            for ln in lines:  # the terminal wraps a long line: a digest is never cut
+                out.print(ln, markup=False, soft_wrap=True)
 
     emit(entries, json_out, render)
 
 
 def _render_channel(moves) -> None:
-    out = console()
-    for m in moves:
-        canary = f" canary {m.canary['version']} {m.canary['percent']}%" if m.canary else ""
-        change = f"{m.previous or '-'} -> {m.version}" if m.previous != m.version else (m.version or "-")
-        out.print(f"[yellow]{m.seq}[/yellow] {m.ts} {m.action} {change}{canary} by {m.user}"
-                  + (f": {m.message}" if m.message else ""), highlight=False)
+    table(["seq", "time", "action", "version", "previous", "canary", "user", "message"],
+          [[(str(m.seq), "yellow"), m.ts, m.action, m.version or "", m.previous or "",
+            f"{m.canary['version']} {m.canary['percent']}%" if m.canary else "", m.user, m.message]
+           for m in moves])

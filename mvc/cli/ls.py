@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import emit, fmt_value, say, short, table
+from mvc.cli.output import emit, key_values, say, short, table
 
 
 def ls(
@@ -33,7 +33,7 @@ def ls(
                    for m in items])
         else:
             table(["ref", "digest", "state", "tags", "created", "metrics"],
-                  [[v.ref, short(v.digest), v.state, ",".join(v.tags), v.created_at[:19],
-                    " ".join(f"{k}={fmt_value(x)}" for k, x in v.metrics.items())] for v in items])
+                  [[v.ref, short(v.digest), v.state, ",".join(v.tags), v.created_at, key_values(v.metrics)]
+                   for v in items])
 
     emit(rows, json_out, render)

@@ -1,8 +1,17 @@
 """Output rules for every command: data on stdout, everything else on stderr.
 
-``--json`` prints one JSON document on stdout; humans get rich tables. Colour follows the
-terminal and ``NO_COLOR`` (rich does both); progress bars appear only on a terminal and
-only once work has taken more than half a second.
+``--json`` prints one JSON document on stdout. Humans on a terminal get rich tables that
+fit the width; in a pipe every command prints what git and coreutils print: plain lines,
+one record per line, columns separated by one tab, never wrapped or cut, the same at any
+terminal width, and without importing rich. Colour follows the terminal and ``NO_COLOR``
+(rich does both); progress bars appear only on a terminal and only once work has taken
+more than half a second.
+
+A value holding a tab, a newline or another control character would break a line into
+two records, so in a pipe such characters are written the way PostgreSQL's COPY text
+format and ``mysql --batch`` write them: ``\\t``, ``\\n``, ``\\r``, other control characters
+as ``\\xHH``, and a backslash as ``\\\\`` so that the escaping can be undone. An empty cell
+prints as ``-`` so that no line ends in a blank.
 """
 
 from __future__ import annotations
@@ -61,36 +70,137 @@ def emit(result: Any, as_json: bool, render) -> None:
         raise typer.Exit(0) from None
 
 
-def table(headers: list[str], rows: list[list[str]]) -> None:
-    """A borderless table: rich on a terminal; in a pipe, the same columns as plain text
-    (two spaces apart, no trailing blanks), without importing rich, since scripts and
-    Makefiles are what run mvc in pipes, over and over."""
-    if sys.stdout.isatty():
-        from rich.table import Table
+def piped() -> bool:
+    """True when stdout is not a terminal: plain lines, and no rich."""
+    return not sys.stdout.isatty()
 
-        t = Table(box=None, header_style="bold")
-        for h in headers:
-            t.add_column(h)
-        for row in rows:
-            t.add_row(*row)
-        console().print(t)
-        return
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    for row in [headers, *rows]:
-        sys.stdout.write("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")
+
+def _escapes(keep: str) -> dict[int, str]:
+    codes = {c: f"\\x{c:02x}" for c in [*range(32), *range(127, 160)] if chr(c) not in keep}
+    codes.update({ord(c): e for c, e in (("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")) if c not in keep})
+    codes.update({c: f"\\u{c:04x}" for c in (0x2028, 0x2029)})  # line breaks to str.splitlines()
+    return codes
+
+
+_CELL = {ord("\\"): "\\\\", **_escapes("")}  # a value in a pipe: reversible
+_LINE = _escapes("")  # a message: one line, backslashes as they are
+_SCREEN = _escapes("\n")  # a value on a terminal: no escape sequences, line breaks kept
+
+
+def cell(value: Any) -> str:
+    """One value as a pipe's column: escaped (see the module's docstring), ``-`` when empty."""
+    text = value if isinstance(value, str) else fmt_value(value)
+    return text.translate(_CELL) if text else "-"
+
+
+def printable(value: Any) -> str:
+    """A value for a terminal: control characters escaped, line breaks kept, ``-`` when empty."""
+    text = value if isinstance(value, str) else fmt_value(value)
+    return text.translate(_SCREEN) if text else "-"
 
 
 def say(message: str) -> None:
     """One plain line for a human on stdout: no markup, so a path or a ref with brackets
-    prints as it is, and no rich import for the commands that print only this."""
-    sys.stdout.write(message + "\n")
+    prints as it is, control characters escaped so that it stays one line, and no rich
+    import for the commands that print only this."""
+    sys.stdout.write(message.translate(_LINE) + "\n")
+
+
+def line(*columns: Any) -> None:
+    """One record of tab-separated columns, the same on a terminal and in a pipe (for
+    output that scripts read, like ``mvc resolve``)."""
+    sys.stdout.write("\t".join(cell(c) for c in columns) + "\n")
+
+
+Cell = Any  # a value, or (value, rich style) for colour on a terminal
+
+
+def _text(c: Cell) -> Any:
+    return c[0] if isinstance(c, tuple) else c
+
+
+def table(headers: list[str], rows: list[list[Cell]], title: str | None = None) -> None:
+    """A list of records with a header line.
+
+    In a pipe: tab-separated lines (``title`` is left out, it is for people). On a
+    terminal: a borderless rich table as wide as the terminal allows, wrapping cells
+    between words and never inside one, so that a digest or a path stays whole and can be
+    copied; when even that does not fit, each record is shown as NAME VALUE lines, as
+    psql's expanded display does."""
+    if piped():
+        for row in [headers, *rows]:
+            sys.stdout.write("\t".join(cell(_text(c)) for c in row) + "\n")
+        return
+    from rich.cells import cell_len
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    texts = [[printable(_text(c)) for c in row] for row in [headers, *rows]]
+    columns = list(zip(*texts))
+    natural = [max(cell_len(ln) for v in col for ln in v.split("\n")) for col in columns]
+    floor = [max(cell_len(w) for v in col for w in v.split() or [""]) for col in columns]
+    room = out.width - 2 * (len(headers) - 1)
+    if title:
+        out.print(Text(title, style="bold"))
+    if sum(floor) > room:
+        records(headers, rows)
+        return
+    widths = natural if sum(natural) <= room else _share(floor, natural, room)
+    t = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold", show_edge=False)
+    for h, w in zip(headers, widths):
+        t.add_column(h, width=w, overflow="fold")
+    for row, text_row in zip(rows, texts[1:]):
+        t.add_row(*(Text(v, style=c[1]) if isinstance(c, tuple) else Text(v) for c, v in zip(row, text_row)))
+    out.print(t)
+
+
+def _share(floor: list[int], natural: list[int], room: int) -> list[int]:
+    """Column widths: each at least its longest word, the space left shared out so that the
+    columns that need least are filled first (water-filling)."""
+    widths = list(floor)
+    spare = room - sum(floor)
+    order = sorted(range(len(floor)), key=lambda i: natural[i] - floor[i])
+    for k, i in enumerate(order):
+        give = min(natural[i] - floor[i], spare // (len(order) - k))
+        widths[i] += give
+        spare -= give
+    return widths
+
+
+def records(headers: list[str], rows: list[list[Cell]]) -> None:
+    """Each row as NAME VALUE lines with a blank line between rows (terminal only)."""
+    for i, row in enumerate(rows):
+        if i:
+            sys.stdout.write("\n")
+        fields([(h, _text(c)) for h, c in zip(headers, row)])
+
+
+def fields(pairs: list[tuple[str, Any]]) -> None:
+    """Named values, one a line: ``NAME<TAB>VALUE`` in a pipe; on a terminal the names in
+    bold and aligned, each value whole on its line (the terminal wraps a long one, so a
+    digest is never broken by a line feed)."""
+    if piped():
+        for name, value in pairs:
+            sys.stdout.write(f"{cell(name)}\t{cell(value)}\n")
+        return
+    from rich.text import Text
+
+    out = console()
+    width = max((len(name) for name, _ in pairs), default=0)
+    for name, value in pairs:
+        lines = printable(value).split("\n")
+        text = Text.assemble((name.ljust(width), "bold"), "  " + ("\n" + " " * (width + 2)).join(lines))
+        out.print(text, soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    console(stderr=True).print(f"mvc: warning: {message}", markup=False)
+    sys.stderr.write(f"mvc: warning: {message.translate(_LINE)}\n")
 
 
 def short(digest: str) -> str:
+    """``sha256:`` and 12 hex digits, for lists (ls, log): a prefix that works as a ref, and
+    no ellipsis, so that it can be copied and pasted back."""
     return digest[:19] if digest else ""
 
 
@@ -104,11 +214,17 @@ def human_size(n: int) -> str:
 
 
 def fmt_value(value: Any) -> str:
+    """A stored value as text, whole: a float as the shortest text that reads back as it."""
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return repr(value)
     if isinstance(value, (dict, list, bool)) or value is None:
         return json.dumps(value)
     return str(value)
+
+
+def key_values(values: dict[str, Any]) -> str:
+    """``k=v k=v``: a version's metrics in one cell of a list."""
+    return " ".join(f"{k}={fmt_value(v)}" for k, v in values.items())
 
 
 class Progress:
@@ -132,12 +248,11 @@ class Progress:
         if self._bar is None:
             if time.monotonic() - self.start < self.DELAY:
                 return
-            from rich.progress import (
-                BarColumn, DownloadColumn, Progress as RichProgress, TextColumn, TransferSpeedColumn,
-            )
+            from rich.progress import BarColumn, DownloadColumn, Progress as RichProgress, TextColumn
 
             self._bar = RichProgress(
-                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True),
+                _speed_column(),
                 console=console(stderr=True), transient=True,
             )
             self._bar.start()
@@ -154,3 +269,16 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _speed_column():
+    """Bytes a second in the units the results use (rich's TransferSpeedColumn is decimal)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class SpeedColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("?" if speed is None else f"{human_size(int(speed))}/s", style="progress.data.speed")
+
+    return SpeedColumn()

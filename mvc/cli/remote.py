@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit, say
+from mvc.cli.output import emit, say, table
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -48,7 +48,6 @@ def list_(json_out: JsonOption = False) -> None:
     rows = open_repo().remotes()
 
     def render(items) -> None:
-        for r in items:
-            console().print(f"{'*' if r.default else ' '} {r.name}\t{r.url}", markup=False)
+        table(["remote", "url", "default"], [[r.name, r.url, "yes" if r.default else "no"] for r in items])
 
     emit(rows, json_out, render)

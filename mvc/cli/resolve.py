@@ -4,13 +4,12 @@ it is below the canary's percent, so every caller routes a key the same way."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import emit
+from mvc.cli.output import emit, line
 
 
 def resolve(
@@ -23,5 +22,4 @@ def resolve(
     from mvc.cli.common import open_repo
 
     # one tab-separated line, for scripts: VERSION<TAB>PATH
-    emit(open_repo().resolve(name, channel, key), json_out,
-         lambda r: sys.stdout.write(f"{r.version}\t{r.path}\n"))
+    emit(open_repo().resolve(name, channel, key), json_out, lambda r: line(r.version, r.path))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit, fmt_value, human_size
+from mvc.cli.output import emit, fields, human_size, line, piped, table
 
 
 def show(
@@ -20,42 +20,33 @@ def show(
     info = open_repo().show(ref)
 
     def render(v) -> None:
-        from rich.table import Table
-
-        out = console()
-        table = Table(box=None, show_header=False)
-        table.add_column(style="bold")
-        table.add_column()
         rows = [
             ("ref", v.ref), ("digest", v.digest), ("kind", v.kind),
             ("size", f"{human_size(v.size)} ({v.size} bytes)"), ("state", v.state),
-            ("tags", ", ".join(v.tags) or "-"), ("channels", ", ".join(v.channels) or "-"),
-            ("created", f"{v.created_at} by {v.created_by}"), ("message", v.message or "-"),
+            ("tags", ", ".join(v.tags)), ("channels", ", ".join(v.channels)),
+            ("created", v.created_at), ("created by", v.created_by), ("message", v.message),
         ]
         for section in ("metrics", "params"):
             for k, x in getattr(v, section).items():
-                rows.append((f"{section[:-1]} {k}", fmt_value(x)))
+                rows.append((f"{section[:-1]} {k}", x))
         for k in ("commit", "branch", "dirty", "remote"):
             if k in v.git:
-                rows.append((f"git {k}", fmt_value(v.git[k])))
+                rows.append((f"git {k}", v.git[k]))
         for k in ("mvc_version", "python", "platform", "user", "host"):
             if k in v.env:
-                rows.append((f"env {k}", fmt_value(v.env[k])))
-        for item in v.lineage["data"]:
-            rows.append(("data", f"{item['path']} ({item['digest'][:19]}…)"))
-        for item in v.lineage["code"]:
-            rows.append(("code", f"{item['path']} ({item['digest'][:19]}…)"))
+                rows.append((f"env {k}", v.env[k]))
+        for kind in ("data", "code"):
+            for item in v.lineage[kind]:
+                rows.append((kind, f"{item['path']} ({item['digest']})"))
         for parent in v.lineage["parents"]:
             rows.append(("from", parent))
-        for k, x in rows:
-            table.add_row(k, x, )
-        out.print(table)
+        fields(rows)
         if v.kind == "directory":
-            files = Table(box=None, header_style="bold")
-            for col in ("path", "size", "digest"):
-                files.add_column(col)
-            for e in v.files:
-                files.add_row(e["path"], str(e["size"]), e.get("digest", "-> " + e.get("target", ""))[:19])
-            out.print(files)
+            files = [[e["path"], e["size"], e.get("digest") or "-> " + e.get("target", "")] for e in v.files]
+            if piped():  # records of their own kind after the NAME<TAB>VALUE lines
+                for f in files:
+                    line("file", *f)
+            else:
+                table(["path", "size", "digest"], files, title="files")
 
     emit(info, json_out, render)

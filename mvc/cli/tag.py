@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit, say
+from mvc.cli.output import emit, say, table
 
 
 def tag(
@@ -36,8 +36,8 @@ def tag(
         def render(items) -> None:
             if not items:
                 say(f"{target} has no tags")
-            for t in items:
-                console().print(f"{t.tag}\t{t.ref}", markup=False)
+                return
+            table(["tag", "ref"], [[t.tag, t.ref] for t in items])
 
         emit(rows, json_out, render)
         return

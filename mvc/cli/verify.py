@@ -9,7 +9,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import Progress, console, emit_json, human_size, say
+from mvc.cli.output import Progress, emit_json, human_size, say, table
 
 
 def finish(result: Any, ok: bool, message: str, as_json: bool, render: Callable[[Any], None]) -> None:
@@ -43,9 +43,9 @@ def verify(
         report = repo.verify(refs or [], progress=progress)
 
     def render(r) -> None:
-        for p in r.problems:
-            used = ", ".join(p.used_by) if p.used_by else "not referenced"
-            console().print(f"{p.problem}\t{p.digest}\t{used}", markup=False)
+        if r.problems:
+            table(["problem", "digest", "used by"],
+                  [[p.problem, p.digest, ", ".join(p.used_by) or "not referenced"] for p in r.problems])
         if r.ok:
             say(f"{r.checked} object(s), {human_size(r.bytes)}: all intact")
 

@@ -37,7 +37,7 @@ def test_diff_human_output(repo, work):
     _two_versions(repo, work)
     proc = repo("diff", "net@0.1.0", "net@0.1.1")
     lines = proc.stdout.splitlines()
-    assert "RECOMMEND_B" in lines  # on its own line
+    assert "recommendation\tRECOMMEND_B" in lines  # a NAME<TAB>VALUE line
     assert "better" in proc.stdout and "worse" in proc.stdout
     assert "\x1b[" not in proc.stdout  # no colour in a pipe
     assert proc.stderr == ""

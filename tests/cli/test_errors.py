@@ -4,13 +4,12 @@ MVC_DEBUG tracebacks, output rules, and failed commands that change nothing."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
 import time
 
-from support import BIN
+from support import BIN, on_terminal
 
 ANSI = re.compile(r"\x1b\[")
 COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-9]|9[0-7]|38;)")
@@ -68,34 +67,13 @@ def test_no_ansi_in_pipes_even_without_no_color(repo):
         assert not ANSI.search(proc.stdout + proc.stderr), args
 
 
-def _on_terminal(args: list[str], cwd, env: dict) -> str:
-    import pty
-
-    leader, follower = pty.openpty()
-    proc = subprocess.run([str(BIN), *args], cwd=cwd, env=env, stdin=follower, stdout=follower,
-                          stderr=follower, timeout=60)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:  # EIO: the terminal is closed and drained
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(leader)
-    assert proc.returncode == 0
-    return b"".join(chunks).decode()
-
-
 def test_no_color_on_a_terminal(repo):
     repo.add("m", b"w", "--tag", "best")
     env = {k: v for k, v in repo.env.items() if k != "NO_COLOR"}
     env["TERM"] = "xterm-256color"
-    assert COLOUR.search(_on_terminal(["log"], repo.cwd, env))  # colour on a terminal ...
+    assert COLOUR.search(on_terminal(["log"], repo.cwd, env))  # colour on a terminal ...
     env["NO_COLOR"] = "1"
-    assert not COLOUR.search(_on_terminal(["log"], repo.cwd, env))  # ... unless NO_COLOR
+    assert not COLOUR.search(on_terminal(["log"], repo.cwd, env))  # ... unless NO_COLOR
 
 
 def test_interrupt_is_one_line_and_exit_130(repo, work):

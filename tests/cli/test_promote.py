@@ -35,7 +35,10 @@ def test_promote_json_history_state_and_audit(repo, work):
     assert set(log[0]) >= {"seq", "ts", "user", "action", "model", "channel", "version", "previous",
                           "canary", "slot", "message"}
     human = repo("log", "m", "--channel", "production").stdout
-    assert human.index("1.0.0 -> 1.1.0") < human.index("first release")
+    rows = [line.split("\t") for line in human.splitlines()]
+    assert rows[0] == ["seq", "time", "action", "version", "previous", "canary", "user", "message"]
+    assert [(r[2], r[3], r[4], r[7]) for r in rows[1:]] == [
+        ("promote", "1.1.0", "1.0.0", "-"), ("promote", "1.0.0", "-", "first release")]
 
     con = sqlite3.connect(work / ".mvc" / "registry.db")
     events = con.execute("SELECT action, target, details FROM events WHERE action = 'promote'").fetchall()

@@ -21,7 +21,7 @@ def test_remote_add_list_remove(repo, tmp_path):
     repo("remote", "add", "backup", str(tmp_path / "r3"), "--default", "--force")
     listed = {r["name"]: r for r in repo.json("remote", "list")}
     assert listed["backup"]["default"] and not listed["origin"]["default"]
-    assert "* backup" in repo("remote", "list").stdout
+    assert f"backup\t{tmp_path / 'r3'}\tyes\n" in repo("remote", "list").stdout
     repo.fail("remote", "add", "origin", str(tmp_path / "r4"))  # exists: needs --force
     repo("remote", "remove", "backup")
     assert [r["name"] for r in repo.json("remote", "list")] == ["origin"]

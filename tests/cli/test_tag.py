@@ -14,7 +14,7 @@ def test_tag_create_list_move_delete(repo):
     assert repo("tag", "m@0.1.0", "best").stdout.strip() == "m@0.1.0 is tagged best already"
     listed = repo.json("tag", "m")
     assert [(t["tag"], t["ref"]) for t in listed] == [("best", "m@0.1.0")]
-    assert repo("tag", "m").stdout.split() == ["best", "m@0.1.0"]
+    assert repo("tag", "m").stdout == "tag\tref\nbest\tm@0.1.0\n"
     assert repo.json("show", "m@best")["version"] == "0.1.0"
 
     before = repo.state()

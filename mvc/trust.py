@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from mvc.core.errors import PermissionDeniedError, UserError
+from mvc.core.errors import PermissionDeniedError, UsageError, UserError
 if TYPE_CHECKING:
     from mvc.results.trust import (
         AccessChange, AccessGrant, AuditCheck, AuditEvent, FsckReport, GcResult, VerifyReport,
@@ -159,14 +159,21 @@ class TrustOps:
 
         return (lambda: deploy_issues(deployments()),)
 
-    def gc(self, *, dry_run: bool = False) -> GcResult:
+    def gc(self, *, dry_run: bool = False, grace: float | None = None) -> GcResult:
         """Delete objects that no version (archived included) needs and that are older than
-        ``gc.grace_seconds``; with ``dry_run``, only say what would go. Needs admin."""
+        ``grace`` seconds (default: config ``gc.grace_seconds``; 0 prunes every unreferenced
+        object now, like git's ``--prune=now``); with ``dry_run``, only say what would go.
+        Needs admin."""
+        import math
+
         from mvc.results.trust import GcResult
 
         from mvc.core import gc
 
-        grace = self._grace()
+        if grace is None:
+            grace = self._grace()
+        elif isinstance(grace, bool) or not isinstance(grace, (int, float)) or not math.isfinite(grace) or grace < 0:
+            raise UsageError(f"--grace must be a number of seconds, 0 or more, not {grace!r}")
         if dry_run:
             done = gc.collect(self.registry, self.store, dry_run=True, grace=grace)
         else:
@@ -175,4 +182,4 @@ class TrustOps:
                 if done.digests:
                     self._event("gc", "objects", {"objects": len(done.digests), "bytes": done.bytes})
         return GcResult(dry_run, len(done.digests), done.bytes, done.digests, done.referenced,
-                        done.kept_recent)
+                        done.kept_recent, float(grace))

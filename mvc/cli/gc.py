@@ -5,7 +5,7 @@ admin role."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -17,16 +17,21 @@ def gc(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Only print what would be deleted.")
     ] = False,
+    grace: Annotated[Optional[float], typer.Option(
+        "--grace", metavar="SECONDS", min=0,
+        help="Keep unreferenced objects younger than SECONDS (default: config gc.grace_seconds, "
+             "600); 0 deletes them all now, like git gc --prune=now.")] = None,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo
 
-    result = open_repo().gc(dry_run=dry_run)
+    result = open_repo().gc(dry_run=dry_run, grace=grace)
 
     def render(r) -> None:
         verb = "Would free" if r.dry_run else "Freed"
         say(f"{verb} {r.objects} object(s), {human_size(r.bytes)}")
         if r.kept_recent:
-            say(f"kept {r.kept_recent} unreferenced object(s) younger than the grace period")
+            say(f"kept {r.kept_recent} unreferenced object(s) younger than the grace period "
+                f"({r.grace_seconds:g} s; --grace 0 deletes them now)")
 
     emit(result, json_out, render)

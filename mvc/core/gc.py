@@ -7,7 +7,7 @@ takes the repository lock, so that hashing a large model does not block everyone
    reads cannot change under it;
 2. ``add`` re-checks, inside the lock, that every object of its artifact is still in the
    store and stores it again if gc removed it, before it registers the version;
-3. objects younger than a grace period (``gc.grace_seconds``, default 600, by file
+3. objects younger than a grace period (``gc.grace_seconds``, default 600, or ``--grace``; by file
    mtime; storing an object that exists already refreshes its mtime) are kept, which covers
    writers that do not re-check (``--store-data`` inputs, transfers from a remote).
 
@@ -26,9 +26,6 @@ from mvc.core.faults import crash_point
 from mvc.core.integrity import needed_objects
 from mvc.core.objects import ObjectStore
 from mvc.core.registry.base import Registry
-
-DEFAULT_GRACE = 600.0
-
 
 @dataclass(frozen=True)
 class Collected:

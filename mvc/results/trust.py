@@ -99,3 +99,4 @@ class GcResult(_Result):
     digests: tuple[str, ...]
     referenced: int
     kept_recent: int  # unreferenced but younger than the grace period
+    grace_seconds: float  # the grace period used (gc.grace_seconds or --grace)

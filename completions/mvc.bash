@@ -32,14 +32,14 @@ _mvc_options() {
         "mvc pull") echo "--remote -r --json --help -h" ;;
         "mvc verify") echo "--json --help -h" ;;
         "mvc fsck") echo "--repair --json --help -h" ;;
-        "mvc gc") echo "--dry-run -n --json --help -h" ;;
+        "mvc gc") echo "--dry-run -n --grace --json --help -h" ;;
         "mvc audit") echo "--verify --limit -n --json --help -h" ;;
         "mvc completion") echo "--help -h" ;;
         "mvc config") echo "--help -h" ;;
         "mvc config get") echo "--json --help -h" ;;
         "mvc config set") echo "--json --help -h" ;;
         "mvc config unset") echo "--json --help -h" ;;
-        "mvc config list") echo "--json --help -h" ;;
+        "mvc config list") echo "--all -a --json --help -h" ;;
         "mvc canary") echo "--help -h" ;;
         "mvc canary start") echo "--channel -c --percent -p --check --message -m --json --help -h" ;;
         "mvc canary step") echo "--channel -c --increment -i --check --message -m --json --help -h" ;;
@@ -72,6 +72,7 @@ _mvc_takes_value() {
         "mvc resolve --channel"|"mvc resolve -c"|"mvc resolve --key") return 0 ;;
         "mvc push --remote"|"mvc push -r") return 0 ;;
         "mvc pull --remote"|"mvc pull -r") return 0 ;;
+        "mvc gc --grace") return 0 ;;
         "mvc audit --limit"|"mvc audit -n") return 0 ;;
         "mvc canary start --channel"|"mvc canary start -c"|"mvc canary start --percent"|"mvc canary start -p"|"mvc canary start --check"|"mvc canary start --message"|"mvc canary start -m") return 0 ;;
         "mvc canary step --channel"|"mvc canary step -c"|"mvc canary step --increment"|"mvc canary step -i"|"mvc canary step --check"|"mvc canary step --message"|"mvc canary step -m") return 0 ;;
@@ -189,11 +190,12 @@ _mvc() {
     local -a _mvc_cmd=("${COMP_WORDS[0]}")
     COMPREPLY=()
     # With @ in COMP_WORDBREAKS (bash's default) NAME@REF arrives as NAME, @, REF: join them,
-    # complete the whole word, and hand back only what follows the @.
+    # complete the whole word, and hand back what readline replaces: @REF (bash keeps a
+    # leading @ in the word it completes).
     if [[ $cur == "@" ]] && (( COMP_CWORD > 1 )); then
-        last=$(( COMP_CWORD - 1 )) at="${COMP_WORDS[COMP_CWORD-1]}@" cur=$at
+        last=$(( COMP_CWORD - 1 )) at=${COMP_WORDS[COMP_CWORD-1]} cur=$at@
     elif (( COMP_CWORD > 2 )) && [[ ${COMP_WORDS[COMP_CWORD-1]} == "@" ]]; then
-        last=$(( COMP_CWORD - 2 )) at="${COMP_WORDS[COMP_CWORD-2]}@" cur=$at$cur
+        last=$(( COMP_CWORD - 2 )) at=${COMP_WORDS[COMP_CWORD-2]} cur=$at@$cur
     fi
     (( last > 0 )) && prev=${COMP_WORDS[last-1]}
     for (( i = 1; i < last; i++ )); do

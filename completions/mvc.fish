@@ -42,6 +42,8 @@ function __mvc_takes_value
             return 0
         case 'mvc pull --remote' 'mvc pull -r'
             return 0
+        case 'mvc gc --grace'
+            return 0
         case 'mvc audit --limit' 'mvc audit -n'
             return 0
         case 'mvc canary start --channel' 'mvc canary start -c' 'mvc canary start --percent' 'mvc canary start -p' 'mvc canary start --check' 'mvc canary start --message' 'mvc canary start -m'
@@ -230,6 +232,7 @@ complete -c mvc -n '__mvc_at \'mvc fsck\'' -l repair -d 'Rebuild what can be der
 complete -c mvc -n '__mvc_at \'mvc fsck\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc fsck\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc gc\'' -l dry-run -s n -d 'Only print what would be deleted.'
+complete -c mvc -n '__mvc_at \'mvc gc\'' -l grace -x -d 'Keep unreferenced objects younger than SECONDS (default: config gc.grace_seconds, 600); 0 deletes them all now, like git gc --prune=now.'
 complete -c mvc -n '__mvc_at \'mvc gc\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc gc\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc audit\'' -l verify -d 'Recompute the hash chain from the first event; exit 3 if broken.'
@@ -238,7 +241,7 @@ complete -c mvc -n '__mvc_at \'mvc audit\'' -l json -d 'Print one JSON document 
 complete -c mvc -n '__mvc_at \'mvc audit\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc completion\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc completion\' 0' -f -a 'bash zsh fish'
-complete -c mvc -n '__mvc_at \'mvc config\' 0' -f -a 'get' -d 'Print the value of KEY (strings without quotes, for scripts)'
+complete -c mvc -n '__mvc_at \'mvc config\' 0' -f -a 'get' -d 'Print the value of KEY in effect, set or default (strings without quotes, for scripts)'
 complete -c mvc -n '__mvc_at \'mvc config\' 0' -f -a 'set' -d 'Set KEY to VALUE'
 complete -c mvc -n '__mvc_at \'mvc config\' 0' -f -a 'unset' -d 'Remove KEY'
 complete -c mvc -n '__mvc_at \'mvc config\' 0' -f -a 'list' -d 'Print every key that is set, as KEY = VALUE'
@@ -252,6 +255,7 @@ complete -c mvc -n '__mvc_at \'mvc config set\' 0' -f -a '(__mvc_data config-key
 complete -c mvc -n '__mvc_at \'mvc config unset\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc config unset\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc config unset\' 0' -f -a '(__mvc_data config-keys)'
+complete -c mvc -n '__mvc_at \'mvc config list\'' -l all -s a -d 'Every known key with the value in effect and its origin (default or config).'
 complete -c mvc -n '__mvc_at \'mvc config list\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc config list\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc canary\' 0' -f -a 'start' -d 'Serve REF to PERCENT % of the channel\'s traffic, from the idle slot'

@@ -272,11 +272,12 @@ _mvc() {{
     local -a _mvc_cmd=("${{COMP_WORDS[0]}}")
     COMPREPLY=()
     # With @ in COMP_WORDBREAKS (bash's default) NAME@REF arrives as NAME, @, REF: join them,
-    # complete the whole word, and hand back only what follows the @.
+    # complete the whole word, and hand back what readline replaces: @REF (bash keeps a
+    # leading @ in the word it completes).
     if [[ $cur == "@" ]] && (( COMP_CWORD > 1 )); then
-        last=$(( COMP_CWORD - 1 )) at="${{COMP_WORDS[COMP_CWORD-1]}}@" cur=$at
+        last=$(( COMP_CWORD - 1 )) at=${{COMP_WORDS[COMP_CWORD-1]}} cur=$at@
     elif (( COMP_CWORD > 2 )) && [[ ${{COMP_WORDS[COMP_CWORD-1]}} == "@" ]]; then
-        last=$(( COMP_CWORD - 2 )) at="${{COMP_WORDS[COMP_CWORD-2]}}@" cur=$at$cur
+        last=$(( COMP_CWORD - 2 )) at=${{COMP_WORDS[COMP_CWORD-2]}} cur=$at@$cur
     fi
     (( last > 0 )) && prev=${{COMP_WORDS[last-1]}}
     for (( i = 1; i < last; i++ )); do

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -166,17 +168,17 @@ def test_bash_completes_refs_after_name_at(repo, work):
     completion_repo(repo, work)
     mvc = str(BIN)
     refs = ["resnet@0.1.1", "resnet@0.1.0", "resnet@best", "resnet@production", "resnet@latest"]
-    # with @ in COMP_WORDBREAKS (bash's default) the line arrives as resnet, @, REF and bash
-    # replaces only what follows the @; without it, the whole word
-    assert complete_bash(mvc, "show", "resnet", "@", cwd=work, env=repo.env) == [r[7:] for r in refs]
-    assert complete_bash(mvc, "show", "resnet", "@", "b", cwd=work, env=repo.env) == ["best"]
+    # with @ in COMP_WORDBREAKS (bash's default) the line arrives as resnet, @, REF and readline
+    # replaces @REF (it keeps a leading @ in the word); without it, the whole word
+    assert complete_bash(mvc, "show", "resnet", "@", cwd=work, env=repo.env) == [r[6:] for r in refs]
+    assert complete_bash(mvc, "show", "resnet", "@", "b", cwd=work, env=repo.env) == ["@best"]
     assert complete_bash(mvc, "show", "resnet@", cwd=work, env=repo.env) == refs
     assert complete_bash(mvc, "show", "resnet@p", cwd=work, env=repo.env) == ["resnet@production"]
     # a finished NAME@REF counts as one argument; an option value as well
     assert complete_bash(mvc, "diff", "resnet", "@", "0.1.0", "resnet", "@", "0.1.", cwd=work,
-                         env=repo.env) == ["0.1.1", "0.1.0"]
+                         env=repo.env) == ["@0.1.1", "@0.1.0"]
     assert complete_bash(mvc, "promote", "resnet", "@", "best", "p", cwd=work, env=repo.env) == ["production"]
-    assert complete_bash(mvc, "add", "m.bin", "--from", "=", "resnet", "@", "l", cwd=work, env=repo.env) == ["latest"]
+    assert complete_bash(mvc, "add", "m.bin", "--from", "=", "resnet", "@", "l", cwd=work, env=repo.env) == ["@latest"]
     # a model name leaves room for the @; a whole ref gets its space
     assert _bash_no_space(mvc, "show", "res", cwd=work, env=repo.env)
     assert not _bash_no_space(mvc, "show", "resnet", "@", "b", cwd=work, env=repo.env)
@@ -246,39 +248,77 @@ def test_zsh_script_reads_the_data_command(repo, work):
                                    "resnet@latest", "staging", "production", "edge"]
 
 
-ZSH_DRIVER = r"""
-zmodload zsh/zpty
-zpty z zsh -f -i
-zpty -w z "PS1='%% '; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D; path=($2 \$path)"
-zpty -w z 'compadd () { local -a h; builtin compadd -O h "$@"; print -r -- "<${:-candidates} ${h[*]}>" >/dev/tty; builtin compadd "$@" }'
-zpty -w z "cd ${(q)PWD}"
-zpty -w z "$3"$'\t'
-local out line
-for i in {1..50}; do
-    while zpty -r -t z line; do out+=$line; done
-    [[ $out == *'<candidates '* ]] && break
-    sleep 0.2
-done
-print -r -- "$out"
-zpty -d z
-"""
+# ---------------------------------------------------------------- typed into a real shell
 
 
-def complete_zsh(line: str, cwd: Path, env: dict) -> list[str]:
-    """What zsh's completion system offers for ``line``, in an interactive zsh on a pty."""
-    if shutil.which("zsh") is None:
-        pytest.skip("zsh is not installed (apt package zsh)")
-    proc = subprocess.run(["zsh", "-f", "-c", ZSH_DRIVER, "_", str(ROOT / "completions"), str(BIN.parent), line],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
-    found = [chunk.split(">")[0].split() for chunk in proc.stdout.split("<candidates ")[1:]]
-    return sorted({w for words in found for w in words})
+# Ctrl-X prints the line being edited; the marker is spelt in two halves so that the echo of
+# the set-up line cannot be taken for it.
+SHELLS_ON_A_TERMINAL = {
+    "bash": (["bash", "--norc", "--noprofile", "-i"],
+             f"source {ROOT / 'completions' / 'mvc.bash'}; "
+             """bind -x '"\\C-x": printf "<line""[%s]>\\n" "$READLINE_LINE"'"""),
+    "zsh": (["zsh", "-f", "-i"],
+            f"fpath=({ROOT / 'completions'} $fpath); autoload -Uz compinit; compinit -u -D; "
+            """show-line() { print -r -- "<line""[$BUFFER]>" }; zle -N show-line; bindkey '^X' show-line"""),
+}
 
 
-def test_zsh_completes_refs_after_name_at(repo, work):
+def typed(shell: str, lines: list[str], cwd: Path, env: dict, timeout: float = 30.0) -> list[str]:
+    """Type each of ``lines`` (TAB included) into an interactive ``shell`` on a pseudo-terminal
+    and return the command line as it stands afterwards: what completion really inserted."""
+    import select
+    import signal
+    import time
+
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed (apt package {shell})")
+    argv, setup = SHELLS_ON_A_TERMINAL[shell]
+    env = dict(env, PATH=f"{BIN.parent}{os.pathsep}{env.get('PATH', '')}", TERM="dumb")
+    master, slave = os.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
+                            start_new_session=True)
+    os.close(slave)
+    out, seen, deadline = b"", 0, time.monotonic() + timeout
+
+    def wait_for(pattern: bytes) -> re.Match:
+        nonlocal out, seen
+        while time.monotonic() < deadline:
+            match = re.compile(pattern).search(out, seen)
+            if match:
+                seen = match.end()
+                return match
+            if select.select([master], [], [], 0.1)[0]:
+                out += os.read(master, 65536)
+        raise AssertionError(f"{shell} did not answer in time:\n{out.decode(errors='replace')}")
+
+    try:
+        os.write(master, f"{setup}\necho ready''ready\n".encode())
+        wait_for(rb"readyready")
+        found = []
+        for line in lines:
+            os.write(master, line.encode() + b"\x18")
+            found.append(wait_for(rb"<line\[(.*?)\]>").group(1).decode())
+            os.write(master, b"\x15")  # Ctrl-U: clear the line for the next one
+        return found
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        os.close(master)
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_completion_typed_into_a_terminal(shell, repo, work):
     from support import completion_repo
 
     completion_repo(repo, work)
-    assert complete_zsh("mvc show res", work, repo.env) == ["resnet"]
-    assert complete_zsh("mvc show resnet@", work, repo.env) == sorted(
-        ["resnet@0.1.1", "resnet@0.1.0", "resnet@best", "resnet@production", "resnet@latest"])
-    assert complete_zsh("mvc promote resnet@best ", work, repo.env) == ["edge", "production", "staging"]
+    typed_lines = {
+        "mvc show res\t": "mvc show resnet",  # no space: @ may follow
+        "mvc show resnet@b\t": "mvc show resnet@best ",
+        "mvc add m.bin --from=resnet@l\t": "mvc add m.bin --from=resnet@latest ",
+        "mvc promote resnet@best e\t": "mvc promote resnet@best edge ",
+        "mvc ls res\t": "mvc ls resnet ",  # a name, not a ref: the space comes
+        "mvc push -r o\t": "mvc push -r origin ",
+        "mvc config get compare.p\t": "mvc config get compare.primary_metric ",
+        "mvc access grant bob m\t": "mvc access grant bob maintainer ",
+    }
+    assert typed(shell, list(typed_lines), work, repo.env) == list(typed_lines.values())

@@ -172,8 +172,10 @@ def test_every_exit_code_and_error_type_is_in_exit_codes_md():
 def test_readme_refers_to_nothing_outside_the_repository():
     text = README.read_text()
     assert "../" not in text, "README.md names a path outside the repository"
-    assert "shared/" not in text and "SPEC" not in text, "README.md names the project's internal files"
     assert "(docs/README.md)" in text or "(docs/)" in text, "README.md does not link docs/"
+    for page in markdown_files():
+        text = page.read_text()
+        assert "shared/" not in text and "SPEC" not in text, f"{page.name} names files users do not have"
 
 
 def test_every_relative_link_leads_to_a_file_and_heading_that_exist():

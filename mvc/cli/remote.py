@@ -48,6 +48,9 @@ def list_(json_out: JsonOption = False) -> None:
     rows = open_repo().remotes()
 
     def render(items) -> None:
+        if not items:
+            say("no remotes; add one with 'mvc remote add NAME URL'")
+            return
         table(["remote", "url", "default"], [[r.name, r.url, "yes" if r.default else "no"] for r in items])
 
     emit(rows, json_out, render)

@@ -67,7 +67,7 @@ PIPED = [
     ["log", "net"], ["log", "net", "--channel", "production"], ["diff", "net@0.1.0", "net@0.1.1"],
     ["lineage", "net@0.1.1"], ["lineage", "train.csv"], ["tag", "net"], ["audit"], ["access", "list"],
     ["canary", "status", "net", "--channel", "production"], ["resolve", "net"], ["remote", "list"],
-    ["verify"], ["fsck"], ["config", "list"], ["gc", "--dry-run"],
+    ["verify"], ["fsck"], ["config", "list"], ["config", "list", "--all"], ["gc", "--dry-run"],
 ]
 
 

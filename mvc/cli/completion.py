@@ -37,17 +37,20 @@ INSTALLED = {
 
 def script_path(shell: str) -> Path:
     """The completion script of ``shell``: the one the wheel installed, else the checkout's."""
-    from importlib import metadata
+    from mvc import __version__
 
+    root = Path(__file__).resolve().parents[2]  # site-packages, or the checkout
+    # the installer's list of what it put where (read directly: importlib.metadata's search of
+    # every distribution on sys.path costs more than the rest of this command)
     try:
-        files = metadata.distribution("mvc").files or []
-    except metadata.PackageNotFoundError:  # running from a checkout that is not installed
-        files = []
-    for file in files:
-        if file.as_posix().endswith(INSTALLED[shell]):
-            return Path(file.locate())
-    # an editable install or a source checkout: scripts/gen_docs.py writes completions/ here
-    return Path(__file__).resolve().parents[2] / "completions" / Path(INSTALLED[shell]).name
+        record = (root / f"mvc-{__version__}.dist-info" / "RECORD").read_text(encoding="utf-8")
+    except OSError:  # an editable install or a source checkout: gen_docs.py writes completions/
+        return root / "completions" / Path(INSTALLED[shell]).name
+    for line in record.splitlines():
+        path = line.rsplit(",", 2)[0]
+        if path.endswith(INSTALLED[shell]):
+            return (root / path).resolve()
+    return root / INSTALLED[shell]  # not in the wheel: the error names where it should be
 
 
 def completion(

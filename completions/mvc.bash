@@ -3,7 +3,7 @@
 
 _mvc_subcommands() {
     case "$1" in
-        "mvc") echo "init add ls show checkout tag log diff lineage promote rollback archive resolve push pull verify fsck gc audit completion config canary remote hooks access" ;;
+        "mvc") echo "init add ls show checkout tag log diff lineage promote rollback archive resolve push pull verify fsck gc stats audit completion config canary remote hooks access" ;;
         "mvc config") echo "get set unset list" ;;
         "mvc canary") echo "start step promote abort status" ;;
         "mvc remote") echo "add remove list" ;;
@@ -16,23 +16,24 @@ _mvc_options() {
     case "$1" in
         "mvc") echo "-C --version -V --help -h" ;;
         "mvc init") echo "--json --help -h" ;;
-        "mvc add") echo "--name -n --version --bump --metric --metrics-file --param --params-file --data --code --from --tag --message -m --force --store-data --git --json --help -h" ;;
+        "mvc add") echo "--name --version --bump --metric --metrics-file --param --params-file --data --code --from --tag --message -m --force -f --store-data --git --json --help -h" ;;
         "mvc ls") echo "--state --json --help -h" ;;
         "mvc show") echo "--json --help -h" ;;
-        "mvc checkout") echo "--output -o --link --force --json --help -h" ;;
-        "mvc tag") echo "--force --delete -d --json --help -h" ;;
+        "mvc checkout") echo "--output -o --link --force -f --json --help -h" ;;
+        "mvc tag") echo "--force -f --delete -d --message -m --json --help -h" ;;
         "mvc log") echo "--limit -n --channel -c --json --help -h" ;;
         "mvc diff") echo "--json --help -h" ;;
         "mvc lineage") echo "--upstream --downstream --depth --format --json --help -h" ;;
         "mvc promote") echo "--check --message -m --git --json --help -h" ;;
         "mvc rollback") echo "--channel -c --to --message -m --json --help -h" ;;
-        "mvc archive") echo "--undo --json --help -h" ;;
+        "mvc archive") echo "--undo --message -m --json --help -h" ;;
         "mvc resolve") echo "--channel -c --key --json --help -h" ;;
         "mvc push") echo "--remote -r --pointers --json --help -h" ;;
         "mvc pull") echo "--remote -r --json --help -h" ;;
         "mvc verify") echo "--json --help -h" ;;
         "mvc fsck") echo "--repair --json --help -h" ;;
-        "mvc gc") echo "--dry-run -n --grace --json --help -h" ;;
+        "mvc gc") echo "--dry-run --grace --json --help -h" ;;
+        "mvc stats") echo "--remote --json --help -h" ;;
         "mvc audit") echo "--verify --limit -n --json --help -h" ;;
         "mvc completion") echo "--help -h" ;;
         "mvc config") echo "--help -h" ;;
@@ -47,14 +48,14 @@ _mvc_options() {
         "mvc canary abort") echo "--channel -c --message -m --json --help -h" ;;
         "mvc canary status") echo "--channel -c --json --help -h" ;;
         "mvc remote") echo "--help -h" ;;
-        "mvc remote add") echo "--default --force --json --help -h" ;;
+        "mvc remote add") echo "--default --force -f --json --help -h" ;;
         "mvc remote remove") echo "--json --help -h" ;;
         "mvc remote list") echo "--json --help -h" ;;
         "mvc hooks") echo "--help -h" ;;
-        "mvc hooks install") echo "--force --json --help -h" ;;
+        "mvc hooks install") echo "--force -f --json --help -h" ;;
         "mvc access") echo "--help -h" ;;
-        "mvc access grant") echo "--json --help -h" ;;
-        "mvc access revoke") echo "--json --help -h" ;;
+        "mvc access grant") echo "--message -m --json --help -h" ;;
+        "mvc access revoke") echo "--message -m --json --help -h" ;;
         "mvc access list") echo "--json --help -h" ;;
     esac
 }
@@ -62,13 +63,15 @@ _mvc_options() {
 _mvc_takes_value() {
     case "$1 $2" in
         "mvc -C") return 0 ;;
-        "mvc add --name"|"mvc add -n"|"mvc add --version"|"mvc add --bump"|"mvc add --metric"|"mvc add --metrics-file"|"mvc add --param"|"mvc add --params-file"|"mvc add --data"|"mvc add --code"|"mvc add --from"|"mvc add --tag"|"mvc add --message"|"mvc add -m") return 0 ;;
+        "mvc add --name"|"mvc add --version"|"mvc add --bump"|"mvc add --metric"|"mvc add --metrics-file"|"mvc add --param"|"mvc add --params-file"|"mvc add --data"|"mvc add --code"|"mvc add --from"|"mvc add --tag"|"mvc add --message"|"mvc add -m") return 0 ;;
         "mvc ls --state") return 0 ;;
         "mvc checkout --output"|"mvc checkout -o"|"mvc checkout --link") return 0 ;;
+        "mvc tag --message"|"mvc tag -m") return 0 ;;
         "mvc log --limit"|"mvc log -n"|"mvc log --channel"|"mvc log -c") return 0 ;;
         "mvc lineage --depth"|"mvc lineage --format") return 0 ;;
         "mvc promote --check"|"mvc promote --message"|"mvc promote -m") return 0 ;;
         "mvc rollback --channel"|"mvc rollback -c"|"mvc rollback --to"|"mvc rollback --message"|"mvc rollback -m") return 0 ;;
+        "mvc archive --message"|"mvc archive -m") return 0 ;;
         "mvc resolve --channel"|"mvc resolve -c"|"mvc resolve --key") return 0 ;;
         "mvc push --remote"|"mvc push -r") return 0 ;;
         "mvc pull --remote"|"mvc pull -r") return 0 ;;
@@ -79,6 +82,8 @@ _mvc_takes_value() {
         "mvc canary promote --channel"|"mvc canary promote -c"|"mvc canary promote --message"|"mvc canary promote -m") return 0 ;;
         "mvc canary abort --channel"|"mvc canary abort -c"|"mvc canary abort --message"|"mvc canary abort -m") return 0 ;;
         "mvc canary status --channel"|"mvc canary status -c") return 0 ;;
+        "mvc access grant --message"|"mvc access grant -m") return 0 ;;
+        "mvc access revoke --message"|"mvc access revoke -m") return 0 ;;
     esac
     return 1
 }
@@ -126,7 +131,7 @@ _mvc_refs() {
 _mvc_option_values() {
     case "$1 $2" in
         "mvc -C") _mvc_dirs "$3" ;;
-        "mvc add --name"|"mvc add -n") _mvc_words "$(_mvc_data models)" "$3" ;;
+        "mvc add --name") _mvc_words "$(_mvc_data models)" "$3" ;;
         "mvc add --bump") _mvc_words "major minor patch" "$3" ;;
         "mvc add --metrics-file") _mvc_files "$3" ;;
         "mvc add --params-file") _mvc_files "$3" ;;

@@ -186,9 +186,12 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             if not decision.allowed:
                 self._deny(decision, action, target)  # logs the refusal in its own transaction
 
-    def _event(self, action: str, target: str, details: dict[str, Any]) -> None:
+    def _event(self, action: str, target: str, details: dict[str, Any], message: str | None = None) -> None:
+        """Append one audit event; a user's ``message`` (``-m``) goes into its details."""
         from mvc.core.provenance import current_user
 
+        if message:
+            details = {**details, "message": message}
         self.registry.append_event(current_user(), action, target, details, now())
 
     # -- small shared reads -------------------------------------------------------------
@@ -419,15 +422,16 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
                               str(done.path), link, done.written, done.files, done.bytes)
 
     # -- tags ---------------------------------------------------------------------------
-    def tag(self, ref: str, label: str, *, force: bool = False) -> TagResult:
-        """Put ``label`` on the version ``ref`` names; moving an existing tag needs ``force``."""
+    def tag(self, ref: str, label: str, *, force: bool = False, message: str | None = None) -> TagResult:
+        """Put ``label`` on the version ``ref`` names; moving an existing tag needs ``force``.
+        ``message`` (why) is kept in the audit event."""
         row = self._resolve(ref)
         check_tag_label(label, self.channel_names())
         with self._writing("writer", "tag", row.model):
-            action = self._set_tag(row, label, force)
+            action = self._set_tag(row, label, force, message)
         return TagResult(row.model, label, row.version, refs.format_ref(row.model, row.version), action)
 
-    def _set_tag(self, row: VersionRow, label: str, force: bool) -> str:
+    def _set_tag(self, row: VersionRow, label: str, force: bool, message: str | None = None) -> str:
         current = {t[1]: t[2] for t in self.registry.tags(row.model)}.get(label)
         if current == row.version:
             return "unchanged"
@@ -440,11 +444,11 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         details = {"tag": label, "version": row.version}
         if current is not None:
             details["from"] = current
-        self._event("tag", refs.format_ref(row.model, row.version), details)
+        self._event("tag", refs.format_ref(row.model, row.version), details, message)
         return action
 
-    def untag(self, name: str, label: str) -> TagResult:
-        """Remove tag ``label`` from model ``name``."""
+    def untag(self, name: str, label: str, *, message: str | None = None) -> TagResult:
+        """Remove tag ``label`` from model ``name``; ``message`` is kept in the audit event."""
         check_model_name(name)
         with self._writing("writer", "untag", name):
             current = {t[1]: t[2] for t in self.registry.tags(name)}.get(label)
@@ -453,7 +457,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
                     self._resolve(name)
                 raise NotFoundError(f"{name} has no tag {label!r}; 'mvc tag {name}' lists its tags")
             self.registry.delete_tag(name, label)
-            self._event("untag", refs.format_ref(name, current), {"tag": label, "version": current})
+            self._event("untag", refs.format_ref(name, current), {"tag": label, "version": current}, message)
         return TagResult(name, label, current, refs.format_ref(name, current), "deleted")
 
     def tags(self, name: str) -> list[TagInfo]:

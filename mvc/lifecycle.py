@@ -45,10 +45,11 @@ class LifecycleOps:
         ``to`` if it served that before; instant when the other slot still holds it."""
         return self._deployments().rollback(name, channel, to, message)
 
-    def archive(self, ref: str, *, undo: bool = False) -> ArchiveResult:
+    def archive(self, ref: str, *, undo: bool = False, message: str | None = None) -> ArchiveResult:
         """Archive (``undo``: restore) a version; a version that a channel serves cannot be
-        archived, and an archived one cannot be promoted. Its objects are kept."""
-        return self._deployments().archive(ref, undo)
+        archived, and an archived one cannot be promoted. Its objects are kept. ``message``
+        (why) is kept in the audit event."""
+        return self._deployments().archive(ref, undo, message)
 
     def canary_start(self, ref: str, channel: str, percent: int, *, check: str | None = None,
                      message: str = "") -> ChannelMove:

@@ -44,11 +44,12 @@ class TrustOps:
 
         return [AccessGrant(g.user, g.role, g.granted_by, g.granted_at) for g in self.registry.grants()]
 
-    def access_grant(self, user: str, role: str) -> AccessChange:
+    def access_grant(self, user: str, role: str, *, message: str | None = None) -> AccessChange:
         """Give ``user`` the ``role`` (reader, writer, maintainer or admin); needs admin.
 
         The first grant must make the acting user an admin; from then on the policy is
-        enforced and users without a grant are readers.
+        enforced and users without a grant are readers. ``message`` (why) is kept in the
+        audit event.
         """
         from mvc.results.trust import AccessChange
 
@@ -63,12 +64,13 @@ class TrustOps:
             if previous is not None and previous.role == role:
                 return AccessChange(user, role, role, "unchanged")
             self.registry.set_grant(user, role, actor, now())
-            self._event("access", user, {"grant": role, "from": previous.role if previous else None})
+            self._event("access", user, {"grant": role, "from": previous.role if previous else None}, message)
         return AccessChange(user, role, previous.role if previous else None,
                             "changed" if previous else "granted")
 
-    def access_revoke(self, user: str) -> AccessChange:
-        """Remove ``user``'s grant (they become a reader); the last admin cannot be revoked."""
+    def access_revoke(self, user: str, *, message: str | None = None) -> AccessChange:
+        """Remove ``user``'s grant (they become a reader); the last admin cannot be revoked.
+        ``message`` (why) is kept in the audit event."""
         from mvc.results.trust import AccessChange
 
         from mvc.core import access
@@ -77,7 +79,7 @@ class TrustOps:
         with self._writing("admin", "access", user):
             previous = access.plan_revoke(self.registry, user)
             self.registry.delete_grant(user)
-            self._event("access", user, {"revoke": previous.role})
+            self._event("access", user, {"revoke": previous.role}, message)
         return AccessChange(user, None, previous.role, "revoked")
 
     # -- the audit trail ----------------------------------------------------------------

@@ -55,6 +55,7 @@ class Cmd:
     options: list[Param]
     arguments: list[Param]
     commands: list["Cmd"]
+    examples: list[str] = field(default_factory=list)  # command lines, from the help's EXAMPLES
 
     @property
     def name(self) -> str:
@@ -81,6 +82,12 @@ def paragraphs(text: str) -> list[str]:
     text = inspect.cleandoc(text or "").split("\f")[0]
     paras = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
     return [p.replace("\b", "").strip() for p in paras if p.replace("\b", "").strip()] or [""]
+
+
+def examples(epilog: str | None) -> list[str]:
+    """The command lines of a help epilog's EXAMPLES section (mvc.cli.app.help_parts)."""
+    head, found, lines = (epilog or "").partition("EXAMPLES\n")
+    return [line.strip() for line in lines.splitlines() if line.strip()] if found and not head.strip() else []
 
 
 def _value_kind(param, metavar: str | None, help_text: str, path: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -157,7 +164,7 @@ def load(command=None, path: tuple[str, ...] = ("mvc",), parent=None) -> Cmd:
         path=list(path), help=command.help or "",
         options=[_param(p, path) for p in params if p.param_type_name == "option"],
         arguments=[_param(p, path) for p in params if p.param_type_name == "argument"],
-        commands=subs,
+        commands=subs, examples=examples(command.epilog),
     )
 
 
@@ -675,20 +682,24 @@ def _header(title: str, name: str, summary: str) -> list[str]:
             ".SH NAME", f"{roff(name)} \\- {roff(summary)}"]
 
 
-def _tail(see_also: list[str]) -> list[str]:
+def _tail(see_also: list[str], example_lines: list[str]) -> list[str]:
+    """EXIT STATUS, EXAMPLES and SEE ALSO, in the order of man-pages(7)."""
     out = [".SH EXIT STATUS"] + [_tp(f"\\fB{code}\\fR", text) for code, text in EXIT_STATUS]
+    if example_lines:
+        out += [".SH EXAMPLES", ".PP", ".nf", ".RS 4", *map(roff, example_lines), ".RE", ".fi"]
     return out + [".SH SEE ALSO", ",\n".join(f"\\fB{roff(page)}\\fR(1)" for page in see_also)]
 
 
 def man_command(c: Cmd) -> str:
-    lines = _header(c.slug, c.slug, c.summary) + _command_body(c, "SH") + _tail(["mvc"])
+    # a group's page shows its own examples, then its subcommands' (each line once)
+    example_lines = list(dict.fromkeys(line for cmd in c.walk() for line in cmd.examples))
+    lines = _header(c.slug, c.slug, c.summary) + _command_body(c, "SH") + _tail(["mvc"], example_lines)
     return "\n".join(lines) + "\n"
 
 
 def man_overview(root: Cmd) -> str:
     lines = _header("mvc", "mvc", root.summary) + [".SH SYNOPSIS", _synopsis(root), ".SH DESCRIPTION"]
     lines += [".PP\n" + roff(p) for p in paragraphs(root.help)]
-    lines += [".PP\n" + roff("Each command has its own page: mvc-add(1), mvc-config(1) and so on.")]
     lines += [".SH COMMANDS"] + [_tp(f"\\fB{roff(c.name)}\\fR", c.summary + ".")
                                  for c in list(root.walk())[1:]]
     lines += [".SH GLOBAL OPTIONS"] + [_tp(_option_term(o), _option_body(o)) for o in root.options]
@@ -696,7 +707,7 @@ def man_overview(root: Cmd) -> str:
     lines += [_tp(f"\\fI{roff(ref)}\\fR", text) for ref, text in REFS]
     lines += [".SH ENVIRONMENT"] + [_tp(f"\\fB{name}\\fR", text) for name, text in ENVIRONMENT]
     lines += [".SH FILES"] + [_tp(f"\\fI{roff(name)}\\fR", text) for name, text in FILES]
-    lines += _tail([c.slug for c in root.commands] + ["git"])
+    lines += _tail([c.slug for c in root.commands] + ["git"], root.examples)
     return "\n".join(lines) + "\n"
 
 

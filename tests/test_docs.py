@@ -3,6 +3,7 @@ complete in a real bash; and the help text and start-up cost they depend on."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -65,6 +66,153 @@ def test_every_command_option_and_argument_has_help():
         missing += [f"'{command.name}' {p.names[0]}" for p in command.options + command.arguments
                     if not p.help.strip()]
     assert not missing, "no help text for: " + ", ".join(missing)
+
+
+# ---------------------------------------------------------------- help people can read (SPEC §9)
+
+TREE = gen_docs.load()
+PAGES = list(TREE.walk())  # every command and subcommand, with mvc itself first
+GROUPS = [c for c in PAGES if c.commands]
+
+
+@functools.lru_cache(maxsize=None)
+def help_text(path: tuple[str, ...], columns: int = 100) -> str:
+    """What ``mvc ... --help`` prints in a pipe, at a terminal width of ``columns``."""
+    env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"}
+    return subprocess.run([str(BIN), *path[1:], "--help"], env=env, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def runs_mvc(line: str) -> bool:
+    return re.search(r"""(^|[\s"'(])mvc """, line) is not None
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=lambda c: c.name)
+def test_each_command_is_listed_with_one_short_line(group):
+    summaries = {c.path[-1]: c.summary for c in group.commands}
+    too_long = {name: s for name, s in summaries.items() if len(s) > 60}
+    assert not too_long, f"summaries longer than 60 characters (typer cuts them with ...): {too_long}"
+    for columns in (80, 100):
+        panel = help_text(tuple(group.path), columns).split("Commands ─")[1].split("╰")[0]
+        rows = [line.strip("│ ").split("  ")[0] for line in panel.splitlines()[1:]]
+        assert rows == list(summaries), f"a summary wraps onto a second line at {columns} columns:\n{panel}"
+
+
+@pytest.mark.parametrize("command", PAGES, ids=lambda c: c.name)
+def test_every_help_ends_with_examples_that_run_mvc(command):
+    lines = help_text(tuple(command.path)).rstrip().splitlines()
+    heading = max((i for i, line in enumerate(lines) if line.strip() == "EXAMPLES"), default=len(lines))
+    shown = [line.strip() for line in lines[heading + 1:] if line.strip()]
+    assert shown == command.examples and sum(map(runs_mvc, shown)) >= 2, (
+        f"'{command.name} --help' must end with EXAMPLES and two or three mvc command lines "
+        f"(an EXAMPLES paragraph at the end of the docstring):\n" + "\n".join(lines[heading:]))
+
+
+@pytest.mark.parametrize("page", sorted((ROOT / "man").glob("*.1")), ids=lambda p: p.name)
+def test_every_man_page_has_examples(page):
+    text = page.read_text()
+    assert "\n.SH EXAMPLES\n" in text, f"{page.name} has no EXAMPLES section"
+    section = text.split("\n.SH EXAMPLES\n")[1].split("\n.SH ")[0]
+    assert sum(runs_mvc(line) for line in section.splitlines()) >= 2, section
+
+
+def test_usage_lines_and_placeholders_are_upper_case():
+    lower = [f"{c.name} {p.names[0]}: {p.metavar}" for c in PAGES for p in c.options + c.arguments
+             if p.metavar and p.metavar != p.metavar.upper()]
+    assert not lower, f"placeholders must be upper case like REF, NAME, PATH: {lower}"
+    for c in PAGES:
+        usage = next(line for line in help_text(tuple(c.path)).splitlines() if "Usage:" in line)
+        rest = usage.split(f"Usage: {c.name}", 1)[1]
+        assert rest.strip() and rest == rest.upper(), f"usage of {c.name} mixes cases: {usage.strip()}"
+
+
+@pytest.mark.parametrize("command", [c for c in PAGES if any(p.choices for p in c.options + c.arguments)],
+                         ids=lambda c: c.name)
+def test_choice_values_are_never_split_in_help(command):
+    for columns in (60, 80):
+        text = help_text(tuple(command.path), columns)
+        for p in command.options + command.arguments:
+            for choice in p.choices:
+                assert re.search(rf"(?<![\w-]){re.escape(choice)}(?![\w-])", text), (
+                    f"'{choice}' of {p.names[0]} is not shown whole in '{command.name} --help' "
+                    f"at {columns} columns:\n{text}")
+
+
+def test_each_option_letter_means_one_thing_in_every_command():
+    meanings: dict[str, set[str]] = {}
+    for c in PAGES:
+        for o in c.options:
+            for short in o.shorts:
+                meanings.setdefault(short, set()).update(o.longs or [short])
+    mixed = {short: sorted(longs) for short, longs in meanings.items() if len(longs) > 1}
+    assert not mixed, f"one letter, several meanings: {mixed}"
+    # git's meanings where mvc has the same idea
+    expected = {"-n": "--limit", "-m": "--message", "-o": "--output", "-f": "--force", "-c": "--channel"}
+    assert {s: meanings[s] for s in expected if s in meanings} == {s: {l} for s, l in expected.items()}
+
+
+# The repository every EXAMPLES section is written for: resnet 0.1.0 (trained on
+# data/train.csv by train.py), 0.2.0 built from it and 0.3.0; production served 0.1.0 and now
+# 0.2.0, staging serves 0.3.0; a git work tree; a remote origin that holds every object.
+EXAMPLE_SETUP = [
+    "mvc init",
+    "mvc add model.safetensors --name resnet --metric accuracy=0.91 --data data/train.csv --code train.py",
+    "mvc add model-v2.safetensors --name resnet --bump minor --metric accuracy=0.93 --from resnet@0.1.0",
+    "mvc add model-v3.safetensors --name resnet --bump minor --metric accuracy=0.95",
+    "mvc promote resnet@0.1.0 production",
+    "mvc promote resnet@0.2.0 production",
+    "mvc promote resnet@0.3.0 staging",
+    "mkdir ../mvc-remote && mvc remote add origin ../mvc-remote",
+    "mvc push",
+]
+
+
+def _shell(line: str) -> list[str]:
+    """The shell an example line is written for: bash, unless it names zsh or fish."""
+    words = set(re.findall(r"[\w-]+", line))
+    for shell, prelude in (("zsh", "autoload -Uz compinit && compinit -u; "), ("fish", "")):
+        if shell in words:
+            if shutil.which(shell) is None:
+                pytest.skip(f"{shell} is not installed (apt package {shell})")
+            return [shell, "-c", prelude + line]
+    return ["bash", "-c", line]
+
+
+@pytest.fixture(scope="module")
+def example_site(tmp_path_factory):
+    """(work dir, its pristine copy, env): the repository of EXAMPLE_SETUP; each test puts the
+    pristine copy back at the same path, so that absolute paths inside .mvc/ stay true."""
+    from support import git, init_git, mvc_env
+
+    root = tmp_path_factory.mktemp("examples")
+    home, site = root / "home", root / "site"
+    work = site / "work"
+    home.mkdir()
+    env = mvc_env(home, MVC_USER="alice@example.com", PATH=f"{BIN.parent}{os.pathsep}{os.environ['PATH']}")
+    work.mkdir(parents=True)
+    init_git(work, home)
+    for name, data in (("model.safetensors", b"weights 1"), ("model-v2.safetensors", b"weights 2"),
+                       ("model-v3.safetensors", b"weights 3"), ("data/train.csv", b"x,y\n1,2\n"),
+                       ("train.py", b"print('training')\n"), ("checkpoints/weights.bin", b"w"),
+                       ("checkpoints/config.json", b"{}\n")):
+        write(work / name, data)
+    git(work, "add", "-A", env=env)
+    git(work, "commit", "-q", "-m", "start", env=env)
+    for line in EXAMPLE_SETUP:
+        subprocess.run(["bash", "-c", line], cwd=work, env=env, check=True, capture_output=True)
+    pristine = root / "pristine"
+    shutil.copytree(site, pristine, symlinks=True)
+    return work, pristine, env
+
+
+@pytest.mark.parametrize("command", PAGES, ids=lambda c: c.name)
+def test_every_example_runs(command, example_site):
+    work, pristine, env = example_site
+    shutil.rmtree(work.parent)
+    shutil.copytree(pristine, work.parent, symlinks=True)
+    for line in command.examples:
+        proc = subprocess.run(_shell(line), cwd=work, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"example of {command.name} failed: {line}\n{proc.stdout}{proc.stderr}"
 
 
 # ---------------------------------------------------------------- syntax

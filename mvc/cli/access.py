@@ -1,7 +1,16 @@
-"""Who may change the registry. Roles include the ones before them: reader < writer (add,
-tag) < maintainer (channels other than production, archive, config) < admin (production,
-access, gc). A repository is open until the first grant, which must make you an admin; from
-then on users without a grant are readers and refused changes exit 4."""
+"""Grant and revoke roles: who may change what.
+
+Roles include the ones before them: reader < writer (add, tag) < maintainer (channels other
+than production, archive, config) < admin (production, access, gc). A repository is open
+until the first grant, which must make you an admin; from then on users without a grant are
+readers and refused changes exit 4.
+
+EXAMPLES
+
+    mvc access grant alice@example.com admin
+    mvc access grant bob@example.com writer -m "joins the vision team"
+    mvc access list
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from mvc.cli.common import JsonOption
+from mvc.cli.common import JsonOption, MessageOption, Words
 from mvc.cli.output import emit, say, table
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,14 +26,24 @@ app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": [
 
 @app.command("grant")
 def grant(
-    user: Annotated[str, typer.Argument(help="The user, as MVC_USER or git's user.email names them.")],
-    role: Annotated[str, typer.Argument(metavar="ROLE", help="reader, writer, maintainer or admin.")],
+    user: Annotated[str, typer.Argument(metavar="USER", help="The user, as MVC_USER or git's user.email names them.")],
+    role: Annotated[str, typer.Argument(metavar="ROLE", click_type=Words("reader", "writer", "maintainer", "admin"),
+                                        help="reader, writer, maintainer or admin.")],
+    message: MessageOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Give USER the role ROLE (needs admin; the first grant must make you admin)."""
+    """Give a user a role.
+
+    Needs admin; the first grant must make you admin.
+
+    EXAMPLES
+
+        mvc access grant alice@example.com admin
+        mvc access grant bob@example.com maintainer -m "runs staging"
+    """
     from mvc.cli.common import open_repo
 
-    change = open_repo().access_grant(user, role)
+    change = open_repo().access_grant(user, role, message=message)
     messages = {
         "granted": "Granted {role} to {user}",
         "changed": "{user} is now {role} (was {previous})",
@@ -35,19 +54,37 @@ def grant(
 
 @app.command("revoke")
 def revoke(
-    user: Annotated[str, typer.Argument(help="The user whose grant to remove (they become a reader).")],
+    user: Annotated[str, typer.Argument(metavar="USER", help="The user whose grant to remove (they become a reader).")],
+    message: MessageOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Remove USER's grant (needs admin; the last admin cannot be revoked)."""
+    """Remove a user's grant.
+
+    Needs admin; the user becomes a reader. The last admin cannot be revoked.
+
+    EXAMPLES
+
+        mvc access grant alice@example.com admin
+        mvc access grant bob@example.com writer
+        mvc access revoke bob@example.com -m "left the team"
+    """
     from mvc.cli.common import open_repo
 
-    change = open_repo().access_revoke(user)
+    change = open_repo().access_revoke(user, message=message)
     emit(change, json_out, lambda c: say(f"Revoked {c.previous} from {c.user}; they are a reader now"))
 
 
 @app.command("list")
 def list_(json_out: JsonOption = False) -> None:
-    """List the grants (none: the repository is open and everyone acts as admin)."""
+    """List the grants.
+
+    No grants: the repository is open and everyone acts as admin.
+
+    EXAMPLES
+
+        mvc access list
+        mvc access list --json
+    """
     from mvc.cli.common import open_repo
 
     grants = open_repo().access_list()

@@ -1,5 +1,16 @@
-"""Store a model file or directory and register a new version of it, with its metrics,
-parameters, environment and lineage."""
+"""Store a model and register a new version of it.
+
+PATH, a file or a directory, goes into the object store; the new version records its metrics,
+parameters, environment (mvc, Python, platform, user, git commit) and lineage (--data, --code,
+--from). The first version of a model is 0.1.0; later ones bump the latest (--bump, default
+patch). When the artifact, metrics and params equal the latest version's, nothing is added.
+
+EXAMPLES
+
+    mvc add model.safetensors --name resnet --metric accuracy=0.94
+    mvc add model-v2.safetensors --name resnet --bump minor -m "more epochs"
+    mvc add checkpoints/ --name bert --data data/train.csv --code train.py
+"""
 
 from __future__ import annotations
 
@@ -8,47 +19,53 @@ from typing import Annotated, Optional
 
 import typer
 
-from mvc.cli.common import JsonOption
+from mvc.cli.common import JsonOption, Words
 from mvc.cli.output import Progress, emit, human_size, say
 
 
 def add(
-    path: Annotated[Path, typer.Argument(help="The model file or directory to store.")],
-    name: Annotated[str, typer.Option("--name", "-n", help="Model name, e.g. resnet.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="The model file or directory to store.")],
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="Model name, e.g. resnet.")],
     version: Annotated[
-        Optional[str], typer.Option("--version", help="Explicit version, e.g. 1.2.0 (default: bump the latest).")
+        Optional[str], typer.Option("--version", metavar="VERSION",
+                                    help="Explicit version, e.g. 1.2.0 (default: bump the latest).")
     ] = None,
     bump: Annotated[
-        Optional[str], typer.Option("--bump", metavar="major|minor|patch",
-                                    help="Which part of the latest version to bump (default: patch).")
+        Optional[str], typer.Option("--bump", metavar="PART", click_type=Words("major", "minor", "patch"),
+                                    help="Which part of the latest version to bump: major, minor or patch "
+                                         "(default: patch).")
     ] = None,
     metric: Annotated[
         Optional[list[str]], typer.Option("--metric", metavar="K=V", help="A metric; repeat for more.")
     ] = None,
     metrics_file: Annotated[
-        Optional[list[Path]], typer.Option("--metrics-file", help="A JSON object of metrics (nested keys flatten to a.b).")
+        Optional[list[Path]], typer.Option("--metrics-file", metavar="PATH",
+                                           help="A JSON object of metrics (nested keys flatten to a.b).")
     ] = None,
     param: Annotated[
         Optional[list[str]], typer.Option("--param", metavar="K=V", help="A parameter (JSON value or string); repeat for more.")
     ] = None,
     params_file: Annotated[
-        Optional[list[Path]], typer.Option("--params-file", help="A JSON object of parameters.")
+        Optional[list[Path]], typer.Option("--params-file", metavar="PATH", help="A JSON object of parameters.")
     ] = None,
     data: Annotated[
-        Optional[list[Path]], typer.Option("--data", help="A data file or directory the model was trained on.")
+        Optional[list[Path]], typer.Option("--data", metavar="PATH",
+                                           help="A data file or directory the model was trained on.")
     ] = None,
     code: Annotated[
-        Optional[list[Path]], typer.Option("--code", help="A code file or directory that produced the model.")
+        Optional[list[Path]], typer.Option("--code", metavar="PATH",
+                                           help="A code file or directory that produced the model.")
     ] = None,
     parent: Annotated[
         Optional[list[str]], typer.Option("--from", metavar="REF", help="A model version this one was built from.")
     ] = None,
     tag: Annotated[
-        Optional[list[str]], typer.Option("--tag", help="Tag the new version; repeat for more.")
+        Optional[list[str]], typer.Option("--tag", metavar="TAG", help="Tag the new version; repeat for more.")
     ] = None,
-    message: Annotated[str, typer.Option("--message", "-m", help="A message describing this version.")] = "",
+    message: Annotated[str, typer.Option("--message", "-m", metavar="MESSAGE",
+                                         help="A message describing this version.")] = "",
     force: Annotated[
-        bool, typer.Option("--force", help="Create a version even when nothing changed.")
+        bool, typer.Option("--force", "-f", help="Create a version even when nothing changed.")
     ] = False,
     store_data: Annotated[
         bool, typer.Option("--store-data", help="Also store the --data files in the object store.")

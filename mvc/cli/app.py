@@ -75,13 +75,42 @@ def root(
 
 
 def build_app(names: list[str] | None = None) -> typer.Typer:
+ROOT_HELP = """Model version control: store, version, compare and trace machine-learning models
+beside git.
+
+Each command has its own help (mvc COMMAND --help) and man page: mvc-add(1), mvc-config(1)
+and so on.
+
+EXAMPLES
+
+    mvc init
+    mvc add model.safetensors --name resnet --metric accuracy=0.91
+    mvc promote resnet@0.1.0 production
+"""
+
+
+def help_parts(doc: str | None) -> tuple[str | None, str | None]:
+    """A command's docstring as (help, epilog). Each prose paragraph goes on one line (rich
+    keeps a docstring's line breaks, which leaves ragged lines at any other width); the
+    EXAMPLES paragraph and its indented lines, kept as written, become the epilog, which
+    typer prints last, after the options, where man pages keep them too."""
+    import inspect
+
+    if not doc:
+        return doc, None
+    text, _, examples = inspect.cleandoc(doc).partition("\nEXAMPLES\n")
+    help_text = "\n\n".join(" ".join(p.split()) for p in text.split("\n\n") if p.strip())
+    # the leading newline makes typer's cleandoc keep the examples' indent (EXAMPLES is not indented)
+    return help_text, ("\nEXAMPLES\n\n" + examples.strip("\n") if examples.strip() else None)
+
+
     """The typer app with the commands ``names`` (default: all of them, for help and docs)."""
     import importlib
 
     app = typer.Typer(
         name="mvc",
-        help="Model version control: store, version, compare and trace machine-learning models "
-        "beside git.",
+        help=help_parts(ROOT_HELP)[0],
+        epilog=help_parts(ROOT_HELP)[1],
         add_completion=False,
         pretty_exceptions_enable=False,
         no_args_is_help=True,
@@ -93,9 +122,13 @@ def build_app(names: list[str] | None = None) -> typer.Typer:
         module = importlib.import_module(f"mvc.cli.{module_name}")
         obj = getattr(module, attr)
         if isinstance(obj, typer.Typer):
-            app.add_typer(obj, name=name, help=module.__doc__)
+            for info in obj.registered_commands:
+                info.help, info.epilog = help_parts(info.callback.__doc__)
+            group_help, group_examples = help_parts(module.__doc__)
+            app.add_typer(obj, name=name, help=group_help, epilog=group_examples)
         else:
-            app.command(name, help=module.__doc__ if attr == module_name else obj.__doc__,
+            command_help, examples = help_parts(module.__doc__ if attr == module_name else obj.__doc__)
+            app.command(name, help=command_help, epilog=examples,
                         hidden=name in HIDDEN)(obj)
     return app
 

@@ -1,5 +1,13 @@
-"""Archive a version (or restore it with --undo). A version a channel serves cannot be
-archived; an archived version cannot be promoted. Its objects are kept."""
+"""Archive a version, or restore it.
+
+A version that a channel serves cannot be archived; an archived version cannot be promoted.
+Its objects are kept (gc counts archived versions as references); --undo restores it.
+
+EXAMPLES
+
+    mvc archive resnet@0.1.0 -m "superseded by 0.2.0"
+    mvc archive resnet@0.1.0 --undo
+"""
 
 from __future__ import annotations
 
@@ -7,13 +15,14 @@ from typing import Annotated
 
 import typer
 
-from mvc.cli.common import JsonOption
+from mvc.cli.common import JsonOption, MessageOption
 from mvc.cli.output import emit, say
 
 
 def archive(
-    ref: Annotated[str, typer.Argument(help="The version: NAME@VERSION, NAME@TAG, sha256:PREFIX, ...")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The version: NAME@VERSION, NAME@TAG, sha256:PREFIX, ...")],
     undo: Annotated[bool, typer.Option("--undo", help="Restore an archived version.")] = False,
+    message: MessageOption = None,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo
@@ -24,4 +33,4 @@ def archive(
         else:
             say(f"{'Archived' if r.archived else 'Restored'} {r.ref}")
 
-    emit(open_repo().archive(ref, undo=undo), json_out, render)
+    emit(open_repo().archive(ref, undo=undo, message=message), json_out, render)

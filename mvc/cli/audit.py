@@ -1,6 +1,15 @@
-"""The audit trail: every change since init (and every refused one), newest first, each event
-chained to the one before by its hash. --verify recomputes the chain and exits 3 at the first
-broken link."""
+"""Show or verify the audit trail of every change.
+
+Every change since init (and every refused one), newest first, each event chained to the one
+before by its hash; a change's -m MESSAGE is in its details. --verify recomputes the chain and
+exits 3 at the first broken link.
+
+EXAMPLES
+
+    mvc audit -n 10
+    mvc audit --verify
+    mvc audit --json
+"""
 
 from __future__ import annotations
 
@@ -25,6 +34,10 @@ def audit(
 ) -> None:
     from mvc.cli.common import open_repo
 
+    if verify and limit is not None:
+        from mvc.core.errors import UsageError
+
+        raise UsageError("--verify checks the whole chain; it does not go with --limit")
     repo = open_repo()
     if verify:
         check = repo.audit_verify()

@@ -1,5 +1,15 @@
-"""Canary releases: serve a new version to a share of a channel's traffic beside its stable
-version, raise the share step by step, then promote or abort it."""
+"""Serve a new version to a share of a channel's traffic.
+
+A canary release: the new version serves a share of the channel's traffic from the idle slot,
+beside the stable version; raise the share step by step (a failing --check aborts it), then
+promote it to stable or abort it. mvc resolve --key routes each request key the same way.
+
+EXAMPLES
+
+    mvc canary start resnet@0.3.0 --channel production --percent 10
+    mvc canary step resnet --channel production --increment 40
+    mvc canary promote resnet --channel production
+"""
 
 from __future__ import annotations
 
@@ -13,20 +23,29 @@ from mvc.cli.promote import CheckOption, MessageOption, render_move
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
-ChannelOption = Annotated[str, typer.Option("--channel", "-c", help="The channel the canary runs on.")]
-NameArgument = Annotated[str, typer.Argument(help="The model name.")]
+ChannelOption = Annotated[str, typer.Option("--channel", "-c", metavar="CHANNEL", help="The channel the canary runs on.")]
+NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The model name.")]
 
 
 @app.command("start")
 def start(
-    ref: Annotated[str, typer.Argument(help="The version to serve as canary: NAME@VERSION, NAME@TAG, ...")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The version to serve as canary: NAME@VERSION, NAME@TAG, ...")],
     channel: ChannelOption = ...,
-    percent: Annotated[int, typer.Option("--percent", "-p", help="Its share of the traffic, 1-99.")] = ...,
+    percent: Annotated[int, typer.Option("--percent", "-p", metavar="PERCENT", help="Its share of the traffic, 1-99.")] = ...,
     check: CheckOption = None,
     message: MessageOption = "",
     json_out: JsonOption = False,
 ) -> None:
-    """Serve REF to PERCENT % of the channel's traffic, from the idle slot."""
+    """Start a canary beside the stable version.
+
+    REF serves PERCENT % of the channel's traffic, from the idle slot; --check runs against it
+    first.
+
+    EXAMPLES
+
+        mvc canary start resnet@0.3.0 --channel production --percent 10
+        mvc canary status resnet --channel production
+    """
     from mvc.cli.common import open_repo
 
     emit(open_repo().canary_start(ref, channel, percent, check=check, message=message), json_out, render_move)
@@ -36,12 +55,20 @@ def start(
 def step(
     name: NameArgument,
     channel: ChannelOption = ...,
-    increment: Annotated[int, typer.Option("--increment", "-i", help="Percentage points to add.")] = ...,
+    increment: Annotated[int, typer.Option("--increment", "-i", metavar="PERCENT", help="Percentage points to add.")] = ...,
     check: CheckOption = None,
     message: MessageOption = "",
     json_out: JsonOption = False,
 ) -> None:
-    """Raise the canary's share; a failing --check aborts the canary and exits 5."""
+    """Raise the canary's share of the traffic.
+
+    A failing --check aborts the canary (the stable version serves everything) and exits 5.
+
+    EXAMPLES
+
+        mvc canary start resnet@0.3.0 -c production -p 10
+        mvc canary step resnet -c production -i 40 -m "error rate flat"
+    """
     from mvc.cli.common import open_repo
 
     emit(open_repo().canary_step(name, channel, increment, check=check, message=message), json_out, render_move)
@@ -50,7 +77,15 @@ def step(
 @app.command("promote")
 def promote(name: NameArgument, channel: ChannelOption = ..., message: MessageOption = "",
             json_out: JsonOption = False) -> None:
-    """Make the canary the stable version, at 100%."""
+    """Make the canary the stable version.
+
+    It serves 100% of the channel's traffic; the old stable version stays in the other slot.
+
+    EXAMPLES
+
+        mvc canary start resnet@0.3.0 -c production -p 10
+        mvc canary promote resnet -c production -m "no regressions in a day"
+    """
     from mvc.cli.common import open_repo
 
     emit(open_repo().canary_promote(name, channel, message=message), json_out, render_move)
@@ -59,7 +94,13 @@ def promote(name: NameArgument, channel: ChannelOption = ..., message: MessageOp
 @app.command("abort")
 def abort(name: NameArgument, channel: ChannelOption = ..., message: MessageOption = "",
           json_out: JsonOption = False) -> None:
-    """Drop the canary; the stable version serves all traffic."""
+    """Drop the canary; the stable version serves all traffic.
+
+    EXAMPLES
+
+        mvc canary start resnet@0.3.0 -c production -p 10
+        mvc canary abort resnet -c production -m "p99 latency up"
+    """
     from mvc.cli.common import open_repo
 
     emit(open_repo().canary_abort(name, channel, message=message), json_out, render_move)
@@ -67,7 +108,13 @@ def abort(name: NameArgument, channel: ChannelOption = ..., message: MessageOpti
 
 @app.command("status")
 def status(name: NameArgument, channel: ChannelOption = ..., json_out: JsonOption = False) -> None:
-    """Show the stable version and the canary of a channel, with their slot paths."""
+    """Show a channel's stable version and canary.
+
+    EXAMPLES
+
+        mvc canary status resnet --channel production
+        mvc canary status resnet -c staging --json
+    """
     from mvc.cli.common import open_repo
 
     def render(s) -> None:

@@ -1,6 +1,16 @@
-"""Write a version's artifact out, verifying every byte; never overwrites a different
-file without --force. With no REF, write out the artifact of every pointer file (PATH.mvc)
-under the current directory, pulling missing objects from the default remote."""
+"""Write a version's files out, verified.
+
+Every byte is checked against its digest while it is written; a different existing file is
+never overwritten without --force. With no REF, write out the artifact of every pointer file
+(PATH.mvc) under the current directory, pulling missing objects from the default remote (what
+a teammate runs after git clone or git pull).
+
+EXAMPLES
+
+    mvc checkout resnet@0.1.0 -o old.safetensors
+    mvc checkout resnet@production -o serve.safetensors --link hardlink
+    mvc checkout
+"""
 
 from __future__ import annotations
 
@@ -9,23 +19,25 @@ from typing import Annotated, Optional
 
 import typer
 
-from mvc.cli.common import JsonOption
+from mvc.cli.common import JsonOption, Words
 from mvc.cli.output import Progress, emit, human_size, say
 
 
 def checkout(
     ref: Annotated[
-        Optional[str], typer.Argument(help="The version to write out, e.g. resnet@1.2.0 (default: every pointer file here).")
+        Optional[str], typer.Argument(metavar="REF",
+                                      help="The version to write out, e.g. resnet@1.2.0 (default: every pointer file here).")
     ] = None,
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="Where to write it (default: its original name here).")
+        Optional[Path], typer.Option("--output", "-o", metavar="PATH",
+                                     help="Where to write it (default: its original name here).")
     ] = None,
     link: Annotated[
-        str, typer.Option("--link", metavar="copy|reflink|hardlink|symlink",
-                          help="How to place the files: a verified copy (default), a reflink where the "
-                               "filesystem supports it, or a hard/symbolic link into the store.")
+        str, typer.Option("--link", metavar="MODE", click_type=Words("copy", "reflink", "hardlink", "symlink"),
+                          help="How to place the files: copy (a verified copy, the default), reflink where "
+                               "the filesystem supports it, or hardlink or symlink into the store.")
     ] = "copy",
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing different file or directory.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing different file or directory.")] = False,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo

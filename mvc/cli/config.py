@@ -1,4 +1,14 @@
-"""Read and write settings in .mvc/config.toml (dotted keys, e.g. compare.primary_metric)."""
+"""Read and write settings in .mvc/config.toml.
+
+Keys are dotted (compare.primary_metric, version.default_bump, channels.NAME.deploy_dir). The
+file is tracked by git and edited by people: set and unset keep its comments and layout.
+
+EXAMPLES
+
+    mvc config set compare.primary_metric accuracy
+    mvc config get compare.primary_metric
+    mvc config list --all
+"""
 
 from __future__ import annotations
 
@@ -24,11 +34,18 @@ def _toml(value) -> str:
 
 @app.command("get")
 def get(
-    key: Annotated[str, typer.Argument(help="Dotted key, e.g. version.default_bump.")],
+    key: Annotated[str, typer.Argument(metavar="KEY", help="Dotted key, e.g. version.default_bump.")],
     json_out: JsonOption = False,
 ) -> None:
-    """Print the value of KEY in effect, set or default (strings without quotes, for
-    scripts)."""
+    """Print the value of a key.
+
+    The value in effect, set or default; strings without quotes, for scripts.
+
+    EXAMPLES
+
+        mvc config get version.default_bump
+        mvc config get compare.threshold --json
+    """
     from mvc.cli.common import open_repo
 
     entry = open_repo().config_get(key)
@@ -38,11 +55,20 @@ def get(
 
 @app.command("set", context_settings={"ignore_unknown_options": True})  # VALUE may be -1
 def set_(
-    key: Annotated[str, typer.Argument(help="Dotted key, e.g. compare.primary_metric.")],
-    value: Annotated[str, typer.Argument(help="The value: a TOML scalar (0.9, true, \"x\") or plain text.")],
+    key: Annotated[str, typer.Argument(metavar="KEY", help="Dotted key, e.g. compare.primary_metric.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE",
+                                         help="The value: a TOML scalar (0.9, true, \"x\") or plain text.")],
     json_out: JsonOption = False,
 ) -> None:
-    """Set KEY to VALUE."""
+    """Set a key.
+
+    The file keeps its comments and layout.
+
+    EXAMPLES
+
+        mvc config set version.default_bump minor
+        mvc config set compare.threshold 0.01
+    """
     from mvc.cli.common import open_repo
 
     entry = open_repo().config_set(key, value)
@@ -51,10 +77,16 @@ def set_(
 
 @app.command("unset")
 def unset(
-    key: Annotated[str, typer.Argument(help="Dotted key to remove.")],
+    key: Annotated[str, typer.Argument(metavar="KEY", help="Dotted key to remove.")],
     json_out: JsonOption = False,
 ) -> None:
-    """Remove KEY."""
+    """Remove a key; its default applies again.
+
+    EXAMPLES
+
+        mvc config set version.default_bump minor
+        mvc config unset version.default_bump
+    """
     from mvc.cli.common import open_repo
 
     entry = open_repo().config_unset(key)
@@ -67,7 +99,16 @@ def list_(
         "--all", "-a", help="Every known key with the value in effect and its origin (default or config).")] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Print every key that is set, as KEY = VALUE."""
+    """List the keys that are set, or every key.
+
+    Prints KEY = VALUE for each key that is set; with --all, every known key with the value in
+    effect and where it comes from (default or config).
+
+    EXAMPLES
+
+        mvc config list
+        mvc config list --all --json
+    """
     from mvc.cli.common import open_repo
 
     if all_keys:
@@ -75,7 +116,7 @@ def list_(
 
         values = open_repo().config_all()
         emit(values, json_out, lambda vs: table(
-            ["KEY", "VALUE", "ORIGIN"], [[v.key, _toml(v.value), v.origin] for v in vs]))
+            ["key", "value", "origin"], [[v.key, _toml(v.value), v.origin] for v in vs]))
         return
     items = open_repo().config_list()
     if json_out:

@@ -1,5 +1,15 @@
-"""Show how version B differs from version A: metrics (better or worse), parameters, files,
-tensors inside .safetensors/.npz files, similarity and a recommendation."""
+"""Compare two versions: metrics, params, files, tensors.
+
+Shows how version B differs from version A: metrics (better or worse, by each metric's
+direction), parameters, files, tensors inside .safetensors and .npz files, their similarity and
+a recommendation: RECOMMEND_A, RECOMMEND_B, SIMILAR_PERFORMANCE or INSUFFICIENT_DATA (by the
+primary metric, compare.primary_metric).
+
+EXAMPLES
+
+    mvc diff resnet@0.1.0 resnet@0.2.0
+    mvc diff resnet@production resnet@staging --json
+"""
 
 from __future__ import annotations
 

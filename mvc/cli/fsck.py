@@ -1,7 +1,15 @@
-"""Check the registry, the object store, temporary files, the lineage file, the audit chain
-and the deploy folders against each other. --repair rebuilds what can be derived (the lineage
-file, deploy pointers) and removes files left by interrupted commands; it never deletes an
-object that a version needs. Exits 3 when a problem is left."""
+"""Check the repository's consistency, and repair it.
+
+Checks the registry, the object store, temporary files, the lineage file, the audit chain and
+the deploy folders against each other. --repair rebuilds what can be derived (the lineage file,
+deploy pointers) and removes files left by interrupted commands; it never deletes an object
+that a version needs. Exits 3 when a problem is left.
+
+EXAMPLES
+
+    mvc fsck
+    mvc fsck --repair
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,16 @@
-"""Delete objects that no version needs (archived versions count; so do the manifests and
-files of directory artifacts and data stored with --store-data). Objects younger than
-gc.grace_seconds (default 600) are kept, as a command may be about to use them. Needs the
-admin role."""
+"""Delete objects that no version needs.
+
+Archived versions count as references; so do the manifests and files of directory artifacts
+and data stored with --store-data. Objects younger than the grace period (--grace, else
+gc.grace_seconds, default 600) are kept, as a command may be about to use them. Needs the
+admin role.
+
+EXAMPLES
+
+    mvc gc --dry-run
+    mvc gc
+    mvc gc --grace 0
+"""
 
 from __future__ import annotations
 
@@ -15,7 +24,7 @@ from mvc.cli.output import emit, human_size, say
 
 def gc(
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", "-n", help="Only print what would be deleted.")
+        bool, typer.Option("--dry-run", help="Only print what would be deleted.")
     ] = False,
     grace: Annotated[Optional[float], typer.Option(
         "--grace", metavar="SECONDS", min=0,

@@ -1,4 +1,14 @@
-"""Create an mvc repository (.mvc/) in DIR or the current directory; safe to run again."""
+"""Create an mvc repository (.mvc/).
+
+Creates .mvc/ in DIR or the current directory: the object store, the registry, the lineage
+file and config.toml. Running it again changes nothing. Inside a git work tree it stages
+.mvc/config.toml and .mvc/.gitignore, so that a clone carries the settings.
+
+EXAMPLES
+
+    mvc init
+    mvc init projects/vision
+"""
 
 from __future__ import annotations
 
@@ -13,7 +23,7 @@ from mvc.cli.output import emit, say
 
 def init(
     directory: Annotated[
-        Optional[Path], typer.Argument(help="Where to create .mvc/ (default: the current directory).")
+        Optional[Path], typer.Argument(metavar="DIR", help="Where to create .mvc/ (default: the current directory).")
     ] = None,
     json_out: JsonOption = False,
 ) -> None:

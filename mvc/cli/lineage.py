@@ -1,5 +1,15 @@
-"""Trace lineage: which data, code and parent models a version came from, and which versions
-were built on a data file, a code file or a version."""
+"""Show where a version came from and what was built on it.
+
+Upstream: the data, code and parent models a version came from; downstream: the versions built
+on a data file, a code file or a version. As a tree (on a terminal), JSON, Graphviz DOT or a
+Mermaid flowchart.
+
+EXAMPLES
+
+    mvc lineage resnet@0.2.0
+    mvc lineage data/train.csv --downstream
+    mvc lineage resnet --format dot > lineage.dot
+"""
 
 from __future__ import annotations
 
@@ -9,7 +19,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mvc.cli.common import JsonOption
+from mvc.cli.common import JsonOption, Words
 from mvc.cli.output import console, emit_json, piped, printable, say
 
 
@@ -25,9 +35,9 @@ def lineage(
         "--downstream", help="Only what was built on it.")] = False,
     depth: Annotated[Optional[int], typer.Option(
         "--depth", min=0, metavar="N", help="At most N steps away (default: no limit).")] = None,
-    fmt: Annotated[str, typer.Option(
-        "--format", metavar="tree|json|dot|mermaid",
-        help="Output: a tree (default), JSON, Graphviz DOT or a Mermaid flowchart.")] = "tree",
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", metavar="FORMAT", click_type=Words("tree", "json", "dot", "mermaid"),
+        help="Output: tree (the default), json, dot (Graphviz) or mermaid (a flowchart).")] = None,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo
@@ -36,8 +46,11 @@ def lineage(
 
     if upstream and downstream:
         raise UsageError("--upstream and --downstream exclude each other; give neither for both")
-    if fmt not in FORMATS:
+    if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    if json_out and fmt not in (None, "json"):
+        raise UsageError(f"--json and --format {fmt} exclude each other; give one of them")
+    fmt = fmt or "tree"
     result = open_repo().lineage(target, upstream=not downstream, downstream=not upstream, depth=depth)
     if json_out or fmt == "json":
         emit_json(result.to_dict())

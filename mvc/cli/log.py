@@ -1,4 +1,14 @@
-"""Show the history of versions, newest first, like git log."""
+"""Show the history of versions or of a channel.
+
+The versions of one model or of every model, newest first, like git log; with --channel, that
+channel's history (every promote, rollback and canary step, with who and why).
+
+EXAMPLES
+
+    mvc log resnet -n 5
+    mvc log resnet --channel production
+    mvc log --json
+"""
 
 from __future__ import annotations
 
@@ -11,10 +21,10 @@ from mvc.cli.output import console, emit, key_values, piped, printable, short, t
 
 
 def log(
-    name: Annotated[Optional[str], typer.Argument(help="A model name (default: every model).")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="Show at most N versions.")] = None,
+    name: Annotated[Optional[str], typer.Argument(metavar="NAME", help="A model name (default: every model).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", metavar="N", help="Show at most N entries.")] = None,
     channel: Annotated[Optional[str], typer.Option(
-        "--channel", "-c", help="Show this channel's history (every promote, rollback, canary step).")] = None,
+        "--channel", "-c", metavar="CHANNEL", help="Show this channel's history (every promote, rollback, canary step).")] = None,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo

@@ -1,4 +1,14 @@
-"""List models, or the versions of one model (newest first)."""
+"""List models, or the versions of one model.
+
+Without NAME: each model, its number of versions, the latest and what each channel serves.
+With NAME: its versions, newest first, with a short digest, state, tags, time and metrics.
+
+EXAMPLES
+
+    mvc ls
+    mvc ls resnet --state production
+    mvc ls resnet --json
+"""
 
 from __future__ import annotations
 
@@ -6,15 +16,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from mvc.cli.common import JsonOption
+from mvc.cli.common import JsonOption, Words
 from mvc.cli.output import emit, key_values, say, short, table
 
 
 def ls(
-    name: Annotated[Optional[str], typer.Argument(help="A model name: list its versions.")] = None,
+    name: Annotated[Optional[str], typer.Argument(metavar="NAME", help="A model name: list its versions.")] = None,
     state: Annotated[
-        Optional[str], typer.Option("--state", metavar="development|staging|production|archived",
-                                    help="Only development, staging, production or archived.")
+        Optional[str], typer.Option("--state", metavar="STATE",
+                                    click_type=Words("development", "staging", "production", "archived"),
+                                    help="Only versions in STATE: development, staging, production or archived.")
     ] = None,
     json_out: JsonOption = False,
 ) -> None:

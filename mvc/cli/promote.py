@@ -1,5 +1,14 @@
-"""Make a channel serve a version, blue-green: write it into the idle slot, run --check
-against it, and only when the check passes switch the channel atomically."""
+"""Make a channel serve a version, blue-green.
+
+The version is written into the channel's idle slot, --check runs against it there, and only
+when the check passes is the channel switched, atomically; the previous version stays in the
+other slot for an instant rollback. A failed check changes nothing and exits 5.
+
+EXAMPLES
+
+    mvc promote resnet@staging production -m "accuracy 0.95 on holdout"
+    mvc promote resnet@0.2.0 staging --check 'test -s "$MVC_MODEL_PATH"'
+"""
 
 from __future__ import annotations
 
@@ -15,7 +24,8 @@ CheckOption = Annotated[Optional[str], typer.Option(
     help="A shell command run against the staged version (MVC_MODEL, MVC_VERSION, MVC_REF, "
     "MVC_CHANNEL, MVC_MODEL_PATH are set); the channel moves only if it exits 0, else exit 5.",
 )]
-MessageOption = Annotated[str, typer.Option("-m", "--message", help="Why: kept in the channel's history.")]
+MessageOption = Annotated[str, typer.Option("-m", "--message", metavar="MESSAGE",
+                                            help="Why: kept in the channel's history and the audit log.")]
 
 
 def render_move(move) -> None:
@@ -34,8 +44,8 @@ def render_move(move) -> None:
 
 
 def promote(
-    ref: Annotated[str, typer.Argument(help="The version to serve: NAME@VERSION, NAME@TAG, NAME@CHANNEL, ...")],
-    channel: Annotated[str, typer.Argument(help="The channel: staging, production or one from config.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The version to serve: NAME@VERSION, NAME@TAG, NAME@CHANNEL, ...")],
+    channel: Annotated[str, typer.Argument(metavar="CHANNEL", help="The channel: staging, production or one from config.")],
     check: CheckOption = None,
     message: MessageOption = "",
     git: Annotated[

@@ -1,5 +1,15 @@
-"""Manage remotes: other object stores (a directory or an fsspec URL such as s3://bucket/prefix)
-that push and pull copy objects to and from."""
+"""Manage the remotes that push and pull use.
+
+A remote is another object store: a directory or an fsspec URL such as s3://bucket/prefix
+(with the extra mvc[s3]). Credentials come from the storage's own configuration, never from
+config.toml.
+
+EXAMPLES
+
+    mvc remote add backup ../mvc-backup
+    mvc remote list
+    mvc remote remove backup
+"""
 
 from __future__ import annotations
 
@@ -15,13 +25,21 @@ app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": [
 
 @app.command("add")
 def add(
-    name: Annotated[str, typer.Argument(help="The remote's name, e.g. origin.")],
-    url: Annotated[str, typer.Argument(help="A directory path or an fsspec URL (s3://bucket/prefix, …).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The remote's name, e.g. origin.")],
+    url: Annotated[str, typer.Argument(metavar="URL", help="A directory path or an fsspec URL (s3://bucket/prefix, …).")],
     default: Annotated[bool, typer.Option("--default", help="Make it the default remote.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Change the URL of an existing remote.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Change the URL of an existing remote.")] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Add a remote; the first one becomes the default."""
+    """Add a remote.
+
+    The first remote becomes the default (core.remote); --default makes another one the default.
+
+    EXAMPLES
+
+        mvc remote add backup ../mvc-backup
+        mvc remote add origin ../mvc-shared --force --default
+    """
     from mvc.cli.common import open_repo
 
     info = open_repo().remote_add(name, url, default=default, force=force)
@@ -30,10 +48,18 @@ def add(
 
 @app.command("remove")
 def remove(
-    name: Annotated[str, typer.Argument(help="The remote to forget.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The remote to forget.")],
     json_out: JsonOption = False,
 ) -> None:
-    """Forget a remote (its objects stay where they are)."""
+    """Forget a remote.
+
+    Its objects stay where they are.
+
+    EXAMPLES
+
+        mvc remote add backup ../mvc-backup
+        mvc remote remove backup
+    """
     from mvc.cli.common import open_repo
 
     info = open_repo().remote_remove(name)
@@ -42,7 +68,15 @@ def remove(
 
 @app.command("list")
 def list_(json_out: JsonOption = False) -> None:
-    """List the remotes; * marks the default."""
+    """List the remotes.
+
+    Each remote's name and URL, and which one is the default (core.remote).
+
+    EXAMPLES
+
+        mvc remote list
+        mvc remote list --json
+    """
     from mvc.cli.common import open_repo
 
     rows = open_repo().remotes()

@@ -1,5 +1,14 @@
-"""Return a channel to the version it served before the current one (a stack: rolling back
-twice from 1.0 -> 1.1 -> 1.2 gives 1.1, then 1.0), or to --to VERSION."""
+"""Return a channel to the version it served before.
+
+The channel's history is a stack: rolling back twice from 1.0 -> 1.1 -> 1.2 gives 1.1, then
+1.0. --to VERSION goes back to a version the channel served before. mvc log NAME --channel C
+shows what it served.
+
+EXAMPLES
+
+    mvc rollback resnet -m "latency regression"
+    mvc log resnet --channel production
+"""
 
 from __future__ import annotations
 
@@ -13,8 +22,8 @@ from mvc.cli.promote import MessageOption, render_move
 
 
 def rollback(
-    name: Annotated[str, typer.Argument(help="The model name.")],
-    channel: Annotated[str, typer.Option("--channel", "-c", help="The channel to roll back.")] = "production",
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The model name.")],
+    channel: Annotated[str, typer.Option("--channel", "-c", metavar="CHANNEL", help="The channel to roll back.")] = "production",
     to: Annotated[Optional[str], typer.Option(
         "--to", metavar="VERSION", help="Roll back to this version (one the channel served before).")] = None,
     message: MessageOption = "",

@@ -1,5 +1,13 @@
-"""Show everything about one version: digest, state, tags, metrics, parameters,
-environment, git, lineage and files."""
+"""Show everything about one version.
+
+Its digest, size, state, tags, channels, metrics, parameters, environment, git commit, lineage,
+message and, for a directory, its files.
+
+EXAMPLES
+
+    mvc show resnet@0.1.0
+    mvc show resnet@production --json
+"""
 
 from __future__ import annotations
 
@@ -12,7 +20,7 @@ from mvc.cli.output import emit, fields, human_size, line, piped, table
 
 
 def show(
-    ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION, NAME@TAG, NAME@CHANNEL or sha256:PREFIX.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="NAME, NAME@VERSION, NAME@TAG, NAME@CHANNEL or sha256:PREFIX.")],
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo

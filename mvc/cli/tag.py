@@ -1,5 +1,15 @@
-"""Tag a version (mvc tag REF LABEL), delete a tag (mvc tag --delete NAME LABEL), or list a
-model's tags (mvc tag NAME)."""
+"""Tag a version, delete a tag or list tags.
+
+mvc tag REF LABEL puts LABEL on a version (--force moves it from another version), mvc tag
+--delete NAME LABEL deletes it, and mvc tag NAME lists the model's tags. NAME@LABEL then names
+the version wherever a REF is taken.
+
+EXAMPLES
+
+    mvc tag resnet@0.2.0 best -m "highest accuracy so far"
+    mvc tag resnet
+    mvc tag --delete resnet best
+"""
 
 from __future__ import annotations
 
@@ -7,25 +17,30 @@ from typing import Annotated, Optional
 
 import typer
 
-from mvc.cli.common import JsonOption
+from mvc.cli.common import JsonOption, MessageOption
 from mvc.cli.output import emit, say, table
 
 
 def tag(
-    target: Annotated[str, typer.Argument(help="REF to tag, or NAME to list or delete tags of.")],
-    label: Annotated[Optional[str], typer.Argument(help="The tag, e.g. best.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Move the tag if it is on another version.")] = False,
+    target: Annotated[str, typer.Argument(metavar="REF", help="REF to tag, or NAME to list or delete tags of.")],
+    label: Annotated[Optional[str], typer.Argument(metavar="LABEL", help="The tag, e.g. best.")] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Move the tag if it is on another version.")] = False,
     delete: Annotated[bool, typer.Option("--delete", "-d", help="Delete tag LABEL of model NAME.")] = False,
+    message: MessageOption = None,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo
     from mvc.core.errors import UsageError
 
+    if delete and force:
+        raise UsageError("--delete and --force exclude each other: --force moves a tag, --delete removes it")
+    if label is None and message is not None and not delete:
+        raise UsageError("--message goes with a change: mvc tag REF LABEL or mvc tag --delete NAME LABEL")
     repo = open_repo()
     if delete:
         if label is None:
             raise UsageError("mvc tag --delete needs NAME and LABEL")
-        result = repo.untag(target, label)
+        result = repo.untag(target, label, message=message)
         emit(result, json_out, lambda r: say(f"Deleted tag {r.tag} (was on {r.ref})"))
         return
     if label is None:
@@ -41,7 +56,7 @@ def tag(
 
         emit(rows, json_out, render)
         return
-    result = repo.tag(target, label, force=force)
+    result = repo.tag(target, label, force=force, message=message)
     messages = {
         "created": "Tagged {ref} as {tag}",
         "moved": "Moved tag {tag} to {ref}",

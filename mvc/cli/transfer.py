@@ -10,7 +10,7 @@ from mvc.cli.common import JsonOption
 from mvc.cli.output import Progress, emit, human_size, say
 
 RemoteOption = Annotated[
-    Optional[str], typer.Option("--remote", "-r", help="The remote to use (default: core.remote).")
+    Optional[str], typer.Option("--remote", "-r", metavar="NAME", help="The remote to use (default: core.remote).")
 ]
 
 
@@ -22,15 +22,30 @@ def _render(verb: str):
 
 
 def push(
-    refs: Annotated[Optional[list[str]], typer.Argument(help="Versions to push (default: every version).")] = None,
+    refs: Annotated[Optional[list[str]], typer.Argument(metavar="REF...", help="Versions to push (default: every version).")] = None,
     remote: RemoteOption = None,
     pointers: Annotated[
         bool, typer.Option("--pointers", help="Push what the pointer files tracked by git need (the pre-push hook uses this).")
     ] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Copy the objects of versions to a remote; objects already there are skipped."""
+    """Copy versions' objects to a remote.
+
+    Every version's objects, or those of the given REFs (or, with --pointers, those that the
+    pointer files tracked by git need); objects already there are skipped. Transfers are
+    verified and never leave a partial object visible.
+
+    EXAMPLES
+
+        mvc push
+        mvc push resnet@0.3.0 --remote origin
+    """
     from mvc.cli.common import open_repo
+
+    if pointers and refs:
+        from mvc.core.errors import UsageError
+
+        raise UsageError("--pointers pushes what the pointer files need; it does not go with REFs")
 
     with Progress("pushing") as progress:
         result = open_repo().push(refs or [], remote=remote, pointers=pointers, progress=progress)
@@ -38,11 +53,20 @@ def push(
 
 
 def pull(
-    refs: Annotated[list[str], typer.Argument(help="Versions to pull, e.g. resnet@1.2.0.")],
+    refs: Annotated[list[str], typer.Argument(metavar="REF...", help="Versions to pull, e.g. resnet@1.2.0.")],
     remote: RemoteOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Copy the objects of versions from a remote into the local store, verified."""
+    """Copy versions' objects from a remote.
+
+    The objects of the given REFs come into the local store, each verified against its digest;
+    objects already here are skipped.
+
+    EXAMPLES
+
+        mvc pull resnet@0.1.0
+        mvc pull resnet@production -r origin
+    """
     from mvc.cli.common import open_repo
 
     with Progress("pulling") as progress:

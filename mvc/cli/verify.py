@@ -1,5 +1,13 @@
-"""Re-hash stored objects: every object, or those the given versions need (for a directory
-artifact, its manifest and every file). Exits 3 naming each missing or corrupt object."""
+"""Re-hash stored objects; exit 3 on damage.
+
+Checks every object in the store, or those the given versions need (for a directory artifact,
+its manifest and every file), and exits 3 naming each missing or corrupt object.
+
+EXAMPLES
+
+    mvc verify
+    mvc verify resnet@0.1.0 resnet@production
+"""
 
 from __future__ import annotations
 
@@ -32,7 +40,7 @@ def finish(result: Any, ok: bool, message: str, as_json: bool, render: Callable[
 
 def verify(
     refs: Annotated[
-        Optional[list[str]], typer.Argument(metavar="[REF]...", help="Versions to check (default: every object in the store).")
+        Optional[list[str]], typer.Argument(metavar="REF...", help="Versions to check (default: every object in the store).")
     ] = None,
     json_out: JsonOption = False,
 ) -> None:

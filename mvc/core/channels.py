@@ -249,9 +249,7 @@ class Deployments:
                        "slot": after.slot, **(plan.details or {})}
             if after.canary_version is not None:
                 details["canary"] = {"version": after.canary_version, "percent": after.canary_percent}
-            if message:
-                details["message"] = message
-            self.repo._event(plan.action, ref, details)
+            self.repo._event(plan.action, ref, details, message)
 
     def _failed_check(self, plan: _Plan, before: ChannelRow, d: deploy.DeployDir, code: int,
                       message: str) -> None:
@@ -459,7 +457,7 @@ class Deployments:
                           str(self._path(d, slot, served)), canary)
 
     # -- archive ----------------------------------------------------------------------------
-    def archive(self, ref: str, undo: bool = False) -> ArchiveResult:
+    def archive(self, ref: str, undo: bool = False, message: str | None = None) -> ArchiveResult:
         row = self.repo._resolve(ref)
         target = refs.format_ref(row.model, row.version)
         action = "unarchive" if undo else "archive"
@@ -476,7 +474,7 @@ class Deployments:
                         "roll back to another version first"
                     )
             self.registry.set_archived(row.model, row.version, not undo)
-            self.repo._event(action, target, {"version": row.version})
+            self.repo._event(action, target, {"version": row.version}, message)
         return ArchiveResult(target, row.model, row.version, not undo, True)
 
     # -- history ----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def test_gc_frees_only_unreferenced(repo, work):
     age_all(repo)
     dry = repo.json("gc", "--dry-run")
     assert (dry["objects"], dry["bytes"], dry["digests"]) == (1, 3000, [junk])
-    assert "Would free 1 object(s)" in repo("gc", "-n").stdout
+    assert "Would free 1 object(s)" in repo("gc", "--dry-run").stdout
     done = repo.json("gc")
     assert (done["objects"], done["bytes"], done["dry_run"]) == (1, 3000, False)
     assert objects(repo) == kept

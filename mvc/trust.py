@@ -1,5 +1,5 @@
 """The part of the Repo API that makes a registry trustworthy: the access policy, the audit
-trail, and checking and cleaning the object store (SPEC §3 "Integrity", §5, §7).
+trail, and checking, measuring and cleaning the object store (SPEC §3 "Integrity", §5, §7).
 ``Repo`` inherits it (see api.py); the logic lives in mvc/core/access.py, audit.py,
 integrity.py, fsck.py and gc.py."""
 
@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from mvc.core.errors import PermissionDeniedError, UsageError, UserError
 if TYPE_CHECKING:
     from mvc.results.trust import (
-        AccessChange, AccessGrant, AuditCheck, AuditEvent, FsckReport, GcResult, VerifyReport,
+        AccessChange, AccessGrant, AuditCheck, AuditEvent, FsckReport, GcResult, RemoteStats,
+        StatsResult, VerifyReport,
     )
     from mvc.core.access import Decision
 
@@ -161,6 +162,39 @@ class TrustOps:
 
         return (lambda: deploy_issues(deployments()),)
 
+    def stats(self, *, remote: bool = False) -> StatsResult:
+        """Models and versions (archived included), the objects in ``.mvc/objects``, the
+        bytes the versions hold (``logical``: the sum of their sizes), the bytes the objects
+        take (``stored``) and ``ratio`` = logical / stored (above 1 when versions share
+        objects). With ``remote``, the same for the default remote, where the versions
+        counted are those whose objects are all there."""
+        from mvc.results.trust import StatsResult
+
+        from mvc.core.integrity import object_size
+
+        rows = self.registry.versions()
+        digests = list(self.store.iter_digests())
+        stored = sum(object_size(self.store, d) for d in digests)
+        logical = sum(r.size for r in rows)
+        return StatsResult(len({r.model for r in rows}), len(rows), len(digests), logical, stored,
+                           _ratio(logical, stored), self._remote_stats(rows) if remote else None)
+
+    def _remote_stats(self, rows: list) -> RemoteStats:
+        from mvc.results.trust import RemoteStats
+
+        from mvc.core.integrity import needed_objects
+
+        target = self._remote(None)
+        sizes = target.sizes()
+        there = []
+        for row in rows:
+            needs = needed_objects(self.registry, self.store, [row])
+            if not needs.unreadable and all(d in sizes for d in needs.by_digest):
+                there.append(row)
+        logical, stored = sum(r.size for r in there), sum(sizes.values())
+        return RemoteStats(len({r.model for r in there}), len(there), len(sizes), logical, stored,
+                           _ratio(logical, stored), target.name, target.location)
+
     def gc(self, *, dry_run: bool = False, grace: float | None = None) -> GcResult:
         """Delete objects that no version (archived included) needs and that are older than
         ``grace`` seconds (default: config ``gc.grace_seconds``; 0 prunes every unreferenced
@@ -185,3 +219,7 @@ class TrustOps:
                     self._event("gc", "objects", {"objects": len(done.digests), "bytes": done.bytes})
         return GcResult(dry_run, len(done.digests), done.bytes, done.digests, done.referenced,
                         done.kept_recent, float(grace))
+
+
+def _ratio(logical: int, stored: int) -> float | None:
+    return round(logical / stored, 3) if stored else None

@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("verify", "verify"),
     "fsck": ("fsck", "fsck"),
     "gc": ("gc", "gc"),
+    "stats": ("stats", "stats"),
     "access": ("access", "app"),
     "audit": ("audit", "audit"),
     "completion": ("completion", "completion"),

@@ -19,6 +19,7 @@ from mvc.core.errors import IntegrityError, UserError
 from mvc.core.objects import CHUNK, ObjectStore, Progress, format_digest, hex_of
 
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_HEX_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def is_url(location: str) -> bool:
@@ -58,6 +59,19 @@ class Remote:
 
     def has(self, digest: str) -> bool:
         return self.fs.exists(self._key(digest))
+
+    def sizes(self) -> dict[str, int]:
+        """digest -> size of every object on the remote, from one listing (``mvc stats``)."""
+        try:
+            found = self.fs.find(f"{self.root}/objects", detail=True)
+        except FileNotFoundError:
+            return {}
+        out: dict[str, int] = {}
+        for path, info in found.items():
+            hexd = "".join(path.rstrip("/").rsplit("/", 2)[-2:])
+            if _HEX_RE.fullmatch(hexd) and info.get("type", "file") == "file":
+                out[format_digest(hexd)] = int(info.get("size") or 0)
+        return out
 
     def upload(self, store: ObjectStore, digest: str, progress: Progress = None) -> int:
         """Copy one local object to the remote, verifying its bytes on the way."""

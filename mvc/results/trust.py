@@ -1,4 +1,4 @@
-"""Results of access, audit, verify, fsck and gc."""
+"""Results of access, audit, verify, fsck, gc and stats."""
 
 from __future__ import annotations
 
@@ -100,3 +100,32 @@ class GcResult(_Result):
     referenced: int
     kept_recent: int  # unreferenced but younger than the grace period
     grace_seconds: float  # the grace period used (gc.grace_seconds or --grace)
+
+
+@dataclass(frozen=True)
+class StoreStats(_Result):
+    """What an object store holds (``mvc stats``)."""
+
+    models: int
+    versions: int
+    objects: int
+    logical: int  # bytes the versions hold: the sum of their sizes
+    stored: int  # bytes the objects take in the store
+    ratio: float | None  # logical / stored (above 1 when versions share objects); None: empty store
+
+
+@dataclass(frozen=True)
+class RemoteStats(StoreStats):
+    """``mvc stats --remote``: the versions counted are those whose objects are all there."""
+
+    name: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class StatsResult(StoreStats):
+    """``mvc stats``: the registry's models and versions (archived included), the local store's
+    objects and bytes; with ``--remote``, the same for the default remote."""
+
+    remote: RemoteStats | None = None
+    _optional = ("remote",)

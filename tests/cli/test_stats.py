@@ -1,0 +1,58 @@
+"""mvc stats [--remote] [--json] (SPEC §3): models, versions, objects, logical and stored bytes
+and their ratio, from real adds whose bytes the store keeps once."""
+
+from __future__ import annotations
+
+from support import model_dir, write
+
+EMPTY = {"models": 0, "versions": 0, "objects": 0, "logical": 0, "stored": 0, "ratio": None}
+
+
+def test_stats_counts_what_versions_hold_and_what_the_store_takes(repo, work):
+    assert repo.json("stats") == EMPTY
+    write(work / "a.bin", b"a" * 4096)
+    repo("add", "a.bin", "--name", "m")
+    repo("add", "a.bin", "--name", "n")  # the same bytes: one object for two versions
+    repo("archive", "n")  # archived versions still hold their bytes
+    write(work / "b.bin", b"b" * 1024)
+    repo("add", "b.bin", "--name", "m")
+    before = repo.state()
+    assert repo.json("stats") == {"models": 2, "versions": 3, "objects": 2, "logical": 9216,
+                                  "stored": 5120, "ratio": 1.8}
+    # in a pipe: NAME<TAB>VALUE lines, sizes in binary units
+    assert repo("stats").stdout == ("models\t2\nversions\t3\nobjects\t2\nlogical\t9.0 KiB\n"
+                                    "stored\t5.0 KiB\nratio\t1.80\n")
+    assert repo.state() == before  # a read: nothing changes, no event
+
+    # a directory: its files and its manifest are objects; its size is its files' bytes
+    model_dir(work / "net")
+    added = repo.json("add", "net", "--name", "net")
+    files = repo.json("show", "net")["files"]
+    stats = repo.json("stats")
+    assert stats["versions"] == 4 and stats["logical"] == 9216 + added["size"]
+    assert stats["objects"] == 2 + len({f["digest"] for f in files if "digest" in f}) + 1
+    assert stats["stored"] > 5120 + added["size"]  # + the manifest
+    # a reader may look
+    repo("access", "grant", "tester@example.com", "admin")
+    assert repo.json("stats", env={"MVC_USER": "eve"})["versions"] == 4
+
+
+def test_stats_remote_counts_the_versions_whose_objects_are_there(repo, work, tmp_path):
+    write(work / "a.bin", b"a" * 4096)
+    repo("add", "a.bin", "--name", "m")
+    repo("add", "a.bin", "--name", "n")
+    write(work / "b.bin", b"b" * 1024)
+    repo("add", "b.bin", "--name", "m")
+    assert "no default remote" in repo.fail("stats", "--remote").stderr
+    assert "remote" not in repo.json("stats")  # the key comes with --remote only
+    repo("remote", "add", "origin", str(tmp_path / "remote"))
+    assert repo.json("stats", "--remote")["remote"] == {
+        **EMPTY, "name": "origin", "url": str(tmp_path / "remote")}
+    repo("push", "m@0.1.0")  # its object is n@0.1.0's too; m@0.1.1's stays here
+    doc = repo.json("stats", "--remote")
+    assert doc["remote"] == {"models": 2, "versions": 2, "objects": 1, "logical": 8192, "stored": 4096,
+                             "ratio": 2.0, "name": "origin", "url": str(tmp_path / "remote")}
+    assert (doc["versions"], doc["objects"], doc["logical"], doc["stored"]) == (3, 2, 9216, 5120)
+    assert repo("stats", "--remote").stdout.splitlines() == [
+        "count\tlocal\tremote origin", "models\t2\t2", "versions\t3\t2", "objects\t2\t1",
+        "logical\t9.0 KiB\t8.0 KiB", "stored\t5.0 KiB\t4.0 KiB", "ratio\t1.80\t2.00"]

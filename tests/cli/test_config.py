@@ -64,7 +64,7 @@ def test_get_prints_the_value_in_effect_and_list_all_every_key(repo):
     assert by_key["core.remote"] == (None, "default")
     assert by_key["compare.lower_is_better"][0][:2] == ["*loss*", "*error*"]
     lines = repo("config", "list", "-a").stdout.splitlines()  # a pipe: tab-separated columns
-    assert lines[0] == "KEY\tVALUE\tORIGIN"
+    assert lines[0] == "key\tvalue\torigin"
     assert "compare.threshold\t0.05\tdefault" in lines and "gc.grace_seconds\t60\tconfig" in lines
     assert len(lines) == len(every) + 1
 

@@ -94,16 +94,16 @@ def anchors(path: Path) -> set[str]:
     return out
 
 
-def sections(path: Path) -> dict[str, str]:
+def sections(path: Path, nested: bool = True) -> dict[str, str]:
     """Heading text (without #'s and backticks) -> the text up to the next heading of the same
-    or a higher level."""
+    or a higher level (``nested=False``: up to the next heading of any level)."""
     lines = outside_code(path.read_text()).splitlines()
     raw = path.read_text().splitlines()
     heads = [(i, len(m.group(1)), m.group(2).replace("`", "").strip())
              for i, line in enumerate(lines) if (m := re.match(r"^(#{1,6})\s+(.*?)\s*$", line))]
     out = {}
     for n, (i, level, title) in enumerate(heads):
-        end = next((j for j, lv, _ in heads[n + 1:] if lv <= level), len(raw))
+        end = next((j for j, lv, _ in heads[n + 1:] if lv <= level or not nested), len(raw))
         out[title] = "\n".join(raw[i:end])
     return out
 
@@ -145,6 +145,18 @@ def test_every_command_and_option_is_in_commands_md():
                 if not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
                     missing.append(f"{name} in the section of '{command.name}'")
     assert not missing, "docs/commands.md lacks: " + "; ".join(missing)
+
+
+def test_commands_md_documents_no_option_that_does_not_exist():
+    tree = _gen_docs().load()
+    found = sections(DOCS / "commands.md", nested=False)
+    wrong = []
+    for command in tree.walk():
+        text = found.get("Global options" if command is tree else command.name, "")
+        names = {n for o in command.options for n in o.names}
+        for row in re.findall(r"^\| (`-[^|]*)\|", text, re.M):
+            wrong += [f"{command.name} {n}" for n in re.findall(r"`(--?[A-Za-z][\w-]*)", row) if n not in names]
+    assert not wrong, f"docs/commands.md documents options that do not exist: {wrong}"
 
 
 def test_commands_md_documents_no_command_that_does_not_exist():

@@ -214,3 +214,15 @@ def test_progress_counts_bytes_in_binary_units():
         progress.close()
     assert "1.0/3.0 GiB" in shown and re.search(r"(\?|iB/s)$", shown), shown
     assert "GB" not in shown.replace("GiB", ""), shown
+
+
+def test_a_value_in_a_pipe_is_escaped_reversibly():
+    from mvc.cli.output import cell
+
+    assert cell("a\tb\nc\rd\\e\x1bf\u2028g") == "a\\tb\\nc\\rd\\\\e\\x1bf\\u2028g"
+    assert cell("") == "-" and cell(0.1) == "0.1" and cell(123456789012.5) == "123456789012.5"
+
+
+def test_an_empty_list_says_so(repo):
+    assert repo("remote", "list").stdout == "no remotes; add one with 'mvc remote add NAME URL'\n"
+    assert repo("tag", "m", check=False).returncode == 1  # an unknown model is an error, not an empty list

@@ -292,9 +292,11 @@ class Config:
             return entry.check(found)
         except ValueError as exc:
             why = f" ({exc})" if str(exc) else ""
+            # without a registry, no command runs, 'mvc config' included: the file it is
+            fix = (f"edit {self.path}" if entry.name.startswith("registry.") else
+                   f"fix it with 'mvc config set {key} VALUE' or 'mvc config unset {key}'")
             raise UserError(
-                f"config {key} in {self.path} is {_shown(found)}; it must be {entry.accepts}{why}. "
-                f"Fix it with 'mvc config set {key} VALUE' or 'mvc config unset {key}'"
+                f"config {key} in {self.path} is {_shown(found)}; it must be {entry.accepts}{why}; {fix}"
             ) from None
 
     def effective(self, key: str) -> tuple[Any, str]:
@@ -303,6 +305,9 @@ class Config:
         (origin ``default``). An unknown key that is not set, or a key with no default that is
         not set, is an error."""
         found = self._find(key)
+        if isinstance(found, dict):
+            keys = ", ".join(sorted(flatten(found, key + "."))) or "none"
+            raise UserError(f"config {key} is a table, not a key; its keys: {keys}")
         if found is not _MISSING:
             return found, "config"
         entry = schema_key(key)

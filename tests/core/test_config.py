@@ -147,6 +147,9 @@ def test_value_checks_what_is_set_and_falls_back_to_the_default(tmp_path):
     assert cfg.effective("compare.threshold") == (-1, "config")  # get shows what is written
     with pytest.raises(NotFoundError, match="no default"):
         cfg.effective("registry.url")
+    bad_url = Config(write(tmp_path / "r.toml", '[registry]\nurl = "postgresql://ana:pw@db/mvc"\n'))
+    with pytest.raises(UserError, match=r"password may not be written .*; edit .*r.toml$"):
+        bad_url.value("registry.url")  # no command runs without the registry: the fix is by hand
 
 
 def test_value_from_text_keeps_text_for_text_keys():

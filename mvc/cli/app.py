@@ -75,7 +75,6 @@ def root(
             raise UserError(f"cannot change to directory {directory}: {exc.strerror}") from None
 
 
-def build_app(names: list[str] | None = None) -> typer.Typer:
 ROOT_HELP = """Model version control: store, version, compare and trace machine-learning models
 beside git.
 
@@ -105,13 +104,15 @@ def help_parts(doc: str | None) -> tuple[str | None, str | None]:
     return help_text, ("\nEXAMPLES\n\n" + examples.strip("\n") if examples.strip() else None)
 
 
+def build_app(names: list[str] | None = None) -> typer.Typer:
     """The typer app with the commands ``names`` (default: all of them, for help and docs)."""
     import importlib
 
+    root_help, root_examples = help_parts(ROOT_HELP)
     app = typer.Typer(
         name="mvc",
-        help=help_parts(ROOT_HELP)[0],
-        epilog=help_parts(ROOT_HELP)[1],
+        help=root_help,
+        epilog=root_examples,
         add_completion=False,
         pretty_exceptions_enable=False,
         no_args_is_help=True,
@@ -123,7 +124,7 @@ def help_parts(doc: str | None) -> tuple[str | None, str | None]:
         module = importlib.import_module(f"mvc.cli.{module_name}")
         obj = getattr(module, attr)
         if isinstance(obj, typer.Typer):
-            for info in obj.registered_commands:
+            for info in obj.registered_commands:  # from the docstring each time: idempotent
                 info.help, info.epilog = help_parts(info.callback.__doc__)
             group_help, group_examples = help_parts(module.__doc__)
             app.add_typer(obj, name=name, help=group_help, epilog=group_examples)

@@ -82,9 +82,9 @@ def _add(node: Any, key: str, item: Any, blank_before: bool = False) -> None:
             isinstance(before, Table) and before.as_string().endswith("\n\n"))
         if not ends_blank:
             item.trivia.indent = "\n"
-    if at < len(body):
+    if at < len(body) and hasattr(container, "_insert_at"):
         container._insert_at(at, key, item)
-    else:
+    else:  # at the end, or a tomlkit without that internal: the public way (the value is right)
         node[key] = item
 
 
@@ -100,7 +100,10 @@ def _delete(node: Any, key: str) -> None:
         kept = [item for k, item in child.value.body if k is None and not isinstance(item, Null)]
         if not any(isinstance(item, Comment) for item in kept):
             kept = []
-    index = container._map.get(next(k for k, _ in container.body if k is not None and k.key == key))
+    if not (hasattr(container, "_map") and hasattr(container, "_body")):
+        kept = []  # a tomlkit without these internals: the comments go with the table
+    index = container._map.get(next(k for k, _ in container.body if k is not None and k.key == key)) \
+        if kept else None
     del node[key]
     if not kept:
         return

@@ -87,7 +87,9 @@ def paragraphs(text: str) -> list[str]:
 def examples(epilog: str | None) -> list[str]:
     """The command lines of a help epilog's EXAMPLES section (mvc.cli.app.help_parts)."""
     head, found, lines = (epilog or "").partition("EXAMPLES\n")
-    return [line.strip() for line in lines.splitlines() if line.strip()] if found and not head.strip() else []
+    # click's "\b" (keep these lines as they are) is a marker, not an example
+    kept = [line.strip() for line in lines.splitlines() if line.strip() and line.strip() != "\b"]
+    return kept if found and not head.strip() else []
 
 
 def _value_kind(param, metavar: str | None, help_text: str, path: tuple[str, ...]) -> tuple[str, list[str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support import BIN, write
+from support import BIN, on_terminal, write
 
 ROOT = Path(__file__).resolve().parent.parent
 GEN = ROOT / "scripts" / "gen_docs.py"
@@ -93,7 +93,17 @@ def test_each_command_is_listed_with_one_short_line(group):
     too_long = {name: s for name, s in summaries.items() if len(s) > 60}
     assert not too_long, f"summaries longer than 60 characters (typer cuts them with ...): {too_long}"
     for columns in (80, 100):
-        panel = help_text(tuple(group.path), columns).split("Commands ─")[1].split("╰")[0]
+        # in a pipe: click's plain "Commands:" list, one line a command, no box drawing
+        text = help_text(tuple(group.path), columns)
+        assert not re.search("[\u2500-\u257f]", text), f"box drawing in help in a pipe:\n{text}"
+        listed = text.split("\nCommands:\n")[1].split("\n\n")[0].splitlines()
+        assert [line.split()[0] for line in listed] == list(summaries) and all(
+            line.startswith("  ") and not line.startswith("   ") for line in listed), (
+            f"a summary wraps onto a second line at {columns} columns:\n{text}")
+        # on a terminal: rich's panel, one row a command
+        shown = on_terminal([*group.path[1:], "--help"], ROOT, {**os.environ, "NO_COLOR": "1"}, columns)
+        shown = re.sub(r"\x1b\[[0-9;]*m", "", shown).replace("\r\n", "\n")  # bold, dim
+        panel = shown.split("Commands ─")[1].split("╰")[0]
         rows = [line.strip("│ ").split("  ")[0] for line in panel.splitlines()[1:]]
         assert rows == list(summaries), f"a summary wraps onto a second line at {columns} columns:\n{panel}"
 

@@ -89,30 +89,40 @@ EXAMPLES
 """
 
 
-def help_parts(doc: str | None) -> tuple[str | None, str | None]:
+def help_parts(doc: str | None, plain: bool = False) -> tuple[str | None, str | None]:
     """A command's docstring as (help, epilog). Each prose paragraph goes on one line (rich
     keeps a docstring's line breaks, which leaves ragged lines at any other width); the
     EXAMPLES paragraph and its indented lines, kept as written, become the epilog, which
-    typer prints last, after the options, where man pages keep them too."""
+    typer prints last, after the options, where man pages keep them too. ``plain`` is for
+    click's own formatter, which rewraps a paragraph unless it starts with ``\\b``."""
     import inspect
 
     if not doc:
         return doc, None
     text, _, examples = inspect.cleandoc(doc).partition("\nEXAMPLES\n")
     help_text = "\n\n".join(" ".join(p.split()) for p in text.split("\n\n") if p.strip())
+    if not examples.strip():
+        return help_text, None
+    if plain:
+        return help_text, "EXAMPLES\n\n\b\n" + examples.strip("\n")
     # the leading newline makes typer's cleandoc keep the examples' indent (EXAMPLES is not indented)
-    return help_text, ("\nEXAMPLES\n\n" + examples.strip("\n") if examples.strip() else None)
+    return help_text, "\nEXAMPLES\n\n" + examples.strip("\n")
 
 
 def build_app(names: list[str] | None = None) -> typer.Typer:
     """The typer app with the commands ``names`` (default: all of them, for help and docs)."""
     import importlib
 
-    root_help, root_examples = help_parts(ROOT_HELP)
+    # Help in a pipe (mvc add --help | less, grep) is click's plain text: no boxes, like
+    # every other output in a pipe (SPEC §9); rich panels only on a terminal.
+    plain = not sys.stdout.isatty()
+    markup = {"rich_markup_mode": None} if plain else {}
+    root_help, root_examples = help_parts(ROOT_HELP, plain)
     app = typer.Typer(
         name="mvc",
         help=root_help,
         epilog=root_examples,
+        **markup,
         add_completion=False,
         pretty_exceptions_enable=False,
         no_args_is_help=True,
@@ -125,11 +135,14 @@ def build_app(names: list[str] | None = None) -> typer.Typer:
         obj = getattr(module, attr)
         if isinstance(obj, typer.Typer):
             for info in obj.registered_commands:  # from the docstring each time: idempotent
-                info.help, info.epilog = help_parts(info.callback.__doc__)
-            group_help, group_examples = help_parts(module.__doc__)
+                info.help, info.epilog = help_parts(info.callback.__doc__, plain)
+            if plain:
+                obj.rich_markup_mode = None
+            group_help, group_examples = help_parts(module.__doc__, plain)
             app.add_typer(obj, name=name, help=group_help, epilog=group_examples)
         else:
-            command_help, examples = help_parts(module.__doc__ if attr == module_name else obj.__doc__)
+            command_help, examples = help_parts(module.__doc__ if attr == module_name else obj.__doc__,
+                                                plain)
             app.command(name, help=command_help, epilog=examples,
                         hidden=name in HIDDEN)(obj)
     return app

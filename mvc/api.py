@@ -8,8 +8,6 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
@@ -17,10 +15,9 @@ from mvc.core import refs
 from mvc.core.config import SCHEMA, Config
 from mvc.core.errors import ConflictError, NotFoundError, UsageError, UserError
 from mvc.core.layout import GITIGNORE, Layout, MVC_DIRNAME, find_mvc_dir
-from mvc.core.lock import RepoLock
 from mvc.core.names import check_model_name, check_tag_label
-from mvc.core.registry import open_registry
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
+from mvc.core.session import Session, UnitOfWork
 from mvc.core.semver import BUMPS, FIRST_VERSION, parse_version
 from mvc.history import HistoryOps
 from mvc.lifecycle import LifecycleOps
@@ -33,12 +30,7 @@ if TYPE_CHECKING:
     from mvc.core.statcache import StatCache
 
 Progress = Callable[[int], None] | None
-DEFAULT_CHANNELS = ("staging", "production")
 EMPTY_LINEAGE = b'{"directed":true,"multigraph":false,"graph":{},"nodes":[],"edges":[]}\n'
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _strings(values: Mapping[str, Any] | Iterable[str] | None) -> tuple[list[str], dict]:
@@ -54,11 +46,8 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     """An mvc repository: the ``.mvc`` folder beside the user's work."""
 
     def __init__(self, mvc_dir: Path | str):
-        self.layout = Layout(Path(mvc_dir).absolute())
-        self._registry: Registry | None = None
-        self._config: Config | None = None
-        self._cache: StatCache | None = None
-        self._store: ObjectStore | None = None
+        self.session = Session(mvc_dir)
+        self.layout = self.session.layout
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
@@ -94,16 +83,16 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         repo = cls(mvc_dir)
         staged: tuple[str, ...] = ()
         if created:
-            with repo._writing("admin", "init", str(layout.mvc_dir)):
-                repo._event("init", str(layout.mvc_dir), {})
+            with repo.session.change("admin", "init", str(layout.mvc_dir)) as work:
+                work.event("init", str(layout.mvc_dir), {})
             staged = repo._stage_settings_in_git()
         return repo, InitResult(str(layout.mvc_dir), created, repo.registry.url, staged)
 
     def _stage_settings_in_git(self) -> tuple[str, ...]:
         """Inside a git work tree, stage config.toml and .gitignore (like ``dvc init``)."""
-        from mvc.core.provenance import _open_git
+        from mvc.core.provenance import open_git
 
-        git_repo = _open_git(self.layout.work_dir)
+        git_repo = open_git(self.layout.work_dir)
         if git_repo is None:
             return ()
         try:
@@ -116,45 +105,25 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         git_repo.close()
         return tuple(files)
 
-    # -- parts, opened on first use -----------------------------------------------------
+    # -- parts, opened on first use (by the session) ------------------------------------
     @property
     def registry(self) -> Registry:
-        if self._registry is None:
-            self._registry = open_registry(
-                self.config.value("registry.url"), self.layout.registry_db,
-                create=not self.layout.registry_db.exists() and self.layout.mvc_dir.is_dir(),
-            )
-        return self._registry
+        return self.session.registry
 
     @property
     def store(self) -> "ObjectStore":
-        from mvc.core.objects import ObjectStore
-
-        if self._store is None:
-            self._store = ObjectStore(self.layout.objects, self.layout.tmp)
-        return self._store
+        return self.session.store
 
     @property
     def config(self) -> Config:
-        if self._config is None:
-            self._config = Config(self.layout.config, self.layout.tmp)
-        return self._config
+        return self.session.config
 
     @property
     def cache(self) -> "StatCache":
-        from mvc.core.statcache import StatCache
-
-        if self._cache is None:
-            self._cache = StatCache(self.layout.stat_cache)
-        return self._cache
+        return self.session.cache
 
     def close(self) -> None:
-        if self._registry is not None:
-            self._registry.close()
-            self._registry = None
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
+        self.session.close()
 
     def __enter__(self) -> "Repo":
         return self
@@ -162,72 +131,29 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     def __exit__(self, *exc) -> None:
         self.close()
 
-    @contextmanager
-    def _writing(self, role: str, action: str, target: str = "") -> Iterator[None]:
-        """Lock the repository and open a registry transaction for a change.
-
-        ``role`` is the least role of SPEC §7 the change needs (writer, maintainer, admin)
-        and ``action``/``target`` name it; the access policy is checked here, once, for
-        every mutating operation.
-        """
-        from mvc.core import access
-
-        try:
-            timeout = self.config.value("core.lock_timeout")
-        except UserError:
-            if action != "config":
-                raise
-            timeout = SCHEMA["core.lock_timeout"].default  # a wrong value must not block its own fix
-        with RepoLock(self.layout.lock, timeout):
-            with self.registry.transaction():
-                decision = access.decide(self.registry, self._user, role)
-                if decision.allowed:
-                    yield
-            if not decision.allowed:
-                self._deny(decision, action, target)  # logs the refusal in its own transaction
-
-    def _event(self, action: str, target: str, details: dict[str, Any], message: str | None = None) -> None:
-        """Append one audit event; a user's ``message`` (``-m``) goes into its details."""
-        from mvc.core.provenance import current_user
-
-        if message:
-            details = {**details, "message": message}
-        self.registry.append_event(current_user(), action, target, details, now())
-
     # -- small shared reads -------------------------------------------------------------
     def channel_names(self) -> tuple[str, ...]:
         """``staging``, ``production`` and every ``channels.<name>`` table in config."""
-        names = list(DEFAULT_CHANNELS)
-        names += [n for n in self.config.names("channels") if n not in names]
-        return tuple(names)
+        return self.session.channel_names()
 
     def _resolve(self, ref: str) -> VersionRow:
-        return refs.resolve(self.registry, ref, self.channel_names())
+        return self.session.resolve(ref)
 
     def _serving(self, model: str | None = None) -> dict[tuple[str, str], list[str]]:
-        """(model, version) -> channels that serve it, as stable or canary."""
-        out: dict[tuple[str, str], list[str]] = {}
-        for ch in self.registry.channels(model):
-            for version in (ch.version, ch.canary_version):
-                if version is not None:
-                    out.setdefault((ch.model, version), []).append(ch.channel)
-        return out
+        from mvc.core.serving import serving_map
+
+        return serving_map(self.registry, model)
 
     @staticmethod
     def _state(row: VersionRow, serving: list[str]) -> str:
-        if row.archived:
-            return "archived"
-        if "production" in serving:
-            return "production"
-        if "staging" in serving:
-            return "staging"
-        return "development"
+        from mvc.core.serving import state_of
+
+        return state_of(row, serving)
 
     def _tags_by_version(self, model: str | None = None) -> dict[tuple[str, str], list[str]]:
-        out: dict[tuple[str, str], list[str]] = {}
-        for m, label, version, _ in self.registry.tags(model):
-            out.setdefault((m, version), []).append(label)
-        return out
+        from mvc.core.serving import tags_by_version
+
+        return tags_by_version(self.registry, model)
 
     # -- add ----------------------------------------------------------------------------
     def add(
@@ -294,10 +220,11 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         from mvc.core.integrity import missing_objects
         from mvc.core.provenance import OVERLAP_BYTES, Background, provenance_of_cwd
 
-        self._precheck("writer", "add", name)  # a denied user stores nothing
+        self.session.precheck("writer", "add", name)  # a denied user stores nothing
+        user = self.session.user
         # Reading a big file leaves a CPU free between chunks (hashlib and os.write release
         # the GIL): record the environment and git state meanwhile instead of after.
-        background = (Background(provenance_of_cwd)
+        background = (Background(lambda: provenance_of_cwd(user))
                       if artifacts.must_read(source, self.cache, self.store, OVERLAP_BYTES) else None)
         stored = artifacts.store_path(source, self.store, self.cache, progress)
         crash_point("add:stored")
@@ -306,18 +233,16 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             if background is not None:
                 background.wait()  # no git process outlives the command
             if labels:
-                with self._writing("writer", "tag", name):
+                with self.session.change("writer", "tag", name) as work:
                     for label in labels:
-                        self._set_tag(existing, label, force=False)
+                        self._set_tag(work, existing, label, force=False)
             recorded = self._record_in_git(source, existing) if git and not self._pointer_current(source, existing) else None
             return self._add_result(existing, created=False, git=recorded)
 
         inputs = self._lineage_inputs(data_paths, code_paths, parent_rows, store_data, progress)
-        from mvc.core.provenance import current_user
-
         # not "git": that is the --git flag
-        env, provenance = background.result() if background is not None else provenance_of_cwd()
-        with self._writing("writer", "add", name):
+        env, provenance = background.result() if background is not None else provenance_of_cwd(user)
+        with self.session.change("writer", "add", name) as work:
             existing = self._unchanged(name, wanted, stored.digest, metric_values, param_values, force)
             if existing is not None:  # another process added the same thing meanwhile
                 return self._add_result(existing, created=False)
@@ -328,13 +253,13 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             row = self.registry.insert_version(NewVersion(
                 model=name, version=number, digest=stored.digest, size=stored.size, kind=stored.kind,
                 path_name=stored.name, message=message, metrics=metric_values, params=param_values,
-                env=env, git=provenance, created_at=now(), created_by=current_user(),
+                env=env, git=provenance, created_at=work.ts, created_by=work.user,
             ))
             self.registry.add_lineage(row.id, inputs)
-            self._event("add", refs.format_ref(name, number),
-                        {"digest": stored.digest, "size": stored.size, "kind": stored.kind})
+            work.event("add", refs.format_ref(name, number),
+                       {"digest": stored.digest, "size": stored.size, "kind": stored.kind})
             for label in labels:
-                self._set_tag(row, label, force=False)
+                self._set_tag(work, row, label, force=False)
             crash_point("add:before-commit")
         self._write_lineage()
         return self._add_result(row, created=True, git=self._record_in_git(source, row) if git else None)
@@ -414,8 +339,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             dest = Path(output)
             if row.kind == "file" and dest.is_dir() and not dest.is_symlink():
                 dest = dest / row.path_name
-        entries = tuple(artifacts.load_entries(self.store, row.digest)) if row.kind == "directory" else ()
-        stored = artifacts.Stored(row.digest, row.size, row.kind, row.path_name, entries)
+        stored = artifacts.Stored.of(row, self.store)
         writer = artifacts.Materializer(self.store, self.cache, link, progress)
         done = writer.materialize(stored, dest, force)
         return CheckoutResult(refs.format_ref(row.model, row.version), row.digest, row.kind,
@@ -427,11 +351,12 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         ``message`` (why) is kept in the audit event."""
         row = self._resolve(ref)
         check_tag_label(label, self.channel_names())
-        with self._writing("writer", "tag", row.model):
-            action = self._set_tag(row, label, force, message)
+        with self.session.change("writer", "tag", row.model) as work:
+            action = self._set_tag(work, row, label, force, message)
         return TagResult(row.model, label, row.version, refs.format_ref(row.model, row.version), action)
 
-    def _set_tag(self, row: VersionRow, label: str, force: bool, message: str | None = None) -> str:
+    def _set_tag(self, work: UnitOfWork, row: VersionRow, label: str, force: bool,
+                 message: str | None = None) -> str:
         current = {t[1]: t[2] for t in self.registry.tags(row.model)}.get(label)
         if current == row.version:
             return "unchanged"
@@ -439,25 +364,25 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             raise ConflictError(
                 f"tag {label!r} is on {row.model}@{current} already; use --force to move it"
             )
-        self.registry.set_tag(row.model, label, row.version, self._user(), now())
+        self.registry.set_tag(row.model, label, row.version, work.user, work.ts)
         action = "moved" if current is not None else "created"
         details = {"tag": label, "version": row.version}
         if current is not None:
             details["from"] = current
-        self._event("tag", refs.format_ref(row.model, row.version), details, message)
+        work.event("tag", refs.format_ref(row.model, row.version), details, message)
         return action
 
     def untag(self, name: str, label: str, *, message: str | None = None) -> TagResult:
         """Remove tag ``label`` from model ``name``; ``message`` is kept in the audit event."""
         check_model_name(name)
-        with self._writing("writer", "untag", name):
+        with self.session.change("writer", "untag", name) as work:
             current = {t[1]: t[2] for t in self.registry.tags(name)}.get(label)
             if current is None:
                 if not self.registry.versions(name):
                     self._resolve(name)
                 raise NotFoundError(f"{name} has no tag {label!r}; 'mvc tag {name}' lists its tags")
             self.registry.delete_tag(name, label)
-            self._event("untag", refs.format_ref(name, current), {"tag": label, "version": current}, message)
+            work.event("untag", refs.format_ref(name, current), {"tag": label, "version": current}, message)
         return TagResult(name, label, current, refs.format_ref(name, current), "deleted")
 
     def tags(self, name: str) -> list[TagInfo]:
@@ -466,12 +391,6 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         if not self.registry.versions(name):
             self._resolve(name)
         return [TagInfo(m, label, v, refs.format_ref(m, v), ts) for m, label, v, ts in self.registry.tags(name)]
-
-    @staticmethod
-    def _user() -> str:
-        from mvc.core.provenance import current_user
-
-        return current_user()
 
     # -- config -------------------------------------------------------------------------
     def config_get(self, key: str) -> ConfigEntry:
@@ -504,16 +423,16 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         if isinstance(value, str):
             value = config.value_from_text(key, value)
         config.check(key, value)
-        with self._writing(_config_role(key), "config", key):
+        with self.session.change(_config_role(key), "config", key) as work:
             self.config.set(key, value)
-            self._event("config", key, {"value": value})
+            work.event("config", key, {"value": value})
         return ConfigEntry(key, value, "set")
 
     def config_unset(self, key: str) -> ConfigEntry:
         """Remove ``key`` (a value, or a whole table) from config.toml."""
-        with self._writing(_config_role(key, self.config.get_set(key)), "config", key):
+        with self.session.change(_config_role(key, self.config.get_set(key)), "config", key) as work:
             old = self.config.unset(key)
-            self._event("config", key, {"unset": True})
+            work.event("config", key, {"unset": True})
         return ConfigEntry(key, old, "unset")
 
 

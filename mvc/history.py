@@ -11,12 +11,11 @@ from mvc.core.errors import UsageError, UserError
 from mvc.core.lock import RepoLock
 from mvc.core.names import check_model_name
 from mvc.core.registry.base import VersionRow
+from mvc.core.serving import STATES
 from mvc.results import LogEntry, ModelSummary, VersionInfo, VersionSummary
 
 if TYPE_CHECKING:
     from mvc.results.compare import DiffResult, LineageResult
-
-STATES = ("development", "staging", "production", "archived")
 
 
 class HistoryOps:

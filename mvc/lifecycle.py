@@ -17,7 +17,7 @@ class LifecycleOps:
     def _deployments(self) -> "Deployments":
         from mvc.core.channels import Deployments
 
-        return Deployments(self)  # type: ignore[arg-type]
+        return Deployments(self.session)
 
     def promote(self, ref: str, channel: str, *, check: str | None = None,
                 message: str = "", git: bool = False) -> ChannelMove:
@@ -90,10 +90,7 @@ class LifecycleOps:
     def sync_deploy(self, name: str, channel: str) -> bool:
         """Make a channel's deploy folder agree with the registry (what a crash after the
         registry commit leaves behind); True when it changed anything."""
-        d = self._deployments()
-        d.check_channel(channel)
-        with d._lock(name, channel):
-            return d.sync_deploy(name, channel)
+        return self._deployments().repair(name, channel)
 
     def check_deploys(self, repair: bool = False) -> list[str]:
         """Problems of every channel's deploy folder against the registry (for ``fsck``);
@@ -106,7 +103,6 @@ class LifecycleOps:
                 continue
             problems = d.deploy_problems(row.model, row.channel)
             if problems and repair:
-                with d._lock(row.model, row.channel):
-                    d.sync_deploy(row.model, row.channel)
+                d.repair(row.model, row.channel)
             found += [f"{row.model} {row.channel}: {p}" for p in problems]
         return found

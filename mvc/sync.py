@@ -40,11 +40,11 @@ class SyncOps:
         existing = {r.name for r in self.remotes()}
         if name in existing and not force:
             raise ConflictError(f"remote {name!r} exists already; use --force to change its URL")
-        with self._writing("admin", "remote", name):
+        with self.session.change("admin", "remote", name) as work:
             self.config.set(f"remote.{name}.url", url)
             if default or not self.config.value("core.remote"):
                 self.config.set("core.remote", name)
-            self._event("remote", name, {"url": url, "action": "add"})
+            work.event("remote", name, {"url": url, "action": "add"})
         self._stage_settings_in_git()  # so that a clone carries the remote
         return next(r for r in self.remotes() if r.name == name)
 
@@ -53,11 +53,11 @@ class SyncOps:
         info = next((r for r in self.remotes() if r.name == name), None)
         if info is None:
             raise NotFoundError(f"no remote {name!r}; 'mvc remote list' shows the remotes")
-        with self._writing("admin", "remote", name):
+        with self.session.change("admin", "remote", name) as work:
             self.config.unset(f"remote.{name}")
             if self.config.value("core.remote") == name:
                 self.config.unset("core.remote")
-            self._event("remote", name, {"action": "remove"})
+            work.event("remote", name, {"action": "remove"})
         return info
 
     def _remote(self, name: str | None):

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from mvc.core.errors import PermissionDeniedError, UsageError, UserError
+from mvc.core.errors import UsageError, UserError
 if TYPE_CHECKING:
     from mvc.results.trust import (
         AccessChange, AccessGrant, AuditCheck, AuditEvent, FsckReport, GcResult, RemoteStats,
         StatsResult, VerifyReport,
     )
-    from mvc.core.access import Decision
 
 Progress = Callable[[int], None] | None
 
@@ -21,24 +20,7 @@ Progress = Callable[[int], None] | None
 class TrustOps:
     """Access, audit, verify, fsck and gc (mixed into ``Repo``)."""
 
-    # -- the access policy: checked by Repo._writing ------------------------------------
-    def _deny(self, decision: "Decision", action: str, target: str) -> None:
-        """Record a refused change (the refused transaction is gone already) and raise."""
-        from mvc.core.access import denial_message
-
-        with self.registry.transaction():
-            self._event("denied", target, {"action": action, "needed": decision.needed,
-                                           "role": decision.role})
-        raise PermissionDeniedError(denial_message(self._user(), decision, action, target))
-
-    def _precheck(self, role: str, action: str, target: str) -> None:
-        """Refuse (and log) early, before work that writes objects, when the policy says no."""
-        from mvc.core import access
-
-        if not access.decide(self.registry, self._user, role).allowed:
-            with self._writing(role, action, target):
-                pass  # _writing checks again under the lock and raises
-
+    # -- the access policy: checked by Session.change for every change -------------------
     def access_list(self) -> list[AccessGrant]:
         """Every grant; an empty list means the repository is open (everyone acts as admin)."""
         from mvc.results.trust import AccessGrant
@@ -54,18 +36,16 @@ class TrustOps:
         """
         from mvc.results.trust import AccessChange
 
-        from mvc.api import now
         from mvc.core import access
 
         access.check_user(user)
         access.check_role(role)
-        actor = self._user()
-        with self._writing("admin", "access", user):
-            previous = access.plan_grant(self.registry, actor, user, role)
+        with self.session.change("admin", "access", user) as work:
+            previous = access.plan_grant(self.registry, work.user, user, role)
             if previous is not None and previous.role == role:
                 return AccessChange(user, role, role, "unchanged")
-            self.registry.set_grant(user, role, actor, now())
-            self._event("access", user, {"grant": role, "from": previous.role if previous else None}, message)
+            self.registry.set_grant(user, role, work.user, work.ts)
+            work.event("access", user, {"grant": role, "from": previous.role if previous else None}, message)
         return AccessChange(user, role, previous.role if previous else None,
                             "changed" if previous else "granted")
 
@@ -77,10 +57,10 @@ class TrustOps:
         from mvc.core import access
 
         access.check_user(user)
-        with self._writing("admin", "access", user):
+        with self.session.change("admin", "access", user) as work:
             previous = access.plan_revoke(self.registry, user)
             self.registry.delete_grant(user)
-            self._event("access", user, {"revoke": previous.role}, message)
+            work.event("access", user, {"revoke": previous.role}, message)
         return AccessChange(user, None, previous.role, "revoked")
 
     # -- the audit trail ----------------------------------------------------------------
@@ -140,11 +120,11 @@ class TrustOps:
                            extra_checks=self._fsck_extra_checks(), progress=progress)
         fixable = [i for i in found.issues if i.fix is not None]
         if repair and fixable:
-            with self._writing("maintainer", "fsck", str(self.layout.mvc_dir)):
+            with self.session.change("maintainer", "fsck", str(self.layout.mvc_dir)) as work:
                 for issue in fixable:
                     if issue.under_lock:
                         issue.fix()
-                self._event("fsck", str(self.layout.mvc_dir),
+                work.event("fsck", str(self.layout.mvc_dir),
                             {"repaired": sorted({i.kind for i in fixable}), "count": len(fixable)})
             for issue in fixable:
                 if not issue.under_lock:  # deploy folders: their fix takes the channel's lock
@@ -213,10 +193,10 @@ class TrustOps:
         if dry_run:
             done = gc.collect(self.registry, self.store, dry_run=True, grace=grace)
         else:
-            with self._writing("admin", "gc", "objects"):
+            with self.session.change("admin", "gc", "objects") as work:
                 done = gc.collect(self.registry, self.store, dry_run=False, grace=grace)
                 if done.digests:
-                    self._event("gc", "objects", {"objects": len(done.digests), "bytes": done.bytes})
+                    work.event("gc", "objects", {"objects": len(done.digests), "bytes": done.bytes})
         return GcResult(dry_run, len(done.digests), done.bytes, done.digests, done.referenced,
                         done.kept_recent, float(grace))
 

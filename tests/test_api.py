@@ -34,9 +34,7 @@ def isolated(tmp_path, monkeypatch):
         monkeypatch.delenv(key)
     for key, value in mvc_env(home).items():
         monkeypatch.setenv(key, value)
-    provenance.current_user.cache_clear()
     yield
-    provenance.current_user.cache_clear()
 
 
 @pytest.fixture

@@ -32,6 +32,12 @@ class Stored:
     name: str
     entries: tuple[dict[str, Any], ...] = ()
 
+    @classmethod
+    def of(cls, row: Any, store: "ObjectStore") -> "Stored":
+        """What a registry version row holds (a directory's entries read from its manifest)."""
+        entries = tuple(load_entries(store, row.digest)) if row.kind == "directory" else ()
+        return cls(row.digest, row.size, row.kind, row.path_name, entries)
+
 
 def _file_mode(st: os.stat_result) -> int:
     # Like git: only the executable bit is kept, so manifests do not depend on umask.

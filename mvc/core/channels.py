@@ -45,7 +45,7 @@ from mvc.results import (
 )
 
 if TYPE_CHECKING:
-    from mvc.api import Repo
+    from mvc.core.session import Session
 
 STACK_PUSH = ("promote", "canary-promote")
 
@@ -80,16 +80,16 @@ def replay_stack(history: list[ChannelMoveRow]) -> list[str]:
 class Deployments:
     """The lifecycle operations of one repository; ``Repo`` delegates to this."""
 
-    def __init__(self, repo: "Repo"):
-        self.repo = repo
+    def __init__(self, session: "Session"):
+        self.session = session
 
     # -- small reads ------------------------------------------------------------------------
     @property
     def registry(self):
-        return self.repo.registry
+        return self.session.registry
 
     def check_channel(self, channel: str) -> str:
-        names = self.repo.channel_names()
+        names = self.session.channel_names()
         if channel not in names:
             raise UserError(
                 f"unknown channel {channel!r}; channels are {', '.join(names)} (add one with "
@@ -100,17 +100,17 @@ class Deployments:
     def _model(self, name: str) -> str:
         check_model_name(name)
         if not self.registry.versions(name):
-            self.repo._resolve(name)  # raises "unknown model" with a suggestion
+            self.session.resolve(name)  # raises "unknown model" with a suggestion
         return name
 
     def deploy_dir(self, model: str, channel: str) -> deploy.DeployDir:
-        configured = self.repo.config.value(f"channels.{channel}.deploy_dir")
+        configured = self.session.config.value(f"channels.{channel}.deploy_dir")
         if configured:
             base = Path(str(configured)).expanduser()
             if not base.is_absolute():
-                base = self.repo.layout.work_dir / base
+                base = self.session.layout.work_dir / base
             return deploy.DeployDir(base / model)
-        return deploy.DeployDir(self.repo.layout.deploy / model / channel)
+        return deploy.DeployDir(self.session.layout.deploy / model / channel)
 
     def _row(self, model: str, channel: str) -> ChannelRow:
         for row in self.registry.channels(model):
@@ -124,13 +124,12 @@ class Deployments:
     def _stored(self, row: VersionRow):
         from mvc.core import artifacts
 
-        entries = tuple(artifacts.load_entries(self.repo.store, row.digest)) if row.kind == "directory" else ()
-        return artifacts.Stored(row.digest, row.size, row.kind, row.path_name, entries)
+        return artifacts.Stored.of(row, self.session.store)
 
     def _writer(self):
         from mvc.core.artifacts import Materializer
 
-        return Materializer(self.repo.store, self.repo.cache, "copy")
+        return Materializer(self.session.store, self.session.cache, "copy")
 
     def _path(self, d: deploy.DeployDir, slot: str, row: VersionRow) -> Path:
         return d.artifact_path(slot, row.kind, row.path_name)
@@ -160,9 +159,9 @@ class Deployments:
         return "admin" if channel == "production" else "maintainer"
 
     def _lock(self, model: str, channel: str) -> RepoLock:
-        path = self.repo.layout.deploy / model / f"{channel}.lock"
+        path = self.session.layout.deploy / model / f"{channel}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        return RepoLock(path, self.repo.config.value("core.lock_timeout"))
+        return RepoLock(path, self.session.config.value("core.lock_timeout"))
 
     def deploy_problems(self, model: str, channel: str) -> list[str]:
         """How the deploy folder differs from what the registry says it serves (read only)."""
@@ -182,6 +181,12 @@ class Deployments:
                                                              d.slot(slot)):
                 problems.append(f"{d.slot(slot)} does not hold {refs.format_ref(model, version)}")
         return problems
+
+    def repair(self, model: str, channel: str) -> bool:
+        """``sync_deploy`` under the channel's lock (what fsck --repair does)."""
+        self.check_channel(channel)
+        with self._lock(model, channel):
+            return self.sync_deploy(model, channel)
 
     def sync_deploy(self, model: str, channel: str) -> bool:
         """Make the deploy folder say what the registry says (after a crash, or when someone
@@ -204,7 +209,7 @@ class Deployments:
         role = self._role(channel)
         d = self.deploy_dir(model, channel)
         with self._lock(model, channel):
-            with self.repo._writing(role, action, target):
+            with self.session.change(role, action, target):
                 before = self._row(model, channel)
                 self.sync_deploy(model, channel)
                 plan = plan_of(before)
@@ -220,7 +225,7 @@ class Deployments:
                     "MVC_MODEL": model, "MVC_VERSION": row.version,
                     "MVC_REF": refs.format_ref(model, row.version), "MVC_CHANNEL": channel,
                     "MVC_MODEL_PATH": str(self._path(d, slot, row)),
-                }, self.repo.layout.work_dir)
+                }, self.session.layout.work_dir)
                 if code != 0:
                     self._failed_check(plan, before, d, code, message)
                 crash_point("deploy:checked")
@@ -230,26 +235,24 @@ class Deployments:
         return self._result(plan.action, before, plan.after, message, changed=True)
 
     def _commit(self, plan: _Plan, before: ChannelRow, role: str, message: str) -> None:
-        from mvc.api import now
-
-        after = plan.after._replace(updated_at=now())
-        ref = refs.format_ref(after.model, after.canary_version if plan.action == "canary-start" else after.version or "")
-        with self.repo._writing(role, plan.action, ref):
+        ref = refs.format_ref(plan.after.model, plan.after.canary_version if plan.action == "canary-start"
+                              else plan.after.version or "")
+        with self.session.change(role, plan.action, ref) as work:
+            after = plan.after._replace(updated_at=work.ts)
             for version in (after.version, after.canary_version):
                 row = self._version(after.model, version)
                 if version not in (before.version, before.canary_version) and row is not None and row.archived:
                     raise UserError(f"{refs.format_ref(after.model, version)} was archived meanwhile; nothing changed")
             self.registry.set_channel(after)
-            user = self.repo._user()
             self.registry.add_channel_move(ChannelMoveRow(
                 None, after.model, after.channel, plan.action, after.version, before.version,
-                after.canary_version, after.canary_percent, after.slot, message, user, after.updated_at,
+                after.canary_version, after.canary_percent, after.slot, message, work.user, after.updated_at,
             ))
             details = {"channel": after.channel, "version": after.version, "from": before.version,
                        "slot": after.slot, **(plan.details or {})}
             if after.canary_version is not None:
                 details["canary"] = {"version": after.canary_version, "percent": after.canary_percent}
-            self.repo._event(plan.action, ref, details, message)
+            work.event(plan.action, ref, details, message)
 
     def _failed_check(self, plan: _Plan, before: ChannelRow, d: deploy.DeployDir, code: int,
                       message: str) -> None:
@@ -306,7 +309,7 @@ class Deployments:
     # -- promote and rollback ---------------------------------------------------------------
     def promote(self, ref: str, channel: str, check: str | None = None, message: str = "") -> ChannelMove:
         self.check_channel(channel)
-        row = self.repo._resolve(ref)
+        row = self.session.resolve(ref)
         self._not_archived(row, "promoted")
 
         def plan(before: ChannelRow) -> _Plan | None:
@@ -359,7 +362,7 @@ class Deployments:
                      message: str = "") -> ChannelMove:
         self.check_channel(channel)
         _check_percent(percent, "--percent")
-        row = self.repo._resolve(ref)
+        row = self.session.resolve(ref)
         self._not_archived(row, "deployed")
 
         def plan(before: ChannelRow) -> _Plan:
@@ -458,10 +461,10 @@ class Deployments:
 
     # -- archive ----------------------------------------------------------------------------
     def archive(self, ref: str, undo: bool = False, message: str | None = None) -> ArchiveResult:
-        row = self.repo._resolve(ref)
+        row = self.session.resolve(ref)
         target = refs.format_ref(row.model, row.version)
         action = "unarchive" if undo else "archive"
-        with self.repo._writing("maintainer", action, target):
+        with self.session.change("maintainer", action, target) as work:
             row = self._version(row.model, row.version)
             if row.archived == (not undo):
                 return ArchiveResult(target, row.model, row.version, row.archived, False)
@@ -474,7 +477,7 @@ class Deployments:
                         "roll back to another version first"
                     )
             self.registry.set_archived(row.model, row.version, not undo)
-            self.repo._event(action, target, {"version": row.version}, message)
+            work.event(action, target, {"version": row.version}, message)
         return ArchiveResult(target, row.model, row.version, not undo, True)
 
     # -- history ----------------------------------------------------------------------------

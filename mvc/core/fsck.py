@@ -193,7 +193,7 @@ def deploy_issues(deployments: Any) -> list[Issue]:
         d = deployments.deploy_dir(row.model, row.channel)
 
         def sync(model: str = row.model, channel: str = row.channel) -> None:
-            deployments.repo.sync_deploy(model, channel)
+            deployments.repair(model, channel)
         if d.current_slot() != row.slot:
             issues.append(Issue("deploy", f"{d.current} of {where} does not point at slot {row.slot}",
                                 sync, under_lock=False))

@@ -41,9 +41,9 @@ class Pointer:
 
 def open_work_tree(path: Path):
     """The GitPython repository around ``path``; UserError when there is none."""
-    from mvc.core.provenance import _open_git
+    from mvc.core.provenance import open_git
 
-    repo = _open_git(path)
+    repo = open_git(path)
     if repo is None or repo.bare:
         raise UserError(f"{path} is not inside a git work tree; run 'git init' or drop --git")
     return repo

@@ -9,14 +9,13 @@ import platform
 import socket
 import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 
-@lru_cache(maxsize=1)
-def current_user() -> str:
-    """``MVC_USER``, else git's ``user.email``, else the login name (SPEC §7)."""
+def acting_user() -> str:
+    """``MVC_USER``, else git's ``user.email``, else the login name (SPEC §7). Not cached
+    here: a Session asks once (mvc.core.session)."""
     user = os.environ.get("MVC_USER", "").strip()
     if user:
         return user
@@ -34,7 +33,7 @@ def current_user() -> str:
         return f"uid-{os.getuid()}"
 
 
-def environment() -> dict[str, Any]:
+def environment(user: str) -> dict[str, Any]:
     from mvc import __version__
 
     return {
@@ -43,13 +42,14 @@ def environment() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "user": current_user(),
+        "user": user,
         "host": socket.gethostname(),
         "executable": sys.executable,
     }
 
 
-def _open_git(path: Path):
+def open_git(path: Path):
+    """The GitPython repository around ``path``, or None (no git work tree, or no GitPython)."""
     try:
         import git
     except ImportError:  # GitPython missing, or no git executable on PATH
@@ -62,7 +62,7 @@ def _open_git(path: Path):
 
 def git_info(path: Path) -> dict[str, Any]:
     """Commit, branch, dirty flag and remote of the git work tree around ``path`` ({} if none)."""
-    repo = _open_git(path)
+    repo = open_git(path)
     if repo is None:
         return {}
     import git
@@ -89,7 +89,7 @@ def git_info(path: Path) -> dict[str, Any]:
 
 def git_file_info(path: Path) -> dict[str, Any]:
     """For a code file: the last commit that touched it and whether it differs from it."""
-    repo = _open_git(path.parent if path.is_file() else path)
+    repo = open_git(path.parent if path.is_file() else path)
     if repo is None:
         return {}
     import git
@@ -115,9 +115,9 @@ def git_file_info(path: Path) -> dict[str, Any]:
 OVERLAP_BYTES = 32 << 20
 
 
-def provenance_of_cwd() -> tuple[dict[str, Any], dict[str, Any]]:
+def provenance_of_cwd(user: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The environment, and the git state of the working directory."""
-    return environment(), git_info(Path.cwd())
+    return environment(user), git_info(Path.cwd())
 
 
 class Background:

@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from mvc import Repo
 from mvc.core.errors import IntegrityError, MvcError, UserError
-from mvc.core.provenance import current_user
 from support import BIN, model_dir, write
 
 NASTY = st.one_of(
@@ -32,7 +31,6 @@ def api(tmp_path_factory):
     old_cwd, old_user = os.getcwd(), os.environ.get("MVC_USER")
     os.chdir(root)
     os.environ["MVC_USER"] = "tester@example.com"
-    current_user.cache_clear()
     repo = Repo.init(root)
     write(root / "m.bin", b"weights")
     repo.add(root / "m.bin", "m", metrics={"accuracy": 0.5})
@@ -43,7 +41,6 @@ def api(tmp_path_factory):
         os.environ.pop("MVC_USER", None)
     else:
         os.environ["MVC_USER"] = old_user
-    current_user.cache_clear()
 
 
 def snapshot(repo: Repo, root: Path):
@@ -157,16 +154,15 @@ def test_directory_with_a_symlink_pointing_outside_is_refused(repo, work, target
 def test_checkout_never_writes_outside_its_target(api, tmp_path):
     """A manifest that names ../ paths (a tampered store) is refused before anything is written."""
     repo, root = api
-    from mvc.api import now
     from mvc.core.artifacts import manifest_bytes
     from mvc.core.registry.base import NewVersion
 
     blob = repo.store.put_bytes(b"payload")
     for i, evil in enumerate(["../escaped.txt", "/tmp/abs-escape.txt", "a/../../escaped.txt"]):
         digest = repo.store.put_bytes(manifest_bytes([{"path": evil, "mode": 0o644, "size": 7, "digest": blob}]))
-        with repo._writing("writer", "add", "evil"):
+        with repo.session.change("writer", "add", "evil") as work:
             repo.registry.insert_version(NewVersion("evil", f"0.0.{i}", digest, 7, "directory", "evil", "",
-                                                    {}, {}, {}, {}, now(), "x"))
+                                                    {}, {}, {}, {}, work.ts, "x"))
         target = tmp_path / f"out{i}" / "here"
         with pytest.raises(IntegrityError):
             repo.checkout(f"evil@0.0.{i}", target)

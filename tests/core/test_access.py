@@ -6,16 +6,19 @@ import pytest
 
 from mvc import Repo
 from mvc.core.errors import ConflictError, NotFoundError, PermissionDeniedError, UserError
-from mvc.core.provenance import current_user
 
 
 @pytest.fixture
 def as_user(monkeypatch):
+    """Act as another user: a Repo asks who acts once, so the open ones forget it."""
+    opened: list[Repo] = []
+
     def switch(user: str) -> None:
         monkeypatch.setenv("MVC_USER", user)
-        current_user.cache_clear()
-    yield switch
-    current_user.cache_clear()
+        for r in opened:
+            r.session.forget_user()
+    switch.opened = opened
+    return switch
 
 
 @pytest.fixture
@@ -23,6 +26,7 @@ def repo(tmp_path, as_user, monkeypatch):
     monkeypatch.chdir(tmp_path)
     as_user("ana")
     r = Repo.init(tmp_path)
+    as_user.opened.append(r)
     (tmp_path / "m.bin").write_bytes(b"weights")
     r.add(tmp_path / "m.bin", "m")
     yield r

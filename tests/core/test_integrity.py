@@ -10,19 +10,16 @@ import pytest
 
 from mvc import Repo
 from mvc.core.errors import IntegrityError
-from mvc.core.provenance import current_user
 
 
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MVC_USER", "ana")
-    current_user.cache_clear()
     r = Repo.init(tmp_path)
     r.config_set("gc.grace_seconds", 0)
     yield r
     r.close()
-    current_user.cache_clear()
 
 
 def put(r: Repo, name: str, content: bytes, model: str = "m", **kw):

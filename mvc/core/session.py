@@ -1,0 +1,196 @@
+"""One open repository as the engine sees it (``Session``), and one change to it
+(``UnitOfWork``).
+
+A ``Session`` holds the parts that engine functions read: the layout of ``.mvc/``, the
+config, the registry, the object store, the stat cache, the acting user (asked once per
+session, and only when something needs it) and the clock. The API opens one per ``Repo``
+and hands it to the engine functions, the way DVC's ``repo/*.py`` functions take their repo.
+
+Every change runs inside ``session.change(role, action, target)``: a ``UnitOfWork`` that
+holds the repository lock, the registry transaction, the access decision, the acting user,
+the change's timestamp and the audit events it appends. A refused change leaves nothing but
+its own "denied" event, written in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from mvc.core.config import SCHEMA, Config
+from mvc.core.errors import PermissionDeniedError, UserError
+from mvc.core.layout import Layout
+from mvc.core.lock import RepoLock
+
+if TYPE_CHECKING:
+    from mvc.core.access import Decision
+    from mvc.core.objects import ObjectStore
+    from mvc.core.registry.base import Registry, VersionRow
+    from mvc.core.statcache import StatCache
+
+DEFAULT_CHANNELS = ("staging", "production")
+
+
+def utc_now() -> str:
+    """The clock of every record mvc writes: UTC, microseconds, ``Z``."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _who_is_acting() -> str:
+    from mvc.core.provenance import acting_user
+
+    return acting_user()
+
+
+class Session:
+    """The parts of one repository that the engine uses, opened on first use."""
+
+    def __init__(self, mvc_dir: Path | str, *, clock: Callable[[], str] = utc_now,
+                 who: Callable[[], str] = _who_is_acting):
+        self.layout = Layout(Path(mvc_dir).absolute())
+        self.clock = clock
+        self._who = who
+        self._user: str | None = None
+        self._registry: Registry | None = None
+        self._config: Config | None = None
+        self._store: ObjectStore | None = None
+        self._cache: StatCache | None = None
+
+    # -- parts ----------------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = Config(self.layout.config, self.layout.tmp)
+        return self._config
+
+    @property
+    def registry(self) -> "Registry":
+        if self._registry is None:
+            from mvc.core.registry import open_registry
+
+            self._registry = open_registry(
+                self.config.value("registry.url"), self.layout.registry_db,
+                create=not self.layout.registry_db.exists() and self.layout.mvc_dir.is_dir(),
+            )
+        return self._registry
+
+    @property
+    def store(self) -> "ObjectStore":
+        if self._store is None:
+            from mvc.core.objects import ObjectStore
+
+            self._store = ObjectStore(self.layout.objects, self.layout.tmp)
+        return self._store
+
+    @property
+    def cache(self) -> "StatCache":
+        if self._cache is None:
+            from mvc.core.statcache import StatCache
+
+            self._cache = StatCache(self.layout.stat_cache)
+        return self._cache
+
+    @property
+    def user(self) -> str:
+        """Who acts (SPEC §7), asked once per session: finding out may run git."""
+        if self._user is None:
+            self._user = self._who()
+        return self._user
+
+    def forget_user(self) -> None:
+        """Ask again who acts at the next change (a long-lived process whose MVC_USER changed)."""
+        self._user = None
+
+    def now(self) -> str:
+        return self.clock()
+
+    def close(self) -> None:
+        if self._registry is not None:
+            self._registry.close()
+            self._registry = None
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+    # -- small shared reads ---------------------------------------------------------------
+    def channel_names(self) -> tuple[str, ...]:
+        """``staging``, ``production`` and every ``channels.<name>`` table in config."""
+        names = list(DEFAULT_CHANNELS)
+        names += [n for n in self.config.names("channels") if n not in names]
+        return tuple(names)
+
+    def resolve(self, ref: str) -> "VersionRow":
+        """The version ``ref`` names (SPEC §2); NotFoundError with a suggestion otherwise."""
+        from mvc.core import refs
+
+        return refs.resolve(self.registry, ref, self.channel_names())
+
+    def lock_timeout(self, action: str = "") -> float:
+        """``core.lock_timeout``; a wrong value must not block a config change that fixes it."""
+        try:
+            return self.config.value("core.lock_timeout")
+        except UserError:
+            if action != "config":
+                raise
+            return SCHEMA["core.lock_timeout"].default
+
+    # -- changes --------------------------------------------------------------------------
+    def decide(self, role: str) -> "Decision":
+        from mvc.core import access
+
+        return access.decide(self.registry, lambda: self.user, role)
+
+    @contextmanager
+    def change(self, role: str, action: str, target: str = "") -> Iterator["UnitOfWork"]:
+        """Lock the repository, open a registry transaction and check that the acting user
+        holds ``role`` (SPEC §7): the one way in for every change. A refused change is logged
+        in a transaction of its own and raises PermissionDeniedError (exit 4)."""
+        with RepoLock(self.layout.lock, self.lock_timeout(action)):
+            with self.registry.transaction():
+                decision = self.decide(role)
+                if decision.allowed:
+                    yield UnitOfWork(self, role, action, target)
+            if not decision.allowed:
+                self._deny(decision, action, target)
+
+    def precheck(self, role: str, action: str, target: str) -> None:
+        """Refuse (and log) early, before work that writes objects, when the policy says no."""
+        if not self.decide(role).allowed:
+            with self.change(role, action, target):
+                pass  # change() decides again under the lock and raises
+
+    def _deny(self, decision: "Decision", action: str, target: str) -> None:
+        from mvc.core.access import denial_message
+
+        with self.registry.transaction():
+            UnitOfWork(self, decision.needed, "denied", target).event(
+                "denied", target, {"action": action, "needed": decision.needed, "role": decision.role})
+        raise PermissionDeniedError(denial_message(self.user, decision, action, target))
+
+
+class UnitOfWork:
+    """One change, inside the lock and the registry transaction that ``Session.change``
+    opened: who makes it, when, and the audit events it appends."""
+
+    def __init__(self, session: Session, role: str, action: str, target: str):
+        self.session = session
+        self.role = role
+        self.action = action
+        self.target = target
+        self.ts = session.now()  # when the change began
+
+    @property
+    def user(self) -> str:
+        return self.session.user
+
+    @property
+    def registry(self) -> "Registry":
+        return self.session.registry
+
+    def event(self, action: str, target: str, details: dict[str, Any], message: str | None = None) -> None:
+        """Append one audit event; a user's ``message`` (``-m``) goes into its details."""
+        if message:
+            details = {**details, "message": message}
+        self.registry.append_event(self.user, action, target, details, self.session.now())

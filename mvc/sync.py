@@ -161,17 +161,6 @@ class SyncOps:
         work_tree.close()
         return {"pointer": str(pointer), "commit": commit, "tag": tag}
 
-    def _tag_promotion(self, move) -> dict[str, Any]:
-        """``promote --git``: the annotated tag ``NAME#CHANNEL#N`` on HEAD."""
-        from mvc.core import gitops
-
-        n = len(self.registry.channel_history(move.model, move.channel))
-        tag = f"{move.model}#{move.channel}#{n}"
-        work_tree = gitops.open_work_tree(self.layout.work_dir)
-        commit = gitops.tag_head(work_tree, tag, f"Promote {move.ref} to {move.channel}")
-        work_tree.close()
-        return {"tag": tag, "commit": commit}
-
     @staticmethod
     def _pointer_current(source: Path, row: "VersionRow") -> bool:
         from mvc.core import gitops

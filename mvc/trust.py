@@ -134,13 +134,10 @@ class TrustOps:
                           found.events, problems, tuple(found.notes))
 
     def _fsck_extra_checks(self) -> tuple:
-        """The deploy folders, when this mvc has deployment (mvc.core.channels)."""
-        deployments = getattr(self, "_deployments", None)
-        if deployments is None:
-            return ()
+        """The deploy folders (``fsck.deploy_issues``), checked with this session."""
         from mvc.core.fsck import deploy_issues
 
-        return (lambda: deploy_issues(deployments()),)
+        return (lambda: deploy_issues(self.session),)
 
     def stats(self, *, remote: bool = False) -> StatsResult:
         """Models and versions (archived included), the objects in ``.mvc/objects``, the

@@ -15,14 +15,16 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from mvc.core.audit import find_broken_link
-from mvc.core.errors import MvcError
 from mvc.core.integrity import check_objects, describe, needed_objects
 from mvc.core.layout import Layout
 from mvc.core.objects import ObjectStore
 from mvc.core.registry.base import Registry
+
+if TYPE_CHECKING:
+    from mvc.core.session import Session
 
 Progress = Callable[[int], None] | None
 
@@ -178,43 +180,14 @@ def check(registry: Registry, store: ObjectStore, layout: Layout, *, grace: floa
 
 # -- deploy folders ---------------------------------------------------------------------
 
-def deploy_issues(deployments: Any) -> list[Issue]:
-    """Each channel that serves a version must have ``current`` pointing at the slot the
-    registry names, a ``routing.json`` equal to what the registry implies, and the
-    version's files in that slot (and the canary's in the other one)."""
-    from mvc.core import deploy
+def deploy_issues(session: "Session") -> list[Issue]:
+    """The deploy-folder check (``channel_state.problems``) of every channel; a folder that
+    only points or routes wrongly is repaired under the channel's lock."""
+    from mvc.core import channel_state
 
     issues: list[Issue] = []
-    writer = deployments._writer()
-    for row in deployments.registry.channels():
-        if row.version is None or row.slot is None:
-            continue
-        where = f"{row.model}@{row.channel}"
-        d = deployments.deploy_dir(row.model, row.channel)
-
-        def sync(model: str = row.model, channel: str = row.channel) -> None:
-            deployments.repair(model, channel)
-        if d.current_slot() != row.slot:
-            issues.append(Issue("deploy", f"{d.current} of {where} does not point at slot {row.slot}",
-                                sync, under_lock=False))
-        expected = deployments.routing_doc(row)
-        if expected is not None and d.read_routing() != deploy.routing_bytes(expected):
-            issues.append(Issue("deploy", f"{d.routing} of {where} differs from the registry",
-                                sync, under_lock=False))
-        slots = [(row.version, row.slot)]
-        if row.canary_version is not None:
-            slots.append((row.canary_version, deploy.other_slot(row.slot)))
-        for version, slot in slots:
-            vrow = deployments.registry.get_version(row.model, version)
-            if vrow is None:
-                issues.append(Issue("deploy", f"{where} serves {version}, which is not in the registry"))
-                continue
-            try:
-                held = deploy.slot_holds(writer, deployments._stored(vrow), d.slot(slot))
-            except MvcError:
-                held = False
-            if not held:
-                issues.append(Issue(
-                    "deploy", f"slot {d.slot(slot)} of {where} does not hold {row.model}@{version}; "
-                    f"promote it again to rewrite the slot"))
+    for p in channel_state.all_problems(session):
+        def sync(model: str = p.model, channel: str = p.channel) -> None:
+            channel_state.repair(session, model, channel)
+        issues.append(Issue("deploy", p.message, sync if p.repairable else None, under_lock=False))
     return issues

@@ -11,10 +11,13 @@ import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from mvc.core.atomic import write_atomic
 from mvc.core.errors import ConflictError, UserError
+
+if TYPE_CHECKING:
+    from mvc.core.session import Session
 
 POINTER_SUFFIX = ".mvc"
 HOOK_MARK = "# installed by mvc hooks install"
@@ -130,6 +133,27 @@ def tag_head(repo, tag: str, message: str) -> str:
     except git.GitCommandError as exc:
         raise _git_failed(exc) from None
     return commit
+
+
+def check_taggable(path: Path) -> None:
+    """Refuse (UserError) unless ``path`` is inside a git work tree with a commit to tag."""
+    work_tree = open_work_tree(path)
+    try:
+        head_commit(work_tree)
+    finally:
+        work_tree.close()
+
+
+def tag_promotion(session: "Session", model: str, channel: str, ref: str) -> dict[str, str]:
+    """``promote --git``: the annotated tag ``NAME#CHANNEL#N`` (GTO's format; N counts the
+    channel's moves) on HEAD of the work tree around the repository; the tag and its commit."""
+    tag = f"{model}#{channel}#{len(session.registry.channel_history(model, channel))}"
+    work_tree = open_work_tree(session.layout.work_dir)
+    try:
+        commit = tag_head(work_tree, tag, f"Promote {ref} to {channel}")
+    finally:
+        work_tree.close()
+    return {"tag": tag, "commit": commit}
 
 
 def install_hooks(repo, force: bool) -> list[str]:

@@ -21,7 +21,7 @@ class ChannelMove(_Result):
     previous: str | None
     slot: str | None
     path: str | None
-    canary: dict[str, Any] | None  # {"version", "percent", "path"}
+    canary: dict[str, Any] | None  # {"version", "path", "percent"}
     changed: bool
     message: str
     git: dict[str, Any] | None = None  # with ``promote --git``: tag, commit

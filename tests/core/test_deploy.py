@@ -126,12 +126,11 @@ def test_check_sees_the_staged_files(api, tmp_path):
 def test_canary_routing_matches_the_rule(api):
     api.promote("m@1.0.0", "production")
     api.canary_start("m@1.1.0", "production", 20)
-    d = api._deployments()
     canary_hits = 0
     for i in range(10_000):
         key = f"user-{i}"
         expected = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 100 < 20
-        got = d.resolve("m", "production", key)
+        got = api.resolve("m", "production", key)
         assert (got.version == "1.1.0") == expected, key
         canary_hits += expected
     assert abs(canary_hits / 10_000 - 0.20) <= 0.02

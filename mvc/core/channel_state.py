@@ -1,0 +1,227 @@
+"""A channel's state, as the registry records it and as its deploy folder shows it.
+
+The one home of: which channels exist, a channel's row, where its deploy folder is
+(``channels.NAME.deploy_dir`` or ``.mvc/deploy/MODEL/CHANNEL``), the paths of the files it
+serves, the canary entry and the ``routing.json`` that a row implies, how the folder differs
+from the registry, and bringing it back in step (after a crash; ``fsck --repair``). The
+moves (``mvc.core.moves``), the read views (``mvc.core.channel_views``) and fsck all ask here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from mvc.core import deploy, refs
+from mvc.core.errors import MvcError, UserError
+from mvc.core.lock import RepoLock
+from mvc.core.names import check_model_name
+from mvc.core.registry.base import ChannelRow
+
+if TYPE_CHECKING:
+    from mvc.core.artifacts import Materializer, Stored
+    from mvc.core.registry.base import Registry, VersionRow
+    from mvc.core.session import Session
+
+
+# -- names ------------------------------------------------------------------------------
+
+def check_channel(session: "Session", channel: str) -> str:
+    """``channel`` when the repository has it; UserError naming the channels otherwise."""
+    names = session.channel_names()
+    if channel not in names:
+        raise UserError(
+            f"unknown channel {channel!r}; channels are {', '.join(names)} (add one with "
+            f"'mvc config set channels.{channel}.deploy_dir PATH')"
+        )
+    return channel
+
+
+def check_model(session: "Session", name: str) -> str:
+    """``name`` when the registry has versions of it; "unknown model" with a suggestion otherwise."""
+    check_model_name(name)
+    if not session.registry.versions(name):
+        session.resolve(name)  # raises "unknown model" with a suggestion
+    return name
+
+
+def channel_row(registry: "Registry", model: str, channel: str) -> ChannelRow:
+    """The registry's row of ``model`` on ``channel`` (an empty one when it never served)."""
+    for row in registry.channels(model):
+        if row.channel == channel:
+            return row
+    return ChannelRow(model, channel, None, None, 0, None, None)
+
+
+# -- the folder and what it holds ---------------------------------------------------------
+
+def deploy_folder(session: "Session", model: str, channel: str) -> deploy.DeployDir:
+    """Where ``model`` is deployed on ``channel``: ``channels.CHANNEL.deploy_dir``/MODEL (relative
+    to the work tree) when configured, else ``.mvc/deploy/MODEL/CHANNEL``."""
+    configured = session.config.value(f"channels.{channel}.deploy_dir")
+    if configured:
+        base = Path(str(configured)).expanduser()
+        if not base.is_absolute():
+            base = session.layout.work_dir / base
+        return deploy.DeployDir(base / model)
+    return deploy.DeployDir(session.layout.deploy / model / channel)
+
+
+def files_in(folder: deploy.DeployDir, slot: str, row: "VersionRow") -> str:
+    """The path of a version's files in ``slot`` of ``folder``."""
+    return str(folder.artifact_path(slot, row.kind, row.path_name))
+
+
+def _files_of(session: "Session", row: ChannelRow, version: str, slot: str) -> str:
+    return files_in(deploy_folder(session, row.model, row.channel), slot,
+                    session.registry.get_version(row.model, version))
+
+
+def stable_path(session: "Session", row: ChannelRow) -> str | None:
+    """The path of the files of the stable version a channel row serves (None: it serves nothing)."""
+    if row.version is None or row.slot is None:
+        return None
+    return _files_of(session, row, row.version, row.slot)
+
+
+def canary_entry(version: str, percent: int, *, ref: str | None = None,
+                 path: str | None = None) -> dict[str, Any]:
+    """The canary as every output shows it: ``{"version", ["ref",] ["path",] "percent"}``."""
+    entry: dict[str, Any] = {"version": version}
+    if ref is not None:
+        entry["ref"] = ref
+    if path is not None:
+        entry["path"] = path
+    entry["percent"] = percent
+    return entry
+
+
+def canary_of(session: "Session", row: ChannelRow, *, ref: bool = False, path: bool = False) -> dict[str, Any] | None:
+    """A channel row's canary entry (None when no canary runs), with its ref and the path of
+    its files in the idle slot when asked."""
+    if row.canary_version is None:
+        return None
+    where = None
+    if path:
+        where = _files_of(session, row, row.canary_version, deploy.other_slot(row.slot))
+    return canary_entry(row.canary_version, row.canary_percent, path=where,
+                        ref=refs.format_ref(row.model, row.canary_version) if ref else None)
+
+
+def routing_doc(session: "Session", row: ChannelRow) -> dict[str, Any] | None:
+    """``routing.json`` for a channel row (None when it serves nothing)."""
+    if row.version is None or row.slot is None:
+        return None
+    return {
+        "model": row.model, "channel": row.channel,
+        "stable": {"version": row.version, "path": stable_path(session, row)},
+        "canary": canary_of(session, row, path=True),
+    }
+
+
+def writer(session: "Session") -> "Materializer":
+    """What writes a version's files into a slot (copies: a slot never shares inodes)."""
+    from mvc.core.artifacts import Materializer
+
+    return Materializer(session.store, session.cache, "copy")
+
+
+def stored(session: "Session", row: "VersionRow") -> "Stored":
+    """A version's files as the object store holds them."""
+    from mvc.core.artifacts import Stored
+
+    return Stored.of(row, session.store)
+
+
+def _stored_version(session: "Session", model: str, version: str) -> "Stored":
+    return stored(session, session.registry.get_version(model, version))
+
+
+def served_slots(row: ChannelRow) -> list[tuple[str, str]]:
+    """(version, slot) of what a channel row serves: the stable one, and the canary's."""
+    if row.version is None or row.slot is None:
+        return []
+    slots = [(row.version, row.slot)]
+    if row.canary_version is not None:
+        slots.append((row.canary_version, deploy.other_slot(row.slot)))
+    return slots
+
+
+# -- the folder against the registry -------------------------------------------------------
+
+def channel_lock(session: "Session", model: str, channel: str) -> RepoLock:
+    """The lock that keeps two moves (or a move and a repair) of one channel apart."""
+    path = session.layout.deploy / model / f"{channel}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return RepoLock(path, session.lock_timeout())
+
+
+class Problem(NamedTuple):
+    """How a deploy folder differs from the registry; ``repairable``: ``repair`` puts it right
+    without writing a version's files again."""
+
+    model: str
+    channel: str
+    message: str
+    repairable: bool
+
+
+def problems(session: "Session", row: ChannelRow) -> list[Problem]:
+    """The one deploy-folder check (read only): a channel that serves a version must have
+    ``current`` pointing at the slot the registry names, a ``routing.json`` equal to what the
+    registry implies, and the version's files in that slot (and the canary's in the other)."""
+    found: list[Problem] = []
+    slots = served_slots(row)
+    if not slots:
+        return found
+    where = f"{row.model}@{row.channel}"
+    d = deploy_folder(session, row.model, row.channel)
+    if d.current_slot() != row.slot:
+        found.append(Problem(row.model, row.channel, f"{d.current} of {where} does not point at slot {row.slot}",
+                             True))
+    missing = [v for v, _ in slots if session.registry.get_version(row.model, v) is None]
+    for version in missing:
+        found.append(Problem(row.model, row.channel, f"{where} serves {version}, which is not in the registry",
+                             False))
+    if missing:
+        return found
+    if d.read_routing() != deploy.routing_bytes(routing_doc(session, row)):
+        found.append(Problem(row.model, row.channel, f"{d.routing} of {where} differs from the registry", True))
+    write = writer(session)
+    for version, slot in slots:
+        try:
+            held = deploy.slot_holds(write, _stored_version(session, row.model, version), d.slot(slot))
+        except MvcError:
+            held = False
+        if not held:
+            found.append(Problem(
+                row.model, row.channel, f"slot {d.slot(slot)} of {where} does not hold {row.model}@{version}; "
+                f"promote it again to rewrite the slot", False))
+    return found
+
+
+def all_problems(session: "Session") -> list[Problem]:
+    """The deploy-folder check of every channel the repository has."""
+    names = session.channel_names()
+    return [p for row in session.registry.channels() if row.channel in names for p in problems(session, row)]
+
+
+def bring_in_step(session: "Session", model: str, channel: str) -> bool:
+    """Make the deploy folder say what the registry says (after a crash, or when someone
+    damaged it); True if it had to change anything. Call it under the channel's lock."""
+    d = deploy_folder(session, model, channel)
+    deploy.remove_stray_temporaries(d)
+    row = channel_row(session.registry, model, channel)
+    changed = False
+    write = writer(session)
+    for version, slot in served_slots(row):
+        # a slot the registry names is whole unless someone damaged it: rebuild it then
+        changed |= deploy.fill_slot(write, _stored_version(session, model, version), d, slot)
+    return deploy.apply(d, row.slot, routing_doc(session, row)) or changed
+
+
+def repair(session: "Session", model: str, channel: str) -> bool:
+    """``bring_in_step`` under the channel's lock (what ``fsck --repair`` does)."""
+    check_channel(session, channel)
+    with channel_lock(session, model, channel):
+        return bring_in_step(session, model, channel)

@@ -1,0 +1,373 @@
+"""The move protocol: promote, rollback, canary start/step/promote/abort and archive (SPEC
+§3 "Lifecycle and deployment").
+
+The order of every move, and why a crash at any instant leaves a consistent state:
+
+1. lock the channel (``.mvc/deploy/NAME/CHANNEL.lock``; held to the end) and, inside a
+   short unit of work, check the access policy and the request, and first make the deploy
+   folder agree with the registry (the recovery of a crash in step 5/6 of an earlier move)
+   and remove stray temporaries;
+2. write the version into the idle slot (built beside it, fsynced, renamed in): nothing
+   serves from that slot, so a crash here changes nothing that serves;
+3. run the check against the idle slot; failing, exit 5 (the registry and what serves
+   are untouched);
+4. commit, in one unit of work: the channel row, its history entry and the audit event.
+   This is the commit point: the registry is the source of truth (SPEC §5);
+5. switch ``current`` (rename of a temporary symlink);
+6. replace ``routing.json`` (rename of a temporary file).
+
+A crash before 4 leaves everything as before (a half-built slot is only a ``.tmp-*``
+folder, removed by the next run). A crash after 4 leaves the registry, history and audit
+saying "after" while the folder may still say "before"; both slots are whole, so the next
+deploy command on that channel (re-running the same one is enough; it then reports
+nothing to do) or ``channel_state.repair`` (for fsck) rolls the folder forward in two
+renames. The registry is written before the folder so that the audit trail never misses a
+version that served: the other order could serve a version that no event records.
+
+The repository lock is held only in steps 1 and 4, so a slow check does not block
+``mvc add`` in other processes; the channel lock keeps two moves of one channel apart.
+
+Each move is a plan (``_Plan``: the row to commit, what to stage and check) made from the
+channel's row under the lock, and one path (``_move``) that carries every plan out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+
+from mvc.core import channel_state as state
+from mvc.core import deploy, refs
+from mvc.core.errors import CheckFailedError, ConflictError, UserError
+from mvc.core.faults import crash_point
+from mvc.core.registry.base import ChannelMoveRow, ChannelRow, VersionRow
+from mvc.core.serving import channels_serving
+
+if TYPE_CHECKING:
+    from mvc.core.session import Session
+
+STACK_PUSH = ("promote", "canary-promote")
+
+
+class Move(NamedTuple):
+    """What a move did to a channel (``changed`` false: nothing to do); ``version``, ``ref``,
+    ``slot`` and ``path`` name the stable version after it."""
+
+    model: str
+    channel: str
+    action: str
+    ref: str | None
+    version: str | None
+    previous: str | None
+    slot: str | None
+    path: str | None
+    canary: dict[str, Any] | None  # channel_state.canary_entry: version, path, percent
+    changed: bool
+
+
+class Archived(NamedTuple):
+    ref: str
+    model: str
+    version: str
+    archived: bool
+    changed: bool
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one move does: the row to commit, and what to stage and check first."""
+
+    action: str
+    after: ChannelRow
+    stage: VersionRow | None = None  # written into the idle slot before the check
+    check: str | None = None
+    check_row: VersionRow | None = None  # the version the check runs against
+    check_slot: str | None = None
+    details: dict[str, Any] | None = None
+    abort_on_failed_check: bool = False
+
+
+def replay_stack(history: list[ChannelMoveRow]) -> list[str]:
+    """The stable versions a channel can roll back through, oldest first (top = serving)."""
+    stack: list[str] = []
+    for move in history:
+        if move.action in STACK_PUSH and move.version is not None:
+            if not stack or stack[-1] != move.version:
+                stack.append(move.version)
+        elif move.action == "rollback" and move.version in stack:
+            while stack[-1] != move.version:
+                stack.pop()
+    return stack
+
+
+def role_for(channel: str) -> str:
+    """The role a move on ``channel`` needs (SPEC §7)."""
+    return "admin" if channel == "production" else "maintainer"
+
+
+# -- the one path every move takes (see the module docstring) ----------------------------------
+
+def _move(session: "Session", action: str, model: str, channel: str, target: str,
+          plan_of: Callable[[ChannelRow], _Plan | None], message: str) -> Move:
+    state.check_channel(session, channel)
+    role = role_for(channel)
+    d = state.deploy_folder(session, model, channel)
+    with state.channel_lock(session, model, channel):
+        with session.change(role, action, target):
+            before = state.channel_row(session.registry, model, channel)
+            state.bring_in_step(session, model, channel)
+            plan = plan_of(before)
+        if plan is None:
+            return _outcome(session, action, before, before, changed=False)
+        idle = deploy.other_slot(before.slot)
+        if plan.stage is not None:
+            deploy.fill_slot(state.writer(session), state.stored(session, plan.stage), d, idle)
+            crash_point("deploy:slot")
+        if plan.check:
+            row, slot = plan.check_row or plan.stage, plan.check_slot or idle
+            code = deploy.run_check(plan.check, {
+                "MVC_MODEL": model, "MVC_VERSION": row.version,
+                "MVC_REF": refs.format_ref(model, row.version), "MVC_CHANNEL": channel,
+                "MVC_MODEL_PATH": state.files_in(d, slot, row),
+            }, session.layout.work_dir)
+            if code != 0:
+                _failed_check(session, plan, before, d, code, message)
+            crash_point("deploy:checked")
+        _commit(session, plan, before, role, message)
+        crash_point("deploy:committed")
+        deploy.apply(d, plan.after.slot, state.routing_doc(session, plan.after), crash_prefix="deploy")
+    return _outcome(session, plan.action, before, plan.after, changed=True)
+
+
+def _commit(session: "Session", plan: _Plan, before: ChannelRow, role: str, message: str) -> None:
+    ref = refs.format_ref(plan.after.model, plan.after.canary_version if plan.action == "canary-start"
+                          else plan.after.version or "")
+    with session.change(role, plan.action, ref) as work:
+        after = plan.after._replace(updated_at=work.ts)
+        for version in (after.version, after.canary_version):
+            row = None if version is None else work.registry.get_version(after.model, version)
+            if version not in (before.version, before.canary_version) and row is not None and row.archived:
+                raise UserError(f"{refs.format_ref(after.model, version)} was archived meanwhile; nothing changed")
+        work.registry.set_channel(after)
+        work.registry.add_channel_move(ChannelMoveRow(
+            None, after.model, after.channel, plan.action, after.version, before.version,
+            after.canary_version, after.canary_percent, after.slot, message, work.user, after.updated_at,
+        ))
+        details = {"channel": after.channel, "version": after.version, "from": before.version,
+                   "slot": after.slot, **(plan.details or {})}
+        if after.canary_version is not None:
+            details["canary"] = state.canary_entry(after.canary_version, after.canary_percent)
+        work.event(plan.action, ref, details, message)
+
+
+def _failed_check(session: "Session", plan: _Plan, before: ChannelRow, d: deploy.DeployDir, code: int,
+                  message: str) -> None:
+    what = refs.format_ref(before.model, (plan.check_row or plan.stage).version)
+    if plan.abort_on_failed_check:
+        abort = _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0),
+                      details={"reason": f"check exited {code}"})
+        _commit(session, abort, before, role_for(before.channel), message or f"check failed (exit {code})")
+        deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after))
+        raise CheckFailedError(
+            f"check {plan.check!r} exited {code} against {what}; the canary was aborted and "
+            f"{before.channel} serves {refs.format_ref(before.model, before.version)} to all traffic"
+        )
+    serving = (f"{before.channel} still serves {refs.format_ref(before.model, before.version)}"
+               if before.version else f"{before.channel} still serves nothing")
+    raise CheckFailedError(f"check {plan.check!r} exited {code} against {what}; {serving}")
+
+
+def _outcome(session: "Session", action: str, before: ChannelRow, after: ChannelRow, changed: bool) -> Move:
+    return Move(
+        model=after.model, channel=after.channel, action=action,
+        ref=refs.format_ref(after.model, after.version) if after.version else None,
+        version=after.version, previous=before.version, slot=after.slot,
+        path=state.stable_path(session, after), canary=state.canary_of(session, after, path=True),
+        changed=changed,
+    )
+
+
+# -- what a move refuses ------------------------------------------------------------------------
+
+def _not_archived(row: VersionRow, doing: str) -> None:
+    if row.archived:
+        raise UserError(
+            f"{refs.format_ref(row.model, row.version)} is archived and cannot be {doing}; "
+            f"restore it first with 'mvc archive {refs.format_ref(row.model, row.version)} --undo'"
+        )
+
+
+def _no_canary(before: ChannelRow, doing: str) -> None:
+    if before.canary_version is not None:
+        raise ConflictError(
+            f"a canary of {refs.format_ref(before.model, before.canary_version)} is running on "
+            f"{before.channel}; run 'mvc canary promote' or 'mvc canary abort' before {doing}"
+        )
+
+
+def _need_canary(before: ChannelRow) -> None:
+    if before.canary_version is None:
+        raise UserError(f"no canary is running on {before.channel} for {before.model}; "
+                        f"start one with 'mvc canary start REF --channel {before.channel} --percent P'")
+
+
+def _check_share(value: int, option: str, most: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise UserError(f"{option} must be a whole number from 1 to {most}, not {value!r}")
+
+
+# -- promote and rollback -------------------------------------------------------------------
+
+def promote(session: "Session", ref: str, channel: str, check: str | None = None, message: str = "") -> Move:
+    """Make ``channel`` serve ``ref`` (blue-green, checked against the idle slot first)."""
+    state.check_channel(session, channel)
+    row = session.resolve(ref)
+    _not_archived(row, "promoted")
+
+    def plan(before: ChannelRow) -> _Plan | None:
+        row_now = session.registry.get_version(row.model, row.version)
+        _not_archived(row_now, "promoted")
+        if before.version == row.version and before.canary_version is None:
+            return None
+        _no_canary(before, "promoting")
+        after = ChannelRow(row.model, channel, row.version, None, 0, deploy.other_slot(before.slot), None)
+        return _Plan("promote", after, stage=row_now, check=check)
+
+    return _move(session, "promote", row.model, channel, refs.format_ref(row.model, row.version), plan, message)
+
+
+def rollback(session: "Session", name: str, channel: str = "production", to: str | None = None,
+             message: str = "") -> Move:
+    """Return ``channel`` to the version it served before (a stack), or to ``to``."""
+    state.check_channel(session, channel)
+    model = state.check_model(session, name)
+    wanted = None
+    if to is not None:
+        from mvc.core.semver import parse_version
+
+        wanted = str(parse_version(to))
+
+    def plan(before: ChannelRow) -> _Plan:
+        if before.version is None:
+            raise UserError(f"{channel} serves no version of {model}; nothing to roll back")
+        stack = replay_stack(session.registry.channel_history(model, channel))
+        below = stack[:-1] if stack and stack[-1] == before.version else stack
+        if wanted is None:
+            if not below:
+                raise UserError(f"{channel} of {model} has served no version before "
+                                f"{before.version}; nothing to roll back to")
+            target = below[-1]
+        elif wanted not in below:
+            choices = ", ".join(reversed(below)) or "none"
+            raise UserError(f"{channel} of {model} did not serve {wanted} before {before.version} "
+                            f"(it can roll back to: {choices}); use 'mvc promote' instead")
+        else:
+            target = wanted
+        row = session.registry.get_version(model, target)
+        _not_archived(row, "rolled back to")
+        after = ChannelRow(model, channel, target, None, 0, deploy.other_slot(before.slot), None)
+        details = {"dropped_canary": before.canary_version} if before.canary_version else None
+        return _Plan("rollback", after, stage=row, details=details)
+
+    return _move(session, "rollback", model, channel, model, plan, message)
+
+
+# -- canary -----------------------------------------------------------------------------------
+
+def canary_start(session: "Session", ref: str, channel: str, percent: int, check: str | None = None,
+                 message: str = "") -> Move:
+    """Serve ``ref`` to ``percent`` % of ``channel``'s traffic from the idle slot."""
+    state.check_channel(session, channel)
+    _check_share(percent, "--percent", 99)
+    row = session.resolve(ref)
+    _not_archived(row, "deployed")
+
+    def plan(before: ChannelRow) -> _Plan:
+        if before.version is None:
+            raise UserError(f"{channel} serves no version of {row.model} yet; a canary runs beside "
+                            f"a stable version: promote one first")
+        _no_canary(before, "starting another")
+        if before.version == row.version:
+            raise UserError(f"{refs.format_ref(row.model, row.version)} is the stable version of "
+                            f"{channel} already; a canary must be another version")
+        after = before._replace(canary_version=row.version, canary_percent=percent)
+        return _Plan("canary-start", after, stage=session.registry.get_version(row.model, row.version), check=check)
+
+    return _move(session, "canary-start", row.model, channel, refs.format_ref(row.model, row.version), plan, message)
+
+
+def canary_step(session: "Session", name: str, channel: str, increment: int, check: str | None = None,
+                message: str = "") -> Move:
+    """Raise the canary's share; a failing check aborts the canary."""
+    state.check_channel(session, channel)
+    model = state.check_model(session, name)
+    _check_share(increment, "--increment", 98)
+
+    def plan(before: ChannelRow) -> _Plan:
+        _need_canary(before)
+        share = before.canary_percent + increment
+        if share > 99:
+            raise UserError(f"the canary would serve {share}% (more than 99%); "
+                            f"run 'mvc canary promote {model} --channel {channel}' to serve it at 100%")
+        after = before._replace(canary_percent=share)
+        return _Plan("canary-step", after, check=check,
+                     check_row=session.registry.get_version(model, before.canary_version),
+                     check_slot=deploy.other_slot(before.slot), abort_on_failed_check=True)
+
+    return _move(session, "canary-step", model, channel, model, plan, message)
+
+
+def _on_the_canary(session: "Session", action: str, name: str, channel: str, message: str,
+                   plan_of: Callable[[str, ChannelRow], _Plan]) -> Move:
+    """A move that needs a running canary: ``plan_of(model, before)`` says what it does."""
+    state.check_channel(session, channel)
+    model = state.check_model(session, name)
+
+    def plan(before: ChannelRow) -> _Plan:
+        _need_canary(before)
+        return plan_of(model, before)
+
+    return _move(session, action, model, channel, model, plan, message)
+
+
+def canary_promote(session: "Session", name: str, channel: str, message: str = "") -> Move:
+    """Make the canary the stable version of ``channel``, at 100%."""
+    def plan(model: str, before: ChannelRow) -> _Plan:
+        row = session.registry.get_version(model, before.canary_version)
+        after = ChannelRow(model, channel, row.version, None, 0, deploy.other_slot(before.slot), None)
+        # stage: the slot holds it already; this only re-verifies it (and rebuilds it if damaged)
+        return _Plan("canary-promote", after, stage=row)
+
+    return _on_the_canary(session, "canary-promote", name, channel, message, plan)
+
+
+def canary_abort(session: "Session", name: str, channel: str, message: str = "") -> Move:
+    """Drop the canary; the stable version serves 100%."""
+    def plan(model: str, before: ChannelRow) -> _Plan:
+        return _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0),
+                     details={"dropped_canary": before.canary_version})
+
+    return _on_the_canary(session, "canary-abort", name, channel, message, plan)
+
+
+# -- archive ----------------------------------------------------------------------------------
+
+def archive(session: "Session", ref: str, undo: bool = False, message: str | None = None) -> Archived:
+    """Archive (``undo``: restore) a version; one that a channel serves is refused."""
+    row = session.resolve(ref)
+    target = refs.format_ref(row.model, row.version)
+    action = "unarchive" if undo else "archive"
+    with session.change("maintainer", action, target) as work:
+        row = work.registry.get_version(row.model, row.version)
+        if row.archived == (not undo):
+            return Archived(target, row.model, row.version, row.archived, False)
+        if not undo:
+            serving = channels_serving(work.registry, row.model, row.version)
+            if serving:
+                raise ConflictError(
+                    f"{target} serves on {', '.join(serving)} and cannot be archived; promote or "
+                    "roll back to another version first"
+                )
+        work.registry.set_archived(row.model, row.version, not undo)
+        work.event(action, target, {"version": row.version}, message)
+    return Archived(target, row.model, row.version, not undo, True)

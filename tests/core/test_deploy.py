@@ -252,3 +252,56 @@ def test_check_deploys_finds_and_repairs_a_damaged_folder(api):
     assert api.check_deploys(repair=True) == problems
     assert api.check_deploys() == []
     assert served_bytes(api) == PAYLOADS[1]
+
+
+# -- one home for a channel's folder, its check and its canary entry (mvc/core/channel_state.py) --
+
+def test_one_function_decides_where_the_deploy_folder_is(api, tmp_path):
+    from mvc.core.channel_state import deploy_folder
+
+    assert deploy_folder(api.session, "m", "production").root == folder(api)
+    api.config_set("channels.edge.deploy_dir", "srv/edge")  # relative: to the work tree
+    where = deploy_folder(api.session, "m", "edge").root
+    assert where == api.layout.work_dir / "srv" / "edge" / "m"
+    move = api.promote("m@1.0.0", "edge")
+    assert move.path == str(where / "blue" / "model.bin")
+    assert api.canary_status("m", "edge").deploy_dir == str(where)
+    assert api.resolve("m", "edge").path == move.path
+    assert os.readlink(where / "current") == "blue"
+
+
+def test_fsck_and_check_deploys_run_the_same_check(api):
+    api.promote("m@1.0.0", "production")
+    api.promote("m@1.1.0", "production")
+    import shutil
+
+    shutil.rmtree(folder(api) / "green")
+    (folder(api) / "routing.json").write_text("{}")
+    report = api.fsck()
+    found = [p.message for p in report.problems if p.kind == "deploy"]
+    assert len(found) == 2 and any("routing.json" in m for m in found)
+    assert api.check_deploys() == [f"m production: {m}" for m in found]
+    api.check_deploys(repair=True)
+    assert api.fsck().ok and served_bytes(api) == PAYLOADS[1]
+
+
+def test_a_channel_no_longer_configured_is_not_checked(api, tmp_path):
+    api.config_set("channels.edge.deploy_dir", str(tmp_path / "srv"))
+    api.promote("m@1.0.0", "edge")
+    api.config_unset("channels.edge")
+    assert api.check_deploys() == []
+    report = api.fsck(repair=True)
+    assert report.ok and not [p for p in report.problems if p.kind == "deploy"]
+
+
+def test_the_canary_entry_has_one_shape(api):
+    api.promote("m@1.0.0", "production")
+    move = api.canary_start("m@1.1.0", "production", 20)
+    path = str(folder(api) / "green" / "model.bin")
+    assert move.canary == routing(api)["canary"] == {"version": "1.1.0", "path": path, "percent": 20}
+    assert api.canary_status("m", "production").canary == {"version": "1.1.0", "ref": "m@1.1.0", "path": path,
+                                                           "percent": 20}
+    short = {"version": "1.1.0", "percent": 20}
+    assert api.resolve("m", "production").canary == short
+    assert api.channel_log("m", "production")[0].canary == short
+    assert next(e for e in api.registry.events() if e.action == "canary-start").details["canary"] == short

@@ -36,7 +36,7 @@ class HistoryOps:
         from mvc.core import artifacts
 
         if row.kind == "directory":
-            files = tuple(artifacts.load_entries(self.store, row.digest))
+            files = tuple(e.to_dict() for e in artifacts.load_entries(self.store, row.digest))
         else:
             files = ({"path": row.path_name, "size": row.size, "digest": row.digest},)
         return VersionInfo(

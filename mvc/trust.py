@@ -38,16 +38,8 @@ class TrustOps:
 
         from mvc.core import access
 
-        access.check_user(user)
-        access.check_role(role)
-        with self.session.change("admin", "access", user) as work:
-            previous = access.plan_grant(self.registry, work.user, user, role)
-            if previous is not None and previous.role == role:
-                return AccessChange(user, role, role, "unchanged")
-            self.registry.set_grant(user, role, work.user, work.ts)
-            work.event("access", user, {"grant": role, "from": previous.role if previous else None}, message)
-        return AccessChange(user, role, previous.role if previous else None,
-                            "changed" if previous else "granted")
+        previous, action = access.grant(self.session, user, role, message)
+        return AccessChange(user, role, previous, action)
 
     def access_revoke(self, user: str, *, message: str | None = None) -> AccessChange:
         """Remove ``user``'s grant (they become a reader); the last admin cannot be revoked.
@@ -56,12 +48,7 @@ class TrustOps:
 
         from mvc.core import access
 
-        access.check_user(user)
-        with self.session.change("admin", "access", user) as work:
-            previous = access.plan_revoke(self.registry, user)
-            self.registry.delete_grant(user)
-            work.event("access", user, {"revoke": previous.role}, message)
-        return AccessChange(user, None, previous.role, "revoked")
+        return AccessChange(user, None, access.revoke(self.session, user, message), "revoked")
 
     # -- the audit trail ----------------------------------------------------------------
     def audit(self, limit: int | None = None) -> list[AuditEvent]:
@@ -76,13 +63,12 @@ class TrustOps:
         """Recompute the hash chain from event 1; ``ok`` false names the first broken link."""
         from mvc.results.trust import AuditCheck
 
-        from mvc.core.audit import find_broken_link
+        from mvc.core.audit import check_chain
 
-        events = list(reversed(self.registry.events()))
-        broken = find_broken_link(events)
+        events, broken = check_chain(self.registry)
         if broken is None:
-            return AuditCheck(True, len(events), None, f"the audit chain of {len(events)} event(s) is intact")
-        return AuditCheck(False, len(events), broken[0], f"the audit chain is broken at event {broken[0]}: {broken[1]}")
+            return AuditCheck(True, events, None, f"the audit chain of {events} event(s) is intact")
+        return AuditCheck(False, events, broken[0], f"the audit chain is broken at event {broken[0]}: {broken[1]}")
 
     # -- objects ------------------------------------------------------------------------
     def verify(self, refs: Iterable[str] = (), *, progress: Progress = None) -> VerifyReport:
@@ -90,23 +76,11 @@ class TrustOps:
         directory: its manifest and every file). ``ok`` false lists each missing or corrupt one."""
         from mvc.results.trust import ObjectProblem, VerifyReport
 
-        from mvc.core.integrity import check_objects, needed_objects
+        from mvc.core import integrity
 
-        wanted = list(refs)
-        rows = None
-        if wanted:
-            by_id = {}
-            for ref in wanted:
-                row = self._resolve(ref)
-                by_id[row.id] = row
-            rows = list(by_id.values())
-        needs = needed_objects(self.registry, self.store, rows)
-        checked, nbytes, findings = check_objects(self.store, needs, include_all=not wanted, progress=progress)
-        problems = tuple(ObjectProblem(f.digest, f.problem, f.used_by) for f in findings)
-        return VerifyReport(not problems, checked, nbytes, problems)
-
-    def _grace(self) -> float:
-        return float(self.config.value("gc.grace_seconds"))
+        checked = integrity.verify(self.session, refs, progress)
+        problems = tuple(ObjectProblem(f.digest, f.problem, f.used_by) for f in checked.findings)
+        return VerifyReport(not problems, checked.objects, checked.bytes, problems)
 
     def fsck(self, *, repair: bool = False, progress: Progress = None) -> FsckReport:
         """Check registry, objects, temporary files, lineage file, audit chain and deploy
@@ -116,19 +90,8 @@ class TrustOps:
 
         from mvc.core import fsck
 
-        found = fsck.check(self.registry, self.store, self.layout, grace=self._grace(),
-                           extra_checks=self._fsck_extra_checks(), progress=progress)
-        fixable = [i for i in found.issues if i.fix is not None]
-        if repair and fixable:
-            with self.session.change("maintainer", "fsck", str(self.layout.mvc_dir)) as work:
-                for issue in fixable:
-                    if issue.under_lock:
-                        issue.fix()
-                work.event("fsck", str(self.layout.mvc_dir),
-                            {"repaired": sorted({i.kind for i in fixable}), "count": len(fixable)})
-            for issue in fixable:
-                if not issue.under_lock:  # deploy folders: their fix takes the channel's lock
-                    issue.fix()
+        found = fsck.run(self.session, repair=repair, extra_checks=self._fsck_extra_checks(),
+                         progress=progress)
         problems = tuple(FsckProblem(i.kind, i.message, repair and i.fix is not None) for i in found.issues)
         return FsckReport(all(p.repaired for p in problems), repair, found.versions, found.objects,
                           found.events, problems, tuple(found.notes))
@@ -145,32 +108,19 @@ class TrustOps:
         take (``stored``) and ``ratio`` = logical / stored (above 1 when versions share
         objects). With ``remote``, the same for the default remote, where the versions
         counted are those whose objects are all there."""
-        from mvc.results.trust import StatsResult
+        from mvc.results.trust import RemoteStats, StatsResult
 
-        from mvc.core.integrity import object_size
+        from mvc.core import stats
 
-        rows = self.registry.versions()
-        digests = list(self.store.iter_digests())
-        stored = sum(object_size(self.store, d) for d in digests)
-        logical = sum(r.size for r in rows)
-        return StatsResult(len({r.model for r in rows}), len(rows), len(digests), logical, stored,
-                           _ratio(logical, stored), self._remote_stats(rows) if remote else None)
+        here = stats.local(self.session)
+        there = None
+        if remote:
+            from mvc.core.remotes import open_remote
 
-    def _remote_stats(self, rows: list) -> RemoteStats:
-        from mvc.results.trust import RemoteStats
-
-        from mvc.core.integrity import needed_objects
-
-        target = self._remote(None)
-        sizes = target.sizes()
-        there = []
-        for row in rows:
-            needs = needed_objects(self.registry, self.store, [row])
-            if not needs.unreadable and all(d in sizes for d in needs.by_digest):
-                there.append(row)
-        logical, stored = sum(r.size for r in there), sum(sizes.values())
-        return RemoteStats(len({r.model for r in there}), len(there), len(sizes), logical, stored,
-                           _ratio(logical, stored), target.name, target.location)
+            target = open_remote(self.session, None)
+            figures = stats.on_remote(self.session, target)
+            there = RemoteStats(*figures, figures.ratio, target.name, target.location)
+        return StatsResult(*here, here.ratio, there)
 
     def gc(self, *, dry_run: bool = False, grace: float | None = None) -> GcResult:
         """Delete objects that no version (archived included) needs and that are older than
@@ -183,20 +133,9 @@ class TrustOps:
 
         from mvc.core import gc
 
-        if grace is None:
-            grace = self._grace()
-        elif isinstance(grace, bool) or not isinstance(grace, (int, float)) or not math.isfinite(grace) or grace < 0:
+        if grace is not None and (isinstance(grace, bool) or not isinstance(grace, (int, float))
+                                  or not math.isfinite(grace) or grace < 0):
             raise UsageError(f"--grace must be a number of seconds, 0 or more, not {grace!r}")
-        if dry_run:
-            done = gc.collect(self.registry, self.store, dry_run=True, grace=grace)
-        else:
-            with self.session.change("admin", "gc", "objects") as work:
-                done = gc.collect(self.registry, self.store, dry_run=False, grace=grace)
-                if done.digests:
-                    work.event("gc", "objects", {"objects": len(done.digests), "bytes": done.bytes})
+        done, grace = gc.run(self.session, dry_run=dry_run, grace=grace)
         return GcResult(dry_run, len(done.digests), done.bytes, done.digests, done.referenced,
                         done.kept_recent, float(grace))
-
-
-def _ratio(logical: int, stored: int) -> float | None:
-    return round(logical / stored, 3) if stored else None

@@ -9,10 +9,13 @@ the same transactions as every other change, so the policy cannot be edited on t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from mvc.core.errors import ConflictError, NotFoundError, UserError
 from mvc.core.registry.base import Grant, Registry
+
+if TYPE_CHECKING:
+    from mvc.core.session import Session
 
 ROLES = ("reader", "writer", "maintainer", "admin")
 MAX_USER = 256
@@ -86,6 +89,30 @@ def plan_revoke(registry: Registry, user: str) -> Grant:
     if previous.role == "admin":
         _refuse_last_admin(grants, user, "revoke")
     return previous
+
+
+def grant(session: "Session", user: str, role: str, message: str | None = None) -> tuple[str | None, str]:
+    """Give ``user`` the ``role``, as one change that needs admin. Returns (the role held
+    before or None, "granted" | "changed" | "unchanged")."""
+    check_user(user)
+    check_role(role)
+    with session.change("admin", "access", user) as work:
+        previous = plan_grant(work.registry, work.user, user, role)
+        if previous is not None and previous.role == role:
+            return role, "unchanged"
+        work.registry.set_grant(user, role, work.user, work.ts)
+        work.event("access", user, {"grant": role, "from": previous.role if previous else None}, message)
+    return (previous.role, "changed") if previous else (None, "granted")
+
+
+def revoke(session: "Session", user: str, message: str | None = None) -> str:
+    """Remove ``user``'s grant, as one change that needs admin; returns the role they held."""
+    check_user(user)
+    with session.change("admin", "access", user) as work:
+        previous = plan_revoke(work.registry, user)
+        work.registry.delete_grant(user)
+        work.event("access", user, {"revoke": previous.role}, message)
+    return previous.role
 
 
 def _refuse_last_admin(grants: list[Grant], user: str, verb: str) -> None:

@@ -13,7 +13,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from mvc.core.errors import ConflictError, IntegrityError, UserError
 from mvc.core.objects import ObjectStore, Progress, hash_file
@@ -24,13 +24,51 @@ SYMLINK_MODE = 0o120000
 LINK_MODES = ("copy", "reflink", "hardlink", "symlink")
 
 
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    """One file or symlink of a directory artifact, as its manifest lists it."""
+
+    path: str  # relative, POSIX separators
+    mode: int  # 0o644 or 0o755 for a file (like git, only the executable bit), SYMLINK_MODE for a link
+    size: int  # a file's bytes; a link's target length
+    digest: str | None = None  # a file's object
+    target: str | None = None  # a symlink's target
+
+    @property
+    def is_link(self) -> bool:
+        return self.target is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as the canonical manifest holds it (and ``mvc show --json`` prints it)."""
+        if self.target is not None:
+            return {"mode": self.mode, "path": self.path, "size": self.size, "target": self.target}
+        return {"digest": self.digest, "mode": self.mode, "path": self.path, "size": self.size}
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> "ManifestEntry":
+        """An entry read from a manifest; anything but the two shapes ``to_dict`` writes is
+        refused (a manifest comes from the store or a remote, and may be crafted). Paths are
+        checked where they are written (``Materializer``)."""
+        if isinstance(doc, dict) and set(doc) in (_FILE_KEYS, _LINK_KEYS):
+            path, mode, size = doc["path"], doc["mode"], doc["size"]
+            ref = doc.get("digest", doc.get("target"))
+            if (isinstance(path, str) and isinstance(ref, str) and all(
+                    isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (mode, size))):
+                return cls(path, mode, size, doc.get("digest"), doc.get("target"))
+        raise IntegrityError("a directory manifest object is unreadable")
+
+
+_FILE_KEYS = {"path", "mode", "size", "digest"}
+_LINK_KEYS = {"path", "mode", "size", "target"}
+
+
 @dataclass(frozen=True)
 class Stored:
     digest: str
     size: int
     kind: str  # "file" | "directory"
     name: str
-    entries: tuple[dict[str, Any], ...] = ()
+    entries: tuple[ManifestEntry, ...] = ()
 
     @classmethod
     def of(cls, row: Any, store: "ObjectStore") -> "Stored":
@@ -90,24 +128,28 @@ def hash_path(path: Path, cache: StatCache, progress: Progress = None) -> tuple[
         data = manifest_bytes(entries)
         from mvc.core.objects import digest_bytes
 
-        return digest_bytes(data), sum(e["size"] for e in entries if "digest" in e), "directory"
+        return digest_bytes(data), _file_bytes(entries), "directory"
     digest, size = _cached_digest(cache, path, None, progress)
     return digest, size, "file"
 
 
-def manifest_bytes(entries: list[dict[str, Any]]) -> bytes:
-    doc = {"format": MANIFEST_FORMAT, "entries": sorted(entries, key=lambda e: e["path"])}
+# -- the canonical manifest: the one place that writes and reads it -------------------------
+
+def manifest_bytes(entries: Iterable[ManifestEntry]) -> bytes:
+    """The canonical manifest of a directory: entries sorted by path, compact sorted-key JSON,
+    so equal trees have equal digests however they were walked."""
+    doc = {"format": MANIFEST_FORMAT, "entries": [e.to_dict() for e in sorted(entries, key=lambda e: e.path)]}
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def parse_manifest(data: bytes) -> list[dict[str, Any]]:
+def parse_manifest(data: bytes) -> list[ManifestEntry]:
     try:
         doc = json.loads(data)
     except ValueError:
         doc = None
-    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT or not isinstance(doc.get("entries"), list):
         raise IntegrityError("a directory manifest object is unreadable")
-    return doc["entries"]
+    return [ManifestEntry.from_dict(e) for e in doc["entries"]]
 
 
 def _inside(root: Path, rel_link_parent: PurePosixPath, target: str) -> bool:
@@ -132,8 +174,8 @@ def _resolves_inside(root: Path, link: Path) -> bool:
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
-def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = []
+def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[ManifestEntry]:
+    entries: list[ManifestEntry] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         here = Path(dirpath)
@@ -149,10 +191,10 @@ def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[dict
                         f"{full} is a symlink pointing outside {root}; replace it with the file "
                         "it points to, or remove it"
                     )
-                entries.append({"path": str(rel), "mode": SYMLINK_MODE, "size": len(target), "target": target})
+                entries.append(ManifestEntry(str(rel), SYMLINK_MODE, len(target), target=target))
             elif stat.S_ISREG(st.st_mode):
                 digest, size = digest_of(full)
-                entries.append({"path": str(rel), "mode": _file_mode(st), "size": size, "digest": digest})
+                entries.append(ManifestEntry(str(rel), _file_mode(st), size, digest))
             else:
                 raise UserError(f"{full} is not a regular file, directory or symlink; mvc cannot store it")
         dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
@@ -166,16 +208,20 @@ def store_path(path: Path, store: ObjectStore, cache: StatCache, progress: Progr
     if path.is_dir():
         entries = _walk(path, lambda p: _cached_digest(cache, p, store, progress))
         digest = store.put_bytes(manifest_bytes(entries))
-        size = sum(e["size"] for e in entries if "digest" in e)
-        return Stored(digest, size, "directory", name, tuple(sorted(entries, key=lambda e: e["path"])))
+        return Stored(digest, _file_bytes(entries), "directory", name, tuple(sorted(entries, key=lambda e: e.path)))
     if not path.is_file():
         raise UserError(f"{path} is not a regular file or directory")
     digest, size = _cached_digest(cache, path, store, progress)
     return Stored(digest, size, "file", name)
 
 
-def load_entries(store: ObjectStore, digest: str) -> list[dict[str, Any]]:
+def load_entries(store: ObjectStore, digest: str) -> list[ManifestEntry]:
     return parse_manifest(store.read_bytes(digest))
+
+
+def _file_bytes(entries: Iterable[ManifestEntry]) -> int:
+    """A directory's size: the bytes of its files (links count nothing)."""
+    return sum(e.size for e in entries if not e.is_link)
 
 
 # -- materialising ------------------------------------------------------------------------
@@ -259,7 +305,7 @@ class Materializer:
             return dest.is_file() and _same_digest(dest, stored.digest, self.cache)
         if not dest.is_dir() or dest.is_symlink():
             return False
-        wanted = {e["path"]: e for e in stored.entries}
+        wanted = {e.path: e for e in stored.entries}
         seen = 0
         for dirpath, dirnames, filenames in os.walk(dest):
             here = Path(dirpath)
@@ -270,16 +316,16 @@ class Materializer:
                     return False
                 seen += 1
                 full = here / name
-                if "target" in entry:
-                    if not full.is_symlink() or os.readlink(full) != entry["target"]:
+                if entry.is_link:
+                    if not full.is_symlink() or os.readlink(full) != entry.target:
                         return False
-                elif not _same_digest(full, entry["digest"], self.cache):
+                elif not _same_digest(full, entry.digest, self.cache):
                     return False
         return seen == len(wanted)
 
     def materialize(self, stored: Stored, dest: Path, force: bool) -> Written:
         dest = Path(dest).absolute()
-        count = len([e for e in stored.entries if "digest" in e]) if stored.kind == "directory" else 1
+        count = len([e for e in stored.entries if not e.is_link]) if stored.kind == "directory" else 1
         if os.path.lexists(dest):
             if self.matches(stored, dest):
                 return Written(dest, False, count, 0)
@@ -295,28 +341,28 @@ class Materializer:
                 self.write_file(stored.digest, 0o644, staged)
             else:
                 staged.mkdir()
-                links = {PurePosixPath(e["path"]) for e in stored.entries if "target" in e}
+                links = {PurePosixPath(e.path) for e in stored.entries if e.is_link}
                 seen: set[PurePosixPath] = set()
                 folders: set[PurePosixPath] = set()
                 for entry in stored.entries:
-                    rel = _safe_rel(entry["path"])
+                    rel = _safe_rel(entry.path)
                     if rel in seen or rel in folders or any(p in seen for p in rel.parents):
-                        raise IntegrityError(f"a manifest lists {entry['path']!r} twice; refusing to write it")
+                        raise IntegrityError(f"a manifest lists {entry.path!r} twice; refusing to write it")
                     seen.add(rel)
                     folders.update(rel.parents)
                     if any(parent in links for parent in rel.parents):
                         raise IntegrityError(
-                            f"a manifest entry {entry['path']!r} lies under a symlink of the artifact; "
+                            f"a manifest entry {entry.path!r} lies under a symlink of the artifact; "
                             "refusing to write through it"
                         )
                     target = staged.joinpath(*rel.parts)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    if "target" in entry:
-                        if not _inside(staged, rel.parent, entry["target"]):
-                            raise IntegrityError(f"a manifest symlink {entry['path']!r} points outside the artifact")
-                        os.symlink(entry["target"], target)
+                    if entry.is_link:
+                        if not _inside(staged, rel.parent, entry.target):
+                            raise IntegrityError(f"a manifest symlink {entry.path!r} points outside the artifact")
+                        os.symlink(entry.target, target)
                     else:
-                        self.write_file(entry["digest"], entry["mode"], target)
+                        self.write_file(entry.digest, entry.mode, target)
                 for link in links:
                     if not _resolves_inside(staged, staged.joinpath(*link.parts)):
                         raise IntegrityError(f"a manifest symlink {str(link)!r} points outside the artifact")

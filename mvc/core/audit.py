@@ -44,3 +44,9 @@ def find_broken_link(events_oldest_first) -> tuple[int, str] | None:
         prev = e.hash
         expected += 1
     return None
+
+
+def check_chain(registry) -> tuple[int, tuple[int, str] | None]:
+    """(events, first broken link or None) for the registry's whole chain, from event 1."""
+    events = list(reversed(registry.events()))
+    return len(events), find_broken_link(events)

@@ -257,7 +257,7 @@ def side_of(ref: str, row, registry, store) -> Side:
 
     if row.kind == "directory":
         files = {
-            e["path"]: e["digest"] if "digest" in e else f"symlink:{e.get('target', '')}"
+            e.path: f"symlink:{e.target}" if e.is_link else e.digest
             for e in artifacts.load_entries(store, row.digest)
         }
     else:

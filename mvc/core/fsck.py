@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from mvc.core.audit import find_broken_link
+from mvc.core.audit import check_chain
 from mvc.core.integrity import check_objects, describe, needed_objects
 from mvc.core.layout import Layout
 from mvc.core.objects import ObjectStore
@@ -154,9 +154,7 @@ def _check_tmp(layout: Layout, grace: float, found: Findings) -> None:
 # -- audit ------------------------------------------------------------------------------
 
 def _check_audit(registry: Registry, found: Findings) -> None:
-    events = list(reversed(registry.events()))
-    found.events = len(events)
-    broken = find_broken_link(events)
+    found.events, broken = check_chain(registry)
     if broken is not None:
         found.issues.append(Issue("audit", f"the audit chain is broken at event {broken[0]}: {broken[1]}"))
 
@@ -175,6 +173,27 @@ def check(registry: Registry, store: ObjectStore, layout: Layout, *, grace: floa
     _check_audit(registry, found)
     for extra in extra_checks:
         found.issues.extend(extra())
+    return found
+
+
+def run(session: "Session", *, repair: bool, extra_checks: tuple[Callable[[], list[Issue]], ...] = (),
+        progress: Progress = None) -> Findings:
+    """``mvc fsck``: check, and with ``repair`` apply every fix, as one change that needs
+    maintainer; deploy folders' fixes run after it, under their channel's lock."""
+    found = check(session.registry, session.store, session.layout,
+                  grace=float(session.config.value("gc.grace_seconds")),
+                  extra_checks=extra_checks, progress=progress)
+    fixable = [i for i in found.issues if i.fix is not None]
+    if repair and fixable:
+        where = str(session.layout.mvc_dir)
+        with session.change("maintainer", "fsck", where) as work:
+            for issue in fixable:
+                if issue.under_lock:
+                    issue.fix()
+            work.event("fsck", where, {"repaired": sorted({i.kind for i in fixable}), "count": len(fixable)})
+        for issue in fixable:
+            if not issue.under_lock:
+                issue.fix()
     return found
 
 

@@ -17,15 +17,17 @@ deletion is one unlink, and no referenced object is ever a candidate.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mvc.core.errors import IntegrityError
 from mvc.core.faults import crash_point
 from mvc.core.integrity import needed_objects
-from mvc.core.objects import ObjectStore
-from mvc.core.registry.base import Registry
+
+if TYPE_CHECKING:
+    from mvc.core.session import Session
+
 
 @dataclass(frozen=True)
 class Collected:
@@ -35,12 +37,28 @@ class Collected:
     kept_recent: int
 
 
-def collect(registry: Registry, store: ObjectStore, *, dry_run: bool, grace: float) -> Collected:
+def run(session: "Session", *, dry_run: bool, grace: float | None) -> tuple[Collected, float]:
+    """``mvc gc``: delete (or, with ``dry_run``, list) unreferenced objects older than
+    ``grace`` seconds (None: config ``gc.grace_seconds``), as one change that needs admin.
+    Returns what went and the grace period used."""
+    if grace is None:
+        grace = float(session.config.value("gc.grace_seconds"))
+    if dry_run:
+        return collect(session, dry_run=True, grace=grace), grace
+    with session.change("admin", "gc", "objects") as work:
+        done = collect(session, dry_run=False, grace=grace)
+        if done.digests:
+            work.event("gc", "objects", {"objects": len(done.digests), "bytes": done.bytes})
+    return done, grace
+
+
+def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
     """Delete (or, with ``dry_run``, list) unreferenced objects older than ``grace`` seconds.
 
-    The caller holds the repository lock.
+    The caller holds the repository lock (unless ``dry_run``).
     """
-    needs = needed_objects(registry, store)
+    store = session.store
+    needs = needed_objects(session.registry, store)
     if needs.unreadable:
         digest, why = next(iter(needs.unreadable.items()))
         raise IntegrityError(
@@ -54,9 +72,8 @@ def collect(registry: Registry, store: ObjectStore, *, dry_run: bool, grace: flo
     for digest in store.iter_digests():
         if digest in referenced:
             continue
-        try:
-            st = os.stat(store.path(digest))
-        except FileNotFoundError:
+        st = store.stat(digest)
+        if st is None:
             continue
         if st.st_mtime > cutoff:
             kept += 1
@@ -73,4 +90,3 @@ def collect(registry: Registry, store: ObjectStore, *, dry_run: bool, grace: flo
         freed += size
         done.append(digest)
     return Collected(tuple(done), freed, len(referenced), kept)
-

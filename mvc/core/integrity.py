@@ -1,64 +1,111 @@
-"""Which objects the registry needs, and whether the store still holds them intact.
+"""Which objects a version needs, and whether the store still holds them intact.
 
-Used by ``mvc verify`` (re-hash), ``mvc fsck`` (cross-check) and ``mvc gc`` (what must stay).
-A version needs its artifact object; a directory artifact also needs every file object its
-manifest lists; a ``--store-data`` lineage input needs its data object(s) the same way.
+The one answer to "which objects does this version need", used by ``mvc verify``
+(re-hash), ``mvc fsck`` (cross-check), ``mvc gc`` (what must stay), ``mvc push`` and
+``mvc pull`` (what to move), ``mvc stats`` (which versions a remote holds whole) and
+``mvc add`` (what a concurrent gc may have removed). A version needs its artifact object;
+a directory artifact also needs every file object its manifest lists; a ``--store-data``
+lineage input needs its data object(s) the same way.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core import refs
 from mvc.core.errors import IntegrityError
 from mvc.core.objects import ObjectStore
 from mvc.core.registry.base import Registry, VersionRow
 
+if TYPE_CHECKING:
+    from mvc.core.artifacts import ManifestEntry, Stored
+    from mvc.core.session import Session
+
 Progress = Callable[[int], None] | None
+Fetch = Callable[[str], None] | None
+
+
+class Artifact(NamedTuple):
+    """Something held in the store: a version's artifact, a stored data input, or what a
+    pointer file names."""
+
+    digest: str
+    kind: str  # "file" | "directory"
+    who: str  # how a finding names it: "model@version", "model@version (data PATH)"
 
 
 @dataclass
 class Needs:
-    """digest -> who needs it (``model@version`` or ``model@version:path``)."""
+    """digest -> who needs it (``model@version`` or ``model@version:path``), in the order
+    found: each artifact's object first, then the objects its manifest lists."""
 
     by_digest: dict[str, list[str]] = field(default_factory=dict)
-    # manifests that could not be read, so the objects they list are unknown
+    # manifests that could not be read (digest -> why), so the objects they list are unknown
     unreadable: dict[str, str] = field(default_factory=dict)
 
     def add(self, digest: str, who: str) -> None:
         self.by_digest.setdefault(digest, []).append(who)
 
+    @property
+    def digests(self) -> list[str]:
+        return list(self.by_digest)
 
-def _expand(store: ObjectStore, needs: Needs, digest: str, kind: str, who: str) -> None:
+    def require_readable(self) -> None:
+        """Raise the first unreadable manifest's error (push and pull cannot go on without it)."""
+        if self.unreadable:
+            raise IntegrityError(next(iter(self.unreadable.values())))
+
+
+def _objects(digest: str, entries: Iterable["ManifestEntry"]) -> list[tuple[str, str | None]]:
+    """(object, path inside) for an artifact: itself, then its files' objects by digest."""
+    files = sorted(((e.digest, e.path) for e in entries if not e.is_link), key=lambda f: f[0])
+    return [(digest, None), *files]
+
+
+def version_artifacts(registry: Registry, row: VersionRow) -> list[Artifact]:
+    """What a version keeps in the store: its artifact and its ``--store-data`` inputs."""
+    who = refs.format_ref(row.model, row.version)
+    found = [Artifact(row.digest, row.kind, who)]
+    for item in registry.lineage_inputs(row.id):
+        if item.kind == "data" and item.detail.get("stored") and item.digest:
+            found.append(Artifact(item.digest, item.detail.get("kind", "file"), f"{who} (data {item.path})"))
+    return found
+
+
+def artifact_needs(store: ObjectStore, artifacts: Iterable[Artifact], *, fetch: Fetch = None) -> Needs:
+    """Every object ``artifacts`` need. ``fetch(digest)`` is called for a directory manifest
+    the store lacks before it is read (a pull brings it from the remote first)."""
     from mvc.core.artifacts import load_entries
 
-    needs.add(digest, who)
-    if kind != "directory":
-        return
-    try:
-        entries = load_entries(store, digest)
-    except IntegrityError as exc:
-        needs.unreadable[digest] = exc.message
-        return
-    for entry in entries:
-        if "digest" in entry:
-            needs.add(entry["digest"], f"{who}:{entry['path']}")
-
-
-def needed_objects(registry: Registry, store: ObjectStore, rows: Iterable[VersionRow] | None = None) -> Needs:
-    """Every object that ``rows`` (default: every version, archived included) need."""
     needs = Needs()
-    for row in registry.versions() if rows is None else rows:
-        who = refs.format_ref(row.model, row.version)
-        _expand(store, needs, row.digest, row.kind, who)
-        for item in registry.lineage_inputs(row.id):
-            if item.kind == "data" and item.detail.get("stored") and item.digest:
-                _expand(store, needs, item.digest, item.detail.get("kind", "file"),
-                        f"{who} (data {item.path})")
+    for art in artifacts:
+        entries: list = []
+        if art.kind == "directory":
+            if fetch is not None and not store.has(art.digest):
+                fetch(art.digest)
+            try:
+                entries = load_entries(store, art.digest)
+            except IntegrityError as exc:
+                needs.unreadable[art.digest] = exc.message
+        for digest, path in _objects(art.digest, entries):
+            needs.add(digest, art.who if path is None else f"{art.who}:{path}")
     return needs
 
+
+def needed_objects(registry: Registry, store: ObjectStore, rows: Iterable[VersionRow] | None = None,
+                   *, fetch: Fetch = None) -> Needs:
+    """Every object that ``rows`` (default: every version, archived included) need."""
+    rows = registry.versions() if rows is None else rows
+    return artifact_needs(store, (a for row in rows for a in version_artifacts(registry, row)), fetch=fetch)
+
+
+def missing_objects(store: ObjectStore, stored: "Stored") -> list[str]:
+    """The objects of a just-stored artifact (``artifacts.Stored``) that the store lacks now."""
+    return [d for d, _ in _objects(stored.digest, stored.entries) if not store.has(d)]
+
+
+# -- checking ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Finding:
@@ -67,19 +114,18 @@ class Finding:
     used_by: tuple[str, ...]
 
 
-def object_size(store: ObjectStore, digest: str) -> int:
-    try:
-        return os.stat(store.path(digest)).st_size
-    except FileNotFoundError:
-        return 0
+class Checked(NamedTuple):
+    objects: int  # objects re-hashed
+    bytes: int  # bytes read
+    findings: list[Finding]
 
 
 def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
-                  progress: Progress = None) -> tuple[int, int, list[Finding]]:
+                  progress: Progress = None) -> Checked:
     """Re-hash the needed objects (and, with ``include_all``, every object in the store).
 
-    Returns (objects checked, bytes read, findings): each needed object that is missing,
-    and each object whose bytes do not hash to its name.
+    Findings: each needed object that is missing, and each object whose bytes do not hash
+    to its name.
     """
     digests = set(needs.by_digest)
     if include_all:
@@ -97,22 +143,27 @@ def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
             findings.append(Finding(digest, "missing", used_by))
             continue
         checked += 1
-        nbytes += object_size(store, digest)
+        nbytes += store.size(digest)
         if actual != digest:
             findings.append(Finding(digest, "corrupt", used_by))
-    for digest, why in sorted(needs.unreadable.items()):
+    for digest in sorted(needs.unreadable):
         if not any(f.digest == digest for f in findings):
             findings.append(Finding(digest, "corrupt", tuple(needs.by_digest.get(digest, ()))))
-    return checked, nbytes, findings
+    return Checked(checked, nbytes, findings)
+
+
+def verify(session: "Session", wanted: Iterable[str] = (), progress: Progress = None) -> Checked:
+    """``mvc verify``: re-hash every stored object, or only those the versions ``wanted``
+    (refs) need."""
+    wanted = list(wanted)
+    rows = None
+    if wanted:
+        rows = list({row.id: row for row in map(session.resolve, wanted)}.values())
+    needs = needed_objects(session.registry, session.store, rows)
+    return check_objects(session.store, needs, include_all=not wanted, progress=progress)
 
 
 def describe(finding: Finding) -> str:
     users = ", ".join(finding.used_by[:3]) + (" …" if len(finding.used_by) > 3 else "")
     needed = f" (needed by {users})" if users else " (not referenced)"
     return f"object {finding.digest} is {finding.problem}{needed}"
-
-
-def missing_objects(store: ObjectStore, stored) -> list[str]:
-    """The objects of a just-stored artifact (``artifacts.Stored``) that the store lacks now."""
-    digests = [stored.digest] + [e["digest"] for e in stored.entries if "digest" in e]
-    return [d for d in digests if not store.has(d)]

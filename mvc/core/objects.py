@@ -52,6 +52,34 @@ def digest_bytes(data: bytes) -> str:
     return format_digest(hashlib.sha256(data).hexdigest())
 
 
+def object_key(digest: str) -> str:
+    """Where an object lives under a store's ``objects/`` folder: ``ab/cdef…`` (a remote
+    keeps the same layout, so a directory remote is a plain copy of the store)."""
+    hexd = hex_of(digest)
+    return f"{hexd[:2]}/{hexd[2:]}"
+
+
+def digest_of_key(key: str) -> str | None:
+    """The digest an ``objects/`` path (ending in ``ab/cdef…``) names, or None when it is not
+    an object's."""
+    hexd = "".join(key.rstrip("/").rsplit("/", 2)[-2:])
+    return format_digest(hexd) if _HEX_RE.match(hexd) else None
+
+
+def _copy_hashing(read: Callable[[int], bytes], write: Callable[[bytes], object],
+                  progress: Progress) -> tuple[str, int]:
+    """Copy a stream to another in CHUNK pieces, hashing the very bytes written."""
+    h = hashlib.sha256()
+    size = 0
+    while chunk := read(CHUNK):
+        h.update(chunk)
+        write(chunk)
+        size += len(chunk)
+        if progress:
+            progress(len(chunk))
+    return format_digest(h.hexdigest()), size
+
+
 def _write_all(fd: int, data) -> None:
     view = memoryview(data)
     while view:
@@ -168,11 +196,22 @@ class ObjectStore:
 
     # -- layout ---------------------------------------------------------------------
     def path(self, digest: str) -> Path:
-        hexd = hex_of(digest)
-        return self.root / hexd[:2] / hexd[2:]
+        return self.root / object_key(digest)
 
     def has(self, digest: str) -> bool:
         return self.path(digest).is_file()
+
+    def stat(self, digest: str) -> os.stat_result | None:
+        """The object's size and age (gc, stats); None when it is not there."""
+        try:
+            return os.stat(self.path(digest))
+        except FileNotFoundError:
+            return None
+
+    def size(self, digest: str) -> int:
+        """The bytes the object takes; 0 when it is not there."""
+        st = self.stat(digest)
+        return st.st_size if st is not None else 0
 
     def iter_digests(self) -> Iterator[str]:
         if not self.root.is_dir():
@@ -270,16 +309,9 @@ class ObjectStore:
     def put_stream(self, stream: BinaryIO, expected: str, progress: Progress = None) -> int:
         """Store bytes read from ``stream`` (e.g. a remote file) that must hash to
         ``expected``; anything else is refused and leaves nothing in the store."""
-        h = hashlib.sha256()
-        size = 0
         with self._staging() as (fd, tmp):
-            while chunk := stream.read(CHUNK):
-                h.update(chunk)
-                _write_all(fd, chunk)
-                size += len(chunk)
-                if progress:
-                    progress(len(chunk))
-        if format_digest(h.hexdigest()) != expected:
+            actual, size = _copy_hashing(stream.read, lambda chunk: _write_all(fd, chunk), progress)
+        if actual != expected:
             os.unlink(tmp)
             raise IntegrityError(f"object {expected} arrived corrupt: its bytes do not match its digest")
         self._commit(tmp, expected)
@@ -315,6 +347,17 @@ class ObjectStore:
         if digest_bytes(data) != digest:
             raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
         return data
+
+    def copy_to(self, digest: str, stream: BinaryIO, progress: Progress = None) -> int:
+        """Write the object's bytes to ``stream`` (e.g. a remote file), hashing them on the
+        way; IntegrityError when they do not match the digest, so the caller must discard
+        what it wrote then. Returns the size."""
+        fd = self._open(digest)
+        with os.fdopen(fd, "rb") as src:
+            actual, size = _copy_hashing(src.read, stream.write, progress)
+        if actual != digest:
+            raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+        return size
 
     def hash_object(self, digest: str, progress: Progress = None) -> str:
         """Re-hash a stored object; returns the digest its bytes actually have."""

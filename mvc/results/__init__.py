@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 
-class _Result:
+class Result:
     # Keys added to a result by an option (e.g. "git" with --git) appear only when set, so
     # the JSON without the option stays exactly what SPEC lists.
     _optional: tuple[str, ...] = ()
@@ -22,7 +22,7 @@ class _Result:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, _Result):
+    if isinstance(value, Result):
         return value.to_dict()
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
@@ -34,7 +34,7 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class InitResult(_Result):
+class InitResult(Result):
     path: str
     created: bool
     registry: str
@@ -42,7 +42,7 @@ class InitResult(_Result):
 
 
 @dataclass(frozen=True)
-class AddResult(_Result):
+class AddResult(Result):
     ref: str
     model: str
     version: str
@@ -56,7 +56,7 @@ class AddResult(_Result):
 
 
 @dataclass(frozen=True)
-class VersionInfo(_Result):
+class VersionInfo(Result):
     """Everything about one version (``mvc show``)."""
 
     ref: str
@@ -81,7 +81,7 @@ class VersionInfo(_Result):
 
 
 @dataclass(frozen=True)
-class VersionSummary(_Result):
+class VersionSummary(Result):
     """One row of ``mvc ls NAME``."""
 
     ref: str
@@ -94,7 +94,7 @@ class VersionSummary(_Result):
 
 
 @dataclass(frozen=True)
-class ModelSummary(_Result):
+class ModelSummary(Result):
     """One row of ``mvc ls``."""
 
     model: str
@@ -104,7 +104,7 @@ class ModelSummary(_Result):
 
 
 @dataclass(frozen=True)
-class LogEntry(_Result):
+class LogEntry(Result):
     """One version in ``mvc log``, newest first."""
 
     ref: str
@@ -121,7 +121,7 @@ class LogEntry(_Result):
 
 
 @dataclass(frozen=True)
-class CheckoutResult(_Result):
+class CheckoutResult(Result):
     ref: str
     digest: str
     kind: str
@@ -133,7 +133,7 @@ class CheckoutResult(_Result):
 
 
 @dataclass(frozen=True)
-class TagResult(_Result):
+class TagResult(Result):
     model: str
     tag: str
     version: str
@@ -142,7 +142,7 @@ class TagResult(_Result):
 
 
 @dataclass(frozen=True)
-class TagInfo(_Result):
+class TagInfo(Result):
     model: str
     tag: str
     version: str
@@ -151,7 +151,7 @@ class TagInfo(_Result):
 
 
 @dataclass(frozen=True)
-class ConfigEntry(_Result):
+class ConfigEntry(Result):
     key: str
     value: Any
     action: str = "get"  # "get" | "set" | "unset"
@@ -160,7 +160,7 @@ class ConfigEntry(_Result):
 
 
 @dataclass(frozen=True)
-class ConfigValue(_Result):
+class ConfigValue(Result):
     """One line of ``mvc config list --all``."""
 
     key: str

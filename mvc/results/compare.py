@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mvc.results import _Result
+from mvc.results import Result
 
 
 @dataclass(frozen=True)
-class DiffResult(_Result):
+class DiffResult(Result):
     """How version ``b`` differs from version ``a`` (``mvc diff``, SPEC §3 "Comparison")."""
 
     a: str
@@ -29,7 +29,7 @@ class DiffResult(_Result):
 
 
 @dataclass(frozen=True)
-class LineageResult(_Result):
+class LineageResult(Result):
     """The lineage graph around one node (``mvc lineage``, SPEC §3 "Lineage")."""
 
     node: str

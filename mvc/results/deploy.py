@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mvc.results import _Result
+from mvc.results import Result
 
 
 @dataclass(frozen=True)
-class ChannelMove(_Result):
+class ChannelMove(Result):
     """What a promote, rollback or canary command did to a channel (``changed`` false: nothing
     to do). ``version``/``ref``/``slot``/``path`` name the stable version after the move."""
 
@@ -29,7 +29,7 @@ class ChannelMove(_Result):
 
 
 @dataclass(frozen=True)
-class ChannelStatus(_Result):
+class ChannelStatus(Result):
     """What a channel serves (``mvc canary status``)."""
 
     model: str
@@ -44,7 +44,7 @@ class ChannelStatus(_Result):
 
 
 @dataclass(frozen=True)
-class Resolution(_Result):
+class Resolution(Result):
     """Which version serves a request (``mvc resolve``); exactly the keys of SPEC §3."""
 
     model: str
@@ -56,7 +56,7 @@ class Resolution(_Result):
 
 
 @dataclass(frozen=True)
-class ArchiveResult(_Result):
+class ArchiveResult(Result):
     ref: str
     model: str
     version: str
@@ -65,7 +65,7 @@ class ArchiveResult(_Result):
 
 
 @dataclass(frozen=True)
-class ChannelLogEntry(_Result):
+class ChannelLogEntry(Result):
     """One move of a channel in ``mvc log NAME --channel C``, newest first."""
 
     seq: int

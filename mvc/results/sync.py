@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mvc.results import _Result
+from mvc.results import Result
 
 
 @dataclass(frozen=True)
-class RemoteInfo(_Result):
+class RemoteInfo(Result):
     name: str
     url: str
     default: bool
 
 
 @dataclass(frozen=True)
-class TransferResult(_Result):
+class TransferResult(Result):
     """What ``mvc push`` / ``mvc pull`` moved."""
 
     remote: str
@@ -27,5 +27,5 @@ class TransferResult(_Result):
 
 
 @dataclass(frozen=True)
-class HooksResult(_Result):
+class HooksResult(Result):
     hooks: tuple[str, ...]

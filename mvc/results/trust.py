@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mvc.results import _Result
+from mvc.results import Result
 
 
 @dataclass(frozen=True)
-class AccessGrant(_Result):
+class AccessGrant(Result):
     """One user's role (``mvc access list``)."""
 
     user: str
@@ -19,7 +19,7 @@ class AccessGrant(_Result):
 
 
 @dataclass(frozen=True)
-class AccessChange(_Result):
+class AccessChange(Result):
     """What ``mvc access grant|revoke`` did."""
 
     user: str
@@ -29,7 +29,7 @@ class AccessChange(_Result):
 
 
 @dataclass(frozen=True)
-class AuditEvent(_Result):
+class AuditEvent(Result):
     """One event of the audit log; ``hash = sha256(prev + canonical JSON of the rest)``."""
 
     seq: int
@@ -43,7 +43,7 @@ class AuditEvent(_Result):
 
 
 @dataclass(frozen=True)
-class AuditCheck(_Result):
+class AuditCheck(Result):
     """``mvc audit --verify``: whether the chain holds, and where it first breaks."""
 
     ok: bool
@@ -53,14 +53,14 @@ class AuditCheck(_Result):
 
 
 @dataclass(frozen=True)
-class ObjectProblem(_Result):
+class ObjectProblem(Result):
     digest: str
     problem: str  # "missing" | "corrupt"
     used_by: tuple[str, ...]  # refs (and paths inside them) that need the object
 
 
 @dataclass(frozen=True)
-class VerifyReport(_Result):
+class VerifyReport(Result):
     """``mvc verify``: objects re-hashed and what was wrong with them."""
 
     ok: bool
@@ -70,14 +70,14 @@ class VerifyReport(_Result):
 
 
 @dataclass(frozen=True)
-class FsckProblem(_Result):
+class FsckProblem(Result):
     kind: str  # e.g. "object-missing", "object-corrupt", "tmp-stray", "lineage", "audit", "deploy"
     message: str
     repaired: bool
 
 
 @dataclass(frozen=True)
-class FsckReport(_Result):
+class FsckReport(Result):
     """``mvc fsck``: every inconsistency found, and which were repaired."""
 
     ok: bool  # True when nothing is left unrepaired
@@ -90,7 +90,7 @@ class FsckReport(_Result):
 
 
 @dataclass(frozen=True)
-class GcResult(_Result):
+class GcResult(Result):
     """``mvc gc``: unreferenced objects deleted (or that would be, with ``dry_run``)."""
 
     dry_run: bool
@@ -103,7 +103,7 @@ class GcResult(_Result):
 
 
 @dataclass(frozen=True)
-class StoreStats(_Result):
+class StoreStats(Result):
     """What an object store holds (``mvc stats``)."""
 
     models: int

@@ -154,12 +154,12 @@ def test_directory_with_a_symlink_pointing_outside_is_refused(repo, work, target
 def test_checkout_never_writes_outside_its_target(api, tmp_path):
     """A manifest that names ../ paths (a tampered store) is refused before anything is written."""
     repo, root = api
-    from mvc.core.artifacts import manifest_bytes
+    from mvc.core.artifacts import ManifestEntry, manifest_bytes
     from mvc.core.registry.base import NewVersion
 
     blob = repo.store.put_bytes(b"payload")
     for i, evil in enumerate(["../escaped.txt", "/tmp/abs-escape.txt", "a/../../escaped.txt"]):
-        digest = repo.store.put_bytes(manifest_bytes([{"path": evil, "mode": 0o644, "size": 7, "digest": blob}]))
+        digest = repo.store.put_bytes(manifest_bytes([ManifestEntry(evil, 0o644, 7, blob)]))
         with repo.session.change("writer", "add", "evil") as work:
             repo.registry.insert_version(NewVersion("evil", f"0.0.{i}", digest, 7, "directory", "evil", "",
                                                     {}, {}, {}, {}, work.ts, "x"))

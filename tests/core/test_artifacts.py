@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mvc.core import artifacts
-from mvc.core.artifacts import Materializer, Stored, manifest_bytes, store_path
+from mvc.core.artifacts import ManifestEntry, Materializer, Stored, manifest_bytes, store_path
 from mvc.core.errors import ConflictError, IntegrityError, UserError
 
 from support import write
@@ -30,8 +30,8 @@ def _checkout(store, cache, stored, dest, link="copy", force=False):
 
 def _store_manifest(store, entries: list[dict]) -> Stored:
     """A hand-built manifest object, as a tampered store or a hostile remote could hold."""
-    digest = store.put_bytes(manifest_bytes(entries))
-    return Stored(digest, 0, "directory", "art", tuple(entries))
+    digest = store.put_bytes(manifest_bytes(ManifestEntry.from_dict(e) for e in entries))
+    return Stored(digest, 0, "directory", "art", tuple(artifacts.load_entries(store, digest)))
 
 
 def _listing(root: Path) -> set[str]:
@@ -55,8 +55,8 @@ def test_manifest_is_canonical(store, cache, tmp_path):
     sa, sb = store_path(a, store, cache), store_path(b, store, cache)
     assert sa.digest == sb.digest and sa.kind == "directory" and sa.size == 3 + 3 + 2 + 10
     entries = artifacts.load_entries(store, sa.digest)
-    assert [e["path"] for e in entries] == ["a.txt", "b/c/three.bin", "b/two.txt", "run.sh"]
-    assert {e["path"]: e["mode"] for e in entries} == {
+    assert [e.path for e in entries] == ["a.txt", "b/c/three.bin", "b/two.txt", "run.sh"]
+    assert {e.path: e.mode for e in entries} == {
         "a.txt": 0o644, "b/c/three.bin": 0o644, "b/two.txt": 0o644, "run.sh": 0o755}
     # the digest is the digest of the stored canonical manifest
     raw = store.read_bytes(sa.digest)
@@ -83,10 +83,10 @@ def test_symlinks_inside_are_stored_as_links(store, cache, tmp_path):
     os.symlink("weights", root / "wdir")
     os.symlink("../current.bin", root / "weights" / "up")
     s = store_path(root, store, cache)
-    by_path = {e["path"]: e for e in s.entries}
-    assert by_path["current.bin"] == {"path": "current.bin", "mode": 0o120000, "size": 14,
-                                      "target": "weights/v1.bin"}
-    assert by_path["wdir"]["target"] == "weights"
+    by_path = {e.path: e for e in s.entries}
+    assert by_path["current.bin"].to_dict() == {"path": "current.bin", "mode": 0o120000, "size": 14,
+                                                "target": "weights/v1.bin"}
+    assert by_path["wdir"].target == "weights"
     assert "wdir/v1.bin" not in by_path  # a link to a directory is not followed
     out = _checkout(store, cache, s, tmp_path / "out")
     assert os.readlink(out.path / "current.bin") == "weights/v1.bin"
@@ -175,7 +175,7 @@ def test_link_modes(store, cache, tmp_path, link):
     root = _tree(tmp_path / "m", ["a.txt", "b/two.txt", "b/c/three.bin", "run.sh"])
     s = store_path(root, store, cache)
     out = _checkout(store, cache, s, tmp_path / "out", link=link).path
-    obj = store.path(dict((e["path"], e["digest"]) for e in s.entries)["a.txt"])
+    obj = store.path(dict((e.path, e.digest) for e in s.entries)["a.txt"])
     f = out / "a.txt"
     assert f.read_bytes() == b"one"
     if link == "symlink":
@@ -187,7 +187,7 @@ def test_link_modes(store, cache, tmp_path, link):
         assert stat.S_IMODE(f.stat().st_mode) == 0o644
         assert stat.S_IMODE((out / "run.sh").stat().st_mode) == 0o755
     # the store is untouched by whatever link mode was used
-    assert store.read_bytes(s.entries[0]["digest"]) == (root / s.entries[0]["path"]).read_bytes()
+    assert store.read_bytes(s.entries[0].digest) == (root / s.entries[0].path).read_bytes()
     assert _checkout(store, cache, s, tmp_path / "out", link=link).written is False
 
 
@@ -200,7 +200,7 @@ def test_unknown_link_mode(store, cache):
 def test_corrupt_object_is_refused_and_nothing_is_left(store, cache, tmp_path, corrupt, link):
     root = _tree(tmp_path / "m", ["a.txt", "b/two.txt", "b/c/three.bin", "run.sh"])
     s = store_path(root, store, cache)
-    bad = {e["path"]: e["digest"] for e in s.entries}["b/two.txt"]
+    bad = {e.path: e.digest for e in s.entries}["b/two.txt"]
     # a verified checkout first, so the cache trusts the object until it changes
     _checkout(store, cache, s, tmp_path / "first", link=link)
     corrupt(store.path(bad), b"TWO")

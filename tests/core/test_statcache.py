@@ -63,7 +63,7 @@ def test_unchanged_tree_reads_only_changed_files(store, cache, tmp_path, reads):
     _settled(root / "b", b"B")
     s = store_path(root, store, cache)
     assert reads == [(root / "b").absolute()]
-    assert {e["path"]: e["digest"] for e in s.entries}["b"] == objects.digest_bytes(b"B")
+    assert {e.path: e.digest for e in s.entries}["b"] == objects.digest_bytes(b"B")
 
 
 def test_changed_content_is_hashed_again(store, cache, tmp_path, reads):

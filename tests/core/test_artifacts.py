@@ -297,3 +297,26 @@ def test_symlink_chain_leading_outside_is_refused_when_stored(store, cache, tmp_
     os.symlink("up/..", root / "d" / "up2")  # reads as d/, leads to root's parent
     with pytest.raises(UserError, match="outside"):
         store_path(root, store, cache)
+
+
+@pytest.mark.parametrize("entry", [
+    {"path": "a", "mode": 0o644, "size": 1},  # neither digest nor target
+    {"path": "a", "mode": 0o644, "size": 1, "digest": "sha256:" + "0" * 64, "target": "b"},
+    {"path": 7, "mode": 0o644, "size": 1, "digest": "sha256:" + "0" * 64},
+    {"path": "a", "mode": "644", "size": 1, "digest": "sha256:" + "0" * 64},
+    {"path": "a", "mode": 0o644, "size": -1, "digest": "sha256:" + "0" * 64},
+    ["a", 0o644, 1],
+])
+def test_a_manifest_entry_of_another_shape_is_unreadable(store, entry):
+    data = json.dumps({"format": artifacts.MANIFEST_FORMAT, "entries": [entry]}).encode()
+    with pytest.raises(IntegrityError, match="unreadable"):
+        artifacts.load_entries(store, store.put_bytes(data))
+
+
+def test_manifest_entries_round_trip_through_the_canonical_bytes(store):
+    entries = [ManifestEntry("b/link", artifacts.SYMLINK_MODE, 1, target="x"),
+               ManifestEntry("a.bin", 0o755, 3, "sha256:" + "1" * 64)]
+    data = manifest_bytes(entries)
+    assert artifacts.parse_manifest(data) == sorted(entries, key=lambda e: e.path)
+    assert [list(e) for e in json.loads(data)["entries"]] == [
+        ["digest", "mode", "path", "size"], ["mode", "path", "size", "target"]]

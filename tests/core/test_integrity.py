@@ -198,3 +198,25 @@ def test_audit_lists_newest_first_with_limit(repo):
     assert [e.seq for e in events] == sorted((e.seq for e in events), reverse=True)
     assert set(events[0].to_dict()) == {"seq", "ts", "user", "action", "target", "details", "prev", "hash"}
     assert len(repo.audit(limit=1)) == 1
+
+
+def test_one_answer_to_which_objects_a_version_needs(repo):
+    """verify, gc, fsck, push, pull and stats all ask integrity.needed_objects: the
+    artifact first, then the files its manifest lists (by digest), then stored data."""
+    from mvc.core import integrity
+
+    root = model_dir(repo, {"a.bin": b"a", "b/c.bin": b"c", "same.bin": b"a"})
+    (repo.layout.work_dir / "train.csv").write_bytes(b"x,y\n")
+    v = repo.add(root, "net", data=[repo.layout.work_dir / "train.csv"], store_data=True)
+    needs = integrity.needed_objects(repo.registry, repo.store)
+    a, c, data = (repo.store.put_bytes(b) for b in (b"a", b"c", b"x,y\n"))
+    assert needs.digests == [v.digest, *sorted({a, c}), data]
+    assert needs.by_digest[a] == ["net@0.1.0:a.bin", "net@0.1.0:same.bin"]
+    assert needs.by_digest[data] == [f"net@0.1.0 (data {repo.layout.work_dir / 'train.csv'})"]
+    # a manifest that cannot be read is named, not guessed at; the fetch callback runs first
+    os.unlink(repo.store.path(v.digest))
+    fetched = []
+    needs = integrity.needed_objects(repo.registry, repo.store, fetch=fetched.append)
+    assert fetched == [v.digest] and v.digest in needs.unreadable
+    with pytest.raises(IntegrityError, match="missing"):
+        needs.require_readable()

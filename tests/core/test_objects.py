@@ -177,3 +177,26 @@ def test_trusted_export_copies_with_the_kernel(store, tmp_path):
         finally:
             os.close(fd)
         assert out.read_bytes() == data
+
+
+def test_object_key_is_the_layout_remotes_use(store):
+    digest = store.put_bytes(b"weights")
+    key = objects.object_key(digest)
+    assert store.path(digest) == store.root / key
+    assert objects.digest_of_key(f"bucket/prefix/objects/{key}") == digest
+    assert objects.digest_of_key("bucket/prefix/objects/ab/not-an-object") is None
+    assert store.size(digest) == 7 and store.stat(digest).st_size == 7
+    assert store.size(digest_bytes(b"never stored")) == 0 and store.stat(digest_bytes(b"never stored")) is None
+
+
+def test_copy_to_verifies_what_it_writes(store, corrupt):
+    import io
+
+    digest = store.put_bytes(b"payload")
+    out = io.BytesIO()
+    assert store.copy_to(digest, out) == 7 and out.getvalue() == b"payload"
+    corrupt(store.path(digest))
+    with pytest.raises(IntegrityError, match="corrupt"):
+        store.copy_to(digest, io.BytesIO())
+    with pytest.raises(IntegrityError, match="missing"):
+        store.copy_to(digest_bytes(b"never stored"), io.BytesIO())

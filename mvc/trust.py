@@ -1,7 +1,7 @@
 """The part of the Repo API that makes a registry trustworthy: the access policy, the audit
 trail, and checking, measuring and cleaning the object store (SPEC §3 "Integrity", §5, §7).
 ``Repo`` inherits it (see api.py); the logic lives in mvc/core/access.py, audit.py,
-integrity.py, fsck.py and gc.py."""
+integrity.py, fsck.py, gc.py and stats.py, which take the Session; the results are built here."""
 
 from __future__ import annotations
 

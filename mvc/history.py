@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING
 
 from mvc.core import refs
 from mvc.core.errors import UsageError, UserError
-from mvc.core.lock import RepoLock
 from mvc.core.names import check_model_name
 from mvc.core.registry.base import VersionRow
-from mvc.core.serving import STATES
+from mvc.core.serving import STATES, serving_map, state_of, tags_by_version
 from mvc.results import LogEntry, ModelSummary, VersionInfo, VersionSummary
 
 if TYPE_CHECKING:
@@ -24,11 +23,12 @@ class HistoryOps:
     # -- reading ------------------------------------------------------------------------
     def show(self, ref: str) -> VersionInfo:
         """Everything about the version ``ref`` names."""
-        row = self._resolve(ref)
-        serving = self._serving(row.model).get((row.model, row.version), [])
-        tags = self._tags_by_version(row.model).get((row.model, row.version), [])
+        session = self.session
+        row = session.resolve(ref)
+        serving = serving_map(session.registry, row.model).get((row.model, row.version), [])
+        tags = tags_by_version(session.registry, row.model).get((row.model, row.version), [])
         lineage: dict[str, list] = {"data": [], "code": [], "parents": []}
-        for item in self.registry.lineage_inputs(row.id):
+        for item in session.registry.lineage_inputs(row.id):
             if item.kind == "model":
                 lineage["parents"].append(refs.format_ref(*item.parent) if item.parent else item.digest)
             else:
@@ -36,12 +36,12 @@ class HistoryOps:
         from mvc.core import artifacts
 
         if row.kind == "directory":
-            files = tuple(e.to_dict() for e in artifacts.load_entries(self.store, row.digest))
+            files = tuple(e.to_dict() for e in artifacts.load_entries(session.store, row.digest))
         else:
             files = ({"path": row.path_name, "size": row.size, "digest": row.digest},)
         return VersionInfo(
             ref=refs.format_ref(row.model, row.version), model=row.model, version=row.version,
-            digest=row.digest, size=row.size, kind=row.kind, state=self._state(row, serving),
+            digest=row.digest, size=row.size, kind=row.kind, state=state_of(row, serving),
             tags=tuple(sorted(tags)), channels=tuple(serving), metrics=row.metrics,
             params=row.params, env=row.env, git=row.git, lineage=lineage, message=row.message,
             created_at=row.created_at, created_by=row.created_by, archived=row.archived, files=files,
@@ -51,33 +51,34 @@ class HistoryOps:
         """Models (``ModelSummary``), or one model's versions (``VersionSummary``), newest first."""
         if state is not None and state not in STATES:
             raise UserError(f"unknown state {state!r}; use one of: {', '.join(STATES)}")
+        registry = self.session.registry
         if name is None:
-            rows = self.registry.versions()
+            rows = registry.versions()
             by_model: dict[str, list[VersionRow]] = {}
             for r in rows:
                 by_model.setdefault(r.model, []).append(r)
-            serving = self._serving()
-            channels = {(c.model, c.channel): c.version for c in self.registry.channels()}
+            serving = serving_map(registry)
+            channels = {(c.model, c.channel): c.version for c in registry.channels()}
             out = []
             for model in sorted(by_model):
                 versions = by_model[model]
                 if state is not None and not any(
-                        self._state(r, serving.get((model, r.version), [])) == state for r in versions):
+                        state_of(r, serving.get((model, r.version), [])) == state for r in versions):
                     continue
                 out.append(ModelSummary(
                     model, len(versions), refs.latest_of(versions).version,
-                    {ch: channels.get((model, ch)) for ch in self.channel_names()},
+                    {ch: channels.get((model, ch)) for ch in self.session.channel_names()},
                 ))
             return out
         check_model_name(name)
-        rows = self.registry.versions(name)
+        rows = registry.versions(name)
         if not rows:
-            self._resolve(name)  # raises "unknown model" with a suggestion
-        serving = self._serving(name)
-        tags = self._tags_by_version(name)
+            self.session.resolve(name)  # raises "unknown model" with a suggestion
+        serving = serving_map(registry, name)
+        tags = tags_by_version(registry, name)
         out = []
         for r in refs.sort_versions(rows):
-            s = self._state(r, serving.get((name, r.version), []))
+            s = state_of(r, serving.get((name, r.version), []))
             if state is None or s == state:
                 out.append(VersionSummary(
                     refs.format_ref(name, r.version), r.version, r.digest, s,
@@ -95,16 +96,17 @@ class HistoryOps:
             return self.channel_log(name, channel, limit)
         if limit is not None and limit < 1:
             raise UserError("--limit must be at least 1")
+        registry = self.session.registry
         if name is not None:
             check_model_name(name)
-            if not self.registry.versions(name):
-                self._resolve(name)
-        rows = sorted(self.registry.versions(name), key=lambda r: (r.created_at, r.id), reverse=True)
-        serving = self._serving(name)
-        tags = self._tags_by_version(name)
+        rows = sorted(registry.versions(name), key=lambda r: (r.created_at, r.id), reverse=True)
+        if name is not None and not rows:
+            self.session.resolve(name)  # raises "unknown model" with a suggestion
+        serving = serving_map(registry, name)
+        tags = tags_by_version(registry, name)
         return [
             LogEntry(refs.format_ref(r.model, r.version), r.model, r.version, r.digest, r.size,
-                     self._state(r, serving.get((r.model, r.version), [])),
+                     state_of(r, serving.get((r.model, r.version), [])),
                      tuple(sorted(tags.get((r.model, r.version), []))), r.message, r.created_at,
                      r.created_by, r.metrics)
             for r in rows[:limit]
@@ -117,36 +119,32 @@ class HistoryOps:
         from mvc.core import compare
         from mvc.results import DiffResult
 
-        sides = [compare.side_of(refs.format_ref(r.model, r.version), r, self.registry, self.store)
-                 for r in (self._resolve(a), self._resolve(b))]
-        settings = compare.settings_from(self.config.value)
-        return DiffResult(**compare.compare(*sides, settings, compare.store_reader(self.store)))
+        session = self.session
+        sides = [compare.side_of(refs.format_ref(r.model, r.version), r, session.registry, session.store)
+                 for r in (session.resolve(a), session.resolve(b))]
+        settings = compare.settings_from(session.config.value)
+        return DiffResult(**compare.compare(*sides, settings, compare.store_reader(session.store)))
 
     def lineage(self, target: str, *, upstream: bool = True, downstream: bool = True,
                 depth: int | None = None) -> "LineageResult":
         """The lineage graph around a version (a ref), or around a data or code file (a
         path, by its content digest, or a ``data:``/``code:`` node id): what it came from
         (``upstream``), what was built on it (``downstream``), at most ``depth`` steps away."""
-        from mvc.core import artifacts, lineage
+        from mvc.core import artifacts, lineage, lineage_file
         from mvc.results import LineageResult
 
-        if not lineage.file_looks_whole(self.layout.lineage_file):
-            self._write_lineage()  # missing or cut short: rebuilt from the registry
+        session = self.session
+        try:  # reading the lineage is when the derived file catches up (SPEC §6)
+            lineage_file.bring_up_to_date(session.registry, session.layout.lineage_file, session.layout.tmp)
+        except OSError:
+            pass  # a read-only .mvc: the answer comes from the registry all the same
 
         def resolve(ref: str) -> tuple[str, str, int]:
-            row = self._resolve(ref)
+            row = session.resolve(ref)
             return row.model, row.version, row.id
 
-        node, vid = lineage.locate(self.registry, target, resolve=resolve,
-                                   hash_path=lambda p: artifacts.hash_path(p, self.cache)[0])
-        graph = lineage.walk(self.registry, node, vid, upstream=upstream, downstream=downstream, depth=depth)
+        node, vid = lineage.locate(session.registry, target, resolve=resolve,
+                                   hash_path=lambda p: artifacts.hash_path(p, session.cache)[0])
+        graph = lineage.walk(session.registry, node, vid, upstream=upstream, downstream=downstream, depth=depth)
         return LineageResult(**lineage.neighbourhood(graph, node, upstream=upstream,
                                                      downstream=downstream, depth=depth))
-
-    def _write_lineage(self) -> None:
-        """Rewrite ``.mvc/lineage.json`` from the registry, under the lock so that the last
-        writer has read the newest rows."""
-        from mvc.core import lineage
-
-        with RepoLock(self.layout.lock, self.config.value("core.lock_timeout")):
-            lineage.write_file(self.registry, self.layout.lineage_file, self.layout.tmp)

@@ -5,10 +5,8 @@ work is done by mvc/core/remotes.py and mvc/core/sync.py."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from mvc.core import refs
-from mvc.core.errors import UserError
 from mvc.results import CheckoutResult
 
 if TYPE_CHECKING:
@@ -60,34 +58,6 @@ class SyncOps:
         return _transfer_result(sync.pull(self.session, refs_, remote=remote, progress=progress))
 
     # -- pointer files and git ----------------------------------------------------------
-    # -- pointer files and git ----------------------------------------------------------
-    def _record_in_git(self, source: Path, row: "VersionRow") -> dict[str, Any]:
-        """``add --git``: write PATH.mvc, ignore PATH, commit the pointer, tag NAME@vVERSION."""
-        from mvc.core import gitops
-        from mvc.core.atomic import write_atomic
-
-        work_tree = gitops.open_work_tree(source.absolute().parent)
-        target = source.absolute()
-        pointer = target.with_name(target.name + gitops.POINTER_SUFFIX)
-        write_atomic(pointer, gitops.pointer_text(row.model, row.version, row.digest, row.size, row.kind).encode())
-        gitignore = gitops.ignore(target)
-        ref = refs.format_ref(row.model, row.version)
-        tag = f"{row.model}@v{row.version}"
-        commit = gitops.commit_and_tag(work_tree, [pointer, gitignore], f"Model version: {ref}", tag)
-        work_tree.close()
-        return {"pointer": str(pointer), "commit": commit, "tag": tag}
-
-    @staticmethod
-    def _pointer_current(source: Path, row: "VersionRow") -> bool:
-        from mvc.core import gitops
-
-        pointer = source.absolute().with_name(source.absolute().name + gitops.POINTER_SUFFIX)
-        try:
-            p = gitops.read_pointer(pointer)
-        except UserError:
-            return False
-        return (p.model, p.version, p.digest) == (row.model, row.version, row.digest)
-
     def checkout_pointers(self, root: Path | str = ".", *, link: str = "copy", force: bool = False,
                           progress: Progress = None) -> list[CheckoutResult]:
         """Materialise the artifact of every pointer file under ``root`` (after git clone,

@@ -616,7 +616,8 @@ ENVIRONMENT = [
 FILES = [
     (".mvc/config.toml", "Settings, read and written by mvc config."),
     (".mvc/registry.db", "The SQLite registry of models, versions, tags, channels and the audit log."),
-    (".mvc/lineage.json", "The lineage graph; mvc fsck --repair rebuilds it from the registry."),
+    (".mvc/lineage.json", "The lineage graph, derived from the registry: mvc lineage and mvc fsck "
+                          "bring it up to date, mvc fsck --repair rebuilds it."),
     (".mvc/objects/", "The content-addressed object store: objects/ab/cdef... by SHA-256 digest."),
     (".mvc/tmp/", "Staging for atomic writes."),
     (".mvc/deploy/NAME/CHANNEL/", "Deployment slots blue/ and green/, the current link and routing.json "

@@ -82,28 +82,48 @@ def _file_mode(st: os.stat_result) -> int:
     return 0o755 if st.st_mode & 0o111 else 0o644
 
 
-def must_read(path: Path, cache: StatCache, store: ObjectStore, at_least: int) -> bool:
-    """True when storing ``path`` means reading a file of ``at_least`` bytes or more: it is a
-    regular file the stat cache does not know (or whose object is gone)."""
+@dataclass(frozen=True)
+class LookedUp:
+    """What the stat cache knows about a path about to be stored, asked once: ``stat`` of a
+    regular file (None for anything else), and its digest when the file is unchanged since
+    it was hashed and its object is in the store (None: it must be read)."""
+
+    path: Path
+    stat: os.stat_result | None
+    digest: str | None
+
+    def must_read(self, at_least: int) -> bool:
+        """True when storing the path means reading a file of ``at_least`` bytes or more."""
+        return self.stat is not None and self.digest is None and self.stat.st_size >= at_least
+
+
+def look_up(path: Path, cache: StatCache, store: ObjectStore) -> LookedUp:
+    """Ask the stat cache about ``path`` (a file; a directory's files are asked one by one
+    when it is stored); ``store_path(..., looked=...)`` then asks nothing again."""
     path = Path(path).absolute()
     try:
         st = os.stat(path)
     except OSError:
-        return False
-    if not stat.S_ISREG(st.st_mode) or st.st_size < at_least:
-        return False
+        return LookedUp(path, None, None)
+    if not stat.S_ISREG(st.st_mode):
+        return LookedUp(path, None, None)
     cached = cache.get(path, st)
-    return cached is None or not store.has(cached)
+    return LookedUp(path, st, cached if cached is not None and store.has(cached) else None)
 
 
 def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
-                   progress: Progress) -> tuple[str, int]:
+                   progress: Progress, looked: LookedUp | None = None) -> tuple[str, int]:
     """Digest and size of a file, from the stat cache when it is unchanged, else by reading it
-    once (storing it when ``store`` is given)."""
+    once (storing it when ``store`` is given). ``looked``: the cache was asked already."""
     path = path.absolute()
-    before = os.stat(path)
-    cached = cache.get(path, before)
-    if cached is not None and (store is None or store.has(cached)):
+    if looked is not None and looked.stat is not None and looked.path == path:
+        before, cached = looked.stat, looked.digest
+    else:
+        before = os.stat(path)
+        cached = cache.get(path, before)
+        if cached is not None and store is not None and not store.has(cached):
+            cached = None
+    if cached is not None:
         if progress:
             progress(before.st_size)
         return cached, before.st_size
@@ -201,8 +221,10 @@ def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[Mani
     return entries
 
 
-def store_path(path: Path, store: ObjectStore, cache: StatCache, progress: Progress = None) -> Stored:
-    """Put a file or directory into the object store; returns what was stored."""
+def store_path(path: Path, store: ObjectStore, cache: StatCache, progress: Progress = None,
+               looked: LookedUp | None = None) -> Stored:
+    """Put a file or directory into the object store; returns what was stored. ``looked``:
+    what ``look_up`` said about ``path`` (so that the stat cache is asked once)."""
     path = Path(path)
     name = path.absolute().name
     if path.is_dir():
@@ -211,7 +233,7 @@ def store_path(path: Path, store: ObjectStore, cache: StatCache, progress: Progr
         return Stored(digest, _file_bytes(entries), "directory", name, tuple(sorted(entries, key=lambda e: e.path)))
     if not path.is_file():
         raise UserError(f"{path} is not a regular file or directory")
-    digest, size = _cached_digest(cache, path, store, progress)
+    digest, size = _cached_digest(cache, path, store, progress, looked)
     return Stored(digest, size, "file", name)
 
 

@@ -3,8 +3,8 @@
 The registry is the source of truth. Against it fsck checks the object store (every
 object a version needs is present and hashes to its name; nothing else lives under
 objects/), the temporary folder (no files left by a crashed writer), the lineage file
-(present, readable and equal to what the registry says), the audit chain, and the deploy
-slots where there are any. Each problem that can be derived again carries a fix; fixes
+(present, readable and, once brought up to date, equal to what the registry says), the
+audit chain, and the deploy slots where there are any. Each problem that can be derived again carries a fix; fixes
 run later, under the repository lock, and never delete an object that a version needs.
 """
 
@@ -57,25 +57,32 @@ def _graph_keys(doc: dict[str, Any]) -> tuple[frozenset, frozenset]:
 
 def rebuild_lineage(registry: Registry, layout: Layout) -> None:
     """Write the lineage file again from the registry (atomically)."""
-    from mvc.core import lineage
+    from mvc.core import lineage_file
 
-    lineage.write_file(registry, layout.lineage_file, layout.tmp)
+    lineage_file.write_file(registry, layout.lineage_file, layout.tmp)
 
 
 def _check_lineage(registry: Registry, layout: Layout, found: Findings) -> None:
-    from mvc.core import lineage
+    """A lineage file that is merely behind the registry is brought up to date (that is
+    what reading it does, SPEC §6); one that is missing, unreadable or differs from the
+    registry is a problem, which ``--repair`` rebuilds."""
+    from mvc.core import lineage_file
 
     path = layout.lineage_file
     fix = lambda: rebuild_lineage(registry, layout)  # noqa: E731
     if not path.is_file():
         found.issues.append(Issue("lineage", f"the lineage file {path} is missing", fix))
         return
-    doc = lineage.read_file(path)
+    try:
+        lineage_file.bring_up_to_date(registry, path, layout.tmp, rebuild=False)
+    except OSError as exc:  # a read-only .mvc: check what is there
+        found.notes.append(f"the lineage file {path} could not be brought up to date ({exc.strerror})")
+    doc = lineage_file.read_file(path)
     if doc is None:
         found.issues.append(Issue("lineage", f"the lineage file {path} is unreadable", fix))
         return
     have = _graph_keys(doc)
-    want = _graph_keys(lineage.document(registry.lineage_rows()))
+    want = _graph_keys(lineage_file.document(registry.lineage_rows()))
     if have != want:
         missing = len(want[0] - have[0]) + len(want[1] - have[1])
         extra = len(have[0] - want[0]) + len(have[1] - want[1])

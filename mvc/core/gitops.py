@@ -1,5 +1,5 @@
 """Working beside git: pointer files (``PATH.mvc``), .gitignore entries, the commit and
-annotated tag of ``mvc add --git``, and the hooks that keep clones' models in step.
+annotated tag of ``mvc add --git`` (``record_add``), and the hooks that keep clones' models in step.
 
 Model bytes never go into git; only the small TOML pointer does.
 """
@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING, Iterator
 
 from mvc.core.atomic import write_atomic
 from mvc.core.errors import ConflictError, UserError
+from mvc.core.refs import format_ref
+
+if TYPE_CHECKING:
+    from mvc.core.layout import Layout
 
 if TYPE_CHECKING:
     from mvc.core.session import Session
@@ -52,6 +56,26 @@ def open_work_tree(path: Path):
     return repo
 
 
+def stage_settings(layout: "Layout") -> tuple[str, ...]:
+    """Inside a git work tree, stage ``.mvc/config.toml`` and ``.mvc/.gitignore`` (like
+    ``dvc init``), so that a clone carries the settings; the paths staged."""
+    from mvc.core.provenance import open_git
+
+    git_repo = open_git(layout.work_dir)
+    if git_repo is None:
+        return ()
+    try:
+        root = Path(git_repo.working_tree_dir).resolve()
+        files = [str(p.resolve().relative_to(root)) for p in (layout.config, layout.gitignore)]
+    except ValueError:  # .mvc lies outside the work tree (MVC_DIR)
+        git_repo.close()
+        return ()
+    git_repo.index.add(files)
+    git_repo.index.write()
+    git_repo.close()
+    return tuple(files)
+
+
 def pointer_text(model: str, version: str, digest: str, size: int, kind: str) -> str:
     import tomli_w
 
@@ -67,6 +91,38 @@ def read_pointer(path: Path) -> Pointer:
                        int(data["size"]), str(data.get("kind", "file")))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path} is not a valid mvc pointer file ({exc}); restore it from git") from None
+
+
+def pointer_path(target: Path) -> Path:
+    """The pointer file of ``target``: ``PATH.mvc`` beside it."""
+    target = Path(target).absolute()
+    return target.with_name(target.name + POINTER_SUFFIX)
+
+
+def pointer_current(target: Path, version: Any) -> bool:
+    """Whether ``target``'s pointer file names ``version`` (a registry version row) already."""
+    try:
+        p = read_pointer(pointer_path(target))
+    except UserError:
+        return False
+    return (p.model, p.version, p.digest) == (version.model, version.version, version.digest)
+
+
+def record_add(target: Path, version: Any) -> dict[str, Any]:
+    """``add --git``: write ``PATH.mvc`` for ``version`` (a registry version row), ignore
+    PATH in git, commit the pointer and the .gitignore, and tag ``NAME@vVERSION``."""
+    work_tree = open_work_tree(Path(target).absolute().parent)
+    try:
+        pointer = pointer_path(target)
+        write_atomic(pointer, pointer_text(version.model, version.version, version.digest,
+                                           version.size, version.kind).encode())
+        gitignore = ignore(Path(target).absolute())
+        tag = f"{version.model}@v{version.version}"
+        commit = commit_and_tag(work_tree, [pointer, gitignore],
+                                f"Model version: {format_ref(version.model, version.version)}", tag)
+    finally:
+        work_tree.close()
+    return {"pointer": str(pointer), "commit": commit, "tag": tag}
 
 
 def find_pointers(root: Path) -> Iterator[Path]:

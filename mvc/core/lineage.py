@@ -1,10 +1,9 @@
 """The lineage graph (SPEC §3 "Lineage"): which data, code and parent models each version came
 from, and which versions were built on a data file, a code file or a version.
 
-The registry is the source of truth. ``document`` turns its rows into networkx node-link JSON
-with plain Python (``mvc add`` rewrites ``.mvc/lineage.json`` after each new version without
-importing networkx); queries walk the registry's indexes and hold only the neighbourhood
-they reach in a ``networkx.DiGraph``.
+The registry is the source of truth (``.mvc/lineage.json`` is derived from it: see
+lineage_file.py); queries walk the registry's indexes and hold only the neighbourhood they
+reach in a ``networkx.DiGraph``.
 Node ids are ``model:NAME@VERSION``, ``data:sha256:HEX`` and ``code:sha256:HEX``; edges point
 from input to output and carry the input's kind as their type (``data``, ``code``, ``parent``).
 """
@@ -15,13 +14,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from mvc.core.atomic import write_atomic
 from mvc.core.errors import NotFoundError, UserError
 
 if TYPE_CHECKING:
     import networkx as nx
 
-    from mvc.core.registry.base import LineageRows, Registry
+    from mvc.core.registry.base import Registry
 
 EDGE_TYPES = {"data": "data", "code": "code", "model": "parent"}
 FORMATS = ("tree", "json", "dot", "mermaid")
@@ -35,45 +33,10 @@ def input_id(kind: str, digest: str) -> str:
     return f"{kind}:{digest}"
 
 
-# -- the document: node-link JSON, built from registry rows -----------------------------------
+# -- nodes ---------------------------------------------------------------------------------
 
-def document(rows: "LineageRows") -> dict[str, Any]:
-    """networkx node-link JSON (``edges`` key) of every version and input in ``rows``."""
-    nodes: list[dict[str, Any]] = []
-    ids: dict[int, str] = {}
-    for vid, model, version, digest, _archived in rows.versions:
-        nid = model_id(model, version)
-        ids[vid] = nid
-        nodes.append({"id": nid, "type": "model", "model": model, "version": version, "digest": digest})
-    inputs_seen: dict[str, dict[str, Any]] = {}
-    edges: list[dict[str, Any]] = []
-    seen_edges: set[tuple[str, str]] = set()
-    for vid, kind, digest, path, detail, parent_id in rows.inputs:
-        target = ids.get(vid)
-        if target is None:
-            continue
-        if kind == "model":
-            source = ids.get(parent_id) if parent_id is not None else None
-            if source is None:
-                continue
-        elif kind in ("data", "code") and digest:
-            source = input_id(kind, digest)
-            if source not in inputs_seen:
-                inputs_seen[source] = _input_node(source, kind, digest, path, detail)
-        else:
-            continue
-        if (source, target) not in seen_edges:
-            seen_edges.add((source, target))
-            edges.append({"source": source, "target": target, "type": EDGE_TYPES[kind]})
-    nodes.extend(inputs_seen.values())
-    return {
-        "directed": True, "multigraph": False,
-        "graph": {"versions": len(rows.versions), "inputs": len(rows.inputs)},
-        "nodes": nodes, "edges": edges,
-    }
-
-
-def _input_node(nid: str, kind: str, digest: str, path: str | None, detail: Any) -> dict[str, Any]:
+def input_node(nid: str, kind: str, digest: str, path: str | None, detail: Any) -> dict[str, Any]:
+    """The node of a data or code input (its digest, path, size and kind; a code file's commit)."""
     if isinstance(detail, str):
         try:
             detail = json.loads(detail)
@@ -86,50 +49,6 @@ def _input_node(nid: str, kind: str, digest: str, path: str | None, detail: Any)
         git = detail.get("git") if isinstance(detail.get("git"), dict) else {}
         node["commit"] = git.get("commit")
     return node
-
-
-def document_bytes(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
-
-
-def write_file(registry: "Registry", path: Path, tmp_dir: Path | None = None) -> dict[str, Any]:
-    """Rewrite the lineage file from the registry, atomically; returns the document."""
-    doc = document(registry.lineage_rows())
-    write_atomic(path, document_bytes(doc), tmp_dir=tmp_dir)
-    return doc
-
-
-def read_file(path: Path) -> dict[str, Any] | None:
-    """The lineage file's document, or None when it is missing or unreadable."""
-    try:
-        doc = json.loads(Path(path).read_bytes())
-    except (OSError, ValueError):
-        return None
-    if not (isinstance(doc, dict) and isinstance(doc.get("nodes"), list) and isinstance(doc.get("edges"), list)):
-        return None
-    return doc
-
-
-def file_looks_whole(path: Path) -> bool:
-    """A cheap check that the lineage file exists and was written whole (it begins and ends
-    like the document); fsck compares the whole document with the registry."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(1)
-            f.seek(0, 2)
-            if f.tell() < 2:
-                return False
-            f.seek(-2, 2)
-            tail = f.read(2)
-    except OSError:
-        return False
-    return head == b"{" and tail.rstrip(b"\n").endswith(b"}")
-
-
-def file_matches(doc: dict[str, Any] | None, current: dict[str, Any]) -> bool:
-    """Whether a lineage file's document describes what the registry holds now."""
-    return doc is not None and doc.get("graph") == current["graph"] and (
-        len(doc["nodes"]), len(doc["edges"])) == (len(current["nodes"]), len(current["edges"]))
 
 
 # -- the graph ---------------------------------------------------------------------------------
@@ -206,7 +125,7 @@ def walk(registry: "Registry", node: str, vid: int | None, *, upstream: bool = T
         elif kind in ("data", "code") and digest:
             source = input_id(kind, digest)
             if source not in g:
-                g.add_node(source, **_input_node(source, kind, digest, path, detail))
+                g.add_node(source, **input_node(source, kind, digest, path, detail))
         else:
             source = None
         if source is None or target is None:
@@ -219,7 +138,7 @@ def walk(registry: "Registry", node: str, vid: int | None, *, upstream: bool = T
     else:
         kind, digest = node.split(":", 1)
         for row in registry.lineage_outputs_of([], [(kind, digest)])[:1]:
-            g.add_node(node, **_input_node(node, kind, digest, row[3], row[4]))
+            g.add_node(node, **input_node(node, kind, digest, row[3], row[4]))
     expanded = {True: set(), False: set()}  # nodes whose inputs (True) / outputs (False) were read
     for up in ((True,) if upstream else ()) + ((False,) if downstream else ()):
         frontier, seen, level = {node}, {node}, 0

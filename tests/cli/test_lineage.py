@@ -73,7 +73,19 @@ def test_bad_input(repo, work):
     assert repo("lineage", "net", "--depth", "-1", check=False).returncode == 2
 
 
-def test_lineage_file_rewritten_by_add(repo, work):
+def test_lineage_file_left_by_add_and_brought_up_to_date_when_read(repo, work):
+    """add does not touch .mvc/lineage.json (its cost must not grow with the registry,
+    SPEC §6); mvc lineage and mvc fsck bring it up to date."""
+    lineage_file = work / ".mvc" / "lineage.json"
+    before = lineage_file.read_bytes()
     _chain(repo, work)
-    doc = json.loads((work / ".mvc" / "lineage.json").read_text())
+    assert lineage_file.read_bytes() == before
+    repo("lineage", "net@0.1.0")
+    doc = json.loads(lineage_file.read_text())
     assert len(doc["nodes"]) == 5 and len(doc["edges"]) == 5
+    assert doc["graph"]["last_version_id"] == 3
+    write(work / "m.bin", b"three")
+    repo("add", "m.bin", "--name", "net", "--data", "train.csv", "--from", "net@0.1.1")
+    assert repo.json("fsck")["problems"] == []
+    doc = json.loads(lineage_file.read_text())
+    assert len(doc["nodes"]) == 6 and len(doc["edges"]) == 7

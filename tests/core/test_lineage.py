@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mvc.core import lineage
+from mvc.core import lineage, lineage_file
 from mvc.core.errors import NotFoundError
 
 from apirepo import api_repo
@@ -100,35 +100,71 @@ def test_node_ids_are_accepted_and_unknowns_refused(repo, graph, tmp_path):
         repo.lineage("data:sha256:" + "0" * 64)
 
 
-def test_lineage_file_written_after_add_and_rebuilt(repo, graph):
+def test_lineage_file_caught_up_when_read_and_rebuilt(repo, graph):
     path = repo.layout.lineage_file
+    assert json.loads(path.read_bytes())["nodes"] == []  # add leaves it: derived when read
+    repo.lineage("a")
     doc = json.loads(path.read_bytes())
     assert {"directed", "multigraph", "graph", "nodes", "edges"} <= doc.keys()
     assert len([n for n in doc["nodes"] if n["type"] == "model"]) == 4
-    current = lineage.document(repo.registry.lineage_rows())
-    assert lineage.file_matches(doc, current)
+    current = lineage_file.document(repo.registry.lineage_rows())
+    assert lineage_file.file_matches(doc, current)
     import networkx as nx
 
     g = nx.node_link_graph(doc, edges="edges")  # readable by networkx as node-link JSON
     assert g.has_edge("model:a@0.1.1", "model:b@0.1.0")
-    for damage in (None, b'{"directed": true, "nodes": ['):
+    for damage in (None, b'{"directed": true, "nodes": [', b"{}\n"):
         if damage is None:
             path.unlink()
         else:
             path.write_bytes(damage)
         repo.lineage("a")
-        assert lineage.file_matches(lineage.read_file(path), current)
+        assert lineage_file.file_matches(lineage_file.read_file(path), current)
+
+
+def test_lineage_file_extended_equals_rebuilt(repo, graph, tmp_path):
+    """Versions added since the file was written are appended (parents and inputs already
+    in the file are not repeated); the result is what a rebuild writes."""
+    path = repo.layout.lineage_file
+    repo.lineage("a")
+    (tmp_path / "c.bin").write_bytes(b"c")
+    repo.add(tmp_path / "c.bin", name="c", data=[tmp_path / "data.csv", tmp_path / "dataset"],
+             code=[tmp_path / "train.py"], parents=["a@0.1.0", "b"])
+    (tmp_path / "c.bin").write_bytes(b"c2")
+    repo.add(tmp_path / "c.bin", name="c", parents=["c"])
+    assert lineage_file.bring_up_to_date(repo.registry, path) == "extended"
+    assert lineage_file.bring_up_to_date(repo.registry, path) == "current"
+    extended = json.loads(path.read_bytes())
+    rebuilt = lineage_file.document(repo.registry.lineage_rows())
+    assert extended["graph"] == rebuilt["graph"]
+    key = lambda x: json.dumps(x, sort_keys=True)  # noqa: E731
+    assert sorted(map(key, extended["nodes"])) == sorted(map(key, rebuilt["nodes"]))
+    assert sorted(map(key, extended["edges"])) == sorted(map(key, rebuilt["edges"]))
+    assert repo.fsck().problems == ()
+
+
+def test_fsck_catches_up_a_file_behind_but_reports_a_damaged_one(repo, graph):
+    path = repo.layout.lineage_file
+    assert repo.fsck().problems == ()  # behind (add left it): brought up to date, no problem
+    assert lineage_file.file_matches(lineage_file.read_file(path),
+                                     lineage_file.document(repo.registry.lineage_rows()))
+    doc = json.loads(path.read_bytes())
+    doc["edges"].pop()  # still valid JSON naming the newest version, but an edge is lost
+    path.write_bytes(lineage_file.document_bytes(doc))
+    assert [p.kind for p in repo.fsck().problems] == ["lineage"]
+    assert repo.fsck(repair=True).ok and repo.fsck().problems == ()
 
 
 def test_document_dedups_inputs_and_needs_no_networkx(repo, graph):
     import subprocess
     import sys
 
-    code = ("import sys; from mvc.core import lineage; from mvc.api import Repo; "
-            "r = Repo.open('.'); lineage.write_file(r.registry, r.layout.lineage_file); "
+    code = ("import sys; from mvc.core import lineage_file; from mvc.api import Repo; "
+            "r = Repo.open('.'); lineage_file.write_file(r.registry, r.layout.lineage_file); "
+            "lineage_file.bring_up_to_date(r.registry, r.layout.lineage_file); "
             "assert 'networkx' not in sys.modules, 'networkx imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=repo.layout.work_dir)
-    doc = lineage.document(repo.registry.lineage_rows())
+    doc = lineage_file.document(repo.registry.lineage_rows())
     ids = [n["id"] for n in doc["nodes"]]
     assert len(ids) == len(set(ids)) == 4 + 3
 

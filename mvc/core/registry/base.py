@@ -166,20 +166,25 @@ class Registry(ABC):
     @abstractmethod
     def add_lineage(self, version_id: int, inputs: list[LineageInput]) -> None: ...
 
-    def lineage_rows(self) -> "LineageRows":
-        """Every version and every lineage input, in bulk, to build the lineage graph from.
+    def lineage_rows(self, after: int = 0) -> "LineageRows":
+        """Every version whose id is above ``after`` and every lineage input of those
+        versions, in bulk, to build the lineage graph (or extend it) from.
 
         Backends should override this with one query per table; this fallback asks
         version by version.
         """
-        versions = self.versions()
-        ids = {(v.model, v.version): v.id for v in versions}
+        versions = [v for v in self.versions() if v.id > after]
+        ids = {(v.model, v.version): v.id for v in self.versions()}
         inputs = []
         for v in versions:
             for item in self.lineage_inputs(v.id):
                 inputs.append((v.id, item.kind, item.digest, item.path, json.dumps(item.detail),
                                ids.get(item.parent) if item.parent else None))
         return LineageRows([(v.id, v.model, v.version, v.digest, v.archived) for v in versions], inputs)
+
+    def last_version_id(self) -> int:
+        """The id of the newest version (0 when there is none); backends answer from an index."""
+        return max((v.id for v in self.versions()), default=0)
 
     # One step of a walk through the lineage graph, for a query that must not read it all.
     # Rows are shaped like LineageRows.inputs followed by (model, version, digest) of the

@@ -218,16 +218,20 @@ class SqliteRegistry(Registry):
                 (version_id, item.kind, item.digest, item.path, _dumps(item.detail), parent_id),
             )
 
-    def lineage_rows(self) -> LineageRows:
+    def lineage_rows(self, after: int = 0) -> LineageRows:
         versions = [
             (r[0], r[1], r[2], r[3], bool(r[4])) for r in self._conn.execute(
                 "SELECT v.id, m.name, v.version, v.digest, v.archived FROM versions v"
-                " JOIN models m ON m.id = v.model_id ORDER BY v.id")
+                " JOIN models m ON m.id = v.model_id WHERE v.id > ? ORDER BY v.id", (after,))
         ]
         inputs = self._conn.execute(
-            "SELECT version_id, kind, digest, path, detail, parent_version_id FROM lineage ORDER BY id"
+            "SELECT version_id, kind, digest, path, detail, parent_version_id FROM lineage"
+            " WHERE version_id > ? ORDER BY id", (after,)
         ).fetchall()
         return LineageRows(versions, inputs)
+
+    def last_version_id(self) -> int:
+        return self._conn.execute("SELECT coalesce(max(id), 0) FROM versions").fetchone()[0]
 
     _LINEAGE_COLUMNS = (
         "SELECT l.version_id, l.kind, l.digest, l.path, l.detail, l.parent_version_id,"

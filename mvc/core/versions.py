@@ -1,0 +1,188 @@
+"""Versions (SPEC §3 "Versions"): adding one, putting tags on it, and writing one out.
+
+``add`` stores the artifact and hashes the lineage inputs before it takes the lock (the slow
+part, which must not hold other writers up), then inside one unit of work reads the model's
+versions once, decides whether anything changed, numbers, registers the version with its
+lineage and tags, and appends the audit event. The lineage file is not touched: it catches
+up when it is read (lineage_file.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+
+from mvc.core import artifacts, refs
+from mvc.core.errors import ConflictError, NotFoundError
+from mvc.core.registry.base import LineageInput, NewVersion, VersionRow
+from mvc.core.semver import FIRST_VERSION, parse_version
+
+if TYPE_CHECKING:
+    from mvc.core.session import Session, UnitOfWork
+
+Progress = Callable[[int], None] | None
+
+
+class NewArtifact(NamedTuple):
+    """What ``mvc add`` was asked to register, checked by the API."""
+
+    name: str
+    source: Path
+    version: str | None  # --version, normalised; None: bump the latest
+    bump: str
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    message: str = ""
+    force: bool = False
+    labels: tuple[str, ...] = ()
+    data: tuple[Path, ...] = ()
+    code: tuple[Path, ...] = ()
+    parents: tuple[VersionRow, ...] = ()
+    store_data: bool = False
+
+
+class Added(NamedTuple):
+    row: VersionRow
+    created: bool  # False: the latest version held this already (nothing new was registered)
+
+
+def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Added:
+    """Store ``new.source`` and register it as the next version of ``new.name`` (or return
+    the latest version when artifact, metrics and params equal it, unless ``force``)."""
+    from mvc.core.faults import crash_point
+    from mvc.core.integrity import missing_objects
+    from mvc.core.provenance import OVERLAP_BYTES, Background, provenance_of_cwd
+
+    session.precheck("writer", "add", new.name)  # a denied user stores nothing
+    user = session.user
+    looked = artifacts.look_up(new.source, session.cache, session.store)
+    # Reading a big file leaves a CPU free between chunks (hashlib and os.write release
+    # the GIL): record the environment and git state meanwhile instead of after.
+    background = Background(lambda: provenance_of_cwd(user)) if looked.must_read(OVERLAP_BYTES) else None
+    stored = artifacts.store_path(new.source, session.store, session.cache, progress, looked=looked)
+    crash_point("add:stored")
+    inputs = lineage_inputs(session, new, progress)
+    env, provenance = background.result() if background is not None else provenance_of_cwd(user)
+    with session.change("writer", "add", new.name) as work:
+        rows = work.registry.versions(new.name)
+        row = unchanged(rows, new, stored.digest)
+        created = row is None
+        if row is None:
+            if missing_objects(session.store, stored):  # removed by gc since we wrote them
+                stored = artifacts.store_path(new.source, session.store, session.cache, progress)
+            crash_point("add:locked")
+            number = new.version or next_version(rows, new.bump)
+            row = work.registry.insert_version(NewVersion(
+                model=new.name, version=number, digest=stored.digest, size=stored.size, kind=stored.kind,
+                path_name=stored.name, message=new.message, metrics=new.metrics, params=new.params,
+                env=env, git=provenance, created_at=work.ts, created_by=work.user,
+            ))
+            work.registry.add_lineage(row.id, inputs)
+            work.event("add", refs.format_ref(new.name, number),
+                       {"digest": stored.digest, "size": stored.size, "kind": stored.kind})
+        for label in new.labels:
+            set_tag(work, row, label)
+        if created:
+            crash_point("add:before-commit")
+    return Added(row, created)
+
+
+def unchanged(rows: list[VersionRow], new: NewArtifact, digest: str) -> VersionRow | None:
+    """The latest of ``rows`` when ``new`` holds what it holds (nothing to add); ConflictError
+    when ``new.version`` names another existing version."""
+    latest = refs.latest_of(rows)
+    same = latest is not None and (latest.digest, latest.metrics, latest.params) == (digest, new.metrics, new.params)
+    if new.version is not None and any(r.version == new.version for r in rows):
+        if not new.force and same and latest.version == new.version:
+            return latest
+        raise ConflictError(
+            f"{new.name}@{new.version} exists already; choose another --version or let mvc bump it"
+        )
+    if new.force or new.version is not None:
+        return None
+    return latest if same else None
+
+
+def next_version(rows: list[VersionRow], bump: str) -> str:
+    """The version after the latest of ``rows`` (``bump``: major, minor or patch)."""
+    latest = refs.latest_of(rows)
+    return str(FIRST_VERSION if latest is None else parse_version(latest.version).bump(bump))
+
+
+def lineage_inputs(session: "Session", new: NewArtifact, progress: Progress = None) -> list[LineageInput]:
+    """The data, code and parent inputs of ``new``: data and code by content digest (data
+    stored too with ``store_data``), code with its git commit."""
+    from mvc.core.provenance import git_file_info
+
+    inputs: list[LineageInput] = []
+    for p in new.data:
+        if new.store_data:
+            s = artifacts.store_path(p, session.store, session.cache, progress)
+            digest, size, kind = s.digest, s.size, s.kind
+        else:
+            digest, size, kind = artifacts.hash_path(p, session.cache, progress)
+        inputs.append(LineageInput("data", digest, str(p.absolute()),
+                                   {"size": size, "kind": kind, "stored": new.store_data}))
+    for p in new.code:
+        digest, size, kind = artifacts.hash_path(p, session.cache, progress)
+        inputs.append(LineageInput("code", digest, str(p.absolute()),
+                                   {"size": size, "kind": kind, "git": git_file_info(p.absolute())}))
+    for row in new.parents:
+        inputs.append(LineageInput("model", row.digest, None, {}, (row.model, row.version)))
+    return inputs
+
+
+# -- tags ------------------------------------------------------------------------------------
+
+def set_tag(work: "UnitOfWork", row: VersionRow, label: str, *, force: bool = False,
+            message: str | None = None) -> str:
+    """Put ``label`` on ``row``: "created", "moved" (only with ``force``) or "unchanged"."""
+    current = {t[1]: t[2] for t in work.registry.tags(row.model)}.get(label)
+    if current == row.version:
+        return "unchanged"
+    if current is not None and not force:
+        raise ConflictError(
+            f"tag {label!r} is on {row.model}@{current} already; use --force to move it"
+        )
+    work.registry.set_tag(row.model, label, row.version, work.user, work.ts)
+    details = {"tag": label, "version": row.version}
+    if current is not None:
+        details["from"] = current
+    work.event("tag", refs.format_ref(row.model, row.version), details, message)
+    return "moved" if current is not None else "created"
+
+
+def remove_tag(work: "UnitOfWork", name: str, label: str, message: str | None = None) -> str:
+    """Take ``label`` off model ``name``; the version it was on."""
+    current = {t[1]: t[2] for t in work.registry.tags(name)}.get(label)
+    if current is None:
+        if not work.registry.versions(name):
+            work.session.resolve(name)  # "unknown model", with a suggestion
+        raise NotFoundError(f"{name} has no tag {label!r}; 'mvc tag {name}' lists its tags")
+    work.registry.delete_tag(name, label)
+    work.event("untag", refs.format_ref(name, current), {"tag": label, "version": current}, message)
+    return current
+
+
+def tags(session: "Session", name: str) -> list[tuple[str, str, str, str]]:
+    """(model, label, version, when) of every tag of model ``name``."""
+    if not session.registry.versions(name):
+        session.resolve(name)  # "unknown model", with a suggestion
+    return session.registry.tags(name)
+
+
+# -- writing a version out -------------------------------------------------------------------
+
+def checkout(session: "Session", row: VersionRow, output: Path | str | None, *, link: str = "copy",
+             force: bool = False, progress: Progress = None) -> artifacts.Written:
+    """Write ``row``'s artifact to ``output`` (default: its original name in the current
+    directory; into ``output`` when that is a directory and the artifact a file), verified."""
+    if output is None:
+        dest = Path.cwd() / row.path_name
+    else:
+        dest = Path(output)
+        if row.kind == "file" and dest.is_dir() and not dest.is_symlink():
+            dest = dest / row.path_name
+    stored = artifacts.Stored.of(row, session.store)
+    writer = artifacts.Materializer(session.store, session.cache, link, progress)
+    return writer.materialize(stored, dest, force)

@@ -31,9 +31,7 @@ class SyncOps:
         """Add remote ``name`` at ``url`` (a directory or an fsspec URL); the first one becomes the default."""
         from mvc.core import remotes
 
-        added = remotes.add(self.session, name, url, default=default, force=force)
-        self._stage_settings_in_git()  # so that a clone carries the remote
-        return _remote_info(added)
+        return _remote_info(remotes.add(self.session, name, url, default=default, force=force))
 
     def remote_remove(self, name: str) -> RemoteInfo:
         """Forget remote ``name`` (its objects stay where they are)."""

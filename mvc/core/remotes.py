@@ -153,7 +153,10 @@ def open_remote(session: "Session", name: str | None) -> Remote:
 
 
 def add(session: "Session", name: str, url: str, *, default: bool, force: bool) -> Configured:
-    """Add remote ``name`` at ``url`` (needs admin); the first one becomes the default."""
+    """Add remote ``name`` at ``url`` (needs admin); the first one becomes the default.
+    Inside a git work tree the config is staged, so that a clone carries the remote."""
+    from mvc.core.gitops import stage_settings
+
     if not is_valid_name(name):
         raise UserError(f"invalid remote name {name[:60]!r}; use letters, digits, '.', '_' or '-'")
     check_reachable(normalise_location(url, session.layout.work_dir))
@@ -165,6 +168,7 @@ def add(session: "Session", name: str, url: str, *, default: bool, force: bool) 
         if default or not config.value("core.remote"):
             config.set("core.remote", name)
         work.event("remote", name, {"url": url, "action": "add"})
+    stage_settings(session.layout)
     return _configured(session, name)
 
 

@@ -6,10 +6,12 @@ pays for it in proportion to the registry: ``mvc add`` does not touch it, and wh
 it (``mvc lineage``, ``mvc fsck``) brings it up to date when it is behind. The file records
 the registry state it reflects in its ``graph`` attributes (``last_version_id``: the newest
 version it holds; ``versions`` and ``inputs``: how many version and lineage rows went into
-it). Lineage rows are written with their version and never change afterwards, so the rows
-of the versions newer than ``last_version_id`` are all that is missing: they are appended
-to the two arrays without parsing the rest of the file. A file that does not have that
-shape (unreadable, cut short, written by an older mvc) is rebuilt whole.
+it) and where its parts end. Lineage rows are written with their version and never change,
+so the rows of the versions newer than ``last_version_id`` are all that is missing: their
+nodes are written into the blank space left at the end of the ``nodes`` array, their edges
+at the end of the file, and the attributes last; JSON allows the blanks. When the space is
+used up, or the file does not have that shape (unreadable, cut short, written by an older
+mvc), it is written whole again, with room for about a quarter more nodes.
 
 Written with plain Python (json), never networkx: ``mvc`` must start fast.
 """
@@ -17,6 +19,7 @@ Written with plain Python (json), never networkx: ``mvc`` must start fast.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -26,14 +29,18 @@ from mvc.core.lineage import EDGE_TYPES, input_id, input_node, model_id
 if TYPE_CHECKING:
     from mvc.core.registry.base import LineageRows, Registry
 
-# The exact bytes ``document_bytes`` writes around the graph attributes and the two arrays:
-# JSON escapes every quote inside a string, so ``],"edges":[`` only occurs where it ends
-# the nodes.
+# The layout ``document_bytes`` writes: the graph attributes padded with blanks to
+# _HEADER_SIZE bytes, the nodes followed by blank room for more, then the edges.
 _HEAD = b'{"directed":true,"multigraph":false,"graph":'
 _NODES = b',"nodes":['
 _EDGES = b'],"edges":['
 _TAIL = b"]}\n"
-_HEAD_BYTES = 4096  # enough for the graph attributes
+_HEADER_SIZE = 512
+_NODES_START = _HEADER_SIZE + len(_NODES)
+_MIN_ROOM = 16 << 10
+_ROOM_SHARE = 4  # room for a quarter more nodes, so that writing whole is rare
+_STATE = ("versions", "inputs", "last_version_id")
+_OFFSETS = ("nodes_end", "room_end", "edges_end")
 
 
 def _dumps(value: Any) -> bytes:
@@ -95,12 +102,26 @@ def empty_bytes() -> bytes:
                            "nodes": [], "edges": []})
 
 
+def _header(graph: dict[str, int]) -> bytes:
+    """The graph attributes, padded to _HEADER_SIZE (longer only past 10**100 versions)."""
+    head = _HEAD + _dumps(graph)
+    return head + b" " * (_HEADER_SIZE - len(head))
+
+
 def document_bytes(doc: dict[str, Any]) -> bytes:
-    return _dumps(doc) + b"\n"
+    """The file's bytes for ``doc`` (whose graph attributes name its registry state)."""
+    nodes = b",".join(_dumps(n) for n in doc["nodes"])
+    edges = b",".join(_dumps(e) for e in doc["edges"])
+    room = max(_MIN_ROOM, len(nodes) // _ROOM_SHARE)
+    nodes_end = _NODES_START + len(nodes)
+    edges_start = nodes_end + room + len(_EDGES)
+    offsets = {"nodes_end": nodes_end, "room_end": nodes_end + room, "edges_end": edges_start + len(edges)}
+    graph = {k: doc["graph"].get(k, 0) for k in _STATE}
+    return _header({**graph, **offsets}) + _NODES + nodes + b" " * room + _EDGES + edges + _TAIL
 
 
 def write_file(registry: "Registry", path: Path, tmp_dir: Path | None = None) -> dict[str, Any]:
-    """Rewrite the lineage file from the whole registry, atomically; returns the document."""
+    """Write the lineage file whole from the registry, atomically; returns the document."""
     doc = document(registry.lineage_rows())
     write_atomic(path, document_bytes(doc), tmp_dir=tmp_dir)
     return doc
@@ -119,94 +140,116 @@ def read_file(path: Path) -> dict[str, Any] | None:
 
 def file_matches(doc: dict[str, Any] | None, current: dict[str, Any]) -> bool:
     """Whether a lineage file's document describes what the registry holds now."""
-    return doc is not None and doc.get("graph") == current["graph"] and (
+    return doc is not None and all(doc.get("graph", {}).get(k) == current["graph"][k] for k in _STATE) and (
         len(doc["nodes"]), len(doc["edges"])) == (len(current["nodes"]), len(current["edges"]))
 
 
 def _recorded(head: bytes) -> dict[str, int] | None:
     """The graph attributes at the start of a file ``document_bytes`` wrote, or None."""
-    if not head.startswith(_HEAD):
+    if not head.startswith(_HEAD) or len(head) < _NODES_START or head[_HEADER_SIZE:_NODES_START] != _NODES:
         return None
-    end = head.find(_NODES, len(_HEAD))
     try:
-        graph = json.loads(head[len(_HEAD):end]) if end > 0 else None
+        graph = json.loads(head[len(_HEAD):_HEADER_SIZE])
     except ValueError:
         return None
-    keys = ("versions", "inputs", "last_version_id")
-    if not isinstance(graph, dict) or not all(type(graph.get(k)) is int for k in keys):
+    if not isinstance(graph, dict) or not all(type(graph.get(k)) is int for k in _STATE + _OFFSETS):
+        return None
+    if not _NODES_START <= graph["nodes_end"] <= graph["room_end"] <= graph["edges_end"] - len(_EDGES):
         return None
     return graph
 
 
 def _is_current(path: Path, last_version_id: int) -> bool:
     """Cheap: the file begins with graph attributes naming ``last_version_id`` and ends
-    whole. Reads a few kilobytes, whatever the file's size."""
+    where they say. Reads a few hundred bytes, whatever the file's size."""
     try:
         with open(path, "rb") as f:
-            head = f.read(_HEAD_BYTES)
-            f.seek(0, 2)
-            if f.tell() < len(_TAIL):
+            graph = _recorded(f.read(_NODES_START))
+            if graph is None or graph["last_version_id"] != last_version_id:
                 return False
-            f.seek(-len(_TAIL), 2)
-            tail = f.read()
+            f.seek(graph["edges_end"])
+            return f.read(len(_TAIL) + 1) == _TAIL
     except OSError:
         return False
-    graph = _recorded(head)
-    return tail == _TAIL and graph is not None and graph["last_version_id"] == last_version_id
 
 
-def _extended(registry: "Registry", data: bytes) -> bytes | None:
-    """``data`` with the versions added since it was written appended; None when ``data``
-    does not have the shape ``document_bytes`` gives it."""
-    graph = _recorded(data[:_HEAD_BYTES])
-    if graph is None or not data.endswith(_TAIL):
-        return None
-    start = data.find(_NODES, len(_HEAD)) + len(_NODES)
-    middle = data.rfind(_EDGES)
-    if middle < start:
-        return None
-    old_nodes, old_edges = data[start:middle], data[middle + len(_EDGES):-len(_TAIL)]
+def _append(registry: "Registry", f: Any, last_version_id: int) -> str:
+    """Write the versions added since the file ``f`` (open for update, locked) was written
+    into it: "current", "extended", "full" (no room left for the nodes) or "damaged"."""
+    graph = _recorded(f.read(_NODES_START))
+    if graph is None or graph["last_version_id"] > last_version_id:
+        return "damaged"  # not our layout, or from another registry
+    if graph["last_version_id"] == last_version_id:
+        return "current"  # someone else brought it up to date meanwhile
+    f.seek(graph["room_end"])
+    if f.read(len(_EDGES)) != _EDGES or os.fstat(f.fileno()).st_size < graph["edges_end"]:
+        return "damaged"
     after = graph["last_version_id"]
     rows = registry.lineage_rows(after=after)
     parents = {r[5] for r in rows.inputs if r[1] == "model" and r[5] is not None and r[5] <= after}
     known = {vid: model_id(m, v) for vid, (m, v, _d) in registry.version_keys(sorted(parents)).items()}
-    nodes, edges = _parts(rows, known, lambda nid: b'{"id":' + _dumps(nid) + b"," in old_nodes)
+    keys = [(r[1], r[2]) for r in rows.inputs if r[1] in ("data", "code") and r[2]]
+    present = {input_id(k, d) for k, d in registry.inputs_recorded(keys, after)}
+    nodes, edges = _parts(rows, known, present.__contains__)
 
-    def joined(old: bytes, new: list[dict[str, Any]]) -> bytes:
+    def items(new: list[dict[str, Any]], empty: bool) -> bytes:
         added = b",".join(_dumps(x) for x in new)
-        return old + b"," + added if old and added else old + added
+        return added if empty or not added else b"," + added
 
+    new_nodes = items(nodes, graph["nodes_end"] == _NODES_START)
+    new_edges = items(edges, graph["edges_end"] == graph["room_end"] + len(_EDGES))
+    if graph["nodes_end"] + len(new_nodes) > graph["room_end"]:
+        return "full"
     last = max((v[0] for v in rows.versions), default=after)
-    head = _HEAD + _dumps(_graph(graph["versions"] + len(rows.versions),
-                                 graph["inputs"] + len(rows.inputs), last))
-    return head + _NODES + joined(old_nodes, nodes) + _EDGES + joined(old_edges, edges) + _TAIL
+    header = _header({**_graph(graph["versions"] + len(rows.versions), graph["inputs"] + len(rows.inputs), last),
+                      "nodes_end": graph["nodes_end"] + len(new_nodes), "room_end": graph["room_end"],
+                      "edges_end": graph["edges_end"] + len(new_edges)})
+    if len(header) > _HEADER_SIZE:
+        return "full"
+    # Edges, then nodes, then the attributes that name them: until the attributes are
+    # written, the next reader writes the same bytes again at the same places.
+    f.seek(graph["edges_end"])
+    f.write(new_edges + _TAIL)
+    f.truncate()
+    f.seek(graph["nodes_end"])
+    f.write(new_nodes)
+    f.seek(0)
+    f.write(header)
+    f.flush()
+    return "extended"
 
 
 def bring_up_to_date(registry: "Registry", path: Path, tmp_dir: Path | None = None, *,
                      rebuild: bool = True) -> str:
     """Make the lineage file describe the registry: ``"current"`` when it did already,
-    ``"extended"`` when the versions added since were appended, ``"rebuilt"`` when it was
-    missing or damaged and written whole again (only with ``rebuild``), ``"damaged"`` when
-    it was and ``rebuild`` is false (fsck reports it instead).
+    ``"extended"`` when the versions added since were written into it, ``"rebuilt"`` when
+    it was written whole (no room left; or missing or damaged, only with ``rebuild``),
+    ``"damaged"`` when it is and ``rebuild`` is false (fsck reports it instead).
 
-    Needs no lock: the attributes written with the rows always name the state they hold,
-    and the file is replaced atomically, so two readers that both bring it up to date can
-    only leave one of two right answers. (A file written from a registry whose versions
-    were committed out of id order lacks the late ones; fsck finds and rebuilds it.)
+    Readers that bring it up to date at once take turns (a lock on the file, held for the
+    few writes an append takes). A file written from a
+    registry whose versions were committed out of id order lacks the late ones; fsck finds
+    and rebuilds it.
     """
+    import fcntl
+
     last = registry.last_version_id()
     if _is_current(path, last):
         return "current"
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        data = b""
-    graph = _recorded(data[:_HEAD_BYTES])
-    new = _extended(registry, data) if graph is not None and graph["last_version_id"] <= last else None
-    if new is not None:
-        write_atomic(path, new, tmp_dir=tmp_dir)
-        return "extended"
-    if not rebuild:
+    outcome = "damaged"
+    for _ in range(3):  # a file replaced while we waited for its lock: try the new one
+        try:
+            with open(path, "r+b") as f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+                if os.fstat(f.fileno()).st_ino != os.stat(path).st_ino:
+                    continue
+                outcome = _append(registry, f, last)
+        except FileNotFoundError:
+            pass
+        break
+    if outcome in ("current", "extended"):
+        return outcome
+    if outcome == "damaged" and not rebuild:
         return "damaged"
     write_file(registry, path, tmp_dir)
     return "rebuilt"

@@ -136,7 +136,7 @@ def test_lineage_file_extended_equals_rebuilt(repo, graph, tmp_path):
     assert lineage_file.bring_up_to_date(repo.registry, path) == "current"
     extended = json.loads(path.read_bytes())
     rebuilt = lineage_file.document(repo.registry.lineage_rows())
-    assert extended["graph"] == rebuilt["graph"]
+    assert {k: extended["graph"][k] for k in rebuilt["graph"]} == rebuilt["graph"]
     key = lambda x: json.dumps(x, sort_keys=True)  # noqa: E731
     assert sorted(map(key, extended["nodes"])) == sorted(map(key, rebuilt["nodes"]))
     assert sorted(map(key, extended["edges"])) == sorted(map(key, rebuilt["edges"]))
@@ -180,3 +180,39 @@ def test_renderings_hold_every_edge(repo, graph):
     names = dict(re.findall(r'^\s*(n\d+)\[\(?"([^"]+)"\)?\]', mer, re.M))
     arrows = {(names[s], names[t]) for s, t in re.findall(r"^\s*(n\d+) -->\|\w+\| (n\d+)", mer, re.M)}
     assert arrows == found
+
+
+def test_lineage_file_written_whole_when_its_room_is_used_up(repo, graph, tmp_path, monkeypatch):
+    path = repo.layout.lineage_file
+    monkeypatch.setattr(lineage_file, "_MIN_ROOM", 0)  # room for no node at all
+    monkeypatch.setattr(lineage_file, "_ROOM_SHARE", 10**9)
+    lineage_file.write_file(repo.registry, path)
+    (tmp_path / "c.bin").write_bytes(b"c")
+    repo.add(tmp_path / "c.bin", name="c", parents=["a"])
+    assert lineage_file.bring_up_to_date(repo.registry, path) == "rebuilt"
+    assert lineage_file.file_matches(lineage_file.read_file(path),
+                                     lineage_file.document(repo.registry.lineage_rows()))
+
+
+def test_lineage_file_append_cut_short_is_written_again(repo, graph, tmp_path):
+    """An append interrupted before its attributes were written leaves the old attributes,
+    which name where the next reader writes the same rows again."""
+    import networkx as nx
+
+    path = repo.layout.lineage_file
+    repo.lineage("a")
+    header = path.read_bytes()[:600]
+    (tmp_path / "c.bin").write_bytes(b"c")
+    repo.add(tmp_path / "c.bin", name="c", data=[tmp_path / "data.csv"], parents=["a"])
+    assert lineage_file.bring_up_to_date(repo.registry, path) == "extended"
+    whole = path.read_bytes()
+    with open(path, "r+b") as f:  # as if killed before the attributes were written
+        f.write(header)
+        f.seek(0, 2)
+        f.write(b'{"source":"half')
+    assert lineage_file.bring_up_to_date(repo.registry, path) == "extended"
+    assert path.read_bytes() == whole
+    g = nx.node_link_graph(json.loads(whole), edges="edges")
+    assert g.has_edge(graph["data"], "model:c@0.1.0") and g.has_edge("model:a@0.1.2", "model:c@0.1.0")
+    assert lineage_file.file_matches(lineage_file.read_file(path),
+                                     lineage_file.document(repo.registry.lineage_rows()))

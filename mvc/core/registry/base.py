@@ -182,6 +182,11 @@ class Registry(ABC):
                                ids.get(item.parent) if item.parent else None))
         return LineageRows([(v.id, v.model, v.version, v.digest, v.archived) for v in versions], inputs)
 
+    def inputs_recorded(self, inputs: list[tuple[str, str]], up_to: int) -> set[tuple[str, str]]:
+        """Which of ``inputs`` ((kind, digest) of data or code) are an input of a version
+        whose id is ``up_to`` or less; backends answer from an index."""
+        return {(r[1], r[2]) for r in self.lineage_outputs_of([], inputs) if r[0] <= up_to}
+
     def last_version_id(self) -> int:
         """The id of the newest version (0 when there is none); backends answer from an index."""
         return max((v.id for v in self.versions()), default=0)

@@ -224,11 +224,17 @@ class SqliteRegistry(Registry):
                 "SELECT v.id, m.name, v.version, v.digest, v.archived FROM versions v"
                 " JOIN models m ON m.id = v.model_id WHERE v.id > ? ORDER BY v.id", (after,))
         ]
-        inputs = self._conn.execute(
-            "SELECT version_id, kind, digest, path, detail, parent_version_id FROM lineage"
-            " WHERE version_id > ? ORDER BY id", (after,)
-        ).fetchall()
+        columns = "SELECT version_id, kind, digest, path, detail, parent_version_id FROM lineage"
+        if after:  # the newest rows only: through the index on version_id (rows go in with their version)
+            inputs = self._conn.execute(f"{columns} WHERE version_id > ? ORDER BY version_id, id", (after,)).fetchall()
+        else:
+            inputs = self._conn.execute(f"{columns} ORDER BY id").fetchall()
         return LineageRows(versions, inputs)
+
+    def inputs_recorded(self, inputs: list[tuple[str, str]], up_to: int) -> set[tuple[str, str]]:
+        return {(kind, digest) for kind, digest in set(inputs) if self._conn.execute(
+            "SELECT 1 FROM lineage WHERE digest = ? AND kind = ? AND version_id <= ? LIMIT 1",
+            (digest, kind, up_to)).fetchone()}
 
     def last_version_id(self) -> int:
         return self._conn.execute("SELECT coalesce(max(id), 0) FROM versions").fetchone()[0]

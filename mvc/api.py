@@ -90,11 +90,6 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             staged = stage_settings(layout)
         return repo, InitResult(str(layout.mvc_dir), created, repo.registry.url, staged)
 
-    def _stage_settings_in_git(self) -> tuple[str, ...]:
-        from mvc.core.gitops import stage_settings
-
-        return stage_settings(self.layout)
-
     # -- parts, opened on first use (by the session) ------------------------------------
     @property
     def registry(self) -> Registry:

@@ -90,17 +90,10 @@ class TrustOps:
 
         from mvc.core import fsck
 
-        found = fsck.run(self.session, repair=repair, extra_checks=self._fsck_extra_checks(),
-                         progress=progress)
+        found = fsck.run(self.session, repair=repair, progress=progress)
         problems = tuple(FsckProblem(i.kind, i.message, repair and i.fix is not None) for i in found.issues)
         return FsckReport(all(p.repaired for p in problems), repair, found.versions, found.objects,
                           found.events, problems, tuple(found.notes))
-
-    def _fsck_extra_checks(self) -> tuple:
-        """The deploy folders (``fsck.deploy_issues``), checked with this session."""
-        from mvc.core.fsck import deploy_issues
-
-        return (lambda: deploy_issues(self.session),)
 
     def stats(self, *, remote: bool = False) -> StatsResult:
         """Models and versions (archived included), the objects in ``.mvc/objects``, the

@@ -168,28 +168,26 @@ def _check_audit(registry: Registry, found: Findings) -> None:
 
 # -- the whole check --------------------------------------------------------------------
 
-def check(registry: Registry, store: ObjectStore, layout: Layout, *, grace: float,
-          extra_checks: tuple[Callable[[], list[Issue]], ...] = (), progress: Progress = None) -> Findings:
+def check(session: "Session", progress: Progress = None) -> Findings:
+    """Every part against the registry: its own storage, the objects, tmp/, the lineage
+    file, the audit chain and the deploy folders."""
+    registry, layout = session.registry, session.layout
     found = Findings()
     for problem in registry.check_storage():
         found.issues.append(Issue("registry", problem))
     found.versions = len(registry.versions())
-    _check_objects(registry, store, found, progress)
-    _check_tmp(layout, grace, found)
+    _check_objects(registry, session.store, found, progress)
+    _check_tmp(layout, float(session.config.value("gc.grace_seconds")), found)
     _check_lineage(registry, layout, found)
     _check_audit(registry, found)
-    for extra in extra_checks:
-        found.issues.extend(extra())
+    found.issues.extend(deploy_issues(session))
     return found
 
 
-def run(session: "Session", *, repair: bool, extra_checks: tuple[Callable[[], list[Issue]], ...] = (),
-        progress: Progress = None) -> Findings:
+def run(session: "Session", *, repair: bool, progress: Progress = None) -> Findings:
     """``mvc fsck``: check, and with ``repair`` apply every fix, as one change that needs
     maintainer; deploy folders' fixes run after it, under their channel's lock."""
-    found = check(session.registry, session.store, session.layout,
-                  grace=float(session.config.value("gc.grace_seconds")),
-                  extra_checks=extra_checks, progress=progress)
+    found = check(session, progress)
     fixable = [i for i in found.issues if i.fix is not None]
     if repair and fixable:
         where = str(session.layout.mvc_dir)

@@ -18,6 +18,7 @@ Written with plain Python (json), never networkx: ``mvc`` must start fast.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -239,7 +240,17 @@ def bring_up_to_date(registry: "Registry", path: Path, tmp_dir: Path | None = No
     outcome = "damaged"
     for _ in range(3):  # a file replaced while we waited for its lock: try the new one
         try:
-            with open(path, "r+b") as f:
+            # never write through a symlink someone put there: a link is "damaged", and the
+            # rebuild below replaces the link itself, atomically
+            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            break
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            break
+        try:
+            with os.fdopen(fd, "r+b") as f:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX)
                 if os.fstat(f.fileno()).st_ino != os.stat(path).st_ino:
                     continue

@@ -73,6 +73,21 @@ def test_bad_input(repo, work):
     assert repo("lineage", "net", "--depth", "-1", check=False).returncode == 2
 
 
+def test_lineage_file_behind_a_symlink_is_replaced_not_written_through(repo, work, tmp_path):
+    """mvc never writes through a symlink it did not make inside .mvc/ (SPEC §10)."""
+    _chain(repo, work)
+    elsewhere = tmp_path / "elsewhere.json"
+    lineage_file = work / ".mvc" / "lineage.json"
+    elsewhere.write_bytes(lineage_file.read_bytes())
+    lineage_file.unlink()
+    lineage_file.symlink_to(elsewhere)
+    before = elsewhere.read_bytes()
+    repo("lineage", "net@0.1.0")
+    assert elsewhere.read_bytes() == before
+    assert not lineage_file.is_symlink()
+    assert json.loads(lineage_file.read_text())["graph"]["last_version_id"] == 3
+
+
 def test_lineage_file_left_by_add_and_brought_up_to_date_when_read(repo, work):
     """add does not touch .mvc/lineage.json (its cost must not grow with the registry,
     SPEC §6); mvc lineage and mvc fsck bring it up to date."""

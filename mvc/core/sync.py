@@ -130,6 +130,7 @@ def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str =
     together in one ConflictError after the rest is done."""
     from mvc.core import artifacts, gitops
     from mvc.core.remotes import open_remote
+    from mvc.core.versions import check_target
 
     store = session.store
     done, conflicts = [], []
@@ -151,6 +152,7 @@ def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str =
         entries = tuple(artifacts.load_entries(store, p.digest)) if p.kind == "directory" else ()
         stored = artifacts.Stored(p.digest, p.size, p.kind, p.target.name, entries)
         writer = artifacts.Materializer(store, session.cache, link, progress)
+        check_target(session, p.target)  # e.g. a pointer file named .mvc.mvc
         try:
             written = writer.materialize(stored, p.target, force or _saved(session, p.target))
         except ConflictError:

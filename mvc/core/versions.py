@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from mvc.core import artifacts, refs
-from mvc.core.errors import ConflictError, NotFoundError
+from mvc.core.errors import ConflictError, NotFoundError, UserError
 from mvc.core.registry.base import LineageInput, NewVersion, VersionRow
 from mvc.core.semver import FIRST_VERSION, parse_version
 
@@ -183,6 +183,38 @@ def checkout(session: "Session", row: VersionRow, output: Path | str | None, *, 
         dest = Path(output)
         if row.kind == "file" and dest.is_dir() and not dest.is_symlink():
             dest = dest / row.path_name
+    check_target(session, dest)
     stored = artifacts.Stored.of(row, session.store)
     writer = artifacts.Materializer(session.store, session.cache, link, progress)
     return writer.materialize(stored, dest, force)
+
+
+def check_target(session: "Session", dest: Path) -> None:
+    """Refuse (exit 1) a checkout target that ``--force`` would make mvc delete wrongly: the
+    repository or a folder holding it, anything inside ``.mvc/``, the working directory or one
+    of its parents, and what is not a regular file, directory or symlink (SPEC §10). A symlink
+    target is judged as the link itself, which is what a checkout replaces."""
+    import os
+    import stat
+
+    where = Path(os.path.abspath(dest))
+    if where.name:
+        where = where.parent.resolve() / where.name
+    mvc_dir = session.layout.mvc_dir.resolve()
+    cwd = Path.cwd().resolve()
+    why = None
+    if mvc_dir.is_relative_to(where):
+        why = "it is or contains the repository"
+    elif where.is_relative_to(mvc_dir):
+        why = "it lies inside the repository's .mvc folder"
+    elif cwd.is_relative_to(where):
+        why = "it is the working directory or one of its parents"
+    else:
+        try:
+            mode = os.lstat(where).st_mode
+        except OSError:
+            mode = None
+        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            why = "it is not a regular file, directory or symlink"
+    if why is not None:
+        raise UserError(f"refusing to check out to {dest}: {why}; choose another path with -o")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from mvc.core import deploy, refs
+from mvc.core import deploy, owned, refs
 from mvc.core.errors import MvcError, UserError
 from mvc.core.lock import RepoLock
 from mvc.core.names import check_model_name
@@ -151,9 +151,21 @@ def served_slots(row: ChannelRow) -> list[tuple[str, str]]:
 
 def channel_lock(session: "Session", model: str, channel: str) -> RepoLock:
     """The lock that keeps two moves (or a move and a repair) of one channel apart."""
-    path = session.layout.deploy / model / f"{channel}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return RepoLock(path, session.lock_timeout())
+    folder = owned.real_folder(session.layout.deploy / model, session.layout.mvc_dir, create=True)
+    return RepoLock(folder / f"{channel}.lock", session.lock_timeout())
+
+
+def planted_links(session: "Session", model: str, channel: str) -> list[Path]:
+    """The folders of ``model``'s deploy folder on ``channel`` that mvc owns (in ``.mvc/deploy``
+    each one down from it; a configured ``deploy_dir``'s folder for the model) and that are a
+    symlink or something else than a folder: mvc never writes or deletes through them."""
+    d = deploy_folder(session, model, channel)
+    deploy_root = session.layout.deploy
+    chain = [d.root]
+    if d.root.is_relative_to(deploy_root):
+        parts = d.root.relative_to(deploy_root).parts
+        chain = [deploy_root.joinpath(*parts[:i]) for i in range(len(parts) + 1)]
+    return [p for p in chain if owned.is_planted(p)]
 
 
 class Problem(NamedTuple):
@@ -174,6 +186,9 @@ def problems(session: "Session", row: ChannelRow) -> list[Problem]:
     slots = served_slots(row)
     if not slots:
         return found
+    links = planted_links(session, row.model, row.channel)
+    if links:  # nothing is read through them
+        return [Problem(row.model, row.channel, owned.planted(p).message, False) for p in links]
     where = f"{row.model}@{row.channel}"
     d = deploy_folder(session, row.model, row.channel)
     if d.current_slot() != row.slot:
@@ -209,6 +224,9 @@ def all_problems(session: "Session") -> list[Problem]:
 def bring_in_step(session: "Session", model: str, channel: str) -> bool:
     """Make the deploy folder say what the registry says (after a crash, or when someone
     damaged it); True if it had to change anything. Call it under the channel's lock."""
+    links = planted_links(session, model, channel)
+    if links:
+        raise owned.planted(links[0])
     d = deploy_folder(session, model, channel)
     deploy.remove_stray_temporaries(d)
     row = channel_row(session.registry, model, channel)

@@ -171,6 +171,14 @@ def apply(d: DeployDir, slot: str | None, doc: dict[str, Any] | None, crash_pref
     return changed
 
 
+def stray_temporaries(d: DeployDir) -> list[Path]:
+    """What a crashed move left in the folder (``.tmp-*``: a slot being built, a link)."""
+    try:
+        return [d.root / n for n in sorted(os.listdir(d.root)) if n.startswith(TMP_PREFIX)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def remove_stray_temporaries(d: DeployDir) -> list[str]:
     """Delete what a crashed run left behind (``.tmp-*``); only under the channel's lock."""
     removed = []

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from mvc.core.audit import check_chain
+from mvc.core.errors import MvcError
 from mvc.core.integrity import check_objects, describe, needed_objects
 from mvc.core.layout import Layout
 from mvc.core.objects import ObjectStore
@@ -103,8 +104,9 @@ def _check_objects(registry: Registry, store: ObjectStore, found: Findings, prog
             fix = _remove_unreferenced(registry, store, f.digest)
         found.issues.append(Issue(f"object-{f.problem}", describe(f), fix))
     for stray in store.strays():
-        found.issues.append(Issue("object-stray", f"{stray} under objects/ is not an object",
-                                  lambda p=stray: _remove(p)))
+        what = "a symlink mvc did not make" if stray.is_symlink() else "not an object"
+        found.issues.append(Issue("object-stray", f"{stray} under objects/ is {what}",
+                                  lambda p=stray: _remove(p)))  # a link goes, its target stays
 
 
 def _remove_unreferenced(registry: Registry, store: ObjectStore, digest: str) -> Callable[[], None]:
@@ -180,7 +182,10 @@ def check(session: "Session", progress: Progress = None) -> Findings:
     _check_tmp(layout, float(session.config.value("gc.grace_seconds")), found)
     _check_lineage(registry, layout, found)
     _check_audit(registry, found)
-    found.issues.extend(deploy_issues(session))
+    _check_planted(session, found)
+    known = {i.message for i in found.issues}
+    found.issues.extend(i for i in deploy_issues(session) if i.message not in known)
+    _check_leftovers(session, found)
     return found
 
 
@@ -215,3 +220,71 @@ def deploy_issues(session: "Session") -> list[Issue]:
             channel_state.repair(session, model, channel)
         issues.append(Issue("deploy", p.message, sync if p.repairable else None, under_lock=False))
     return issues
+
+
+# -- planted symlinks and what interrupted moves and pushes left (SPEC §10) ----------------
+
+def _deploy_folders(session: "Session") -> list[tuple[str, str]]:
+    """(model, channel) of every deploy folder the repository may have."""
+    names = session.channel_names()
+    return [(m, c) for m in sorted({r.model for r in session.registry.versions()}) for c in names]
+
+
+def _check_planted(session: "Session", found: Findings) -> None:
+    """Paths that mvc owns and that are a symlink or the wrong kind of thing: each command
+    that would write there refuses (exit 3); no repair, the user decides what they were."""
+    from mvc.core import channel_state, owned
+
+    layout = session.layout
+    paths = {layout.lock: "regular file", layout.tmp: "folder", layout.objects: "folder",
+             layout.deploy: "folder"}
+    if not owned.is_planted(layout.deploy) and layout.deploy.is_dir():
+        for model_dir in sorted(layout.deploy.iterdir()):
+            paths.setdefault(model_dir, "folder")
+            if not owned.is_planted(model_dir):
+                for entry in sorted(model_dir.iterdir()):
+                    if entry.name.endswith(".lock"):
+                        paths[entry] = "regular file"
+    for model, channel in _deploy_folders(session):
+        for path in channel_state.planted_links(session, model, channel):
+            paths.setdefault(path, "folder")
+    for path, what in paths.items():
+        if owned.is_planted(path, what):
+            found.issues.append(Issue("planted", owned.planted(path, what).message))
+
+
+def _age_out(found: Findings, kind: str, what: str, newest: float | None, grace: float,
+             fix: Callable[[], None], under_lock: bool = True) -> None:
+    if newest is None:
+        found.notes.append(f"{what} may be left by an interrupted command; its age is unknown, left alone")
+    elif newest > time.time() - grace:
+        found.notes.append(f"{what} is recent and may belong to a running mvc command; left alone")
+    else:
+        found.issues.append(Issue(kind, f"{what} was left behind by an interrupted command", fix, under_lock))
+
+
+def _check_leftovers(session: "Session", found: Findings) -> None:
+    """``.tmp-*`` in deploy folders (a killed promote) and ``tmp/upload-*`` on remotes (an
+    interrupted push): removed by ``--repair`` once older than ``gc.grace_seconds``."""
+    from mvc.core import channel_state, deploy, remotes
+
+    grace = float(session.config.value("gc.grace_seconds"))
+    for model, channel in _deploy_folders(session):
+        if channel_state.planted_links(session, model, channel):
+            continue
+        for path in deploy.stray_temporaries(channel_state.deploy_folder(session, model, channel)):
+            def fix(p: Path = path, m: str = model, c: str = channel) -> None:
+                with channel_state.channel_lock(session, m, c):
+                    if os.path.lexists(p) and _newest_mtime(p) <= time.time() - grace:
+                        _remove(p)
+            _age_out(found, "deploy-tmp", str(path), _newest_mtime(path), grace, fix, under_lock=False)
+    for configured in remotes.configured(session):
+        try:
+            remote = remotes.open_remote(session, configured.name)
+            uploads = remote.uploads()
+        except (MvcError, OSError) as exc:  # an unreachable remote is not the repository's problem
+            found.notes.append(f"remote {configured.name!r} was not checked for leftovers ({exc})")
+            continue
+        for key, mtime in uploads:
+            _age_out(found, "remote-tmp", f"{key} on remote {configured.name!r}", mtime, grace,
+                     lambda r=remote, k=key: r.remove(k))

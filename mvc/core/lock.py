@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from mvc.core.errors import LockTimeoutError
+from mvc.core.owned import open_file
 
 
 class RepoLock:
@@ -19,9 +20,10 @@ class RepoLock:
         self._fd: int | None = None
         self._depth = 0
 
-    def _holder(self) -> str:
+    @staticmethod
+    def _holder(fd: int) -> str:
         try:
-            text = self.path.read_text(encoding="utf-8", errors="replace").strip()
+            text = os.pread(fd, 4096, 0).decode("utf-8", errors="replace").strip()
         except OSError:
             text = ""
         return text or "another mvc process"
@@ -30,7 +32,7 @@ class RepoLock:
         if self._depth:
             self._depth += 1
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_file(self.path, os.O_RDWR | os.O_CREAT)  # never a planted symlink (SPEC §10)
         deadline = time.monotonic() + self.timeout
         delay = 0.002
         while True:
@@ -39,9 +41,10 @@ class RepoLock:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
+                    holder = self._holder(fd)
                     os.close(fd)
                     raise LockTimeoutError(
-                        f"the repository is locked by {self._holder()} (waited {self.timeout:g} s); "
+                        f"the repository is locked by {holder} (waited {self.timeout:g} s); "
                         "retry when it has finished, or raise core.lock_timeout"
                     ) from None
                 time.sleep(delay)

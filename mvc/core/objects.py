@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+from mvc.core import owned
 from mvc.core.atomic import fsync_dir
 from mvc.core.errors import IntegrityError, UserError
 from mvc.core.faults import crash_point
@@ -214,11 +215,11 @@ class ObjectStore:
         return st.st_size if st is not None else 0
 
     def iter_digests(self) -> Iterator[str]:
-        if not self.root.is_dir():
+        if not self.root.is_dir() or owned.is_planted(self.root):
             return
         for sub in sorted(self.root.iterdir()):
-            if len(sub.name) != 2 or not sub.is_dir():
-                continue
+            if len(sub.name) != 2 or owned.is_planted(sub) or not sub.is_dir():
+                continue  # never list (or gc) through a planted link (SPEC §10)
             for f in sorted(sub.iterdir()):
                 candidate = sub.name + f.name
                 if _HEX_RE.match(candidate):
@@ -239,6 +240,7 @@ class ObjectStore:
 
     def delete(self, digest: str) -> bool:
         """Remove an object (gc and fsck only); False when it was not there."""
+        self._real_parent(self.path(digest))
         try:
             os.unlink(self.path(digest))
         except FileNotFoundError:
@@ -250,7 +252,7 @@ class ObjectStore:
     def _staging(self) -> Iterator[tuple[int, str]]:
         """A temporary file in tmp/ for a new object: (fd, path). Fsynced and closed when the
         block succeeds; closed and removed when anything fails, so no half object remains."""
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        owned.real_folder(self.tmp, self.tmp.parent, create=True)
         fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="obj-")
         try:
             yield fd, tmp
@@ -263,19 +265,23 @@ class ObjectStore:
 
     def _commit(self, tmp: str, digest: str) -> None:
         final = self.path(digest)
+        self._real_parent(final, create=True)
         if final.is_file():
             os.unlink(tmp)  # stored already: dedup
             self._touch(final)
             return
         os.chmod(tmp, 0o444)
-        final.parent.mkdir(parents=True, exist_ok=True)
         crash_point("object:before-rename")
         os.replace(tmp, final)
         fsync_dir(final.parent)
 
-    @staticmethod
-    def _touch(final: Path) -> None:
+    def _real_parent(self, final: Path, create: bool = False) -> None:
+        """objects/ and objects/ab are real folders (made when ``create``), never planted links."""
+        owned.real_folder(final.parent, self.root.parent, create=create)
+
+    def _touch(self, final: Path) -> None:
         # Storing an object again makes it young, so gc's grace period protects it (gc.py).
+        self._real_parent(final)
         try:
             os.utime(final)
         except OSError:

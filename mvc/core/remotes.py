@@ -103,6 +103,29 @@ class Remote:
                 self.fs.rm(tmp_key)
         return size
 
+    def uploads(self) -> list[tuple[str, float | None]]:
+        """The temporary files of uploads under ``tmp/`` (an interrupted push leaves one), with
+        their modification time where the filesystem tells it."""
+        try:
+            found = self.fs.ls(f"{self.root}/tmp", detail=True)
+        except FileNotFoundError:
+            return []
+        out = []
+        for info in found:
+            name = str(info.get("name", ""))
+            if name.rstrip("/").rsplit("/", 1)[-1].startswith("upload-"):
+                when = next((info[k] for k in ("mtime", "LastModified", "last_modified", "updated")
+                             if info.get(k) is not None), None)
+                if hasattr(when, "timestamp"):
+                    when = when.timestamp()
+                out.append((name, float(when) if isinstance(when, (int, float)) else None))
+        return out
+
+    def remove(self, key: str) -> None:
+        """Delete one file of the remote (a stale upload; ``fsck --repair``)."""
+        if self.fs.exists(key):
+            self.fs.rm(key, recursive=True)
+
     def download(self, store: ObjectStore, digest: str, progress: Progress = None) -> int:
         """Copy one remote object into the local store; refused unless its digest matches."""
         try:

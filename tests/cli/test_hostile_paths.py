@@ -126,7 +126,7 @@ def test_planted_deploy_folder_is_refused(repo, work, victim, planted):
         os.rename(link, link.with_name(link.name + ".old"))
     link.symlink_to(target)
     before = tree_state(victim)
-    for args in (["promote", "m@0.1.0", "production"], ["promote", "m@0.1.2", "production"]):
+    for args in (["promote", "m@0.1.0", "production"], ["promote", "m@0.1.1", "production"]):
         proc = repo.fail(*args, code=3)
         assert "symlink" in proc.stderr
     _untouched(victim, before)

@@ -1,0 +1,65 @@
+"""Folders and files that mvc owns (in ``.mvc/`` and deploy folders) are used only as what mvc
+made: a folder must be a real folder and a lock file a regular file, never a symlink someone
+planted there, so that mvc never writes or deletes outside them (SPEC §10)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from mvc.core.errors import IntegrityError
+
+
+def planted(path: Path, what: str = "folder") -> IntegrityError:
+    return IntegrityError(
+        f"{path} is a symlink or not a {what}, and mvc does not write through what it did not make; "
+        "remove it (its target is left alone) or move it aside; 'mvc fsck' lists such paths"
+    )
+
+
+def is_planted(path: Path, what: str = "folder") -> bool:
+    """True when ``path`` exists but is not a real folder (or, for ``"file"``, a regular file)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    return not (stat.S_ISDIR(mode) if what == "folder" else stat.S_ISREG(mode))
+
+
+def real_folder(path: Path, base: Path, *, create: bool = False) -> Path:
+    """``path`` after checking that it and each folder between ``base`` (excluded) and it is a
+    real folder where it exists (made when ``create``); IntegrityError naming the first that
+    is a symlink or something else."""
+    path, base = Path(path), Path(base)
+    chain = [path, *path.parents]
+    inside = chain[:chain.index(base)] if base in chain else [path]
+    if create:
+        inside[-1].parent.mkdir(parents=True, exist_ok=True)  # above what mvc checks
+    for folder in reversed(inside):
+        if create:
+            try:
+                os.mkdir(folder)
+            except FileExistsError:
+                pass
+        if is_planted(folder):
+            raise planted(folder)
+    return path
+
+
+def open_file(path: Path, flags: int, mode: int = 0o644) -> int:
+    """Open (or create) a file mvc owns without following a symlink; IntegrityError when the
+    path is a link, not a regular file, or a hard link to a file elsewhere."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+            raise planted(path, "regular file") from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+        os.close(fd)
+        raise planted(path, "regular file")
+    os.set_blocking(fd, True)
+    return fd

@@ -23,6 +23,10 @@ def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None, mode: 
     """
     path = Path(path)
     directory = Path(tmp_dir) if tmp_dir is not None else path.parent
+    if tmp_dir is not None:  # a folder mvc owns (.mvc/tmp, a deploy folder): never a planted link
+        from mvc.core.owned import real_folder
+
+        real_folder(directory, directory.parent, create=True)
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + path.name[:40])
     try:

@@ -142,7 +142,9 @@ def _newest_mtime(path: Path) -> float:
 def _check_tmp(layout: Layout, grace: float, found: Findings) -> None:
     """Files in tmp/ that nobody has written to for ``grace`` seconds were left by a crash;
     younger ones may belong to a command that is running now, so they are only noted."""
-    if not layout.tmp.is_dir():
+    from mvc.core.owned import is_planted
+
+    if not layout.tmp.is_dir() or is_planted(layout.tmp):  # a planted link: named, never emptied
         return
     cutoff = time.time() - grace
     for entry in sorted(layout.tmp.iterdir()):
@@ -168,6 +170,26 @@ def _check_audit(registry: Registry, found: Findings) -> None:
         found.issues.append(Issue("audit", f"the audit chain is broken at event {broken[0]}: {broken[1]}"))
 
 
+# -- the registry itself ---------------------------------------------------------------
+
+def _registry_damaged(session: "Session", found: Findings) -> bool:
+    """Damage in the registry (SPEC §10), or a registry that records no versions while the
+    store holds objects (a registry lost and replaced: every check and fix from here on would
+    take the objects for garbage). Either stops the check; neither has a fix here."""
+    registry = session.registry
+    for problem in registry.check_storage():
+        found.issues.append(Issue("registry", problem))
+    if not found.issues and registry.last_version_id() == 0 \
+            and next(session.store.iter_digests(), None) is not None:
+        found.issues.append(Issue("registry", EMPTY_REGISTRY))
+    return bool(found.issues)  # the other checks need a sound registry
+
+
+EMPTY_REGISTRY = ("the registry records no versions but the object store holds objects: the registry "
+                  "may have been lost and replaced; restore it from a backup (if the repository really "
+                  "has no versions, remove .mvc/objects yourself)")
+
+
 # -- the whole check --------------------------------------------------------------------
 
 def check(session: "Session", progress: Progress = None) -> Findings:
@@ -175,8 +197,8 @@ def check(session: "Session", progress: Progress = None) -> Findings:
     file, the audit chain and the deploy folders."""
     registry, layout = session.registry, session.layout
     found = Findings()
-    for problem in registry.check_storage():
-        found.issues.append(Issue("registry", problem))
+    if _registry_damaged(session, found):
+        return found
     found.versions = len(registry.versions())
     _check_objects(registry, session.store, found, progress)
     _check_tmp(layout, float(session.config.value("gc.grace_seconds")), found)

@@ -154,3 +154,19 @@ def test_planted_object_folder_is_refused_and_gc_deletes_nothing_outside(repo, w
     fsck = repo("fsck", check=False)
     assert fsck.returncode == 3 and f"objects/{sub}" in fsck.stdout + fsck.stderr
     _untouched(victim, before)
+
+
+def test_planted_tmp_folder_is_refused_and_never_emptied(repo, work, victim):
+    repo.add("m", b"w")
+    tmp = repo.mvc_dir / "tmp"
+    os.rename(tmp, repo.mvc_dir / "tmp.old")
+    tmp.symlink_to(victim)
+    for path in victim.rglob("*"):
+        os.utime(path, (0, 0), follow_symlinks=False)  # old enough for any grace period
+    before = tree_state(victim)
+    repo.fail("add", write(work / "n.bin", b"other"), "--name", "n", code=3)
+    repo.fail("config", "set", "compare.threshold", "0.1", code=3)
+    _untouched(victim, before)
+    fsck = repo("fsck", "--repair", check=False)
+    assert fsck.returncode == 3 and ".mvc/tmp" in fsck.stdout + fsck.stderr
+    _untouched(victim, before)

@@ -97,3 +97,21 @@ def test_reentrant_within_one_lock(tmp_path):
             RepoLock(tmp_path / "lock", timeout=0.05).acquire()
     with RepoLock(tmp_path / "lock", timeout=0.1):
         pass
+
+
+@pytest.mark.parametrize("plant", ["symlink", "hardlink", "fifo", "folder"])
+def test_a_planted_lock_file_is_refused_and_its_target_untouched(tmp_path, plant):
+    """SPEC §10: the lock is never opened through a symlink or a hard link to a file
+    elsewhere (it would be truncated), nor as a FIFO (it would block)."""
+    import os
+
+    from mvc.core.errors import IntegrityError
+
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"the user's data")
+    lock = tmp_path / "lock"
+    {"symlink": lambda: lock.symlink_to(victim), "hardlink": lambda: os.link(victim, lock),
+     "fifo": lambda: os.mkfifo(lock), "folder": lock.mkdir}[plant]()
+    with pytest.raises(IntegrityError, match="mvc does not write through"):
+        RepoLock(lock, timeout=1).acquire()
+    assert victim.read_bytes() == b"the user's data"

@@ -24,7 +24,10 @@ from mvc.cli.output import Progress, emit, human_size, say
 
 
 def add(
-    path: Annotated[Path, typer.Argument(metavar="PATH", help="The model file or directory to store.")],
+    # readable=False on paths: one that cannot be read is the engine's exit 1 naming it, as a
+    # file inside a directory is (SPEC §10), not a usage error
+    path: Annotated[Path, typer.Argument(metavar="PATH", readable=False,
+                                         help="The model file or directory to store.")],
     name: Annotated[str, typer.Option("--name", metavar="NAME", help="Model name, e.g. resnet.")],
     version: Annotated[
         Optional[str], typer.Option("--version", metavar="VERSION",
@@ -49,11 +52,11 @@ def add(
         Optional[list[Path]], typer.Option("--params-file", metavar="PATH", help="A JSON object of parameters.")
     ] = None,
     data: Annotated[
-        Optional[list[Path]], typer.Option("--data", metavar="PATH",
+        Optional[list[Path]], typer.Option("--data", metavar="PATH", readable=False,
                                            help="A data file or directory the model was trained on.")
     ] = None,
     code: Annotated[
-        Optional[list[Path]], typer.Option("--code", metavar="PATH",
+        Optional[list[Path]], typer.Option("--code", metavar="PATH", readable=False,
                                            help="A code file or directory that produced the model.")
     ] = None,
     parent: Annotated[

@@ -16,7 +16,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
 from mvc.core.errors import ConflictError, IntegrityError, UserError
-from mvc.core.objects import ObjectStore, Progress, hash_file
+from mvc.core.objects import ObjectStore, Progress
+from mvc.core.snapshots import read_unchanged, stat_of, unreadable
 from mvc.core.statcache import StatCache
 
 MANIFEST_FORMAT = "mvc-tree-v1"
@@ -119,7 +120,7 @@ def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
     if looked is not None and looked.stat is not None and looked.path == path:
         before, cached = looked.stat, looked.digest
     else:
-        before = os.stat(path)
+        before = stat_of(path)
         cached = cache.get(path, before)
         if cached is not None and store is not None and not store.has(cached):
             cached = None
@@ -127,17 +128,7 @@ def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
         if progress:
             progress(before.st_size)
         return cached, before.st_size
-    if store is not None:
-        digest, size = store.put_file(path, progress)
-        written = store.written(digest)
-        if written is not None:  # hashed whole as it was written: checkout may trust it
-            cache.put(store.path(digest), written, digest)
-    else:
-        digest, size = hash_file(path, progress)
-    after = os.stat(path)
-    if (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino):
-        cache.put(path, after, digest)
-    return digest, size
+    return read_unchanged(path, before, cache, store, progress)
 
 
 def hash_path(path: Path, cache: StatCache, progress: Progress = None) -> tuple[str, int, str]:
@@ -196,14 +187,23 @@ def _resolves_inside(root: Path, link: Path) -> bool:
 
 def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[ManifestEntry]:
     entries: list[ManifestEntry] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def cannot_list(exc: OSError) -> None:
+        # os.walk leaves a folder it cannot list out and goes on; a smaller artifact is
+        # never what was asked for (SPEC §10)
+        raise unreadable(exc)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=cannot_list, followlinks=False):
         dirnames.sort()
         here = Path(dirpath)
         # a symlink to a directory shows up in dirnames; treat it like any other link
         for name in sorted(filenames + [d for d in dirnames if (here / d).is_symlink()]):
             full = here / name
             rel = PurePosixPath(full.relative_to(root).as_posix())
-            st = os.lstat(full)
+            try:
+                st = os.lstat(full)
+            except OSError as exc:  # a folder that can be listed but not entered
+                raise unreadable(exc) from None
             if stat.S_ISLNK(st.st_mode):
                 target = os.readlink(full)
                 if not _inside(root, rel.parent, target) or not _resolves_inside(root, full):
@@ -397,7 +397,7 @@ class Materializer:
 def _same_digest(path: Path, digest: str, cache: StatCache) -> bool:
     try:
         found, _ = _cached_digest(cache, path, None, None)
-    except OSError:
+    except (OSError, UserError):  # unreadable, or changing while read: not a match
         return False
     return found == digest
 

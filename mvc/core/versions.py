@@ -50,7 +50,6 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     """Store ``new.source`` and register it as the next version of ``new.name`` (or return
     the latest version when artifact, metrics and params equal it, unless ``force``)."""
     from mvc.core.faults import crash_point
-    from mvc.core.integrity import missing_objects
     from mvc.core.provenance import OVERLAP_BYTES, Background, provenance_of_cwd
 
     session.precheck("writer", "add", new.name)  # a denied user stores nothing
@@ -61,15 +60,15 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     background = Background(lambda: provenance_of_cwd(user)) if looked.must_read(OVERLAP_BYTES) else None
     stored = artifacts.store_path(new.source, session.store, session.cache, progress, looked=looked)
     crash_point("add:stored")
-    inputs = lineage_inputs(session, new, progress)
+    kept = [(new.source, stored)]  # what the store must hold once the version is in
+    inputs = lineage_inputs(session, new, progress, kept)
     env, provenance = background.result() if background is not None else provenance_of_cwd(user)
     with session.change("writer", "add", new.name) as work:
         rows = work.registry.versions(new.name)
         row = unchanged(rows, new, stored.digest)
         created = row is None
         if row is None:
-            if missing_objects(session.store, stored):  # removed by gc since we wrote them
-                stored = artifacts.store_path(new.source, session.store, session.cache, progress)
+            store_again(session, kept, progress)
             crash_point("add:locked")
             number = new.version or next_version(rows, new.bump)
             row = work.registry.insert_version(NewVersion(
@@ -109,9 +108,27 @@ def next_version(rows: list[VersionRow], bump: str) -> str:
     return str(FIRST_VERSION if latest is None else parse_version(latest.version).bump(bump))
 
 
-def lineage_inputs(session: "Session", new: NewArtifact, progress: Progress = None) -> list[LineageInput]:
+def store_again(session: "Session", kept: list[tuple[Path, artifacts.Stored]], progress: Progress = None) -> None:
+    """Under the lock, before the version goes in: store again each object of ``kept`` (the
+    artifact, the ``--store-data`` inputs) that a concurrent ``mvc gc`` removed since it was
+    written (nothing referenced it yet; with ``gc.grace_seconds = 0`` it is not even young
+    enough to be kept). A path whose bytes changed meanwhile is refused: the version would not
+    hold what was compared and recorded."""
+    from mvc.core.integrity import missing_objects
+
+    for path, stored in kept:
+        if missing_objects(session.store, stored):
+            again = artifacts.store_path(path, session.store, session.cache, progress)
+            if again.digest != stored.digest:
+                raise UserError(
+                    f"{path} changed while mvc added it; add it again when nothing is writing to it"
+                )
+
+
+def lineage_inputs(session: "Session", new: NewArtifact, progress: Progress = None,
+                   kept: list[tuple[Path, artifacts.Stored]] | None = None) -> list[LineageInput]:
     """The data, code and parent inputs of ``new``: data and code by content digest (data
-    stored too with ``store_data``), code with its git commit."""
+    stored too with ``store_data``, and then appended to ``kept``), code with its git commit."""
     from mvc.core.provenance import git_file_info
 
     inputs: list[LineageInput] = []
@@ -119,6 +136,8 @@ def lineage_inputs(session: "Session", new: NewArtifact, progress: Progress = No
         if new.store_data:
             s = artifacts.store_path(p, session.store, session.cache, progress)
             digest, size, kind = s.digest, s.size, s.kind
+            if kept is not None:
+                kept.append((p, s))
         else:
             digest, size, kind = artifacts.hash_path(p, session.cache, progress)
         inputs.append(LineageInput("data", digest, str(p.absolute()),

@@ -320,3 +320,43 @@ def test_manifest_entries_round_trip_through_the_canonical_bytes(store):
     assert artifacts.parse_manifest(data) == sorted(entries, key=lambda e: e.path)
     assert [list(e) for e in json.loads(data)["entries"]] == [
         ["digest", "mode", "path", "size"], ["mode", "path", "size", "target"]]
+
+
+# -- a file written to while it is read (SPEC §10) ---------------------------------------------
+
+def _appending(path: Path, times: int):
+    """A progress callback that appends to ``path`` during its first ``times`` reads (progress
+    is reported while the file is being read)."""
+    reads = {"n": 0}
+
+    def progress(nbytes: int) -> None:
+        if reads["n"] < times:
+            with open(path, "ab") as f:
+                f.write(b" more")
+            reads["n"] += 1
+
+    return progress
+
+
+@pytest.mark.parametrize("storing", [True, False])
+def test_file_changed_during_one_read_is_read_again(tmp_path, store, cache, storing):
+    src = write(tmp_path / "w.bin", b"weights")
+    progress = _appending(src, times=1)
+    if storing:
+        got = store_path(src, store, cache, progress)
+        digest, size = got.digest, got.size
+        assert store.read_bytes(digest) == b"weights more"
+    else:
+        digest, size, _ = artifacts.hash_path(src, cache, progress)
+    assert (digest, size) == (artifacts.hash_path(src, cache)[0], len(b"weights more"))
+
+
+@pytest.mark.parametrize("storing", [True, False])
+def test_file_changing_during_every_read_is_refused(tmp_path, store, cache, storing):
+    src = write(tmp_path / "d" / "w.bin", b"weights")
+    progress = _appending(src, times=10)
+    with pytest.raises(UserError, match=f"{src} changed while mvc read it"):
+        if storing:
+            store_path(tmp_path / "d", store, cache, progress)
+        else:
+            artifacts.hash_path(tmp_path / "d", cache, progress)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mvc.core import artifacts, objects, statcache
+from mvc.core import artifacts, objects, snapshots, statcache
 from mvc.core.artifacts import store_path
 from mvc.core.objects import ObjectStore
 from mvc.core.statcache import RACY_NS, StatCache
@@ -30,7 +30,7 @@ def reads(monkeypatch) -> list[Path]:
         seen.append(Path(src))
         return real_put(self, src, progress)
 
-    monkeypatch.setattr(artifacts, "hash_file", hash_file)
+    monkeypatch.setattr(snapshots, "hash_file", hash_file)  # where artifacts reads files
     monkeypatch.setattr(ObjectStore, "put_file", put_file)
     return seen
 

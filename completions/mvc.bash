@@ -34,7 +34,7 @@ _mvc_options() {
         "mvc fsck") echo "--repair --json --help -h" ;;
         "mvc gc") echo "--dry-run --grace --json --help -h" ;;
         "mvc stats") echo "--remote --json --help -h" ;;
-        "mvc audit") echo "--verify --limit -n --json --help -h" ;;
+        "mvc audit") echo "--verify --head --limit -n --json --help -h" ;;
         "mvc completion") echo "--help -h" ;;
         "mvc config") echo "--help -h" ;;
         "mvc config get") echo "--json --help -h" ;;

@@ -250,6 +250,7 @@ complete -c mvc -n '__mvc_at \'mvc stats\'' -l remote -d 'Also count what the de
 complete -c mvc -n '__mvc_at \'mvc stats\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc stats\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc audit\'' -l verify -d 'Recompute the hash chain from the first event; exit 3 if broken.'
+complete -c mvc -n '__mvc_at \'mvc audit\'' -l head -d 'Print the newest event\'s hash, to keep elsewhere; with --verify and a HASH kept earlier, also check that it is in the chain (exit 3 if not).'
 complete -c mvc -n '__mvc_at \'mvc audit\'' -l limit -s n -x -d 'Show only the newest N events.'
 complete -c mvc -n '__mvc_at \'mvc audit\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc audit\'' -l help -s h -d 'Show this message and exit.'

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from mvc.core.errors import UsageError, UserError
 if TYPE_CHECKING:
     from mvc.results.trust import (
-        AccessChange, AccessGrant, AuditCheck, AuditEvent, FsckReport, GcResult, RemoteStats,
-        StatsResult, VerifyReport,
+        AccessChange, AccessGrant, AuditCheck, AuditEvent, AuditHead, FsckReport, GcResult,
+        RemoteStats, StatsResult, VerifyReport,
     )
 
 Progress = Callable[[int], None] | None
@@ -59,16 +59,38 @@ class TrustOps:
             raise UserError("--limit must be at least 1")
         return [AuditEvent(**e.to_dict()) for e in self.registry.events(limit)]
 
-    def audit_verify(self) -> AuditCheck:
-        """Recompute the hash chain from event 1; ``ok`` false names the first broken link."""
+    def audit_head(self) -> AuditHead:
+        """The newest event's seq and hash. Kept outside the registry (a CI log, a git tag
+        message), the hash later shows whether the chain up to it was rewritten."""
+        from mvc.results.trust import AuditHead
+
+        from mvc.core.audit import head
+
+        return AuditHead(*head(self.registry))
+
+    def audit_verify(self, head: str | None = None) -> AuditCheck:
+        """Recompute the hash chain from event 1; ``ok`` false names the first broken link.
+
+        The chain alone cannot tell a chain rewritten whole (and recomputed) from the real
+        one; with ``head`` (a hash ``audit_head`` gave earlier, kept elsewhere) ``ok`` also
+        needs an event with that hash (``anchor_seq``)."""
         from mvc.results.trust import AuditCheck
 
-        from mvc.core.audit import check_chain
+        from mvc.core.audit import check_anchor, check_anchored_chain
 
-        events, broken = check_chain(self.registry)
-        if broken is None:
-            return AuditCheck(True, events, None, f"the audit chain of {events} event(s) is intact")
-        return AuditCheck(False, events, broken[0], f"the audit chain is broken at event {broken[0]}: {broken[1]}")
+        anchor = check_anchor(head) if head is not None else None
+        events, broken, at = check_anchored_chain(self.registry, anchor)
+        if broken is not None:
+            return AuditCheck(False, events, broken[0],
+                              f"the audit chain is broken at event {broken[0]}: {broken[1]}", anchor, at)
+        message = f"the audit chain of {events} event(s) is intact"
+        if anchor is None:
+            return AuditCheck(True, events, None, message)
+        if at is None:
+            return AuditCheck(False, events, None,
+                              f"the audit chain does not contain head {anchor}: the chain was rewritten "
+                              "since that hash was kept, or the hash is from another repository", anchor, None)
+        return AuditCheck(True, events, None, f"{message} and contains head {anchor} (event {at})", anchor, at)
 
     # -- objects ------------------------------------------------------------------------
     def verify(self, refs: Iterable[str] = (), *, progress: Progress = None) -> VerifyReport:

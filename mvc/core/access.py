@@ -28,11 +28,76 @@ def check_role(role: str) -> str:
 
 
 def check_user(user: str) -> str:
+    """A name as it may be stored: non-empty, no spaces around it, printable, not too long."""
     if not isinstance(user, str) or not user.strip() or user != user.strip():
         raise UserError("a user must be a non-empty name without leading or trailing spaces, e.g. ana@example.com")
     if len(user) > MAX_USER or any(ord(c) < 32 or ord(c) == 127 for c in user):
         raise UserError(f"invalid user {user[:40]!r}: at most {MAX_USER} printable characters")
     return user
+
+
+def check_new_user(user: str) -> str:
+    """``check_user``, and not a look-alike of another name (for a grant and the acting user).
+
+    Refused rather than normalised: a name is compared and recorded exactly as it is
+    written, so two spellings never merge silently and ``access list`` shows what was typed.
+    (Revoking stays possible for any stored name, however it was written.)"""
+    problem = lookalike_problem(check_user(user))
+    if problem:
+        raise UserError(f"user name {user[:60]!r} {problem}")
+    return user
+
+
+# Characters that show as nothing (or as a blank) although their category says letter or mark.
+_INVISIBLE = {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0,
+              *range(0x180B, 0x1810), *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)}
+# Scripts that may share one name (Unicode TS #39, "highly restrictive"): Japanese, Chinese
+# and Korean names are written with Han beside kana, bopomofo or hangul, and Latin.
+_SCRIPT_SETS = ({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}, {"LATIN", "HAN", "BOPOMOFO"},
+                {"LATIN", "HAN", "HANGUL"})
+# Cyrillic and Greek letters that look like Latin ones: a name of these only reads as Latin.
+_LATIN_LOOKALIKES = dict(zip(
+    "аеорсухѕіјԁԛԝһӏүАВЕКМНОРСТХУІЈЅҮԚԜҺӀοαινκρυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxsijdqwhlyABEKMHOPCTXYIJSYQWHIoaivkpuxABEZHIKMNOPTYX"))
+
+
+def lookalike_problem(user: str) -> str | None:
+    """Why ``user`` could pass for another name (None if it cannot): a character that is
+    invisible or a format control, a form that Unicode NFKC normalisation changes, letters
+    of two scripts, or Cyrillic or Greek letters that all look Latin."""
+    import unicodedata
+
+    for c in user:
+        kind = unicodedata.category(c)
+        if kind == "Cs":
+            return "is not valid UTF-8"
+        if ord(c) in _INVISIBLE or kind in ("Cf", "Co", "Cn", "Zl", "Zp") or (kind == "Zs" and c != " "):
+            return (f"contains an invisible or control character (U+{ord(c):04X} "
+                    f"{unicodedata.name(c, 'unnamed')}), so it would look like another name")
+    normal = unicodedata.normalize("NFKC", user)
+    if normal != user:
+        return f"is not in normal form (Unicode NFKC); write it as {normal!r}"
+    scripts = {_script(c) for c in user if unicodedata.category(c).startswith("L")} - {None}
+    if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPT_SETS):
+        return (f"mixes scripts ({', '.join(sorted(s.title() for s in scripts))}), so it would look "
+                "like another name; write it in one script")
+    letters = [c for c in user if unicodedata.category(c).startswith("L")]
+    if scripts & {"CYRILLIC", "GREEK"} and all(c in _LATIN_LOOKALIKES for c in letters):
+        latin = "".join(_LATIN_LOOKALIKES.get(c, c) for c in user)
+        return f"is written in {scripts.pop().title()} letters that look like the Latin name {latin!r}"
+    return None
+
+
+def _script(c: str) -> str | None:
+    """The script of a letter, from its Unicode name (``LATIN SMALL LETTER A``: LATIN)."""
+    import unicodedata
+
+    first = unicodedata.name(c, "").split(" ")[0]
+    if first in ("CJK", "IDEOGRAPHIC"):
+        return "HAN"
+    if first == "KATAKANA-HIRAGANA":
+        return "KATAKANA"
+    return None if first in ("", "MODIFIER") else first
 
 
 def rank(role: str) -> int:
@@ -65,7 +130,7 @@ def denial_message(user: str, decision: Decision, action: str, target: str) -> s
 
 def plan_grant(registry: Registry, actor: str, user: str, role: str) -> Grant | None:
     """Check a grant before it is made; returns the grant it replaces (or None)."""
-    check_user(user)
+    check_new_user(user)
     check_role(role)
     grants = registry.grants()
     if not grants and (user != actor or role != "admin"):
@@ -94,7 +159,7 @@ def plan_revoke(registry: Registry, user: str) -> Grant:
 def grant(session: "Session", user: str, role: str, message: str | None = None) -> tuple[str | None, str]:
     """Give ``user`` the ``role``, as one change that needs admin. Returns (the role held
     before or None, "granted" | "changed" | "unchanged")."""
-    check_user(user)
+    check_new_user(user)
     check_role(role)
     with session.change("admin", "access", user) as work:
         previous = plan_grant(work.registry, work.user, user, role)

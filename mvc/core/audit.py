@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
+
+from mvc.core.errors import UserError
 
 GENESIS = "0" * 64
 
@@ -46,7 +49,37 @@ def find_broken_link(events_oldest_first) -> tuple[int, str] | None:
     return None
 
 
+def head(registry) -> tuple[int, str]:
+    """(seq, hash) of the newest event: what the user keeps elsewhere to anchor the chain.
+    (0, 64 zeros) for a registry with no events."""
+    newest = registry.events(1)
+    return (newest[0].seq, newest[0].hash) if newest else (0, GENESIS)
+
+
+def check_anchor(anchor: str) -> str:
+    """A head hash as ``mvc audit --head`` printed it (64 hex digits, any case), lower-cased.
+    No abbreviations: a short prefix is easy to match with a forged chain."""
+    if not isinstance(anchor, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", anchor):
+        raise UserError(f"--head needs the full 64-digit hash that 'mvc audit --head' printed, not {str(anchor)[:80]!r}")
+    return anchor.lower()
+
+
+def find_anchor(events_oldest_first, anchor: str) -> int | None:
+    """The seq of the event whose hash is ``anchor``, or None."""
+    return next((e.seq for e in events_oldest_first if e.hash == anchor), None)
+
+
 def check_chain(registry) -> tuple[int, tuple[int, str] | None]:
     """(events, first broken link or None) for the registry's whole chain, from event 1."""
+    events, broken, _ = check_anchored_chain(registry, None)
+    return events, broken
+
+
+def check_anchored_chain(registry, anchor: str | None) -> tuple[int, tuple[int, str] | None, int | None]:
+    """``check_chain``, and the seq of the event whose hash is ``anchor`` (None if no event's is).
+
+    A chain that was rewritten whole and recomputed holds together; only a head hash kept
+    outside the registry (``anchor``) tells it from the original."""
     events = list(reversed(registry.events()))
-    return len(events), find_broken_link(events)
+    at = find_anchor(events, anchor) if anchor is not None else None
+    return len(events), find_broken_link(events), at

@@ -14,8 +14,21 @@ from typing import Any, Callable
 
 
 def acting_user() -> str:
-    """``MVC_USER``, else git's ``user.email``, else the login name (SPEC §7). Not cached
+    """``MVC_USER``, else git's ``user.email``, else the login name (SPEC §7), refused (exit 1)
+    when it is not a plain name or could pass for another one (mvc.core.access). Not cached
     here: a Session asks once (mvc.core.session)."""
+    from mvc.core.access import check_new_user
+    from mvc.core.errors import UserError
+
+    user = _find_acting_user()
+    try:
+        return check_new_user(user)
+    except UserError as exc:
+        raise UserError(f"the acting user: {exc.message}; mvc takes it from MVC_USER, else git's "
+                        "user.email, else the login name: set MVC_USER to your name") from None
+
+
+def _find_acting_user() -> str:
     user = os.environ.get("MVC_USER", "").strip()
     if user:
         return user

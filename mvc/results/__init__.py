@@ -178,6 +178,7 @@ _LAZY = {
     "AccessChange": "trust",
     "AuditEvent": "trust",
     "AuditCheck": "trust",
+    "AuditHead": "trust",
     "ObjectProblem": "trust",
     "VerifyReport": "trust",
     "FsckProblem": "trust",

@@ -50,6 +50,16 @@ class AuditCheck(Result):
     events: int
     broken_at: int | None  # seq of the first broken link
     message: str
+    anchor: str | None = None  # the head hash checked (--head HASH), kept outside the registry
+    anchor_seq: int | None = None  # the event whose hash it is; None: not in the chain
+
+
+@dataclass(frozen=True)
+class AuditHead(Result):
+    """``mvc audit --head``: the newest event, whose hash anchors the chain when kept elsewhere."""
+
+    seq: int
+    hash: str
 
 
 @dataclass(frozen=True)

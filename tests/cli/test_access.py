@@ -72,3 +72,20 @@ def test_last_admin_is_kept(repo):
     repo.fail("access", "grant", "tester@example.com", "reader")
     repo.fail("access", "revoke", "nobody")
     assert repo.json("access", "list")[0]["role"] == "admin"
+
+
+def test_look_alike_names_are_refused_in_grants_and_as_the_acting_user(repo, work):
+    repo.add("m", b"weights")
+    repo("access", "grant", "tester@example.com", "admin")
+    repo("access", "grant", "alice", "writer")
+    proc = repo.fail("access", "grant", "\u0430lice", "admin")  # Cyrillic а
+    assert proc.stderr == ("mvc: error: user name '\u0430lice' mixes scripts (Cyrillic, Latin), so it would "
+                           "look like another name; write it in one script\n")
+    repo.fail("access", "grant", "al\u200bice", "admin")
+    before = repo.events()
+    proc = as_user(repo, "\u0430lice", "tag", "m", "best", check=False)
+    assert proc.returncode == 1 and proc.stderr.startswith("mvc: error: the acting user: user name '\u0430lice'")
+    assert "set MVC_USER" in proc.stderr
+    assert repo.events() == before  # refused before anything, no denied event under a forged name
+    assert [g["user"] for g in repo.json("access", "list")] == ["alice", "tester@example.com"]
+    as_user(repo, "alice", "tag", "m", "best")

@@ -123,6 +123,51 @@ def test_bad_user_names(repo, user):
         repo.access_grant(user, "admin")
 
 
+LOOK_ALIKES = [
+    ("\u0430lice", "mixes scripts"),           # a Cyrillic а before Latin "lice"
+    ("p\u0430ypal@example.com", "mixes scripts"),
+    ("\u0430\u0441\u0435", "look like the Latin"),  # "асе": Cyrillic letters that read "ace"
+    ("\u039a\u039f", "look like the Latin"),     # Greek "ΚΟ"
+    ("al\u200bice", "invisible"),              # zero-width space
+    ("ali\u200dce", "invisible"),              # zero-width joiner
+    ("\u202eecila", "invisible"),              # right-to-left override
+    ("ana\u00a0b", "invisible"),               # no-break space
+    ("al\u3164ice", "invisible"),              # Hangul filler, a blank letter
+    ("\uff41lice", "write it as 'alice'"),     # fullwidth a: NFKC makes it "alice"
+    ("a\u0301na", "write it as '\u00e1na'"),  # a decomposed á
+    ("ana\udcff", "not valid UTF-8"),          # a byte that was not UTF-8 (surrogate escape)
+]
+
+
+@pytest.mark.parametrize("user, why", LOOK_ALIKES)
+def test_look_alike_user_names_are_refused(repo, as_user, user, why):
+    with pytest.raises(UserError, match=why):
+        repo.access_grant(user, "admin")
+    repo.access_grant("ana", "admin")
+    with pytest.raises(UserError, match=why):
+        repo.access_grant(user, "writer")
+    as_user(user)  # the acting user: refused before anything changes, not even a denied event
+    events = len(repo.audit())
+    with pytest.raises(UserError, match=why) as err:
+        repo.tag("m", "best")
+    assert "MVC_USER" in err.value.message and err.value.exit_code == 1
+    assert len(repo.audit()) == events and [g.user for g in repo.access_list()] == ["ana"]
+
+
+@pytest.mark.parametrize("user", [
+    "ana@example.com", "Jos\u00e9.Garc\u00eda@example.es", "\u0438\u0432\u0430\u043d",
+    "\u0438\u0432\u0430\u043d@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444", "\u0395\u03bb\u03ad\u03bd\u03b7",
+    "\u7530\u4e2d\u592a\u90ce", "tanaka.\u305f\u308d\u3046", "\u30bf\u30ed\u30a6_\u592a\u90ce", "ana smith",
+    "o'brien+ml@example.com", "\u0645\u062d\u0645\u062f",
+])
+def test_names_in_one_script_are_fine(repo, as_user, user):
+    repo.access_grant("ana", "admin")
+    assert repo.access_grant(user, "writer").action == "granted"
+    as_user(user)
+    assert repo.tag("m", "best").action == "created"
+    assert repo.audit()[0].user == user
+
+
 def test_bad_role(repo):
     with pytest.raises(UserError, match="unknown role"):
         repo.access_grant("ana", "root")

@@ -68,7 +68,8 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             raise UserError(f"{root} is not a directory")
         mvc_dir = Path(os.environ["MVC_DIR"]).absolute() if os.environ.get("MVC_DIR") else root / MVC_DIRNAME
         layout = Layout(mvc_dir)
-        created = not layout.registry_db.is_file()
+        # an empty file is what a killed init leaves (SQLite writes nothing before its schema)
+        created = not layout.registry_db.is_file() or layout.registry_db.stat().st_size == 0
         for folder in (layout.mvc_dir, layout.objects, layout.tmp):
             folder.mkdir(parents=True, exist_ok=True)
         from mvc.core.atomic import write_atomic
@@ -83,6 +84,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         repo = cls(mvc_dir)
         staged: tuple[str, ...] = ()
         if created:
+            repo.session.create_registry()
             with repo.session.change("admin", "init", str(layout.mvc_dir)) as work:
                 work.event("init", str(layout.mvc_dir), {})
             from mvc.core.gitops import stage_settings

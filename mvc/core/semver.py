@@ -8,13 +8,18 @@ from functools import total_ordering
 
 from mvc.core.errors import UserError
 
-_NUM = r"0|[1-9]\d*"
-_PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
+# SPEC §10: no number in a version over 20 digits (prerelease identifiers included), and a
+# version of at most 128 characters, so that every version converts, sorts and prints.
+MAX_DIGITS = 20
+MAX_LENGTH = 128
+_NUM = rf"0|[1-9]\d{{0,{MAX_DIGITS - 1}}}"
+_PRE_ID = rf"(?:{_NUM}|\d*[A-Za-z-][0-9A-Za-z-]*)"
 _VERSION_RE = re.compile(
     rf"^v?(?P<major>{_NUM})\.(?P<minor>{_NUM})\.(?P<patch>{_NUM})"
     rf"(?:-(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*))?\Z",
     re.ASCII,  # semver digits are 0-9; \d alone would take any script's digits
 )
+_LIMITS = f"numbers of at most {MAX_DIGITS} digits, at most {MAX_LENGTH} characters in all"
 BUMPS = ("major", "minor", "patch")
 
 
@@ -56,29 +61,44 @@ class Version:
         if part == "major":
             if self.prerelease and self.minor == 0 and self.patch == 0:
                 return Version(self.major, 0, 0)
-            return Version(self.major + 1, 0, 0)
+            return _checked(Version(self.major + 1, 0, 0))
         if part == "minor":
             if self.prerelease and self.patch == 0:
                 return Version(self.major, self.minor, 0)
-            return Version(self.major, self.minor + 1, 0)
+            return _checked(Version(self.major, self.minor + 1, 0))
         if self.prerelease:
             return Version(self.major, self.minor, self.patch)
-        return Version(self.major, self.minor, self.patch + 1)
+        return _checked(Version(self.major, self.minor, self.patch + 1))
+
+
+def _checked(bumped: Version) -> Version:
+    if max(bumped.major, bumped.minor, bumped.patch) >= 10 ** MAX_DIGITS:
+        raise UserError(f"a version bumped to {bumped} would exceed the version limits ({_LIMITS}); "
+                        "give one with --version")
+    return bumped
 
 
 FIRST_VERSION = Version(0, 1, 0)
 
 
 def looks_like_version(text: str) -> bool:
-    return _VERSION_RE.match(text) is not None
+    return len(text.removeprefix("v")) <= MAX_LENGTH and _VERSION_RE.match(text) is not None
+
+
+def is_canonical(text: object) -> bool:
+    """Whether ``text`` is a version as the registry stores it (no ``v``, within the limits)."""
+    return isinstance(text, str) and len(text) <= MAX_LENGTH and not text.startswith("v") \
+        and _VERSION_RE.match(text) is not None
 
 
 def parse_version(text: str) -> Version:
     """Parse ``1.2.3`` / ``v1.2.3-rc.1``; anything else is a UserError (exit 1)."""
-    m = _VERSION_RE.match(text.strip()) if isinstance(text, str) else None
+    text = text.strip() if isinstance(text, str) else text
+    m = _VERSION_RE.match(text) if isinstance(text, str) and len(text.removeprefix("v")) <= MAX_LENGTH else None
     if m is None:
+        shown = repr(text) if not isinstance(text, str) or len(text) <= 60 else repr(text[:40]) + "…"
         raise UserError(
-            f"invalid version {text!r}; use MAJOR.MINOR.PATCH with an optional "
-            "-prerelease, e.g. 1.2.0 or 2.0.0-rc.1"
+            f"invalid version {shown}; use MAJOR.MINOR.PATCH with an optional "
+            f"-prerelease, e.g. 1.2.0 or 2.0.0-rc.1 ({_LIMITS})"
         )
     return Version(int(m["major"]), int(m["minor"]), int(m["patch"]), m["pre"] or "")

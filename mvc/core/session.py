@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mvc.core.config import SCHEMA, Config
-from mvc.core.errors import PermissionDeniedError, UserError
+from mvc.core.errors import IntegrityError, PermissionDeniedError, UserError
 from mvc.core.layout import Layout
 from mvc.core.lock import RepoLock
 
@@ -70,10 +70,23 @@ class Session:
         if self._registry is None:
             from mvc.core.registry import open_registry
 
-            self._registry = open_registry(
-                self.config.value("registry.url"), self.layout.registry_db,
-                create=not self.layout.registry_db.exists() and self.layout.mvc_dir.is_dir(),
+            # never create=True here: a registry that is gone is exit 3, not a fresh one (SPEC §10)
+            self._registry = open_registry(self.config.value("registry.url"), self.layout.registry_db)
+        return self._registry
+
+    def create_registry(self) -> "Registry":
+        """Make the registry of a new repository (``mvc init``, and only it). Refused (exit 3)
+        where the object store holds objects already: their registry was lost, and a fresh
+        one would leave every model unreferenced, for gc to delete."""
+        from mvc.core.registry import open_registry
+
+        if self.layout.objects.is_dir() and next(self.store.iter_digests(), None) is not None:
+            raise IntegrityError(
+                f"{self.layout.objects} holds objects but the registry is missing or empty; restore "
+                f"{self.layout.registry_db} from a backup (mvc init will not start a fresh registry over "
+                "models it would then forget)"
             )
+        self._registry = open_registry(self.config.value("registry.url"), self.layout.registry_db, create=True)
         return self._registry
 
     @property

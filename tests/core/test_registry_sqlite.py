@@ -86,8 +86,42 @@ def test_missing_database_is_not_created_silently(tmp_path):
 
 def test_garbage_database_is_an_integrity_error(tmp_path):
     db = write(tmp_path / "registry.db", b"not a database at all" * 300)
-    with pytest.raises(IntegrityError, match="unreadable"):
+    with pytest.raises(IntegrityError, match="damaged.*not a database"):
         SqliteRegistry(db)
+
+
+def test_empty_database_or_one_without_a_schema_is_never_made_afresh(tmp_path):
+    """Only ``mvc init`` (create=True) makes a registry (SPEC §10, issue 10 item 1)."""
+    db = write(tmp_path / "registry.db", b"")
+    with pytest.raises(IntegrityError, match="empty"):
+        SqliteRegistry(db)
+    assert db.stat().st_size == 0
+    sqlite3.connect(db).execute("CREATE TABLE other (x)").connection.commit()
+    with pytest.raises(IntegrityError, match="holds no mvc registry"):
+        SqliteRegistry(db)
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(IntegrityError, match="not a regular file"):
+        SqliteRegistry(tmp_path / "dir.db")
+
+
+@pytest.mark.parametrize("column,value,words", [
+    ("metrics", "{", "metrics of resnet@0.1.0"), ("version", "01.0.0", "version '01.0.0'"),
+    ("digest", "sha256:AB", "digest of resnet@0.1.0"), ("kind", "blob", "kind of resnet@0.1.0"),
+])
+def test_damaged_values_raise_integrity_errors_and_are_listed(reg, db, column, value, words):
+    with reg.transaction():
+        reg.insert_version(_new())
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"UPDATE versions SET {column} = ?", (value,))
+    with pytest.raises(IntegrityError, match="registry is damaged") as info:
+        reg.versions()
+    assert words in info.value.message and info.value.exit_code == 3
+    assert any(words in p for p in reg.check_storage())
+
+
+def test_non_finite_numbers_never_enter_the_registry(reg):
+    with reg.transaction(), pytest.raises(ValueError):
+        reg.insert_version(_new(params={"lr": float("nan")}))
 
 
 def test_open_registry_urls(tmp_path):

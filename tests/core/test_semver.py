@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from mvc.core.errors import UserError
-from mvc.core.semver import FIRST_VERSION, Version, looks_like_version, parse_version
+from mvc.core.semver import BUMPS, FIRST_VERSION, Version, is_canonical, looks_like_version, parse_version
 
 SPEC_ORDER = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
               "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0"]
@@ -131,3 +131,30 @@ def test_random_text_parses_or_raises_user_error(text):
     except UserError:
         return
     assert parse_version(str(v)) == v
+
+
+# -- limits (SPEC §10, issue 10 item 8) -----------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "9" * 21 + ".0.0", "0." + "1" * 21 + ".0", "0.0." + "5" * 5000, "1.0.0-" + "4" * 4400,
+    "1.0.0-rc." + "1" * 21, "1.0.0-" + "a" * 200,
+])
+def test_versions_beyond_the_limits_are_refused(text):
+    with pytest.raises(UserError, match="at most 20 digits"):
+        parse_version(text)
+    assert not is_canonical(text)
+
+
+def test_versions_at_the_limits_parse_sort_and_print():
+    top = "9" * 20
+    v = parse_version(f"{top}.{top}.{top}-rc.{top}")
+    assert str(v) == f"{top}.{top}.{top}-rc.{top}" and v < parse_version(f"{top}.{top}.{top}")
+    assert is_canonical(str(v)) and not is_canonical("v" + str(v))
+    assert parse_version("1.0.0-" + "a" * 122) and is_canonical("1.0.0-" + "a" * 122)
+
+
+def test_a_bump_beyond_the_limit_is_refused():
+    top = "9" * 20
+    for part in BUMPS:
+        with pytest.raises(UserError, match="limits"):
+            parse_version(f"{top}.{top}.{top}").bump(part)

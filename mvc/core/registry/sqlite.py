@@ -14,7 +14,11 @@ from mvc.core.errors import ConflictError, IntegrityError, MvcError
 from mvc.core.registry.base import (
     ChannelMoveRow, ChannelRow, Event, Grant, LineageInput, LineageRows, NewVersion, Registry, VersionRow,
 )
+from mvc.core.registry.sqlite_connection import Connection, require_present
 from mvc.core.registry.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+from mvc.core.registry.values import (
+    damaged, detail, problems_of_event, problems_of_input, problems_of_version, version_row,
+)
 
 
 _VERSION_COLUMNS = (
@@ -25,49 +29,49 @@ _VERSION_FROM = "FROM versions v JOIN models m ON m.id = v.model_id"
 
 
 def _dumps(value) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _version_row(r: tuple) -> VersionRow:
-    return VersionRow(
-        id=r[0], model=r[1], version=r[2], digest=r[3], size=r[4], kind=r[5], path_name=r[6],
-        message=r[7], metrics=json.loads(r[8]), params=json.loads(r[9]), env=json.loads(r[10]),
-        git=json.loads(r[11]), created_at=r[12], created_by=r[13], archived=bool(r[14]),
-    )
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 class SqliteRegistry(Registry):
     def __init__(self, path: Path, *, create: bool = False, busy_timeout: float = 60.0):
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
-        if not create and not self.path.is_file():
-            raise IntegrityError(
-                f"the registry database {self.path} is missing; restore it from a backup"
-            )
-        self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+        if not create:
+            require_present(self.path)
+        try:  # mode=rw: SQLite must not create a file that is not there
+            conn = sqlite3.connect(self.path.absolute().as_uri() + ("?mode=rwc" if create else "?mode=rw"),
+                                   uri=True, timeout=busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise IntegrityError(f"the registry database {self.path} cannot be opened: {exc}") from None
+        self._conn = Connection(conn, self.path)
         try:
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA synchronous=FULL")
-        except sqlite3.DatabaseError as exc:  # not a database at all
-            self._conn.close()
-            raise IntegrityError(f"the registry database {self.path} is unreadable: {exc}") from None
-        self._in_tx = False
-        self._migrate()
+            self._in_tx = False
+            self._migrate(create)
+        except BaseException:
+            conn.close()
+            raise
 
     # -- schema -----------------------------------------------------------------------
     def _schema_version(self) -> int:
-        try:
-            row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.OperationalError:
+        if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone():
             return 0
-        except sqlite3.DatabaseError as exc:
-            raise IntegrityError(f"the registry database {self.path} is unreadable: {exc}") from None
-        return int(row[0]) if row else 0
+        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        try:
+            return int(row[0]) if row else 0
+        except (TypeError, ValueError):
+            raise damaged(f"its schema version {row[0]!r} is not a number") from None
 
-    def _migrate(self) -> None:
+    def _migrate(self, create: bool) -> None:
         current = self._schema_version()
         if current == SCHEMA_VERSION:
             return
+        if current == 0 and not create:
+            raise IntegrityError(
+                f"the registry database {self.path} holds no mvc registry; only 'mvc init' creates "
+                "one: restore the registry from a backup"
+            )
         if current > SCHEMA_VERSION:
             raise MvcError(
                 f"the registry was written by a newer mvc (schema {current}, this one knows "
@@ -129,14 +133,14 @@ class SqliteRegistry(Registry):
             rows = self._conn.execute(f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM}")
         else:
             rows = self._conn.execute(f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE m.name = ?", (model,))
-        return [_version_row(r) for r in rows]
+        return [version_row(r) for r in rows]
 
     def get_version(self, model: str, version: str) -> VersionRow | None:
         row = self._conn.execute(
             f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE m.name = ? AND v.version = ?",
             (model, version),
         ).fetchone()
-        return _version_row(row) if row else None
+        return version_row(row) if row else None
 
     def versions_by_digest(self, prefix: str) -> list[VersionRow]:
         upper = prefix + "\uffff"
@@ -144,7 +148,7 @@ class SqliteRegistry(Registry):
             f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE v.digest >= ? AND v.digest < ?",
             (prefix, upper),
         )
-        return [_version_row(r) for r in rows]
+        return [version_row(r) for r in rows]
 
     def insert_version(self, new: NewVersion) -> VersionRow:
         self._require_tx()
@@ -163,7 +167,7 @@ class SqliteRegistry(Registry):
         row = self._conn.execute(
             f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE v.id = ?", (cur.lastrowid,)
         ).fetchone()
-        return _version_row(row)
+        return version_row(row)
 
     # -- tags -------------------------------------------------------------------------
     def tags(self, model: str | None = None) -> list[tuple[str, str, str, str]]:
@@ -200,7 +204,7 @@ class SqliteRegistry(Registry):
             (version_id,),
         )
         return [
-            LineageInput(kind=r[0], digest=r[1], path=r[2], detail=json.loads(r[3]),
+            LineageInput(kind=r[0], digest=r[1], path=r[2], detail=detail(r[3], f"detail of a lineage input of version row {version_id}"),
                          parent=(r[4], r[5]) if r[4] is not None else None)
             for r in rows
         ]
@@ -365,7 +369,8 @@ class SqliteRegistry(Registry):
         sql = "SELECT seq, ts, user, action, target, details, prev, hash FROM events ORDER BY seq DESC"
         rows = (self._conn.execute(sql + " LIMIT ?", (limit,)) if limit is not None
                 else self._conn.execute(sql))
-        return [Event(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
+        return [Event(r[0], r[1], r[2], r[3], r[4], detail(r[5], f"details of audit event {r[0]}"), r[6], r[7])
+                for r in rows]
 
     # -- access policy ----------------------------------------------------------------
     def grants(self) -> list[Grant]:
@@ -384,10 +389,18 @@ class SqliteRegistry(Registry):
         self._conn.execute("DELETE FROM grants WHERE user = ?", (user,))
 
     def check_storage(self) -> list[str]:
+        """SQLite's own check, the foreign keys, then every value read back (``values``)."""
         try:
             rows = [r[0] for r in self._conn.execute("PRAGMA quick_check")]
             rows += [f"foreign key violation in {r[0]} row {r[1]}"
                      for r in self._conn.execute("PRAGMA foreign_key_check")]
-        except sqlite3.DatabaseError as exc:
-            return [f"the registry database is unreadable: {exc}"]
-        return [r for r in rows if r != "ok"]
+            rows = [r for r in rows if r != "ok"]
+            for r in self._conn.execute(f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} ORDER BY v.id"):
+                rows += problems_of_version(r)
+            for r in self._conn.execute("SELECT id, version_id, kind, digest, detail FROM lineage ORDER BY id"):
+                rows += problems_of_input(r)
+            for seq, details in self._conn.execute("SELECT seq, details FROM events ORDER BY seq"):
+                rows += problems_of_event(seq, details)
+        except IntegrityError as exc:
+            return [exc.message]
+        return rows

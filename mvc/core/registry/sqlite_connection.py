@@ -1,0 +1,66 @@
+"""The SQLite registry's connection: SQLite's errors told apart, and a registry that must be
+there (SPEC §10: a missing, empty or unreadable registry is exit 3, never replaced)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from mvc.core.errors import IntegrityError, LockTimeoutError, MvcError
+
+
+class Rows(list):
+    """A query's rows, read at once (so that SQLite's errors surface inside ``execute``)."""
+
+    lastrowid: int | None = None
+
+    def fetchone(self):
+        return self[0] if self else None
+
+    def fetchall(self):
+        return list(self)
+
+
+def sqlite_error(exc: sqlite3.DatabaseError, path: Path) -> MvcError:
+    """SQLite's error as the user's: a busy or read-only database is not damage; anything
+    else SQLite says about its file ("malformed", "not a database", a missing table) is."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        if "locked" in text or "busy" in text:
+            return LockTimeoutError(f"the registry database {path} is busy ({text}); try again")
+        if "readonly" in text or "disk is full" in text or "out of memory" in text:
+            return MvcError(f"cannot write the registry database {path}: {text}")
+    return IntegrityError(f"the registry database {path} is damaged ({text}); "
+                          "run 'mvc fsck' and restore it from a backup")
+
+
+class Connection:
+    """sqlite3's connection, with SQLite's errors turned into the user's (``sqlite_error``)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self._conn, self._path = conn, path
+
+    def execute(self, sql: str, args: tuple | list = ()) -> Rows:
+        try:
+            cur = self._conn.execute(sql, args)
+            rows = Rows(cur.fetchall())
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise  # a constraint the caller handles, or a bug
+        except sqlite3.DatabaseError as exc:
+            raise sqlite_error(exc, self._path) from None
+        rows.lastrowid = cur.lastrowid
+        return rows
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def require_present(path: Path) -> None:
+    """Only ``mvc init`` creates a registry (SPEC §10): one that is gone is never replaced."""
+    restore = "only 'mvc init' creates a registry, and never over one that was lost: restore it from a backup"
+    if not path.exists() and not path.is_symlink():
+        raise IntegrityError(f"the registry database {path} is missing; {restore}")
+    if not path.is_file():
+        raise IntegrityError(f"the registry database {path} is not a regular file; {restore}")
+    if path.stat().st_size == 0:
+        raise IntegrityError(f"the registry database {path} is empty; {restore}")

@@ -1,0 +1,106 @@
+"""Reading registry values back, and telling damage apart (SPEC §10).
+
+A value the registry hands out has been checked: JSON fields parse, versions are versions
+within the limits, digests are digests. Damage found while reading is an IntegrityError
+(exit 3) that names the row and tells the user to run ``mvc fsck``; ``problems_of_version``
+and friends list every problem of a row for fsck, which scans them all. Backend-neutral:
+the backends pass their raw rows in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from mvc.core.errors import IntegrityError
+from mvc.core.registry.base import VersionRow
+from mvc.core.semver import is_canonical
+
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
+KINDS = ("file", "directory")
+_JSON_FIELDS = ((8, "metrics"), (9, "params"), (10, "env"), (11, "git"))
+
+
+def damaged(what: str) -> IntegrityError:
+    return IntegrityError(f"the registry is damaged: {what}; run 'mvc fsck' and restore the registry from a backup")
+
+
+def _label(r: tuple) -> str:
+    model, version = r[1], r[2]
+    if isinstance(version, str) and is_canonical(version):
+        return f"{model}@{version}"
+    return f"version row {r[0]} of model {model}"
+
+
+def _json_object(text: Any) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except (TypeError, ValueError, RecursionError):
+        return False
+
+
+def problems_of_version(r: tuple) -> list[str]:
+    """What is wrong with one raw version row (id, model, version, digest, size, kind, path_name,
+    message, metrics, params, env, git, created_at, created_by, archived)."""
+    out = []
+    if not is_canonical(r[2]):
+        shown = repr(r[2][:40]) + "…" if isinstance(r[2], str) and len(r[2]) > 40 else repr(r[2])
+        out.append(f"the version {shown} of model {r[1]} (row {r[0]}) is malformed")
+    where = _label(r)
+    if not isinstance(r[3], str) or not DIGEST_RE.match(r[3]):
+        out.append(f"the digest of {where} ({str(r[3])[:80]!r}) is malformed")
+    if r[5] not in KINDS:
+        out.append(f"the kind of {where} ({r[5]!r}) is neither file nor directory")
+    if not isinstance(r[4], int) or isinstance(r[4], bool) or r[4] < 0:
+        out.append(f"the size of {where} ({r[4]!r}) is not a byte count")
+    for index, name in _JSON_FIELDS:
+        if not _json_object(r[index]):
+            out.append(f"the {name} of {where} are not a valid JSON object")
+    return out
+
+
+def version_row(r: tuple) -> VersionRow:
+    """A checked VersionRow from a raw row; damage raises IntegrityError naming the row."""
+    try:
+        row = VersionRow(
+            id=r[0], model=r[1], version=r[2], digest=r[3], size=r[4], kind=r[5], path_name=r[6],
+            message=r[7], metrics=json.loads(r[8]), params=json.loads(r[9]), env=json.loads(r[10]),
+            git=json.loads(r[11]), created_at=r[12], created_by=r[13], archived=bool(r[14]),
+        )
+    except (TypeError, ValueError, RecursionError):
+        row = None
+    if row is None or not is_canonical(row.version) or not isinstance(row.digest, str) \
+            or not DIGEST_RE.match(row.digest) or row.kind not in KINDS \
+            or not all(isinstance(v, dict) for v in (row.metrics, row.params, row.env, row.git)):
+        problems = problems_of_version(r) or [f"{_label(r)} cannot be read"]
+        raise damaged(problems[0])
+    return row
+
+
+def detail(text: Any, where: str) -> dict[str, Any]:
+    """A JSON object field (a lineage input's detail, an event's details), checked."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        raise damaged(f"the {where} are not a valid JSON object")
+    return value
+
+
+def problems_of_input(r: tuple) -> list[str]:
+    """What is wrong with one raw lineage row (id, version_id, kind, digest, detail)."""
+    where = f"lineage row {r[0]} (of version row {r[1]})"
+    out = []
+    if r[2] not in ("data", "code", "model"):
+        out.append(f"the kind of {where} ({r[2]!r}) is unknown")
+    if r[2] in ("data", "code") and (not isinstance(r[3], str) or not DIGEST_RE.match(r[3])):
+        out.append(f"the digest of {where} ({str(r[3])[:80]!r}) is malformed")
+    if not _json_object(r[4]):
+        out.append(f"the detail of {where} are not a valid JSON object")
+    return out
+
+
+def problems_of_event(seq: int, details: Any) -> list[str]:
+    return [] if _json_object(details) else [f"the details of audit event {seq} are not a valid JSON object"]

@@ -258,8 +258,8 @@ def _check_planted(session: "Session", found: Findings) -> None:
     from mvc.core import channel_state, owned
 
     layout = session.layout
-    paths = {layout.lock: "regular file", layout.tmp: "folder", layout.objects: "folder",
-             layout.deploy: "folder"}
+    paths = {layout.lock: "regular file", layout.stat_cache: "regular file", layout.tmp: "folder",
+             layout.objects: "folder", layout.deploy: "folder"}
     if not owned.is_planted(layout.deploy) and layout.deploy.is_dir():
         for model_dir in sorted(layout.deploy.iterdir()):
             paths.setdefault(model_dir, "folder")

@@ -26,6 +26,10 @@ class StatCache:
 
     def _db(self) -> sqlite3.Connection | None:
         if self._conn is None:
+            from mvc.core.owned import is_planted
+
+            if is_planted(self.db_path, "regular file"):  # a planted link: never written through
+                return None
             try:
                 conn = sqlite3.connect(self.db_path, timeout=2, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")

@@ -170,3 +170,18 @@ def test_planted_tmp_folder_is_refused_and_never_emptied(repo, work, victim):
     fsck = repo("fsck", "--repair", check=False)
     assert fsck.returncode == 3 and ".mvc/tmp" in fsck.stdout + fsck.stderr
     _untouched(victim, before)
+
+
+def test_planted_stat_cache_is_not_written_through(repo, work, victim):
+    """The stat cache is only a cache: behind a planted link it goes unused (SQLite would
+    otherwise turn an empty target file into a database)."""
+    write(victim / "empty", b"")
+    cache = repo.mvc_dir / "statcache.db"
+    cache.unlink(missing_ok=True)
+    cache.symlink_to(victim / "empty")
+    before = tree_state(victim)
+    repo.add("m", b"weights")
+    repo("checkout", "m", "-o", "out.bin")
+    _untouched(victim, before)
+    fsck = repo("fsck", check=False)
+    assert fsck.returncode == 3 and "statcache.db" in fsck.stdout + fsck.stderr

@@ -185,3 +185,16 @@ def test_planted_stat_cache_is_not_written_through(repo, work, victim):
     _untouched(victim, before)
     fsck = repo("fsck", check=False)
     assert fsck.returncode == 3 and "statcache.db" in fsck.stdout + fsck.stderr
+
+
+def test_planted_model_folder_in_a_configured_deploy_dir_is_refused(repo, work, victim):
+    repo.add("m", b"w1")
+    repo("config", "set", "channels.staging.deploy_dir", "serving")
+    (work / "serving").mkdir()
+    (work / "serving" / "m").symlink_to(victim / "prod")
+    before = tree_state(victim)
+    proc = repo.fail("promote", "m@0.1.0", "staging", code=3)
+    assert "serving/m" in proc.stderr
+    _untouched(victim, before)
+    fsck = repo("fsck", check=False)
+    assert fsck.returncode == 3 and "serving/m" in fsck.stdout + fsck.stderr

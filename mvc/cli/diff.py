@@ -44,7 +44,8 @@ def _render(d) -> None:
     with its kind (``metric``, ``param``, ``file``, ``tensor FILE``, ``unreadable``) and
     the summary is NAME<TAB>VALUE lines; on a terminal each section is a table."""
     sections: list[tuple[list[str], str, list[str], list[list]]] = []
-    metrics = [[name, m["a"], m["b"], (f"{m['diff']:+.6g}", _verdict(m)[1]), _verdict(m)]
+    metrics = [[name, m["a"], m["b"], ("n/a" if m["diff"] is None else f"{m['diff']:+.6g}", _verdict(m)[1]),
+                _verdict(m)]
                for name, m in d.metrics.items()]
     metrics += [[name, v, "", "", "only in A"] for name, v in d.metrics_only_a.items()]
     metrics += [[name, "", v, "", "only in B"] for name, v in d.metrics_only_b.items()]

@@ -17,6 +17,7 @@ prints as ``-`` so that no line ends in a blank.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from typing import Any
@@ -43,8 +44,25 @@ def console(stderr: bool = False):
     return _consoles[key]
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and ±Infinity as null, the way JavaScript's JSON.stringify prints them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """One JSON document that every parser reads (SPEC §10): a non-finite number (only a
+    registry written before mvc refused them holds one) prints as null, never NaN."""
+    try:
+        text = json.dumps(data, indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(data), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    sys.stdout.write(text + "\n")
 
 
 def emit(result: Any, as_json: bool, render) -> None:

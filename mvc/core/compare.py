@@ -78,6 +78,12 @@ def _sub(b: float, a: float) -> float:
     return round(d, 14 - math.floor(math.log10(scale)))
 
 
+def _finite(x: float) -> float | None:
+    """A difference as JSON can carry it (SPEC §10): B - A of two values near ±1.7e308 does not
+    fit a float, and Infinity is not JSON, so such a difference is null."""
+    return x if math.isfinite(x) else None
+
+
 def _clean(x: float) -> float:
     return float(f"{x:.12g}")
 
@@ -92,7 +98,7 @@ def compare_metrics(a: Mapping[str, Any], b: Mapping[str, Any], s: Settings) -> 
         va, vb = a[name], b[name]
         if not (_is_number(va) and _is_number(vb)):
             continue
-        diff = _sub(vb, va)
+        diff = _finite(_sub(vb, va))
         improved = vb < va if s.lower_better(name) else vb > va
         both[name] = {"a": va, "b": vb, "diff": diff, "improved": improved}
     return {
@@ -141,7 +147,7 @@ def performance(a: Mapping[str, Any], b: Mapping[str, Any], s: Settings) -> tupl
         rec = RECOMMEND_A
     else:
         rec = SIMILAR
-    return delta, rec
+    return _finite(delta), rec
 
 
 def importance(a: Mapping[str, Any], b: Mapping[str, Any], s: Settings) -> float | None:
@@ -154,7 +160,7 @@ def importance(a: Mapping[str, Any], b: Mapping[str, Any], s: Settings) -> float
     if d_acc is None and d_lat is None:
         return None
     score = s.weights["accuracy"] * (d_acc or 0.0) - s.weights["latency"] * ((d_lat or 0.0) / 1000)
-    return _clean(score)
+    return _finite(_clean(score))
 
 
 def _canonical(value: Any) -> str:

@@ -48,15 +48,33 @@ def parse_metric(text: str) -> tuple[str, float | int]:
     return key, metric_value(key, value)
 
 
-def param_value(text: str) -> Any:
-    """JSON where the text parses as JSON (``0.1``, ``true``, ``[1,2]``), else the string."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    if isinstance(value, float) and not math.isfinite(value):
-        return text
+class NotStrictJson(ValueError):
+    """NaN, Infinity or a number beyond a float's range: no JSON parser has to accept them."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise NotStrictJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotStrictJson(f"{text} is beyond the range of a float")
     return value
+
+
+def strict_json(text: str) -> Any:
+    """``json.loads`` that refuses NaN, Infinity and numbers that overflow a float, so that
+    what mvc stores always prints as JSON that every parser reads (SPEC §10)."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def param_value(text: str) -> Any:
+    """JSON where the text parses as strict JSON (``0.1``, ``true``, ``[1,2]``), else the string."""
+    try:
+        return strict_json(text)
+    except (ValueError, RecursionError):
+        return text
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -85,7 +103,10 @@ def load_json_object(path: Path, what: str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read {what} file {path}: {exc}") from None
     try:
-        data = json.loads(text)
+        data = strict_json(text)
+    except NotStrictJson as exc:
+        raise UserError(f"{what} file {path} holds a number that is not finite ({exc}); "
+                        "JSON output could not carry it") from None
     except ValueError as exc:
         raise UserError(f"{what} file {path} is not valid JSON ({exc}); it must hold a JSON object") from None
     if not isinstance(data, dict):

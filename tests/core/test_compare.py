@@ -187,3 +187,12 @@ def test_repo_diff_identical_versions(repo, tmp_path):
     repo.add(tmp_path / "m.bin", name="m", params={"lr": 1})
     out = repo.diff("m", "m@0.1.0").to_dict()
     assert out["similarity"] == 1.0 and out["artifacts"]["unchanged"] == 1
+
+
+def test_a_difference_beyond_a_float_is_null_not_infinity():
+    """Issue 10 item 12: ``mvc diff`` of ±1.7e308 printed ``"diff": Infinity``."""
+    s = Settings(primary_metric="accuracy")
+    out = compare_metrics({"accuracy": -1.7e308}, {"accuracy": 1.7e308}, s)
+    assert out["metrics"]["accuracy"] == {"a": -1.7e308, "b": 1.7e308, "diff": None, "improved": True}
+    assert performance({"accuracy": -1.7e308}, {"accuracy": 1.7e308}, s) == (None, "RECOMMEND_B")
+    assert importance({"accuracy": -1.7e308}, {"accuracy": 1.7e308}, s) is None

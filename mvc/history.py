@@ -134,10 +134,10 @@ class HistoryOps:
         from mvc.results import LineageResult
 
         session = self.session
-        try:  # reading the lineage is when the derived file catches up (SPEC §6)
-            lineage_file.bring_up_to_date(session.registry, session.layout.lineage_file, session.layout.tmp)
-        except OSError:
-            pass  # a read-only .mvc: the answer comes from the registry all the same
+        # reading the lineage is when the derived file catches up (SPEC §6); when it cannot (a
+        # read-only .mvc), the answer comes from the registry all the same
+        session.derive(f"the lineage file {session.layout.lineage_file}", lambda: lineage_file.bring_up_to_date(
+            session.registry, session.layout.lineage_file, session.layout.tmp))
 
         def resolve(ref: str) -> tuple[str, str, int]:
             row = session.resolve(ref)

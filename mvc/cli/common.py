@@ -24,5 +24,8 @@ class Words(StringParamType):
 
 def open_repo():
     from mvc.api import Repo
+    from mvc.cli.output import warn
 
-    return Repo.open(".")
+    repo = Repo.open(".")
+    repo.session.on_warning = warn  # derived work that failed after a commit (SPEC §10)
+    return repo

@@ -135,7 +135,8 @@ def _move(session: "Session", action: str, model: str, channel: str, target: str
             crash_point("deploy:checked")
         _commit(session, plan, before, role, message)
         crash_point("deploy:committed")
-        deploy.apply(d, plan.after.slot, state.routing_doc(session, plan.after), crash_prefix="deploy")
+        session.derive(f"the deploy folder {d.root}", lambda: deploy.apply(
+            d, plan.after.slot, state.routing_doc(session, plan.after), crash_prefix="deploy"))
     return _outcome(session, plan.action, before, plan.after, changed=True)
 
 
@@ -167,7 +168,8 @@ def _failed_check(session: "Session", plan: _Plan, before: ChannelRow, d: deploy
         abort = _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0),
                       details={"reason": f"check exited {code}"})
         _commit(session, abort, before, role_for(before.channel), message or f"check failed (exit {code})")
-        deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after))
+        session.derive(f"the deploy folder {d.root}",
+                       lambda: deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after)))
         raise CheckFailedError(
             f"check {plan.check!r} exited {code} against {what}; the canary was aborted and "
             f"{before.channel} serves {refs.format_ref(before.model, before.version)} to all traffic"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mvc.core.config import SCHEMA, Config
-from mvc.core.errors import IntegrityError, PermissionDeniedError, UserError
+from mvc.core.errors import IntegrityError, MvcError, PermissionDeniedError, UserError
 from mvc.core.layout import Layout
 from mvc.core.lock import RepoLock
 
@@ -57,6 +57,8 @@ class Session:
         self._config: Config | None = None
         self._store: ObjectStore | None = None
         self._cache: StatCache | None = None
+        self.warnings: list[str] = []  # what went wrong after a change was committed
+        self.on_warning: Callable[[str], None] | None = None  # the CLI prints them at once
 
     # -- parts ----------------------------------------------------------------------------
     @property
@@ -118,6 +120,22 @@ class Session:
 
     def now(self) -> str:
         return self.clock()
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        if self.on_warning is not None:
+            self.on_warning(message)
+
+    def derive(self, what: str, work: Callable[[], Any]) -> None:
+        """Run derived work that follows a committed change (a deploy folder brought in line,
+        the lineage file brought up to date). The change stands whatever happens here (SPEC
+        §10): a failure is a warning, and ``mvc fsck --repair`` derives it again."""
+        try:
+            work()
+        except (OSError, MvcError) as exc:
+            why = exc.message if isinstance(exc, MvcError) else f"{exc.strerror or exc}: {exc.filename or ''}"
+            self.warn(f"{what} could not be brought up to date ({why.rstrip(': ')}); the change itself "
+                      "was made: run 'mvc fsck --repair' once the cause is fixed")
 
     def close(self) -> None:
         if self._registry is not None:

@@ -280,12 +280,13 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         type; text is parsed as a TOML scalar where it parses (except for a key that holds
         text). Keys that decide trust (``registry.*``, ``channels.*.deploy_dir``,
         ``remote.*``, ``core.remote``) need the admin role, the others maintainer."""
-        from mvc.core import config
+        from mvc.core import channel_state, config
 
         if isinstance(value, str):
             value = config.value_from_text(key, value)
         config.check(key, value)
         with self.session.change(_config_role(key), "config", key) as work:
+            channel_state.check_config(self.session, key, value)  # e.g. deploy folders apart
             self.config.set(key, value)
             work.event("config", key, {"value": value})
         return ConfigEntry(key, value, "set")

@@ -9,6 +9,7 @@ moves (``mvc.core.moves``), the read views (``mvc.core.channel_views``) and fsck
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -57,14 +58,68 @@ def channel_row(registry: "Registry", model: str, channel: str) -> ChannelRow:
 
 def deploy_folder(session: "Session", model: str, channel: str) -> deploy.DeployDir:
     """Where ``model`` is deployed on ``channel``: ``channels.CHANNEL.deploy_dir``/MODEL (relative
-    to the work tree) when configured, else ``.mvc/deploy/MODEL/CHANNEL``."""
-    configured = session.config.value(f"channels.{channel}.deploy_dir")
-    if configured:
-        base = Path(str(configured)).expanduser()
-        if not base.is_absolute():
-            base = session.layout.work_dir / base
+    to the work tree) when configured, else ``.mvc/deploy/MODEL/CHANNEL``. What writes there
+    checks first that no other channel's folder overlaps it (``check_deploy_dir``)."""
+    base = deploy_base(session, channel)
+    if base is not None:
         return deploy.DeployDir(base / model)
     return deploy.DeployDir(session.layout.deploy / model / channel)
+
+
+def deploy_base(session: "Session", channel: str, value: Any = None) -> Path | None:
+    """The folder ``channels.CHANNEL.deploy_dir`` names (``value``: the one about to be set),
+    absolute; None when the channel deploys into ``.mvc/deploy``."""
+    configured = value if value is not None else session.config.value(f"channels.{channel}.deploy_dir")
+    if not configured:
+        return None
+    base = Path(str(configured)).expanduser()
+    return base if base.is_absolute() else session.layout.work_dir / base
+
+
+def check_config(session: "Session", key: str, value: Any) -> None:
+    """What ``mvc config set KEY VALUE`` must hold beyond the schema's check of the value
+    alone: a channel's deploy_dir overlaps no other channel's (``check_deploy_dir``)."""
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "channels" and parts[2] == "deploy_dir":
+        check_deploy_dir(session, parts[1], value)
+
+
+def check_deploy_dir(session: "Session", channel: str, value: Any = None) -> None:
+    """Refuse (UserError) a deploy folder of ``channel`` (``value``: the one about to be set)
+    that is, holds or lies inside another channel's: both would write one ``routing.json`` and
+    one ``current`` (and two channel locks would not keep their moves apart). A configured
+    folder must also lie outside ``.mvc``, where channels without one deploy. Checked when the
+    key is set and again before each move, since people edit config.toml by hand."""
+    def real(path: Path) -> Path:
+        return Path(os.path.realpath(path))
+
+    mvc_dir = real(session.layout.mvc_dir)
+    others = {c: deploy_base(session, c) for c in session.channel_names() if c != channel}
+    mine = deploy_base(session, channel, value)
+    if mine is None:  # in .mvc/deploy/MODEL/CHANNEL: only a folder configured into .mvc meets it
+        clash = next((c for c, b in others.items() if b is not None and real(b).is_relative_to(mvc_dir)), None)
+        if clash is not None:
+            check_deploy_dir(session, clash)
+        return
+    key = f"channels.{channel}.deploy_dir"
+    where = real(mine)
+    if where.is_relative_to(mvc_dir):
+        raise UserError(
+            f"{key} {mine} lies inside {session.layout.mvc_dir}, where channels without a deploy_dir "
+            "have their deploy folders; choose a deploy folder outside it"
+        )
+    for other, base in others.items():
+        if base is None:
+            continue
+        theirs = real(base)
+        relation = ("is" if where == theirs else "holds" if theirs.is_relative_to(where)
+                    else "lies inside" if where.is_relative_to(theirs) else None)
+        if relation is not None:
+            raise UserError(
+                f"{key} {mine} {relation} the deploy folder of channel {other} ({base}); two "
+                f"channels in one folder overwrite each other's routing.json and current: give "
+                f"{channel} a folder of its own"
+            )
 
 
 def files_in(folder: deploy.DeployDir, slot: str, row: "VersionRow") -> str:
@@ -190,6 +245,10 @@ def problems(session: "Session", row: ChannelRow) -> list[Problem]:
     if links:  # nothing is read through them
         return [Problem(row.model, row.channel, owned.planted(p).message, False) for p in links]
     where = f"{row.model}@{row.channel}"
+    try:
+        check_deploy_dir(session, row.channel)
+    except UserError as exc:  # its folder overlaps another channel's: nothing to compare
+        return [Problem(row.model, row.channel, f"{where}: {exc.message}", False)]
     d = deploy_folder(session, row.model, row.channel)
     if d.current_slot() != row.slot:
         found.append(Problem(row.model, row.channel, f"{d.current} of {where} does not point at slot {row.slot}",
@@ -223,7 +282,9 @@ def all_problems(session: "Session") -> list[Problem]:
 
 def bring_in_step(session: "Session", model: str, channel: str) -> bool:
     """Make the deploy folder say what the registry says (after a crash, or when someone
-    damaged it); True if it had to change anything. Call it under the channel's lock."""
+    damaged it); True if it had to change anything. Call it under the channel's lock. Every
+    move calls it before it writes: a folder another channel's overlaps is refused here."""
+    check_deploy_dir(session, channel)
     links = planted_links(session, model, channel)
     if links:
         raise owned.planted(links[0])

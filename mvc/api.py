@@ -153,7 +153,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         in git, commit the pointer and create the annotated tag ``NAME@vVERSION``.
         """
         from mvc.core import versions
-        from mvc.core.metrics import check_key, collect_metrics, collect_params, metric_value
+        from mvc.core.metrics import check_key, checked_param, collect_metrics, collect_params, metric_value
 
         check_model_name(name)
         if version is not None and bump is not None:
@@ -167,7 +167,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         metric_values.update({check_key(k, "metric"): metric_value(k, v) for k, v in metric_map.items()})
         param_args, param_map = _strings(params)
         param_values = collect_params(param_args, [Path(f) for f in params_files])
-        param_values.update({check_key(k, "parameter"): v for k, v in param_map.items()})
+        param_values.update({check_key(k, "parameter"): checked_param(k, v) for k, v in param_map.items()})
         source = Path(path)
         _must_exist(source, "model path")
         self._check_outside_mvc_dir(source, "model path")

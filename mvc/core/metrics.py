@@ -77,6 +77,15 @@ def param_value(text: str) -> Any:
         return text
 
 
+def checked_param(key: str, value: Any) -> Any:
+    """A parameter given as a value (the Python API): it must be JSON, finite numbers only."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise UserError(f"parameter {key!r} must be a JSON value with finite numbers ({exc})") from None
+    return value
+
+
 def parse_param(text: str) -> tuple[str, Any]:
     key, value = _split(text, "parameter")
     return key, param_value(value)

@@ -111,3 +111,23 @@ def test_missing_and_unreadable_files(tmp_path):
         load_json_object(tmp_path / "nope.json", "metrics")
     with pytest.raises(UserError, match="cannot read"):
         load_json_object(write(tmp_path / "bin.json", b"\xff\xfe\x00"), "metrics")
+
+
+# -- strict JSON (SPEC §10, issue 10 item 12) ------------------------------------------------
+
+@pytest.mark.parametrize("content", ['{"lr": NaN}', '{"a": [Infinity]}', '{"a": {"b": -Infinity}}', '{"x": 1e400}'])
+def test_params_files_refuse_numbers_json_cannot_carry(tmp_path, content):
+    f = write(tmp_path / "p.json", content)
+    with pytest.raises(UserError, match="not finite"):
+        collect_params([], [f])
+
+
+def test_params_given_as_values_must_be_strict_json(tmp_path, monkeypatch):
+    from apirepo import api_repo
+
+    repo = api_repo(tmp_path, monkeypatch)
+    write(tmp_path / "m.bin", b"A")
+    for bad in (float("nan"), [float("inf")], {"x": object()}):
+        with pytest.raises(UserError, match="parameter 'p'"):
+            repo.add(tmp_path / "m.bin", name="m", params={"p": bad})
+    assert repo.add(tmp_path / "m.bin", name="m", params={"p": [1.5, "NaN"]}).created

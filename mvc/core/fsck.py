@@ -179,15 +179,35 @@ def _registry_damaged(session: "Session", found: Findings) -> bool:
     registry = session.registry
     for problem in registry.check_storage():
         found.issues.append(Issue("registry", problem))
-    if not found.issues and registry.last_version_id() == 0 \
-            and next(session.store.iter_digests(), None) is not None:
+    if not found.issues and looks_replaced(session):
         found.issues.append(Issue("registry", EMPTY_REGISTRY))
     return bool(found.issues)  # the other checks need a sound registry
 
 
-EMPTY_REGISTRY = ("the registry records no versions but the object store holds objects: the registry "
-                  "may have been lost and replaced; restore it from a backup (if the repository really "
-                  "has no versions, remove .mvc/objects yourself)")
+EMPTY_REGISTRY = ("the registry records no versions but the object store holds objects older than the "
+                  "registry: it may have been lost and replaced; restore it from a backup (if the "
+                  "repository really has no versions, remove .mvc/objects yourself)")
+
+
+def looks_replaced(session: "Session") -> bool:
+    """A registry with no versions beside objects that are older than the registry itself
+    (its first audit event): every object would look like garbage. Objects younger than the
+    registry are what a first ``mvc add`` that died before its commit leaves, and are not."""
+    from datetime import datetime
+
+    registry, store = session.registry, session.store
+    if registry.last_version_id() != 0:
+        return False
+    events = registry.events()
+    try:
+        born = datetime.fromisoformat(events[-1].ts.replace("Z", "+00:00")).timestamp() if events else None
+    except ValueError:
+        born = None
+    for digest in store.iter_digests():
+        st = store.stat(digest)
+        if st is not None and (born is None or st.st_mtime < born - 1.0):
+            return True
+    return False
 
 
 # -- the whole check --------------------------------------------------------------------

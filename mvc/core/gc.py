@@ -57,10 +57,10 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
 
     The caller holds the repository lock (unless ``dry_run``).
     """
-    store = session.store
-    if session.registry.last_version_id() == 0 and next(store.iter_digests(), None) is not None:
-        from mvc.core.fsck import EMPTY_REGISTRY
+    from mvc.core.fsck import EMPTY_REGISTRY, looks_replaced
 
+    store = session.store
+    if looks_replaced(session):
         raise IntegrityError(f"gc refuses to run: {EMPTY_REGISTRY}")
     needs = needed_objects(session.registry, store)
     if needs.unreadable:

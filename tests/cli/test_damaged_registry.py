@@ -6,8 +6,10 @@ no versions while the store holds objects."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import time
 
 import pytest
 
@@ -85,6 +87,9 @@ def test_registry_without_versions_while_objects_exist_is_refused(repo):
     other.mkdir()
     repo("init", cwd=other)
     shutil.copy(other / ".mvc" / "registry.db", _db(repo))
+    old = time.time() - 3600  # the objects predate the registry now in place
+    for p in (repo.mvc_dir / "objects").rglob("*"):
+        os.utime(p, (old, old))
     proc = repo.fail("gc", "--grace", "0", code=3)
     assert "no versions" in proc.stderr
     proc = _fsck(repo, "--repair")
@@ -147,3 +152,12 @@ def test_versions_beyond_the_limits_never_reach_the_registry(repo):
     assert "limits" in proc.stderr
     assert repo.json("ls", "m")[0]["version"] == "9" * 20 + ".0.0"
     assert repo.json("show", "m@latest")["version"] == "9" * 20 + ".0.0"
+
+
+def test_objects_younger_than_the_registry_are_what_a_killed_first_add_leaves(repo):
+    """Not a replaced registry: fsck is clean and gc may take them (after the grace period)."""
+    from mvc.core.objects import ObjectStore
+
+    ObjectStore(repo.mvc_dir / "objects", repo.mvc_dir / "tmp").put_bytes(b"left by a killed add")
+    assert repo.json("fsck")["problems"] == []
+    assert repo.json("gc", "--grace", "0")["objects"] == 1

@@ -28,6 +28,9 @@ def sqlite_error(exc: sqlite3.DatabaseError, path: Path) -> MvcError:
     if isinstance(exc, sqlite3.OperationalError):
         if "locked" in text or "busy" in text:
             return LockTimeoutError(f"the registry database {path} is busy ({text}); try again")
+        if "unable to open" in text:  # unreadable (permissions), or its folder is gone
+            return IntegrityError(f"the registry database {path} cannot be opened ({text}); "
+                                  "check its permissions, or restore it from a backup")
         if "readonly" in text or "disk is full" in text or "out of memory" in text:
             return MvcError(f"cannot write the registry database {path}: {text}")
     return IntegrityError(f"the registry database {path} is damaged ({text}); "
@@ -59,7 +62,8 @@ def require_present(path: Path) -> None:
     """Only ``mvc init`` creates a registry (SPEC §10): one that is gone is never replaced."""
     restore = "only 'mvc init' creates a registry, and never over one that was lost: restore it from a backup"
     if not path.exists() and not path.is_symlink():
-        raise IntegrityError(f"the registry database {path} is missing; {restore}")
+        raise IntegrityError(f"the registry database {path} is missing; {restore} (in a fresh git clone, "
+                             "which carries only the settings, 'mvc init' creates it)")
     if not path.is_file():
         raise IntegrityError(f"the registry database {path} is not a regular file; {restore}")
     if path.stat().st_size == 0:

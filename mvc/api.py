@@ -304,6 +304,9 @@ def _must_exist(path: Path, what: str) -> None:
         raise UserError(f"{what} {path} does not exist; check the path")
     if not path.exists():
         raise UserError(f"{what} {path} is a broken symlink")
+    from mvc.core.inputs import check_input
+
+    check_input(path, what)  # a FIFO or a device would block or never end (SPEC §10)
 
 
 def _config_role(key: str, value: Any = None) -> str:

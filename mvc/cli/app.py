@@ -177,6 +177,41 @@ def _error(kind: str, message: str, code: int, as_json: bool) -> int:
     return code
 
 
+_NOT_UTF8 = ("is not valid UTF-8; mvc keeps names, paths and text as UTF-8: "
+             "rename the file or re-encode the text")
+
+
+def _shown(text: str) -> str:
+    """``text`` as the user typed it, undecodable bytes as ``\\xff``."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _not_utf8_argument(argv: list[str]) -> str | None:
+    """A message naming the first argument that is not valid UTF-8 (Python hands such bytes
+    over as surrogate escapes, which no file, registry or JSON output can hold)."""
+    for i, arg in enumerate(argv):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            after = f" (after {argv[i - 1]})" if i else ""
+            return f"argument '{_shown(arg)}'{after} {_NOT_UTF8}"
+    return None
+
+
+def _not_utf8_name(exc: UnicodeEncodeError) -> str:
+    """A message naming the text around what could not be encoded (a file name met while
+    walking a folder, a path read from a file)."""
+    text = exc.object if isinstance(exc.object, str) else str(exc.object)
+    stops = '"\n\t\0'
+    start = max((text.rfind(c, 0, exc.start) for c in stops), default=-1) + 1
+    ends = [i for i in (text.find(c, exc.end) for c in stops) if i >= 0]
+    end = min(ends, default=len(text))
+    return f"'{_shown(text[max(start, exc.start - 200):min(end, exc.end + 200)])}' {_NOT_UTF8}"
+
+
 def run(argv: list[str]) -> int:
     """Run the CLI on ``argv``; every failure ends here as one line and an exit code."""
     from typer import _click
@@ -184,6 +219,9 @@ def run(argv: list[str]) -> int:
     from mvc.core.errors import MvcError
 
     as_json = "--json" in argv
+    bad = _not_utf8_argument(argv)
+    if bad:
+        return _error("invalid", bad, 1, as_json)
     debug = os.environ.get("MVC_DEBUG") == "1"
     name = _command_name(argv)
     command = typer.main.get_command(build_app([name] if name in COMMANDS else None))
@@ -212,6 +250,10 @@ def run(argv: list[str]) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except UnicodeEncodeError as exc:
+        if debug:
+            raise
+        return _error("invalid", _not_utf8_name(exc), 1, as_json)
     except OSError as exc:
         if debug:
             raise

@@ -85,8 +85,13 @@ def pointer_text(model: str, version: str, digest: str, size: int, kind: str) ->
 
 
 def read_pointer(path: Path) -> Pointer:
+    """The pointer file ``path``: a regular file of at most 64 KiB (a FIFO named ``x.mvc``
+    would block the post-checkout hook), else UserError."""
+    from mvc.core.inputs import POINTER_FILE_LIMIT, read_capped
+
+    raw = read_capped(path, "pointer file", POINTER_FILE_LIMIT)
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
         return Pointer(Path(path), str(data["model"]), str(data["version"]), str(data["digest"]),
                        int(data["size"]), str(data.get("kind", "file")))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:

@@ -75,6 +75,9 @@ def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[
     path = Path(target)
     plain = "@" not in target and not target.startswith("sha256:")
     if plain and path.exists():
+        from mvc.core.inputs import check_input
+
+        check_input(path, "path")  # hashing a FIFO or /dev/zero would never end
         digest = hash_path(path)
         for kind in ("data", "code"):
             if recorded(kind, digest):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 from mvc.core.errors import UserError
+from mvc.core.inputs import JSON_FILE_LIMIT, MAX_NESTING, nesting, read_capped
 
+_LARGEST = int(sys.float_info.max)  # diff compares metrics as floats
 _KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/\-\[\]]{0,127}$")
 
 
@@ -40,6 +43,9 @@ def metric_value(key: str, value: Any) -> float | int:
         number = value
     if isinstance(number, float) and not math.isfinite(number):
         raise UserError(f"metric {key!r} must be a finite number, not {value!r}")
+    if isinstance(number, int) and abs(number) > _LARGEST:
+        raise UserError(f"metric {key!r} is too large ({len(str(abs(number)))} digits); "
+                        "a metric must fit a float (at most about 1.8e308)")
     return number
 
 
@@ -105,14 +111,17 @@ def flatten(obj: dict, prefix: str = "") -> dict[str, Any]:
 def load_json_object(path: Path, what: str) -> dict[str, Any]:
     """A flat or nested JSON object from a file, flattened to ``a.b`` keys."""
     path = Path(path)
+    raw = read_capped(path, f"{what} file", JSON_FILE_LIMIT)  # never a FIFO, never endless
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{what} file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise UserError(f"cannot read {what} file {path}: {exc}") from None
     try:
         data = strict_json(text)
+        if nesting(data) > MAX_NESTING:
+            raise RecursionError
+    except RecursionError:
+        raise UserError(f"{what} file {path} is nested more than {MAX_NESTING} levels deep") from None
     except NotStrictJson as exc:
         raise UserError(f"{what} file {path} holds a number that is not finite ({exc}); "
                         "JSON output could not carry it") from None

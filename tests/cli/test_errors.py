@@ -4,10 +4,12 @@ MVC_DEBUG tracebacks, output rules, and failed commands that change nothing."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 from support import BIN, on_terminal
 
@@ -77,24 +79,39 @@ def test_no_color_on_a_terminal(repo):
 
 
 def test_interrupt_is_one_line_and_exit_130(repo, work):
-    """Ctrl-C while mvc waits (here: reading a metrics file from a pipe) ends quietly,
-    with exit 130 like a shell, and records nothing."""
+    """Ctrl-C while mvc waits (here: for the repository lock, which this test holds; a
+    metrics file from a pipe is refused at once since issue 10) ends quietly, with exit 130
+    like a shell, and records nothing."""
+    import fcntl
+
     (work / "model.bin").write_bytes(b"w")
-    proc = subprocess.Popen(
-        [str(BIN), "add", "model.bin", "--name", "m", "--metrics-file", "/dev/stdin"],
-        cwd=work, env=repo.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # wait until it blocks on the pipe
-        with open(f"/proc/{proc.pid}/wchan") as f:
-            if "pipe" in f.read():
+    lock = work / ".mvc" / "lock"
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.Popen(
+            [str(BIN), "add", "model.bin", "--name", "m"],
+            cwd=work, env=repo.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # wait until it waits for the lock
+            if str(lock) in _open_files(proc.pid):
                 break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and len(err.splitlines()) <= 1 and out == ""
     assert repo.json("log") == []
+
+
+def _open_files(pid: int) -> set[str]:
+    found = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            found.add(os.readlink(fd))
+    except OSError:  # the process is starting, or a file was closed meanwhile
+        pass
+    return found
 
 
 def test_reader_going_away_is_not_an_error(repo):

@@ -51,6 +51,18 @@ class Version:
     def __lt__(self, other: "Version") -> bool:
         return self.sort_key() < other.sort_key()
 
+    def text_key(self) -> str:
+        """A string whose plain byte order is the semver order (a registry sorts and finds the
+        latest version by it in SQL): numbers zero-padded to MAX_DIGITS, a release after its
+        prereleases ("~" > "!"), numeric identifiers before alphanumeric ones, identifiers
+        separated by a byte below every character an identifier may hold."""
+        core = f"{self.major:0{MAX_DIGITS}d}.{self.minor:0{MAX_DIGITS}d}.{self.patch:0{MAX_DIGITS}d}"
+        if not self.prerelease:
+            return core + "~"
+        parts = ("0" + f"{int(p):0{MAX_DIGITS}d}" if p.isdigit() else "1" + p
+                 for p in self.prerelease.split("."))
+        return core + "!" + "\x01".join(parts)
+
     def bump(self, part: str) -> "Version":
         """The next version after this one, npm-style for prereleases.
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from mvc.core import artifacts, refs
 from mvc.core.errors import ConflictError, NotFoundError, UserError
-from mvc.core.registry.base import LineageInput, NewVersion, VersionRow
+from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import FIRST_VERSION, parse_version
 
 if TYPE_CHECKING:
@@ -62,15 +62,22 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     crash_point("add:stored")
     kept = [(new.source, stored)]  # what the store must hold once the version is in
     inputs = lineage_inputs(session, new, progress, kept)
-    env, provenance = background.result() if background is not None else provenance_of_cwd(user)
+    env = provenance = None
+    if background is not None:
+        env, provenance = background.result()
+    elif unchanged(_Known(session.registry, new.name), new, stored.digest) is None:
+        # a rerun that changes nothing (the usual case in a Makefile) needs no git state
+        env, provenance = provenance_of_cwd(user)
     with session.change("writer", "add", new.name) as work:
-        rows = work.registry.versions(new.name)
-        row = unchanged(rows, new, stored.digest)
+        known = _Known(work.registry, new.name)  # what the registry holds now, under the lock
+        row = unchanged(known, new, stored.digest)
         created = row is None
         if row is None:
+            if env is None:  # someone changed the model since the look above
+                env, provenance = provenance_of_cwd(user)
             store_again(session, kept, progress)
             crash_point("add:locked")
-            number = new.version or next_version(rows, new.bump)
+            number = new.version or next_version(known.latest, new.bump)
             row = work.registry.insert_version(NewVersion(
                 model=new.name, version=number, digest=stored.digest, size=stored.size, kind=stored.kind,
                 path_name=stored.name, message=new.message, metrics=new.metrics, params=new.params,
@@ -86,12 +93,27 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     return Added(row, created)
 
 
-def unchanged(rows: list[VersionRow], new: NewArtifact, digest: str) -> VersionRow | None:
-    """The latest of ``rows`` when ``new`` holds what it holds (nothing to add); ConflictError
+class _Known:
+    """What ``add`` needs to know of a model's versions: the latest, and whether one
+    version exists. Two indexed reads, however many versions the model has."""
+
+    def __init__(self, registry: "Registry", name: str):
+        self.registry = registry
+        self.name = name
+        self.latest = registry.latest_version(name)
+
+    def has(self, version: str) -> bool:
+        if self.latest is not None and self.latest.version == version:
+            return True
+        return self.registry.get_version(self.name, version) is not None
+
+
+def unchanged(known: _Known, new: NewArtifact, digest: str) -> VersionRow | None:
+    """The latest version when ``new`` holds what it holds (nothing to add); ConflictError
     when ``new.version`` names another existing version."""
-    latest = refs.latest_of(rows)
+    latest = known.latest
     same = latest is not None and (latest.digest, latest.metrics, latest.params) == (digest, new.metrics, new.params)
-    if new.version is not None and any(r.version == new.version for r in rows):
+    if new.version is not None and known.has(new.version):
         if not new.force and same and latest.version == new.version:
             return latest
         raise ConflictError(
@@ -102,9 +124,8 @@ def unchanged(rows: list[VersionRow], new: NewArtifact, digest: str) -> VersionR
     return latest if same else None
 
 
-def next_version(rows: list[VersionRow], bump: str) -> str:
-    """The version after the latest of ``rows`` (``bump``: major, minor or patch)."""
-    latest = refs.latest_of(rows)
+def next_version(latest: VersionRow | None, bump: str) -> str:
+    """The version after ``latest`` (``bump``: major, minor or patch)."""
     return str(FIRST_VERSION if latest is None else parse_version(latest.version).bump(bump))
 
 

@@ -227,3 +227,27 @@ def test_concurrent_writers_keep_one_chain(db, tmp_path):
     for e in events:
         assert e.prev == prev and e.hash == event_hash(prev, e.seq, e.ts, e.user, e.action, e.target, e.details)
         prev = e.hash
+
+
+def test_latest_version_is_the_semver_highest_and_old_rows_get_their_sort_key(reg, db):
+    with reg.transaction():
+        for v in ("0.9.0", "0.10.0", "1.0.0-rc.2", "1.0.0-rc.10", "0.10.1"):
+            reg.insert_version(_new(version=v))
+    assert reg.latest_version("resnet").version == "1.0.0-rc.10"
+    with reg.transaction():
+        reg.insert_version(_new(version="1.0.0"))
+    assert reg.latest_version("resnet").version == "1.0.0"
+    assert reg.latest_version("nobody") is None
+    reg.close()
+    # a registry migrated from schema 3: rows written before migration 4 have no sort key
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE versions SET sort_key = NULL")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        conn.execute("DROP INDEX versions_sort")
+        conn.execute("ALTER TABLE versions DROP COLUMN sort_key")
+    again = SqliteRegistry(db)
+    try:
+        assert _meta(db)["schema_version"] == str(SCHEMA_VERSION)
+        assert again.latest_version("resnet").version == "1.0.0"
+    finally:
+        again.close()

@@ -158,3 +158,13 @@ def test_a_bump_beyond_the_limit_is_refused():
     for part in BUMPS:
         with pytest.raises(UserError, match="limits"):
             parse_version(f"{top}.{top}.{top}").bump(part)
+
+
+@settings(max_examples=200, deadline=None)
+@given(versions, versions)
+def test_text_key_sorts_as_semver(a, b):
+    """The registry finds a model's latest version by ORDER BY this key in SQL."""
+    assert (a < b) == (a.text_key() < b.text_key())
+    assert (a == b) == (a.text_key() == b.text_key())
+    # SQLite compares TEXT by its UTF-8 bytes
+    assert (a < b) == (a.text_key().encode() < b.text_key().encode())

@@ -142,6 +142,11 @@ class Registry(ABC):
     def get_version(self, model: str, version: str) -> VersionRow | None: ...
 
     @abstractmethod
+    def latest_version(self, model: str) -> VersionRow | None:
+        """The highest version of ``model`` in semver order (prereleases and archived
+        versions included), in one indexed read, or None when it has none."""
+
+    @abstractmethod
     def versions_by_digest(self, prefix: str) -> list[VersionRow]:
         """Versions whose artifact digest starts with ``prefix`` (``sha256:…``)."""
 

@@ -16,6 +16,7 @@ from mvc.core.registry.base import (
 )
 from mvc.core.registry.sqlite_connection import Connection, require_present
 from mvc.core.registry.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+from mvc.core.semver import parse_version
 from mvc.core.registry.values import (
     damaged, detail, problems_of_event, problems_of_input, problems_of_version, version_row,
 )
@@ -86,10 +87,24 @@ class SqliteRegistry(Registry):
                 for statement in script.split(";"):
                     if statement.strip():
                         self._conn.execute(statement)
+            self._fill_sort_keys()
             self._conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+
+    def _fill_sort_keys(self) -> None:
+        """Migration 4 for the rows that were there before it (their versions were checked
+        when they were added; one that no longer parses sorts first and fsck names it)."""
+        from mvc.core.semver import parse_version
+
+        rows = self._conn.execute("SELECT id, version FROM versions WHERE sort_key IS NULL").fetchall()
+        for vid, version in rows:
+            try:
+                key = parse_version(version).text_key()
+            except MvcError:
+                key = ""
+            self._conn.execute("UPDATE versions SET sort_key = ? WHERE id = ?", (key, vid))
 
     # -- transactions ------------------------------------------------------------------
     def close(self) -> None:
@@ -142,6 +157,12 @@ class SqliteRegistry(Registry):
         ).fetchone()
         return version_row(row) if row else None
 
+    def latest_version(self, model: str) -> VersionRow | None:
+        row = self._conn.execute(
+            f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE m.name = ? ORDER BY v.sort_key DESC LIMIT 1",
+            (model,)).fetchone()
+        return None if row is None else version_row(row)
+
     def versions_by_digest(self, prefix: str) -> list[VersionRow]:
         upper = prefix + "\uffff"
         rows = self._conn.execute(
@@ -156,11 +177,11 @@ class SqliteRegistry(Registry):
         try:
             cur = self._conn.execute(
                 "INSERT INTO versions (model_id, version, digest, size, kind, path_name, message,"
-                " metrics, params, env, git, created_at, created_by) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " metrics, params, env, git, created_at, created_by, sort_key) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (model_id, new.version, new.digest, new.size, new.kind, new.path_name, new.message,
                  _dumps(new.metrics), _dumps(new.params), _dumps(new.env), _dumps(new.git),
-                 new.created_at, new.created_by),
+                 new.created_at, new.created_by, parse_version(new.version).text_key()),
             )
         except sqlite3.IntegrityError:
             raise ConflictError(f"{new.model}@{new.version} exists already; choose another --version") from None

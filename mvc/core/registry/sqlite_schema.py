@@ -98,5 +98,12 @@ MIGRATIONS: list[str] = [
         granted_at TEXT NOT NULL
     );
     """,
+    # 4: each version's semver order as text (semver.Version.text_key), so that the latest
+    # version of a model is one indexed read however many versions it has; rows written
+    # before are filled in by SqliteRegistry after this runs
+    """
+    ALTER TABLE versions ADD COLUMN sort_key TEXT;
+    CREATE INDEX versions_sort ON versions(model_id, sort_key);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,16 +30,11 @@ CHANNELS = ("staging", "production")
 # what an artifact holds, by name (so that hypothesis prints short steps); "w2" spans blocks
 CONTENTS = {"w0": b"weights-0", "w1": b"weights-1", "w2": b"weights-2" * 3000}
 BLOBS = tuple(CONTENTS)
-# (command, crash point) pairs a subprocess is killed at; each leaves the repository before or
-# after the change, with only derived state (deploy folder, tmp) to roll forward.
-CRASHES = (
-    ("add", "object:before-rename"), ("add", "add:stored"), ("add", "add:locked"),
-    ("add", "add:before-commit"),
-    ("promote", "deploy:staged"), ("promote", "deploy:slot-aside"), ("promote", "deploy:slot"),
-    ("promote", "deploy:checked"), ("promote", "deploy:committed"), ("promote", "deploy:current"),
-    ("promote", "deploy:routing"),
-    ("gc", "gc:deleting"),
-)
+# Crash points an ``mvc`` subprocess is killed at; each leaves the repository before or after
+# the change, with only derived state (deploy folder, tmp) to roll forward.
+ADD_CRASHES = ("object:before-rename", "add:stored", "add:locked", "add:before-commit")
+PROMOTE_CRASHES = ("deploy:staged", "deploy:slot-aside", "deploy:slot", "deploy:checked",
+                   "deploy:committed", "deploy:current", "deploy:routing")
 USER = "machine@example.com"
 
 
@@ -89,7 +84,8 @@ class RepositoryMachine(RuleBasedStateMachine):
         assert self.event_count() >= before
         return out
 
-    def artifact(self, blob: str, as_dir: bool) -> Path:
+    def artifact(self, blob: str, as_dir: bool, unique: bool = False) -> Path:
+        """A file or folder holding ``blob`` (with ``unique``, bytes no object has yet)."""
         self.files += 1
         path = self.root / "work" / f"m{self.files}"
         if as_dir:
@@ -98,7 +94,7 @@ class RepositoryMachine(RuleBasedStateMachine):
             (path / "sub" / "weights.bin").write_bytes(CONTENTS[blob])
         else:
             path.parent.mkdir(exist_ok=True)
-            path.write_bytes(CONTENTS[blob])
+            path.write_bytes(CONTENTS[blob] + (b"-%d" % self.files if unique else b""))
         return path
 
     def mvc(self, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess:
@@ -110,10 +106,13 @@ class RepositoryMachine(RuleBasedStateMachine):
                               text=True, timeout=120)
 
     # -- rules ----------------------------------------------------------------------------
-    @initialize(target=versions)
-    def first_versions(self):
-        """Two versions of ``a``, one of ``b``, and ``a``'s first on both channels: most rules
-        need something to act on, and a canary needs a stable version beside it."""
+    @initialize(target=versions, empty=st.integers(0, 3).map(lambda n: n == 0))
+    def first_versions(self, empty):
+        """Mostly two versions of ``a``, one of ``b``, and ``a``'s first on both channels (most
+        rules need something to act on, and a canary needs a stable version beside it); now
+        and then an empty repository (a first add that is killed, gc with no versions)."""
+        if empty:
+            return multiple()
         refs = [self.add("a", BLOBS[0], False, False), self.add("a", BLOBS[1], True, False),
                 self.add("b", BLOBS[2], False, False)]
         for channel in CHANNELS:
@@ -197,27 +196,35 @@ class RepositoryMachine(RuleBasedStateMachine):
     def fsck(self, repair):
         assert self.repo.fsck(repair=repair).ok
 
-    @rule(crash=st.sampled_from(CRASHES), ref=versions, blob=st.sampled_from(BLOBS),
+    @rule(target=versions, point=st.sampled_from(ADD_CRASHES), model=st.sampled_from(MODELS),
+          blob=st.sampled_from(BLOBS))
+    def killed_add(self, point, model, blob):
+        self.killed(point, "add", str(self.artifact(blob, False, unique=True)), "--name", model)
+        try:
+            rows = self.repo.ls(model)
+        except MvcError:
+            return multiple()  # the model's first add died before its commit
+        made = [row for row in rows if row.ref not in self.added]
+        self.added.update((row.ref, row.digest) for row in made)  # it committed before it died
+        return multiple(*(row.ref for row in made))
+
+    @rule(point=st.sampled_from(PROMOTE_CRASHES + ("gc:deleting",)), ref=versions,
           channel=st.sampled_from(CHANNELS))
-    def killed_command(self, crash, ref, blob, channel):
-        """SIGKILL one ``mvc`` process at a crash point, then do what the user would: run
-        ``fsck --repair``. A version the killed add committed is adopted."""
-        command, point = crash
-        model = ref.split("@")[0]
-        if command == "add":
-            args = ["add", str(self.artifact(blob, False)), "--name", model, "--force"]
-        elif command == "promote":
-            args = ["promote", ref, channel]
+    def killed_promote_or_gc(self, point, ref, channel):
+        if point == "gc:deleting":
+            self.killed(point, "gc", "--grace", "0")
         else:
-            args = ["gc", "--grace", "0"]
+            self.killed(point, "promote", ref, channel)
+
+    def killed(self, point: str, *args: str) -> None:
+        """SIGKILL one ``mvc`` process at a crash point, then do what the user would: run
+        ``fsck --repair``, which must leave nothing to report."""
         proc = self.mvc(*args, crash_at=point)
         assert proc.returncode in (-9, 0, 1), proc.stderr  # killed, or never reached the point
-        event(f"mvc {command} at {point}: {'killed' if proc.returncode == -9 else f'exit {proc.returncode}'}")
+        event(f"mvc {args[0]} at {point}: {'killed' if proc.returncode == -9 else f'exit {proc.returncode}'}")
         self.repo.session.close()  # another process wrote: read the registry afresh
         report = self.repo.fsck(repair=True)
         assert report.ok, report.problems
-        for row in self.repo.ls(model):
-            self.added.setdefault(row.ref, row.digest)
 
     # -- what must hold after every step ----------------------------------------------------
     def canary_of(self, model: str, channel: str):
@@ -273,7 +280,7 @@ class RepositoryMachine(RuleBasedStateMachine):
 
 
 RepositoryMachine.TestCase.settings = settings(
-    max_examples=20, stateful_step_count=25, deadline=None,
+    max_examples=15, stateful_step_count=20, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestRepositoryMachine = RepositoryMachine.TestCase

@@ -300,7 +300,19 @@ def bring_in_step(session: "Session", model: str, channel: str) -> bool:
 
 
 def repair(session: "Session", model: str, channel: str) -> bool:
-    """``bring_in_step`` under the channel's lock (what ``fsck --repair`` does)."""
+    """``bring_in_step`` under the channel's lock (what ``fsck --repair`` does), as a change
+    of its own: it needs the role that moving the channel needs, and is audited when it
+    changed anything."""
     check_channel(session, channel)
+    target = refs.format_ref(model, channel)
     with channel_lock(session, model, channel):
-        return bring_in_step(session, model, channel)
+        with session.change(role_for(channel), "fsck", target) as work:
+            changed = bring_in_step(session, model, channel)
+            if changed:
+                work.event("fsck", target, {"repaired": ["deploy"], "channel": channel})
+    return changed
+
+
+def role_for(channel: str) -> str:
+    """The role a move on ``channel`` needs (SPEC §7)."""
+    return "admin" if channel == "production" else "maintainer"

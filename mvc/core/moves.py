@@ -100,17 +100,12 @@ def replay_stack(history: list[ChannelMoveRow]) -> list[str]:
     return stack
 
 
-def role_for(channel: str) -> str:
-    """The role a move on ``channel`` needs (SPEC §7)."""
-    return "admin" if channel == "production" else "maintainer"
-
-
 # -- the one path every move takes (see the module docstring) ----------------------------------
 
 def _move(session: "Session", action: str, model: str, channel: str, target: str,
           plan_of: Callable[[ChannelRow], _Plan | None], message: str) -> Move:
     state.check_channel(session, channel)
-    role = role_for(channel)
+    role = state.role_for(channel)
     d = state.deploy_folder(session, model, channel)
     with state.channel_lock(session, model, channel):
         with session.change(role, action, target):
@@ -167,7 +162,7 @@ def _failed_check(session: "Session", plan: _Plan, before: ChannelRow, d: deploy
     if plan.abort_on_failed_check:
         abort = _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0),
                       details={"reason": f"check exited {code}"})
-        _commit(session, abort, before, role_for(before.channel), message or f"check failed (exit {code})")
+        _commit(session, abort, before, state.role_for(before.channel), message or f"check failed (exit {code})")
         session.derive(f"the deploy folder {d.root}",
                        lambda: deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after)))
         raise CheckFailedError(

@@ -53,3 +53,21 @@ def test_deploy_folder_out_of_step_is_repaired(repo):
     assert proc.returncode == 3 and "routing.json" in proc.stderr
     repo("fsck", "--repair")
     assert (d / "routing.json").is_file() and repo.json("fsck")["ok"]
+
+
+def test_repairing_a_deploy_folder_is_a_change_with_its_role_and_its_event(repo):
+    """fsck --repair of production's folder rewrites what production serves: it needs admin,
+    like a promote there, and the audit log records it."""
+    repo.add("m", b"A")
+    repo("promote", "m", "production")
+    repo("access", "grant", "tester@example.com", "admin")
+    repo("access", "grant", "mo@example.com", "maintainer")
+    d = repo.mvc_dir / "deploy" / "m" / "production"
+    (d / "routing.json").unlink()
+    denied = repo("fsck", "--repair", env={"MVC_USER": "mo@example.com"}, check=False)
+    assert denied.returncode == 4, denied.stderr
+    assert not (d / "routing.json").exists()
+    repo("fsck", "--repair")
+    assert (d / "routing.json").is_file() and repo.json("fsck")["ok"]
+    last = repo.events()[-1]
+    assert (last["action"], last["target"], last["user"]) == ("fsck", "m@production", "tester@example.com")

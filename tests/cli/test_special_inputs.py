@@ -99,6 +99,22 @@ def test_a_huge_pointer_file_is_refused(repo, work, home):
     assert "y.mvc" in err and "64 KiB" in err
 
 
+def test_a_pointer_file_linked_to_a_device_is_refused(repo, work, home):
+    _git_project(repo, work, home)
+    os.symlink("/dev/zero", work / "z.mvc")
+    err = fails(work, home, "checkout")
+    assert "z.mvc" in err and "character device" in err
+
+
+@pytest.mark.parametrize("option", ["--data", "--code"])
+def test_a_fifo_inside_a_data_or_code_folder_is_refused(repo, work, home, option):
+    write(work / "m.bin", b"weights")
+    write(work / "d" / "rows.csv", "a,b\n")
+    os.mkfifo(work / "d" / "pipe")
+    assert "pipe" in fails(work, home, "add", "m.bin", "--name", "m", option, "d")
+    assert "pipe" in fails(work, home, "lineage", "d")
+
+
 def test_the_post_checkout_hook_does_not_hang_on_a_fifo(repo, work, home):
     env = _git_project(repo, work, home)
     repo("hooks", "install")

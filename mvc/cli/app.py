@@ -239,7 +239,9 @@ def run(argv: list[str]) -> int:
         hint = ""
         if exc.ctx is not None:
             hint = f"\nTry '{exc.ctx.command_path} --help' for help."
-        return _error("usage", exc.format_message() + hint, 2, as_json)
+        # click lists a choice's values one a line; an error is one line (SPEC §4)
+        message = " ".join(part.strip() for part in exc.format_message().splitlines())
+        return _error("usage", message + hint, 2, as_json)
     except _click.exceptions.ClickException as exc:
         return _error("usage", exc.format_message(), exc.exit_code, as_json)
     except (typer.Abort, KeyboardInterrupt):

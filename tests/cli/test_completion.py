@@ -91,3 +91,11 @@ def test_data_follows_dash_c(repo, work, tmp_path):
     proc = subprocess.run([str(BIN), "-C", str(work), "__complete", "models"], cwd=tmp_path,
                           env=repo.env, capture_output=True, text=True, check=True)
     assert proc.stdout.splitlines() == ["bert", "resnet"]
+
+
+def test_a_missing_shell_is_a_one_line_usage_error(mvc):
+    proc = mvc("completion", check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "mvc: error: Missing argument 'SHELL'. Choose from: bash, zsh, fish"
+    assert len(lines) == 2 and lines[1].startswith("Try 'mvc completion --help'")

@@ -268,8 +268,16 @@ class Config:
 
     def _find(self, key: str) -> Any:
         node: Any = self.data
-        for part in split_key(key):
-            if not isinstance(node, dict) or part not in node:
+        parts = split_key(key)
+        for i, part in enumerate(parts):
+            if not isinstance(node, dict):
+                # 'compare = 3' written by hand would silently hide every compare.* key
+                table = ".".join(parts[:i])
+                raise UserError(
+                    f"config {table} in {self.path} is {_shown(node)}, not a table of keys, so "
+                    f"{key} cannot be read; fix it with 'mvc config unset {table}'"
+                )
+            if part not in node:
                 return _MISSING
             node = node[part]
         return node

@@ -190,3 +190,13 @@ def test_config_set_appends_audit_event(repo):
         ("config", "compare.primary_metric", {"unset": True}),
     ]
     assert all(e["user"] == "tester@example.com" for e in new)
+
+
+def test_a_value_where_a_table_belongs_is_an_error_not_ignored(repo, work):
+    """'compare = 3' written by hand would hide every compare.* key: commands that read one
+    say so (exit 1) instead of quietly using the defaults; unset fixes it."""
+    (repo.mvc_dir / "config.toml").write_text("compare = 3\n")
+    proc = repo.fail("config", "get", "compare.threshold")
+    assert "config compare" in proc.stderr and "mvc config unset compare" in proc.stderr
+    repo("config", "unset", "compare")
+    assert repo("config", "get", "compare.threshold").stdout.strip() == "0.05"

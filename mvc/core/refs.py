@@ -90,14 +90,17 @@ def resolve(registry: Registry, ref: str | RefSpec, channels: Iterable[str]) -> 
             raise UserError(f"ambiguous digest {spec.value}: it matches {names}; use NAME@VERSION")
         return rows[0]
 
-    rows = _model_versions(registry, spec.model)
+    # indexed look-ups: resolving a ref costs the same however many versions the model has
+    latest = registry.latest_version(spec.model)
+    if latest is None:
+        _model_versions(registry, spec.model)  # raises "unknown model" with a suggestion
     if spec.kind == "latest":
-        return latest_of(rows)
+        return latest
     if spec.kind == "version":
-        for r in rows:
-            if r.version == spec.value:
-                return r
-        existing = [format_ref(spec.model, r.version) for r in rows]
+        row = registry.get_version(spec.model, spec.value)
+        if row is not None:
+            return row
+        existing = [format_ref(spec.model, r.version) for r in _model_versions(registry, spec.model)]
         raise NotFoundError(
             f"unknown version {spec.model}@{spec.value}{_suggest(f'{spec.model}@{spec.value}', existing)}"
         )
@@ -106,11 +109,11 @@ def resolve(registry: Registry, ref: str | RefSpec, channels: Iterable[str]) -> 
     if label in set(channels):
         for ch in registry.channels(spec.model):
             if ch.channel == label and ch.version is not None:
-                return next(r for r in rows if r.version == ch.version)
+                return registry.get_version(spec.model, ch.version)
         raise NotFoundError(f"channel {label!r} of {spec.model} serves no version yet")
     tags = {t[1]: t[2] for t in registry.tags(spec.model)}
     if label in tags:
-        return next(r for r in rows if r.version == tags[label])
+        return registry.get_version(spec.model, tags[label])
     candidates = [f"{spec.model}@{t}" for t in tags] + [f"{spec.model}@{c}" for c in channels]
     raise NotFoundError(
         f"{spec.model} has no tag or channel {label!r}{_suggest(f'{spec.model}@{label}', candidates)}"

@@ -139,3 +139,21 @@ def test_ambiguous_digest_lists_candidates(registry):
     with pytest.raises(UserError, match="ambiguous.*a@0.1.0, b@0.1.0") as info:
         resolve(registry, digest_bytes(b"same")[:16], CHANNELS)
     assert not isinstance(info.value, NotFoundError)
+
+
+def test_resolving_a_ref_never_reads_all_of_a_models_versions(registry, monkeypatch):
+    """A model with 30,000 versions resolves NAME, NAME@VERSION, NAME@TAG and NAME@CHANNEL
+    as fast as one with three: indexed look-ups only (all versions are read only to suggest
+    a near miss in an error)."""
+    for v in ("0.1.0", "0.2.0", "1.0.0-rc.1"):
+        _add(registry, "resnet", v)
+    with registry.transaction():
+        registry.set_tag("resnet", "best", "0.2.0", "t", "now")
+
+    def everything(*_a, **_k):
+        raise AssertionError("resolve read every version of the model")
+    monkeypatch.setattr(registry, "versions", everything)
+    assert resolve(registry, "resnet", CHANNELS).version == "1.0.0-rc.1"
+    assert resolve(registry, "resnet@latest", CHANNELS).version == "1.0.0-rc.1"
+    assert resolve(registry, "resnet@0.1.0", CHANNELS).version == "0.1.0"
+    assert resolve(registry, "resnet@best", CHANNELS).version == "0.2.0"

@@ -128,9 +128,6 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
         "unreferenced objects younger than this are kept by 'mvc gc' ('mvc gc --grace' overrides)"),
 )}
 
-DEFAULTS: dict[str, Any] = {n: k.default for n, k in SCHEMA.items() if k.default is not None}
-
-
 def known_keys() -> list[str]:
     """Every key the schema knows, ``*`` standing for a channel or remote name (for completion)."""
     return sorted(SCHEMA)
@@ -281,13 +278,6 @@ class Config:
                 return _MISSING
             node = node[part]
         return node
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The raw value set for ``key``, else its schema default, else ``default``."""
-        found = self._find(key)
-        if found is _MISSING:
-            return DEFAULTS.get(key, default)
-        return found
 
     def value(self, key: str) -> Any:
         """The value in effect for schema key ``key``: the one set, checked, or the default.

@@ -9,7 +9,7 @@ import pytest
 import tomli_w
 from hypothesis import given, strategies as st
 
-from mvc.core.config import DEFAULTS, Config, parse_value, split_key
+from mvc.core.config import SCHEMA, Config, parse_value, split_key
 from mvc.core.errors import NotFoundError, UserError
 
 from support import write
@@ -83,8 +83,9 @@ def test_set_get_unset_round_trip(tmp_path):
 
 def test_defaults_and_missing_keys(tmp_path):
     cfg = Config(tmp_path / "none.toml")
-    assert cfg.get("version.default_bump") == DEFAULTS["version.default_bump"] == "patch"
-    assert cfg.get("no.such", 7) == 7
+    assert cfg.value("version.default_bump") == SCHEMA["version.default_bump"].default == "patch"
+    with pytest.raises(UserError):
+        cfg.value("no.such")  # every read goes through the schema: an unknown key is refused
     with pytest.raises(NotFoundError, match="not set"):
         cfg.get_set("version.default_bump")
     with pytest.raises(NotFoundError):
@@ -104,7 +105,7 @@ def test_set_refuses_to_mix_tables_and_values(tmp_path):
 def test_invalid_toml_is_a_user_error(tmp_path):
     cfg = Config(write(tmp_path / "c.toml", "not = = toml"))
     with pytest.raises(UserError, match="not valid TOML"):
-        cfg.get("a")
+        cfg.value("compare.threshold")
 
 
 # -- the schema (issue 8): one home for every key's default, type, check and role -------------

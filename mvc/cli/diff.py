@@ -1,9 +1,9 @@
 """Compare two versions: metrics, params, files, tensors.
 
 Shows how version B differs from version A: metrics (better or worse, by each metric's
-direction), parameters, files, tensors inside .safetensors and .npz files, their similarity and
-a recommendation: RECOMMEND_A, RECOMMEND_B, SIMILAR_PERFORMANCE or INSUFFICIENT_DATA (by the
-primary metric, compare.primary_metric).
+direction), parameters, files, tensors inside .safetensors and .npz files, the chunks and bytes
+the two share in the store, their similarity and a recommendation: RECOMMEND_A, RECOMMEND_B,
+SIMILAR_PERFORMANCE or INSUFFICIENT_DATA (by the primary metric, compare.primary_metric).
 
 EXAMPLES
 
@@ -75,6 +75,10 @@ def _render(d) -> None:
                   if not any(u["path"] in key for key in d.tensors)]
     if unreadable:
         sections.append((["unreadable"], "unreadable", ["side", "path", "error"], unreadable))
+    if d.storage and d.storage["b_bytes"]:
+        st = d.storage
+        summary.append(("shared storage", f"{st['shared_bytes'] / st['b_bytes']:.1%} of B's stored bytes "
+                                          f"({st['shared_chunks']} of {st['chunks_b']} chunks)"))
     summary += [
         ("similarity", f"{d.similarity:.3f}"),
         (f"performance delta ({d.primary_metric})",

@@ -184,6 +184,31 @@ def jaccard(x: set[str], y: set[str]) -> float:
 
 
 TensorReader = Callable[[str, str], dict[str, TensorInfo]]  # (digest, format) -> tensors
+# a stored file's digest -> the (digest, size) of the objects that hold its bytes (a recipe's
+# chunks, or the file's own object); None when the store does not have them
+ChunkReader = Callable[[str], "list[tuple[str, int]] | None"]
+
+
+def compare_storage(a: Side, b: Side, chunks: ChunkReader) -> dict[str, int] | None:
+    """What the two versions' files share in the store: the distinct chunks (objects) each
+    side's files are made of, those in both, and their bytes; None when a side's file is not
+    in the local store (not pulled), so what it is made of is unknown."""
+    sides = []
+    for side in (a, b):
+        held: dict[str, int] = {}
+        for digest in sorted(set(side.files.values())):
+            if not digest.startswith("sha256:"):
+                continue  # a symlink holds no bytes
+            found = chunks(digest)
+            if found is None:
+                return None
+            held.update(found)
+        sides.append(held)
+    ca, cb = sides
+    shared = ca.keys() & cb.keys()
+    return {"shared_bytes": sum(ca[d] for d in shared), "a_bytes": sum(ca.values()),
+            "b_bytes": sum(cb.values()), "shared_chunks": len(shared),
+            "chunks_a": len(ca), "chunks_b": len(cb)}
 
 
 def _tensor_files(side: Side) -> dict[str, tuple[str, str]]:
@@ -195,8 +220,10 @@ def _tensor_files(side: Side) -> dict[str, tuple[str, str]]:
     return out
 
 
-def compare(a: Side, b: Side, s: Settings, read: TensorReader) -> dict[str, Any]:
-    """The whole comparison, as the plain dict that ``mvc diff --json`` prints."""
+def compare(a: Side, b: Side, s: Settings, read: TensorReader,
+            chunks: ChunkReader | None = None) -> dict[str, Any]:
+    """The whole comparison, as the plain dict that ``mvc diff --json`` prints (``storage``
+    only when ``chunks`` tells what the stored files are made of)."""
     cache: dict[tuple[str, str], dict[str, TensorInfo] | str] = {}
 
     def listing(digest: str, fmt: str) -> dict[str, TensorInfo] | str:
@@ -225,7 +252,8 @@ def compare(a: Side, b: Side, s: Settings, read: TensorReader) -> dict[str, Any]
         la, lb = lists_a[pa], lists_b[pb]
         errors = {side: msg for side, msg in (("a", la), ("b", lb)) if isinstance(msg, str)}
         if errors:
-            entry = {"added": [], "removed": [], "reshaped": {}, "changed": [], "unchanged": 0}
+            entry = {"added": [], "removed": [], "reshaped": {}, "changed": [], "unchanged": 0,
+                     "a_bytes": 0, "b_bytes": 0, "shared_bytes": 0}
         else:
             entry = diff_tensors(la, lb)
         key = pb if pa == pb else f"{pa} -> {pb}"
@@ -252,6 +280,7 @@ def compare(a: Side, b: Side, s: Settings, read: TensorReader) -> dict[str, Any]
         "importance": importance(a.metrics, b.metrics, s),
         "recommendation": rec,
         "primary_metric": s.primary_metric,
+        "storage": None if chunks is None else compare_storage(a, b, chunks),
     }
 
 
@@ -290,3 +319,13 @@ def store_reader(store) -> TensorReader:
             ) from None
 
     return read
+
+
+def store_chunks(store) -> ChunkReader:
+    """What a stored file is made of: its own object, as one chunk."""
+
+    def chunks(digest: str) -> list[tuple[str, int]] | None:
+        st = store.stat(digest)
+        return None if st is None else [(digest, st.st_size)]
+
+    return chunks

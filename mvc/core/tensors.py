@@ -45,6 +45,7 @@ class TensorInfo:
     dtype: str
     shape: tuple[int, ...]
     digest: str  # sha256 of the tensor's bytes
+    size: int = 0  # bytes the tensor holds in the file
 
 
 def tensor_format(path: str) -> str | None:
@@ -132,7 +133,7 @@ def _read_safetensors(path: Path) -> dict[str, TensorInfo]:
                 raise UnreadableTensorFile(
                     f"tensor {name!r}: {end - begin} bytes do not hold a {dtype} tensor of shape {shape}")
             digest = _hash_range(f, data_start + begin, end - begin)
-            out[name] = TensorInfo(name, dtype, tuple(shape), digest)
+            out[name] = TensorInfo(name, dtype, tuple(shape), digest, end - begin)
         return out
 
 
@@ -177,16 +178,19 @@ def _read_npz(path: Path) -> dict[str, TensorInfo]:
             with zf.open(info) as f:
                 descr, _, shape = _read_npy_header(f, info.filename)
                 h = hashlib.sha256()
+                size = 0
                 while chunk := f.read(CHUNK):
                     h.update(chunk)
+                    size += len(chunk)
             # an object array is a pickle: compared by the digest of its bytes only
             dtype = "object" if "O" in descr else descr
-            out[name] = TensorInfo(name, dtype, shape, "sha256:" + h.hexdigest())
+            out[name] = TensorInfo(name, dtype, shape, "sha256:" + h.hexdigest(), size)
     return out
 
 
 def diff_tensors(a: dict[str, TensorInfo], b: dict[str, TensorInfo]) -> dict:
-    """Per tensor: added, removed, reshaped (dtype or shape differ), changed (bytes), unchanged."""
+    """Per tensor: added, removed, reshaped (dtype or shape differ), changed (bytes), unchanged;
+    and the bytes of each side's tensors and of those the two share (unchanged: same bytes)."""
     reshaped, changed = {}, []
     unchanged = 0
     for name in sorted(a.keys() & b.keys()):
@@ -204,4 +208,8 @@ def diff_tensors(a: dict[str, TensorInfo], b: dict[str, TensorInfo]) -> dict:
         "reshaped": reshaped,
         "changed": changed,
         "unchanged": unchanged,
+        "a_bytes": sum(t.size for t in a.values()),
+        "b_bytes": sum(t.size for t in b.values()),
+        "shared_bytes": sum(a[n].size for n in a.keys() & b.keys() if a[n].digest == b[n].digest
+                            and (a[n].dtype, a[n].shape) == (b[n].dtype, b[n].shape)),
     }

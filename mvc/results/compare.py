@@ -26,6 +26,9 @@ class DiffResult(Result):
     importance: float | None
     recommendation: str
     primary_metric: str
+    # what the two versions' files share in the store (chunks and bytes); None when a side's
+    # objects are not in the local store
+    storage: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)

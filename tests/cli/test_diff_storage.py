@@ -1,0 +1,53 @@
+"""mvc diff on a real model and a fine-tune of it: which tensors and which stored chunks the two
+versions share (the ``storage`` key and the byte counts in ``tensors``, issue 13)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+
+from realmodel import fine_tune
+from tensorfiles import write_safetensors
+
+
+def _base_and_fine_tune(repo, work, real_model):
+    shutil.copyfile(real_model, work / "model.safetensors")
+    repo("add", "model.safetensors", "--name", "minilm")
+    changed = fine_tune(real_model, work / "model.safetensors", 0.1)
+    repo("add", "model.safetensors", "--name", "minilm")
+    return changed
+
+
+def test_a_version_with_itself_shares_everything(repo, work, real_model):
+    _base_and_fine_tune(repo, work, real_model)
+    out = repo.json("diff", "minilm@0.1.1", "minilm@0.1.1")
+    st = out["storage"]
+    assert st["shared_bytes"] == st["a_bytes"] == st["b_bytes"]
+    assert st["shared_chunks"] == st["chunks_a"] == st["chunks_b"]
+    t = out["tensors"]["model.safetensors"]
+    assert t["shared_bytes"] == t["a_bytes"] and t["changed"] == []
+
+
+def test_small_files_are_one_chunk_each(repo, work):
+    write_safetensors(work / "m.safetensors", {"w": np.zeros(4, dtype="<f4"), "b": np.ones(2, dtype="<f4")})
+    repo("add", "m.safetensors", "--name", "tiny")
+    write_safetensors(work / "m.safetensors", {"w": np.ones(4, dtype="<f4"), "b": np.ones(2, dtype="<f4")})
+    repo("add", "m.safetensors", "--name", "tiny")
+    out = repo.json("diff", "tiny@0.1.0", "tiny@0.1.1")
+    size = (work / "m.safetensors").stat().st_size
+    assert out["storage"] == {"shared_bytes": 0, "a_bytes": size, "b_bytes": size, "shared_chunks": 0,
+                              "chunks_a": 1, "chunks_b": 1}
+    t = out["tensors"]["m.safetensors"]
+    assert (t["a_bytes"], t["b_bytes"], t["shared_bytes"]) == (24, 24, 8)
+
+
+def test_storage_is_null_when_a_side_is_not_in_the_store(repo, work):
+    (work / "m.bin").write_bytes(b"weights 1")
+    repo("add", "m.bin", "--name", "tiny", "--metric", "accuracy=0.5")
+    (work / "m.bin").write_bytes(b"weights 2")
+    repo("add", "m.bin", "--name", "tiny", "--metric", "accuracy=0.6")
+    for sub in (repo.mvc_dir / "objects").iterdir():
+        shutil.rmtree(sub)
+    out = repo.json("diff", "tiny@0.1.0", "tiny@0.1.1")
+    assert out["storage"] is None and out["recommendation"] == "RECOMMEND_B"

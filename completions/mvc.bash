@@ -15,7 +15,7 @@ _mvc_subcommands() {
 _mvc_options() {
     case "$1" in
         "mvc") echo "-C --version -V --help -h" ;;
-        "mvc init") echo "--json --help -h" ;;
+        "mvc init") echo "--registry --json --help -h" ;;
         "mvc add") echo "--name --version --bump --metric --metrics-file --param --params-file --data --code --from --tag --message -m --force -f --store-data --git --json --help -h" ;;
         "mvc ls") echo "--state --json --help -h" ;;
         "mvc show") echo "--json --help -h" ;;
@@ -64,6 +64,7 @@ _mvc_takes_value() {
     case "$1 $2" in
         "mvc -C") return 0 ;;
         "mvc add --name"|"mvc add --version"|"mvc add --bump"|"mvc add --metric"|"mvc add --metrics-file"|"mvc add --param"|"mvc add --params-file"|"mvc add --data"|"mvc add --code"|"mvc add --from"|"mvc add --tag"|"mvc add --message"|"mvc add -m") return 0 ;;
+        "mvc init --registry") return 0 ;;
         "mvc ls --state") return 0 ;;
         "mvc checkout --output"|"mvc checkout -o"|"mvc checkout --link") return 0 ;;
         "mvc tag --message"|"mvc tag -m") return 0 ;;

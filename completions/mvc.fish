@@ -22,6 +22,8 @@ function __mvc_takes_value
     switch "$argv[1] $argv[2]"
         case 'mvc -C'
             return 0
+        case 'mvc init --registry'
+            return 0
         case 'mvc add --name' 'mvc add --version' 'mvc add --bump' 'mvc add --metric' 'mvc add --metrics-file' 'mvc add --param' 'mvc add --params-file' 'mvc add --data' 'mvc add --code' 'mvc add --from' 'mvc add --tag' 'mvc add --message' 'mvc add -m'
             return 0
         case 'mvc ls --state'
@@ -150,6 +152,7 @@ complete -c mvc -n '__mvc_at \'mvc\'' -l version -s V -d 'Print the mvc version 
 complete -c mvc -n '__mvc_at \'mvc\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc init\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc init\'' -l help -s h -d 'Show this message and exit.'
+complete -c mvc -n '__mvc_at \'mvc init\'' -l registry -x -d 'Keep the registry on a PostgreSQL server: postgresql://USER@HOST:PORT/DB (no password; libpq supplies it).'
 complete -c mvc -n '__mvc_at \'mvc init\' 0' -f -a '(__fish_complete_directories)'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l name -x -a '(__mvc_data models)' -d 'Model name, e.g. resnet.'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l version -x -d 'Explicit version, e.g. 1.2.0 (default: bump the latest).'

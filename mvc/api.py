@@ -41,6 +41,20 @@ def _strings(values: Mapping[str, Any] | Iterable[str] | None) -> tuple[list[str
     return list(values), {}
 
 
+def _check_registry_choice(layout: Layout, url: str) -> None:
+    """``mvc init --registry URL``: a URL config accepts (no password: config.toml is shared
+    through git), and not a second registry for a repository that has one."""
+    from mvc.core.config import check
+
+    check("registry.url", url)
+    if layout.config.is_file():
+        current = Config(layout.config).value("registry.url")
+        has_one = current is not None or (layout.registry_db.is_file() and layout.registry_db.stat().st_size > 0)
+        if has_one and current != url:
+            raise UserError(f"this repository already uses the registry {current or layout.registry_db}; "
+                            "'mvc init --registry' only sets up a new one")
+
+
 class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     """An mvc repository: the ``.mvc`` folder beside the user's work."""
 
@@ -55,19 +69,23 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         return cls(find_mvc_dir(path))
 
     @classmethod
-    def init(cls, path: Path | str = ".") -> "Repo":
+    def init(cls, path: Path | str = ".", registry: str | None = None) -> "Repo":
         """Create a repository in ``path`` (idempotent) and return it."""
-        repo, _ = cls.initialize(path)
+        repo, _ = cls.initialize(path, registry)
         return repo
 
     @classmethod
-    def initialize(cls, path: Path | str = ".") -> tuple["Repo", InitResult]:
-        """Create ``.mvc/`` in ``path``; running it again changes nothing (``created`` false)."""
+    def initialize(cls, path: Path | str = ".", registry: str | None = None) -> tuple["Repo", InitResult]:
+        """Create ``.mvc/`` in ``path``; running it again changes nothing (``created`` false).
+        ``registry`` (a ``postgresql://`` URL without a password) puts the registry on a
+        server, shared by every clone: its schema is created, or joined when it exists."""
         root = Path(path).absolute()
         if root.exists() and not root.is_dir():
             raise UserError(f"{root} is not a directory")
         mvc_dir = Path(os.environ["MVC_DIR"]).absolute() if os.environ.get("MVC_DIR") else root / MVC_DIRNAME
         layout = Layout(mvc_dir)
+        if registry is not None:
+            _check_registry_choice(layout, registry)  # before anything is written
         # an empty file is what a killed init leaves (SQLite writes nothing before its schema)
         created = not layout.registry_db.is_file() or layout.registry_db.stat().st_size == 0
         for folder in (layout.mvc_dir, layout.objects, layout.tmp):
@@ -82,9 +100,16 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         if not layout.lineage_file.exists():
             write_atomic(layout.lineage_file, empty_bytes(), tmp_dir=layout.tmp)
         repo = cls(mvc_dir)
+        if registry is not None and repo.config.value("registry.url") != registry:
+            repo.config.set("registry.url", registry)
         staged: tuple[str, ...] = ()
-        if created:
+        from mvc.core.registry import is_server_url
+
+        if is_server_url(repo.config.value("registry.url")):
+            created = repo.session.create_registry().created  # False: joined a registry that exists
+        elif created:
             repo.session.create_registry()
+        if created:
             with repo.session.change("admin", "init", str(layout.mvc_dir)) as work:
                 work.event("init", str(layout.mvc_dir), {})
             from mvc.core.gitops import stage_settings

@@ -4,10 +4,17 @@ Creates .mvc/ in DIR or the current directory: the object store, the registry, t
 file and config.toml. Running it again changes nothing. Inside a git work tree it stages
 .mvc/config.toml and .mvc/.gitignore, so that a clone carries the settings.
 
+With --registry postgresql://USER@HOST:PORT/DB the registry lives on a PostgreSQL server,
+shared by every clone: init creates its schema (you become its first admin) or joins the one
+there, and writes registry.url into config.toml. Never put a password in the URL: libpq
+takes it from PGPASSWORD, ~/.pgpass or a service file. In a teammate's clone, plain
+'mvc init' joins the registry config.toml names.
+
 EXAMPLES
 
     mvc init
     mvc init projects/vision
+    mvc init --registry postgresql://ana@db.example.com:5432/models
 """
 
 from __future__ import annotations
@@ -25,17 +32,24 @@ def init(
     directory: Annotated[
         Optional[Path], typer.Argument(metavar="DIR", help="Where to create .mvc/ (default: the current directory).")
     ] = None,
+    registry: Annotated[
+        Optional[str], typer.Option("--registry", metavar="URL",
+                                    help="Keep the registry on a PostgreSQL server: postgresql://USER@HOST:PORT/DB "
+                                         "(no password; libpq supplies it).")
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.api import Repo
 
-    _, result = Repo.initialize(directory or Path("."))
+    _, result = Repo.initialize(directory or Path("."), registry)
 
     def render(r) -> None:
         if r.created:
             say(f"Initialized empty mvc repository in {r.path}")
             if r.git_staged:
                 say(f"Staged {', '.join(r.git_staged)} in git: commit them to share the settings.")
+        elif r.registry.startswith(("postgresql:", "postgres:")):
+            say(f"mvc repository in {r.path} uses the shared registry at {r.registry}")
         else:
             say(f"mvc repository already exists in {r.path}; nothing changed")
 

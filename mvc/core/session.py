@@ -80,15 +80,16 @@ class Session:
         """Make the registry of a new repository (``mvc init``, and only it). Refused (exit 3)
         where the object store holds objects already: their registry was lost, and a fresh
         one would leave every model unreferenced, for gc to delete."""
-        from mvc.core.registry import open_registry
+        from mvc.core.registry import is_server_url, open_registry
 
-        if self.layout.objects.is_dir() and next(self.store.iter_digests(), None) is not None:
+        url = self.config.value("registry.url")
+        if not is_server_url(url) and self.layout.objects.is_dir() and next(self.store.iter_digests(), None) is not None:
             raise IntegrityError(
                 f"{self.layout.objects} holds objects but the registry is missing or empty; restore "
                 f"{self.layout.registry_db} from a backup (mvc init will not start a fresh registry over "
                 "models it would then forget)"
             )
-        self._registry = open_registry(self.config.value("registry.url"), self.layout.registry_db, create=True)
+        self._registry = open_registry(url, self.layout.registry_db, create=True)
         return self._registry
 
     @property
@@ -109,9 +110,15 @@ class Session:
 
     @property
     def user(self) -> str:
-        """Who acts (SPEC §7), asked once per session: finding out may run git."""
+        """Who acts (SPEC §7), asked once per session: finding out may run git. On a registry
+        server (PostgreSQL) it is the login the server authenticated, whatever MVC_USER says."""
         if self._user is None:
-            self._user = self._who()
+            from mvc.core.registry import is_server_url
+
+            if is_server_url(self.config.value("registry.url")):
+                self._user = self.registry.server_user()
+            else:
+                self._user = self._who()
         return self._user
 
     def forget_user(self) -> None:

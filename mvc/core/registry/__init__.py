@@ -9,15 +9,20 @@ from mvc.core.registry.base import Registry
 
 
 def open_registry(url: str | None, default_path: Path, *, create: bool = False) -> Registry:
-    """Open the registry named by ``url`` (``sqlite:///…``), else the SQLite file at ``default_path``."""
+    """Open the registry named by ``url`` (``sqlite:///…``, ``postgresql://…``), else the SQLite file at ``default_path``."""
     if not url or url.startswith("sqlite:"):
         from mvc.core.registry.sqlite import SqliteRegistry
 
         path = Path(url[len("sqlite:///"):]) if url and url.startswith("sqlite:///") else default_path
         return SqliteRegistry(path, create=create)
-    if url.startswith(("postgresql://", "postgres://")):
-        raise UserError(
-            "PostgreSQL registries are not supported by this version of mvc yet; "
-            "use the default SQLite registry"
-        )
-    raise UserError(f"unsupported registry URL {url!r}; use sqlite:///PATH")
+    if is_server_url(url):
+        from mvc.core.registry.postgres import PostgresRegistry
+
+        return PostgresRegistry(url, create=create)
+    raise UserError(f"unsupported registry URL {url!r}; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+
+
+def is_server_url(url: str | None) -> bool:
+    """Whether ``url`` names a registry on a database server (PostgreSQL), where the server
+    authenticates the acting user and enforces the roles (SPEC §7)."""
+    return bool(url) and url.startswith(("postgresql://", "postgres://"))

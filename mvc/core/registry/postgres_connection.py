@@ -1,0 +1,89 @@
+"""The PostgreSQL registry's connection: psycopg 3 (imported here, only when a postgresql://
+registry is opened), with the server's errors told apart and turned into the user's.
+
+Credentials never come from mvc: libpq reads PGPASSWORD, ~/.pgpass, service files and
+certificates, so the URL in config.toml (shared through git) holds no secret.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from mvc.core.errors import (
+    IntegrityError, LockTimeoutError, MvcError, NotFoundError, PermissionDeniedError, UserError,
+)
+
+
+def check_url(url: str) -> str:
+    """A postgresql:// URL without a password (exit 1 before anything is written)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError as exc:
+        raise UserError(f"invalid registry URL {url!r}: {exc}") from None
+    if password is not None:
+        raise UserError("a password may not be written into the registry URL, which config.toml shares "
+                        "through git; leave it out and let PGPASSWORD, ~/.pgpass or a service file supply it")
+    return url
+
+
+def server_error(exc: Exception, url: str) -> MvcError:
+    """The server's error as the user's: refused (exit 4), busy (a lock timeout), a missing
+    login (exit 1), anything else the server says (exit 1)."""
+    import psycopg
+    from psycopg import errors
+
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, errors.InsufficientPrivilege):
+        return PermissionDeniedError(
+            f"the PostgreSQL server refused it: {text}; the acting user is the login of the connection "
+            "(session_user): ask an admin to run 'mvc access grant LOGIN ROLE'")
+    if isinstance(exc, (errors.LockNotAvailable, errors.QueryCanceled, errors.SerializationFailure,
+                        errors.DeadlockDetected)):
+        return LockTimeoutError(f"the registry at {url} is busy ({text}); try again")
+    if isinstance(exc, errors.UndefinedObject) and "role" in text:
+        return NotFoundError(f"{text} on the PostgreSQL server; a DBA creates logins (CREATE ROLE name LOGIN)")
+    if isinstance(exc, errors.UndefinedTable):
+        return IntegrityError(f"the registry at {url} is damaged ({text}); restore it from a backup")
+    if isinstance(exc, psycopg.OperationalError):
+        if "permission denied" in text:
+            return PermissionDeniedError(f"the PostgreSQL server refused the connection: {text}")
+        return MvcError(f"cannot reach the registry at {url}: {text}")
+    return MvcError(f"the registry at {url} failed: {text}")
+
+
+class Connection:
+    """psycopg's connection (autocommit: one statement is one transaction unless
+    ``transaction()`` opens one), with the server's errors turned into the user's."""
+
+    def __init__(self, url: str, lock_timeout: float):
+        try:
+            import psycopg
+        except ImportError:
+            raise UserError("a postgresql:// registry needs psycopg: pip install 'mvc[postgres]'") from None
+        self.url = url
+        try:
+            self.raw = psycopg.connect(url, autocommit=True, connect_timeout=30,
+                                       application_name="mvc")
+        except psycopg.Error as exc:
+            raise server_error(exc, url) from None
+        self.execute(f"SET lock_timeout = '{int(lock_timeout * 1000)}ms'")
+
+    def execute(self, sql, args=None) -> list:
+        """The rows of one statement (an empty list when it returns none)."""
+        import psycopg
+
+        try:
+            cur = self.raw.execute(sql, args)
+            return cur.fetchall() if cur.description else []
+        except psycopg.errors.UniqueViolation:
+            raise  # a constraint the caller handles
+        except psycopg.Error as exc:
+            raise server_error(exc, self.url) from None
+
+    def one(self, sql, args=None):
+        rows = self.execute(sql, args)
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        self.raw.close()

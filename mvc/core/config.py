@@ -76,13 +76,28 @@ def _globs(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+class _Secret(ValueError):
+    """A value refused because it holds a secret: no message repeats such a value."""
+
+
 def _registry_url(value: Any) -> str:
-    from urllib.parse import urlsplit
+    from urllib.parse import parse_qs, urlsplit
 
     if not isinstance(value, str) or not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ValueError
-    if not value.startswith("sqlite:") and urlsplit(value).password is not None:
-        raise ValueError(
+    if value.startswith("sqlite:"):
+        return value
+    try:
+        parts = urlsplit(value)
+        secret = parts.password is not None or any(
+            k.lower() in ("password", "sslpassword") for k in parse_qs(parts.query, keep_blank_values=True))
+    except ValueError:  # malformed (a bad port, an unclosed '['): refused either way
+        user, at, _ = value.split("://", 1)[1].rpartition("@")
+        secret = bool(at) and ":" in user
+        if not secret:
+            raise ValueError from None
+    if secret:
+        raise _Secret(
             "a password may not be written into config.toml, which git shares; "
             "leave it out and let PGPASSWORD or ~/.pgpass supply it"
         )
@@ -200,7 +215,7 @@ def check(key: str, value: Any) -> Any:
         return entry.check(value)
     except ValueError as exc:
         why = f" ({exc})" if str(exc) else ""
-        raise UserError(f"config {key} must be {entry.accepts}, not {_shown(value)}{why}") from None
+        raise UserError(f"config {key} must be {entry.accepts}, not {_refused(value, exc)}{why}") from None
 
 
 def value_from_text(key: str, text: str) -> Any:
@@ -221,6 +236,10 @@ def needs_admin(key: str, value: Any = None) -> bool:
     if entry is not None:
         return entry.admin
     return split_key(key)[0] in _ADMIN_TABLES
+
+
+def _refused(value: Any, exc: ValueError) -> str:
+    return "a value with a secret in it" if isinstance(exc, _Secret) else _shown(value)
 
 
 def _shown(value: Any) -> str:
@@ -294,7 +313,7 @@ class Config:
             fix = (f"edit {self.path}" if entry.name.startswith("registry.") else
                    f"fix it with 'mvc config set {key} VALUE' or 'mvc config unset {key}'")
             raise UserError(
-                f"config {key} in {self.path} is {_shown(found)}; it must be {entry.accepts}{why}; {fix}"
+                f"config {key} in {self.path} is {_refused(found, exc)}; it must be {entry.accepts}{why}; {fix}"
             ) from None
 
     def effective(self, key: str) -> tuple[Any, str]:

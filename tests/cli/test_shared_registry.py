@@ -132,3 +132,29 @@ def test_sixteen_processes_on_two_machines_add_and_promote(tmp_path, home, regis
     events = a.events()
     assert sum(e["action"] == "add" for e in events) == SEEDED + 12
     assert_chain_intact(events)
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://admin:S3cret-pw@db.example.com/models",
+    "postgres://admin:S3cret-pw@db.example.com:5432/models",
+    "postgresql://admin@db.example.com/models?sslmode=require&password=S3cret-pw",
+    "postgresql://admin:S3cret-pw@[::1/models",  # malformed as well
+])
+def test_a_password_never_lands_in_config_or_audit(repo, url):
+    """config.toml is shared through git; libpq supplies passwords (PGPASSWORD, ~/.pgpass)."""
+    config = (repo.mvc_dir / "config.toml").read_bytes()
+    for args in (["config", "set", "registry.url", url], ["config", "set", "registry.url", url, "--json"]):
+        proc = repo.fail(*args)
+        assert "password may not be written into config.toml" in proc.stderr
+        assert "S3cret-pw" not in proc.stderr + proc.stdout
+    assert (repo.mvc_dir / "config.toml").read_bytes() == config
+    assert "S3cret-pw" not in json.dumps(repo.events())
+    # written by hand, the value is refused when read, and not repeated either
+    write(repo.mvc_dir / "config.toml", f'[registry]\nurl = "{url}"\n')
+    proc = repo.fail("ls")
+    assert "password may not be written" in proc.stderr and "S3cret-pw" not in proc.stderr
+
+
+def test_a_registry_url_without_password_is_accepted(repo):
+    repo("config", "set", "registry.url", "postgresql://admin@db.example.com:5432/models?sslmode=require")
+    assert "postgresql://admin@db.example.com:5432/models" in (repo.mvc_dir / "config.toml").read_text()

@@ -115,10 +115,13 @@ class Session:
         if self._user is None:
             from mvc.core.registry import is_server_url
 
-            if is_server_url(self.config.value("registry.url")):
-                self._user = self.registry.server_user()
-            else:
-                self._user = self._who()
+            # the registry this session has open decides, not config.toml: a change may set
+            # registry.url before its audit event asks who acts
+            opened = self._registry
+            if opened is None and is_server_url(self.config.value("registry.url")):
+                opened = self.registry
+            server = opened.server_user() if opened is not None else None
+            self._user = server if server is not None else self._who()
         return self._user
 
     def forget_user(self) -> None:

@@ -1,0 +1,156 @@
+"""What only the PostgreSQL registry has: roles the server enforces on every connection, psql
+included (SPEC §7), with real logins on the real server the test run starts."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from mvc.core.audit import canonical_json, event_hash
+from mvc.core.errors import IntegrityError, MvcError, NotFoundError, PermissionDeniedError, UserError
+from mvc.core.registry import open_registry
+from mvc.core.registry.base import ChannelRow, NewVersion
+
+
+def _new(version="0.1.0") -> NewVersion:
+    return NewVersion("resnet", version, "sha256:" + "ab" * 32, 3, "file", "m.bin", "", {}, {}, {}, {},
+                      "2026-01-01T00:00:00Z", "tester")
+
+
+@pytest.fixture
+def team(pg_server, pg_url):
+    """A registry made by its admin, with one version on staging and production, and a
+    login for each role (and one without any)."""
+    admin = open_registry(pg_url, None, create=True)
+    with admin.transaction():
+        admin.insert_version(_new())
+        for channel in ("staging", "production"):
+            admin.set_channel(ChannelRow("resnet", channel, "0.1.0", None, 0, "blue", "t"))
+        admin.append_event("ignored", "init", ".mvc", {}, "t")
+    logins = {}
+    for role in ("reader", "writer", "maintainer", "admin", None):
+        login = pg_server.create_login()
+        if role:
+            with admin.transaction():
+                admin.set_grant(login, role, admin.server_user(), "t")
+        logins[role] = login
+    db = pg_url.rsplit("/", 1)[1]
+    yield admin, logins, lambda login: pg_server.url(db, login)
+    admin.close()
+
+
+def _psql(url: str):
+    """A connection as a person would open one with psql: autocommit, any statement."""
+    return psycopg.connect(url, autocommit=True)
+
+
+WRITES = [
+    "INSERT INTO mvc.models (name, created_at) VALUES ('x', 't')",
+    "UPDATE mvc.versions SET message = 'forged'",
+    "DELETE FROM mvc.tags",
+    "UPDATE mvc.channels SET slot = 'green'",
+    "DELETE FROM mvc.events",
+    "UPDATE mvc.events SET \"user\" = 'someone'",
+    "INSERT INTO mvc.events VALUES (99, 't', 'u', 'a', 't', '{}', 'p', 'h')",
+    "INSERT INTO mvc.grant_notes VALUES ('x', 'y', 'z')",
+    "UPDATE mvc.meta SET value = '1'",
+    "GRANT mvc_admin TO CURRENT_USER",
+    "TRUNCATE mvc.events",
+    "DROP TABLE mvc.events",
+]
+
+
+@pytest.mark.parametrize("statement", WRITES)
+def test_a_readers_psql_session_cannot_change_anything(team, statement):
+    _, logins, url = team
+    with _psql(url(logins["reader"])) as conn:
+        assert conn.execute("SELECT count(*) FROM mvc.versions").fetchone() == (1,)  # it reads
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+
+
+def test_a_reader_may_append_only_its_own_denied_event(team):
+    admin, logins, url = team
+    with _psql(url(logins["reader"])) as conn:
+        seq, prev = conn.execute("SELECT seq, hash FROM mvc.events ORDER BY seq DESC LIMIT 1").fetchone()
+        for action in ("promote", "denied"):
+            body = canonical_json({"seq": seq + 1, "ts": "t", "user": "someone-else", "action": action,
+                                   "target": "x", "details": {}})
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT mvc.append_event(%s, 't', %s, 'x', '{}', %s, %s, %s)",
+                             (seq + 1, action, prev, body, event_hash(prev, seq + 1, "t", "someone-else", action, "x", {})))
+    assert len(admin.events()) == 1
+
+
+def test_no_mvc_role_may_update_or_delete_an_event(team):
+    _, logins, url = team
+    with _psql(url(logins["admin"])) as conn:
+        for statement in ("UPDATE mvc.events SET target = 'x'", "DELETE FROM mvc.events"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+
+
+def test_a_login_without_an_mvc_role_cannot_read(team):
+    _, logins, url = team
+    with _psql(url(logins[None])) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT * FROM mvc.versions")
+    with pytest.raises(PermissionDeniedError, match="refused"):
+        open_registry(url(logins[None]), None)
+
+
+def test_a_maintainer_may_move_staging_but_not_production(team):
+    _, logins, url = team
+    reg = open_registry(url(logins["maintainer"]), None)
+    try:
+        with reg.transaction():
+            reg.set_channel(ChannelRow("resnet", "staging", "0.1.0", None, 0, "green", "t2"))
+        with pytest.raises(PermissionDeniedError, match="row-level security"):
+            with reg.transaction():
+                reg.set_channel(ChannelRow("resnet", "production", "0.1.0", None, 0, "green", "t2"))
+    finally:
+        reg.close()
+    with _psql(url(logins["maintainer"])) as conn:  # an UPDATE through psql reaches no row
+        assert conn.execute("UPDATE mvc.channels SET slot = 'x' WHERE channel = 'production'").rowcount == 0
+    with _psql(url(logins["admin"])) as conn:
+        assert conn.execute("UPDATE mvc.channels SET slot = 'x' WHERE channel = 'production'").rowcount == 1
+
+
+def test_a_writer_adds_but_cannot_move_channels(team):
+    _, logins, url = team
+    reg = open_registry(url(logins["writer"]), None)
+    try:
+        with reg.transaction():
+            reg.insert_version(_new("0.2.0"))
+            reg.set_tag("resnet", "best", "0.2.0", "w", "t")
+            reg.append_event("anyone", "add", "resnet@0.2.0", {}, "t")
+        with pytest.raises(PermissionDeniedError):
+            with reg.transaction():
+                reg.set_channel(ChannelRow("resnet", "staging", "0.2.0", None, 0, "green", "t2"))
+        assert reg.events(1)[0].user == logins["writer"]  # the server's login, not the caller's name
+    finally:
+        reg.close()
+
+
+def test_roles_are_the_servers_memberships(team):
+    admin, logins, _ = team
+    held = {g.user: g.role for g in admin.grants()}
+    assert {held.get(logins[r]) for r in ("reader", "writer", "maintainer", "admin")} == \
+        {"reader", "writer", "maintainer", "admin"}
+    assert logins[None] not in held
+    assert admin.server_role(logins["maintainer"]) == "maintainer" and admin.server_role(logins[None]) is None
+    with admin.transaction():
+        admin.set_grant(logins["reader"], "writer", admin.server_user(), "t2")
+        admin.delete_grant(logins["writer"])
+    assert admin.server_role(logins["reader"]) == "writer" and admin.server_role(logins["writer"]) is None
+    with pytest.raises(NotFoundError, match="does not exist"):
+        with admin.transaction():
+            admin.set_grant("nobody-here", "reader", admin.server_user(), "t")
+
+
+def test_a_newer_mvc_schema_and_a_missing_one(pg_server, pg_url):
+    with pytest.raises(IntegrityError, match="holds no mvc registry.*mvc init"):
+        open_registry(pg_url, None)
+    with pytest.raises(UserError, match="password"):
+        open_registry(pg_url.replace("@", ":secret@"), None)
+    with pytest.raises(MvcError, match="cannot reach"):
+        open_registry("postgresql://nobody@127.0.0.1:1/none", None)

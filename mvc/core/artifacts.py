@@ -109,7 +109,7 @@ def look_up(path: Path, cache: StatCache, store: ObjectStore) -> LookedUp:
     if not stat.S_ISREG(st.st_mode):
         return LookedUp(path, None, None)
     cached = cache.get(path, st)
-    return LookedUp(path, st, cached if cached is not None and store.has(cached) else None)
+    return LookedUp(path, st, cached if cached is not None and store.complete(cached) else None)
 
 
 def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
@@ -122,7 +122,7 @@ def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
     else:
         before = stat_of(path)
         cached = cache.get(path, before)
-        if cached is not None and store is not None and not store.has(cached):
+        if cached is not None and store is not None and not store.complete(cached):
             cached = None
     if cached is not None:
         if progress:
@@ -274,6 +274,8 @@ class Materializer:
         self.progress = progress
 
     def _trusted(self, digest: str) -> bool:
+        if self.store.is_chunked(digest):
+            return False  # its chunks are verified as they are copied
         obj = self.store.path(digest)
         try:
             st = os.stat(obj)
@@ -284,6 +286,8 @@ class Materializer:
         return self.cache.get(obj, st, written_by_us=True) == digest
 
     def _remember_verified(self, digest: str) -> None:
+        if self.store.is_chunked(digest):
+            return  # verified again each time, chunk by chunk
         obj = self.store.path(digest)
         self.cache.put(obj, os.stat(obj), digest)
 
@@ -296,7 +300,8 @@ class Materializer:
     def write_file(self, digest: str, mode: int, dest: Path) -> None:
         """Write one object to ``dest`` (a path that does not exist yet), verified."""
         obj = self.store.path(digest)
-        if self.link in ("hardlink", "symlink"):
+        if self.link in ("hardlink", "symlink") and not self.store.is_chunked(digest):
+            # a chunked file has no one object to link to: it is copied, verified
             self._verify_object(digest)
             try:
                 if self.link == "hardlink":

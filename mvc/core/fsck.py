@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from mvc.core.audit import check_chain
-from mvc.core.errors import MvcError
+from mvc.core.errors import IntegrityError, MvcError
 from mvc.core.integrity import check_objects, describe, needed_objects
 from mvc.core.layout import Layout
 from mvc.core.objects import ObjectStore
@@ -112,9 +112,16 @@ def _check_objects(registry: Registry, store: ObjectStore, found: Findings, prog
 def _remove_unreferenced(registry: Registry, store: ObjectStore, digest: str) -> Callable[[], None]:
     def fix() -> None:
         # re-decided under the lock: a version added meanwhile may need it now
-        if digest not in needed_objects(registry, store).by_digest and store.hash_object(digest) != digest:
+        if digest not in needed_objects(registry, store).by_digest and not _intact(store, digest):
             store.delete(digest)
     return fix
+
+
+def _intact(store: ObjectStore, digest: str) -> bool:
+    try:
+        return store.hash_object(digest) == digest
+    except IntegrityError:  # a recipe whose chunks are missing or corrupt
+        return False
 
 
 def _remove(path: Path) -> None:

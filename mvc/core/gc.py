@@ -12,7 +12,9 @@ takes the repository lock, so that hashing a large model does not block everyone
    writers that do not re-check (``--store-data`` inputs, transfers from a remote).
 
 A crash in the middle leaves some unreferenced objects deleted and others not: each
-deletion is one unlink, and no referenced object is ever a candidate.
+deletion is one unlink, and no referenced object is ever a candidate. A chunk lives while any
+recipe of a version needs it (integrity.needed_objects lists a recipe's chunks); recipes go
+before chunks, so a crash leaves no recipe whose chunks are gone.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
             kept += 1
             continue
         doomed.append((digest, st.st_size))
+    doomed.sort(key=lambda d: not store.is_chunked(d[0]))  # recipes first
     freed = 0
     done: list[str] = []
     for i, (digest, size) in enumerate(doomed):

@@ -5,7 +5,8 @@ The one answer to "which objects does this version need", used by ``mvc verify``
 ``mvc pull`` (what to move), ``mvc stats`` (which versions a remote holds whole) and
 ``mvc add`` (what a concurrent gc may have removed). A version needs its artifact object;
 a directory artifact also needs every file object its manifest lists; a ``--store-data``
-lineage input needs its data object(s) the same way.
+lineage input needs its data object(s) the same way; a file kept as a recipe (SPEC §5.1)
+also needs every chunk its recipe lists.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ class Needs:
     found: each artifact's object first, then the objects its manifest lists."""
 
     by_digest: dict[str, list[str]] = field(default_factory=dict)
-    # manifests that could not be read (digest -> why), so the objects they list are unknown
+    # manifests and recipes that could not be read (digest -> why), so the objects they list
+    # are unknown
     unreadable: dict[str, str] = field(default_factory=dict)
+    # the chunked files among them: digest -> its chunks' digests, in order
+    chunked: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, digest: str, who: str) -> None:
         self.by_digest.setdefault(digest, []).append(who)
@@ -89,8 +93,22 @@ def artifact_needs(store: ObjectStore, artifacts: Iterable[Artifact], *, fetch: 
             except IntegrityError as exc:
                 needs.unreadable[art.digest] = exc.message
         for digest, path in _objects(art.digest, entries):
-            needs.add(digest, art.who if path is None else f"{art.who}:{path}")
+            who = art.who if path is None else f"{art.who}:{path}"
+            needs.add(digest, who)
+            _add_chunks(store, digest, who, needs)
     return needs
+
+
+def _add_chunks(store: ObjectStore, digest: str, who: str, needs: Needs) -> None:
+    try:
+        chunks = store.chunks_of(digest) if store.is_chunked(digest) else None
+    except IntegrityError as exc:
+        needs.unreadable[digest] = exc.message
+        return
+    if chunks is not None:
+        needs.chunked[digest] = [c.digest for c in chunks]
+        for c in chunks:
+            needs.add(c.digest, who)
 
 
 def needed_objects(registry: Registry, store: ObjectStore, rows: Iterable[VersionRow] | None = None,
@@ -101,8 +119,9 @@ def needed_objects(registry: Registry, store: ObjectStore, rows: Iterable[Versio
 
 
 def missing_objects(store: ObjectStore, stored: "Stored") -> list[str]:
-    """The objects of a just-stored artifact (``artifacts.Stored``) that the store lacks now."""
-    return [d for d, _ in _objects(stored.digest, stored.entries) if not store.has(d)]
+    """The objects (chunks included) of a just-stored artifact (``artifacts.Stored``) that
+    the store lacks now."""
+    return [d for d, _ in _objects(stored.digest, stored.entries) if not store.complete(d)]
 
 
 # -- checking ---------------------------------------------------------------------------
@@ -132,8 +151,28 @@ def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
         digests |= set(store.iter_digests())
     findings: list[Finding] = []
     checked = nbytes = 0
-    for digest in sorted(digests):
+    # A chunked file is read once, checking each chunk and the whole; its chunks are not
+    # read again on their own unless that pass failed.
+    verified: set[str] = set()
+    chunked = sorted(d for d in digests if store.is_chunked(d))
+    for digest in chunked:
         used_by = tuple(needs.by_digest.get(digest, ()))
+        try:
+            recipe = store.recipe(digest)
+            ok = recipe is not None and store.hash_object(digest, progress) == digest
+        except IntegrityError:
+            ok = False
+        if ok:
+            verified.update(c.digest for c in recipe.chunks)
+            checked += 1
+        elif digest not in needs.unreadable:
+            findings.append(Finding(digest, "corrupt", used_by))
+    for digest in sorted(digests - set(chunked)):
+        used_by = tuple(needs.by_digest.get(digest, ()))
+        if digest in verified:
+            checked += 1
+            nbytes += store.size(digest)
+            continue
         if not store.has(digest):
             findings.append(Finding(digest, "missing", used_by))
             continue

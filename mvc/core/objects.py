@@ -9,31 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import re
 import tempfile
-import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from mvc.core import owned
 from mvc.core.atomic import fsync_dir
 from mvc.core.errors import IntegrityError, UserError
 from mvc.core.faults import crash_point
+from mvc.core.pipes import CHUNK  # noqa: F401  (re-exported)
+from mvc.core.pipes import copy_hashing as _copy_hashing, kernel_copy as _kernel_copy
+from mvc.core.pipes import pump as _pump, try_reflink as _try_reflink, write_all as _write_all
+
+if TYPE_CHECKING:
+    from mvc.core.chunked import ChunkRef, Recipe
 
 PREFIX = "sha256:"
-CHUNK = 8 << 20
-# Flush written data to disk as we go, so the final fsync has little left to do and
-# the disk works while the CPU hashes.
-SYNC_EVERY = 64 << 20
-# Large inputs flow reader -> hasher -> writer in POOL reused buffers of PIPE_CHUNK bytes:
-# 1 MiB pieces are still in the CPU cache when the writer copies what the hasher just read
-# (measurably less CPU than 8 MiB ones; see benchmarks/bench.py). 64 of them (64 MiB in
-# flight) let the reader and hasher run on while the writer waits for a periodic sync;
-# with 16 they stalled behind it.
-PIPE_CHUNK = 1 << 20
-POOL = 64
+RECIPE_SUFFIX = ".recipe"
 _HEX_RE = re.compile(r"^[0-9a-f]{64}$")
 
 Progress = Callable[[int], None] | None
@@ -60,133 +54,17 @@ def object_key(digest: str) -> str:
     return f"{hexd[:2]}/{hexd[2:]}"
 
 
+def recipe_key(digest: str) -> str:
+    """Where the recipe of a chunked file lives: beside where its whole object would,
+    ``ab/cdef….recipe`` (chunked.py says what a recipe holds)."""
+    return object_key(digest) + RECIPE_SUFFIX
+
+
 def digest_of_key(key: str) -> str | None:
     """The digest an ``objects/`` path (ending in ``ab/cdef…``) names, or None when it is not
     an object's."""
     hexd = "".join(key.rstrip("/").rsplit("/", 2)[-2:])
     return format_digest(hexd) if _HEX_RE.match(hexd) else None
-
-
-def _copy_hashing(read: Callable[[int], bytes], write: Callable[[bytes], object],
-                  progress: Progress) -> tuple[str, int]:
-    """Copy a stream to another in CHUNK pieces, hashing the very bytes written."""
-    h = hashlib.sha256()
-    size = 0
-    while chunk := read(CHUNK):
-        h.update(chunk)
-        write(chunk)
-        size += len(chunk)
-        if progress:
-            progress(len(chunk))
-    return format_digest(h.hexdigest()), size
-
-
-def _write_all(fd: int, data) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _pump(src_fd: int, dst_fd: int | None, progress: Progress) -> tuple[str, int]:
-    """Read ``src_fd`` once; hash every chunk and write it to ``dst_fd`` (if any).
-
-    Large inputs run three stages at once: this thread reads, one thread hashes and one
-    writes (hashlib and os.write release the GIL), so the whole costs about as much as
-    the slowest stage, a bare SHA-256 pass. Each chunk is read into a buffer from a small
-    pool and goes reader -> hasher -> writer before the buffer is read into again, so the
-    bytes written are the very bytes hashed; reusing buffers spares a fresh allocation
-    (and its page faults) per chunk.
-    """
-    h = hashlib.sha256()
-    first = os.read(src_fd, CHUNK)
-    if len(first) < CHUNK:  # small input: no threads
-        h.update(first)
-        if dst_fd is not None:
-            _write_all(dst_fd, first)
-        if progress:
-            progress(len(first))
-        return h.hexdigest(), len(first)
-
-    failures: list[BaseException] = []
-    free: queue.Queue = queue.Queue()  # bounds the bytes in flight to POOL buffers
-    for _ in range(POOL):
-        free.put(memoryview(bytearray(PIPE_CHUNK)))
-    hash_q: queue.Queue = queue.Queue()
-    write_q: queue.Queue = queue.Queue()
-
-    def release(item: tuple) -> None:
-        if item[0] is not None:  # the first chunk is not a pool buffer
-            free.put(item[0])
-
-    def hasher() -> None:
-        while (item := hash_q.get()) is not None:
-            h.update(item[1])
-            if dst_fd is not None:
-                write_q.put(item)
-            else:
-                release(item)
-        write_q.put(None)
-
-    def writer() -> None:
-        unsynced = 0
-        while (item := write_q.get()) is not None:
-            if not failures:
-                try:
-                    _write_all(dst_fd, item[1])
-                    unsynced += len(item[1])
-                    if unsynced >= SYNC_EVERY:
-                        os.fdatasync(dst_fd)
-                        unsynced = 0
-                except BaseException as exc:  # handed to the reader thread below
-                    failures.append(exc)
-            release(item)  # always, so the reader never waits for a buffer in vain
-
-    threads = [threading.Thread(target=hasher, daemon=True)]
-    if dst_fd is not None:
-        threads.append(threading.Thread(target=writer, daemon=True))
-    for t in threads:
-        t.start()
-    total = 0
-    buf, view = None, memoryview(first)
-    try:
-        while view and not failures:
-            hash_q.put((buf, view))
-            total += len(view)
-            if progress:
-                progress(len(view))
-            buf = free.get()
-            view = buf[:os.readv(src_fd, [buf])]
-    finally:
-        hash_q.put(None)
-        for t in threads:
-            t.join()
-    if failures:
-        raise failures[0]
-    return h.hexdigest(), total
-
-
-def _kernel_copy(src_fd: int, dst_fd: int, size: int) -> None:
-    offset = 0
-    while offset < size:
-        try:
-            n = os.copy_file_range(src_fd, dst_fd, size - offset)
-        except OSError:
-            n = os.sendfile(dst_fd, src_fd, offset, size - offset)
-        if n == 0:
-            break
-        offset += n
-
-
-def _try_reflink(src_fd: int, dst_fd: int) -> bool:
-    import fcntl
-
-    FICLONE = 0x40049409
-    try:
-        fcntl.ioctl(dst_fd, FICLONE, src_fd)
-        return True
-    except OSError:
-        return False
 
 
 class ObjectStore:
@@ -199,15 +77,62 @@ class ObjectStore:
     def path(self, digest: str) -> Path:
         return self.root / object_key(digest)
 
+    def recipe_path(self, digest: str) -> Path:
+        return self.root / recipe_key(digest)
+
     def has(self, digest: str) -> bool:
-        return self.path(digest).is_file()
+        """True when the store holds the object, whole or as a recipe (its chunks are
+        ``chunks_of``'s to list)."""
+        return self.path(digest).is_file() or self.recipe_path(digest).is_file()
+
+    def complete(self, digest: str) -> bool:
+        """True when the store holds the object and, for a chunked one, every chunk (what a
+        stat-cache hit must find before it skips storing a file again)."""
+        if self.path(digest).is_file():
+            return True
+        try:
+            chunks = self.chunks_of(digest)
+        except IntegrityError:  # an unreadable recipe: store the file again
+            return False
+        return chunks is not None and all(self.path(c.digest).is_file() for c in chunks)
+
+    def is_chunked(self, digest: str) -> bool:
+        """True when the object is kept as a recipe over chunks (and not also whole)."""
+        return not self.path(digest).is_file() and self.recipe_path(digest).is_file()
+
+    def recipe(self, digest: str) -> "Recipe | None":
+        """The recipe of a chunked object, checked; None for a whole or missing object.
+        IntegrityError when it is unreadable."""
+        from mvc.core.chunked import Recipe
+
+        if not self.is_chunked(digest):
+            return None
+        try:
+            data = self.recipe_path(digest).read_bytes()
+        except FileNotFoundError:  # removed while we looked
+            return None
+        return Recipe.from_bytes(data, digest)
+
+    def chunks_of(self, digest: str) -> "list[ChunkRef] | None":
+        """The objects that hold a stored file's bytes, in order: a recipe's chunks, or the
+        object itself as one chunk; None when the store does not have it."""
+        from mvc.core.chunked import ChunkRef
+
+        recipe = self.recipe(digest)
+        if recipe is not None:
+            return list(recipe.chunks)
+        st = self.stat(digest)
+        return None if st is None else [ChunkRef(digest, 0, st.st_size)]
 
     def stat(self, digest: str) -> os.stat_result | None:
-        """The object's size and age (gc, stats); None when it is not there."""
-        try:
-            return os.stat(self.path(digest))
-        except FileNotFoundError:
-            return None
+        """The object's size and age (gc, stats): the whole object's, else its recipe's
+        (a recipe's chunks are objects of their own); None when it is not there."""
+        for path in (self.path(digest), self.recipe_path(digest)):
+            try:
+                return os.stat(path)
+            except FileNotFoundError:
+                continue
+        return None
 
     def size(self, digest: str) -> int:
         """The bytes the object takes; 0 when it is not there."""
@@ -220,10 +145,9 @@ class ObjectStore:
         for sub in sorted(self.root.iterdir()):
             if len(sub.name) != 2 or owned.is_planted(sub) or not sub.is_dir():
                 continue  # never list (or gc) through a planted link (SPEC §10)
-            for f in sorted(sub.iterdir()):
-                candidate = sub.name + f.name
-                if _HEX_RE.match(candidate):
-                    yield format_digest(candidate)
+            for name in sorted({f.name.removesuffix(RECIPE_SUFFIX) for f in sub.iterdir()}):
+                if _HEX_RE.match(sub.name + name):
+                    yield format_digest(sub.name + name)
 
     def strays(self) -> Iterator[Path]:
         """Files and folders under objects/ that are not objects (nothing of mvc's makes them)."""
@@ -235,17 +159,22 @@ class ObjectStore:
                 yield sub
                 continue
             for f in sorted(sub.iterdir()):
-                if not (_HEX_RE.match(sub.name + f.name) and f.is_file() and not f.is_symlink()):
+                name = f.name.removesuffix(RECIPE_SUFFIX)
+                if not (_HEX_RE.match(sub.name + name) and f.is_file() and not f.is_symlink()):
                     yield f
 
     def delete(self, digest: str) -> bool:
-        """Remove an object (gc and fsck only); False when it was not there."""
+        """Remove an object, whole or its recipe (gc and fsck only; a recipe's chunks are
+        objects of their own); False when it was not there."""
         self._real_parent(self.path(digest))
-        try:
-            os.unlink(self.path(digest))
-        except FileNotFoundError:
-            return False
-        return True
+        gone = False
+        for path in (self.recipe_path(digest), self.path(digest)):
+            try:
+                os.unlink(path)
+                gone = True
+            except FileNotFoundError:
+                pass
+        return gone
 
     # -- writing --------------------------------------------------------------------
     @contextmanager
@@ -263,8 +192,8 @@ class ObjectStore:
             raise
         os.close(fd)
 
-    def _commit(self, tmp: str, digest: str) -> None:
-        final = self.path(digest)
+    def _commit(self, tmp: str, digest: str, final: Path | None = None, sync_dir: bool = True) -> None:
+        final = final or self.path(digest)
         self._real_parent(final, create=True)
         if final.is_file():
             os.unlink(tmp)  # stored already: dedup
@@ -273,7 +202,31 @@ class ObjectStore:
         os.chmod(tmp, 0o444)
         crash_point("object:before-rename")
         os.replace(tmp, final)
-        fsync_dir(final.parent)
+        if sync_dir:
+            fsync_dir(final.parent)
+
+    def put_chunk(self, data, digest: str) -> Path:
+        """Store one chunk (``digest``: its bytes' SHA-256, computed by the caller) unless it
+        is there (then it is touched); returns its folder, which the caller fsyncs before a
+        recipe names the chunk (chunked.put_file)."""
+        final = self.path(digest)
+        if final.is_file():
+            self._touch(final)
+            return final.parent
+        with self._staging() as (fd, tmp):
+            _write_all(fd, data)
+        self._commit(tmp, digest, sync_dir=False)
+        return final.parent
+
+    def put_recipe(self, recipe: "Recipe") -> None:
+        """Store a recipe; every chunk it names must be durable in the store already, so that
+        no crash leaves a recipe without its chunks."""
+        if self.path(recipe.digest).is_file():
+            self._touch(self.path(recipe.digest))  # whole already: nothing to add
+            return
+        with self._staging() as (fd, tmp):
+            _write_all(fd, recipe.to_bytes())
+        self._commit(tmp, recipe.digest, self.recipe_path(recipe.digest))
 
     def _real_parent(self, final: Path, create: bool = False) -> None:
         """objects/ and objects/ab are real folders (made when ``create``), never planted links."""
@@ -288,9 +241,14 @@ class ObjectStore:
             pass
 
     def put_file(self, src: Path, progress: Progress = None) -> tuple[str, int]:
-        """Store a file's bytes, reading it once; returns (digest, size)."""
+        """Store a file's bytes, reading it once; returns (digest, size). A file of
+        ``chunking.CHUNKED_FROM`` bytes or more is kept as a recipe over chunks."""
+        from mvc.core import chunked, chunking
+
         src_fd = os.open(src, os.O_RDONLY)
         try:
+            if os.fstat(src_fd).st_size >= chunking.CHUNKED_FROM:
+                return chunked.put_file(self, src_fd, progress)
             with self._staging() as (fd, tmp):
                 hexd, size = _pump(src_fd, fd, progress)
                 ours = os.fstat(fd)
@@ -323,6 +281,27 @@ class ObjectStore:
         self._commit(tmp, expected)
         return size
 
+    def put_fd(self, src_fd: int, expected: str, *, trusted: bool = False, progress: Progress = None) -> int:
+        """Store the bytes of an open file (a directory remote's object) that must hash to
+        ``expected``: hashed while copied, or copied by the kernel when ``trusted`` (the caller
+        knows the file was hashed whole since it last changed). A mismatch is refused and
+        leaves nothing in the store. Returns the size."""
+        with self._staging() as (fd, tmp):
+            if trusted:
+                size = os.fstat(src_fd).st_size
+                _kernel_copy(src_fd, fd, size)
+                if progress:
+                    progress(size)
+                actual = expected
+            else:
+                hexd, size = _pump(src_fd, fd, progress)
+                actual = format_digest(hexd)
+        if actual != expected:
+            os.unlink(tmp)
+            raise IntegrityError(f"object {expected} arrived corrupt: its bytes do not match its digest")
+        self._commit(tmp, expected)
+        return size
+
     def put_bytes(self, data: bytes) -> str:
         digest = digest_bytes(data)
         if self.has(digest):
@@ -334,6 +313,18 @@ class ObjectStore:
         return digest
 
     # -- reading --------------------------------------------------------------------
+    def open_object(self, digest: str) -> int:
+        """A read-only descriptor of a whole object (a chunk); IntegrityError when missing."""
+        return self._open(digest)
+
+    def _chunked(self, digest: str, sink: Callable[[bytes], object] | None, progress: Progress) -> str | None:
+        """Read a chunked object's bytes into ``sink``, every chunk verified; returns the
+        digest the whole has, or None when the object is not chunked."""
+        from mvc.core import chunked
+
+        recipe = self.recipe(digest)
+        return None if recipe is None else chunked.read(self, recipe, sink, progress)
+
     def _open(self, digest: str) -> int:
         try:
             return os.open(self.path(digest), os.O_RDONLY)
@@ -344,6 +335,11 @@ class ObjectStore:
 
     def read_bytes(self, digest: str) -> bytes:
         """The whole object, verified (for small objects such as manifests)."""
+        parts: list[bytes] = []
+        if (actual := self._chunked(digest, parts.append, None)) is not None:
+            if actual != digest:
+                raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+            return b"".join(parts)
         fd = self._open(digest)
         try:
             with os.fdopen(fd, "rb", closefd=False) as f:
@@ -358,6 +354,10 @@ class ObjectStore:
         """Write the object's bytes to ``stream`` (e.g. a remote file), hashing them on the
         way; IntegrityError when they do not match the digest, so the caller must discard
         what it wrote then. Returns the size."""
+        if (actual := self._chunked(digest, stream.write, progress)) is not None:
+            if actual != digest:
+                raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+            return self.recipe(digest).size
         fd = self._open(digest)
         with os.fdopen(fd, "rb") as src:
             actual, size = _copy_hashing(src.read, stream.write, progress)
@@ -366,7 +366,10 @@ class ObjectStore:
         return size
 
     def hash_object(self, digest: str, progress: Progress = None) -> str:
-        """Re-hash a stored object; returns the digest its bytes actually have."""
+        """Re-hash a stored object; returns the digest its bytes actually have (a chunked
+        one's whole digest; a missing or corrupt chunk raises IntegrityError naming it)."""
+        if (actual := self._chunked(digest, None, progress)) is not None:
+            return actual
         fd = self._open(digest)
         try:
             hexd, _ = _pump(fd, None, progress)
@@ -380,7 +383,12 @@ class ObjectStore:
 
         ``trusted`` means the caller knows the object was hashed whole since it last
         changed on disk (see StatCache); then the kernel copies (or clones) it directly.
+        A chunked object is always verified as it is copied.
         """
+        if (actual := self._chunked(digest, lambda data: _write_all(dst_fd, data), progress)) is not None:
+            if actual != digest:
+                raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+            return
         fd = self._open(digest)
         try:
             if trusted:

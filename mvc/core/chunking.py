@@ -1,0 +1,76 @@
+"""Where a large file is cut into chunks (SPEC §5.1).
+
+A file of ``CHUNKED_FROM`` bytes or more is kept as a recipe over chunks. Where its format is
+known (``chunk_formats``: safetensors, zip archives, GGUF) the cuts follow its structure: the
+header, each tensor or member, and large tensors in fixed ``PIECE``-sized pieces aligned to the
+tensor's start, so a changed slice of an embedding costs one piece. Anything else is cut where
+its content says (FastCDC: a gear rolling hash, ``CDC_MIN``–``CDC_MAX`` chunks), so an
+insertion changes only the chunks near it. Cuts depend on the bytes alone, never on the file's
+name, so that the same bytes always make the same chunks.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+CHUNKED_FROM = 4 << 20  # smaller files stay whole objects
+PIECE = 1 << 20  # large tensors and members are cut in pieces of this size
+SMALL = 64 << 10  # neighbouring structural parts smaller than this share a chunk
+CDC_MIN = 64 << 10
+CDC_AVG = 256 << 10
+CDC_MAX = 1 << 20
+
+
+def pieces(spans: Iterable[tuple[int, int]], size: int) -> list[int]:
+    """Chunk ends for a file of ``size`` bytes made of ``spans`` ((start, end), a header,
+    tensors or members, in any order; what lies between them belongs to the span before).
+
+    A span of more than ``PIECE`` bytes is cut every ``PIECE`` bytes from its start; spans
+    smaller than ``SMALL`` are joined with their neighbours (never with a large span) so that a
+    model of many small tensors does not become as many tiny objects."""
+    starts = sorted({s for s, _ in spans if 0 < s < size} | {0})
+    ends: list[int] = []
+    group_start = None  # the start of a group of small spans not yet closed
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else size
+        if end - start >= SMALL:
+            if group_start is not None:
+                ends.append(start)
+                group_start = None
+            ends.extend(range(start + PIECE, end, PIECE))
+            ends.append(end)
+            continue
+        if group_start is None:
+            group_start = start
+        if end - group_start >= SMALL:
+            ends.append(end)
+            group_start = None
+    if not ends or ends[-1] != size:
+        ends.append(size)
+    return ends
+
+
+class ContentCutter:
+    """Content-defined cuts over a stream, fed in windows (pyfastcdc's compiled FastCDC)."""
+
+    def __init__(self) -> None:
+        from pyfastcdc import FastCDC
+
+        self._cdc = FastCDC(CDC_AVG, min_size=CDC_MIN, max_size=CDC_MAX)
+
+    def cut(self, data, final: bool) -> list[int]:
+        """Chunk lengths for the start of ``data``: all of it when ``final``, else every chunk
+        but the last (whose end depends on bytes not read yet)."""
+        lengths = [c.length for c in self._cdc.cut_buf(data)]
+        if not final and lengths:
+            lengths.pop()
+        return lengths
+
+
+def structural_ends(fd: int, size: int) -> list[int] | None:
+    """Chunk ends that follow the file's format, or None when it has none mvc knows (then
+    its content decides)."""
+    from mvc.core import chunk_formats
+
+    spans = chunk_formats.spans(fd, size)
+    return None if spans is None else pieces(spans, size)

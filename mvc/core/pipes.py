@@ -1,0 +1,150 @@
+"""Copying bytes while hashing them: the pipelines under the object store (``objects.py``).
+
+A large input flows reader -> hasher -> writer on three threads (hashlib and os.write release
+the GIL), so storing or exporting costs about as much as the slowest stage; the bytes written
+are the very bytes hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+from typing import Callable
+
+CHUNK = 8 << 20
+# Flush written data to disk as we go, so the final fsync has little left to do and
+# the disk works while the CPU hashes.
+SYNC_EVERY = 64 << 20
+# Large inputs flow reader -> hasher -> writer in POOL reused buffers of PIPE_CHUNK bytes:
+# 1 MiB pieces are still in the CPU cache when the writer copies what the hasher just read
+# (measurably less CPU than 8 MiB ones; see benchmarks/bench.py). 64 of them (64 MiB in
+# flight) let the reader and hasher run on while the writer waits for a periodic sync;
+# with 16 they stalled behind it.
+PIPE_CHUNK = 1 << 20
+POOL = 64
+
+Progress = Callable[[int], None] | None
+
+
+def copy_hashing(read: Callable[[int], bytes], write: Callable[[bytes], object],
+                  progress: Progress) -> tuple[str, int]:
+    """Copy a stream to another in CHUNK pieces, hashing the very bytes written."""
+    h = hashlib.sha256()
+    size = 0
+    while chunk := read(CHUNK):
+        h.update(chunk)
+        write(chunk)
+        size += len(chunk)
+        if progress:
+            progress(len(chunk))
+    return "sha256:" + h.hexdigest(), size
+
+
+def write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def pump(src_fd: int, dst_fd: int | None, progress: Progress) -> tuple[str, int]:
+    """Read ``src_fd`` once; hash every chunk and write it to ``dst_fd`` (if any).
+
+    Large inputs run three stages at once: this thread reads, one thread hashes and one
+    writes (hashlib and os.write release the GIL), so the whole costs about as much as
+    the slowest stage, a bare SHA-256 pass. Each chunk is read into a buffer from a small
+    pool and goes reader -> hasher -> writer before the buffer is read into again, so the
+    bytes written are the very bytes hashed; reusing buffers spares a fresh allocation
+    (and its page faults) per chunk.
+    """
+    h = hashlib.sha256()
+    first = os.read(src_fd, CHUNK)
+    if len(first) < CHUNK:  # small input: no threads
+        h.update(first)
+        if dst_fd is not None:
+            write_all(dst_fd, first)
+        if progress:
+            progress(len(first))
+        return h.hexdigest(), len(first)
+
+    failures: list[BaseException] = []
+    free: queue.Queue = queue.Queue()  # bounds the bytes in flight to POOL buffers
+    for _ in range(POOL):
+        free.put(memoryview(bytearray(PIPE_CHUNK)))
+    hash_q: queue.Queue = queue.Queue()
+    write_q: queue.Queue = queue.Queue()
+
+    def release(item: tuple) -> None:
+        if item[0] is not None:  # the first chunk is not a pool buffer
+            free.put(item[0])
+
+    def hasher() -> None:
+        while (item := hash_q.get()) is not None:
+            h.update(item[1])
+            if dst_fd is not None:
+                write_q.put(item)
+            else:
+                release(item)
+        write_q.put(None)
+
+    def writer() -> None:
+        unsynced = 0
+        while (item := write_q.get()) is not None:
+            if not failures:
+                try:
+                    write_all(dst_fd, item[1])
+                    unsynced += len(item[1])
+                    if unsynced >= SYNC_EVERY:
+                        os.fdatasync(dst_fd)
+                        unsynced = 0
+                except BaseException as exc:  # handed to the reader thread below
+                    failures.append(exc)
+            release(item)  # always, so the reader never waits for a buffer in vain
+
+    threads = [threading.Thread(target=hasher, daemon=True)]
+    if dst_fd is not None:
+        threads.append(threading.Thread(target=writer, daemon=True))
+    for t in threads:
+        t.start()
+    total = 0
+    buf, view = None, memoryview(first)
+    try:
+        while view and not failures:
+            hash_q.put((buf, view))
+            total += len(view)
+            if progress:
+                progress(len(view))
+            buf = free.get()
+            view = buf[:os.readv(src_fd, [buf])]
+    finally:
+        hash_q.put(None)
+        for t in threads:
+            t.join()
+    if failures:
+        raise failures[0]
+    return h.hexdigest(), total
+
+
+def kernel_copy(src_fd: int, dst_fd: int, size: int) -> None:
+    offset = 0
+    while offset < size:
+        try:
+            n = os.copy_file_range(src_fd, dst_fd, size - offset)
+        except OSError:
+            n = os.sendfile(dst_fd, src_fd, offset, size - offset)
+        if n == 0:
+            break
+        offset += n
+
+
+def try_reflink(src_fd: int, dst_fd: int) -> bool:
+    import fcntl
+
+    FICLONE = 0x40049409
+    try:
+        fcntl.ioctl(dst_fd, FICLONE, src_fd)
+        return True
+    except OSError:
+        return False

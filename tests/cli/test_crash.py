@@ -22,7 +22,12 @@ DERIVED = {"lineage", "deploy", "tmp-stray"}
 def objects_hash_to_their_names(repo) -> int:
     count = 0
     for f in (repo.mvc_dir / "objects").rglob("*"):
-        if f.is_file():
+        if f.is_file() and f.suffix == ".recipe":  # a chunked file's recipe: all its chunks are there
+            from mvc.core.objects import ObjectStore
+
+            store = ObjectStore(repo.mvc_dir / "objects", repo.mvc_dir / "tmp")
+            assert store.complete("sha256:" + f.parent.name + f.stem), f"a recipe without its chunks: {f}"
+        elif f.is_file():
             h = hashlib.sha256()
             with open(f, "rb") as fh:
                 while chunk := fh.read(8 << 20):

@@ -1,0 +1,135 @@
+"""Chunked storage through the installed mvc (SPEC §5.1): a real model and a fine-tune share
+their chunks on disk, round trips are byte-identical, a corrupt chunk is found by verify and
+by checkout, gc keeps a chunk while any recipe needs it, a SIGKILLed add leaves a consistent
+store, and a store of whole objects (written before chunking) keeps working."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from realmodel import fine_tune
+from support import BIN
+
+from mvc.core.objects import ObjectStore
+
+
+def _store(repo) -> ObjectStore:
+    return ObjectStore(repo.mvc_dir / "objects", repo.mvc_dir / "tmp")
+
+
+def _damage(path) -> None:
+    path.chmod(0o644)
+    with open(path, "r+b") as f:
+        f.seek(10)
+        f.write(b"\xff\x00\xff")
+
+
+def test_real_model_and_fine_tune_round_trip_and_share_chunks(repo, work, real_model):
+    shutil.copy(real_model, work / "model.safetensors")
+    fine_tune(real_model, work / "tuned.safetensors", 0.1)
+    a = repo.json("add", "model.safetensors", "--name", "minilm")
+    b = repo.json("add", "tuned.safetensors", "--name", "minilm-ft")
+    store = _store(repo)
+    assert store.is_chunked(a["digest"]) and store.is_chunked(b["digest"])
+    stats = repo.json("stats")
+    size = real_model.stat().st_size
+    assert stats["logical"] == 2 * size
+    assert stats["stored"] <= 1.15 * size
+    for ref, src in (("minilm", "model.safetensors"), ("minilm-ft", "tuned.safetensors")):
+        repo("checkout", ref, "-o", f"out-{src}")
+        assert (work / f"out-{src}").read_bytes() == (work / src).read_bytes()
+    repo("checkout", "minilm", "-o", "linked.safetensors", "--link", "hardlink")  # copied, verified
+    assert (work / "linked.safetensors").read_bytes() == (work / "model.safetensors").read_bytes()
+    assert repo.json("verify")["problems"] == []
+
+
+def test_corrupt_chunk_found_by_verify_and_checkout(repo, work, real_model):
+    shutil.copy(real_model, work / "model.safetensors")
+    digest = repo.json("add", "model.safetensors", "--name", "m")["digest"]
+    store = _store(repo)
+    chunk = store.recipe(digest).chunks[5]
+    _damage(store.path(chunk.digest))
+    proc = repo("verify", check=False)  # the table of problems on stdout, exit 3
+    assert proc.returncode == 3 and chunk.digest in proc.stdout
+    proc = repo.fail("checkout", "m", "-o", "out.safetensors", code=3)
+    assert f"chunk {chunk.digest}" in proc.stderr
+    assert not (work / "out.safetensors").exists()
+    assert not [p for p in work.iterdir() if p.name.startswith(".mvc-tmp")]
+    store.path(chunk.digest).unlink()
+    proc = repo("verify", "m", check=False)
+    assert proc.returncode == 3 and "missing" in proc.stdout
+
+
+def test_gc_keeps_shared_chunks_while_a_recipe_needs_them(repo, work, real_model):
+    """An unreferenced file (what a killed add leaves) shares most chunks with a version: gc
+    removes its recipe and its own chunks, keeps the shared ones; the version stays whole."""
+    fine_tune(real_model, work / "tuned.safetensors", 0.1)
+    store = _store(repo)
+    orphan, _ = store.put_file(real_model)
+    digest = repo.json("add", "tuned.safetensors", "--name", "ft")["digest"]
+    mine = {c.digest for c in store.recipe(orphan).chunks}
+    theirs = {c.digest for c in store.recipe(digest).chunks}
+    shared = mine & theirs
+    assert shared and mine - theirs
+    repo("config", "set", "gc.grace_seconds", "0")
+    done = repo.json("gc")
+    assert orphan in done["digests"] and not store.has(orphan)
+    assert all(store.has(d) for d in shared)
+    assert not any(store.has(d) for d in mine - theirs)
+    assert repo.json("verify")["problems"] == []
+    repo("checkout", "ft", "-o", "out.safetensors")
+    assert (work / "out.safetensors").read_bytes() == (work / "tuned.safetensors").read_bytes()
+
+
+def test_sigkill_mid_add_leaves_a_consistent_store(repo, work, real_model):
+    objects = repo.mvc_dir / "objects"
+    for attempt in range(3):
+        fine_tune(real_model, work / "m.safetensors", 0.5, seed=attempt + 1)  # new chunks each time
+        proc = subprocess.Popen([str(BIN), "add", "m.safetensors", "--name", "m"], cwd=repo.cwd,
+                                env=repo.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        before = sum(1 for _ in objects.rglob("*")) if objects.exists() else 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:  # kill once chunks appear
+            if objects.exists() and sum(1 for _ in objects.rglob("*")) > before + 5 * (attempt + 1):
+                break
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        store = _store(repo)
+        for recipe in objects.rglob("*.recipe"):
+            assert store.complete("sha256:" + recipe.parent.name + recipe.stem)
+        found = repo.json("fsck", check=False)
+        assert not [p for p in found["problems"] if p["kind"].startswith("object")], found
+    repo("config", "set", "gc.grace_seconds", "0")
+    repo("fsck", "--repair")
+    assert repo("fsck").returncode == 0
+    repo.json("add", "m.safetensors", "--name", "m")
+    repo("checkout", "m", "-o", "out.safetensors")
+    assert (work / "out.safetensors").read_bytes() == (work / "m.safetensors").read_bytes()
+
+
+def test_store_of_whole_objects_keeps_working(repo, work, real_model):
+    """A store written before chunking keeps large files whole: turn a chunked version back
+    into one whole object, as an older mvc left it; everything reads it as before."""
+    shutil.copy(real_model, work / "model.safetensors")
+    digest = repo.json("add", "model.safetensors", "--name", "m")["digest"]
+    store = _store(repo)
+    chunks = store.recipe(digest).chunks
+    whole = store.path(digest)
+    shutil.copy(real_model, whole)
+    whole.chmod(0o444)
+    store.recipe_path(digest).unlink()
+    for c in chunks:
+        store.delete(c.digest)
+    assert not store.is_chunked(digest)
+    assert repo.json("verify")["problems"] == []
+    assert repo("fsck").returncode == 0
+    repo("config", "set", "gc.grace_seconds", "0")
+    assert repo.json("gc")["objects"] == 0
+    repo("checkout", "m", "-o", "out.safetensors", "--link", "hardlink")
+    assert os.path.samefile(work / "out.safetensors", whole)
+    assert repo.json("add", "model.safetensors", "--name", "m")["created"] is False

@@ -84,8 +84,14 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             raise UserError(f"{root} is not a directory")
         mvc_dir = Path(os.environ["MVC_DIR"]).absolute() if os.environ.get("MVC_DIR") else root / MVC_DIRNAME
         layout = Layout(mvc_dir)
-        if registry is not None:
-            _check_registry_choice(layout, registry)  # before anything is written
+        from mvc.core.registry import is_server_url
+
+        repo = cls(mvc_dir)
+        made_on_server = None
+        if registry is not None:  # checked, and made or joined on a server, before anything is written here
+            _check_registry_choice(layout, registry)
+            if is_server_url(registry):
+                made_on_server = repo.session.create_registry(registry).created
         # an empty file is what a killed init leaves (SQLite writes nothing before its schema)
         created = not layout.registry_db.is_file() or layout.registry_db.stat().st_size == 0
         for folder in (layout.mvc_dir, layout.objects, layout.tmp):
@@ -103,10 +109,10 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         if registry is not None and repo.config.value("registry.url") != registry:
             repo.config.set("registry.url", registry)
         staged: tuple[str, ...] = ()
-        from mvc.core.registry import is_server_url
-
-        if is_server_url(repo.config.value("registry.url")):
-            created = repo.session.create_registry().created  # False: joined a registry that exists
+        if made_on_server is not None:
+            created = made_on_server
+        elif is_server_url(repo.config.value("registry.url")):  # a clone joins its team's registry
+            created = repo.session.create_registry().created
         elif created:
             repo.session.create_registry()
         if created:

@@ -5,6 +5,11 @@ than production, archive, config) < admin (production, access, gc). A repository
 until the first grant, which must make you an admin; from then on users without a grant are
 readers and refused changes exit 4.
 
+On a PostgreSQL registry the server enforces the roles: USER is a login of the server (the
+acting user is the connection's login, whatever MVC_USER says), the roles are the PostgreSQL
+roles mvc_reader, mvc_writer, mvc_maintainer and mvc_admin (GRANT and REVOKE), the registry is
+never open, and a login without a role cannot read it.
+
 EXAMPLES
 
     mvc access grant alice@example.com admin
@@ -71,7 +76,8 @@ def revoke(
     from mvc.cli.common import open_repo
 
     change = open_repo().access_revoke(user, message=message)
-    emit(change, json_out, lambda c: say(f"Revoked {c.previous} from {c.user}; they are a reader now"))
+    emit(change, json_out, lambda c: say(f"Revoked {c.previous} from {c.user}; they are a reader now "
+                                                 "(on a PostgreSQL registry: without access)"))
 
 
 @app.command("list")

@@ -171,8 +171,9 @@ def grant(session: "Session", user: str, role: str, message: str | None = None) 
         previous = plan_grant(work.registry, work.user, user, role)
         if previous is not None and previous.role == role:
             return role, "unchanged"
-        work.registry.set_grant(user, role, work.user, work.ts)
+        # the event first: on a server, a login that demotes itself may append no event after
         work.event("access", user, {"grant": role, "from": previous.role if previous else None}, message)
+        work.registry.set_grant(user, role, work.user, work.ts)
     return (previous.role, "changed") if previous else (None, "granted")
 
 
@@ -181,8 +182,8 @@ def revoke(session: "Session", user: str, message: str | None = None) -> str:
     check_user(user)
     with session.change("admin", "access", user) as work:
         previous = plan_revoke(work.registry, user)
-        work.registry.delete_grant(user)
         work.event("access", user, {"revoke": previous.role}, message)
+        work.registry.delete_grant(user)
     return previous.role
 
 

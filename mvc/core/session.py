@@ -76,13 +76,14 @@ class Session:
             self._registry = open_registry(self.config.value("registry.url"), self.layout.registry_db)
         return self._registry
 
-    def create_registry(self) -> "Registry":
+    def create_registry(self, url: str | None = None) -> "Registry":
         """Make the registry of a new repository (``mvc init``, and only it). Refused (exit 3)
         where the object store holds objects already: their registry was lost, and a fresh
-        one would leave every model unreferenced, for gc to delete."""
+        one would leave every model unreferenced, for gc to delete. On a server (``url``, else
+        config's registry.url) it makes the schema, or joins the one there (``created`` False)."""
         from mvc.core.registry import is_server_url, open_registry
 
-        url = self.config.value("registry.url")
+        url = url or self.config.value("registry.url")
         if not is_server_url(url) and self.layout.objects.is_dir() and next(self.store.iter_digests(), None) is not None:
             raise IntegrityError(
                 f"{self.layout.objects} holds objects but the registry is missing or empty; restore "

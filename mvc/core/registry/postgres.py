@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from mvc.core.audit import GENESIS, canonical_json, event_hash
-from mvc.core.errors import ConflictError, IntegrityError, MvcError
+from mvc.core.errors import ConflictError, IntegrityError, MvcError, PermissionDeniedError
 from mvc.core.registry.base import (
     ChannelMoveRow, ChannelRow, Event, LineageInput, LineageRows, NewVersion, Registry, VersionRow,
 )
@@ -67,7 +67,14 @@ class PostgresRegistry(ServerRoles, Registry):
             raise damaged(f"its schema version {row[0]!r} is not a number") from None
 
     def _open(self, create: bool) -> None:
-        current = self._schema_version()
+        try:
+            current = self._schema_version()
+        except PermissionDeniedError:
+            login = self.server_user()
+            raise PermissionDeniedError(
+                f"{login} holds no mvc role on the registry at {self.url}, so it may not read it; ask an "
+                f"admin to run 'mvc access grant {login} reader' (the acting user is the login of the "
+                "connection: PGUSER, the user in the URL, or the login name)") from None
         if current == SCHEMA_VERSION:
             return
         if current == 0 and not create:

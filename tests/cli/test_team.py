@@ -1,0 +1,156 @@
+"""A team on one PostgreSQL registry (issue 11): work dirs that are git clones of each other
+share it through the git-tracked config.toml, and the server, not MVC_USER, says who acts.
+
+Each person is a real login of the real server the test run starts (tests/pgserver.py); the
+registry URL holds neither a password nor a user, so each clone connects as its own login
+(PGUSER here, as libpq takes it from the environment)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support import Mvc, write
+
+
+class Team:
+    def __init__(self, pg_server, tmp_path: Path):
+        self.pg = pg_server
+        self.tmp = tmp_path
+        self.logins = {who: pg_server.create_login(createrole=(who == "ana")) for who in ("ana", "bo", "cy")}
+        self.db = pg_server.create_database(owner=self.logins["ana"])
+        self.url = f"postgresql://127.0.0.1:{pg_server.port}/{self.db}"
+
+    def person(self, who: str, folder: str) -> Mvc:
+        cwd = self.tmp / folder
+        cwd.mkdir(exist_ok=True)
+        home = self.tmp / f"home-{folder}"
+        home.mkdir(exist_ok=True)
+        runner = Mvc(cwd, home)
+        runner.env["PGUSER"] = self.logins[who]
+        runner.env["MVC_USER"] = f"{who}@example.com"  # ignored on PostgreSQL
+        return runner
+
+    def sql(self, statement: str, params=None):
+        return self.pg.sql(statement, dbname=self.db, params=params)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def team(pg_server, tmp_path) -> Team:
+    return Team(pg_server, tmp_path)
+
+
+@pytest.fixture
+def ana(team) -> Mvc:
+    """ana's work dir: a git repository whose mvc registry she created on the server."""
+    a = team.person("ana", "ana")
+    _git(a.cwd, "init", "-q")
+    out = a("init", "--registry", team.url).stdout
+    assert "Initialized" in out
+    a("remote", "add", "origin", str(team.tmp / "remote"))  # the bytes travel through it
+    _git(a.cwd, "add", ".mvc/config.toml")
+    _git(a.cwd, "-c", "user.email=ana@example.com", "-c", "user.name=ana", "commit", "-qm", "mvc")
+    return a
+
+
+def _clone(team: Team, ana: Mvc, who: str) -> Mvc:
+    other = team.person(who, who)
+    other.cwd.rmdir()
+    _git(team.tmp, "clone", "-q", str(ana.cwd), str(other.cwd))
+    return other
+
+
+def test_a_clone_sees_and_changes_the_same_versions_channels_and_tags(team, ana):
+    ana.add("resnet", b"weights one", "--metric", "accuracy=0.9")
+    ana("promote", "resnet@0.1.0", "staging")
+    ana("tag", "resnet@0.1.0", "baseline")
+    ana("access", "grant", team.logins["bo"], "maintainer")
+    ana("push")
+
+    bo = _clone(team, ana, "bo")
+    assert "uses the shared registry" in bo("init").stdout  # joins; makes only local folders
+    bo("pull", "resnet@staging")
+    assert [v["version"] for v in bo.json("ls", "resnet")] == ["0.1.0"]
+    assert bo.json("show", "resnet@baseline")["version"] == "0.1.0"
+
+    added = bo.add("resnet", b"weights two", "--metric", "accuracy=0.95")
+    assert added["version"] == "0.1.1"  # numbered after ana's version, by the registry
+    bo("promote", "resnet@0.1.1", "staging")
+    bo("tag", "resnet@0.1.1", "best")
+    bo("push")
+
+    assert [v["version"] for v in ana.json("ls", "resnet")] == ["0.1.1", "0.1.0"]
+    assert ana.json("show", "resnet@staging")["version"] == "0.1.1"
+    assert ana.json("show", "resnet@best")["version"] == "0.1.1"
+    log = ana.json("log", "resnet", "--channel", "staging")
+    assert [(e["version"], e["user"]) for e in log][:2] == [("0.1.1", team.logins["bo"]), ("0.1.0", team.logins["ana"])]
+    ana("pull", "resnet@staging")
+    ana("rollback", "resnet", "--channel", "staging")
+    assert bo.json("show", "resnet@staging")["version"] == "0.1.0"
+    assert "intact" in bo("audit", "--verify").stdout
+
+
+def test_the_server_says_who_acts_not_mvc_user(team, ana):
+    ana.add("resnet", b"w")
+    ana("access", "grant", team.logins["bo"], "reader")
+    bo = _clone(team, ana, "bo")
+    # bo claims to be ana: the server still knows bo, a reader
+    denied = bo.fail("tag", "resnet@0.1.0", "best", env={"MVC_USER": team.logins["ana"]}, code=4)
+    assert f"{team.logins['bo']} may not tag" in denied.stderr
+    events = ana.json("audit")
+    assert events[0]["action"] == "denied" and events[0]["user"] == team.logins["bo"]
+    assert {e["user"] for e in events} == {team.logins["ana"], team.logins["bo"]}
+    assert ana.json("show", "resnet@0.1.0")["created_by"] == team.logins["ana"]
+    assert "intact" in ana("audit", "--verify").stdout
+
+
+def test_access_grant_revoke_and_list_are_the_servers_roles(team, ana):
+    bo_login = team.logins["bo"]
+    member = ("SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid"
+              " JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s")
+    ana("access", "grant", bo_login, "writer")
+    assert team.sql(member, (bo_login,)) == [("mvc_writer",)]
+    listed = {g["user"]: g["role"] for g in ana.json("access", "list")}
+    assert listed[team.logins["ana"]] == "admin" and listed[bo_login] == "writer"
+    ana("access", "grant", bo_login, "maintainer")
+    assert team.sql(member, (bo_login,)) == [("mvc_maintainer",)]
+    ana("access", "revoke", bo_login)
+    assert team.sql(member, (bo_login,)) == []
+    bo = _clone(team, ana, "bo")
+    refused = bo.fail("ls", code=4)  # a login without an mvc role cannot read the registry
+    assert "holds no mvc role" in refused.stderr
+    ana.fail("access", "grant", "no-such-login", "reader", code=1)
+
+
+def test_a_maintainer_moves_staging_but_not_production(team, ana):
+    ana.add("resnet", b"w")
+    ana("access", "grant", team.logins["bo"], "maintainer")
+    ana("push")
+    bo = _clone(team, ana, "bo")
+    bo("pull", "resnet@0.1.0")
+    bo("promote", "resnet@0.1.0", "staging")
+    bo.fail("promote", "resnet@0.1.0", "production", code=4)
+    ana("promote", "resnet@0.1.0", "production")
+    assert bo.json("show", "resnet@production")["version"] == "0.1.0"
+
+
+def test_init_refuses_a_password_before_writing_anything(team, tmp_path):
+    cy = team.person("cy", "cy")
+    url = team.url.replace("127.0.0.1", f"{team.logins['cy']}:secret@127.0.0.1")
+    proc = cy.fail("init", "--registry", url, code=1)
+    assert "password" in proc.stderr
+    assert list(cy.cwd.iterdir()) == []
+    assert team.sql("SELECT 1 FROM pg_namespace WHERE nspname = 'mvc'") == []
+
+
+def test_an_older_mvc_refuses_a_newer_schema(team, ana):
+    team.sql("UPDATE mvc.meta SET value = '999' WHERE key = 'schema_version'")
+    proc = ana.fail("ls", code=1)
+    assert "upgrade mvc" in proc.stderr
+

@@ -105,7 +105,6 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             write_atomic(layout.config, b"", tmp_dir=layout.tmp)
         if not layout.lineage_file.exists():
             write_atomic(layout.lineage_file, empty_bytes(), tmp_dir=layout.tmp)
-        repo = cls(mvc_dir)
         if registry is not None and repo.config.value("registry.url") != registry:
             repo.config.set("registry.url", registry)
         staged: tuple[str, ...] = ()

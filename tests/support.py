@@ -192,6 +192,17 @@ def init_git(path: Path, home: Path) -> None:
     git(path, "init", "-q", "-b", "main", env=mvc_env(home))
 
 
+def git_project(work: Path, home: Path) -> "Mvc":
+    """A git work tree with a first commit and mvc init committed: an mvc runner in it."""
+    init_git(work, home)
+    env = mvc_env(home)
+    git(work, "commit", "-q", "--allow-empty", "-m", "start", env=env)
+    m = Mvc(work, home)
+    m("init")
+    git(work, "commit", "-q", "-m", "mvc init", env=env)
+    return m
+
+
 def write(path: Path, data: bytes | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode() if isinstance(data, str) else data)

@@ -1,5 +1,6 @@
-"""The ``mvc`` command. ``main`` answers ``--version`` before importing anything else,
-because git hooks, Makefiles and shell completion start mvc over and over."""
+"""The ``mvc`` command. ``main`` answers ``--version`` and git hooks (``mvc __hook``)
+before importing anything else, because git hooks, Makefiles and shell completion start
+mvc over and over."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ def main() -> None:
 
         sys.stdout.write(f"mvc {__version__}\n")
         sys.exit(0)
+    if argv[:1] == ["__hook"]:  # what mvc's git hooks run: kept off typer's path to stay fast
+        from mvc.cli.hook_run import main as run_hook
+
+        sys.exit(run_hook(argv[1:]))
     from mvc.cli.app import run
 
     sys.exit(run(argv))

@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fsck": ("fsck", "fsck"),
     "gc": ("gc", "gc"),
     "stats": ("stats", "stats"),
+    "status": ("status", "status"),
     "access": ("access", "app"),
     "audit": ("audit", "audit"),
     "completion": ("completion", "completion"),

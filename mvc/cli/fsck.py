@@ -3,7 +3,8 @@
 Checks the registry, the object store, temporary files, the lineage file, the audit chain and
 the deploy folders against each other. --repair rebuilds what can be derived (the lineage file,
 deploy pointers) and removes files left by interrupted commands; it never deletes an object
-that a version needs. Exits 3 when a problem is left.
+that a version needs. Exits 3 when a problem is left. Work files are not the repository:
+mvc status compares them with their pointer files.
 
 EXAMPLES
 
@@ -42,7 +43,8 @@ def fsck(
                   [["repaired" if p.repaired else "problem", p.kind, p.message] for p in r.problems])
         if r.ok:
             say(f"checked {r.versions} version(s), {r.objects} object(s), {r.events} event(s): "
-                + ("consistent" if not r.problems else "repaired"))
+                + ("consistent" if not r.problems else "repaired")
+                + " (the repository; work files against their pointer files: mvc status)")
 
     left = [p for p in report.problems if not p.repaired]
     message = f"{len(left)} problem(s) left: " + "; ".join(p.message for p in left[:3])

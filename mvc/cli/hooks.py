@@ -1,13 +1,16 @@
 """Install git hooks that check out and push models.
 
-post-checkout and post-merge run mvc checkout on the pointer files (PATH.mvc) that git brought;
-pre-push pushes the objects they need to the default remote, so that a teammate's clone can
-pull them. A hook that was there before runs first.
+post-checkout and post-merge write out the models that the pointer files (PATH.mvc) git
+brought name; pre-push pushes the objects they need to the default remote, so that a
+teammate's clone can pull them. The hooks go where git runs them (core.hooksPath and linked
+worktrees included), call this installation of mvc by its absolute path, and say nothing
+when there is nothing to do. A hook that was there before (git-lfs, husky) is kept as
+NAME.pre-mvc and runs first; uninstall puts it back.
 
 EXAMPLES
 
     mvc hooks install
-    mvc hooks install --force
+    mvc hooks uninstall
 """
 
 from __future__ import annotations
@@ -21,22 +24,59 @@ from mvc.cli.output import emit, say
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
+_SAID = {
+    "installed": "Installed", "updated": "Updated", "unchanged": "Already installed",
+    "removed": "Removed", "restored": "Restored the earlier hook", "absent": "No hook",
+    "foreign": "Left alone (not mvc's)",
+}
+
+
+def _render(result) -> None:
+    for c in result.changes:
+        kept = ""
+        if c.earlier and c.action in ("installed", "updated", "unchanged"):
+            kept = f" (runs the earlier hook {c.earlier} first)"
+        say(f"{_SAID.get(c.action, c.action)}: {c.path}{kept}")
+
 
 @app.command("install")
 def install(
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace hooks that are not mvc's.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", "-f",
+        help="When another tool replaced mvc's hook since the last install, chain to the new hook "
+             "and keep the one kept before as NAME.pre-mvc.N (nothing is deleted).")] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Install mvc's git hooks.
 
-    Installs post-checkout, post-merge and pre-push hooks in the enclosing git repository.
+    Installs post-checkout, post-merge and pre-push hooks where git runs them (git rev-parse
+    --git-path hooks). A hook that is not mvc's is kept as NAME.pre-mvc and runs first with
+    the same arguments and input; its failure stops git as before. Running it again changes
+    nothing.
 
     EXAMPLES
 
         mvc hooks install
-        mvc hooks install --force
+        mvc hooks install --json
     """
     from mvc.cli.common import open_repo
 
     result = open_repo().install_hooks(force=force)
-    emit(result, json_out, lambda r: say("Installed " + ", ".join(r.hooks)))
+    emit(result, json_out, _render)
+
+
+@app.command("uninstall")
+def uninstall(json_out: JsonOption = False) -> None:
+    """Remove mvc's git hooks and put back the hooks they ran first.
+
+    A hook that is not mvc's is left alone.
+
+    EXAMPLES
+
+        mvc hooks uninstall
+        mvc hooks uninstall --json
+    """
+    from mvc.cli.common import open_repo
+
+    result = open_repo().uninstall_hooks()
+    emit(result, json_out, _render)

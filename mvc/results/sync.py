@@ -27,5 +27,17 @@ class TransferResult(Result):
 
 
 @dataclass(frozen=True)
+class HookChange(Result):
+    """What ``mvc hooks install|uninstall`` did to one hook."""
+
+    name: str
+    path: str
+    # install: installed | updated | unchanged; uninstall: removed | restored | absent | foreign
+    action: str
+    earlier: str | None  # the earlier hook kept beside mvc's (install) or put back (uninstall)
+
+
+@dataclass(frozen=True)
 class HooksResult(Result):
-    hooks: tuple[str, ...]
+    hooks: tuple[str, ...]  # the paths of mvc's hooks (install) or of the hooks touched (uninstall)
+    changes: tuple[HookChange, ...] = ()

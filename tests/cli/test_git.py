@@ -1,4 +1,5 @@
-"""mvc beside git: pointer files, add --git, checkout of pointers in a fresh clone, hooks."""
+"""mvc beside git: pointer files, add --git, checkout of pointers in a fresh clone (hooks:
+test_hooks.py)."""
 
 from __future__ import annotations
 
@@ -76,40 +77,6 @@ def test_fresh_clone_checks_out_pointers_from_the_remote(work, home, tmp_path):
     assert "net.bin" in proc.stderr and (clone / "net.bin").read_bytes() == b"my experiment"
     c("checkout", "--force")
     assert (clone / "net.bin").read_bytes() == b"v1" * 1000
-
-
-def test_hooks_switch_models_with_branches_and_push_before_git_push(work, home, tmp_path):
-    m = _project(work, home)
-    env = mvc_env(home)
-    m("remote", "add", "origin", str(tmp_path / "store"))
-    git(work, "commit", "-q", "-am", "remote", env=env)
-    hooks = m.json("hooks", "install")["hooks"]
-    assert {h.rsplit("/", 1)[1] for h in hooks} == {"post-checkout", "post-merge", "pre-push"}
-    write(work / "net.bin", b"first")
-    m("add", "net.bin", "--name", "net", "--git")
-    git(work, "checkout", "-q", "-b", "exp", env=env)
-    write(work / "net.bin", b"second")
-    m("add", "net.bin", "--name", "net", "--git")
-    git(work, "checkout", "-q", "main", env=env)  # post-checkout runs mvc checkout
-    assert (work / "net.bin").read_bytes() == b"first"
-    git(work, "checkout", "-q", "exp", env=env)
-    assert (work / "net.bin").read_bytes() == b"second"
-
-    bare = tmp_path / "bare.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare), env=env)
-    git(work, "push", "-q", str(bare), "exp", env=env)  # pre-push pushes the objects
-    stored = {p.parent.name + p.name for p in (tmp_path / "store" / "objects").glob("??/*")}
-    assert m.json("show", "net@0.1.1")["digest"][7:] in stored
-
-
-def test_hooks_never_overwrite_foreign_hooks_without_force(work, home):
-    m = _project(work, home)
-    hook = work / ".git" / "hooks" / "pre-push"
-    hook.write_text("#!/bin/sh\necho mine\n")
-    assert "--force" in m.fail("hooks", "install").stderr
-    assert hook.read_text() == "#!/bin/sh\necho mine\n"
-    m("hooks", "install", "--force")
-    assert "mvc" in hook.read_text()
 
 
 def test_promote_git_tags_head_with_the_channel_move_count(work, home):

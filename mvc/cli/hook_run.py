@@ -1,0 +1,72 @@
+"""``mvc __hook NAME ARGS...``: what mvc's git hooks run (plumbing, not in --help).
+
+git runs a hook on every branch switch, merge and push, so this path starts without typer
+or rich and, for post-checkout and post-merge, first asks the stat cache whether the work
+files still match the pointer files git tracks; only when one does not does it open the
+repository. A hook says nothing when it has nothing to do. Messages go to stderr, like
+git's own: a script reading ``git checkout``'s stdout sees nothing from mvc.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def _tell(message: str) -> None:
+    sys.stderr.write(f"mvc: {message}\n")
+
+
+def _checkout(work_dir: Path) -> None:
+    from mvc.core.hooks import stale_pointers
+
+    stale = [p for p in stale_pointers(work_dir, work_dir / ".mvc" / "statcache.db") if p.is_file()]
+    if not stale:
+        return
+    from mvc.cli.common import open_repo
+
+    for r in open_repo().checkout_pointers(work_dir, pointers=stale):
+        if r.written:
+            _tell(f"checked out {r.ref} to {os.path.relpath(r.path)}")
+
+
+def _push() -> None:
+    from mvc.cli.common import open_repo
+    from mvc.cli.output import human_size
+
+    repo = open_repo()
+    if not any(r.default for r in repo.remotes()):
+        _tell("warning: no default remote, so model objects were not pushed "
+              "(add one with 'mvc remote add NAME URL')")
+        return
+    from mvc.core.hooks import pushed_commits
+
+    commits = pushed_commits(sys.stdin.read())
+    if not commits:  # only deletions
+        return
+    result = repo.push_commits(commits)
+    if result.transferred:
+        _tell(f"pushed {result.transferred} objects ({human_size(result.bytes)}) to {result.remote}")
+
+
+def main(argv: list[str]) -> int:
+    """Run hook ``argv[0]`` in the folder holding .mvc; the exit code git sees."""
+    from mvc.core.errors import MvcError
+
+    name = argv[0] if argv else ""
+    try:
+        if name in ("post-checkout", "post-merge"):
+            _checkout(Path.cwd())
+        elif name == "pre-push":
+            _push()
+        else:
+            _tell(f"error: unknown hook {name!r}; run 'mvc hooks install' again")
+            return 2
+    except MvcError as exc:
+        _tell(f"error: {exc.message}")
+        return exc.exit_code
+    except OSError as exc:
+        _tell(f"error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
+        return 1
+    return 0

@@ -1,0 +1,54 @@
+"""Show pointer files, unpushed versions, registry state.
+
+Like git status and dvc status: each pointer file (PATH.mvc) whose work file is missing,
+modified (differs from the pointer) or ok; the versions whose objects the default remote
+lacks (unpushed); the registry's backend and URL, the default remote, and whether access is
+open (no grants) or locked down. Work files are compared through the stat cache, hashed only
+when their size or times changed. Exit 0 whatever the state; scripts read --json.
+
+EXAMPLES
+
+    mvc status
+    mvc status .
+    mvc status --json
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mvc.cli.common import JsonOption
+from mvc.cli.output import emit, say
+
+
+def _render(r) -> None:
+    from mvc.cli.output import table
+
+    if r.pointers:
+        table(["state", "pointer", "version"],
+              [[p.state, p.path, f"{p.model}@{p.version}" if p.model else "-"] for p in r.pointers])
+    else:
+        say("No pointer files (mvc add --git writes them)")
+    if r.remote is None:
+        say("No default remote: nothing is pushed anywhere (add one with 'mvc remote add NAME URL')")
+    elif r.unpushed:
+        say(f"Not on remote {r.remote['name']} ({len(r.unpushed)}): {', '.join(r.unpushed)} (mvc push)")
+    else:
+        say(f"Every version is on remote {r.remote['name']} ({r.remote['url']})")
+    how = "locked down (grants exist)" if r.access == "locked" else "open (no grants: everyone acts as admin)"
+    say(f"Registry: {r.registry['backend']} {r.registry['url']}; access {how}")
+
+
+def status(
+    paths: Annotated[Optional[list[Path]], typer.Argument(
+        metavar="PATH...",
+        help="Pointer files, the files they describe, or folders to look in (default: the whole "
+             "repository).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    from mvc.cli.common import open_repo
+
+    emit(open_repo().status(paths or []), json_out, _render)

@@ -1,0 +1,288 @@
+"""mvc's git hooks: where git runs them, what they say, how they chain to a hook that was
+there before, and the quick check a hook makes before it opens anything.
+
+- Hooks go where ``git rev-parse --git-path hooks`` says, so ``core.hooksPath`` (husky,
+  pre-commit) and linked worktrees (whose hooks are the main repository's) are honoured.
+- A hook calls mvc by the absolute path of the installation that wrote it (a hook runs with
+  whatever PATH git was started with, often without the virtual environment); when that
+  installation is gone it falls back to ``mvc`` on PATH.
+- A hook that was there before (git-lfs, husky, a hand-written one) is kept beside mvc's as
+  ``NAME.pre-mvc`` and runs first with the same arguments and standard input; when it fails,
+  git stops as it did before. ``uninstall`` puts it back.
+- When nothing changed, a post-checkout hook must cost little more than starting Python:
+  ``stale_pointers`` compares the pointer files git tracks with the stat cache before
+  anything opens the registry or the object store.
+
+Git is run as a subprocess here (two quick rev-parse calls), never through GitPython, which
+takes longer to import than the whole check.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+from mvc.core.errors import ConflictError, UserError
+
+MARK = "# installed by mvc hooks install"
+SAVED_SUFFIX = ".pre-mvc"
+NAMES = ("post-checkout", "post-merge", "pre-push")
+
+_SCRIPT = """\
+#!/bin/sh
+{mark} ({version}); 'mvc hooks uninstall' restores what was here.
+# A hook that was here before is kept as {name}{saved} and runs first.
+{stdin}earlier="$(dirname -- "$0")/{name}{saved}"
+if [ -x "$earlier" ]; then
+    "$earlier" "$@"{replay} || exit $?
+fi
+# mvc runs in the folder holding .mvc; git's own variables made absolute before going there
+if [ -n "$GIT_DIR" ]; then GIT_DIR=$(cd -- "$GIT_DIR" && pwd) && export GIT_DIR; fi
+if [ -n "$GIT_WORK_TREE" ]; then GIT_WORK_TREE=$(cd -- "$GIT_WORK_TREE" && pwd) && export GIT_WORK_TREE; fi
+cd -- {repo} 2>/dev/null && [ -d .mvc ] || exit 0
+mvc={program}
+if [ -x "$mvc" ]; then
+    "$mvc" {args}__hook {name} "$@"{replay}
+elif command -v mvc >/dev/null 2>&1; then
+    mvc __hook {name} "$@"{replay}
+else
+    echo "mvc: the {name} hook cannot find mvc ($mvc is gone and no mvc is on PATH)" >&2
+    exit 1
+fi
+"""
+# pre-push gets the refs being pushed on standard input: kept in a file, so that both the
+# earlier hook and mvc read all of it.
+_SAVE_STDIN = """\
+input=$(mktemp "${TMPDIR:-/tmp}/mvc-pre-push.XXXXXX") || exit 1
+trap 'rm -f "$input"' EXIT
+cat >"$input"
+"""
+
+
+class HookChange(NamedTuple):
+    """What install or uninstall did to one hook."""
+
+    name: str
+    path: str
+    action: str  # installed | updated | unchanged | removed | restored | absent | foreign
+    earlier: str | None  # the hook kept beside it (install) or put back (uninstall)
+
+
+def _git(where: Path, *args: str) -> str:
+    try:
+        proc = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True)
+    except OSError as exc:
+        raise UserError(f"cannot run git ({exc.strerror}); install git to use hooks") from None
+    if proc.returncode != 0:
+        raise UserError(f"{where} is not inside a git work tree; run 'git init' first")
+    return proc.stdout.strip()
+
+
+def hooks_dir(work_dir: Path) -> Path:
+    """The folder where git runs hooks for the work tree around ``work_dir``."""
+    if _git(work_dir, "rev-parse", "--is-inside-work-tree") != "true":
+        raise UserError(f"{work_dir} is not inside a git work tree; run 'git init' first")
+    found = Path(_git(work_dir, "rev-parse", "--git-path", "hooks"))
+    return found if found.is_absolute() else (work_dir / found).absolute()
+
+
+def mvc_command() -> tuple[str, str]:
+    """How a hook calls this installation: the ``mvc`` console script beside the running
+    interpreter, else the interpreter with ``-m mvc``; (program, arguments before ours)."""
+    console = Path(sys.executable).parent / "mvc"
+    if console.is_file() and os.access(console, os.X_OK):
+        return str(console), ""
+    return sys.executable, "-m mvc "
+
+
+def script(name: str, repo_rel: str, command: tuple[str, str]) -> str:
+    """The text of mvc's hook ``name``; ``repo_rel``: the folder holding .mvc, relative to
+    the top of the work tree (where git runs hooks)."""
+    from mvc import __version__
+
+    pre_push = name == "pre-push"
+    return _SCRIPT.format(mark=MARK, version=f"mvc {__version__}", name=name, saved=SAVED_SUFFIX,
+                          repo=shlex.quote(repo_rel), program=shlex.quote(command[0]), args=command[1],
+                          stdin=_SAVE_STDIN if pre_push else "",
+                          replay=' <"$input"' if pre_push else "")
+
+
+def is_mvcs(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return MARK.encode() in f.read(4096)
+    except OSError:
+        return False
+
+
+def _free_name(path: Path) -> Path:
+    n = 1
+    while os.path.lexists(f"{path}.{n}"):
+        n += 1
+    return Path(f"{path}.{n}")
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        return a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
+
+
+def install(work_dir: Path, force: bool = False) -> list[HookChange]:
+    """Install mvc's hooks for the git work tree around ``work_dir`` (the folder holding
+    .mvc). A hook that is not mvc's is kept as ``NAME.pre-mvc`` and chained; running it
+    again changes nothing. When both a foreign hook and an earlier kept one exist (another
+    tool replaced mvc's hook since), ``force`` keeps the older as ``NAME.pre-mvc.N`` and
+    chains the newer; nothing is ever deleted."""
+    from mvc.core.atomic import write_atomic
+
+    folder = hooks_dir(work_dir)
+    top = Path(_git(work_dir, "rev-parse", "--show-toplevel"))
+    repo_rel = os.path.relpath(work_dir.resolve(), top.resolve())
+    command = mvc_command()
+    plan = []
+    for name in NAMES:
+        hook, saved = folder / name, folder / (name + SAVED_SUFFIX)
+        foreign = os.path.lexists(hook) and not is_mvcs(hook)
+        clash = foreign and os.path.lexists(saved) and not _same_bytes(hook, saved)
+        if clash and not force:
+            raise ConflictError(
+                f"{hook} is not mvc's and {saved} (kept by an earlier install) differs from it; "
+                "use --force to chain to the new one and keep the old one beside it"
+            )
+        plan.append((name, hook, saved, foreign, clash))
+    folder.mkdir(parents=True, exist_ok=True)
+    changes = []
+    for name, hook, saved, foreign, clash in plan:
+        text = script(name, repo_rel, command).encode()
+        if foreign:
+            if clash:
+                os.rename(saved, _free_name(saved))
+            os.replace(hook, saved)  # the same folder: keeps its mode and bytes
+            action = "installed"
+        elif os.path.lexists(hook):
+            try:
+                action = "unchanged" if hook.read_bytes() == text else "updated"
+            except OSError:
+                action = "updated"
+        else:
+            action = "installed"
+        if action != "unchanged":
+            write_atomic(hook, text, mode=0o755)
+            os.chmod(hook, 0o755)
+        changes.append(HookChange(name, str(hook), action, str(saved) if os.path.lexists(saved) else None))
+    return changes
+
+
+def uninstall(work_dir: Path) -> list[HookChange]:
+    """Remove mvc's hooks and put back what each replaced; a hook that is not mvc's is left alone."""
+    folder = hooks_dir(work_dir)
+    changes = []
+    for name in NAMES:
+        hook, saved = folder / name, folder / (name + SAVED_SUFFIX)
+        if not os.path.lexists(hook):
+            changes.append(HookChange(name, str(hook), "absent", None))
+        elif not is_mvcs(hook):
+            changes.append(HookChange(name, str(hook), "foreign", None))
+        elif os.path.lexists(saved):
+            os.replace(saved, hook)
+            changes.append(HookChange(name, str(hook), "restored", str(hook)))
+        else:
+            os.unlink(hook)
+            changes.append(HookChange(name, str(hook), "removed", None))
+    return changes
+
+
+# -- the quick check of a post-checkout / post-merge hook -----------------------------------
+
+def tracked_pointer_files(work_dir: Path) -> list[Path]:
+    """The pointer files (``PATH.mvc``) git tracks under ``work_dir``, absolute."""
+    proc = subprocess.run(["git", "ls-files", "-z", "--", "*.mvc"], cwd=work_dir,
+                          capture_output=True)
+    if proc.returncode != 0:
+        return []
+    names = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    return [work_dir / n for n in names if n.endswith(".mvc") and "/.mvc/" not in f"/{n}"]
+
+
+def stale_pointers(work_dir: Path, stat_cache: Path) -> list[Path]:
+    """The tracked pointer files under ``work_dir`` whose work file the stat cache cannot
+    vouch for (missing, changed, a directory, or never hashed): what checkout must look at.
+    Reads only the pointer files and the stat cache, so that a hook with nothing to do is fast."""
+    import tomllib
+
+    from mvc.core.statcache import StatCache
+
+    pointers = tracked_pointer_files(work_dir)
+    if not pointers:
+        return []
+    cache = StatCache(stat_cache) if stat_cache.is_file() else None
+    stale = []
+    try:
+        for pointer in pointers:
+            try:
+                if not stat.S_ISREG(os.lstat(pointer).st_mode):  # a FIFO would block: checkout refuses it
+                    raise OSError("not a regular file")
+                with open(pointer, "rb") as f:
+                    data = tomllib.loads(f.read(65536).decode("utf-8"))
+                target = pointer.with_name(pointer.name[: -len(".mvc")])
+                st = os.lstat(target)
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                stale.append(pointer)
+                continue
+            if (cache is None or data.get("kind", "file") != "file" or not stat.S_ISREG(st.st_mode)
+                    or st.st_size != data.get("size") or cache.get(target, st) != data.get("digest")):
+                stale.append(pointer)
+    finally:
+        if cache is not None:
+            cache.close()
+    return stale
+
+
+# -- what the pre-push hook pushes ----------------------------------------------------------
+
+def pushed_commits(refs_text: str) -> list[str]:
+    """The commits being pushed, from what git hands pre-push on standard input
+    (``<local ref> <local sha> <remote ref> <remote sha>`` a line); deletions carry none."""
+    found = []
+    for line in refs_text.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[1].strip("0"):
+            found.append(parts[1])
+    return list(dict.fromkeys(found))
+
+
+def pointers_in_commits(work_dir: Path, commits: list[str]) -> list:
+    """The artifacts (integrity.Artifact) that the pointer files under ``work_dir`` name in
+    each of ``commits``: what a teammate checking out a pushed branch will need."""
+    import tomllib
+
+    from mvc.core.integrity import Artifact
+
+    found: dict[tuple[str, str], Artifact] = {}
+    for commit in commits:
+        listing = subprocess.run(["git", "ls-tree", "-r", "-z", commit], cwd=work_dir, capture_output=True)
+        if listing.returncode != 0:
+            raise UserError(f"git cannot list commit {commit}: "
+                            f"{listing.stderr.decode(errors='replace').strip()}")
+        blobs = []
+        for entry in listing.stdout.decode("utf-8", "surrogateescape").split("\0"):
+            meta, _, name = entry.partition("\t")
+            if name.endswith(".mvc") and "/.mvc/" not in f"/{name}" and meta.split()[1:2] == ["blob"]:
+                blobs.append((meta.split()[2], name))
+        for sha, name in blobs:
+            text = subprocess.run(["git", "cat-file", "blob", sha], cwd=work_dir, capture_output=True).stdout
+            try:
+                data = tomllib.loads(text.decode("utf-8"))
+                art = Artifact(str(data["digest"]), str(data.get("kind", "file")),
+                               f"{name} in {commit[:12]}")
+            except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError):
+                raise UserError(f"{name} in commit {commit[:12]} is not a valid mvc pointer file") from None
+            found.setdefault((art.digest, art.kind), art)
+    return list(found.values())

@@ -1,0 +1,173 @@
+"""``mvc status``: the pointer files in the work tree against their work files, the versions
+whose objects the default remote lacks, and the state of the repository (registry backend,
+default remote, open or locked-down access), like ``git status`` and ``dvc status``.
+
+A work file is compared with its pointer through the stat cache first; it is hashed only
+when the cache cannot vouch for it (and a file whose size differs is modified without being
+read). Which objects a version needs is integrity.needed_objects, as for push.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, NamedTuple
+
+from mvc.core import refs
+from mvc.core.errors import UserError
+
+if TYPE_CHECKING:
+    from mvc.core.integrity import Artifact
+    from mvc.core.session import Session
+
+POINTER_SUFFIX = ".mvc"
+
+
+class PointerState(NamedTuple):
+    pointer: Path  # the pointer file
+    target: Path  # the work file it describes
+    model: str
+    version: str
+    state: str  # ok | modified | missing | invalid (a pointer file that cannot be read)
+    detail: str  # why, for invalid
+
+
+class Status(NamedTuple):
+    pointers: list[PointerState]
+    unpushed: list[str]  # refs of versions whose objects the default remote lacks
+    remote: tuple[str, str] | None  # the default remote's name and URL
+    backend: str  # sqlite | postgresql
+    registry_url: str  # without credentials
+    locked: bool  # an access policy is enforced (grants exist, or a database server decides)
+
+
+def pointer_files(paths: Iterable[Path]) -> list[Path]:
+    """The pointer files that ``paths`` name: pointer files themselves, the work files
+    beside them (``model.bin`` for ``model.bin.mvc``), and every pointer file under a
+    folder. A path that is none of these is exit 1."""
+    from mvc.core.gitops import find_pointers
+
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw).absolute()
+        beside = path.with_name(path.name + POINTER_SUFFIX)
+        if path.name.endswith(POINTER_SUFFIX) and os.path.lexists(path) and not path.is_dir():
+            found.append(path)
+        elif os.path.lexists(beside):
+            found.append(beside)
+        elif path.is_dir():
+            found.extend(find_pointers(path))
+        else:
+            raise UserError(f"{raw} is neither a pointer file (PATH.mvc), a file that has one, nor a folder")
+    return list(dict.fromkeys(found))
+
+
+def _state(session: "Session", pointer) -> str:
+    from mvc.core.artifacts import hash_path
+
+    target = pointer.target
+    if not os.path.lexists(target):
+        return "missing"
+    if pointer.kind == "file":
+        # is_file follows a symlink: checkout --link symlink leaves one into the store
+        if not target.is_file() or target.stat().st_size != pointer.size:
+            return "modified"
+    elif target.is_symlink() or not target.is_dir():
+        return "modified"
+    try:
+        digest, _, _ = hash_path(target, session.cache)
+    except (OSError, UserError):
+        return "modified"
+    return "ok" if digest == pointer.digest else "modified"
+
+
+def pointer_states(session: "Session", pointers: Iterable[Path]) -> list[PointerState]:
+    from mvc.core.gitops import read_pointer
+
+    out = []
+    for path in pointers:
+        target = path.with_name(path.name[: -len(POINTER_SUFFIX)])
+        try:
+            p = read_pointer(path)
+        except UserError as exc:
+            out.append(PointerState(path, target, "", "", "invalid", exc.message))
+            continue
+        out.append(PointerState(path, target, p.model, p.version, _state(session, p), ""))
+    return out
+
+
+def pointer_artifacts(pointers: Iterable[Path]) -> list["Artifact"]:
+    """What the pointer files name, as artifacts to pull (``mvc pull`` with no ref)."""
+    from mvc.core.gitops import read_pointer
+    from mvc.core.integrity import Artifact
+
+    arts = []
+    for path in pointers:
+        p = read_pointer(path)
+        arts.append(Artifact(p.digest, p.kind, refs.format_ref(p.model, p.version)))
+    return arts
+
+
+def unpushed(session: "Session") -> tuple[tuple[str, str] | None, list[str]]:
+    """The default remote (name, URL) and the refs of versions with an object it lacks;
+    (None, []) when there is no default remote."""
+    from mvc.core.integrity import needed_objects
+    from mvc.core.remotes import open_remote
+
+    if not session.config.value("core.remote"):
+        return None, []
+    remote = open_remote(session, None)
+    if not has_registry(session):  # a fresh clone: its versions are in the teammate's registry
+        return (remote.name, remote.location), []
+    registry, store = session.registry, session.store
+    have: dict[str, bool] = {}
+    out = []
+    for row in registry.versions():
+        needs = needed_objects(registry, store, [row])
+        digests = needs.digests + list(needs.unreadable)
+        for digest in digests:
+            if digest not in have:
+                have[digest] = remote.has(digest)
+        if not all(have[d] for d in digests):
+            out.append(refs.format_ref(row.model, row.version))
+    return (remote.name, remote.location), out
+
+
+def has_registry(session: "Session") -> bool:
+    """Whether there is a registry to read: a server, or a SQLite file (a fresh clone of a
+    project whose registry is local to a teammate's machine has none)."""
+    from mvc.core.registry import is_server_url
+
+    url = session.config.value("registry.url") or ""
+    if is_server_url(url):
+        return True
+    return (Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else session.layout.registry_db).is_file()
+
+
+def registry_info(session: "Session") -> tuple[str, str, bool]:
+    """The registry's backend, its URL without credentials, and whether access is locked down."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from mvc.core.registry import is_server_url
+
+    url = session.config.value("registry.url") or ""
+    if is_server_url(url):
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
+        return "postgresql", urlunsplit(parts._replace(netloc=netloc)), True
+    path = Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else session.layout.registry_db
+    locked = path.is_file() and bool(session.registry.grants())
+    return "sqlite", f"sqlite:///{path.absolute()}", locked
+
+
+def status(session: "Session", paths: Iterable[Path] | None = None) -> Status:
+    """``mvc status``: the pointer files under ``paths`` (default: the folder holding .mvc)."""
+    from mvc.core.gitops import find_pointers
+
+    chosen = list(paths or [])
+    pointers = pointer_files(chosen) if chosen else list(find_pointers(session.layout.work_dir))
+    states = pointer_states(session, pointers)
+    remote, refs_ = unpushed(session)
+    backend, url, locked = registry_info(session)
+    return Status(states, refs_, remote, backend, url, locked)

@@ -1,0 +1,26 @@
+"""What ``mvc status`` returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mvc.results import Result
+
+
+@dataclass(frozen=True)
+class PointerStatus(Result):
+    path: str  # the pointer file, relative to the current directory
+    model: str
+    version: str
+    state: str  # ok | modified | missing | invalid (the pointer file cannot be read)
+    target: str  # the work file it describes, relative to the current directory
+
+
+@dataclass(frozen=True)
+class StatusResult(Result):
+    pointers: tuple[PointerStatus, ...]
+    unpushed: tuple[str, ...]  # refs of versions with an object the default remote lacks
+    registry: dict[str, Any]  # {"backend": "sqlite"|"postgresql", "url": without credentials}
+    remote: dict[str, Any] | None  # {"name", "url"} of the default remote, or None
+    access: str  # "open" (no grants: everyone acts as admin) or "locked" (a policy is enforced)

@@ -1,0 +1,189 @@
+"""mvc's git hooks in real repositories: they fire without the virtual environment on PATH,
+go where git runs them (core.hooksPath, linked worktrees), chain to a hook that was there
+(a git-lfs style pre-push keeps working), uninstall restores it, and say nothing when
+nothing changed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from support import BIN, Mvc, git, git_project, mvc_env, write
+
+BARE_PATH = "/usr/bin:/bin"  # what git may run hooks with: no virtual environment
+
+
+def _project(work: Path, home: Path, store: Path) -> Mvc:
+    m = git_project(work, home)
+    m("remote", "add", "origin", str(store))
+    git(work, "commit", "-q", "-m", "remote", env=mvc_env(home))
+    return m
+
+
+def _two_branches(m: Mvc, work: Path) -> None:
+    """main holds net@0.1.0 (b"first"), exp net@0.1.1 (b"second"); exp is checked out."""
+    env = mvc_env(m.home)
+    write(work / "net.bin", b"first")
+    m("add", "net.bin", "--name", "net", "--git")
+    git(work, "checkout", "-q", "-b", "exp", env=env)
+    write(work / "net.bin", b"second")
+    m("add", "net.bin", "--name", "net", "--git")
+
+
+def _git(cwd: Path, home: Path, *args: str, path: str = BARE_PATH, stdin: str | None = None,
+         check: bool = True) -> subprocess.CompletedProcess:
+    """git as a user runs it from a shell where the virtual environment is not active."""
+    env = mvc_env(home, PATH=path)
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, input=stdin)
+    if check:
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    return proc
+
+
+def _stored(store: Path) -> set[str]:
+    return {"sha256:" + p.parent.name + p.name for p in (store / "objects").glob("??/*")}
+
+
+def test_hooks_fire_without_the_venv_and_say_nothing_when_nothing_changed(work, home, tmp_path):
+    m = _project(work, home, tmp_path / "store")
+    installed = m.json("hooks", "install")
+    assert [c["action"] for c in installed["changes"]] == ["installed"] * 3
+    _two_branches(m, work)
+
+    switched = _git(work, home, "checkout", "main")
+    assert (work / "net.bin").read_bytes() == b"first"
+    assert "mvc: checked out net@0.1.0 to net.bin" in switched.stderr
+    switched = _git(work, home, "checkout", "exp")
+    assert (work / "net.bin").read_bytes() == b"second"
+    # nothing to do: not a word from mvc (it used to print "0 written, 0 already up to date")
+    quiet = _git(work, home, "checkout", "-b", "exp2")
+    assert "mvc" not in quiet.stdout + quiet.stderr
+    quiet = _git(work, home, "checkout", "exp")
+    assert "mvc" not in quiet.stdout + quiet.stderr
+
+    # pre-push pushes what the pushed branch's pointer files need, from any branch
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare), env=mvc_env(home))
+    _git(work, home, "checkout", "main")
+    pushed = _git(work, home, "push", "-q", str(bare), "exp")
+    assert "mvc: pushed 1 objects" in pushed.stderr
+    assert m.json("show", "net@0.1.1")["digest"] in _stored(tmp_path / "store")
+    again = _git(work, home, "push", "-q", str(bare), "main")
+    assert m.json("show", "net@0.1.0")["digest"] in _stored(tmp_path / "store")
+    assert "mvc" not in _git(work, home, "push", "-q", str(bare), "main").stderr  # up to date
+    assert again.returncode == 0
+
+    # a teammate's clone: checkout after git checkout brings the other branch's bytes
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "-b", "main", str(bare), str(clone), env=mvc_env(home))
+    c = Mvc(clone, home)
+    c("checkout")
+    assert (clone / "net.bin").read_bytes() == b"first"
+    c("hooks", "install")
+    _git(clone, home, "checkout", "exp")
+    assert (clone / "net.bin").read_bytes() == b"second"
+
+
+def test_a_hook_finds_mvc_on_path_when_the_installation_that_wrote_it_is_gone(work, home, tmp_path):
+    m = _project(work, home, tmp_path / "store")
+    m("hooks", "install")
+    _two_branches(m, work)
+    hook = work / ".git" / "hooks" / "post-checkout"
+    text = hook.read_text()
+    assert f"\nmvc={BIN}\n" in text  # the absolute path of the installation that wrote it
+    hook.write_text(text.replace(f"\nmvc={BIN}\n", "\nmvc=/nonexistent/bin/mvc\n"))
+    _git(work, home, "checkout", "main", path=f"{BIN.parent}:{BARE_PATH}")
+    assert (work / "net.bin").read_bytes() == b"first"
+    gone = _git(work, home, "checkout", "exp", check=False)
+    assert gone.returncode == 1 and "cannot find mvc" in gone.stderr
+
+
+def test_hooks_chain_to_an_lfs_style_hook_and_uninstall_restores_it(work, home, tmp_path):
+    m = _project(work, home, tmp_path / "store")
+    marker = tmp_path / "lfs-marker"
+    hooks = work / ".git" / "hooks"
+    lfs = f'#!/bin/sh\necho "lfs $*" >> "{marker}"\ncat >> "{marker}"\nexit "${{LFS_FAIL:-0}}"\n'
+    (hooks / "pre-push").write_text(lfs)
+    (hooks / "pre-push").chmod(0o755)
+    first = m.json("hooks", "install")
+    by_name = {c["name"]: c for c in first["changes"]}
+    assert by_name["pre-push"]["earlier"] == str(hooks / "pre-push.pre-mvc")
+    assert (hooks / "pre-push.pre-mvc").read_text() == lfs
+    # installing twice changes nothing
+    before = {p.name: p.read_bytes() for p in hooks.iterdir()}
+    assert [c["action"] for c in m.json("hooks", "install")["changes"]] == ["unchanged"] * 3
+    assert {p.name: p.read_bytes() for p in hooks.iterdir()} == before
+
+    write(work / "net.bin", b"weights")
+    m("add", "net.bin", "--name", "net", "--git")
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare), env=mvc_env(home))
+    _git(work, home, "push", "-q", str(bare), "main")
+    head = git(work, "rev-parse", "HEAD", env=mvc_env(home))
+    lines = marker.read_text().splitlines()
+    assert lines[0] == f"lfs {bare} {bare}"  # the same arguments
+    assert lines[1].split() == ["refs/heads/main", head, "refs/heads/main", "0" * 40]  # the same stdin
+    assert m.json("show", "net@0.1.0")["digest"] in _stored(tmp_path / "store")
+
+    # the earlier hook's failure stops the push, as it did before mvc
+    git(work, "commit", "-q", "--allow-empty", "-m", "more", env=mvc_env(home))
+    refused = subprocess.run(["git", "push", "-q", str(bare), "main"], cwd=work, capture_output=True,
+                             text=True, env=mvc_env(home, PATH=BARE_PATH, LFS_FAIL="3"))
+    assert refused.returncode != 0
+    assert git(bare, "rev-parse", "main", env=mvc_env(home)) == head
+
+    # --force no longer destroys it; another tool replacing mvc's hook is a clash
+    (hooks / "pre-push").write_text("#!/bin/sh\necho newer\n")
+    clash = m.fail("hooks", "install")
+    assert "--force" in clash.stderr
+    m("hooks", "install", "--force")
+    assert (hooks / "pre-push.pre-mvc").read_text() == "#!/bin/sh\necho newer\n"
+    assert (hooks / "pre-push.pre-mvc.1").read_text() == lfs
+    (hooks / "pre-push.pre-mvc").rename(hooks / "pre-push.tmp")
+    (hooks / "pre-push.pre-mvc.1").rename(hooks / "pre-push.pre-mvc")
+    (hooks / "pre-push.tmp").unlink()
+
+    # uninstall restores exactly what was there: the lfs hook, no post-checkout or post-merge
+    out = m.json("hooks", "uninstall")
+    assert {c["name"]: c["action"] for c in out["changes"]} == {
+        "post-checkout": "removed", "post-merge": "removed", "pre-push": "restored"}
+    assert (hooks / "pre-push").read_text() == lfs
+    assert os.access(hooks / "pre-push", os.X_OK)
+    assert not any(p.name.startswith(("post-checkout", "post-merge")) and not p.name.endswith(".sample")
+                   for p in hooks.iterdir())
+    assert not (hooks / "pre-push.pre-mvc").exists()
+    # a hook that is not mvc's is left alone
+    assert {c["action"] for c in m.json("hooks", "uninstall")["changes"]} == {"absent", "foreign"}
+    assert (hooks / "pre-push").read_text() == lfs
+
+
+def test_hooks_go_to_core_hooks_path(work, home, tmp_path):
+    m = _project(work, home, tmp_path / "store")
+    husky = work / ".husky" / "_"
+    write(husky / "post-checkout", f'#!/bin/sh\necho husky >> "{tmp_path / "husky-ran"}"\n').chmod(0o755)
+    git(work, "config", "core.hooksPath", ".husky/_", env=mvc_env(home))
+    installed = m.json("hooks", "install")
+    assert installed["hooks"] == [str(husky / n) for n in ("post-checkout", "post-merge", "pre-push")]
+    assert not (work / ".git" / "hooks" / "post-checkout").exists()
+    _two_branches(m, work)
+    _git(work, home, "checkout", "main")
+    assert (work / "net.bin").read_bytes() == b"first"
+    assert (tmp_path / "husky-ran").read_text() == "husky\n" * 2  # the earlier hook ran too (twice)
+
+
+def test_hooks_fire_in_a_linked_worktree(work, home, tmp_path):
+    m = _project(work, home, tmp_path / "store")
+    _two_branches(m, work)
+    git(work, "checkout", "-q", "main", env=mvc_env(home))
+    m("push")
+    wt = tmp_path / "wt"
+    git(work, "worktree", "add", "-q", "--detach", str(wt), "main", env=mvc_env(home))
+    # installed from inside the linked worktree: where git runs hooks for every worktree
+    installed = Mvc(wt, home).json("hooks", "install")["hooks"]
+    assert installed[0] == str(work / ".git" / "hooks" / "post-checkout")
+    # the worktree's .mvc holds only what git carries: the objects come from the remote
+    _git(wt, home, "checkout", "-b", "exp-wt", "exp")
+    assert (wt / "net.bin").read_bytes() == b"second"
+    _git(wt, home, "checkout", "--detach", "main")
+    assert (wt / "net.bin").read_bytes() == b"first"

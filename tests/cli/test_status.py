@@ -1,0 +1,97 @@
+"""mvc status: pointer files against their work files, what the default remote lacks, the
+registry and the access policy; mvc pull with no ref after git pull."""
+
+from __future__ import annotations
+
+import os
+
+from support import Mvc, git, git_project, mvc_env, write
+
+
+def test_status_reports_each_pointer_unpushed_versions_and_the_repository(work, home, tmp_path):
+    m = git_project(work, home)
+    write(work / "models" / "a.bin", b"a" * 100)
+    m("add", "models/a.bin", "--name", "a", "--git")
+    write(work / "b.bin", b"b" * 100)
+    m("add", "b.bin", "--name", "b", "--git")
+    write(work / "assets" / "x.txt", "x")
+    m("add", "assets", "--name", "assets", "--git")
+
+    doc = m.json("status")
+    assert set(doc) >= {"pointers", "unpushed", "registry", "remote"}
+    assert doc["pointers"] == [
+        {"path": "assets.mvc", "model": "assets", "version": "0.1.0", "state": "ok", "target": "assets"},
+        {"path": "b.bin.mvc", "model": "b", "version": "0.1.0", "state": "ok", "target": "b.bin"},
+        {"path": "models/a.bin.mvc", "model": "a", "version": "0.1.0", "state": "ok", "target": "models/a.bin"},
+    ]
+    assert doc["unpushed"] == [] and doc["remote"] is None  # no remote: nothing to compare with
+    assert doc["registry"] == {"backend": "sqlite", "url": f"sqlite:///{work / '.mvc' / 'registry.db'}"}
+    assert doc["access"] == "open"
+    human = m("status").stdout
+    assert "No default remote" in human and "open" in human
+
+    # modified (same size, other bytes: hashed because the times changed), missing, modified folder
+    write(work / "b.bin", b"c" * 100)
+    (work / "models" / "a.bin").unlink()
+    write(work / "assets" / "y.txt", "y")
+    states = {p["path"]: p["state"] for p in m.json("status")["pointers"]}
+    assert states == {"assets.mvc": "modified", "b.bin.mvc": "modified", "models/a.bin.mvc": "missing"}
+    # PATHs narrow it down: a work file, a pointer file or a folder; paths relative to here
+    assert [p["state"] for p in m.json("status", "b.bin")["pointers"]] == ["modified"]
+    assert [p["path"] for p in m.json("status", "../models", cwd=work / "assets")["pointers"]] == [
+        os.path.join("..", "models", "a.bin.mvc")]
+    sub = m.json("status", ".", cwd=work / "models")
+    assert sub["pointers"] == [{"path": "a.bin.mvc", "model": "a", "version": "0.1.0", "state": "missing",
+                                "target": "a.bin"}]
+    m.fail("status", "nothing-here.bin")
+
+    # unpushed: versions whose objects the default remote lacks, then none after push
+    m("remote", "add", "origin", str(tmp_path / "store"))
+    doc = m.json("status")
+    assert doc["remote"] == {"name": "origin", "url": str(tmp_path / "store")}
+    assert doc["unpushed"] == ["a@0.1.0", "b@0.1.0", "assets@0.1.0"]  # in the order added
+    m("push", "b@0.1.0")
+    assert m.json("status")["unpushed"] == ["a@0.1.0", "assets@0.1.0"]
+    m("push")
+    assert m.json("status")["unpushed"] == []
+    assert "Every version is on remote origin" in m("status").stdout
+
+    # locked down once grants exist
+    m("access", "grant", "tester@example.com", "admin")
+    assert m.json("status")["access"] == "locked"
+
+
+def test_fsck_points_at_status_for_work_files(work, home):
+    m = git_project(work, home)
+    write(work / "b.bin", b"b")
+    m("add", "b.bin", "--name", "b", "--git")
+    write(work / "b.bin", b"changed")
+    assert [p["state"] for p in m.json("status")["pointers"]] == ["modified"]
+    assert "mvc status" in m("fsck").stdout
+
+
+def test_pull_with_no_ref_fetches_what_the_pointer_files_need_after_git_pull(work, home, tmp_path):
+    m = git_project(work, home)
+    env = mvc_env(home)
+    m("remote", "add", "origin", str(tmp_path / "store"))
+    git(work, "commit", "-q", "-am", "remote", env=env)
+    write(work / "net.bin", b"one")
+    m("add", "net.bin", "--name", "net", "--git")
+    m("push")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(work), str(clone), env=env)
+    c = Mvc(clone, home)
+    c("checkout")
+    assert (clone / "net.bin").read_bytes() == b"one"
+
+    write(work / "net.bin", b"two")
+    m("add", "net.bin", "--name", "net", "--git")
+    m("push")
+    git(clone, "pull", "-q", env=env)
+    assert [p["state"] for p in c.json("status")["pointers"]] == ["modified"]
+    pulled = c.json("pull")
+    assert pulled["transferred"] == 1
+    assert c.json("pull")["transferred"] == 0  # nothing left to fetch
+    c("checkout")
+    assert (clone / "net.bin").read_bytes() == b"two"
+    assert [p["state"] for p in c.json("status")["pointers"]] == ["ok"]

@@ -7,8 +7,10 @@ stored file, so it needs neither the registry nor the object store layout.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Callable, Mapping
@@ -312,7 +314,11 @@ def store_reader(store) -> TensorReader:
 
     def read(digest: str, fmt: str) -> dict[str, TensorInfo]:
         try:
-            return read_tensors(store.path(digest), fmt)
+            recipe = store.recipe(digest)
+            if recipe is None:
+                return read_tensors(store.path(digest), fmt)
+            with io.BufferedReader(_RecipeFile(store, recipe), 1 << 20) as f:
+                return read_tensors(f, fmt)
         except FileNotFoundError:
             raise IntegrityError(
                 f"object {digest} is missing from the store; pull it from a remote or run 'mvc fsck'"
@@ -321,11 +327,61 @@ def store_reader(store) -> TensorReader:
     return read
 
 
+class _RecipeFile(io.RawIOBase):
+    """A chunked file read in place (SPEC §5.1): reads and seeks go to the chunk that holds
+    the bytes, so a tensor header and the tensors' byte ranges are read without putting the
+    file together."""
+
+    def __init__(self, store, recipe):
+        self.store, self.recipe, self.pos = store, recipe, 0
+        self.starts = [c.offset for c in recipe.chunks]
+        self.fds: dict[str, int] = {}
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.recipe.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, buffer) -> int:
+        import bisect
+
+        from mvc.core.errors import IntegrityError
+
+        if self.pos >= self.recipe.size:
+            return 0
+        chunk = self.recipe.chunks[bisect.bisect_right(self.starts, self.pos) - 1]
+        if chunk.digest not in self.fds:
+            self.fds[chunk.digest] = self.store.open_object(chunk.digest)
+        want = min(len(buffer), chunk.offset + chunk.size - self.pos)
+        data = os.pread(self.fds[chunk.digest], want, self.pos - chunk.offset)
+        if len(data) != want:
+            raise IntegrityError(f"chunk {chunk.digest} of object {self.recipe.digest} is corrupt: "
+                                 "shorter than its recipe says")
+        buffer[:want] = data
+        self.pos += want
+        return want
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+        super().close()
+
+
 def store_chunks(store) -> ChunkReader:
-    """What a stored file is made of: its own object, as one chunk."""
+    """What a stored file is made of: its recipe's chunks, or its own object as one chunk."""
 
     def chunks(digest: str) -> list[tuple[str, int]] | None:
-        st = store.stat(digest)
-        return None if st is None else [(digest, st.st_size)]
+        found = store.chunks_of(digest)
+        return None if found is None else [(c.digest, c.size) for c in found]
 
     return chunks

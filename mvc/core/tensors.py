@@ -58,13 +58,17 @@ def tensor_format(path: str) -> str | None:
     return None
 
 
-def read_tensors(path: Path, fmt: str) -> dict[str, TensorInfo]:
-    """The tensors of a file, by name; UnreadableTensorFile when it is not what it claims."""
+def read_tensors(path: Path | BinaryIO, fmt: str) -> dict[str, TensorInfo]:
+    """The tensors of a file (a path, or a seekable binary file such as a chunked object read
+    in place), by name; UnreadableTensorFile when it is not what it claims."""
+    if isinstance(path, (str, os.PathLike)):
+        with open(path, "rb") as f:
+            return read_tensors(f, fmt)
     try:
         if fmt == "safetensors":
-            return _read_safetensors(Path(path))
+            return _read_safetensors(path)
         if fmt == "npz":
-            return _read_npz(Path(path))
+            return _read_npz(path)
     except UnreadableTensorFile:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError) as exc:
@@ -92,49 +96,49 @@ def _is_shape(value) -> bool:
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value)
 
 
-def _read_safetensors(path: Path) -> dict[str, TensorInfo]:
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise UnreadableTensorFile(f"truncated: {len(head)} bytes, shorter than the 8-byte header length")
-        (n,) = struct.unpack("<Q", head)
-        if n > MAX_HEADER:
-            raise UnreadableTensorFile(f"header length {n} is larger than the {MAX_HEADER}-byte limit")
-        if 8 + n > size:
-            raise UnreadableTensorFile(f"truncated: header of {n} bytes but the file has {size} bytes")
-        raw = f.read(n)
-        try:
-            header = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise UnreadableTensorFile("the header is not valid UTF-8 JSON") from None
-        if not isinstance(header, dict):
-            raise UnreadableTensorFile("the header is not a JSON object")
-        data_start = 8 + n
-        data_size = size - data_start
-        out: dict[str, TensorInfo] = {}
-        for name, entry in header.items():
-            if name == "__metadata__":
-                continue
-            if not isinstance(entry, dict):
-                raise UnreadableTensorFile(f"tensor {name!r}: its header entry is not an object")
-            dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-            if not isinstance(dtype, str) or not _is_shape(shape):
-                raise UnreadableTensorFile(f"tensor {name!r}: dtype or shape is missing or invalid")
-            if not (isinstance(offsets, list) and len(offsets) == 2 and _is_shape(offsets)
-                    and offsets[0] <= offsets[1]):
-                raise UnreadableTensorFile(f"tensor {name!r}: data_offsets is invalid")
-            begin, end = offsets
-            if end > data_size:
-                raise UnreadableTensorFile(
-                    f"truncated: tensor {name!r} ends at byte {end} of a {data_size}-byte data buffer")
-            itemsize = _SAFETENSORS_ITEMSIZE.get(dtype)
-            if itemsize is not None and math.prod(shape) * itemsize != end - begin:
-                raise UnreadableTensorFile(
-                    f"tensor {name!r}: {end - begin} bytes do not hold a {dtype} tensor of shape {shape}")
-            digest = _hash_range(f, data_start + begin, end - begin)
-            out[name] = TensorInfo(name, dtype, tuple(shape), digest, end - begin)
-        return out
+def _read_safetensors(f: BinaryIO) -> dict[str, TensorInfo]:
+    size = f.seek(0, os.SEEK_END)
+    f.seek(0)
+    head = f.read(8)
+    if len(head) < 8:
+        raise UnreadableTensorFile(f"truncated: {len(head)} bytes, shorter than the 8-byte header length")
+    (n,) = struct.unpack("<Q", head)
+    if n > MAX_HEADER:
+        raise UnreadableTensorFile(f"header length {n} is larger than the {MAX_HEADER}-byte limit")
+    if 8 + n > size:
+        raise UnreadableTensorFile(f"truncated: header of {n} bytes but the file has {size} bytes")
+    raw = f.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise UnreadableTensorFile("the header is not valid UTF-8 JSON") from None
+    if not isinstance(header, dict):
+        raise UnreadableTensorFile("the header is not a JSON object")
+    data_start = 8 + n
+    data_size = size - data_start
+    out: dict[str, TensorInfo] = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict):
+            raise UnreadableTensorFile(f"tensor {name!r}: its header entry is not an object")
+        dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        if not isinstance(dtype, str) or not _is_shape(shape):
+            raise UnreadableTensorFile(f"tensor {name!r}: dtype or shape is missing or invalid")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and _is_shape(offsets)
+                and offsets[0] <= offsets[1]):
+            raise UnreadableTensorFile(f"tensor {name!r}: data_offsets is invalid")
+        begin, end = offsets
+        if end > data_size:
+            raise UnreadableTensorFile(
+                f"truncated: tensor {name!r} ends at byte {end} of a {data_size}-byte data buffer")
+        itemsize = _SAFETENSORS_ITEMSIZE.get(dtype)
+        if itemsize is not None and math.prod(shape) * itemsize != end - begin:
+            raise UnreadableTensorFile(
+                f"tensor {name!r}: {end - begin} bytes do not hold a {dtype} tensor of shape {shape}")
+        digest = _hash_range(f, data_start + begin, end - begin)
+        out[name] = TensorInfo(name, dtype, tuple(shape), digest, end - begin)
+    return out
 
 
 def _read_npy_header(f: BinaryIO, member: str) -> tuple[str, bool, tuple[int, ...]]:
@@ -168,9 +172,9 @@ def _read_npy_header(f: BinaryIO, member: str) -> tuple[str, bool, tuple[int, ..
     return (descr if isinstance(descr, str) else repr(descr)), fortran, tuple(shape)
 
 
-def _read_npz(path: Path) -> dict[str, TensorInfo]:
+def _read_npz(f: BinaryIO) -> dict[str, TensorInfo]:
     out: dict[str, TensorInfo] = {}
-    with zipfile.ZipFile(path) as zf:
+    with zipfile.ZipFile(f) as zf:
         for info in zf.infolist():
             if info.is_dir():
                 continue

@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 
-from realmodel import fine_tune
+from realmodel import SIZE, TENSORS, fine_tune, tensor_layout
 from tensorfiles import write_safetensors
 
 
@@ -17,6 +17,31 @@ def _base_and_fine_tune(repo, work, real_model):
     changed = fine_tune(real_model, work / "model.safetensors", 0.1)
     repo("add", "model.safetensors", "--name", "minilm")
     return changed
+
+
+def test_diff_tells_which_tensors_and_chunks_a_fine_tune_shares(repo, work, real_model):
+    changed = _base_and_fine_tune(repo, work, real_model)
+    out = repo.json("diff", "minilm@0.1.0", "minilm@0.1.1")
+
+    t = out["tensors"]["model.safetensors"]
+    assert sorted(t["changed"]) == sorted(changed) and len(changed) == 10
+    assert t["unchanged"] == TENSORS - 10 and t["added"] == t["removed"] == [] and t["reshaped"] == {}
+    sizes = {name: end - start for name, _, start, end in tensor_layout(real_model)}
+    assert t["a_bytes"] == t["b_bytes"] == sum(sizes.values())
+    assert t["shared_bytes"] == sum(size for name, size in sizes.items() if name not in changed)
+
+    st = out["storage"]
+    assert set(st) == {"shared_bytes", "a_bytes", "b_bytes", "shared_chunks", "chunks_a", "chunks_b"}
+    # the chunks hold the file's bytes; what the fine-tune did not touch is stored once
+    assert st["a_bytes"] >= SIZE and st["b_bytes"] >= SIZE
+    changed_bytes = sum(sizes[name] for name in changed)
+    assert st["b_bytes"] - st["shared_bytes"] <= changed_bytes + (2 << 20)
+    assert st["shared_chunks"] >= TENSORS - 10 and st["chunks_a"] > 1 and st["chunks_b"] > 1
+
+    # the human summary says it too, one NAME<TAB>VALUE line
+    lines = repo("diff", "minilm@0.1.0", "minilm@0.1.1").stdout.splitlines()
+    share = next(line for line in lines if line.startswith("shared storage\t"))
+    assert share.endswith(f"({st['shared_chunks']} of {st['chunks_b']} chunks)")
 
 
 def test_a_version_with_itself_shares_everything(repo, work, real_model):

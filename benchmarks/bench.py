@@ -39,6 +39,7 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"  # tests/realmodel.py: 
 CHUNK = 8 << 20
 STARTUP_VERSIONS = 300
 STARTUP_MODELS = 10
+HOOK_POINTERS = 10  # pointer files a git hook compares when a branch switch changes no model
 
 # A bare SHA-256 pass in a fresh interpreter: python hashlib, 8 MiB reads.
 SHA256_PASS = (
@@ -102,6 +103,8 @@ class Bench:
             Measure("version", "mvc --version", "python_pass", "< 80 ms", max_seconds=0.080),
             Measure("ls", f"mvc ls ({STARTUP_VERSIONS} versions)", "python_pass", "< 150 ms",
                     max_seconds=0.150),
+            Measure("hook_quiet", f"post-checkout hook, no model changed ({HOOK_POINTERS} pointer files)",
+                    "python_pass", "< 200 ms", max_seconds=0.200),
         ):
             self.measures[m.key] = m
 
@@ -308,10 +311,25 @@ class Bench:
             os.environ.update(saved)
         return where
 
-    def startup_round(self, where: Path) -> None:
+    def hook_setup(self, where: Path) -> Path:
+        """HOOK_POINTERS models added with --git and mvc's hooks installed in the start-up
+        repository; the post-checkout hook run once, as the first switch after a clone would."""
+        for i in range(HOOK_POINTERS):
+            model = where / "models" / f"m{i}.bin"
+            model.parent.mkdir(exist_ok=True)
+            model.write_bytes(os.urandom(1 << 20))
+            self.run(MVC, "add", model, "--name", f"hooked-{i}", "--git", cwd=where)
+        self.run(MVC, "hooks", "install", cwd=where)
+        hook = where / ".git" / "hooks" / "post-checkout"
+        self.run(hook, "HEAD", "HEAD", "1", cwd=where)
+        return hook
+
+    def startup_round(self, where: Path, hook: Path) -> None:
         self.record("python_pass", self.run(sys.executable, "-c", "pass", cwd=where))
         self.record("version", self.mvc("--version"))
         self.record("ls", self.run(MVC, "ls", cwd=where))
+        # what git runs after a switch that changed no model: the hook script, as git calls it
+        self.record("hook_quiet", self.run(hook, "HEAD", "HEAD", "1", cwd=where))
 
     # -- all of it --------------------------------------------------------------------------
     def run_all(self, progress) -> None:
@@ -323,8 +341,9 @@ class Bench:
         progress(f"creating {STARTUP_VERSIONS} versions through the Python API")
         where = self.startup_setup()
         self.run(MVC, "ls", cwd=where)  # warm-up: byte-compiled modules, page cache
+        hook = self.hook_setup(where)
         for i in range(self.startup_repeat):
-            self.startup_round(where)
+            self.startup_round(where, hook)
 
     def results(self) -> dict[str, dict]:
         out: dict[str, dict] = {}

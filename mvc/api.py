@@ -248,10 +248,20 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     def checkout(self, ref: str, output: Path | str | None = None, *, link: str = "copy",
                  force: bool = False, progress: Progress = None) -> CheckoutResult:
         """Write the artifact ``ref`` names to ``output`` (default: its original name in the
-        current directory), verified; never overwrites a different file without ``force``."""
+        current directory), verified; never overwrites a different file without ``force``.
+        Objects the local store lacks come from the default remote (a clone that shares the
+        team's registry has the versions but not their bytes)."""
         from mvc.core import versions
+        from mvc.core.integrity import Artifact, artifact_needs
 
         row = self.session.resolve(ref)
+        store = self.session.store
+        needs = artifact_needs(store, [Artifact(row.digest, row.kind, ref)])
+        lacking = needs.unreadable or not all(store.has(d) for d in needs.by_digest)
+        if lacking and self.session.config.value("core.remote"):
+            from mvc.core import sync
+
+            sync.pull(self.session, [refs.format_ref(row.model, row.version)], progress=progress)
         done = versions.checkout(self.session, row, output, link=link, force=force, progress=progress)
         return CheckoutResult(refs.format_ref(row.model, row.version), row.digest, row.kind,
                               str(done.path), link, done.written, done.files, done.bytes)

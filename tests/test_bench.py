@@ -13,7 +13,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
 MEASURES = {
     "sha256", "add_new", "python_pass", "add_unchanged", "cp", "cp_fsync",
     "checkout_copy_fresh", "checkout_copy_cold", "checkout_reflink", "checkout_hardlink",
-    "version", "ls",
+    "version", "ls", "hook_quiet",
 }
 FIELDS = {"label", "median_s", "samples_s", "cpu_median_s", "baseline", "baseline_median_s", "ratio", "target", "pass"}
 

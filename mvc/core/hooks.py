@@ -37,7 +37,7 @@ _SCRIPT = """\
 #!/bin/sh
 {mark} ({version}); 'mvc hooks uninstall' restores what was here.
 # A hook that was here before is kept as {name}{saved} and runs first.
-{stdin}earlier="$(dirname -- "$0")/{name}{saved}"
+{stdin}earlier="${{0%/*}}/{name}{saved}"
 if [ -x "$earlier" ]; then
     "$earlier" "$@"{replay} || exit $?
 fi

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from support import Mvc, git, git_project, mvc_env, write
+from support import Mvc, git, git_project, init_git, mvc_env, write
 
 
 def test_status_reports_each_pointer_unpushed_versions_and_the_repository(work, home, tmp_path):
@@ -95,3 +95,36 @@ def test_pull_with_no_ref_fetches_what_the_pointer_files_need_after_git_pull(wor
     c("checkout")
     assert (clone / "net.bin").read_bytes() == b"two"
     assert [p["state"] for p in c.json("status")["pointers"]] == ["ok"]
+
+
+def test_checkout_by_ref_in_a_clone_that_shares_the_registry(work, home, tmp_path):
+    """registry.url names one SQLite file both clones use (as a PostgreSQL registry would be):
+    the clone sees every version at once, and checkout NAME@VERSION pulls the bytes it lacks."""
+    shared = tmp_path / "shared" / "registry.db"
+    shared.parent.mkdir()
+    init_git(work, home)
+    env = mvc_env(home)
+    git(work, "commit", "-q", "--allow-empty", "-m", "start", env=env)
+    m = Mvc(work, home)
+    m("init", "--registry", f"sqlite:///{shared}")
+    m("remote", "add", "origin", str(tmp_path / "store"))
+    git(work, "commit", "-q", "-m", "mvc init", env=env)
+    write(work / "net.bin", b"one")
+    m("add", "net.bin", "--name", "net", "--git")
+    m("push")
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(work), str(clone), env=env)
+    c = Mvc(clone, home)
+    assert not (clone / ".mvc" / "registry.db").exists()
+    assert [v["version"] for v in c.json("log", "net")] == ["0.1.0"]
+    out = c.json("checkout", "net@0.1.0", "-o", "served.bin")
+    assert out["written"] and (clone / "served.bin").read_bytes() == b"one"
+    doc = c.json("status")
+    assert doc["registry"]["url"] == f"sqlite:///{shared}"
+    assert doc["unpushed"] == [] and [p["state"] for p in doc["pointers"]] == ["missing"]
+    # a version added in the clone is seen by the first work tree at once
+    write(clone / "net.bin", b"two")
+    c("add", "net.bin", "--name", "net", "--git")
+    assert [v["version"] for v in m.json("log", "net")] == ["0.1.1", "0.1.0"]
+    assert m.json("status")["unpushed"] == ["net@0.1.1"]

@@ -133,32 +133,35 @@ def unpushed(session: "Session") -> tuple[tuple[str, str] | None, list[str]]:
     return (remote.name, remote.location), out
 
 
+def _sqlite_file(session: "Session", url: str) -> Path:
+    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else session.layout.registry_db
+
+
 def has_registry(session: "Session") -> bool:
     """Whether there is a registry to read: a server, or a SQLite file (a fresh clone of a
     project whose registry is local to a teammate's machine has none)."""
     from mvc.core.registry import is_server_url
 
     url = session.config.value("registry.url") or ""
-    if is_server_url(url):
-        return True
-    return (Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else session.layout.registry_db).is_file()
+    return is_server_url(url) or _sqlite_file(session, url).is_file()
 
 
 def registry_info(session: "Session") -> tuple[str, str, bool]:
-    """The registry's backend, its URL without credentials, and whether access is locked down."""
-    from urllib.parse import urlsplit, urlunsplit
+    """The registry's backend, its URL without credentials, and whether access is locked down
+    (grants exist; a PostgreSQL registry is never open, SPEC §6)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
     from mvc.core.registry import is_server_url
 
     url = session.config.value("registry.url") or ""
     if is_server_url(url):
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
-        return "postgresql", urlunsplit(parts._replace(netloc=netloc)), True
-    path = Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else session.layout.registry_db
-    locked = path.is_file() and bool(session.registry.grants())
-    return "sqlite", f"sqlite:///{path.absolute()}", locked
+        netloc = (f"{parts.username}@" if parts.username else "") + (parts.hostname or "")
+        netloc += f":{parts.port}" if parts.port else ""
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+        return "postgresql", urlunsplit(parts._replace(netloc=netloc, query=query)), True
+    path = _sqlite_file(session, url)
+    return "sqlite", f"sqlite:///{path.absolute()}", path.is_file() and bool(session.registry.grants())
 
 
 def status(session: "Session", paths: Iterable[Path] | None = None) -> Status:

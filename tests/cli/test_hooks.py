@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from support import BIN, Mvc, git, git_project, mvc_env, write
+from support import BIN, Mvc, git, git_project, init_git, mvc_env, write
 
 BARE_PATH = "/usr/bin:/bin"  # what git may run hooks with: no virtual environment
 
@@ -187,3 +187,21 @@ def test_hooks_fire_in_a_linked_worktree(work, home, tmp_path):
     assert (wt / "net.bin").read_bytes() == b"second"
     _git(wt, home, "checkout", "--detach", "main")
     assert (wt / "net.bin").read_bytes() == b"first"
+
+
+def test_hooks_of_a_repository_in_a_subfolder_of_the_work_tree(work, home, tmp_path):
+    """A monorepo: .mvc lives in ml/, git runs hooks at the top; the hook goes to ml/."""
+    init_git(work, home)
+    env = mvc_env(home)
+    ml = work / "ml"
+    ml.mkdir()
+    m = Mvc(ml, home)
+    m("init")
+    m("remote", "add", "origin", str(tmp_path / "store"))
+    git(work, "commit", "-q", "-m", "ml", env=env)
+    m("hooks", "install")
+    _two_branches(m, ml)
+    _git(work, home, "checkout", "main")
+    assert (ml / "net.bin").read_bytes() == b"first"
+    _git(work, home, "checkout", "exp")
+    assert (ml / "net.bin").read_bytes() == b"second"

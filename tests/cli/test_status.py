@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from support import Mvc, git, git_project, init_git, mvc_env, write
 
 
@@ -22,7 +24,8 @@ def test_status_reports_each_pointer_unpushed_versions_and_the_repository(work, 
     assert doc["pointers"] == [
         {"path": "assets.mvc", "model": "assets", "version": "0.1.0", "state": "ok", "target": "assets"},
         {"path": "b.bin.mvc", "model": "b", "version": "0.1.0", "state": "ok", "target": "b.bin"},
-        {"path": "models/a.bin.mvc", "model": "a", "version": "0.1.0", "state": "ok", "target": "models/a.bin"},
+        {"path": "models/a.bin.mvc", "model": "a", "version": "0.1.0", "state": "ok",
+         "target": "models/a.bin"},
     ]
     assert doc["unpushed"] == [] and doc["remote"] is None  # no remote: nothing to compare with
     assert doc["registry"] == {"backend": "sqlite", "url": f"sqlite:///{work / '.mvc' / 'registry.db'}"}
@@ -97,16 +100,23 @@ def test_pull_with_no_ref_fetches_what_the_pointer_files_need_after_git_pull(wor
     assert [p["state"] for p in c.json("status")["pointers"]] == ["ok"]
 
 
-def test_checkout_by_ref_in_a_clone_that_shares_the_registry(work, home, tmp_path):
-    """registry.url names one SQLite file both clones use (as a PostgreSQL registry would be):
-    the clone sees every version at once, and checkout NAME@VERSION pulls the bytes it lacks."""
-    shared = tmp_path / "shared" / "registry.db"
-    shared.parent.mkdir()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_url(request, tmp_path) -> str:
+    """A registry both clones share: one SQLite file, or a database on the test run's server."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_url")
+    (tmp_path / "shared").mkdir()
+    return f"sqlite:///{tmp_path / 'shared' / 'registry.db'}"
+
+
+def test_checkout_by_ref_in_a_clone_that_shares_the_registry(work, home, tmp_path, registry_url):
+    """registry.url in config.toml names one registry both clones use: the clone sees every
+    version at once, and checkout NAME@VERSION pulls the bytes it lacks from the remote."""
     init_git(work, home)
     env = mvc_env(home)
     git(work, "commit", "-q", "--allow-empty", "-m", "start", env=env)
     m = Mvc(work, home)
-    m("init", "--registry", f"sqlite:///{shared}")
+    m("init", "--registry", registry_url)
     m("remote", "add", "origin", str(tmp_path / "store"))
     git(work, "commit", "-q", "-m", "mvc init", env=env)
     write(work / "net.bin", b"one")
@@ -121,7 +131,9 @@ def test_checkout_by_ref_in_a_clone_that_shares_the_registry(work, home, tmp_pat
     out = c.json("checkout", "net@0.1.0", "-o", "served.bin")
     assert out["written"] and (clone / "served.bin").read_bytes() == b"one"
     doc = c.json("status")
-    assert doc["registry"]["url"] == f"sqlite:///{shared}"
+    backend = registry_url.split(":", 1)[0]
+    assert doc["registry"] == {"backend": backend, "url": registry_url}  # pg_url holds no password
+    assert doc["access"] == ("locked" if backend == "postgresql" else "open")  # a server is never open
     assert doc["unpushed"] == [] and [p["state"] for p in doc["pointers"]] == ["missing"]
     # a version added in the clone is seen by the first work tree at once
     write(clone / "net.bin", b"two")

@@ -61,6 +61,14 @@ def test_hooks_fire_without_the_venv_and_say_nothing_when_nothing_changed(work, 
     assert "mvc" not in quiet.stdout + quiet.stderr
     quiet = _git(work, home, "checkout", "exp")
     assert "mvc" not in quiet.stdout + quiet.stderr
+    # a model changed by hand and not stored is kept: git switches, the hook exits 1 naming it
+    write(work / "net.bin", b"my experiment")
+    kept = _git(work, home, "checkout", "main", check=False)
+    assert kept.returncode == 1 and "net.bin" in kept.stderr and "--force" in kept.stderr
+    assert (work / "net.bin").read_bytes() == b"my experiment"
+    m("checkout", "--force")
+    assert (work / "net.bin").read_bytes() == b"first"
+    _git(work, home, "checkout", "exp")
 
     # pre-push pushes what the pushed branch's pointer files need, from any branch
     bare = tmp_path / "bare.git"
@@ -156,6 +164,11 @@ def test_hooks_chain_to_an_lfs_style_hook_and_uninstall_restores_it(work, home, 
     # a hook that is not mvc's is left alone
     assert {c["action"] for c in m.json("hooks", "uninstall")["changes"]} == {"absent", "foreign"}
     assert (hooks / "pre-push").read_text() == lfs
+
+
+def test_hooks_need_a_git_work_tree(repo):
+    assert "git work tree" in repo.fail("hooks", "install").stderr
+    assert "git work tree" in repo.fail("hooks", "uninstall").stderr
 
 
 def test_hooks_go_to_core_hooks_path(work, home, tmp_path):

@@ -154,3 +154,27 @@ def test_a_newer_mvc_schema_and_a_missing_one(pg_server, pg_url):
         open_registry(pg_url.replace("@", ":secret@"), None)
     with pytest.raises(MvcError, match="cannot reach"):
         open_registry("postgresql://nobody@127.0.0.1:1/none", None)
+
+
+def test_an_older_schema_is_migrated_forward(pg_url, monkeypatch):
+    """A registry an older mvc made (here: one that knew only the first migration) is brought
+    up to this mvc's schema on open, keeping its rows."""
+    from mvc.core.registry import postgres
+    from mvc.core.registry.postgres_schema import MIGRATIONS, SCHEMA_VERSION
+
+    monkeypatch.setattr(postgres, "MIGRATIONS", MIGRATIONS[:1])
+    monkeypatch.setattr(postgres, "SCHEMA_VERSION", 1)
+    old = open_registry(pg_url, None, create=True)
+    with old.conn.raw.transaction():
+        old.conn.execute("INSERT INTO mvc.models (name, created_at) VALUES ('resnet', 't')")
+    old.close()
+    monkeypatch.undo()
+    new = open_registry(pg_url, None)
+    try:
+        assert new.conn.one("SELECT value FROM mvc.meta WHERE key = 'schema_version'") == (str(SCHEMA_VERSION),)
+        assert new.model_names() == ["resnet"]
+        with new.transaction():  # migration 2's audit function is there
+            new.append_event("x", "init", ".mvc", {}, "t")
+        assert new.events()[0].user == new.server_user()
+    finally:
+        new.close()

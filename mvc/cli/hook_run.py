@@ -21,7 +21,7 @@ def _tell(message: str) -> None:
 def _checkout(work_dir: Path) -> None:
     from mvc.core.hooks import stale_pointers
 
-    stale = [p for p in stale_pointers(work_dir, work_dir / ".mvc" / "statcache.db") if p.is_file()]
+    stale = [p for p in stale_pointers(work_dir, work_dir / ".mvc") if p.is_file()]
     if not stale:
         return
     from mvc.cli.common import open_repo

@@ -211,18 +211,35 @@ def tracked_pointer_files(work_dir: Path) -> list[Path]:
     return [work_dir / n for n in names if n.endswith(".mvc") and "/.mvc/" not in f"/{n}"]
 
 
-def stale_pointers(work_dir: Path, stat_cache: Path) -> list[Path]:
-    """The tracked pointer files under ``work_dir`` whose work file the stat cache cannot
-    vouch for (missing, changed, a directory, or never hashed): what checkout must look at.
-    Reads only the pointer files and the stat cache, so that a hook with nothing to do is fast."""
+def _directory_current(target: Path, digest: str, size: int, mvc_dir: Path, cache) -> bool:
+    """Whether the folder ``target`` holds exactly the directory artifact ``digest`` (its
+    manifest read from the store, its files vouched for by the stat cache or hashed)."""
+    from mvc.core.artifacts import Materializer, Stored, load_entries
+    from mvc.core.errors import MvcError
+    from mvc.core.objects import ObjectStore
+
+    store = ObjectStore(mvc_dir / "objects", mvc_dir / "tmp")
+    try:
+        entries = tuple(load_entries(store, digest))
+        return Materializer(store, cache).matches(Stored(digest, size, "directory", target.name, entries), target)
+    except (MvcError, OSError):
+        return False
+
+
+def stale_pointers(work_dir: Path, mvc_dir: Path) -> list[Path]:
+    """The tracked pointer files under ``work_dir`` whose work file does not match (missing,
+    changed, or a file the stat cache cannot vouch for): what checkout must look at. Reads
+    only the pointer files and the stat cache (and a folder's manifest), so that a hook with
+    nothing to do is fast."""
     import tomllib
 
     from mvc.core.statcache import StatCache
 
     pointers = tracked_pointer_files(work_dir)
-    if not pointers:
-        return []
-    cache = StatCache(stat_cache) if stat_cache.is_file() else None
+    cache_file = mvc_dir / "statcache.db"
+    if not pointers or not cache_file.is_file():
+        return pointers
+    cache = StatCache(cache_file)
     stale = []
     try:
         for pointer in pointers:
@@ -236,12 +253,16 @@ def stale_pointers(work_dir: Path, stat_cache: Path) -> list[Path]:
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
                 stale.append(pointer)
                 continue
-            if (cache is None or data.get("kind", "file") != "file" or not stat.S_ISREG(st.st_mode)
-                    or st.st_size != data.get("size") or cache.get(target, st) != data.get("digest")):
+            digest, size = data.get("digest"), data.get("size")
+            if data.get("kind", "file") == "directory":
+                current = stat.S_ISDIR(st.st_mode) and _directory_current(target, str(digest), int(size or 0),
+                                                                          mvc_dir, cache)
+            else:
+                current = stat.S_ISREG(st.st_mode) and st.st_size == size and cache.get(target, st) == digest
+            if not current:
                 stale.append(pointer)
     finally:
-        if cache is not None:
-            cache.close()
+        cache.close()
     return stale
 
 

@@ -218,3 +218,22 @@ def test_hooks_of_a_repository_in_a_subfolder_of_the_work_tree(work, home, tmp_p
     assert (ml / "net.bin").read_bytes() == b"first"
     _git(work, home, "checkout", "exp")
     assert (ml / "net.bin").read_bytes() == b"second"
+
+
+def test_hooks_switch_directory_artifacts_and_stay_quiet(work, home, tmp_path):
+    m = _project(work, home, tmp_path / "store")
+    m("hooks", "install")
+    env = mvc_env(home)
+    write(work / "assets" / "a.txt", "main")
+    m("add", "assets", "--name", "assets", "--git")
+    git(work, "checkout", "-q", "-b", "exp", env=env)
+    write(work / "assets" / "a.txt", "exp")
+    write(work / "assets" / "b" / "c.txt", "more")
+    m("add", "assets", "--name", "assets", "--git")
+    assert "checked out assets@0.1.0" in _git(work, home, "checkout", "main").stderr
+    assert sorted(p.name for p in (work / "assets").rglob("*")) == ["a.txt"]
+    assert (work / "assets" / "a.txt").read_text() == "main"
+    quiet = _git(work, home, "checkout", "-b", "main2")
+    assert "mvc" not in quiet.stdout + quiet.stderr
+    _git(work, home, "checkout", "exp")
+    assert (work / "assets" / "b" / "c.txt").read_text() == "more"

@@ -279,31 +279,60 @@ def pushed_commits(refs_text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _git_out(work_dir: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=work_dir, capture_output=True)
+    if proc.returncode != 0:
+        raise UserError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def _is_pointer_name(name: str) -> bool:
+    return name.endswith(".mvc") and len(name.rsplit("/", 1)[-1]) > 4 and "/.mvc/" not in f"/{name}"
+
+
 def pointers_in_commits(work_dir: Path, commits: list[str]) -> list:
     """The artifacts (integrity.Artifact) that the pointer files under ``work_dir`` name in
-    each of ``commits``: what a teammate checking out a pushed branch will need."""
+    ``commits`` and in the commits before them that no remote-tracking branch has yet (as
+    git-lfs pushes what every pushed commit needs): what a teammate checking out anything
+    pushed will need."""
     import tomllib
 
     from mvc.core.integrity import Artifact
 
-    found: dict[tuple[str, str], Artifact] = {}
-    for commit in commits:
-        listing = subprocess.run(["git", "ls-tree", "-r", "-z", commit], cwd=work_dir, capture_output=True)
-        if listing.returncode != 0:
-            raise UserError(f"git cannot list commit {commit}: "
-                            f"{listing.stderr.decode(errors='replace').strip()}")
-        blobs = []
-        for entry in listing.stdout.decode("utf-8", "surrogateescape").split("\0"):
+    blobs: dict[str, str] = {}  # blob sha -> where it was seen
+    for commit in commits:  # every pointer file at each pushed tip
+        for entry in _git_out(work_dir, "ls-tree", "-r", "-z", commit).split("\0"):
             meta, _, name = entry.partition("\t")
-            if name.endswith(".mvc") and "/.mvc/" not in f"/{name}" and meta.split()[1:2] == ["blob"]:
-                blobs.append((meta.split()[2], name))
-        for sha, name in blobs:
-            text = subprocess.run(["git", "cat-file", "blob", sha], cwd=work_dir, capture_output=True).stdout
-            try:
-                data = tomllib.loads(text.decode("utf-8"))
-                art = Artifact(str(data["digest"]), str(data.get("kind", "file")),
-                               f"{name} in {commit[:12]}")
-            except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError):
-                raise UserError(f"{name} in commit {commit[:12]} is not a valid mvc pointer file") from None
-            found.setdefault((art.digest, art.kind), art)
+            if _is_pointer_name(name) and meta.split()[1:2] == ["blob"]:
+                blobs.setdefault(meta.split()[2], f"{name} in {commit[:12]}")
+    # and each version of a pointer file that the commits on the way there wrote
+    log = _git_out(work_dir, "log", "--raw", "--no-abbrev", "--no-renames", "--format=commit %H", *commits,
+                   "--not", "--remotes", "--", "*.mvc")
+    commit = ""
+    for line in log.splitlines():
+        if line.startswith("commit "):
+            commit = line[7:19]
+        elif line.startswith(":"):
+            meta, _, name = line.partition("\t")
+            fields = meta.split()
+            if len(fields) == 5 and fields[4] != "D" and fields[1].startswith("100") and _is_pointer_name(name):
+                blobs.setdefault(fields[3], f"{name} in {commit}")
+    if not blobs:
+        return []
+    batch = subprocess.run(["git", "cat-file", "--batch"], cwd=work_dir, capture_output=True,
+                           input="".join(f"{sha}\n" for sha in blobs).encode())
+    out, pos = batch.stdout, 0
+    found: dict[tuple[str, str], Artifact] = {}
+    for sha, where in blobs.items():
+        header_end = out.index(b"\n", pos)
+        header = out[pos:header_end].split()
+        size = int(header[2]) if len(header) == 3 else -1
+        text = out[header_end + 1:header_end + 1 + size] if size >= 0 else b""
+        pos = header_end + 1 + max(size, 0) + (1 if size >= 0 else 0)
+        try:
+            data = tomllib.loads(text.decode("utf-8"))
+            art = Artifact(str(data["digest"]), str(data.get("kind", "file")), where)
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError):
+            raise UserError(f"{where.replace(' in ', ' in commit ', 1)} is not a valid mvc pointer file") from None
+        found.setdefault((art.digest, art.kind), art)
     return list(found.values())

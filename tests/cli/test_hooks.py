@@ -70,17 +70,16 @@ def test_hooks_fire_without_the_venv_and_say_nothing_when_nothing_changed(work, 
     assert (work / "net.bin").read_bytes() == b"first"
     _git(work, home, "checkout", "exp")
 
-    # pre-push pushes what the pushed branch's pointer files need, from any branch
+    # pre-push pushes what the pushed branch's commits need (0.1.1 at its tip, 0.1.0 on the
+    # way), whichever branch is checked out
     bare = tmp_path / "bare.git"
     git(tmp_path, "init", "-q", "--bare", str(bare), env=mvc_env(home))
     _git(work, home, "checkout", "main")
     pushed = _git(work, home, "push", "-q", str(bare), "exp")
-    assert "mvc: pushed 1 objects" in pushed.stderr
-    assert m.json("show", "net@0.1.1")["digest"] in _stored(tmp_path / "store")
-    again = _git(work, home, "push", "-q", str(bare), "main")
-    assert m.json("show", "net@0.1.0")["digest"] in _stored(tmp_path / "store")
-    assert "mvc" not in _git(work, home, "push", "-q", str(bare), "main").stderr  # up to date
-    assert again.returncode == 0
+    assert "mvc: pushed 2 objects" in pushed.stderr
+    assert {m.json("show", f"net@0.1.{i}")["digest"] for i in (0, 1)} <= _stored(tmp_path / "store")
+    again = _git(work, home, "push", "-q", str(bare), "main")  # its objects are there: quiet
+    assert "mvc" not in again.stderr
 
     # a teammate's clone: checkout after git checkout brings the other branch's bytes
     clone = tmp_path / "clone"
@@ -237,3 +236,22 @@ def test_hooks_switch_directory_artifacts_and_stay_quiet(work, home, tmp_path):
     assert "mvc" not in quiet.stdout + quiet.stderr
     _git(work, home, "checkout", "exp")
     assert (work / "assets" / "b" / "c.txt").read_text() == "more"
+
+
+def test_pre_push_pushes_what_every_new_commit_needs(work, home, tmp_path):
+    """Like git-lfs: the versions that commits on the way to the pushed tip name go too, so a
+    teammate can check out any of them; commits a remote-tracking branch has are not looked at."""
+    m = _project(work, home, tmp_path / "store")
+    m("hooks", "install")
+    for data in (b"one", b"two", b"three"):
+        write(work / "net.bin", data)
+        m("add", "net.bin", "--name", "net", "--git")
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare), env=mvc_env(home))
+    git(work, "remote", "add", "up", str(bare), env=mvc_env(home))
+    assert "pushed 3 objects" in _git(work, home, "push", "-q", "up", "main").stderr
+    digests = {m.json("show", f"net@0.1.{i}")["digest"] for i in range(3)}
+    assert digests <= _stored(tmp_path / "store")
+    write(work / "net.bin", b"four")
+    m("add", "net.bin", "--name", "net", "--git")
+    assert "pushed 1 objects" in _git(work, home, "push", "-q", "up", "main").stderr

@@ -73,17 +73,23 @@ def test_fsck_points_at_status_for_work_files(work, home):
     assert "mvc status" in m("fsck").stdout
 
 
+def _clone_after_push(m: Mvc, tmp_path) -> Mvc:
+    """net@0.1.0 (b"one") added with --git and pushed; a teammate's clone of the work tree."""
+    write(m.cwd / "net.bin", b"one")
+    m("add", "net.bin", "--name", "net", "--git")
+    m("push")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(m.cwd), str(clone), env=mvc_env(m.home))
+    return Mvc(clone, m.home)
+
+
 def test_pull_with_no_ref_fetches_what_the_pointer_files_need_after_git_pull(work, home, tmp_path):
     m = git_project(work, home)
     env = mvc_env(home)
     m("remote", "add", "origin", str(tmp_path / "store"))
     git(work, "commit", "-q", "-am", "remote", env=env)
-    write(work / "net.bin", b"one")
-    m("add", "net.bin", "--name", "net", "--git")
-    m("push")
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(work), str(clone), env=env)
-    c = Mvc(clone, home)
+    c = _clone_after_push(m, tmp_path)
+    clone = c.cwd
     c("checkout")
     assert (clone / "net.bin").read_bytes() == b"one"
 
@@ -119,13 +125,8 @@ def test_checkout_by_ref_in_a_clone_that_shares_the_registry(work, home, tmp_pat
     m("init", "--registry", registry_url)
     m("remote", "add", "origin", str(tmp_path / "store"))
     git(work, "commit", "-q", "-m", "mvc init", env=env)
-    write(work / "net.bin", b"one")
-    m("add", "net.bin", "--name", "net", "--git")
-    m("push")
-
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(work), str(clone), env=env)
-    c = Mvc(clone, home)
+    c = _clone_after_push(m, tmp_path)
+    clone = c.cwd
     assert not (clone / ".mvc" / "registry.db").exists()
     assert [v["version"] for v in c.json("log", "net")] == ["0.1.0"]
     out = c.json("checkout", "net@0.1.0", "-o", "served.bin")

@@ -3,11 +3,11 @@
 
 _mvc_subcommands() {
     case "$1" in
-        "mvc") echo "init add ls show checkout tag log diff lineage promote rollback archive resolve push pull verify fsck gc stats audit completion config canary remote hooks access" ;;
+        "mvc") echo "init add ls show checkout tag log diff plot lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access" ;;
         "mvc config") echo "get set unset list" ;;
         "mvc canary") echo "start step promote abort status" ;;
         "mvc remote") echo "add remove list" ;;
-        "mvc hooks") echo "install" ;;
+        "mvc hooks") echo "install uninstall" ;;
         "mvc access") echo "grant revoke list" ;;
     esac
 }
@@ -17,12 +17,13 @@ _mvc_options() {
         "mvc") echo "-C --version -V --help -h" ;;
         "mvc init") echo "--registry --json --help -h" ;;
         "mvc add") echo "--name --version --bump --metric --metrics-file --param --params-file --data --code --from --tag --message -m --force -f --store-data --git --json --help -h" ;;
-        "mvc ls") echo "--state --json --help -h" ;;
+        "mvc ls") echo "--state --where --sort --reverse --limit --json --help -h" ;;
         "mvc show") echo "--json --help -h" ;;
         "mvc checkout") echo "--output -o --link --force -f --json --help -h" ;;
         "mvc tag") echo "--force -f --delete -d --message -m --json --help -h" ;;
         "mvc log") echo "--limit -n --channel -c --json --help -h" ;;
         "mvc diff") echo "--json --help -h" ;;
+        "mvc plot") echo "--metric --output -o --json --help -h" ;;
         "mvc lineage") echo "--upstream --downstream --depth --format --json --help -h" ;;
         "mvc promote") echo "--check --message -m --git --json --help -h" ;;
         "mvc rollback") echo "--channel -c --to --message -m --json --help -h" ;;
@@ -34,6 +35,7 @@ _mvc_options() {
         "mvc fsck") echo "--repair --json --help -h" ;;
         "mvc gc") echo "--dry-run --grace --json --help -h" ;;
         "mvc stats") echo "--remote --json --help -h" ;;
+        "mvc status") echo "--json --help -h" ;;
         "mvc audit") echo "--verify --head --limit -n --json --help -h" ;;
         "mvc completion") echo "--help -h" ;;
         "mvc config") echo "--help -h" ;;
@@ -53,6 +55,7 @@ _mvc_options() {
         "mvc remote list") echo "--json --help -h" ;;
         "mvc hooks") echo "--help -h" ;;
         "mvc hooks install") echo "--force -f --json --help -h" ;;
+        "mvc hooks uninstall") echo "--json --help -h" ;;
         "mvc access") echo "--help -h" ;;
         "mvc access grant") echo "--message -m --json --help -h" ;;
         "mvc access revoke") echo "--message -m --json --help -h" ;;
@@ -63,12 +66,13 @@ _mvc_options() {
 _mvc_takes_value() {
     case "$1 $2" in
         "mvc -C") return 0 ;;
-        "mvc add --name"|"mvc add --version"|"mvc add --bump"|"mvc add --metric"|"mvc add --metrics-file"|"mvc add --param"|"mvc add --params-file"|"mvc add --data"|"mvc add --code"|"mvc add --from"|"mvc add --tag"|"mvc add --message"|"mvc add -m") return 0 ;;
         "mvc init --registry") return 0 ;;
-        "mvc ls --state") return 0 ;;
+        "mvc add --name"|"mvc add --version"|"mvc add --bump"|"mvc add --metric"|"mvc add --metrics-file"|"mvc add --param"|"mvc add --params-file"|"mvc add --data"|"mvc add --code"|"mvc add --from"|"mvc add --tag"|"mvc add --message"|"mvc add -m") return 0 ;;
+        "mvc ls --state"|"mvc ls --where"|"mvc ls --sort"|"mvc ls --limit") return 0 ;;
         "mvc checkout --output"|"mvc checkout -o"|"mvc checkout --link") return 0 ;;
         "mvc tag --message"|"mvc tag -m") return 0 ;;
         "mvc log --limit"|"mvc log -n"|"mvc log --channel"|"mvc log -c") return 0 ;;
+        "mvc plot --metric"|"mvc plot --output"|"mvc plot -o") return 0 ;;
         "mvc lineage --depth"|"mvc lineage --format") return 0 ;;
         "mvc promote --check"|"mvc promote --message"|"mvc promote -m") return 0 ;;
         "mvc rollback --channel"|"mvc rollback -c"|"mvc rollback --to"|"mvc rollback --message"|"mvc rollback -m") return 0 ;;
@@ -140,9 +144,11 @@ _mvc_option_values() {
         "mvc add --code") _mvc_files "$3" ;;
         "mvc add --from") _mvc_refs "$3" ;;
         "mvc ls --state") _mvc_words "development staging production archived" "$3" ;;
+        "mvc ls --sort") _mvc_words "version created" "$3" ;;
         "mvc checkout --output"|"mvc checkout -o") _mvc_files "$3" ;;
         "mvc checkout --link") _mvc_words "copy reflink hardlink symlink" "$3" ;;
         "mvc log --channel"|"mvc log -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
+        "mvc plot --output"|"mvc plot -o") _mvc_files "$3" ;;
         "mvc lineage --format") _mvc_words "tree json dot mermaid" "$3" ;;
         "mvc rollback --channel"|"mvc rollback -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
         "mvc resolve --channel"|"mvc resolve -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
@@ -168,6 +174,8 @@ _mvc_positional() {
         "mvc log:0") _mvc_words "$(_mvc_data models)" "$3" ;;
         "mvc diff:0") _mvc_refs "$3" ;;
         "mvc diff:1") _mvc_refs "$3" ;;
+        "mvc diff:"*) _mvc_refs "$3" ;;
+        "mvc plot:0") _mvc_words "$(_mvc_data models)" "$3" ;;
         "mvc lineage:0") _mvc_refs "$3"; _mvc_files "$3" ;;
         "mvc promote:0") _mvc_refs "$3" ;;
         "mvc promote:1") _mvc_words "$(_mvc_data channels)" "$3" ;;
@@ -177,6 +185,7 @@ _mvc_positional() {
         "mvc push:"*) _mvc_refs "$3" ;;
         "mvc pull:"*) _mvc_refs "$3" ;;
         "mvc verify:"*) _mvc_refs "$3" ;;
+        "mvc status:"*) _mvc_files "$3" ;;
         "mvc completion:0") _mvc_words "bash zsh fish" "$3" ;;
         "mvc config get:0") _mvc_words "$(_mvc_data config-keys)" "$3" ;;
         "mvc config set:0") _mvc_words "$(_mvc_data config-keys)" "$3" ;;

@@ -4,7 +4,7 @@
 function __mvc_subcommands
     switch $argv[1]
         case 'mvc'
-            echo init add ls show checkout tag log diff lineage promote rollback archive resolve push pull verify fsck gc stats audit completion config canary remote hooks access
+            echo init add ls show checkout tag log diff plot lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access
         case 'mvc config'
             echo get set unset list
         case 'mvc canary'
@@ -12,7 +12,7 @@ function __mvc_subcommands
         case 'mvc remote'
             echo add remove list
         case 'mvc hooks'
-            echo install
+            echo install uninstall
         case 'mvc access'
             echo grant revoke list
     end
@@ -26,13 +26,15 @@ function __mvc_takes_value
             return 0
         case 'mvc add --name' 'mvc add --version' 'mvc add --bump' 'mvc add --metric' 'mvc add --metrics-file' 'mvc add --param' 'mvc add --params-file' 'mvc add --data' 'mvc add --code' 'mvc add --from' 'mvc add --tag' 'mvc add --message' 'mvc add -m'
             return 0
-        case 'mvc ls --state'
+        case 'mvc ls --state' 'mvc ls --where' 'mvc ls --sort' 'mvc ls --limit'
             return 0
         case 'mvc checkout --output' 'mvc checkout -o' 'mvc checkout --link'
             return 0
         case 'mvc tag --message' 'mvc tag -m'
             return 0
         case 'mvc log --limit' 'mvc log -n' 'mvc log --channel' 'mvc log -c'
+            return 0
+        case 'mvc plot --metric' 'mvc plot --output' 'mvc plot -o'
             return 0
         case 'mvc lineage --depth' 'mvc lineage --format'
             return 0
@@ -128,7 +130,8 @@ complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'show' -d 'Show everything about o
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'checkout' -d 'Write a version\'s files out, verified'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'tag' -d 'Tag a version, delete a tag or list tags'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'log' -d 'Show the history of versions or of a channel'
-complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'diff' -d 'Compare two versions: metrics, params, files, tensors'
+complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'diff' -d 'Compare two versions, or three or more side by side'
+complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'plot' -d 'Plot a model\'s metrics across its versions'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'lineage' -d 'Show where a version came from and what was built on it'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'promote' -d 'Make a channel serve a version, blue-green'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'rollback' -d 'Return a channel to the version it served before'
@@ -140,6 +143,7 @@ complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'verify' -d 'Re-hash stored object
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'fsck' -d 'Check the repository\'s consistency, and repair it'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'gc' -d 'Delete objects that no version needs'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'stats' -d 'Print what the repository holds and what storing it takes'
+complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'status' -d 'Show pointer files, unpushed versions, registry state'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'audit' -d 'Show or verify the audit trail of every change'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'completion' -d 'Print the shell completion script for bash, zsh or fish'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'config' -d 'Read and write settings in .mvc/config.toml'
@@ -150,9 +154,9 @@ complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'access' -d 'Grant and revoke role
 complete -c mvc -n '__mvc_at \'mvc\'' -s C -x -a '(__fish_complete_directories)' -d 'Run as if mvc was started in DIR (like git -C).'
 complete -c mvc -n '__mvc_at \'mvc\'' -l version -s V -d 'Print the mvc version and exit.'
 complete -c mvc -n '__mvc_at \'mvc\'' -l help -s h -d 'Show this message and exit.'
+complete -c mvc -n '__mvc_at \'mvc init\'' -l registry -x -d 'Keep the registry on a PostgreSQL server: postgresql://USER@HOST:PORT/DB (no password; libpq supplies it).'
 complete -c mvc -n '__mvc_at \'mvc init\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc init\'' -l help -s h -d 'Show this message and exit.'
-complete -c mvc -n '__mvc_at \'mvc init\'' -l registry -x -d 'Keep the registry on a PostgreSQL server: postgresql://USER@HOST:PORT/DB (no password; libpq supplies it).'
 complete -c mvc -n '__mvc_at \'mvc init\' 0' -f -a '(__fish_complete_directories)'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l name -x -a '(__mvc_data models)' -d 'Model name, e.g. resnet.'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l version -x -d 'Explicit version, e.g. 1.2.0 (default: bump the latest).'
@@ -173,6 +177,10 @@ complete -c mvc -n '__mvc_at \'mvc add\'' -l json -d 'Print one JSON document on
 complete -c mvc -n '__mvc_at \'mvc add\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc add\' 0' -F
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l state -x -a 'development staging production archived' -d 'Only versions in STATE: development, staging, production or archived.'
+complete -c mvc -n '__mvc_at \'mvc ls\'' -l where -x -d 'Only versions where EXPR holds: KEY OP VALUE, e.g. \'accuracy >= 0.9\' or \'param.lr = 0.01\'; repeat: all must hold.'
+complete -c mvc -n '__mvc_at \'mvc ls\'' -l sort -x -a 'version created' -d 'Order by version (the default) or created, newest first, or by a metric, best first.'
+complete -c mvc -n '__mvc_at \'mvc ls\'' -l reverse -d 'Turn the order round.'
+complete -c mvc -n '__mvc_at \'mvc ls\'' -l limit -x -d 'At most N versions.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc ls\' 0' -f -a '(__mvc_data models)'
@@ -200,6 +208,12 @@ complete -c mvc -n '__mvc_at \'mvc diff\'' -l json -d 'Print one JSON document o
 complete -c mvc -n '__mvc_at \'mvc diff\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc diff\' 0' -f -a '(__mvc_refs)'
 complete -c mvc -n '__mvc_at \'mvc diff\' 1' -f -a '(__mvc_refs)'
+complete -c mvc -n '__mvc_at \'mvc diff\' +2' -f -a '(__mvc_refs)'
+complete -c mvc -n '__mvc_at \'mvc plot\'' -l metric -x -d 'A metric to plot; repeat for more (default: every metric).'
+complete -c mvc -n '__mvc_at \'mvc plot\'' -l output -s o -r -F -d 'Write the chart to FILE instead: .svg or .png, by its suffix.'
+complete -c mvc -n '__mvc_at \'mvc plot\'' -l json -d 'Print one JSON document on stdout.'
+complete -c mvc -n '__mvc_at \'mvc plot\'' -l help -s h -d 'Show this message and exit.'
+complete -c mvc -n '__mvc_at \'mvc plot\' 0' -f -a '(__mvc_data models)'
 complete -c mvc -n '__mvc_at \'mvc lineage\'' -l upstream -d 'Only what it came from: data, code and parent versions.'
 complete -c mvc -n '__mvc_at \'mvc lineage\'' -l downstream -d 'Only what was built on it.'
 complete -c mvc -n '__mvc_at \'mvc lineage\'' -l depth -x -d 'At most N steps away (default: no limit).'
@@ -252,6 +266,9 @@ complete -c mvc -n '__mvc_at \'mvc gc\'' -l help -s h -d 'Show this message and 
 complete -c mvc -n '__mvc_at \'mvc stats\'' -l remote -d 'Also count what the default remote holds.'
 complete -c mvc -n '__mvc_at \'mvc stats\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc stats\'' -l help -s h -d 'Show this message and exit.'
+complete -c mvc -n '__mvc_at \'mvc status\'' -l json -d 'Print one JSON document on stdout.'
+complete -c mvc -n '__mvc_at \'mvc status\'' -l help -s h -d 'Show this message and exit.'
+complete -c mvc -n '__mvc_at \'mvc status\' +0' -F
 complete -c mvc -n '__mvc_at \'mvc audit\'' -l verify -d 'Recompute the hash chain from the first event; exit 3 if broken.'
 complete -c mvc -n '__mvc_at \'mvc audit\'' -l head -d 'Print the newest event\'s hash, to keep elsewhere; with --verify and a HASH kept earlier, also check that it is in the chain (exit 3 if not).'
 complete -c mvc -n '__mvc_at \'mvc audit\'' -l limit -s n -x -d 'Show only the newest N events.'
@@ -324,10 +341,13 @@ complete -c mvc -n '__mvc_at \'mvc remote remove\' 0' -f -a '(__mvc_data remotes
 complete -c mvc -n '__mvc_at \'mvc remote list\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc remote list\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc hooks\' 0' -f -a 'install' -d 'Install mvc\'s git hooks'
+complete -c mvc -n '__mvc_at \'mvc hooks\' 0' -f -a 'uninstall' -d 'Remove mvc\'s git hooks and put back the hooks they ran first'
 complete -c mvc -n '__mvc_at \'mvc hooks\'' -l help -s h -d 'Show this message and exit.'
-complete -c mvc -n '__mvc_at \'mvc hooks install\'' -l force -s f -d 'Replace hooks that are not mvc\'s.'
+complete -c mvc -n '__mvc_at \'mvc hooks install\'' -l force -s f -d 'When another tool replaced mvc\'s hook since the last install, chain to the new hook and keep the one kept before as NAME.pre-mvc.N (nothing is deleted).'
 complete -c mvc -n '__mvc_at \'mvc hooks install\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc hooks install\'' -l help -s h -d 'Show this message and exit.'
+complete -c mvc -n '__mvc_at \'mvc hooks uninstall\'' -l json -d 'Print one JSON document on stdout.'
+complete -c mvc -n '__mvc_at \'mvc hooks uninstall\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc access\' 0' -f -a 'grant' -d 'Give a user a role'
 complete -c mvc -n '__mvc_at \'mvc access\' 0' -f -a 'revoke' -d 'Remove a user\'s grant'
 complete -c mvc -n '__mvc_at \'mvc access\' 0' -f -a 'list' -d 'List the grants'

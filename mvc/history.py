@@ -14,7 +14,7 @@ from mvc.core.serving import STATES, serving_map, state_of, tags_by_version
 from mvc.results import LogEntry, ModelSummary, VersionInfo, VersionSummary
 
 if TYPE_CHECKING:
-    from mvc.results.compare import DiffResult, LineageResult
+    from mvc.results.compare import DiffManyResult, DiffResult, LineageResult, SeriesResult
 
 
 class HistoryOps:
@@ -129,18 +129,57 @@ class HistoryOps:
         ]
 
     # -- comparison and lineage ---------------------------------------------------------
-    def diff(self, a: str, b: str) -> "DiffResult":
-        """How version ``b`` differs from version ``a``: metrics (with direction), params,
-        files, tensors, similarity, performance delta, importance and a recommendation."""
+    def diff(self, *versions: str) -> "DiffResult | DiffManyResult":
+        """With two refs A and B: how version B differs from version A: metrics (with
+        direction), params, files, tensors, similarity, performance delta, importance and a
+        recommendation (``DiffResult``). With three or more: their metrics and the params that
+        differ side by side, each metric's best version and a recommendation against the
+        first, the baseline (``DiffManyResult``)."""
         from mvc.core import compare
         from mvc.results import DiffResult
 
+        if len(versions) < 2:
+            raise UsageError("diff needs at least two refs: mvc diff REF_A REF_B [REF]...")
         session = self.session
+        if len(versions) > 2:
+            return self._diff_many(versions)
+        a, b = versions
         sides = [compare.side_of(refs.format_ref(r.model, r.version), r, session.registry, session.store)
                  for r in (session.resolve(a), session.resolve(b))]
         settings = compare.settings_from(session.config.value)
         return DiffResult(**compare.compare(*sides, settings, compare.store_reader(session.store),
                                             compare.store_chunks(session.store)))
+
+    def _diff_many(self, given: tuple[str, ...]) -> "DiffManyResult":
+        from mvc.core import ranking
+        from mvc.core.compare import settings_from
+        from mvc.results import DiffManyResult
+
+        session = self.session
+        sides, first = [], {}
+        for ref in given:
+            row = session.resolve(ref)
+            name = refs.format_ref(row.model, row.version)
+            if name in first:
+                raise UserError(f"{first[name]} and {ref} are both {name}; give each version once")
+            first[name] = ref
+            sides.append((name, row.metrics, row.params))
+        return DiffManyResult(**ranking.compare_many(sides, settings_from(session.config.value)))
+
+    def series(self, name: str, metrics: "list[str] | None" = None) -> "SeriesResult":
+        """Each metric of model ``name`` (``metrics``, default all) across its versions,
+        lowest version first, and the version each channel serves: what ``mvc plot`` draws
+        and ``mvc plot --json`` prints."""
+        from mvc.core import series
+        from mvc.results import SeriesResult
+
+        check_model_name(name)
+        registry = self.session.registry
+        if registry.latest_version(name) is None:
+            self.session.resolve(name)  # raises "unknown model" with a suggestion
+        data = series.series(registry, name, list(metrics or []), list(self.session.channel_names()))
+        return SeriesResult(data["model"], tuple(data["versions"]),
+                            {k: tuple(v) for k, v in data["metrics"].items()}, data["channels"])
 
     def lineage(self, target: str, *, upstream: bool = True, downstream: bool = True,
                 depth: int | None = None) -> "LineageResult":

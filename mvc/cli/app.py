@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tag": ("tag", "tag"),
     "log": ("log", "log"),
     "diff": ("diff", "diff"),
+    "plot": ("plot", "plot"),
     "lineage": ("lineage", "lineage"),
     "config": ("config", "app"),
     "promote": ("promote", "promote"),

@@ -1,24 +1,32 @@
-"""Compare two versions: metrics, params, files, tensors.
+"""Compare two versions, or three or more side by side.
 
-Shows how version B differs from version A: metrics (better or worse, by each metric's
-direction), parameters, files, tensors inside .safetensors and .npz files, the chunks and bytes
-the two share in the store, their similarity and a recommendation: RECOMMEND_A, RECOMMEND_B,
-SIMILAR_PERFORMANCE or INSUFFICIENT_DATA (by the primary metric, compare.primary_metric).
+With two refs, shows how version B differs from version A: metrics (better or worse, by each
+metric's direction), parameters, files, tensors inside .safetensors and .npz files, the chunks
+and bytes the two share in the store, their similarity and a recommendation: RECOMMEND_A,
+RECOMMEND_B, SIMILAR_PERFORMANCE or INSUFFICIENT_DATA (by the primary metric,
+compare.primary_metric).
+
+With three or more refs the first is the baseline: each metric and each param that differs in a
+table, one column a version, the best value of each metric marked with *, and a
+recommendation: RECOMMEND the version whose primary metric is best when it beats the baseline
+by more than compare.threshold, else SIMILAR_PERFORMANCE (INSUFFICIENT_DATA when the baseline
+or every other version lacks the primary metric).
 
 EXAMPLES
 
     mvc diff resnet@0.1.0 resnet@0.2.0
     mvc diff resnet@production resnet@staging --json
+    mvc diff resnet@0.1.0 resnet@0.2.0 resnet@0.3.0
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit, fields, line, piped, table
+from mvc.cli.output import console, emit, fields, fmt_value, line, piped, table
 
 _REF_HELP = "NAME, NAME@VERSION, NAME@TAG, NAME@CHANNEL or sha256:PREFIX."
 
@@ -26,11 +34,35 @@ _REF_HELP = "NAME, NAME@VERSION, NAME@TAG, NAME@CHANNEL or sha256:PREFIX."
 def diff(
     ref_a: Annotated[str, typer.Argument(metavar="REF_A", help="The version to compare from (A). " + _REF_HELP)],
     ref_b: Annotated[str, typer.Argument(metavar="REF_B", help="The version to compare to (B). " + _REF_HELP)],
+    more: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[REF]...", help="More versions: compare them all side by side, REF_A the baseline.")] = None,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo
 
-    emit(open_repo().diff(ref_a, ref_b), json_out, _render)
+    refs = [ref_a, ref_b, *(more or ())]
+    emit(open_repo().diff(*refs), json_out, _render if len(refs) == 2 else _render_many)
+
+
+def _render_many(d) -> None:
+    """One column a version, the baseline first; on a terminal the best value of each metric
+    is marked ``*`` (and green); in a pipe a last column names the best version instead."""
+    pipe = piped()
+    headers = ["metric", *d.versions] + (["best"] if pipe else [])
+    rows = []
+    for name, values in d.metrics.items():
+        best = d.best.get(name)
+        cells = [values.get(ref, "") if pipe or ref != best else (f"{fmt_value(values[ref])} *", "bold green")
+                 for ref in d.versions]
+        rows.append([name, *cells] + ([best] if pipe else []))
+    if rows:
+        table(headers, rows, title="metrics")
+    if d.params:
+        table(["param", *d.versions], [[k, *(v.get(ref, "") for ref in d.versions)] for k, v in d.params.items()],
+              title="params that differ")
+    rec = d.recommendation
+    fields([("baseline", d.versions[0]), ("primary metric", d.primary_metric),
+            ("recommendation", rec["verdict"]), ("recommended", rec["ref"] or "")])
 
 
 def _verdict(m: dict) -> tuple[str, str]:

@@ -1,13 +1,17 @@
 """List models, or the versions of one model.
 
 Without NAME: each model, its number of versions, the latest and what each channel serves.
-With NAME: its versions, newest first, with a short digest, state, tags, time and metrics.
+With NAME: its versions, newest first, with a short digest, state, tags, time and metrics;
+--where keeps those that meet every KEY OP VALUE (OP one of = != < <= > >=; KEY a metric,
+param.NAME, tag, state, version or created), --sort orders them by version, created or a
+metric (best first by its direction, compare.lower_is_better; versions without it last),
+--reverse turns the order round and --limit keeps the first N. The registry does the work.
 
 EXAMPLES
 
     mvc ls
-    mvc ls resnet --state production
-    mvc ls resnet --json
+    mvc ls resnet --where 'accuracy > 0.9' --where 'state != archived' --sort accuracy --limit 5
+    mvc ls resnet --state production --json
 """
 
 from __future__ import annotations
@@ -19,19 +23,47 @@ import typer
 from mvc.cli.common import JsonOption, Words
 from mvc.cli.output import emit, key_values, say, short, table
 
+_STATES = Words("development", "staging", "production", "archived")
+
 
 def ls(
     name: Annotated[Optional[str], typer.Argument(metavar="NAME", help="A model name: list its versions.")] = None,
     state: Annotated[
         Optional[str], typer.Option("--state", metavar="STATE",
-                                    click_type=Words("development", "staging", "production", "archived"),
+                                    click_type=_STATES,
                                     help="Only versions in STATE: development, staging, production or archived.")
+    ] = None,
+    where: Annotated[
+        Optional[list[str]], typer.Option("--where", metavar="EXPR",
+                                          help="Only versions where EXPR holds: KEY OP VALUE, e.g. 'accuracy >= 0.9'"
+                                               " or 'param.lr = 0.01'; repeat: all must hold.")
+    ] = None,
+    sort: Annotated[
+        Optional[str], typer.Option("--sort", metavar="KEY", click_type=Words("version", "created"),
+                                    help="Order by version (the default) or created, newest first, or by a "
+                                         "metric, best first.")
+    ] = None,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Turn the order round.")] = False,
+    limit: Annotated[
+        Optional[int], typer.Option("--limit", metavar="N", help="At most N versions.")
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo
 
-    rows = open_repo().ls(name, state)
+    query = bool(where) or sort is not None or reverse or limit is not None
+    if name is None and query:
+        from mvc.core.errors import UsageError
+
+        raise UsageError("--where, --sort, --reverse and --limit need a model name: mvc ls NAME --where EXPR")
+    repo = open_repo()
+    if not query:
+        rows = repo.ls(name, state)
+    else:
+        if state is not None and state not in _STATES.choices:
+            repo.ls(name, state)  # the error plain ls gives for an unknown state
+        rows = repo.find(name, where=[*([f"state = {state}"] if state else []), *(where or ())],
+                         sort=sort, reverse=reverse, limit=limit)
 
     def render(items) -> None:
         if name is None:

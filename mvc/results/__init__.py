@@ -188,6 +188,8 @@ _LAZY = {
     "StoreStats": "trust",
     "RemoteStats": "trust",
     "DiffResult": "compare",
+    "DiffManyResult": "compare",
+    "SeriesResult": "compare",
     "LineageResult": "compare",
     "RemoteInfo": "sync",
     "TransferResult": "sync",

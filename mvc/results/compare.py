@@ -52,3 +52,27 @@ class LineageResult(Result):
         from mvc.core.lineage import to_mermaid
 
         return to_mermaid(self.to_dict())
+
+
+@dataclass(frozen=True)
+class DiffManyResult(Result):
+    """Three or more versions side by side, the first the baseline (``mvc diff REF_1 REF_2
+    REF_3 …``, SPEC §3 "Comparison")."""
+
+    versions: tuple[str, ...]
+    metrics: dict[str, dict[str, Any]]  # metric -> {ref: value}, for the refs that have it
+    best: dict[str, str]  # metric -> the ref whose value is best (by the metric's direction)
+    params: dict[str, dict[str, Any]]  # param that differs -> {ref: value}, for the refs that have it
+    recommendation: dict[str, Any]  # {"verdict", "ref"}
+    primary_metric: str
+
+
+@dataclass(frozen=True)
+class SeriesResult(Result):
+    """Each metric of a model across its versions, in version order, and what each channel
+    serves (``mvc plot``, SPEC §3 "Comparison")."""
+
+    model: str
+    versions: tuple[str, ...]  # every version of the model, lowest first
+    metrics: dict[str, tuple[dict[str, Any], ...]]  # metric -> ({"version", "value"}, ...)
+    channels: dict[str, str | None]  # channel -> the version it serves (stable), or None

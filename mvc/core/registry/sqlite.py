@@ -163,6 +163,15 @@ class SqliteRegistry(Registry):
             (model,)).fetchone()
         return None if row is None else version_row(row)
 
+    def find_versions(self, model, filters, sort, limit=None) -> list[VersionRow]:
+        from mvc.core.registry.sqlite_query import clauses
+
+        q = clauses(filters, sort, limit)
+        rows = self._conn.execute(
+            f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM}{q.joins} WHERE m.name = ? AND {q.where}"
+            f" ORDER BY {q.order}", [model, *q.params])
+        return [version_row(r) for r in rows]
+
     def versions_by_digest(self, prefix: str) -> list[VersionRow]:
         upper = prefix + "\uffff"
         rows = self._conn.execute(

@@ -1,0 +1,188 @@
+"""Queries over one model's versions (SPEC §3 ``mvc ls NAME --sort/--where/--limit``): the
+parser of ``--where KEY OP VALUE`` and ``--sort KEY`` into plain, backend-neutral terms that a
+registry backend turns into SQL (``Registry.find_versions``), so that filtering and sorting
+run in the registry, never by reading every version into Python.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, NamedTuple
+
+from mvc.core.errors import UserError
+from mvc.core.metrics import param_value
+from mvc.core.semver import parse_version
+from mvc.core.serving import STATES
+
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
+FIELDS = ("metric", "param", "tag", "state", "version", "created")
+
+FORM = ("KEY OP VALUE, OP one of = != < <= > >=, KEY a metric name, param.NAME, tag, state, "
+        "version or created (e.g. 'accuracy >= 0.9', 'param.optimizer = adam', 'tag = best', "
+        "'state != archived', 'version >= 1.2.0')")
+SORT_FORM = "version, created or a metric name (e.g. --sort accuracy)"
+
+# A metric or parameter name as mvc add accepts it (metrics.check_key), optionally written
+# metric.NAME (for a metric called tag, state, version or created).
+_EXPR = re.compile(r"^\s*(?P<key>[A-Za-z0-9_][A-Za-z0-9_.:/\-\[\]]{0,133})\s*"
+                   r"(?P<op>==|!=|<=|>=|=|<|>)\s*(?P<value>.*?)\s*\Z", re.ASCII | re.DOTALL)
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/\-\[\]]{0,127}\Z", re.ASCII)
+
+
+class Filter(NamedTuple):
+    """One condition on a version. ``field`` and what ``value`` holds:
+
+    - ``metric``: ``name`` the metric, ``value`` a float; a version that lacks the metric
+      never matches (also not ``!=``).
+    - ``param``: ``name`` the parameter, ``value`` a str, int, float, bool or None; matches
+      only a stored value of the same JSON type (a number never equals a string), and one
+      that lacks the parameter never matches.
+    - ``tag``: ``value`` a label; ``=`` holds when the version carries the tag, ``!=`` when
+      it does not. No other operator.
+    - ``state``: ``value`` one of STATES (derived as in SPEC §1); ``=`` and ``!=`` only.
+    - ``version``: ``value`` the semver ``text_key`` of the version given: compare the
+      registry's ``sort_key`` with it (its byte order is the semver order).
+    - ``created``: ``value`` an ISO 8601 text compared with ``created_at`` as text.
+    """
+
+    field: str
+    name: str | None
+    op: str  # one of OPERATORS
+    value: Any
+
+
+class Sort(NamedTuple):
+    """The order of the result: ``key`` is ``version`` (semver, by ``sort_key``), ``created``
+    (``created_at``, then the row id) or ``metric`` (the metric ``name``); ``descending`` as
+    given. Versions that lack a sorted metric come last in both directions; ties are broken
+    by the version, highest first."""
+
+    key: str
+    name: str | None
+    descending: bool
+
+
+def _bad(expr: str, why: str) -> UserError:
+    shown = expr if len(expr) <= 80 else expr[:77] + "..."
+    return UserError(f"invalid --where {shown!r}: {why}; write {FORM}")
+
+
+def parse_filter(expr: str) -> Filter:
+    """One ``--where`` expression; anything else is exit 1 with the accepted form."""
+    if not isinstance(expr, str):
+        raise UserError(f"invalid --where {expr!r}; write {FORM}")
+    m = _EXPR.match(expr)
+    if m is None:
+        raise _bad(expr, "it is not KEY OP VALUE")
+    key, op, text = m["key"], m["op"], m["value"]
+    op = "=" if op == "==" else op
+    if text == "":
+        raise _bad(expr, "the value is missing")
+    if key in ("tag", "state"):
+        if op not in ("=", "!="):
+            raise _bad(expr, f"{key} compares only with = or !=")
+        if key == "state" and text not in STATES:
+            raise _bad(expr, f"a state is one of {', '.join(STATES)}")
+        return Filter(key, None, op, text)
+    if key == "version":
+        try:
+            return Filter("version", None, op, parse_version(text).text_key())
+        except UserError:
+            raise _bad(expr, "the value is not a version MAJOR.MINOR.PATCH[-PRERELEASE]") from None
+    if key == "created":
+        return Filter("created", None, op, text)
+    if key.startswith("param."):
+        name = key[len("param."):]
+        if not _NAME.match(name):
+            raise _bad(expr, "param. must be followed by a parameter name")
+        value = param_value(text)
+        if isinstance(value, (dict, list)):
+            raise _bad(expr, "a parameter compares with a number, a string, true, false or null")
+        if op not in ("=", "!=") and (value is None or isinstance(value, bool)):
+            raise _bad(expr, f"{text} compares only with = or !=")
+        return Filter("param", name, op, value)
+    name = key[len("metric."):] if key.startswith("metric.") else key
+    if not _NAME.match(name):
+        raise _bad(expr, "the key is not a metric name")
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is None or number != number or number in (float("inf"), float("-inf")):
+        raise _bad(expr, f"metric {name!r} compares with a finite number, not {text[:40]!r}")
+    return Filter("metric", name, op, number)
+
+
+def parse_filters(exprs: list[str] | tuple[str, ...] | None) -> list[Filter]:
+    return [parse_filter(e) for e in exprs or ()]
+
+
+def parse_sort(key: str | None, reverse: bool, lower_better: Callable[[str], bool]) -> Sort:
+    """``--sort KEY`` and ``--reverse``: ``version`` and ``created`` newest first, a metric
+    best first (ascending when ``lower_better(name)``); ``reverse`` turns the order round."""
+    key = "version" if key is None else key
+    if key in ("version", "created"):
+        return Sort(key, None, not reverse)
+    name = key[len("metric."):] if key.startswith("metric.") else key
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UserError(f"invalid --sort {key[:80]!r}; use {SORT_FORM}")
+    return Sort("metric", name, lower_better(name) == reverse)
+
+
+def check_limit(limit: int | None) -> int | None:
+    if limit is not None and limit < 1:
+        raise UserError("--limit must be at least 1")
+    return limit
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+}
+
+
+def _json_type(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string" if isinstance(value, str) else "other"
+
+
+def holds(f: Filter, row, state: str, tags: set[str]) -> bool:
+    """Whether version ``row`` (a VersionRow, with its derived ``state`` and its ``tags``)
+    meets ``f``, by the rules of Filter: what a backend's SQL must agree with."""
+    test = _COMPARE[f.op]
+    if f.field in ("metric", "param"):
+        values = row.metrics if f.field == "metric" else row.params
+        if f.name not in values:
+            return False
+        value = values[f.name]
+        if f.field == "metric" or not (f.value is None or isinstance(f.value, bool)):
+            return _json_type(value) == _json_type(f.value) and test(value, f.value)
+        return value is f.value if f.op == "=" else value is not f.value  # true, false, null
+    if f.field == "tag":
+        return (f.value in tags) == (f.op == "=")
+    if f.field == "state":
+        return test(state, f.value)
+    if f.field == "version":
+        return test(parse_version(row.version).text_key(), f.value)
+    return test(row.created_at, f.value)
+
+
+def select(rows: list, filters: list[Filter], sort: Sort, limit: int | None,
+           state: Callable[[Any], str], tags: Callable[[Any], set[str]]) -> list:
+    """``find_versions`` over rows in memory: the reference the SQL is tested against, and
+    the fallback of a backend that has no query of its own."""
+    kept = [r for r in rows if all(holds(f, r, state(r), tags(r)) for f in filters)]
+    kept.sort(key=lambda r: parse_version(r.version).text_key(), reverse=True)  # ties: highest first
+    if sort.key == "version":
+        kept.sort(key=lambda r: parse_version(r.version).text_key(), reverse=sort.descending)
+    elif sort.key == "created":
+        kept.sort(key=lambda r: (r.created_at, r.id), reverse=sort.descending)
+    else:
+        having = [r for r in kept if _json_type(r.metrics.get(sort.name)) == "number"]
+        lacking = [r for r in kept if _json_type(r.metrics.get(sort.name)) != "number"]
+        having.sort(key=lambda r: r.metrics[sort.name], reverse=sort.descending)
+        kept = having + lacking
+    return kept if limit is None else kept[:limit]

@@ -1,0 +1,106 @@
+"""mvc ls NAME --where EXPR... --sort KEY --reverse --limit N (SPEC §3), and Repo.find."""
+
+from __future__ import annotations
+
+import pytest
+
+from support import Mvc
+
+VERSION_KEYS = {"ref", "version", "digest", "state", "tags", "created_at", "metrics"}
+
+
+@pytest.fixture
+def zoo(repo: Mvc) -> Mvc:
+    """m 0.1.0 .. 0.1.5: accuracy rises, latency falls, 0.1.5 has no metrics; lr and opt
+    params; 0.1.2 tagged best, 0.1.3 in production, 0.1.1 in staging, 0.1.0 archived."""
+    for i in range(5):
+        repo.add("m", f"v{i}".encode(), "--metric", f"accuracy=0.8{i}", "--metric", f"latency_ms={100 - 3 * i}",
+                 "--param", f"lr=0.0{i + 1}", "--param", f"opt={'adam' if i < 2 else 'sgd'}")
+    repo.add("m", b"v5", "--param", "lr=1")
+    repo("tag", "m@0.1.2", "best")
+    repo("promote", "m@0.1.3", "production")
+    repo("promote", "m@0.1.1", "staging")
+    repo("archive", "m@0.1.0")
+    return repo
+
+
+def _versions(repo: Mvc, *args: str) -> list[str]:
+    return [r["version"] for r in repo.json("ls", "m", *args)]
+
+
+def test_sort_by_a_metric_best_first_by_its_direction_lacking_last(zoo):
+    assert _versions(zoo) == ["0.1.5", "0.1.4", "0.1.3", "0.1.2", "0.1.1", "0.1.0"]
+    assert _versions(zoo, "--sort", "accuracy") == ["0.1.4", "0.1.3", "0.1.2", "0.1.1", "0.1.0", "0.1.5"]
+    assert _versions(zoo, "--sort", "latency_ms") == ["0.1.4", "0.1.3", "0.1.2", "0.1.1", "0.1.0", "0.1.5"]
+    assert _versions(zoo, "--sort", "accuracy", "--reverse") == ["0.1.0", "0.1.1", "0.1.2", "0.1.3", "0.1.4",
+                                                                 "0.1.5"]
+    assert _versions(zoo, "--sort", "version", "--reverse", "--limit", "2") == ["0.1.0", "0.1.1"]
+    assert _versions(zoo, "--sort", "created", "--limit", "1") == ["0.1.5"]
+    # compare.lower_is_better decides the direction
+    zoo("config", "set", "compare.lower_is_better", '["accuracy"]')
+    assert _versions(zoo, "--sort", "accuracy", "--limit", "1") == ["0.1.0"]
+
+
+WHERE = [
+    (["accuracy > 0.82"], ["0.1.4", "0.1.3"]),
+    (["accuracy >= 0.82", "latency_ms <= 94"], ["0.1.4", "0.1.3", "0.1.2"]),
+    (["param.opt = sgd", "accuracy<0.84"], ["0.1.3", "0.1.2"]),
+    (["param.opt != sgd"], ["0.1.1", "0.1.0"]),
+    (["param.lr = 1"], ["0.1.5"]),
+    (["param.lr < 0.03"], ["0.1.1", "0.1.0"]),
+    (["tag = best"], ["0.1.2"]),
+    (["tag != best", "accuracy > 0.82"], ["0.1.4", "0.1.3"]),
+    (["state = production"], ["0.1.3"]),
+    (["state = staging"], ["0.1.1"]),
+    (["state = archived"], ["0.1.0"]),
+    (["state != development"], ["0.1.3", "0.1.1", "0.1.0"]),
+    (["version >= 0.1.4"], ["0.1.5", "0.1.4"]),
+    (["version = v0.1.2"], ["0.1.2"]),
+    (["accuracy > 0.99"], []),
+]
+
+
+def test_where_filters_all_hold(zoo):
+    got = {}
+    for where, _ in WHERE:
+        got[" & ".join(where)] = _versions(zoo, *[a for w in where for a in ("--where", w)])
+    assert got == {" & ".join(where): expected for where, expected in WHERE}
+
+
+def test_json_keeps_the_shape_of_ls_and_state_combines(zoo):
+    rows = zoo.json("ls", "m", "--where", "accuracy > 0.8", "--sort", "accuracy", "--limit", "2")
+    assert [set(r) for r in rows] == [VERSION_KEYS] * 2
+    assert rows[0] == {**rows[0], "ref": "m@0.1.4", "state": "development", "tags": [],
+                       "metrics": {"accuracy": 0.84, "latency_ms": 88}}
+    assert _versions(zoo, "--state", "production", "--sort", "accuracy") == ["0.1.3"]
+    assert "unknown state 'live'" in zoo.fail("ls", "m", "--state", "live", "--sort", "accuracy").stderr
+
+
+def test_pipe_output_is_the_ls_table(zoo):
+    out = zoo("ls", "m", "--where", "tag = best").stdout.splitlines()
+    assert out[0].split("\t") == ["ref", "digest", "state", "tags", "created", "metrics"]
+    assert out[1].split("\t")[0::2] == ["m@0.1.2", "development", zoo.json("show", "m@0.1.2")["created_at"]]
+    assert len(out) == 2
+
+
+def test_bad_expressions_are_exit_1_with_the_accepted_form(zoo):
+    for expr in ("accuracy", "accuracy > high", "tag > x", "state = live", "version < 1.x", "a ~ 1"):
+        proc = zoo.fail("ls", "m", "--where", expr)
+        assert f"invalid --where '{expr}'" in proc.stderr and "write KEY OP VALUE, OP one of = != < <= > >=" in proc.stderr
+    proc = zoo.fail("ls", "m", "--where", "accuracy > high", "--json")
+    assert "KEY OP VALUE" in proc.stdout
+    assert "--limit must be at least 1" in zoo.fail("ls", "m", "--limit", "0").stderr
+    assert "invalid --sort" in zoo.fail("ls", "m", "--sort", "a b").stderr
+    assert "unknown model 'n'" in zoo.fail("ls", "n", "--where", "accuracy > 1").stderr
+    assert "need a model name" in zoo.fail("ls", "--sort", "accuracy", code=2).stderr
+
+
+def test_repo_find_returns_what_ls_json_prints(zoo):
+    from mvc import Repo
+
+    with Repo.open(zoo.cwd) as r:
+        found = r.find("m", where=["accuracy > 0.8"], sort="accuracy", limit=3)
+        assert [v.to_dict() for v in found] == zoo.json("ls", "m", "--where", "accuracy > 0.8", "--sort",
+                                                       "accuracy", "--limit", "3")
+        assert [v.version for v in r.find("m", where="tag = best")] == ["0.1.2"]
+        assert [v.version for v in r.find("m", sort="latency_ms", reverse=True, limit=1)] == ["0.1.0"]

@@ -3,7 +3,7 @@
 
 _mvc_subcommands() {
     case "$1" in
-        "mvc") echo "init add ls show checkout tag log diff plot lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access" ;;
+        "mvc") echo "init add ls show checkout tag log diff lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access" ;;
         "mvc config") echo "get set unset list" ;;
         "mvc canary") echo "start step promote abort status" ;;
         "mvc remote") echo "add remove list" ;;
@@ -17,16 +17,15 @@ _mvc_options() {
         "mvc") echo "-C --version -V --help -h" ;;
         "mvc init") echo "--registry --json --help -h" ;;
         "mvc add") echo "--name --version --bump --metric --metrics-file --param --params-file --data --code --from --tag --message -m --force -f --store-data --git --json --help -h" ;;
-        "mvc ls") echo "--state --where --sort --reverse --limit --json --help -h" ;;
+        "mvc ls") echo "--state --json --help -h" ;;
         "mvc show") echo "--json --help -h" ;;
         "mvc checkout") echo "--output -o --link --force -f --json --help -h" ;;
         "mvc tag") echo "--force -f --delete -d --message -m --json --help -h" ;;
         "mvc log") echo "--limit -n --channel -c --json --help -h" ;;
         "mvc diff") echo "--json --help -h" ;;
-        "mvc plot") echo "--metric --output -o --json --help -h" ;;
         "mvc lineage") echo "--upstream --downstream --depth --format --json --help -h" ;;
         "mvc promote") echo "--check --message -m --git --json --help -h" ;;
-        "mvc rollback") echo "--channel -c --to --message -m --json --help -h" ;;
+        "mvc rollback") echo "--channel -c --to --message -m --git --json --help -h" ;;
         "mvc archive") echo "--undo --message -m --json --help -h" ;;
         "mvc resolve") echo "--channel -c --key --json --help -h" ;;
         "mvc push") echo "--remote -r --pointers --json --help -h" ;;
@@ -46,7 +45,7 @@ _mvc_options() {
         "mvc canary") echo "--help -h" ;;
         "mvc canary start") echo "--channel -c --percent -p --check --message -m --json --help -h" ;;
         "mvc canary step") echo "--channel -c --increment -i --check --message -m --json --help -h" ;;
-        "mvc canary promote") echo "--channel -c --message -m --json --help -h" ;;
+        "mvc canary promote") echo "--channel -c --message -m --git --json --help -h" ;;
         "mvc canary abort") echo "--channel -c --message -m --json --help -h" ;;
         "mvc canary status") echo "--channel -c --json --help -h" ;;
         "mvc remote") echo "--help -h" ;;
@@ -68,11 +67,10 @@ _mvc_takes_value() {
         "mvc -C") return 0 ;;
         "mvc init --registry") return 0 ;;
         "mvc add --name"|"mvc add --version"|"mvc add --bump"|"mvc add --metric"|"mvc add --metrics-file"|"mvc add --param"|"mvc add --params-file"|"mvc add --data"|"mvc add --code"|"mvc add --from"|"mvc add --tag"|"mvc add --message"|"mvc add -m") return 0 ;;
-        "mvc ls --state"|"mvc ls --where"|"mvc ls --sort"|"mvc ls --limit") return 0 ;;
+        "mvc ls --state") return 0 ;;
         "mvc checkout --output"|"mvc checkout -o"|"mvc checkout --link") return 0 ;;
         "mvc tag --message"|"mvc tag -m") return 0 ;;
         "mvc log --limit"|"mvc log -n"|"mvc log --channel"|"mvc log -c") return 0 ;;
-        "mvc plot --metric"|"mvc plot --output"|"mvc plot -o") return 0 ;;
         "mvc lineage --depth"|"mvc lineage --format") return 0 ;;
         "mvc promote --check"|"mvc promote --message"|"mvc promote -m") return 0 ;;
         "mvc rollback --channel"|"mvc rollback -c"|"mvc rollback --to"|"mvc rollback --message"|"mvc rollback -m") return 0 ;;
@@ -144,11 +142,9 @@ _mvc_option_values() {
         "mvc add --code") _mvc_files "$3" ;;
         "mvc add --from") _mvc_refs "$3" ;;
         "mvc ls --state") _mvc_words "development staging production archived" "$3" ;;
-        "mvc ls --sort") _mvc_words "version created" "$3" ;;
         "mvc checkout --output"|"mvc checkout -o") _mvc_files "$3" ;;
         "mvc checkout --link") _mvc_words "copy reflink hardlink symlink" "$3" ;;
         "mvc log --channel"|"mvc log -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
-        "mvc plot --output"|"mvc plot -o") _mvc_files "$3" ;;
         "mvc lineage --format") _mvc_words "tree json dot mermaid" "$3" ;;
         "mvc rollback --channel"|"mvc rollback -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
         "mvc resolve --channel"|"mvc resolve -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
@@ -174,8 +170,6 @@ _mvc_positional() {
         "mvc log:0") _mvc_words "$(_mvc_data models)" "$3" ;;
         "mvc diff:0") _mvc_refs "$3" ;;
         "mvc diff:1") _mvc_refs "$3" ;;
-        "mvc diff:"*) _mvc_refs "$3" ;;
-        "mvc plot:0") _mvc_words "$(_mvc_data models)" "$3" ;;
         "mvc lineage:0") _mvc_refs "$3"; _mvc_files "$3" ;;
         "mvc promote:0") _mvc_refs "$3" ;;
         "mvc promote:1") _mvc_words "$(_mvc_data channels)" "$3" ;;

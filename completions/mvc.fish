@@ -4,7 +4,7 @@
 function __mvc_subcommands
     switch $argv[1]
         case 'mvc'
-            echo init add ls show checkout tag log diff plot lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access
+            echo init add ls show checkout tag log diff lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access
         case 'mvc config'
             echo get set unset list
         case 'mvc canary'
@@ -26,15 +26,13 @@ function __mvc_takes_value
             return 0
         case 'mvc add --name' 'mvc add --version' 'mvc add --bump' 'mvc add --metric' 'mvc add --metrics-file' 'mvc add --param' 'mvc add --params-file' 'mvc add --data' 'mvc add --code' 'mvc add --from' 'mvc add --tag' 'mvc add --message' 'mvc add -m'
             return 0
-        case 'mvc ls --state' 'mvc ls --where' 'mvc ls --sort' 'mvc ls --limit'
+        case 'mvc ls --state'
             return 0
         case 'mvc checkout --output' 'mvc checkout -o' 'mvc checkout --link'
             return 0
         case 'mvc tag --message' 'mvc tag -m'
             return 0
         case 'mvc log --limit' 'mvc log -n' 'mvc log --channel' 'mvc log -c'
-            return 0
-        case 'mvc plot --metric' 'mvc plot --output' 'mvc plot -o'
             return 0
         case 'mvc lineage --depth' 'mvc lineage --format'
             return 0
@@ -130,8 +128,7 @@ complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'show' -d 'Show everything about o
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'checkout' -d 'Write a version\'s files out, verified'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'tag' -d 'Tag a version, delete a tag or list tags'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'log' -d 'Show the history of versions or of a channel'
-complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'diff' -d 'Compare two versions, or three or more side by side'
-complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'plot' -d 'Plot a model\'s metrics across its versions'
+complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'diff' -d 'Compare two versions: metrics, params, files, tensors'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'lineage' -d 'Show where a version came from and what was built on it'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'promote' -d 'Make a channel serve a version, blue-green'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'rollback' -d 'Return a channel to the version it served before'
@@ -172,15 +169,11 @@ complete -c mvc -n '__mvc_at \'mvc add\'' -l tag -x -d 'Tag the new version; rep
 complete -c mvc -n '__mvc_at \'mvc add\'' -l message -s m -x -d 'A message describing this version.'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l force -s f -d 'Create a version even when nothing changed.'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l store-data -d 'Also store the --data files in the object store.'
-complete -c mvc -n '__mvc_at \'mvc add\'' -l git -d 'Write PATH.mvc, ignore PATH in git, commit the pointer and tag NAME@vVERSION.'
+complete -c mvc -n '__mvc_at \'mvc add\'' -l git -d 'Write PATH.mvc, ignore PATH in git, commit the pointer and tag NAME@vVERSION (GTO\'s format); a tag that says otherwise registers nothing, exit 1.'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc add\' 0' -F
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l state -x -a 'development staging production archived' -d 'Only versions in STATE: development, staging, production or archived.'
-complete -c mvc -n '__mvc_at \'mvc ls\'' -l where -x -d 'Only versions where EXPR holds: KEY OP VALUE, e.g. \'accuracy >= 0.9\' or \'param.lr = 0.01\'; repeat: all must hold.'
-complete -c mvc -n '__mvc_at \'mvc ls\'' -l sort -x -a 'version created' -d 'Order by version (the default) or created, newest first, or by a metric, best first.'
-complete -c mvc -n '__mvc_at \'mvc ls\'' -l reverse -d 'Turn the order round.'
-complete -c mvc -n '__mvc_at \'mvc ls\'' -l limit -x -d 'At most N versions.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc ls\' 0' -f -a '(__mvc_data models)'
@@ -208,12 +201,6 @@ complete -c mvc -n '__mvc_at \'mvc diff\'' -l json -d 'Print one JSON document o
 complete -c mvc -n '__mvc_at \'mvc diff\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc diff\' 0' -f -a '(__mvc_refs)'
 complete -c mvc -n '__mvc_at \'mvc diff\' 1' -f -a '(__mvc_refs)'
-complete -c mvc -n '__mvc_at \'mvc diff\' +2' -f -a '(__mvc_refs)'
-complete -c mvc -n '__mvc_at \'mvc plot\'' -l metric -x -d 'A metric to plot; repeat for more (default: every metric).'
-complete -c mvc -n '__mvc_at \'mvc plot\'' -l output -s o -r -F -d 'Write the chart to FILE instead: .svg or .png, by its suffix.'
-complete -c mvc -n '__mvc_at \'mvc plot\'' -l json -d 'Print one JSON document on stdout.'
-complete -c mvc -n '__mvc_at \'mvc plot\'' -l help -s h -d 'Show this message and exit.'
-complete -c mvc -n '__mvc_at \'mvc plot\' 0' -f -a '(__mvc_data models)'
 complete -c mvc -n '__mvc_at \'mvc lineage\'' -l upstream -d 'Only what it came from: data, code and parent versions.'
 complete -c mvc -n '__mvc_at \'mvc lineage\'' -l downstream -d 'Only what was built on it.'
 complete -c mvc -n '__mvc_at \'mvc lineage\'' -l depth -x -d 'At most N steps away (default: no limit).'
@@ -223,7 +210,7 @@ complete -c mvc -n '__mvc_at \'mvc lineage\'' -l help -s h -d 'Show this message
 complete -c mvc -n '__mvc_at \'mvc lineage\' 0' -F -a '(__mvc_refs)'
 complete -c mvc -n '__mvc_at \'mvc promote\'' -l check -x -d 'A shell command run against the staged version (MVC_MODEL, MVC_VERSION, MVC_REF, MVC_CHANNEL, MVC_MODEL_PATH are set); the channel moves only if it exits 0, else exit 5.'
 complete -c mvc -n '__mvc_at \'mvc promote\'' -l message -s m -x -d 'Why: kept in the channel\'s history and the audit log.'
-complete -c mvc -n '__mvc_at \'mvc promote\'' -l git -d 'Also tag git\'s HEAD NAME#CHANNEL#N (N counts the channel\'s moves).'
+complete -c mvc -n '__mvc_at \'mvc promote\'' -l git -d 'Also tag NAME#CHANNEL#N in git (GTO\'s format; N counts the channel\'s moves) on the commit that registers the version the channel now serves; a tag that says otherwise changes nothing, exit 1.'
 complete -c mvc -n '__mvc_at \'mvc promote\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc promote\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc promote\' 0' -f -a '(__mvc_refs)'
@@ -231,6 +218,7 @@ complete -c mvc -n '__mvc_at \'mvc promote\' 1' -f -a '(__mvc_data channels)'
 complete -c mvc -n '__mvc_at \'mvc rollback\'' -l channel -s c -x -a '(__mvc_data channels)' -d 'The channel to roll back.'
 complete -c mvc -n '__mvc_at \'mvc rollback\'' -l to -x -d 'Roll back to this version (one the channel served before).'
 complete -c mvc -n '__mvc_at \'mvc rollback\'' -l message -s m -x -d 'Why: kept in the channel\'s history and the audit log.'
+complete -c mvc -n '__mvc_at \'mvc rollback\'' -l git -d 'Also tag NAME#CHANNEL#N in git (GTO\'s format; N counts the channel\'s moves) on the commit that registers the version the channel now serves; a tag that says otherwise changes nothing, exit 1.'
 complete -c mvc -n '__mvc_at \'mvc rollback\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc rollback\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc rollback\' 0' -f -a '(__mvc_data models)'
@@ -315,6 +303,7 @@ complete -c mvc -n '__mvc_at \'mvc canary step\'' -l help -s h -d 'Show this mes
 complete -c mvc -n '__mvc_at \'mvc canary step\' 0' -f -a '(__mvc_data models)'
 complete -c mvc -n '__mvc_at \'mvc canary promote\'' -l channel -s c -x -a '(__mvc_data channels)' -d 'The channel the canary runs on.'
 complete -c mvc -n '__mvc_at \'mvc canary promote\'' -l message -s m -x -d 'Why: kept in the channel\'s history and the audit log.'
+complete -c mvc -n '__mvc_at \'mvc canary promote\'' -l git -d 'Also tag NAME#CHANNEL#N in git (GTO\'s format; N counts the channel\'s moves) on the commit that registers the version the channel now serves; a tag that says otherwise changes nothing, exit 1.'
 complete -c mvc -n '__mvc_at \'mvc canary promote\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc canary promote\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc canary promote\' 0' -f -a '(__mvc_data models)'

@@ -180,7 +180,9 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         Metrics and params are mappings or ``K=V`` strings. When the artifact, metrics and
         params equal those of the latest version, nothing is created (``created`` false)
         unless ``force``. With ``git``, also write the pointer file ``PATH.mvc``, ignore PATH
-        in git, commit the pointer and create the annotated tag ``NAME@vVERSION``.
+        in git, commit the pointer and create the annotated tag ``NAME@vVERSION``; a tag of
+        that name that registers other bytes refuses the add (``ConflictError``) before
+        anything is registered, one that registers the same is kept.
         """
         from mvc.core import versions
         from mvc.core.metrics import check_key, checked_param, collect_metrics, collect_params, metric_value
@@ -209,22 +211,22 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
                 self._check_outside_mvc_dir(p, what)
         parent_rows = tuple(self.session.resolve(r) for r in parents)
         labels = tuple(check_tag_label(t, self.channel_names()) for t in tags)
-        if git:
-            from mvc.core.gitops import open_work_tree
+        if git:  # refuse before storing anything
+            from mvc.core import gittags
 
-            open_work_tree(source.absolute().parent).close()  # refuse before storing anything
+            gittags.work_tree(source.absolute().parent)
+            gittags.check_gto_name("model", name)
 
         added = versions.add(self.session, versions.NewArtifact(
             name=name, source=source, version=wanted, bump=bump, metrics=metric_values,
             params=param_values, message=message, force=force, labels=labels, data=data_paths,
-            code=code_paths, parents=parent_rows, store_data=store_data,
+            code=code_paths, parents=parent_rows, store_data=store_data, git=git,
         ), progress)
         recorded = None
-        if git:
+        if added.git is not None:
             from mvc.core import gitops
 
-            if added.created or not gitops.pointer_current(source, added.row):
-                recorded = gitops.record_add(source, added.row)
+            recorded = gitops.record_add(self.session, source, added.row, added.git)
         return self._add_result(added.row, added.created, recorded)
 
     def _check_outside_mvc_dir(self, source: Path, what: str) -> None:

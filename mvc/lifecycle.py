@@ -20,6 +20,16 @@ def _channel_move(move: "Move", message: str) -> "ChannelMove":
     return ChannelMove(**move._asdict(), message=message)
 
 
+def _git_ready(session, channel: str, git: bool) -> None:
+    """With ``--git``, refuse before anything moves when there is no git work tree to tag or
+    GTO could not read the channel's name from a tag."""
+    if git:
+        from mvc.core import gittags
+
+        gittags.work_tree(session.layout.work_dir)
+        gittags.check_gto_name("channel", channel)
+
+
 class LifecycleOps:
     """Channels, blue-green deploy slots, canaries and archiving (mixed into ``Repo``)."""
 
@@ -28,26 +38,24 @@ class LifecycleOps:
         """Make ``channel`` serve ``ref``, blue-green: write it into the idle slot, run the
         shell command ``check`` against it (``CheckFailedError``, exit 5, when it fails:
         nothing that serves changes), then switch the channel atomically. With ``git``, also
-        tag the enclosing git repository's HEAD ``NAME#CHANNEL#N`` (GTO's format; N counts
-        the channel's moves)."""
-        from mvc.core import gitops, moves
-
-        if git:
-            gitops.check_taggable(self.session.layout.work_dir)  # refuse before anything moves
-        move = _channel_move(moves.promote(self.session, ref, channel, check, message), message)
-        if git and move.changed:
-            from dataclasses import replace
-
-            move = replace(move, git=gitops.tag_promotion(self.session, move.model, move.channel, move.ref))
-        return move
-
-    def rollback(self, name: str, channel: str = "production", *, to: str | None = None,
-                 message: str = "") -> ChannelMove:
-        """Return ``channel`` to the version it served before the current one (a stack), or to
-        ``to`` if it served that before; instant when the other slot still holds it."""
+        tag ``NAME#CHANNEL#N`` (GTO's format; N counts the channel's moves) on the git commit
+        that registers the version (its ``NAME@vVERSION`` tag, else the commit it was added
+        at, which is then tagged ``NAME@vVERSION`` too); a tag that says otherwise refuses the
+        move (``ConflictError``) before anything changes."""
         from mvc.core import moves
 
-        return _channel_move(moves.rollback(self.session, name, channel, to, message), message)
+        _git_ready(self.session, channel, git)
+        return _channel_move(moves.promote(self.session, ref, channel, check, message, git), message)
+
+    def rollback(self, name: str, channel: str = "production", *, to: str | None = None,
+                 message: str = "", git: bool = False) -> ChannelMove:
+        """Return ``channel`` to the version it served before the current one (a stack), or to
+        ``to`` if it served that before; instant when the other slot still holds it. ``git``
+        tags the move as ``promote`` does, so that GTO too sees the channel go back."""
+        from mvc.core import moves
+
+        _git_ready(self.session, channel, git)
+        return _channel_move(moves.rollback(self.session, name, channel, to, message, git), message)
 
     def archive(self, ref: str, *, undo: bool = False, message: str | None = None) -> ArchiveResult:
         """Archive (``undo``: restore) a version; a version that a channel serves cannot be
@@ -73,11 +81,13 @@ class LifecycleOps:
 
         return _channel_move(moves.canary_step(self.session, name, channel, increment, check, message), message)
 
-    def canary_promote(self, name: str, channel: str, *, message: str = "") -> ChannelMove:
-        """Make the canary the stable version of ``channel``, at 100%."""
+    def canary_promote(self, name: str, channel: str, *, message: str = "", git: bool = False) -> ChannelMove:
+        """Make the canary the stable version of ``channel``, at 100%; ``git`` tags the move as
+        ``promote`` does."""
         from mvc.core import moves
 
-        return _channel_move(moves.canary_promote(self.session, name, channel, message), message)
+        _git_ready(self.session, channel, git)
+        return _channel_move(moves.canary_promote(self.session, name, channel, message, git), message)
 
     def canary_abort(self, name: str, channel: str, *, message: str = "") -> ChannelMove:
         """Drop the canary; the stable version serves 100%."""

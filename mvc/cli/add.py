@@ -74,7 +74,8 @@ def add(
         bool, typer.Option("--store-data", help="Also store the --data files in the object store.")
     ] = False,
     git: Annotated[
-        bool, typer.Option("--git", help="Write PATH.mvc, ignore PATH in git, commit the pointer and tag NAME@vVERSION.")
+        bool, typer.Option("--git", help="Write PATH.mvc, ignore PATH in git, commit the pointer and tag "
+                           "NAME@vVERSION (GTO's format); a tag that says otherwise registers nothing, exit 1.")
     ] = False,
     json_out: JsonOption = False,
 ) -> None:
@@ -97,6 +98,9 @@ def add(
             say(f"{r.ref} already holds this artifact with the same metrics and params; "
                 "nothing added (use --force to add anyway)")
         if r.git:
-            say(f"Committed {r.git['pointer']} and tagged {r.git['tag']}")
+            from mvc.cli.promote import say_tagged
+
+            say(f"Committed {r.git['pointer']}")
+            say_tagged(r.git)
 
     emit(result, json_out, render)

@@ -19,7 +19,7 @@ import typer
 
 from mvc.cli.common import JsonOption
 from mvc.cli.output import emit, say
-from mvc.cli.promote import CheckOption, MessageOption, render_move
+from mvc.cli.promote import CheckOption, GitOption, MessageOption, render_move
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -76,19 +76,20 @@ def step(
 
 @app.command("promote")
 def promote(name: NameArgument, channel: ChannelOption = ..., message: MessageOption = "",
-            json_out: JsonOption = False) -> None:
+            git: GitOption = False, json_out: JsonOption = False) -> None:
     """Make the canary the stable version.
 
     It serves 100% of the channel's traffic; the old stable version stays in the other slot.
+    With --git the channel's new version is tagged in git as promote --git tags it.
 
     EXAMPLES
 
         mvc canary start resnet@0.3.0 -c production -p 10
-        mvc canary promote resnet -c production -m "no regressions in a day"
+        mvc canary promote resnet -c production -m "no regressions in a day" --git
     """
     from mvc.cli.common import open_repo
 
-    emit(open_repo().canary_promote(name, channel, message=message), json_out, render_move)
+    emit(open_repo().canary_promote(name, channel, message=message, git=git), json_out, render_move)
 
 
 @app.command("abort")

@@ -8,6 +8,7 @@ EXAMPLES
 
     mvc promote resnet@staging production -m "accuracy 0.95 on holdout"
     mvc promote resnet@0.2.0 staging --check 'test -s "$MVC_MODEL_PATH"'
+    mvc promote resnet@0.3.0 production --git    # then: git push origin --tags
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ CheckOption = Annotated[Optional[str], typer.Option(
 )]
 MessageOption = Annotated[str, typer.Option("-m", "--message", metavar="MESSAGE",
                                             help="Why: kept in the channel's history and the audit log.")]
+GitOption = Annotated[bool, typer.Option(
+    "--git", help="Also tag NAME#CHANNEL#N in git (GTO's format; N counts the channel's moves) on the commit "
+    "that registers the version the channel now serves; a tag that says otherwise changes nothing, exit 1.",
+)]
 
 
 def render_move(move) -> None:
@@ -41,6 +46,17 @@ def render_move(move) -> None:
     say(f"{move.channel}: {move.model} {before} -> {move.version} ({move.action}, slot {move.slot})")
     if move.path:
         say(f"serving {move.path}")
+    if move.git:
+        say_tagged(move.git)
+
+
+def say_tagged(git: dict) -> None:
+    """What ``--git`` did: the tags made, or that a teammate's said it already."""
+    where = f"on {git['commit'][:7]}"
+    if git["created"]:
+        say(f"git: tagged {', '.join(git['created'])} {where}")
+    if git["tag"] not in git["created"]:
+        say(f"git: {git['tag']} {where} was there already")
 
 
 def promote(
@@ -48,18 +64,9 @@ def promote(
     channel: Annotated[str, typer.Argument(metavar="CHANNEL", help="The channel: staging, production or one from config.")],
     check: CheckOption = None,
     message: MessageOption = "",
-    git: Annotated[
-        bool, typer.Option("--git", help="Also tag git's HEAD NAME#CHANNEL#N (N counts the channel's moves).")
-    ] = False,
+    git: GitOption = False,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo
 
-    move = open_repo().promote(ref, channel, check=check, message=message, git=git)
-
-    def render(m) -> None:
-        render_move(m)
-        if m.git:
-            say(f"Tagged {m.git['tag']}")
-
-    emit(move, json_out, render)
+    emit(open_repo().promote(ref, channel, check=check, message=message, git=git), json_out, render_move)

@@ -2,11 +2,12 @@
 
 The channel's history is a stack: rolling back twice from 1.0 -> 1.1 -> 1.2 gives 1.1, then
 1.0. --to VERSION goes back to a version the channel served before. mvc log NAME --channel C
-shows what it served.
+shows what it served. With --git the move is tagged in git as promote --git tags it: a newer
+NAME#CHANNEL#N on the commit of the version the channel went back to, which is what GTO reads.
 
 EXAMPLES
 
-    mvc rollback resnet -m "latency regression"
+    mvc rollback resnet -m "latency regression" --git
     mvc log resnet --channel production
 """
 
@@ -18,7 +19,7 @@ import typer
 
 from mvc.cli.common import JsonOption
 from mvc.cli.output import emit
-from mvc.cli.promote import MessageOption, render_move
+from mvc.cli.promote import GitOption, MessageOption, render_move
 
 
 def rollback(
@@ -27,8 +28,9 @@ def rollback(
     to: Annotated[Optional[str], typer.Option(
         "--to", metavar="VERSION", help="Roll back to this version (one the channel served before).")] = None,
     message: MessageOption = "",
+    git: GitOption = False,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo
 
-    emit(open_repo().rollback(name, channel, to=to, message=message), json_out, render_move)
+    emit(open_repo().rollback(name, channel, to=to, message=message, git=git), json_out, render_move)

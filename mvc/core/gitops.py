@@ -1,5 +1,6 @@
-"""Working beside git: pointer files (``PATH.mvc``), .gitignore entries, the commit and
-annotated tag of ``mvc add --git`` (``record_add``), and the hooks that keep clones' models in step.
+"""Working beside git: pointer files (``PATH.mvc``), .gitignore entries, the pointer commit
+of ``mvc add --git`` (``plan_add``, ``record_add``; its tag is gittags.py's), and the hooks
+that keep clones' models in step.
 
 Model bytes never go into git; only the small TOML pointer does.
 """
@@ -11,7 +12,7 @@ import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mvc.core.atomic import write_atomic
 from mvc.core.errors import ConflictError, UserError
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from mvc.core.layout import Layout
 
 if TYPE_CHECKING:
+    from mvc.core.gittags import TagPlan
     from mvc.core.session import Session
 
 POINTER_SUFFIX = ".mvc"
@@ -113,21 +115,57 @@ def pointer_current(target: Path, version: Any) -> bool:
     return (p.model, p.version, p.digest) == (version.model, version.version, version.digest)
 
 
-def record_add(target: Path, version: Any) -> dict[str, Any]:
-    """``add --git``: write ``PATH.mvc`` for ``version`` (a registry version row), ignore
-    PATH in git, commit the pointer and the .gitignore, and tag ``NAME@vVERSION``."""
-    work_tree = open_work_tree(Path(target).absolute().parent)
+def _relative(path: Path, root: Path) -> str:
+    return Path(path).resolve().relative_to(root.resolve()).as_posix()
+
+
+def plan_add(target: Path, version: Any, created: bool) -> "TagPlan | None":
+    """``add --git``, inside the add's unit of work: the tag ``NAME@vVERSION`` for ``version``
+    (a registry version row), checked against git's tags before the registry commits; None when
+    there is nothing to record (a rerun whose pointer file names the version already). A tag
+    that exists is kept when its commit's pointer file names the same bytes (a teammate's)."""
+    from mvc.core import gittags
+
+    if not created and pointer_current(target, version):
+        return None
+    root = gittags.work_tree(Path(target).absolute().parent)
+    rel = _relative(pointer_path(target), root)
+
+    def says_same(commit: str) -> bool:
+        try:
+            data = tomllib.loads(gittags.run_git(root, "show", f"{commit}:{rel}"))
+        except (UserError, tomllib.TOMLDecodeError):
+            return False
+        return (data.get("model"), data.get("version"), data.get("digest")) == (
+            version.model, version.version, version.digest)
+
+    return gittags.plan_version(root, version, says_same)
+
+
+def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") -> dict[str, Any] | None:
+    """``add --git`` after the registry committed: write ``PATH.mvc`` for ``version``, ignore
+    PATH in git, commit the pointer and the .gitignore (when they changed) and make the tag
+    ``plan`` checked. ``{"pointer", "commit", "tag", "created"}``; None and a warning with the
+    fix when git refuses (a commit hook, say): the version is registered either way."""
+    from mvc.core import gittags
+
+    pointer = pointer_path(target)
+    write_atomic(pointer, pointer_text(version.model, version.version, version.digest,
+                                       version.size, version.kind).encode())
+    files = [_relative(p, plan.root) for p in (pointer, ignore(Path(target).absolute()))]
+    ref = format_ref(version.model, version.version)
     try:
-        pointer = pointer_path(target)
-        write_atomic(pointer, pointer_text(version.model, version.version, version.digest,
-                                           version.size, version.kind).encode())
-        gitignore = ignore(Path(target).absolute())
-        tag = f"{version.model}@v{version.version}"
-        commit = commit_and_tag(work_tree, [pointer, gitignore],
-                                f"Model version: {format_ref(version.model, version.version)}", tag)
-    finally:
-        work_tree.close()
-    return {"pointer": str(pointer), "commit": commit, "tag": tag}
+        gittags.run_git(plan.root, "add", "--", *files)
+        if gittags.run_git(plan.root, "diff", "--cached", "--name-only", "--", *files):
+            gittags.run_git(plan.root, "commit", "-q", "-m", f"Model version: {ref}", "--", *files)
+        head = gittags.run_git(plan.root, "rev-parse", "HEAD")
+    except UserError as exc:
+        session.warn(f"{ref} is registered, but git could not commit its pointer file ({exc.message}); "
+                     f"commit {' and '.join(files)}, then tag that commit: git tag -a {version.model}@v"
+                     f"{version.version} -m 'Model version: {ref}' HEAD")
+        return None
+    tagged = gittags.create(session, plan, head)
+    return None if tagged is None else {"pointer": str(pointer), **tagged}
 
 
 def find_pointers(root: Path) -> Iterator[Path]:
@@ -147,74 +185,6 @@ def ignore(path: Path) -> Path:
         lines.append(entry)
         write_atomic(gitignore, ("\n".join(lines) + "\n").encode("utf-8"))
     return gitignore
-
-
-def _git_failed(exc) -> UserError:
-    detail = (exc.stderr or str(exc)).strip().splitlines()
-    return UserError(f"git failed: {detail[-1] if detail else exc}")
-
-
-def _check_new_tag(repo, tag: str) -> None:
-    if tag in [t.name for t in repo.tags]:
-        raise ConflictError(f"git tag {tag} exists already; delete it and try again")
-
-
-def commit_and_tag(repo, files: list[Path], message: str, tag: str) -> str:
-    """Commit just ``files`` with ``message`` and create the annotated ``tag``; the commit sha."""
-    import git
-
-    root = Path(repo.working_tree_dir).resolve()
-    rel = [str(Path(f).resolve().relative_to(root)) for f in files]
-    _check_new_tag(repo, tag)
-    try:
-        repo.git.add("--", *rel)
-        repo.git.commit("-m", message, "--", *rel)
-        repo.create_tag(tag, message=message)
-    except git.GitCommandError as exc:
-        raise _git_failed(exc) from None
-    return repo.head.commit.hexsha
-
-
-def head_commit(repo) -> str:
-    """HEAD's commit sha; UserError when the repository has no commit yet."""
-    try:
-        return repo.head.commit.hexsha
-    except ValueError:
-        raise UserError("git has no commit to tag yet; commit something first") from None
-
-
-def tag_head(repo, tag: str, message: str) -> str:
-    """Create the annotated ``tag`` on HEAD; the commit sha."""
-    import git
-
-    commit = head_commit(repo)
-    _check_new_tag(repo, tag)
-    try:
-        repo.create_tag(tag, message=message)
-    except git.GitCommandError as exc:
-        raise _git_failed(exc) from None
-    return commit
-
-
-def check_taggable(path: Path) -> None:
-    """Refuse (UserError) unless ``path`` is inside a git work tree with a commit to tag."""
-    work_tree = open_work_tree(path)
-    try:
-        head_commit(work_tree)
-    finally:
-        work_tree.close()
-
-
-def tag_promotion(session: "Session", model: str, channel: str, ref: str) -> dict[str, str]:
-    """``promote --git``: the annotated tag ``NAME#CHANNEL#N`` (GTO's format; N counts the
-    channel's moves) on HEAD of the work tree around the repository; the tag and its commit."""
-    tag = f"{model}#{channel}#{len(session.registry.channel_history(model, channel))}"
-    work_tree = open_work_tree(session.layout.work_dir)
-    try:
-        commit = tag_head(work_tree, tag, f"Promote {ref} to {channel}")
-    finally:
-        work_tree.close()
-    return {"tag": tag, "commit": commit}
 
 
 def install_hooks(repo, force: bool) -> list[str]:

@@ -63,6 +63,7 @@ class Move(NamedTuple):
     path: str | None
     canary: dict[str, Any] | None  # channel_state.canary_entry: version, path, percent
     changed: bool
+    git: dict[str, Any] | None = None  # with --git: gittags.TagPlan.result() of the channel tag
 
 
 class Archived(NamedTuple):
@@ -85,6 +86,7 @@ class _Plan:
     check_slot: str | None = None
     details: dict[str, Any] | None = None
     abort_on_failed_check: bool = False
+    git: bool = False  # --git: tag NAME#CHANNEL#N on the served version's commit (gittags.py)
 
 
 def replay_stack(history: list[ChannelMoveRow]) -> list[str]:
@@ -144,23 +146,39 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
         if code != 0:
             _failed_check(session, plan, before, d, code, message)
         crash_point("deploy:checked")
-    if not _commit(session, plan, before, role, message):
+    committed = _commit(session, plan, before, role, message)
+    if not committed:
         return None
     crash_point("deploy:committed")
     session.derive(f"the deploy folder {d.root}", lambda: deploy.apply(
         d, plan.after.slot, state.routing_doc(session, plan.after), crash_prefix="deploy"))
-    return _outcome(session, plan.action, before, plan.after, changed=True)
+    tagged = None
+    if committed.tags is not None:
+        from mvc.core import gittags
+
+        tagged = gittags.create(session, committed.tags)
+    return _outcome(session, plan.action, before, plan.after, changed=True, git=tagged)
 
 
-def _commit(session: "Session", plan: _Plan, before: ChannelRow, role: str, message: str) -> bool:
-    """Step 4; False (nothing written) when the channel's row is no longer ``before``: the
-    row is read and written in one registry transaction, so no move is lost."""
+class _Committed(NamedTuple):
+    tags: Any  # the gittags.TagPlan checked inside the commit (--git), else None
+
+
+def _commit(session: "Session", plan: _Plan, before: ChannelRow, role: str, message: str) -> _Committed | None:
+    """Step 4; None (nothing written) when the channel's row is no longer ``before``: the
+    row is read and written in one registry transaction, so no move is lost. With ``plan.git``
+    the channel tag is checked against git's tags first: one that says otherwise refuses."""
     ref = refs.format_ref(plan.after.model, plan.after.canary_version if plan.action == "canary-start"
                           else plan.after.version or "")
     with session.change(role, plan.action, ref) as work:
         if state.channel_row(work.registry, before.model, before.channel) != before:
-            return False
+            return None
         after = plan.after._replace(updated_at=work.ts)
+        tags = None
+        if plan.git:
+            from mvc.core import gittags
+
+            tags = gittags.plan_move(work, after.model, after.channel, after.version, plan.action)
         for version in (after.version, after.canary_version):
             row = None if version is None else work.registry.get_version(after.model, version)
             if version not in (before.version, before.canary_version) and row is not None and row.archived:
@@ -175,7 +193,7 @@ def _commit(session: "Session", plan: _Plan, before: ChannelRow, role: str, mess
         if after.canary_version is not None:
             details["canary"] = state.canary_entry(after.canary_version, after.canary_percent)
         work.event(plan.action, ref, details, message)
-    return True
+    return _Committed(tags)
 
 
 def _failed_check(session: "Session", plan: _Plan, before: ChannelRow, d: deploy.DeployDir, code: int,
@@ -199,13 +217,14 @@ def _failed_check(session: "Session", plan: _Plan, before: ChannelRow, d: deploy
     raise CheckFailedError(f"check {plan.check!r} exited {code} against {what}; {serving}")
 
 
-def _outcome(session: "Session", action: str, before: ChannelRow, after: ChannelRow, changed: bool) -> Move:
+def _outcome(session: "Session", action: str, before: ChannelRow, after: ChannelRow, changed: bool,
+             git: dict[str, Any] | None = None) -> Move:
     return Move(
         model=after.model, channel=after.channel, action=action,
         ref=refs.format_ref(after.model, after.version) if after.version else None,
         version=after.version, previous=before.version, slot=after.slot,
         path=state.stable_path(session, after), canary=state.canary_of(session, after, path=True),
-        changed=changed,
+        changed=changed, git=git,
     )
 
 
@@ -240,8 +259,10 @@ def _check_share(value: int, option: str, most: int) -> None:
 
 # -- promote and rollback -------------------------------------------------------------------
 
-def promote(session: "Session", ref: str, channel: str, check: str | None = None, message: str = "") -> Move:
-    """Make ``channel`` serve ``ref`` (blue-green, checked against the idle slot first)."""
+def promote(session: "Session", ref: str, channel: str, check: str | None = None, message: str = "",
+            git: bool = False) -> Move:
+    """Make ``channel`` serve ``ref`` (blue-green, checked against the idle slot first); with
+    ``git``, tag it in git (gittags.plan_move)."""
     state.check_channel(session, channel)
     row = session.resolve(ref)
     _not_archived(row, "promoted")
@@ -253,13 +274,13 @@ def promote(session: "Session", ref: str, channel: str, check: str | None = None
             return None
         _no_canary(before, "promoting")
         after = ChannelRow(row.model, channel, row.version, None, 0, deploy.other_slot(before.slot), None)
-        return _Plan("promote", after, stage=row_now, check=check)
+        return _Plan("promote", after, stage=row_now, check=check, git=git)
 
     return _move(session, "promote", row.model, channel, refs.format_ref(row.model, row.version), plan, message)
 
 
 def rollback(session: "Session", name: str, channel: str = "production", to: str | None = None,
-             message: str = "") -> Move:
+             message: str = "", git: bool = False) -> Move:
     """Return ``channel`` to the version it served before (a stack), or to ``to``."""
     state.check_channel(session, channel)
     model = state.check_model(session, name)
@@ -289,7 +310,7 @@ def rollback(session: "Session", name: str, channel: str = "production", to: str
         _not_archived(row, "rolled back to")
         after = ChannelRow(model, channel, target, None, 0, deploy.other_slot(before.slot), None)
         details = {"dropped_canary": before.canary_version} if before.canary_version else None
-        return _Plan("rollback", after, stage=row, details=details)
+        return _Plan("rollback", after, stage=row, details=details, git=git)
 
     return _move(session, "rollback", model, channel, model, plan, message)
 
@@ -352,13 +373,13 @@ def _on_the_canary(session: "Session", action: str, name: str, channel: str, mes
     return _move(session, action, model, channel, model, plan, message)
 
 
-def canary_promote(session: "Session", name: str, channel: str, message: str = "") -> Move:
+def canary_promote(session: "Session", name: str, channel: str, message: str = "", git: bool = False) -> Move:
     """Make the canary the stable version of ``channel``, at 100%."""
     def plan(model: str, before: ChannelRow) -> _Plan:
         row = session.registry.get_version(model, before.canary_version)
         after = ChannelRow(model, channel, row.version, None, 0, deploy.other_slot(before.slot), None)
         # stage: the slot holds it already; this only re-verifies it (and rebuilds it if damaged)
-        return _Plan("canary-promote", after, stage=row)
+        return _Plan("canary-promote", after, stage=row, git=git)
 
     return _on_the_canary(session, "canary-promote", name, channel, message, plan)
 

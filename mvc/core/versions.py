@@ -39,11 +39,13 @@ class NewArtifact(NamedTuple):
     code: tuple[Path, ...] = ()
     parents: tuple[VersionRow, ...] = ()
     store_data: bool = False
+    git: bool = False  # --git: the pointer commit and tag NAME@vVERSION, checked before the commit
 
 
 class Added(NamedTuple):
     row: VersionRow
     created: bool  # False: the latest version held this already (nothing new was registered)
+    git: Any = None  # with --git: the gittags.TagPlan that gitops.record_add carries out; None: nothing to record
 
 
 def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Added:
@@ -88,9 +90,14 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
                        {"digest": stored.digest, "size": stored.size, "kind": stored.kind})
         for label in new.labels:
             set_tag(work, row, label)
+        git = None
+        if new.git:  # a git tag that says something else refuses the add before the commit
+            from mvc.core.gitops import plan_add
+
+            git = plan_add(new.source, row, created)
         if created:
             crash_point("add:before-commit")
-    return Added(row, created)
+    return Added(row, created, git)
 
 
 class _Known:

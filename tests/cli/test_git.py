@@ -38,6 +38,13 @@ def test_add_git_writes_pointer_commits_and_tags(work, home):
     # rerunning is idempotent: no new commit, no new tag
     again = m.json("add", "models/net.bin", "--name", "net", "--git")
     assert again["created"] is False and "git" not in again
+    # a lost pointer file is written again; its commit and tag say so already: kept, not an error
+    pointer.unlink()
+    again = m.json("add", "models/net.bin", "--name", "net", "--git")
+    assert again["git"] == {"pointer": str(pointer), "tag": "net@v0.1.0", "created": [],
+                            "commit": git(work, "rev-parse", "HEAD", env=env)}
+    assert tomllib.loads(pointer.read_text())["version"] == "0.1.0"
+    assert git(work, "status", "--porcelain", env=env) == ""
     assert git(work, "rev-list", "--count", "HEAD", env=env) == "3"
 
 
@@ -79,18 +86,20 @@ def test_fresh_clone_checks_out_pointers_from_the_remote(work, home, tmp_path):
     assert (clone / "net.bin").read_bytes() == b"v1" * 1000
 
 
-def test_promote_git_tags_head_with_the_channel_move_count(work, home):
+def test_promote_git_tags_the_versions_commit_with_the_channel_move_count(work, home):
     m = _project(work, home)
     env = mvc_env(home)
     write(work / "net.bin", b"one")
     m("add", "net.bin", "--name", "net", "--git")
     first = m.json("promote", "net@0.1.0", "staging", "--git")
-    assert first["git"] == {"tag": "net#staging#1", "commit": git(work, "rev-parse", "HEAD", env=env)}
+    assert first["git"] == {"tag": "net#staging#1", "commit": git(work, "rev-parse", "HEAD", env=env),
+                            "created": ["net#staging#1"]}
     write(work / "net.bin", b"two")
     m("add", "net.bin", "--name", "net", "--git")
     assert m.json("promote", "net@0.1.1", "staging", "--git")["git"]["tag"] == "net#staging#2"
     assert git(work, "cat-file", "-t", "net#staging#2", env=env) == "tag"  # annotated
     assert git(work, "tag", "-l", "net#*", env=env).split() == ["net#staging#1", "net#staging#2"]
+    assert git(work, "rev-parse", "net#staging#2^{commit}", env=env) == git(work, "rev-parse", "HEAD", env=env)
     # nothing to do: no move, no tag; without --git no "git" key
     again = m.json("promote", "net@0.1.1", "staging", "--git")
     assert again["changed"] is False and "git" not in again
@@ -99,5 +108,6 @@ def test_promote_git_tags_head_with_the_channel_move_count(work, home):
 
 def test_promote_git_outside_a_work_tree_moves_nothing(repo, work):
     repo.add("m", b"x")
-    assert "git work tree" in repo.fail("promote", "m", "staging", "--git").stderr
+    for command in (["promote", "m", "staging"], ["rollback", "m"], ["canary", "promote", "m", "-c", "staging"]):
+        assert "git work tree" in repo.fail(*command, "--git").stderr
     assert repo.json("ls")[0]["channels"]["staging"] is None

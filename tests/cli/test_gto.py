@@ -1,0 +1,208 @@
+"""mvc's git tags read by GTO itself (SPEC §3 "Git", issue 12): after every step ``gto show``
+says what ``mvc ls`` says; a teammate's tag that says the same is kept, one that says
+otherwise refuses the change before the registry changes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import Mvc, git, init_git, mvc_env, write
+
+gto_api = pytest.importorskip("gto.api", reason="gto is in the test extra: pip install -e '.[test]'")
+
+
+def _project(work: Path, home: Path) -> Mvc:
+    init_git(work, home)
+    git(work, "commit", "-q", "--allow-empty", "-m", "start", env=mvc_env(home))
+    m = Mvc(work, home)
+    m("init")
+    git(work, "commit", "-q", "-m", "mvc init", env=mvc_env(home))
+    return m
+
+
+def _gto(work: Path) -> dict:
+    """What ``gto show --json`` prints (gto's own API, in this process: 20 ms instead of 600)."""
+    return json.loads(json.dumps(gto_api.show(str(work)), default=str))
+
+
+def _agree(m: Mvc, work: Path) -> dict:
+    """Assert that GTO and mvc agree on every model's latest version and on the version each
+    channel serves; mvc's ls, for the caller's own checks."""
+    ls = m.json("ls")
+    shown = _gto(work)
+    assert set(shown) == {row["model"] for row in ls}
+    for row in ls:
+        seen = shown[row["model"]]
+        assert seen["version"] == f"v{row['latest']}", (row, seen)
+        for channel, version in row["channels"].items():
+            assert seen["stage"].get(channel) == (version and f"v{version}"), (channel, row, seen)
+    return {row["model"]: row["channels"] for row in ls}
+
+
+def _commit_of(work: Path, tag: str, env: dict) -> str:
+    return git(work, "rev-parse", f"{tag}^{{commit}}", env=env)
+
+
+def test_channel_tags_follow_the_served_version_not_head(work, home):
+    """The issue's scenario: 0.1.1 to staging while HEAD carries resnet@v0.1.0, production on
+    another branch, then rollback and a canary; GTO agrees with mvc after every step."""
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"weights one")
+    m("add", "m.bin", "--name", "resnet", "--git")
+    write(work / "m.bin", b"weights two")
+    m("add", "m.bin", "--name", "resnet", "--git")
+    v010, v011 = _commit_of(work, "resnet@v0.1.0", env), _commit_of(work, "resnet@v0.1.1", env)
+    assert _agree(m, work) == {"resnet": {"staging": None, "production": None}}
+
+    git(work, "checkout", "-q", "resnet@v0.1.0", env=env)  # HEAD carries resnet@v0.1.0
+    moved = m.json("promote", "resnet@0.1.1", "staging", "--git")
+    assert moved["git"] == {"tag": "resnet#staging#1", "commit": v011, "created": ["resnet#staging#1"]}
+    assert _commit_of(work, "resnet#staging#1", env) == v011
+    assert _agree(m, work)["resnet"] == {"staging": "0.1.1", "production": None}
+
+    git(work, "checkout", "-q", "-b", "other", env=env)
+    m("promote", "resnet@0.1.0", "production", "--git")
+    assert _agree(m, work)["resnet"] == {"staging": "0.1.1", "production": "0.1.0"}
+    m("promote", "resnet@0.1.1", "production", "--git")
+    assert _agree(m, work)["resnet"] == {"staging": "0.1.1", "production": "0.1.1"}
+
+    # the rollback in the same second: GTO needs the newer tag on the older version's commit
+    back = m("rollback", "resnet", "--git")
+    assert "git: tagged resnet#production#3 on " + v010[:7] in back.stdout
+    assert _agree(m, work)["resnet"] == {"staging": "0.1.1", "production": "0.1.0"}
+    dates = [int(git(work, "for-each-ref", "--format=%(taggerdate:unix)", f"refs/tags/resnet#production#{n}",
+                     env=env)) for n in (1, 2, 3)]
+    assert dates == sorted(set(dates))  # strictly later, as GTO orders a stage's tags
+
+    # a canary is not a stage in GTO; promoting it is
+    m("canary", "start", "resnet@0.1.1", "--channel", "production", "--percent", "10")
+    assert _agree(m, work)["resnet"]["production"] == "0.1.0"
+    done = m.json("canary", "promote", "resnet", "--channel", "production", "--git")
+    assert done["git"]["tag"] == "resnet#production#5" and done["git"]["commit"] == v011
+    assert _agree(m, work)["resnet"] == {"staging": "0.1.1", "production": "0.1.1"}
+
+    # the real command line prints what its API returned
+    cli = subprocess.run([str(Path(sys.executable).parent / "gto"), "show", "--json"], cwd=work, env=env,
+                         capture_output=True, text=True, check=True)
+    assert json.loads(cli.stdout) == _gto(work)
+
+
+def test_a_version_added_without_git_is_registered_where_it_was_added(work, home):
+    """Like ``gto assign``: a version git does not register yet gets its NAME@vVERSION on the
+    commit it was added at, unless that commit registers another version (then exit 1)."""
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"plain one")
+    m("add", "m.bin", "--name", "net")  # no --git: added at HEAD, the "mvc init" commit
+    head = git(work, "rev-parse", "HEAD", env=env)
+    moved = m.json("promote", "net@0.1.0", "staging", "--git")
+    assert moved["git"] == {"tag": "net#staging#1", "commit": head, "created": ["net@v0.1.0", "net#staging#1"]}
+    assert _agree(m, work)["net"]["staging"] == "0.1.0"
+
+    write(work / "m.bin", b"plain two")
+    m("add", "m.bin", "--name", "net")  # added at the same commit, which registers 0.1.0
+    before = (m.json("ls"), m.json("log", "net", "--channel", "staging"), git(work, "tag", env=env))
+    proc = m.fail("promote", "net@0.1.1", "staging", "--git")
+    assert "registers as net@v0.1.0 already" in proc.stderr and "git tag -a net@v0.1.1" in proc.stderr
+    assert (m.json("ls"), m.json("log", "net", "--channel", "staging"), git(work, "tag", env=env)) == before
+    assert _gto(work)["net"]["stage"] == {"staging": "v0.1.0"}  # git never heard of 0.1.1
+
+
+def test_a_conflicting_channel_tag_changes_nothing(work, home):
+    m = _project(work, home)
+    env = mvc_env(home)
+    for data in (b"one", b"two"):
+        write(work / "m.bin", data)
+        m("add", "m.bin", "--name", "net", "--git")
+    m("promote", "net@0.1.0", "staging", "--git")
+    # a teammate's move 2 of staging, made in their registry, fetched
+    git(work, "tag", "-a", "net#staging#2", "-m", "teammate", "net@v0.1.0", env=env)
+    before = (m.json("ls"), m.json("log", "net", "--channel", "staging"), m.events())
+    proc = m.fail("promote", "net@0.1.1", "staging", "--git")
+    assert "git tag net#staging#2 exists already on commit" in proc.stderr
+    assert "nothing changed" in proc.stderr and "delete" not in proc.stderr
+    assert (m.json("ls"), m.json("log", "net", "--channel", "staging"), m.events()) == before
+    assert git(work, "tag", "-l", "net#*", env=env).split() == ["net#staging#1", "net#staging#2"]
+    # without --git the registry moves as before
+    assert m.json("promote", "net@0.1.1", "staging")["changed"] is True
+
+
+def test_a_conflicting_version_tag_registers_nothing(work, home):
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"one")
+    m("add", "m.bin", "--name", "net", "--git")
+    git(work, "tag", "-a", "net@v0.1.1", "-m", "teammate's 0.1.1", "HEAD", env=env)
+    head, before = git(work, "rev-parse", "HEAD", env=env), m.json("ls")
+    write(work / "m.bin", b"two")
+    proc = m.fail("add", "m.bin", "--name", "net", "--git")
+    assert "git tag net@v0.1.1 exists already on commit" in proc.stderr and "delete" not in proc.stderr
+    assert m.json("ls") == before and git(work, "rev-parse", "HEAD", env=env) == head
+    assert "0.1.0" in (work / "m.bin.mvc").read_text()
+    # another --version is free in git too
+    assert m.json("add", "m.bin", "--name", "net", "--git", "--version", "0.2.0")["git"]["tag"] == "net@v0.2.0"
+
+
+def test_a_clone_with_the_teammates_tags_fetched(work, home, tmp_path):
+    """A teammate's clone, with its own registry, registers the same bytes and makes the same
+    move: the fetched tags say the same, so nothing is tagged twice; its next move is new."""
+    m = _project(work, home)
+    env = mvc_env(home)
+    m("remote", "add", "origin", str(tmp_path / "store"))
+    git(work, "commit", "-q", "-am", "remote", env=env)
+    write(work / "m.bin", b"shared weights")
+    m("add", "m.bin", "--name", "net", "--git")
+    m("promote", "net@0.1.0", "staging", "--git")
+    m("push")
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(work), str(clone), env=env)
+    c = Mvc(clone, home)
+    c("init")
+    c("checkout")
+    commits = git(clone, "rev-list", "--count", "HEAD", env=env)
+    added = c.json("add", "m.bin", "--name", "net", "--git")
+    tagged = _commit_of(clone, "net@v0.1.0", env)
+    assert added["git"] == {"pointer": str(clone / "m.bin.mvc"), "tag": "net@v0.1.0", "commit": tagged, "created": []}
+    moved = c.json("promote", "net@0.1.0", "staging", "--git")
+    assert moved["git"] == {"tag": "net#staging#1", "commit": tagged, "created": []}
+    assert git(clone, "rev-list", "--count", "HEAD", env=env) == commits
+    assert _agree(c, clone) == _agree(m, work)
+    c("promote", "net@0.1.0", "production", "--git")
+    assert _agree(c, clone)["net"] == {"staging": "0.1.0", "production": "0.1.0"}
+
+    # the teammate's registry numbers other bytes 0.1.1 than git's tags do: refused
+    git(work, "tag", "-a", "net@v0.1.1", "-m", "elsewhere", "HEAD", env=env)
+    git(clone, "fetch", "-q", "--tags", "origin", env=env)
+    write(clone / "m.bin", b"other weights")
+    before = c.json("ls")
+    assert "exists already" in c.fail("add", "m.bin", "--name", "net", "--git").stderr
+    assert c.json("ls") == before
+
+
+def test_git_refusing_the_pointer_commit_is_a_warning_with_the_fix(work, home):
+    m = _project(work, home)
+    env = mvc_env(home)
+    hook = work / ".git" / "hooks" / "pre-commit"
+    write(hook, "#!/bin/sh\necho 'no commits today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    write(work / "m.bin", b"one")
+    proc = m("add", "m.bin", "--name", "net", "--git", "--json")
+    assert json.loads(proc.stdout)["created"] is True and "git" not in json.loads(proc.stdout)
+    assert "net@0.1.0 is registered, but git could not commit its pointer file" in proc.stderr
+    assert "git tag -a net@v0.1.0" in proc.stderr
+    assert [r["version"] for r in m.json("ls", "net")] == ["0.1.0"]
+    assert git(work, "tag", env=env) == ""
+
+
+def test_names_gto_cannot_read_are_refused_before_anything_changes(work, home):
+    m = _project(work, home)
+    write(work / "m.bin", b"one")
+    assert "GTO cannot read the model name 'bert.base'" in m.fail("add", "m.bin", "--name", "bert.base", "--git").stderr
+    assert m.json("ls") == []

@@ -51,7 +51,7 @@ class AddResult(Result):
     kind: str
     state: str
     created: bool
-    git: dict[str, Any] | None = None  # with ``add --git``: pointer, commit, tag
+    git: dict[str, Any] | None = None  # with ``add --git``: pointer, commit, tag, created
     _optional = ("git",)
 
 

@@ -24,7 +24,7 @@ class ChannelMove(Result):
     canary: dict[str, Any] | None  # {"version", "path", "percent"}
     changed: bool
     message: str
-    git: dict[str, Any] | None = None  # with ``promote --git``: tag, commit
+    git: dict[str, Any] | None = None  # with --git (promote, rollback, canary promote): tag, commit, created
     _optional = ("git",)
 
 

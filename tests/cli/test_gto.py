@@ -206,3 +206,24 @@ def test_names_gto_cannot_read_are_refused_before_anything_changes(work, home):
     write(work / "m.bin", b"one")
     assert "GTO cannot read the model name 'bert.base'" in m.fail("add", "m.bin", "--name", "bert.base", "--git").stderr
     assert m.json("ls") == []
+
+
+def test_git_refusing_the_channel_tag_after_the_move_is_a_warning_with_the_fix(work, home):
+    """The registry committed, then git refused the tag (a reference-transaction hook): the move
+    stands, and the warning's command makes the tag that brings GTO in line."""
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"one")
+    m("add", "m.bin", "--name", "net", "--git")
+    hook = write(work / ".git" / "hooks" / "reference-transaction",
+                 "#!/bin/sh\n[ \"$1\" = prepared ] || exit 0\n"
+                 "while read old new ref; do case \"$ref\" in *'#'*) echo 'no channel tags' >&2; exit 1;; esac; done\n")
+    hook.chmod(0o755)
+    proc = m("promote", "net@0.1.0", "staging", "--git", "--json")
+    assert json.loads(proc.stdout)["changed"] is True and "git" not in json.loads(proc.stdout)
+    assert "staging of net serves 0.1.0, but git tag net#staging#1 could not be made" in proc.stderr
+    assert m.json("ls")[0]["channels"]["staging"] == "0.1.0" and _gto(work)["net"]["stage"] == {}
+    hook.unlink()
+    fix = proc.stderr.split("make it with: ", 1)[1].strip()
+    subprocess.run(fix, shell=True, cwd=work, env=env, check=True)
+    _agree(m, work)

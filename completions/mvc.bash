@@ -3,7 +3,7 @@
 
 _mvc_subcommands() {
     case "$1" in
-        "mvc") echo "init add ls show checkout tag log diff lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access" ;;
+        "mvc") echo "init add ls show checkout tag log diff plot lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access" ;;
         "mvc config") echo "get set unset list" ;;
         "mvc canary") echo "start step promote abort status" ;;
         "mvc remote") echo "add remove list" ;;
@@ -17,19 +17,20 @@ _mvc_options() {
         "mvc") echo "-C --version -V --help -h" ;;
         "mvc init") echo "--registry --json --help -h" ;;
         "mvc add") echo "--name --version --bump --metric --metrics-file --param --params-file --data --code --from --tag --message -m --force -f --store-data --git --json --help -h" ;;
-        "mvc ls") echo "--state --json --help -h" ;;
+        "mvc ls") echo "--state --where --sort --reverse --limit --json --help -h" ;;
         "mvc show") echo "--json --help -h" ;;
         "mvc checkout") echo "--output -o --link --force -f --json --help -h" ;;
         "mvc tag") echo "--force -f --delete -d --message -m --json --help -h" ;;
         "mvc log") echo "--limit -n --channel -c --json --help -h" ;;
         "mvc diff") echo "--json --help -h" ;;
+        "mvc plot") echo "--metric --output -o --json --help -h" ;;
         "mvc lineage") echo "--upstream --downstream --depth --format --json --help -h" ;;
         "mvc promote") echo "--check --message -m --git --json --help -h" ;;
         "mvc rollback") echo "--channel -c --to --message -m --git --json --help -h" ;;
         "mvc archive") echo "--undo --message -m --json --help -h" ;;
         "mvc resolve") echo "--channel -c --key --json --help -h" ;;
-        "mvc push") echo "--remote -r --pointers --json --help -h" ;;
-        "mvc pull") echo "--remote -r --json --help -h" ;;
+        "mvc push") echo "--remote -r --jobs -j --pointers --json --help -h" ;;
+        "mvc pull") echo "--remote -r --jobs -j --json --help -h" ;;
         "mvc verify") echo "--json --help -h" ;;
         "mvc fsck") echo "--repair --json --help -h" ;;
         "mvc gc") echo "--dry-run --grace --json --help -h" ;;
@@ -49,7 +50,7 @@ _mvc_options() {
         "mvc canary abort") echo "--channel -c --message -m --json --help -h" ;;
         "mvc canary status") echo "--channel -c --json --help -h" ;;
         "mvc remote") echo "--help -h" ;;
-        "mvc remote add") echo "--default --force -f --json --help -h" ;;
+        "mvc remote add") echo "--default --force -f --endpoint-url --profile --region --json --help -h" ;;
         "mvc remote remove") echo "--json --help -h" ;;
         "mvc remote list") echo "--json --help -h" ;;
         "mvc hooks") echo "--help -h" ;;
@@ -67,17 +68,18 @@ _mvc_takes_value() {
         "mvc -C") return 0 ;;
         "mvc init --registry") return 0 ;;
         "mvc add --name"|"mvc add --version"|"mvc add --bump"|"mvc add --metric"|"mvc add --metrics-file"|"mvc add --param"|"mvc add --params-file"|"mvc add --data"|"mvc add --code"|"mvc add --from"|"mvc add --tag"|"mvc add --message"|"mvc add -m") return 0 ;;
-        "mvc ls --state") return 0 ;;
+        "mvc ls --state"|"mvc ls --where"|"mvc ls --sort"|"mvc ls --limit") return 0 ;;
         "mvc checkout --output"|"mvc checkout -o"|"mvc checkout --link") return 0 ;;
         "mvc tag --message"|"mvc tag -m") return 0 ;;
         "mvc log --limit"|"mvc log -n"|"mvc log --channel"|"mvc log -c") return 0 ;;
+        "mvc plot --metric"|"mvc plot --output"|"mvc plot -o") return 0 ;;
         "mvc lineage --depth"|"mvc lineage --format") return 0 ;;
         "mvc promote --check"|"mvc promote --message"|"mvc promote -m") return 0 ;;
         "mvc rollback --channel"|"mvc rollback -c"|"mvc rollback --to"|"mvc rollback --message"|"mvc rollback -m") return 0 ;;
         "mvc archive --message"|"mvc archive -m") return 0 ;;
         "mvc resolve --channel"|"mvc resolve -c"|"mvc resolve --key") return 0 ;;
-        "mvc push --remote"|"mvc push -r") return 0 ;;
-        "mvc pull --remote"|"mvc pull -r") return 0 ;;
+        "mvc push --remote"|"mvc push -r"|"mvc push --jobs"|"mvc push -j") return 0 ;;
+        "mvc pull --remote"|"mvc pull -r"|"mvc pull --jobs"|"mvc pull -j") return 0 ;;
         "mvc gc --grace") return 0 ;;
         "mvc audit --limit"|"mvc audit -n") return 0 ;;
         "mvc canary start --channel"|"mvc canary start -c"|"mvc canary start --percent"|"mvc canary start -p"|"mvc canary start --check"|"mvc canary start --message"|"mvc canary start -m") return 0 ;;
@@ -85,6 +87,7 @@ _mvc_takes_value() {
         "mvc canary promote --channel"|"mvc canary promote -c"|"mvc canary promote --message"|"mvc canary promote -m") return 0 ;;
         "mvc canary abort --channel"|"mvc canary abort -c"|"mvc canary abort --message"|"mvc canary abort -m") return 0 ;;
         "mvc canary status --channel"|"mvc canary status -c") return 0 ;;
+        "mvc remote add --endpoint-url"|"mvc remote add --profile"|"mvc remote add --region") return 0 ;;
         "mvc access grant --message"|"mvc access grant -m") return 0 ;;
         "mvc access revoke --message"|"mvc access revoke -m") return 0 ;;
     esac
@@ -142,9 +145,11 @@ _mvc_option_values() {
         "mvc add --code") _mvc_files "$3" ;;
         "mvc add --from") _mvc_refs "$3" ;;
         "mvc ls --state") _mvc_words "development staging production archived" "$3" ;;
+        "mvc ls --sort") _mvc_words "version created" "$3" ;;
         "mvc checkout --output"|"mvc checkout -o") _mvc_files "$3" ;;
         "mvc checkout --link") _mvc_words "copy reflink hardlink symlink" "$3" ;;
         "mvc log --channel"|"mvc log -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
+        "mvc plot --output"|"mvc plot -o") _mvc_files "$3" ;;
         "mvc lineage --format") _mvc_words "tree json dot mermaid" "$3" ;;
         "mvc rollback --channel"|"mvc rollback -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
         "mvc resolve --channel"|"mvc resolve -c") _mvc_words "$(_mvc_data channels)" "$3" ;;
@@ -170,6 +175,8 @@ _mvc_positional() {
         "mvc log:0") _mvc_words "$(_mvc_data models)" "$3" ;;
         "mvc diff:0") _mvc_refs "$3" ;;
         "mvc diff:1") _mvc_refs "$3" ;;
+        "mvc diff:"*) _mvc_refs "$3" ;;
+        "mvc plot:0") _mvc_words "$(_mvc_data models)" "$3" ;;
         "mvc lineage:0") _mvc_refs "$3"; _mvc_files "$3" ;;
         "mvc promote:0") _mvc_refs "$3" ;;
         "mvc promote:1") _mvc_words "$(_mvc_data channels)" "$3" ;;

@@ -4,7 +4,7 @@
 function __mvc_subcommands
     switch $argv[1]
         case 'mvc'
-            echo init add ls show checkout tag log diff lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access
+            echo init add ls show checkout tag log diff plot lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access
         case 'mvc config'
             echo get set unset list
         case 'mvc canary'
@@ -26,13 +26,15 @@ function __mvc_takes_value
             return 0
         case 'mvc add --name' 'mvc add --version' 'mvc add --bump' 'mvc add --metric' 'mvc add --metrics-file' 'mvc add --param' 'mvc add --params-file' 'mvc add --data' 'mvc add --code' 'mvc add --from' 'mvc add --tag' 'mvc add --message' 'mvc add -m'
             return 0
-        case 'mvc ls --state'
+        case 'mvc ls --state' 'mvc ls --where' 'mvc ls --sort' 'mvc ls --limit'
             return 0
         case 'mvc checkout --output' 'mvc checkout -o' 'mvc checkout --link'
             return 0
         case 'mvc tag --message' 'mvc tag -m'
             return 0
         case 'mvc log --limit' 'mvc log -n' 'mvc log --channel' 'mvc log -c'
+            return 0
+        case 'mvc plot --metric' 'mvc plot --output' 'mvc plot -o'
             return 0
         case 'mvc lineage --depth' 'mvc lineage --format'
             return 0
@@ -44,9 +46,9 @@ function __mvc_takes_value
             return 0
         case 'mvc resolve --channel' 'mvc resolve -c' 'mvc resolve --key'
             return 0
-        case 'mvc push --remote' 'mvc push -r'
+        case 'mvc push --remote' 'mvc push -r' 'mvc push --jobs' 'mvc push -j'
             return 0
-        case 'mvc pull --remote' 'mvc pull -r'
+        case 'mvc pull --remote' 'mvc pull -r' 'mvc pull --jobs' 'mvc pull -j'
             return 0
         case 'mvc gc --grace'
             return 0
@@ -61,6 +63,8 @@ function __mvc_takes_value
         case 'mvc canary abort --channel' 'mvc canary abort -c' 'mvc canary abort --message' 'mvc canary abort -m'
             return 0
         case 'mvc canary status --channel' 'mvc canary status -c'
+            return 0
+        case 'mvc remote add --endpoint-url' 'mvc remote add --profile' 'mvc remote add --region'
             return 0
         case 'mvc access grant --message' 'mvc access grant -m'
             return 0
@@ -128,7 +132,8 @@ complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'show' -d 'Show everything about o
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'checkout' -d 'Write a version\'s files out, verified'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'tag' -d 'Tag a version, delete a tag or list tags'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'log' -d 'Show the history of versions or of a channel'
-complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'diff' -d 'Compare two versions: metrics, params, files, tensors'
+complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'diff' -d 'Compare two versions, or three or more side by side'
+complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'plot' -d 'Plot a model\'s metrics across its versions'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'lineage' -d 'Show where a version came from and what was built on it'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'promote' -d 'Make a channel serve a version, blue-green'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'rollback' -d 'Return a channel to the version it served before'
@@ -174,6 +179,10 @@ complete -c mvc -n '__mvc_at \'mvc add\'' -l json -d 'Print one JSON document on
 complete -c mvc -n '__mvc_at \'mvc add\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc add\' 0' -F
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l state -x -a 'development staging production archived' -d 'Only versions in STATE: development, staging, production or archived.'
+complete -c mvc -n '__mvc_at \'mvc ls\'' -l where -x -d 'Only versions where EXPR holds: KEY OP VALUE, e.g. \'accuracy >= 0.9\' or \'param.lr = 0.01\'; repeat: all must hold.'
+complete -c mvc -n '__mvc_at \'mvc ls\'' -l sort -x -a 'version created' -d 'Order by version (the default) or created, newest first, or by a metric, best first.'
+complete -c mvc -n '__mvc_at \'mvc ls\'' -l reverse -d 'Turn the order round.'
+complete -c mvc -n '__mvc_at \'mvc ls\'' -l limit -x -d 'At most N versions.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc ls\' 0' -f -a '(__mvc_data models)'
@@ -201,6 +210,12 @@ complete -c mvc -n '__mvc_at \'mvc diff\'' -l json -d 'Print one JSON document o
 complete -c mvc -n '__mvc_at \'mvc diff\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc diff\' 0' -f -a '(__mvc_refs)'
 complete -c mvc -n '__mvc_at \'mvc diff\' 1' -f -a '(__mvc_refs)'
+complete -c mvc -n '__mvc_at \'mvc diff\' +2' -f -a '(__mvc_refs)'
+complete -c mvc -n '__mvc_at \'mvc plot\'' -l metric -x -d 'A metric to plot; repeat for more (default: every metric).'
+complete -c mvc -n '__mvc_at \'mvc plot\'' -l output -s o -r -F -d 'Write the chart to FILE instead: .svg or .png, by its suffix.'
+complete -c mvc -n '__mvc_at \'mvc plot\'' -l json -d 'Print one JSON document on stdout.'
+complete -c mvc -n '__mvc_at \'mvc plot\'' -l help -s h -d 'Show this message and exit.'
+complete -c mvc -n '__mvc_at \'mvc plot\' 0' -f -a '(__mvc_data models)'
 complete -c mvc -n '__mvc_at \'mvc lineage\'' -l upstream -d 'Only what it came from: data, code and parent versions.'
 complete -c mvc -n '__mvc_at \'mvc lineage\'' -l downstream -d 'Only what was built on it.'
 complete -c mvc -n '__mvc_at \'mvc lineage\'' -l depth -x -d 'At most N steps away (default: no limit).'
@@ -233,11 +248,13 @@ complete -c mvc -n '__mvc_at \'mvc resolve\'' -l json -d 'Print one JSON documen
 complete -c mvc -n '__mvc_at \'mvc resolve\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc resolve\' 0' -f -a '(__mvc_data models)'
 complete -c mvc -n '__mvc_at \'mvc push\'' -l remote -s r -x -a '(__mvc_data remotes)' -d 'The remote to use (default: core.remote).'
+complete -c mvc -n '__mvc_at \'mvc push\'' -l jobs -s j -x -d 'Move N objects at once (default: config transfer.jobs, 4).'
 complete -c mvc -n '__mvc_at \'mvc push\'' -l pointers -d 'Push what the pointer files tracked by git need (the pre-push hook uses this).'
 complete -c mvc -n '__mvc_at \'mvc push\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc push\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc push\' +0' -f -a '(__mvc_refs)'
 complete -c mvc -n '__mvc_at \'mvc pull\'' -l remote -s r -x -a '(__mvc_data remotes)' -d 'The remote to use (default: core.remote).'
+complete -c mvc -n '__mvc_at \'mvc pull\'' -l jobs -s j -x -d 'Move N objects at once (default: config transfer.jobs, 4).'
 complete -c mvc -n '__mvc_at \'mvc pull\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc pull\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc pull\' +0' -f -a '(__mvc_refs)'
@@ -321,7 +338,10 @@ complete -c mvc -n '__mvc_at \'mvc remote\' 0' -f -a 'remove' -d 'Forget a remot
 complete -c mvc -n '__mvc_at \'mvc remote\' 0' -f -a 'list' -d 'List the remotes'
 complete -c mvc -n '__mvc_at \'mvc remote\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc remote add\'' -l default -d 'Make it the default remote.'
-complete -c mvc -n '__mvc_at \'mvc remote add\'' -l force -s f -d 'Change the URL of an existing remote.'
+complete -c mvc -n '__mvc_at \'mvc remote add\'' -l force -s f -d 'Define an existing remote anew (URL and options).'
+complete -c mvc -n '__mvc_at \'mvc remote add\'' -l endpoint-url -x -d 's3:// only: the S3 endpoint, for storage that is not AWS (MinIO, Ceph, …).'
+complete -c mvc -n '__mvc_at \'mvc remote add\'' -l profile -x -d 's3:// only: the AWS profile (~/.aws) whose credentials to use.'
+complete -c mvc -n '__mvc_at \'mvc remote add\'' -l region -x -d 's3:// only: the bucket\'s region, e.g. eu-west-1.'
 complete -c mvc -n '__mvc_at \'mvc remote add\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc remote add\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc remote remove\'' -l json -d 'Print one JSON document on stdout.'

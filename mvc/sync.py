@@ -27,11 +27,17 @@ class SyncOps:
 
         return [_remote_info(r) for r in remotes.configured(self.session)]
 
-    def remote_add(self, name: str, url: str, *, default: bool = False, force: bool = False) -> RemoteInfo:
-        """Add remote ``name`` at ``url`` (a directory or an fsspec URL); the first one becomes the default."""
+    def remote_add(self, name: str, url: str, *, default: bool = False, force: bool = False,
+                   endpoint_url: str | None = None, profile: str | None = None,
+                   region: str | None = None) -> RemoteInfo:
+        """Add remote ``name`` at ``url`` (a directory or an fsspec URL); the first one becomes
+        the default. An s3:// remote may name an ``endpoint_url`` (MinIO, Ceph, …), an AWS
+        ``profile`` and a ``region``; credentials come from the AWS chain, never from config.
+        With ``force`` an existing remote is defined anew."""
         from mvc.core import remotes
 
-        return _remote_info(remotes.add(self.session, name, url, default=default, force=force))
+        options = {"endpoint_url": endpoint_url, "profile": profile, "region": region}
+        return _remote_info(remotes.add(self.session, name, url, default=default, force=force, options=options))
 
     def remote_remove(self, name: str) -> RemoteInfo:
         """Forget remote ``name`` (its objects stay where they are)."""
@@ -41,19 +47,24 @@ class SyncOps:
 
     # -- push and pull ------------------------------------------------------------------
     def push(self, refs_: Iterable[str] = (), *, remote: str | None = None, pointers: bool = False,
-             progress: Progress = None) -> TransferResult:
+             jobs: int | None = None, progress: Progress = None, on_total: Progress = None) -> TransferResult:
         """Copy the objects of ``refs_`` (default: every version; with ``pointers``, those the
-        pointer files tracked by git need) to a remote; objects already there are skipped."""
+        pointer files tracked by git need) to a remote; objects already there are skipped.
+        ``jobs`` objects move at once (default: config ``transfer.jobs``); ``on_total(bytes)``
+        hears what will move before it does, ``progress(bytes)`` as it goes."""
         from mvc.core import sync
 
         return _transfer_result(sync.push(self.session, refs_, remote=remote, pointers=pointers,
-                                          progress=progress))
+                                          jobs=_jobs(jobs), progress=progress, on_total=on_total))
 
-    def pull(self, refs_: Iterable[str], *, remote: str | None = None, progress: Progress = None) -> TransferResult:
-        """Copy the objects of ``refs_`` from a remote into the local store, verified."""
+    def pull(self, refs_: Iterable[str], *, remote: str | None = None, jobs: int | None = None,
+             progress: Progress = None, on_total: Progress = None) -> TransferResult:
+        """Copy the objects of ``refs_`` from a remote into the local store, verified; as
+        ``push`` for ``jobs``, ``progress`` and ``on_total``."""
         from mvc.core import sync
 
-        return _transfer_result(sync.pull(self.session, refs_, remote=remote, progress=progress))
+        return _transfer_result(sync.pull(self.session, refs_, remote=remote, jobs=_jobs(jobs),
+                                          progress=progress, on_total=on_total))
 
     # -- pointer files and git ----------------------------------------------------------
     def checkout_pointers(self, root: Path | str = ".", *, link: str = "copy", force: bool = False,
@@ -80,7 +91,18 @@ class SyncOps:
 def _remote_info(remote: "Configured") -> RemoteInfo:
     from mvc.results.sync import RemoteInfo
 
-    return RemoteInfo(remote.name, remote.url, remote.default)
+    options = remote.options
+    return RemoteInfo(remote.name, remote.url, remote.default, options.get("endpoint_url"),
+                      options.get("profile"), options.get("region"))
+
+
+def _jobs(jobs: int | None) -> int | None:
+    """``jobs`` checked as config's ``transfer.jobs`` is (1 to 64), or None for the config's."""
+    if jobs is None:
+        return None
+    from mvc.core.config import check
+
+    return check("transfer.jobs", jobs)
 
 
 def _transfer_result(done: "Transfer") -> TransferResult:

@@ -75,6 +75,19 @@ def pg_url(pg_server) -> str:
     return pg_server.url(pg_server.create_database(owner=login), login)
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 endpoint on loopback (moto's server mode in a subprocess; tests/s3server.py)."""
+    from s3server import S3Server, S3Unavailable
+
+    try:
+        server = S3Server()
+    except S3Unavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """With MVC_TEST_NO_SKIP=1 (set by .ci/run) a skip is a failure: CI installs everything the

@@ -277,6 +277,12 @@ class Progress:
             self._task = self._bar.add_task(self.description, total=self.total)
         self._bar.update(self._task, completed=self.done)
 
+    def set_total(self, nbytes: int) -> None:
+        """The whole of the work, once the engine knows it (a transfer, after planning)."""
+        self.total = nbytes
+        if self._bar is not None:
+            self._bar.update(self._task, total=nbytes)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()

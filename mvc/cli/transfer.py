@@ -12,6 +12,10 @@ from mvc.cli.output import Progress, emit, human_size, say
 RemoteOption = Annotated[
     Optional[str], typer.Option("--remote", "-r", metavar="NAME", help="The remote to use (default: core.remote).")
 ]
+JobsOption = Annotated[
+    Optional[int], typer.Option("--jobs", "-j", metavar="N", min=1, max=64,
+                                help="Move N objects at once (default: config transfer.jobs, 4).")
+]
 
 
 def _render(verb: str):
@@ -24,6 +28,7 @@ def _render(verb: str):
 def push(
     refs: Annotated[Optional[list[str]], typer.Argument(metavar="REF...", help="Versions to push (default: every version).")] = None,
     remote: RemoteOption = None,
+    jobs: JobsOption = None,
     pointers: Annotated[
         bool, typer.Option("--pointers", help="Push what the pointer files tracked by git need (the pre-push hook uses this).")
     ] = False,
@@ -32,13 +37,16 @@ def push(
     """Copy versions' objects to a remote.
 
     Every version's objects, or those of the given REFs (or, with --pointers, those that the
-    pointer files tracked by git need); objects already there are skipped. Transfers are
-    verified and never leave a partial object visible.
+    pointer files tracked by git need); objects already there are skipped, so a push that was
+    interrupted is resumed by running it again. Several objects move at once (--jobs);
+    each is verified and never visible on the remote before it is whole. On a terminal a
+    progress bar shows the bytes to send.
 
     EXAMPLES
 
         mvc push
         mvc push resnet@0.3.0 --remote origin
+        mvc push --jobs 16
     """
     from mvc.cli.common import open_repo
 
@@ -48,27 +56,32 @@ def push(
         raise UsageError("--pointers pushes what the pointer files need; it does not go with REFs")
 
     with Progress("pushing") as progress:
-        result = open_repo().push(refs or [], remote=remote, pointers=pointers, progress=progress)
+        result = open_repo().push(refs or [], remote=remote, pointers=pointers, jobs=jobs,
+                                  progress=progress, on_total=progress.set_total)
     emit(result, json_out, _render("Pushed"))
 
 
 def pull(
     refs: Annotated[list[str], typer.Argument(metavar="REF...", help="Versions to pull, e.g. resnet@1.2.0.")],
     remote: RemoteOption = None,
+    jobs: JobsOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Copy versions' objects from a remote.
 
     The objects of the given REFs come into the local store, each verified against its digest;
-    objects already here are skipped.
+    objects already here are skipped, so a pull that was interrupted is resumed by running it
+    again. Several objects move at once (--jobs); on a terminal a progress bar shows the bytes
+    to fetch.
 
     EXAMPLES
 
         mvc pull resnet@0.1.0
-        mvc pull resnet@production -r origin
+        mvc pull resnet@production -r origin --jobs 8
     """
     from mvc.cli.common import open_repo
 
     with Progress("pulling") as progress:
-        result = open_repo().pull(refs, remote=remote, progress=progress)
+        result = open_repo().pull(refs, remote=remote, jobs=jobs, progress=progress,
+                                  on_total=progress.set_total)
     emit(result, json_out, _render("Pulled"))

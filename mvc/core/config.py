@@ -29,7 +29,7 @@ class Key(NamedTuple):
 
     name: str
     default: Any  # None: no default (unset means "not configured")
-    type: type  # what a value is: str, float (any number) or tuple (a list in TOML)
+    type: type  # what a value is: str, int, float (any number) or tuple (a list in TOML)
     accepts: str  # what a valid value is, said to the user when one is not
     check: Callable[[Any], Any]  # the value in effect from a valid one; ValueError otherwise
     doc: str
@@ -104,6 +104,54 @@ def _registry_url(value: Any) -> str:
     return value
 
 
+def _remote_url(value: Any) -> str:
+    """A remote's location: a path, or a URL with no credentials in it (config.toml is shared
+    through git; S3 takes keys from the AWS chain: environment, profiles, instance roles)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    value = _text(value)
+    if "://" in value:
+        parts = urlsplit(value)
+        if parts.username is not None or parts.password is not None or any(
+                "key" in k.lower() or "secret" in k.lower() or "token" in k.lower()
+                for k in parse_qs(parts.query)):
+            raise _Secret(_NO_SECRETS)
+    return value
+
+
+def _endpoint_url(value: Any) -> str:
+    from urllib.parse import urlsplit
+
+    value = _text(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - a malformed port raises ValueError here
+    except ValueError:
+        raise ValueError from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError
+    if parts.username is not None or parts.password is not None:
+        raise _Secret(_NO_SECRETS)
+    return value
+
+
+_NO_SECRETS = ("credentials may not be written into config.toml, which git shares; the AWS "
+               "chain supplies them: environment, a --profile, an instance role")
+
+
+def _word(value: Any) -> str:
+    """An AWS profile or region name (``eu-west-1``, ``ci.readonly``)."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}", value):
+        raise ValueError
+    return value
+
+
+def _jobs(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+        raise ValueError
+    return value
+
+
 DEFAULT_LOWER_IS_BETTER = (
     "*loss*", "*error*", "*latency*", "*_ms", "mae", "mse", "rmse", "perplexity", "*time*", "*size*",
 )
@@ -117,8 +165,16 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
         "how long a command waits for another mvc command's lock before it gives up"),
     Key("core.remote", None, str, "the name of a remote (see 'mvc remote list')", _name,
         "the remote push and pull use when none is named", admin=True),
-    Key("remote.*.url", None, str, "a directory path or a URL such as s3://bucket/prefix", _text,
-        "where the remote keeps its objects", admin=True),
+    Key("remote.*.url", None, str, "a directory path or a URL such as s3://bucket/prefix",
+        _remote_url, "where the remote keeps its objects", admin=True),
+    Key("remote.*.endpoint_url", None, str, "an http:// or https:// URL with no credentials in it",
+        _endpoint_url, "the S3 endpoint of an s3:// remote that is not AWS (MinIO, Ceph, …)", admin=True),
+    Key("remote.*.profile", None, str, "the name of a profile in ~/.aws/config", _word,
+        "the AWS profile whose credentials an s3:// remote uses (default: the AWS chain's)", admin=True),
+    Key("remote.*.region", None, str, "an AWS region, e.g. eu-west-1", _word,
+        "the region of an s3:// remote's bucket", admin=True),
+    Key("transfer.jobs", 4, int, "a whole number from 1 to 64", _jobs,
+        "how many objects push, pull and checkout move at once ('--jobs' overrides)"),
     Key("registry.url", None, str, "sqlite:///PATH or postgresql://USER@HOST:PORT/DB", _registry_url,
         "where the registry lives (default: .mvc/registry.db)", admin=True),
     Key("channels.*.deploy_dir", None, str, "a folder path", _text,

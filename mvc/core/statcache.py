@@ -31,7 +31,10 @@ class StatCache:
             if is_planted(self.db_path, "regular file"):  # a planted link: never written through
                 return None
             try:
-                conn = sqlite3.connect(self.db_path, timeout=2, isolation_level=None)
+                # shared by a transfer's threads: SQLite is built serialized here
+                # (sqlite3.threadsafety 3), so one connection may serve them all
+                conn = sqlite3.connect(self.db_path, timeout=2, isolation_level=None,
+                                       check_same_thread=sqlite3.threadsafety != 3)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=OFF")
                 conn.execute(

@@ -5,11 +5,18 @@ What moves is what the versions need (integrity.needed_objects); what is there a
 on the other side is skipped. A directory's manifest is fetched before the files it lists
 are known. Nothing here takes the repository lock: objects are content-addressed, written
 through a temporary name and verified, so a transfer never changes what a version means.
+
+A transfer is a list of objects with their sizes (``Item``): the other side is asked which it
+lacks, the total is announced, and several move at once on a thread pool (``transfer.jobs``;
+hashing and I/O release the GIL). An interrupted transfer is resumed by running it again:
+objects that arrived whole are skipped, and one that was cut off is sent again from its start
+(it left only a temporary file or an incomplete multipart upload; see remote_store.py).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
@@ -19,11 +26,11 @@ from mvc.core.integrity import Artifact, artifact_needs, needed_objects
 
 if TYPE_CHECKING:
     from mvc.core.artifacts import Written
-    from mvc.core.objects import ObjectStore
-    from mvc.core.remotes import Remote
+    from mvc.core.remote_store import Remote
     from mvc.core.session import Session
 
 Progress = Callable[[int], None] | None
+OnTotal = Callable[[int], None] | None  # the bytes a transfer will move, as soon as known
 
 
 class Transfer(NamedTuple):
@@ -36,27 +43,92 @@ class Transfer(NamedTuple):
     bytes: int
 
 
-class _Mover:
-    """Moves what is missing on the other side, tallying over several calls."""
+class Item(NamedTuple):
+    """One object to move and its size: what a transfer is planned and counted in."""
 
-    def __init__(self, store: "ObjectStore", remote: "Remote", *, push: bool, progress: Progress):
-        self.store, self.remote, self.push, self.progress = store, remote, push, progress
+    digest: str
+    size: int
+
+
+class _Mover:
+    """Moves what is missing on the other side, ``jobs`` objects at a time, tallying over
+    several calls. Planning asks the other side which objects it has (and their sizes) in
+    parallel too; the sizes of what is to move are announced through ``on_total`` before it
+    moves (the CLI's bar knows its total), and bytes through ``progress`` as they go."""
+
+    def __init__(self, session: "Session", remote: "Remote", *, push: bool, jobs: int | None,
+                 progress: Progress, on_total: OnTotal):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.store, self.cache, self.remote, self.push = session.store, session.cache, remote, push
+        self.jobs = jobs or session.config.value("transfer.jobs")
+        self.pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="mvc-transfer")
+        self.lock = threading.Lock()
+        self.progress, self.on_total = progress, on_total
         self.moved: list[str] = []
+        self.seen: set[str] = set()
         self.skipped = 0
         self.bytes = 0
+        self.total = 0
+
+    def __enter__(self) -> "_Mover":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _tick(self, nbytes: int) -> None:
+        if self.progress:
+            with self.lock:
+                self.progress(nbytes)
+
+    def _look(self, digest: str) -> Item | None:
+        """The object as an Item to move, or None when the other side has it already."""
+        if self.push:
+            return None if self.remote.has(digest) else Item(digest, self.store.size(digest))
+        if self.store.has(digest):
+            return None
+        size = self.remote.size_of(digest)
+        return Item(digest, size or 0)  # a missing one fails when it is moved, naming it
+
+    def _run(self, work, items: list) -> list:
+        """``work(item)`` for each item on the pool; the first failure stops the rest."""
+        from concurrent.futures import FIRST_EXCEPTION, wait
+
+        futures = [self.pool.submit(work, item) for item in items]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for f in futures:
+            f.cancel()  # those not started yet
+        wait(futures)
+        for f in futures:
+            if not f.cancelled() and f.exception() is not None:
+                raise f.exception()
+        return [f.result() for f in futures]
 
     def move(self, digests: Iterable[str]) -> None:
-        for digest in dict.fromkeys(digests):
-            if digest in self.moved:
-                continue
-            if self.remote.has(digest) if self.push else self.store.has(digest):
-                self.skipped += 1
-                continue
-            if self.push:
-                self.bytes += self.remote.upload(self.store, digest, self.progress)
-            else:
-                self.bytes += self.remote.download(self.store, digest, self.progress)
-            self.moved.append(digest)
+        todo = [d for d in dict.fromkeys(digests) if d not in self.seen]
+        self.seen.update(todo)
+        looked = self._run(self._look, todo)
+        self.skipped += sum(1 for item in looked if item is None)
+        self.send([item for item in looked if item is not None])
+
+    def send(self, items: list[Item]) -> None:
+        """Move ``items`` (none of them on the other side yet), biggest first, so that the
+        last to finish is a small one."""
+        self.total += sum(item.size for item in items)
+        if self.on_total and items:
+            self.on_total(self.total)
+        items = sorted(items, key=lambda item: -item.size)
+        self._run(self._one, items)
+
+    def _one(self, item: Item) -> None:
+        if self.push:
+            n = self.remote.upload(self.store, item.digest, self._tick, cache=self.cache)
+        else:
+            n = self.remote.download(self.store, item.digest, self._tick, cache=self.cache)
+        with self.lock:
+            self.bytes += n
+            self.moved.append(item.digest)
 
     def fetch(self, digest: str) -> None:
         self.move([digest])
@@ -66,9 +138,11 @@ class _Mover:
 
 
 def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None = None,
-         pointers: bool = False, progress: Progress = None) -> Transfer:
+         pointers: bool = False, jobs: int | None = None, progress: Progress = None,
+         on_total: OnTotal = None) -> Transfer:
     """Copy the objects the versions ``wanted`` (refs; default: every version) need to a
-    remote; with ``pointers``, those the pointer files tracked by git need."""
+    remote; with ``pointers``, those the pointer files tracked by git need. ``jobs`` objects
+    move at once (default: config ``transfer.jobs``)."""
     from mvc.core.remotes import open_remote
 
     target = open_remote(session, remote)
@@ -80,13 +154,13 @@ def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None =
         rows = [session.resolve(r) for r in wanted] if wanted else session.registry.versions()
         needs = needed_objects(session.registry, session.store, rows)
     needs.require_readable()
-    mover = _Mover(session.store, target, push=True, progress=progress)
-    mover.move(needs.digests)
+    with _Mover(session, target, push=True, jobs=jobs, progress=progress, on_total=on_total) as mover:
+        mover.move(needs.digests)
     return mover.result()
 
 
 def pull(session: "Session", wanted: Iterable[str], *, remote: str | None = None,
-         progress: Progress = None) -> Transfer:
+         jobs: int | None = None, progress: Progress = None, on_total: OnTotal = None) -> Transfer:
     """Copy the objects the versions ``wanted`` (refs) need from a remote, verified."""
     from mvc.core.remotes import open_remote
 
@@ -95,10 +169,10 @@ def pull(session: "Session", wanted: Iterable[str], *, remote: str | None = None
         raise UserError("name the versions to pull, e.g. 'mvc pull resnet@1.2.0'")
     source = open_remote(session, remote)
     rows = [session.resolve(r) for r in wanted]
-    mover = _Mover(session.store, source, push=False, progress=progress)
-    needs = needed_objects(session.registry, session.store, rows, fetch=mover.fetch)
-    needs.require_readable()
-    mover.move(needs.digests)
+    with _Mover(session, source, push=False, jobs=jobs, progress=progress, on_total=on_total) as mover:
+        needs = needed_objects(session.registry, session.store, rows, fetch=mover.fetch)
+        needs.require_readable()
+        mover.move(needs.digests)
     return mover.result()
 
 
@@ -145,10 +219,10 @@ def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str =
             have = all(store.has(d) for d in needs.by_digest)
         if not have:
             remote = remote or open_remote(session, None)
-            mover = _Mover(store, remote, push=False, progress=progress)
-            needs = artifact_needs(store, [art], fetch=mover.fetch)
-            needs.require_readable()
-            mover.move(needs.digests)
+            with _Mover(session, remote, push=False, jobs=None, progress=progress, on_total=None) as mover:
+                needs = artifact_needs(store, [art], fetch=mover.fetch)
+                needs.require_readable()
+                mover.move(needs.digests)
         entries = tuple(artifacts.load_entries(store, p.digest)) if p.kind == "directory" else ()
         stored = artifacts.Stored(p.digest, p.size, p.kind, p.target.name, entries)
         writer = artifacts.Materializer(store, session.cache, link, progress)

@@ -12,6 +12,9 @@ class RemoteInfo(Result):
     name: str
     url: str
     default: bool
+    endpoint_url: str | None = None  # s3:// remotes: where the S3 service is (default: AWS)
+    profile: str | None = None  # the AWS profile whose credentials it uses
+    region: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,383 @@
+"""The object store at a remote: a directory path or any fsspec URL (``s3://…``).
+
+A remote holds its objects under ``objects/`` in the store's layout (``objects.object_key``;
+only objects.py knows it), so a directory remote is a plain copy of a store. No listing of a
+remote ever shows a partial object under its final key:
+
+- a directory (and any filesystem but S3): an upload is written to ``tmp/upload-*``, fsynced
+  and renamed into place; a download lands in ``.mvc/tmp`` and is renamed into the store once
+  its digest checks out. An interrupted transfer leaves only a temporary file, which
+  ``mvc fsck --repair`` removes once older than ``gc.grace_seconds``.
+- S3: an upload goes straight to the final key, because S3 makes an object visible only when
+  its single PUT or its multipart upload's completion succeeds, and never in part (a
+  temporary key and a copy would send every byte twice). The bytes are hashed on the way and
+  the upload is completed only when they match the digest; otherwise it is aborted. A killed
+  push leaves an incomplete multipart upload, invisible to listings, which ``mvc fsck
+  --repair`` aborts once older than the grace period (a bucket lifecycle rule
+  AbortIncompleteMultipartUpload does the same).
+
+Credentials never come from config: s3fs asks the AWS chain (environment, the profile named
+by ``remote.NAME.profile``, instance roles). fsspec is imported only here, only when a
+remote is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mvc.core.errors import IntegrityError, UserError
+from mvc.core.objects import CHUNK, ObjectStore, Progress, digest_of_key, object_key
+
+if TYPE_CHECKING:
+    from mvc.core.statcache import StatCache
+
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# S3 allows 10,000 parts, each at least 5 MiB
+_MAX_PARTS = 9_000
+OPTIONS = ("endpoint_url", "profile", "region")  # remote.NAME.* beside url, for s3:// remotes
+S3_EXTRA = "s3:// remotes need the s3fs package; install it with: pip install 'mvc[s3]'"
+
+
+def is_url(location: str) -> bool:
+    return bool(_SCHEME_RE.match(location))
+
+
+def is_s3(location: str) -> bool:
+    return location.lower().startswith(("s3://", "s3a://"))
+
+
+def _storage_options(location: str, options: dict[str, str]) -> dict:
+    """s3fs's arguments from ``remote.NAME.*``: never a key or a secret."""
+    if not is_s3(location):
+        return {}
+    out: dict = {}
+    if options.get("endpoint_url"):
+        out["endpoint_url"] = options["endpoint_url"]
+    if options.get("profile"):
+        out["profile"] = options["profile"]
+    if options.get("region"):
+        out["client_kwargs"] = {"region_name": options["region"]}
+    return out
+
+
+def _cannot(name: str, location: str, exc: BaseException) -> UserError:
+    why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if is_s3(location) and "credentials" in why.lower():
+        why += ("; the AWS chain supplies them: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                "a profile (remote.NAME.profile), or an instance role")
+    return UserError(f"cannot use remote {name!r} at {location}: {why}")
+
+
+def _backend_errors(location: str) -> tuple[type[BaseException], ...]:
+    """What the storage library raises for a failed request (botocore's errors for S3, e.g.
+    no credentials, are not OSErrors)."""
+    found: tuple[type[BaseException], ...] = (OSError, ValueError)
+    if is_s3(location):
+        try:
+            from botocore.exceptions import BotoCoreError, ClientError
+        except ImportError:  # pragma: no cover - s3fs brings botocore
+            return found
+        found += (BotoCoreError, ClientError)
+    return found
+
+
+class Remote:
+    """A remote that fsspec reaches (S3 and others); see the module's docstring."""
+
+    def __init__(self, name: str, location: str, options: dict[str, str] | None = None):
+        try:
+            import fsspec
+        except ImportError:  # pragma: no cover - fsspec is a dependency
+            raise UserError("remotes need the fsspec package; pip install fsspec") from None
+        self.name = name
+        self.location = location
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(location, **_storage_options(location, options or {}))
+        except ImportError:
+            if is_s3(location):
+                raise UserError(S3_EXTRA) from None
+            raise UserError(f"cannot use remote {name!r} at {location}: install the fsspec backend "
+                            "it needs") from None
+        except ValueError as exc:
+            raise _cannot(name, location, exc) from None
+        self.root = self.root.rstrip("/")
+        self.errors = _backend_errors(location)
+        self.atomic_put = "s3" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+
+    def _key(self, digest: str) -> str:
+        return f"{self.root}/objects/{object_key(digest)}"
+
+    def size_of(self, digest: str) -> int | None:
+        """The object's size on the remote; None when it is not there (complete)."""
+        try:
+            info = self.fs.info(self._key(digest))
+        except FileNotFoundError:
+            return None
+        except self.errors as exc:
+            raise _cannot(self.name, self.location, exc) from None
+        return int(info.get("size") or 0) if info.get("type", "file") == "file" else None
+
+    def has(self, digest: str) -> bool:
+        return self.size_of(digest) is not None
+
+    def sizes(self) -> dict[str, int]:
+        """digest -> size of every object on the remote, from one listing (``mvc stats``)."""
+        try:
+            found = self.fs.find(f"{self.root}/objects", detail=True)
+        except FileNotFoundError:
+            return {}
+        except self.errors as exc:
+            raise _cannot(self.name, self.location, exc) from None
+        out: dict[str, int] = {}
+        for path, info in found.items():
+            digest = digest_of_key(path)
+            if digest is not None and info.get("type", "file") == "file":
+                out[digest] = int(info.get("size") or 0)
+        return out
+
+    def upload(self, store: ObjectStore, digest: str, progress: Progress = None, *,
+               cache: "StatCache | None" = None) -> int:
+        """Copy one local object to the remote, verifying its bytes on the way."""
+        if not store.has(digest):
+            raise _missing_here(digest)
+        key = self._key(digest)
+        if self.atomic_put:
+            return self._put_final(store, digest, key, progress)
+        tmp_key = f"{self.root}/tmp/upload-{uuid.uuid4().hex}"
+        try:
+            self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
+            with self.fs.open(tmp_key, "wb") as dst:
+                size = store.copy_to(digest, dst, progress)
+            self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+            self.fs.mv(tmp_key, key)
+        except IntegrityError:
+            raise _corrupt_here(store, digest) from None
+        except self.errors as exc:
+            raise _cannot(self.name, self.location, exc) from None
+        finally:
+            if self.fs.exists(tmp_key):
+                self.fs.rm(tmp_key)
+        return size
+
+    def _put_final(self, store: ObjectStore, digest: str, key: str, progress: Progress) -> int:
+        """Upload straight to ``key``, completing the PUT only when the bytes hash right."""
+        block = max(8 << 20, -(-store.size(digest) // _MAX_PARTS))
+        dst = None
+        try:
+            dst = self.fs.open(key, "wb", block_size=block)
+            size = store.copy_to(digest, dst, progress)
+            dst.close()  # the single PUT, or the multipart upload's completion
+            dst = None
+        except IntegrityError:
+            raise _corrupt_here(store, digest) from None
+        except self.errors as exc:
+            raise _cannot(self.name, self.location, exc) from None
+        finally:
+            if dst is not None:  # failed: abort, never complete
+                try:
+                    dst.discard()
+                finally:
+                    dst.closed = True
+        return size
+
+    def download(self, store: ObjectStore, digest: str, progress: Progress = None, *,
+                 cache: "StatCache | None" = None) -> int:
+        """Copy one remote object into the local store; refused unless its digest matches."""
+        try:
+            with self.fs.open(self._key(digest), "rb", block_size=CHUNK) as src:
+                return store.put_stream(src, digest, progress)
+        except FileNotFoundError:
+            raise _missing_there(self, digest) from None
+        except self.errors as exc:
+            raise _cannot(self.name, self.location, exc) from None
+
+    def uploads(self) -> list[tuple[str, float | None]]:
+        """What interrupted pushes left (``tmp/upload-*``; on S3, incomplete multipart
+        uploads), with the time each began where known."""
+        try:
+            if self.atomic_put:
+                return self._multipart_uploads()
+            found = self.fs.ls(f"{self.root}/tmp", detail=True)
+        except FileNotFoundError:
+            return []
+        except self.errors as exc:
+            raise _cannot(self.name, self.location, exc) from None
+        out = []
+        for info in found:
+            name = str(info.get("name", ""))
+            if name.rstrip("/").rsplit("/", 1)[-1].startswith("upload-"):
+                out.append((name, _timestamp(info, "mtime", "LastModified", "last_modified", "updated")))
+        return out
+
+    def _multipart_uploads(self) -> list[tuple[str, float | None]]:
+        bucket, _, prefix = f"{self.root}/objects/".partition("/")
+        out = []
+        kwargs = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            page = self.fs.call_s3("list_multipart_uploads", **kwargs)
+            for up in page.get("Uploads", []):
+                out.append((f"{bucket}/{up['Key']}?uploadId={up['UploadId']}", _timestamp(up, "Initiated")))
+            if not page.get("IsTruncated"):
+                return out
+            kwargs.update(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
+
+    def remove(self, key: str) -> None:
+        """Delete what an interrupted push left (``fsck --repair``), as ``uploads`` named it."""
+        if self.atomic_put and "?uploadId=" in key:
+            path, _, upload_id = key.partition("?uploadId=")
+            bucket, _, name = path.partition("/")
+            self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=name, UploadId=upload_id)
+        elif self.fs.exists(key):
+            self.fs.rm(key, recursive=True)
+
+
+class DirectoryRemote(Remote):
+    """A remote in a local (or mounted) directory: os-level copies, so that a push or pull of
+    a large object costs what ``cp`` does. An object the stat cache knows as hashed whole
+    since it last changed (a store object added here, a remote file this machine wrote or
+    verified) is copied by the kernel; every other one is hashed while it is copied."""
+
+    def __init__(self, name: str, location: str):
+        self.name = name
+        self.location = location
+        self.root = location.rstrip("/") or "/"
+        self.atomic_put = False
+
+    def _key(self, digest: str) -> str:
+        return os.path.join(self.root, "objects", object_key(digest))
+
+    def size_of(self, digest: str) -> int | None:
+        try:
+            st = os.stat(self._key(digest))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return st.st_size if os.path.isfile(self._key(digest)) else None
+
+    def sizes(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for dirpath, _, files in os.walk(os.path.join(self.root, "objects")):
+            for f in files:
+                digest = digest_of_key(os.path.join(dirpath, f))
+                if digest is not None:
+                    out[digest] = os.stat(os.path.join(dirpath, f)).st_size
+        return out
+
+    def upload(self, store: ObjectStore, digest: str, progress: Progress = None, *,
+               cache: "StatCache | None" = None) -> int:
+        from mvc.core.atomic import fsync_dir
+
+        if not store.has(digest):
+            raise _missing_here(digest)
+        try:
+            trusted = _known(cache, store.path(digest), digest, written_by_us=True)
+        except FileNotFoundError:  # not a whole object (a chunked file): verified as it is read
+            trusted = False
+        final = self._key(digest)
+        try:
+            os.makedirs(os.path.join(self.root, "tmp"), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.join(self.root, "tmp"), prefix="upload-")
+        except OSError as exc:
+            raise _cannot(self.name, self.location, exc) from None
+        try:
+            try:
+                store.export(digest, fd, trusted=trusted, progress=progress)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.chmod(tmp, 0o444)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(tmp, final)
+        except IntegrityError:
+            raise _corrupt_here(store, digest) from None
+        except OSError as exc:
+            raise _cannot(self.name, self.location, exc) from None
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+        fsync_dir(Path(final).parent)
+        if cache is not None:  # written from verified bytes: a pull here may trust it
+            cache.put(Path(final), os.stat(final), digest)
+        return os.stat(final).st_size
+
+    def download(self, store: ObjectStore, digest: str, progress: Progress = None, *,
+                 cache: "StatCache | None" = None) -> int:
+        src = self._key(digest)
+        try:
+            fd = os.open(src, os.O_RDONLY)
+        except FileNotFoundError:
+            raise _missing_there(self, digest) from None
+        except OSError as exc:
+            raise _cannot(self.name, self.location, exc) from None
+        try:
+            before = os.fstat(fd)
+            trusted = _known(cache, Path(src), digest, written_by_us=True, st=before)
+            size = store.put_fd(fd, digest, trusted=trusted, progress=progress)
+            if cache is not None and not trusted and os.fstat(fd) == before:
+                cache.put(Path(src), before, digest)  # hashed whole, unchanged meanwhile
+        finally:
+            os.close(fd)
+        return size
+
+    def uploads(self) -> list[tuple[str, float | None]]:
+        try:
+            names = os.listdir(os.path.join(self.root, "tmp"))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        out = []
+        for n in sorted(names):
+            if n.startswith("upload-"):
+                path = os.path.join(self.root, "tmp", n)
+                try:
+                    out.append((path, os.lstat(path).st_mtime))
+                except FileNotFoundError:
+                    continue
+        return out
+
+    def remove(self, key: str) -> None:
+        try:
+            os.unlink(key)
+        except FileNotFoundError:
+            pass
+
+
+def _known(cache: "StatCache | None", path: Path, digest: str, *, written_by_us: bool,
+           st: os.stat_result | None = None) -> bool:
+    """Does the stat cache know ``path`` as holding ``digest``, unchanged since it was hashed?"""
+    st = st or os.stat(path)
+    return cache is not None and cache.get(path, st, written_by_us=written_by_us) == digest
+
+
+def _timestamp(info: dict, *names: str) -> float | None:
+    when = next((info[k] for k in names if info.get(k) is not None), None)
+    if hasattr(when, "timestamp"):
+        when = when.timestamp()
+    return float(when) if isinstance(when, (int, float)) else None
+
+
+def _missing_here(digest: str) -> IntegrityError:
+    return IntegrityError(f"object {digest} is missing from the local store; cannot push it")
+
+
+def _corrupt_here(store: ObjectStore, digest: str) -> IntegrityError:
+    if not store.has(digest):  # removed while we read it
+        return _missing_here(digest)
+    return IntegrityError(f"object {digest} is corrupt in the local store; not pushing it (run 'mvc verify')")
+
+
+def _missing_there(remote: Remote, digest: str) -> IntegrityError:
+    return IntegrityError(f"object {digest} is missing from remote {remote.name!r} ({remote.location}); "
+                          "push it from a machine that has it")
+
+
+def make_remote(name: str, location: str, options: dict[str, str] | None = None) -> Remote:
+    """The remote at ``location`` (normalised): a directory, or what fsspec reaches."""
+    if location.startswith("file://"):
+        location = location[len("file://"):]
+    if not is_url(location):
+        return DirectoryRemote(name, location)
+    return Remote(name, location, options)

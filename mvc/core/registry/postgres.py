@@ -156,6 +156,15 @@ class PostgresRegistry(ServerRoles, Registry):
         return None if row is None else version_row(row)
 
     def versions_by_digest(self, prefix: str) -> list[VersionRow]:
+    def find_versions(self, model, filters, sort, limit=None) -> list[VersionRow]:
+        from mvc.core.registry.postgres_query import clauses
+
+        q = clauses(filters, sort, limit)
+        rows = self.conn.execute(
+            f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM}{q.joins} WHERE m.name = %s AND {q.where}"
+            f" ORDER BY {q.order}", [model, *q.params])
+        return [version_row(r) for r in rows]
+
         rows = self.conn.execute(f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE v.digest >= %s AND v.digest < %s",
                                  (prefix, prefix + "\uffff"))
         return [version_row(r) for r in rows]

@@ -1,0 +1,54 @@
+"""``find_versions`` (``mvc ls NAME --where --sort --limit``) in each backend's SQL gives what
+the reference in Python (the Registry fallback over ``query.select``) gives, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from mvc.core import query
+from mvc.core.registry.base import ChannelRow, Registry
+
+from core.test_registry import backend, new_version, reg  # noqa: F401  (fixtures)
+
+WHERE = [
+    [], ["accuracy > 0.5"], ["accuracy <= 0.3", "param.lr < 0.05"], ["param.optimizer = adam"],
+    ["param.optimizer != adam"], ["param.flag = true"], ["param.flag != true"], ["param.note = null"],
+    ["param.note != null"], ["param.lr = 0.01"], ["tag = best"], ["tag != best"], ["state = production"],
+    ["state = staging"], ["state = development"], ["state = archived"], ["version >= 0.10.0"],
+    ["created < 2026-01-15"], ["latency_ms > 10", "state != archived"],
+]
+SORTS = [("version", None, True), ("version", None, False), ("created", None, True),
+         ("metric", "accuracy", True), ("metric", "accuracy", False), ("metric", "latency_ms", False)]
+
+
+@pytest.fixture
+def filled(reg):
+    with reg.transaction():
+        for i in range(30):
+            metrics = {"accuracy": (i * 37 % 100) / 100}
+            if i % 3:
+                metrics["latency_ms"] = float(i % 7 * 3)
+            params = {"lr": [0.01, 0.1, 0.001][i % 3], "optimizer": ["adam", "sgd"][i % 2]}
+            if i % 4 == 0:
+                params["flag"] = i % 8 == 0
+            if i % 5 == 0:
+                params["note"] = None if i % 10 == 0 else "x"
+            reg.insert_version(new_version(version=f"0.{i}.0", metrics=metrics, params=params,
+                                           created_at=f"2026-01-{i % 28 + 1:02d}T00:00:00Z"))
+        for i in (3, 7, 11):
+            reg.set_tag("resnet", f"best{'' if i == 7 else i}", f"0.{i}.0", "u", "t")
+        reg.set_channel(ChannelRow("resnet", "production", "0.5.0", "0.6.0", 10, "blue", "t"))
+        reg.set_channel(ChannelRow("resnet", "staging", "0.8.0", None, 0, "blue", "t"))
+        reg.set_archived("resnet", "0.9.0", True)
+    return reg
+
+
+@pytest.mark.parametrize("where", WHERE, ids=lambda w: " & ".join(w) or "all")
+def test_the_backend_sql_agrees_with_the_reference(filled, where):
+    filters = query.parse_filters(where)
+    for key, name, descending in SORTS:
+        for limit in (None, 4):
+            sort = query.Sort(key, name, descending)
+            got = [v.version for v in filled.find_versions("resnet", filters, sort, limit)]
+            want = [v.version for v in Registry.find_versions(filled, "resnet", filters, sort, limit)]
+            assert got == want, (where, sort, limit)

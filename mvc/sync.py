@@ -12,6 +12,7 @@ from mvc.results import CheckoutResult
 if TYPE_CHECKING:
     from mvc.core.remotes import Configured
     from mvc.core.sync import Transfer
+    from mvc.results.status import StatusResult
     from mvc.results.sync import HooksResult, RemoteInfo, TransferResult
 
 Progress = Callable[[int], None] | None
@@ -57,35 +58,83 @@ class SyncOps:
         return _transfer_result(sync.push(self.session, refs_, remote=remote, pointers=pointers,
                                           jobs=_jobs(jobs), progress=progress, on_total=on_total))
 
-    def pull(self, refs_: Iterable[str], *, remote: str | None = None, jobs: int | None = None,
+    def pull(self, refs_: Iterable[str] = (), *, remote: str | None = None, jobs: int | None = None,
              progress: Progress = None, on_total: Progress = None) -> TransferResult:
         """Copy the objects of ``refs_`` from a remote into the local store, verified; as
-        ``push`` for ``jobs``, ``progress`` and ``on_total``."""
+        ``push`` for ``jobs``, ``progress`` and ``on_total``. With no refs, the objects that
+        the pointer files under the working directory need (run after ``git pull``)."""
         from mvc.core import sync
 
+        refs_ = list(refs_)
+        found = None
+        if not refs_:  # after git pull: what the pointer files under the working directory need
+            from mvc.core import gitops, status
+
+            found = status.pointer_artifacts(gitops.find_pointers(Path.cwd()))
         return _transfer_result(sync.pull(self.session, refs_, remote=remote, jobs=_jobs(jobs),
-                                          progress=progress, on_total=on_total))
+                                          progress=progress, on_total=on_total, artifacts=found))
 
     # -- pointer files and git ----------------------------------------------------------
     def checkout_pointers(self, root: Path | str = ".", *, link: str = "copy", force: bool = False,
-                          progress: Progress = None) -> list[CheckoutResult]:
+                          progress: Progress = None,
+                          pointers: Iterable[Path | str] | None = None) -> list[CheckoutResult]:
         """Materialise the artifact of every pointer file under ``root`` (after git clone,
-        checkout or pull): files that already match are skipped, missing objects are pulled
-        from the default remote. A differing file is kept unless ``force``; all of them are
-        reported together after the rest is done."""
+        checkout or pull), or of the pointer files ``pointers``: files that already match
+        are skipped, missing objects are pulled from the default remote. A differing file
+        is kept unless ``force``; all of them are reported together after the rest is done."""
         from mvc.core import sync
 
+        chosen = None if pointers is None else [Path(p).absolute() for p in pointers]
         return [CheckoutResult(c.ref, c.digest, c.kind, str(c.done.path), link, c.done.written,
                                c.done.files, c.done.bytes)
-                for c in sync.checkout_pointers(self.session, root, link=link, force=force, progress=progress)]
+                for c in sync.checkout_pointers(self.session, root, link=link, force=force,
+                                                progress=progress, pointers=chosen)]
+
+    def status(self, paths: Iterable[Path | str] = ()) -> StatusResult:
+        """Each pointer file (under ``paths``, default the folder holding .mvc) with the state
+        of its work file (ok, modified, missing), the versions whose objects the default
+        remote lacks, and the registry, the default remote and whether access is locked down."""
+        import os
+
+        from mvc.core import status
+        from mvc.results.status import PointerStatus, StatusResult
+
+        found = status.status(self.session, [Path(p) for p in paths])
+        return StatusResult(
+            tuple(PointerStatus(os.path.relpath(p.pointer), p.model, p.version, p.state,
+                                os.path.relpath(p.target)) for p in found.pointers),
+            tuple(found.unpushed),
+            {"backend": found.backend, "url": found.registry_url},
+            None if found.remote is None else {"name": found.remote[0], "url": found.remote[1]},
+            "locked" if found.locked else "open")
+
+    def push_commits(self, commits: Iterable[str], *, remote: str | None = None) -> TransferResult:
+        """Copy to a remote (default: the default one) the objects that the pointer files in
+        ``commits`` need (the pre-push hook: the commits being pushed)."""
+        from mvc.core import hooks, sync
+
+        found = hooks.pointers_in_commits(self.session.layout.work_dir, list(commits))
+        return _transfer_result(sync.push(self.session, remote=remote, artifacts=found))
 
     def install_hooks(self, *, force: bool = False) -> HooksResult:
-        """Install post-checkout, post-merge (mvc checkout) and pre-push (mvc push --pointers) hooks."""
-        from mvc.results.sync import HooksResult
+        """Install post-checkout, post-merge (mvc checkout) and pre-push (mvc push --pointers)
+        hooks where git runs them; a hook that was there before is kept and runs first."""
+        from mvc.core import hooks
 
-        from mvc.core import sync
+        return _hooks_result(hooks.install(self.session.layout.work_dir, force=force))
 
-        return HooksResult(tuple(sync.install_hooks(self.session, force=force)))
+    def uninstall_hooks(self) -> HooksResult:
+        """Remove mvc's hooks and put back the hooks they chained to."""
+        from mvc.core import hooks
+
+        return _hooks_result(hooks.uninstall(self.session.layout.work_dir))
+
+
+def _hooks_result(changes) -> HooksResult:
+    from mvc.results.sync import HookChange, HooksResult
+
+    return HooksResult(tuple(c.path for c in changes if c.action not in ("absent", "foreign")),
+                       tuple(HookChange(c.name, c.path, c.action, c.earlier) for c in changes))
 
 
 def _remote_info(remote: "Configured") -> RemoteInfo:

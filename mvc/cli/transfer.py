@@ -62,26 +62,30 @@ def push(
 
 
 def pull(
-    refs: Annotated[list[str], typer.Argument(metavar="REF...", help="Versions to pull, e.g. resnet@1.2.0.")],
+    refs: Annotated[Optional[list[str]], typer.Argument(
+        metavar="REF...",
+        help="Versions to pull, e.g. resnet@1.2.0 (default: what the pointer files here need).")] = None,
     remote: RemoteOption = None,
     jobs: JobsOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Copy versions' objects from a remote.
 
-    The objects of the given REFs come into the local store, each verified against its digest;
+    The objects of the given REFs (with none, those that the pointer files under the current
+    directory need: run it after git pull) come into the local store, each verified against its digest;
     objects already here are skipped, so a pull that was interrupted is resumed by running it
     again. Several objects move at once (--jobs); on a terminal a progress bar shows the bytes
     to fetch.
 
     EXAMPLES
 
+        mvc pull
         mvc pull resnet@0.1.0
         mvc pull resnet@production -r origin --jobs 8
     """
     from mvc.cli.common import open_repo
 
     with Progress("pulling") as progress:
-        result = open_repo().pull(refs, remote=remote, jobs=jobs, progress=progress,
+        result = open_repo().pull(refs or [], remote=remote, jobs=jobs, progress=progress,
                                   on_total=progress.set_total)
     emit(result, json_out, _render("Pulled"))

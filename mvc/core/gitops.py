@@ -26,12 +26,6 @@ if TYPE_CHECKING:
     from mvc.core.session import Session
 
 POINTER_SUFFIX = ".mvc"
-HOOK_MARK = "# installed by mvc hooks install"
-HOOKS = {
-    "post-checkout": 'exec mvc -C "$(git rev-parse --show-toplevel)" checkout\n',
-    "post-merge": 'exec mvc -C "$(git rev-parse --show-toplevel)" checkout\n',
-    "pre-push": 'exec mvc -C "$(git rev-parse --show-toplevel)" push --pointers\n',
-}
 
 
 @dataclass(frozen=True)
@@ -186,24 +180,3 @@ def ignore(path: Path) -> Path:
         write_atomic(gitignore, ("\n".join(lines) + "\n").encode("utf-8"))
     return gitignore
 
-
-def install_hooks(repo, force: bool) -> list[str]:
-    """Write mvc's hooks into the repository's hooks folder; a foreign hook needs ``force``."""
-    hooks_dir = Path(repo.git_dir) / "hooks"
-    hooks_dir.mkdir(parents=True, exist_ok=True)
-    foreign = []
-    for name in HOOKS:
-        hook = hooks_dir / name
-        if hook.exists() and HOOK_MARK not in hook.read_text(encoding="utf-8", errors="replace"):
-            foreign.append(name)
-    if foreign and not force:
-        raise ConflictError(
-            f"git hooks {', '.join(foreign)} exist and are not mvc's; use --force to replace them"
-        )
-    written = []
-    for name, body in HOOKS.items():
-        hook = hooks_dir / name
-        write_atomic(hook, f"#!/bin/sh\n{HOOK_MARK}\n{body}".encode(), mode=0o755)
-        hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        written.append(str(hook))
-    return written

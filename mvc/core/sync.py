@@ -139,16 +139,17 @@ class _Mover:
 
 def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None = None,
          pointers: bool = False, jobs: int | None = None, progress: Progress = None,
-         on_total: OnTotal = None) -> Transfer:
+         on_total: OnTotal = None, artifacts: Iterable[Artifact] | None = None) -> Transfer:
     """Copy the objects the versions ``wanted`` (refs; default: every version) need to a
-    remote; with ``pointers``, those the pointer files tracked by git need. ``jobs`` objects
-    move at once (default: config ``transfer.jobs``)."""
+    remote; with ``pointers``, those the pointer files tracked by git need; with
+    ``artifacts``, those these need (the pre-push hook: the pointer files of the commits
+    pushed). ``jobs`` objects move at once (default: config ``transfer.jobs``)."""
     from mvc.core.remotes import open_remote
 
     target = open_remote(session, remote)
-    if pointers:
-        needs = artifact_needs(session.store, [Artifact(p.digest, p.kind, str(p.path))
-                                               for p in tracked_pointers(session)])
+    if pointers or artifacts is not None:
+        needs = artifact_needs(session.store, list(artifacts) if artifacts is not None else
+                               [Artifact(p.digest, p.kind, str(p.path)) for p in tracked_pointers(session)])
     else:
         wanted = list(wanted)
         rows = [session.resolve(r) for r in wanted] if wanted else session.registry.versions()
@@ -160,17 +161,20 @@ def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None =
 
 
 def pull(session: "Session", wanted: Iterable[str], *, remote: str | None = None,
-         jobs: int | None = None, progress: Progress = None, on_total: OnTotal = None) -> Transfer:
-    """Copy the objects the versions ``wanted`` (refs) need from a remote, verified."""
+         jobs: int | None = None, progress: Progress = None, on_total: OnTotal = None,
+         artifacts: Iterable[Artifact] | None = None) -> Transfer:
+    """Copy the objects the versions ``wanted`` (refs) need from a remote, verified; with
+    ``artifacts`` instead, those these need (``mvc pull`` after ``git pull``: the pointer files')."""
     from mvc.core.remotes import open_remote
 
     wanted = list(wanted)
-    if not wanted:
+    if not wanted and artifacts is None:
         raise UserError("name the versions to pull, e.g. 'mvc pull resnet@1.2.0'")
     source = open_remote(session, remote)
     rows = [session.resolve(r) for r in wanted]
     with _Mover(session, source, push=False, jobs=jobs, progress=progress, on_total=on_total) as mover:
-        needs = needed_objects(session.registry, session.store, rows, fetch=mover.fetch)
+        needs = (needed_objects(session.registry, session.store, rows, fetch=mover.fetch) if artifacts is None
+                 else artifact_needs(session.store, artifacts, fetch=mover.fetch))
         needs.require_readable()
         mover.move(needs.digests)
     return mover.result()
@@ -197,11 +201,13 @@ class CheckedOut(NamedTuple):
 
 
 def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str = "copy",
-                      force: bool = False, progress: Progress = None) -> list[CheckedOut]:
-    """Materialise the artifact of every pointer file under ``root``: files that already
-    match are skipped, missing objects are pulled from the default remote. A differing file
-    is kept unless ``force`` (or the store holds its bytes); all of them are reported
-    together in one ConflictError after the rest is done."""
+                      force: bool = False, progress: Progress = None,
+                      pointers: Iterable[Path] | None = None) -> list[CheckedOut]:
+    """Materialise the artifact of every pointer file under ``root`` (or of ``pointers``,
+    the files a hook found stale): files that already match are skipped, missing objects
+    are pulled from the default remote. A differing file is kept unless ``force`` (or the
+    store holds its bytes); all of them are reported together in one ConflictError after
+    the rest is done."""
     from mvc.core import artifacts, gitops
     from mvc.core.remotes import open_remote
     from mvc.core.versions import check_target
@@ -209,7 +215,7 @@ def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str =
     store = session.store
     done, conflicts = [], []
     remote = None
-    for path in gitops.find_pointers(Path(root).absolute()):
+    for path in gitops.find_pointers(Path(root).absolute()) if pointers is None else pointers:
         p = gitops.read_pointer(path)
         art = Artifact(p.digest, p.kind, str(path))
         have = store.has(p.digest)
@@ -250,13 +256,3 @@ def _saved(session: "Session", path: Path) -> bool:
         return os.path.islink(path)
     digest, _, _ = artifacts.hash_path(path, session.cache)
     return session.store.has(digest)
-
-
-def install_hooks(session: "Session", *, force: bool = False) -> list[str]:
-    """Install post-checkout, post-merge (mvc checkout) and pre-push (mvc push --pointers) hooks."""
-    from mvc.core import gitops
-
-    work_tree = gitops.open_work_tree(session.layout.work_dir)
-    written = gitops.install_hooks(work_tree, force)
-    work_tree.close()
-    return written

@@ -19,12 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_lineage import timed  # benchmarks/ is on sys.path when a script here runs
 
 HERE = Path(__file__).resolve().parent
 MVC = Path(sys.executable).parent / "mvc"
@@ -66,15 +67,6 @@ def fill(url: str, versions: int, datasets: int = 500, codes: int = 50, chain: i
                 if i % chain:
                     copy.write_row((vid, "model", None, None, "{}", vid - 1))
         conn.execute("ANALYZE")
-
-
-def timed(fn, repeat: int) -> tuple[float, object]:
-    samples, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples), out
 
 
 def run(url: str, versions: int, repeat: int) -> dict:

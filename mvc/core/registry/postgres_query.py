@@ -9,19 +9,14 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from mvc.core.query import Filter, Sort
+from mvc.core.registry.sqlite_query import STATE_SQL
 
 _SQL_OP = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
-# SPEC §1: archived, else what the production channel serves (stable or canary), else staging
+# SPEC §1's state, as SQLite's query writes it, over the schema's tables
 STATE_JOINS = (
     " LEFT JOIN mvc.channels cp ON cp.model_id = v.model_id AND cp.channel = 'production'"
     " LEFT JOIN mvc.channels cs ON cs.model_id = v.model_id AND cs.channel = 'staging'"
-)
-STATE_SQL = (
-    "(CASE WHEN v.archived THEN 'archived'"
-    " WHEN v.id IN (cp.version_id, cp.canary_version_id) THEN 'production'"
-    " WHEN v.id IN (cs.version_id, cs.canary_version_id) THEN 'staging'"
-    " ELSE 'development' END)"
 )
 
 

@@ -9,10 +9,11 @@ The recipe is canonical JSON, keys in this order and nothing else::
 tell a chunked file from a whole one. Chunks are ordinary objects named by their own SHA-256.
 Where the recipe lives is ``objects.py``'s business (``ObjectStore.put_recipe``/``recipe``).
 
-Writing reads the file once: one thread hashes the whole file, two hash and store the chunks
-(those stored already are only touched, so gc's grace period protects them), and the recipe
-is written last, once every chunk is durable: a crash at any instant leaves no recipe without
-its chunks. Reading checks every chunk against its name and the whole against the recipe's
+Writing reads the file once into a few reused buffers: one thread hashes the whole file, two
+hash the chunks and write those the store lacks to tmp/ (those stored already are only
+touched, so gc's grace period protects them); then the new chunks are fsynced together,
+renamed into place and their folders fsynced, and the recipe is written last: a crash at any
+instant leaves no recipe without its chunks, and no chunk visible before its bytes are durable. Reading checks every chunk against its name and the whole against the recipe's
 digest in the same pass; a mismatch is an IntegrityError naming the chunk.
 """
 
@@ -34,8 +35,10 @@ if TYPE_CHECKING:
     from mvc.core.objects import ObjectStore
 
 Progress = Callable[[int], None] | None
-BLOCK = 16 << 20  # the file is read in blocks of this size
-IN_FLIGHT = 48  # chunks handed to the chunk writers and not yet stored (at most ~1 MiB each)
+BLOCK = 8 << 20  # the file is read in blocks of this size
+HEAD = chunking.PIECE  # room for the end of the previous block: no chunk is longer
+BUFFERS = 8  # blocks in flight (72 MiB)
+IN_FLIGHT = 48  # chunks handed to the chunk writers and not yet stored
 WRITERS = 2
 
 
@@ -96,100 +99,164 @@ def _count(value: Any) -> bool:
 
 # -- writing ------------------------------------------------------------------------------
 
-class _Writers:
-    """Hash and store chunks on a few threads, keeping each chunk's place in the file."""
+class _Buffers:
+    """Read buffers used over and over (a fresh one per block would cost a page fault per
+    4 KiB), each handed back once every chunk and hash that points into it is done. A buffer
+    has ``HEAD`` bytes of room before its block for the end of the previous one, so that a
+    chunk that spans two blocks is contiguous."""
 
-    def __init__(self, store: "ObjectStore"):
-        self.store = store
+    def __init__(self) -> None:
+        self.free: queue.Queue = queue.Queue()
+        for _ in range(BUFFERS):
+            self.free.put(bytearray(HEAD + BLOCK))
+        self.refs: dict[int, int] = {}
+        self.lock = threading.Lock()
+
+    def hold(self, buf: bytearray, count: int) -> None:
+        with self.lock:
+            self.refs[id(buf)] = self.refs.get(id(buf), 0) + count
+
+    def release(self, buf: bytearray) -> None:
+        with self.lock:
+            left = self.refs[id(buf)] - 1
+            if left:
+                self.refs[id(buf)] = left
+                return
+            del self.refs[id(buf)]
+        self.free.put(buf)
+
+
+class _Workers:
+    """The whole file's hash on one thread, and chunks hashed and stored on ``WRITERS``
+    others, each chunk keeping its place in the file."""
+
+    def __init__(self, store: "ObjectStore", buffers: _Buffers):
+        self.store, self.buffers = store, buffers
+        self.whole = hashlib.sha256()
         self.found: dict[int, tuple[str, int]] = {}
-        self.dirs: set = set()
+        self.staged: list[tuple[str, str]] = []  # (tmp path, digest) of chunks new to the store
         self.failures: list[BaseException] = []
-        self.queue: queue.Queue = queue.Queue(IN_FLIGHT)
-        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(WRITERS)]
+        self.blocks: queue.Queue = queue.Queue()
+        self.chunks: queue.Queue = queue.Queue(IN_FLIGHT)
+        self.threads = [threading.Thread(target=self._hash, daemon=True)]
+        self.threads += [threading.Thread(target=self._store, daemon=True) for _ in range(WRITERS)]
         for t in self.threads:
             t.start()
 
-    def _run(self) -> None:
-        while (item := self.queue.get()) is not None:
-            index, data = item
-            if self.failures:
-                continue
+    def _hash(self) -> None:
+        while (item := self.blocks.get()) is not None:
+            self.whole.update(item[1])
+            self.buffers.release(item[0])
+
+    def _store(self) -> None:
+        while (item := self.chunks.get()) is not None:
+            index, buf, data = item
             try:
-                digest = "sha256:" + hashlib.sha256(data).hexdigest()
-                self.dirs.add(self.store.put_chunk(data, digest))
-                self.found[index] = (digest, len(data))
+                if not self.failures:
+                    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+                    tmp = self.store.stage_chunk(data, digest)
+                    if tmp is not None:
+                        self.staged.append((tmp, digest))
+                    self.found[index] = (digest, len(data))
             except BaseException as exc:  # handed to the reading thread
                 self.failures.append(exc)
+            finally:
+                self.buffers.release(buf)  # always, so the reader never waits in vain
 
-    def submit(self, index: int, data) -> None:
+    def check(self) -> None:
         if self.failures:
             raise self.failures[0]
-        self.queue.put((index, data))
 
-    def finish(self) -> None:
-        for _ in self.threads:
-            self.queue.put(None)
+    def finish(self, discard: bool = False) -> None:
+        """Wait for the threads; with ``discard`` (the read failed), remove what was staged."""
+        self.blocks.put(None)
+        for _ in range(WRITERS):
+            self.chunks.put(None)
         for t in self.threads:
             t.join()
-        if self.failures:
-            raise self.failures[0]
+        if discard or self.failures:
+            for tmp, _ in self.staged:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+        self.check()
+
+
+class _Cuts:
+    """Chunk lengths for the data read so far: by the format's structure, else by content."""
+
+    def __init__(self, src_fd: int):
+        self.ends = chunking.structural_ends(src_fd, os.fstat(src_fd).st_size)
+        self.cutter = chunking.ContentCutter() if self.ends is None else None
+        self.next = 0
+
+    def lengths(self, data: memoryview, at: int, final: bool) -> list[int]:
+        """Lengths of the whole chunks at the start of ``data`` (which begins at file offset
+        ``at``); with ``final``, all of it."""
+        if self.cutter is not None:
+            found = self.cutter.cut(data, final) if len(data) else []
+        else:
+            found, where = [], at
+            while self.next < len(self.ends) and self.ends[self.next] <= at + len(data):
+                found.append(self.ends[self.next] - where)
+                where = self.ends[self.next]
+                self.next += 1
+            if final and where < at + len(data):  # the file grew: the caller's stat check sees it
+                found.append(at + len(data) - where)
+        left = len(data) - sum(found)
+        while left > HEAD:  # only when the file changed while read: keep the carry bounded
+            found.append(chunking.PIECE)
+            left -= chunking.PIECE
+        return found
 
 
 def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tuple[str, int]:
     """Store the file at ``src_fd`` as chunks and a recipe, reading it once; returns
     (digest, size) of the whole file."""
-    from mvc.core.atomic import fsync_dir
-
-    ends = chunking.structural_ends(src_fd, os.fstat(src_fd).st_size)
-    cutter = chunking.ContentCutter() if ends is None else None
-    whole = hashlib.sha256()
-    blocks: queue.Queue = queue.Queue(4)
-    hasher = threading.Thread(target=lambda: [whole.update(b) for b in iter(blocks.get, None)], daemon=True)
-    hasher.start()
-    writers = _Writers(store)
-    index = base = next_end = 0
-    buf = b""
+    cuts, buffers = _Cuts(src_fd), _Buffers()
+    workers = _Workers(store, buffers)
+    index = offset = 0  # chunks handed out; file offset of the carry's first byte
+    carry, previous = memoryview(b""), None
     try:
         while True:
-            block = os.pread(src_fd, BLOCK, base + len(buf))  # a format reader may have moved the offset
-            final = not block
-            if block:
-                blocks.put(block)
+            workers.check()
+            buf = buffers.free.get()
+            view = memoryview(buf)
+            # pread-style: a format reader may have moved the file offset
+            n = os.preadv(src_fd, [view[HEAD:]], offset + len(carry))
+            start = HEAD - len(carry)
+            view[start:HEAD] = carry
+            if previous is not None:
+                buffers.release(previous)  # the carry is copied out of it
+            final = n == 0
+            data = view[start:HEAD + n]
+            lengths = [m for m in cuts.lengths(data, offset, final) if m]
+            buffers.hold(buf, len(lengths) + (1 if n else 0) + (0 if final else 1))
+            if n:
+                workers.blocks.put((buf, view[HEAD:HEAD + n]))
                 if progress:
-                    progress(len(block))
-            buf = buf + block if buf else block
-            if cutter is not None:
-                lengths = cutter.cut(buf, final) if buf else []
-            else:
-                lengths, at = [], base
-                while next_end < len(ends) and ends[next_end] <= base + len(buf):
-                    lengths.append(ends[next_end] - at)
-                    at = ends[next_end]
-                    next_end += 1
-                if final and at < base + len(buf):  # the file grew: caught by the caller's stat check
-                    lengths.append(base + len(buf) - at)
-            view, used = memoryview(buf), 0
-            for n in lengths:
-                if n:
-                    writers.submit(index, view[used:used + n])
-                    index += 1
-                used += n
-            base += used
-            buf = buf[used:]
+                    progress(n)
+            used = 0
+            for m in lengths:
+                workers.chunks.put((index, buf, data[used:used + m]))
+                index += 1
+                used += m
+            offset += used
+            carry, previous = data[used:], buf
             if final:
                 break
-    finally:
-        blocks.put(None)
-        hasher.join()
-        writers.finish()
-    chunks, offset = [], 0
+    except BaseException:
+        workers.finish(discard=True)
+        raise
+    workers.finish()
+    store.commit_chunks(workers.staged)  # every chunk durable before the recipe names it
+    chunks, at = [], 0
     for i in range(index):
-        digest, n = writers.found[i]
-        chunks.append(ChunkRef(digest, offset, n))
-        offset += n
-    for folder in writers.dirs:  # every chunk's name is durable before the recipe names it
-        fsync_dir(folder)
-    recipe = Recipe("sha256:" + whole.hexdigest(), offset, tuple(chunks))
+        digest, m = workers.found[i]
+        chunks.append(ChunkRef(digest, at, m))
+        at += m
+    recipe = Recipe("sha256:" + workers.whole.hexdigest(), at, tuple(chunks))
     store.put_recipe(recipe)
     return recipe.digest, recipe.size
 

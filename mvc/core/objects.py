@@ -19,7 +19,7 @@ from mvc.core import owned
 from mvc.core.atomic import fsync_dir
 from mvc.core.errors import IntegrityError, UserError
 from mvc.core.faults import crash_point
-from mvc.core.pipes import CHUNK  # noqa: F401  (re-exported)
+from mvc.core.pipes import CHUNK, sync_files  # noqa: F401  (CHUNK re-exported)
 from mvc.core.pipes import copy_hashing as _copy_hashing, kernel_copy as _kernel_copy
 from mvc.core.pipes import pump as _pump, try_reflink as _try_reflink, write_all as _write_all
 
@@ -205,18 +205,36 @@ class ObjectStore:
         if sync_dir:
             fsync_dir(final.parent)
 
-    def put_chunk(self, data, digest: str) -> Path:
-        """Store one chunk (``digest``: its bytes' SHA-256, computed by the caller) unless it
-        is there (then it is touched); returns its folder, which the caller fsyncs before a
-        recipe names the chunk (chunked.put_file)."""
+    def stage_chunk(self, data, digest: str) -> str | None:
+        """Write a chunk (``digest``: its bytes' SHA-256, computed by the caller) to tmp/,
+        neither durable nor visible yet; ``commit_chunks`` makes it both. None when the store
+        has it (it is touched, so gc's grace period keeps it)."""
         final = self.path(digest)
         if final.is_file():
             self._touch(final)
-            return final.parent
-        with self._staging() as (fd, tmp):
+            return None
+        owned.real_folder(self.tmp, self.tmp.parent, create=True)
+        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="obj-")
+        try:
             _write_all(fd, data)
-        self._commit(tmp, digest, sync_dir=False)
-        return final.parent
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
+        return tmp
+
+    def commit_chunks(self, staged: list[tuple[str, str]]) -> None:
+        """Make staged chunks ((tmp path, digest)) durable, then visible under their names, then
+        their names durable, so that a chunk is never visible before its bytes are on disk.
+        The fsyncs run together (pipes.sync_files), like git's batch fsync: one journal commit
+        for many chunks instead of one each."""
+        if not staged:
+            return
+        sync_files([tmp for tmp, _ in staged])
+        for tmp, digest in staged:
+            self._commit(tmp, digest, sync_dir=False)
+        sync_files(sorted({str(self.path(digest).parent) for _, digest in staged}))
 
     def put_recipe(self, recipe: "Recipe") -> None:
         """Store a recipe; every chunk it names must be durable in the store already, so that

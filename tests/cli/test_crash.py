@@ -74,8 +74,9 @@ def test_sigkill_add_at_random_times(repo, big):
     full = time.monotonic() - started
     outcomes = set()
     for attempt in range(3):
-        with open(big, "r+b") as f:  # new content each time, so the object is new
-            f.write(os.urandom(16))
+        with open(big, "r+b") as f:  # new content each time, so the object (all its chunks) is new
+            for _ in range(BIG >> 20):
+                f.write(os.urandom(1 << 20))
         proc = subprocess.Popen([str(BIN), "add", big.name, "--name", "big"], cwd=repo.cwd,
                                 env=repo.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.05, full * 1.1))

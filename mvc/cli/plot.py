@@ -81,7 +81,7 @@ def write_image(data, path: Path) -> None:
     plt.rcParams["svg.hashsalt"] = "mvc"  # the same chart gives the same file
     index = {v: i for i, v in enumerate(data.versions)}
     n = len(data.metrics)
-    fig, axes = plt.subplots(n, 1, sharex=True, squeeze=False, figsize=(max(6.0, 0.35 * len(index)), 2.6 * n + 0.8))
+    fig, axes = plt.subplots(n, 1, sharex=True, squeeze=False, figsize=(min(20.0, max(6.0, 0.35 * len(index))), 2.6 * n + 0.8))
     for ax, (metric, points) in zip(axes[:, 0], data.metrics.items()):
         xs = [index[p["version"]] for p in points]
         ys = [p["value"] for p in points]

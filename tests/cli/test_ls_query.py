@@ -104,3 +104,33 @@ def test_repo_find_returns_what_ls_json_prints(zoo):
                                                        "accuracy", "--limit", "3")
         assert [v.version for v in r.find("m", where="tag = best")] == ["0.1.2"]
         assert [v.version for v in r.find("m", sort="latency_ms", reverse=True, limit=1)] == ["0.1.0"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either(request, mvc: Mvc) -> Mvc:
+    """An empty repository whose registry is the SQLite file or a PostgreSQL database."""
+    if request.param == "postgresql":
+        mvc("init", "--registry", request.getfixturevalue("pg_url"))
+    else:
+        mvc("init")
+    return mvc
+
+
+def test_query_diff_and_series_on_both_registries(either):
+    m = either
+    for i, (acc, lat, opt) in enumerate(((0.8, 30, "adam"), (0.9, 20, "sgd"), (0.85, 10, "adam"))):
+        m.add("r", f"w{i}".encode(), "--metric", f"accuracy={acc}", "--metric", f"latency_ms={lat}",
+              "--param", f"opt={opt}", *(["--tag", "best"] if i == 1 else []))
+    m("promote", "r@0.1.2", "production")
+    assert [v["version"] for v in m.json("ls", "r", "--sort", "accuracy")] == ["0.1.1", "0.1.2", "0.1.0"]
+    assert [v["version"] for v in m.json("ls", "r", "--sort", "latency_ms", "--limit", "1")] == ["0.1.2"]
+    assert [v["version"] for v in m.json("ls", "r", "--where", "param.opt = adam", "--where", "state = production")] \
+        == ["0.1.2"]
+    assert [v["version"] for v in m.json("ls", "r", "--where", "tag != best", "--where", "version < 0.1.2")] \
+        == ["0.1.0"]
+    many = m.json("diff", "r@0.1.0", "r@best", "r@production")
+    assert many["best"] == {"accuracy": "r@0.1.1", "latency_ms": "r@0.1.2"}
+    assert many["recommendation"] == {"verdict": "RECOMMEND", "ref": "r@0.1.1"}
+    series = m.json("plot", "r", "--metric", "latency_ms")
+    assert series["metrics"]["latency_ms"] == [{"version": f"0.1.{i}", "value": v} for i, v in enumerate((30, 20, 10))]
+    assert series["channels"]["production"] == "0.1.2"

@@ -275,7 +275,9 @@ class Materializer:
 
     def _trusted(self, digest: str) -> bool:
         if self.store.is_chunked(digest):
-            return False  # its chunks are verified as they are copied
+            from mvc.core import chunked
+
+            return chunked.trusted(self.store, self.cache, digest)
         obj = self.store.path(digest)
         try:
             st = os.stat(obj)
@@ -287,7 +289,10 @@ class Materializer:
 
     def _remember_verified(self, digest: str) -> None:
         if self.store.is_chunked(digest):
-            return  # verified again each time, chunk by chunk
+            from mvc.core import chunked
+
+            chunked.remember(self.store, self.cache, digest)
+            return
         obj = self.store.path(digest)
         self.cache.put(obj, os.stat(obj), digest)
 

@@ -306,3 +306,57 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[bytes], object] |
             check(8)
         check(0)
     return "sha256:" + whole.hexdigest()
+
+
+# -- trust: what the stat cache knows was hashed since it last changed ---------------------
+
+def files(store: "ObjectStore", digest: str) -> list[tuple[str, str]]:
+    """(file, digest) of a chunked object's recipe and chunks, for a stat cache."""
+    recipe = store.recipe(digest)
+    if recipe is None:
+        return []
+    return [(str(store.recipe_path(digest)), digest),
+            *((str(store.path(c.digest)), c.digest) for c in recipe.chunks)]
+
+
+def trusted(store: "ObjectStore", cache, digest: str) -> bool:
+    """True when the stat cache knows the recipe and every chunk as written or verified by mvc
+    and unchanged since: then their bytes make the file whole (the recipe was computed from
+    them), and checkout may let the kernel copy them."""
+    listed = files(store, digest)
+    for path, named in listed:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return False
+        if cache.get(path, st, written_by_us=True) != named:
+            return False
+    return bool(listed)
+
+
+def remember(store: "ObjectStore", cache, digest: str) -> None:
+    """Record a chunked object just verified whole in the stat cache (``trusted`` then holds)."""
+    rows = []
+    for path, named in files(store, digest):
+        try:
+            rows.append((path, os.stat(path), named))
+        except FileNotFoundError:
+            return
+    cache.put_many(rows)
+
+
+def copy_trusted(store: "ObjectStore", recipe: Recipe, dst_fd: int, progress: Progress = None) -> None:
+    """Copy trusted chunks (``trusted``) to ``dst_fd`` in order, by the kernel."""
+    from mvc.core.pipes import kernel_copy
+
+    for chunk in recipe.chunks:
+        fd = store.open_object(chunk.digest)
+        try:
+            if os.fstat(fd).st_size != chunk.size:
+                raise IntegrityError(f"chunk {chunk.digest} of object {recipe.digest} is corrupt: "
+                                     "its size is not what the recipe says")
+            kernel_copy(fd, dst_fd, chunk.size)
+        finally:
+            os.close(fd)
+        if progress:
+            progress(chunk.size)

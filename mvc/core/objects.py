@@ -71,7 +71,7 @@ class ObjectStore:
     def __init__(self, objects_dir: Path, tmp_dir: Path):
         self.root = Path(objects_dir)
         self.tmp = Path(tmp_dir)
-        self._written: dict[str, os.stat_result] = {}
+        self._written: dict[Path, tuple[os.stat_result, str]] = {}  # file -> (stat, digest)
 
     # -- layout ---------------------------------------------------------------------
     def path(self, digest: str) -> Path:
@@ -233,7 +233,9 @@ class ObjectStore:
             return
         sync_files([tmp for tmp, _ in staged])
         for tmp, digest in staged:
+            ours = os.stat(tmp)
             self._commit(tmp, digest, sync_dir=False)
+            self._mine(ours, self.path(digest), digest)
         sync_files(sorted({str(self.path(digest).parent) for _, digest in staged}))
 
     def put_recipe(self, recipe: "Recipe") -> None:
@@ -244,7 +246,9 @@ class ObjectStore:
             return
         with self._staging() as (fd, tmp):
             _write_all(fd, recipe.to_bytes())
+            ours = os.fstat(fd)
         self._commit(tmp, recipe.digest, self.recipe_path(recipe.digest))
+        self._mine(ours, self.recipe_path(recipe.digest), recipe.digest)
 
     def _real_parent(self, final: Path, create: bool = False) -> None:
         """objects/ and objects/ab are real folders (made when ``create``), never planted links."""
@@ -274,19 +278,24 @@ class ObjectStore:
             os.close(src_fd)
         digest = format_digest(hexd)
         self._commit(tmp, digest)
-        try:
-            st = os.stat(self.path(digest))
-        except FileNotFoundError:  # collected by a concurrent gc already
-            st = None
-        if st is not None and (st.st_ino, st.st_dev) == (ours.st_ino, ours.st_dev):
-            self._written[digest] = st  # our temporary file became the object
+        self._mine(ours, self.path(digest), digest)  # our temporary file became the object
         return digest, size
 
-    def written(self, digest: str) -> os.stat_result | None:
-        """The object's stat right after this store wrote it from the very bytes it hashed
-        (None when it did not write it, e.g. the object was stored already). A stat cache
-        may record it as verified: checkout can then let the kernel copy it."""
-        return self._written.get(digest)
+    def written(self) -> list[tuple[Path, os.stat_result, str]]:
+        """(file, stat, digest) of each object, chunk and recipe this store wrote from the very
+        bytes it hashed since the last call (not those stored already). A stat cache may record
+        them as verified: checkout can then let the kernel copy them."""
+        found = [(path, st, digest) for path, (st, digest) in self._written.items()]
+        self._written.clear()
+        return found
+
+    def _mine(self, tmp_st: os.stat_result, final: Path, digest: str) -> None:
+        try:
+            st = os.stat(final)
+        except FileNotFoundError:  # collected by a concurrent gc already
+            return
+        if (st.st_ino, st.st_dev) == (tmp_st.st_ino, tmp_st.st_dev):
+            self._written[final] = (st, digest)
 
     def put_stream(self, stream: BinaryIO, expected: str, progress: Progress = None) -> int:
         """Store bytes read from ``stream`` (e.g. a remote file) that must hash to
@@ -401,8 +410,13 @@ class ObjectStore:
 
         ``trusted`` means the caller knows the object was hashed whole since it last
         changed on disk (see StatCache); then the kernel copies (or clones) it directly.
-        A chunked object is always verified as it is copied.
+        A chunked object is trusted when its recipe and every chunk are (chunked.trusted).
         """
+        if trusted and self.is_chunked(digest):
+            from mvc.core import chunked
+
+            chunked.copy_trusted(self, self.recipe(digest), dst_fd, progress)
+            return
         if (actual := self._chunked(digest, lambda data: _write_all(dst_fd, data), progress)) is not None:
             if actual != digest:
                 raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")

@@ -61,7 +61,7 @@ def _read(path: Path, cache: StatCache, store: ObjectStore | None, progress: Pro
         if exc.filename is None or Path(exc.filename) != path:
             raise  # the store's side (a full disk), not the file's
         raise unreadable(exc) from None
-    written = store.written(digest)
-    if written is not None:  # hashed whole as it was written: checkout may trust it
-        cache.put(store.path(digest), written, digest)
+    # objects (a chunked file's chunks and recipe) hashed as they were written: checkout may
+    # trust them
+    cache.put_many(store.written())
     return digest, size

@@ -89,6 +89,20 @@ class StatCache:
         except sqlite3.OperationalError:
             pass  # busy or read-only: the next run hashes again, nothing is wrong
 
+    def put_many(self, rows) -> None:
+        """``put`` for many (path, stat, digest) at once, in one transaction."""
+        db = self._db()
+        if db is None or not rows:
+            return
+        now = time.time_ns()
+        try:
+            with db:
+                db.execute("BEGIN")
+                db.executemany("INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               [(str(p), *self._key(st), d, now) for p, st, d in rows])
+        except sqlite3.OperationalError:
+            pass  # busy or read-only: the next run hashes again, nothing is wrong
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

@@ -156,7 +156,7 @@ complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'access' -d 'Grant and revoke role
 complete -c mvc -n '__mvc_at \'mvc\'' -s C -x -a '(__fish_complete_directories)' -d 'Run as if mvc was started in DIR (like git -C).'
 complete -c mvc -n '__mvc_at \'mvc\'' -l version -s V -d 'Print the mvc version and exit.'
 complete -c mvc -n '__mvc_at \'mvc\'' -l help -s h -d 'Show this message and exit.'
-complete -c mvc -n '__mvc_at \'mvc init\'' -l registry -x -d 'Keep the registry on a PostgreSQL server: postgresql://USER@HOST:PORT/DB (no password; libpq supplies it).'
+complete -c mvc -n '__mvc_at \'mvc init\'' -l registry -x -d 'Where the registry lives: postgresql://HOST:PORT/DB on a PostgreSQL server (no password; libpq supplies it), or sqlite:///PATH.'
 complete -c mvc -n '__mvc_at \'mvc init\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc init\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc init\' 0' -f -a '(__fish_complete_directories)'

@@ -4,17 +4,18 @@ Creates .mvc/ in DIR or the current directory: the object store, the registry, t
 file and config.toml. Running it again changes nothing. Inside a git work tree it stages
 .mvc/config.toml and .mvc/.gitignore, so that a clone carries the settings.
 
-With --registry postgresql://USER@HOST:PORT/DB the registry lives on a PostgreSQL server,
-shared by every clone: init creates its schema (you become its first admin) or joins the one
-there, and writes registry.url into config.toml. Never put a password in the URL: libpq
-takes it from PGPASSWORD, ~/.pgpass or a service file. In a teammate's clone, plain
-'mvc init' joins the registry config.toml names.
+With --registry postgresql://HOST:PORT/DB the registry lives on a PostgreSQL server, shared by
+every clone ('mvc init --registry postgresql://db.example.com:5432/models'): init creates its
+schema (your login becomes its first admin) or joins the one there, and writes registry.url
+into config.toml. Never put a password in the URL: libpq takes it, and the login, from
+PGPASSWORD, ~/.pgpass, PGUSER or a service file. In a teammate's clone, plain 'mvc init'
+joins the registry config.toml names. --registry sqlite:///PATH keeps a SQLite registry at PATH.
 
 EXAMPLES
 
     mvc init
     mvc init projects/vision
-    mvc init --registry postgresql://ana@db.example.com:5432/models
+    mvc init projects/nlp --registry "sqlite:///$PWD/nlp-registry.db"
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def init(
     ] = None,
     registry: Annotated[
         Optional[str], typer.Option("--registry", metavar="URL",
-                                    help="Keep the registry on a PostgreSQL server: postgresql://USER@HOST:PORT/DB "
-                                         "(no password; libpq supplies it).")
+                                    help="Where the registry lives: postgresql://HOST:PORT/DB on a PostgreSQL server "
+                                         "(no password; libpq supplies it), or sqlite:///PATH.")
     ] = None,
     json_out: JsonOption = False,
 ) -> None:

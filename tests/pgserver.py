@@ -80,10 +80,17 @@ class PgServer:
             self.root.chmod(0o755)
         self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
                   "--no-locale", "--no-sync")
-        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.sockets}"
-                   " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options,
-                  "-w", "-t", "60", "start")
+        for attempt in range(3):  # another process may take the free port before the server does
+            options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.sockets}"
+                       " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options,
+                          "-w", "-t", "60", "start")
+                break
+            except PgUnavailable:
+                if attempt == 2:
+                    raise
+                self.port = _free_port()
         self.started = True
         return self
 

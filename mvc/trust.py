@@ -120,12 +120,18 @@ class TrustOps:
     def stats(self, *, remote: bool = False) -> StatsResult:
         """Models and versions (archived included), the objects in ``.mvc/objects``, the
         bytes the versions hold (``logical``: the sum of their sizes), the bytes the objects
-        take (``stored``) and ``ratio`` = logical / stored (above 1 when versions share
-        objects). With ``remote``, the same for the default remote, where the versions
-        counted are those whose objects are all there."""
+        take (``stored``; a chunked file its recipe and chunks, SPEC §5.1) and ``ratio`` =
+        logical / stored (above 1 when versions share objects or chunks), in total and per
+        model (``by_model``: the objects its versions need, each once). With ``remote``, the
+        same for the default remote, where the versions counted are those whose objects are
+        all there."""
         from mvc.results.trust import RemoteStats, StatsResult
 
         from mvc.core import stats
+
+        def shown(figures) -> dict:
+            by_model = {name: {**m._asdict(), "ratio": m.ratio} for name, m in figures.by_model.items()}
+            return {**figures._asdict(), "ratio": figures.ratio, "by_model": by_model}
 
         here = stats.local(self.session)
         there = None
@@ -133,9 +139,9 @@ class TrustOps:
             from mvc.core.remotes import open_remote
 
             target = open_remote(self.session, None)
-            figures = stats.on_remote(self.session, target)
-            there = RemoteStats(*figures, figures.ratio, target.name, target.location)
-        return StatsResult(*here, here.ratio, there)
+            there = RemoteStats(**shown(stats.on_remote(self.session, target)), name=target.name,
+                                url=target.location)
+        return StatsResult(**shown(here), remote=there)
 
     def gc(self, *, dry_run: bool = False, grace: float | None = None) -> GcResult:
         """Delete objects that no version (archived included) needs and that are older than

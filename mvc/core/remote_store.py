@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mvc.core.errors import IntegrityError, UserError
-from mvc.core.objects import CHUNK, ObjectStore, Progress, digest_of_key, object_key
+from mvc.core.objects import CHUNK, RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key
 
 if TYPE_CHECKING:
     from mvc.core.statcache import StatCache
@@ -126,7 +126,8 @@ class Remote:
         return self.size_of(digest) is not None
 
     def sizes(self) -> dict[str, int]:
-        """digest -> size of every object on the remote, from one listing (``mvc stats``)."""
+        """digest -> size of every object on the remote, from one listing (``mvc stats``); a
+        chunked file counts its recipe's size (its chunks are objects of their own)."""
         try:
             found = self.fs.find(f"{self.root}/objects", detail=True)
         except FileNotFoundError:
@@ -135,9 +136,9 @@ class Remote:
             raise _cannot(self.name, self.location, exc) from None
         out: dict[str, int] = {}
         for path, info in found.items():
-            digest = digest_of_key(path)
+            digest = digest_of_key(path.removesuffix(RECIPE_SUFFIX))
             if digest is not None and info.get("type", "file") == "file":
-                out[digest] = int(info.get("size") or 0)
+                out[digest] = out.get(digest, 0) + int(info.get("size") or 0)
         return out
 
     def upload(self, store: ObjectStore, digest: str, progress: Progress = None, *,
@@ -262,9 +263,9 @@ class DirectoryRemote(Remote):
         out: dict[str, int] = {}
         for dirpath, _, files in os.walk(os.path.join(self.root, "objects")):
             for f in files:
-                digest = digest_of_key(os.path.join(dirpath, f))
+                digest = digest_of_key(os.path.join(dirpath, f.removesuffix(RECIPE_SUFFIX)))
                 if digest is not None:
-                    out[digest] = os.stat(os.path.join(dirpath, f)).st_size
+                    out[digest] = out.get(digest, 0) + os.stat(os.path.join(dirpath, f)).st_size
         return out
 
     def upload(self, store: ObjectStore, digest: str, progress: Progress = None, *,

@@ -1,16 +1,39 @@
 """What a store holds, measured (``mvc stats``): models and versions, objects, and the
-bytes the versions hold against the bytes their objects take."""
+bytes the versions hold against the bytes their objects take, in total and per model.
+
+A chunked file (SPEC §5.1) takes its recipe and its chunks; versions that share chunks (a
+fine-tune and its base) share those bytes, so ``stored`` grows by what changed. A model's
+``stored`` counts every object its versions need once, including those it shares with other
+models, so the models' figures may add up to more than the total.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from itertools import groupby
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from mvc.core.integrity import needed_objects
 
 if TYPE_CHECKING:
     from mvc.core.registry.base import VersionRow
-    from mvc.core.remotes import Remote
+    from mvc.core.remote_store import Remote
     from mvc.core.session import Session
+
+
+def _ratio(logical: int, stored: int) -> float | None:
+    """logical / stored (above 1 when versions share objects); None when nothing is stored."""
+    return round(logical / stored, 3) if stored else None
+
+
+class ModelFigures(NamedTuple):
+    versions: int
+    objects: int  # the objects its versions need that are there (chunks and recipes included)
+    logical: int
+    stored: int
+
+    @property
+    def ratio(self) -> float | None:
+        return _ratio(self.logical, self.stored)
 
 
 class Figures(NamedTuple):
@@ -19,29 +42,74 @@ class Figures(NamedTuple):
     objects: int
     logical: int  # bytes the versions hold: the sum of their sizes
     stored: int  # bytes the objects take
+    by_model: dict[str, ModelFigures]
 
     @property
     def ratio(self) -> float | None:
         """logical / stored (above 1 when versions share objects); None for an empty store."""
-        return round(self.logical / self.stored, 3) if self.stored else None
+        return _ratio(self.logical, self.stored)
 
 
-def _figures(rows: list["VersionRow"], sizes: list[int]) -> Figures:
-    return Figures(len({r.model for r in rows}), len(rows), len(sizes), sum(r.size for r in rows), sum(sizes))
+def _by_model(session: "Session", rows: list["VersionRow"], size_of: Callable[[str], int | None],
+              needs_of=None) -> dict[str, ModelFigures]:
+    """Per model: its versions among ``rows`` and the objects they need that are there
+    (``size_of(digest)``: the object's size there, None when it is not)."""
+    needs_of = needs_of or (lambda rs: needed_objects(session.registry, session.store, rs))
+    out = {}
+    for model, group in groupby(sorted(rows, key=lambda r: (r.model, r.id)), key=lambda r: r.model):
+        group = list(group)
+        sizes = [s for s in map(size_of, needs_of(group).by_digest) if s is not None]
+        out[model] = ModelFigures(len(group), len(sizes), sum(r.size for r in group), sum(sizes))
+    return out
+
+
+def _figures(rows: list["VersionRow"], sizes: list[int], by_model: dict[str, ModelFigures]) -> Figures:
+    return Figures(len({r.model for r in rows}), len(rows), len(sizes), sum(r.size for r in rows), sum(sizes),
+                   by_model)
 
 
 def local(session: "Session") -> Figures:
     """Every version in the registry (archived included) and every object in the local store."""
     store = session.store
-    return _figures(session.registry.versions(), [store.size(d) for d in store.iter_digests()])
+    rows = session.registry.versions()
+
+    def size_of(digest: str) -> int | None:
+        st = store.stat(digest)
+        return None if st is None else st.st_size
+
+    return _figures(rows, [store.size(d) for d in store.iter_digests()], _by_model(session, rows, size_of))
 
 
 def on_remote(session: "Session", remote: "Remote") -> Figures:
-    """The objects on ``remote`` (one listing), and the versions whose objects are all there."""
+    """The objects on ``remote`` (one listing), and the versions whose objects are all there.
+    A chunked file the local store lacks is looked up in the remote's recipe, so its chunks
+    count too."""
+    from mvc.core import remote_recipes
+    from mvc.core.chunked import Recipe
+    from mvc.core.errors import IntegrityError
+
     sizes = remote.sizes()
+    registry, store = session.registry, session.store
+    recipes: dict[str, bytes | None] = {}
+
+    def needs_of(rows):
+        needs = needed_objects(registry, store, rows)
+        for digest, who in list(needs.by_digest.items()):
+            if digest not in sizes or store.has(digest):
+                continue
+            if digest not in recipes:
+                recipes[digest] = remote_recipes.read(remote, digest)
+            if recipes[digest] is not None:
+                try:
+                    for chunk in Recipe.from_bytes(recipes[digest], digest).chunks:
+                        needs.add(chunk.digest, who[0])
+                except IntegrityError as exc:
+                    needs.unreadable[digest] = exc.message
+        return needs
+
     there = []
-    for row in session.registry.versions():
-        needs = needed_objects(session.registry, session.store, [row])
+    for row in registry.versions():
+        needs = needs_of([row])
         if not needs.unreadable and all(d in sizes for d in needs.by_digest):
             there.append(row)
-    return _figures(there, list(sizes.values()))
+    return _figures(there, list(sizes.values()), _by_model(session, there, sizes.get, needs_of))

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core import refs
-from mvc.core.errors import ConflictError, UserError
+from mvc.core.errors import ConflictError, IntegrityError, UserError
 from mvc.core.integrity import Artifact, artifact_needs, needed_objects
 
 if TYPE_CHECKING:
     from mvc.core.artifacts import Written
+    from mvc.core.chunked import Recipe
     from mvc.core.remote_store import Remote
     from mvc.core.session import Session
 
@@ -67,6 +68,7 @@ class _Mover:
         self.progress, self.on_total = progress, on_total
         self.moved: list[str] = []
         self.seen: set[str] = set()
+        self.recipes: dict[str, "Recipe"] = {}  # pull: the remote's recipes of files to fetch
         self.skipped = 0
         self.bytes = 0
         self.total = 0
@@ -84,12 +86,26 @@ class _Mover:
 
     def _look(self, digest: str) -> Item | None:
         """The object as an Item to move, or None when the other side has it already."""
+        from mvc.core import remote_recipes
+
         if self.push:
-            return None if self.remote.has(digest) else Item(digest, self.store.size(digest))
+            there = self.remote.has(digest) or (
+                self.store.is_chunked(digest) and remote_recipes.read(self.remote, digest) is not None)
+            return None if there else Item(digest, self.store.size(digest))
         if self.store.has(digest):
             return None
         size = self.remote.size_of(digest)
+        if size is None and (data := remote_recipes.read(self.remote, digest)) is not None:
+            from mvc.core.chunked import Recipe
+
+            self.recipes[digest] = Recipe.from_bytes(data, digest)  # refuses a malformed one
+            return Item(digest, len(data))
         return Item(digest, size or 0)  # a missing one fails when it is moved, naming it
+
+    def _recipe(self, digest: str) -> "Recipe | None":
+        """The recipe of a chunked file to move (SPEC §5.1): ours on a push, the remote's on a
+        pull; None for a whole object."""
+        return self.store.recipe(digest) if self.push else self.recipes.get(digest)
 
     def _run(self, work, items: list) -> list:
         """``work(item)`` for each item on the pool; the first failure stops the rest."""
@@ -110,7 +126,12 @@ class _Mover:
         self.seen.update(todo)
         looked = self._run(self._look, todo)
         self.skipped += sum(1 for item in looked if item is None)
-        self.send([item for item in looked if item is not None])
+        items = [item for item in looked if item is not None]
+        recipes = {item.digest: r for item in items if (r := self._recipe(item.digest)) is not None}
+        self.send([item for item in items if item.digest not in recipes])
+        if recipes:  # a recipe moves last, once every chunk it names is on the other side
+            self.move(c.digest for r in recipes.values() for c in r.chunks)
+            self.send([item for item in items if item.digest in recipes])
 
     def send(self, items: list[Item]) -> None:
         """Move ``items`` (none of them on the other side yet), biggest first, so that the
@@ -122,13 +143,31 @@ class _Mover:
         self._run(self._one, items)
 
     def _one(self, item: Item) -> None:
-        if self.push:
+        recipe = self._recipe(item.digest)
+        if recipe is not None:
+            n = self._put_recipe(recipe)
+        elif self.push:
             n = self.remote.upload(self.store, item.digest, self._tick, cache=self.cache)
         else:
             n = self.remote.download(self.store, item.digest, self._tick, cache=self.cache)
         with self.lock:
             self.bytes += n
             self.moved.append(item.digest)
+
+    def _put_recipe(self, recipe: "Recipe") -> int:
+        """Send a recipe whose chunks are there; a pulled one is kept only once its chunks,
+        read back in order, make the file's digest."""
+        from mvc.core import chunked, remote_recipes
+
+        data = recipe.to_bytes()
+        if self.push:
+            return remote_recipes.write(self.remote, recipe.digest, data)
+
+        if chunked.read(self.store, recipe, None) != recipe.digest:
+            raise IntegrityError(f"object {recipe.digest} arrived corrupt: the chunks of its recipe on "
+                                 f"remote {self.remote.name!r} do not make its bytes")
+        self.store.put_recipe(recipe)
+        return len(data)
 
     def fetch(self, digest: str) -> None:
         self.move([digest])

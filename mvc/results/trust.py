@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mvc.results import Result
@@ -122,6 +122,8 @@ class StoreStats(Result):
     logical: int  # bytes the versions hold: the sum of their sizes
     stored: int  # bytes the objects take in the store
     ratio: float | None  # logical / stored (above 1 when versions share objects); None: empty store
+    # per model: {"versions", "objects", "logical", "stored", "ratio"} (its versions' objects once)
+    by_model: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

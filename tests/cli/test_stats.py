@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from support import model_dir, write
 
-EMPTY = {"models": 0, "versions": 0, "objects": 0, "logical": 0, "stored": 0, "ratio": None}
+EMPTY = {"models": 0, "versions": 0, "objects": 0, "logical": 0, "stored": 0, "ratio": None, "by_model": {}}
 
 
 def test_stats_counts_what_versions_hold_and_what_the_store_takes(repo, work):
@@ -17,11 +17,16 @@ def test_stats_counts_what_versions_hold_and_what_the_store_takes(repo, work):
     write(work / "b.bin", b"b" * 1024)
     repo("add", "b.bin", "--name", "m")
     before = repo.state()
+    # per model: its versions' objects once each (n's object is m's too)
+    by_model = {"m": {"versions": 2, "objects": 2, "logical": 5120, "stored": 5120, "ratio": 1.0},
+                "n": {"versions": 1, "objects": 1, "logical": 4096, "stored": 4096, "ratio": 1.0}}
     assert repo.json("stats") == {"models": 2, "versions": 3, "objects": 2, "logical": 9216,
-                                  "stored": 5120, "ratio": 1.8}
-    # in a pipe: NAME<TAB>VALUE lines, sizes in binary units
+                                  "stored": 5120, "ratio": 1.8, "by_model": by_model}
+    # in a pipe: NAME<TAB>VALUE lines, sizes in binary units, then a "model" record a model
     assert repo("stats").stdout == ("models\t2\nversions\t3\nobjects\t2\nlogical\t9.0 KiB\n"
-                                    "stored\t5.0 KiB\nratio\t1.80\n")
+                                    "stored\t5.0 KiB\nratio\t1.80\n"
+                                    "model\tm\t2\t2\t5.0 KiB\t5.0 KiB\t1.00\n"
+                                    "model\tn\t1\t1\t4.0 KiB\t4.0 KiB\t1.00\n")
     assert repo.state() == before  # a read: nothing changes, no event
 
     # a directory: its files and its manifest are objects; its size is its files' bytes
@@ -50,9 +55,13 @@ def test_stats_remote_counts_the_versions_whose_objects_are_there(repo, work, tm
         **EMPTY, "name": "origin", "url": str(tmp_path / "remote")}
     repo("push", "m@0.1.0")  # its object is n@0.1.0's too; m@0.1.1's stays here
     doc = repo.json("stats", "--remote")
+    one = {"versions": 1, "objects": 1, "logical": 4096, "stored": 4096, "ratio": 1.0}
     assert doc["remote"] == {"models": 2, "versions": 2, "objects": 1, "logical": 8192, "stored": 4096,
-                             "ratio": 2.0, "name": "origin", "url": str(tmp_path / "remote")}
+                             "ratio": 2.0, "by_model": {"m": one, "n": one},
+                             "name": "origin", "url": str(tmp_path / "remote")}
     assert (doc["versions"], doc["objects"], doc["logical"], doc["stored"]) == (3, 2, 9216, 5120)
     assert repo("stats", "--remote").stdout.splitlines() == [
         "count\tlocal\tremote origin", "models\t2\t2", "versions\t3\t2", "objects\t2\t1",
-        "logical\t9.0 KiB\t8.0 KiB", "stored\t5.0 KiB\t4.0 KiB", "ratio\t1.80\t2.00"]
+        "logical\t9.0 KiB\t8.0 KiB", "stored\t5.0 KiB\t4.0 KiB", "ratio\t1.80\t2.00",
+        "model\tm\t2\t2\t5.0 KiB\t5.0 KiB\t1.00\t1\t1\t4.0 KiB\t4.0 KiB\t1.00",
+        "model\tn\t1\t1\t4.0 KiB\t4.0 KiB\t1.00\t1\t1\t4.0 KiB\t4.0 KiB\t1.00"]

@@ -1,0 +1,175 @@
+"""push and pull of chunked files (SPEC §5.1, issue 13): a fine-tune of a real model pushed to a
+remote that has its base sends only the chunks that changed; a clone pulls a recipe and the
+chunks it lacks and checks out byte-identical files; an interrupted pull leaves no recipe
+without its chunks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from realmodel import SIZE, fine_tune
+from support import Mvc
+
+
+def _tree_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _recipes(objects: Path) -> list[Path]:
+    return sorted(objects.glob("??/*.recipe"))
+
+
+def _chunks_of(recipe: Path) -> list[str]:
+    return [c["digest"] for c in json.loads(recipe.read_text())["chunks"]]
+
+
+def _has(objects: Path, digest: str) -> bool:
+    hexd = digest.removeprefix("sha256:")
+    return (objects / hexd[:2] / hexd[2:]).is_file()
+
+
+class Pushed(NamedTuple):
+    repo: Mvc
+    remote: Path
+    tuned: Path  # the fine-tune's file
+    first: dict  # push of the base
+    second: dict  # push of the fine-tune
+    landed: tuple[int, int]  # bytes under the remote's objects/ after each push
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory, real_model) -> Pushed:
+    """A repository that pushed the real model, then a fine-tune of it, to a directory remote
+    (made once for this module: a test that changes the remote works on a copy)."""
+    root = tmp_path_factory.mktemp("chunked")
+    (root / "work").mkdir()
+    (root / "home").mkdir()
+    repo = Mvc(root / "work", root / "home")
+    repo("init")
+    remote = root / "remote"
+    repo("remote", "add", "origin", str(remote))
+    shutil.copyfile(real_model, repo.cwd / "model.safetensors")
+    repo("add", "model.safetensors", "--name", "minilm")
+    first = repo.json("push")
+    landed_base = _tree_bytes(remote / "objects")
+    fine_tune(real_model, repo.cwd / "model.safetensors", 0.1)
+    repo("add", "model.safetensors", "--name", "minilm")
+    second = repo.json("push")
+    return Pushed(repo, remote, repo.cwd / "model.safetensors", first, second,
+                  (landed_base, _tree_bytes(remote / "objects")))
+
+
+def _clone(pushed: Pushed, tmp_path: Path, name: str = "clone", remote: Path | None = None) -> Mvc:
+    """A teammate's work dir: the same registry and config, an empty object store; with
+    ``remote``, its origin is that copy of the remote."""
+    where = tmp_path / name
+    where.mkdir()
+    shutil.copytree(pushed.repo.mvc_dir, where / ".mvc",
+                    ignore=shutil.ignore_patterns("objects", "tmp", "statcache.db*", "lock", "deploy"))
+    (where / ".mvc" / "objects").mkdir()
+    clone = Mvc(where, pushed.repo.home)
+    if remote is not None:
+        shutil.copytree(pushed.remote, remote)
+        clone("remote", "add", "origin", str(remote), "--force")
+    return clone
+
+
+def _clean(mvc: Mvc) -> None:
+    assert mvc.json("verify")["ok"] is True
+    assert mvc.json("fsck")["ok"] is True
+
+
+def test_a_fine_tune_sends_only_the_chunks_the_remote_lacks(pushed):
+    remote = pushed.remote / "objects"
+    landed_base, landed_both = pushed.landed
+    assert SIZE <= pushed.first["bytes"] <= SIZE * 1.01  # the base goes whole: chunks and a recipe
+    assert SIZE <= landed_base <= SIZE * 1.01
+    assert len(_recipes(remote)) == 2
+    # the fine-tune: only the chunks that changed, and its recipe
+    assert landed_both - landed_base <= 0.15 * SIZE, (landed_both - landed_base) / SIZE
+    assert pushed.second["bytes"] <= 0.15 * SIZE, pushed.second["bytes"] / SIZE
+    assert pushed.second["skipped"] > 0
+    # every recipe on the remote has all its chunks there
+    for recipe in _recipes(remote):
+        assert all(_has(remote, c) for c in _chunks_of(recipe)), recipe
+    assert not list((pushed.remote / "tmp").iterdir())  # no partial uploads left
+    # pushing again sends nothing
+    again = pushed.repo.json("push")
+    assert again["transferred"] == 0 and again["bytes"] == 0
+    _clean(pushed.repo)
+
+
+def test_a_clone_pulls_both_and_checks_out_identical_files(pushed, tmp_path, real_model):
+    clone = _clone(pushed, tmp_path)
+    base = clone.json("pull", "minilm@0.1.0")
+    assert SIZE <= base["bytes"] <= SIZE * 1.01
+    tuned = clone.json("pull", "minilm@0.1.1")
+    assert tuned["bytes"] <= 0.15 * SIZE  # only the chunks the clone lacks
+    clone("checkout", "minilm@0.1.0", "-o", "base.safetensors")
+    clone("checkout", "minilm@0.1.1", "-o", "tuned.safetensors")
+    assert _sha256(clone.cwd / "base.safetensors") == _sha256(real_model)
+    assert _sha256(clone.cwd / "tuned.safetensors") == _sha256(pushed.tuned)
+    # the clone keeps them chunked, as the remote does
+    assert len(_recipes(clone.mvc_dir / "objects")) == 2
+    _clean(clone)
+    stats = clone.json("stats")
+    assert stats["logical"] == 2 * SIZE and stats["stored"] <= 1.15 * SIZE
+
+
+def test_an_interrupted_pull_leaves_no_recipe_without_its_chunks(pushed, tmp_path, real_model):
+    # a chunk the remote lost: the pull fails (exit 3) and stores no recipe
+    remote = tmp_path / "remote"
+    clone = _clone(pushed, tmp_path, remote=remote)
+    lost = _chunks_of(_recipes(remote / "objects")[0])[-1].removeprefix("sha256:")
+    (remote / "objects" / lost[:2] / lost[2:]).unlink()
+    proc = clone.fail("pull", "minilm@0.1.0", "minilm@0.1.1", code=3)
+    assert "missing" in proc.stderr
+    objects = clone.mvc_dir / "objects"
+    for r in _recipes(objects):
+        assert all(_has(objects, c) for c in _chunks_of(r)), r
+
+    # killed mid-pull (SIGKILL, no clean-up): whatever landed, no recipe lacks a chunk
+    clone = _clone(pushed, tmp_path, "clone2")
+    objects = clone.mvc_dir / "objects"
+    proc = clone.popen("pull", "minilm@0.1.0")
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline and _tree_bytes(objects) < SIZE // 3:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for r in _recipes(objects):
+        assert all(_has(objects, c) for c in _chunks_of(r)), r
+    # the next pull completes it, and the result is whole and verified
+    clone.json("pull", "minilm@0.1.0")
+    assert clone.json("verify", "minilm@0.1.0")["ok"] is True
+    clone("checkout", "minilm@0.1.0", "-o", "base.safetensors")
+    assert _sha256(clone.cwd / "base.safetensors") == _sha256(real_model)
+
+
+def test_a_corrupt_chunk_on_the_remote_is_refused(pushed, tmp_path):
+    remote = tmp_path / "remote"
+    clone = _clone(pushed, tmp_path, remote=remote)
+    digest = _chunks_of(_recipes(remote / "objects")[0])[0].removeprefix("sha256:")
+    chunk = remote / "objects" / digest[:2] / digest[2:]
+    chunk.chmod(0o644)
+    data = bytearray(chunk.read_bytes())
+    data[0] ^= 1
+    chunk.write_bytes(bytes(data))
+    proc = clone.fail("pull", "minilm@0.1.0", "minilm@0.1.1", code=3)
+    assert "corrupt" in proc.stderr
+    objects = clone.mvc_dir / "objects"
+    assert not _has(objects, "sha256:" + digest)
+    for r in _recipes(objects):
+        assert all(_has(objects, c) for c in _chunks_of(r)), r

@@ -24,7 +24,6 @@ import json
 import os
 import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
@@ -38,6 +37,7 @@ Progress = Callable[[int], None] | None
 BLOCK = 8 << 20  # the file is read in blocks of this size
 HEAD = chunking.PIECE  # room for the end of the previous block: no chunk is longer
 BUFFERS = 8  # blocks in flight (72 MiB)
+READ_BUFFERS = 32  # chunks in flight when reading (32 MiB)
 IN_FLIGHT = 48  # chunks handed to the chunk writers and not yet stored
 WRITERS = 2
 
@@ -105,10 +105,11 @@ class _Buffers:
     has ``HEAD`` bytes of room before its block for the end of the previous one, so that a
     chunk that spans two blocks is contiguous."""
 
-    def __init__(self) -> None:
+    def __init__(self, count: int, size: int) -> None:
+        self.size = size
         self.free: queue.Queue = queue.Queue()
-        for _ in range(BUFFERS):
-            self.free.put(bytearray(HEAD + BLOCK))
+        for _ in range(count):
+            self.free.put(bytearray(size))
         self.refs: dict[int, int] = {}
         self.lock = threading.Lock()
 
@@ -214,7 +215,7 @@ class _Cuts:
 def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tuple[str, int]:
     """Store the file at ``src_fd`` as chunks and a recipe, reading it once; returns
     (digest, size) of the whole file."""
-    cuts, buffers = _Cuts(src_fd), _Buffers()
+    cuts, buffers = _Cuts(src_fd), _Buffers(BUFFERS, HEAD + BLOCK)
     workers = _Workers(store, buffers)
     index = offset = 0  # chunks handed out; file offset of the carry's first byte
     carry, previous = memoryview(b""), None
@@ -263,48 +264,82 @@ def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tu
 
 # -- reading ------------------------------------------------------------------------------
 
-def _read_chunk(store: "ObjectStore", chunk: ChunkRef, of: str) -> bytes:
+def _open_chunk(store: "ObjectStore", chunk: ChunkRef, of: str) -> int:
     try:
-        fd = store.open_object(chunk.digest)
+        return store.open_object(chunk.digest)
     except IntegrityError:
         raise IntegrityError(f"chunk {chunk.digest} of object {of} is missing from the store; "
                              "pull it from a remote or run 'mvc fsck'") from None
-    try:
-        data = os.pread(fd, chunk.size + 1, 0)
-    finally:
-        os.close(fd)
-    return data
 
 
-def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[bytes], object] | None,
+def _corrupt(chunk: ChunkRef, of: str, why: str) -> IntegrityError:
+    return IntegrityError(f"chunk {chunk.digest} of object {of} is corrupt: {why}")
+
+
+def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], object] | None,
          progress: Progress = None) -> str:
-    """Hand the file's bytes to ``sink`` chunk by chunk, checking each chunk against its
-    name; returns the digest the whole actually has (the caller compares it). A chunk that is
-    missing or corrupt raises IntegrityError at once: what ``sink`` got must be discarded."""
+    """Hand the file's bytes to ``sink`` chunk by chunk (views of reused buffers: copy what
+    you keep), checking each chunk against its name; returns the digest the whole actually
+    has (the caller compares it). A chunk that is missing or corrupt raises IntegrityError:
+    what ``sink`` got must be discarded.
+
+    This thread reads; one thread hashes the whole, one checks each chunk, one feeds
+    ``sink``, so the pass costs about one SHA-256 pass, not two."""
+    buffers = _Buffers(READ_BUFFERS, max(chunking.PIECE, chunking.CDC_MAX) + 1)
     whole = hashlib.sha256()
-    pending: list[tuple[ChunkRef, Future]] = []
+    failures: list[BaseException] = []
 
-    def check(upto: int) -> None:
-        while len(pending) > upto:
-            chunk, fut = pending.pop(0)
-            if fut.result() != chunk.digest:
-                raise IntegrityError(f"chunk {chunk.digest} of object {recipe.digest} is corrupt: "
-                                     "its bytes do not match its digest")
+    def check(data: memoryview, chunk: ChunkRef) -> None:
+        if "sha256:" + hashlib.sha256(data).hexdigest() != chunk.digest:
+            raise _corrupt(chunk, recipe.digest, "its bytes do not match its digest")
 
-    with ThreadPoolExecutor(1) as pool:
+    def stage(q: queue.Queue, work: Callable[[memoryview, ChunkRef], object]) -> None:
+        while (item := q.get()) is not None:
+            buf, data, chunk = item
+            try:
+                if not failures:
+                    work(data, chunk)
+            except BaseException as exc:  # handed to the reading thread
+                failures.append(exc)
+            finally:
+                if buf is not None:
+                    buffers.release(buf)
+
+    works = [lambda data, _: whole.update(data), check]
+    if sink is not None:
+        works.append(lambda data, _: sink(data))
+    stages = [(queue.Queue(), work) for work in works]
+    threads = [threading.Thread(target=stage, args=s, daemon=True) for s in stages]
+    for t in threads:
+        t.start()
+    try:
         for chunk in recipe.chunks:
-            data = _read_chunk(store, chunk, recipe.digest)
+            if failures:
+                break
+            fd = _open_chunk(store, chunk, recipe.digest)
+            try:
+                if chunk.size < buffers.size:
+                    buf = buffers.free.get()
+                    data = memoryview(buf)[:os.preadv(fd, [memoryview(buf)[:chunk.size + 1]], 0)]
+                else:  # a recipe from elsewhere may have larger chunks
+                    buf, data = None, memoryview(os.pread(fd, chunk.size + 1, 0))
+            finally:
+                os.close(fd)
             if len(data) != chunk.size:
-                raise IntegrityError(f"chunk {chunk.digest} of object {recipe.digest} is corrupt: "
-                                     "its size is not what the recipe says")
-            pending.append((chunk, pool.submit(lambda d=data: "sha256:" + hashlib.sha256(d).hexdigest())))
-            whole.update(data)
-            if sink is not None:
-                sink(data)
+                raise _corrupt(chunk, recipe.digest, "its size is not what the recipe says")
+            if buf is not None:
+                buffers.hold(buf, len(stages))
+            for q, _ in stages:
+                q.put((buf, data, chunk))
             if progress:
-                progress(len(data))
-            check(8)
-        check(0)
+                progress(chunk.size)
+    finally:
+        for q, _ in stages:
+            q.put(None)
+        for t in threads:
+            t.join()
+    if failures:
+        raise failures[0]
     return "sha256:" + whole.hexdigest()
 
 

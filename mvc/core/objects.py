@@ -363,7 +363,7 @@ class ObjectStore:
     def read_bytes(self, digest: str) -> bytes:
         """The whole object, verified (for small objects such as manifests)."""
         parts: list[bytes] = []
-        if (actual := self._chunked(digest, parts.append, None)) is not None:
+        if (actual := self._chunked(digest, lambda data: parts.append(bytes(data)), None)) is not None:
             if actual != digest:
                 raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
             return b"".join(parts)

@@ -9,7 +9,7 @@ import pytest
 from mvc.core.audit import canonical_json, event_hash
 from mvc.core.errors import IntegrityError, MvcError, NotFoundError, PermissionDeniedError, UserError
 from mvc.core.registry import open_registry
-from mvc.core.registry.base import ChannelRow, NewVersion
+from mvc.core.registry.base import ChannelMoveRow, ChannelRow, NewVersion
 
 
 def _new(version="0.1.0") -> NewVersion:
@@ -178,3 +178,25 @@ def test_an_older_schema_is_migrated_forward(pg_url, monkeypatch):
         assert new.events()[0].user == new.server_user()
     finally:
         new.close()
+
+
+def test_who_added_tagged_or_moved_is_the_servers_login(team):
+    admin, logins, url = team
+    writer, maintainer = logins["writer"], logins["maintainer"]
+    with _psql(url(writer)) as conn:  # written by hand, under another name
+        conn.execute("INSERT INTO mvc.versions (model_id, version, digest, size, kind, path_name, metrics,"
+                     " params, env, git, created_at, created_by, sort_key) SELECT id, '0.9.0', %s, 1, 'file',"
+                     " 'm', '{}', '{}', '{}', '{}', 't', 'someone-else', 'k' FROM mvc.models", ("sha256:" + "ef" * 32,))
+        conn.execute("INSERT INTO mvc.tags SELECT model_id, 'x', id, 't', 'someone-else' FROM mvc.versions"
+                     " WHERE version = '0.9.0'")
+    reg = open_registry(url(maintainer), None)
+    try:
+        with reg.transaction():
+            reg.set_archived("resnet", "0.9.0", True)  # an update keeps who added it
+            reg.add_channel_move(ChannelMoveRow(None, "resnet", "staging", "promote", "0.9.0", "0.1.0", None, 0,
+                                                "green", "", "someone-else", "t"))
+    finally:
+        reg.close()
+    assert admin.get_version("resnet", "0.9.0").created_by == writer
+    assert admin.conn.one("SELECT created_by FROM mvc.tags WHERE label = 'x'") == (writer,)
+    assert admin.channel_history("resnet", "staging")[-1].user == maintainer

@@ -176,5 +176,26 @@ MIGRATIONS: list[str] = [
     REVOKE ALL ON FUNCTION mvc.append_event(bigint, text, text, text, text, text, text, text) FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION mvc.append_event(bigint, text, text, text, text, text, text, text) TO mvc_reader;
     """,
+    # 3: who added a version, set a tag or moved a channel is the server's login too, whatever
+    # a client writes (the schema's owner, who copies a registry in, keeps the names it copies)
+    """
+    CREATE FUNCTION mvc.stamp_login() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NOT pg_has_role(session_user, (SELECT nspowner FROM pg_namespace WHERE nspname = 'mvc'), 'USAGE') THEN
+            IF TG_TABLE_NAME = 'channel_history' THEN
+                NEW."user" := session_user;
+            ELSE
+                NEW.created_by := session_user;
+            END IF;
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER stamp_login BEFORE INSERT ON mvc.versions
+        FOR EACH ROW EXECUTE FUNCTION mvc.stamp_login();
+    CREATE TRIGGER stamp_login BEFORE INSERT OR UPDATE ON mvc.tags
+        FOR EACH ROW EXECUTE FUNCTION mvc.stamp_login();
+    CREATE TRIGGER stamp_login BEFORE INSERT ON mvc.channel_history
+        FOR EACH ROW EXECUTE FUNCTION mvc.stamp_login();
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

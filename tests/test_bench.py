@@ -35,5 +35,8 @@ def test_quick_bench_reports_every_measure(tmp_path: Path) -> None:
         assert r["pass"] in (True, False, None), key
         if r["target"] is not None:
             assert r["ratio"] is not None and r["pass"] is not None, key
+    # storage and push of a real model and its fine-tune, in bytes (tests/realmodel.py)
+    assert set(doc["ratios"]) == {"store_model_and_fine_tune", "push_fine_tune", "push_fine_tune_reported"}
+    assert all(r["value"] > 0 and r["pass"] in (True, False) for r in doc["ratios"].values())
     # the temporary directory is removed again
     assert list(tmp_path.iterdir()) == []

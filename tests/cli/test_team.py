@@ -147,6 +147,9 @@ def test_init_refuses_a_password_before_writing_anything(team, tmp_path):
     assert "password" in proc.stderr
     assert list(cy.cwd.iterdir()) == []
     assert team.sql("SELECT 1 FROM pg_namespace WHERE nspname = 'mvc'") == []
+    # a server that cannot be reached leaves nothing behind either
+    assert "cannot reach" in cy.fail("init", "--registry", "postgresql://127.0.0.1:1/none", code=1).stderr
+    assert list(cy.cwd.iterdir()) == []
 
 
 def test_an_older_mvc_refuses_a_newer_schema(team, ana):

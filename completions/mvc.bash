@@ -3,12 +3,13 @@
 
 _mvc_subcommands() {
     case "$1" in
-        "mvc") echo "init add ls show checkout tag log diff plot lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access" ;;
+        "mvc") echo "init add ls show checkout tag log diff plot lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access registry" ;;
         "mvc config") echo "get set unset list" ;;
         "mvc canary") echo "start step promote abort status" ;;
         "mvc remote") echo "add remove list" ;;
         "mvc hooks") echo "install uninstall" ;;
         "mvc access") echo "grant revoke list" ;;
+        "mvc registry") echo "move" ;;
     esac
 }
 
@@ -60,6 +61,8 @@ _mvc_options() {
         "mvc access grant") echo "--message -m --json --help -h" ;;
         "mvc access revoke") echo "--message -m --json --help -h" ;;
         "mvc access list") echo "--json --help -h" ;;
+        "mvc registry") echo "--help -h" ;;
+        "mvc registry move") echo "--message -m --json --help -h" ;;
     esac
 }
 
@@ -90,6 +93,7 @@ _mvc_takes_value() {
         "mvc remote add --endpoint-url"|"mvc remote add --profile"|"mvc remote add --region") return 0 ;;
         "mvc access grant --message"|"mvc access grant -m") return 0 ;;
         "mvc access revoke --message"|"mvc access revoke -m") return 0 ;;
+        "mvc registry move --message"|"mvc registry move -m") return 0 ;;
     esac
     return 1
 }

@@ -4,7 +4,7 @@
 function __mvc_subcommands
     switch $argv[1]
         case 'mvc'
-            echo init add ls show checkout tag log diff plot lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access
+            echo init add ls show checkout tag log diff plot lineage promote rollback archive resolve push pull verify fsck gc stats status audit completion config canary remote hooks access registry
         case 'mvc config'
             echo get set unset list
         case 'mvc canary'
@@ -15,6 +15,8 @@ function __mvc_subcommands
             echo install uninstall
         case 'mvc access'
             echo grant revoke list
+        case 'mvc registry'
+            echo move
     end
 end
 
@@ -69,6 +71,8 @@ function __mvc_takes_value
         case 'mvc access grant --message' 'mvc access grant -m'
             return 0
         case 'mvc access revoke --message' 'mvc access revoke -m'
+            return 0
+        case 'mvc registry move --message' 'mvc registry move -m'
             return 0
     end
     return 1
@@ -153,6 +157,7 @@ complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'canary' -d 'Serve a new version t
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'remote' -d 'Manage the remotes that push and pull use'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'hooks' -d 'Install git hooks that check out and push models'
 complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'access' -d 'Grant and revoke roles: who may change what'
+complete -c mvc -n '__mvc_at \'mvc\' 0' -f -a 'registry' -d 'Move the registry to another place'
 complete -c mvc -n '__mvc_at \'mvc\'' -s C -x -a '(__fish_complete_directories)' -d 'Run as if mvc was started in DIR (like git -C).'
 complete -c mvc -n '__mvc_at \'mvc\'' -l version -s V -d 'Print the mvc version and exit.'
 complete -c mvc -n '__mvc_at \'mvc\'' -l help -s h -d 'Show this message and exit.'
@@ -370,3 +375,8 @@ complete -c mvc -n '__mvc_at \'mvc access revoke\'' -l json -d 'Print one JSON d
 complete -c mvc -n '__mvc_at \'mvc access revoke\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc access list\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc access list\'' -l help -s h -d 'Show this message and exit.'
+complete -c mvc -n '__mvc_at \'mvc registry\' 0' -f -a 'move' -d 'Copy the whole registry into an empty one, then use it'
+complete -c mvc -n '__mvc_at \'mvc registry\'' -l help -s h -d 'Show this message and exit.'
+complete -c mvc -n '__mvc_at \'mvc registry move\'' -l message -s m -x -d 'Why: kept with the change in the audit log (mvc audit).'
+complete -c mvc -n '__mvc_at \'mvc registry move\'' -l json -d 'Print one JSON document on stdout.'
+complete -c mvc -n '__mvc_at \'mvc registry move\'' -l help -s h -d 'Show this message and exit.'

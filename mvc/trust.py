@@ -11,7 +11,7 @@ from mvc.core.errors import UsageError, UserError
 if TYPE_CHECKING:
     from mvc.results.trust import (
         AccessChange, AccessGrant, AuditCheck, AuditEvent, AuditHead, FsckReport, GcResult,
-        RemoteStats, StatsResult, VerifyReport,
+        RegistryMove, RemoteStats, StatsResult, VerifyReport,
     )
 
 Progress = Callable[[int], None] | None
@@ -49,6 +49,20 @@ class TrustOps:
         from mvc.core import access
 
         return AccessChange(user, None, access.revoke(self.session, user, message), "revoked")
+
+    # -- where the registry lives ---------------------------------------------------------
+    def registry_move(self, url: str, *, message: str | None = None) -> RegistryMove:
+        """Copy the whole registry (versions, tags, channels with their history, lineage,
+        grants and the audit chain as it is) into the empty registry at ``url``
+        (``sqlite:////PATH`` or ``postgresql://USER@HOST:PORT/DB``), check the copy, then
+        point ``registry.url`` at it; needs admin. The old registry is left as it was."""
+        from mvc.results.trust import RegistryMove
+
+        from mvc.core import registry_move
+
+        if not isinstance(url, str) or not url:
+            raise UserError("give the URL of the registry to move to")
+        return RegistryMove(*registry_move.move(self.session, url, message))
 
     # -- the audit trail ----------------------------------------------------------------
     def audit(self, limit: int | None = None) -> list[AuditEvent]:

@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "status"),
     "access": ("access", "app"),
     "audit": ("audit", "audit"),
+    "registry": ("registry", "app"),
     "completion": ("completion", "completion"),
     # what the completion scripts complete (models, refs, channels, ...): plumbing, not in --help
     "__complete": ("completion", "complete_words"),

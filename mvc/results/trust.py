@@ -141,3 +141,15 @@ class StatsResult(StoreStats):
 
     remote: RemoteStats | None = None
     _optional = ("remote",)
+
+
+@dataclass(frozen=True)
+class RegistryMove(Result):
+    """What ``mvc registry move URL`` did: the whole registry copied into ``target``, checked,
+    and ``registry.url`` pointed at it; ``source`` is left as it was."""
+
+    source: str
+    target: str
+    copied: dict[str, int]  # rows by table: models, versions, lineage, tags, channels, history, grants, events
+    audit_head: str  # the audit chain's head that was copied (still in the chain: audit --verify --head)
+    head: str  # the head after the move's own event

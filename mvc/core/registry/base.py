@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from mvc.core.errors import MvcError
+
 if TYPE_CHECKING:
     from mvc.core.query import Filter, Sort
 
@@ -119,6 +121,24 @@ class Grant(NamedTuple):
     role: str
     granted_by: str
     granted_at: str
+
+
+class RegistryDump(NamedTuple):
+    """Everything a registry holds, for ``mvc registry move`` (``Registry.export_all`` and
+    ``import_all``). Rows name versions by id as the source numbers them; an importing
+    backend may number them anew as long as it maps every reference (lineage, parents)."""
+
+    models: list[tuple[str, str]]  # (name, created_at), oldest first
+    versions: list[VersionRow]  # by id
+    lineage: list[tuple[int, str, str | None, str | None, str, int | None]]  # as LineageRows.inputs
+    tags: list[tuple[str, str, str, str, str]]  # (model, label, version, created_at, created_by)
+    channels: list[ChannelRow]
+    history: list[ChannelMoveRow]  # every channel's, by id (oldest first)
+    grants: list[Grant]
+    events: list[Event]  # oldest first, exactly as stored
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(rows) for name, rows in zip(self._fields, self)}
 
 
 class Registry(ABC):
@@ -293,6 +313,25 @@ class Registry(ABC):
 
     @abstractmethod
     def delete_grant(self, user: str) -> None: ...
+
+    # moving a registry (mvc registry move): everything out of one, into an empty one
+    def export_all(self) -> RegistryDump:
+        """Every row, in one consistent read (the mover calls it inside ``transaction()``,
+        which also keeps writers out until the move is over)."""
+        raise MvcError(f"the registry at {self.url} cannot be moved by this version of mvc")
+
+    def is_empty(self) -> bool:
+        """Whether the registry holds no model and no audit event (a new one, or one made
+        by ``open_registry(create=True)`` that nothing has used)."""
+        return not self.model_names() and not self.events(1)
+
+    def import_all(self, dump: RegistryDump, note: tuple[str, str, str, dict[str, Any], str]) -> None:
+        """Fill this registry, which must be empty (ConflictError otherwise), with ``dump``
+        in one transaction of its own: every row, and the audit events exactly as they are
+        (seq, ts, user, action, target, details, prev, hash: the chain and its head stay the
+        same, also where the server inserts events itself), then the event ``note`` (user,
+        action, target, details, ts: the move) chained after them."""
+        raise MvcError(f"a registry cannot be moved into {self.url} by this version of mvc")
 
     def check_storage(self) -> list[str]:
         """Problems the backend finds in its own storage (an empty list when sound)."""

@@ -16,6 +16,7 @@ from mvc.core.registry.base import (
 )
 from mvc.core.registry.sqlite_connection import Connection, require_present
 from mvc.core.registry.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+from mvc.core.registry.sqlite_transfer import SqliteTransfer
 from mvc.core.semver import parse_version
 from mvc.core.registry.values import (
     damaged, detail, problems_of_event, problems_of_input, problems_of_version, version_row,
@@ -33,7 +34,7 @@ def _dumps(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-class SqliteRegistry(Registry):
+class SqliteRegistry(SqliteTransfer, Registry):
     def __init__(self, path: Path, *, create: bool = False, busy_timeout: float = 60.0):
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"

@@ -1,0 +1,139 @@
+"""``mvc registry move URL`` (SPEC §3 "Repository", issue 11): the whole registry copied into
+an empty one, checked, then ``registry.url`` pointed at it; the old one left as it was."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from support import Mvc, assert_chain_intact, read_events, write
+
+
+def _fill(repo: Mvc, work: Path, *, grants: bool = True) -> None:
+    """Versions of two models, lineage (data, code, a parent), tags, channels with a history
+    (promote, rollback, a canary), an archived version, grants and their audit events."""
+    write(work / "train.csv", "x,y\n1,2\n")
+    write(work / "train.py", "print('train')\n")
+    repo.add("m", "weights 0", "--metric", "acc=0.8", "--param", "lr=0.1", "-m", "first")
+    repo.add("m", "weights 1", "--metric", "acc=0.9", "--data", "train.csv", "--code", "train.py")
+    repo.add("m", "weights 2", "--from", "m@0.1.1")
+    repo.add("e", "embedder", "--from", "m@0.1.1", filename="e.bin")
+    repo("tag", "m@0.1.1", "best")
+    repo("tag", "m@0.1.0", "baseline", "-m", "kept for comparison")
+    repo("promote", "m@0.1.0", "staging")
+    repo("promote", "m@0.1.1", "staging")
+    repo("rollback", "m", "--channel", "staging")
+    repo("promote", "m@0.1.1", "production")
+    repo("canary", "start", "m@0.1.2", "--channel", "production", "--percent", "10")
+    repo("canary", "step", "m", "--channel", "production", "--increment", "20")
+    repo.add("m", "weights 3")
+    repo("archive", "m@0.1.3")
+    if grants:
+        repo("access", "grant", "tester@example.com", "admin")
+        repo("access", "grant", "bob@example.com", "writer", "-m", "joins")
+
+
+def _views(repo: Mvc) -> dict:
+    """What users read from the registry, to compare before and after the move."""
+    return {
+        "ls": repo.json("ls"), "ls m": repo.json("ls", "m"), "ls e": repo.json("ls", "e"),
+        "log": repo.json("log"),
+        "staging": repo.json("log", "m", "--channel", "staging"),
+        "production": repo.json("log", "m", "--channel", "production"),
+        "lineage m": repo.json("lineage", "m@0.1.1"), "lineage e": repo.json("lineage", "e@0.1.0"),
+        "tags": repo.json("tag", "m"), "show": repo.json("show", "m@0.1.1"),
+        "canary": repo.json("canary", "status", "m", "--channel", "production"),
+        "access": repo.json("access", "list"),
+    }
+
+
+def _dump(db: Path) -> list[str]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def test_move_to_another_sqlite_registry_keeps_everything(repo, work, tmp_path):
+    _fill(repo, work)
+    config = repo.mvc_dir / "config.toml"
+    write(config, "# the team's settings\n[compare]\nprimary_metric = \"acc\"  # ours\n")
+    before, events, head = _views(repo), repo.json("audit"), repo.json("audit", "--head")["hash"]
+    old_db = repo.mvc_dir / "registry.db"
+    old_rows = _dump(old_db)
+    target = tmp_path / "moved" / "registry.db"
+    target.parent.mkdir()
+
+    moved = repo.json("registry", "move", f"sqlite:///{target}")
+    assert moved["source"] == f"sqlite:///{old_db}" and moved["target"] == f"sqlite:///{target}"
+    assert moved["copied"] == {"models": 2, "versions": 5, "lineage": 4, "tags": 2, "channels": 2,
+                               "history": 6, "grants": 2, "events": len(events)}
+    assert moved["audit_head"] == head and moved["head"] != head
+
+    text = config.read_text()
+    assert "# the team's settings" in text and "# ours" in text  # the writer keeps comments
+    assert f'url = "sqlite:///{target}"' in text
+    assert _views(repo) == before
+    after = repo.json("audit")
+    assert after[1:] == events  # the chain byte for byte, and one event after it
+    assert after[0]["action"] == "registry-move" and after[0]["prev"] == head
+    assert after[0]["details"]["from"] == f"sqlite:///{old_db}" and after[0]["details"]["copied"] == moved["copied"]
+    repo("audit", "--verify", "--head", head)
+    assert repo.json("audit", "--head")["hash"] == moved["head"]
+    assert_chain_intact(read_events(target))
+    assert repo.json("fsck")["ok"] and repo.json("verify")["ok"]
+    assert _dump(old_db) == old_rows  # the old registry is left as it was
+
+    # the new registry is the one in use: a change lands there, not in the old one
+    repo.add("m", "weights 4")
+    assert len(read_events(target)) == len(after) + 1 and _dump(old_db) == old_rows
+
+
+def test_a_target_that_is_not_empty_is_refused(repo, work, tmp_path):
+    repo.add("m", "weights")
+    config = (repo.mvc_dir / "config.toml").read_bytes()
+    other = Mvc(tmp_path / "other", repo.home)
+    other.cwd.mkdir()
+    other("init")
+    other_db = other.mvc_dir / "registry.db"  # holds its init event
+    proc = repo.fail("registry", "move", f"sqlite:///{other_db}")
+    assert "not empty" in proc.stderr
+    junk = write(tmp_path / "junk.db", b"not a database, but not empty either")
+    assert "not an empty mvc registry" in repo.fail("registry", "move", f"sqlite:///{junk}").stderr
+    assert "in use already" in repo.fail("registry", "move", f"sqlite:///{repo.mvc_dir / 'registry.db'}").stderr
+    assert "absolute path" in repo.fail("registry", "move", "sqlite:///relative.db").stderr
+    proc = repo.fail("registry", "move", "postgresql://admin:S3cret-pw@db.example.com/models", "--json")
+    assert "S3cret-pw" not in proc.stdout + proc.stderr
+    assert "does not exist" in repo.fail("registry", "move", f"sqlite:///{tmp_path / 'no' / 'r.db'}").stderr
+    assert (repo.mvc_dir / "config.toml").read_bytes() == config
+    assert not (tmp_path / "no").exists()
+    assert [e["action"] for e in repo.json("audit")] == ["add", "init"]
+
+
+def test_only_an_admin_moves_the_registry(repo, work, tmp_path):
+    repo.add("m", "weights")
+    repo("access", "grant", "tester@example.com", "admin")
+    repo("access", "grant", "bob@example.com", "maintainer")
+    proc = repo.fail("registry", "move", f"sqlite:///{tmp_path / 'r.db'}", code=4,
+                     env={"MVC_USER": "bob@example.com"})
+    assert "admin" in proc.stderr
+    assert "registry" not in (repo.mvc_dir / "config.toml").read_text()
+    assert repo.json("audit")[0]["action"] == "denied"
+
+
+def test_a_crash_before_the_switch_leaves_the_old_registry_in_use(repo, work, tmp_path):
+    _fill(repo, work, grants=False)
+    before, events = _views(repo), repo.json("audit")
+    target = tmp_path / "r.db"
+    proc = repo("registry", "move", f"sqlite:///{target}", check=False,
+                env={"MVC_CRASH_AT": "registry-move:copied"})
+    assert proc.returncode == -9
+    assert "registry" not in (repo.mvc_dir / "config.toml").read_text()
+    assert _views(repo) == before and repo.json("audit") == events
+    # the copy is whole (one transaction) but unused; a move needs an empty target
+    assert "not empty" in repo.fail("registry", "move", f"sqlite:///{target}").stderr
+    target.unlink()
+    repo("registry", "move", f"sqlite:///{target}")
+    assert _views(repo) == before
+

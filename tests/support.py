@@ -93,6 +93,18 @@ class Mvc:
         }
 
 
+def module_repo(tmp_path_factory) -> Mvc:
+    """A repository where ``mvc init`` has run, for a module-scoped fixture: built once for
+    the tests of a module that only read it (or put back what they change), since every
+    ``mvc`` run is a process."""
+    root = tmp_path_factory.mktemp("repo")
+    (root / "home").mkdir()
+    (root / "work").mkdir()
+    repo = Mvc(root / "work", root / "home")
+    repo("init")
+    return repo
+
+
 def on_terminal(args: list[str], cwd: Path, env: dict, columns: int | None = None) -> str:
     """Run ``mvc`` on a real pseudo-terminal (``columns`` wide: window size and COLUMNS) and
     return what it showed there, with the terminal's CRLF line ends."""

@@ -6,11 +6,12 @@ import re
 
 import pytest
 
-from support import Mvc, on_terminal
+from support import Mvc, module_repo, on_terminal
 
 
-@pytest.fixture
-def three(repo: Mvc) -> Mvc:
+@pytest.fixture(scope="module")
+def three(tmp_path_factory) -> Mvc:
+    repo = module_repo(tmp_path_factory)
     repo.add("m", b"1", "--metric", "accuracy=0.80", "--metric", "loss=0.5", "--param", "lr=0.1", "--param", "opt=adam")
     repo.add("m", b"2", "--metric", "accuracy=0.90", "--metric", "loss=0.7", "--param", "lr=0.1", "--param", "opt=sgd")
     repo.add("m", b"3", "--metric", "accuracy=0.85", "--param", "lr=0.1", "--param", "extra=1")
@@ -36,12 +37,19 @@ def test_verdicts_follow_the_threshold_and_the_primary_metric(three):
     assert three.json("diff", "m@0.1.1", "m@0.1.0", "m@0.1.2")["recommendation"] == {
         "verdict": "SIMILAR_PERFORMANCE", "ref": "m@0.1.1"}
     three("config", "set", "compare.threshold", "0.2")
-    assert three.json("diff", "m@0.1.0", "m@0.1.1", "m@0.1.2")["recommendation"]["verdict"] == "SIMILAR_PERFORMANCE"
     three("config", "set", "compare.primary_metric", "loss")
-    # the baseline has loss and is lowest: similar; a baseline without it: insufficient data
-    assert three.json("diff", "m@0.1.0", "m@0.1.1", "m@0.1.2")["recommendation"]["verdict"] == "SIMILAR_PERFORMANCE"
-    assert three.json("diff", "m@0.1.2", "m@0.1.1", "m@0.1.0")["recommendation"] == {
-        "verdict": "INSUFFICIENT_DATA", "ref": None}
+    try:
+        # the baseline has loss and is lowest: similar; a baseline without it: insufficient data
+        assert three.json("diff", "m@0.1.0", "m@0.1.1", "m@0.1.2")["recommendation"]["verdict"] \
+            == "SIMILAR_PERFORMANCE"
+        assert three.json("diff", "m@0.1.2", "m@0.1.1", "m@0.1.0")["recommendation"] == {
+            "verdict": "INSUFFICIENT_DATA", "ref": None}
+        three("config", "unset", "compare.primary_metric")
+        assert three.json("diff", "m@0.1.0", "m@0.1.1", "m@0.1.2")["recommendation"]["verdict"] \
+            == "SIMILAR_PERFORMANCE"  # 0.1 is not more than 20% of 0.8
+    finally:
+        three("config", "unset", "compare.threshold")
+        three("config", "unset", "compare.primary_metric", check=False)
 
 
 def test_pipe_output_a_column_a_version_and_the_best(three):

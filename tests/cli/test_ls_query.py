@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from support import Mvc
+from support import Mvc, module_repo
 
 VERSION_KEYS = {"ref", "version", "digest", "state", "tags", "created_at", "metrics"}
 
 
-@pytest.fixture
-def zoo(repo: Mvc) -> Mvc:
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory) -> Mvc:
     """m 0.1.0 .. 0.1.5: accuracy rises, latency falls, 0.1.5 has no metrics; lr and opt
     params; 0.1.2 tagged best, 0.1.3 in production, 0.1.1 in staging, 0.1.0 archived."""
+    repo = module_repo(tmp_path_factory)
     for i in range(5):
         repo.add("m", f"v{i}".encode(), "--metric", f"accuracy=0.8{i}", "--metric", f"latency_ms={100 - 3 * i}",
                  "--param", f"lr=0.0{i + 1}", "--param", f"opt={'adam' if i < 2 else 'sgd'}")
@@ -38,7 +39,10 @@ def test_sort_by_a_metric_best_first_by_its_direction_lacking_last(zoo):
     assert _versions(zoo, "--sort", "created", "--limit", "1") == ["0.1.5"]
     # compare.lower_is_better decides the direction
     zoo("config", "set", "compare.lower_is_better", '["accuracy"]')
-    assert _versions(zoo, "--sort", "accuracy", "--limit", "1") == ["0.1.0"]
+    try:
+        assert _versions(zoo, "--sort", "accuracy", "--limit", "1") == ["0.1.0"]
+    finally:
+        zoo("config", "unset", "compare.lower_is_better")
 
 
 WHERE = [

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from support import Mvc, on_terminal, write
+from support import Mvc, module_repo, on_terminal, write
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -18,10 +18,11 @@ LOSS = [1.0, 0.9, 0.8, 0.7, 0.6]
 ACCURACY = [0.8, 0.81, 0.82, None, 0.84]
 
 
-@pytest.fixture
-def plotted(repo: Mvc) -> Mvc:
+@pytest.fixture(scope="module")
+def plotted(tmp_path_factory) -> Mvc:
     """m 0.1.0 .. 0.1.4 with accuracy (0.1.3 lacks it) and loss; production serves 0.1.2,
     staging 0.1.4."""
+    repo = module_repo(tmp_path_factory)
     for i in range(5):
         metrics = ["--metric", f"loss={LOSS[i]}"] + ([] if i == 3 else ["--metric", f"accuracy={ACCURACY[i]}"])
         repo.add("m", f"v{i}".encode(), *metrics)

@@ -255,3 +255,23 @@ def test_pre_push_pushes_what_every_new_commit_needs(work, home, tmp_path):
     write(work / "net.bin", b"four")
     m("add", "net.bin", "--name", "net", "--git")
     assert "pushed 1 objects" in _git(work, home, "push", "-q", "up", "main").stderr
+
+
+def test_a_quiet_hook_imports_neither_the_cli_nor_the_registry(work, home, tmp_path):
+    """When nothing changed, the hook reads pointer files and the stat cache only."""
+    import sys
+
+    m = _project(work, home, tmp_path / "store")
+    write(work / "net.bin", b"weights")
+    m("add", "net.bin", "--name", "net", "--git")
+    write(work / "assets" / "a.txt", "a")
+    m("add", "assets", "--name", "assets", "--git")
+    m("checkout")  # the stat cache knows the work files now
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "mvc", "__hook", "post-checkout",
+                           "HEAD", "HEAD", "1"], cwd=work, env=mvc_env(home), capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == ""
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "mvc.core.hooks" in imported
+    heavy = {"typer", "rich", "git", "mvc.api", "mvc.core.session", "mvc.core.registry"}
+    assert not heavy & imported, heavy & imported
+    assert not any(line.startswith("mvc:") for line in proc.stderr.splitlines())

@@ -18,7 +18,7 @@ _mvc_options() {
         "mvc") echo "-C --version -V --help -h" ;;
         "mvc init") echo "--registry --json --help -h" ;;
         "mvc add") echo "--name --version --bump --metric --metrics-file --param --params-file --data --code --from --tag --message -m --force -f --store-data --git --json --help -h" ;;
-        "mvc ls") echo "--state --where --sort --reverse --limit --json --help -h" ;;
+        "mvc ls") echo "--state --where --sort --reverse --limit -n --json --help -h" ;;
         "mvc show") echo "--json --help -h" ;;
         "mvc checkout") echo "--output -o --link --force -f --json --help -h" ;;
         "mvc tag") echo "--force -f --delete -d --message -m --json --help -h" ;;
@@ -71,7 +71,7 @@ _mvc_takes_value() {
         "mvc -C") return 0 ;;
         "mvc init --registry") return 0 ;;
         "mvc add --name"|"mvc add --version"|"mvc add --bump"|"mvc add --metric"|"mvc add --metrics-file"|"mvc add --param"|"mvc add --params-file"|"mvc add --data"|"mvc add --code"|"mvc add --from"|"mvc add --tag"|"mvc add --message"|"mvc add -m") return 0 ;;
-        "mvc ls --state"|"mvc ls --where"|"mvc ls --sort"|"mvc ls --limit") return 0 ;;
+        "mvc ls --state"|"mvc ls --where"|"mvc ls --sort"|"mvc ls --limit"|"mvc ls -n") return 0 ;;
         "mvc checkout --output"|"mvc checkout -o"|"mvc checkout --link") return 0 ;;
         "mvc tag --message"|"mvc tag -m") return 0 ;;
         "mvc log --limit"|"mvc log -n"|"mvc log --channel"|"mvc log -c") return 0 ;;

@@ -28,7 +28,7 @@ function __mvc_takes_value
             return 0
         case 'mvc add --name' 'mvc add --version' 'mvc add --bump' 'mvc add --metric' 'mvc add --metrics-file' 'mvc add --param' 'mvc add --params-file' 'mvc add --data' 'mvc add --code' 'mvc add --from' 'mvc add --tag' 'mvc add --message' 'mvc add -m'
             return 0
-        case 'mvc ls --state' 'mvc ls --where' 'mvc ls --sort' 'mvc ls --limit'
+        case 'mvc ls --state' 'mvc ls --where' 'mvc ls --sort' 'mvc ls --limit' 'mvc ls -n'
             return 0
         case 'mvc checkout --output' 'mvc checkout -o' 'mvc checkout --link'
             return 0
@@ -187,7 +187,7 @@ complete -c mvc -n '__mvc_at \'mvc ls\'' -l state -x -a 'development staging pro
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l where -x -d 'Only versions where EXPR holds: KEY OP VALUE, e.g. \'accuracy >= 0.9\' or \'param.lr = 0.01\'; repeat: all must hold.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l sort -x -a 'version created' -d 'Order by version (the default) or created, newest first, or by a metric, best first.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l reverse -d 'Turn the order round.'
-complete -c mvc -n '__mvc_at \'mvc ls\'' -l limit -x -d 'At most N versions.'
+complete -c mvc -n '__mvc_at \'mvc ls\'' -l limit -s n -x -d 'At most N versions.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc ls\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc ls\' 0' -f -a '(__mvc_data models)'

@@ -1,9 +1,9 @@
 """Plot a model's metrics across its versions.
 
 Each metric (--metric, default all) in a chart of its own, the versions in version order along
-the x axis, and the versions that channels serve marked with the channel's name: drawn in the
-terminal (plain text in a pipe), or written as an image with -o FILE.svg or -o FILE.png. --json
-prints the series. Needs the plot extra: pip install 'mvc[plot]' (matplotlib for -o, plotext for
+the x axis, and the versions that channels serve marked (by the channel's name in an image, by
+its first letter in the terminal): drawn in the terminal (plain text in a pipe), or written as
+an image with -o FILE.svg or -o FILE.png. --json prints the series. Needs the plot extra: pip install 'mvc[plot]' (matplotlib for -o, plotext for
 the terminal).
 
 EXAMPLES

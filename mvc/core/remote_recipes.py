@@ -36,6 +36,16 @@ def _cannot(remote: Remote, exc: BaseException) -> UserError:
     return UserError(f"cannot use remote {remote.name!r} at {remote.location}: {why}")
 
 
+def exists(remote: Remote, digest: str) -> bool:
+    """True when the remote keeps a recipe for ``digest``."""
+    try:
+        if isinstance(remote, DirectoryRemote):
+            return os.path.isfile(_key(remote, digest))
+        return remote.fs.exists(_key(remote, digest))
+    except _errors(remote) as exc:
+        raise _cannot(remote, exc) from None
+
+
 def read(remote: Remote, digest: str) -> bytes | None:
     """The bytes of the recipe the remote keeps for ``digest``; None when it keeps none
     (``chunked.Recipe.from_bytes`` checks them)."""

@@ -123,7 +123,11 @@ class Remote:
         return int(info.get("size") or 0) if info.get("type", "file") == "file" else None
 
     def has(self, digest: str) -> bool:
-        return self.size_of(digest) is not None
+        """True when the remote holds the object, whole or as a chunked file's recipe (which is
+        only ever written after its chunks; SPEC §5.1)."""
+        from mvc.core import remote_recipes
+
+        return self.size_of(digest) is not None or remote_recipes.exists(self, digest)
 
     def sizes(self) -> dict[str, int]:
         """digest -> size of every object on the remote, from one listing (``mvc stats``); a

@@ -89,9 +89,7 @@ class _Mover:
         from mvc.core import remote_recipes
 
         if self.push:
-            there = self.remote.has(digest) or (
-                self.store.is_chunked(digest) and remote_recipes.read(self.remote, digest) is not None)
-            return None if there else Item(digest, self.store.size(digest))
+            return None if self.remote.has(digest) else Item(digest, self.store.size(digest))
         if self.store.has(digest):
             return None
         size = self.remote.size_of(digest)

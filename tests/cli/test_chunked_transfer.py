@@ -105,9 +105,10 @@ def test_a_fine_tune_sends_only_the_chunks_the_remote_lacks(pushed):
     for recipe in _recipes(remote):
         assert all(_has(remote, c) for c in _chunks_of(recipe)), recipe
     assert not list((pushed.remote / "tmp").iterdir())  # no partial uploads left
-    # pushing again sends nothing
+    # pushing again sends nothing, and status knows both versions are there
     again = pushed.repo.json("push")
     assert again["transferred"] == 0 and again["bytes"] == 0
+    assert pushed.repo.json("status")["unpushed"] == []
     _clean(pushed.repo)
 
 

@@ -145,10 +145,10 @@ class Registry(ABC):
     """A registry backend. Reads may happen anywhere; writes only inside ``transaction()``."""
 
     url: str
+    created: bool = False  # whether opening it made it (False on a server: joined one that exists)
 
     @abstractmethod
     def close(self) -> None: ...
-    created: bool = False  # whether opening it made it (False on a server: joined one that exists)
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
@@ -314,6 +314,18 @@ class Registry(ABC):
     @abstractmethod
     def delete_grant(self, user: str) -> None: ...
 
+    # the acting user and the roles, where a server enforces them (PostgreSQL); SQLite has no
+    # logins, so the engine asks who acts (MVC_USER, git, the login) and decides from grants()
+    def server_user(self) -> str | None:
+        """The login the server authenticated, who acts whatever MVC_USER says; None where
+        the backend has no logins."""
+        return None
+
+    def server_role(self, user: str) -> str | None:
+        """The highest mvc role ``user`` holds as the server decides it (None: none); only
+        asked where ``server_user()`` is not None."""
+        return None
+
     # moving a registry (mvc registry move): everything out of one, into an empty one
     def export_all(self) -> RegistryDump:
         """Every row, in one consistent read (the mover calls it inside ``transaction()``,
@@ -336,15 +348,3 @@ class Registry(ABC):
     def check_storage(self) -> list[str]:
         """Problems the backend finds in its own storage (an empty list when sound)."""
         return []
-    # the acting user and the roles, where a server enforces them (PostgreSQL); SQLite has no
-    # logins, so the engine asks who acts (MVC_USER, git, the login) and decides from grants()
-    def server_user(self) -> str | None:
-        """The login the server authenticated, who acts whatever MVC_USER says; None where
-        the backend has no logins."""
-        return None
-
-    def server_role(self, user: str) -> str | None:
-        """The highest mvc role ``user`` holds as the server decides it (None: none); only
-        asked where ``server_user()`` is not None."""
-        return None
-

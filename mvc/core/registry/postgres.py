@@ -22,6 +22,7 @@ from mvc.core.registry.base import (
 from mvc.core.registry.postgres_access import ServerRoles, ensure_roles, make_first_admin
 from mvc.core.registry.postgres_connection import Connection, check_url
 from mvc.core.registry.postgres_schema import LOCK_KEY, MIGRATIONS, SCHEMA_VERSION
+from mvc.core.registry.postgres_transfer import PostgresTransfer
 from mvc.core.registry.values import (
     damaged, detail, problems_of_event, problems_of_input, problems_of_version, version_row,
 )
@@ -43,7 +44,7 @@ def _dumps(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-class PostgresRegistry(ServerRoles, Registry):
+class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
     def __init__(self, url: str, *, create: bool = False, lock_timeout: float = 60.0):
         self.url = check_url(url)
         self.conn = Connection(url, lock_timeout)
@@ -155,7 +156,6 @@ class PostgresRegistry(ServerRoles, Registry):
             (model,))
         return None if row is None else version_row(row)
 
-    def versions_by_digest(self, prefix: str) -> list[VersionRow]:
     def find_versions(self, model, filters, sort, limit=None) -> list[VersionRow]:
         from mvc.core.registry.postgres_query import clauses
 
@@ -165,6 +165,7 @@ class PostgresRegistry(ServerRoles, Registry):
             f" ORDER BY {q.order}", [model, *q.params])
         return [version_row(r) for r in rows]
 
+    def versions_by_digest(self, prefix: str) -> list[VersionRow]:
         rows = self.conn.execute(f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE v.digest >= %s AND v.digest < %s",
                                  (prefix, prefix + "\uffff"))
         return [version_row(r) for r in rows]

@@ -1,0 +1,98 @@
+"""Every row of a PostgreSQL registry out, and into an empty one (``mvc registry move``): the
+PostgreSQL backend's ``Registry.export_all`` and ``import_all``, mixed into ``PostgresRegistry``.
+
+Version ids are kept, so lineage rows and a work dir's lineage file stay valid. Audit events
+go in exactly as they were written (seq, ts, user, action, target, details, prev, hash), so
+the chain and its head are the same in the copy: that takes a direct INSERT, which only the
+schema's owner (the login that made it, as ``registry move`` does) may do; every mvc role
+appends through ``mvc.append_event`` alone. The move's own event is then appended as any
+other, with the server's ``session_user``.
+
+Roles are the server's: the grants of a SQLite registry name users, not logins, and are not
+copied (an admin grants the roles to the logins); a registry's grants are the memberships
+``mvc access grant`` made in it (``mvc.grant_notes``), not every membership on the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import chain
+from typing import Any
+
+from mvc.core.errors import ConflictError, MvcError
+from mvc.core.registry.base import RegistryDump
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _sort_key(version: str) -> str:
+    from mvc.core.semver import parse_version
+
+    try:
+        return parse_version(version).text_key()
+    except MvcError:
+        return ""  # sorts first, and fsck names it
+
+
+class PostgresTransfer:
+    """``export_all`` and ``import_all`` of ``PostgresRegistry`` (needs its ``conn``)."""
+
+    def export_all(self) -> RegistryDump:
+        conn = self.conn
+        pairs = conn.execute("SELECT DISTINCT m.name, h.channel FROM mvc.channel_history h"
+                             " JOIN mvc.models m ON m.id = h.model_id")
+        noted = {r[0] for r in conn.execute("SELECT login FROM mvc.grant_notes")}
+        return RegistryDump(
+            models=[tuple(r) for r in conn.execute("SELECT name, created_at FROM mvc.models ORDER BY id")],
+            versions=sorted(self.versions(), key=lambda v: v.id),
+            lineage=[tuple(r) for r in self.lineage_rows().inputs],
+            tags=[tuple(r) for r in conn.execute(
+                "SELECT m.name, t.label, v.version, t.created_at, t.created_by FROM mvc.tags t"
+                " JOIN mvc.models m ON m.id = t.model_id JOIN mvc.versions v ON v.id = t.version_id"
+                ' ORDER BY m.name COLLATE "C", t.label COLLATE "C"')],
+            channels=sorted(self.channels(), key=lambda c: (c.model, c.channel)),
+            history=sorted(chain.from_iterable(self.channel_history(m, c) for m, c in pairs), key=lambda h: h.id),
+            grants=[g for g in self.grants() if g.user in noted],
+            events=list(reversed(self.events())),
+        )
+
+    def import_all(self, dump: RegistryDump, note: tuple[str, str, str, dict[str, Any], str]) -> None:
+        conn = self.conn
+        with self.transaction():
+            if not self.is_empty():
+                raise ConflictError(f"the registry at {self.url} is not empty; a registry moves only "
+                                    "into an empty one")
+            models = {}
+            for name, created_at in dump.models:
+                models[name] = conn.one("INSERT INTO mvc.models (name, created_at) VALUES (%s, %s) RETURNING id",
+                                        (name, created_at))[0]
+            ids = {}
+            with conn.raw.cursor().copy(
+                    "COPY mvc.versions (id, model_id, version, digest, size, kind, path_name, message, metrics,"
+                    " params, env, git, created_at, created_by, archived, sort_key) FROM STDIN") as copy:
+                for v in dump.versions:
+                    copy.write_row((v.id, models[v.model], v.version, v.digest, v.size, v.kind, v.path_name,
+                                    v.message, _text(v.metrics), _text(v.params), _text(v.env), _text(v.git),
+                                    v.created_at, v.created_by, bool(v.archived), _sort_key(v.version)))
+                    ids[(v.model, v.version)] = v.id
+            conn.execute("SELECT setval('mvc.versions_id_seq', greatest(%s, 1), %s)",
+                         (max(ids.values(), default=0), bool(ids)))
+            with conn.raw.cursor().copy("COPY mvc.lineage (version_id, kind, digest, path, detail,"
+                                        " parent_version_id) FROM STDIN") as copy:
+                for row in dump.lineage:
+                    copy.write_row(row)
+            for model, label, version, created_at, created_by in dump.tags:
+                conn.execute("INSERT INTO mvc.tags (model_id, label, version_id, created_at, created_by)"
+                             " VALUES (%s, %s, %s, %s, %s)",
+                             (models[model], label, ids[(model, version)], created_at, created_by))
+            for row in dump.channels:
+                self.set_channel(row)
+            for move in dump.history:
+                self.add_channel_move(move)
+            with conn.raw.cursor().copy('COPY mvc.events (seq, ts, "user", action, target, details, prev, hash)'
+                                        " FROM STDIN") as copy:
+                for e in dump.events:
+                    copy.write_row((e.seq, e.ts, e.user, e.action, e.target, _text(e.details), e.prev, e.hash))
+            self.append_event(*note)

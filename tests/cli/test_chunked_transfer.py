@@ -174,3 +174,27 @@ def test_a_corrupt_chunk_on_the_remote_is_refused(pushed, tmp_path):
     assert not _has(objects, "sha256:" + digest)
     for r in _recipes(objects):
         assert all(_has(objects, c) for c in _chunks_of(r)), r
+
+
+def test_a_forged_recipe_on_the_remote_is_refused(pushed, tmp_path):
+    """A recipe whose chunks are all intact but do not make the file (two same-sized chunks
+    swapped), or that is not a recipe at all: the pull is exit 3 and keeps no recipe."""
+    remote = tmp_path / "remote"
+    clone = _clone(pushed, tmp_path, remote=remote)
+    recipe = _recipes(remote / "objects")[0]
+    doc = json.loads(recipe.read_text())
+    sized = {}
+    for i, c in enumerate(doc["chunks"]):
+        sized.setdefault(c["size"], []).append(i)
+    i, j = next(v for v in sized.values() if len(v) > 1)[:2]
+    doc["chunks"][i]["digest"], doc["chunks"][j]["digest"] = doc["chunks"][j]["digest"], doc["chunks"][i]["digest"]
+    recipe.chmod(0o644)
+    recipe.write_text(json.dumps(doc, separators=(",", ":")))
+    proc = clone.fail("pull", "minilm@0.1.0", "minilm@0.1.1", code=3)
+    assert "do not make its bytes" in proc.stderr
+    assert not (clone.mvc_dir / "objects" / recipe.parent.name / recipe.name).exists()
+
+    recipe.write_text("not a recipe")
+    proc = clone.fail("pull", "minilm@0.1.0", "minilm@0.1.1", code=3)
+    assert "unreadable" in proc.stderr
+    assert not (clone.mvc_dir / "objects" / recipe.parent.name / recipe.name).exists()

@@ -157,3 +157,23 @@ def test_an_older_mvc_refuses_a_newer_schema(team, ana):
     proc = ana.fail("ls", code=1)
     assert "upgrade mvc" in proc.stderr
 
+
+
+def test_grants_move_from_sqlite_as_roles_of_the_same_names(team):
+    """A project that began alone moves to the server with its grants: each becomes the
+    membership of a role of the same name (without LOGIN until a DBA gives it one)."""
+    ana = team.person("ana", "solo")
+    ana("init")
+    ana.add("resnet", b"w")
+    ana("access", "grant", "ana@example.com", "admin")
+    ana("access", "grant", "bo@example.com", "writer")
+    ana("registry", "move", team.url)
+    listed = {g["user"]: g["role"] for g in ana.json("access", "list")}
+    assert listed["ana@example.com"] == "admin" and listed["bo@example.com"] == "writer"
+    assert team.sql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'bo@example.com'") == [(False,)]
+    assert "intact" in ana("audit", "--verify").stdout
+    team.sql('ALTER ROLE "bo@example.com" LOGIN')  # the DBA's step: bo can now work as a writer
+    bo = team.person("ana", "solo")
+    bo.env["PGUSER"] = "bo@example.com"
+    bo.add("resnet", b"w2", filename="other.bin")
+    bo.fail("promote", "resnet@0.1.1", "staging", code=4)

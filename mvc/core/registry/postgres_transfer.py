@@ -8,9 +8,10 @@ schema's owner (the login that made it, as ``registry move`` does) may do; every
 appends through ``mvc.append_event`` alone. The move's own event is then appended as any
 other, with the server's ``session_user``.
 
-Roles are the server's: the grants of a SQLite registry name users, not logins, and are not
-copied (an admin grants the roles to the logins); a registry's grants are the memberships
-``mvc access grant`` made in it (``mvc.grant_notes``), not every membership on the cluster.
+Roles are the server's: each grant moves in as the membership of a role of the same name
+(made without LOGIN where the server has none: a DBA turns it into the person's login with
+ALTER ROLE … LOGIN). A registry's grants are the memberships ``mvc access grant`` made in it
+(``mvc.grant_notes``), not every membership on the cluster.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from mvc.core.errors import ConflictError, MvcError
 from mvc.core.registry.base import RegistryDump
+from mvc.core.registry.postgres_access import ensure_role
 
 
 def _text(value: Any) -> str:
@@ -91,6 +93,9 @@ class PostgresTransfer:
                 self.set_channel(row)
             for move in dump.history:
                 self.add_channel_move(move)
+            for g in dump.grants:
+                ensure_role(conn, g.user)
+                self.set_grant(g.user, g.role, g.granted_by, g.granted_at)
             with conn.raw.cursor().copy('COPY mvc.events (seq, ts, "user", action, target, details, prev, hash)'
                                         " FROM STDIN") as copy:
                 for e in dump.events:

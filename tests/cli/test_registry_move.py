@@ -10,24 +10,19 @@ from support import Mvc, assert_chain_intact, read_events, write
 
 
 def _fill(repo: Mvc, work: Path, *, grants: bool = True) -> None:
-    """Versions of two models, lineage (data, code, a parent), tags, channels with a history
+    """Versions of two models, lineage (data, code, a parent), tags, a channel with a history
     (promote, rollback, a canary), an archived version, grants and their audit events."""
     write(work / "train.csv", "x,y\n1,2\n")
     write(work / "train.py", "print('train')\n")
     repo.add("m", "weights 0", "--metric", "acc=0.8", "--param", "lr=0.1", "-m", "first")
-    repo.add("m", "weights 1", "--metric", "acc=0.9", "--data", "train.csv", "--code", "train.py")
-    repo.add("m", "weights 2", "--from", "m@0.1.1")
+    repo.add("m", "weights 1", "--metric", "acc=0.9", "--data", "train.csv", "--code", "train.py",
+             "--tag", "best")
     repo.add("e", "embedder", "--from", "m@0.1.1", filename="e.bin")
-    repo("tag", "m@0.1.1", "best")
-    repo("tag", "m@0.1.0", "baseline", "-m", "kept for comparison")
     repo("promote", "m@0.1.0", "staging")
     repo("promote", "m@0.1.1", "staging")
-    repo("rollback", "m", "--channel", "staging")
-    repo("promote", "m@0.1.1", "production")
-    repo("canary", "start", "m@0.1.2", "--channel", "production", "--percent", "10")
-    repo("canary", "step", "m", "--channel", "production", "--increment", "20")
-    repo.add("m", "weights 3")
-    repo("archive", "m@0.1.3")
+    repo("rollback", "m", "--channel", "staging", "-m", "too slow")
+    repo("canary", "start", "m@0.1.1", "--channel", "staging", "--percent", "10")
+    repo("archive", "e@0.1.0")
     if grants:
         repo("access", "grant", "tester@example.com", "admin")
         repo("access", "grant", "bob@example.com", "writer", "-m", "joins")
@@ -39,10 +34,9 @@ def _views(repo: Mvc) -> dict:
         "ls": repo.json("ls"), "ls m": repo.json("ls", "m"), "ls e": repo.json("ls", "e"),
         "log": repo.json("log"),
         "staging": repo.json("log", "m", "--channel", "staging"),
-        "production": repo.json("log", "m", "--channel", "production"),
         "lineage m": repo.json("lineage", "m@0.1.1"), "lineage e": repo.json("lineage", "e@0.1.0"),
         "tags": repo.json("tag", "m"), "show": repo.json("show", "m@0.1.1"),
-        "canary": repo.json("canary", "status", "m", "--channel", "production"),
+        "canary": repo.json("canary", "status", "m", "--channel", "staging"),
         "access": repo.json("access", "list"),
     }
 
@@ -67,8 +61,8 @@ def test_move_to_another_sqlite_registry_keeps_everything(repo, work, tmp_path):
 
     moved = repo.json("registry", "move", f"sqlite:///{target}")
     assert moved["source"] == f"sqlite:///{old_db}" and moved["target"] == f"sqlite:///{target}"
-    assert moved["copied"] == {"models": 2, "versions": 5, "lineage": 4, "tags": 2, "channels": 2,
-                               "history": 6, "grants": 2, "events": len(events)}
+    assert moved["copied"] == {"models": 2, "versions": 3, "lineage": 3, "tags": 1, "channels": 1,
+                               "history": 4, "grants": 2, "events": len(events)}
     assert moved["audit_head"] == head and moved["head"] != head
 
     text = config.read_text()
@@ -86,7 +80,7 @@ def test_move_to_another_sqlite_registry_keeps_everything(repo, work, tmp_path):
     assert _dump(old_db) == old_rows  # the old registry is left as it was
 
     # the new registry is the one in use: a change lands there, not in the old one
-    repo.add("m", "weights 4")
+    repo.add("m", "weights 2")
     assert len(read_events(target)) == len(after) + 1 and _dump(old_db) == old_rows
 
 
@@ -123,17 +117,22 @@ def test_only_an_admin_moves_the_registry(repo, work, tmp_path):
 
 
 def test_a_crash_before_the_switch_leaves_the_old_registry_in_use(repo, work, tmp_path):
-    _fill(repo, work, grants=False)
-    before, events = _views(repo), repo.json("audit")
+    repo.add("m", "weights", "--tag", "best")
+    repo("promote", "m@0.1.0", "staging")
+
+    def views() -> list:
+        return [repo.json("ls", "m"), repo.json("log", "m", "--channel", "staging"), repo.json("audit")]
+
+    before = views()
     target = tmp_path / "r.db"
     proc = repo("registry", "move", f"sqlite:///{target}", check=False,
                 env={"MVC_CRASH_AT": "registry-move:copied"})
     assert proc.returncode == -9
     assert "registry" not in (repo.mvc_dir / "config.toml").read_text()
-    assert _views(repo) == before and repo.json("audit") == events
+    assert views() == before
     # the copy is whole (one transaction) but unused; a move needs an empty target
     assert "not empty" in repo.fail("registry", "move", f"sqlite:///{target}").stderr
     target.unlink()
     repo("registry", "move", f"sqlite:///{target}")
-    assert _views(repo) == before
+    assert views()[:2] == before[:2]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core import refs
-from mvc.core.errors import ConflictError, IntegrityError, UserError
+from mvc.core.errors import ConflictError, IntegrityError, MvcError, UserError
 from mvc.core.integrity import Artifact, artifact_needs, needed_objects
 
 if TYPE_CHECKING:
@@ -78,6 +78,11 @@ class _Mover:
 
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.push and exc[0] is not None:
+            try:  # what arrived whole before the failure is kept: a rerun skips it
+                self.remote.flush()
+            except MvcError:
+                pass  # the first failure is the one to report
 
     def _tick(self, nbytes: int) -> None:
         if self.progress:
@@ -139,6 +144,8 @@ class _Mover:
             self.on_total(self.total)
         items = sorted(items, key=lambda item: -item.size)
         self._run(self._one, items)
+        if self.push:
+            self.remote.flush()  # the batch becomes durable and visible, each object whole
 
     def _one(self, item: Item) -> None:
         recipe = self._recipe(item.digest)

@@ -195,7 +195,7 @@ def test_a_killed_push_to_a_directory_leaves_nothing_partial(repo, work, tmp_pat
 
     proc = repo.popen("push", "--jobs", "1")
     deadline = time.monotonic() + 60
-    while not (remote / "objects").is_dir() or not any((remote / "objects").iterdir()):
+    while not list(remote.glob("tmp/upload-*")):  # uploads under way, not visible yet
         assert proc.poll() is None and time.monotonic() < deadline, "the push ended before it was caught mid-way"
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)

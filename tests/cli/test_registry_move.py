@@ -136,3 +136,22 @@ def test_a_crash_before_the_switch_leaves_the_old_registry_in_use(repo, work, tm
     repo("registry", "move", f"sqlite:///{target}")
     assert views()[:2] == before[:2]
 
+
+def test_move_from_sqlite_to_postgresql(repo, work, pg_url):
+    _fill(repo, work)
+    before, events, head = _views(repo), repo.json("audit"), repo.json("audit", "--head")["hash"]
+    moved = repo.json("registry", "move", pg_url)
+    assert moved["target"] == pg_url and moved["audit_head"] == head
+    assert f'url = "{pg_url}"' in (repo.mvc_dir / "config.toml").read_text()
+    after = _views(repo)
+    for view in ("ls", "ls m", "ls e", "log", "staging", "lineage m", "lineage e", "tags", "show", "canary"):
+        assert after[view] == before[view], view
+    audit = repo.json("audit")
+    assert audit[1:] == events and audit[0]["action"] == "registry-move" and audit[0]["prev"] == head
+    repo("audit", "--verify", "--head", head)
+    assert repo.json("audit", "--head")["hash"] == moved["head"]
+    assert repo.json("fsck")["ok"]
+    # the grants are the server's role memberships now; the login that moved it is an admin
+    roles = {g["user"]: g["role"] for g in after["access"]}
+    assert {u: roles.get(u) for u in ("tester@example.com", "bob@example.com")} == {
+        "tester@example.com": "admin", "bob@example.com": "writer"}

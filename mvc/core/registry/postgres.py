@@ -20,7 +20,7 @@ from mvc.core.registry.base import (
     ChannelMoveRow, ChannelRow, Event, LineageInput, LineageRows, NewVersion, Registry, VersionRow,
 )
 from mvc.core.registry.postgres_access import ServerRoles, ensure_roles, make_first_admin
-from mvc.core.registry.postgres_connection import Connection, check_url
+from mvc.core.registry.postgres_connection import Connection, check_url, server_error
 from mvc.core.registry.postgres_schema import LOCK_KEY, MIGRATIONS, SCHEMA_VERSION
 from mvc.core.registry.postgres_transfer import PostgresTransfer
 from mvc.core.registry.values import (
@@ -116,9 +116,7 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
             with self.conn.raw.transaction():
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
                 yield
-        except psycopg.Error as exc:  # raised by COMMIT
-            from mvc.core.registry.postgres_connection import server_error
-
+        except psycopg.Error as exc:  # raised by COMMIT, or by a COPY
             raise server_error(exc, self.url) from None
         finally:
             self.in_tx = False

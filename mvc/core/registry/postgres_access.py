@@ -59,7 +59,8 @@ def ensure_role(conn: Connection, name: str) -> None:
 
 
 class ServerRoles:
-    """The access-policy part of ``PostgresRegistry`` (mixed into it; ``self.conn``)."""
+    """The access-policy part of ``PostgresRegistry`` (mixed into it: ``self.conn``,
+    ``self.require_tx``)."""
 
     conn: Connection
     login: str | None = None
@@ -119,6 +120,3 @@ class ServerRoles:
         for pg in self._held_directly(user):
             self.conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(pg), sql.Identifier(user)))
         self.conn.execute("DELETE FROM mvc.grant_notes WHERE login = %s", (user,))
-
-    def require_tx(self) -> None:
-        raise NotImplementedError

@@ -9,8 +9,8 @@ The recipe is canonical JSON, keys in this order and nothing else::
 tell a chunked file from a whole one. Chunks are ordinary objects named by their own SHA-256.
 Where the recipe lives is ``objects.py``'s business (``ObjectStore.put_recipe``/``recipe``).
 
-Writing reads the file once into a few reused buffers: one thread hashes the whole file, two
-hash the chunks and write those the store lacks to tmp/ (those stored already are only
+Writing reads the file once into a few reused buffers: one thread hashes the whole file, the
+reading thread hashes the chunks and writes those the store lacks to tmp/ (those stored already are only
 touched, so gc's grace period protects them); then the new chunks are fsynced together,
 renamed into place and their folders fsynced, and the recipe is written last: a crash at any
 instant leaves no recipe without its chunks, and no chunk visible before its bytes are durable. Reading checks every chunk against its name and the whole against the recipe's
@@ -36,10 +36,8 @@ if TYPE_CHECKING:
 Progress = Callable[[int], None] | None
 BLOCK = 8 << 20  # the file is read in blocks of this size
 HEAD = chunking.PIECE  # room for the end of the previous block: no chunk is longer
-BUFFERS = 8  # blocks in flight (72 MiB)
-READ_BUFFERS = 32  # chunks in flight when reading (32 MiB)
-IN_FLIGHT = 48  # chunks handed to the chunk writers and not yet stored
-WRITERS = 2
+BUFFERS = 6  # blocks in flight (54 MiB)
+READ_BUFFERS = 12  # chunks in flight when reading (up to 48 MiB)
 
 
 class ChunkRef(NamedTuple):
@@ -101,9 +99,9 @@ def _count(value: Any) -> bool:
 
 class _Buffers:
     """Read buffers used over and over (a fresh one per block would cost a page fault per
-    4 KiB), each handed back once every chunk and hash that points into it is done. A buffer
-    has ``HEAD`` bytes of room before its block for the end of the previous one, so that a
-    chunk that spans two blocks is contiguous."""
+    4 KiB), each handed back once everything that points into it is done with it (``hold``
+    counts them). When writing, a buffer has ``HEAD`` bytes of room before its block for the
+    end of the previous one, so that a chunk that spans two blocks is contiguous."""
 
     def __init__(self, count: int, size: int) -> None:
         self.size = size
@@ -127,61 +125,42 @@ class _Buffers:
         self.free.put(buf)
 
 
-class _Workers:
-    """The whole file's hash on one thread, and chunks hashed and stored on ``WRITERS``
-    others, each chunk keeping its place in the file."""
+class _Chunks:
+    """The whole file's hash on a thread of its own, while the reading thread hashes each
+    chunk and stages those the store lacks. Two threads, one per core: more (chunk writers of
+    their own were tried) spent more CPU handing the GIL back and forth than they saved."""
 
     def __init__(self, store: "ObjectStore", buffers: _Buffers):
         self.store, self.buffers = store, buffers
         self.whole = hashlib.sha256()
-        self.found: dict[int, tuple[str, int]] = {}
+        self.found: list[tuple[str, int]] = []
         self.staged: list[tuple[str, str]] = []  # (tmp path, digest) of chunks new to the store
-        self.failures: list[BaseException] = []
         self.blocks: queue.Queue = queue.Queue()
-        self.chunks: queue.Queue = queue.Queue(IN_FLIGHT)
-        self.threads = [threading.Thread(target=self._hash, daemon=True)]
-        self.threads += [threading.Thread(target=self._store, daemon=True) for _ in range(WRITERS)]
-        for t in self.threads:
-            t.start()
+        self.hasher = threading.Thread(target=self._hash, daemon=True)
+        self.hasher.start()
 
     def _hash(self) -> None:
         while (item := self.blocks.get()) is not None:
             self.whole.update(item[1])
             self.buffers.release(item[0])
 
-    def _store(self) -> None:
-        while (item := self.chunks.get()) is not None:
-            index, buf, data = item
-            try:
-                if not self.failures:
-                    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-                    tmp = self.store.stage_chunk(data, digest)
-                    if tmp is not None:
-                        self.staged.append((tmp, digest))
-                    self.found[index] = (digest, len(data))
-            except BaseException as exc:  # handed to the reading thread
-                self.failures.append(exc)
-            finally:
-                self.buffers.release(buf)  # always, so the reader never waits in vain
-
-    def check(self) -> None:
-        if self.failures:
-            raise self.failures[0]
+    def add(self, data: memoryview) -> None:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        tmp = self.store.stage_chunk(data, digest)
+        if tmp is not None:
+            self.staged.append((tmp, digest))
+        self.found.append((digest, len(data)))
 
     def finish(self, discard: bool = False) -> None:
-        """Wait for the threads; with ``discard`` (the read failed), remove what was staged."""
+        """Wait for the hash; with ``discard`` (the read failed), remove what was staged."""
         self.blocks.put(None)
-        for _ in range(WRITERS):
-            self.chunks.put(None)
-        for t in self.threads:
-            t.join()
-        if discard or self.failures:
+        self.hasher.join()
+        if discard:
             for tmp, _ in self.staged:
                 try:
                     os.unlink(tmp)
                 except FileNotFoundError:
                     pass
-        self.check()
 
 
 class _Cuts:
@@ -216,12 +195,11 @@ def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tu
     """Store the file at ``src_fd`` as chunks and a recipe, reading it once; returns
     (digest, size) of the whole file."""
     cuts, buffers = _Cuts(src_fd), _Buffers(BUFFERS, HEAD + BLOCK)
-    workers = _Workers(store, buffers)
-    index = offset = 0  # chunks handed out; file offset of the carry's first byte
+    workers = _Chunks(store, buffers)
+    offset = 0  # file offset of the carry's first byte
     carry, previous = memoryview(b""), None
     try:
         while True:
-            workers.check()
             buf = buffers.free.get()
             view = memoryview(buf)
             # pread-style: a format reader may have moved the file offset
@@ -233,15 +211,14 @@ def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tu
             final = n == 0
             data = view[start:HEAD + n]
             lengths = [m for m in cuts.lengths(data, offset, final) if m]
-            buffers.hold(buf, len(lengths) + (1 if n else 0) + (0 if final else 1))
+            buffers.hold(buf, (1 if n else 0) + (0 if final else 1))
             if n:
                 workers.blocks.put((buf, view[HEAD:HEAD + n]))
                 if progress:
                     progress(n)
             used = 0
             for m in lengths:
-                workers.chunks.put((index, buf, data[used:used + m]))
-                index += 1
+                workers.add(data[used:used + m])
                 used += m
             offset += used
             carry, previous = data[used:], buf
@@ -253,8 +230,7 @@ def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tu
     workers.finish()
     store.commit_chunks(workers.staged)  # every chunk durable before the recipe names it
     chunks, at = [], 0
-    for i in range(index):
-        digest, m = workers.found[i]
+    for digest, m in workers.found:
         chunks.append(ChunkRef(digest, at, m))
         at += m
     recipe = Recipe("sha256:" + workers.whole.hexdigest(), at, tuple(chunks))

@@ -72,6 +72,7 @@ class ObjectStore:
         self.root = Path(objects_dir)
         self.tmp = Path(tmp_dir)
         self._written: dict[Path, tuple[os.stat_result, str]] = {}  # file -> (stat, digest)
+        self._tmp_checked = False  # tmp/ checked for planted links for the chunks being staged
 
     # -- layout ---------------------------------------------------------------------
     def path(self, digest: str) -> Path:
@@ -86,8 +87,7 @@ class ObjectStore:
         return self.path(digest).is_file() or self.recipe_path(digest).is_file()
 
     def complete(self, digest: str) -> bool:
-        """True when the store holds the object and, for a chunked one, every chunk (what a
-        stat-cache hit must find before it skips storing a file again)."""
+        """True when the store holds the object and, for a chunked one, every chunk."""
         if self.path(digest).is_file():
             return True
         try:
@@ -101,8 +101,7 @@ class ObjectStore:
         return not self.path(digest).is_file() and self.recipe_path(digest).is_file()
 
     def recipe(self, digest: str) -> "Recipe | None":
-        """The recipe of a chunked object, checked; None for a whole or missing object.
-        IntegrityError when it is unreadable."""
+        """A chunked object's recipe, checked (else IntegrityError); None when not chunked."""
         from mvc.core.chunked import Recipe
 
         if not self.is_chunked(digest):
@@ -192,9 +191,11 @@ class ObjectStore:
             raise
         os.close(fd)
 
-    def _commit(self, tmp: str, digest: str, final: Path | None = None, sync_dir: bool = True) -> None:
+    def _commit(self, tmp: str, digest: str, final: Path | None = None, sync_dir: bool = True,
+                checked: bool = False) -> None:
         final = final or self.path(digest)
-        self._real_parent(final, create=True)
+        if not checked:  # ``checked``: the caller made and checked the folder already
+            self._real_parent(final, create=True)
         if final.is_file():
             os.unlink(tmp)  # stored already: dedup
             self._touch(final)
@@ -206,14 +207,15 @@ class ObjectStore:
             fsync_dir(final.parent)
 
     def stage_chunk(self, data, digest: str) -> str | None:
-        """Write a chunk (``digest``: its bytes' SHA-256, computed by the caller) to tmp/,
-        neither durable nor visible yet; ``commit_chunks`` makes it both. None when the store
-        has it (it is touched, so gc's grace period keeps it)."""
+        """Write a chunk (``digest``: its SHA-256) to tmp/ for ``commit_chunks``; None when the
+        store has it (then it is touched, so that gc's grace period keeps it)."""
         final = self.path(digest)
         if final.is_file():
             self._touch(final)
             return None
-        owned.real_folder(self.tmp, self.tmp.parent, create=True)
+        if not self._tmp_checked:  # once per file, not per chunk (commit_chunks resets it)
+            owned.real_folder(self.tmp, self.tmp.parent, create=True)
+            self._tmp_checked = True
         fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="obj-")
         try:
             _write_all(fd, data)
@@ -225,18 +227,20 @@ class ObjectStore:
         return tmp
 
     def commit_chunks(self, staged: list[tuple[str, str]]) -> None:
-        """Make staged chunks ((tmp path, digest)) durable, then visible under their names, then
-        their names durable, so that a chunk is never visible before its bytes are on disk.
-        The fsyncs run together (pipes.sync_files), like git's batch fsync: one journal commit
-        for many chunks instead of one each."""
+        """Staged chunks ((tmp, digest)) made durable, then visible, then their names durable:
+        fsyncs run together (pipes.sync_files, like git's batch fsync)."""
+        self._tmp_checked = False
         if not staged:
             return
         sync_files([tmp for tmp, _ in staged])
+        folders = {self.path(digest).parent for _, digest in staged}
+        for folder in folders:
+            owned.real_folder(folder, self.root.parent, create=True)
         for tmp, digest in staged:
             ours = os.stat(tmp)
-            self._commit(tmp, digest, sync_dir=False)
+            self._commit(tmp, digest, sync_dir=False, checked=True)
             self._mine(ours, self.path(digest), digest)
-        sync_files(sorted({str(self.path(digest).parent) for _, digest in staged}))
+        sync_files(sorted(map(str, folders)))
 
     def put_recipe(self, recipe: "Recipe") -> None:
         """Store a recipe; every chunk it names must be durable in the store already, so that
@@ -282,9 +286,8 @@ class ObjectStore:
         return digest, size
 
     def written(self) -> list[tuple[Path, os.stat_result, str]]:
-        """(file, stat, digest) of each object, chunk and recipe this store wrote from the very
-        bytes it hashed since the last call (not those stored already). A stat cache may record
-        them as verified: checkout can then let the kernel copy them."""
+        """(file, stat, digest) of each object, chunk and recipe written from the bytes hashed
+        since the last call, for a stat cache (checkout may then let the kernel copy them)."""
         found = [(path, st, digest) for path, (st, digest) in self._written.items()]
         self._written.clear()
         return found

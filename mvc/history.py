@@ -95,6 +95,8 @@ class HistoryOps:
         rows = registry.find_versions(name, filters, order, query.check_limit(limit))
         if not rows and registry.latest_version(name) is None:
             self.session.resolve(name)  # raises "unknown model" with a suggestion
+        if order.key == "metric" and (not rows or order.name not in rows[0].metrics):
+            query.check_sort_metric(registry, name, order.name)  # none of the rows has it: does any version?
         serving = serving_map(registry, name)
         tags = tags_by_version(registry, name)
         return [VersionSummary(

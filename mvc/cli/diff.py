@@ -21,6 +21,7 @@ EXAMPLES
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Optional
 
 import typer
@@ -58,11 +59,27 @@ def _render_many(d) -> None:
     if rows:
         table(headers, rows, title="metrics")
     if d.params:
-        table(["param", *d.versions], [[k, *(v.get(ref, "") for ref in d.versions)] for k, v in d.params.items()],
+        table(["param", *d.versions], [[k, *(_param(v, ref) for ref in d.versions)] for k, v in d.params.items()],
               title="params that differ")
     rec = d.recommendation
     fields([("baseline", d.versions[0]), ("primary metric", d.primary_metric),
             ("recommendation", rec["verdict"]), ("recommended", rec["ref"] or "")])
+
+
+def _param(values: dict, ref: str) -> str:
+    """A param's cell: a string that would read as another JSON value (``"true"``, ``"1"``,
+    ``""``) is shown as JSON, quoted, so that it is not taken for that value; empty when
+    the version lacks the param."""
+    if ref not in values:
+        return ""
+    value = values[ref]
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value if value else '""'
+        return json.dumps(value, ensure_ascii=False)
+    return fmt_value(value)
 
 
 def _verdict(m: dict) -> tuple[str, str]:

@@ -6,10 +6,12 @@ run in the registry, never by reading every version into Python.
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import datetime, timezone
 from typing import Any, Callable, NamedTuple
 
-from mvc.core.errors import UserError
+from mvc.core.errors import NotFoundError, UserError
 from mvc.core.metrics import param_value
 from mvc.core.semver import parse_version
 from mvc.core.serving import STATES
@@ -34,15 +36,22 @@ class Filter(NamedTuple):
 
     - ``metric``: ``name`` the metric, ``value`` a float; a version that lacks the metric
       never matches (also not ``!=``).
-    - ``param``: ``name`` the parameter, ``value`` a str, int, float, bool or None; matches
+    - ``param``: ``name`` the parameter, ``value`` a str, float, bool or None; matches
       only a stored value of the same JSON type (a number never equals a string), and one
       that lacks the parameter never matches.
+
+    Numbers (metrics and params) compare as 64-bit floats on every backend (``double``): a
+    stored or given integer is its nearest float (beyond the range of a float, +-infinity),
+    so 2**53 + 1 equals 2**53 and 1 equals 1.0, as in JSON tools and JavaScript.
     - ``tag``: ``value`` a label; ``=`` holds when the version carries the tag, ``!=`` when
       it does not. No other operator.
     - ``state``: ``value`` one of STATES (derived as in SPEC §1); ``=`` and ``!=`` only.
     - ``version``: ``value`` the semver ``text_key`` of the version given: compare the
       registry's ``sort_key`` with it (its byte order is the semver order).
-    - ``created``: ``value`` an ISO 8601 text compared with ``created_at`` as text.
+    - ``created``: ``value`` the UTC instant given (an ISO 8601 date or date and time, ``T``
+      or a space between them, with or without an offset; without one it is UTC) written
+      as ``created_at`` is (``2026-11-27T19:58:14.000000Z``), so that the text order is the
+      order in time.
     """
 
     field: str
@@ -90,12 +99,15 @@ def parse_filter(expr: str) -> Filter:
         except UserError:
             raise _bad(expr, "the value is not a version MAJOR.MINOR.PATCH[-PRERELEASE]") from None
     if key == "created":
-        return Filter("created", None, op, text)
+        return Filter("created", None, op, _instant(expr, text))
     if key.startswith("param."):
         name = key[len("param."):]
         if not _NAME.match(name):
             raise _bad(expr, "param. must be followed by a parameter name")
-        value = param_value(text)
+        quoted = len(text) >= 2 and text[0] == text[-1] == "'"
+        value = text[1:-1] if quoted else param_value(text)  # 'adam' as "adam"
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = double(value)
         if isinstance(value, (dict, list)):
             raise _bad(expr, "a parameter compares with a number, a string, true, false or null")
         if op not in ("=", "!=") and (value is None or isinstance(value, bool)):
@@ -111,6 +123,24 @@ def parse_filter(expr: str) -> Filter:
     if number is None or number != number or number in (float("inf"), float("-inf")):
         raise _bad(expr, f"metric {name!r} compares with a finite number, not {text[:40]!r}")
     return Filter("metric", name, op, number)
+
+
+def double(value: int | float) -> float:
+    """A stored or given number as the 64-bit float it compares as (see Filter)."""
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond a float's range
+        return math.inf if value > 0 else -math.inf
+
+
+def _instant(expr: str, text: str) -> str:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise _bad(expr, "created compares with an ISO 8601 date or date and time, e.g. 2026-11-27 or "
+                         "2026-11-27T19:58:14Z") from None
+    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_filters(exprs: list[str] | tuple[str, ...] | None) -> list[Filter]:
@@ -129,10 +159,27 @@ def parse_sort(key: str | None, reverse: bool, lower_better: Callable[[str], boo
     return Sort("metric", name, lower_better(name) == reverse)
 
 
+def check_sort_metric(registry, model: str, name: str) -> None:
+    """``--sort NAME`` of a metric that no version of ``model`` has is exit 1 naming the
+    metrics it has (one that some versions lack is fine). Two one-row queries; the full
+    listing is read only to name the metrics in the error."""
+    for op in (">=", "<"):
+        if registry.find_versions(model, [Filter("metric", name, op, 0.0)], Sort("version", None, True), 1):
+            return
+    known = sorted({k for r in registry.versions(model) for k in r.metrics})
+    have = f"its metrics: {', '.join(known)}" if known else "it has no metrics (mvc add --metric K=V)"
+    raise NotFoundError(f"no version of model {model!r} has a metric {name!r} to sort by; {have}; "
+                        f"or sort by {SORT_FORM}")
+
+
+LIMIT_MAX = 2**63 - 1  # a LIMIT both SQLite and PostgreSQL (bigint) take
+
+
 def check_limit(limit: int | None) -> int | None:
+    """At least 1; a limit beyond what a registry's SQL takes is no limit at all."""
     if limit is not None and limit < 1:
         raise UserError("--limit must be at least 1")
-    return limit
+    return None if limit is None or limit > LIMIT_MAX else limit
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -159,7 +206,8 @@ def holds(f: Filter, row, state: str, tags: set[str]) -> bool:
             return False
         value = values[f.name]
         if f.field == "metric" or not (f.value is None or isinstance(f.value, bool)):
-            return _json_type(value) == _json_type(f.value) and test(value, f.value)
+            same = _json_type(value) == _json_type(f.value)
+            return same and test(double(value) if same and isinstance(value, int) else value, f.value)
         return value is f.value if f.op == "=" else value is not f.value  # true, false, null
     if f.field == "tag":
         return (f.value in tags) == (f.op == "=")
@@ -183,6 +231,6 @@ def select(rows: list, filters: list[Filter], sort: Sort, limit: int | None,
     else:
         having = [r for r in kept if _json_type(r.metrics.get(sort.name)) == "number"]
         lacking = [r for r in kept if _json_type(r.metrics.get(sort.name)) != "number"]
-        having.sort(key=lambda r: r.metrics[sort.name], reverse=sort.descending)
+        having.sort(key=lambda r: double(r.metrics[sort.name]), reverse=sort.descending)
         kept = having + lacking
     return kept if limit is None else kept[:limit]

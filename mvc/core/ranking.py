@@ -52,8 +52,8 @@ def compare_many(sides: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]], 
     params = {}
     for k in keys:
         present = {ref: p[k] for ref, _, p in sides if k in p}
-        values = list(present.values())
-        if len(present) < len(sides) or any(v != values[0] or type(v) is not type(values[0]) for v in values):
+        values = list(present.values())  # equal as in the two-way diff (compare_params): 1 == 1.0
+        if len(present) < len(sides) or any(v != values[0] for v in values):
             params[k] = present
     return {"versions": refs, "metrics": metrics, "best": best, "params": params,
             "recommendation": recommend(metrics, refs, s), "primary_metric": s.primary_metric}

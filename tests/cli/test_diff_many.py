@@ -94,3 +94,16 @@ def test_repo_diff_takes_any_number_of_refs(three):
         many = r.diff("m@0.1.0", "m@0.1.1", "m")
         assert many.to_dict() == three.json("diff", "m@0.1.0", "m@0.1.1", "m")
         assert r.diff("m@0.1.0", "m@0.1.1").recommendation == "RECOMMEND_B"
+
+
+def test_params_equal_as_in_the_two_way_diff_and_strings_that_read_as_json_are_quoted(tmp_path_factory):
+    repo = module_repo(tmp_path_factory)
+    repo.add("p", b"1", "--param", "lr=1", "--param", 'flag="true"', "--param", "n=3")
+    repo.add("p", b"2", "--param", "lr=1.0", "--param", "flag=true", "--param", "n=3")
+    repo.add("p", b"3", "--param", "lr=1", "--param", "flag=true", "--param", 'n="3"')
+    assert repo.json("diff", "p@0.1.0", "p@0.1.1")["params"]["changed"].keys() == {"flag"}  # 1 == 1.0
+    many = repo.json("diff", "p@0.1.0", "p@0.1.1", "p@0.1.2")
+    assert many["params"] == {"flag": {"p@0.1.0": "true", "p@0.1.1": True, "p@0.1.2": True},
+                              "n": {"p@0.1.0": 3, "p@0.1.1": 3, "p@0.1.2": "3"}}
+    rows = {r.split("\t")[0]: r.split("\t")[1:] for r in repo("diff", "p@0.1.0", "p@0.1.1", "p@0.1.2").stdout.splitlines()}
+    assert rows["flag"] == ['"true"', "true", "true"] and rows["n"] == ["3", "3", '"3"']

@@ -138,3 +138,40 @@ def test_query_diff_and_series_on_both_registries(either):
     series = m.json("plot", "r", "--metric", "latency_ms")
     assert series["metrics"]["latency_ms"] == [{"version": f"0.1.{i}", "value": v} for i, v in enumerate((30, 20, 10))]
     assert series["channels"]["production"] == "0.1.2"
+
+
+def test_big_numbers_timestamps_and_quotes_agree_on_both_registries(either):
+    """Numbers compare as doubles on SQLite and PostgreSQL alike, beyond 64 bits and beyond
+    a float too; --limit beyond SQL's bigint is no limit; created takes ISO 8601 dates and
+    times as UTC instants; 'adam' is "adam"; --sort of a metric no version has is exit 1."""
+    m = either
+    m.add("b", b"1", "--metric", "acc=0.5", "--param", "big=9007199254740993", "--param", "opt=adam",
+          "--param", "huge=1" + "0" * 400)
+    m.add("b", b"2", "--metric", "acc=9007199254740993", "--param", "big=9007199254740992", "--param", "opt=sgd",
+          "--param", "huge=99999999999999999999")
+    m.add("b", b"3", "--param", "big=1")
+
+    def found(*args: str) -> list[str]:
+        return [v["version"] for v in m.json("ls", "b", *args)]
+
+    assert found("--where", "param.big = 9007199254740992") == ["0.1.1", "0.1.0"]  # 2**53 + 1 is 2**53 as a double
+    assert found("--where", "param.big > 9007199254740992") == []
+    assert found("--where", "acc = 9007199254740992") == ["0.1.1"]
+    assert found("--where", "param.huge = 99999999999999999999") == ["0.1.1"]
+    assert found("--where", "param.huge > 99999999999999999999") == ["0.1.0"]  # 1e400: infinity
+    assert found("--where", "param.big < 1" + "0" * 400) == ["0.1.2", "0.1.1", "0.1.0"]
+    assert found("--sort", "acc", "--limit", "9223372036854775808") == ["0.1.1", "0.1.0", "0.1.2"]
+    assert found("--limit", str(10**30)) == ["0.1.2", "0.1.1", "0.1.0"]
+    assert found("--where", "param.opt = 'adam'") == found("--where", 'param.opt = "adam"') == ["0.1.0"]
+    created = m.json("show", "b@0.1.1")["created_at"]
+    assert found("--where", f"created >= {created}") == ["0.1.2", "0.1.1"]
+    second = created[:19]
+    assert found("--where", f"created >= {second.replace('T', ' ')}+00:00") == found("--where", f"created >= {second}Z")
+    assert "0.1.1" in found("--where", f"created >= {second.replace('T', ' ')}")
+    assert found("--where", "created > 2000-01-01") == ["0.1.2", "0.1.1", "0.1.0"]
+    assert found("--where", "created < 2000-01-01T00:00:00+01:00") == []
+    for bad in ("created > abc", "created > 2026-13-01"):
+        assert "ISO 8601 date" in m.fail("ls", "b", "--where", bad).stderr
+    proc = m.fail("ls", "b", "--sort", "acuracy")
+    assert "no version of model 'b' has a metric 'acuracy'" in proc.stderr and "its metrics: acc" in proc.stderr
+    assert found("--sort", "acc", "--where", "param.big = 1") == ["0.1.2"]  # a metric some versions lack is fine

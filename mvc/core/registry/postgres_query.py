@@ -27,16 +27,23 @@ class Clauses(NamedTuple):
     params: list[Any]  # for where, then order, then the limit (when limit is not None)
 
 
+# beyond a double's range a number is +-infinity, as SQLite reads it (a cast to float8 would fail)
+_DOUBLE_MAX = "1.7976931348623158e308"
+
+
 def _number(column: str) -> str:
-    """The number at key %s of a JSON object column, NULL when it is missing or not a number."""
-    return (f"(CASE WHEN jsonb_typeof(v.{column}::jsonb -> %s) = 'number'"
-            f" THEN (v.{column}::jsonb ->> %s)::float8 END)")
+    """The number at key %s of a JSON object column as the double it compares as
+    (query.Filter), NULL when it is missing or not a number."""
+    n = f"(v.{column}::jsonb ->> %s)::numeric"
+    return (f"(CASE WHEN jsonb_typeof(v.{column}::jsonb -> %s) = 'number' THEN (CASE"
+            f" WHEN {n} > {_DOUBLE_MAX} THEN 'Infinity'::float8 WHEN {n} < -{_DOUBLE_MAX} THEN '-Infinity'::float8"
+            f" ELSE {n}::float8 END) END)")
 
 
 def _condition(f: Filter, params: list[Any]) -> str:
     op = _SQL_OP[f.op]
     if f.field == "metric":
-        params += [f.name, f.name, f.value]
+        params += [f.name] * 4 + [f.value]
         return f"{_number('metrics')} {op} %s"
     if f.field == "param":
         if f.value is None or isinstance(f.value, bool):  # compared as JSON values, by type
@@ -50,7 +57,7 @@ def _condition(f: Filter, params: list[Any]) -> str:
             params += [f.name, *args]  # present, and something else
             return f"(v.params::jsonb ? %s AND NOT {same})"
         if isinstance(f.value, (int, float)):
-            params += [f.name, f.name, f.value]
+            params += [f.name] * 4 + [f.value]
             return f"{_number('params')} {op} %s"
         params += [f.name, f.name, f.value]
         return (f"(jsonb_typeof(v.params::jsonb -> %s) = 'string'"
@@ -82,7 +89,7 @@ def clauses(filters: list[Filter], sort: Sort, limit: int | None) -> Clauses:
         order = f"v.created_at COLLATE \"C\" {direction}, v.id {direction}"
     else:
         # versions that lack the metric last, whichever the direction
-        params += [sort.name, sort.name, sort.name, sort.name]
+        params += [sort.name] * 8
         order = f"{_number('metrics')} IS NULL, {_number('metrics')} {direction}, v.sort_key DESC"
     if limit is not None:
         params.append(limit)

@@ -41,7 +41,7 @@ def _condition(f: Filter, params: list[Any]) -> str:
     op = _SQL_OP[f.op]
     if f.field == "metric":
         params += [json_path(f.name), f.value]
-        return f"json_extract(v.metrics, ?) {op} ?"
+        return f"CAST(json_extract(v.metrics, ?) AS REAL) {op} ?"  # numbers as doubles (query.Filter)
     if f.field == "param":
         path = json_path(f.name)
         if f.value is None or isinstance(f.value, bool):
@@ -53,7 +53,8 @@ def _condition(f: Filter, params: list[Any]) -> str:
             return "(json_type(v.params, ?) IS NOT NULL AND json_type(v.params, ?) <> ?)"
         types = "('integer', 'real')" if isinstance(f.value, (int, float)) else "('text')"
         params += [path, path, f.value]
-        return f"(json_type(v.params, ?) IN {types} AND json_extract(v.params, ?) {op} ?)"
+        number = "CAST(json_extract(v.params, ?) AS REAL)" if types != "('text')" else "json_extract(v.params, ?)"
+        return f"(json_type(v.params, ?) IN {types} AND {number} {op} ?)"
     if f.field == "tag":
         params.append(f.value)
         # not correlated: SQLite reads the tags once (tags has no index on version_id)
@@ -82,7 +83,8 @@ def clauses(filters: list[Filter], sort: Sort, limit: int | None) -> Clauses:
     else:
         # versions that lack the metric last, whichever the direction
         params += [json_path(sort.name), json_path(sort.name)]
-        order = f"json_type(v.metrics, ?) IS NULL, json_extract(v.metrics, ?) {direction}, v.sort_key DESC"
+        order = (f"json_type(v.metrics, ?) IS NULL, CAST(json_extract(v.metrics, ?) AS REAL) {direction},"
+                 " v.sort_key DESC")
     if limit is not None:
         params.append(limit)
     return Clauses(joins, where, order + (" LIMIT ?" if limit is not None else ""), params)

@@ -133,3 +133,24 @@ def test_store_of_whole_objects_keeps_working(repo, work, real_model):
     repo("checkout", "m", "-o", "out.safetensors", "--link", "hardlink")
     assert os.path.samefile(work / "out.safetensors", whole)
     assert repo.json("add", "model.safetensors", "--name", "m")["created"] is False
+
+
+def test_gc_racing_add_loses_nothing(repo, work, real_model):
+    """gc with no grace period, run again and again while chunked adds write their chunks and
+    recipes (unreferenced until each add commits): every version added stays whole."""
+    repo("config", "set", "gc.grace_seconds", "0")
+    made = []
+    for attempt in range(3):
+        name = f"m{attempt}.safetensors"
+        fine_tune(real_model, work / name, 0.3, seed=attempt + 3)
+        add = subprocess.Popen([str(BIN), "add", name, "--name", "m"], cwd=repo.cwd, env=repo.env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        while add.poll() is None:
+            repo("gc", check=False)
+        assert add.wait() == 0, add.stderr.read()
+        made.append(name)
+    repo("gc")
+    assert repo.json("verify")["problems"] == []
+    for i, name in enumerate(made):
+        repo("checkout", f"m@0.1.{i}", "-o", f"out-{name}")
+        assert (work / f"out-{name}").read_bytes() == (work / name).read_bytes()

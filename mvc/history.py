@@ -181,7 +181,8 @@ class HistoryOps:
             self.session.resolve(name)  # raises "unknown model" with a suggestion
         data = series.series(registry, name, list(metrics or []), list(self.session.channel_names()))
         return SeriesResult(data["model"], tuple(data["versions"]),
-                            {k: tuple(v) for k, v in data["metrics"].items()}, data["channels"])
+                            {k: tuple(v) for k, v in data["metrics"].items()}, data["channels"],
+                            data["canaries"])
 
     def lineage(self, target: str, *, upstream: bool = True, downstream: bool = True,
                 depth: int | None = None) -> "LineageResult":

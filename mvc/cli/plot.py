@@ -1,10 +1,11 @@
 """Plot a model's metrics across its versions.
 
 Each metric (--metric, default all) in a chart of its own, the versions in version order along
-the x axis, and the versions that channels serve marked (by the channel's name in an image, by
-its first letter in the terminal): drawn in the terminal (plain text in a pipe), or written as
-an image with -o FILE.svg or -o FILE.png. --json prints the series. Needs the plot extra: pip install 'mvc[plot]' (matplotlib for -o, plotext for
-the terminal).
+the x axis, and the versions that channels serve, stable or canary, marked (by the channel's
+name in an image, by its first letter in the terminal, lower case for a canary): drawn in the
+terminal; in a pipe a plain table instead (metric, version, value, the channels that serve
+it); or written as an image with -o FILE.svg or -o FILE.png. --json prints the series. Needs
+the plot extra: pip install 'mvc[plot]' (matplotlib for -o, plotext for the terminal).
 
 EXAMPLES
 
@@ -15,26 +16,36 @@ EXAMPLES
 
 from __future__ import annotations
 
+import contextlib
+import io
+import math
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from mvc.cli.common import JsonOption
+from mvc.cli.common import JsonOption, Words
+
+
+class _File(Words):
+    """A file name kept as typed (so that an error can show ``''``), completed as a file."""
+
+    file_okay, dir_okay = True, False
 
 FORMATS = (".svg", ".png")
 _EXTRA = "pip install 'mvc[plot]'"
-_PIPE_SIZE = (100, 14)  # columns, and rows per metric, of a chart in a pipe
+_SIZE = (100, 14)  # columns, and rows per metric, when the terminal does not say
 
 
 def plot(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The model whose versions to plot.")],
     metric: Annotated[Optional[list[str]], typer.Option(
         "--metric", metavar="M", help="A metric to plot; repeat for more (default: every metric).")] = None,
-    output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", metavar="FILE", dir_okay=False,
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", metavar="FILE", click_type=_File(),
         help="Write the chart to FILE instead: .svg or .png, by its suffix.")] = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -42,14 +53,14 @@ def plot(
     from mvc.cli.output import emit, say
     from mvc.core.errors import UserError
 
-    if output is not None and output.suffix.lower() not in FORMATS:
-        raise UserError(f"mvc plot writes .svg or .png files; {str(output)!r} has neither suffix "
+    if output is not None and (not output or Path(output).suffix.lower() not in FORMATS):
+        raise UserError(f"mvc plot writes .svg or .png files; {output!r} has neither suffix "
                         "(e.g. -o chart.svg)")
     data = open_repo().series(name, metric)
     if not data.metrics and not json_out:
         raise UserError(f"model {name!r} has no metrics to plot; add versions with --metric K=V")
     if output is not None:
-        write_image(data, output)
+        write_image(data, Path(output))
     if json_out:
         emit(data, True, None)
     elif output is not None:
@@ -59,9 +70,23 @@ def plot(
         emit(data, False, draw_text)
 
 
-def _marks(data) -> list[tuple[str, str]]:
-    """(channel, version) of each channel that serves a version."""
-    return [(ch, v) for ch, v in data.channels.items() if v is not None]
+def _marks(data) -> list[tuple[str, str, str]]:
+    """(channel, version, label) of each version a channel serves: its stable version
+    (label the channel) and its canary (label "CHANNEL canary P%"), SPEC §1."""
+    marks = [(ch, v, ch) for ch, v in data.channels.items() if v is not None]
+    marks += [(ch, c["version"], f"{ch} canary {c['percent']}%") for ch, c in data.canaries.items() if c]
+    return marks
+
+
+def _scaled(values: list[float]) -> tuple[list[float], str]:
+    """Values a plotting library can span, and the axis label's note: beyond 1e100 (where
+    max - min may overflow a float: 1.7e308 - -1.7e308) they are divided by a power of ten,
+    shown as "x1eN"."""
+    top = max((abs(v) for v in values), default=0.0)
+    if top < 1e100:
+        return list(values), ""
+    exponent = int(math.floor(math.log10(top)))
+    return [v / 10.0 ** exponent for v in values], f" (x1e{exponent})"
 
 
 def write_image(data, path: Path) -> None:
@@ -84,16 +109,18 @@ def write_image(data, path: Path) -> None:
     fig, axes = plt.subplots(n, 1, sharex=True, squeeze=False, figsize=(min(20.0, max(6.0, 0.35 * len(index))), 2.6 * n + 0.8))
     for ax, (metric, points) in zip(axes[:, 0], data.metrics.items()):
         xs = [index[p["version"]] for p in points]
-        ys = [p["value"] for p in points]
+        ys, note = _scaled([p["value"] for p in points])
         ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.2, label=metric, gid=f"series:{metric}")
-        values = {p["version"]: p["value"] for p in points}
-        for channel, version in _marks(data):
+        values = dict(zip((p["version"] for p in points), ys))
+        for channel, version, label in _marks(data):
             if version in values:
-                ax.plot([index[version]], [values[version]], marker="D", markersize=8, linestyle="none",
-                        gid=f"channel:{channel}:{metric}", label=f"{channel} {version}")
-                ax.annotate(channel, (index[version], values[version]), textcoords="offset points",
-                            xytext=(0, 8), ha="center", fontsize=8)
-        ax.set_ylabel(metric)
+                canary = label != channel
+                ax.plot([index[version]], [values[version]], marker="v" if canary else "D", markersize=8,
+                        linestyle="none", label=f"{label} {version}",
+                        gid=f"{'canary' if canary else 'channel'}:{channel}:{metric}")
+                ax.annotate(label, (index[version], values[version]), textcoords="offset points",
+                            xytext=(0, -14 if canary else 8), ha="center", fontsize=8)
+        ax.set_ylabel(metric + note)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     step = max(1, len(index) // 30)
@@ -102,8 +129,10 @@ def write_image(data, path: Path) -> None:
     bottom.set_xticklabels(list(data.versions)[::step], rotation=45, ha="right", fontsize=8)
     bottom.set_xlabel("version")
     fig.suptitle(f"{data.model}: metrics by version")
-    fig.tight_layout()
-    fig.savefig(str(path), format=path.suffix.lower()[1:], metadata=_metadata(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a library's RuntimeWarning is no message for the user
+        fig.tight_layout()
+        fig.savefig(str(path), format=path.suffix.lower()[1:], metadata=_metadata(path))
     plt.close(fig)
 
 
@@ -113,52 +142,74 @@ def _metadata(path: Path) -> dict:
 
 
 def draw_text(data) -> None:
+    """On a terminal, the chart; in a pipe, the data as a plain table."""
+    if sys.stdout.isatty():
+        draw_chart(data)
+    else:
+        from mvc.cli.output import table
+
+        served: dict[str, list[str]] = {}
+        for _, version, label in _marks(data):
+            served.setdefault(version, []).append(label)
+        table(["metric", "version", "value", "served by"],
+              [[metric, p["version"], p["value"], ", ".join(served.get(p["version"], []))]
+               for metric, points in data.metrics.items() for p in points])
+
+
+def draw_chart(data) -> None:
     """The chart in the terminal through plotext: one chart per metric, the version numbers
-    along the x axis, each channel's version marked and named in the legend. In a pipe (or
-    with NO_COLOR) it is plain text, no escape codes, at a fixed size."""
+    along the x axis, each channel's versions marked (its first letter, lower case for its
+    canary) and named under the chart. With NO_COLOR, no escape codes. plotext's own notes
+    (e.g. values too close together to tell apart) are not shown."""
+    import shutil
+
     from mvc.core.errors import UserError
 
     try:
         import plotext
     except ImportError:
         raise UserError(f"drawing a chart in the terminal needs plotext: {_EXTRA}") from None
-    tty = sys.stdout.isatty()
     fig = plotext.figure
-    index = {v: i + 1 for i, v in enumerate(data.versions)}
     n = len(data.metrics)
     if n > 1:
         fig.subplots(n, 1)
-    plain = not tty or bool(os.environ.get("NO_COLOR"))
+    plain = bool(os.environ.get("NO_COLOR"))
     fig.theme("colorless" if plain else "simple")  # "simple": coloured lines on the terminal's own background
     plotext.terminal.limit(width=False, height=False)  # the size is set below
-    if tty:
-        import shutil
-
-        columns, rows = shutil.get_terminal_size((_PIPE_SIZE[0], _PIPE_SIZE[1] + 2))
-        width, height = columns, max(_PIPE_SIZE[1] * n, rows - 2)
-    else:
-        width, height = _PIPE_SIZE[0], _PIPE_SIZE[1] * n
-    symbols: dict[str, str] = {}  # channel -> its one-letter mark, told apart
-    for channel, _ in _marks(data):
-        free = [c for c in (channel[:1].upper(), *"123456789#@") if c not in symbols.values()]
-        symbols[channel] = free[0]
-    for row, (metric, points) in enumerate(data.metrics.items(), start=1):
-        sub = fig.subplot(row, 1) if n > 1 else fig
-        line = sub.signal([index[p["version"]] for p in points], [p["value"] for p in points])
-        line.lines()
-        sub.draw(line)
-        values = {p["version"]: p["value"] for p in points}
-        for channel, version in _marks(data):
-            if version in values:
-                sub.draw(sub.signal([index[version]], [values[version]], marker=symbols[channel]))
-        sub.title(f"{data.model} {metric}")
-        shown = max(1, width // 14)
-        step = max(1, -(-len(index) // shown))
-        ticks = list(range(1, len(index) + 1, step))
-        sub.ruler("x").ticks(ticks, [data.versions[i - 1] for i in ticks])
-    fig.plot_size(width, height)
-    chart = str(fig.build())
+    columns, rows = shutil.get_terminal_size((_SIZE[0], _SIZE[1] + 2))
+    width, height = columns, max(_SIZE[1] * n, rows - 2)
+    symbols: dict[str, str] = {}  # label -> its one-letter mark, told apart
+    for channel, _, label in _marks(data):
+        first = channel[:1].lower() if label != channel else channel[:1].upper()
+        free = [c for c in (first, *"123456789#@") if c not in symbols.values()]
+        symbols[label] = free[0]
+    quiet = contextlib.ExitStack()  # plotext's notes go to stderr, coloured, as it draws
+    quiet.enter_context(contextlib.redirect_stderr(io.StringIO()))
+    quiet.enter_context(warnings.catch_warnings())
+    with quiet:
+        warnings.simplefilter("ignore")
+        for row, (metric, points) in enumerate(data.metrics.items(), start=1):
+            _draw_metric(fig.subplot(row, 1) if n > 1 else fig, data, metric, points, symbols, width)
+        fig.plot_size(width, height)
+        chart = str(fig.build())
     if plain:
         chart = plotext.uncolorize(chart)
-    key = "   ".join(f"{symbols[ch]} {ch} {v}" for ch, v in _marks(data))
+    key = "   ".join(f"{symbols[label]} {label} {v}" for _, v, label in _marks(data))
     sys.stdout.write(chart.rstrip("\n") + "\n" + (f"marked: {key}\n" if key else ""))
+
+
+def _draw_metric(sub, data, metric: str, points, symbols: dict[str, str], width: int) -> None:
+    index = {v: i + 1 for i, v in enumerate(data.versions)}
+    ys, note = _scaled([p["value"] for p in points])
+    line = sub.signal([index[p["version"]] for p in points], ys)
+    line.lines()
+    sub.draw(line)
+    values = dict(zip((p["version"] for p in points), ys))
+    for _, version, label in _marks(data):
+        if version in values:
+            sub.draw(sub.signal([index[version]], [values[version]], marker=symbols[label]))
+    sub.title(f"{data.model} {metric}{note}")
+    shown = max(1, width // 14)
+    step = max(1, -(-len(index) // shown))
+    ticks = list(range(1, len(index) + 1, step))
+    sub.ruler("x").ticks(ticks, [data.versions[i - 1] for i in ticks])

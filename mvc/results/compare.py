@@ -76,3 +76,4 @@ class SeriesResult(Result):
     versions: tuple[str, ...]  # every version of the model, lowest first
     metrics: dict[str, tuple[dict[str, Any], ...]]  # metric -> ({"version", "value"}, ...)
     channels: dict[str, str | None]  # channel -> the version it serves (stable), or None
+    canaries: dict[str, dict[str, Any] | None]  # channel -> its canary {"version", "percent"}, or None

@@ -41,6 +41,7 @@ def test_json_is_the_series_in_version_order(plotted):
             "loss": [{"version": f"0.1.{i}", "value": LOSS[i]} for i in range(5)],
         },
         "channels": {"staging": "0.1.4", "production": "0.1.2"},
+        "canaries": {"staging": None, "production": None},
     }
     assert list(plotted.json("plot", "m", "--metric", "loss")["metrics"]) == ["loss"]
     from mvc import Repo
@@ -77,15 +78,17 @@ def test_png_by_its_header_and_size(plotted):
     assert width >= 400 and height >= 200 and len(data) > 5000
 
 
-def test_a_pipe_gets_plain_text(plotted):
+def test_a_pipe_gets_the_data_as_a_plain_table(plotted):
+    """SPEC §9: plain in a pipe, no box drawing: metric, version, value, who serves it."""
     proc = plotted("plot", "m")
-    assert proc.stderr == "" and "\x1b" not in proc.stdout
-    lines = proc.stdout.splitlines()
-    assert lines[0].strip() == "m accuracy" and any(line.strip() == "m loss" for line in lines)
-    assert "0.1.0" in proc.stdout and "0.1.4" in proc.stdout
-    assert lines[-1] == "marked: S staging 0.1.4   P production 0.1.2"
-    assert max(len(line) for line in lines) <= 100
-    assert proc.stdout == plotted("plot", "m").stdout  # the same chart every time
+    assert proc.stderr == ""
+    rows = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert rows[0] == ["metric", "version", "value", "served by"]
+    assert rows[1:] == [["accuracy", f"0.1.{i}", str(ACCURACY[i]), {2: "production", 4: "staging"}.get(i, "-")]
+                        for i in (0, 1, 2, 4)] + \
+                       [["loss", f"0.1.{i}", str(LOSS[i]), {2: "production", 4: "staging"}.get(i, "-")]
+                        for i in range(5)]
+    assert proc.stdout.isascii()
 
 
 def test_a_terminal_gets_the_chart(plotted):
@@ -98,6 +101,7 @@ def test_a_terminal_gets_the_chart(plotted):
 
 def test_what_cannot_be_plotted_is_exit_1(plotted):
     assert "writes .svg or .png" in plotted.fail("plot", "m", "-o", "chart.jpg").stderr
+    assert "'' has neither suffix" in plotted.fail("plot", "m", "-o", "").stderr
     assert not (plotted.cwd / "chart.jpg").exists()
     proc = plotted.fail("plot", "m", "--metric", "acc")
     assert "model 'm' has no metric 'acc'; its metrics: accuracy, loss" in proc.stderr
@@ -112,8 +116,38 @@ def test_a_missing_library_names_the_extra(plotted, tmp_path):
     for name in ("matplotlib", "plotext"):
         write(blocked / name / "__init__.py", f"raise ImportError('no {name} here')\n")
     env = {"PYTHONPATH": str(blocked)}
-    for args, library in ((["-o", "c.svg"], "matplotlib"), ([], "plotext")):
-        proc = plotted.fail("plot", "m", *args, env=env)
-        assert proc.stderr == f"mvc: error: {'writing a chart' if args else 'drawing a chart in the terminal'}" \
-                              f" needs {library}: pip install 'mvc[plot]'\n"
+    proc = plotted.fail("plot", "m", "-o", "c.svg", env=env)
+    assert proc.stderr == "mvc: error: writing a chart needs matplotlib: pip install 'mvc[plot]'\n"
     assert plotted("plot", "m", "--json", env=env).stdout.startswith("{")
+    assert plotted("plot", "m", env=env).stdout.startswith("metric\t")  # a pipe's table needs neither
+
+
+def test_canaries_extreme_and_constant_values_chart_quietly(tmp_path_factory):
+    """A canary serves too (SPEC §1): in --json, the pipe's table, the image and the chart.
+    Values add accepts (+-1.7e308) chart on a scaled axis; a single point or constant values
+    chart without plotext's notes or RuntimeWarnings on stderr."""
+    repo = module_repo(tmp_path_factory)
+    for i, v in enumerate(("1.7e308", "-1.7e308", "0.5")):
+        repo.add("m", f"x{i}".encode(), "--metric", f"big={v}", "--metric", "same=1")
+    repo("promote", "m@0.1.0", "production")
+    repo("canary", "start", "m@0.1.2", "--channel", "production", "--percent", "10")
+    out = repo.json("plot", "m")
+    assert out["canaries"] == {"staging": None, "production": {"version": "0.1.2", "percent": 10}}
+    rows = repo("plot", "m", "--metric", "big").stdout.splitlines()
+    assert rows[1:] == ["big\t0.1.0\t1.7e+308\tproduction", "big\t0.1.1\t-1.7e+308\t-",
+                        "big\t0.1.2\t0.5\tproduction canary 10%"]
+    for name in ("c.svg", "c.png"):
+        proc = repo("plot", "m", "-o", name)
+        assert proc.stderr == "" and proc.stdout.startswith(f"wrote {name}")
+    root = ET.parse(repo.cwd / "c.svg").getroot()
+    ids = {g.get("id") for g in root.iter(f"{SVG}g")}
+    assert {"channel:production:big", "canary:production:big", "series:same"} <= ids
+    for env in ({}, {"NO_COLOR": "1"}):
+        shown = on_terminal(["plot", "m"], repo.cwd, {**repo.env, **env}, 90)
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)
+        assert "m big (x1e308)" in plain and "m same" in plain
+        assert "marked: P production 0.1.0   p production canary 10% 0.1.2" in plain
+        assert "warning" not in plain.lower() and "too close" not in plain and "Traceback" not in plain
+    repo.add("one", b"1", "--metric", "acc=0.9")
+    shown = on_terminal(["plot", "one"], repo.cwd, {**repo.env, "NO_COLOR": "1"}, 90)
+    assert "one acc" in shown and "\x1b[" not in shown and "too close" not in shown

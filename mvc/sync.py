@@ -97,15 +97,16 @@ class SyncOps:
         import os
 
         from mvc.core import status
+        from mvc.core.gitops import shown
         from mvc.results.status import PointerStatus, StatusResult
 
         found = status.status(self.session, [Path(p) for p in paths])
         return StatusResult(
-            tuple(PointerStatus(os.path.relpath(p.pointer), p.model, p.version, p.state,
-                                os.path.relpath(p.target)) for p in found.pointers),
+            tuple(PointerStatus(shown(os.path.relpath(p.pointer)), p.model, p.version, p.state,
+                                shown(os.path.relpath(p.target))) for p in found.pointers),
             tuple(found.unpushed),
             {"backend": found.backend, "url": found.registry_url},
-            None if found.remote is None else {"name": found.remote[0], "url": found.remote[1]},
+            None if found.remote is None else dict(zip(("name", "url", "error"), found.remote)),
             "locked" if found.locked else "open")
 
     def push_commits(self, commits: Iterable[str], *, remote: str | None = None) -> TransferResult:
@@ -113,7 +114,7 @@ class SyncOps:
         ``commits`` need (the pre-push hook: the commits being pushed)."""
         from mvc.core import hooks, sync
 
-        found = hooks.pointers_in_commits(self.session.layout.work_dir, list(commits))
+        found = hooks.to_push(self.session, list(commits), remote)
         return _transfer_result(sync.push(self.session, remote=remote, artifacts=found))
 
     def install_hooks(self, *, force: bool = False) -> HooksResult:

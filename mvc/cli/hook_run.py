@@ -18,10 +18,15 @@ def _tell(message: str) -> None:
     sys.stderr.write(f"mvc: {message}\n")
 
 
-def _checkout(work_dir: Path) -> None:
-    from mvc.core.hooks import stale_pointers
+def _checkout(work_dir: Path, args: list[str]) -> None:
+    from mvc.core import hooks
 
-    stale = [p for p in stale_pointers(work_dir, work_dir / ".mvc") if p.is_file()]
+    stale = [p for p in hooks.stale_pointers(work_dir, work_dir / ".mvc") if p.is_file()]
+    # a branch switch or a merge: only the pointer files it changed (git leaves the rest alone too)
+    since = args[:2] if len(args) == 3 and args[2] == "1" else ["ORIG_HEAD", "HEAD"] if len(args) == 1 else None
+    if stale and since:
+        changed = hooks.changed_pointer_files(work_dir, *since)
+        stale = [p for p in stale if p in changed]
     if not stale:
         return
     from mvc.cli.common import open_repo
@@ -57,7 +62,7 @@ def main(argv: list[str]) -> int:
     name = argv[0] if argv else ""
     try:
         if name in ("post-checkout", "post-merge"):
-            _checkout(Path.cwd())
+            _checkout(Path.cwd(), argv[1:])
         elif name == "pre-push":
             _push()
         else:

@@ -34,6 +34,8 @@ def _render(r) -> None:
         say("No pointer files (mvc add --git writes them)")
     if r.remote is None:
         say("No default remote: nothing is pushed anywhere (add one with 'mvc remote add NAME URL')")
+    elif r.remote.get("error"):
+        say(f"Remote {r.remote['name']} cannot be used, so what it lacks is unknown: {r.remote['error']}")
     elif r.unpushed:
         say(f"Not on remote {r.remote['name']} ({len(r.unpushed)}): {', '.join(r.unpushed)} (mvc push)")
     else:

@@ -85,6 +85,9 @@ def read_pointer(path: Path) -> Pointer:
     would block the post-checkout hook), else UserError."""
     from mvc.core.inputs import POINTER_FILE_LIMIT, read_capped
 
+    if shown(path) != str(path):
+        raise UserError(f"{shown(path)} has a name that is not valid UTF-8, which mvc refuses; "
+                        "rename it (git mv) to a UTF-8 name")
     raw = read_capped(path, "pointer file", POINTER_FILE_LIMIT)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
@@ -92,6 +95,12 @@ def read_pointer(path: Path) -> Pointer:
                        int(data["size"]), str(data.get("kind", "file")))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path} is not a valid mvc pointer file ({exc}); restore it from git") from None
+
+
+def shown(path: Path | str) -> str:
+    """``path`` as text that can be printed: a name that is not UTF-8 (git hands such names
+    over, surrogate-escaped) gets U+FFFD where its bad bytes are."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def pointer_path(target: Path) -> Path:

@@ -38,8 +38,22 @@ _SCRIPT = """\
 {mark} ({version}); 'mvc hooks uninstall' restores what was here.
 # A hook that was here before is kept as {name}{saved} and runs first.
 {stdin}earlier="${{0%/*}}/{name}{saved}"
-if [ -x "$earlier" ]; then
-    "$earlier" "$@"{replay} || exit $?
+if [ -f "$earlier" ] && [ ! -x "$earlier" ]; then
+    echo "mvc: hint: $earlier is not executable, so it does not run (chmod +x it to run it)" >&2
+elif [ -x "$earlier" ]; then
+    # a shell script runs with $0 the name git gave this hook (husky's finds the user's hook
+    # from it); anything else is run by its own path
+    IFS= read -r line <"$earlier" || :
+    case "$line" in
+        "#!/bin/sh"|"#!/bin/sh "*|"#!/usr/bin/env sh"|"#!/usr/bin/env sh "*|"#!/bin/dash"*) shell=sh ;;
+        "#!/bin/bash"|"#!/bin/bash "*|"#!/usr/bin/env bash"|"#!/usr/bin/env bash "*) shell=bash ;;
+        *) shell= ;;
+    esac
+    if [ -n "$shell" ]; then
+        "$shell" -c '__mvc_earlier=$1; shift; . "$__mvc_earlier"' "$0" "$earlier" "$@"{replay} || exit $?
+    else
+        "$earlier" "$@"{replay} || exit $?
+    fi
 fi
 # mvc runs in the folder holding .mvc; git's own variables made absolute before going there
 if [ -n "$GIT_DIR" ]; then GIT_DIR=$(cd -- "$GIT_DIR" && pwd) && export GIT_DIR; fi
@@ -134,6 +148,35 @@ def _same_bytes(a: Path, b: Path) -> bool:
         return False
 
 
+def _serves(hook: Path) -> str | None:
+    """The folder (relative to the work tree's top) whose .mvc the mvc hook ``hook`` serves;
+    None when it is not mvc's or absent."""
+    if not is_mvcs(hook):
+        return None
+    for line in hook.read_text(errors="replace").splitlines():
+        if line.startswith("cd -- ") and " 2>/dev/null" in line:
+            words = shlex.split(line.split(" 2>/dev/null", 1)[0])
+            return words[2] if len(words) == 3 else None
+    return None
+
+
+def _refuse_tracked(folder: Path, top: Path, repo_rel: str, command: tuple[str, str]) -> None:
+    """A hooks folder that git tracks (core.hooksPath pointing into the work tree) is the
+    team's: mvc does not rewrite committed files; it tells the user the line to add."""
+    try:
+        inside = folder.resolve().relative_to(top.resolve())
+    except ValueError:
+        return
+    if not _git(top, "ls-files", "--", inside.as_posix() or "."):
+        return
+    call = f"(cd -- {shlex.quote(repo_rel)} && {shlex.quote(command[0])} {command[1]}__hook NAME \"$@\")"
+    raise UserError(
+        f"the hooks folder {inside.as_posix()} is tracked by git (core.hooksPath), so mvc does not "
+        f"rewrite it; add this line to your committed post-checkout, post-merge and pre-push hooks "
+        f"(NAME being the hook's name; pre-push must hand it the standard input it got): {call}"
+    )
+
+
 def install(work_dir: Path, force: bool = False) -> list[HookChange]:
     """Install mvc's hooks for the git work tree around ``work_dir`` (the folder holding
     .mvc). A hook that is not mvc's is kept as ``NAME.pre-mvc`` and chained; running it
@@ -146,9 +189,17 @@ def install(work_dir: Path, force: bool = False) -> list[HookChange]:
     top = Path(_git(work_dir, "rev-parse", "--show-toplevel"))
     repo_rel = os.path.relpath(work_dir.resolve(), top.resolve())
     command = mvc_command()
+    _refuse_tracked(folder, top, repo_rel, command)
     plan = []
     for name in NAMES:
         hook, saved = folder / name, folder / (name + SAVED_SUFFIX)
+        other = _serves(hook)
+        if other is not None and other != repo_rel and not force:
+            raise ConflictError(
+                f"{hook} is mvc's hook for the repository in {other!r} (a folder of the same git work "
+                f"tree); installing it for {repo_rel!r} would stop it working there. Use --force to "
+                "take it over"
+            )
         foreign = os.path.lexists(hook) and not is_mvcs(hook)
         clash = foreign and os.path.lexists(saved) and not _same_bytes(hook, saved)
         if clash and not force:
@@ -249,14 +300,16 @@ def stale_pointers(work_dir: Path, mvc_dir: Path) -> list[Path]:
                 with open(pointer, "rb") as f:
                     data = tomllib.loads(f.read(65536).decode("utf-8"))
                 target = pointer.with_name(pointer.name[: -len(".mvc")])
+                os.fsencode(target).decode("utf-8")  # a name that is not UTF-8: checkout refuses it
                 st = os.lstat(target)
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                digest, size = data.get("digest"), data.get("size")
+                if not isinstance(size, int):
+                    raise ValueError("size is not a number")
+            except (OSError, ValueError, tomllib.TOMLDecodeError):  # checkout reports what is wrong
                 stale.append(pointer)
                 continue
-            digest, size = data.get("digest"), data.get("size")
             if data.get("kind", "file") == "directory":
-                current = stat.S_ISDIR(st.st_mode) and _directory_current(target, str(digest), int(size or 0),
-                                                                          mvc_dir, cache)
+                current = stat.S_ISDIR(st.st_mode) and _directory_current(target, str(digest), size, mvc_dir, cache)
             else:
                 current = stat.S_ISREG(st.st_mode) and st.st_size == size and cache.get(target, st) == digest
             if not current:
@@ -290,22 +343,23 @@ def _is_pointer_name(name: str) -> bool:
     return name.endswith(".mvc") and len(name.rsplit("/", 1)[-1]) > 4 and "/.mvc/" not in f"/{name}"
 
 
-def pointers_in_commits(work_dir: Path, commits: list[str]) -> list:
-    """The artifacts (integrity.Artifact) that the pointer files under ``work_dir`` name in
-    ``commits`` and in the commits before them that no remote-tracking branch has yet (as
-    git-lfs pushes what every pushed commit needs): what a teammate checking out anything
-    pushed will need."""
-    import tomllib
+def changed_pointer_files(work_dir: Path, old: str, new: str) -> set[Path]:
+    """The pointer files under ``work_dir`` that differ between commits ``old`` and ``new``
+    (a branch switch: only these does the post-checkout hook check out, as git rewrites only
+    the files that changed); every tracked one when ``old`` is not a commit (a clone)."""
+    proc = subprocess.run(["git", "diff", "--name-only", "--no-renames", "-z", "--relative", old, new,
+                           "--", "*.mvc"], cwd=work_dir, capture_output=True)
+    if proc.returncode != 0:
+        return set(tracked_pointer_files(work_dir))
+    names = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    return {work_dir / n for n in names if _is_pointer_name(n)}
 
-    from mvc.core.integrity import Artifact
 
-    blobs: dict[str, str] = {}  # blob sha -> where it was seen
-    for commit in commits:  # every pointer file at each pushed tip
-        for entry in _git_out(work_dir, "ls-tree", "-r", "-z", commit).split("\0"):
-            meta, _, name = entry.partition("\t")
-            if _is_pointer_name(name) and meta.split()[1:2] == ["blob"]:
-                blobs.setdefault(meta.split()[2], f"{name} in {commit[:12]}")
-    # and each version of a pointer file that the commits on the way there wrote
+def _pointer_blobs(work_dir: Path, commits: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(blob sha -> where) of the pointer files that ``commits`` and the commits before them
+    no remote-tracking branch has yet wrote (as git-lfs pushes what the pushed commits
+    introduce), and of the others at the pushed tips."""
+    introduced: dict[str, str] = {}
     log = _git_out(work_dir, "log", "--raw", "--no-abbrev", "--no-renames", "--format=commit %H", *commits,
                    "--not", "--remotes", "--", "*.mvc")
     commit = ""
@@ -316,13 +370,35 @@ def pointers_in_commits(work_dir: Path, commits: list[str]) -> list:
             meta, _, name = line.partition("\t")
             fields = meta.split()
             if len(fields) == 5 and fields[4] != "D" and fields[1].startswith("100") and _is_pointer_name(name):
-                blobs.setdefault(fields[3], f"{name} in {commit}")
+                introduced.setdefault(fields[3], f"{name} in {commit}")
+    at_tips: dict[str, str] = {}
+    for commit in commits:
+        for entry in _git_out(work_dir, "ls-tree", "-r", "-z", commit).split("\0"):
+            meta, _, name = entry.partition("\t")
+            sha = meta.split()[2:3]
+            if _is_pointer_name(name) and meta.split()[1:2] == ["blob"] and sha[0] not in introduced:
+                at_tips.setdefault(sha[0], f"{name} in {commit[:12]}")
+    return introduced, at_tips
+
+
+def pointers_in_commits(work_dir: Path, commits: list[str]) -> tuple[list, list]:
+    """The artifacts (integrity.Artifact) that the pointer files under ``work_dir`` name in
+    the commits being pushed: (those the commits that no remote-tracking branch has yet
+    introduce or change, whose objects the remote must get; those already pushed that are
+    at the tips, pushed too when this store has them). A pointer file that cannot be read
+    is an error only among the first."""
+    import tomllib
+
+    from mvc.core.integrity import Artifact
+
+    introduced, at_tips = _pointer_blobs(work_dir, commits)
+    blobs = {**introduced, **at_tips}
     if not blobs:
-        return []
+        return [], []
     batch = subprocess.run(["git", "cat-file", "--batch"], cwd=work_dir, capture_output=True,
                            input="".join(f"{sha}\n" for sha in blobs).encode())
     out, pos = batch.stdout, 0
-    found: dict[tuple[str, str], Artifact] = {}
+    found: tuple[dict, dict] = ({}, {})
     for sha, where in blobs.items():
         header_end = out.index(b"\n", pos)
         header = out[pos:header_end].split()
@@ -333,6 +409,28 @@ def pointers_in_commits(work_dir: Path, commits: list[str]) -> list:
             data = tomllib.loads(text.decode("utf-8"))
             art = Artifact(str(data["digest"]), str(data.get("kind", "file")), where)
         except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError):
+            if sha in at_tips:
+                continue
             raise UserError(f"{where.replace(' in ', ' in commit ', 1)} is not a valid mvc pointer file") from None
-        found.setdefault((art.digest, art.kind), art)
-    return list(found.values())
+        found[sha in at_tips].setdefault((art.digest, art.kind), art)
+    return list(found[0].values()), [a for k, a in found[1].items() if k not in found[0]]
+
+
+def to_push(session, commits: list[str], remote_name: str | None) -> list:
+    """What pre-push must send for ``commits``: the artifacts they introduce (one that this
+    store lacks is fine when the remote has it already, else IntegrityError naming it) and
+    those at the tips that this store holds."""
+    from mvc.core.errors import IntegrityError
+    from mvc.core.remotes import open_remote
+
+    introduced, at_tips = pointers_in_commits(session.layout.work_dir, commits)
+    store, remote, gone = session.store, None, []
+    for art in introduced:
+        if not store.complete(art.digest):
+            remote = remote or open_remote(session, remote_name)
+            if not remote.has(art.digest):
+                gone.append(f"{art.who} ({art.digest})")
+    if gone:
+        raise IntegrityError(f"the objects of {', '.join(gone)} are neither in this store nor on the remote; "
+                             "add the model again (mvc add) or push from the machine that has them")
+    return [a for a in introduced if store.complete(a.digest)] + [a for a in at_tips if store.complete(a.digest)]

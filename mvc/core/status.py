@@ -35,21 +35,24 @@ class PointerState(NamedTuple):
 class Status(NamedTuple):
     pointers: list[PointerState]
     unpushed: list[str]  # refs of versions whose objects the default remote lacks
-    remote: tuple[str, str] | None  # the default remote's name and URL
+    remote: tuple[str, str, str | None] | None  # the default remote's name, URL, and why it cannot be used
     backend: str  # sqlite | postgresql
     registry_url: str  # without credentials
     locked: bool  # an access policy is enforced (grants exist, or a database server decides)
 
 
-def pointer_files(paths: Iterable[Path]) -> list[Path]:
+def pointer_files(paths: Iterable[Path], root: Path) -> list[Path]:
     """The pointer files that ``paths`` name: pointer files themselves, the work files
     beside them (``model.bin`` for ``model.bin.mvc``), and every pointer file under a
-    folder. A path that is none of these is exit 1."""
+    folder. A path that is none of these, or outside ``root`` (the folder holding .mvc),
+    is exit 1, as git refuses a path outside its work tree."""
     from mvc.core.gitops import find_pointers
 
     found: list[Path] = []
     for raw in paths:
         path = Path(raw).absolute()
+        if not path.resolve().is_relative_to(root.resolve()):
+            raise UserError(f"{raw} is outside the repository ({root})")
         beside = path.with_name(path.name + POINTER_SUFFIX)
         if path.name.endswith(POINTER_SUFFIX) and os.path.lexists(path) and not path.is_dir():
             found.append(path)
@@ -108,17 +111,40 @@ def pointer_artifacts(pointers: Iterable[Path]) -> list["Artifact"]:
     return arts
 
 
-def unpushed(session: "Session") -> tuple[tuple[str, str] | None, list[str]]:
-    """The default remote (name, URL) and the refs of versions with an object it lacks;
-    (None, []) when there is no default remote."""
+def unpushed(session: "Session", states: list[PointerState]) -> tuple[tuple[str, str, str | None] | None, list[str]]:
+    """The default remote (name, URL, None or why it cannot be used) and the refs of versions
+    with an object it lacks; (None, []) when there is no default remote. Without a registry
+    (a fresh clone: its versions are in the teammate's), the versions the pointer files name."""
+    from mvc.core.errors import MvcError
+
+    name = session.config.value("core.remote")
+    if not name:
+        return None, []
+    try:
+        return _unpushed(session, states)
+    except MvcError as exc:  # status still shows the pointer files (exit 0, SPEC §3)
+        from mvc.core.remotes import configured
+
+        url = next((r.url for r in configured(session) if r.name == name), "")
+        return (name, url, exc.message), []
+    except OSError as exc:
+        return (name, "", str(exc)), []
+
+
+def _unpushed(session: "Session", states: list[PointerState]) -> tuple[tuple[str, str, None], list[str]]:
     from mvc.core.integrity import needed_objects
     from mvc.core.remotes import open_remote
 
-    if not session.config.value("core.remote"):
-        return None, []
     remote = open_remote(session, None)
-    if not has_registry(session):  # a fresh clone: its versions are in the teammate's registry
-        return (remote.name, remote.location), []
+    where = (remote.name, remote.location, None)
+    if not has_registry(session):
+        from mvc.core.gitops import read_pointer
+
+        lacking = []
+        for s in states:
+            if s.state != "invalid" and not remote.has(read_pointer(s.pointer).digest):
+                lacking.append(refs.format_ref(s.model, s.version))
+        return where, list(dict.fromkeys(lacking))
     registry, store = session.registry, session.store
     have: dict[str, bool] = {}
     out = []
@@ -130,7 +156,7 @@ def unpushed(session: "Session") -> tuple[tuple[str, str] | None, list[str]]:
                 have[digest] = remote.has(digest)
         if not all(have[d] for d in digests):
             out.append(refs.format_ref(row.model, row.version))
-    return (remote.name, remote.location), out
+    return where, out
 
 
 def _sqlite_file(session: "Session", url: str) -> Path:
@@ -169,8 +195,9 @@ def status(session: "Session", paths: Iterable[Path] | None = None) -> Status:
     from mvc.core.gitops import find_pointers
 
     chosen = list(paths or [])
-    pointers = pointer_files(chosen) if chosen else list(find_pointers(session.layout.work_dir))
+    root = session.layout.work_dir
+    pointers = pointer_files(chosen, root) if chosen else list(find_pointers(root))
     states = pointer_states(session, pointers)
-    remote, refs_ = unpushed(session)
+    remote, refs_ = unpushed(session, states)
     backend, url, locked = registry_info(session)
     return Status(states, refs_, remote, backend, url, locked)

@@ -250,45 +250,66 @@ def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str =
     """Materialise the artifact of every pointer file under ``root`` (or of ``pointers``,
     the files a hook found stale): files that already match are skipped, missing objects
     are pulled from the default remote. A differing file is kept unless ``force`` (or the
-    store holds its bytes); all of them are reported together in one ConflictError after
-    the rest is done."""
+    store holds its bytes). A pointer file that fails (unreadable, its object nowhere, a
+    kept file) does not stop the others: every failure is reported together after the rest
+    is done, as the first one's error class."""
+    from mvc.core import gitops
+
+    done, conflicts, failures = [], [], []
+    remote: list = []  # the default remote, opened when an object must be pulled
+    for path in gitops.find_pointers(Path(root).absolute()) if pointers is None else pointers:
+        try:
+            one = _checkout_one(session, path, link, force, progress, remote)
+        except MvcError as exc:  # reported with the others: the pointer files after it are written
+            where = gitops.shown(path)
+            failures.append((type(exc), exc.message if where in exc.message else f"{where}: {exc.message}"))
+            continue
+        except OSError as exc:
+            failures.append((UserError, f"{gitops.shown(path)}: {exc.strerror or exc}"))
+            continue
+        if isinstance(one, str):
+            conflicts.append(one)
+        else:
+            done.append(one)
+    if conflicts:
+        failures.append((ConflictError, f"{', '.join(conflicts)} differ from their pointer files and were "
+                                         "kept; use --force to replace them"))
+    if failures:
+        raise failures[0][0]("; ".join(message for _, message in failures))
+    return done
+
+
+def _checkout_one(session: "Session", path: Path, link: str, force: bool, progress: Progress,
+                  remote: list) -> "CheckedOut | str":
+    """Check out one pointer file; the work file's path when it differs and was kept."""
     from mvc.core import artifacts, gitops
     from mvc.core.remotes import open_remote
     from mvc.core.versions import check_target
 
     store = session.store
-    done, conflicts = [], []
-    remote = None
-    for path in gitops.find_pointers(Path(root).absolute()) if pointers is None else pointers:
-        p = gitops.read_pointer(path)
-        art = Artifact(p.digest, p.kind, str(path))
-        have = store.has(p.digest)
-        if have:  # a manifest that is there must be readable; a missing one is pulled
-            needs = artifact_needs(store, [art])
+    p = gitops.read_pointer(path)
+    art = Artifact(p.digest, p.kind, str(path))
+    have = store.has(p.digest)
+    if have:  # a manifest that is there must be readable; a missing one is pulled
+        needs = artifact_needs(store, [art])
+        needs.require_readable()
+        have = all(store.has(d) for d in needs.by_digest)
+    if not have:
+        if not remote:
+            remote.append(open_remote(session, None))
+        with _Mover(session, remote[0], push=False, jobs=None, progress=progress, on_total=None) as mover:
+            needs = artifact_needs(store, [art], fetch=mover.fetch)
             needs.require_readable()
-            have = all(store.has(d) for d in needs.by_digest)
-        if not have:
-            remote = remote or open_remote(session, None)
-            with _Mover(session, remote, push=False, jobs=None, progress=progress, on_total=None) as mover:
-                needs = artifact_needs(store, [art], fetch=mover.fetch)
-                needs.require_readable()
-                mover.move(needs.digests)
-        entries = tuple(artifacts.load_entries(store, p.digest)) if p.kind == "directory" else ()
-        stored = artifacts.Stored(p.digest, p.size, p.kind, p.target.name, entries)
-        writer = artifacts.Materializer(store, session.cache, link, progress)
-        check_target(session, p.target)  # e.g. a pointer file named .mvc.mvc
-        try:
-            written = writer.materialize(stored, p.target, force or _saved(session, p.target))
-        except ConflictError:
-            conflicts.append(str(p.target))
-            continue
-        done.append(CheckedOut(refs.format_ref(p.model, p.version), p.digest, p.kind, written))
-    if conflicts:
-        raise ConflictError(
-            f"{', '.join(conflicts)} differ from their pointer files and were kept; "
-            "use --force to replace them"
-        )
-    return done
+            mover.move(needs.digests)
+    entries = tuple(artifacts.load_entries(store, p.digest)) if p.kind == "directory" else ()
+    stored = artifacts.Stored(p.digest, p.size, p.kind, p.target.name, entries)
+    writer = artifacts.Materializer(store, session.cache, link, progress)
+    check_target(session, p.target)  # e.g. a pointer file named .mvc.mvc
+    try:
+        written = writer.materialize(stored, p.target, force or _saved(session, p.target))
+    except ConflictError:
+        return str(p.target)
+    return CheckedOut(refs.format_ref(p.model, p.version), p.digest, p.kind, written)
 
 
 def _saved(session: "Session", path: Path) -> bool:
@@ -299,4 +320,4 @@ def _saved(session: "Session", path: Path) -> bool:
     if not os.path.lexists(path) or path.is_symlink():
         return os.path.islink(path)
     digest, _, _ = artifacts.hash_path(path, session.cache)
-    return session.store.has(digest)
+    return session.store.complete(digest)

@@ -51,7 +51,7 @@ def test_status_reports_each_pointer_unpushed_versions_and_the_repository(work, 
     # unpushed: versions whose objects the default remote lacks, then none after push
     m("remote", "add", "origin", str(tmp_path / "store"))
     doc = m.json("status")
-    assert doc["remote"] == {"name": "origin", "url": str(tmp_path / "store")}
+    assert doc["remote"] == {"name": "origin", "url": str(tmp_path / "store"), "error": None}
     assert doc["unpushed"] == ["a@0.1.0", "b@0.1.0", "assets@0.1.0"]  # in the order added
     m("push", "b@0.1.0")
     assert m.json("status")["unpushed"] == ["a@0.1.0", "assets@0.1.0"]

@@ -1,0 +1,190 @@
+"""mvc's git hooks where they used to go wrong (issue 12 review): husky v9 keeps blocking a
+failing push, pre-push checks only the pointer files the pushed commits bring, one bad
+pointer file does not stop the others, a hand-changed model a branch switch does not touch
+is left alone quietly, a committed or shared hooks folder is refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from support import Mvc, git, git_project, mvc_env, write
+
+BARE_PATH = "/usr/bin:/bin"
+
+# husky v9's files (.husky/_/h and the one-line hooks it generates), as `husky` writes them
+HUSKY_H = """#!/usr/bin/env sh
+[ "$HUSKY" = "2" ] && set -x
+n=$(basename "$0")
+s=$(dirname "$(dirname "$0")")/$n
+
+[ ! -f "$s" ] && exit 0
+
+[ "${HUSKY-}" = "0" ] && exit 0
+
+sh -e "$s" "$@"
+c=$?
+
+[ $c != 0 ] && echo "husky - $n script failed (code $c)"
+exit $c
+"""
+HUSKY_HOOK = '#!/usr/bin/env sh\n. "$(dirname "$0")/h"\n'
+
+
+def _git(cwd: Path, home: Path, *args: str, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["git", *args], cwd=cwd, env=mvc_env(home, PATH=BARE_PATH, **extra),
+                          capture_output=True, text=True)
+    assert not check or proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    return proc
+
+
+def _project(work: Path, home: Path, store: Path) -> Mvc:
+    m = git_project(work, home)
+    m("remote", "add", "origin", str(store))
+    git(work, "commit", "-q", "-m", "remote", env=mvc_env(home))
+    return m
+
+
+def _bare(tmp_path: Path, home: Path) -> Path:
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare), env=mvc_env(home))
+    return bare
+
+
+def test_a_husky_v9_user_hook_still_blocks_the_push(work, home, tmp_path):
+    m = _project(work, home, tmp_path / "store")
+    husky = work / ".husky"
+    write(husky / "_" / "h", HUSKY_H)
+    write(husky / "_" / ".gitignore", "*\n")
+    for name in ("pre-push", "post-checkout"):
+        write(husky / "_" / name, HUSKY_HOOK).chmod(0o755)
+    write(husky / "pre-push", f'echo "user pre-push $1" >> "{tmp_path / "ran"}"\nexit "${{FAIL:-0}}"\n')
+    git(work, "config", "core.hooksPath", ".husky/_", env=mvc_env(home))
+    git(work, "add", ".husky/pre-push", env=mvc_env(home))
+    git(work, "commit", "-q", "-m", "husky", env=mvc_env(home))
+    m("hooks", "install")
+    bare = _bare(tmp_path, home)
+
+    refused = _git(work, home, "push", "-q", str(bare), "main", check=False, FAIL="1")
+    assert refused.returncode != 0 and "husky - pre-push script failed" in refused.stdout + refused.stderr
+    assert (tmp_path / "ran").read_text() == f"user pre-push {bare}\n"
+    assert subprocess.run(["git", "rev-parse", "--verify", "-q", "main"], cwd=bare).returncode != 0
+    _git(work, home, "push", "-q", str(bare), "main")
+    assert git(bare, "rev-parse", "main", env=mvc_env(home)) == git(work, "rev-parse", "HEAD", env=mvc_env(home))
+
+
+def test_a_non_executable_earlier_hook_is_named_and_not_run(work, home, tmp_path):
+    m = _project(work, home, tmp_path / "store")
+    hooks = work / ".git" / "hooks"
+    write(hooks / "pre-push", f'#!/bin/sh\necho ran > "{tmp_path / "ran"}"\n').chmod(0o644)
+    m("hooks", "install")
+    pushed = _git(work, home, "push", "-q", str(_bare(tmp_path, home)), "main")
+    assert "pre-push.pre-mvc is not executable" in pushed.stderr and not (tmp_path / "ran").exists()
+
+
+def test_pre_push_checks_only_what_the_pushed_commits_bring(work, home, tmp_path):
+    """A pointer file already on origin whose object is nowhere does not block a code-only
+    push; a pushed commit bringing one is refused; an object the remote has but this store
+    lost is fine."""
+    m = _project(work, home, tmp_path / "store")
+    m("hooks", "install")
+    env = mvc_env(home)
+    bare = _bare(tmp_path, home)
+    git(work, "remote", "add", "origin", str(bare), env=env)
+    write(work / "lost.bin", b"lost bytes")
+    m("add", "lost.bin", "--name", "lost", "--git")
+    digest = m.json("show", "lost@0.1.0")["digest"]
+    _git(work, home, "push", "-q", "--no-verify", "origin", "main")  # on origin, objects not pushed
+    _git(work, home, "fetch", "-q", "origin")
+    os.remove(m.mvc_dir / "objects" / digest[7:9] / digest[9:])
+    write(work / "train.py", "print(1)\n")
+    git(work, "add", "train.py", env=env)
+    git(work, "commit", "-q", "-m", "code only", env=env)
+    _git(work, home, "push", "-q", "origin", "main")  # used to be refused: lost@0.1.0 is at the tip
+
+    # a commit that brings a pointer to an object that is nowhere is refused, naming it
+    pointer = (work / "lost.bin.mvc").read_text()
+    write(work / "copy.bin.mvc", pointer)
+    git(work, "add", "copy.bin.mvc", env=env)
+    git(work, "commit", "-q", "-m", "copy", env=env)
+    refused = _git(work, home, "push", "-q", "origin", "main", check=False)
+    assert refused.returncode != 0 and "copy.bin.mvc" in refused.stderr and digest in refused.stderr
+    # once the remote has it, this store need not
+    write(work / "again.bin", b"lost bytes")
+    m("add", "again.bin", "--name", "again")
+    m("push", "again@0.1.0")
+    os.remove(m.mvc_dir / "objects" / digest[7:9] / digest[9:])
+    _git(work, home, "push", "-q", "origin", "main")
+
+
+def test_a_bad_pointer_does_not_stop_the_others(work, home, tmp_path):
+    """a.bin.mvc, b.bin.mvc (size = "abc"), c.bin.mvc: a and c are written, b is reported,
+    exit 1 at the end, by the hook and by mvc checkout alike; status calls b invalid."""
+    m = _project(work, home, tmp_path / "store")
+    env = mvc_env(home)
+    m("hooks", "install")
+    for name in ("a", "c"):
+        write(work / f"{name}.bin", name.encode())
+        m("add", f"{name}.bin", "--name", name, "--git")
+    _git(work, home, "checkout", "-q", "-b", "bad")
+    for name in ("a", "c"):
+        write(work / f"{name}.bin", name.encode() * 2)
+        m("add", f"{name}.bin", "--name", name, "--git")
+    write(work / "b.bin.mvc", (work / "a.bin.mvc").read_text().replace("size = 2", 'size = "abc"'))
+    assert 'size = "abc"' in (work / "b.bin.mvc").read_text()
+    git(work, "add", "b.bin.mvc", env=env)
+    git(work, "commit", "-q", "-m", "bad pointer", env=env)
+    _git(work, home, "checkout", "-q", "main", check=False)
+    assert (work / "a.bin").read_bytes() == b"a" and (work / "c.bin").read_bytes() == b"c"
+
+    hooked = _git(work, home, "checkout", "-q", "bad", check=False)
+    assert hooked.returncode == 1 and "b.bin.mvc" in hooked.stderr and "Traceback" not in hooked.stderr
+    assert (work / "a.bin").read_bytes() == b"aa" and (work / "c.bin").read_bytes() == b"cc"
+    (work / "a.bin").unlink()
+    (work / "c.bin").unlink()
+    failed = m.fail("checkout")
+    assert "b.bin.mvc" in failed.stderr
+    assert (work / "a.bin").read_bytes() == b"aa" and (work / "c.bin").read_bytes() == b"cc"
+    assert {p["path"]: p["state"] for p in m.json("status")["pointers"]} == {
+        "a.bin.mvc": "ok", "b.bin.mvc": "invalid", "c.bin.mvc": "ok"}
+
+
+def test_a_branch_switch_leaves_a_model_it_does_not_change_alone(work, home, tmp_path):
+    m = _project(work, home, tmp_path / "store")
+    m("hooks", "install")
+    write(work / "net.bin", b"first")
+    m("add", "net.bin", "--name", "net", "--git")
+    write(work / "net.bin", b"my experiment")  # changed by hand, not stored
+    switched = _git(work, home, "checkout", "-b", "exp")
+    assert "mvc" not in switched.stderr
+    write(work / "code.py", "x = 1\n")
+    git(work, "add", "code.py", env=mvc_env(home))
+    git(work, "commit", "-q", "-m", "code", env=mvc_env(home))
+    quiet = _git(work, home, "checkout", "main")
+    assert "mvc" not in quiet.stderr and (work / "net.bin").read_bytes() == b"my experiment"
+
+
+def test_a_committed_or_shared_hooks_folder_is_refused(work, home, tmp_path):
+    m = git_project(work, home)
+    env = mvc_env(home)
+    write(work / ".githooks" / "pre-push", "#!/bin/sh\nexit 0\n").chmod(0o755)
+    git(work, "add", ".githooks", env=env)
+    git(work, "commit", "-q", "-m", "team hooks", env=env)
+    git(work, "config", "core.hooksPath", ".githooks", env=env)
+    refused = m.fail("hooks", "install")
+    assert "tracked by git" in refused.stderr and "__hook" in refused.stderr
+    assert git(work, "status", "--porcelain", env=env) == ""
+    assert sorted(p.name for p in (work / ".githooks").iterdir()) == ["pre-push"]
+
+    # two .mvc folders in one work tree share its hooks folder: the second is refused
+    git(work, "config", "--unset", "core.hooksPath", env=env)
+    m("hooks", "install")
+    sub = work / "ml"
+    sub.mkdir()
+    other = Mvc(sub, home)
+    other("init")
+    clash = other.fail("hooks", "install")
+    assert "'.'" in clash.stderr and "--force" in clash.stderr
+    other("hooks", "install", "--force")
+    assert "cd -- ml " in (work / ".git" / "hooks" / "post-checkout").read_text()

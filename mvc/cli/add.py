@@ -100,7 +100,8 @@ def add(
         if r.git:
             from mvc.cli.promote import say_tagged
 
-            say(f"Committed {r.git['pointer']}")
+            if r.git.get("committed"):
+                say(f"Committed {r.git['pointer']}")
             say_tagged(r.git)
 
     emit(result, json_out, render)

@@ -51,11 +51,12 @@ def render_move(move) -> None:
 
 
 def say_tagged(git: dict) -> None:
-    """What ``--git`` did: the tags made, or that a teammate's said it already."""
-    where = f"on {git['commit'][:7]}"
+    """What ``--git`` did: the tags made, or that a teammate's said it already (a failure's
+    warning went to stderr)."""
+    where = f"on {(git['commit'] or '')[:7]}"
     if git["created"]:
         say(f"git: tagged {', '.join(git['created'])} {where}")
-    if git["tag"] not in git["created"]:
+    if git["tag"] not in git["created"] and "warning" not in git:
         say(f"git: {git['tag']} {where} was there already")
 
 

@@ -1,6 +1,6 @@
-"""Working beside git: pointer files (``PATH.mvc``), .gitignore entries, the pointer commit
-of ``mvc add --git`` (``plan_add``, ``record_add``; its tag is gittags.py's), and the hooks
-that keep clones' models in step.
+"""Working beside git: pointer files (``PATH.mvc``), .gitignore entries, and the pointer
+commit of ``mvc add --git`` (``plan_add``, ``record_add``; its tag is gittags.py's); the hooks
+live in hooks.py.
 
 Model bytes never go into git; only the small TOML pointer does.
 """
@@ -8,14 +8,13 @@ Model bytes never go into git; only the small TOML pointer does.
 from __future__ import annotations
 
 import os
-import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from mvc.core.atomic import write_atomic
-from mvc.core.errors import ConflictError, UserError
+from mvc.core.errors import UserError
 from mvc.core.refs import format_ref
 
 if TYPE_CHECKING:
@@ -145,30 +144,80 @@ def plan_add(target: Path, version: Any, created: bool) -> "TagPlan | None":
     return gittags.plan_version(root, version, says_same)
 
 
-def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") -> dict[str, Any] | None:
+def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") -> dict[str, Any]:
     """``add --git`` after the registry committed: write ``PATH.mvc`` for ``version``, ignore
-    PATH in git, commit the pointer and the .gitignore (when they changed) and make the tag
-    ``plan`` checked. ``{"pointer", "commit", "tag", "created"}``; None and a warning with the
-    fix when git refuses (a commit hook, say): the version is registered either way."""
+    PATH in git, commit the pointer and mvc's line of the .gitignore (when they changed; nothing
+    else) and make the tag ``plan`` checked. ``{"pointer", "committed", "commit", "tag",
+    "created"}``, with ``"warning"`` (also printed, with the fix) when git refuses (a commit
+    hook, say): the version is registered either way."""
     from mvc.core import gittags
 
     pointer = pointer_path(target)
     write_atomic(pointer, pointer_text(version.model, version.version, version.digest,
                                        version.size, version.kind).encode())
-    files = [_relative(p, plan.root) for p in (pointer, ignore(Path(target).absolute()))]
+    gitignore, entry = ignore(Path(target).absolute())
     ref = format_ref(version.model, version.version)
     try:
-        gittags.run_git(plan.root, "add", "--", *files)
-        if gittags.run_git(plan.root, "diff", "--cached", "--name-only", "--", *files):
-            gittags.run_git(plan.root, "commit", "-q", "-m", f"Model version: {ref}", "--", *files)
+        committed = _commit_pointer(plan.root, pointer, gitignore, entry, f"Model version: {ref}")
         head = gittags.run_git(plan.root, "rev-parse", "HEAD")
     except UserError as exc:
-        session.warn(f"{ref} is registered, but git could not commit its pointer file ({exc.message}); "
-                     f"commit {' and '.join(files)}, then tag that commit: git tag -a {version.model}@v"
-                     f"{version.version} -m 'Model version: {ref}' HEAD")
-        return None
-    tagged = gittags.create(session, plan, head)
-    return None if tagged is None else {"pointer": str(pointer), **tagged}
+        files = " and ".join(_relative(p, plan.root) for p in (pointer, gitignore))
+        warning = (f"{ref} is registered, but git could not commit its pointer file ({exc.message}); "
+                   f"commit {files}, then tag that commit: git tag -a {version.model}@v{version.version} "
+                   f"-m 'Model version: {ref}' HEAD")
+        session.warn(warning)
+        return {"pointer": str(pointer), "committed": False, "commit": None,
+                "tag": f"{version.model}@v{version.version}", "created": [], "warning": warning}
+    return {"pointer": str(pointer), "committed": committed, **gittags.create(session, plan, head)}
+
+
+def _commit_pointer(root: Path, pointer: Path, gitignore: Path, entry: str, message: str) -> bool:
+    """Commit ``pointer`` and ``entry`` in ``gitignore`` on top of HEAD and nothing else (the
+    user's staged or unstaged edits, of the .gitignore too, stay as they were), like ``git commit
+    --only`` through a temporary index, so commit hooks run; then stage the same two in git's
+    index. Whether a commit was made (False: HEAD holds both already)."""
+    import shutil
+    import tempfile
+
+    from mvc.core.gittags import run_git
+
+    rel_p, rel_i = _relative(pointer, root), _relative(gitignore, root)
+    blob = run_git(root, "hash-object", "-w", "--", rel_p)
+    try:
+        has_head = bool(run_git(root, "rev-parse", "--verify", "-q", "HEAD"))
+    except UserError:
+        has_head = False
+    folder = tempfile.mkdtemp(prefix="mvc-index-")
+    env = {"GIT_INDEX_FILE": os.path.join(folder, "index")}
+    try:
+        run_git(root, "read-tree", "HEAD" if has_head else "--empty", env=env)
+        run_git(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel_p}", "--cacheinfo",
+                f"100644,{_with_entry(root, f'HEAD:{rel_i}' if has_head else None, entry)},{rel_i}", env=env)
+        changed = not has_head or bool(run_git(root, "diff", "--cached", "--name-only", env=env))
+        if changed:
+            run_git(root, "commit", "-q", "-m", message, env=env)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    run_git(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel_p}", "--cacheinfo",
+            f"100644,{_with_entry(root, f':{rel_i}', entry)},{rel_i}")
+    return changed
+
+
+def _with_entry(root: Path, spec: str | None, entry: str) -> str:
+    """The blob of the .gitignore at ``spec`` (``HEAD:PATH``, ``:PATH``; None or missing: empty)
+    with mvc's ``entry`` added when it lacks it."""
+    from mvc.core.gittags import run_git
+
+    text = ""
+    if spec is not None:
+        try:
+            text = run_git(root, "cat-file", "blob", spec, raw=True)
+        except UserError:
+            text = ""
+    lines = text.splitlines()
+    if entry not in lines and entry[1:] not in lines:
+        text = (text if not text or text.endswith("\n") else text + "\n") + entry + "\n"
+    return run_git(root, "hash-object", "-w", "--stdin", stdin=text)
 
 
 def find_pointers(root: Path) -> Iterator[Path]:
@@ -179,13 +228,14 @@ def find_pointers(root: Path) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def ignore(path: Path) -> Path:
-    """Add ``/NAME`` for ``path`` to the .gitignore beside it (created if needed)."""
+def ignore(path: Path) -> tuple[Path, str]:
+    """Add ``/NAME`` for ``path`` to the .gitignore beside it (created if needed); the
+    .gitignore and the line."""
     gitignore = path.parent / ".gitignore"
     entry = "/" + path.name
     lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
     if entry not in lines and path.name not in lines:
         lines.append(entry)
         write_atomic(gitignore, ("\n".join(lines) + "\n").encode("utf-8"))
-    return gitignore
+    return gitignore, entry
 

@@ -9,10 +9,13 @@
   it (a rollback in the same second as the promote before it still reads as later).
 
 Every tag is planned inside the registry's unit of work, before the registry commits: a tag
-that exists and says the same (same name on the same commit: a teammate's, fetched) is kept;
-one that says something else refuses the whole change (ConflictError), so the registry does
-not change either. After the commit the planned tags are created; a failure then is a
-warning naming the git command that makes the tag.
+that exists and says the same (same name on the same commit, peeled through tags of tags as
+GTO does: a teammate's, fetched) is kept; one that says something else refuses the whole
+change (ConflictError), so the registry does not change either; so does what would make git
+refuse the tags later (no committer identity, signing without its program: ``ready``). After
+the commit the planned tags are created; one that appeared meanwhile saying the same is kept;
+a failure then is a warning naming the git commands that make the rest (and --json's
+``git.warning``).
 
 Git runs as a subprocess (``git -C ROOT …``): a tag command is a few milliseconds.
 """
@@ -22,8 +25,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import time
+import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
@@ -60,17 +65,19 @@ class TagPlan(NamedTuple):
         return {"tag": last.name, "commit": last.commit, "created": [t.name for t in self.tags if not t.exists]}
 
 
-def run_git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    """``git -C root ARGS``'s output; UserError with git's last line of complaint when it fails."""
+def run_git(root: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+            raw: bool = False) -> str:
+    """``git -C root ARGS``'s output (``raw``: as is, else stripped); UserError with git's last
+    line of complaint when it fails."""
     try:
         proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=120,
-                              env=None if env is None else {**os.environ, **env})
+                              env=None if env is None else {**os.environ, **env}, input=stdin)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UserError(f"git could not run ({exc}); is git installed?") from None
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         raise UserError(f"git {args[0]} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
-    return proc.stdout.strip()
+    return proc.stdout if raw else proc.stdout.strip()
 
 
 def work_tree(path: Path) -> Path:
@@ -88,16 +95,52 @@ def check_gto_name(what: str, name: str) -> None:
                         "'-' and '_', starting and ending with a letter or digit); drop --git")
 
 
+def _config(root: Path, *args: str) -> str | None:
+    try:
+        return run_git(root, "config", *args) or None
+    except UserError:  # not set
+        return None
+
+
+def ready(root: Path, commit: bool = False) -> None:
+    """Refuse, before the registry changes, what would make git refuse the tags (or the pointer
+    commit, ``commit``) after it: no committer identity, or signing without its program."""
+    try:
+        run_git(root, "var", "GIT_COMMITTER_IDENT")
+    except UserError as exc:
+        raise UserError(f"git has no committer identity for the tags ({exc.message}); nothing changed. Set one: "
+                        "git config --global user.name 'NAME' && git config --global user.email EMAIL") from None
+    keys = ("tag.gpgSign", "commit.gpgSign") if commit else ("tag.gpgSign",)
+    signing = [k for k in keys if _config(root, "--type=bool", k) == "true"]
+    if not signing:
+        return
+    kind = _config(root, "gpg.format") or "openpgp"
+    program = (_config(root, f"gpg.{kind}.program") or (_config(root, "gpg.program") if kind == "openpgp" else None)
+               or {"openpgp": "gpg", "x509": "gpgsm", "ssh": "ssh-keygen"}.get(kind, "gpg"))
+    if shutil.which(program) is None:
+        raise UserError(f"git is set to sign ({', '.join(signing)} = true) with {program!r}, which is not "
+                        "installed; nothing changed. Install it, or turn signing off for this repository: "
+                        + " && ".join(f"git config {k} false" for k in signing))
+
+
 def _target(root: Path, name: str) -> tuple[bool, str] | None:
-    """Whether tag ``name`` is annotated, and its commit; None when git has no such tag."""
-    out = run_git(root, "for-each-ref", "--format=%(objecttype) %(*objectname) %(objectname)",
+    """Whether tag ``name`` is annotated, and the commit it names (peeled through any tags it
+    points at, as GTO reads it); None when git has no such tag."""
+    out = run_git(root, "for-each-ref", "--format=%(objecttype) %(*objecttype) %(*objectname) %(objectname)",
                   f"refs/tags/{name}")
     for line in out.splitlines():
-        kind, *shas = line.split()
-        if kind == "tag":
-            return True, shas[0]
-        return False, shas[-1]
+        kind, *rest = line.split()
+        if kind != "tag":
+            return False, rest[-1]
+        if rest[0] == "commit":
+            return True, rest[1]
+        return True, run_git(root, "rev-parse", "--verify", "-q", f"refs/tags/{name}^{{commit}}")
     return None
+
+
+def _through_tag(root: Path, name: str) -> bool:
+    """Whether annotated tag ``name`` points at another tag (GTO reads that as no version)."""
+    return run_git(root, "for-each-ref", "--format=%(*objecttype)", f"refs/tags/{name}") == "tag"
 
 
 def _describe(root: Path, commit: str) -> str:
@@ -106,14 +149,20 @@ def _describe(root: Path, commit: str) -> str:
 
 def _lightweight(name: str) -> ConflictError:
     return ConflictError(f"git tag {name} exists as a lightweight tag, which GTO ignores; nothing changed. "
-                         f"Make it annotated where it is: git tag -a -f {shlex.quote(name)} -m {name} "
+                         f"Make it annotated where it is: git tag -a -f {shlex.quote(name)} -m {shlex.quote(name)} "
                          f"{shlex.quote(name)}")
+
+
+def _subject(root: Path, name: str) -> str:
+    return run_git(root, "for-each-ref", "--format=%(contents:subject)", f"refs/tags/{name}")
 
 
 def plan_version(root: Path, row: "VersionRow", says_same: Callable[[str], bool]) -> TagPlan:
     """``add --git``: the tag ``NAME@vVERSION`` for ``row``, to go on the pointer commit that
     follows. An existing tag is kept when ``says_same(its commit)`` (its pointer file names
-    these bytes), else ConflictError."""
+    these bytes) or when a ``--git`` move of mvc's made it on the commit ``row`` was added at,
+    else ConflictError."""
+    ready(root, commit=True)
     ref = format_ref(row.model, row.version)
     name = f"{row.model}@v{row.version}"
     found = _target(root, name)
@@ -122,7 +171,7 @@ def plan_version(root: Path, row: "VersionRow", says_same: Callable[[str], bool]
     annotated, commit = found
     if not annotated:
         raise _lightweight(name)
-    if says_same(commit):
+    if says_same(commit) or (commit == (row.git or {}).get("commit") and _subject(root, name) == f"Model version: {ref}"):
         return TagPlan(root, (Tag(name, commit, f"Model version: {ref}", True),), f"{ref} is registered")
     raise ConflictError(
         f"git tag {name} exists already on commit {_describe(root, commit)} and registers other bytes than "
@@ -131,12 +180,32 @@ def plan_version(root: Path, row: "VersionRow", says_same: Callable[[str], bool]
     )
 
 
+def _other_pointer(root: Path, commit: str, row: "VersionRow") -> tuple[str, str] | None:
+    """A pointer file at ``commit`` that names other bytes of ``row``'s model: (path, its version)."""
+    try:
+        out = run_git(root, "grep", "-l", "-F", "-e", f'model = "{row.model}"', commit, "--", "*.mvc")
+    except UserError:  # git grep exits 1 when nothing matches
+        return None
+    for line in out.splitlines():
+        path = line.split(":", 1)[1]
+        try:
+            data = tomllib.loads(run_git(root, "show", f"{commit}:{path}"))
+        except (UserError, tomllib.TOMLDecodeError):
+            continue
+        if data.get("model") == row.model and data.get("digest") != row.digest:
+            return path, str(data.get("version"))
+    return None
+
+
 def _registration(root: Path, row: "VersionRow") -> Tag:
     """The tag that registers ``row`` in git: the existing ``NAME@vVERSION``, else one to make
-    on the commit that was HEAD when the version was added (what ``gto assign`` does)."""
+    on the commit that was HEAD when the version was added (what ``gto assign`` does), unless
+    that commit's pointer file names other bytes of the model."""
     ref = format_ref(row.model, row.version)
     name = f"{row.model}@v{row.version}"
-    how = f"tag the commit that holds its pointer file: git tag -a {shlex.quote(name)} -m {shlex.quote(ref)} COMMIT"
+    how = (f"write its pointer file and tag it with 'mvc add PATH --name {row.model} --git' (PATH holding "
+           f"{ref}'s bytes), or tag the commit that holds its pointer file: "
+           f"git tag -a {shlex.quote(name)} -m {shlex.quote(f'Model version: {ref}')} COMMIT")
     found = _target(root, name)
     if found is not None:
         if not found[0]:
@@ -157,26 +226,50 @@ def _registration(root: Path, row: "VersionRow") -> Tag:
             f"{ref} was added at git commit {commit[:12]}, which git registers as {others[0]} already: GTO "
             f"gives a commit one version of a model, so it could not tell that {ref} serves; nothing changed: {how}"
         )
+    other = _other_pointer(root, commit, row)
+    if other is not None:
+        raise ConflictError(
+            f"{ref} was added at git commit {commit[:12]}, whose pointer file {other[0]} names other bytes of "
+            f"{row.model} ({other[1]}), so tagging it {name} would check out the wrong bytes; nothing changed. "
+            f"Run 'mvc add PATH --name {row.model} --git' with {ref}'s bytes first"
+        )
     return Tag(name, commit, f"Model version: {ref}", False)
 
 
-def plan_move(work: "UnitOfWork", model: str, channel: str, version: str, action: str) -> TagPlan:
+def plan_move(work: "UnitOfWork", model: str, channel: str, version: str, action: str,
+              catch_up: bool = False) -> TagPlan:
     """``promote``/``rollback``/``canary promote --git`` inside the move's unit of work: the tag
     ``NAME#CHANNEL#N`` on the commit that registers ``version`` (registering it there first if
-    git does not yet), N being the channel's moves with this one."""
+    git does not yet), N being the channel's moves with this one. ``catch_up``: the channel
+    serves ``version`` already (a promote that moves nothing): its last move's tag, unless the
+    channel's newest tag in git (the one GTO believes) is on that commit already."""
     check_gto_name("model", model)
     check_gto_name("channel", channel)
     root = work_tree(work.session.layout.work_dir)
+    ready(root)
     row = work.registry.get_version(model, version)
     ref = format_ref(model, version)
     registration = _registration(root, row)
-    name = f"{model}#{channel}#{len(work.registry.channel_history(model, channel)) + 1}"
+    moves = len(work.registry.channel_history(model, channel))
+    done = f"{channel} of {model} serves {version}"
+    if catch_up:
+        newest = run_git(root, "for-each-ref", "--sort=-taggerdate", "--count=1", "--format=%(refname:strip=2)",
+                         f"refs/tags/{model}#{channel}#*")
+        if newest and registration.exists and (_target(root, newest) or (False, ""))[1] == registration.commit:
+            return TagPlan(root, (registration, Tag(newest, registration.commit, "", True)), done)
+    name = f"{model}#{channel}#{max(moves + (0 if catch_up else 1), 1)}"
     tag = Tag(name, registration.commit, f"{action.capitalize().replace('-', ' ')} {ref} on {channel}", False)
     found = _target(root, name)
     if found is not None:
         annotated, commit = found
         if not annotated:
             raise _lightweight(name)
+        if commit == registration.commit and _through_tag(root, name):
+            raise ConflictError(
+                f"git tag {name} is on commit {commit[:7]} ({ref}) through another tag, and GTO misreads a tag "
+                f"of a tag (gto show names a hash for {channel}, not v{version}); nothing changed. Make it a tag "
+                f"of the commit: git tag -a -f {shlex.quote(name)} -m {shlex.quote(tag.message)} {commit}"
+            )
         if commit != registration.commit:
             raise ConflictError(
                 f"git tag {name} exists already on commit {_describe(root, commit)}, while this {action} would "
@@ -185,7 +278,7 @@ def plan_move(work: "UnitOfWork", model: str, channel: str, version: str, action
                 f"'mvc log {model} --channel {channel}', or move the channel without --git"
             )
         tag = tag._replace(exists=True)
-    return TagPlan(root, (registration, tag), f"{channel} of {model} serves {version}")
+    return TagPlan(root, (registration, tag), done)
 
 
 def _date_after_channel_tags(root: Path, name: str) -> dict[str, str] | None:
@@ -199,18 +292,43 @@ def _date_after_channel_tags(root: Path, name: str) -> dict[str, str] | None:
     return None
 
 
-def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict[str, Any] | None:
+def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict[str, Any]:
     """Make the tags ``plan`` checked (``commit`` fills in the pointer commit of ``add --git``),
-    after the registry committed; the plan's result, or None and a warning with the fix."""
-    tags = tuple(t if t.commit is not None else t._replace(commit=commit) for t in plan.tags)
-    for tag in tags:
+    after the registry committed; the plan's result. A tag that another process made meanwhile
+    (a concurrent move, a teammate's fetched) and that names the same commit is kept. When git
+    refuses one: a warning with the commands that make the rest, also under "warning"."""
+    tags = [t if t.commit is not None else t._replace(commit=commit) for t in plan.tags]
+    made: list[str] = []
+    for i, tag in enumerate(tags):
         if tag.exists:
             continue
         try:
             env = _date_after_channel_tags(plan.root, tag.name) if "#" in tag.name else None
             run_git(plan.root, "tag", "-a", tag.name, "-m", tag.message, tag.commit, env=env)
         except MvcError as exc:
-            session.warn(f"{plan.done}, but git tag {tag.name} could not be made ({exc.message}); make it with: "
-                         f"git tag -a {shlex.quote(tag.name)} -m {shlex.quote(tag.message)} {tag.commit}")
-            return None
-    return plan._replace(tags=tags).result()
+            if _same_now(plan.root, tag):
+                tags[i] = tag._replace(exists=True)
+                continue
+            rest = [t for t in tags[i:] if not t.exists]
+            fix = " && ".join(f"git tag -a {shlex.quote(t.name)} -m {shlex.quote(t.message)} {t.commit}" for t in rest)
+            warning = (f"{plan.done}, but git tag {tag.name} could not be made ({exc.message}); "
+                       f"make {'it' if len(rest) == 1 else 'them'} with: {fix}")
+            session.warn(warning)
+            return {**plan._replace(tags=tuple(tags)).result(), "created": made, "warning": warning}
+        made.append(tag.name)
+    return plan._replace(tags=tuple(tags)).result()
+
+
+def _same_now(root: Path, tag: Tag) -> bool:
+    """Whether git has ``tag`` now, annotated on its commit; while another git process holds
+    the lock of a tag of this name (it is making it), wait for it (3 s at most)."""
+    for _ in range(30):
+        try:
+            found = _target(root, tag.name)
+            lock = root / run_git(root, "rev-parse", "--git-path", f"refs/tags/{tag.name}.lock")
+        except MvcError:
+            return False
+        if found is not None or not lock.exists():
+            return found == (True, tag.commit)
+        time.sleep(0.1)
+    return False

@@ -105,12 +105,12 @@ def replay_stack(history: list[ChannelMoveRow]) -> list[str]:
 # -- the one path every move takes (see the module docstring) ----------------------------------
 
 def _move(session: "Session", action: str, model: str, channel: str, target: str,
-          plan_of: Callable[[ChannelRow], _Plan | None], message: str) -> Move:
+          plan_of: Callable[[ChannelRow], _Plan | None], message: str, git: bool = False) -> Move:
     state.check_channel(session, channel)
     role = state.role_for(channel)
     with state.channel_lock(session, model, channel):
         for _ in range(_ATTEMPTS):
-            done = _attempt(session, action, model, channel, target, role, plan_of, message)
+            done = _attempt(session, action, model, channel, target, role, plan_of, message, git)
             if done is not None:
                 return done
     raise ConflictError(f"{channel} of {model} kept being moved by other work dirs sharing the registry "
@@ -123,15 +123,25 @@ _ATTEMPTS = 20
 
 
 def _attempt(session: "Session", action: str, model: str, channel: str, target: str, role: str,
-             plan_of: Callable[[ChannelRow], _Plan | None], message: str) -> Move | None:
-    """Steps 1 to 6 once; None when the channel moved before the commit (nothing changed)."""
+             plan_of: Callable[[ChannelRow], _Plan | None], message: str, git: bool = False) -> Move | None:
+    """Steps 1 to 6 once; None when the channel moved before the commit (nothing changed).
+    With --git the tags are planned before the check runs (a conflict refuses first) and again
+    in the commit; ``git`` and no move: the tag of what the channel serves (GTO catches up)."""
+    from mvc.core import gittags
+
     d = state.deploy_folder(session, model, channel)
-    with session.change(role, action, target):
+    catch_up = None
+    with session.change(role, action, target) as work:
         before = state.channel_row(session.registry, model, channel)
         state.bring_in_step(session, model, channel)
         plan = plan_of(before)
+        if plan is not None and plan.git:
+            gittags.plan_move(work, model, channel, plan.after.version, plan.action)
+        elif plan is None and git and before.version is not None:
+            catch_up = gittags.plan_move(work, model, channel, before.version, action, catch_up=True)
     if plan is None:
-        return _outcome(session, action, before, before, changed=False)
+        return _outcome(session, action, before, before, changed=False,
+                        git=None if catch_up is None else gittags.create(session, catch_up))
     idle = deploy.other_slot(before.slot)
     if plan.stage is not None:
         deploy.fill_slot(state.writer(session), state.stored(session, plan.stage), d, idle)
@@ -152,11 +162,7 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
     crash_point("deploy:committed")
     session.derive(f"the deploy folder {d.root}", lambda: deploy.apply(
         d, plan.after.slot, state.routing_doc(session, plan.after), crash_prefix="deploy"))
-    tagged = None
-    if committed.tags is not None:
-        from mvc.core import gittags
-
-        tagged = gittags.create(session, committed.tags)
+    tagged = None if committed.tags is None else gittags.create(session, committed.tags)
     return _outcome(session, plan.action, before, plan.after, changed=True, git=tagged)
 
 
@@ -276,7 +282,8 @@ def promote(session: "Session", ref: str, channel: str, check: str | None = None
         after = ChannelRow(row.model, channel, row.version, None, 0, deploy.other_slot(before.slot), None)
         return _Plan("promote", after, stage=row_now, check=check, git=git)
 
-    return _move(session, "promote", row.model, channel, refs.format_ref(row.model, row.version), plan, message)
+    return _move(session, "promote", row.model, channel, refs.format_ref(row.model, row.version), plan, message,
+                 git)
 
 
 def rollback(session: "Session", name: str, channel: str = "production", to: str | None = None,

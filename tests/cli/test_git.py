@@ -41,7 +41,7 @@ def test_add_git_writes_pointer_commits_and_tags(work, home):
     # a lost pointer file is written again; its commit and tag say so already: kept, not an error
     pointer.unlink()
     again = m.json("add", "models/net.bin", "--name", "net", "--git")
-    assert again["git"] == {"pointer": str(pointer), "tag": "net@v0.1.0", "created": [],
+    assert again["git"] == {"pointer": str(pointer), "committed": False, "tag": "net@v0.1.0", "created": [],
                             "commit": git(work, "rev-parse", "HEAD", env=env)}
     assert tomllib.loads(pointer.read_text())["version"] == "0.1.0"
     assert git(work, "status", "--porcelain", env=env) == ""
@@ -100,9 +100,10 @@ def test_promote_git_tags_the_versions_commit_with_the_channel_move_count(work, 
     assert git(work, "cat-file", "-t", "net#staging#2", env=env) == "tag"  # annotated
     assert git(work, "tag", "-l", "net#*", env=env).split() == ["net#staging#1", "net#staging#2"]
     assert git(work, "rev-parse", "net#staging#2^{commit}", env=env) == git(work, "rev-parse", "HEAD", env=env)
-    # nothing to do: no move, no tag; without --git no "git" key
+    # no move: the channel's newest tag says this already, nothing to tag; without --git no "git" key
     again = m.json("promote", "net@0.1.1", "staging", "--git")
-    assert again["changed"] is False and "git" not in again
+    assert again["changed"] is False and again["git"] == {
+        "tag": "net#staging#2", "commit": git(work, "rev-parse", "HEAD", env=env), "created": []}
     assert "git" not in m.json("promote", "net@0.1.0", "production")
 
 

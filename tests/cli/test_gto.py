@@ -169,7 +169,8 @@ def test_a_clone_with_the_teammates_tags_fetched(work, home, tmp_path):
     commits = git(clone, "rev-list", "--count", "HEAD", env=env)
     added = c.json("add", "m.bin", "--name", "net", "--git")
     tagged = _commit_of(clone, "net@v0.1.0", env)
-    assert added["git"] == {"pointer": str(clone / "m.bin.mvc"), "tag": "net@v0.1.0", "commit": tagged, "created": []}
+    assert added["git"] == {"pointer": str(clone / "m.bin.mvc"), "committed": False, "tag": "net@v0.1.0",
+                            "commit": tagged, "created": []}
     moved = c.json("promote", "net@0.1.0", "staging", "--git")
     assert moved["git"] == {"tag": "net#staging#1", "commit": tagged, "created": []}
     assert git(clone, "rev-list", "--count", "HEAD", env=env) == commits
@@ -194,7 +195,9 @@ def test_git_refusing_the_pointer_commit_is_a_warning_with_the_fix(work, home):
     hook.chmod(0o755)
     write(work / "m.bin", b"one")
     proc = m("add", "m.bin", "--name", "net", "--git", "--json")
-    assert json.loads(proc.stdout)["created"] is True and "git" not in json.loads(proc.stdout)
+    out = json.loads(proc.stdout)
+    assert out["created"] is True and out["git"]["committed"] is False and out["git"]["created"] == []
+    assert "net@0.1.0 is registered, but git could not commit its pointer file" in out["git"]["warning"]
     assert "net@0.1.0 is registered, but git could not commit its pointer file" in proc.stderr
     assert "git tag -a net@v0.1.0" in proc.stderr
     assert [r["version"] for r in m.json("ls", "net")] == ["0.1.0"]
@@ -220,10 +223,91 @@ def test_git_refusing_the_channel_tag_after_the_move_is_a_warning_with_the_fix(w
                  "while read old new ref; do case \"$ref\" in *'#'*) echo 'no channel tags' >&2; exit 1;; esac; done\n")
     hook.chmod(0o755)
     proc = m("promote", "net@0.1.0", "staging", "--git", "--json")
-    assert json.loads(proc.stdout)["changed"] is True and "git" not in json.loads(proc.stdout)
+    out = json.loads(proc.stdout)
+    assert out["changed"] is True and out["git"]["created"] == []
+    assert "staging of net serves 0.1.0, but git tag net#staging#1 could not be made" in out["git"]["warning"]
     assert "staging of net serves 0.1.0, but git tag net#staging#1 could not be made" in proc.stderr
     assert m.json("ls")[0]["channels"]["staging"] == "0.1.0" and _gto(work)["net"]["stage"] == {}
     hook.unlink()
     fix = proc.stderr.split("make it with: ", 1)[1].strip()
     subprocess.run(fix, shell=True, cwd=work, env=env, check=True)
     _agree(m, work)
+
+
+def test_two_moves_registering_the_same_version_at_once_both_tag(work, home):
+    """Both moves plan net@v0.1.0; the first makes it (held in git's lock for a while by a
+    slow hook), the second finds it made, saying the same, and goes on to its channel tag."""
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"plain")
+    m("add", "m.bin", "--name", "net")  # no --git: either move registers it in git
+    marker = work.parent / "in-hook"
+    hook = write(work / ".git" / "hooks" / "reference-transaction",
+                 "#!/bin/sh\n[ \"$1\" = prepared ] && [ -n \"$SLOW_TAG\" ] || exit 0\n"
+                 "while read old new ref; do [ \"$ref\" = refs/tags/net@v0.1.0 ] && touch \"$SLOW_TAG\" "
+                 "&& sleep 1; done\nexit 0\n")
+    hook.chmod(0o755)
+    slow = subprocess.Popen([str(Path(sys.executable).parent / "mvc"), "promote", "net@0.1.0", "staging",
+                             "--git"], cwd=work, env={**m.env, "SLOW_TAG": str(marker)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(200):
+        if marker.exists() or slow.poll() is not None:
+            break
+        subprocess.run(["sleep", "0.05"])
+    assert marker.exists(), slow.communicate()
+    fast = m("promote", "net@0.1.0", "production", "--git", "--json")
+    assert slow.wait(30) == 0 and "warning" not in fast.stderr.lower(), fast.stderr
+    assert json.loads(fast.stdout)["git"]["created"] == ["net#production#1"]
+    assert "could not" not in slow.communicate()[1]
+    assert git(work, "tag", "-l", env=env).split() == ["net#production#1", "net#staging#1", "net@v0.1.0"]
+    assert _agree(m, work)["net"] == {"staging": "0.1.0", "production": "0.1.0"}
+
+
+def test_a_tag_of_the_same_commit_made_through_another_tag_says_the_same(work, home):
+    m = _project(work, home)
+    env = mvc_env(home)
+    for data in (b"one", b"two"):
+        write(work / "m.bin", data)
+        m("add", "m.bin", "--name", "resnet", "--git")
+    # a teammate's move 1 of production, tagged through the version's tag (a tag of a tag):
+    # the same commit, not a conflict; but GTO reads it as no version, so it is refused with the fix
+    git(work, "tag", "-a", "resnet#production#1", "-m", "x", "resnet@v0.1.1", env=env)
+    assert _gto(work)["resnet"]["stage"]["production"] != "v0.1.1"
+    before = (m.json("ls"), m.events())
+    proc = m.fail("promote", "resnet@0.1.1", "production", "--git")
+    assert "through another tag, and GTO misreads a tag of a tag" in proc.stderr
+    assert "exists already on commit" not in proc.stderr and (m.json("ls"), m.events()) == before
+    subprocess.run(proc.stderr.split("Make it a tag of the commit: ", 1)[1].strip(), shell=True, cwd=work,
+                   env=env, check=True)
+    moved = m.json("promote", "resnet@0.1.1", "production", "--git")
+    assert moved["git"] == {"tag": "resnet#production#1", "commit": _commit_of(work, "resnet@v0.1.1", env),
+                            "created": []}
+    assert _agree(m, work)["resnet"]["production"] == "0.1.1"
+
+
+def test_what_git_would_refuse_after_the_commit_is_refused_before(work, home, tmp_path):
+    """No committer identity, or signing without its program: exit 1, nothing changed."""
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"one")
+    m("add", "m.bin", "--name", "net")
+    before = (m.json("ls"), m.events(), git(work, "tag", env=env), git(work, "rev-parse", "HEAD", env=env))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nobody = {"HOME": str(empty), "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "", "GIT_COMMITTER_NAME": "",
+              "GIT_AUTHOR_EMAIL": "", "GIT_COMMITTER_EMAIL": "", "EMAIL": ""}
+    nobody = {k: v for k, v in nobody.items() if v} | {"XDG_CONFIG_HOME": str(empty)}
+    run = {k: v for k, v in m.env.items() if not k.startswith(("GIT_AUTHOR", "GIT_COMMITTER")) and k != "EMAIL"}
+    proc = subprocess.run([str(Path(sys.executable).parent / "mvc"), "promote", "net@0.1.0", "staging", "--git"],
+                          cwd=work, env={**run, **nobody}, capture_output=True, text=True)
+    assert proc.returncode == 1 and "no committer identity" in proc.stderr, proc.stderr
+    write(work / "m.bin", b"two")
+    assert "no committer identity" in subprocess.run(
+        [str(Path(sys.executable).parent / "mvc"), "add", "m.bin", "--name", "net", "--git"],
+        cwd=work, env={**run, **nobody}, capture_output=True, text=True).stderr
+    git(work, "config", "tag.gpgSign", "true", env=env)
+    git(work, "config", "gpg.program", "no-such-gpg-here", env=env)
+    proc = m.fail("promote", "net@0.1.0", "staging", "--git")
+    assert "'no-such-gpg-here', which is not installed" in proc.stderr
+    assert "git config tag.gpgSign false" in proc.stderr
+    assert (m.json("ls"), m.events(), git(work, "tag", env=env), git(work, "rev-parse", "HEAD", env=env)) == before

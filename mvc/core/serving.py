@@ -29,7 +29,12 @@ def channels_serving(registry: "Registry", model: str, version: str) -> list[str
 
 def state_of(row: "VersionRow", serving: list[str]) -> str:
     """``archived``, else ``production`` or ``staging`` by what serves it, else ``development``."""
-    if row.archived:
+    return state_from(row.archived, serving)
+
+
+def state_from(archived: bool, serving: list[str]) -> str:
+    """state_of from a version's ``archived`` flag and the channels that serve it."""
+    if archived:
         return "archived"
     if "production" in serving:
         return "production"

@@ -92,6 +92,11 @@ class VersionSummary(Result):
     created_at: str
     metrics: dict[str, Any]
 
+    def to_dict(self) -> dict[str, Any]:
+        # Result.to_dict's own, field by field without fields(): ls NAME --json has 100,000
+        return {"ref": self.ref, "version": self.version, "digest": self.digest, "state": self.state,
+                "tags": list(self.tags), "created_at": self.created_at, "metrics": dict(self.metrics)}
+
 
 @dataclass(frozen=True)
 class ModelSummary(Result):

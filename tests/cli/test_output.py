@@ -226,3 +226,27 @@ def test_a_value_in_a_pipe_is_escaped_reversibly():
 def test_an_empty_list_says_so(repo):
     assert repo("remote", "list").stdout == "no remotes; add one with 'mvc remote add NAME URL'\n"
     assert repo("tag", "m", check=False).returncode == 1  # an unknown model is an error, not an empty list
+
+
+def test_the_fast_writers_write_what_json_and_cell_write():
+    """records_json (ls NAME --json of 100,000 versions) is json.dumps(indent=2) byte for byte,
+    and a pipe's lines are cell() by cell, whatever the values hold."""
+    import json
+    import random
+
+    from mvc.cli.output import _lines, cell, records_json
+
+    rnd = random.Random(11)
+    scalars = ["", "a\tb\n", "é\u2028\"\\%s", "%", 0, -5, 10**30, 1.5, 1e-300, True, False, None]
+    for _ in range(400):
+        keys = [rnd.choice(["a", "é", "\n", '"', "%"]) + str(i) for i in range(rnd.randint(1, 4))]
+        rows = [{k: rnd.choice([rnd.choice(scalars), [rnd.choice(scalars)] * rnd.randint(0, 2),
+                                {rnd.choice(["m", "%t"]): rnd.choice(scalars)}]) for k in keys}
+                for _ in range(rnd.randint(1, 4))]
+        fast = records_json(rows)
+        assert fast is None or fast == json.dumps(rows, indent=2, ensure_ascii=False), rows
+        lines = [[rnd.choice([*scalars, ("x", "bold"), "\x00", "ok"]) for _ in keys] for _ in rows]
+        assert _lines(lines) == "".join("\t".join(cell(c[0] if isinstance(c, tuple) else c) for c in row) + "\n"
+                                        for row in lines)
+    assert records_json([{"a": 1}, {"b": 1}]) is None and records_json([{"a": [[1]]}]) is None
+    assert records_json([{"ref": "m@1.0.0", "tags": [], "metrics": {"acc": 0.5}}]) is not None

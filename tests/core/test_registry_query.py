@@ -52,3 +52,41 @@ def test_the_backend_sql_agrees_with_the_reference(filled, where):
             got = [v.version for v in filled.find_versions("resnet", filters, sort, limit)]
             want = [v.version for v in Registry.find_versions(filled, "resnet", filters, sort, limit)]
             assert got == want, (where, sort, limit)
+
+
+@pytest.mark.parametrize("where", [[], ["tag = best"], ["accuracy > 0.5", "state != archived"]], ids=str)
+def test_a_listing_reads_the_rows_find_versions_reads(filled, where):
+    """list_versions (ls NAME: the columns a listing shows, checked in bulk) gives what the
+    fallback cut from full rows gives."""
+    filters = query.parse_filters(where)
+    for key, name, descending in SORTS:
+        sort = query.Sort(key, name, descending)
+        got = filled.list_versions("resnet", filters, sort, None)
+        assert got == Registry.list_versions(filled, "resnet", filters, sort, None), (where, sort)
+        assert got and all(isinstance(r[4], dict) and isinstance(r[5], bool) for r in got)
+
+
+def test_lineage_reach_in_one_query_is_the_level_by_level_walk(reg):
+    """lineage_reach's recursive query reads the rows the fallback reads level by level, and
+    a walk over them is the walk that asks level by level (a --depth that never binds)."""
+    from mvc.core import lineage
+    from mvc.core.registry.base import LineageInput
+
+    a, b, c = ("data", "sha256:" + "a" * 64), ("data", "sha256:" + "b" * 64), ("code", "sha256:" + "c" * 64)
+    inputs = {1: [0, a], 2: [1, c], 3: [1, a], 4: [2, 3], 5: [b], 6: [5, 4, a], 7: [6, c]}  # 0 has none
+    ids = {}
+    with reg.transaction():
+        for i in range(9):
+            ids[i] = reg.insert_version(new_version(model="m", version=f"0.{i + 1}.0")).id
+            reg.add_lineage(ids[i], [LineageInput("model", parent=("m", f"0.{x + 1}.0")) if isinstance(x, int)
+                                     else LineageInput(x[0], x[1], f"/{x[0]}", {"size": 1}) for x in inputs.get(i, [])])
+    starts = [(ids[i], None, lineage.model_id("m", f"0.{i + 1}.0")) for i in range(9)]
+    starts += [(None, key, lineage.input_id(*key)) for key in (a, b, c)]
+    for vid, key, node in starts:
+        for up in (True, False):
+            got, want = reg.lineage_reach(vid, key, up), Registry.lineage_reach(reg, vid, key, up)
+            assert sorted(got, key=repr) == sorted(want, key=repr), (node, up)
+        one = lineage.neighbourhood(lineage.walk(reg, node, vid), node)
+        assert one == lineage.neighbourhood(lineage.walk(reg, node, vid, depth=50), node), node
+    # 1, 3 and 6 read A; then the parent rows out of 1 (to 2, 3), 2 and 3 (to 4), 4 (to 6), 6 (to 7)
+    assert len(reg.lineage_reach(None, a, False)) == 3 + 6

@@ -24,7 +24,8 @@ from mvc.core.registry.postgres_connection import Connection, check_url, server_
 from mvc.core.registry.postgres_schema import LOCK_KEY, MIGRATIONS, SCHEMA_VERSION
 from mvc.core.registry.postgres_transfer import PostgresTransfer
 from mvc.core.registry.values import (
-    damaged, detail, problems_of_event, problems_of_input, problems_of_version, version_row,
+    LISTED_COLUMNS, damaged, detail, listed_rows, problems_of_event, problems_of_input, problems_of_version,
+    version_row,
 )
 from mvc.core.semver import parse_version
 
@@ -154,14 +155,20 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
             (model,))
         return None if row is None else version_row(row)
 
-    def find_versions(self, model, filters, sort, limit=None) -> list[VersionRow]:
+    def _find(self, columns: str, model, filters, sort, limit) -> list[tuple]:
         from mvc.core.registry.postgres_query import clauses
 
         q = clauses(filters, sort, limit)
-        rows = self.conn.execute(
-            f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM}{q.joins} WHERE m.name = %s AND {q.where}"
+        return self.conn.execute(
+            f"SELECT {columns} {_VERSION_FROM}{q.joins} WHERE m.name = %s AND {q.where}"
             f" ORDER BY {q.order}", [model, *q.params])
-        return [version_row(r) for r in rows]
+
+    def find_versions(self, model, filters, sort, limit=None) -> list[VersionRow]:
+        return [version_row(r) for r in self._find(_VERSION_COLUMNS, model, filters, sort, limit)]
+
+    def list_versions(self, model, filters, sort, limit=None) -> list[tuple]:
+        rows = listed_rows(self._find(LISTED_COLUMNS, model, filters, sort, limit))
+        return super().list_versions(model, filters, sort, limit) if rows is None else rows  # damage: named
 
     def versions_by_digest(self, prefix: str) -> list[VersionRow]:
         rows = self.conn.execute(f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE v.digest >= %s AND v.digest < %s",
@@ -265,6 +272,11 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
                                      " ORDER BY l.id", (sorted({d for _, d in keyed}),))
             out += [r for r in rows if (r[1], r[2]) in keyed]
         return out
+
+    def lineage_reach(self, version_id, key, upstream) -> list[tuple]:
+        from mvc.core.registry.lineage_sql import reach
+
+        return reach(self.conn.execute, _LINEAGE_COLUMNS, "mvc.", "%s", version_id, key, upstream)
 
     def version_keys(self, version_ids: list[int]) -> dict[int, tuple[str, str, str]]:
         rows = self.conn.execute(f"SELECT v.id, m.name, v.version, v.digest {_VERSION_FROM} WHERE v.id = ANY(%s)",

@@ -19,7 +19,8 @@ from mvc.core.registry.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from mvc.core.registry.sqlite_transfer import SqliteTransfer
 from mvc.core.semver import parse_version
 from mvc.core.registry.values import (
-    damaged, detail, problems_of_event, problems_of_input, problems_of_version, version_row,
+    LISTED_COLUMNS, damaged, detail, listed_rows, problems_of_event, problems_of_input, problems_of_version,
+    version_row,
 )
 
 
@@ -164,14 +165,20 @@ class SqliteRegistry(SqliteTransfer, Registry):
             (model,)).fetchone()
         return None if row is None else version_row(row)
 
-    def find_versions(self, model, filters, sort, limit=None) -> list[VersionRow]:
+    def _find(self, columns: str, model, filters, sort, limit) -> list[tuple]:
         from mvc.core.registry.sqlite_query import clauses
 
         q = clauses(filters, sort, limit)
-        rows = self._conn.execute(
-            f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM}{q.joins} WHERE m.name = ? AND {q.where}"
+        return self._conn.execute(
+            f"SELECT {columns} {_VERSION_FROM}{q.joins} WHERE m.name = ? AND {q.where}"
             f" ORDER BY {q.order}", [model, *q.params])
-        return [version_row(r) for r in rows]
+
+    def find_versions(self, model, filters, sort, limit=None) -> list[VersionRow]:
+        return [version_row(r) for r in self._find(_VERSION_COLUMNS, model, filters, sort, limit)]
+
+    def list_versions(self, model, filters, sort, limit=None) -> list[tuple]:
+        rows = listed_rows(self._find(LISTED_COLUMNS, model, filters, sort, limit))
+        return super().list_versions(model, filters, sort, limit) if rows is None else rows  # damage: named
 
     def versions_by_digest(self, prefix: str) -> list[VersionRow]:
         upper = prefix + "\uffff"
@@ -307,6 +314,11 @@ class SqliteRegistry(SqliteTransfer, Registry):
                 chunk).fetchall()
             out += [r for r in rows if (r[1], r[2]) in keyed]
         return out
+
+    def lineage_reach(self, version_id, key, upstream) -> list[tuple]:
+        from mvc.core.registry.lineage_sql import reach
+
+        return reach(self._conn.execute, self._LINEAGE_COLUMNS, "", "?", version_id, key, upstream)
 
     def version_keys(self, version_ids: list[int]) -> dict[int, tuple[str, str, str]]:
         out: dict[int, tuple[str, str, str]] = {}

@@ -78,6 +78,39 @@ def version_row(r: tuple) -> VersionRow:
     return row
 
 
+# the columns of Registry.list_versions's rows, in both backends' SQL (v: versions): what a
+# listing shows, then the JSON fields it only checks
+LISTED_COLUMNS = "v.id, v.version, v.digest, v.created_at, v.metrics, v.archived, v.params, v.env, v.git"
+
+
+def _json_objects(texts: tuple) -> list | None:
+    """The JSON object of each text, read by json's C reader in one go (the texts as one
+    array), or None when one is not a JSON object. (Texts damaged so as to fit each other
+    into as many objects, such as '{"a":"' before '"}' and then '{},{}', would pass.)"""
+    try:
+        values = json.loads("[" + ",".join(texts) + "]")
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return values if len(values) == len(texts) and {type(v) for v in values} <= {dict} else None
+
+
+def listed_rows(rows: list) -> list[tuple] | None:
+    """``(id, version, digest, created_at, metrics, archived)`` from raw LISTED_COLUMNS rows,
+    the metrics decoded, each value checked as version_row checks it but in bulk (100,000
+    rows in a few C calls), or None when one is damaged: the caller then reads the full rows,
+    whose version_row names the damage."""
+    if not rows:
+        return []
+    ids, versions, digests, created, metrics, archived, *others = zip(*rows)
+    decoded = _json_objects(metrics)
+    try:
+        fine = decoded is not None and all(map(is_canonical, versions)) and all(map(DIGEST_RE.match, digests)) \
+            and all(_json_objects(texts) is not None for texts in others)
+    except TypeError:  # a digest that is not a text
+        fine = False
+    return list(zip(ids, versions, digests, created, decoded, map(bool, archived))) if fine else None
+
+
 def detail(text: Any, where: str) -> dict[str, Any]:
     """A JSON object field (a lineage input's detail, an event's details), checked."""
     try:

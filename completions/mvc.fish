@@ -357,7 +357,7 @@ complete -c mvc -n '__mvc_at \'mvc remote list\'' -l help -s h -d 'Show this mes
 complete -c mvc -n '__mvc_at \'mvc hooks\' 0' -f -a 'install' -d 'Install mvc\'s git hooks'
 complete -c mvc -n '__mvc_at \'mvc hooks\' 0' -f -a 'uninstall' -d 'Remove mvc\'s git hooks and put back the hooks they ran first'
 complete -c mvc -n '__mvc_at \'mvc hooks\'' -l help -s h -d 'Show this message and exit.'
-complete -c mvc -n '__mvc_at \'mvc hooks install\'' -l force -s f -d 'When another tool replaced mvc\'s hook since the last install, chain to the new hook and keep the one kept before as NAME.pre-mvc.N (nothing is deleted).'
+complete -c mvc -n '__mvc_at \'mvc hooks install\'' -l force -s f -d 'When another tool replaced mvc\'s hook since the last install, chain to the new hook and keep the one kept before as NAME.pre-mvc.N (nothing is deleted); take over hooks that serve another .mvc folder of the same work tree.'
 complete -c mvc -n '__mvc_at \'mvc hooks install\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc hooks install\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc hooks uninstall\'' -l json -d 'Print one JSON document on stdout.'

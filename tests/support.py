@@ -215,6 +215,14 @@ def git_project(work: Path, home: Path) -> "Mvc":
     return m
 
 
+def git_project_with_remote(work: Path, home: Path, store: Path) -> "Mvc":
+    """git_project with the directory remote ``store`` as its default remote, committed."""
+    m = git_project(work, home)
+    m("remote", "add", "origin", str(store))
+    git(work, "commit", "-q", "-am", "remote", env=mvc_env(home))
+    return m
+
+
 def write(path: Path, data: bytes | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode() if isinstance(data, str) else data)

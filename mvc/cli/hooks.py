@@ -44,7 +44,8 @@ def install(
     force: Annotated[bool, typer.Option(
         "--force", "-f",
         help="When another tool replaced mvc's hook since the last install, chain to the new hook "
-             "and keep the one kept before as NAME.pre-mvc.N (nothing is deleted).")] = False,
+             "and keep the one kept before as NAME.pre-mvc.N (nothing is deleted); take over hooks "
+             "that serve another .mvc folder of the same work tree.")] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Install mvc's git hooks.
@@ -52,7 +53,8 @@ def install(
     Installs post-checkout, post-merge and pre-push hooks where git runs them (git rev-parse
     --git-path hooks). A hook that is not mvc's is kept as NAME.pre-mvc and runs first with
     the same arguments and input; its failure stops git as before. Running it again changes
-    nothing.
+    nothing. A hooks folder git tracks (core.hooksPath) is refused with the line to add to the
+    committed hooks.
 
     EXAMPLES
 

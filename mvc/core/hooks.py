@@ -7,8 +7,10 @@ there before, and the quick check a hook makes before it opens anything.
   whatever PATH git was started with, often without the virtual environment); when that
   installation is gone it falls back to ``mvc`` on PATH.
 - A hook that was there before (git-lfs, husky, a hand-written one) is kept beside mvc's as
-  ``NAME.pre-mvc`` and runs first with the same arguments and standard input; when it fails,
-  git stops as it did before. ``uninstall`` puts it back.
+  ``NAME.pre-mvc`` and runs first with the same arguments and standard input (a shell script
+  with ``$0`` the hook's own name: husky v9 finds the user's hook from it); when it fails,
+  git stops as it did before. ``uninstall`` puts it back. A hooks folder git tracks, and a
+  hook serving another .mvc of the same work tree, are refused.
 - When nothing changed, a post-checkout hook must cost little more than starting Python:
   ``stale_pointers`` compares the pointer files git tracks with the stat cache before
   anything opens the registry or the object store.
@@ -60,12 +62,12 @@ if [ -n "$GIT_DIR" ]; then GIT_DIR=$(cd -- "$GIT_DIR" && pwd) && export GIT_DIR;
 if [ -n "$GIT_WORK_TREE" ]; then GIT_WORK_TREE=$(cd -- "$GIT_WORK_TREE" && pwd) && export GIT_WORK_TREE; fi
 cd -- {repo} 2>/dev/null && [ -d .mvc ] || exit 0
 mvc={program}
-if [ -x "$mvc" ]; then
+if [ -x "$mvc" ]{usable}; then
     "$mvc" {args}__hook {name} "$@"{replay}
 elif command -v mvc >/dev/null 2>&1; then
     mvc __hook {name} "$@"{replay}
 else
-    echo "mvc: the {name} hook cannot find mvc ($mvc is gone and no mvc is on PATH)" >&2
+    echo "mvc: the {name} hook cannot find mvc ($mvc is gone or lacks mvc, and no mvc is on PATH)" >&2
     exit 1
 fi
 """
@@ -102,7 +104,7 @@ def hooks_dir(work_dir: Path) -> Path:
     if _git(work_dir, "rev-parse", "--is-inside-work-tree") != "true":
         raise UserError(f"{work_dir} is not inside a git work tree; run 'git init' first")
     found = Path(_git(work_dir, "rev-parse", "--git-path", "hooks"))
-    return found if found.is_absolute() else (work_dir / found).absolute()
+    return Path(os.path.normpath(found if found.is_absolute() else work_dir.absolute() / found))
 
 
 def mvc_command() -> tuple[str, str]:
@@ -122,6 +124,8 @@ def script(name: str, repo_rel: str, command: tuple[str, str]) -> str:
     pre_push = name == "pre-push"
     return _SCRIPT.format(mark=MARK, version=f"mvc {__version__}", name=name, saved=SAVED_SUFFIX,
                           repo=shlex.quote(repo_rel), program=shlex.quote(command[0]), args=command[1],
+                          # an interpreter (no console script) may since have lost mvc: then PATH's
+                          usable=""" && "$mvc" -c 'import mvc' 2>/dev/null""" if command[1] else "",
                           stdin=_SAVE_STDIN if pre_push else "",
                           replay=' <"$input"' if pre_push else "")
 

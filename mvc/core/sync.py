@@ -295,9 +295,10 @@ def _checkout_one(session: "Session", path: Path, link: str, force: bool, progre
         needs.require_readable()
         have = all(store.has(d) for d in needs.by_digest)
     if not have:
-        if not remote:
+        source = _main_worktree_store(session, p.digest)
+        if source is None and not remote:
             remote.append(open_remote(session, None))
-        with _Mover(session, remote[0], push=False, jobs=None, progress=progress, on_total=None) as mover:
+        with _Mover(session, source or remote[0], push=False, jobs=None, progress=progress, on_total=None) as mover:
             needs = artifact_needs(store, [art], fetch=mover.fetch)
             needs.require_readable()
             mover.move(needs.digests)
@@ -310,6 +311,27 @@ def _checkout_one(session: "Session", path: Path, link: str, force: bool, progre
     except ConflictError:
         return str(p.target)
     return CheckedOut(refs.format_ref(p.model, p.version), p.digest, p.kind, written)
+
+
+def _main_worktree_store(session: "Session", digest: str) -> "Remote | None":
+    """In a linked worktree (``git worktree add``), whose own .mvc holds only what git carries,
+    the main work tree's store when it has ``digest``, read as a directory remote (the same
+    layout), so the post-checkout hook of ``git worktree add`` needs no remote."""
+    import subprocess
+
+    from mvc.core.remote_store import make_remote
+
+    work_dir = session.layout.work_dir
+    run = [subprocess.run(["git", *args], cwd=work_dir, capture_output=True, text=True)
+           for args in (["rev-parse", "--show-toplevel"], ["worktree", "list", "--porcelain"])]
+    if any(r.returncode for r in run) or not run[1].stdout.startswith("worktree "):
+        return None
+    main = Path(run[1].stdout.splitlines()[0][len("worktree "):])
+    mvc_dir = main / os.path.relpath(work_dir.resolve(), Path(run[0].stdout.strip()).resolve()) / ".mvc"
+    if main.resolve() == Path(run[0].stdout.strip()).resolve() or not (mvc_dir / "objects").is_dir():
+        return None
+    store = make_remote("main work tree", str(mvc_dir))
+    return store if store.has(digest) else None
 
 
 def _saved(session: "Session", path: Path) -> bool:

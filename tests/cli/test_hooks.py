@@ -9,16 +9,12 @@ import os
 import subprocess
 from pathlib import Path
 
-from support import BIN, Mvc, git, git_project, init_git, mvc_env, write
+from support import BIN, Mvc, git, git_project_with_remote, init_git, mvc_env, write
 
 BARE_PATH = "/usr/bin:/bin"  # what git may run hooks with: no virtual environment
 
 
-def _project(work: Path, home: Path, store: Path) -> Mvc:
-    m = git_project(work, home)
-    m("remote", "add", "origin", str(store))
-    git(work, "commit", "-q", "-m", "remote", env=mvc_env(home))
-    return m
+_project = git_project_with_remote
 
 
 def _two_branches(m: Mvc, work: Path) -> None:

@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from support import Mvc, git, git_project, mvc_env, write
+from support import Mvc, git, git_project, git_project_with_remote, mvc_env, write
 
 BARE_PATH = "/usr/bin:/bin"
 
@@ -33,17 +33,10 @@ HUSKY_HOOK = '#!/usr/bin/env sh\n. "$(dirname "$0")/h"\n'
 
 
 def _git(cwd: Path, home: Path, *args: str, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["git", *args], cwd=cwd, env=mvc_env(home, PATH=BARE_PATH, **extra),
+    proc = subprocess.run(["git", *args], cwd=cwd, env=mvc_env(home, **{"PATH": BARE_PATH, **extra}),
                           capture_output=True, text=True)
     assert not check or proc.returncode == 0, (args, proc.stdout, proc.stderr)
     return proc
-
-
-def _project(work: Path, home: Path, store: Path) -> Mvc:
-    m = git_project(work, home)
-    m("remote", "add", "origin", str(store))
-    git(work, "commit", "-q", "-m", "remote", env=mvc_env(home))
-    return m
 
 
 def _bare(tmp_path: Path, home: Path) -> Path:
@@ -53,7 +46,7 @@ def _bare(tmp_path: Path, home: Path) -> Path:
 
 
 def test_a_husky_v9_user_hook_still_blocks_the_push(work, home, tmp_path):
-    m = _project(work, home, tmp_path / "store")
+    m = git_project_with_remote(work, home, tmp_path / "store")
     husky = work / ".husky"
     write(husky / "_" / "h", HUSKY_H)
     write(husky / "_" / ".gitignore", "*\n")
@@ -75,7 +68,7 @@ def test_a_husky_v9_user_hook_still_blocks_the_push(work, home, tmp_path):
 
 
 def test_a_non_executable_earlier_hook_is_named_and_not_run(work, home, tmp_path):
-    m = _project(work, home, tmp_path / "store")
+    m = git_project_with_remote(work, home, tmp_path / "store")
     hooks = work / ".git" / "hooks"
     write(hooks / "pre-push", f'#!/bin/sh\necho ran > "{tmp_path / "ran"}"\n').chmod(0o644)
     m("hooks", "install")
@@ -87,7 +80,7 @@ def test_pre_push_checks_only_what_the_pushed_commits_bring(work, home, tmp_path
     """A pointer file already on origin whose object is nowhere does not block a code-only
     push; a pushed commit bringing one is refused; an object the remote has but this store
     lost is fine."""
-    m = _project(work, home, tmp_path / "store")
+    m = git_project_with_remote(work, home, tmp_path / "store")
     m("hooks", "install")
     env = mvc_env(home)
     bare = _bare(tmp_path, home)
@@ -121,7 +114,7 @@ def test_pre_push_checks_only_what_the_pushed_commits_bring(work, home, tmp_path
 def test_a_bad_pointer_does_not_stop_the_others(work, home, tmp_path):
     """a.bin.mvc, b.bin.mvc (size = "abc"), c.bin.mvc: a and c are written, b is reported,
     exit 1 at the end, by the hook and by mvc checkout alike; status calls b invalid."""
-    m = _project(work, home, tmp_path / "store")
+    m = git_project_with_remote(work, home, tmp_path / "store")
     env = mvc_env(home)
     m("hooks", "install")
     for name in ("a", "c"):
@@ -151,7 +144,7 @@ def test_a_bad_pointer_does_not_stop_the_others(work, home, tmp_path):
 
 
 def test_a_branch_switch_leaves_a_model_it_does_not_change_alone(work, home, tmp_path):
-    m = _project(work, home, tmp_path / "store")
+    m = git_project_with_remote(work, home, tmp_path / "store")
     m("hooks", "install")
     write(work / "net.bin", b"first")
     m("add", "net.bin", "--name", "net", "--git")
@@ -188,3 +181,36 @@ def test_a_committed_or_shared_hooks_folder_is_refused(work, home, tmp_path):
     assert "'.'" in clash.stderr and "--force" in clash.stderr
     other("hooks", "install", "--force")
     assert "cd -- ml " in (work / ".git" / "hooks" / "post-checkout").read_text()
+
+
+def test_git_worktree_add_takes_the_models_from_the_main_checkout(work, home, tmp_path):
+    """No remote: a linked worktree's .mvc holds only what git carries, and the hook of
+    git worktree add copies (verified) what the main work tree's store has."""
+    m = git_project(work, home)
+    m("hooks", "install")
+    write(work / "net.bin", b"weights")
+    m("add", "net.bin", "--name", "net", "--git")
+    wt = tmp_path / "wt"
+    added = _git(work, home, "worktree", "add", "-q", str(wt), "-b", "wt", check=False)
+    assert added.returncode == 0, added.stderr
+    assert (wt / "net.bin").read_bytes() == b"weights"
+    assert "checked out net@0.1.0" in added.stderr
+
+
+def test_a_hook_whose_interpreter_lost_mvc_uses_mvc_on_path(work, home, tmp_path):
+    from mvc.core.hooks import script
+
+    from support import BIN
+
+    m = git_project_with_remote(work, home, tmp_path / "store")
+    m("hooks", "install")
+    write(work / "net.bin", b"first")
+    m("add", "net.bin", "--name", "net", "--git")
+    git(work, "checkout", "-q", "-b", "exp", env=mvc_env(home))
+    write(work / "net.bin", b"second")
+    m("add", "net.bin", "--name", "net", "--git")
+    hook = work / ".git" / "hooks" / "post-checkout"
+    assert os.path.normpath(str(hook)) == str(hook)
+    hook.write_text(script("post-checkout", ".", ("/usr/bin/python3", "-m mvc ")))  # no mvc in it
+    _git(work, home, "checkout", "main", PATH=f"{BIN.parent}:{BARE_PATH}")
+    assert (work / "net.bin").read_bytes() == b"first"

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from support import Mvc, git, git_project, init_git, mvc_env, write
+from support import Mvc, git, git_project, git_project_with_remote, init_git, mvc_env, write
 
 
 def test_status_reports_each_pointer_unpushed_versions_and_the_repository(work, home, tmp_path):
@@ -141,3 +141,57 @@ def test_checkout_by_ref_in_a_clone_that_shares_the_registry(work, home, tmp_pat
     c("add", "net.bin", "--name", "net", "--git")
     assert [v["version"] for v in m.json("log", "net")] == ["0.1.1", "0.1.0"]
     assert m.json("status")["unpushed"] == ["net@0.1.1"]
+
+
+def test_status_shows_the_pointers_when_the_default_remote_cannot_be_used(work, home):
+    """exit 0 whatever the state (SPEC §3): an S3 remote without credentials, a core.remote
+    naming no remote; the remote's error in the JSON, the pointer files shown."""
+    m = git_project(work, home)
+    write(work / "a.bin", b"a")
+    m("add", "a.bin", "--name", "a", "--git")
+    m("remote", "add", "s3r", "s3://no-such-bucket/p", "--endpoint-url", "http://127.0.0.1:1",
+      env={"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"})
+    no_keys = {"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+               "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true"}
+    doc = m.json("status", env=no_keys)
+    assert [p["state"] for p in doc["pointers"]] == ["ok"] and doc["unpushed"] == []
+    assert doc["remote"]["name"] == "s3r" and doc["remote"]["error"]
+    assert "cannot be used" in m("status", env=no_keys).stdout
+    config = m.mvc_dir / "config.toml"
+    config.write_text(config.read_text().replace('remote = "s3r"', 'remote = "nosuch"'))
+    doc = m.json("status")
+    assert doc["remote"]["name"] == "nosuch" and "nosuch" in doc["remote"]["error"]
+    assert [p["state"] for p in doc["pointers"]] == ["ok"]
+
+
+def test_status_in_a_clone_without_a_registry_checks_the_remote(work, home, tmp_path):
+    m = git_project_with_remote(work, home, tmp_path / "store")
+    env = mvc_env(home)
+    c = _clone_after_push(m, tmp_path)
+    assert c.json("status")["unpushed"] == []
+    write(work / "other.bin", b"never pushed")
+    m("add", "other.bin", "--name", "other", "--git")
+    git(c.cwd, "pull", "-q", env=env)
+    assert not (c.cwd / ".mvc" / "registry.db").exists()
+    assert c.json("status")["unpushed"] == ["other@0.1.0"]
+    assert "Not on remote origin" in c("status").stdout
+
+
+def test_status_refuses_a_path_outside_the_repository_and_odd_pointer_names(work, home, tmp_path):
+    m = git_project(work, home)
+    env = mvc_env(home)
+    write(tmp_path / "elsewhere" / "x.bin.mvc", "")
+    assert "outside the repository" in m.fail("status", str(tmp_path / "elsewhere")).stderr
+    assert "outside the repository" in m.fail("status", "../elsewhere/x.bin.mvc").stderr
+    # a committed pointer file whose name is not UTF-8: invalid in status, refused by checkout
+    write(work / "a.bin", b"a")
+    m("add", "a.bin", "--name", "a", "--git")
+    odd = os.fsdecode(bytes(work) + b"/caf\xe9.bin.mvc")
+    with open(odd, "w") as f:
+        f.write((work / "a.bin.mvc").read_text())
+    git(work, "add", "-A", env=env)
+    git(work, "commit", "-q", "-m", "odd name", env=env)
+    doc = m.json("status")
+    assert sorted(p["state"] for p in doc["pointers"]) == ["invalid", "ok"]
+    refused = m.fail("checkout")
+    assert "not valid UTF-8" in refused.stderr and "Traceback" not in refused.stderr

@@ -212,6 +212,9 @@ class HistoryOps:
 
         node, vid = lineage.locate(session.registry, target, resolve=resolve,
                                    hash_path=lambda p: artifacts.hash_path(p, session.cache)[0])
-        graph = lineage.walk(session.registry, node, vid, upstream=upstream, downstream=downstream, depth=depth)
-        return LineageResult(**lineage.neighbourhood(graph, node, upstream=upstream,
-                                                     downstream=downstream, depth=depth))
+        from mvc.core.query import collector_paused
+
+        with collector_paused():  # the graph of tens of thousands of nodes, without the collector's walks
+            graph = lineage.walk(session.registry, node, vid, upstream=upstream, downstream=downstream, depth=depth)
+            return LineageResult(**lineage.neighbourhood(graph, node, upstream=upstream,
+                                                         downstream=downstream, depth=depth))

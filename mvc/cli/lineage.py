@@ -52,14 +52,17 @@ def lineage(
         raise UsageError(f"--json and --format {fmt} exclude each other; give one of them")
     fmt = fmt or "tree"
     result = open_repo().lineage(target, upstream=not downstream, downstream=not upstream, depth=depth)
-    if json_out or fmt == "json":
-        emit_json(result.to_dict())
-    elif fmt == "dot":
-        sys.stdout.write(result.to_dot())
-    elif fmt == "mermaid":
-        sys.stdout.write(result.to_mermaid())
-    else:
-        _render_tree(result, show_up=not downstream, show_down=not upstream)
+    from mvc.core.query import collector_paused
+
+    with collector_paused():  # tens of thousands of nodes: their dicts and lines, without the collector's walks
+        if json_out or fmt == "json":
+            emit_json(result.to_dict())
+        elif fmt == "dot":
+            sys.stdout.write(result.to_dot())
+        elif fmt == "mermaid":
+            sys.stdout.write(result.to_mermaid())
+        else:
+            _render_tree(result, show_up=not downstream, show_down=not upstream)
 
 
 Node = tuple[str, str, list]  # (label, rich style, children)

@@ -229,8 +229,9 @@ def test_an_empty_list_says_so(repo):
 
 
 def test_the_fast_writers_write_what_json_and_cell_write():
-    """records_json (ls NAME --json of 100,000 versions) is json.dumps(indent=2) byte for byte,
-    and a pipe's lines are cell() by cell, whatever the values hold."""
+    """records_json (ls NAME --json of 100,000 versions, lineage --json of 18,600 nodes) is
+    json.dumps(indent=2) byte for byte, and a pipe's lines are cell() by cell, whatever the
+    values hold."""
     import json
     import random
 
@@ -241,12 +242,15 @@ def test_the_fast_writers_write_what_json_and_cell_write():
     for _ in range(400):
         keys = [rnd.choice(["a", "é", "\n", '"', "%"]) + str(i) for i in range(rnd.randint(1, 4))]
         rows = [{k: rnd.choice([rnd.choice(scalars), [rnd.choice(scalars)] * rnd.randint(0, 2),
-                                {rnd.choice(["m", "%t"]): rnd.choice(scalars)}]) for k in keys}
+                                {rnd.choice(["m", "%t"]): rnd.choice(scalars)}]) for k in keys[:rnd.randint(0, 4)]}
                 for _ in range(rnd.randint(1, 4))]
-        fast = records_json(rows)
-        assert fast is None or fast == json.dumps(rows, indent=2, ensure_ascii=False), rows
+        for doc in (rows, {keys[0]: rows, "n": rnd.choice(scalars), "list": [rnd.choice(scalars)] * rnd.randint(0, 2)}):
+            fast = records_json(doc)
+            assert fast is None or fast == json.dumps(doc, indent=2, ensure_ascii=False), doc
         lines = [[rnd.choice([*scalars, ("x", "bold"), "\x00", "ok"]) for _ in keys] for _ in rows]
         assert _lines(lines) == "".join("\t".join(cell(c[0] if isinstance(c, tuple) else c) for c in row) + "\n"
                                         for row in lines)
-    assert records_json([{"a": 1}, {"b": 1}]) is None and records_json([{"a": [[1]]}]) is None
-    assert records_json([{"ref": "m@1.0.0", "tags": [], "metrics": {"acc": 0.5}}]) is not None
+    assert records_json([{"a": [[1]]}]) is None and records_json({"a": {"b": 1}}) is None
+    for doc in ([{"ref": "m@1.0.0", "tags": [], "metrics": {"acc": 0.5}}], [{"a": 1}, {"b": [2]}, {}],
+                {"node": "x", "up": [], "down": ["a", "b"], "nodes": [{"id": "a"}, {"id": "b", "size": None}]}):
+        assert records_json(doc) == json.dumps(doc, indent=2, ensure_ascii=False), doc

@@ -15,10 +15,15 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mvc.core.errors import UserError
 from mvc.core.objects import recipe_key
-from mvc.core.remote_store import DirectoryRemote, Remote
+from mvc.core.remote_dir import DirectoryRemote
+from mvc.core.remote_store import Remote
+
+if TYPE_CHECKING:
+    from mvc.core.statcache import StatCache
 
 
 def _key(remote: Remote, digest: str) -> str:
@@ -60,12 +65,33 @@ def read(remote: Remote, digest: str) -> bytes | None:
         raise _cannot(remote, exc) from None
 
 
-def write(remote: Remote, digest: str, data: bytes) -> int:
-    """Store a recipe on the remote (every chunk it names is there already); the bytes sent."""
+def read_known(remote: Remote, digest: str, cache: "StatCache | None") -> tuple[bytes, bool] | None:
+    """``read``, and whether the stat cache knows the file as one this machine wrote (the
+    store's own recipe, checked when made) and unchanged since; None when there is none."""
+    if not isinstance(remote, DirectoryRemote) or cache is None:
+        data = read(remote, digest)
+        return None if data is None else (data, False)
+    path = _key(remote, digest)
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            data = f.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise _cannot(remote, exc) from None
+    return data, cache.get(Path(path), st, written_by_us=True) == digest
+
+
+def write(remote: Remote, digest: str, data: bytes, cache: "StatCache | None" = None) -> int:
+    """Store a recipe on the remote (every chunk it names is there already); the bytes sent.
+    On a directory, ``cache`` records the file as this machine's (``read_known``)."""
     final = _key(remote, digest)
     try:
         if isinstance(remote, DirectoryRemote):
             _write_file(Path(remote.root) / "tmp", Path(final), data)
+            if cache is not None:
+                cache.put(Path(final), os.stat(final), digest)
         elif remote.atomic_put:  # one PUT: visible whole or not at all
             remote.fs.pipe_file(final, data)
         else:

@@ -25,14 +25,11 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
-import threading
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mvc.core.errors import IntegrityError, UserError
-from mvc.core.objects import CHUNK, RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key
+from mvc.core.objects import CHUNK, RECIPE_SUFFIX, ObjectStore, Progress, digest_bytes, digest_of_key, object_key
 
 if TYPE_CHECKING:
     from mvc.core.statcache import StatCache
@@ -66,7 +63,7 @@ def _storage_options(location: str, options: dict[str, str]) -> dict:
     return out
 
 
-def _cannot(name: str, location: str, exc: BaseException) -> UserError:
+def cannot_use(name: str, location: str, exc: BaseException) -> UserError:
     why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if is_s3(location) and "credentials" in why.lower():
         why += ("; the AWS chain supplies them: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
@@ -90,7 +87,7 @@ def _backend_errors(location: str) -> tuple[type[BaseException], ...]:
 class Remote:
     """A remote that fsspec reaches (S3 and others); see the module's docstring."""
 
-    def flush(self) -> None:
+    def flush(self, cache: "StatCache | None" = None) -> None:
         """Make what was uploaded so far durable and visible (DirectoryRemote batches; an
         fsspec upload is in place when ``upload`` returns)."""
 
@@ -109,7 +106,7 @@ class Remote:
             raise UserError(f"cannot use remote {name!r} at {location}: install the fsspec backend "
                             "it needs") from None
         except ValueError as exc:
-            raise _cannot(name, location, exc) from None
+            raise cannot_use(name, location, exc) from None
         self.root = self.root.rstrip("/")
         self.errors = _backend_errors(location)
         self.atomic_put = "s3" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
@@ -124,7 +121,7 @@ class Remote:
         except FileNotFoundError:
             return None
         except self.errors as exc:
-            raise _cannot(self.name, self.location, exc) from None
+            raise cannot_use(self.name, self.location, exc) from None
         return int(info.get("size") or 0) if info.get("type", "file") == "file" else None
 
     def has(self, digest: str) -> bool:
@@ -142,7 +139,7 @@ class Remote:
         except FileNotFoundError:
             return {}
         except self.errors as exc:
-            raise _cannot(self.name, self.location, exc) from None
+            raise cannot_use(self.name, self.location, exc) from None
         out: dict[str, int] = {}
         for path, info in found.items():
             digest = digest_of_key(path.removesuffix(RECIPE_SUFFIX))
@@ -154,7 +151,7 @@ class Remote:
                cache: "StatCache | None" = None) -> int:
         """Copy one local object to the remote, verifying its bytes on the way."""
         if not store.has(digest):
-            raise _missing_here(digest)
+            raise missing_here(digest)
         key = self._key(digest)
         if self.atomic_put:
             return self._put_final(store, digest, key, progress)
@@ -166,9 +163,9 @@ class Remote:
             self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
             self.fs.mv(tmp_key, key)
         except IntegrityError:
-            raise _corrupt_here(store, digest) from None
+            raise corrupt_here(store, digest) from None
         except self.errors as exc:
-            raise _cannot(self.name, self.location, exc) from None
+            raise cannot_use(self.name, self.location, exc) from None
         finally:
             if self.fs.exists(tmp_key):
                 self.fs.rm(tmp_key)
@@ -184,9 +181,9 @@ class Remote:
             dst.close()  # the single PUT, or the multipart upload's completion
             dst = None
         except IntegrityError:
-            raise _corrupt_here(store, digest) from None
+            raise corrupt_here(store, digest) from None
         except self.errors as exc:
-            raise _cannot(self.name, self.location, exc) from None
+            raise cannot_use(self.name, self.location, exc) from None
         finally:
             if dst is not None:  # failed: abort, never complete
                 try:
@@ -202,9 +199,20 @@ class Remote:
             with self.fs.open(self._key(digest), "rb", block_size=CHUNK) as src:
                 return store.put_stream(src, digest, progress)
         except FileNotFoundError:
-            raise _missing_there(self, digest) from None
+            raise missing_there(self, digest) from None
         except self.errors as exc:
-            raise _cannot(self.name, self.location, exc) from None
+            raise cannot_use(self.name, self.location, exc) from None
+
+    def fetch_bytes(self, digest: str, cache: "StatCache | None" = None) -> bytes | memoryview:
+        """A small object's bytes (a chunk, a manifest), read whole and verified against
+        its digest, for the store to stage and commit in a batch (sync.py)."""
+        try:
+            data = self.fs.cat_file(self._key(digest))
+        except FileNotFoundError:
+            raise missing_there(self, digest) from None
+        except self.errors as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+        return checked(self, data, digest)
 
     def uploads(self) -> list[tuple[str, float | None]]:
         """What interrupted pushes left (``tmp/upload-*``; on S3, incomplete multipart
@@ -216,7 +224,7 @@ class Remote:
         except FileNotFoundError:
             return []
         except self.errors as exc:
-            raise _cannot(self.name, self.location, exc) from None
+            raise cannot_use(self.name, self.location, exc) from None
         out = []
         for info in found:
             name = str(info.get("name", ""))
@@ -246,158 +254,6 @@ class Remote:
             self.fs.rm(key, recursive=True)
 
 
-class DirectoryRemote(Remote):
-    """A remote in a local (or mounted) directory: os-level copies, so that a push or pull of
-    a large object costs what ``cp`` does. An object the stat cache knows as hashed whole
-    since it last changed (a store object added here, a remote file this machine wrote or
-    verified) is copied by the kernel; every other one is hashed while it is copied.
-
-    Uploads are made durable and visible in batches (``flush``, after each batch a transfer
-    sends): a chunked model is thousands of small objects, and an fsync of each file and of
-    its folder cost a journal commit apiece, ten times what copying the bytes costs. So each
-    upload writes its temporary file only; ``flush`` syncs the filesystem once, renames every
-    file of the batch into place, and syncs once more for the renames. A crash at any point
-    leaves whole objects or none (a temporary file under ``tmp/``)."""
-
-    def __init__(self, name: str, location: str):
-        self.name = name
-        self.location = location
-        self.root = location.rstrip("/") or "/"
-        self.atomic_put = False
-        self._lock = threading.Lock()
-        self._pending: list[tuple[str, str, str, "StatCache | None"]] = []  # tmp, final, digest, cache
-
-    def _key(self, digest: str) -> str:
-        return os.path.join(self.root, "objects", object_key(digest))
-
-    def size_of(self, digest: str) -> int | None:
-        try:
-            st = os.stat(self._key(digest))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        return st.st_size if os.path.isfile(self._key(digest)) else None
-
-    def sizes(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for dirpath, _, files in os.walk(os.path.join(self.root, "objects")):
-            for f in files:
-                digest = digest_of_key(os.path.join(dirpath, f.removesuffix(RECIPE_SUFFIX)))
-                if digest is not None:
-                    out[digest] = out.get(digest, 0) + os.stat(os.path.join(dirpath, f)).st_size
-        return out
-
-    def upload(self, store: ObjectStore, digest: str, progress: Progress = None, *,
-               cache: "StatCache | None" = None) -> int:
-        if not store.has(digest):
-            raise _missing_here(digest)
-        try:
-            trusted = _known(cache, store.path(digest), digest, written_by_us=True)
-        except FileNotFoundError:  # not a whole object (a chunked file): verified as it is read
-            trusted = False
-        final = self._key(digest)
-        try:
-            os.makedirs(os.path.join(self.root, "tmp"), exist_ok=True)
-            tmp = os.path.join(self.root, "tmp", f"upload-{uuid.uuid4().hex}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)  # objects are read-only
-        except OSError as exc:
-            raise _cannot(self.name, self.location, exc) from None
-        try:
-            try:
-                store.export(digest, fd, trusted=trusted, progress=progress)
-                size = os.fstat(fd).st_size
-            finally:
-                os.close(fd)
-        except BaseException as exc:
-            os.unlink(tmp)
-            if isinstance(exc, IntegrityError):
-                raise _corrupt_here(store, digest) from None
-            if isinstance(exc, OSError):
-                raise _cannot(self.name, self.location, exc) from None
-            raise
-        with self._lock:
-            self._pending.append((tmp, final, digest, cache))
-        return size
-
-    def flush(self) -> None:
-        """Make the uploads so far durable and visible, each whole (see the class docstring)."""
-        with self._lock:
-            pending, self._pending = self._pending, []
-        if not pending:
-            return
-        try:
-            _sync_filesystem(self.root)
-            for tmp, final, _, _ in pending:
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.replace(tmp, final)
-            _sync_filesystem(self.root)
-        except OSError as exc:
-            raise _cannot(self.name, self.location, exc) from None
-        for _, final, digest, cache in pending:
-            if cache is not None:  # written from verified bytes: a pull here may trust it
-                cache.put(Path(final), os.stat(final), digest)
-
-    def download(self, store: ObjectStore, digest: str, progress: Progress = None, *,
-                 cache: "StatCache | None" = None) -> int:
-        src = self._key(digest)
-        try:
-            fd = os.open(src, os.O_RDONLY)
-        except FileNotFoundError:
-            raise _missing_there(self, digest) from None
-        except OSError as exc:
-            raise _cannot(self.name, self.location, exc) from None
-        try:
-            before = os.fstat(fd)
-            trusted = _known(cache, Path(src), digest, written_by_us=True, st=before)
-            size = store.put_fd(fd, digest, trusted=trusted, progress=progress)
-            if cache is not None and not trusted and os.fstat(fd) == before:
-                cache.put(Path(src), before, digest)  # hashed whole, unchanged meanwhile
-        finally:
-            os.close(fd)
-        return size
-
-    def uploads(self) -> list[tuple[str, float | None]]:
-        try:
-            names = os.listdir(os.path.join(self.root, "tmp"))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        out = []
-        for n in sorted(names):
-            if n.startswith("upload-"):
-                path = os.path.join(self.root, "tmp", n)
-                try:
-                    out.append((path, os.lstat(path).st_mtime))
-                except FileNotFoundError:
-                    continue
-        return out
-
-    def remove(self, key: str) -> None:
-        try:
-            os.unlink(key)
-        except FileNotFoundError:
-            pass
-
-
-def _sync_filesystem(path: str) -> None:
-    """Write back everything the filesystem holding ``path`` has in memory, and wait
-    (syncfs(2); os.sync() where the C library lacks it)."""
-    import ctypes
-
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
-        if syncfs is None or syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
-def _known(cache: "StatCache | None", path: Path, digest: str, *, written_by_us: bool,
-           st: os.stat_result | None = None) -> bool:
-    """Does the stat cache know ``path`` as holding ``digest``, unchanged since it was hashed?"""
-    st = st or os.stat(path)
-    return cache is not None and cache.get(path, st, written_by_us=written_by_us) == digest
-
-
 def _timestamp(info: dict, *names: str) -> float | None:
     when = next((info[k] for k in names if info.get(k) is not None), None)
     if hasattr(when, "timestamp"):
@@ -405,17 +261,24 @@ def _timestamp(info: dict, *names: str) -> float | None:
     return float(when) if isinstance(when, (int, float)) else None
 
 
-def _missing_here(digest: str) -> IntegrityError:
+def checked(remote: Remote, data: "bytes | memoryview", digest: str) -> "bytes | memoryview":
+    if digest_bytes(data) != digest:
+        raise IntegrityError(f"object {digest} arrived corrupt from remote {remote.name!r}: "
+                             "its bytes do not match its digest")
+    return data
+
+
+def missing_here(digest: str) -> IntegrityError:
     return IntegrityError(f"object {digest} is missing from the local store; cannot push it")
 
 
-def _corrupt_here(store: ObjectStore, digest: str) -> IntegrityError:
+def corrupt_here(store: ObjectStore, digest: str) -> IntegrityError:
     if not store.has(digest):  # removed while we read it
-        return _missing_here(digest)
+        return missing_here(digest)
     return IntegrityError(f"object {digest} is corrupt in the local store; not pushing it (run 'mvc verify')")
 
 
-def _missing_there(remote: Remote, digest: str) -> IntegrityError:
+def missing_there(remote: Remote, digest: str) -> IntegrityError:
     return IntegrityError(f"object {digest} is missing from remote {remote.name!r} ({remote.location}); "
                           "push it from a machine that has it")
 
@@ -425,5 +288,7 @@ def make_remote(name: str, location: str, options: dict[str, str] | None = None)
     if location.startswith("file://"):
         location = location[len("file://"):]
     if not is_url(location):
+        from mvc.core.remote_dir import DirectoryRemote
+
         return DirectoryRemote(name, location)
     return Remote(name, location, options)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from mvc.core.session import Session
 
 Progress = Callable[[int], None] | None
+SMALL = 8 << 20  # a pull fetches an object up to this size whole, to commit it in a batch
 OnTotal = Callable[[int], None] | None  # the bytes a transfer will move, as soon as known
 
 
@@ -69,6 +70,9 @@ class _Mover:
         self.moved: list[str] = []
         self.seen: set[str] = set()
         self.recipes: dict[str, "Recipe"] = {}  # pull: the remote's recipes of files to fetch
+        self.known: set[str] = set()  # pull: recipes this machine wrote there (the stat cache says)
+        self.arrived: set[str] = set()  # pull: objects hashed on their way in
+        self.staged: list[tuple[str, str]] = []  # pull: (tmp, digest) of small objects to commit
         self.skipped = 0
         self.bytes = 0
         self.total = 0
@@ -78,11 +82,26 @@ class _Mover:
 
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
-        if self.push and exc[0] is not None:
+        if exc[0] is not None:
             try:  # what arrived whole before the failure is kept: a rerun skips it
-                self.remote.flush()
-            except MvcError:
+                self._settle()
+            except (MvcError, OSError):
                 pass  # the first failure is the one to report
+
+    def _settle(self) -> None:
+        """Make what moved so far durable and visible, in one batch: a push's uploads
+        (Remote.flush); a pull's small objects, verified, staged in the store's tmp/ and
+        committed together (one round of fsyncs, then renames, then the folders' fsyncs),
+        so no partial object is ever visible and a recipe comes only after its chunks."""
+        if self.push:
+            self.remote.flush()
+            return
+        with self.lock:
+            staged, self.staged = self.staged, []
+        self.store.commit_chunks(staged)
+        self.remote.flush(self.cache)
+        if self.cache is not None:
+            self.cache.put_many(self.store.written())  # verified here: push and checkout trust them
 
     def _tick(self, nbytes: int) -> None:
         if self.progress:
@@ -98,10 +117,13 @@ class _Mover:
         if self.store.has(digest):
             return None
         size = self.remote.size_of(digest)
-        if size is None and (data := remote_recipes.read(self.remote, digest)) is not None:
+        if size is None and (found := remote_recipes.read_known(self.remote, digest, self.cache)) is not None:
             from mvc.core.chunked import Recipe
 
+            data, known = found
             self.recipes[digest] = Recipe.from_bytes(data, digest)  # refuses a malformed one
+            if known:
+                self.known.add(digest)
             return Item(digest, len(data))
         return Item(digest, size or 0)  # a missing one fails when it is moved, naming it
 
@@ -144,8 +166,7 @@ class _Mover:
             self.on_total(self.total)
         items = sorted(items, key=lambda item: -item.size)
         self._run(self._one, items)
-        if self.push:
-            self.remote.flush()  # the batch becomes durable and visible, each object whole
+        self._settle()  # the batch becomes durable and visible, each object whole
 
     def _one(self, item: Item) -> None:
         recipe = self._recipe(item.digest)
@@ -153,6 +174,14 @@ class _Mover:
             n = self._put_recipe(recipe)
         elif self.push:
             n = self.remote.upload(self.store, item.digest, self._tick, cache=self.cache)
+        elif item.size <= SMALL:
+            data = self.remote.fetch_bytes(item.digest, self.cache)
+            tmp, n = self.store.stage_chunk(data, item.digest), len(data)
+            with self.lock:
+                self.arrived.add(item.digest)
+                if tmp is not None:
+                    self.staged.append((tmp, item.digest))
+            self._tick(n)
         else:
             n = self.remote.download(self.store, item.digest, self._tick, cache=self.cache)
         with self.lock:
@@ -166,9 +195,11 @@ class _Mover:
 
         data = recipe.to_bytes()
         if self.push:
-            return remote_recipes.write(self.remote, recipe.digest, data)
-
-        if chunked.read(self.store, recipe, None) != recipe.digest:
+            return remote_recipes.write(self.remote, recipe.digest, data, self.cache)
+        # A recipe this machine wrote there is the store's own, checked when it was made: its
+        # chunks, each checked on arrival, make the file. Any other is read back whole, once.
+        if recipe.digest not in self.known and \
+                chunked.read(self.store, recipe, None, verified=self.arrived) != recipe.digest:
             raise IntegrityError(f"object {recipe.digest} arrived corrupt: the chunks of its recipe on "
                                  f"remote {self.remote.name!r} do not make its bytes")
         self.store.put_recipe(recipe)

@@ -1,0 +1,198 @@
+"""A remote in a local or mounted directory (remote_store.py says what every remote
+guarantees): os-level copies, uploads made durable and visible in batches, small objects
+fetched whole for the store to commit in batches."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mvc.core.errors import IntegrityError
+from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key
+from mvc.core.pipes import sync_files
+from mvc.core.remote_store import Remote, cannot_use, checked, corrupt_here, missing_here, missing_there
+
+if TYPE_CHECKING:
+    from mvc.core.statcache import StatCache
+
+
+class DirectoryRemote(Remote):
+    """A remote in a local (or mounted) directory: os-level copies, so that a push or pull of
+    a large object costs what ``cp`` does. An object the stat cache knows as hashed whole
+    since it last changed (a store object added here, a remote file this machine wrote or
+    verified) is copied by the kernel; every other one is hashed while it is copied.
+
+    Uploads are made durable and visible in batches (``flush``, after each batch a transfer
+    sends): a chunked model is thousands of small objects, and an fsync of each file and of
+    its folder cost a journal commit apiece, ten times what copying the bytes costs. So each
+    upload writes its temporary file only; ``flush`` fsyncs the batch's files together
+    (pipes.sync_files: one journal commit for many, and only our own data, where a syncfs
+    would wait for every other writer's on a shared filesystem), renames each into place and
+    fsyncs the folders it touched. A crash at any point leaves whole objects or none (a
+    temporary file under ``tmp/``)."""
+
+    def __init__(self, name: str, location: str):
+        self.name = name
+        self.location = location
+        self.root = location.rstrip("/") or "/"
+        self.atomic_put = False
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str, str, "StatCache | None"]] = []  # tmp, final, digest, cache
+        self._tmp_made = False
+        self._buffers = threading.local()  # fetch_bytes reads into one buffer per thread
+        self._verified: list[tuple[Path, os.stat_result, str]] = []  # files fetch_bytes hashed
+
+    def _key(self, digest: str) -> str:
+        return os.path.join(self.root, "objects", object_key(digest))
+
+    def size_of(self, digest: str) -> int | None:
+        try:
+            st = os.stat(self._key(digest))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return st.st_size if os.path.isfile(self._key(digest)) else None
+
+    def sizes(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for dirpath, _, files in os.walk(os.path.join(self.root, "objects")):
+            for f in files:
+                digest = digest_of_key(os.path.join(dirpath, f.removesuffix(RECIPE_SUFFIX)))
+                if digest is not None:
+                    out[digest] = out.get(digest, 0) + os.stat(os.path.join(dirpath, f)).st_size
+        return out
+
+    def upload(self, store: ObjectStore, digest: str, progress: Progress = None, *,
+               cache: "StatCache | None" = None) -> int:
+        if not store.has(digest):
+            raise missing_here(digest)
+        try:
+            trusted = _known(cache, store.path(digest), digest, written_by_us=True)
+        except FileNotFoundError:  # not a whole object (a chunked file): verified as it is read
+            trusted = False
+        final = self._key(digest)
+        try:
+            if not self._tmp_made:
+                os.makedirs(os.path.join(self.root, "tmp"), exist_ok=True)
+                self._tmp_made = True
+            tmp = os.path.join(self.root, "tmp", f"upload-{uuid.uuid4().hex}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)  # objects are read-only
+        except OSError as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+        try:
+            try:
+                store.export(digest, fd, trusted=trusted, progress=progress)
+                size = os.fstat(fd).st_size
+            finally:
+                os.close(fd)
+        except BaseException as exc:
+            os.unlink(tmp)
+            if isinstance(exc, IntegrityError):
+                raise corrupt_here(store, digest) from None
+            if isinstance(exc, OSError):
+                raise cannot_use(self.name, self.location, exc) from None
+            raise
+        with self._lock:
+            self._pending.append((tmp, final, digest, cache))
+        return size
+
+    def flush(self, cache: "StatCache | None" = None) -> None:
+        """Make the uploads so far durable and visible, each whole (see the class docstring);
+        record in ``cache`` the remote files fetch_bytes verified, in one transaction."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            verified, self._verified = self._verified, []
+        if cache is not None:
+            cache.put_many(verified)
+        if not pending:
+            return
+        folders = sorted({os.path.dirname(final) for _, final, _, _ in pending})
+        try:
+            sync_files([tmp for tmp, _, _, _ in pending])
+            for folder in folders:
+                os.makedirs(folder, exist_ok=True)
+            for tmp, final, _, _ in pending:
+                os.replace(tmp, final)
+            sync_files(folders)
+        except OSError as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+        caches = {id(c): c for _, _, _, c in pending if c is not None}
+        for c in caches.values():  # written from verified bytes: a pull here may trust them
+            c.put_many([(Path(final), os.stat(final), digest) for _, final, digest, of in pending if of is c])
+
+    def fetch_bytes(self, digest: str, cache: "StatCache | None" = None) -> memoryview:
+        """Read whole and verified; a file the stat cache knows (this machine wrote or
+        verified it, unchanged since) is not hashed again. ``flush(cache)`` records the
+        files hashed here. The bytes are a view of this thread's buffer (reused: no page
+        faults per chunk), valid until its next call."""
+        src, fd = self._open(digest)
+        try:
+            st = os.fstat(fd)
+            buf = getattr(self._buffers, "buf", None)
+            if buf is None or len(buf) < st.st_size:
+                buf = self._buffers.buf = bytearray(max(st.st_size, 1 << 20))
+            data = memoryview(buf)[:os.preadv(fd, [memoryview(buf)[:st.st_size]], 0)]
+            unchanged = len(data) == st.st_size and os.fstat(fd) == st
+        except OSError as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+        finally:
+            os.close(fd)
+        if unchanged and _known(cache, Path(src), digest, written_by_us=True, st=st):
+            return data
+        data = checked(self, data, digest)
+        with self._lock:
+            self._verified.append((Path(src), st, digest))
+        return data
+
+    def download(self, store: ObjectStore, digest: str, progress: Progress = None, *,
+                 cache: "StatCache | None" = None) -> int:
+        src, fd = self._open(digest)
+        try:
+            before = os.fstat(fd)
+            trusted = _known(cache, Path(src), digest, written_by_us=True, st=before)
+            size = store.put_fd(fd, digest, trusted=trusted, progress=progress)
+            if cache is not None and not trusted and os.fstat(fd) == before:
+                cache.put(Path(src), before, digest)  # hashed whole, unchanged meanwhile
+        finally:
+            os.close(fd)
+        return size
+
+    def _open(self, digest: str) -> tuple[str, int]:
+        """The path of the object here and a read-only descriptor of it."""
+        src = self._key(digest)
+        try:
+            return src, os.open(src, os.O_RDONLY)
+        except FileNotFoundError:
+            raise missing_there(self, digest) from None
+        except OSError as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+
+    def uploads(self) -> list[tuple[str, float | None]]:
+        try:
+            names = os.listdir(os.path.join(self.root, "tmp"))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        out = []
+        for n in sorted(names):
+            if n.startswith("upload-"):
+                path = os.path.join(self.root, "tmp", n)
+                try:
+                    out.append((path, os.lstat(path).st_mtime))
+                except FileNotFoundError:
+                    continue
+        return out
+
+    def remove(self, key: str) -> None:
+        try:
+            os.unlink(key)
+        except FileNotFoundError:
+            pass
+
+
+def _known(cache: "StatCache | None", path: Path, digest: str, *, written_by_us: bool,
+           st: os.stat_result | None = None) -> bool:
+    """Does the stat cache know ``path`` as holding ``digest``, unchanged since it was hashed?"""
+    st = st or os.stat(path)
+    return cache is not None and cache.get(path, st, written_by_us=written_by_us) == digest

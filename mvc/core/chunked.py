@@ -410,6 +410,8 @@ def copy_trusted(store: "ObjectStore", recipe: Recipe, dst_fd: int, progress: Pr
                 progress(chunk.size)
     finally:
         flusher.stop()
+    if flusher.error is not None:  # reported once per descriptor: the caller's fsync would miss it
+        raise flusher.error
 
 
 FLUSH_EVERY = 64 << 20
@@ -420,6 +422,7 @@ class _Flusher:
 
     def __init__(self, fd: int):
         self.fd, self.wanted, self.done = fd, threading.Event(), False
+        self.error: OSError | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -431,7 +434,8 @@ class _Flusher:
                 return
             try:
                 os.fdatasync(self.fd)
-            except OSError:  # the caller's own fsync reports it
+            except OSError as exc:
+                self.error = exc
                 return
 
     def stop(self) -> None:

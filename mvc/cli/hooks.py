@@ -15,6 +15,7 @@ EXAMPLES
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -36,6 +37,8 @@ def _render(result) -> None:
         kept = ""
         if c.earlier and c.action in ("installed", "updated", "unchanged"):
             kept = f" (runs the earlier hook {c.earlier} first)"
+            if not os.access(c.earlier, os.X_OK):  # as git treats a hook that is not executable
+                kept = f" (the earlier hook {c.earlier} is not executable, so it does not run)"
         say(f"{_SAID.get(c.action, c.action)}: {c.path}{kept}")
 
 

@@ -200,9 +200,9 @@ def install(work_dir: Path, force: bool = False) -> list[HookChange]:
         other = _serves(hook)
         if other is not None and other != repo_rel and not force:
             raise ConflictError(
-                f"{hook} is mvc's hook for the repository in {other!r} (a folder of the same git work "
-                f"tree); installing it for {repo_rel!r} would stop it working there. Use --force to "
-                "take it over"
+                f"{hook} is mvc's hook for the .mvc in {other!r} (relative to the top of the work tree); "
+                f"installing it for the one in {repo_rel!r} would stop it working there. Use --force "
+                "to take it over"
             )
         foreign = os.path.lexists(hook) and not is_mvcs(hook)
         clash = foreign and os.path.lexists(saved) and not _same_bytes(hook, saved)

@@ -71,7 +71,7 @@ def test_a_non_executable_earlier_hook_is_named_and_not_run(work, home, tmp_path
     m = git_project_with_remote(work, home, tmp_path / "store")
     hooks = work / ".git" / "hooks"
     write(hooks / "pre-push", f'#!/bin/sh\necho ran > "{tmp_path / "ran"}"\n').chmod(0o644)
-    m("hooks", "install")
+    assert "pre-push.pre-mvc is not executable, so it does not run" in m("hooks", "install").stdout
     pushed = _git(work, home, "push", "-q", str(_bare(tmp_path, home)), "main")
     assert "pre-push.pre-mvc is not executable" in pushed.stderr and not (tmp_path / "ran").exists()
 

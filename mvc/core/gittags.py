@@ -150,7 +150,7 @@ def _describe(root: Path, commit: str) -> str:
 def _lightweight(name: str) -> ConflictError:
     return ConflictError(f"git tag {name} exists as a lightweight tag, which GTO ignores; nothing changed. "
                          f"Make it annotated where it is: git tag -a -f {shlex.quote(name)} -m {shlex.quote(name)} "
-                         f"{shlex.quote(name)}")
+                         f"{shlex.quote(name + '^{commit}')}")
 
 
 def _subject(root: Path, name: str) -> str:

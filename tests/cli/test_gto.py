@@ -387,3 +387,17 @@ def test_add_git_keeps_the_version_tag_a_move_made(work, home):
     added = m.json("add", "m.bin", "--name", "net", "--git")
     assert added["git"]["tag"] == "net@v0.1.0" and added["git"]["commit"] == head and added["git"]["created"] == []
     assert _agree(m, work)["net"]["staging"] == "0.1.0"
+
+
+def test_a_lightweight_channel_tag_is_refused_with_a_command_that_runs(work, home):
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"one")
+    m("add", "m.bin", "--name", "net", "--git")
+    git(work, "tag", "net#staging#1", "HEAD", env=env)  # lightweight: GTO ignores it
+    proc = m.fail("promote", "net@0.1.0", "staging", "--git")
+    assert "-m 'net#staging#1'" in proc.stderr
+    subprocess.run(proc.stderr.split("Make it annotated where it is: ", 1)[1].strip(), shell=True, cwd=work,
+                   env=env, check=True)
+    assert m.json("promote", "net@0.1.0", "staging", "--git")["git"]["created"] == []
+    assert _agree(m, work)["net"]["staging"] == "0.1.0"

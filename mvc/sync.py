@@ -109,12 +109,14 @@ class SyncOps:
             None if found.remote is None else dict(zip(("name", "url", "error"), found.remote)),
             "locked" if found.locked else "open")
 
-    def push_commits(self, commits: Iterable[str], *, remote: str | None = None) -> TransferResult:
+    def push_commits(self, commits: Iterable[str], *, remote: str | None = None,
+                     known: Iterable[str] = ()) -> TransferResult:
         """Copy to a remote (default: the default one) the objects that the pointer files in
-        ``commits`` need (the pre-push hook: the commits being pushed)."""
+        ``commits`` need (the pre-push hook: the commits being pushed); ``known``: commits the
+        git remote has already (besides the remote-tracking branches)."""
         from mvc.core import hooks, sync
 
-        found = hooks.to_push(self.session, list(commits), remote)
+        found = hooks.to_push(self.session, list(commits), remote, list(known))
         return _transfer_result(sync.push(self.session, remote=remote, artifacts=found))
 
     def install_hooks(self, *, force: bool = False) -> HooksResult:

@@ -47,10 +47,10 @@ def _push() -> None:
         return
     from mvc.core.hooks import pushed_commits
 
-    commits = pushed_commits(sys.stdin.read())
+    commits, known = pushed_commits(Path.cwd(), sys.stdin.read())
     if not commits:  # only deletions
         return
-    result = repo.push_commits(commits)
+    result = repo.push_commits(commits, known=known)
     if result.transferred:
         _tell(f"pushed {result.transferred} objects ({human_size(result.bytes)}) to {result.remote}")
 

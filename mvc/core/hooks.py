@@ -325,15 +325,18 @@ def stale_pointers(work_dir: Path, mvc_dir: Path) -> list[Path]:
 
 # -- what the pre-push hook pushes ----------------------------------------------------------
 
-def pushed_commits(refs_text: str) -> list[str]:
+def pushed_commits(work_dir: Path, refs_text: str) -> tuple[list[str], list[str]]:
     """The commits being pushed, from what git hands pre-push on standard input
-    (``<local ref> <local sha> <remote ref> <remote sha>`` a line); deletions carry none."""
-    found = []
-    for line in refs_text.splitlines():
-        parts = line.split()
+    (``<local ref> <local sha> <remote ref> <remote sha>`` a line; deletions carry none), and
+    the remote's tips that this repository has (what the remote has already)."""
+    found, known = [], []
+    for parts in (line.split() for line in refs_text.splitlines()):
         if len(parts) == 4 and parts[1].strip("0"):
             found.append(parts[1])
-    return list(dict.fromkeys(found))
+        if len(parts) == 4 and parts[3].strip("0") and not subprocess.run(
+                ["git", "cat-file", "-e", f"{parts[3]}^{{commit}}"], cwd=work_dir, capture_output=True).returncode:
+            known.append(parts[3])
+    return list(dict.fromkeys(found)), known
 
 
 def _git_out(work_dir: Path, *args: str) -> str:
@@ -359,13 +362,13 @@ def changed_pointer_files(work_dir: Path, old: str, new: str) -> set[Path]:
     return {work_dir / n for n in names if _is_pointer_name(n)}
 
 
-def _pointer_blobs(work_dir: Path, commits: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+def _pointer_blobs(work_dir: Path, commits: list[str], known: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     """(blob sha -> where) of the pointer files that ``commits`` and the commits before them
     no remote-tracking branch has yet wrote (as git-lfs pushes what the pushed commits
     introduce), and of the others at the pushed tips."""
     introduced: dict[str, str] = {}
     log = _git_out(work_dir, "log", "--raw", "--no-abbrev", "--no-renames", "--format=commit %H", *commits,
-                   "--not", "--remotes", "--", "*.mvc")
+                   "--not", "--remotes", *known, "--", "*.mvc")
     commit = ""
     for line in log.splitlines():
         if line.startswith("commit "):
@@ -385,7 +388,8 @@ def _pointer_blobs(work_dir: Path, commits: list[str]) -> tuple[dict[str, str], 
     return introduced, at_tips
 
 
-def pointers_in_commits(work_dir: Path, commits: list[str]) -> tuple[list, list]:
+def pointers_in_commits(work_dir: Path, commits: list[str],
+                        known: tuple[str, ...] | list[str] = ()) -> tuple[list, list]:
     """The artifacts (integrity.Artifact) that the pointer files under ``work_dir`` name in
     the commits being pushed: (those the commits that no remote-tracking branch has yet
     introduce or change, whose objects the remote must get; those already pushed that are
@@ -395,7 +399,7 @@ def pointers_in_commits(work_dir: Path, commits: list[str]) -> tuple[list, list]
 
     from mvc.core.integrity import Artifact
 
-    introduced, at_tips = _pointer_blobs(work_dir, commits)
+    introduced, at_tips = _pointer_blobs(work_dir, commits, list(known))
     blobs = {**introduced, **at_tips}
     if not blobs:
         return [], []
@@ -420,14 +424,15 @@ def pointers_in_commits(work_dir: Path, commits: list[str]) -> tuple[list, list]
     return list(found[0].values()), [a for k, a in found[1].items() if k not in found[0]]
 
 
-def to_push(session, commits: list[str], remote_name: str | None) -> list:
+def to_push(session, commits: list[str], remote_name: str | None,
+            known: tuple[str, ...] | list[str] = ()) -> list:
     """What pre-push must send for ``commits``: the artifacts they introduce (one that this
     store lacks is fine when the remote has it already, else IntegrityError naming it) and
     those at the tips that this store holds."""
     from mvc.core.errors import IntegrityError
     from mvc.core.remotes import open_remote
 
-    introduced, at_tips = pointers_in_commits(session.layout.work_dir, commits)
+    introduced, at_tips = pointers_in_commits(session.layout.work_dir, commits, known)
     store, remote, gone = session.store, None, []
     for art in introduced:
         if not store.complete(art.digest):

@@ -214,3 +214,22 @@ def test_a_hook_whose_interpreter_lost_mvc_uses_mvc_on_path(work, home, tmp_path
     hook.write_text(script("post-checkout", ".", ("/usr/bin/python3", "-m mvc ")))  # no mvc in it
     _git(work, home, "checkout", "main", PATH=f"{BIN.parent}:{BARE_PATH}")
     assert (work / "net.bin").read_bytes() == b"first"
+
+
+def test_pre_push_to_a_url_skips_what_the_remote_has_already(work, home, tmp_path):
+    """Pushing to a path (no remote-tracking branches): the commits the remote's tip holds
+    are not checked again, so a pointer file pushed before whose object is nowhere does not
+    block pushing code."""
+    m = git_project_with_remote(work, home, tmp_path / "store")
+    m("hooks", "install")
+    env = mvc_env(home)
+    bare = _bare(tmp_path, home)
+    write(work / "lost.bin", b"lost bytes")
+    m("add", "lost.bin", "--name", "lost", "--git")
+    digest = m.json("show", "lost@0.1.0")["digest"]
+    _git(work, home, "push", "-q", "--no-verify", str(bare), "main")
+    os.remove(m.mvc_dir / "objects" / digest[7:9] / digest[9:])
+    write(work / "train.py", "print(1)\n")
+    git(work, "add", "train.py", env=env)
+    git(work, "commit", "-q", "-m", "code only", env=env)
+    _git(work, home, "push", "-q", str(bare), "main")

@@ -13,8 +13,8 @@ def reach_sql(columns: str, schema: str, mark: str, upstream: bool) -> str:
     lineage table) in ``schema`` (``""`` or ``"mvc."``) with ``mark`` as the placeholder.
 
     Upstream, one parameter (the version id): the inputs of the version and of every version
-    it descends from through its parents. Downstream, five (the version id or NULL, then
-    kind and digest of a data or code node or NULLs, twice): the rows that take the node as
+    it descends from through its parents. Downstream, three (the version id or NULL, then
+    kind and digest of a data or code node or NULLs): the rows that take the node as
     input, and those whose parent is a version built on it, however far down. Ordered by
     the lineage row's id, as the walk's one-level reads are."""
     node = f"CAST({mark} AS BIGINT)"
@@ -23,9 +23,12 @@ def reach_sql(columns: str, schema: str, mark: str, upstream: bool) -> str:
                 f" FROM {schema}lineage l JOIN up ON l.version_id = up.id WHERE l.parent_version_id IS NOT NULL)"
                 f" {columns} WHERE l.version_id IN (SELECT id FROM up) ORDER BY l.id")
     keyed = f"l.kind IN ('data', 'code') AND l.kind = {mark} AND l.digest = {mark}"
-    return (f"WITH RECURSIVE down(id) AS (SELECT {node} UNION SELECT l.version_id FROM {schema}lineage l"
-            f" WHERE {keyed} UNION SELECT l.version_id FROM {schema}lineage l JOIN down ON l.parent_version_id = down.id)"
-            f" {columns} WHERE l.parent_version_id IN (SELECT id FROM down) OR ({keyed}) ORDER BY l.id")
+    # (a version reached, the lineage row that reaches it): the rows themselves, not their
+    # versions, so that the rows are read back by their primary key
+    return (f"WITH RECURSIVE down(id, row) AS (SELECT {node}, CAST(NULL AS BIGINT)"
+            f" UNION SELECT l.version_id, l.id FROM {schema}lineage l WHERE {keyed}"
+            f" UNION SELECT l.version_id, l.id FROM {schema}lineage l JOIN down ON l.parent_version_id = down.id)"
+            f" {columns} WHERE l.id IN (SELECT row FROM down) ORDER BY l.id")
 
 
 def reach(execute: Callable, columns: str, schema: str, mark: str, version_id: int | None,
@@ -34,4 +37,4 @@ def reach(execute: Callable, columns: str, schema: str, mark: str, version_id: i
     if upstream:
         return [] if version_id is None else list(execute(reach_sql(columns, schema, mark, True), (version_id,)))
     kind, digest = key if key is not None else (None, None)
-    return list(execute(reach_sql(columns, schema, mark, False), (version_id, kind, digest, kind, digest)))
+    return list(execute(reach_sql(columns, schema, mark, False), (version_id, kind, digest)))

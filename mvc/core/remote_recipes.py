@@ -65,12 +65,13 @@ def read(remote: Remote, digest: str) -> bytes | None:
         raise _cannot(remote, exc) from None
 
 
-def read_known(remote: Remote, digest: str, cache: "StatCache | None") -> tuple[bytes, bool] | None:
-    """``read``, and whether the stat cache knows the file as one this machine wrote (the
-    store's own recipe, checked when made) and unchanged since; None when there is none."""
+def read_known(remote: Remote, digest: str, cache: "StatCache | None") -> tuple[bytes, bool, tuple | None] | None:
+    """``read``, whether the stat cache knows the file as one this machine wrote (the store's
+    own recipe, checked when made) or verified, unchanged since, and on a directory the stat
+    cache's row to record once the caller has verified it; None when there is none."""
     if not isinstance(remote, DirectoryRemote) or cache is None:
         data = read(remote, digest)
-        return None if data is None else (data, False)
+        return None if data is None else (data, False, None)
     path = _key(remote, digest)
     try:
         with open(path, "rb") as f:
@@ -80,7 +81,7 @@ def read_known(remote: Remote, digest: str, cache: "StatCache | None") -> tuple[
         return None
     except OSError as exc:
         raise _cannot(remote, exc) from None
-    return data, cache.get(Path(path), st, written_by_us=True) == digest
+    return data, cache.get(Path(path), st, written_by_us=True) == digest, (Path(path), st, digest)
 
 
 def write(remote: Remote, digest: str, data: bytes, cache: "StatCache | None" = None) -> int:

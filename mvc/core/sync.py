@@ -71,6 +71,7 @@ class _Mover:
         self.seen: set[str] = set()
         self.recipes: dict[str, "Recipe"] = {}  # pull: the remote's recipes of files to fetch
         self.known: set[str] = set()  # pull: recipes this machine wrote there (the stat cache says)
+        self.rows: dict[str, tuple] = {}  # pull: stat-cache rows of the other recipes, once verified
         self.arrived: set[str] = set()  # pull: objects hashed on their way in
         self.staged: list[tuple[str, str]] = []  # pull: (tmp, digest) of small objects to commit
         self.skipped = 0
@@ -120,10 +121,12 @@ class _Mover:
         if size is None and (found := remote_recipes.read_known(self.remote, digest, self.cache)) is not None:
             from mvc.core.chunked import Recipe
 
-            data, known = found
+            data, known, row = found
             self.recipes[digest] = Recipe.from_bytes(data, digest)  # refuses a malformed one
             if known:
                 self.known.add(digest)
+            elif row is not None:
+                self.rows[digest] = row
             return Item(digest, len(data))
         return Item(digest, size or 0)  # a missing one fails when it is moved, naming it
 
@@ -202,6 +205,8 @@ class _Mover:
                 chunked.read(self.store, recipe, None, verified=self.arrived) != recipe.digest:
             raise IntegrityError(f"object {recipe.digest} arrived corrupt: the chunks of its recipe on "
                                  f"remote {self.remote.name!r} do not make its bytes")
+        if self.cache is not None and recipe.digest in self.rows:  # verified: the next pull trusts it
+            self.cache.put_many([self.rows[recipe.digest]])
         self.store.put_recipe(recipe)
         return len(data)
 

@@ -21,6 +21,7 @@ import math
 import re
 import sys
 import time
+from itertools import islice
 from json.encoder import encode_basestring as _quote  # json's own (C) quoting, ensure_ascii=False
 from typing import Any
 
@@ -85,12 +86,9 @@ def _nested(values: list) -> list[str] | None:
         return None
     if items is None:
         return None
-    out, at = [], 0
-    for v in values:
-        n = len(v)
-        out.append(ends[0] + ",\n      ".join(items[at:at + n]) + ends[1] if n else ends[2])
-        at += n
-    return out
+    left, join, right = ends[0], ",\n      ".join, ends[1]
+    rest = iter(items)
+    return [left + join(islice(rest, n)) + right if n else ends[2] for n in map(len, values)]
 
 
 def _records(data: list) -> list[str] | None:

@@ -36,7 +36,9 @@ def test_diff_tells_which_tensors_and_chunks_a_fine_tune_shares(repo, work, real
     assert st["a_bytes"] >= SIZE and st["b_bytes"] >= SIZE
     changed_bytes = sum(sizes[name] for name in changed)
     assert st["b_bytes"] - st["shared_bytes"] <= changed_bytes + (2 << 20)
-    assert st["shared_chunks"] >= TENSORS - 10 and st["chunks_a"] > 1 and st["chunks_b"] > 1
+    # small neighbouring tensors share a chunk and big ones span several, so count bytes, not tensors
+    assert 1 <= st["shared_chunks"] < min(st["chunks_a"], st["chunks_b"])
+    assert st["shared_bytes"] >= st["b_bytes"] - changed_bytes - (2 << 20)
 
     # the human summary says it too, one NAME<TAB>VALUE line
     lines = repo("diff", "minilm@0.1.0", "minilm@0.1.1").stdout.splitlines()

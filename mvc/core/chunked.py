@@ -25,7 +25,7 @@ import os
 import queue
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Container, NamedTuple
 
 from mvc.core import chunking
 from mvc.core.errors import IntegrityError
@@ -281,11 +281,12 @@ def _corrupt(chunk: ChunkRef, of: str, why: str) -> IntegrityError:
 
 
 def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], object] | None,
-         progress: Progress = None) -> str:
+         progress: Progress = None, verified: Container[str] = ()) -> str:
     """Hand the file's bytes to ``sink`` chunk by chunk (views of reused buffers: copy what
     you keep), checking each chunk against its name; returns the digest the whole actually
     has (the caller compares it). A chunk that is missing or corrupt raises IntegrityError:
-    what ``sink`` got must be discarded.
+    what ``sink`` got must be discarded. Chunks in ``verified`` (a pull hashed them as they
+    arrived) count towards the whole's digest but are not hashed a second time.
 
     This thread reads; one thread hashes the whole, one checks each chunk, one feeds
     ``sink``, so the pass costs about one SHA-256 pass, not two."""
@@ -309,7 +310,9 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], obje
                 if buf is not None:
                     buffers.release(buf)
 
-    works = [lambda data, _: whole.update(data), check]
+    works = [lambda data, _: whole.update(data)]
+    if any(c.digest not in verified for c in recipe.chunks):
+        works.append(lambda data, chunk: chunk.digest in verified or check(data, chunk))
     if sink is not None:
         works.append(lambda data, _: sink(data))
     stages = [(queue.Queue(), work) for work in works]

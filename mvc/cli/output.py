@@ -61,6 +61,7 @@ def _finite(value: Any) -> Any:
 _SCALARS = {str, int, float, bool, type(None)}
 # json's C writer: with a newline between items, which json writes as \\n inside a string
 _ONE_A_LINE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=("\n", ": "))
+_NESTED_DICTS = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",\n      ", ": "))
 
 
 def _encoded(values: list) -> list[str] | None:
@@ -78,10 +79,11 @@ def _nested(values: list) -> list[str] | None:
     if kinds <= {list, tuple}:
         items = _encoded([x for v in values for x in v])
         ends = ("[\n      ", "\n    ]", "[]")
-    elif kinds == {dict} and {type(k) for v in values for k in v} <= {str}:
-        keys, numbers = _encoded([k for v in values for k in v]), _encoded([x for v in values for x in v.values()])
-        items = None if numbers is None else [k + ": " + x for k, x in zip(keys, numbers)]
-        ends = ("{\n      ", "\n    }", "{}")
+    elif kinds == {dict} and {type(k) for v in values for k in v} <= {str} \
+            and {type(x) for v in values for x in v.values()} <= _SCALARS:
+        # all in one call: between two dicts ",\n      {", inside one ",\n      " and a key's quote
+        parts = _NESTED_DICTS.encode(values)[2:-2].split("},\n      {")
+        return ["{\n      " + p + "\n    }" if p else "{}" for p in parts]
     else:
         return None
     if items is None:
@@ -96,11 +98,14 @@ def _records(data: list) -> list[str] | None:
     list, each value a scalar, a list of scalars or a dict of scalars, else None. Records
     with the same keys in the same order are written together: json's C writer encodes each
     key's values in one call, and a template puts each record together."""
+    if {type(r) for r in data} != {dict}:
+        return None
     groups: dict[tuple, list[int]] = {}
-    for at, r in enumerate(data):
-        if type(r) is not dict:
-            return None
-        groups.setdefault(tuple(r), []).append(at)
+    if len(set(map(tuple, data))) == 1:  # the usual case, without a step per record
+        groups[tuple(data[0])] = []
+    else:
+        for at, r in enumerate(data):
+            groups.setdefault(tuple(r), []).append(at)
     out = [""] * len(data)
     for keys, where in groups.items():
         if not {type(k) for k in keys} <= {str}:

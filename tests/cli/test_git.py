@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import tomllib
 
-from support import Mvc, git, init_git, mvc_env, write
-
-
-def _project(work, home) -> Mvc:
-    init_git(work, home)
-    env = mvc_env(home)
-    git(work, "commit", "-q", "--allow-empty", "-m", "start", env=env)
-    m = Mvc(work, home)
-    m("init")
-    git(work, "commit", "-q", "-m", "mvc init", env=env)
-    return m
+from support import Mvc, git, git_project, mvc_env, write
 
 
 def test_add_git_writes_pointer_commits_and_tags(work, home):
-    m = _project(work, home)
+    m = git_project(work, home)
     write(work / "models" / "net.bin", b"weights-1")
     out = m.json("add", "models/net.bin", "--name", "net", "--git")
     pointer = work / "models" / "net.bin.mvc"
@@ -56,7 +46,7 @@ def test_add_git_outside_a_work_tree_changes_nothing(repo, work):
 
 
 def test_fresh_clone_checks_out_pointers_from_the_remote(work, home, tmp_path):
-    m = _project(work, home)
+    m = git_project(work, home)
     env = mvc_env(home)
     m("remote", "add", "origin", str(tmp_path / "store"))
     write(work / "net.bin", b"v1" * 1000)
@@ -87,7 +77,7 @@ def test_fresh_clone_checks_out_pointers_from_the_remote(work, home, tmp_path):
 
 
 def test_promote_git_tags_the_versions_commit_with_the_channel_move_count(work, home):
-    m = _project(work, home)
+    m = git_project(work, home)
     env = mvc_env(home)
     write(work / "net.bin", b"one")
     m("add", "net.bin", "--name", "net", "--git")

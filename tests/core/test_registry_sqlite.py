@@ -9,19 +9,10 @@ import pytest
 
 from mvc.core.errors import IntegrityError, MvcError
 from mvc.core.registry import open_registry
-from mvc.core.registry.base import NewVersion
 from mvc.core.registry.sqlite import SCHEMA_VERSION, SqliteRegistry
 
+from core.test_registry import new_version
 from support import write
-
-
-def _new(model="resnet", version="0.1.0", digest="sha256:" + "ab" * 32, **kw) -> NewVersion:
-    fields = dict(model=model, version=version, digest=digest, size=3, kind="file", path_name="m.bin",
-                  message="first", metrics={"acc": 0.9}, params={"lr": 0.1, "layers": [1, 2]},
-                  env={"python": "3"}, git={"commit": None}, created_at="2026-01-01T00:00:00Z",
-                  created_by="tester")
-    fields.update(kw)
-    return NewVersion(**fields)
 
 
 @pytest.fixture
@@ -51,7 +42,7 @@ def test_schema_is_created_and_versioned(reg, db):
 
 def test_reopening_does_not_migrate_again(reg, db):
     with reg.transaction():
-        reg.insert_version(_new())
+        reg.insert_version(new_version())
     # another writer holds the write lock: a migration would have to wait for it and
     # time out, so opening at once proves nothing is written on open
     holder = sqlite3.connect(db, isolation_level=None)
@@ -104,7 +95,7 @@ def test_old_rows_get_their_sort_key(reg, db):
     """The latest version itself is checked on both backends in test_registry.py."""
     with reg.transaction():
         for v in ("0.9.0", "0.10.0", "1.0.0-rc.2", "1.0.0-rc.10", "0.10.1", "1.0.0"):
-            reg.insert_version(_new(version=v))
+            reg.insert_version(new_version(version=v))
     reg.close()
     # a registry migrated from schema 3: rows written before migration 4 have no sort key
     with sqlite3.connect(db) as conn:

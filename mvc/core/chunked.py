@@ -6,15 +6,17 @@ The recipe is canonical JSON, keys in this order and nothing else::
     {"digest":"sha256:…","size":N,"chunks":[{"digest":"sha256:…","offset":0,"size":n},…]}
 
 ``digest`` is the file's SHA-256, the version's identity, so nothing outside the store can
-tell a chunked file from a whole one. Chunks are ordinary objects named by their own SHA-256.
-Where the recipe lives is ``objects.py``'s business (``ObjectStore.put_recipe``/``recipe``).
+tell a chunked file from a whole one. A chunk is named by its BLAKE3 (``blake3:HEX``; chunks of
+stores written before packs by their SHA-256) and kept in a pack (packs.py). Where the recipe
+lives is ``objects.py``'s business (``ObjectStore.put_recipe``/``recipe``).
 
 Writing reads the file once into a few reused buffers: one thread hashes the whole file, the
-reading thread hashes the chunks, one thread writes those the store lacks to tmp/ (those stored
-already are only touched, so gc's grace period protects them); then the new chunks are fsynced together,
-renamed into place and their folders fsynced, and the recipe is written last: a crash at any
-instant leaves no recipe without its chunks, and no chunk visible before its bytes are durable. Reading checks every chunk against its name and the whole against the recipe's
-digest in the same pass; a mismatch is an IntegrityError naming the chunk.
+reading thread names the chunks, one thread appends those the store lacks to one new pack,
+flushed to disk as it grows (the packs that hold the others are touched, so gc's grace period
+protects them); the pack is made durable and visible, and the recipe is written last: a crash at
+any instant leaves no recipe without its chunks, and no pack visible before its bytes are
+durable. Reading checks every chunk against its name and the whole against the recipe's digest
+in the same pass; a mismatch is an IntegrityError naming the chunk.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Container, NamedTuple
 
-from mvc.core import chunking
+from mvc.core import chunking, packs
 from mvc.core.errors import IntegrityError
+from mvc.core.packs import Flusher, chunk_matches, chunk_name, is_chunk_digest
 
 if TYPE_CHECKING:
     from mvc.core.objects import ObjectStore
@@ -63,8 +66,6 @@ class Recipe:
     def from_bytes(cls, data: bytes, digest: str) -> "Recipe":
         """The recipe of ``digest`` read back; anything but a recipe of that file whose chunks
         cover it exactly, in order, is refused (it comes from the store or a remote)."""
-        from mvc.core.objects import hex_of
-
         def bad() -> IntegrityError:
             return IntegrityError(f"the recipe of object {digest} is unreadable; run 'mvc fsck'")
 
@@ -80,10 +81,8 @@ class Recipe:
             if not (isinstance(c, dict) and list(c) == ["digest", "offset", "size"]
                     and c["offset"] == offset and _count(c["size"]) and c["size"] > 0):
                 raise bad()
-            try:
-                hex_of(c["digest"])
-            except Exception:
-                raise bad() from None
+            if not is_chunk_digest(c["digest"]):
+                raise bad()
             chunks.append(ChunkRef(c["digest"], offset, c["size"]))
             offset += c["size"]
         if offset != doc["size"]:
@@ -126,16 +125,17 @@ class _Buffers:
 
 
 class _Chunks:
-    """Three threads, so both cores work: the reading thread hashes each chunk, one thread
-    hashes the whole file, one writes the chunks the store lacks to tmp/ (hashlib and
-    os.write release the GIL). Each thread gets whole chunks or blocks, a few hundred
-    hand-offs for a 1 GiB file, so passing the GIL costs little."""
+    """Three threads, so both cores work: the reading thread names each chunk, one thread
+    hashes the whole file, one appends the chunks the store lacks to a new pack (hashlib,
+    blake3 and os.write release the GIL). Each thread gets whole chunks or blocks, a few
+    hundred hand-offs for a 1 GiB file, so passing the GIL costs little."""
 
     def __init__(self, store: "ObjectStore", buffers: _Buffers):
         self.store, self.buffers = store, buffers
         self.whole = hashlib.sha256()
         self.found: list[tuple[str, int]] = []
-        self.staged: list[tuple[str, str]] = []  # (tmp path, digest) of chunks new to the store
+        self.pack = store.new_pack()
+        self.kept: set[str] = set()  # packs (names) and loose chunks (paths) that hold the others
         self.failures: list[BaseException] = []
         self.blocks: queue.Queue = queue.Queue()
         self.writes: queue.Queue = queue.Queue()
@@ -154,9 +154,7 @@ class _Chunks:
             buf, data, digest = item
             try:
                 if not self.failures:
-                    tmp = self.store.stage_chunk(data, digest)
-                    if tmp is not None:
-                        self.staged.append((tmp, digest))
+                    self.pack.add(digest, data)
             except BaseException as exc:  # handed to the reading thread
                 self.failures.append(exc)
             finally:
@@ -166,10 +164,14 @@ class _Chunks:
         """Hash a chunk (a view into ``buf``) and hand it to the writer."""
         if self.failures:
             raise self.failures[0]
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        digest = chunk_name(data)
+        self.found.append((digest, len(data)))
+        there = self.store.locate(digest)
+        if there is not None:
+            self.kept.add(there.pack or str(there.path))
+            return
         self.buffers.hold(buf, 1)
         self.writes.put((buf, data, digest))
-        self.found.append((digest, len(data)))
 
     def finish(self, discard: bool = False) -> None:
         """Wait for the threads; with ``discard`` (the read failed), remove what was staged.
@@ -184,11 +186,17 @@ class _Chunks:
             raise self.failures[0]
 
     def _discard(self) -> None:
-        for tmp, _ in self.staged:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+        self.pack.discard()
+
+    def commit(self) -> None:
+        """The new pack made durable and visible; the packs and loose chunks that hold the
+        file's other chunks made young (gc's grace period)."""
+        self.store.commit_pack(self.pack)
+        for kept in self.kept:
+            if os.sep in kept:
+                self.store.touch_path(kept)
+            else:
+                self.store.touch_pack(kept)
 
 
 class _Cuts:
@@ -256,7 +264,7 @@ def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tu
         workers.finish(discard=True)
         raise
     workers.finish()
-    store.commit_chunks(workers.staged)  # every chunk durable before the recipe names it
+    workers.commit()  # every chunk durable before the recipe names it
     chunks, at = [], 0
     for digest, m in workers.found:
         chunks.append(ChunkRef(digest, at, m))
@@ -268,12 +276,17 @@ def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tu
 
 # -- reading ------------------------------------------------------------------------------
 
-def _open_chunk(store: "ObjectStore", chunk: ChunkRef, of: str) -> int:
+def _open_chunk(store: "ObjectStore", chunk: ChunkRef, of: str) -> tuple[int, int]:
+    """A descriptor of the file that holds the chunk and the chunk's offset in it."""
     try:
-        return store.open_object(chunk.digest)
+        fd, offset, size = store.open_chunk(chunk.digest)
     except IntegrityError:
         raise IntegrityError(f"chunk {chunk.digest} of object {of} is missing from the store; "
                              "pull it from a remote or run 'mvc fsck'") from None
+    if size != chunk.size:
+        os.close(fd)
+        raise _corrupt(chunk, of, "its size is not what the recipe says")
+    return fd, offset
 
 
 def _corrupt(chunk: ChunkRef, of: str, why: str) -> IntegrityError:
@@ -290,12 +303,12 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], obje
 
     This thread reads; one thread hashes the whole, one checks each chunk, one feeds
     ``sink``, so the pass costs about one SHA-256 pass, not two."""
-    buffers = _Buffers(READ_BUFFERS, max(chunking.PIECE, chunking.CDC_MAX) + 1)
+    buffers = _Buffers(READ_BUFFERS, max(chunking.PIECE, chunking.CDC_MAX))
     whole = hashlib.sha256()
     failures: list[BaseException] = []
 
     def check(data: memoryview, chunk: ChunkRef) -> None:
-        if "sha256:" + hashlib.sha256(data).hexdigest() != chunk.digest:
+        if not chunk_matches(chunk.digest, data):
             raise _corrupt(chunk, recipe.digest, "its bytes do not match its digest")
 
     def stage(q: queue.Queue, work: Callable[[memoryview, ChunkRef], object]) -> None:
@@ -323,13 +336,13 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], obje
         for chunk in recipe.chunks:
             if failures:
                 break
-            fd = _open_chunk(store, chunk, recipe.digest)
+            fd, at = _open_chunk(store, chunk, recipe.digest)
             try:
-                if chunk.size < buffers.size:
+                if chunk.size <= buffers.size:
                     buf = buffers.free.get()
-                    data = memoryview(buf)[:os.preadv(fd, [memoryview(buf)[:chunk.size + 1]], 0)]
+                    data = memoryview(buf)[:os.preadv(fd, [memoryview(buf)[:chunk.size]], at)]
                 else:  # a recipe from elsewhere may have larger chunks
-                    buf, data = None, memoryview(os.pread(fd, chunk.size + 1, 0))
+                    buf, data = None, memoryview(os.pread(fd, chunk.size, at))
             finally:
                 os.close(fd)
             if len(data) != chunk.size:
@@ -353,12 +366,18 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], obje
 # -- trust: what the stat cache knows was hashed since it last changed ---------------------
 
 def files(store: "ObjectStore", digest: str) -> list[tuple[str, str]]:
-    """(file, digest) of a chunked object's recipe and chunks, for a stat cache."""
+    """(file, name) of a chunked object's recipe and of the packs (``pack:NAME``) and loose
+    chunks that hold its chunks, for a stat cache; [] when a chunk is missing."""
     recipe = store.recipe(digest)
     if recipe is None:
         return []
-    return [(str(store.recipe_path(digest)), digest),
-            *((str(store.path(c.digest)), c.digest) for c in recipe.chunks)]
+    found = {str(store.recipe_path(digest)): digest}
+    for c in recipe.chunks:
+        there = store.locate(c.digest)
+        if there is None:
+            return []
+        found[str(there.path)] = "pack:" + there.pack if there.pack else c.digest
+    return list(found.items())
 
 
 def trusted(store: "ObjectStore", cache, digest: str) -> bool:
@@ -393,16 +412,15 @@ def copy_trusted(store: "ObjectStore", recipe: Recipe, dst_fd: int, progress: Pr
     the kernel copies and the caller's final fsync has little left to do."""
     from mvc.core.pipes import kernel_copy
 
-    flusher = _Flusher(dst_fd)
+    flusher = Flusher(dst_fd)
     try:
         unflushed = 0
         for chunk in recipe.chunks:
-            fd = store.open_object(chunk.digest)
+            fd, at = _open_chunk(store, chunk, recipe.digest)
             try:
-                if os.fstat(fd).st_size != chunk.size:
-                    raise IntegrityError(f"chunk {chunk.digest} of object {recipe.digest} is corrupt: "
-                                         "its size is not what the recipe says")
-                kernel_copy(fd, dst_fd, chunk.size)
+                if os.fstat(fd).st_size < at + chunk.size:
+                    raise _corrupt(chunk, recipe.digest, "its size is not what the recipe says")
+                kernel_copy(fd, dst_fd, chunk.size, at)
             finally:
                 os.close(fd)
             unflushed += chunk.size
@@ -417,31 +435,4 @@ def copy_trusted(store: "ObjectStore", recipe: Recipe, dst_fd: int, progress: Pr
         raise flusher.error
 
 
-FLUSH_EVERY = 64 << 20
-
-
-class _Flusher:
-    """fdatasync of a file being written, on a thread of its own, whenever ``wanted`` is set."""
-
-    def __init__(self, fd: int):
-        self.fd, self.wanted, self.done = fd, threading.Event(), False
-        self.error: OSError | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self.wanted.wait()
-            self.wanted.clear()
-            if self.done:
-                return
-            try:
-                os.fdatasync(self.fd)
-            except OSError as exc:
-                self.error = exc
-                return
-
-    def stop(self) -> None:
-        self.done = True
-        self.wanted.set()
-        self.thread.join()
+FLUSH_EVERY = packs.FLUSH_EVERY

@@ -25,6 +25,7 @@ from mvc.core.pipes import pump as _pump, try_reflink as _try_reflink, write_all
 
 if TYPE_CHECKING:
     from mvc.core.chunked import ChunkRef, Recipe
+    from mvc.core.packs import Located, PackWriter, Packs
 
 PREFIX = "sha256:"
 RECIPE_SUFFIX = ".recipe"
@@ -73,6 +74,80 @@ class ObjectStore:
         self.tmp = Path(tmp_dir)
         self._written: dict[Path, tuple[os.stat_result, str]] = {}  # file -> (stat, digest)
         self._tmp_checked = False  # tmp/ checked for planted links for the chunks being staged
+        self._packs: "Packs | None" = None
+
+    # -- packs (packs.py): where new chunks are kept ---------------------------------------
+    @property
+    def packs(self) -> "Packs":
+        if self._packs is None:
+            from mvc.core.packs import Packs
+
+            self._packs = Packs(self.root / "pack")
+        return self._packs
+
+    def locate(self, digest: str, fresh: bool = False) -> "Located | None":
+        """Where a chunk's bytes are: in a pack, or a loose object (a chunk of a store written
+        before packs); None when the store has neither. ``fresh`` re-reads the pack folder
+        first (another process may have written or collected a pack since)."""
+        from mvc.core.packs import Located
+
+        if fresh:
+            self.packs.refresh()
+        found = self.packs.find(digest)
+        if found is not None:
+            return found
+        if digest.startswith(PREFIX):
+            try:
+                return Located(self.path(digest), 0, os.stat(self.path(digest)).st_size, None)
+            except FileNotFoundError:
+                pass
+        return None
+
+    def open_chunk(self, digest: str) -> tuple[int, int, int]:
+        """A read-only descriptor of the file that holds a chunk, its offset there and its size
+        (the caller closes it); IntegrityError when the store lacks it. A pack collected or
+        repacked since it was located is looked for again."""
+        for fresh in (False, True):
+            found = self.locate(digest, fresh=fresh)
+            if found is None:
+                continue
+            try:
+                return os.open(found.path, os.O_RDONLY), found.offset, found.size
+            except FileNotFoundError:
+                continue
+        raise IntegrityError(f"object {digest} is missing from the store; pull it from a remote "
+                             "or run 'mvc fsck'")
+
+    def new_pack(self) -> "PackWriter":
+        """A pack to write new chunks into (``PackWriter.commit`` makes it durable and visible)."""
+        from mvc.core.packs import PackWriter
+
+        owned.real_folder(self.tmp, self.tmp.parent, create=True)
+        owned.real_folder(self.root, self.root.parent, create=True)
+        owned.real_folder(self.root / "pack", self.root.parent, create=True)
+        return PackWriter(self.root / "pack", self.tmp)
+
+    def commit_pack(self, writer: "PackWriter") -> str | None:
+        """``writer.commit()``, the pack then recorded as written by this process (a stat cache
+        then trusts it: see ``written``); its name, None when it held nothing."""
+        done = writer.commit()
+        if done is None:
+            return None
+        name, st = done
+        self._mine(st, self.packs.pack_path(name), "pack:" + name)
+        self.packs.refresh()
+        return name
+
+    def touch_path(self, path: str) -> None:
+        """Make a loose object young (gc's grace period), given its path."""
+        self._touch(Path(path))
+
+    def touch_pack(self, name: str) -> None:
+        """Make a pack young, so that gc's grace period keeps it (a new recipe uses it)."""
+        try:
+            os.utime(self.packs.index_path(name))
+        except OSError:
+            pass
 
     # -- layout ---------------------------------------------------------------------
     def path(self, digest: str) -> Path:
@@ -83,18 +158,26 @@ class ObjectStore:
 
     def has(self, digest: str) -> bool:
         """True when the store holds the object, whole or as a recipe (its chunks are
-        ``chunks_of``'s to list)."""
-        return self.path(digest).is_file() or self.recipe_path(digest).is_file()
+        ``chunks_of``'s to list), or the chunk of a pack."""
+        if not digest.startswith(PREFIX):
+            return self.locate(digest) is not None
+        return self.path(digest).is_file() or self.recipe_path(digest).is_file() \
+            or self.packs.find(digest) is not None
 
     def complete(self, digest: str) -> bool:
         """True when the store holds the object and, for a chunked one, every chunk."""
+        if not digest.startswith(PREFIX):
+            return self.locate(digest, fresh=True) is not None
         if self.path(digest).is_file():
             return True
         try:
             chunks = self.chunks_of(digest)
         except IntegrityError:  # an unreadable recipe: store the file again
             return False
-        return chunks is not None and all(self.path(c.digest).is_file() for c in chunks)
+        if chunks is None:
+            return False
+        self.packs.refresh()
+        return all(self.locate(c.digest) is not None for c in chunks)
 
     def is_chunked(self, digest: str) -> bool:
         """True when the object is kept as a recipe over chunks (and not also whole)."""
@@ -134,9 +217,12 @@ class ObjectStore:
         return None
 
     def size(self, digest: str) -> int:
-        """The bytes the object takes; 0 when it is not there."""
-        st = self.stat(digest)
-        return st.st_size if st is not None else 0
+        """The bytes the object (or a packed chunk) takes; 0 when it is not there."""
+        st = self.stat(digest) if digest.startswith(PREFIX) else None
+        if st is not None:
+            return st.st_size
+        found = self.packs.find(digest)
+        return found.size if found is not None else 0
 
     def iter_digests(self) -> Iterator[str]:
         if not self.root.is_dir() or owned.is_planted(self.root):
@@ -153,6 +239,9 @@ class ObjectStore:
         if not self.root.is_dir():
             return
         for sub in sorted(self.root.iterdir()):
+            if sub.name == "pack" and sub.is_dir() and not sub.is_symlink():
+                yield from self._pack_strays(sub)
+                continue
             if not (len(sub.name) == 2 and sub.is_dir() and not sub.is_symlink()
                     and _HEX_RE.match(sub.name + "0" * 62)):
                 yield sub
@@ -161,6 +250,18 @@ class ObjectStore:
                 name = f.name.removesuffix(RECIPE_SUFFIX)
                 if not (_HEX_RE.match(sub.name + name) and f.is_file() and not f.is_symlink()):
                     yield f
+
+    def _pack_strays(self, folder: Path) -> Iterator[Path]:
+        """Files in objects/pack that are not a pack with its index, or an index with its pack."""
+        from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, is_name
+
+        names = {f.name for f in folder.iterdir()}
+        for f in sorted(folder.iterdir()):
+            stem, suffix = os.path.splitext(f.name)
+            twin = stem + (INDEX_SUFFIX if suffix == PACK_SUFFIX else PACK_SUFFIX)
+            if not (suffix in (PACK_SUFFIX, INDEX_SUFFIX) and is_name(stem) and twin in names
+                    and f.is_file() and not f.is_symlink()):
+                yield f
 
     def delete(self, digest: str) -> bool:
         """Remove an object, whole or its recipe (gc and fsck only; a recipe's chunks are

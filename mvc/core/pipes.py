@@ -128,16 +128,17 @@ def pump(src_fd: int, dst_fd: int | None, progress: Progress) -> tuple[str, int]
     return h.hexdigest(), total
 
 
-def kernel_copy(src_fd: int, dst_fd: int, size: int) -> None:
-    offset = 0
-    while offset < size:
+def kernel_copy(src_fd: int, dst_fd: int, size: int, start: int | None = None) -> None:
+    """Copy ``size`` bytes by the kernel, from ``src_fd``'s position or from ``start``."""
+    done = 0
+    while done < size:
         try:
-            n = os.copy_file_range(src_fd, dst_fd, size - offset)
+            n = os.copy_file_range(src_fd, dst_fd, size - done, None if start is None else start + done)
         except OSError:
-            n = os.sendfile(dst_fd, src_fd, offset, size - offset)
+            n = os.sendfile(dst_fd, src_fd, (start or 0) + done, size - done)
         if n == 0:
             break
-        offset += n
+        done += n
 
 
 def try_reflink(src_fd: int, dst_fd: int) -> bool:

@@ -1,0 +1,304 @@
+"""Packs: the chunks of large files kept many to a file (SPEC §5.1).
+
+A chunked file's new chunks go into one pack, ``objects/pack/NAME.pack``: their bytes one after
+another, nothing else. ``NAME.idx`` says which chunk is where::
+
+    b"MVCPACK1", u32 count, count x (u8 algorithm, 32-byte digest, u64 offset, u64 size),
+    then the SHA-256 of everything before it (32 bytes)
+
+in the pack's order (offsets from 0, each chunk right after the one before); NAME is the hex of
+that trailing SHA-256, so a pack is named by what it holds, as git names its packs. One file
+per add instead of one per chunk: a 1 GiB file is ~1,900 chunks, and creating that many files
+costs several times what copying the bytes does.
+
+A pack becomes visible when its index is renamed into place; the pack file is made durable and
+renamed in first, so an index never names bytes that are not there. gc removes the index first.
+Chunks are named by BLAKE3 (``blake3:HEX``): naming them costs a quarter of the SHA-256 pass
+that the file's own digest needs (a chunked file is hashed both ways while it is written).
+Chunks of stores written before packs (loose ``objects/ab/cdef…``, named by SHA-256) keep
+working: ``verify`` checks either kind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import struct
+import tempfile
+import threading
+from pathlib import Path
+from typing import NamedTuple
+
+from mvc.core.errors import IntegrityError
+
+MAGIC = b"MVCPACK1"
+_COUNT = struct.Struct(">I")
+_ENTRY = struct.Struct(">B32sQQ")
+ALGORITHMS = ("sha256", "blake3")  # by the byte an index stores
+PACK_SUFFIX, INDEX_SUFFIX = ".pack", ".idx"
+_NAME_RE = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST_RE = re.compile(r"^(sha256|blake3):[0-9a-f]{64}$")
+FLUSH_EVERY = 64 << 20  # a pack being written is flushed to disk as it grows
+
+
+class Entry(NamedTuple):
+    digest: str
+    offset: int
+    size: int
+
+
+def chunk_name(data) -> str:
+    """The name of a new chunk: its BLAKE3."""
+    from blake3 import blake3
+
+    return "blake3:" + blake3(data).hexdigest()
+
+
+def chunk_matches(digest: str, data) -> bool:
+    """True when ``data`` hashes to ``digest`` (a chunk's name, BLAKE3 or SHA-256)."""
+    if digest.startswith("blake3:"):
+        from blake3 import blake3
+
+        return "blake3:" + blake3(data).hexdigest() == digest
+    return "sha256:" + hashlib.sha256(data).hexdigest() == digest
+
+
+def is_chunk_digest(digest: object) -> bool:
+    return isinstance(digest, str) and bool(_DIGEST_RE.match(digest))
+
+
+def is_name(name: str) -> bool:
+    return bool(_NAME_RE.match(name))
+
+
+# -- the index file -------------------------------------------------------------------------
+
+def encode(entries: list[Entry]) -> bytes:
+    body = bytearray(MAGIC + _COUNT.pack(len(entries)))
+    for e in entries:
+        algorithm, hexd = e.digest.split(":", 1)
+        body += _ENTRY.pack(ALGORITHMS.index(algorithm), bytes.fromhex(hexd), e.offset, e.size)
+    return bytes(body) + hashlib.sha256(body).digest()
+
+
+def decode(data: bytes, name: str) -> list[Entry]:
+    """The entries of the index named ``name``; IntegrityError for anything else."""
+    def bad(why: str) -> IntegrityError:
+        return IntegrityError(f"pack index {name} is unreadable ({why}); run 'mvc fsck'")
+
+    head = len(MAGIC) + _COUNT.size
+    if len(data) < head + 32 or not data.startswith(MAGIC):
+        raise bad("not a pack index")
+    if hashlib.sha256(data[:-32]).hexdigest() != name or data[-32:].hex() != name:
+        raise bad("its bytes do not match its name")
+    (count,) = _COUNT.unpack_from(data, len(MAGIC))
+    if len(data) != head + count * _ENTRY.size + 32:
+        raise bad("truncated")
+    entries, at = [], 0
+    for algorithm, raw, offset, size in _ENTRY.iter_unpack(data[head:-32]):
+        if algorithm >= len(ALGORITHMS) or offset != at or size == 0:
+            raise bad("its entries do not follow one another")
+        entries.append(Entry(f"{ALGORITHMS[algorithm]}:{raw.hex()}", offset, size))
+        at += size
+    return entries
+
+
+def pack_size(entries: list[Entry]) -> int:
+    return entries[-1].offset + entries[-1].size if entries else 0
+
+
+# -- a store's packs ------------------------------------------------------------------------
+
+class Located(NamedTuple):
+    """Where a chunk's bytes are: a file and a range of it (a loose chunk: all of it)."""
+
+    path: Path
+    offset: int
+    size: int
+    pack: str | None  # the pack's name; None for a loose object
+
+
+class Packs:
+    """The packs in one folder and which chunk each holds, read from their indexes when first
+    needed and again by ``refresh`` (another process may have added or removed some)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.indexes: dict[str, list[Entry]] = {}
+        self.unreadable: dict[str, str] = {}  # name -> why (fsck reports them)
+        self.where: dict[str, tuple[str, int, int]] = {}  # chunk -> (pack, offset, size)
+        self._listed = False
+        self.lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        try:
+            found = os.listdir(self.folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(f[:-len(INDEX_SUFFIX)] for f in found
+                      if f.endswith(INDEX_SUFFIX) and is_name(f[:-len(INDEX_SUFFIX)]))
+
+    def refresh(self) -> None:
+        with self.lock:
+            now = set(self.names())
+            if self._listed and now == set(self.indexes) | set(self.unreadable):
+                return
+            for gone in (set(self.indexes) | set(self.unreadable)) - now:
+                self.indexes.pop(gone, None)
+                self.unreadable.pop(gone, None)
+            for name in sorted(now - set(self.indexes) - set(self.unreadable)):
+                try:
+                    data = (self.folder / (name + INDEX_SUFFIX)).read_bytes()
+                    self.indexes[name] = decode(data, name)
+                except FileNotFoundError:
+                    continue
+                except IntegrityError as exc:
+                    self.unreadable[name] = exc.message
+            self.where = {}
+            for name, entries in self.indexes.items():
+                for e in entries:
+                    self.where.setdefault(e.digest, (name, e.offset, e.size))
+            self._listed = True
+
+    def find(self, digest: str) -> Located | None:
+        if not self._listed:
+            self.refresh()
+        found = self.where.get(digest)
+        if found is None:
+            return None
+        name, offset, size = found
+        return Located(self.pack_path(name), offset, size, name)
+
+    def pack_path(self, name: str) -> Path:
+        return self.folder / (name + PACK_SUFFIX)
+
+    def index_path(self, name: str) -> Path:
+        return self.folder / (name + INDEX_SUFFIX)
+
+    def all(self) -> dict[str, list[Entry]]:
+        self.refresh()
+        return dict(self.indexes)
+
+
+# -- writing one -------------------------------------------------------------------------------
+
+class PackWriter:
+    """One new pack, written to ``tmp_dir`` as chunks come (from one thread) and flushed to disk
+    as it grows, then put in ``folder`` by ``commit``. A chunk added twice is kept once."""
+
+    def __init__(self, folder: Path, tmp_dir: Path):
+        self.folder, self.tmp_dir = Path(folder), Path(tmp_dir)
+        self.entries: list[Entry] = []
+        self.held: set[str] = set()
+        self.fd: int | None = None
+        self.tmp: str | None = None
+        self.size = self.unflushed = 0
+        self.flusher: Flusher | None = None
+
+    def add(self, digest: str, data) -> bool:
+        """Append a chunk (bytes that hash to ``digest``); False when this pack has it already."""
+        if digest in self.held:
+            return False
+        if self.fd is None:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            self.fd, self.tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="pack-")
+            self.flusher = Flusher(self.fd)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+        self.entries.append(Entry(digest, self.size, len(data)))
+        self.held.add(digest)
+        self.size += len(data)
+        self.unflushed += len(data)
+        if self.unflushed >= FLUSH_EVERY:
+            self.flusher.wanted.set()
+            self.unflushed = 0
+        return True
+
+    def commit(self) -> tuple[str, os.stat_result] | None:
+        """Make the pack durable and visible; its name and the stat of the pack file (None when
+        nothing was added). When the same pack is there already, ours is dropped and the one
+        there is touched (gc's grace period then keeps it)."""
+        from mvc.core.atomic import fsync_dir
+        from mvc.core.faults import crash_point
+
+        if self.fd is None:
+            return None
+        fd, tmp = self.fd, self.tmp
+        self.fd = None
+        try:
+            self.flusher.stop()
+            if self.flusher.error is not None:
+                raise self.flusher.error
+            os.fsync(fd)
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        index = encode(self.entries)
+        name = index[-32:].hex()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        final = self.folder / (name + INDEX_SUFFIX)
+        if final.is_file():
+            os.unlink(tmp)
+            os.utime(final)
+            return name, os.stat(self.folder / (name + PACK_SUFFIX))
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, self.folder / (name + PACK_SUFFIX))
+        self.tmp = None
+        crash_point("pack:before-index")
+        fd, itmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="idx-")
+        try:
+            view = memoryview(index)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            os.unlink(itmp)
+            raise
+        os.close(fd)
+        os.chmod(itmp, 0o444)
+        os.replace(itmp, final)
+        fsync_dir(self.folder)
+        return name, st
+
+    def discard(self) -> None:
+        if self.fd is not None:
+            self.flusher.stop()
+            os.close(self.fd)
+            self.fd = None
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except FileNotFoundError:
+                pass
+            self.tmp = None
+
+
+class Flusher:
+    """fdatasync of a file being written, on a thread of its own, whenever ``wanted`` is set,
+    so the disk writes while the CPU hashes and the final fsync has little left to do."""
+
+    def __init__(self, fd: int):
+        self.fd, self.wanted, self.done = fd, threading.Event(), False
+        self.error: OSError | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.wanted.wait()
+            self.wanted.clear()
+            if self.done:
+                return
+            try:
+                os.fdatasync(self.fd)
+            except OSError as exc:
+                self.error = exc
+                return
+
+    def stop(self) -> None:
+        self.done = True
+        self.wanted.set()
+        self.thread.join()

@@ -329,13 +329,13 @@ def store_reader(store) -> TensorReader:
 
 class _RecipeFile(io.RawIOBase):
     """A chunked file read in place (SPEC §5.1): reads and seeks go to the chunk that holds
-    the bytes, so a tensor header and the tensors' byte ranges are read without putting the
-    file together."""
+    the bytes (in its pack, at its offset there), so a tensor header and the tensors' byte
+    ranges are read without putting the file together. One chunk's file is open at a time."""
 
     def __init__(self, store, recipe):
         self.store, self.recipe, self.pos = store, recipe, 0
         self.starts = [c.offset for c in recipe.chunks]
-        self.fds: dict[str, int] = {}
+        self.open: tuple[str, int, int] | None = None  # (chunk, fd, offset of its bytes there)
 
     def readable(self) -> bool:
         return True
@@ -351,6 +351,22 @@ class _RecipeFile(io.RawIOBase):
         self.pos = max(0, base + offset)
         return self.pos
 
+    def _chunk_file(self, chunk) -> tuple[int, int]:
+        from mvc.core.errors import IntegrityError
+
+        if self.open is None or self.open[0] != chunk.digest:
+            self._close_chunk()
+            try:
+                fd, at, size = self.store.open_chunk(chunk.digest)
+            except IntegrityError:
+                raise IntegrityError(f"chunk {chunk.digest} of object {self.recipe.digest} is missing from "
+                                     "the store; pull it from a remote or run 'mvc fsck'") from None
+            self.open = (chunk.digest, fd, at)
+            if size != chunk.size:
+                raise IntegrityError(f"chunk {chunk.digest} of object {self.recipe.digest} is corrupt: "
+                                     "its size is not what the recipe says")
+        return self.open[1], self.open[2]
+
     def readinto(self, buffer) -> int:
         import bisect
 
@@ -359,10 +375,9 @@ class _RecipeFile(io.RawIOBase):
         if self.pos >= self.recipe.size:
             return 0
         chunk = self.recipe.chunks[bisect.bisect_right(self.starts, self.pos) - 1]
-        if chunk.digest not in self.fds:
-            self.fds[chunk.digest] = self.store.open_object(chunk.digest)
+        fd, at = self._chunk_file(chunk)
         want = min(len(buffer), chunk.offset + chunk.size - self.pos)
-        data = os.pread(self.fds[chunk.digest], want, self.pos - chunk.offset)
+        data = os.pread(fd, want, at + self.pos - chunk.offset)
         if len(data) != want:
             raise IntegrityError(f"chunk {chunk.digest} of object {self.recipe.digest} is corrupt: "
                                  "shorter than its recipe says")
@@ -370,10 +385,13 @@ class _RecipeFile(io.RawIOBase):
         self.pos += want
         return want
 
+    def _close_chunk(self) -> None:
+        if self.open is not None:
+            os.close(self.open[1])
+            self.open = None
+
     def close(self) -> None:
-        for fd in self.fds.values():
-            os.close(fd)
-        self.fds.clear()
+        self._close_chunk()
         super().close()
 
 

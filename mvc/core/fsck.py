@@ -94,19 +94,72 @@ def _check_lineage(registry: Registry, layout: Layout, found: Findings) -> None:
 
 # -- objects and temporary files --------------------------------------------------------
 
-def _check_objects(registry: Registry, store: ObjectStore, found: Findings, progress: Progress) -> None:
+def _check_objects(registry: Registry, store: ObjectStore, found: Findings, progress: Progress,
+                   grace: float) -> None:
     needs = needed_objects(registry, store)
     checked, _, findings = check_objects(store, needs, include_all=True, progress=progress)
     found.objects = checked
     for f in findings:
         fix = None
         if f.problem == "corrupt" and not f.used_by:
-            fix = _remove_unreferenced(registry, store, f.digest)
+            if f.pack is not None:
+                fix = _drop_corrupt(registry, store, f.pack, f.digest)
+            elif f.digest.startswith("sha256:"):
+                fix = _remove_unreferenced(registry, store, f.digest)
         found.issues.append(Issue(f"object-{f.problem}", describe(f), fix))
     for stray in store.strays():
+        if _lone_pack(store, stray):
+            _age_out(found, "object-stray", f"{stray}, a pack without its index,", _changed(stray), grace,
+                     lambda p=stray: _remove_lone_pack(store, p, grace))
+            continue
         what = "a symlink mvc did not make" if stray.is_symlink() else "not an object"
         found.issues.append(Issue("object-stray", f"{stray} under objects/ is {what}",
                                   lambda p=stray: _remove(p)))  # a link goes, its target stays
+
+
+def _lone_pack(store: ObjectStore, path: Path) -> bool:
+    """A pack file without its index: what a crash between gc's two unlinks leaves, and what a
+    running add has for an instant (it renames the pack in, then its index)."""
+    from mvc.core.packs import PACK_SUFFIX, is_name
+
+    stem, suffix = os.path.splitext(path.name)
+    return (path.parent == store.root / "pack" and suffix == PACK_SUFFIX and is_name(stem)
+            and path.is_file() and not path.is_symlink())
+
+
+def _remove_lone_pack(store: ObjectStore, path: Path, grace: float) -> None:
+    # re-decided under the lock: its index may have come since, or it may be young again
+    stem = os.path.splitext(path.name)[0]
+    if path.exists() and not store.packs.index_path(stem).exists() and _changed(path) <= time.time() - grace:
+        _remove(path)
+
+
+def _changed(path: Path) -> float:
+    """When a file was last written or renamed (its ctime: an add renames its pack in)."""
+    st = os.lstat(path)
+    return max(st.st_mtime, st.st_ctime)
+
+
+def _drop_corrupt(registry: Registry, store: ObjectStore, pack: str, digest: str) -> Callable[[], None]:
+    """The fix for a corrupt copy of a chunk no version needs: the pack written again without
+    it (every other entry copied and checked; gc.rewrite_pack), then the old pack removed."""
+    def fix() -> None:
+        from mvc.core.gc import CorruptChunk, remove_pack, rewrite_pack
+
+        # re-decided under the lock: a version added meanwhile may need it now
+        entries = store.packs.all().get(pack)
+        if entries is None or digest in needed_objects(registry, store).by_digest:
+            return
+        keep = [e for e in entries if e.digest != digest]
+        try:
+            writer = rewrite_pack(store, pack, keep) if keep else None
+        except CorruptChunk:  # another corrupt entry, one a version needs: left for the user
+            return
+        if writer is not None:
+            store.commit_pack(writer)
+        remove_pack(store, pack)
+        store.packs.refresh()
+    return fix
 
 
 def _remove_unreferenced(registry: Registry, store: ObjectStore, digest: str) -> Callable[[], None]:
@@ -214,6 +267,12 @@ def looks_replaced(session: "Session") -> bool:
         st = store.stat(digest)
         if st is not None and (born is None or st.st_mtime < born - 1.0):
             return True
+    for name in store.packs.all():
+        try:
+            if born is None or os.stat(store.packs.index_path(name)).st_mtime < born - 1.0:
+                return True
+        except FileNotFoundError:
+            continue
     return False
 
 
@@ -227,8 +286,9 @@ def check(session: "Session", progress: Progress = None) -> Findings:
     if _registry_damaged(session, found):
         return found
     found.versions = len(registry.versions())
-    _check_objects(registry, session.store, found, progress)
-    _check_tmp(layout, float(session.config.value("gc.grace_seconds")), found)
+    grace = float(session.config.value("gc.grace_seconds"))
+    _check_objects(registry, session.store, found, progress, grace)
+    _check_tmp(layout, grace, found)
     _check_lineage(registry, layout, found)
     _check_audit(registry, found)
     _check_planted(session, found)

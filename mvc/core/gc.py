@@ -6,28 +6,48 @@ takes the repository lock, so that hashing a large model does not block everyone
 1. gc decides and deletes while holding the repository lock, so the set of versions it
    reads cannot change under it;
 2. ``add`` re-checks, inside the lock, that every object of its artifact is still in the
-   store and stores it again if gc removed it, before it registers the version;
+   store and stores it again if gc removed it, before it registers the version (for a
+   chunked file ``store.complete`` re-reads the pack folder first, so a chunk that gc
+   repacked away or deleted with its pack is seen to be gone);
 3. objects younger than a grace period (``gc.grace_seconds``, default 600, or ``--grace``; by file
    mtime; storing an object that exists already refreshes its mtime) are kept, which covers
-   writers that do not re-check (``--store-data`` inputs, transfers from a remote).
+   writers that do not re-check (``--store-data`` inputs, transfers from a remote). A pack's
+   age is its index's mtime: an add that reuses a chunk of a pack touches the index, and a
+   chunk named by a recipe younger than the grace period lives too.
 
-A crash in the middle leaves some unreferenced objects deleted and others not: each
-deletion is one unlink, and no referenced object is ever a candidate. A chunk lives while any
-recipe of a version needs it (integrity.needed_objects lists a recipe's chunks); recipes go
-before chunks, so a crash leaves no recipe whose chunks are gone.
+Packs (packs.py). A chunk lives while any recipe a version needs names it
+(integrity.needed_objects lists a recipe's chunks). A pack older than the grace period whose
+entries are all dead is deleted, index first (the pack becomes invisible in one unlink), then
+the pack file. One with some dead entries is repacked: its live entries are read back, each
+checked against its name, into a new pack that is made durable and visible (``commit_pack``)
+before the old index and pack are deleted. A corrupt live entry makes gc refuse before it
+deletes anything (as ``git gc`` does), since copying it would spread the damage and dropping
+it would lose a chunk a version needs; ``mvc fsck`` names it. A pack file whose index is gone
+(what a crash between those two unlinks leaves) is deleted once older than the grace period.
+
+A crash in the middle leaves the store as before or after, object by object: each deletion
+is one unlink, no referenced object is ever a candidate, recipes go before chunks (so a crash
+leaves no recipe whose chunks are gone), and a repacked pack's live chunks are visible in the
+new pack before the old one goes (a crash between the two leaves them in both, and the next gc
+finishes the job).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
+from mvc.core import owned
 from mvc.core.errors import IntegrityError
 from mvc.core.faults import crash_point
-from mvc.core.integrity import needed_objects
+from mvc.core.integrity import needed_objects, pack_runs, read_run
 
 if TYPE_CHECKING:
+    from mvc.core.objects import ObjectStore
+    from mvc.core.packs import Entry, PackWriter
     from mvc.core.session import Session
 
 
@@ -54,6 +74,21 @@ def run(session: "Session", *, dry_run: bool, grace: float | None) -> tuple[Coll
     return done, grace
 
 
+class Plan(NamedTuple):
+    """What becomes of one pack: its entries that live (none: the pack is deleted)."""
+
+    name: str
+    live: list["Entry"]
+    dead: list[str]  # the digests that go
+    freed: int  # the bytes its files take less those of the pack that replaces it
+
+
+class CorruptChunk(IntegrityError):
+    def __init__(self, digest: str, pack: str, why: str):
+        super().__init__(f"chunk {digest} in pack {pack} is corrupt: {why}")
+        self.digest, self.pack = digest, pack
+
+
 def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
     """Delete (or, with ``dry_run``, list) unreferenced objects older than ``grace`` seconds.
 
@@ -74,6 +109,7 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
     referenced = set(needs.by_digest)
     cutoff = time.time() - grace
     doomed: list[tuple[str, int]] = []
+    live = set(referenced)  # and the chunks of recipes younger than the grace period
     kept = 0
     for digest in store.iter_digests():
         if digest in referenced:
@@ -83,11 +119,16 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
             continue
         if st.st_mtime > cutoff:
             kept += 1
+            live.update(_chunks_of_recipe(store, digest))
             continue
         doomed.append((digest, st.st_size))
     doomed.sort(key=lambda d: not store.is_chunked(d[0]))  # recipes first
+    plans, young, lone = _pack_plans(store, live, cutoff)
+    kept += young
+    writers = {} if dry_run else _rewrite_all(store, plans, needs.by_digest)
     freed = 0
     done: list[str] = []
+    seen: set[str] = set()
     for i, (digest, size) in enumerate(doomed):
         if not dry_run:
             if i == len(doomed) // 2:
@@ -96,4 +137,148 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
                 continue
         freed += size
         done.append(digest)
+        seen.add(digest)
+    for plan in plans:
+        if not dry_run:
+            if plan.name in writers:
+                store.commit_pack(writers[plan.name])
+                crash_point("gc:repacked")
+            remove_pack(store, plan.name)
+        freed += plan.freed
+        done.extend(d for d in plan.dead if d not in seen)
+        seen.update(plan.dead)
+    for path, size in lone:
+        if not dry_run:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+        freed += size
+    if not dry_run and (plans or lone):
+        from mvc.core.atomic import fsync_dir
+
+        fsync_dir(store.root / "pack")
+        store.packs.refresh()
     return Collected(tuple(done), freed, len(referenced), kept)
+
+
+def _chunks_of_recipe(store: "ObjectStore", digest: str) -> list[str]:
+    try:
+        return [c.digest for c in store.recipe(digest).chunks] if store.is_chunked(digest) else []
+    except (IntegrityError, AttributeError):  # unreadable, or removed while we looked
+        return []
+
+
+def _files_size(store: "ObjectStore", name: str) -> int:
+    total = 0
+    for path in (store.packs.pack_path(name), store.packs.index_path(name)):
+        try:
+            total += os.stat(path).st_size
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def _pack_plans(store: "ObjectStore", live: set[str], cutoff: float) -> tuple[list[Plan], int, list]:
+    """The packs older than ``cutoff`` that hold dead chunks (to delete or repack), how many
+    dead chunks younger packs hold (kept), and the pack files without an index older than
+    ``cutoff`` ((path, size); what a crash in the middle of deleting a pack leaves)."""
+    from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, encode, is_name
+
+    folder = store.root / "pack"
+    if owned.is_planted(store.root) or owned.is_planted(folder) or not folder.is_dir():
+        return [], 0, []  # never list (or delete) through a planted link (SPEC §10)
+    plans, young = [], 0
+    for name, entries in sorted(store.packs.all().items()):
+        dead = sorted({e.digest for e in entries if e.digest not in live})
+        if not dead:
+            continue
+        try:
+            age = os.stat(store.packs.index_path(name)).st_mtime
+        except FileNotFoundError:
+            continue
+        if age > cutoff:
+            young += len(dead)
+            continue
+        kept = [e for e in entries if e.digest in live]
+        new = sum(e.size for e in kept) + (len(encode(kept)) if kept else 0)
+        plans.append(Plan(name, kept, dead, _files_size(store, name) - new))
+    lone = []
+    files = set(os.listdir(folder))
+    for file in sorted(files):
+        stem, suffix = os.path.splitext(file)
+        if suffix != PACK_SUFFIX or not is_name(stem) or stem + INDEX_SUFFIX in files:
+            continue
+        try:
+            st = os.lstat(folder / file)
+        except FileNotFoundError:
+            continue
+        # ctime: when it was renamed in; an add renames its pack in just before its index
+        if stat.S_ISREG(st.st_mode) and max(st.st_mtime, st.st_ctime) <= cutoff \
+                and not store.packs.index_path(stem).exists():
+            lone.append((folder / file, st.st_size))
+    return plans, young, lone
+
+
+def _rewrite_all(store: "ObjectStore", plans: list[Plan], needed: dict[str, list[str]]) -> dict[str, "PackWriter"]:
+    """The new packs of every repack, written (not yet committed) before anything is deleted;
+    a corrupt live chunk discards them all and refuses."""
+    writers: dict[str, PackWriter] = {}
+    try:
+        for plan in plans:
+            if plan.live:
+                writers[plan.name] = rewrite_pack(store, plan.name, plan.live)
+    except CorruptChunk as exc:
+        for writer in writers.values():
+            writer.discard()
+        users = ", ".join(needed.get(exc.digest, [])[:3]) or "a recipe younger than the grace period"
+        raise IntegrityError(f"gc refuses to run: {exc.message} (needed by {users}); nothing was "
+                             "deleted. Run 'mvc fsck', then restore the versions that need it "
+                             "(mvc pull, or mvc add of the file)") from None
+    except BaseException:
+        for writer in writers.values():
+            writer.discard()
+        raise
+    return writers
+
+
+def rewrite_pack(store: "ObjectStore", name: str, keep: list["Entry"]) -> "PackWriter":
+    """A new pack (not yet committed) holding the entries ``keep`` of pack ``name``, read from
+    it in large reads and each checked against its name; CorruptChunk for the first that is
+    not (the new pack is then discarded)."""
+    from mvc.core.packs import chunk_matches
+
+    writer = store.new_pack()
+    try:
+        fd = os.open(store.packs.pack_path(name), os.O_RDONLY)
+        try:
+            runs, cut = pack_runs(keep, os.fstat(fd).st_size)
+            if cut:
+                raise CorruptChunk(cut[0].digest, name, "the pack file is shorter than its index says")
+            for run in runs:
+                data = read_run(fd, run)
+                for e in run:
+                    at = e.offset - run[0].offset
+                    if not chunk_matches(e.digest, data[at:at + e.size]):
+                        raise CorruptChunk(e.digest, name, "its bytes do not match its name")
+                    writer.add(e.digest, data[at:at + e.size])
+        finally:
+            os.close(fd)
+    except BaseException:
+        writer.discard()
+        raise
+    return writer
+
+
+def remove_pack(store: "ObjectStore", name: str) -> None:
+    """Delete a pack: its index first (then no reader finds it), durably, then its file."""
+    from mvc.core.atomic import fsync_dir
+
+    owned.real_folder(store.root / "pack", store.root.parent)
+    for path in (store.packs.index_path(name), store.packs.pack_path(name)):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        if path.suffix == ".idx":
+            fsync_dir(path.parent)

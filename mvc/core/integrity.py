@@ -11,6 +11,7 @@ also needs every chunk its recipe lists.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
@@ -128,9 +129,11 @@ def missing_objects(store: ObjectStore, stored: "Stored") -> list[str]:
 
 @dataclass(frozen=True)
 class Finding:
-    digest: str
+    digest: str  # an object's; ``pack:NAME`` for a pack whose index is unreadable
     problem: str  # "missing" | "corrupt"
     used_by: tuple[str, ...]
+    pack: str | None = None  # the pack that holds the corrupt copy of a chunk
+    why: str = ""  # what is wrong, when more than the bytes not matching the name
 
 
 class Checked(NamedTuple):
@@ -141,25 +144,33 @@ class Checked(NamedTuple):
 
 def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
                   progress: Progress = None) -> Checked:
-    """Re-hash the needed objects (and, with ``include_all``, every object in the store).
+    """Re-hash the needed objects (and, with ``include_all``, every object in the store and
+    every entry of every pack).
 
-    Findings: each needed object that is missing, and each object whose bytes do not hash
-    to its name.
+    Findings: each needed object that is missing, each object whose bytes do not hash to its
+    name (a chunk in a pack: each corrupt copy, naming the pack), and each pack whose index is
+    unreadable.
     """
+    from mvc.core import chunked
+
     digests = set(needs.by_digest)
+    packed = PackCheck()
     if include_all:
         digests |= set(store.iter_digests())
-    findings: list[Finding] = []
+        packed = check_packs(store, needs, progress)
+        digests |= packed.good | packed.bad
+    findings = list(packed.findings)
     checked = nbytes = 0
     # A chunked file is read once, checking each chunk and the whole; its chunks are not
-    # read again on their own unless that pass failed.
+    # read again on their own unless that pass failed (chunks the pack pass checked are
+    # not hashed twice).
     verified: set[str] = set()
-    chunked = sorted(d for d in digests if store.is_chunked(d))
-    for digest in chunked:
+    chunked_files = sorted(d for d in digests if d.startswith("sha256:") and store.is_chunked(d))
+    for digest in chunked_files:
         used_by = tuple(needs.by_digest.get(digest, ()))
         try:
             recipe = store.recipe(digest)
-            ok = recipe is not None and store.hash_object(digest, progress) == digest
+            ok = recipe is not None and chunked.read(store, recipe, None, progress, packed.good) == digest
         except IntegrityError:
             ok = False
         if ok:
@@ -167,28 +178,125 @@ def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
             checked += 1
         elif digest not in needs.unreadable:
             findings.append(Finding(digest, "corrupt", used_by))
-    for digest in sorted(digests - set(chunked)):
+    for digest in sorted(digests - set(chunked_files)):
         used_by = tuple(needs.by_digest.get(digest, ()))
-        if digest in verified:
-            checked += 1
+        if digest in verified or digest in packed.good or digest in packed.bad:
+            checked += 1  # a corrupt copy in a pack is a finding already
             nbytes += store.size(digest)
             continue
-        if not store.has(digest):
-            findings.append(Finding(digest, "missing", used_by))
-            continue
-        try:
-            actual = store.hash_object(digest, progress)
-        except IntegrityError:  # removed while we looked
-            findings.append(Finding(digest, "missing", used_by))
-            continue
-        checked += 1
-        nbytes += store.size(digest)
-        if actual != digest:
-            findings.append(Finding(digest, "corrupt", used_by))
+        problem = _check_one(store, digest, progress)
+        if problem != "missing":
+            checked += 1
+            nbytes += store.size(digest)
+        if problem is not None:
+            findings.append(Finding(digest, problem, used_by))
     for digest in sorted(needs.unreadable):
         if not any(f.digest == digest for f in findings):
             findings.append(Finding(digest, "corrupt", tuple(needs.by_digest.get(digest, ()))))
     return Checked(checked, nbytes, findings)
+
+
+def _check_one(store: ObjectStore, digest: str, progress: Progress) -> str | None:
+    """"missing", "corrupt" or None (intact) for an object that is not a chunked file: a whole
+    object re-hashed as it streams, a chunk (packed or loose) read and checked by its name."""
+    from mvc.core.packs import chunk_matches
+
+    if digest.startswith("sha256:") and store.path(digest).is_file():
+        try:
+            return None if store.hash_object(digest, progress) == digest else "corrupt"
+        except IntegrityError:  # removed while we looked
+            return "missing"
+    try:
+        fd, offset, size = store.open_chunk(digest)
+    except IntegrityError:
+        return "missing"
+    try:
+        data = os.pread(fd, size, offset)
+    finally:
+        os.close(fd)
+    if progress:
+        progress(size)
+    return None if len(data) == size and chunk_matches(digest, data) else "corrupt"
+
+
+class PackCheck(NamedTuple):
+    """What reading every pack found: chunks whose every packed copy matches its name, chunks
+    with a corrupt copy, and the findings (corrupt copies, unreadable indexes)."""
+
+    good: frozenset[str] = frozenset()
+    bad: frozenset[str] = frozenset()
+    findings: tuple[Finding, ...] = ()
+
+
+PACK_READ = 32 << 20  # a pack is read in runs of entries of about this many bytes
+
+
+def pack_runs(entries, size: int):
+    """The entries of a pack in runs of about ``PACK_READ`` bytes (one read each), the entries
+    that lie past the pack file's end (``size`` bytes) left out of them: (runs, cut off)."""
+    runs, run, cut = [], [], []
+    for e in entries:
+        if e.offset + e.size > size:
+            cut.append(e)
+            continue
+        if run and e.offset + e.size - run[0].offset > PACK_READ:
+            runs.append(run)
+            run = []
+        run.append(e)
+    return runs + ([run] if run else []), cut
+
+
+def read_run(fd: int, run) -> memoryview:
+    """The bytes of a run of entries (``pack_runs``), read in one go."""
+    start, end = run[0].offset, run[-1].offset + run[-1].size
+    data = memoryview(os.pread(fd, end - start, start))
+    if len(data) != end - start:
+        raise IntegrityError("the pack file got shorter while it was read")
+    return data
+
+
+def check_packs(store: ObjectStore, needs: Needs, progress: Progress = None) -> PackCheck:
+    """Every entry of every pack checked against its name, each pack read from start to end
+    in large reads; a pack file shorter than its index says is corrupt from where it ends."""
+    from mvc.core.packs import chunk_matches
+
+    every = store.packs.all()
+    findings = [Finding(f"pack:{name}", "corrupt", (), why=why)
+                for name, why in sorted(store.packs.unreadable.items())]
+    good: set[str] = set()
+    bad: set[str] = set()
+
+    def corrupt(e, name: str, why: str = "") -> None:
+        bad.add(e.digest)
+        findings.append(Finding(e.digest, "corrupt", tuple(needs.by_digest.get(e.digest, ())), name, why))
+
+    for name, entries in sorted(every.items()):
+        try:
+            fd = os.open(store.packs.pack_path(name), os.O_RDONLY)
+        except FileNotFoundError:  # an index without its pack: fsck names it a stray, and a
+            continue  # needed chunk of it is checked (and missing) on its own
+        try:
+            runs, cut = pack_runs(entries, os.fstat(fd).st_size)
+            for e in cut:
+                corrupt(e, name, "the pack file is shorter than its index says")
+            for run in runs:
+                try:
+                    data = read_run(fd, run)
+                except IntegrityError as exc:
+                    for e in run:
+                        corrupt(e, name, exc.message)
+                    continue
+                for e in run:
+                    at = e.offset - run[0].offset
+                    if chunk_matches(e.digest, data[at:at + e.size]):
+                        good.add(e.digest)
+                    else:
+                        corrupt(e, name)
+                if progress:
+                    progress(len(data))
+        finally:
+            os.close(fd)
+    return PackCheck(frozenset(good - bad), frozenset(bad), tuple(findings))
 
 
 def verify(session: "Session", wanted: Iterable[str] = (), progress: Progress = None) -> Checked:
@@ -203,6 +311,10 @@ def verify(session: "Session", wanted: Iterable[str] = (), progress: Progress = 
 
 
 def describe(finding: Finding) -> str:
+    if finding.digest.startswith("pack:"):
+        return finding.why.removesuffix("; run 'mvc fsck'")  # what packs.decode said
     users = ", ".join(finding.used_by[:3]) + (" …" if len(finding.used_by) > 3 else "")
     needed = f" (needed by {users})" if users else " (not referenced)"
-    return f"object {finding.digest} is {finding.problem}{needed}"
+    where = f" in pack {finding.pack}" if finding.pack else ""
+    why = f": {finding.why}" if finding.why else ""
+    return f"object {finding.digest} is {finding.problem}{where}{why}{needed}"

@@ -9,6 +9,7 @@ models, so the models' figures may add up to more than the total.
 
 from __future__ import annotations
 
+import os
 from itertools import groupby
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
@@ -63,21 +64,45 @@ def _by_model(session: "Session", rows: list["VersionRow"], size_of: Callable[[s
     return out
 
 
-def _figures(rows: list["VersionRow"], sizes: list[int], by_model: dict[str, ModelFigures]) -> Figures:
-    return Figures(len({r.model for r in rows}), len(rows), len(sizes), sum(r.size for r in rows), sum(sizes),
-                   by_model)
+def _figures(rows: list["VersionRow"], objects: int, stored: int, by_model: dict[str, ModelFigures]) -> Figures:
+    return Figures(len({r.model for r in rows}), len(rows), objects, sum(r.size for r in rows), stored, by_model)
 
 
 def local(session: "Session") -> Figures:
-    """Every version in the registry (archived included) and every object in the local store."""
+    """Every version in the registry (archived included) and every object in the local store:
+    loose objects and recipes, and the chunks in packs, whose files (pack and index) count
+    whole in ``stored``."""
     store = session.store
     rows = session.registry.versions()
 
     def size_of(digest: str) -> int | None:
-        st = store.stat(digest)
-        return None if st is None else st.st_size
+        return store.size(digest) if store.has(digest) else None
 
-    return _figures(rows, [store.size(d) for d in store.iter_digests()], _by_model(session, rows, size_of))
+    loose = {d: store.size(d) for d in store.iter_digests()}
+    packed: set[str] = set()
+    for entries in store.packs.all().values():
+        packed.update(e.digest for e in entries)
+    return _figures(rows, len(loose.keys() | packed), sum(loose.values()) + pack_bytes(store),
+                    _by_model(session, rows, size_of))
+
+
+def pack_bytes(store) -> int:
+    """The bytes the pack folder's packs and indexes take (unreadable ones included)."""
+    from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX
+
+    folder = store.root / "pack"
+    total = 0
+    try:
+        files = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for name in files:
+        if name.endswith((PACK_SUFFIX, INDEX_SUFFIX)):
+            try:
+                total += os.stat(folder / name).st_size
+            except FileNotFoundError:
+                pass
+    return total
 
 
 def on_remote(session: "Session", remote: "Remote") -> Figures:
@@ -112,4 +137,4 @@ def on_remote(session: "Session", remote: "Remote") -> Figures:
         needs = needs_of([row])
         if not needs.unreadable and all(d in sizes for d in needs.by_digest):
             there.append(row)
-    return _figures(there, list(sizes.values()), _by_model(session, there, sizes.get, needs_of))
+    return _figures(there, len(sizes), sum(sizes.values()), _by_model(session, there, sizes.get, needs_of))

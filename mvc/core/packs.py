@@ -104,6 +104,18 @@ def decode(data: bytes, name: str) -> list[Entry]:
     return entries
 
 
+def index_names(files) -> list[str]:
+    """The packs among a folder's file names: those of their indexes."""
+    return sorted(f[:-len(INDEX_SUFFIX)] for f in files
+                  if f.endswith(INDEX_SUFFIX) and is_name(f[:-len(INDEX_SUFFIX)]))
+
+
+def pack_key(file_name: str) -> str | None:
+    """``pack:NAME`` for a pack's file or its index (what ``mvc stats`` counts them as)."""
+    stem, suffix = os.path.splitext(file_name)
+    return "pack:" + stem if suffix in (PACK_SUFFIX, INDEX_SUFFIX) and is_name(stem) else None
+
+
 def pack_size(entries: list[Entry]) -> int:
     return entries[-1].offset + entries[-1].size if entries else 0
 
@@ -133,11 +145,9 @@ class Packs:
 
     def names(self) -> list[str]:
         try:
-            found = os.listdir(self.folder)
+            return index_names(os.listdir(self.folder))
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(f[:-len(INDEX_SUFFIX)] for f in found
-                      if f.endswith(INDEX_SUFFIX) and is_name(f[:-len(INDEX_SUFFIX)]))
 
     def refresh(self) -> None:
         with self.lock:
@@ -190,7 +200,7 @@ class PackWriter:
     def __init__(self, folder: Path, tmp_dir: Path):
         self.folder, self.tmp_dir = Path(folder), Path(tmp_dir)
         self.entries: list[Entry] = []
-        self.held: set[str] = set()
+        self.held: dict[str, Entry] = {}
         self.fd: int | None = None
         self.tmp: str | None = None
         self.size = self.unflushed = 0
@@ -208,13 +218,21 @@ class PackWriter:
         while view:
             view = view[os.write(self.fd, view):]
         self.entries.append(Entry(digest, self.size, len(data)))
-        self.held.add(digest)
+        self.held[digest] = self.entries[-1]
         self.size += len(data)
         self.unflushed += len(data)
         if self.unflushed >= FLUSH_EVERY:
             self.flusher.wanted.set()
             self.unflushed = 0
         return True
+
+    def read(self, digest: str, buf: bytearray) -> memoryview:
+        """A chunk this pack holds already (written, not yet committed), read back."""
+        e = self.held[digest]
+        view = memoryview(buf)[:e.size] if e.size <= len(buf) else memoryview(bytearray(e.size))
+        if os.preadv(self.fd, [view], e.offset) != e.size:
+            raise IntegrityError(f"chunk {digest} could not be read back from the pack being written")
+        return view
 
     def commit(self) -> tuple[str, os.stat_result] | None:
         """Make the pack durable and visible; its name and the stat of the pack file (None when
@@ -246,6 +264,7 @@ class PackWriter:
         os.chmod(tmp, 0o444)
         os.replace(tmp, self.folder / (name + PACK_SUFFIX))
         self.tmp = None
+        fsync_dir(self.folder)  # the pack durable in place before its index names it
         crash_point("pack:before-index")
         fd, itmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="idx-")
         try:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from mvc.core.errors import IntegrityError
 from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key
-from mvc.core.pipes import sync_files
+from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, index_names, pack_key
+from mvc.core.pipes import kernel_copy, sync_files, write_all
 from mvc.core.remote_store import Remote, cannot_use, checked, corrupt_here, missing_here, missing_there
 
 if TYPE_CHECKING:
@@ -59,10 +60,100 @@ class DirectoryRemote(Remote):
         out: dict[str, int] = {}
         for dirpath, _, files in os.walk(os.path.join(self.root, "objects")):
             for f in files:
-                digest = digest_of_key(os.path.join(dirpath, f.removesuffix(RECIPE_SUFFIX)))
+                digest = pack_key(f) if os.path.basename(dirpath) == "pack" else \
+                    digest_of_key(os.path.join(dirpath, f.removesuffix(RECIPE_SUFFIX)))
                 if digest is not None:
                     out[digest] = out.get(digest, 0) + os.stat(os.path.join(dirpath, f)).st_size
         return out
+
+    # -- packs (pack_transfer.py) ---------------------------------------------------------
+    def _pack_file(self, name: str, suffix: str = PACK_SUFFIX) -> str:
+        return os.path.join(self.root, "objects", "pack", name + suffix)
+
+    def pack_names(self) -> list[str]:
+        try:
+            found = os.listdir(os.path.join(self.root, "objects", "pack"))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+        return index_names(found)
+
+    def read_index(self, name: str) -> bytes:
+        try:
+            with open(self._pack_file(name, INDEX_SUFFIX), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+
+    def pack_reader(self, name: str) -> "_PackFile":
+        try:
+            return _PackFile(self._pack_file(name))
+        except FileNotFoundError:
+            raise IntegrityError(f"pack {name} is missing from remote {self.name!r} ({self.location}) "
+                                 "though its index is there; push from a machine that has its chunks") from None
+        except OSError as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+
+    def put_pack(self, name: str, index: bytes, size: int, fill, cache: "StatCache | None" = None) -> None:
+        """Write a pack (``fill(write, copy)`` gives its ``size`` bytes; ``copy(fd, offset, n)``
+        lets the kernel copy a file's range), durable, then its index,
+        which makes it visible; through ``tmp/upload-*`` and renames, as an object's upload."""
+        from mvc.core import remote_recipes
+        from mvc.core.atomic import fsync_dir
+        from mvc.core.packs import FLUSH_EVERY, Flusher
+
+        final = self._pack_file(name)
+        folder = os.path.dirname(final)
+        try:
+            os.makedirs(os.path.join(self.root, "tmp"), exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
+            tmp = os.path.join(self.root, "tmp", f"upload-{uuid.uuid4().hex}")
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444)
+        except OSError as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+        flusher, unflushed = Flusher(fd), [0]
+
+        def wrote(n: int) -> None:
+            unflushed[0] += n
+            if unflushed[0] >= FLUSH_EVERY:
+                flusher.wanted.set()
+                unflushed[0] = 0
+
+        def write(data) -> None:
+            write_all(fd, data)
+            wrote(len(data))
+
+        def copy(src_fd: int, start: int, n: int) -> None:
+            for at in range(0, n, FLUSH_EVERY):
+                kernel_copy(src_fd, fd, min(FLUSH_EVERY, n - at), start + at)
+                wrote(min(FLUSH_EVERY, n - at))
+
+        try:
+            try:
+                fill(write, copy)
+                flusher.stop()
+                if flusher.error is not None:
+                    raise flusher.error
+                if os.fstat(fd).st_size != size:
+                    raise IntegrityError(f"pack {name} came out the wrong size; not pushing it (run 'mvc verify')")
+                os.fsync(fd)
+            finally:
+                flusher.stop()
+                os.close(fd)
+            os.replace(tmp, final)
+            fsync_dir(Path(folder))  # the pack durable in place before its index names it
+            remote_recipes.write_file(Path(self.root) / "tmp", Path(self._pack_file(name, INDEX_SUFFIX)), index)
+        except BaseException as exc:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise cannot_use(self.name, self.location, exc) from None
+            raise
+        if cache is not None:  # written from checked bytes: a pull here may trust it
+            cache.put(Path(final), os.stat(final), "pack:" + name)
 
     def upload(self, store: ObjectStore, digest: str, progress: Progress = None, *,
                cache: "StatCache | None" = None) -> int:
@@ -189,6 +280,25 @@ class DirectoryRemote(Remote):
             os.unlink(key)
         except FileNotFoundError:
             pass
+
+
+class _PackFile:
+    """A pack of the remote's, read by ranges."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY)
+        self.st = os.fstat(self.fd)
+
+    def read_into(self, view: memoryview, offset: int) -> int:
+        return os.preadv(self.fd, [view], offset)
+
+    def trusted(self, cache: "StatCache | None", name: str) -> bool:
+        """Written (or checked) whole by mvc on this machine, unchanged since."""
+        return cache is not None and cache.get(Path(self.path), self.st, written_by_us=True) == "pack:" + name
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def _known(cache: "StatCache | None", path: Path, digest: str, *, written_by_us: bool,

@@ -90,27 +90,34 @@ def write(remote: Remote, digest: str, data: bytes, cache: "StatCache | None" = 
     final = _key(remote, digest)
     try:
         if isinstance(remote, DirectoryRemote):
-            _write_file(Path(remote.root) / "tmp", Path(final), data)
+            write_file(Path(remote.root) / "tmp", Path(final), data)
             if cache is not None:
                 cache.put(Path(final), os.stat(final), digest)
-        elif remote.atomic_put:  # one PUT: visible whole or not at all
-            remote.fs.pipe_file(final, data)
         else:
-            tmp = f"{remote.root}/tmp/upload-{uuid.uuid4().hex}"
-            remote.fs.makedirs(f"{remote.root}/tmp", exist_ok=True)
-            try:
-                remote.fs.pipe_file(tmp, data)
-                remote.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
-                remote.fs.mv(tmp, final)
-            finally:
-                if remote.fs.exists(tmp):
-                    remote.fs.rm(tmp)
+            put_bytes(remote, final, data)
     except _errors(remote) as exc:
         raise _cannot(remote, exc) from None
     return len(data)
 
 
-def _write_file(tmp_dir: Path, final: Path, data: bytes) -> None:
+def put_bytes(remote: Remote, key: str, data: bytes) -> None:
+    """Put a small file at ``key`` of an fsspec remote, whole or not at all: one PUT on S3,
+    else through ``tmp/upload-*`` and a move."""
+    if remote.atomic_put:  # one PUT: visible whole or not at all
+        remote.fs.pipe_file(key, data)
+        return
+    tmp = f"{remote.root}/tmp/upload-{uuid.uuid4().hex}"
+    remote.fs.makedirs(f"{remote.root}/tmp", exist_ok=True)
+    try:
+        remote.fs.pipe_file(tmp, data)
+        remote.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+        remote.fs.mv(tmp, key)
+    finally:
+        if remote.fs.exists(tmp):
+            remote.fs.rm(tmp)
+
+
+def write_file(tmp_dir: Path, final: Path, data: bytes) -> None:
     """Write, fsync, make read-only and rename into place, as an upload of an object is."""
     from mvc.core.atomic import fsync_dir
 

@@ -140,12 +140,70 @@ class Remote:
             return {}
         except self.errors as exc:
             raise cannot_use(self.name, self.location, exc) from None
+        from mvc.core.packs import pack_key
+
         out: dict[str, int] = {}
         for path, info in found.items():
-            digest = digest_of_key(path.removesuffix(RECIPE_SUFFIX))
+            folder, _, leaf = path.rstrip("/").rpartition("/")
+            digest = pack_key(leaf) if folder.endswith("/pack") else digest_of_key(path.removesuffix(RECIPE_SUFFIX))
             if digest is not None and info.get("type", "file") == "file":
                 out[digest] = out.get(digest, 0) + int(info.get("size") or 0)
         return out
+
+    # -- packs (pack_transfer.py) ---------------------------------------------------------
+    def _pack_key(self, name: str, suffix: str = ".pack") -> str:
+        return f"{self.root}/objects/pack/{name}{suffix}"
+
+    def pack_names(self) -> list[str]:
+        from mvc.core.packs import index_names
+
+        try:
+            found = self.fs.ls(f"{self.root}/objects/pack", detail=False)
+        except FileNotFoundError:
+            return []
+        except self.errors as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+        return index_names(str(f).rstrip("/").rsplit("/", 1)[-1] for f in found)
+
+    def read_index(self, name: str) -> bytes:
+        try:
+            return self.fs.cat_file(self._pack_key(name, ".idx"))
+        except FileNotFoundError:
+            raise
+        except self.errors as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+
+    def pack_reader(self, name: str) -> "_RangeReader":
+        return _RangeReader(self, self._pack_key(name))
+
+    def put_pack(self, name: str, index: bytes, size: int, fill, cache: "StatCache | None" = None) -> None:
+        """Upload a pack (``fill(write, None)`` gives its ``size`` bytes), then its index, which
+        makes it visible. On S3 the pack goes straight to its key (visible only once whole);
+        elsewhere through ``tmp/upload-*`` and a move."""
+        key = self._pack_key(name)
+        target = key if self.atomic_put else f"{self.root}/tmp/upload-{uuid.uuid4().hex}"
+        dst = None
+        try:
+            if not self.atomic_put:
+                self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
+            dst = self.fs.open(target, "wb", block_size=max(8 << 20, -(-size // _MAX_PARTS)))
+            fill(dst.write, None)
+            if dst.tell() != size:
+                raise IntegrityError(f"pack {name} came out the wrong size; not pushing it (run 'mvc verify')")
+            dst.close()
+            dst = None
+            if not self.atomic_put:
+                self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+                self.fs.mv(target, key)
+            from mvc.core import remote_recipes
+
+            remote_recipes.put_bytes(self, self._pack_key(name, ".idx"), index)
+        except self.errors as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+        finally:
+            _abort(dst)
+            if not self.atomic_put and self.fs.exists(target):
+                self.fs.rm(target)
 
     def upload(self, store: ObjectStore, digest: str, progress: Progress = None, *,
                cache: "StatCache | None" = None) -> int:
@@ -185,11 +243,7 @@ class Remote:
         except self.errors as exc:
             raise cannot_use(self.name, self.location, exc) from None
         finally:
-            if dst is not None:  # failed: abort, never complete
-                try:
-                    dst.discard()
-                finally:
-                    dst.closed = True
+            _abort(dst)
         return size
 
     def download(self, store: ObjectStore, digest: str, progress: Progress = None, *,
@@ -252,6 +306,44 @@ class Remote:
             self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=name, UploadId=upload_id)
         elif self.fs.exists(key):
             self.fs.rm(key, recursive=True)
+
+
+class _RangeReader:
+    """A pack of the remote's, read by ranges through one open file with a large read-ahead
+    (chunks are fetched in the pack's order, so most reads come from the buffer)."""
+
+    def __init__(self, remote: Remote, key: str):
+        self.remote, self.key, self.file = remote, key, None
+
+    def read_into(self, view: memoryview, offset: int) -> int:
+        try:
+            if self.file is None:
+                self.file = self.remote.fs.open(self.key, "rb", block_size=32 << 20)
+            self.file.seek(offset)
+            data = self.file.read(len(view))
+        except FileNotFoundError:
+            raise IntegrityError(f"a pack is missing from remote {self.remote.name!r} ({self.remote.location}) "
+                                 "though its index is there; push from a machine that has its chunks") from None
+        except self.remote.errors as exc:
+            raise cannot_use(self.remote.name, self.remote.location, exc) from None
+        view[:len(data)] = data
+        return len(data)
+
+    def trusted(self, cache: "StatCache | None", name: str) -> bool:
+        return False  # only a directory's files are known to the stat cache
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def _abort(dst) -> None:
+    """An upload that failed: discarded, never completed (None: nothing to abort)."""
+    if dst is not None:
+        try:
+            dst.discard()
+        finally:
+            dst.closed = True
 
 
 def _timestamp(info: dict, *names: str) -> float | None:

@@ -72,7 +72,6 @@ class _Mover:
         self.recipes: dict[str, "Recipe"] = {}  # pull: the remote's recipes of files to fetch
         self.known: set[str] = set()  # pull: recipes this machine wrote there (the stat cache says)
         self.rows: dict[str, tuple] = {}  # pull: stat-cache rows of the other recipes, once verified
-        self.arrived: set[str] = set()  # pull: objects hashed on their way in
         self.staged: list[tuple[str, str]] = []  # pull: (tmp, digest) of small objects to commit
         self.skipped = 0
         self.bytes = 0
@@ -158,8 +157,28 @@ class _Mover:
         recipes = {item.digest: r for item in items if (r := self._recipe(item.digest)) is not None}
         self.send([item for item in items if item.digest not in recipes])
         if recipes:  # a recipe moves last, once every chunk it names is on the other side
-            self.move(c.digest for r in recipes.values() for c in r.chunks)
+            self._move_chunks(list(recipes.values()))
             self.send([item for item in items if item.digest in recipes])
+
+    def _move_chunks(self, recipes: list["Recipe"]) -> None:
+        """The chunks of ``recipes`` that the other side lacks, as one pack (pack_transfer.py);
+        on a pull, each file's bytes are checked as they arrive."""
+        from mvc.core import pack_transfer
+
+        def planned(nbytes: int) -> None:
+            self.total += nbytes
+            if self.on_total:
+                self.on_total(self.total)
+
+        if self.push:
+            n = pack_transfer.push(self.store, self.remote, recipes, self.cache, self._tick, planned, self.jobs)
+        else:
+            n = pack_transfer.pull(self.store, self.remote, recipes, self.known, self.cache,
+                                   self._tick, planned).bytes
+            if self.cache is not None:
+                self.cache.put_many(self.store.written())  # the packs, from checked bytes
+        with self.lock:  # a chunked file counts once, as its recipe; its chunks' bytes count
+            self.bytes += n
 
     def send(self, items: list[Item]) -> None:
         """Move ``items`` (none of them on the other side yet), biggest first, so that the
@@ -181,7 +200,6 @@ class _Mover:
             data = self.remote.fetch_bytes(item.digest, self.cache)
             tmp, n = self.store.stage_chunk(data, item.digest), len(data)
             with self.lock:
-                self.arrived.add(item.digest)
                 if tmp is not None:
                     self.staged.append((tmp, item.digest))
             self._tick(n)
@@ -194,17 +212,13 @@ class _Mover:
     def _put_recipe(self, recipe: "Recipe") -> int:
         """Send a recipe whose chunks are there; a pulled one is kept only once its chunks,
         read back in order, make the file's digest."""
-        from mvc.core import chunked, remote_recipes
+        from mvc.core import remote_recipes
 
         data = recipe.to_bytes()
         if self.push:
             return remote_recipes.write(self.remote, recipe.digest, data, self.cache)
-        # A recipe this machine wrote there is the store's own, checked when it was made: its
-        # chunks, each checked on arrival, make the file. Any other is read back whole, once.
-        if recipe.digest not in self.known and \
-                chunked.read(self.store, recipe, None, verified=self.arrived) != recipe.digest:
-            raise IntegrityError(f"object {recipe.digest} arrived corrupt: the chunks of its recipe on "
-                                 f"remote {self.remote.name!r} do not make its bytes")
+        # Its chunks made the file's digest as they arrived (pack_transfer.pull), unless this
+        # machine wrote the recipe there: the store's own, checked when it was made.
         if self.cache is not None and recipe.digest in self.rows:  # verified: the next pull trusts it
             self.cache.put_many([self.rows[recipe.digest]])
         self.store.put_recipe(recipe)
@@ -235,8 +249,9 @@ def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None =
         rows = [session.resolve(r) for r in wanted] if wanted else session.registry.versions()
         needs = needed_objects(session.registry, session.store, rows)
     needs.require_readable()
+    chunks = {c for listed in needs.chunked.values() for c in listed}  # they go with their recipes
     with _Mover(session, target, push=True, jobs=jobs, progress=progress, on_total=on_total) as mover:
-        mover.move(needs.digests)
+        mover.move(d for d in needs.digests if d not in chunks)
     return mover.result()
 
 

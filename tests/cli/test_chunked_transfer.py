@@ -35,9 +35,22 @@ def _chunks_of(recipe: Path) -> list[str]:
     return [c["digest"] for c in json.loads(recipe.read_text())["chunks"]]
 
 
+def _where(objects: Path, digest: str) -> tuple[Path, int] | None:
+    """The file that holds a chunk under a store's (or a directory remote's) objects/ and its
+    offset there: a pack whose index lists it, or a loose object."""
+    from mvc.core import packs
+
+    for index in sorted((objects / "pack").glob("*.idx")):
+        for e in packs.decode(index.read_bytes(), index.stem):
+            if e.digest == digest and index.with_suffix(".pack").is_file():
+                return index.with_suffix(".pack"), e.offset
+    hexd = digest.split(":", 1)[1]
+    loose = objects / hexd[:2] / hexd[2:]
+    return (loose, 0) if loose.is_file() else None
+
+
 def _has(objects: Path, digest: str) -> bool:
-    hexd = digest.removeprefix("sha256:")
-    return (objects / hexd[:2] / hexd[2:]).is_file()
+    return _where(objects, digest) is not None
 
 
 class Pushed(NamedTuple):
@@ -133,8 +146,8 @@ def test_an_interrupted_pull_leaves_no_recipe_without_its_chunks(pushed, tmp_pat
     # a chunk the remote lost: the pull fails (exit 3) and stores no recipe
     remote = tmp_path / "remote"
     clone = _clone(pushed, tmp_path, remote=remote)
-    lost = _chunks_of(_recipes(remote / "objects")[0])[-1].removeprefix("sha256:")
-    (remote / "objects" / lost[:2] / lost[2:]).unlink()
+    lost = _chunks_of(_recipes(remote / "objects")[0])[-1]
+    _where(remote / "objects", lost)[0].unlink()  # the pack that holds it (its index stays)
     proc = clone.fail("pull", "minilm@0.1.0", "minilm@0.1.1", code=3)
     assert "missing" in proc.stderr
     objects = clone.mvc_dir / "objects"
@@ -162,16 +175,18 @@ def test_an_interrupted_pull_leaves_no_recipe_without_its_chunks(pushed, tmp_pat
 def test_a_corrupt_chunk_on_the_remote_is_refused(pushed, tmp_path):
     remote = tmp_path / "remote"
     clone = _clone(pushed, tmp_path, remote=remote)
-    digest = _chunks_of(_recipes(remote / "objects")[0])[0].removeprefix("sha256:")
-    chunk = remote / "objects" / digest[:2] / digest[2:]
-    chunk.chmod(0o644)
-    data = bytearray(chunk.read_bytes())
-    data[0] ^= 1
-    chunk.write_bytes(bytes(data))
+    digest = _chunks_of(_recipes(remote / "objects")[0])[0]
+    pack, offset = _where(remote / "objects", digest)
+    pack.chmod(0o644)
+    with open(pack, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 1]))
     proc = clone.fail("pull", "minilm@0.1.0", "minilm@0.1.1", code=3)
     assert "corrupt" in proc.stderr
     objects = clone.mvc_dir / "objects"
-    assert not _has(objects, "sha256:" + digest)
+    assert not _has(objects, digest)
     for r in _recipes(objects):
         assert all(_has(objects, c) for c in _chunks_of(r)), r
 

@@ -1,0 +1,402 @@
+"""Chunks over the wire (SPEC §5.1): a push or a pull moves the chunks of chunked files that the
+other side lacks as one pack (packs.py), not as one object each.
+
+A push plans the pack from what it sends (the chunks the remote's packs and loose objects lack,
+in the order they sit here, so they are read sequentially), so its name is known before a byte
+moves; each chunk is checked against its name as it is read (BLAKE3, cheap), and the pack
+goes up before its index, which makes it visible (``Remote.put_pack``). A pack that is one of
+ours sent whole, and known to the stat cache as written by mvc, is copied by the kernel.
+
+A pull reads each recipe's chunks in order from wherever they are (the store, the pack being
+written, or the remote's packs), checks each against its name, appends those the store lacked
+to one new pack and hashes the whole on another thread, so the file's digest is checked in the
+same pass (a recipe this machine wrote there, whose remote packs the stat cache knows
+unchanged, needs neither). The pack is committed before any recipe that needs it is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
+
+from mvc.core.errors import IntegrityError
+from mvc.core.packs import Entry, chunk_matches, decode, encode
+
+if TYPE_CHECKING:
+    from mvc.core.chunked import ChunkRef, Recipe
+    from mvc.core.objects import ObjectStore
+    from mvc.core.remote_store import Remote
+    from mvc.core.statcache import StatCache
+
+Progress = Callable[[int], None] | None
+IN_FLIGHT = 16  # chunks read ahead of the slowest stage
+
+
+class RemotePacks:
+    """The packs a remote holds, from their indexes, read once per transfer."""
+
+    def __init__(self, remote: "Remote"):
+        self.remote = remote
+        self.indexes: dict[str, list[Entry]] = {}
+        self.where: dict[str, tuple[str, int, int]] = {}
+        self.loaded = False
+
+    def load(self) -> "RemotePacks":
+        if not self.loaded:
+            for name in self.remote.pack_names():
+                try:
+                    entries = decode(self.remote.read_index(name), name)
+                except (IntegrityError, FileNotFoundError):
+                    continue  # an unreadable index names nothing: its chunks are sent again
+                self.indexes[name] = entries
+                for e in entries:
+                    self.where.setdefault(e.digest, (name, e.offset, e.size))
+            self.loaded = True
+        return self
+
+    def has(self, digest: str) -> bool:
+        return digest in self.load().where
+
+
+def _unique_chunks(recipes: Iterable["Recipe"]) -> list["ChunkRef"]:
+    seen: dict[str, "ChunkRef"] = {}
+    for r in recipes:
+        for c in r.chunks:
+            seen.setdefault(c.digest, c)
+    return list(seen.values())
+
+
+class _Pipe:
+    """Stages on threads of their own, fed in order by the caller's thread: each item is a
+    view of a buffer from a small pool, handed back once every stage is done with it."""
+
+    def __init__(self, stages: list[Callable], size: int):
+        self.failures: list[BaseException] = []
+        self.free: queue.Queue = queue.Queue()
+        for _ in range(IN_FLIGHT):
+            self.free.put(bytearray(size))
+        self.left: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self.queues = [queue.Queue() for _ in stages]
+        self.threads = [threading.Thread(target=self._run, args=(q, s), daemon=True)
+                        for q, s in zip(self.queues, stages)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, q: queue.Queue, stage: Callable) -> None:
+        while (item := q.get()) is not None:
+            buf, data, tag = item
+            try:
+                if not self.failures:
+                    stage(data, tag)
+            except BaseException as exc:
+                self.failures.append(exc)
+            finally:
+                self._release(buf)
+                q.task_done()
+
+    def drain(self) -> None:
+        """Wait until every stage is done with what it was given."""
+        for q in self.queues:
+            q.join()
+        if self.failures:
+            raise self.failures[0]
+
+    def _release(self, buf) -> None:
+        if buf is None:
+            return
+        with self.lock:
+            self.left[id(buf)] -= 1
+            if self.left[id(buf)]:
+                return
+            del self.left[id(buf)]
+        self.free.put(buf)
+
+    def buffer(self) -> bytearray:
+        if self.failures:
+            raise self.failures[0]
+        return self.free.get()
+
+    def put(self, buf, data, tag) -> None:
+        if buf is not None:
+            with self.lock:
+                self.left[id(buf)] = len(self.queues)
+        for q in self.queues:
+            q.put((buf, data, tag))
+
+    def close(self) -> None:
+        for q in self.queues:
+            q.put(None)
+        for t in self.threads:
+            t.join()
+        if self.failures:
+            raise self.failures[0]
+
+
+def _read_local(store: "ObjectStore", digest: str, size: int, buf: bytearray, fds: dict) -> memoryview:
+    found = store.locate(digest)
+    if found is None:
+        raise IntegrityError(f"chunk {digest} is missing from the local store; run 'mvc fsck'")
+    key = str(found.path)
+    if key not in fds:
+        fds[key] = os.open(found.path, os.O_RDONLY)
+    view = memoryview(buf)[:size] if size <= len(buf) else memoryview(bytearray(size))
+    n = os.preadv(fds[key], [view], found.offset)
+    if n != size or found.size != size:
+        raise IntegrityError(f"chunk {digest} is corrupt in the local store (run 'mvc verify')")
+    return view
+
+
+def _trusted_pack(store: "ObjectStore", cache: "StatCache | None", name: str) -> bool:
+    if cache is None:
+        return False
+    path = store.packs.pack_path(name)
+    try:
+        return cache.get(path, os.stat(path), written_by_us=True) == "pack:" + name
+    except FileNotFoundError:
+        return False
+
+
+# -- push ------------------------------------------------------------------------------------
+
+def push(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], cache: "StatCache | None",
+         progress: Progress, on_plan: Callable[[int], None], jobs: int = 1) -> int:
+    """Send the chunks of ``recipes`` that the remote lacks, in packs of up to ``PACK_LIMIT``
+    bytes, ``jobs`` at once; the bytes sent. ``on_plan`` hears that figure before any moves.
+    A pack lands whole or not at all, so a rerun after an interruption skips the packs that
+    landed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    there = RemotePacks(remote)
+    missing = [c for c in _unique_chunks(recipes)
+               if not there.has(c.digest) and not (c.digest.startswith("sha256:") and remote.size_of(c.digest))]
+    if not missing:
+        return 0
+    located = {c.digest: store.locate(c.digest, fresh=True) for c in missing}
+    for c in missing:
+        if located[c.digest] is None:
+            raise IntegrityError(f"chunk {c.digest} is missing from the local store; cannot push it")
+    missing.sort(key=lambda c: (str(located[c.digest].path), located[c.digest].offset))
+    plans = [p for p in _plan(missing, located) if p.name not in there.indexes]
+    on_plan(sum(p.size + len(p.index) for p in plans))
+    trusted = {n for n in {w.pack for w in located.values()} if n and _trusted_pack(store, cache, n)}
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="mvc-pack") as pool:
+        for done in [pool.submit(_send, store, remote, p, trusted, cache, progress) for p in plans]:
+            done.result()
+    return sum(p.size + len(p.index) for p in plans)
+
+
+PACK_LIMIT = 256 << 20  # a push sends packs of up to this size: a rerun resumes pack by pack
+
+
+class _Plan(NamedTuple):
+    chunks: list  # (ChunkRef, Located), in the order they go
+    index: bytes
+    name: str
+    size: int
+
+
+def _plan(missing: list, located: dict) -> list[_Plan]:
+    plans, group, size = [], [], 0
+    for c in missing + [None]:
+        if c is None or (group and size + c.size > PACK_LIMIT):
+            entries, at = [], 0
+            for g, _ in group:
+                entries.append(Entry(g.digest, at, g.size))
+                at += g.size
+            if entries:
+                index = encode(entries)
+                plans.append(_Plan(group, index, index[-32:].hex(), at))
+            group, size = [], 0
+        if c is not None:
+            group.append((c, located[c.digest]))
+            size += c.size
+    return plans
+
+
+def _runs(plan: _Plan) -> list[tuple[str, int, int]]:
+    """The plan's chunks as runs of contiguous bytes of the files that hold them:
+    (path, offset, size), in order."""
+    runs: list[list] = []
+    for _, w in plan.chunks:
+        if runs and runs[-1][0] == str(w.path) and runs[-1][1] + runs[-1][2] == w.offset:
+            runs[-1][2] += w.size
+        else:
+            runs.append([str(w.path), w.offset, w.size])
+    return [tuple(r) for r in runs]
+
+
+def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progress) -> None:
+    from mvc.core.faults import crash_point
+
+    def fill(write: Callable, copy: Callable | None) -> None:
+        if copy is not None and all(w.pack in trusted for _, w in plan.chunks):
+            # every chunk in a pack of ours that the stat cache knows as written by mvc,
+            # unchanged since: the kernel copies the runs
+            for path, offset, size in _runs(plan):
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    copy(fd, offset, size)
+                finally:
+                    os.close(fd)
+                if progress:
+                    progress(size)
+            return
+        fds: dict[str, int] = {}
+
+        def check(data, c) -> None:
+            if located_pack[c.digest] not in trusted and not chunk_matches(c.digest, data):
+                raise IntegrityError(f"chunk {c.digest} is corrupt in the local store; not pushing it "
+                                     "(run 'mvc verify')")
+
+        def send(data, c) -> None:
+            write(data)
+            if progress:
+                progress(len(data))
+
+        located_pack = {c.digest: w.pack for c, w in plan.chunks}
+        pipe = _Pipe([check, send], max(c.size for c, _ in plan.chunks))
+        try:
+            for c, _ in plan.chunks:
+                buf = pipe.buffer()
+                pipe.put(buf, _read_local(store, c.digest, c.size, buf, fds), c)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+            pipe.close()
+
+    remote.put_pack(plan.name, plan.index, plan.size, fill, cache)
+    crash_point("push:pack-sent")
+
+
+# -- pull ------------------------------------------------------------------------------------
+
+class Pulled:
+    """What a pull of chunked files brought: the bytes fetched and the recipes that checked out."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.recipes: list["Recipe"] = []
+
+
+class _Rolling:
+    """The packs a pull writes: a new one every ``PACK_LIMIT`` bytes, each committed as it
+    fills (its chunks were checked by name), so a rerun after an interruption keeps them.
+    Only the reading thread rolls over, once the writing stage has drained."""
+
+    def __init__(self, store: "ObjectStore"):
+        self.store = store
+        self.writer = store.new_pack()
+        self.queued = 0  # bytes handed to the writing stage for this pack
+
+    def roll(self, pipe: _Pipe, size: int) -> None:
+        if self.queued and self.queued + size > PACK_LIMIT:
+            pipe.drain()
+            self.commit()
+            self.writer, self.queued = self.store.new_pack(), 0
+        self.queued += size
+
+    def commit(self) -> None:
+        self.store.commit_pack(self.writer)
+
+
+def pull(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], known: set[str],
+         cache: "StatCache | None", progress: Progress, on_plan: Callable[[int], None]) -> Pulled:
+    """Fetch the chunks of ``recipes`` the store lacks into new packs, checking every chunk
+    and (unless in ``known``) each file's digest in the same pass. A recipe whose chunks do not
+    make its file is an IntegrityError, after the packs of good chunks are committed (a rerun
+    does not fetch them again); the recipes are the caller's to keep."""
+    store.packs.refresh()
+    on_plan(sum(c.size for c in _unique_chunks(recipes) if store.locate(c.digest) is None))
+    there = RemotePacks(remote)
+    packs = _Rolling(store)
+    done = Pulled()
+    failures: list[str] = []
+    readers: dict[str, object] = {}
+    fds: dict[str, int] = {}
+    trusted_there: dict[str, bool] = {}
+    try:
+        for recipe in recipes:
+            if _pull_one(store, remote, there, packs, recipe, recipe.digest in known, readers, fds,
+                         trusted_there, cache, progress, done):
+                done.recipes.append(recipe)
+            else:
+                failures.append(recipe.digest)
+    except BaseException:
+        packs.writer.discard()
+        raise
+    finally:
+        for r in readers.values():
+            r.close()
+        for fd in fds.values():
+            os.close(fd)
+    packs.commit()
+    if failures:
+        raise IntegrityError(f"object {failures[0]} arrived corrupt: the chunks of its recipe on remote "
+                             f"{remote.name!r} do not make its bytes")
+    return done
+
+
+def _pull_one(store, remote, there, packs: _Rolling, recipe, known, readers, fds, trusted_there, cache,
+              progress, done) -> bool:
+    whole = hashlib.sha256()
+
+    def hash_whole(data, _) -> None:
+        whole.update(data)
+
+    def keep(data, c) -> None:
+        if c is not None:
+            writer.add(c.digest, data)
+
+    writer = packs.writer  # the writing stage's; only this thread changes it, once drained
+    pipe = _Pipe([keep] if known else [hash_whole, keep], max(c.size for c in recipe.chunks))
+    try:
+        for c in recipe.chunks:
+            buf = pipe.buffer()
+            if c.digest in writer.held:
+                data, new = writer.read(c.digest, buf), None
+            elif store.locate(c.digest) is not None:
+                data, new = _read_local(store, c.digest, c.size, buf, fds), None
+                if not known and not chunk_matches(c.digest, data):
+                    raise IntegrityError(f"chunk {c.digest} is corrupt in the local store (run 'mvc verify')")
+            else:
+                data, new = _fetch(remote, there, c, buf, readers, trusted_there, cache), c
+                packs.roll(pipe, c.size)
+                writer = packs.writer
+                done.bytes += c.size
+                if progress:
+                    progress(c.size)
+            pipe.put(buf, data, new)
+    finally:
+        pipe.close()
+    return known or "sha256:" + whole.hexdigest() == recipe.digest
+
+
+def _fetch(remote, there, c, buf, readers, trusted_there, cache) -> memoryview:
+    """A chunk the store lacks, from the remote, checked against its name (unless it lies in a
+    pack of the remote's that the stat cache knows as written by this machine, unchanged)."""
+    from mvc.core.remote_store import missing_there
+
+    found = there.load().where.get(c.digest)
+    if found is None:
+        if c.digest.startswith("sha256:") and remote.size_of(c.digest) is not None:
+            data = remote.fetch_bytes(c.digest, cache)  # a loose chunk of a store written before packs
+            view = memoryview(buf)[:len(data)] if len(data) <= len(buf) else memoryview(bytearray(len(data)))
+            view[:] = data
+            return view
+        raise missing_there(remote, c.digest)
+    name, offset, size = found
+    if name not in readers:
+        readers[name] = remote.pack_reader(name)
+        trusted_there[name] = readers[name].trusted(cache, name)
+    view = memoryview(buf)[:size] if size <= len(buf) else memoryview(bytearray(size))
+    if size != c.size or readers[name].read_into(view, offset) != size:
+        raise IntegrityError(f"chunk {c.digest} arrived corrupt from remote {remote.name!r}: "
+                             "its pack is shorter than its index says")
+    if not trusted_there[name] and not chunk_matches(c.digest, view):
+        raise IntegrityError(f"chunk {c.digest} arrived corrupt from remote {remote.name!r}: "
+                             "its bytes do not match its name")
+    return view

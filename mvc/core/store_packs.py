@@ -1,0 +1,148 @@
+"""The object store's packs (packs.py says what a pack is): where a chunk is, reading it,
+writing a new pack, keeping one young. ``objects.ObjectStore`` has these methods; they live
+here to keep that module small."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from mvc.core import owned
+from mvc.core.errors import IntegrityError
+from mvc.core.pipes import sync_files, write_all
+
+if TYPE_CHECKING:
+    from mvc.core.packs import Located, PackWriter, Packs
+
+PREFIX = "sha256:"
+
+
+class PackedStore:
+    """The pack half of ``objects.ObjectStore`` (which sets ``root``, ``tmp`` and ``_packs``)."""
+
+    root: Path
+    tmp: Path
+    _packs: "Packs | None"
+
+    @property
+    def packs(self) -> "Packs":
+        if self._packs is None:
+            from mvc.core.packs import Packs
+
+            self._packs = Packs(self.root / "pack")
+        return self._packs
+
+    def locate(self, digest: str, fresh: bool = False) -> "Located | None":
+        """Where a chunk's bytes are: in a pack, or a loose object (a chunk of a store written
+        before packs); None when the store has neither. ``fresh`` re-reads the pack folder
+        first (another process may have written or collected a pack since)."""
+        from mvc.core.packs import Located
+
+        if fresh:
+            self.packs.refresh()
+        found = self.packs.find(digest)
+        if found is not None:
+            return found
+        if digest.startswith(PREFIX):
+            try:
+                return Located(self.path(digest), 0, os.stat(self.path(digest)).st_size, None)
+            except FileNotFoundError:
+                pass
+        return None
+
+    def open_chunk(self, digest: str) -> tuple[int, int, int]:
+        """A read-only descriptor of the file that holds a chunk, its offset there and its size
+        (the caller closes it); IntegrityError when the store lacks it. A pack collected or
+        repacked since it was located is looked for again."""
+        for fresh in (False, True):
+            found = self.locate(digest, fresh=fresh)
+            if found is None:
+                continue
+            try:
+                return os.open(found.path, os.O_RDONLY), found.offset, found.size
+            except FileNotFoundError:
+                continue
+        raise IntegrityError(f"object {digest} is missing from the store; pull it from a remote "
+                             "or run 'mvc fsck'")
+
+    def new_pack(self) -> "PackWriter":
+        """A pack to write new chunks into (``PackWriter.commit`` makes it durable and visible)."""
+        from mvc.core.packs import PackWriter
+
+        owned.real_folder(self.tmp, self.tmp.parent, create=True)
+        owned.real_folder(self.root, self.root.parent, create=True)
+        owned.real_folder(self.root / "pack", self.root.parent, create=True)
+        return PackWriter(self.root / "pack", self.tmp)
+
+    def commit_pack(self, writer: "PackWriter") -> str | None:
+        """``writer.commit()``, the pack then recorded as written by this process (a stat cache
+        then trusts it: see ``written``); its name, None when it held nothing."""
+        done = writer.commit()
+        if done is None:
+            return None
+        name, st = done
+        self._mine(st, self.packs.pack_path(name), "pack:" + name)
+        self.packs.refresh()
+        return name
+
+    def touch_path(self, path: str) -> None:
+        """Make a loose object young (gc's grace period), given its path."""
+        self._touch(Path(path))
+
+    def touch_pack(self, name: str) -> None:
+        """Make a pack young, so that gc's grace period keeps it (a new recipe uses it)."""
+        try:
+            os.utime(self.packs.index_path(name))
+        except OSError:
+            pass
+
+    def _pack_strays(self, folder: Path) -> Iterator[Path]:
+        """Files in objects/pack that are not a pack with its index, or an index with its pack."""
+        from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, is_name
+
+        names = {f.name for f in folder.iterdir()}
+        for f in sorted(folder.iterdir()):
+            stem, suffix = os.path.splitext(f.name)
+            twin = stem + (INDEX_SUFFIX if suffix == PACK_SUFFIX else PACK_SUFFIX)
+            if not (suffix in (PACK_SUFFIX, INDEX_SUFFIX) and is_name(stem) and twin in names
+                    and f.is_file() and not f.is_symlink()):
+                yield f
+
+    # -- small objects written in a batch (a pull's) -------------------------------------
+    def stage_chunk(self, data, digest: str) -> str | None:
+        """Write a chunk (``digest``: its SHA-256) to tmp/ for ``commit_chunks``; None when the
+        store has it (then it is touched, so that gc's grace period keeps it)."""
+        final = self.path(digest)
+        if final.is_file():
+            self._touch(final)
+            return None
+        if not self._tmp_checked:  # once per file, not per chunk (commit_chunks resets it)
+            owned.real_folder(self.tmp, self.tmp.parent, create=True)
+            self._tmp_checked = True
+        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="obj-")
+        try:
+            write_all(fd, data)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
+        return tmp
+
+    def commit_chunks(self, staged: list[tuple[str, str]]) -> None:
+        """Staged chunks ((tmp, digest)) made durable, then visible, then their names durable:
+        fsyncs run together (pipes.sync_files, like git's batch fsync)."""
+        self._tmp_checked = False
+        if not staged:
+            return
+        sync_files([tmp for tmp, _ in staged])
+        folders = {self.path(digest).parent for _, digest in staged}
+        for folder in folders:
+            owned.real_folder(folder, self.root.parent, create=True)
+        for tmp, digest in staged:
+            ours = os.stat(tmp)
+            self._commit(tmp, digest, sync_dir=False, checked=True)
+            self._mine(ours, self.path(digest), digest)
+        sync_files(sorted(map(str, folders)))

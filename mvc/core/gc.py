@@ -109,7 +109,7 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
     referenced = set(needs.by_digest)
     cutoff = time.time() - grace
     doomed: list[tuple[str, int]] = []
-    live = set(referenced)  # and the chunks of recipes younger than the grace period
+    protected: set[str] = set()  # the chunks of recipes younger than the grace period
     kept = 0
     for digest in store.iter_digests():
         if digest in referenced:
@@ -119,12 +119,12 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
             continue
         if st.st_mtime > cutoff:
             kept += 1
-            live.update(_chunks_of_recipe(store, digest))
+            protected.update(_chunks_of_recipe(store, digest))
             continue
         doomed.append((digest, st.st_size))
     doomed.sort(key=lambda d: not store.is_chunked(d[0]))  # recipes first
-    plans, young, lone = _pack_plans(store, live, cutoff)
-    kept += young
+    plans, young, lone = _pack_plans(store, referenced, protected, cutoff)
+    kept += len(young)
     writers = {} if dry_run else _rewrite_all(store, plans, needs.by_digest)
     freed = 0
     done: list[str] = []
@@ -179,28 +179,34 @@ def _files_size(store: "ObjectStore", name: str) -> int:
     return total
 
 
-def _pack_plans(store: "ObjectStore", live: set[str], cutoff: float) -> tuple[list[Plan], int, list]:
-    """The packs older than ``cutoff`` that hold dead chunks (to delete or repack), how many
-    dead chunks younger packs hold (kept), and the pack files without an index older than
-    ``cutoff`` ((path, size); what a crash in the middle of deleting a pack leaves)."""
+def _pack_plans(store: "ObjectStore", referenced: set[str], protected: set[str],
+                cutoff: float) -> tuple[list[Plan], set[str], list]:
+    """The packs older than ``cutoff`` that hold dead chunks (to delete or repack), the
+    unreferenced chunks kept for their age (in a young pack, or named by a young recipe:
+    ``protected``), and the pack files without an index older than ``cutoff`` ((path, size);
+    what a crash in the middle of deleting a pack leaves)."""
     from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, encode, is_name
 
     folder = store.root / "pack"
     if owned.is_planted(store.root) or owned.is_planted(folder) or not folder.is_dir():
-        return [], 0, []  # never list (or delete) through a planted link (SPEC §10)
-    plans, young = [], 0
+        return [], set(), []  # never list (or delete) through a planted link (SPEC §10)
+    plans, young = [], set()
     for name, entries in sorted(store.packs.all().items()):
-        dead = sorted({e.digest for e in entries if e.digest not in live})
-        if not dead:
+        unreferenced = {e.digest for e in entries if e.digest not in referenced}
+        if not unreferenced:
             continue
         try:
             age = os.stat(store.packs.index_path(name)).st_mtime
         except FileNotFoundError:
             continue
         if age > cutoff:
-            young += len(dead)
+            young |= unreferenced
             continue
-        kept = [e for e in entries if e.digest in live]
+        young |= unreferenced & protected
+        dead = sorted(unreferenced - protected)
+        if not dead:
+            continue
+        kept = [e for e in entries if e.digest in referenced or e.digest in protected]
         new = sum(e.size for e in kept) + (len(encode(kept)) if kept else 0)
         plans.append(Plan(name, kept, dead, _files_size(store, name) - new))
     lone = []

@@ -71,3 +71,90 @@ def test_repairing_a_deploy_folder_is_a_change_with_its_role_and_its_event(repo)
     assert (d / "routing.json").is_file() and repo.json("fsck")["ok"]
     last = repo.events()[-1]
     assert (last["action"], last["target"], last["user"]) == ("fsck", "m@production", "tester@example.com")
+
+
+# -- packs (SPEC §5.1) ------------------------------------------------------------------------
+
+def test_fsck_finds_a_corrupt_byte_inside_a_pack_and_names_the_version(repo, work):
+    from packs_support import flip_byte, pack_of, packs, store, weights
+
+    weights(work / "m.safetensors")
+    digest = repo.json("add", "m.safetensors", "--name", "m")["digest"]
+    name = pack_of(repo, digest)
+    chunk = store(repo).recipe(digest).chunks[3]
+    entry = next(e for e in packs(repo)[name] if e.digest == chunk.digest)
+    flip_byte(repo.mvc_dir / "objects" / "pack" / f"{name}.pack", entry.offset + entry.size // 2)
+    proc = repo("fsck", "--json", check=False)
+    assert proc.returncode == 3
+    messages = [p["message"] for p in json.loads(proc.stdout)["problems"]]
+    found = next(m for m in messages if chunk.digest in m)
+    assert f"in pack {name}" in found and "m@0.1.0" in found and "corrupt" in found
+    assert any(digest in m for m in messages)  # the file it belongs to cannot be read whole
+    repo("fsck", "--repair", check=False)  # a chunk a version needs is never dropped
+    assert chunk.digest in {e.digest for e in packs(repo)[name]}
+
+
+def test_fsck_repair_drops_a_corrupt_chunk_nothing_needs(repo, work):
+    from packs_support import flip_byte, pack_of, packs, store, weights
+
+    repo.add("a", b"keep me")
+    orphan, _ = store(repo).put_file(weights(work / "m.safetensors"))  # a killed add's
+    name = pack_of(repo, orphan)
+    before = packs(repo)[name]
+    entry = before[2]
+    flip_byte(repo.mvc_dir / "objects" / "pack" / f"{name}.pack", entry.offset)
+    doc = repo.json("fsck", "--repair")
+    assert doc["ok"] and [p["kind"] for p in doc["problems"]] == ["object-corrupt", "object-corrupt"]
+    chunk = next(p["message"] for p in doc["problems"] if entry.digest in p["message"])
+    assert "not referenced" in chunk and all(p["repaired"] for p in doc["problems"])
+    assert not store(repo).has(orphan)  # the file it was part of, which cannot be read whole
+    left = packs(repo)
+    assert name not in left and len(left) == 1  # the pack written again without it
+    assert [e.digest for e in next(iter(left.values()))] == [e.digest for e in before if e != entry]
+    assert repo.json("fsck")["problems"] == []
+
+
+def test_fsck_names_an_unreadable_pack_index_and_the_versions_it_leaves_without_chunks(repo, work):
+    from packs_support import pack_of, weights
+
+    weights(work / "m.safetensors")
+    digest = repo.json("add", "m.safetensors", "--name", "m")["digest"]
+    name = pack_of(repo, digest)
+    index = repo.mvc_dir / "objects" / "pack" / f"{name}.idx"
+    index.chmod(0o644)
+    index.write_bytes(index.read_bytes()[:-7])
+    proc = repo("fsck", "--repair", "--json", check=False)
+    assert proc.returncode == 3
+    problems = json.loads(proc.stdout)["problems"]
+    assert any(f"pack index {name} is unreadable" in p["message"] and not p["repaired"] for p in problems)
+    assert any("missing" in p["message"] and "m@0.1.0" in p["message"] for p in problems)
+    assert index.exists()  # never removed: the user restores it (or pulls the version again)
+    doc = json.loads(repo("verify", "--json", check=False).stdout)
+    assert {"digest": f"pack:{name}", "problem": "corrupt", "used_by": []} in doc["problems"]
+
+
+def test_fsck_pack_without_index_is_a_stray_once_older_than_the_grace_period(repo, work):
+    """An add renames its pack in just before its index: a young pack without one is noted and
+    left alone; an old one (a crash between gc's two unlinks) is removed by --repair, as is an
+    index without its pack."""
+    from packs_support import pack_of, store, weights
+
+    repo.add("a", b"keep me")
+    orphan, _ = store(repo).put_file(weights(work / "m.safetensors"))
+    name = pack_of(repo, orphan)
+    folder = repo.mvc_dir / "objects" / "pack"
+    store(repo).recipe_path(orphan).unlink()
+    (folder / f"{name}.idx").unlink()
+    doc = repo.json("fsck", "--repair")
+    assert doc["ok"] and doc["problems"] == [] and any(f"{name}.pack" in n for n in doc["notes"])
+    assert (folder / f"{name}.pack").exists()
+    other, _ = store(repo).put_file(weights(work / "n.safetensors", seed=4))
+    lone_index = pack_of(repo, other)
+    store(repo).recipe_path(other).unlink()
+    (folder / f"{lone_index}.pack").unlink()  # an index without its pack
+    repo("config", "set", "gc.grace_seconds", "0")
+    proc = repo("fsck", "--json", check=False)
+    assert proc.returncode == 3
+    assert sorted(p["kind"] for p in json.loads(proc.stdout)["problems"]) == ["object-stray", "object-stray"]
+    assert repo.json("fsck", "--repair")["ok"]
+    assert sorted(folder.iterdir()) == [] and repo.json("fsck")["problems"] == []

@@ -89,3 +89,103 @@ def test_gc_grace_must_be_seconds(repo):
     for bad in ("-1", "soon", "nan"):
         repo.fail("gc", "--grace", bad, code=2)
     assert repo.state() == before
+
+
+# -- packs (SPEC §5.1): a chunk lives while a recipe a version needs names it ------------------
+
+def _half_dead_pack(repo, work):
+    """A fine-tune stored as a killed add leaves it (unreferenced: a recipe and a pack of all
+    its chunks), then its base added as a version: the base shares 5 of its 7 chunks with the
+    fine-tune's pack and writes the other 2 to a pack of its own. Returns (version, orphan)."""
+    from packs_support import store, weights
+
+    orphan, _ = store(repo).put_file(weights(work / "tuned.safetensors", changed=(4, 5)))
+    weights(work / "m.safetensors")
+    return repo.json("add", "m.safetensors", "--name", "m"), orphan
+
+
+def test_gc_deletes_a_dead_pack_and_repacks_a_half_dead_one(repo, work):
+    from packs_support import age_packs, pack_of, packs, store, stored_files, weights
+
+    version, orphan = _half_dead_pack(repo, work)
+    s = store(repo)
+    gone, _ = s.put_file(weights(work / "other.safetensors", seed=9))  # nothing shared: all dead
+    chunks = {d: {c.digest for c in s.recipe(d).chunks} for d in (version["digest"], orphan, gone)}
+    half, dead, own = pack_of(repo, orphan), pack_of(repo, gone), pack_of(repo, version["digest"])
+    assert len({half, dead, own}) == 3 and len(chunks[orphan] & chunks[version["digest"]]) == 5
+    assert repo.json("stats")["stored"] == stored_files(repo)  # packs and indexes count whole
+    live = chunks[version["digest"]]  # the header is the same in all three files
+    kept = repo.json("gc")  # young: kept whole
+    assert kept["objects"] == 0 and kept["kept_recent"] == 2 + 2 + 6 and set(packs(repo)) == {half, dead, own}
+    age_packs(repo)
+    before = stored_files(repo)
+    dry = repo.json("gc", "--dry-run")
+    assert set(packs(repo)) == {half, dead, own} and stored_files(repo) == before
+    done = repo.json("gc")
+    assert {**dry, "dry_run": False} == done
+    assert set(done["digests"]) == {orphan, gone} | ((chunks[orphan] | chunks[gone]) - live)
+    assert done["bytes"] == before - stored_files(repo) > 6 << 20
+    now = packs(repo)
+    assert dead not in now and half not in now and own in now and len(now) == 2
+    (new,) = set(now) - {own}
+    assert {e.digest for e in now[new]} == chunks[orphan] & live
+    assert not (repo.mvc_dir / "objects" / "pack" / f"{half}.pack").exists()
+    repo("verify")
+    assert repo.json("fsck")["problems"] == []
+    repo("checkout", "m", "-o", "out.safetensors")
+    assert (work / "out.safetensors").read_bytes() == (work / "m.safetensors").read_bytes()
+    assert repo.json("stats")["stored"] == stored_files(repo)
+    assert repo.json("gc")["objects"] == 0
+
+
+def test_a_crash_between_repacking_and_deleting_the_old_pack_loses_nothing(repo, work):
+    import signal
+
+    from packs_support import age_packs, pack_of, packs
+
+    version, orphan = _half_dead_pack(repo, work)
+    half = pack_of(repo, orphan)
+    age_packs(repo)
+    proc = repo("gc", env={"MVC_CRASH_AT": "gc:repacked"}, check=False)
+    assert proc.returncode == -signal.SIGKILL
+    after = packs(repo)
+    assert half in after and len(after) == 3  # the new pack is in, the old one not yet gone
+    repo("verify")
+    assert [p for p in repo.json("fsck")["problems"] if p["kind"].startswith("object")] == []
+    repo("checkout", "m", "-o", "out.safetensors")
+    assert (work / "out.safetensors").read_bytes() == (work / "m.safetensors").read_bytes()
+    done = repo.json("gc")  # the next gc finishes the job
+    assert len(done["digests"]) == 2 and half not in packs(repo) and len(packs(repo)) == 2
+    repo("verify")
+
+
+def test_gc_refuses_to_repack_a_corrupt_chunk_a_version_needs(repo, work):
+    from packs_support import age_packs, flip_byte, pack_of, packs, store
+
+    version, orphan = _half_dead_pack(repo, work)
+    half = pack_of(repo, orphan)
+    shared = store(repo).recipe(version["digest"]).chunks[1]  # layer0: in the half-dead pack
+    entry = next(e for e in packs(repo)[half] if e.digest == shared.digest)
+    flip_byte(repo.mvc_dir / "objects" / "pack" / f"{half}.pack", entry.offset + 3)
+    age_packs(repo)
+    files = sorted((repo.mvc_dir / "objects").rglob("*"))
+    proc = repo("gc", check=False)
+    assert proc.returncode == 3 and shared.digest in proc.stderr and "m@0.1.0" in proc.stderr
+    assert "nothing was deleted" in proc.stderr
+    assert sorted((repo.mvc_dir / "objects").rglob("*")) == files
+    assert not [p for p in (repo.mvc_dir / "tmp").iterdir()]
+
+
+def test_gc_removes_a_pack_left_without_its_index(repo, work):
+    """A crash between gc's two unlinks leaves a pack file without its index; gc removes it
+    once older than the grace period (an add renames its pack in just before its index)."""
+    from packs_support import pack_of, store, weights
+
+    gone, _ = store(repo).put_file(weights(work / "other.safetensors", seed=9))
+    repo.add("a", b"keep me")
+    name = pack_of(repo, gone)
+    lone = repo.mvc_dir / "objects" / "pack" / f"{name}.pack"
+    (repo.mvc_dir / "objects" / "pack" / f"{name}.idx").unlink()
+    assert repo.json("gc")["bytes"] == 0 and lone.exists()  # young: kept
+    done = repo.json("gc", "--grace", "0")
+    assert not lone.exists() and done["bytes"] >= 6 << 20 and done["digests"] == [gone]

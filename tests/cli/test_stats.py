@@ -65,3 +65,24 @@ def test_stats_remote_counts_the_versions_whose_objects_are_there(repo, work, tm
         "logical\t9.0 KiB\t8.0 KiB", "stored\t5.0 KiB\t4.0 KiB", "ratio\t1.80\t2.00",
         "model\tm\t2\t2\t5.0 KiB\t5.0 KiB\t1.00\t1\t1\t4.0 KiB\t4.0 KiB\t1.00",
         "model\tn\t1\t1\t4.0 KiB\t4.0 KiB\t1.00\t1\t1\t4.0 KiB\t4.0 KiB\t1.00"]
+
+
+def test_stats_counts_packs_and_their_indexes(repo, work):
+    """A chunked file's new chunks are in a pack (SPEC §5.1): ``stored`` counts the pack and
+    index files whole, ``objects`` each chunk once, and a model its chunks' bytes."""
+    from packs_support import TENSORS, packs, store, stored_files, weights
+
+    weights(work / "m.safetensors")
+    a = repo.json("add", "m.safetensors", "--name", "m")
+    weights(work / "m.safetensors", changed=(4, 5))
+    b = repo.json("add", "m.safetensors", "--name", "m")
+    chunks = {e.digest: e.size for entries in packs(repo).values() for e in entries}
+    assert len(chunks) == 1 + TENSORS + 2
+    recipes = sum(store(repo).size(d) for d in (a["digest"], b["digest"]))
+    doc = repo.json("stats")
+    assert doc["stored"] == stored_files(repo) > sum(chunks.values()) + recipes  # + the indexes
+    assert doc["objects"] == 2 + len(chunks) and doc["logical"] == a["size"] + b["size"]
+    assert doc["by_model"]["m"] == {"versions": 2, "objects": 2 + len(chunks), "logical": doc["logical"],
+                                    "stored": sum(chunks.values()) + recipes,
+                                    "ratio": round(doc["logical"] / (sum(chunks.values()) + recipes), 3)}
+    assert doc["ratio"] > 1.45  # 12 MiB held in 8: the fine-tune costs the two tensors it changed

@@ -46,3 +46,29 @@ def test_missing_file_of_a_directory_is_named(repo, work):
 def test_unknown_ref(repo):
     repo.add("a", b"A")
     repo.fail("verify", "nope")
+
+
+def test_verify_packed_versions_and_a_fine_tune_that_shares_their_chunks(repo, work):
+    from packs_support import TENSORS, flip_byte, packs, store, weights
+
+    weights(work / "m.safetensors")
+    repo("add", "m.safetensors", "--name", "m")
+    assert repo.json("verify") == {"ok": True, "checked": 1 + 1 + TENSORS, "bytes": repo.json("verify")["bytes"],
+                                   "problems": []}
+    weights(work / "m.safetensors", changed=(2,))
+    tuned = repo.json("add", "m.safetensors", "--name", "m")
+    assert len(packs(repo)) == 2  # the fine-tune's pack holds the one tensor it changed
+    out = repo.json("verify")
+    assert out["ok"] and out["checked"] == 2 + 1 + TENSORS + 1 and out["bytes"] >= 7 << 20
+    assert repo.json("verify", "m@0.1.1")["checked"] == 1 + 1 + TENSORS
+    changed = store(repo).recipe(tuned["digest"]).chunks[3]
+    (name, (entry,)), = ((n, es) for n, es in packs(repo).items() if len(es) == 1)
+    assert entry.digest == changed.digest
+    flip_byte(repo.mvc_dir / "objects" / "pack" / f"{name}.pack", 100)
+    assert repo.json("verify", "m@0.1.0")["ok"]
+    for args in (["m@0.1.1"], []):
+        proc = repo("verify", *args, "--json", check=False)
+        doc = json.loads(proc.stdout)
+        assert proc.returncode == 3
+        assert {"digest": changed.digest, "problem": "corrupt", "used_by": ["m@0.1.1"]} in doc["problems"]
+        assert {"digest": tuned["digest"], "problem": "corrupt", "used_by": ["m@0.1.1"]} in doc["problems"]

@@ -223,3 +223,24 @@ def test_one_answer_to_which_objects_a_version_needs(repo):
     assert fetched == [v.digest] and v.digest in needs.unreadable
     with pytest.raises(IntegrityError, match="missing"):
         needs.require_readable()
+
+
+def test_a_pack_shorter_than_its_index_says_is_corrupt_from_where_it_ends(repo):
+    """verify reads every pack whole (SPEC §5.1); the chunks past a truncated pack file's end
+    are corrupt copies, named with the versions that need them; the others are intact."""
+    from packs_support import weights
+
+    v = repo.add(weights(repo.layout.work_dir / "m.safetensors"), "m")
+    (name, entries), = repo.store.packs.all().items()
+    pack = repo.store.packs.pack_path(name)
+    os.truncate(pack, entries[-1].offset + 10)
+    report = repo.verify()
+    assert not report.ok
+    assert {(p.digest, p.problem, p.used_by) for p in report.problems} == {
+        (v.digest, "corrupt", ("m@0.1.0",)), (entries[-1].digest, "corrupt", ("m@0.1.0",))}
+    assert report.checked == len(entries)  # the chunks; the file they make up is not intact
+    fsck = repo.fsck(repair=True)
+    assert any("shorter than its index says" in p.message and f"pack {name}" in p.message
+               for p in fsck.problems)
+    assert pack.stat().st_size == entries[-1].offset + 10  # nothing a version needs is dropped
+    assert repo.gc().objects == 0 and pack.exists()  # no dead chunk in it: gc leaves it be

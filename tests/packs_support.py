@@ -1,0 +1,66 @@
+"""Small models kept in packs, for the tests of gc, fsck, verify and stats (SPEC §5.1): a
+safetensors file of six 1 MiB tensors (6 MiB: chunked, one chunk per tensor and one for the
+header) and fine-tunes of it that rewrite some tensors."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from tensorfiles import write_safetensors
+
+from mvc.core.objects import ObjectStore
+
+TENSORS = 6
+
+
+def weights(path: Path, seed: int = 0, changed: tuple[int, ...] = ()) -> Path:
+    """A 6 MiB safetensors file: tensors ``layer0``..``layer5`` from ``seed``, those in
+    ``changed`` shifted by one (a fine-tune of the file of the same seed)."""
+    rng = np.random.default_rng(seed)
+    tensors = {}
+    for i in range(TENSORS):
+        t = rng.standard_normal(1 << 18, dtype=np.float32)
+        tensors[f"layer{i}"] = t + 1 if i in changed else t
+    return write_safetensors(path, tensors)
+
+
+def store(repo) -> ObjectStore:
+    return ObjectStore(repo.mvc_dir / "objects", repo.mvc_dir / "tmp")
+
+
+def packs(repo) -> dict[str, list]:
+    """name -> entries of every pack in the repository's store."""
+    return store(repo).packs.all()
+
+
+def pack_of(repo, digest: str) -> str:
+    """The pack that holds the last tensor of a stored file (the chunk fine-tunes change)."""
+    s = store(repo)
+    return s.locate(s.recipe(digest).chunks[-1].digest).pack
+
+
+def age_packs(repo, seconds: float = 3600) -> None:
+    """Make every pack (its index: what gc's grace period looks at) and object old."""
+    t = time.time() - seconds
+    for p in (repo.mvc_dir / "objects").rglob("*"):
+        if p.is_file():
+            os.utime(p, (t, t))
+
+
+def flip_byte(path: Path, at: int) -> None:
+    """Damage one byte of a read-only file in place."""
+    path.chmod(0o644)
+    with open(path, "r+b") as f:
+        f.seek(at)
+        b = f.read(1)
+        f.seek(at)
+        f.write(bytes([b[0] ^ 0xFF]))
+    path.chmod(0o444)
+
+
+def stored_files(repo) -> int:
+    """The bytes of every file under .mvc/objects."""
+    return sum(p.stat().st_size for p in (repo.mvc_dir / "objects").rglob("*") if p.is_file())

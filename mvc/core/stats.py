@@ -106,14 +106,21 @@ def pack_bytes(store) -> int:
 
 
 def on_remote(session: "Session", remote: "Remote") -> Figures:
-    """The objects on ``remote`` (one listing), and the versions whose objects are all there.
-    A chunked file the local store lacks is looked up in the remote's recipe, so its chunks
-    count too."""
+    """The objects on ``remote`` (one listing, and the indexes of its packs), and the versions
+    whose objects are all there. A chunked file the local store lacks is looked up in the
+    remote's recipe, so its chunks count too. ``stored`` counts pack and index files whole,
+    ``objects`` each chunk in them once."""
     from mvc.core import remote_recipes
     from mvc.core.chunked import Recipe
     from mvc.core.errors import IntegrityError
 
-    sizes = remote.sizes()
+    listed = remote.sizes()  # loose objects and recipes by digest; packs as pack:NAME
+    sizes = {d: n for d, n in listed.items() if not d.startswith("pack:")}
+    if len(sizes) < len(listed):
+        from mvc.core.pack_transfer import RemotePacks
+
+        for digest, (_, _, size) in RemotePacks(remote).load().where.items():
+            sizes.setdefault(digest, size)
     registry, store = session.registry, session.store
     recipes: dict[str, bytes | None] = {}
 
@@ -137,4 +144,4 @@ def on_remote(session: "Session", remote: "Remote") -> Figures:
         needs = needs_of([row])
         if not needs.unreadable and all(d in sizes for d in needs.by_digest):
             there.append(row)
-    return _figures(there, len(sizes), sum(sizes.values()), _by_model(session, there, sizes.get, needs_of))
+    return _figures(there, len(sizes), sum(listed.values()), _by_model(session, there, sizes.get, needs_of))

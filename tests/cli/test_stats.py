@@ -67,7 +67,7 @@ def test_stats_remote_counts_the_versions_whose_objects_are_there(repo, work, tm
         "model\tn\t1\t1\t4.0 KiB\t4.0 KiB\t1.00\t1\t1\t4.0 KiB\t4.0 KiB\t1.00"]
 
 
-def test_stats_counts_packs_and_their_indexes(repo, work):
+def test_stats_counts_packs_and_their_indexes(repo, work, tmp_path):
     """A chunked file's new chunks are in a pack (SPEC §5.1): ``stored`` counts the pack and
     index files whole, ``objects`` each chunk once, and a model its chunks' bytes."""
     from packs_support import TENSORS, packs, store, stored_files, weights
@@ -86,3 +86,11 @@ def test_stats_counts_packs_and_their_indexes(repo, work):
                                     "stored": sum(chunks.values()) + recipes,
                                     "ratio": round(doc["logical"] / (sum(chunks.values()) + recipes), 3)}
     assert doc["ratio"] > 1.45  # 12 MiB held in 8: the fine-tune costs the two tensors it changed
+    # a remote keeps chunks in packs too: the same figures, from its listing and its indexes
+    repo("remote", "add", "origin", str(tmp_path / "remote"))
+    repo("push", "m@0.1.0")
+    there = repo.json("stats", "--remote")["remote"]
+    files = sum(p.stat().st_size for p in (tmp_path / "remote" / "objects").rglob("*") if p.is_file())
+    assert (there["versions"], there["objects"], there["stored"]) == (1, 1 + 1 + TENSORS, files)
+    assert there["by_model"]["m"]["stored"] == recipes - store(repo).size(b["digest"]) + sum(
+        size for d, size in chunks.items() if d in {c.digest for c in store(repo).recipe(a["digest"]).chunks})

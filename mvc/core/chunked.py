@@ -134,6 +134,7 @@ class _Chunks:
         self.store, self.buffers = store, buffers
         self.whole = hashlib.sha256()
         self.found: list[tuple[str, int]] = []
+        store.packs.refresh()  # a gc may have removed packs since this process listed them
         self.pack = store.new_pack()
         self.kept: set[str] = set()  # packs (names) and loose chunks (paths) that hold the others
         self.failures: list[BaseException] = []
@@ -281,12 +282,16 @@ def _open_chunk(store: "ObjectStore", chunk: ChunkRef, of: str) -> tuple[int, in
     try:
         fd, offset, size = store.open_chunk(chunk.digest)
     except IntegrityError:
-        raise IntegrityError(f"chunk {chunk.digest} of object {of} is missing from the store; "
-                             "pull it from a remote or run 'mvc fsck'") from None
+        raise _missing(chunk, of) from None
     if size != chunk.size:
         os.close(fd)
         raise _corrupt(chunk, of, "its size is not what the recipe says")
     return fd, offset
+
+
+def _missing(chunk: ChunkRef, of: str) -> IntegrityError:
+    return IntegrityError(f"chunk {chunk.digest} of object {of} is missing from the store; "
+                          "pull it from a remote or run 'mvc fsck'")
 
 
 def _corrupt(chunk: ChunkRef, of: str, why: str) -> IntegrityError:
@@ -415,20 +420,23 @@ def copy_trusted(store: "ObjectStore", recipe: Recipe, dst_fd: int, progress: Pr
     flusher = Flusher(dst_fd)
     try:
         unflushed = 0
-        for chunk in recipe.chunks:
-            fd, at = _open_chunk(store, chunk, recipe.digest)
+        for path, start, size in _runs(store, recipe):
+            fd = os.open(path, os.O_RDONLY)
             try:
-                if os.fstat(fd).st_size < at + chunk.size:
-                    raise _corrupt(chunk, recipe.digest, "its size is not what the recipe says")
-                kernel_copy(fd, dst_fd, chunk.size, at)
+                if os.fstat(fd).st_size < start + size:
+                    raise IntegrityError(f"a pack of object {recipe.digest} is shorter than its index says; "
+                                         "run 'mvc fsck'")
+                for at in range(0, size, FLUSH_EVERY):  # a run is most of a file in one pack
+                    n = min(FLUSH_EVERY, size - at)
+                    kernel_copy(fd, dst_fd, n, start + at)
+                    unflushed += n
+                    if unflushed >= FLUSH_EVERY:
+                        flusher.wanted.set()
+                        unflushed = 0
+                    if progress:
+                        progress(n)
             finally:
                 os.close(fd)
-            unflushed += chunk.size
-            if unflushed >= FLUSH_EVERY:
-                flusher.wanted.set()
-                unflushed = 0
-            if progress:
-                progress(chunk.size)
     finally:
         flusher.stop()
     if flusher.error is not None:  # reported once per descriptor: the caller's fsync would miss it
@@ -436,3 +444,22 @@ def copy_trusted(store: "ObjectStore", recipe: Recipe, dst_fd: int, progress: Pr
 
 
 FLUSH_EVERY = packs.FLUSH_EVERY
+
+
+def _runs(store: "ObjectStore", recipe: Recipe) -> list[tuple[str, int, int]]:
+    """The recipe's chunks as runs of contiguous bytes of the files that hold them (path,
+    offset, size), in order: a file added whole is one run of its pack."""
+    runs: list[list] = []
+    for chunk in recipe.chunks:
+        there = store.locate(chunk.digest, fresh=not runs)
+        if there is None:
+            there = store.locate(chunk.digest, fresh=True)
+        if there is None:
+            raise _missing(chunk, recipe.digest)
+        if there.size != chunk.size:
+            raise _corrupt(chunk, recipe.digest, "its size is not what the recipe says")
+        if runs and runs[-1][0] == str(there.path) and runs[-1][1] + runs[-1][2] == there.offset:
+            runs[-1][2] += chunk.size
+        else:
+            runs.append([str(there.path), there.offset, chunk.size])
+    return [(path, start, size) for path, start, size in runs]

@@ -21,11 +21,15 @@ def _store(repo) -> ObjectStore:
     return ObjectStore(repo.mvc_dir / "objects", repo.mvc_dir / "tmp")
 
 
-def _damage(path) -> None:
-    path.chmod(0o644)
-    with open(path, "r+b") as f:
-        f.seek(10)
-        f.write(b"\xff\x00\xff")
+def _damage(store: ObjectStore, digest: str) -> None:
+    """Flip three bytes of a chunk where it is kept (inside a pack, next to other chunks)."""
+    there = store.locate(digest, fresh=True)
+    there.path.chmod(0o644)
+    with open(there.path, "r+b") as f:
+        f.seek(there.offset + 10)
+        old = f.read(3)
+        f.seek(there.offset + 10)
+        f.write(bytes(b ^ 0xFF for b in old))
 
 
 def test_real_model_and_fine_tune_round_trip_and_share_chunks(repo, work, real_model):
@@ -52,16 +56,20 @@ def test_corrupt_chunk_found_by_verify_and_checkout(repo, work, real_model):
     digest = repo.json("add", "model.safetensors", "--name", "m")["digest"]
     store = _store(repo)
     chunk = store.recipe(digest).chunks[5]
-    _damage(store.path(chunk.digest))
+    _damage(store, chunk.digest)
     proc = repo("verify", check=False)  # the table of problems on stdout, exit 3
     assert proc.returncode == 3 and chunk.digest in proc.stdout
     proc = repo.fail("checkout", "m", "-o", "out.safetensors", code=3)
     assert f"chunk {chunk.digest}" in proc.stderr
     assert not (work / "out.safetensors").exists()
     assert not [p for p in work.iterdir() if p.name.startswith(".mvc-tmp")]
-    store.path(chunk.digest).unlink()
+    there = store.locate(chunk.digest)
+    store.packs.index_path(there.pack).unlink()  # the pack gone, index first as gc removes one
+    there.path.unlink()
     proc = repo("verify", "m", check=False)
     assert proc.returncode == 3 and "missing" in proc.stdout
+    proc = repo.fail("checkout", "m", "-o", "out.safetensors", code=3)
+    assert "missing" in proc.stderr and not (work / "out.safetensors").exists()
 
 
 def test_gc_keeps_shared_chunks_while_a_recipe_needs_them(repo, work, real_model):
@@ -77,6 +85,7 @@ def test_gc_keeps_shared_chunks_while_a_recipe_needs_them(repo, work, real_model
     assert shared and mine - theirs
     repo("config", "set", "gc.grace_seconds", "0")
     done = repo.json("gc")
+    store = _store(repo)  # the packs as gc left them
     assert orphan in done["digests"] and not store.has(orphan)
     assert all(store.has(d) for d in shared)
     assert not any(store.has(d) for d in mine - theirs)
@@ -85,29 +94,47 @@ def test_gc_keeps_shared_chunks_while_a_recipe_needs_them(repo, work, real_model
     assert (work / "out.safetensors").read_bytes() == (work / "tuned.safetensors").read_bytes()
 
 
+def _files(folder) -> list:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def _growing_pack(tmp) -> bool:
+    """True once the pack an add is writing in tmp/ holds a few MiB (not yet renamed in)."""
+    try:
+        return any(p.stat().st_size > (4 << 20) for p in tmp.glob("pack-*"))
+    except FileNotFoundError:  # renamed in meanwhile
+        return False
+
+
 def test_sigkill_mid_add_leaves_a_consistent_store(repo, work, real_model):
-    objects = repo.mvc_dir / "objects"
-    for attempt in range(3):
+    """SIGKILL while the add's pack is being written in tmp/: nothing in objects/ names it, no
+    recipe is there without its chunks, fsck names only the temporary (young: a note, then
+    removed by --repair once old), and the add run again stores the file whole."""
+    objects, tmp = repo.mvc_dir / "objects", repo.mvc_dir / "tmp"
+    for attempt in range(2):
         fine_tune(real_model, work / "m.safetensors", 0.5, seed=attempt + 1)  # new chunks each time
+        before = _files(objects)
         proc = subprocess.Popen([str(BIN), "add", "m.safetensors", "--name", "m"], cwd=repo.cwd,
                                 env=repo.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        before = sum(1 for _ in objects.rglob("*")) if objects.exists() else 0
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and proc.poll() is None:  # kill once chunks appear
-            if objects.exists() and sum(1 for _ in objects.rglob("*")) > before + 5 * (attempt + 1):
-                break
-            time.sleep(0.002)
+        while time.monotonic() < deadline and proc.poll() is None and not _growing_pack(tmp):
+            time.sleep(0.001)
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        assert proc.wait() == -signal.SIGKILL, "the add finished before its pack was seen growing"
+        assert _files(objects) == before  # the pack never became visible
+        assert [p.name[:5] for p in tmp.iterdir()] == ["pack-"]
         store = _store(repo)
         for recipe in objects.rglob("*.recipe"):
             assert store.complete("sha256:" + recipe.parent.name + recipe.stem)
         found = repo.json("fsck", check=False)
-        assert not [p for p in found["problems"] if p["kind"].startswith("object")], found
-    repo("config", "set", "gc.grace_seconds", "0")
-    repo("fsck", "--repair")
-    assert repo("fsck").returncode == 0
+        assert found["problems"] == [], found  # the young temporary is only noted
+        assert any("pack-" in note for note in found["notes"]), found
+        repo("config", "set", "gc.grace_seconds", "0")
+        repo("fsck", "--repair")
+        assert list(tmp.iterdir()) == [] and repo("fsck").returncode == 0
+        repo("config", "set", "gc.grace_seconds", "600")
     repo.json("add", "m.safetensors", "--name", "m")
+    assert repo.json("verify")["problems"] == []
     repo("checkout", "m", "-o", "out.safetensors")
     assert (work / "out.safetensors").read_bytes() == (work / "m.safetensors").read_bytes()
 
@@ -118,13 +145,11 @@ def test_store_of_whole_objects_keeps_working(repo, work, real_model):
     shutil.copy(real_model, work / "model.safetensors")
     digest = repo.json("add", "model.safetensors", "--name", "m")["digest"]
     store = _store(repo)
-    chunks = store.recipe(digest).chunks
     whole = store.path(digest)
     shutil.copy(real_model, whole)
     whole.chmod(0o444)
     store.recipe_path(digest).unlink()
-    for c in chunks:
-        store.delete(c.digest)
+    shutil.rmtree(store.root / "pack")
     assert not store.is_chunked(digest)
     assert repo.json("verify")["problems"] == []
     assert repo("fsck").returncode == 0
@@ -136,9 +161,11 @@ def test_store_of_whole_objects_keeps_working(repo, work, real_model):
 
 
 def test_gc_racing_add_loses_nothing(repo, work, real_model):
-    """gc with no grace period, run again and again while chunked adds write their chunks and
-    recipes (unreferenced until each add commits): every version added stays whole."""
+    """gc with no grace period, run again and again while chunked adds write their packs and
+    recipes (unreferenced until each add commits) and reuse the chunks of a pack that nothing
+    references (a killed add's, which gc removes meanwhile): every version added stays whole."""
     repo("config", "set", "gc.grace_seconds", "0")
+    orphan, _ = _store(repo).put_file(real_model)
     made = []
     for attempt in range(3):
         name = f"m{attempt}.safetensors"
@@ -150,7 +177,8 @@ def test_gc_racing_add_loses_nothing(repo, work, real_model):
         assert add.wait() == 0, add.stderr.read()
         made.append(name)
     repo("gc")
-    assert repo.json("verify")["problems"] == []
+    assert not _store(repo).has(orphan)
+    assert repo.json("verify")["problems"] == [] and repo("fsck").returncode == 0
     for i, name in enumerate(made):
         repo("checkout", f"m@0.1.{i}", "-o", f"out-{name}")
         assert (work / f"out-{name}").read_bytes() == (work / name).read_bytes()

@@ -79,7 +79,9 @@ def test_real_model_and_a_fine_tune_share_all_but_the_rewritten_tensors(tmp_path
     a = store.put_file(real_model)[0]
     b = store.put_file(tuned)[0]
     assert store.read_bytes(b) == tuned.read_bytes()
-    stored = sum(store.size(d) for d in store.iter_digests())
+    stored = sum(store.size(d) for d in store.iter_digests())  # recipes, then packs
+    stored += sum(store.packs.pack_path(name).stat().st_size for name in store.packs.all())
+    assert stored > size
     rewritten = sum(e - s for n, _, s, e in tensor_layout(tuned) if n in changed)
     assert stored <= size + rewritten + (1 << 20)
     assert stored / size <= 1.15
@@ -143,15 +145,20 @@ def test_recipe_is_canonical_and_checked():
 def test_corrupt_or_missing_chunk_is_named(tmp_path, store):
     path = _bert_like(tmp_path / "m.safetensors")
     digest, _ = store.put_file(path)
-    chunk = store.recipe(digest).chunks[3]
-    obj = store.path(chunk.digest)
-    obj.chmod(0o644)
-    obj.write_bytes(b"x" * chunk.size)
+    recipe = store.recipe(digest)
+    chunk = recipe.chunks[3]
+    there = store.locate(chunk.digest)
+    assert there.pack is not None and there.size == chunk.size
+    there.path.chmod(0o644)
+    with open(there.path, "r+b") as f:  # one byte inside that chunk, in the middle of the pack
+        f.seek(there.offset + chunk.size // 2)
+        f.write(bytes([f.read(1)[0] ^ 1]))
     with pytest.raises(IntegrityError, match=f"chunk {chunk.digest} .* corrupt"):
         store.read_bytes(digest)
-    obj.unlink()
+    store.packs.index_path(there.pack).unlink()  # the whole pack gone: its first chunk is named
+    there.path.unlink()
     assert store.has(digest) and not store.complete(digest)
-    with pytest.raises(IntegrityError, match="missing"):
+    with pytest.raises(IntegrityError, match=f"chunk {recipe.chunks[0].digest} .* missing"):
         store.hash_object(digest)
 
 

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from mvc.core import owned
 from mvc.core.errors import IntegrityError
 from mvc.core.faults import crash_point
-from mvc.core.integrity import needed_objects, pack_runs, read_run
+from mvc.core.integrity import PACK_READ, needed_objects, pack_runs, read_run
 
 if TYPE_CHECKING:
     from mvc.core.objects import ObjectStore
@@ -261,8 +261,9 @@ def rewrite_pack(store: "ObjectStore", name: str, keep: list["Entry"]) -> "PackW
             runs, cut = pack_runs(keep, os.fstat(fd).st_size)
             if cut:
                 raise CorruptChunk(cut[0].digest, name, "the pack file is shorter than its index says")
+            buf = bytearray(PACK_READ)
             for run in runs:
-                data = read_run(fd, run)
+                data = read_run(fd, run, buf)  # each chunk written out before the next read
                 for e in run:
                     at = e.offset - run[0].offset
                     if not chunk_matches(e.digest, data[at:at + e.size]):

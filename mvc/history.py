@@ -98,19 +98,21 @@ class HistoryOps:
         from mvc.core import query
 
         registry = self.session.registry
-        # (id, version, digest, created_at, metrics, archived) per version
-        rows = registry.list_versions(name, filters, order, limit)
-        if not rows and registry.latest_version(name) is None:
+        listed = registry.list_versions(name, filters, order, limit)
+        versions, count = listed.versions, len(listed.versions)
+        if not count and registry.latest_version(name) is None:
             self.session.resolve(name)  # raises "unknown model" with a suggestion
-        if order.key == "metric" and (not rows or order.name not in rows[0][4]):
+        if order.key == "metric" and (not count or order.name not in listed.metrics[0]):
             query.check_sort_metric(registry, name, order.name)  # none of the rows has it: does any version?
-        # looked up by version alone: a listing of 100,000 versions pays per row only this
+        # column by column, looked up by version alone: 100,000 versions pay per row only this
         serving = {v: state_from(False, chs) for (_, v), chs in serving_map(registry, name).items()}
         tags = {v: tuple(sorted(labels)) for (_, v), labels in tags_by_version(registry, name).items()}
-        return [VersionSummary(f"{name}@{version}", version, digest,
-                               "archived" if archived else serving.get(version, "development"),
-                               tags.get(version, ()), created_at, metrics)
-                for _, version, digest, created_at, metrics, archived in rows]
+        states = ["archived" if archived else serving.get(v, "development")
+                  for v, archived in zip(versions, listed.archived)] if serving or any(listed.archived) \
+            else ["development"] * count
+        labels = [tags.get(v, ()) for v in versions] if tags else [()] * count
+        return list(map(VersionSummary, map(f"{name}@".__add__, versions), versions, listed.digests, states,
+                        labels, listed.created_at, listed.metrics))
 
     def log(self, name: str | None = None, limit: int | None = None,
             channel: str | None = None) -> list:

@@ -21,9 +21,9 @@ import math
 import re
 import sys
 import time
-from itertools import islice
-from json.encoder import encode_basestring as _quote  # json's own (C) quoting, ensure_ascii=False
 from typing import Any
+
+from mvc.cli.json_text import listing_json, records_json
 
 _consoles: dict[str, Any] = {}
 
@@ -58,118 +58,6 @@ def _finite(value: Any) -> Any:
     return value
 
 
-_SCALARS = {str, int, float, bool, type(None)}
-# json's C writer: with a newline between items, which json writes as \\n inside a string
-_ONE_A_LINE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=("\n", ": "))
-_NESTED_DICTS = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",\n      ", ": "))
-
-
-def _encoded(values: list) -> list[str] | None:
-    """Each of ``values`` as json.dumps writes it, in one call of json's C writer, when all
-    are str, int, float, bool or None (exactly those types), else None."""
-    if not {type(v) for v in values} <= _SCALARS:
-        return None
-    return _ONE_A_LINE.encode(values)[1:-1].split("\n") if values else []
-
-
-def _nested(values: list) -> list[str] | None:
-    """Each of ``values`` (all lists of scalars, or all dicts of str to scalars) as
-    json.dumps(indent=2) writes it as the value of a record in a list, else None."""
-    kinds = {type(v) for v in values}
-    if kinds <= {list, tuple}:
-        items = _encoded([x for v in values for x in v])
-        ends = ("[\n      ", "\n    ]", "[]")
-    elif kinds == {dict} and {type(k) for v in values for k in v} <= {str} \
-            and {type(x) for v in values for x in v.values()} <= _SCALARS:
-        # all in one call: between two dicts ",\n      {", inside one ",\n      " and a key's quote
-        parts = _NESTED_DICTS.encode(values)[2:-2].split("},\n      {")
-        return ["{\n      " + p + "\n    }" if p else "{}" for p in parts]
-    else:
-        return None
-    if items is None:
-        return None
-    left, join, right = ends[0], ",\n      ".join, ends[1]
-    rest = iter(items)
-    return [left + join(islice(rest, n)) + right if n else ends[2] for n in map(len, values)]
-
-
-def _records(data: list) -> list[str] | None:
-    """Each dict of ``data`` as json.dumps(indent=2) writes it as an element of a top-level
-    list, each value a scalar, a list of scalars or a dict of scalars, else None. Records
-    with the same keys in the same order are written together: json's C writer encodes each
-    key's values in one call, and a template puts each record together."""
-    if {type(r) for r in data} != {dict}:
-        return None
-    groups: dict[tuple, list[int]] = {}
-    if len(set(map(tuple, data))) == 1:  # the usual case, without a step per record
-        groups[tuple(data[0])] = []
-    else:
-        for at, r in enumerate(data):
-            groups.setdefault(tuple(r), []).append(at)
-    out = [""] * len(data)
-    for keys, where in groups.items():
-        if not {type(k) for k in keys} <= {str}:
-            return None
-        rows = data if len(groups) == 1 else [data[at] for at in where]
-        columns = []
-        for k in keys:
-            values = [r[k] for r in rows]
-            column = _encoded(values)
-            if column is None:
-                column = _nested(values)
-                if column is None:
-                    return None
-            columns.append(column)
-        template = "  {\n" + ",\n".join("    " + _quote(k).replace("%", "%%") + ": %s" for k in keys) + "\n  }"
-        texts = [template % values for values in zip(*columns)] if keys else ["  {}"] * len(rows)
-        if len(groups) == 1:
-            return texts
-        for at, text in zip(where, texts):
-            out[at] = text
-    return out
-
-
-def records_json(data: Any) -> str | None:
-    """``json.dumps(data, indent=2, ensure_ascii=False)`` byte for byte, fast, for the big
-    documents: a list of records (``mvc ls NAME --json`` of 100,000 versions), or a dict of
-    scalars, lists of scalars and lists of records (``mvc lineage --json`` of 18,600 nodes).
-    json's indented writer is pure Python and walks every value; see _records. None for
-    anything else, which json.dumps then writes. A non-finite number raises ValueError, as
-    json.dumps(allow_nan=False) does. (json writes a newline inside a string as \\n, so
-    every newline here is the layout's, and indenting a part is replacing its newlines.)"""
-    if type(data) is list and data:
-        texts = _records(data)
-        if texts is None:
-            return None
-        texts[0] = "[\n" + texts[0]  # one join: 30 MB of text built once
-        texts[-1] += "\n]"
-        return ",\n".join(texts)
-    if type(data) is not dict or not data:
-        return None
-    parts = []
-    for k, v in data.items():
-        if type(k) is not str:
-            return None
-        text = _encoded([v])
-        if text is not None:
-            text = text[0]
-        elif type(v) in (list, tuple) and v:
-            items = _encoded(v)
-            if items is None:
-                texts = _records(v)
-                if texts is None:
-                    return None
-                text = ("[\n" + ",\n".join(texts) + "\n]").replace("\n", "\n  ")
-            else:
-                text = "[\n    " + ",\n    ".join(items) + "\n  ]"
-        elif type(v) in (list, tuple):
-            text = "[]"
-        else:
-            return None
-        parts.append("  " + _quote(k) + ": " + text)
-    return "{\n" + ",\n".join(parts) + "\n}"
-
-
 def emit_json(data: Any) -> None:
     """One JSON document that every parser reads (SPEC §10): a non-finite number (only a
     registry written before mvc refused them holds one) prints as null, never NaN."""
@@ -188,7 +76,11 @@ def emit(result: Any, as_json: bool, render) -> None:
     is dropped and mvc exits 0, like git."""
     try:
         if as_json:
-            if isinstance(result, list):
+            text = listing_json(result) if isinstance(result, list) else None
+            if text is not None:
+                sys.stdout.write(text)
+                sys.stdout.write("\n")
+            elif isinstance(result, list):
                 emit_json([r.to_dict() if hasattr(r, "to_dict") else r for r in result])
             else:
                 emit_json(result.to_dict() if hasattr(result, "to_dict") else result)

@@ -235,7 +235,8 @@ def test_the_fast_writers_write_what_json_and_cell_write():
     import json
     import random
 
-    from mvc.cli.output import _lines, cell, records_json
+    from mvc.cli.json_text import columns_json, records_json
+    from mvc.cli.output import _lines, cell
 
     rnd = random.Random(11)
     scalars = ["", "a\tb\n", "é\u2028\"\\%s", "%", 0, -5, 10**30, 1.5, 1e-300, True, False, None]
@@ -247,10 +248,19 @@ def test_the_fast_writers_write_what_json_and_cell_write():
         for doc in (rows, {keys[0]: rows, "n": rnd.choice(scalars), "list": [rnd.choice(scalars)] * rnd.randint(0, 2)}):
             fast = records_json(doc)
             assert fast is None or fast == json.dumps(doc, indent=2, ensure_ascii=False), doc
+        # one set of keys, as columns (ls NAME --json), each key's values of one kind: scalars,
+        # texts that need no escapes, lists, dicts all with keys or some empty
+        kinds = [lambda: rnd.choice(scalars), lambda: rnd.choice(["ok", "é ü", "1.0.0"]),
+                 lambda: [rnd.choice(scalars)] * rnd.randint(0, 2),
+                 lambda: rnd.choice([{rnd.choice(["m", "%t"]): rnd.choice(scalars), "n": 1}, {}])]
+        kind = {k: rnd.choice(kinds) for k in keys}
+        same = [{k: kind[k]() for k in keys} for _ in range(rnd.randint(1, 4))]
+        assert columns_json({k: [r[k] for r in same] for k in keys}) == json.dumps(same, indent=2, ensure_ascii=False)
         lines = [[rnd.choice([*scalars, ("x", "bold"), "\x00", "ok"]) for _ in keys] for _ in rows]
         assert _lines(lines) == "".join("\t".join(cell(c[0] if isinstance(c, tuple) else c) for c in row) + "\n"
                                         for row in lines)
     assert records_json([{"a": [[1]]}]) is None and records_json({"a": {"b": 1}}) is None
+    assert columns_json({"a": [[[1]]]}) is None and columns_json({"a": []}) is None
     for doc in ([{"ref": "m@1.0.0", "tags": [], "metrics": {"acc": 0.5}}], [{"a": 1}, {"b": [2]}, {}],
                 {"node": "x", "up": [], "down": ["a", "b"], "nodes": [{"id": "a"}, {"id": "b", "size": None}]}):
         assert records_json(doc) == json.dumps(doc, indent=2, ensure_ascii=False), doc

@@ -63,7 +63,7 @@ def test_a_listing_reads_the_rows_find_versions_reads(filled, where):
         sort = query.Sort(key, name, descending)
         got = filled.list_versions("resnet", filters, sort, None)
         assert got == Registry.list_versions(filled, "resnet", filters, sort, None), (where, sort)
-        assert got and all(isinstance(r[4], dict) and isinstance(r[5], bool) for r in got)
+        assert got.versions and {type(m) for m in got.metrics} == {dict} and {type(a) for a in got.archived} == {bool}
 
 
 def test_lineage_reach_in_one_query_is_the_level_by_level_walk(reg):

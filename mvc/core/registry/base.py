@@ -123,6 +123,17 @@ class Grant(NamedTuple):
     granted_at: str
 
 
+class Listing(NamedTuple):
+    """One model's versions as a listing shows them (``Registry.list_versions``), as columns
+    in the listing's order: plain lists, which 100,000 versions build fastest."""
+
+    versions: list[str]
+    digests: list[str]
+    created_at: list[str]
+    metrics: list[dict[str, Any]]
+    archived: list[bool]
+
+
 class RegistryDump(NamedTuple):
     """Everything a registry holds, for ``mvc registry move`` (``Registry.export_all`` and
     ``import_all``). Rows name versions by id as the source numbers them; an importing
@@ -203,13 +214,14 @@ class Registry(ABC):
                             tags=lambda r: set(tags.get((r.model, r.version), [])))
 
     def list_versions(self, model: str, filters: "list[Filter]", sort: "Sort",
-                      limit: int | None = None) -> list[tuple]:
-        """``find_versions`` for a listing (``mvc ls NAME``): per version only ``(id, version,
-        digest, created_at, metrics, archived)``, ``metrics`` decoded. Backends select just
-        these columns and decode no other JSON, so that 100,000 versions list in well under a
-        second; this fallback cuts the full rows down."""
-        return [(r.id, r.version, r.digest, r.created_at, r.metrics, r.archived)
-                for r in self.find_versions(model, filters, sort, limit)]
+                      limit: int | None = None) -> Listing:
+        """``find_versions`` for a listing (``mvc ls NAME``): only the columns of a Listing,
+        ``metrics`` decoded. Backends select just these columns and decode no other JSON, so
+        that 100,000 versions list in well under a second; this fallback cuts the full rows
+        down."""
+        rows = self.find_versions(model, filters, sort, limit)
+        return Listing([r.version for r in rows], [r.digest for r in rows], [r.created_at for r in rows],
+                       [r.metrics for r in rows], [r.archived for r in rows])
 
     @abstractmethod
     def versions_by_digest(self, prefix: str) -> list[VersionRow]:

@@ -17,14 +17,14 @@ from typing import Iterator
 from mvc.core.audit import GENESIS, canonical_json, event_hash
 from mvc.core.errors import ConflictError, IntegrityError, MvcError, PermissionDeniedError
 from mvc.core.registry.base import (
-    ChannelMoveRow, ChannelRow, Event, LineageInput, LineageRows, NewVersion, Registry, VersionRow,
+    ChannelMoveRow, ChannelRow, Event, LineageInput, LineageRows, Listing, NewVersion, Registry, VersionRow,
 )
 from mvc.core.registry.postgres_access import ServerRoles, ensure_roles, make_first_admin
 from mvc.core.registry.postgres_connection import Connection, check_url, server_error
 from mvc.core.registry.postgres_schema import LOCK_KEY, MIGRATIONS, SCHEMA_VERSION
 from mvc.core.registry.postgres_transfer import PostgresTransfer
 from mvc.core.registry.values import (
-    LISTED_COLUMNS, damaged, detail, listed_rows, problems_of_event, problems_of_input, problems_of_version,
+    LISTED_COLUMNS, damaged, detail, listing, problems_of_event, problems_of_input, problems_of_version,
     version_row,
 )
 from mvc.core.semver import parse_version
@@ -34,6 +34,9 @@ _VERSION_COLUMNS = (
     " v.params, v.env, v.git, v.created_at, v.created_by, v.archived"
 )
 _VERSION_FROM = "FROM mvc.versions v JOIN mvc.models m ON m.id = v.model_id"
+# one model's versions, so that the planner walks the index on (model_id, sort_key) in order
+# (a join on m.name sorts all of them: 100,000 versions 120 -> 40 ms)
+_OF_MODEL = "v.model_id = (SELECT id FROM mvc.models WHERE name = %s)"
 _LINEAGE_COLUMNS = (
     "SELECT l.version_id, l.kind, l.digest, l.path, l.detail, l.parent_version_id,"
     " m.name, v.version, v.digest FROM mvc.lineage l JOIN mvc.versions v ON v.id = l.version_id"
@@ -151,7 +154,7 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
 
     def latest_version(self, model: str) -> VersionRow | None:
         row = self.conn.one(
-            f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE m.name = %s ORDER BY v.sort_key DESC LIMIT 1",
+            f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE {_OF_MODEL} ORDER BY v.sort_key DESC LIMIT 1",
             (model,))
         return None if row is None else version_row(row)
 
@@ -160,15 +163,15 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
 
         q = clauses(filters, sort, limit)
         return self.conn.execute(
-            f"SELECT {columns} {_VERSION_FROM}{q.joins} WHERE m.name = %s AND {q.where}"
+            f"SELECT {columns} {_VERSION_FROM}{q.joins} WHERE {_OF_MODEL} AND {q.where}"
             f" ORDER BY {q.order}", [model, *q.params])
 
     def find_versions(self, model, filters, sort, limit=None) -> list[VersionRow]:
         return [version_row(r) for r in self._find(_VERSION_COLUMNS, model, filters, sort, limit)]
 
-    def list_versions(self, model, filters, sort, limit=None) -> list[tuple]:
-        rows = listed_rows(self._find(LISTED_COLUMNS, model, filters, sort, limit))
-        return super().list_versions(model, filters, sort, limit) if rows is None else rows  # damage: named
+    def list_versions(self, model, filters, sort, limit=None) -> Listing:
+        listed = listing(self._find(LISTED_COLUMNS, model, filters, sort, limit))
+        return super().list_versions(model, filters, sort, limit) if listed is None else listed  # damage: named
 
     def versions_by_digest(self, prefix: str) -> list[VersionRow]:
         rows = self.conn.execute(f"SELECT {_VERSION_COLUMNS} {_VERSION_FROM} WHERE v.digest >= %s AND v.digest < %s",

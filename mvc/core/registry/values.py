@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from mvc.core.errors import IntegrityError
-from mvc.core.registry.base import VersionRow
+from mvc.core.registry.base import Listing, VersionRow
 from mvc.core.semver import is_canonical
 
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
@@ -80,7 +80,7 @@ def version_row(r: tuple) -> VersionRow:
 
 # the columns of Registry.list_versions's rows, in both backends' SQL (v: versions): what a
 # listing shows, then the JSON fields it only checks
-LISTED_COLUMNS = "v.id, v.version, v.digest, v.created_at, v.metrics, v.archived, v.params, v.env, v.git"
+LISTED_COLUMNS = "v.version, v.digest, v.created_at, v.metrics, v.archived, v.params, v.env, v.git"
 
 
 def _json_objects(texts: tuple) -> list | None:
@@ -94,21 +94,20 @@ def _json_objects(texts: tuple) -> list | None:
     return values if len(values) == len(texts) and {type(v) for v in values} <= {dict} else None
 
 
-def listed_rows(rows: list) -> list[tuple] | None:
-    """``(id, version, digest, created_at, metrics, archived)`` from raw LISTED_COLUMNS rows,
-    the metrics decoded, each value checked as version_row checks it but in bulk (100,000
-    rows in a few C calls), or None when one is damaged: the caller then reads the full rows,
-    whose version_row names the damage."""
+def listing(rows: list) -> Listing | None:
+    """The Listing of raw LISTED_COLUMNS rows, the metrics decoded, each value checked as
+    version_row checks it but in bulk (100,000 rows in a few C calls), or None when one is
+    damaged: the caller then reads the full rows, whose version_row names the damage."""
     if not rows:
-        return []
-    ids, versions, digests, created, metrics, archived, *others = zip(*rows)
+        return Listing([], [], [], [], [])
+    versions, digests, created, metrics, archived, *others = zip(*rows)
     decoded = _json_objects(metrics)
     try:
         fine = decoded is not None and all(map(is_canonical, versions)) and all(map(DIGEST_RE.match, digests)) \
             and all(_json_objects(texts) is not None for texts in others)
     except TypeError:  # a digest that is not a text
         fine = False
-    return list(zip(ids, versions, digests, created, decoded, map(bool, archived))) if fine else None
+    return Listing(list(versions), list(digests), list(created), decoded, list(map(bool, archived))) if fine else None
 
 
 def detail(text: Any, where: str) -> dict[str, Any]:

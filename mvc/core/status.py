@@ -150,7 +150,10 @@ def _unpushed(session: "Session", states: list[PointerState]) -> tuple[tuple[str
     out = []
     for row in registry.versions():
         needs = needed_objects(registry, store, [row])
-        digests = needs.digests + list(needs.unreadable)
+        # a chunked file's recipe reaches a remote only after its chunks (SPEC §5.1): asking
+        # for the recipe answers for them (a packed chunk has no object of its own there)
+        chunks = {c for listed in needs.chunked.values() for c in listed}
+        digests = [d for d in needs.digests if d not in chunks] + list(needs.unreadable)
         for digest in digests:
             if digest not in have:
                 have[digest] = remote.has(digest)

@@ -195,3 +195,18 @@ def test_status_refuses_a_path_outside_the_repository_and_odd_pointer_names(work
     assert sorted(p["state"] for p in doc["pointers"]) == ["invalid", "ok"]
     refused = m.fail("checkout")
     assert "not valid UTF-8" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_status_knows_a_chunked_version_pushed_in_packs(work, home, tmp_path):
+    """A large file's chunks travel in packs (SPEC §5.1) and have no object of their own on the
+    remote: its recipe, written there after them, answers for them."""
+    from packs_support import weights
+
+    m = git_project_with_remote(work, home, tmp_path / "store")
+    weights(work / "m.safetensors")
+    m("add", "m.safetensors", "--name", "big", "--git")
+    doc = m.json("status")
+    assert doc["remote"]["error"] is None and doc["unpushed"] == ["big@0.1.0"]
+    m("push", "big")
+    doc = m.json("status")
+    assert doc["remote"]["error"] is None and doc["unpushed"] == []

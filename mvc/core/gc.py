@@ -28,8 +28,8 @@ it would lose a chunk a version needs; ``mvc fsck`` names it. A pack file whose 
 A crash in the middle leaves the store as before or after, object by object: each deletion
 is one unlink, no referenced object is ever a candidate, recipes go before chunks (so a crash
 leaves no recipe whose chunks are gone), and a repacked pack's live chunks are visible in the
-new pack before the old one goes (a crash between the two leaves them in both, and the next gc
-finishes the job).
+new pack before the old one goes (a crash between the two, crash point ``gc:repacked``, leaves
+them in both, and the next gc finishes the job).
 """
 
 from __future__ import annotations

@@ -189,3 +189,17 @@ def test_gc_removes_a_pack_left_without_its_index(repo, work):
     assert repo.json("gc")["bytes"] == 0 and lone.exists()  # young: kept
     done = repo.json("gc", "--grace", "0")
     assert not lone.exists() and done["bytes"] >= 6 << 20 and done["digests"] == [gone]
+
+
+def test_a_chunk_named_by_a_young_recipe_lives(repo, work):
+    """An add or a pull that has written its recipe but not yet registered the version: its
+    chunks stay even in an old pack (the recipe's age is what counts)."""
+    from packs_support import age_packs, packs, store
+
+    version, orphan = _half_dead_pack(repo, work)
+    age_packs(repo)
+    os.utime(store(repo).recipe_path(orphan))
+    before = packs(repo)
+    done = repo.json("gc")
+    assert (done["objects"], done["kept_recent"]) == (0, 1 + 2) and packs(repo) == before
+    assert store(repo).complete(orphan)

@@ -196,3 +196,45 @@ def test_a_difference_beyond_a_float_is_null_not_infinity():
     assert out["metrics"]["accuracy"] == {"a": -1.7e308, "b": 1.7e308, "diff": None, "improved": True}
     assert performance({"accuracy": -1.7e308}, {"accuracy": 1.7e308}, s) == (None, "RECOMMEND_B")
     assert importance({"accuracy": -1.7e308}, {"accuracy": 1.7e308}, s) is None
+
+
+def test_tensors_of_a_chunked_file_are_read_in_place_from_its_packs(tmp_path, monkeypatch):
+    """A fine-tune's chunks sit in two packs, at offsets other than 0 (SPEC §5.1): reading its
+    tensors from the store gives what reading the file gives, one pack file open at a time."""
+    import os
+
+    from mvc.core.compare import store_chunks, store_reader
+    from mvc.core.tensors import read_tensors
+
+    from packs_support import weights
+
+    repo = api_repo(tmp_path, monkeypatch)
+    weights(tmp_path / "m.safetensors")
+    repo.add(tmp_path / "m.safetensors", "m")
+    weights(tmp_path / "m.safetensors", changed=(2, 4))
+    tuned = repo.add(tmp_path / "m.safetensors", "m")
+    assert len(repo.store.packs.all()) == 2
+    opened = []
+    real = repo.store.open_chunk
+
+    def counting(digest):
+        found = real(digest)
+        opened.append(found[0])
+        assert len({fd for fd in opened if _is_open(fd)}) == 1
+        return found
+
+    monkeypatch.setattr(repo.store, "open_chunk", counting)
+    assert store_reader(repo.store)(tuned.digest, "safetensors") == read_tensors(tmp_path / "m.safetensors", "safetensors")
+    assert not any(_is_open(fd) for fd in opened)
+    chunks = store_chunks(repo.store)(tuned.digest)
+    assert sum(size for _, size in chunks) == os.path.getsize(tmp_path / "m.safetensors") and len(chunks) == 7
+
+
+def _is_open(fd: int) -> bool:
+    import os
+
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False

@@ -57,13 +57,6 @@ def ls(
 
         raise UsageError("--where, --sort, --reverse and --limit need a model name: mvc ls NAME --where EXPR")
     repo = open_repo()
-    if not query:
-        rows = repo.ls(name, state)
-    else:
-        if state is not None and state not in _STATES.choices:
-            repo.ls(name, state)  # the error plain ls gives for an unknown state
-        rows = repo.find(name, where=[*([f"state = {state}"] if state else []), *(where or ())],
-                         sort=sort, reverse=reverse, limit=limit)
 
     def render(items) -> None:
         if name is None:
@@ -81,5 +74,15 @@ def ls(
 
     from mvc.core.query import collector_paused
 
-    with collector_paused():  # 100,000 versions: their dicts and lines, without the collector's walks
+    # 100,000 versions: their rows, summaries and lines built and freed without the collector's
+    # walks (freed while it is paused, they leave no count behind that sets off a full walk)
+    with collector_paused():
+        if not query:
+            rows = repo.ls(name, state)
+        else:
+            if state is not None and state not in _STATES.choices:
+                repo.ls(name, state)  # the error plain ls gives for an unknown state
+            rows = repo.find(name, where=[*([f"state = {state}"] if state else []), *(where or ())],
+                             sort=sort, reverse=reverse, limit=limit)
         emit(rows, json_out, render)
+        del rows

@@ -90,3 +90,39 @@ def test_lineage_reach_in_one_query_is_the_level_by_level_walk(reg):
         assert one == lineage.neighbourhood(lineage.walk(reg, node, vid, depth=50), node), node
     # 1, 3 and 6 read A; then the parent rows out of 1 (to 2, 3), 2 and 3 (to 4), 4 (to 6), 6 (to 7)
     assert len(reg.lineage_reach(None, a, False)) == 3 + 6
+
+
+@pytest.mark.parametrize("column,value,words", [
+    ("params", "nope", "params of resnet@0.1.0"), ("env", "[1]", "env of resnet@0.1.0"),
+    ("git", '{"a": ', "git of resnet@0.1.0"), ("metrics", "7", "metrics of resnet@0.1.0"),
+    ("digest", "sha256:AB", "digest of resnet@0.1.0"),
+])
+def test_a_listing_finds_damage_in_fields_it_does_not_show(reg, backend, column, value, words):
+    """A listing checks the JSON fields it does not show (PostgreSQL: the server, json_typeof);
+    damage is an IntegrityError naming the field, as reading the full rows gives, also inside
+    a transaction, which stays usable."""
+    from contextlib import nullcontext
+
+    from mvc.core.errors import IntegrityError
+
+    with reg.transaction():
+        for v in ("0.1.0", "0.2.0"):
+            reg.insert_version(new_version(version=v))
+    backend.sql(f"UPDATE mvc.versions SET {column} = %s WHERE version = '0.1.0'", (value,))
+    sort = query.Sort("version", None, True)
+    for inside in (False, True):
+        with reg.transaction() if inside else nullcontext():
+            with pytest.raises(IntegrityError, match="registry is damaged") as info:
+                reg.list_versions("resnet", [], sort)
+            assert words in info.value.message
+            assert reg.list_versions("resnet", [], sort, 1).versions == ["0.2.0"]  # the damaged row not listed
+
+
+def test_a_listing_reads_json_python_reads_and_the_server_refuses(reg, backend):
+    """NaN in params (a registry written before mvc refused it): Python's JSON reader takes it
+    and PostgreSQL's json refuses it; the listing is the full rows' then, on both backends."""
+    with reg.transaction():
+        reg.insert_version(new_version())
+    backend.sql("UPDATE mvc.versions SET params = %s", ('{"lr": NaN}',))
+    listed = reg.list_versions("resnet", [], query.Sort("version", None, True))
+    assert listed.versions == ["0.1.0"] and listed.metrics == [{"acc": 0.9}]

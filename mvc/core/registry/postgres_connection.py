@@ -61,8 +61,9 @@ class Connection:
             raise server_error(exc, url) from None
         self.execute(f"SET lock_timeout = '{int(lock_timeout * 1000)}ms'")
 
-    def execute(self, sql, args=None) -> list:
-        """The rows of one statement (an empty list when it returns none)."""
+    def execute(self, sql, args=None, keep: tuple = ()) -> list:
+        """The rows of one statement (an empty list when it returns none). The server's errors
+        of the types in ``keep`` are raised as they are, for the caller to handle."""
         import psycopg
 
         try:
@@ -71,6 +72,8 @@ class Connection:
         except psycopg.errors.UniqueViolation:
             raise  # a constraint the caller handles
         except psycopg.Error as exc:
+            if isinstance(exc, keep):
+                raise
             raise server_error(exc, self.url) from None
 
     def one(self, sql, args=None):

@@ -275,9 +275,7 @@ class Materializer:
 
     def _trusted(self, digest: str) -> bool:
         if self.store.is_chunked(digest):
-            from mvc.core import chunked
-
-            return chunked.trusted(self.store, self.cache, digest)
+            return self.store.trusted_chunked(self.cache, digest)
         obj = self.store.path(digest)
         try:
             st = os.stat(obj)
@@ -289,9 +287,7 @@ class Materializer:
 
     def _remember_verified(self, digest: str) -> None:
         if self.store.is_chunked(digest):
-            from mvc.core import chunked
-
-            chunked.remember(self.store, self.cache, digest)
+            self.store.remember_chunked(self.cache, digest)
             return
         obj = self.store.path(digest)
         self.cache.put(obj, os.stat(obj), digest)

@@ -368,48 +368,7 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], obje
     return "sha256:" + whole.hexdigest()
 
 
-# -- trust: what the stat cache knows was hashed since it last changed ---------------------
-
-def files(store: "ObjectStore", digest: str) -> list[tuple[str, str]]:
-    """(file, name) of a chunked object's recipe and of the packs (``pack:NAME``) and loose
-    chunks that hold its chunks, for a stat cache; [] when a chunk is missing."""
-    recipe = store.recipe(digest)
-    if recipe is None:
-        return []
-    found = {str(store.recipe_path(digest)): digest}
-    for c in recipe.chunks:
-        there = store.locate(c.digest)
-        if there is None:
-            return []
-        found[str(there.path)] = "pack:" + there.pack if there.pack else c.digest
-    return list(found.items())
-
-
-def trusted(store: "ObjectStore", cache, digest: str) -> bool:
-    """True when the stat cache knows the recipe and every chunk as written or verified by mvc
-    and unchanged since: then their bytes make the file whole (the recipe was computed from
-    them), and checkout may let the kernel copy them."""
-    listed = files(store, digest)
-    for path, named in listed:
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return False
-        if cache.get(path, st, written_by_us=True) != named:
-            return False
-    return bool(listed)
-
-
-def remember(store: "ObjectStore", cache, digest: str) -> None:
-    """Record a chunked object just verified whole in the stat cache (``trusted`` then holds)."""
-    rows = []
-    for path, named in files(store, digest):
-        try:
-            rows.append((path, os.stat(path), named))
-        except FileNotFoundError:
-            return
-    cache.put_many(rows)
-
+# -- a trusted file (store_packs.PackedStore.trusted_chunked): copied by the kernel ----------
 
 def copy_trusted(store: "ObjectStore", recipe: Recipe, dst_fd: int, progress: Progress = None) -> None:
     """Copy trusted chunks (``trusted``) to ``dst_fd`` in order, by the kernel. A thread
@@ -447,19 +406,14 @@ FLUSH_EVERY = packs.FLUSH_EVERY
 
 
 def _runs(store: "ObjectStore", recipe: Recipe) -> list[tuple[str, int, int]]:
-    """The recipe's chunks as runs of contiguous bytes of the files that hold them (path,
-    offset, size), in order: a file added whole is one run of its pack."""
-    runs: list[list] = []
+    """The recipe's chunks as runs of contiguous bytes of the files that hold them (a file
+    added whole is one run of its pack)."""
+    where = []
     for chunk in recipe.chunks:
-        there = store.locate(chunk.digest, fresh=not runs)
-        if there is None:
-            there = store.locate(chunk.digest, fresh=True)
+        there = store.locate(chunk.digest, fresh=not where) or store.locate(chunk.digest, fresh=True)
         if there is None:
             raise _missing(chunk, recipe.digest)
         if there.size != chunk.size:
             raise _corrupt(chunk, recipe.digest, "its size is not what the recipe says")
-        if runs and runs[-1][0] == str(there.path) and runs[-1][1] + runs[-1][2] == there.offset:
-            runs[-1][2] += chunk.size
-        else:
-            runs.append([str(there.path), there.offset, chunk.size])
-    return [(path, start, size) for path, start, size in runs]
+        where.append(there)
+    return packs.runs(where)

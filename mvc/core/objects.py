@@ -105,7 +105,9 @@ class ObjectStore(PackedStore):
         if chunks is None:
             return False
         self.packs.refresh()
-        return all(self.locate(c.digest) is not None for c in chunks)
+        found = [self.locate(c.digest) for c in chunks]
+        # a pack whose index is there but not its file (removed, or never renamed in) holds nothing
+        return None not in found and all(os.path.isfile(p) for p in {f.path for f in found})
 
     def is_chunked(self, digest: str) -> bool:
         """True when the object is kept as a recipe over chunks (and not also whole)."""
@@ -390,7 +392,7 @@ class ObjectStore(PackedStore):
 
         ``trusted`` means the caller knows the object was hashed whole since it last
         changed on disk (see StatCache); then the kernel copies (or clones) it directly.
-        A chunked object is trusted when its recipe and every chunk are (chunked.trusted).
+        A chunked object is trusted when its recipe and every chunk are (trusted_chunked).
         """
         if trusted and self.is_chunked(digest):
             from mvc.core import chunked

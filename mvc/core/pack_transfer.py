@@ -23,7 +23,7 @@ import threading
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core.errors import IntegrityError
-from mvc.core.packs import Entry, chunk_matches, decode, encode
+from mvc.core.packs import Entry, chunk_matches, decode, encode, runs
 
 if TYPE_CHECKING:
     from mvc.core.chunked import ChunkRef, Recipe
@@ -217,18 +217,6 @@ def _plan(missing: list, located: dict) -> list[_Plan]:
     return plans
 
 
-def _runs(plan: _Plan) -> list[tuple[str, int, int]]:
-    """The plan's chunks as runs of contiguous bytes of the files that hold them:
-    (path, offset, size), in order."""
-    runs: list[list] = []
-    for _, w in plan.chunks:
-        if runs and runs[-1][0] == str(w.path) and runs[-1][1] + runs[-1][2] == w.offset:
-            runs[-1][2] += w.size
-        else:
-            runs.append([str(w.path), w.offset, w.size])
-    return [tuple(r) for r in runs]
-
-
 def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progress) -> None:
     from mvc.core.faults import crash_point
 
@@ -236,7 +224,7 @@ def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progre
         if copy is not None and all(w.pack in trusted for _, w in plan.chunks):
             # every chunk in a pack of ours that the stat cache knows as written by mvc,
             # unchanged since: the kernel copies the runs
-            for path, offset, size in _runs(plan):
+            for path, offset, size in runs(w for _, w in plan.chunks):
                 fd = os.open(path, os.O_RDONLY)
                 try:
                     copy(fd, offset, size)

@@ -116,6 +116,18 @@ def pack_key(file_name: str) -> str | None:
     return "pack:" + stem if suffix in (PACK_SUFFIX, INDEX_SUFFIX) and is_name(stem) else None
 
 
+def runs(where) -> list[tuple[str, int, int]]:
+    """Ranges of files (``Located``), in order, as (path, offset, size) with each run of
+    neighbouring ranges of one file joined: what a kernel copy or a sequential read takes."""
+    out: list[list] = []
+    for w in where:
+        if out and out[-1][0] == str(w.path) and out[-1][1] + out[-1][2] == w.offset:
+            out[-1][2] += w.size
+        else:
+            out.append([str(w.path), w.offset, w.size])
+    return [(path, offset, size) for path, offset, size in out]
+
+
 def pack_size(entries: list[Entry]) -> int:
     return entries[-1].offset + entries[-1].size if entries else 0
 

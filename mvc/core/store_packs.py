@@ -146,3 +146,43 @@ class PackedStore:
             self._commit(tmp, digest, sync_dir=False, checked=True)
             self._mine(ours, self.path(digest), digest)
         sync_files(sorted(map(str, folders)))
+
+    # -- trust: what the stat cache knows was hashed since it last changed --------------------
+    def trust_files(self, digest: str) -> list[tuple[str, str]]:
+        """(file, name) of a chunked object's recipe and of the packs (``pack:NAME``) and loose
+        chunks that hold its chunks, for a stat cache; [] when a chunk is missing."""
+        recipe = self.recipe(digest)
+        if recipe is None:
+            return []
+        found = {str(self.recipe_path(digest)): digest}
+        for c in recipe.chunks:
+            there = self.locate(c.digest)
+            if there is None:
+                return []
+            found[str(there.path)] = "pack:" + there.pack if there.pack else c.digest
+        return list(found.items())
+
+    def trusted_chunked(self, cache, digest: str) -> bool:
+        """True when the stat cache knows the recipe and every chunk as written or verified by mvc
+        and unchanged since: then their bytes make the file whole (the recipe was computed from
+        them), and checkout may let the kernel copy them."""
+        listed = self.trust_files(digest)
+        for path, named in listed:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                return False
+            if cache.get(path, st, written_by_us=True) != named:
+                return False
+        return bool(listed)
+
+    def remember_chunked(self, cache, digest: str) -> None:
+        """Record a chunked object just verified whole in the stat cache (then
+        ``trusted_chunked`` holds)."""
+        rows = []
+        for path, named in self.trust_files(digest):
+            try:
+                rows.append((path, os.stat(path), named))
+            except FileNotFoundError:
+                return
+        cache.put_many(rows)

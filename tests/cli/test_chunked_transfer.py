@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import pytest
 
+from packs_support import flip_byte
 from realmodel import SIZE, fine_tune
 from support import Mvc
 
@@ -176,13 +177,7 @@ def test_a_corrupt_chunk_on_the_remote_is_refused(pushed, tmp_path):
     remote = tmp_path / "remote"
     clone = _clone(pushed, tmp_path, remote=remote)
     digest = _chunks_of(_recipes(remote / "objects")[0])[0]
-    pack, offset = _where(remote / "objects", digest)
-    pack.chmod(0o644)
-    with open(pack, "r+b") as f:
-        f.seek(offset)
-        byte = f.read(1)
-        f.seek(offset)
-        f.write(bytes([byte[0] ^ 1]))
+    flip_byte(*_where(remote / "objects", digest))
     proc = clone.fail("pull", "minilm@0.1.0", "minilm@0.1.1", code=3)
     assert "corrupt" in proc.stderr
     objects = clone.mvc_dir / "objects"

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from mvc.core.errors import UserError
-from mvc.core.semver import BUMPS, FIRST_VERSION, Version, is_canonical, looks_like_version, parse_version
+from mvc.core.semver import (
+    BUMPS, FIRST_VERSION, Version, all_canonical, is_canonical, looks_like_version, parse_version,
+)
 
 SPEC_ORDER = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
               "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0"]
@@ -151,6 +153,17 @@ def test_versions_at_the_limits_parse_sort_and_print():
     assert str(v) == f"{top}.{top}.{top}-rc.{top}" and v < parse_version(f"{top}.{top}.{top}")
     assert is_canonical(str(v)) and not is_canonical("v" + str(v))
     assert parse_version("1.0.0-" + "a" * 122) and is_canonical("1.0.0-" + "a" * 122)
+
+
+def test_many_versions_are_checked_as_each_is():
+    """all_canonical (a listing's versions in bulk) is is_canonical of each."""
+    texts = ["0.1.0", "1.0.0-rc.1", "1.0.0-" + "a" * 122, "1.0.0-" + "a" * 123, "v1.0.0", "01.0.0", "1.0",
+             "1.0.0\n", "1.0.0-", "1.0.0-a..b", "1.0.0-01", "1.0.0-0a", "", "1.0.0+b", "\u0661.0.0",
+             "9" * 20 + ".0.0", "9" * 21 + ".0.0", 1, None]
+    for text in texts:
+        assert all_canonical([text]) == is_canonical(text), text
+        assert all_canonical(["0.1.0", text, "2.0.0"]) == is_canonical(text), text
+    assert all_canonical([]) and all_canonical(texts[:3]) and not all_canonical(texts)
 
 
 def test_a_bump_beyond_the_limit_is_refused():

@@ -24,8 +24,7 @@ from mvc.core.registry.postgres_connection import Connection, check_url, server_
 from mvc.core.registry.postgres_schema import LOCK_KEY, MIGRATIONS, SCHEMA_VERSION
 from mvc.core.registry.postgres_transfer import PostgresTransfer
 from mvc.core.registry.values import (
-    LISTED_SHOWN, UNSHOWN, damaged, detail, listing, problems_of_event, problems_of_input, problems_of_version,
-    version_row,
+    damaged, detail, listing, problems_of_event, problems_of_input, problems_of_version, version_row,
 )
 from mvc.core.semver import parse_version
 
@@ -37,9 +36,6 @@ _VERSION_FROM = "FROM mvc.versions v JOIN mvc.models m ON m.id = v.model_id"
 # one model's versions, so that the planner walks the index on (model_id, sort_key) in order
 # (a join on m.name sorts all of them: 100,000 versions 120 -> 40 ms)
 _OF_MODEL = "v.model_id = (SELECT id FROM mvc.models WHERE name = %s)"
-# a listing's columns, the fields it does not show checked by the server: their texts (env and
-# git of a few hundred bytes each) need not travel and be decoded (values.listing)
-_LISTED = LISTED_SHOWN + ", " + " AND ".join(f"json_typeof(v.{name}::json) = 'object'" for name in UNSHOWN)
 _LINEAGE_COLUMNS = (
     "SELECT l.version_id, l.kind, l.digest, l.path, l.detail, l.parent_version_id,"
     " m.name, v.version, v.digest FROM mvc.lineage l JOIN mvc.versions v ON v.id = l.version_id"
@@ -175,10 +171,12 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
     def list_versions(self, model, filters, sort, limit=None) -> Listing:
         from psycopg import DataError, errors
 
+        from mvc.core.registry.postgres_query import LISTED
+
         unreadable = (DataError, errors.StatementTooComplex)  # not JSON to the server, or nested too deep
         try:  # which fails the statement (in a savepoint within a transaction)
             with self.conn.raw.transaction() if self.in_tx else nullcontext():
-                listed = listing(self._find(_LISTED, model, filters, sort, limit, keep=unreadable))
+                listed = listing(self._find(LISTED, model, filters, sort, limit, keep=unreadable))
         except unreadable:
             listed = None
         return super().list_versions(model, filters, sort, limit) if listed is None else listed  # damage: named

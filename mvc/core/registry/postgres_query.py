@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from mvc.core.query import Filter, Sort
 from mvc.core.registry.sqlite_query import STATE_SQL
+from mvc.core.registry.values import LISTED_COLUMNS, UNSHOWN
 
 _SQL_OP = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -18,6 +19,10 @@ STATE_JOINS = (
     " LEFT JOIN mvc.channels cp ON cp.model_id = v.model_id AND cp.channel = 'production'"
     " LEFT JOIN mvc.channels cs ON cs.model_id = v.model_id AND cs.channel = 'staging'"
 )
+
+
+# Registry.list_versions's columns (values.py); a field that is no JSON fails the statement
+LISTED = LISTED_COLUMNS + ", " + " AND ".join(f"json_typeof(v.{name}::json) = 'object'" for name in UNSHOWN)
 
 
 class Clauses(NamedTuple):

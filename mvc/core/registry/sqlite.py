@@ -12,16 +12,14 @@ from typing import Iterator
 from mvc.core.audit import GENESIS, event_hash
 from mvc.core.errors import ConflictError, IntegrityError, MvcError
 from mvc.core.registry.base import (
-    ChannelMoveRow, ChannelRow, Event, Grant, LineageInput, LineageRows, Listing, NewVersion, Registry,
-    VersionRow,
+    ChannelMoveRow, ChannelRow, Event, Grant, LineageInput, LineageRows, Listing, NewVersion, Registry, VersionRow,
 )
 from mvc.core.registry.sqlite_connection import Connection, require_present
 from mvc.core.registry.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from mvc.core.registry.sqlite_transfer import SqliteTransfer
 from mvc.core.semver import parse_version
 from mvc.core.registry.values import (
-    LISTED_COLUMNS, damaged, detail, listing, problems_of_event, problems_of_input, problems_of_version,
-    version_row,
+    damaged, detail, listing, problems_of_event, problems_of_input, problems_of_version, version_row,
 )
 
 
@@ -178,7 +176,9 @@ class SqliteRegistry(SqliteTransfer, Registry):
         return [version_row(r) for r in self._find(_VERSION_COLUMNS, model, filters, sort, limit)]
 
     def list_versions(self, model, filters, sort, limit=None) -> Listing:
-        listed = listing(self._find(LISTED_COLUMNS, model, filters, sort, limit))
+        from mvc.core.registry.sqlite_query import LISTED
+
+        listed = listing(self._find(LISTED, model, filters, sort, limit))
         return super().list_versions(model, filters, sort, limit) if listed is None else listed  # damage: named
 
     def versions_by_digest(self, prefix: str) -> list[VersionRow]:

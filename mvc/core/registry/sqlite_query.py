@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from mvc.core.query import Filter, Sort
+from mvc.core.registry.values import LISTED_COLUMNS, UNSHOWN
 
 _SQL_OP = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -23,6 +24,12 @@ STATE_SQL = (
     " ELSE 'development' END)"
 )
 _JSON_TYPES = {True: "true", False: "false", None: "null"}
+
+
+# Registry.list_versions's columns (values.py): json_valid is RFC 8259 JSON (no JSON5), the CASE
+# keeps json_type (which fails on malformed JSON) from seeing what is not JSON
+LISTED = LISTED_COLUMNS + ", " + " AND ".join(
+    f"CASE WHEN json_valid(v.{name}) THEN json_type(v.{name}) = 'object' END" for name in UNSHOWN)
 
 
 class Clauses(NamedTuple):

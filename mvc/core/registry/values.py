@@ -15,7 +15,7 @@ from typing import Any
 
 from mvc.core.errors import IntegrityError
 from mvc.core.registry.base import Listing, VersionRow
-from mvc.core.semver import is_canonical
+from mvc.core.semver import all_canonical, is_canonical
 
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
 KINDS = ("file", "directory")
@@ -78,11 +78,11 @@ def version_row(r: tuple) -> VersionRow:
     return row
 
 
-# the columns of Registry.list_versions's rows in SQL (v: versions): what a listing shows,
-# then the JSON fields it only checks (PostgreSQL checks these itself: see listing)
-LISTED_SHOWN = "v.version, v.digest, v.created_at, v.metrics, v.archived"
+# the columns of Registry.list_versions's rows in SQL (v: versions): what a listing shows, then
+# the backend's verdict (true or 1) that the JSON fields it does not show, UNSHOWN, are objects,
+# so that their texts (env and git: a few hundred bytes a version) need not travel and be decoded
+LISTED_COLUMNS = "v.version, v.digest, v.created_at, v.metrics, v.archived"
 UNSHOWN = ("params", "env", "git")
-LISTED_COLUMNS = LISTED_SHOWN + "".join(f", v.{name}" for name in UNSHOWN)
 
 
 def _json_objects(texts: tuple) -> list | None:
@@ -96,26 +96,18 @@ def _json_objects(texts: tuple) -> list | None:
     return values if len(values) == len(texts) and {type(v) for v in values} <= {dict} else None
 
 
-def _objects(column: tuple) -> bool:
-    """Whether a column of JSON fields a listing does not show holds objects: their texts,
-    checked here, or the server's verdict on each row (True when all are objects)."""
-    if type(column[0]) is bool:
-        return column.count(True) == len(column)
-    return _json_objects(column) is not None
-
-
 def listing(rows: list) -> Listing | None:
-    """The Listing of raw rows of LISTED_COLUMNS and then the UNSHOWN fields (or a verdict
-    on them, see _objects), the metrics decoded, each value checked as version_row checks it
-    but in bulk (100,000 rows in a few C calls), or None when one is damaged: the caller
-    then reads the full rows, whose version_row names the damage."""
+    """The Listing of raw rows of LISTED_COLUMNS and the verdict on UNSHOWN, the metrics
+    decoded, each value checked as version_row checks it but in bulk (100,000 rows in a few
+    C calls), or None when one is damaged: the caller then reads the full rows, whose
+    version_row names the damage."""
     if not rows:
         return Listing([], [], [], [], [])
-    versions, digests, created, metrics, archived, *others = zip(*rows)
+    versions, digests, created, metrics, archived, objects = zip(*rows)
     decoded = _json_objects(metrics)
     try:
-        fine = decoded is not None and all(map(is_canonical, versions)) and all(map(DIGEST_RE.match, digests)) \
-            and all(map(_objects, others))
+        fine = decoded is not None and all_canonical(versions) and all(map(DIGEST_RE.match, digests)) \
+            and objects.count(True) == len(objects)
     except TypeError:  # a digest that is not a text
         fine = False
     return Listing(list(versions), list(digests), list(created), decoded, list(map(bool, archived))) if fine else None

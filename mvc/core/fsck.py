@@ -22,6 +22,7 @@ from mvc.core.errors import IntegrityError, MvcError
 from mvc.core.integrity import check_objects, describe, needed_objects
 from mvc.core.layout import Layout
 from mvc.core.objects import ObjectStore
+from mvc.core.packs import remove_lone_pack
 from mvc.core.registry.base import Registry
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ def _remove_lone_pack(store: ObjectStore, path: Path, grace: float) -> None:
     # re-decided under the lock: its index may have come since, or it may be young again
     stem = os.path.splitext(path.name)[0]
     if path.exists() and not store.packs.index_path(stem).exists() and _changed(path) <= time.time() - grace:
-        _remove(path)
+        remove_lone_pack(path)
 
 
 def _changed(path: Path) -> float:

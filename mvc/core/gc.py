@@ -44,6 +44,7 @@ from mvc.core import owned
 from mvc.core.errors import IntegrityError
 from mvc.core.faults import crash_point
 from mvc.core.integrity import PACK_READ, needed_objects, pack_runs, read_run
+from mvc.core.packs import remove_lone_pack
 
 if TYPE_CHECKING:
     from mvc.core.objects import ObjectStore
@@ -148,11 +149,8 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
         done.extend(d for d in plan.dead if d not in seen)
         seen.update(plan.dead)
     for path, size in lone:
-        if not dry_run:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                continue
+        if not dry_run and not remove_lone_pack(path):
+            continue  # its add holds it (about to write its index), or it went meanwhile
         freed += size
     if not dry_run and (plans or lone):
         from mvc.core.atomic import fsync_dir

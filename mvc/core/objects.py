@@ -397,8 +397,12 @@ class ObjectStore(PackedStore):
         if trusted and self.is_chunked(digest):
             from mvc.core import chunked
 
-            chunked.copy_trusted(self, self.recipe(digest), dst_fd, progress)
-            return
+            try:
+                chunked.copy_trusted(self, self.recipe(digest), dst_fd, progress)
+                return
+            except FileNotFoundError:  # a pack repacked by gc meanwhile: read it anew, verified
+                os.ftruncate(dst_fd, 0)
+                os.lseek(dst_fd, 0, os.SEEK_SET)
         if (actual := self._chunked(digest, lambda data: _write_all(dst_fd, data), progress)) is not None:
             if actual != digest:
                 raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")

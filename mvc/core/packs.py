@@ -21,6 +21,7 @@ working: ``verify`` checks either kind.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -177,10 +178,11 @@ class Packs:
                     continue
                 except IntegrityError as exc:
                     self.unreadable[name] = exc.message
-            self.where = {}
+            where: dict[str, tuple[str, int, int]] = {}  # filled, then swapped in: find() does not lock
             for name, entries in self.indexes.items():
                 for e in entries:
-                    self.where.setdefault(e.digest, (name, e.offset, e.size))
+                    where.setdefault(e.digest, (name, e.offset, e.size))
+            self.where = where
             self._listed = True
 
     def find(self, digest: str) -> Located | None:
@@ -250,9 +252,6 @@ class PackWriter:
         """Make the pack durable and visible; its name and the stat of the pack file (None when
         nothing was added). When the same pack is there already, ours is dropped and the one
         there is touched (gc's grace period then keeps it)."""
-        from mvc.core.atomic import fsync_dir
-        from mvc.core.faults import crash_point
-
         if self.fd is None:
             return None
         fd, tmp = self.fd, self.tmp
@@ -263,13 +262,22 @@ class PackWriter:
                 raise self.flusher.error
             os.fsync(fd)
             st = os.fstat(fd)
+            # held until the index is in: gc and fsck leave a pack file without its index alone
+            # while someone holds it (remove_lone_pack), however short their grace period
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            return self._publish(tmp, st)
         finally:
             os.close(fd)
+
+    def _publish(self, tmp: str, st: os.stat_result) -> tuple[str, os.stat_result]:
+        from mvc.core.atomic import fsync_dir
+        from mvc.core.faults import crash_point
+
         index = encode(self.entries)
         name = index[-32:].hex()
         self.folder.mkdir(parents=True, exist_ok=True)
         final = self.folder / (name + INDEX_SUFFIX)
-        if final.is_file():
+        if final.is_file() and (self.folder / (name + PACK_SUFFIX)).is_file():
             os.unlink(tmp)
             os.utime(final)
             return name, os.stat(self.folder / (name + PACK_SUFFIX))
@@ -305,6 +313,30 @@ class PackWriter:
             except FileNotFoundError:
                 pass
             self.tmp = None
+
+
+def remove_lone_pack(path: Path) -> bool:
+    """Delete a pack file whose index is not there (a crash between two renames or two unlinks
+    left it), unless an add is between renaming it in and renaming its index in: it holds a
+    shared lock on the file until then. True when it was removed."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        index = Path(path).with_suffix(INDEX_SUFFIX)
+        if index.exists() or os.stat(path).st_ino != os.fstat(fd).st_ino:
+            return False  # its index came, or it is another add's pack of the same name now
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+    finally:
+        os.close(fd)
 
 
 class Flusher:

@@ -151,6 +151,33 @@ def test_sigkill_chunked_add_between_steps(repo, work, point):
     assert (work / "out.bin").read_bytes() == data
 
 
+def test_gc_and_fsck_leave_alone_a_pack_whose_add_is_writing_its_index(repo, work):
+    """An add stopped between renaming its pack in and renaming its index in (MVC_STOP_AT): gc
+    and fsck --repair with no grace period see a pack without its index and leave it alone,
+    since the add holds it; let go, the add records a version whose chunks are all there."""
+    data = os.urandom(6 << 20)
+    write(work / "m.bin", data)
+    repo("config", "set", "gc.grace_seconds", "0")
+    add = subprocess.Popen([str(BIN), "add", "m.bin", "--name", "m"], cwd=repo.cwd,
+                           env=dict(repo.env, MVC_STOP_AT="pack:before-index"),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status = os.waitpid(add.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), add.stderr.read()
+    try:
+        lone = lone_packs(repo)
+        assert len(lone) == 1
+        repo("gc")
+        repo("fsck", "--repair", check=False)
+        assert lone_packs(repo) == lone
+    finally:
+        add.send_signal(signal.SIGCONT)
+    assert add.wait() == 0, add.stderr.read()
+    assert lone_packs(repo) == set()
+    repo("verify", "m")
+    repo("checkout", "m", "-o", "out.bin")
+    assert (work / "out.bin").read_bytes() == data
+
+
 def test_sigkill_gc_midway(repo, work):
     repo.add("keep", b"referenced")
     from mvc.core.objects import ObjectStore

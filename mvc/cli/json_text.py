@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from itertools import chain, islice
 from json.encoder import encode_basestring as _quote  # json's own (C) quoting, ensure_ascii=False
-from typing import Any
+from typing import Any, Iterator
 
 _SCALARS = {str, int, float, bool, type(None)}
 # json's C writer: with a newline between items, which json writes as \\n inside a string
@@ -56,14 +56,13 @@ def _column(values: list) -> tuple[str, list] | None:
     return None
 
 
-def _texts(keys: tuple, columns: list[list], count: int) -> list[str] | None:
-    """Each of ``count`` records, given as columns (the values of each of ``keys``), as
-    json.dumps(indent=2) writes it as an element of a top-level list, else None (see _column).
-    json's C writer encodes each column in one call, and a template puts each record together."""
+def _template(keys: tuple, columns: list[list]) -> tuple[str, Iterator[tuple]] | None:
+    """Records given as columns (the values of each of ``keys``, at least one): the template
+    of each as json.dumps(indent=2) writes it as an element of a top-level list, and the texts
+    that fill it, record by record; else None (see _column). json's C writer encodes each
+    column in one call (a non-finite number raises ValueError here, before any is written)."""
     if not {type(k) for k in keys} <= {str}:
         return None
-    if not keys:
-        return ["  {}"] * count
     slots, texts = [], []
     for values in columns:
         column = _column(values)
@@ -73,7 +72,15 @@ def _texts(keys: tuple, columns: list[list], count: int) -> list[str] | None:
         texts.append(column[1])
     template = "  {\n" + ",\n".join("    " + _quote(k).replace("%", "%%") + ": " + slot
                                      for k, slot in zip(keys, slots)) + "\n  }"
-    return [template % values for values in zip(*texts)]
+    return template, zip(*texts)
+
+
+def _texts(keys: tuple, columns: list[list], count: int) -> list[str] | None:
+    """Each of ``count`` records, given as columns, as _template writes it, else None."""
+    if not keys:
+        return ["  {}"] * count
+    made = _template(keys, columns)
+    return None if made is None else [made[0] % values for values in made[1]]
 
 
 def _records(data: list) -> list[str] | None:
@@ -110,11 +117,29 @@ def columns_json(columns: dict[str, list]) -> str | None:
     indent=2, ensure_ascii=False)`` byte for byte: a list of records given as columns
     (``Result.json_columns``: ``mvc ls NAME --json`` without a dict per version), or None
     when records_json would give None. A non-finite number raises ValueError."""
-    count = len(next(iter(columns.values()), []))
-    if not count:
+    parts = columns_parts(columns)
+    return None if parts is None else "".join(parts)
+
+
+def columns_parts(columns: dict[str, list], batch: int = 4096) -> Iterator[str] | None:
+    """columns_json's text in parts, each made when the one before has been taken: ``batch``
+    records at a time, so that 100,000 records (30 MB) are never held at once (memory the
+    system must map afresh costs more than writing it). None and ValueError as columns_json,
+    before any part."""
+    if not columns or not next(iter(columns.values())):
         return None
-    texts = _texts(tuple(columns), list(columns.values()), count)
-    return None if texts is None else _document(texts)
+    made = _template(tuple(columns), list(columns.values()))
+    return None if made is None else _batches(*made, batch)
+
+
+def _batches(template: str, rows: Iterator[tuple], batch: int) -> Iterator[str]:
+    yield "[\n"
+    between = ""
+    while chunk := [template % values for values in islice(rows, batch)]:
+        yield between
+        yield ",\n".join(chunk)
+        between = ",\n"
+    yield "\n]"
 
 
 def records_json(data: Any) -> str | None:
@@ -154,13 +179,14 @@ def records_json(data: Any) -> str | None:
     return "{\n" + ",\n".join(parts) + "\n}"
 
 
-def listing_json(items: list) -> str | None:
+def listing_json(items: list) -> Iterator[str] | None:
     """The JSON of a list of results of one type that gives their to_dict() as columns
-    (``json_columns``: 100,000 versions of ``mvc ls NAME`` without a dict each), else None
-    (also for a non-finite number, which emit_json then writes as null)."""
+    (``json_columns``: 100,000 versions of ``mvc ls NAME`` without a dict each), in parts
+    (columns_parts), else None (also for a non-finite number, which emit_json then writes
+    as null)."""
     kinds = {type(r) for r in items}
     columns = getattr(kinds.pop(), "json_columns", None) if len(kinds) == 1 else None
     try:
-        return None if columns is None else columns_json(columns(items))
+        return None if columns is None else columns_parts(columns(items))
     except ValueError:
         return None

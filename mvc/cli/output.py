@@ -76,9 +76,10 @@ def emit(result: Any, as_json: bool, render) -> None:
     is dropped and mvc exits 0, like git."""
     try:
         if as_json:
-            text = listing_json(result) if isinstance(result, list) else None
-            if text is not None:
-                sys.stdout.write(text)
+            parts = listing_json(result) if isinstance(result, list) else None
+            if parts is not None:
+                for part in parts:
+                    sys.stdout.write(part)
                 sys.stdout.write("\n")
             elif isinstance(result, list):
                 emit_json([r.to_dict() if hasattr(r, "to_dict") else r for r in result])

@@ -93,7 +93,7 @@ def _json_objects(texts: tuple) -> list | None:
         values = json.loads("[" + ",".join(texts) + "]")
     except (TypeError, ValueError, RecursionError):
         return None
-    return values if len(values) == len(texts) and {type(v) for v in values} <= {dict} else None
+    return values if len(values) == len(texts) and set(map(type, values)) <= {dict} else None
 
 
 def listing(rows: list) -> Listing | None:

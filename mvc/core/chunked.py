@@ -41,6 +41,7 @@ BLOCK = 8 << 20  # the file is read in blocks of this size
 HEAD = chunking.PIECE  # room for the end of the previous block: no chunk is longer
 BUFFERS = 6  # blocks in flight (54 MiB)
 READ_BUFFERS = 12  # chunks in flight when reading (up to 48 MiB)
+MAX_CHUNK = 64 << 20  # mvc cuts 4 MiB at most; a recipe naming larger chunks is refused
 
 
 class ChunkRef(NamedTuple):
@@ -79,7 +80,7 @@ class Recipe:
         chunks, offset = [], 0
         for c in doc["chunks"]:
             if not (isinstance(c, dict) and list(c) == ["digest", "offset", "size"]
-                    and c["offset"] == offset and _count(c["size"]) and c["size"] > 0):
+                    and c["offset"] == offset and _count(c["size"]) and 0 < c["size"] <= MAX_CHUNK):
                 raise bad()
             if not is_chunk_digest(c["digest"]):
                 raise bad()

@@ -108,7 +108,13 @@ def _check_objects(registry: Registry, store: ObjectStore, found: Findings, prog
             elif f.digest.startswith("sha256:"):
                 fix = _remove_unreferenced(registry, store, f.digest)
         found.issues.append(Issue(f"object-{f.problem}", describe(f), fix))
+    missing = any(f.problem == "missing" for f in findings)
     for stray in store.strays():
+        if _lone_pack(store, stray) and missing:  # its bytes may be the ones missing: never delete
+            found.issues.append(Issue("object-stray", f"{stray} is a pack without its index and may hold "
+                                      "chunks versions miss; pull those versions from a remote, then run "
+                                      "'mvc fsck --repair' to remove it", None))
+            continue
         if _lone_pack(store, stray):
             _age_out(found, "object-stray", f"{stray}, a pack without its index,", _changed(stray), grace,
                      lambda p=stray: _remove_lone_pack(store, p, grace))

@@ -23,7 +23,8 @@ checked against its name, into a new pack that is made durable and visible (``co
 before the old index and pack are deleted. A corrupt live entry makes gc refuse before it
 deletes anything (as ``git gc`` does), since copying it would spread the damage and dropping
 it would lose a chunk a version needs; ``mvc fsck`` names it. A pack file whose index is gone
-(what a crash between those two unlinks leaves) is deleted once older than the grace period.
+(what a crash between those two unlinks leaves, or an index deleted by hand) is left alone:
+nothing says what it holds; ``mvc fsck --repair`` removes it once no version misses a chunk.
 
 A crash in the middle leaves the store as before or after, object by object: each deletion
 is one unlink, no referenced object is ever a candidate, recipes go before chunks (so a crash
@@ -35,7 +36,6 @@ them in both, and the next gc finishes the job).
 from __future__ import annotations
 
 import os
-import stat
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
@@ -44,7 +44,6 @@ from mvc.core import owned
 from mvc.core.errors import IntegrityError
 from mvc.core.faults import crash_point
 from mvc.core.integrity import PACK_READ, needed_objects, pack_runs, read_run
-from mvc.core.packs import remove_lone_pack
 
 if TYPE_CHECKING:
     from mvc.core.objects import ObjectStore
@@ -124,7 +123,7 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
             continue
         doomed.append((digest, st.st_size))
     doomed.sort(key=lambda d: not store.is_chunked(d[0]))  # recipes first
-    plans, young, lone = _pack_plans(store, referenced, protected, cutoff)
+    plans, young = _pack_plans(store, referenced, protected, cutoff)
     kept += len(young)
     writers = {} if dry_run else _rewrite_all(store, plans, needs.by_digest)
     freed = 0
@@ -148,11 +147,7 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
         freed += plan.freed
         done.extend(d for d in plan.dead if d not in seen)
         seen.update(plan.dead)
-    for path, size in lone:
-        if not dry_run and not remove_lone_pack(path):
-            continue  # its add holds it (about to write its index), or it went meanwhile
-        freed += size
-    if not dry_run and (plans or lone):
+    if not dry_run and plans:
         from mvc.core.atomic import fsync_dir
 
         fsync_dir(store.root / "pack")
@@ -178,16 +173,17 @@ def _files_size(store: "ObjectStore", name: str) -> int:
 
 
 def _pack_plans(store: "ObjectStore", referenced: set[str], protected: set[str],
-                cutoff: float) -> tuple[list[Plan], set[str], list]:
-    """The packs older than ``cutoff`` that hold dead chunks (to delete or repack), the
+                cutoff: float) -> tuple[list[Plan], set[str]]:
+    """The packs older than ``cutoff`` that hold dead chunks (to delete or repack), and the
     unreferenced chunks kept for their age (in a young pack, or named by a young recipe:
-    ``protected``), and the pack files without an index older than ``cutoff`` ((path, size);
-    what a crash in the middle of deleting a pack leaves)."""
+    ``protected``). A pack file without its index is never gc's: nothing says what it holds,
+    and it may hold chunks a version needs (its index lost); ``mvc fsck --repair`` removes it
+    once no version misses a chunk."""
     from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, encode, is_name
 
     folder = store.root / "pack"
     if owned.is_planted(store.root) or owned.is_planted(folder) or not folder.is_dir():
-        return [], set(), []  # never list (or delete) through a planted link (SPEC §10)
+        return [], set()  # never list (or delete) through a planted link (SPEC §10)
     plans, young = [], set()
     for name, entries in sorted(store.packs.all().items()):
         unreferenced = {e.digest for e in entries if e.digest not in referenced}
@@ -207,21 +203,7 @@ def _pack_plans(store: "ObjectStore", referenced: set[str], protected: set[str],
         kept = [e for e in entries if e.digest in referenced or e.digest in protected]
         new = sum(e.size for e in kept) + (len(encode(kept)) if kept else 0)
         plans.append(Plan(name, kept, dead, _files_size(store, name) - new))
-    lone = []
-    files = set(os.listdir(folder))
-    for file in sorted(files):
-        stem, suffix = os.path.splitext(file)
-        if suffix != PACK_SUFFIX or not is_name(stem) or stem + INDEX_SUFFIX in files:
-            continue
-        try:
-            st = os.lstat(folder / file)
-        except FileNotFoundError:
-            continue
-        # ctime: when it was renamed in; an add renames its pack in just before its index
-        if stat.S_ISREG(st.st_mode) and max(st.st_mtime, st.st_ctime) <= cutoff \
-                and not store.packs.index_path(stem).exists():
-            lone.append((folder / file, st.st_size))
-    return plans, young, lone
+    return plans, young
 
 
 def _rewrite_all(store: "ObjectStore", plans: list[Plan], needed: dict[str, list[str]]) -> dict[str, "PackWriter"]:
@@ -269,6 +251,7 @@ def rewrite_pack(store: "ObjectStore", name: str, keep: list["Entry"]) -> "PackW
                     writer.add(e.digest, data[at:at + e.size])
         finally:
             os.close(fd)
+        writer.seal()  # one descriptor open at a time, however many packs gc rewrites
     except BaseException:
         writer.discard()
         raise

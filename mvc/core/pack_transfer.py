@@ -23,7 +23,7 @@ import threading
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core.errors import IntegrityError
-from mvc.core.packs import Entry, chunk_matches, decode, encode, runs
+from mvc.core.packs import Entry, chunk_matches, decode, encode, pack_size, runs
 
 if TYPE_CHECKING:
     from mvc.core.chunked import ChunkRef, Recipe
@@ -43,22 +43,44 @@ class RemotePacks:
         self.indexes: dict[str, list[Entry]] = {}
         self.where: dict[str, tuple[str, int, int]] = {}
         self.loaded = False
+        self.lock = threading.Lock()
 
     def load(self) -> "RemotePacks":
+        with self.lock:
+            if not self.loaded:
+                self._load()
+        return self
+
+    def has_all(self, chunks: Iterable["ChunkRef"]) -> bool:
+        """True when the remote holds every one of ``chunks`` (in its packs, or loose: a store
+        written before packs)."""
+        return all(self.has(c.digest) or (c.digest.startswith("sha256:") and self.remote.size_of(c.digest))
+                   for c in chunks)
+
+    def _load(self) -> None:
         if not self.loaded:
-            for name in self.remote.pack_names():
+            for name, size in self.remote.pack_names().items():
                 try:
                     entries = decode(self.remote.read_index(name), name)
                 except (IntegrityError, FileNotFoundError):
                     continue  # an unreadable index names nothing: its chunks are sent again
+                if size < pack_size(entries):
+                    continue  # a pack cut short holds nothing either
                 self.indexes[name] = entries
                 for e in entries:
                     self.where.setdefault(e.digest, (name, e.offset, e.size))
             self.loaded = True
-        return self
 
     def has(self, digest: str) -> bool:
         return digest in self.load().where
+
+
+def _buffer_size(sizes: Iterable[int]) -> int:
+    """The pool's buffer size: the largest chunk, up to the largest mvc cuts (a larger one, from
+    a recipe written elsewhere, gets a buffer of its own)."""
+    from mvc.core.chunking import CDC_MAX, PIECE
+
+    return min(max(sizes), max(PIECE, CDC_MAX))
 
 
 def _unique_chunks(recipes: Iterable["Recipe"]) -> list["ChunkRef"]:
@@ -163,19 +185,20 @@ def _trusted_pack(store: "ObjectStore", cache: "StatCache | None", name: str) ->
 # -- push ------------------------------------------------------------------------------------
 
 def push(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], cache: "StatCache | None",
-         progress: Progress, on_plan: Callable[[int], None], jobs: int = 1) -> int:
+         progress: Progress, on_plan: Callable[[int], None], jobs: int = 1,
+         there: RemotePacks | None = None) -> int:
     """Send the chunks of ``recipes`` that the remote lacks, in packs of up to ``PACK_LIMIT``
     bytes, ``jobs`` at once; the bytes sent. ``on_plan`` hears that figure before any moves.
     A pack lands whole or not at all, so a rerun after an interruption skips the packs that
     landed."""
     from concurrent.futures import ThreadPoolExecutor
 
-    there = RemotePacks(remote)
-    missing = [c for c in _unique_chunks(recipes)
-               if not there.has(c.digest) and not (c.digest.startswith("sha256:") and remote.size_of(c.digest))]
+    there = there or RemotePacks(remote)
+    missing = [c for c in _unique_chunks(recipes) if not there.has_all([c])]
     if not missing:
         return 0
-    located = {c.digest: store.locate(c.digest, fresh=True) for c in missing}
+    store.packs.refresh()
+    located = {c.digest: store.locate(c.digest) for c in missing}
     for c in missing:
         if located[c.digest] is None:
             raise IntegrityError(f"chunk {c.digest} is missing from the local store; cannot push it")
@@ -186,6 +209,9 @@ def push(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], cache:
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="mvc-pack") as pool:
         for done in [pool.submit(_send, store, remote, p, trusted, cache, progress) for p in plans]:
             done.result()
+    for p in plans:  # the remote has them now
+        for e in decode(p.index, p.name):
+            there.where.setdefault(e.digest, (p.name, e.offset, e.size))
     return sum(p.size + len(p.index) for p in plans)
 
 
@@ -246,7 +272,7 @@ def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progre
                 progress(len(data))
 
         located_pack = {c.digest: w.pack for c, w in plan.chunks}
-        pipe = _Pipe([check, send], max(c.size for c, _ in plan.chunks))
+        pipe = _Pipe([check, send], _buffer_size(c.size for c, _ in plan.chunks))
         try:
             for c, _ in plan.chunks:
                 buf = pipe.buffer()
@@ -268,6 +294,7 @@ class Pulled:
     def __init__(self) -> None:
         self.bytes = 0
         self.recipes: list["Recipe"] = []
+        self.touched: set[str] = set()  # packs here that hold chunks of the recipes
 
 
 class _Rolling:
@@ -322,6 +349,8 @@ def pull(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], known:
         for fd in fds.values():
             os.close(fd)
     packs.commit()
+    for name in done.touched:
+        store.touch_pack(name)
     if failures:
         raise IntegrityError(f"object {failures[0]} arrived corrupt: the chunks of its recipe on remote "
                              f"{remote.name!r} do not make its bytes")
@@ -340,17 +369,24 @@ def _pull_one(store, remote, there, packs: _Rolling, recipe, known, readers, fds
             writer.add(c.digest, data)
 
     writer = packs.writer  # the writing stage's; only this thread changes it, once drained
-    pipe = _Pipe([keep] if known else [hash_whole, keep], max(c.size for c in recipe.chunks))
+    pending: set[str] = set()
+    pipe = _Pipe([keep] if known else [hash_whole, keep], _buffer_size(c.size for c in recipe.chunks))
     try:
         for c in recipe.chunks:
             buf = pipe.buffer()
             if c.digest in writer.held:
                 data, new = writer.read(c.digest, buf), None
-            elif store.locate(c.digest) is not None:
+            elif (here := store.locate(c.digest)) is not None:
+                if here.pack:
+                    done.touched.add(here.pack)  # young again once the recipe names it (gc's grace)
                 data, new = _read_local(store, c.digest, c.size, buf, fds), None
                 if not known and not chunk_matches(c.digest, data):
                     raise IntegrityError(f"chunk {c.digest} is corrupt in the local store (run 'mvc verify')")
+            elif c.digest in pending:  # fetched for this pack, not yet written: wait, read it back
+                pipe.drain()
+                data, new = writer.read(c.digest, buf), None
             else:
+                pending.add(c.digest)
                 data, new = _fetch(remote, there, c, buf, readers, trusted_there, cache), c
                 packs.roll(pipe, c.size)
                 writer = packs.writer

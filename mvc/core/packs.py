@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import os
 import re
+import stat
 import struct
 import tempfile
 import threading
@@ -129,6 +130,30 @@ def runs(where) -> list[tuple[str, int, int]]:
     return [(path, offset, size) for path, offset, size in out]
 
 
+MAX_INDEX = 1 << 30  # 20 million chunks: no index of mvc's is near this
+
+
+def read_index_file(path: Path) -> bytes:
+    """An index file's bytes; IntegrityError for anything but a regular file of a sane size (a
+    FIFO would block, a link to /dev/zero never end, a folder fail every command)."""
+    name = Path(path).name.removesuffix(INDEX_SUFFIX)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a symlink (ELOOP), a folder, no permission
+        raise IntegrityError(f"pack index {name} is unreadable ({exc.strerror}); run 'mvc fsck'") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_INDEX:
+            raise IntegrityError(f"pack index {name} is unreadable (not a regular file of an index's "
+                                 "size); run 'mvc fsck'")
+        data = os.pread(fd, st.st_size, 0)
+    finally:
+        os.close(fd)
+    return data
+
+
 def pack_size(entries: list[Entry]) -> int:
     return entries[-1].offset + entries[-1].size if entries else 0
 
@@ -172,12 +197,15 @@ class Packs:
                 self.unreadable.pop(gone, None)
             for name in sorted(now - set(self.indexes) - set(self.unreadable)):
                 try:
-                    data = (self.folder / (name + INDEX_SUFFIX)).read_bytes()
-                    self.indexes[name] = decode(data, name)
+                    entries = decode(read_index_file(self.index_path(name)), name)
                 except FileNotFoundError:
                     continue
                 except IntegrityError as exc:
                     self.unreadable[name] = exc.message
+                    continue
+                pack = self.pack_path(name)
+                if pack.is_file() and not pack.is_symlink():  # an index without its pack holds nothing
+                    self.indexes[name] = entries
             where: dict[str, tuple[str, int, int]] = {}  # filled, then swapped in: find() does not lock
             for name, entries in self.indexes.items():
                 for e in entries:
@@ -250,22 +278,31 @@ class PackWriter:
 
     def commit(self) -> tuple[str, os.stat_result] | None:
         """Make the pack durable and visible; its name and the stat of the pack file (None when
-        nothing was added). When the same pack is there already, ours is dropped and the one
-        there is touched (gc's grace period then keeps it)."""
-        if self.fd is None:
+        nothing was added). A pack of the same name there already is replaced by ours."""
+        self.seal()
+        if self.tmp is None:
             return None
-        fd, tmp = self.fd, self.tmp
-        self.fd = None
+        fd = os.open(self.tmp, os.O_RDONLY)
+        try:
+            # held until the index is in: gc and fsck leave a pack file without its index alone
+            # while someone holds it (remove_lone_pack), however short their grace period
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            return self._publish(self.tmp, self.st)
+        finally:
+            os.close(fd)
+
+    def seal(self) -> None:
+        """Durable in tmp/, its descriptor and flusher thread closed (gc keeps many written
+        packs waiting for their commit)."""
+        if self.fd is None:
+            return
+        fd, self.fd = self.fd, None
         try:
             self.flusher.stop()
             if self.flusher.error is not None:
                 raise self.flusher.error
             os.fsync(fd)
-            st = os.fstat(fd)
-            # held until the index is in: gc and fsck leave a pack file without its index alone
-            # while someone holds it (remove_lone_pack), however short their grace period
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            return self._publish(tmp, st)
+            self.st = os.fstat(fd)
         finally:
             os.close(fd)
 
@@ -277,10 +314,8 @@ class PackWriter:
         name = index[-32:].hex()
         self.folder.mkdir(parents=True, exist_ok=True)
         final = self.folder / (name + INDEX_SUFFIX)
-        if final.is_file() and (self.folder / (name + PACK_SUFFIX)).is_file():
-            os.unlink(tmp)
-            os.utime(final)
-            return name, os.stat(self.folder / (name + PACK_SUFFIX))
+        # A pack of the same name there already (the same chunks, added before) is replaced by
+        # ours, whose bytes were just checked, so adding a file again heals a damaged copy.
         os.chmod(tmp, 0o444)
         os.replace(tmp, self.folder / (name + PACK_SUFFIX))
         self.tmp = None

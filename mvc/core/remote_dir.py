@@ -5,6 +5,7 @@ fetched whole for the store to commit in batches."""
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import uuid
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from mvc.core.errors import IntegrityError
 from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key
-from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, index_names, pack_key
+from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, index_names, pack_key, read_index_file
 from mvc.core.pipes import kernel_copy, sync_files, write_all
 from mvc.core.remote_store import Remote, cannot_use, checked, corrupt_here, missing_here, missing_there
 
@@ -70,23 +71,27 @@ class DirectoryRemote(Remote):
     def _pack_file(self, name: str, suffix: str = PACK_SUFFIX) -> str:
         return os.path.join(self.root, "objects", "pack", name + suffix)
 
-    def pack_names(self) -> list[str]:
+    def pack_names(self) -> dict[str, int]:
+        """The packs here whose index and pack file are both there: name -> the pack's size."""
+        folder = os.path.join(self.root, "objects", "pack")
         try:
-            found = os.listdir(os.path.join(self.root, "objects", "pack"))
+            found = os.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
-            return []
+            return {}
         except OSError as exc:
             raise cannot_use(self.name, self.location, exc) from None
-        return index_names(found)
+        out = {}
+        for name in index_names(found):
+            try:
+                st = os.stat(self._pack_file(name))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out[name] = st.st_size
+        return out
 
     def read_index(self, name: str) -> bytes:
-        try:
-            with open(self._pack_file(name, INDEX_SUFFIX), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            raise
-        except OSError as exc:
-            raise cannot_use(self.name, self.location, exc) from None
+        return read_index_file(Path(self._pack_file(name, INDEX_SUFFIX)))
 
     def pack_reader(self, name: str) -> "_PackFile":
         try:

@@ -154,16 +154,20 @@ class Remote:
     def _pack_key(self, name: str, suffix: str = ".pack") -> str:
         return f"{self.root}/objects/pack/{name}{suffix}"
 
-    def pack_names(self) -> list[str]:
+    def pack_names(self) -> dict[str, int]:
+        """The packs here whose index and pack file are both there: name -> the pack's size
+        (one listing)."""
         from mvc.core.packs import index_names
 
         try:
-            found = self.fs.ls(f"{self.root}/objects/pack", detail=False)
+            found = self.fs.ls(f"{self.root}/objects/pack", detail=True)
         except FileNotFoundError:
-            return []
+            return {}
         except self.errors as exc:
             raise cannot_use(self.name, self.location, exc) from None
-        return index_names(str(f).rstrip("/").rsplit("/", 1)[-1] for f in found)
+        files = {str(f["name"]).rstrip("/").rsplit("/", 1)[-1]: f for f in found if f.get("type", "file") == "file"}
+        return {name: int(files[name + ".pack"].get("size") or 0)
+                for name in index_names(files) if name + ".pack" in files}
 
     def read_index(self, name: str) -> bytes:
         try:

@@ -179,8 +179,11 @@ class PackedStore:
     def remember_chunked(self, cache, digest: str) -> None:
         """Record a chunked object just verified whole in the stat cache (then
         ``trusted_chunked`` holds)."""
-        rows = []
+        recipe, every, rows = self.recipe(digest), self.packs.all(), []
+        mine = {c.digest for c in recipe.chunks} if recipe is not None else set()
         for path, named in self.trust_files(digest):
+            if named.startswith("pack:") and not {e.digest for e in every.get(named[5:], ())} <= mine:
+                continue  # only some of its entries were checked here: the others stay unverified
             try:
                 rows.append((path, os.stat(path), named))
             except FileNotFoundError:

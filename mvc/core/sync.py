@@ -76,6 +76,9 @@ class _Mover:
         self.skipped = 0
         self.bytes = 0
         self.total = 0
+        from mvc.core.pack_transfer import RemotePacks
+
+        self.there = RemotePacks(remote)  # the remote's packs, read once
 
     def __enter__(self) -> "_Mover":
         return self
@@ -113,9 +116,15 @@ class _Mover:
         from mvc.core import remote_recipes
 
         if self.push:
-            return None if self.remote.has(digest) else Item(digest, self.store.size(digest))
+            if not self.remote.has(digest):
+                return Item(digest, self.store.size(digest))
+            recipe = self.store.recipe(digest)  # there; but are its chunks? (a pack may be lost)
+            return None if recipe is None or self.there.has_all(recipe.chunks) else Item(digest, 0)
         if self.store.has(digest):
-            return None
+            if not self.store.is_chunked(digest) or self.store.complete(digest):
+                return None
+            self.recipes[digest] = self.store.recipe(digest)  # ours, its chunks lost: fetch them
+            return Item(digest, 0)
         size = self.remote.size_of(digest)
         if size is None and (found := remote_recipes.read_known(self.remote, digest, self.cache)) is not None:
             from mvc.core.chunked import Recipe
@@ -171,7 +180,8 @@ class _Mover:
                 self.on_total(self.total)
 
         if self.push:
-            n = pack_transfer.push(self.store, self.remote, recipes, self.cache, self._tick, planned, self.jobs)
+            n = pack_transfer.push(self.store, self.remote, recipes, self.cache, self._tick, planned, self.jobs,
+                                   self.there)
         else:
             n = pack_transfer.pull(self.store, self.remote, recipes, self.known, self.cache,
                                    self._tick, planned).bytes
@@ -271,7 +281,8 @@ def pull(session: "Session", wanted: Iterable[str], *, remote: str | None = None
         needs = (needed_objects(session.registry, session.store, rows, fetch=mover.fetch) if artifacts is None
                  else artifact_needs(session.store, artifacts, fetch=mover.fetch))
         needs.require_readable()
-        mover.move(needs.digests)
+        chunks = {c for listed in needs.chunked.values() for c in listed}  # they come with their recipes
+        mover.move(d for d in needs.digests if d not in chunks)
     return mover.result()
 
 

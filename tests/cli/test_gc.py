@@ -176,19 +176,29 @@ def test_gc_refuses_to_repack_a_corrupt_chunk_a_version_needs(repo, work):
     assert not [p for p in (repo.mvc_dir / "tmp").iterdir()]
 
 
-def test_gc_removes_a_pack_left_without_its_index(repo, work):
-    """A crash between gc's two unlinks leaves a pack file without its index; gc removes it
-    once older than the grace period (an add renames its pack in just before its index)."""
+def test_a_pack_left_without_its_index_is_fscks_not_gcs(repo, work):
+    """A pack file without its index (a crash between gc's two unlinks, or an index deleted by
+    hand): gc leaves it, since nothing says what it holds; fsck --repair removes it only when no
+    version misses a chunk, else says how to get them back."""
     from packs_support import pack_of, store, weights
 
+    repo("config", "set", "gc.grace_seconds", "0")
+    needed = repo.json("add", weights(work / "m.safetensors", seed=3), "--name", "m")["digest"]
     gone, _ = store(repo).put_file(weights(work / "other.safetensors", seed=9))
-    repo.add("a", b"keep me")
-    name = pack_of(repo, gone)
-    lone = repo.mvc_dir / "objects" / "pack" / f"{name}.pack"
-    (repo.mvc_dir / "objects" / "pack" / f"{name}.idx").unlink()
-    assert repo.json("gc")["bytes"] == 0 and lone.exists()  # young: kept
-    done = repo.json("gc", "--grace", "0")
-    assert not lone.exists() and done["bytes"] >= 6 << 20 and done["digests"] == [gone]
+    folder = repo.mvc_dir / "objects" / "pack"
+    mine, other = (folder / f"{pack_of(repo, d)}.pack" for d in (needed, gone))
+    for pack in (mine, other):
+        pack.with_suffix(".idx").unlink()
+    repo.json("gc")
+    assert mine.exists() and other.exists()  # m's chunks are in one of them
+    proc = repo("fsck", "--repair", check=False)
+    assert proc.returncode == 3 and "may hold chunks versions miss" in proc.stdout + proc.stderr
+    assert mine.exists() and other.exists()
+    # the same bytes added again: the same pack, whole again with its index; m verifies
+    repo.json("add", work / "m.safetensors", "--name", "m")
+    assert mine.with_suffix(".idx").exists() and repo.json("verify")["ok"] is True
+    repo("fsck", "--repair")
+    assert mine.exists() and not other.exists()
 
 
 def test_a_chunk_named_by_a_young_recipe_lives(repo, work):

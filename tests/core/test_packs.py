@@ -116,10 +116,9 @@ def test_the_same_pack_committed_twice_is_one_pack(store):
     chunks = _chunks(1000, 3000)
     name = _write_pack(store, chunks)
     pack, index = store.packs.pack_path(name), store.packs.index_path(name)
-    inode = pack.stat().st_ino
     os.utime(index, (1, 1))  # old: committing again must make it young (gc's grace period)
     assert _write_pack(ObjectStore(store.root, store.tmp), chunks) == name
-    assert pack.stat().st_ino == inode and index.stat().st_mtime > 1
+    assert index.stat().st_mtime > 1  # replaced by the new copy, whose bytes were just checked
     assert sorted(os.listdir(pack.parent)) == sorted([pack.name, index.name])
     assert _tmp_files(store) == [] and list(store.strays()) == []
 

@@ -1,0 +1,268 @@
+"""Regressions from the hostile probe of pack storage (SPEC §5.1, issue 13; commit 5c399cb):
+files planted as a pack index, a pack lost with its index kept (here or on a remote), an index
+deleted by hand, a pack checked only in part, a forged remote recipe and a chunk repeated in
+one file. Each test works on its own copy of one repository and its directory remote."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+from packs_support import flip_byte, pack_of, store, weights
+from support import BIN, Mvc, assert_error
+from tensorfiles import write_safetensors
+
+HOSTILE_TIMEOUT = 30  # a planted FIFO once hung every command: these must finish
+
+
+class Setup(NamedTuple):
+    repo: Mvc
+    remote: Path
+    a: str  # m@0.1.0: weights(seed=0)
+    b: str  # m@0.1.1: the fine-tune that rewrites layer4 (shares a's pack but its layer4 entry)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """m@0.1.0 and m@0.1.1 added and pushed to a directory remote, made once; tests copy it."""
+    root = tmp_path_factory.mktemp("hostile")
+    for d in ("work", "home"):
+        (root / d).mkdir()
+    repo = Mvc(root / "work", root / "home")
+    repo("init")
+    repo("remote", "add", "origin", str(root / "remote"))
+    weights(repo.cwd / "a.safetensors", seed=0)
+    weights(repo.cwd / "b.safetensors", seed=0, changed=(4,))
+    repo("add", "a.safetensors", "--name", "m")
+    repo("add", "b.safetensors", "--name", "m")
+    repo("push")
+    return root
+
+
+@pytest.fixture
+def setup(built, tmp_path) -> Setup:
+    root = tmp_path / "copy"
+    shutil.copytree(built, root, symlinks=True)
+    repo = Mvc(root / "work", root / "home")
+    repo("remote", "add", "origin", str(root / "remote"), "--force")
+    a, b = (repo.json("show", f"m@{v}")["digest"] for v in ("0.1.0", "0.1.1"))
+    return Setup(repo, root / "remote", a, b)
+
+
+def _run(repo: Mvc, *args: str) -> subprocess.CompletedProcess:
+    """``mvc`` with the hostile timeout (a hang fails the test instead of stalling the suite)."""
+    return subprocess.run([str(BIN), *map(str, args)], cwd=repo.cwd, env=repo.env, capture_output=True,
+                          text=True, timeout=HOSTILE_TIMEOUT)
+
+
+def _pack_dir(root: Path) -> Path:
+    return root / "objects" / "pack"
+
+
+def _clone(s: Setup, name: str = "clone") -> Mvc:
+    """A teammate: the same registry and config (origin: the remote), an empty object store."""
+    where = s.repo.cwd.parent / name
+    where.mkdir()
+    shutil.copytree(s.repo.mvc_dir, where / ".mvc",
+                    ignore=shutil.ignore_patterns("objects", "tmp", "statcache.db*", "lock", "deploy"))
+    (where / ".mvc" / "objects").mkdir()
+    return Mvc(where, s.repo.home)
+
+
+def _verified(repo: Mvc, *refs: str) -> None:
+    assert repo.json("verify", *refs)["ok"] is True
+
+
+# -- 1. things planted as an index -----------------------------------------------------------
+
+def _plant_fifo(p: Path) -> None:
+    os.mkfifo(p)
+
+
+def _plant_zero_link(p: Path) -> None:
+    p.symlink_to("/dev/zero")
+
+
+def _plant_folder(p: Path) -> None:
+    p.mkdir()
+
+
+@pytest.mark.parametrize("plant", [_plant_fifo, _plant_zero_link, _plant_folder], ids=["fifo", "dev-zero", "folder"])
+def test_a_file_planted_as_an_index_neither_hangs_nor_breaks_commands(setup, plant):
+    repo = setup.repo
+    planted = _pack_dir(repo.mvc_dir) / (("ab" * 32) + ".idx")
+    plant(planted)
+    proc = _run(repo, "fsck")
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert "unreadable" in proc.stdout + proc.stderr and "ab" * 32 in proc.stdout + proc.stderr
+    proc = _run(repo, "verify", "m@0.1.0", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["ok"] is True, (proc.stdout, proc.stderr)
+    weights(repo.cwd / "c.safetensors", seed=1)
+    proc = _run(repo, "add", "c.safetensors", "--name", "other")
+    assert proc.returncode == 0, proc.stderr
+    proc = _run(repo, "checkout", "m@0.1.1", "-o", "out.safetensors")
+    assert proc.returncode == 0, proc.stderr
+    assert _sha256(repo.cwd / "out.safetensors") == _sha256(repo.cwd / "b.safetensors")
+    assert os.path.lexists(planted)  # fsck without --repair changes nothing
+
+
+# -- 2. a pack lost, its index kept ----------------------------------------------------------
+
+def test_a_lost_pack_is_stored_again_by_adding_the_file_again(setup):
+    repo = setup.repo
+    pack = _pack_dir(repo.mvc_dir) / f"{pack_of(repo, setup.a)}.pack"
+    pack.unlink()
+    repo.json("add", "a.safetensors", "--name", "m")
+    assert pack.is_file()
+    _verified(repo)
+    repo("checkout", "m@0.1.0", "-o", "out.safetensors")
+    assert _sha256(repo.cwd / "out.safetensors") == _sha256(repo.cwd / "a.safetensors")
+
+
+def test_a_lost_pack_is_restored_by_pull(setup):
+    repo = setup.repo
+    (_pack_dir(repo.mvc_dir) / f"{pack_of(repo, setup.a)}.pack").unlink()
+    pulled = repo.json("pull", "m@0.1.0")
+    assert pulled["bytes"] > 0
+    _verified(repo)
+    repo("checkout", "m@0.1.0", "-o", "out.safetensors")
+    assert _sha256(repo.cwd / "out.safetensors") == _sha256(repo.cwd / "a.safetensors")
+
+
+# -- 3. fsck --repair dropped the leftover index, then pull ----------------------------------
+
+def test_pull_restores_the_chunks_after_fsck_dropped_a_leftover_index(setup):
+    repo = setup.repo
+    name = pack_of(repo, setup.a)
+    (_pack_dir(repo.mvc_dir) / f"{name}.pack").unlink()
+    repo("fsck", "--repair", check=False)  # exit 3: m@0.1.0 misses chunks until pulled
+    assert not (_pack_dir(repo.mvc_dir) / f"{name}.idx").exists()  # the leftover index is gone
+    proc = _run(repo, "pull", "m@0.1.0", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "invalid digest" not in proc.stderr
+    _verified(repo)
+    repo("checkout", "m@0.1.0", "-o", "out.safetensors")
+    assert _sha256(repo.cwd / "out.safetensors") == _sha256(repo.cwd / "a.safetensors")
+
+
+# -- 4. a remote that lost a pack, or whose index is garbage ---------------------------------
+
+def _lose_pack(remote_pack: Path) -> None:
+    remote_pack.unlink()
+
+
+def _garble_index(remote_pack: Path) -> None:
+    index = remote_pack.with_suffix(".idx")
+    index.chmod(0o644)
+    index.write_bytes(b"garbage, not an index" * 10)
+
+
+@pytest.mark.parametrize("damage", [_lose_pack, _garble_index], ids=["pack-lost", "index-garbage"])
+def test_push_sends_again_the_chunks_a_damaged_remote_lacks(setup, damage):
+    repo = setup.repo
+    remote_packs = sorted(_pack_dir(setup.remote).glob("*.pack"))
+    assert remote_packs
+    for p in remote_packs:
+        damage(p)
+    pushed = repo.json("push")
+    assert pushed["transferred"] > 0 and pushed["bytes"] > 6 << 20, pushed
+    clone = _clone(setup)
+    clone.json("pull", "m@0.1.0", "m@0.1.1")
+    _verified(clone)
+    clone("checkout", "m@0.1.1", "-o", "b.safetensors")
+    assert _sha256(clone.cwd / "b.safetensors") == _sha256(repo.cwd / "b.safetensors")
+
+
+# -- 5. a pack whose index was deleted -------------------------------------------------------
+
+def test_gc_keeps_a_pack_whose_index_was_deleted_and_fsck_says_why(setup):
+    repo = setup.repo
+    pack = _pack_dir(repo.mvc_dir) / f"{pack_of(repo, setup.a)}.pack"
+    held = pack.read_bytes()
+    pack.with_suffix(".idx").unlink()
+    repo.json("gc", "--grace", "0")
+    assert pack.read_bytes() == held
+    proc = repo("fsck", "--repair", check=False)
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert "may hold chunks versions miss" in proc.stdout + proc.stderr
+    assert pack.read_bytes() == held
+    # adding the same bytes again puts its index back: the versions are whole again
+    repo.json("add", "a.safetensors", "--name", "m")
+    _verified(repo)
+
+
+# -- 6. a pack checked in part is not trusted whole ------------------------------------------
+
+def test_checkout_of_one_file_does_not_vouch_for_a_pack_entry_it_did_not_read(setup):
+    repo = setup.repo
+    s = store(repo)
+    only_a = {c.digest for c in s.recipe(setup.a).chunks} - {c.digest for c in s.recipe(setup.b).chunks}
+    assert len(only_a) == 1
+    where = s.locate(only_a.pop())
+    assert where.pack == pack_of(repo, setup.a)  # b reads the rest of this pack
+    # a verified here: its recipe and pack are trusted (the stat cache knows them)
+    repo("checkout", "m@0.1.0", "-o", "a-first.safetensors")
+    flip_byte(where.path, where.offset + 100)
+    repo("checkout", "m@0.1.1", "-o", "b-out.safetensors")
+    assert _sha256(repo.cwd / "b-out.safetensors") == _sha256(repo.cwd / "b.safetensors")
+    proc = repo.fail("checkout", "m@0.1.0", "-o", "a-out.safetensors", code=3)
+    assert "corrupt" in proc.stderr
+    out = repo.cwd / "a-out.safetensors"
+    assert not out.exists() or _sha256(out) != _sha256(repo.cwd / "a.safetensors")
+
+
+# -- 7. a forged remote recipe naming a huge chunk --------------------------------------------
+
+def test_a_remote_recipe_naming_a_chunk_of_a_terabyte_is_refused(setup):
+    from mvc.core import packs
+
+    remote, big = setup.remote / "objects", 2 ** 40
+    chunk = "blake3:" + "cd" * 32
+    hexd = setup.a.split(":", 1)[1]
+    recipe = remote / hexd[:2] / (hexd[2:] + ".recipe")
+    recipe.chmod(0o644)
+    recipe.write_text(json.dumps({"digest": setup.a, "size": big,
+                                  "chunks": [{"digest": chunk, "offset": 0, "size": big}]},
+                                 separators=(",", ":")))
+    index = packs.encode([packs.Entry(chunk, 0, big)])
+    name = index[-32:].hex()
+    (remote / "pack" / f"{name}.idx").write_bytes(index)
+    (remote / "pack" / f"{name}.pack").write_bytes(b"x" * 100)
+    clone = _clone(setup)
+    proc = _run(clone, "pull", "m@0.1.0")
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert_error(proc)
+    assert "MemoryError" not in proc.stderr and "internal error" not in proc.stderr.lower()
+
+
+# -- 8. a chunk repeated in one file ---------------------------------------------------------
+
+def test_a_chunk_repeated_in_a_file_is_pulled_once(setup):
+    repo = setup.repo
+    rng = np.random.default_rng(7)
+    zeros = np.zeros(1 << 20, dtype=np.float32)  # 4 MiB each, all alike
+    tensors = {f"zero{i}": zeros for i in range(4)}
+    tensors["noise"] = rng.standard_normal(1 << 18, dtype=np.float32)
+    path = write_safetensors(repo.cwd / "dup.safetensors", tensors)
+    size = path.stat().st_size
+    repo("add", "dup.safetensors", "--name", "dup")
+    repo("push")
+    clone = _clone(setup)
+    pulled = clone.json("pull", "dup@0.1.0")
+    assert 0 < pulled["bytes"] <= size, (pulled, size)
+    assert pulled["bytes"] < size // 2, (pulled, size)  # the zeros once, not four times
+    _verified(clone, "dup@0.1.0")
+    clone("checkout", "dup@0.1.0", "-o", "out.safetensors")
+    assert _sha256(clone.cwd / "out.safetensors") == _sha256(path)

@@ -108,6 +108,7 @@ class DirectoryRemote(Remote):
         which makes it visible; through ``tmp/upload-*`` and renames, as an object's upload."""
         from mvc.core import remote_recipes
         from mvc.core.atomic import fsync_dir
+        from mvc.core.faults import crash_point
         from mvc.core.packs import FLUSH_EVERY, Flusher
 
         final = self._pack_file(name)
@@ -130,6 +131,7 @@ class DirectoryRemote(Remote):
         def write(data) -> None:
             write_all(fd, data)
             wrote(len(data))
+            crash_point("push:pack-writing")
 
         def copy(src_fd: int, start: int, n: int) -> None:
             for at in range(0, n, FLUSH_EVERY):

@@ -1,18 +1,17 @@
 """Chunks over the wire (SPEC §5.1): a push or a pull moves the chunks of chunked files that the
-other side lacks as one pack (packs.py), not as one object each.
+other side lacks in packs (packs.py) of up to ``PACK_LIMIT`` bytes, not as one object each.
 
-A push plans the pack from what it sends (the chunks the remote's packs and loose objects lack,
-in the order they sit here, so they are read sequentially), so its name is known before a byte
-moves; each chunk is checked against its name as it is read (BLAKE3, cheap), and the pack
-goes up before its index, which makes it visible (``Remote.put_pack``). A pack that is one of
-ours sent whole, and known to the stat cache as written by mvc, is copied by the kernel.
+A push plans its packs from what it sends (the chunks the remote's packs and loose objects
+lack, in the order they sit here, so they are read sequentially), so each is named before a
+byte moves; each chunk is checked against its name as it is read (BLAKE3, cheap), or copied by
+the kernel from a pack the stat cache knows as written by mvc, and a pack goes up before its
+index, which makes it visible (``Remote.put_pack``). A rerun skips the packs that landed.
 
 A pull reads each recipe's chunks in order from wherever they are (the store, the pack being
 written, or the remote's packs), checks each against its name, appends those the store lacked
-to one new pack and hashes the whole on another thread, so the file's digest is checked in the
+to new packs and hashes the whole on another thread, so the file's digest is checked in the
 same pass (a recipe this machine wrote there, whose remote packs the stat cache knows
-unchanged, needs neither). The pack is committed before any recipe that needs it is kept.
-"""
+unchanged, needs neither). The packs are committed before any recipe that needs them is kept."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Recipes at a remote (SPEC §5.1).
 
-A chunked file travels as its chunks, which are ordinary objects, and its recipe, which the
+A chunked file travels as its chunks, in packs (pack_transfer.py), and its recipe, which the
 remote keeps where the store does: ``objects/ab/cdef….recipe`` (``objects.recipe_key``), beside
 where the whole object would be, so a directory remote stays a plain copy of a store. A push
 writes a recipe only once every chunk it names is on the remote, and a pull keeps one only once
-its chunks have arrived and read back to the file's digest (sync.py): an interrupted transfer
+its chunks have arrived and made the file's digest (sync.py): an interrupted transfer
 never leaves a recipe without its chunks on either side. A recipe is written whole or not at
 all: through ``tmp/`` and a rename on a directory or filesystem, in one PUT on S3.
 """

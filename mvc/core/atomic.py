@@ -15,7 +15,8 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None, mode: int = 0o644) -> None:
+def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None, mode: int = 0o644,
+                 prefix: str = ".tmp-") -> None:
     """Replace ``path`` with ``data`` so that a reader sees the old or the new bytes, never half.
 
     The temporary file lives in ``tmp_dir`` (which must be on the same filesystem) or
@@ -28,7 +29,7 @@ def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None, mode: 
 
         real_folder(directory, directory.parent, create=True)
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + path.name[:40])
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix, suffix="-" + path.name[:40])
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

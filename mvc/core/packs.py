@@ -307,7 +307,7 @@ class PackWriter:
             os.close(fd)
 
     def _publish(self, tmp: str, st: os.stat_result) -> tuple[str, os.stat_result]:
-        from mvc.core.atomic import fsync_dir
+        from mvc.core.atomic import fsync_dir, write_atomic
         from mvc.core.faults import crash_point
 
         index = encode(self.entries)
@@ -321,20 +321,7 @@ class PackWriter:
         self.tmp = None
         fsync_dir(self.folder)  # the pack durable in place before its index names it
         crash_point("pack:before-index")
-        fd, itmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="idx-")
-        try:
-            view = memoryview(index)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            os.unlink(itmp)
-            raise
-        os.close(fd)
-        os.chmod(itmp, 0o444)
-        os.replace(itmp, final)
-        fsync_dir(self.folder)
+        write_atomic(final, index, tmp_dir=self.tmp_dir, mode=0o444, prefix="idx-")
         return name, st
 
     def discard(self) -> None:

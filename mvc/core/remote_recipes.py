@@ -12,7 +12,6 @@ all: through ``tmp/`` and a rename on a directory or filesystem, in one PUT on S
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,20 +117,9 @@ def put_bytes(remote: Remote, key: str, data: bytes) -> None:
 
 
 def write_file(tmp_dir: Path, final: Path, data: bytes) -> None:
-    """Write, fsync, make read-only and rename into place, as an upload of an object is."""
-    from mvc.core.atomic import fsync_dir
+    """Write, fsync, make read-only and rename into place, as an upload of an object is (its
+    temporary file is an ``upload-*``: what ``mvc fsck --repair`` clears on a remote)."""
+    from mvc.core.atomic import write_atomic
 
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o444)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-    fsync_dir(final.parent)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(final, data, tmp_dir=tmp_dir, mode=0o444, prefix="upload-")

@@ -179,7 +179,7 @@ def _pack_plans(store: "ObjectStore", referenced: set[str], protected: set[str],
     ``protected``). A pack file without its index is never gc's: nothing says what it holds,
     and it may hold chunks a version needs (its index lost); ``mvc fsck --repair`` removes it
     once no version misses a chunk."""
-    from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, encode, is_name
+    from mvc.core.packs import encode
 
     folder = store.root / "pack"
     if owned.is_planted(store.root) or owned.is_planted(folder) or not folder.is_dir():

@@ -27,6 +27,7 @@ from mvc.core.store_packs import PackedStore
 
 if TYPE_CHECKING:
     from mvc.core.chunked import ChunkRef, Recipe
+    from mvc.core.packs import Packs
 
 PREFIX = "sha256:"
 RECIPE_SUFFIX = ".recipe"

@@ -23,7 +23,6 @@ remote is used.
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from typing import TYPE_CHECKING

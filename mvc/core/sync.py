@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core import refs
-from mvc.core.errors import ConflictError, IntegrityError, MvcError, UserError
+from mvc.core.errors import ConflictError, MvcError, UserError
 from mvc.core.integrity import Artifact, artifact_needs, needed_objects
 
 if TYPE_CHECKING:

@@ -152,6 +152,32 @@ class RegistryDump(NamedTuple):
         return {name: len(rows) for name, rows in zip(self._fields, self)}
 
 
+def dump_of(registry: "Registry", *, models, tags, pairs, grants: list[Grant]) -> RegistryDump:
+    """A backend's ``export_all``: what it reads in its own SQL (models, tags, the channels that
+    have a history, the grants it moves) with the rest read through the Registry interface."""
+    from itertools import chain
+
+    return RegistryDump(
+        models=[tuple(r) for r in models],
+        versions=sorted(registry.versions(), key=lambda v: v.id),
+        lineage=[tuple(r) for r in registry.lineage_rows().inputs],
+        tags=[tuple(r) for r in tags],
+        channels=sorted(registry.channels(), key=lambda c: (c.model, c.channel)),
+        history=sorted(chain.from_iterable(registry.channel_history(m, c) for m, c in pairs), key=lambda h: h.id),
+        grants=grants,
+        events=list(reversed(registry.events())),
+    )
+
+
+def require_empty(registry: "Registry") -> None:
+    """A registry moves only into an empty one (``import_all``, inside its transaction)."""
+    from mvc.core.errors import ConflictError
+
+    if not registry.is_empty():
+        raise ConflictError(f"the registry at {registry.url} is not empty; a registry moves only "
+                            "into an empty one")
+
+
 class Registry(ABC):
     """A registry backend. Reads may happen anywhere; writes only inside ``transaction()``."""
 

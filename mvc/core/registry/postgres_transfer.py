@@ -17,11 +17,10 @@ ALTER ROLE … LOGIN). A registry's grants are the memberships ``mvc access gran
 from __future__ import annotations
 
 import json
-from itertools import chain
 from typing import Any
 
-from mvc.core.errors import ConflictError, MvcError
-from mvc.core.registry.base import RegistryDump
+from mvc.core.errors import MvcError
+from mvc.core.registry.base import RegistryDump, dump_of, require_empty
 from mvc.core.registry.postgres_access import ensure_role
 
 
@@ -46,26 +45,17 @@ class PostgresTransfer:
         pairs = conn.execute("SELECT DISTINCT m.name, h.channel FROM mvc.channel_history h"
                              " JOIN mvc.models m ON m.id = h.model_id")
         noted = {r[0] for r in conn.execute("SELECT login FROM mvc.grant_notes")}
-        return RegistryDump(
-            models=[tuple(r) for r in conn.execute("SELECT name, created_at FROM mvc.models ORDER BY id")],
-            versions=sorted(self.versions(), key=lambda v: v.id),
-            lineage=[tuple(r) for r in self.lineage_rows().inputs],
-            tags=[tuple(r) for r in conn.execute(
-                "SELECT m.name, t.label, v.version, t.created_at, t.created_by FROM mvc.tags t"
-                " JOIN mvc.models m ON m.id = t.model_id JOIN mvc.versions v ON v.id = t.version_id"
-                ' ORDER BY m.name COLLATE "C", t.label COLLATE "C"')],
-            channels=sorted(self.channels(), key=lambda c: (c.model, c.channel)),
-            history=sorted(chain.from_iterable(self.channel_history(m, c) for m, c in pairs), key=lambda h: h.id),
-            grants=[g for g in self.grants() if g.user in noted],
-            events=list(reversed(self.events())),
-        )
+        return dump_of(self, models=conn.execute("SELECT name, created_at FROM mvc.models ORDER BY id"),
+                       tags=conn.execute(
+                           "SELECT m.name, t.label, v.version, t.created_at, t.created_by FROM mvc.tags t"
+                           " JOIN mvc.models m ON m.id = t.model_id JOIN mvc.versions v ON v.id = t.version_id"
+                           ' ORDER BY m.name COLLATE "C", t.label COLLATE "C"'),
+                       pairs=pairs, grants=[g for g in self.grants() if g.user in noted])
 
     def import_all(self, dump: RegistryDump, note: tuple[str, str, str, dict[str, Any], str]) -> None:
         conn = self.conn
         with self.transaction():
-            if not self.is_empty():
-                raise ConflictError(f"the registry at {self.url} is not empty; a registry moves only "
-                                    "into an empty one")
+            require_empty(self)
             models = {}
             for name, created_at in dump.models:
                 models[name] = conn.one("INSERT INTO mvc.models (name, created_at) VALUES (%s, %s) RETURNING id",

@@ -9,11 +9,10 @@ the hash chain and its head are the same in the copy.
 from __future__ import annotations
 
 import json
-from itertools import chain
 from typing import Any
 
-from mvc.core.errors import ConflictError, MvcError
-from mvc.core.registry.base import RegistryDump
+from mvc.core.errors import MvcError
+from mvc.core.registry.base import RegistryDump, dump_of, require_empty
 
 
 def _text(value: Any) -> str:
@@ -37,26 +36,17 @@ class SqliteTransfer:
         conn = self._conn
         pairs = conn.execute("SELECT DISTINCT m.name, h.channel FROM channel_history h"
                              " JOIN models m ON m.id = h.model_id")
-        return RegistryDump(
-            models=[tuple(r) for r in conn.execute("SELECT name, created_at FROM models ORDER BY id")],
-            versions=sorted(self.versions(), key=lambda v: v.id),
-            lineage=list(self.lineage_rows().inputs),
-            tags=[tuple(r) for r in conn.execute(
-                "SELECT m.name, t.label, v.version, t.created_at, t.created_by FROM tags t"
-                " JOIN models m ON m.id = t.model_id JOIN versions v ON v.id = t.version_id"
-                " ORDER BY m.name, t.label")],
-            channels=sorted(self.channels(), key=lambda c: (c.model, c.channel)),
-            history=sorted(chain.from_iterable(self.channel_history(m, c) for m, c in pairs), key=lambda h: h.id),
-            grants=self.grants(),
-            events=list(reversed(self.events())),
-        )
+        return dump_of(self, models=conn.execute("SELECT name, created_at FROM models ORDER BY id"),
+                       tags=conn.execute(
+                           "SELECT m.name, t.label, v.version, t.created_at, t.created_by FROM tags t"
+                           " JOIN models m ON m.id = t.model_id JOIN versions v ON v.id = t.version_id"
+                           " ORDER BY m.name, t.label"),
+                       pairs=pairs, grants=self.grants())
 
     def import_all(self, dump: RegistryDump, note: tuple[str, str, str, dict[str, Any], str]) -> None:
         conn = self._conn
         with self.transaction():
-            if not self.is_empty():
-                raise ConflictError(f"the registry at {self.url} is not empty; a registry moves only "
-                                    "into an empty one")
+            require_empty(self)
             models = {}
             for name, created_at in dump.models:
                 models[name] = conn.execute("INSERT INTO models (name, created_at) VALUES (?, ?)",

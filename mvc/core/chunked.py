@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import queue
 import threading
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Container, NamedTuple
 from mvc.core import chunking, packs
 from mvc.core.errors import IntegrityError
 from mvc.core.packs import Flusher, chunk_matches, chunk_name, is_chunk_digest
+from mvc.core.pipes import copy_into, quick_switch
 
 if TYPE_CHECKING:
     from mvc.core.objects import ObjectStore
@@ -107,7 +109,7 @@ class _Buffers:
         self.size = size
         self.free: queue.Queue = queue.Queue()
         for _ in range(count):
-            self.free.put(bytearray(size))
+            self.free.put(mmap.mmap(-1, size))  # not zeroed here: the pages come as they are read into
         self.refs: dict[int, int] = {}
         self.lock = threading.Lock()
 
@@ -229,6 +231,7 @@ class _Cuts:
         return found
 
 
+@quick_switch()
 def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tuple[str, int]:
     """Store the file at ``src_fd`` as chunks and a recipe, reading it once; returns
     (digest, size) of the whole file."""
@@ -243,7 +246,7 @@ def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tu
             # pread-style: a format reader may have moved the file offset
             n = os.preadv(src_fd, [view[HEAD:]], offset + len(carry))
             start = HEAD - len(carry)
-            view[start:HEAD] = carry
+            copy_into(view, start, carry)
             if previous is not None:
                 buffers.release(previous)  # the carry is copied out of it
             final = n == 0
@@ -304,6 +307,7 @@ def _corrupt(chunk: ChunkRef, of: str, why: str) -> IntegrityError:
     return IntegrityError(f"chunk {chunk.digest} of object {of} is corrupt: {why}")
 
 
+@quick_switch()
 def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], object] | None,
          progress: Progress = None, verified: Container[str] = ()) -> str:
     """Hand the file's bytes to ``sink`` chunk by chunk (views of reused buffers: copy what

@@ -32,6 +32,7 @@ import threading
 from pathlib import Path
 from typing import NamedTuple
 
+from mvc.core.direct import FLUSH_EVERY, DirectFile
 from mvc.core.errors import IntegrityError
 
 MAGIC = b"MVCPACK1"
@@ -41,7 +42,6 @@ ALGORITHMS = ("sha256", "blake3")  # by the byte an index stores
 PACK_SUFFIX, INDEX_SUFFIX = ".pack", ".idx"
 _NAME_RE = re.compile(r"^[0-9a-f]{64}$")
 _DIGEST_RE = re.compile(r"^(sha256|blake3):[0-9a-f]{64}$")
-FLUSH_EVERY = 64 << 20  # a pack being written is flushed to disk as it grows
 
 
 class Entry(NamedTuple):
@@ -236,44 +236,41 @@ class Packs:
 # -- writing one -------------------------------------------------------------------------------
 
 class PackWriter:
-    """One new pack, written to ``tmp_dir`` as chunks come (from one thread) and flushed to disk
-    as it grows, then put in ``folder`` by ``commit``. A chunk added twice is kept once."""
+    """One new pack, written to ``tmp_dir`` as chunks come (from one thread) past the page cache
+    (``direct.DirectFile``), then put in ``folder`` by ``commit``. A chunk added twice is kept
+    once."""
 
     def __init__(self, folder: Path, tmp_dir: Path):
         self.folder, self.tmp_dir = Path(folder), Path(tmp_dir)
         self.entries: list[Entry] = []
         self.held: dict[str, Entry] = {}
-        self.fd: int | None = None
+        self.file: DirectFile | None = None
         self.tmp: str | None = None
-        self.size = self.unflushed = 0
-        self.flusher: Flusher | None = None
+        self.size = 0
 
     def add(self, digest: str, data) -> bool:
         """Append a chunk (bytes that hash to ``digest``); False when this pack has it already."""
         if digest in self.held:
             return False
-        if self.fd is None:
+        if self.file is None:
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
-            self.fd, self.tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="pack-")
-            self.flusher = Flusher(self.fd)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view):]
+            fd, self.tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="pack-")
+            self.file = DirectFile(fd, self.tmp)
+        self.file.write(data)
         self.entries.append(Entry(digest, self.size, len(data)))
         self.held[digest] = self.entries[-1]
         self.size += len(data)
-        self.unflushed += len(data)
-        if self.unflushed >= FLUSH_EVERY:
-            self.flusher.wanted.set()
-            self.unflushed = 0
         return True
 
     def read(self, digest: str, buf: bytearray) -> memoryview:
         """A chunk this pack holds already (written, not yet committed), read back."""
         e = self.held[digest]
         view = memoryview(buf)[:e.size] if e.size <= len(buf) else memoryview(bytearray(e.size))
-        if os.preadv(self.fd, [view], e.offset) != e.size:
-            raise IntegrityError(f"chunk {digest} could not be read back from the pack being written")
+        try:
+            self.file.read(e.offset, view)
+        except OSError as exc:
+            raise IntegrityError(f"chunk {digest} could not be read back from the pack being written: "
+                                 f"{exc.strerror or exc}") from exc
         return view
 
     def commit(self) -> tuple[str, os.stat_result] | None:
@@ -292,19 +289,15 @@ class PackWriter:
             os.close(fd)
 
     def seal(self) -> None:
-        """Durable in tmp/, its descriptor and flusher thread closed (gc keeps many written
+        """Durable in tmp/, its descriptor and writing thread closed (gc keeps many written
         packs waiting for their commit)."""
-        if self.fd is None:
+        if self.file is None:
             return
-        fd, self.fd = self.fd, None
+        file, self.file = self.file, None
         try:
-            self.flusher.stop()
-            if self.flusher.error is not None:
-                raise self.flusher.error
-            os.fsync(fd)
-            self.st = os.fstat(fd)
+            self.st = file.finish()
         finally:
-            os.close(fd)
+            file.close()
 
     def _publish(self, tmp: str, st: os.stat_result) -> tuple[str, os.stat_result]:
         from mvc.core.atomic import fsync_dir, write_atomic
@@ -325,10 +318,9 @@ class PackWriter:
         return name, st
 
     def discard(self) -> None:
-        if self.fd is not None:
-            self.flusher.stop()
-            os.close(self.fd)
-            self.fd = None
+        if self.file is not None:
+            self.file.close()
+            self.file = None
         if self.tmp is not None:
             try:
                 os.unlink(self.tmp)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Container, NamedTuple
 from mvc.core import chunking, packs
 from mvc.core.errors import IntegrityError
 from mvc.core.packs import Flusher, chunk_matches, chunk_name, is_chunk_digest
-from mvc.core.pipes import copy_into, quick_switch
+from mvc.core.pipes import copy_into, drop_cached, quick_switch
 
 if TYPE_CHECKING:
     from mvc.core.objects import ObjectStore
@@ -358,6 +358,7 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], obje
                     data = memoryview(buf)[:os.preadv(fd, [memoryview(buf)[:chunk.size]], at)]
                 else:  # a recipe from elsewhere may have larger chunks
                     buf, data = None, memoryview(os.pread(fd, chunk.size, at))
+                drop_cached(fd, at, chunk.size)
             finally:
                 os.close(fd)
             if len(data) != chunk.size:
@@ -398,6 +399,7 @@ def copy_trusted(store: "ObjectStore", recipe: Recipe, dst_fd: int, progress: Pr
                 for at in range(0, size, FLUSH_EVERY):  # a run is most of a file in one pack
                     n = min(FLUSH_EVERY, size - at)
                     kernel_copy(fd, dst_fd, n, start + at)
+                    drop_cached(fd, start + at, n)
                     unflushed += n
                     if unflushed >= FLUSH_EVERY:
                         flusher.wanted.set()

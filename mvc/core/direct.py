@@ -69,7 +69,8 @@ class DirectFile:
         self.free: queue.Queue = queue.Queue()
         self.todo: queue.Queue = queue.Queue()
         self.unflushed = 0
-        self.buffers = [mmap.mmap(-1, STAGE) for _ in range(STAGES)]
+        self.stage = STAGE
+        self.buffers = [mmap.mmap(-1, self.stage) for _ in range(STAGES)]
         for buf in self.buffers[1:]:
             self.free.put(buf)
         self.current = self.buffers[0]
@@ -82,12 +83,12 @@ class DirectFile:
         while view:
             if self.error is not None:
                 raise self.error
-            n = min(len(view), STAGE - self.fill)
+            n = min(len(view), self.stage - self.fill)
             copy_into(self.current, self.fill, view[:n])
             self.fill += n
             self.size += n
             view = view[n:]
-            if self.fill == STAGE:
+            if self.fill == self.stage:
                 self._submit()
 
     def _submit(self) -> None:
@@ -138,7 +139,10 @@ class DirectFile:
         if self.reader is not None:
             os.close(self.reader)
         for buf in self.buffers:
-            buf.close()
+            try:
+                buf.close()
+            except BufferError:  # a view of it is still held somewhere: freed with the view
+                pass
 
     # -- the writing thread ----------------------------------------------------------------
     def _run(self) -> None:
@@ -148,7 +152,11 @@ class DirectFile:
                 if self.error is None:
                     self._write(memoryview(buf)[:n], offset)
             except BaseException as exc:  # raised to the caller by its next write or finish
-                self.error = exc
+                # without the frames of this thread: they hold views of the buffers, which
+                # close() could not unmap while they exist
+                self.error = exc.with_traceback(None)
+                if exc.__context__ is not None:  # the refused direct write, before a retry
+                    exc.__context__ = exc.__context__.with_traceback(None)
             finally:
                 self.free.put(buf)
                 self.todo.task_done()

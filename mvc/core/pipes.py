@@ -188,6 +188,18 @@ def kernel_copy(src_fd: int, dst_fd: int, size: int, start: int | None = None) -
         done += n
 
 
+def drop_cached(fd: int, offset: int, size: int) -> None:
+    """Let the kernel drop the cached pages of a store file once they are read (they are clean):
+    the store stays out of the page cache, as packs are written past it (``direct``), and the
+    pages are used again for the next bytes read instead of fresh ones (on a virtual machine
+    whose free memory goes back to the host, a fresh page costs a host fault: a cold 1 GiB
+    checkout took 1.4-2.2 s without this, 0.9-1.0 s with it)."""
+    try:
+        os.posix_fadvise(fd, offset, size, os.POSIX_FADV_DONTNEED)
+    except (OSError, AttributeError):  # advice only
+        pass
+
+
 def try_reflink(src_fd: int, dst_fd: int) -> bool:
     import fcntl
 

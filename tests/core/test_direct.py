@@ -265,12 +265,6 @@ def test_failed_write_is_raised_by_finish(tmp_path, monkeypatch, env):
         _close_within(f)  # does not hang (what it raises: test_close_after_a_failed_write)
 
 
-CLOSE_BUG = ("direct.py: after a write fails on the writing thread, self.error's traceback keeps "
-             "the frames of _write/pwrite_all and their memoryview of an mmap buffer alive, so "
-             "DirectFile.close() raises BufferError('cannot close exported pointers exist')")
-
-
-@pytest.mark.xfail(strict=True, raises=BufferError, reason=CLOSE_BUG)
 def test_close_after_a_failed_write_raises_nothing(tmp_path, monkeypatch):
     _failing_second_pwrite(monkeypatch)
     f = _open(tmp_path / "out")
@@ -286,8 +280,6 @@ def test_close_after_a_failed_write_raises_nothing(tmp_path, monkeypatch):
         raise raised
 
 
-@pytest.mark.xfail(strict=True, raises=BufferError, reason="PackWriter.commit raises BufferError "
-                   "(from seal's close) in place of the write's ENOSPC; " + CLOSE_BUG)
 def test_pack_commit_raises_the_failed_write(tmp_path, monkeypatch):
     _failing_second_pwrite(monkeypatch)
     writer = PackWriter(tmp_path / "pack", tmp_path / "tmp")
@@ -299,8 +291,6 @@ def test_pack_commit_raises_the_failed_write(tmp_path, monkeypatch):
     assert raised.value.errno == errno.ENOSPC
 
 
-@pytest.mark.xfail(strict=True, raises=BufferError, reason="PackWriter.discard raises BufferError "
-                   "and leaves pack-* in tmp_dir; " + CLOSE_BUG)
 def test_pack_discard_after_a_failed_add_leaves_nothing(tmp_path, monkeypatch):
     _failing_second_pwrite(monkeypatch)
     writer = PackWriter(tmp_path / "pack", tmp_path / "tmp")

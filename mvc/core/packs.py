@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 from mvc.core.direct import FLUSH_EVERY, DirectFile
 from mvc.core.errors import IntegrityError
+from mvc.core.pipes import drop_cached
 
 MAGIC = b"MVCPACK1"
 _COUNT = struct.Struct(">I")
@@ -355,10 +356,12 @@ def remove_lone_pack(path: Path) -> bool:
 
 class Flusher:
     """fdatasync of a file being written, on a thread of its own, whenever ``wanted`` is set,
-    so the disk writes while the CPU hashes and the final fsync has little left to do."""
+    so the disk writes while the CPU hashes and the final fsync has little left to do. With
+    ``drop`` (a store's file), what is on the disk then leaves the page cache
+    (``pipes.drop_cached``), so its pages serve the next bytes written."""
 
-    def __init__(self, fd: int):
-        self.fd, self.wanted, self.done = fd, threading.Event(), False
+    def __init__(self, fd: int, drop: bool = False):
+        self.fd, self.wanted, self.done, self.drop = fd, threading.Event(), False, drop
         self.error: OSError | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -374,6 +377,8 @@ class Flusher:
             except OSError as exc:
                 self.error = exc
                 return
+            if self.drop:
+                drop_cached(self.fd, 0, 0)
 
     def stop(self) -> None:
         self.done = True

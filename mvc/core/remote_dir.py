@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from mvc.core.errors import IntegrityError
 from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key
 from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, index_names, pack_key, read_index_file
-from mvc.core.pipes import kernel_copy, sync_files, write_all
+from mvc.core.pipes import drop_cached, kernel_copy, sync_files, write_all
 from mvc.core.remote_store import Remote, cannot_use, checked, corrupt_here, missing_here, missing_there
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class DirectoryRemote(Remote):
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444)
         except OSError as exc:
             raise cannot_use(self.name, self.location, exc) from None
-        flusher, unflushed = Flusher(fd), [0]
+        flusher, unflushed = Flusher(fd, drop=True), [0]
 
         def wrote(n: int) -> None:
             unflushed[0] += n
@@ -136,6 +136,7 @@ class DirectoryRemote(Remote):
         def copy(src_fd: int, start: int, n: int) -> None:
             for at in range(0, n, FLUSH_EVERY):
                 kernel_copy(src_fd, fd, min(FLUSH_EVERY, n - at), start + at)
+                drop_cached(src_fd, start + at, min(FLUSH_EVERY, n - at))
                 wrote(min(FLUSH_EVERY, n - at))
 
         try:
@@ -298,7 +299,9 @@ class _PackFile:
         self.st = os.fstat(self.fd)
 
     def read_into(self, view: memoryview, offset: int) -> int:
-        return os.preadv(self.fd, [view], offset)
+        n = os.preadv(self.fd, [view], offset)
+        drop_cached(self.fd, offset, n)
+        return n
 
     def trusted(self, cache: "StatCache | None", name: str) -> bool:
         """Written (or checked) whole by mvc on this machine, unchanged since."""

@@ -41,6 +41,7 @@ STARTUP_VERSIONS = 300
 STARTUP_MODELS = 10
 TRANSFERS = ("push_dir", "pull_dir", "pull_dir_cold")
 CHECKOUTS = ("checkout_copy_fresh", "checkout_copy_cold")
+COLD_READERS = CHECKOUTS + TRANSFERS  # they read mvc's store, which is not in the page cache
 HOOK_POINTERS = 10  # pointer files a git hook compares when a branch switch changes no model
 
 # A bare SHA-256 pass in a fresh interpreter: python hashlib, 8 MiB reads.
@@ -108,10 +109,10 @@ class Bench:
                     max_ratio=1.5),
             Measure("pull_dir_cold", "mvc pull, remote file new here (re-hash)", "cp", "<= 1.5x cp",
                     max_ratio=1.5),
-            # For reference, no target: checkout reads packs, which add writes past the page
-            # cache, and makes its copy durable; cp reads a cached file and does not.
+            # For reference, no target: checkout, push and pull read packs, which add writes past
+            # the page cache, and make their copy durable; cp reads a cached file and does not.
             *(Measure(f"{key}_vs_cold", f"{key}: the same samples against cp + fsync of an uncached file",
-                      "cp_cold_fsync") for key in CHECKOUTS),
+                      "cp_cold_fsync") for key in COLD_READERS),
             # For reference, no target: push and pull make what they write durable, cp does not.
             *(Measure(f"{key}_vs_fsync", f"{key}: the same samples against cp + fsync", "cp_fsync")
               for key in TRANSFERS),
@@ -161,7 +162,7 @@ class Bench:
     def record(self, key: str, timing: tuple[float, float]) -> None:
         if key in TRANSFERS:
             self.record(f"{key}_vs_fsync", timing)
-        if key in CHECKOUTS:
+        if key in COLD_READERS:
             self.record(f"{key}_vs_cold", timing)
         self.measures[key].samples.append(timing[0])
         self.measures[key].cpu.append(timing[1])
@@ -446,7 +447,7 @@ NOTES = [
     "which a busy machine inflates less than wall time.",
     "The user's file is in the page cache for every contender, baselines included. mvc's own "
     "store is not: add writes packs past the page cache (O_DIRECT) and reads of the store drop "
-    "what they read, so checkout reads its pack from the disk. The '_vs_cold' rows compare it "
+    "what they read, so checkout, push and pull read packs from the disk. The '_vs_cold' rows compare them "
     "with cp + fsync of a file dropped from the cache first (posix_fadvise DONTNEED), for "
     "reference.",
     "mvc add and mvc checkout fsync what they write (SPEC §5); plain cp does not, hence the "

@@ -610,6 +610,7 @@ ENVIRONMENT = [
     ("MVC_USER", "Who is acting, for the audit log and access checks (default: git's user.email, "
                  "else the login name)."),
     ("MVC_DEBUG", "Set to 1 to show a traceback with an error."),
+    ("MVC_DIRECT_IO", "Set to 0 to write packs through the page cache instead of past it (O_DIRECT)."),
     ("NO_COLOR", "Set to anything to turn off colour in the output."),
 ]
 

@@ -1,0 +1,118 @@
+"""git_info: a version's git provenance, read from real git repositories by the git command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mvc.core.provenance import git_info
+
+
+@pytest.fixture()
+def gitenv(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    for key in [k for k in os.environ if k.startswith("GIT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Tester")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tester@example.com")
+    return tmp_path
+
+
+def git(where: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=where, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def new_repo(where: Path) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    git(where, "init", "-q", "-b", "main")
+    return where
+
+
+def commit_file(where: Path, name: str, text: str) -> str:
+    (where / name).write_text(text)
+    git(where, "add", name)
+    git(where, "commit", "-q", "-m", f"add {name}")
+    return git(where, "rev-parse", "HEAD")
+
+
+def test_outside_any_git_work_tree_says_nothing(gitenv):
+    plain = gitenv / "plain"
+    plain.mkdir()
+    assert git_info(plain) == {}
+
+
+def test_a_clean_tree_from_a_subdirectory(gitenv):
+    work = new_repo(gitenv / "work")
+    head = commit_file(work, "train.py", "print(1)\n")
+    (work / "sub").mkdir()
+    info = git_info(work / "sub")
+    assert info == {"root": str(work.resolve()), "commit": head, "branch": "main", "dirty": False,
+                    "remote": None}
+
+
+def test_no_commit_yet(gitenv):
+    work = new_repo(gitenv / "work")
+    info = git_info(work)
+    assert info["commit"] is None and info["branch"] == "main" and info["dirty"] is False
+
+
+def test_detached_head_has_no_branch(gitenv):
+    work = new_repo(gitenv / "work")
+    first = commit_file(work, "a.txt", "1\n")
+    commit_file(work, "a.txt", "2\n")
+    git(work, "checkout", "-q", first)
+    info = git_info(work)
+    assert info["commit"] == first and info["branch"] is None
+
+
+def test_dirty_means_tracked_changes_staged_or_not_never_untracked(gitenv):
+    work = new_repo(gitenv / "work")
+    commit_file(work, "a.txt", "1\n")
+    (work / "untracked.bin").write_bytes(b"x")
+    assert git_info(work)["dirty"] is False
+    (work / "a.txt").write_text("2\n")
+    assert git_info(work)["dirty"] is True  # unstaged
+    git(work, "add", "a.txt")
+    assert git_info(work)["dirty"] is True  # staged only
+    git(work, "commit", "-q", "-m", "two")
+    assert git_info(work)["dirty"] is False
+
+
+def test_remote_is_origin_else_the_first_one(gitenv):
+    work = new_repo(gitenv / "work")
+    commit_file(work, "a.txt", "1\n")
+    git(work, "remote", "add", "upstream", "https://example.com/up.git")
+    assert git_info(work)["remote"] == "https://example.com/up.git"
+    git(work, "remote", "add", "origin", "git@example.com:team/models.git")
+    assert git_info(work)["remote"] == "git@example.com:team/models.git"
+
+
+def test_odd_branch_names_and_worktrees(gitenv):
+    work = new_repo(gitenv / "work")
+    head = commit_file(work, "a.txt", "1\n")
+    git(work, "checkout", "-q", "-b", "feature/ünïcode-#1")
+    assert git_info(work)["branch"] == "feature/ünïcode-#1"
+    other = gitenv / "other-tree"
+    git(work, "worktree", "add", "-q", "-b", "side", str(other))
+    info = git_info(other)
+    assert info["root"] == str(other.resolve()) and info["branch"] == "side" and info["commit"] == head
+
+
+def test_status_takes_no_index_lock(gitenv):
+    """A user's git command holding the index lock does not make provenance fail or wait."""
+    work = new_repo(gitenv / "work")
+    commit_file(work, "a.txt", "1\n")
+    lock = work / ".git" / "index.lock"
+    lock.write_text("")
+    try:
+        info = git_info(work)
+    finally:
+        lock.unlink()
+    assert info["dirty"] is False and info["branch"] == "main"

@@ -73,12 +73,20 @@ def open_git(path: Path):
         return None
 
 
+# Set by git for its hooks (and by users): they name a repository other than the one around
+# the path asked about, and GIT_DIR without GIT_WORK_TREE makes the working directory the top.
+_REPOSITORY_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX",
+                   "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE")
+
+
 def _git(path: Path, *args: str) -> str | None:
-    """What ``git -C path ARGS`` prints (None when git is missing or fails); it takes no
-    optional lock, so it never competes with the user's own git commands for the index."""
+    """What ``git -C path ARGS`` prints for the repository around ``path`` (None when git is
+    missing or fails); it takes no optional lock, so it never competes with the user's own git
+    commands for the index."""
+    env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV}
     try:
         out = subprocess.run(["git", "--no-optional-locks", "-C", str(path), *args],
-                             capture_output=True, timeout=30, check=False)
+                             capture_output=True, timeout=30, check=False, env=env)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else None
@@ -87,26 +95,27 @@ def _git(path: Path, *args: str) -> str | None:
 def git_info(path: Path) -> dict[str, Any]:
     """Commit, branch, dirty flag and remote of the git work tree around ``path`` ({} if none).
 
-    Three git commands rather than GitPython: importing GitPython costs 50 ms of CPU, which an
-    add of a large file gathers while it hashes, on the core the hashing needs."""
+    git commands rather than GitPython: importing GitPython costs 50 ms of CPU, which an add of
+    a large file gathers while it hashes, on the core the hashing needs. Each field is asked
+    for on its own, so that a status that fails (a corrupt index, a submodule without its git
+    folder) costs only ``dirty``."""
     root = _git(path, "rev-parse", "--show-toplevel")
     if root is None:
         return {}
-    info: dict[str, Any] = {"root": root.rstrip("\n"), "commit": None, "branch": None, "dirty": None}
-    status = _git(path, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
-    for line in (status or "").splitlines():
-        if line.startswith("# branch.oid "):
-            info["commit"] = None if line[13:] == "(initial)" else line[13:]  # no commit yet
-        elif line.startswith("# branch.head "):
-            info["branch"] = None if line[14:] == "(detached)" else line[14:]
-    if status is not None:  # changes to tracked files, staged or not; untracked files do not count
-        info["dirty"] = any(line and not line.startswith("#") for line in status.splitlines())
-    remotes: dict[str, str] = {}
-    for line in (_git(path, "config", "--get-regexp", r"^remote\..*\.url$") or "").splitlines():
-        key, _, url = line.partition(" ")
-        remotes.setdefault(key[len("remote."):-len(".url")], url)
-    info["remote"] = remotes.get("origin") or next(iter(remotes.values()), None)
-    return info
+    commit = _git(path, "rev-parse", "-q", "--verify", "HEAD^{commit}")  # None: no commit yet
+    branch = _git(path, "symbolic-ref", "-q", "--short", "HEAD")  # None: detached
+    status = _git(path, "status", "--porcelain", "--untracked-files=no")
+    names = (_git(path, "remote") or "").split()
+    remote = "origin" if "origin" in names else next(iter(names), None)
+    url = _git(path, "remote", "get-url", remote) if remote else None  # with url.*.insteadOf
+    return {
+        "root": root.rstrip("\n"),
+        "commit": commit.strip() if commit else None,
+        "branch": branch.rstrip("\n") if branch else None,
+        # changes to tracked files, staged or not; untracked files do not count
+        "dirty": None if status is None else bool(status.strip()),
+        "remote": url.splitlines()[0] if url and url.strip() else None,
+    }
 
 
 def git_file_info(path: Path) -> dict[str, Any]:

@@ -116,3 +116,35 @@ def test_status_takes_no_index_lock(gitenv):
     finally:
         lock.unlink()
     assert info["dirty"] is False and info["branch"] == "main"
+
+
+def test_a_failing_status_costs_only_dirty(gitenv):
+    """A corrupt index makes git status fail: the commit and branch are still recorded."""
+    work = new_repo(gitenv / "work")
+    head = commit_file(work, "a.txt", "1\n")
+    (work / ".git" / "index").write_bytes(b"garbage")
+    info = git_info(work)
+    assert info["commit"] == head and info["branch"] == "main" and info["dirty"] is None
+
+
+def test_a_hooks_git_dir_does_not_move_the_work_tree(gitenv, monkeypatch):
+    """git runs hooks with GIT_DIR set (absolute in a linked worktree, without GIT_WORK_TREE):
+    from a subdirectory, provenance still names the top of the tree and sees it clean."""
+    work = new_repo(gitenv / "work")
+    commit_file(work, "a.txt", "1\n")
+    other = gitenv / "linked"
+    git(work, "worktree", "add", "-q", "-b", "side", str(other))
+    (other / "models").mkdir()
+    monkeypatch.setenv("GIT_DIR", git(other, "rev-parse", "--absolute-git-dir"))
+    info = git_info(other / "models")
+    assert info["root"] == str(other.resolve()) and info["dirty"] is False and info["branch"] == "side"
+    monkeypatch.setenv("GIT_DIR", ".git")  # as `git submodule foreach` sets it
+    assert git_info(work / ".git" / "..")["branch"] == "main"
+
+
+def test_remote_url_as_git_resolves_it(gitenv):
+    work = new_repo(gitenv / "work")
+    commit_file(work, "a.txt", "1\n")
+    git(work, "remote", "add", "origin", "git@github.com:team/models.git")
+    git(work, "config", "url.https://mirror.example/.insteadOf", "git@github.com:")
+    assert git_info(work)["remote"] == "https://mirror.example/team/models.git"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core.errors import IntegrityError
 from mvc.core.packs import Entry, chunk_matches, decode, encode, pack_size, runs
+from mvc.core.pipes import quick_switch
 
 if TYPE_CHECKING:
     from mvc.core.chunked import ChunkRef, Recipe
@@ -183,6 +184,7 @@ def _trusted_pack(store: "ObjectStore", cache: "StatCache | None", name: str) ->
 
 # -- push ------------------------------------------------------------------------------------
 
+@quick_switch()
 def push(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], cache: "StatCache | None",
          progress: Progress, on_plan: Callable[[int], None], jobs: int = 1,
          there: RemotePacks | None = None) -> int:
@@ -317,6 +319,7 @@ class _Rolling:
         self.store.commit_pack(self.writer)
 
 
+@quick_switch()
 def pull(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], known: set[str],
          cache: "StatCache | None", progress: Progress, on_plan: Callable[[int], None]) -> Pulled:
     """Fetch the chunks of ``recipes`` the store lacks into new packs, checking every chunk

@@ -96,7 +96,7 @@ def test_setup_block_comes_first_and_its_second_line_is_the_test_command():
     lines = body.splitlines()
     assert lang == "sh" and reason and len(lines) == 2
     assert lines[0] == "python3 -m pip install . && bash scripts/demo.sh"
-    assert lines[1] == "python3 -m pip install -e '.[test]' && python3 -m pytest"
+    assert lines[1] == "python3 -m pip install -e '.[test]' && python3 -m pytest -n auto --dist loadfile"
 
 
 def test_quick_start_is_self_contained():

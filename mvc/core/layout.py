@@ -60,6 +60,12 @@ class Layout:
         return self.mvc_dir / "statcache.db"
 
     @property
+    def pack_index_cache(self) -> Path:
+        """Copies of remotes' pack indexes (each is named by its SHA-256, so a copy never goes
+        stale); safe to delete."""
+        return self.mvc_dir / "cache" / "pack-indexes"
+
+    @property
     def deploy(self) -> Path:
         return self.mvc_dir / "deploy"
 

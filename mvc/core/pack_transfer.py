@@ -22,8 +22,9 @@ import threading
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core.errors import IntegrityError
-from mvc.core.packs import Entry, chunk_matches, decode, encode, pack_size, runs
+from mvc.core.packs import Entry, chunk_matches, decode, encode, runs
 from mvc.core.pipes import quick_switch
+from mvc.core.remote_packs import RemotePacks
 
 if TYPE_CHECKING:
     from mvc.core.chunked import ChunkRef, Recipe
@@ -33,46 +34,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int], None] | None
 IN_FLIGHT = 16  # chunks read ahead of the slowest stage
-
-
-class RemotePacks:
-    """The packs a remote holds, from their indexes, read once per transfer."""
-
-    def __init__(self, remote: "Remote"):
-        self.remote = remote
-        self.indexes: dict[str, list[Entry]] = {}
-        self.where: dict[str, tuple[str, int, int]] = {}
-        self.loaded = False
-        self.lock = threading.Lock()
-
-    def load(self) -> "RemotePacks":
-        with self.lock:
-            if not self.loaded:
-                self._load()
-        return self
-
-    def has_all(self, chunks: Iterable["ChunkRef"]) -> bool:
-        """True when the remote holds every one of ``chunks`` (in its packs, or loose: a store
-        written before packs)."""
-        return all(self.has(c.digest) or (c.digest.startswith("sha256:") and self.remote.size_of(c.digest))
-                   for c in chunks)
-
-    def _load(self) -> None:
-        if not self.loaded:
-            for name, size in self.remote.pack_names().items():
-                try:
-                    entries = decode(self.remote.read_index(name), name)
-                except (IntegrityError, FileNotFoundError):
-                    continue  # an unreadable index names nothing: its chunks are sent again
-                if size < pack_size(entries):
-                    continue  # a pack cut short holds nothing either
-                self.indexes[name] = entries
-                for e in entries:
-                    self.where.setdefault(e.digest, (name, e.offset, e.size))
-            self.loaded = True
-
-    def has(self, digest: str) -> bool:
-        return digest in self.load().where
 
 
 def _buffer_size(sizes: Iterable[int]) -> int:
@@ -213,6 +174,8 @@ def push(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], cache:
     for p in plans:  # the remote has them now
         for e in decode(p.index, p.name):
             there.where.setdefault(e.digest, (p.name, e.offset, e.size))
+        if there.cache is not None:
+            there.keep(p.name, p.index)
     return sum(p.size + len(p.index) for p in plans)
 
 
@@ -321,14 +284,15 @@ class _Rolling:
 
 @quick_switch()
 def pull(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], known: set[str],
-         cache: "StatCache | None", progress: Progress, on_plan: Callable[[int], None]) -> Pulled:
+         cache: "StatCache | None", progress: Progress, on_plan: Callable[[int], None],
+         there: RemotePacks | None = None) -> Pulled:
     """Fetch the chunks of ``recipes`` the store lacks into new packs, checking every chunk
     and (unless in ``known``) each file's digest in the same pass. A recipe whose chunks do not
     make its file is an IntegrityError, after the packs of good chunks are committed (a rerun
     does not fetch them again); the recipes are the caller's to keep."""
     store.packs.refresh()
     on_plan(sum(c.size for c in _unique_chunks(recipes) if store.locate(c.digest) is None))
-    there = RemotePacks(remote)
+    there = there or RemotePacks(remote)
     packs = _Rolling(store)
     done = Pulled()
     failures: list[str] = []

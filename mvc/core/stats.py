@@ -117,9 +117,9 @@ def on_remote(session: "Session", remote: "Remote") -> Figures:
     listed = remote.sizes()  # loose objects and recipes by digest; packs as pack:NAME
     sizes = {d: n for d, n in listed.items() if not d.startswith("pack:")}
     if len(sizes) < len(listed):
-        from mvc.core.pack_transfer import RemotePacks
+        from mvc.core.remote_packs import RemotePacks
 
-        for digest, (_, _, size) in RemotePacks(remote).load().where.items():
+        for digest, (_, _, size) in RemotePacks(remote, session.layout.pack_index_cache).load().where.items():
             sizes.setdefault(digest, size)
     registry, store = session.registry, session.store
     recipes: dict[str, bytes | None] = {}

@@ -76,9 +76,11 @@ class _Mover:
         self.skipped = 0
         self.bytes = 0
         self.total = 0
-        from mvc.core.pack_transfer import RemotePacks
+        from mvc.core.remote_packs import RemotePacks
 
-        self.there = RemotePacks(remote)  # the remote's packs, read once
+        # the remote's packs, read once; a push reads every index there (one damaged there has
+        # its chunks sent again), a pull may read the copies kept here
+        self.there = RemotePacks(remote, session.layout.pack_index_cache, fresh=push)
 
     def __enter__(self) -> "_Mover":
         return self
@@ -184,7 +186,7 @@ class _Mover:
                                    self.there)
         else:
             n = pack_transfer.pull(self.store, self.remote, recipes, self.known, self.cache,
-                                   self._tick, planned).bytes
+                                   self._tick, planned, self.there).bytes
             if self.cache is not None:
                 self.cache.put_many(self.store.written())  # the packs, from checked bytes
         with self.lock:  # a chunked file counts once, as its recipe; its chunks' bytes count

@@ -1,0 +1,108 @@
+"""What a remote's packs hold, from their indexes (pack_transfer.py moves the chunks), and a
+local copy of those indexes in ``.mvc/cache/pack-indexes`` so that a pull or ``stats --remote``
+does not fetch an index again: one request per pack on S3."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from mvc.core.errors import IntegrityError
+from mvc.core.packs import INDEX_SUFFIX, Entry, decode, pack_size, read_index_file
+
+if TYPE_CHECKING:
+    from mvc.core.chunked import ChunkRef
+    from mvc.core.remote_store import Remote
+
+
+class RemotePacks:
+    """The packs a remote holds, from their indexes, read once per transfer. With ``cache`` (a
+    folder), an index read from the remote is kept there, and the next transfer reads it there
+    instead (``fresh``: not, a push, which must see an index damaged there to send its chunks
+    again): an index is named by its own SHA-256, so a copy that checks out is the index."""
+
+    def __init__(self, remote: "Remote", cache: Path | None = None, *, fresh: bool = False):
+        self.remote, self.cache, self.fresh = remote, cache, fresh
+        self.indexes: dict[str, list[Entry]] = {}
+        self.where: dict[str, tuple[str, int, int]] = {}
+        self.loaded = False
+        self.lock = threading.Lock()
+
+    def load(self) -> "RemotePacks":
+        with self.lock:
+            if not self.loaded:
+                self._load()
+        return self
+
+    def has_all(self, chunks: Iterable["ChunkRef"]) -> bool:
+        """True when the remote holds every one of ``chunks`` (in its packs, or loose: a store
+        written before packs)."""
+        return all(self.has(c.digest) or (c.digest.startswith("sha256:") and self.remote.size_of(c.digest))
+                   for c in chunks)
+
+    def _load(self) -> None:
+        if not self.loaded:
+            listed = self.remote.pack_names()
+            for name, size in listed.items():
+                entries = self._index(name)
+                if entries is None or size < pack_size(entries):
+                    continue  # an unreadable index, or a pack cut short, names nothing: sent again
+                self.indexes[name] = entries
+                for e in entries:
+                    self.where.setdefault(e.digest, (name, e.offset, e.size))
+            self._prune(listed)
+            self.loaded = True
+
+    def _index(self, name: str) -> list[Entry] | None:
+        if self.cache is not None and not self.fresh:
+            try:
+                return decode(read_index_file(self.cache / (name + INDEX_SUFFIX)), name)
+            except (OSError, IntegrityError):
+                pass  # not there, or not that index: read the remote's
+        try:
+            data = self.remote.read_index(name)
+            entries = decode(data, name)
+        except (IntegrityError, FileNotFoundError):
+            return None
+        if self.cache is not None:
+            self.keep(name, data)
+        return entries
+
+    def keep(self, name: str, data: bytes) -> None:
+        """A copy in the cache, renamed in whole; not fsynced: a copy a crash left torn does not
+        check out against its name, and is read from the remote again."""
+        import tempfile
+
+        try:
+            self.cache.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.cache, prefix="tmp-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, self.cache / (name + INDEX_SUFFIX))
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            pass  # a cache: the transfer goes on without it
+
+    def _prune(self, listed: dict[str, int]) -> None:
+        """Drop the copies of indexes this remote does not list (gone by a gc there, or another
+        remote's: the cache follows the remote used last), and what a killed copy left."""
+        if self.cache is None:
+            return
+        try:
+            files = os.listdir(self.cache)
+        except OSError:
+            return
+        for leaf in files:
+            if leaf.removesuffix(INDEX_SUFFIX) not in listed:
+                try:
+                    os.unlink(self.cache / leaf)
+                except OSError:
+                    pass
+
+    def has(self, digest: str) -> bool:
+        return digest in self.load().where

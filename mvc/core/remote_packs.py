@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from mvc.core.errors import IntegrityError
-from mvc.core.packs import INDEX_SUFFIX, Entry, decode, pack_size, read_index_file
+from mvc.core.packs import INDEX_SUFFIX, Entry, decode, is_name, pack_size, read_index_file
 
 if TYPE_CHECKING:
     from mvc.core.chunked import ChunkRef
@@ -24,6 +24,10 @@ class RemotePacks:
     again): an index is named by its own SHA-256, so a copy that checks out is the index."""
 
     def __init__(self, remote: "Remote", cache: Path | None = None, *, fresh: bool = False):
+        # a folder of mvc's own: not through a link, which could lead to a folder of the user's
+        if cache is not None and any(os.path.islink(p) or (os.path.lexists(p) and not os.path.isdir(p))
+                                     for p in (cache, cache.parent)):
+            cache = None
         self.remote, self.cache, self.fresh = remote, cache, fresh
         self.indexes: dict[str, list[Entry]] = {}
         self.where: dict[str, tuple[str, int, int]] = {}
@@ -90,7 +94,8 @@ class RemotePacks:
 
     def _prune(self, listed: dict[str, int]) -> None:
         """Drop the copies of indexes this remote does not list (gone by a gc there, or another
-        remote's: the cache follows the remote used last), and what a killed copy left."""
+        remote's: the cache follows the remote used last), and what a killed copy left; no
+        other file."""
         if self.cache is None:
             return
         try:
@@ -98,7 +103,8 @@ class RemotePacks:
         except OSError:
             return
         for leaf in files:
-            if leaf.removesuffix(INDEX_SUFFIX) not in listed:
+            ours = (leaf.endswith(INDEX_SUFFIX) and is_name(leaf[:-len(INDEX_SUFFIX)])) or leaf.startswith("tmp-")
+            if ours and leaf.removesuffix(INDEX_SUFFIX) not in listed:
                 try:
                     os.unlink(self.cache / leaf)
                 except OSError:

@@ -67,7 +67,7 @@ def test_a_copy_that_does_not_check_out_is_read_again(pushed):
     (cache / index.name).unlink()
     (cache / index.name).write_bytes(b"garbage")
     (cache / "tmp-left-by-a-killed-copy").write_bytes(b"x")
-    os.symlink("/dev/zero", cache / "elsewhere.idx")
+    os.symlink("/dev/zero", cache / ("ef" * 32 + ".idx"))  # named as a copy: read only as a file
     shutil.rmtree(repo.mvc_dir / "objects")
     (repo.mvc_dir / "objects").mkdir()
     _pulled_whole(repo)
@@ -89,3 +89,24 @@ def test_copies_of_packs_the_remote_does_not_list_go(pushed):
     shutil.rmtree(repo.mvc_dir / "objects")
     (repo.mvc_dir / "objects").mkdir()
     _pulled_whole(repo)
+
+
+def test_a_folder_reached_through_a_link_is_not_used_and_nothing_else_is_removed(pushed, tmp_path):
+    """The cache folder is mvc's own: through a link it could be a folder of the user's, whose
+    files a prune would remove."""
+    repo, remote, cache = pushed
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    (mine / ("cd" * 32 + ".idx")).write_text("looks like a copy, is the user's")
+    shutil.rmtree(cache)  # the push kept copies there
+    os.symlink(mine, cache)
+    _pulled_whole(repo)
+    assert sorted(p.name for p in mine.iterdir()) == ["cd" * 32 + ".idx", "notes.txt"]
+    os.unlink(cache)
+    cache.mkdir()
+    (cache / "README").write_text("not a copy: left alone")
+    shutil.rmtree(repo.mvc_dir / "objects")
+    (repo.mvc_dir / "objects").mkdir()
+    _pulled_whole(repo)
+    assert (cache / "README").read_text() == "not a copy: left alone"

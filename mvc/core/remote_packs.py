@@ -1,6 +1,6 @@
 """What a remote's packs hold, from their indexes (pack_transfer.py moves the chunks), and a
-local copy of those indexes in ``.mvc/cache/pack-indexes`` so that a pull or ``stats --remote``
-does not fetch an index again: one request per pack on S3."""
+local copy of those indexes in ``.mvc/cache/pack-indexes`` so that a pull does not fetch an
+index again: one request per pack on S3."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 class RemotePacks:
     """The packs a remote holds, from their indexes, read once per transfer. With ``cache`` (a
     folder), an index read from the remote is kept there, and the next transfer reads it there
-    instead (``fresh``: not, a push, which must see an index damaged there to send its chunks
-    again): an index is named by its own SHA-256, so a copy that checks out is the index."""
+    instead (``fresh``: not, for a push, which must see an index damaged there to send its
+    chunks again, and ``stats --remote``, which says what the remote holds): an index is named
+    by its own SHA-256, so a copy that checks out is the index."""
 
     def __init__(self, remote: "Remote", cache: Path | None = None, *, fresh: bool = False):
         # a folder of mvc's own: not through a link, which could lead to a folder of the user's

@@ -119,7 +119,7 @@ def on_remote(session: "Session", remote: "Remote") -> Figures:
     if len(sizes) < len(listed):
         from mvc.core.remote_packs import RemotePacks
 
-        for digest, (_, _, size) in RemotePacks(remote, session.layout.pack_index_cache).load().where.items():
+        for digest, (_, _, size) in RemotePacks(remote, session.layout.pack_index_cache, fresh=True).load().where.items():
             sizes.setdefault(digest, size)
     registry, store = session.registry, session.store
     recipes: dict[str, bytes | None] = {}

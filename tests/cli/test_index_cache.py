@@ -110,3 +110,14 @@ def test_a_folder_reached_through_a_link_is_not_used_and_nothing_else_is_removed
     (repo.mvc_dir / "objects").mkdir()
     _pulled_whole(repo)
     assert (cache / "README").read_text() == "not a copy: left alone"
+
+
+def test_stats_of_the_remote_reads_the_remote_not_the_copies(pushed):
+    """stats --remote says what the remote holds: an index damaged there counts as missing,
+    whatever copy this machine keeps (a teammate's pull could not use it)."""
+    repo, remote, cache = pushed
+    _pulled_whole(repo)
+    assert repo.json("stats", "--remote")["remote"]["versions"] == 1
+    for index in _remote_indexes(remote):
+        index.write_bytes(b"junk")
+    assert repo.json("stats", "--remote")["remote"]["versions"] == 0

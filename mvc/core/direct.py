@@ -62,7 +62,6 @@ class DirectFile:
         self.fd, self.path = fd, path
         self.direct = _set_direct(fd, True)
         self.reader: int | None = None  # the file without O_DIRECT, for ``read``
-        self.size = 0  # bytes appended
         self.base = 0  # file offset of the first byte of the buffer being filled
         self.fill = 0
         self.error: BaseException | None = None
@@ -86,10 +85,14 @@ class DirectFile:
             n = min(len(view), self.stage - self.fill)
             copy_into(self.current, self.fill, view[:n])
             self.fill += n
-            self.size += n
             view = view[n:]
             if self.fill == self.stage:
                 self._submit()
+
+    @property
+    def size(self) -> int:
+        """Bytes appended."""
+        return self.base + self.fill
 
     def _submit(self) -> None:
         self.todo.put((self.current, self.base, self.fill))

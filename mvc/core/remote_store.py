@@ -183,14 +183,23 @@ class Remote:
         """Upload a pack (``fill(write, None)`` gives its ``size`` bytes), then its index, which
         makes it visible. On S3 the pack goes straight to its key (visible only once whole);
         elsewhere through ``tmp/upload-*`` and a move."""
+        from mvc.core.faults import crash_point
+
         key = self._pack_key(name)
         target = key if self.atomic_put else f"{self.root}/tmp/upload-{uuid.uuid4().hex}"
         dst = None
         try:
             if not self.atomic_put:
                 self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
-            dst = self.fs.open(target, "wb", block_size=max(8 << 20, -(-size // _MAX_PARTS)))
-            fill(dst.write, None)
+            block = max(8 << 20, -(-size // _MAX_PARTS))
+            dst = self.fs.open(target, "wb", block_size=block)
+
+            def write(data) -> None:
+                dst.write(data)
+                if dst.tell() > block:  # a part has gone up: an upload is under way there
+                    crash_point("push:pack-writing")
+
+            fill(write, None)
             if dst.tell() != size:
                 raise IntegrityError(f"pack {name} came out the wrong size; not pushing it (run 'mvc verify')")
             dst.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from mvc.core.errors import IntegrityError
+from mvc.core.owned import is_planted
 from mvc.core.packs import INDEX_SUFFIX, Entry, decode, is_name, pack_size, read_index_file
 
 if TYPE_CHECKING:
@@ -26,8 +27,7 @@ class RemotePacks:
 
     def __init__(self, remote: "Remote", cache: Path | None = None, *, fresh: bool = False):
         # a folder of mvc's own: not through a link, which could lead to a folder of the user's
-        if cache is not None and any(os.path.islink(p) or (os.path.lexists(p) and not os.path.isdir(p))
-                                     for p in (cache, cache.parent)):
+        if cache is not None and any(is_planted(p) for p in (cache, cache.parent)):
             cache = None
         self.remote, self.cache, self.fresh = remote, cache, fresh
         self.indexes: dict[str, list[Entry]] = {}

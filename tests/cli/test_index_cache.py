@@ -14,13 +14,9 @@ from support import Mvc
 
 
 @pytest.fixture()
-def pushed(tmp_path: Path) -> tuple[Mvc, Path, Path]:
+def pushed(repo: Mvc, tmp_path: Path) -> tuple[Mvc, Path, Path]:
     """A repository that pushed a chunked file (12 MiB of random bytes) to a directory remote,
     then lost its objects: a pull must fetch every chunk."""
-    (tmp_path / "work").mkdir()
-    (tmp_path / "home").mkdir()
-    repo = Mvc(tmp_path / "work", tmp_path / "home")
-    repo("init")
     remote = tmp_path / "remote"
     repo("remote", "add", "origin", str(remote))
     (repo.cwd / "model.bin").write_bytes(os.urandom(12 << 20))

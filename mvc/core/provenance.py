@@ -79,29 +79,51 @@ _REPOSITORY_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR
                    "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE")
 
 
-def _git(path: Path, *args: str) -> str | None:
-    """What ``git -C path ARGS`` prints for the repository around ``path`` (None when git is
-    missing or fails); it takes no optional lock, so it never competes with the user's own git
-    commands for the index."""
+def _run_git(path: Path, *args: str) -> subprocess.CompletedProcess | None:
+    """``git -C path ARGS`` for the repository around ``path`` (None when git is missing or
+    hangs); it takes no optional lock, so it never competes with the user's own git commands
+    for the index."""
     env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV}
     try:
-        out = subprocess.run(["git", "--no-optional-locks", "-C", str(path), *args],
-                             capture_output=True, timeout=30, check=False, env=env)
+        return subprocess.run(["git", "--no-optional-locks", "-C", str(path), *args],
+                              capture_output=True, timeout=30, check=False, env=env)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else None
 
 
-def git_info(path: Path) -> dict[str, Any]:
-    """Commit, branch, dirty flag and remote of the git work tree around ``path`` ({} if none).
+def _git(path: Path, *args: str) -> str | None:
+    """What ``git -C path ARGS`` prints (None when git is missing or fails)."""
+    out = _run_git(path, *args)
+    return out.stdout.decode("utf-8", "replace") if out is not None and out.returncode == 0 else None
+
+
+def _refused(stderr: bytes) -> str | None:
+    """The warning for a repository git will not read because another user owns it (git's
+    safe.directory check), or None when git failed for another reason. mvc does not override
+    the check: git refuses such a repository because its config could run another user's
+    commands (core.fsmonitor, hooks)."""
+    text = stderr.decode("utf-8", "replace")
+    if "dubious ownership" not in text:
+        return None
+    where = text.split("repository at '", 1)[1].split("'", 1)[0] if "repository at '" in text else "?"
+    return (f"git refuses the repository at {where} (another user owns it), so this version records no "
+            f"git commit; if you trust it: git config --global --add safe.directory {where}")
+
+
+def git_info(path: Path, warnings: list[str] | None = None) -> dict[str, Any]:
+    """Commit, branch, dirty flag and remote of the git work tree around ``path`` ({} if none;
+    when git refuses a repository another user owns, {} and a warning added to ``warnings``).
 
     git commands rather than GitPython: importing GitPython costs 50 ms of CPU, which an add of
     a large file gathers while it hashes, on the core the hashing needs. Each field is asked
     for on its own, so that a status that fails (a corrupt index, a submodule without its git
     folder) costs only ``dirty``."""
-    root = _git(path, "rev-parse", "--show-toplevel")
-    if root is None:
+    first = _run_git(path, "rev-parse", "--show-toplevel")
+    if first is None or first.returncode != 0:
+        if first is not None and warnings is not None and (why := _refused(first.stderr)):
+            warnings.append(why)
         return {}
+    root = first.stdout.decode("utf-8", "replace")
     commit = _git(path, "rev-parse", "-q", "--verify", "HEAD^{commit}")  # None: no commit yet
     branch = _git(path, "symbolic-ref", "-q", "--short", "HEAD")  # None: detached
     status = _git(path, "status", "--porcelain", "--untracked-files=no")
@@ -146,9 +168,10 @@ def git_file_info(path: Path) -> dict[str, Any]:
 OVERLAP_BYTES = 32 << 20
 
 
-def provenance_of_cwd(user: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The environment, and the git state of the working directory."""
-    return environment(user), git_info(Path.cwd())
+def provenance_of_cwd(user: str, warnings: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The environment, and the git state of the working directory (what stopped git from
+    giving it, added to ``warnings``)."""
+    return environment(user), git_info(Path.cwd(), warnings)
 
 
 class Background:

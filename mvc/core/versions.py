@@ -59,7 +59,8 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     looked = artifacts.look_up(new.source, session.cache, session.store)
     # Reading a big file leaves a CPU free between chunks (hashlib and os.write release
     # the GIL): record the environment and git state meanwhile instead of after.
-    background = Background(lambda: provenance_of_cwd(user)) if looked.must_read(OVERLAP_BYTES) else None
+    refused: list[str] = []  # git's warnings, told once the version is in (not mid-progress)
+    background = Background(lambda: provenance_of_cwd(user, refused)) if looked.must_read(OVERLAP_BYTES) else None
     stored = artifacts.store_path(new.source, session.store, session.cache, progress, looked=looked)
     crash_point("add:stored")
     kept = [(new.source, stored)]  # what the store must hold once the version is in
@@ -69,14 +70,14 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
         env, provenance = background.result()
     elif unchanged(_Known(session.registry, new.name), new, stored.digest) is None:
         # a rerun that changes nothing (the usual case in a Makefile) needs no git state
-        env, provenance = provenance_of_cwd(user)
+        env, provenance = provenance_of_cwd(user, refused)
     with session.change("writer", "add", new.name) as work:
         known = _Known(work.registry, new.name)  # what the registry holds now, under the lock
         row = unchanged(known, new, stored.digest)
         created = row is None
         if row is None:
             if env is None:  # someone changed the model since the look above
-                env, provenance = provenance_of_cwd(user)
+                env, provenance = provenance_of_cwd(user, refused)
             store_again(session, kept, progress)
             crash_point("add:locked")
             number = new.version or next_version(known.latest, new.bump)
@@ -97,6 +98,9 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
             git = plan_add(new.source, row, created)
         if created:
             crash_point("add:before-commit")
+    if created:
+        for why in dict.fromkeys(refused):
+            session.warn(why)
     return Added(row, created, git)
 
 

@@ -163,3 +163,23 @@ def test_environment_and_git_provenance(repo, work, home):
     write(work / "train.py", "print('changed')\n")
     repo.add("m", b"w2")
     assert repo.json("show", "m")["git"]["dirty"] is True
+
+
+def test_a_git_repository_another_user_owns_adds_with_a_warning(repo, work, home):
+    """git refuses a repository another user owns (safe.directory): the version is added with no
+    git state and stderr says why and what to run; a rerun that adds nothing says nothing."""
+    env = mvc_env(home)
+    init_git(work, home)
+    write(work / "train.py", "print('train')\n")
+    git(work, "add", "train.py", env=env)
+    git(work, "commit", "-q", "-m", "train script", env=env)
+    theirs = {"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}  # git's own switch for testing that check
+    write(work / "m.bin", b"weights")
+    proc = repo("add", "m.bin", "--name", "m", "--code", "train.py", "--json", env=theirs)
+    assert json.loads(proc.stdout)["created"] is True
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mvc: warning: git refuses the repository at ")
+    assert f"git config --global --add safe.directory {work.resolve()}" in lines[0]
+    assert repo.json("show", "m")["git"] == {}
+    again = repo("add", "m.bin", "--name", "m", env=theirs)
+    assert "warning" not in again.stderr

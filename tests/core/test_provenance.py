@@ -148,3 +148,37 @@ def test_remote_url_as_git_resolves_it(gitenv):
     git(work, "remote", "add", "origin", "git@github.com:team/models.git")
     git(work, "config", "url.https://mirror.example/.insteadOf", "git@github.com:")
     assert git_info(work)["remote"] == "https://mirror.example/team/models.git"
+
+
+def test_a_repository_git_refuses_as_another_users_says_why(gitenv, monkeypatch):
+    """git's safe.directory check (a repository owned by another user) is not overridden: no git
+    state, and a warning that names the folder and git's own remedy. GIT_TEST_ASSUME_DIFFERENT_OWNER
+    is git's switch for testing that check without a second user."""
+    work = new_repo(gitenv / "theirs")
+    commit_file(work, "train.py", "print(1)\n")
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+    warnings: list[str] = []
+    assert git_info(work, warnings) == {}
+    assert len(warnings) == 1
+    assert str(work) in warnings[0] and "safe.directory" in warnings[0] and "another user" in warnings[0]
+    assert git_info(work) == {}  # no list: nothing to tell
+
+
+def test_other_git_failures_are_no_warning(gitenv):
+    plain = gitenv / "plain"
+    plain.mkdir()
+    warnings: list[str] = []
+    assert git_info(plain, warnings) == {} and warnings == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the repository to another user (chown)")
+def test_a_repository_another_user_owns(gitenv):
+    work = new_repo(gitenv / "theirs")
+    commit_file(work, "train.py", "print(1)\n")
+    for top, dirs, files in os.walk(work):
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(top, name), 65534, 65534)
+    os.lchown(work, 65534, 65534)
+    warnings: list[str] = []
+    assert git_info(work, warnings) == {}
+    assert len(warnings) == 1 and "safe.directory" in warnings[0]

@@ -12,11 +12,12 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
 
 MEASURES = {
     "sha256", "add_new", "python_pass", "add_unchanged", "cp", "cp_fsync", "sha_or_cp", "add_safetensors",
+    "cp_cold_fsync", "sha_or_cold",
     "checkout_copy_fresh", "checkout_copy_cold", "checkout_reflink", "checkout_hardlink",
-    "push_dir", "pull_dir", "pull_dir_cold", "push_dir_vs_fsync", "pull_dir_vs_fsync", "pull_dir_cold_vs_fsync",
-    "version", "ls", "hook_quiet", "cp_cold_fsync",
-    "checkout_copy_fresh_vs_cold", "checkout_copy_cold_vs_cold",
-    "push_dir_vs_cold", "pull_dir_vs_cold", "pull_dir_cold_vs_cold",
+    "push_dir", "pull_dir", "pull_dir_cold",
+    "version", "ls", "hook_quiet",
+    *(f"{key}_vs_cp" for key in ("checkout_copy_fresh", "checkout_copy_cold", "checkout_reflink",
+                                 "checkout_hardlink", "push_dir", "pull_dir", "pull_dir_cold")),
 }
 FIELDS = {"label", "median_s", "samples_s", "cpu_median_s", "baseline", "baseline_median_s", "ratio", "target", "pass"}
 

@@ -363,6 +363,7 @@ class Flusher:
     def __init__(self, fd: int, drop: bool = False):
         self.fd, self.wanted, self.done, self.drop = fd, threading.Event(), False, drop
         self.error: OSError | None = None
+        self.unflushed = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -380,7 +381,16 @@ class Flusher:
             if self.drop:
                 drop_cached(self.fd, 0, 0)
 
+    def wrote(self, n: int) -> None:
+        """``n`` more bytes written: a flush every ``FLUSH_EVERY`` bytes."""
+        self.unflushed += n
+        if self.unflushed >= FLUSH_EVERY:
+            self.wanted.set()
+            self.unflushed = 0
+
     def stop(self) -> None:
+        """Stop the thread (an error it met is in ``error``: the caller's fsync would miss it,
+        since it is reported once per descriptor)."""
         self.done = True
         self.wanted.set()
         self.thread.join()

@@ -120,24 +120,18 @@ class DirectoryRemote(Remote):
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444)
         except OSError as exc:
             raise cannot_use(self.name, self.location, exc) from None
-        flusher, unflushed = Flusher(fd, drop=True), [0]
-
-        def wrote(n: int) -> None:
-            unflushed[0] += n
-            if unflushed[0] >= FLUSH_EVERY:
-                flusher.wanted.set()
-                unflushed[0] = 0
+        flusher = Flusher(fd, drop=True)
 
         def write(data) -> None:
             write_all(fd, data)
-            wrote(len(data))
+            flusher.wrote(len(data))
             crash_point("push:pack-writing")
 
         def copy(src_fd: int, start: int, n: int) -> None:
             for at in range(0, n, FLUSH_EVERY):
                 kernel_copy(src_fd, fd, min(FLUSH_EVERY, n - at), start + at)
                 drop_cached(src_fd, start + at, min(FLUSH_EVERY, n - at))
-                wrote(min(FLUSH_EVERY, n - at))
+                flusher.wrote(min(FLUSH_EVERY, n - at))
 
         try:
             try:

@@ -404,8 +404,18 @@ class ObjectStore(PackedStore):
             except FileNotFoundError:  # a pack repacked by gc meanwhile: read it anew, verified
                 os.ftruncate(dst_fd, 0)
                 os.lseek(dst_fd, 0, os.SEEK_SET)
-        if self.is_chunked(digest):
-            self._export_chunked(digest, dst_fd, progress)
+        if self.is_chunked(digest):  # flushed as written, so the disk works while the CPU hashes
+            from mvc.core.packs import Flusher
+
+            flusher = Flusher(dst_fd)
+            try:
+                actual = self._chunked(digest, flusher.write, progress)
+            finally:
+                flusher.stop()
+            if flusher.error is not None:
+                raise flusher.error
+            if actual != digest:
+                raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
             return
         fd = self._open(digest)
         try:
@@ -420,28 +430,6 @@ class ObjectStore(PackedStore):
         finally:
             os.close(fd)
         if format_digest(hexd) != digest:
-            raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
-
-
-    def _export_chunked(self, digest: str, dst_fd: int, progress: Progress) -> None:
-        """A chunked object to ``dst_fd``, every chunk and the whole verified; a thread flushes
-        what was written as it goes (packs.Flusher), so the disk writes while the CPU hashes
-        instead of all at the caller's fsync (a 1 GiB checkout that re-hashed: 0.25 s less)."""
-        from mvc.core.packs import Flusher
-
-        flusher = Flusher(dst_fd)
-
-        def sink(data) -> None:
-            _write_all(dst_fd, data)
-            flusher.wrote(len(data))
-
-        try:
-            actual = self._chunked(digest, sink, progress)
-        finally:
-            flusher.stop()
-        if flusher.error is not None:
-            raise flusher.error
-        if actual != digest:
             raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
 
 

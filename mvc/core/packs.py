@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 from mvc.core.direct import FLUSH_EVERY, DirectFile
 from mvc.core.errors import IntegrityError
-from mvc.core.pipes import drop_cached
+from mvc.core.pipes import drop_cached, write_all
 
 MAGIC = b"MVCPACK1"
 _COUNT = struct.Struct(">I")
@@ -380,6 +380,11 @@ class Flusher:
                 return
             if self.drop:
                 drop_cached(self.fd, 0, 0)
+
+    def write(self, data) -> None:
+        """Write ``data`` to the file, counted (``wrote``)."""
+        write_all(self.fd, data)
+        self.wrote(len(data))
 
     def wrote(self, n: int) -> None:
         """``n`` more bytes written: a flush every ``FLUSH_EVERY`` bytes."""

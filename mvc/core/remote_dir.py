@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from mvc.core.errors import IntegrityError
 from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key
 from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, index_names, pack_key, read_index_file
-from mvc.core.pipes import drop_cached, kernel_copy, sync_files, write_all
+from mvc.core.pipes import drop_cached, kernel_copy, sync_files
 from mvc.core.remote_store import Remote, cannot_use, checked, corrupt_here, missing_here, missing_there
 
 if TYPE_CHECKING:
@@ -123,8 +123,7 @@ class DirectoryRemote(Remote):
         flusher = Flusher(fd, drop=True)
 
         def write(data) -> None:
-            write_all(fd, data)
-            flusher.wrote(len(data))
+            flusher.write(data)
             crash_point("push:pack-writing")
 
         def copy(src_fd: int, start: int, n: int) -> None:

@@ -52,27 +52,18 @@ class PackedStore:
                 pass
         return None
 
-    def open_chunk(self, digest: str, keep: dict[str, int] | None = None) -> tuple[int, int, int]:
+    def open_chunk(self, digest: str) -> tuple[int, int, int]:
         """A read-only descriptor of the file that holds a chunk, its offset there and its size
         (the caller closes it); IntegrityError when the store lacks it. A pack collected or
-        repacked since it was located is looked for again.
-
-        With ``keep`` (path -> descriptor), descriptors are kept there and reused for the next
-        chunks of the same file, and the caller closes them all at the end: the kernel's
-        read-ahead state lives in an open file, so a fresh descriptor per chunk starts it over
-        at every chunk (a 1 GiB file cut by content is ~1,900 chunks)."""
+        repacked since it was located is looked for again."""
         for fresh in (False, True):
             found = self.locate(digest, fresh=fresh)
             if found is None:
                 continue
-            key = str(found.path)
             try:
-                fd = keep[key] if keep is not None and key in keep else os.open(found.path, os.O_RDONLY)
+                return os.open(found.path, os.O_RDONLY), found.offset, found.size
             except FileNotFoundError:
                 continue
-            if keep is not None:
-                keep[key] = fd
-            return fd, found.offset, found.size
         raise IntegrityError(f"object {digest} is missing from the store; pull it from a remote "
                              "or run 'mvc fsck'")
 

@@ -182,3 +182,26 @@ def test_gc_racing_add_loses_nothing(repo, work, real_model):
     for i, name in enumerate(made):
         repo("checkout", f"m@0.1.{i}", "-o", f"out-{name}")
         assert (work / f"out-{name}").read_bytes() == (work / name).read_bytes()
+
+
+def test_a_file_over_many_packs_reads_with_few_descriptors(repo, work):
+    """A file whose chunks lie in more packs than the process may open files: checkout (which
+    re-hashes, the trust cache gone) and verify hold one pack open at a time (a review found a
+    version that kept every pack open fail with 'Too many open files')."""
+    parts = []
+    for i in range(40):  # 40 versions of their own, each stored in a pack of its own
+        part = os.urandom(5 << 20)  # chunked, and cut by content
+        (work / f"p{i}.bin").write_bytes(part)
+        repo("add", f"p{i}.bin", "--name", f"p{i}")
+        parts.append(part)
+    (work / "all.bin").write_bytes(b"".join(parts))
+    repo("add", "all.bin", "--name", "all")
+    packs = list((repo.mvc_dir / "objects" / "pack").glob("*.pack"))
+    assert len(packs) >= 40
+    for name in ("statcache.db", "statcache.db-wal", "statcache.db-shm"):
+        (repo.mvc_dir / name).unlink(missing_ok=True)
+    for args in (["checkout", "all", "-o", str(work / "out.bin")], ["verify", "all"]):
+        proc = subprocess.run(["sh", "-c", 'ulimit -n 32 && exec "$@"', "sh", str(BIN), *args],
+                              cwd=work, env=repo.env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, (args, proc.stderr)
+    assert (work / "out.bin").read_bytes() == b"".join(parts)

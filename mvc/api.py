@@ -119,7 +119,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
                 work.event("init", str(layout.mvc_dir), {})
             from mvc.core.gitops import stage_settings
 
-            staged = stage_settings(layout)
+            staged = stage_settings(layout, repo.session.warn)
         return repo, InitResult(str(layout.mvc_dir), created, repo.registry.url, staged)
 
     # -- parts, opened on first use (by the session) ------------------------------------

@@ -26,7 +26,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import emit, say
+from mvc.cli.output import emit, say, warn
 
 
 def init(
@@ -42,7 +42,9 @@ def init(
 ) -> None:
     from mvc.api import Repo
 
-    _, result = Repo.initialize(directory or Path("."), registry)
+    repo, result = Repo.initialize(directory or Path("."), registry)
+    for message in repo.session.warnings:  # git would not stage the settings
+        warn(message)
 
     def render(r) -> None:
         if r.created:

@@ -11,7 +11,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mvc.core.atomic import write_atomic
 from mvc.core.errors import UserError
@@ -51,23 +51,34 @@ def open_work_tree(path: Path):
     return repo
 
 
-def stage_settings(layout: "Layout") -> tuple[str, ...]:
+def stage_settings(layout: "Layout", warn: Callable[[str], None]) -> tuple[str, ...]:
     """Inside a git work tree, stage ``.mvc/config.toml`` and ``.mvc/.gitignore`` (like
-    ``dvc init``), so that a clone carries the settings; the paths staged."""
-    from mvc.core.provenance import open_git
+    ``dvc init``), so that a clone carries the settings; the paths staged. When git will not
+    stage them (a repository another user owns, a broken index), ``warn`` says so: the change
+    that asked stands. The git command, not GitPython (whose import costs 50 ms)."""
+    from mvc.core.gittags import GitRefused, run_git
+    from mvc.core.provenance import refused_at
 
-    git_repo = open_git(layout.work_dir)
-    if git_repo is None:
+    settings = (layout.config, layout.gitignore)
+    try:
+        root = Path(run_git(layout.work_dir, "rev-parse", "--show-toplevel")).resolve()
+    except GitRefused:
+        names = " and ".join(str(p.relative_to(layout.work_dir)) if p.is_relative_to(layout.work_dir) else str(p)
+                             for p in settings)
+        warn(refused_at(layout.work_dir, f"so {names} are not staged: 'git add' them once you do")
+             or f"git refuses the repository around {layout.work_dir}: 'git add' {names} to share the settings")
+        return ()
+    except UserError:  # no git work tree here (or a bare repository)
         return ()
     try:
-        root = Path(git_repo.working_tree_dir).resolve()
-        files = [str(p.resolve().relative_to(root)) for p in (layout.config, layout.gitignore)]
+        files = [str(p.resolve().relative_to(root)) for p in settings]
     except ValueError:  # .mvc lies outside the work tree (MVC_DIR)
-        git_repo.close()
         return ()
-    git_repo.index.add(files)
-    git_repo.index.write()
-    git_repo.close()
+    try:
+        run_git(root, "add", "--", *files)
+    except UserError as exc:
+        warn(f"{' and '.join(files)} are not staged ({exc.message}); 'git add' them to share the settings")
+        return ()
     return tuple(files)
 
 

@@ -69,21 +69,32 @@ def run_git(root: Path, *args: str, env: dict[str, str] | None = None, stdin: st
             raw: bool = False) -> str:
     """``git -C root ARGS``'s output (``raw``: as is, else stripped); UserError with git's last
     line of complaint when it fails."""
+    from mvc.core.provenance import C_LOCALE, refused_message
+
     try:
         proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=120,
-                              env=None if env is None else {**os.environ, **env}, input=stdin)
+                              env={**os.environ, **(env or {}), **C_LOCALE}, input=stdin,
+                              stdin=subprocess.DEVNULL if stdin is None else None)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UserError(f"git could not run ({exc}); is git installed?") from None
     if proc.returncode != 0:
+        if why := refused_message(proc.stderr, "so mvc cannot use it"):
+            raise GitRefused(why)
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         raise UserError(f"git {args[0]} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
     return proc.stdout if raw else proc.stdout.strip()
+
+
+class GitRefused(UserError):
+    """git will not read a repository that another user owns (provenance.refusal)."""
 
 
 def work_tree(path: Path) -> Path:
     """The top folder of the git work tree around ``path``; UserError when there is none."""
     try:
         return Path(run_git(Path(path), "rev-parse", "--show-toplevel"))
+    except GitRefused:
+        raise
     except UserError:
         raise UserError(f"{path} is not inside a git work tree; run 'git init' or drop --git") from None
 

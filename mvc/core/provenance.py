@@ -83,9 +83,9 @@ def _run_git(path: Path, *args: str) -> subprocess.CompletedProcess | None:
     """``git -C path ARGS`` for the repository around ``path`` (None when git is missing or
     hangs); it takes no optional lock, so it never competes with the user's own git commands
     for the index."""
-    env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV} | C_LOCALE
     try:
-        return subprocess.run(["git", "--no-optional-locks", "-C", str(path), *args],
+        return subprocess.run(["git", "--no-optional-locks", "-C", str(path), *args], stdin=subprocess.DEVNULL,
                               capture_output=True, timeout=30, check=False, env=env)
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -97,17 +97,42 @@ def _git(path: Path, *args: str) -> str | None:
     return out.stdout.decode("utf-8", "replace") if out is not None and out.returncode == 0 else None
 
 
-def _refused(stderr: bytes) -> str | None:
-    """The warning for a repository git will not read because another user owns it (git's
-    safe.directory check), or None when git failed for another reason. mvc does not override
-    the check: git refuses such a repository because its config could run another user's
-    commands (core.fsmonitor, hooks)."""
-    text = stderr.decode("utf-8", "replace")
-    if "dubious ownership" not in text:
+_HINT = "git config --global --add safe.directory "
+
+
+def refusal(stderr: bytes | str) -> tuple[str, str] | None:
+    """(folder, command) when git refused a repository because another user owns it (its
+    safe.directory check), else None. mvc never overrides that check: such a repository's config
+    could run another user's commands (core.fsmonitor, hooks). Both come from git's message, read
+    in the C locale (``C_LOCALE``): the command as git quotes it for the shell, the folder
+    between the message's last quotes."""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    if "dubious ownership" not in text or _HINT not in text:
         return None
-    where = text.split("repository at '", 1)[1].split("'", 1)[0] if "repository at '" in text else "?"
-    return (f"git refuses the repository at {where} (another user owns it), so this version records no "
-            f"git commit; if you trust it: git config --global --add safe.directory {where}")
+    command = _HINT + text.rsplit(_HINT, 1)[1].rstrip("\n")
+    where = text.split("repository at '", 1)[1].rsplit("'\nTo add an exception", 1)[0] \
+        if "repository at '" in text else "this folder"
+    return where, command
+
+
+def refused_message(stderr: bytes | str, consequence: str) -> str | None:
+    """The warning or error for ``refusal``: the folder, ``consequence``, the command."""
+    found = refusal(stderr)
+    if found is None:
+        return None
+    where, command = found
+    return f"git refuses the repository at {where!r} (another user owns it), {consequence}; " \
+           f"if you trust it: {command}"
+
+
+C_LOCALE = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: refusal() reads them
+
+
+def refused_at(path: Path, consequence: str) -> str | None:
+    """``refused_message`` for the repository around ``path``, asking git afresh (for a caller
+    whose git library does not keep git's message whole)."""
+    out = _run_git(path, "rev-parse", "--show-toplevel")
+    return None if out is None or out.returncode == 0 else refused_message(out.stderr, consequence)
 
 
 def git_info(path: Path, warnings: list[str] | None = None) -> dict[str, Any]:
@@ -120,7 +145,8 @@ def git_info(path: Path, warnings: list[str] | None = None) -> dict[str, Any]:
     folder) costs only ``dirty``."""
     first = _run_git(path, "rev-parse", "--show-toplevel")
     if first is None or first.returncode != 0:
-        if first is not None and warnings is not None and (why := _refused(first.stderr)):
+        why = None if first is None else refused_message(first.stderr, "so this version records no git commit")
+        if why and warnings is not None:
             warnings.append(why)
         return {}
     root = first.stdout.decode("utf-8", "replace")
@@ -141,27 +167,27 @@ def git_info(path: Path, warnings: list[str] | None = None) -> dict[str, Any]:
 
 
 def git_file_info(path: Path) -> dict[str, Any]:
-    """For a code file: the last commit that touched it and whether it differs from it."""
-    repo = open_git(path.parent if path.is_file() else path)
-    if repo is None:
+    """For a code file or folder: the last commit that touched it, whether git tracks it, and
+    whether it differs from that commit ({} outside a git work tree, or when git cannot say).
+    The git command, as for git_info (GitPython also wrote to a git process that a repository
+    owned by another user had already made exit, and the broken pipe ended the add)."""
+    where = path.parent if path.is_file() else path
+    root = _git(where, "rev-parse", "--show-toplevel")
+    if root is None:
         return {}
-    import git
-
+    top = Path(root.rstrip("\n"))
     try:
-        rel = str(Path(path).resolve().relative_to(Path(repo.working_tree_dir).resolve()))
+        rel = str(Path(path).resolve().relative_to(top.resolve()))
     except ValueError:
         return {}
-    info: dict[str, Any] = {}
-    try:
-        last = next(repo.iter_commits(paths=rel, max_count=1), None)
-        info["commit"] = last.hexsha if last is not None else None
-        status = repo.git.status("--porcelain", "--", rel)
-        info["tracked"] = last is not None and not status.startswith("??")
-        info["dirty"] = bool(status.strip())
-    except (git.GitCommandError, ValueError):
-        info = {}
-    repo.close()
-    return info
+    # from the top, where rel is; literal pathspecs: 'model[1].py' is that file, not a pattern
+    last = _git(top, "--literal-pathspecs", "log", "-1", "--format=%H", "--", rel)
+    status = _git(top, "--literal-pathspecs", "status", "--porcelain", "--", rel)
+    if last is None or status is None:  # no commit yet, or git failed
+        return {}
+    commit = last.strip() or None
+    return {"commit": commit, "tracked": commit is not None and not status.startswith("??"),
+            "dirty": bool(status.strip())}
 
 
 # Files this big are read long enough for provenance to be gathered meanwhile (see add).

@@ -102,7 +102,7 @@ def add(session: "Session", name: str, url: str, *, default: bool, force: bool,
         if default or not config.value("core.remote"):
             config.set("core.remote", name)
         work.event("remote", name, {"url": url, "action": "add", **given})
-    stage_settings(session.layout)
+    stage_settings(session.layout, session.warn)
     return _configured(session, name)
 
 

@@ -56,6 +56,33 @@ def test_init_in_git_stages_settings_and_ignores_objects(mvc, work, home):
     assert paths == [".mvc/.gitignore", ".mvc/config.toml", "model.bin"]
 
 
+def test_init_and_remote_add_in_a_repository_git_refuses(mvc, work, home):
+    """A git repository another user owns (GIT_TEST_ASSUME_DIFFERENT_OWNER: git's own switch for
+    its safe.directory check): init and remote add succeed, stage nothing, and say why and what
+    to run (a review found init failing with an internal error there, after making .mvc)."""
+    init_git(work, home)
+    theirs = {"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}
+    proc = mvc("init", "--json", env=theirs)
+    out = __import__("json").loads(proc.stdout)
+    assert out["created"] is True and out["git_staged"] == []
+    assert proc.stderr.startswith("mvc: warning: git refuses the repository at ")
+    assert "are not staged" in proc.stderr and "safe.directory" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert git(work, "diff", "--cached", "--name-only", env=mvc_env(home)) == ""
+    proc = mvc("remote", "add", "store", str(work.parent / "remote"), env=theirs)
+    assert "mvc: warning: git refuses the repository" in proc.stderr
+    mvc.add("m", b"weights")  # the repository works
+
+
+def test_add_git_in_a_repository_git_refuses_says_so(mvc, work, home):
+    init_git(work, home)
+    mvc("init")
+    (work / "m.bin").write_bytes(b"w")
+    proc = mvc.fail("add", "m.bin", "--name", "m", "--git", env={"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"})
+    assert "git refuses the repository at " in proc.stderr and "not inside a git work tree" not in proc.stderr
+    assert mvc.json("ls") == []  # refused before anything was added
+
+
 # -- finding the repository ------------------------------------------------------------------
 
 def test_discovery_walks_up_from_subdirectory(repo, work):

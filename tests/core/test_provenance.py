@@ -182,3 +182,46 @@ def test_a_repository_another_user_owns(gitenv):
     warnings: list[str] = []
     assert git_info(work, warnings) == {}
     assert len(warnings) == 1 and "safe.directory" in warnings[0]
+
+
+def test_the_safe_directory_hint_is_quoted_for_the_shell(gitenv, monkeypatch):
+    """A folder with a space and a quote: the command in the warning, run by a shell, names that
+    folder (git's own quoting), and the warning names it whole. git runs in the C locale (its
+    messages untranslated): a German locale is asked for here, which counts where it is installed."""
+    import shlex
+
+    work = new_repo(gitenv / "it's a dir")
+    commit_file(work, "train.py", "print(1)\n")
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+    monkeypatch.setenv("LANGUAGE", "de")
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+    warnings: list[str] = []
+    assert git_info(work, warnings) == {}
+    assert len(warnings) == 1 and repr(str(work)) in warnings[0]
+    command = warnings[0].split("if you trust it: ", 1)[1]
+    assert shlex.split(command) == ["git", "config", "--global", "--add", "safe.directory", str(work)]
+
+
+def test_git_file_info_of_code_files(gitenv):
+    """A code file's last commit, whether git tracks it and whether it differs from it; a name
+    that looks like a pattern is that file; a folder counts as a whole."""
+    from mvc.core.provenance import git_file_info
+
+    work = new_repo(gitenv / "work")
+    (work / "src").mkdir()
+    first = commit_file(work, "src/model[1].py", "a = 1\n")
+    commit_file(work, "src/model1.py", "b = 1\n")  # what the pattern 'model[1].py' would match
+    assert git_file_info(work / "src" / "model[1].py") == {"commit": first, "tracked": True, "dirty": False}
+    (work / "src" / "model[1].py").write_text("a = 2\n")
+    assert git_file_info(work / "src" / "model[1].py") == {"commit": first, "tracked": True, "dirty": True}
+    (work / "src" / "new.py").write_text("c = 1\n")
+    assert git_file_info(work / "src" / "new.py") == {"commit": None, "tracked": False, "dirty": True}
+    folder = git_file_info(work / "src")
+    assert folder["commit"] == git(work, "rev-parse", "HEAD") and folder["dirty"] is True
+    outside = gitenv / "plain"
+    outside.mkdir()
+    (outside / "x.py").write_text("")
+    assert git_file_info(outside / "x.py") == {}
+    empty = new_repo(gitenv / "empty")  # no commit yet
+    (empty / "y.py").write_text("")
+    assert git_file_info(empty / "y.py") == {}

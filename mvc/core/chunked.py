@@ -273,16 +273,20 @@ def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tu
             carry, previous = data[used:], buf
             if final:
                 break
-    except BaseException:
+        workers.finish()
+    except BaseException:  # an interrupt (Ctrl-C) while waiting for the threads, too
         workers.finish(discard=True)
         raise
-    workers.finish()
-    digest = "sha256:" + workers.whole.hexdigest()
-    if workers.pack.entries and store.complete(digest):  # kept already under other chunk names
-        workers.pack.discard()  # (an older store's loose SHA-256 chunks, or whole): keep that
-        store.touch_path(str(store.recipe_path(digest) if store.is_chunked(digest) else store.path(digest)))
-        return digest, sum(m for _, m in workers.found)
-    workers.commit()  # every chunk durable before the recipe names it
+    try:
+        digest = "sha256:" + workers.whole.hexdigest()
+        if workers.pack.entries and store.complete(digest):  # kept already under other chunk names
+            workers.pack.discard()  # (an older store's loose SHA-256 chunks, or whole): keep that
+            store.touch_path(str(store.recipe_path(digest) if store.is_chunked(digest) else store.path(digest)))
+            return digest, sum(m for _, m in workers.found)
+        workers.commit()  # every chunk durable before the recipe names it
+    except BaseException:  # the pack not yet in place leaves tmp/ (once in place, gc's to judge)
+        workers.pack.discard()
+        raise
     chunks, at = [], 0
     for digest, m in workers.found:
         chunks.append(ChunkRef(digest, at, m))

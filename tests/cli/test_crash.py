@@ -205,3 +205,28 @@ def test_sigkill_promote(repo, point):
     assert_consistent(repo)
     served = repo.json("resolve", "m", "--channel", "staging")["version"]
     assert served == ("0.1.0" if point == "deploy:slot" else "0.1.1")
+
+
+def test_verify_passes_over_what_a_gc_collects_while_it_reads(repo, work):
+    """verify lists the store, then gc collects an orphan (a crashed add's file, whole and
+    chunked) before verify reads it: no version needs it, so it is no finding (the review saw
+    verify exit 3 'missing' there); a version's objects are still checked."""
+    repo.add("keep", b"referenced")
+    write(work / "g.bin", os.urandom(5 << 20))  # chunked
+    write(work / "s.bin", b"small orphan")
+    for name in ("g", "s"):
+        proc = repo("add", f"{name}.bin", "--name", name, env={"MVC_CRASH_AT": "add:stored"}, check=False)
+        assert proc.returncode == -signal.SIGKILL
+    repo("config", "set", "gc.grace_seconds", "0")
+    verify = subprocess.Popen([str(BIN), "verify", "--json"], cwd=repo.cwd,
+                              env=dict(repo.env, MVC_STOP_AT="verify:listed"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status = os.waitpid(verify.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), verify.stderr.read()
+    try:
+        assert repo.json("gc")["objects"] >= 2
+    finally:
+        verify.send_signal(signal.SIGCONT)
+    out, err = verify.communicate(timeout=60)
+    assert verify.returncode == 0, (out, err)
+    assert json.loads(out)["problems"] == []

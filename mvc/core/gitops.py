@@ -57,16 +57,14 @@ def stage_settings(layout: "Layout", warn: Callable[[str], None]) -> tuple[str, 
     stage them (a repository another user owns, a broken index), ``warn`` says so: the change
     that asked stands. The git command, not GitPython (whose import costs 50 ms)."""
     from mvc.core.gittags import GitRefused, run_git
-    from mvc.core.provenance import refused_at
+    from mvc.core.provenance import refused_message
 
     settings = (layout.config, layout.gitignore)
     try:
         root = Path(run_git(layout.work_dir, "rev-parse", "--show-toplevel")).resolve()
-    except GitRefused:
-        names = " and ".join(str(p.relative_to(layout.work_dir)) if p.is_relative_to(layout.work_dir) else str(p)
-                             for p in settings)
-        warn(refused_at(layout.work_dir, f"so {names} are not staged: 'git add' them once you do")
-             or f"git refuses the repository around {layout.work_dir}: 'git add' {names} to share the settings")
+    except GitRefused as exc:
+        names = " and ".join(os.path.relpath(p, layout.work_dir) for p in settings)
+        warn(refused_message(exc.stderr, f"so {names} are not staged: 'git add' them once you do") or exc.message)
         return ()
     except UserError:  # no git work tree here (or a bare repository)
         return ()

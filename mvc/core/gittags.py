@@ -79,14 +79,19 @@ def run_git(root: Path, *args: str, env: dict[str, str] | None = None, stdin: st
         raise UserError(f"git could not run ({exc}); is git installed?") from None
     if proc.returncode != 0:
         if why := refused_message(proc.stderr, "so mvc cannot use it"):
-            raise GitRefused(why)
+            raise GitRefused(why, proc.stderr)
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         raise UserError(f"git {args[0]} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
     return proc.stdout if raw else proc.stdout.strip()
 
 
 class GitRefused(UserError):
-    """git will not read a repository that another user owns (provenance.refusal)."""
+    """git will not read a repository that another user owns (provenance.refusal); ``stderr``
+    is what git said, for a caller that words the consequence its own way."""
+
+    def __init__(self, message: str, stderr: str):
+        super().__init__(message)
+        self.stderr = stderr
 
 
 def work_tree(path: Path) -> Path:

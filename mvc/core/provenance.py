@@ -128,13 +128,6 @@ def refused_message(stderr: bytes | str, consequence: str) -> str | None:
 C_LOCALE = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: refusal() reads them
 
 
-def refused_at(path: Path, consequence: str) -> str | None:
-    """``refused_message`` for the repository around ``path``, asking git afresh (for a caller
-    whose git library does not keep git's message whole)."""
-    out = _run_git(path, "rev-parse", "--show-toplevel")
-    return None if out is None or out.returncode == 0 else refused_message(out.stderr, consequence)
-
-
 def git_info(path: Path, warnings: list[str] | None = None) -> dict[str, Any]:
     """Commit, branch, dirty flag and remote of the git work tree around ``path`` ({} if none;
     when git refuses a repository another user owns, {} and a warning added to ``warnings``).

@@ -405,8 +405,7 @@ def copy_trusted(store: "ObjectStore", recipe: Recipe, dst_fd: int, progress: Pr
     the kernel copies and the caller's final fsync has little left to do."""
     from mvc.core.pipes import kernel_copy
 
-    flusher = Flusher(dst_fd)
-    try:
+    with Flusher(dst_fd) as flusher:
         for path, start, size in _runs(store, recipe):
             fd = os.open(path, os.O_RDONLY)
             try:
@@ -422,10 +421,6 @@ def copy_trusted(store: "ObjectStore", recipe: Recipe, dst_fd: int, progress: Pr
                         progress(n)
             finally:
                 os.close(fd)
-    finally:
-        flusher.stop()
-    if flusher.error is not None:  # reported once per descriptor: the caller's fsync would miss it
-        raise flusher.error
 
 
 FLUSH_EVERY = packs.FLUSH_EVERY

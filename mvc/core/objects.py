@@ -407,13 +407,8 @@ class ObjectStore(PackedStore):
         if self.is_chunked(digest):  # flushed as written, so the disk works while the CPU hashes
             from mvc.core.packs import Flusher
 
-            flusher = Flusher(dst_fd)
-            try:
+            with Flusher(dst_fd) as flusher:
                 actual = self._chunked(digest, flusher.write, progress)
-            finally:
-                flusher.stop()
-            if flusher.error is not None:
-                raise flusher.error
             if actual != digest:
                 raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
             return

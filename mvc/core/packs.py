@@ -394,8 +394,23 @@ class Flusher:
             self.unflushed = 0
 
     def stop(self) -> None:
-        """Stop the thread (an error it met is in ``error``: the caller's fsync would miss it,
-        since it is reported once per descriptor)."""
+        """Stop the thread (an error it met is in ``error``)."""
         self.done = True
         self.wanted.set()
         self.thread.join()
+
+    def finish(self) -> None:
+        """Stop the thread and raise the error it met: the caller's fsync would miss it, since
+        an error is reported once per descriptor."""
+        self.stop()
+        if self.error is not None:
+            raise self.error
+
+    def __enter__(self) -> "Flusher":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            self.finish()
+        else:
+            self.stop()

@@ -135,9 +135,7 @@ class DirectoryRemote(Remote):
         try:
             try:
                 fill(write, copy)
-                flusher.stop()
-                if flusher.error is not None:
-                    raise flusher.error
+                flusher.finish()
                 if os.fstat(fd).st_size != size:
                     raise IntegrityError(f"pack {name} came out the wrong size; not pushing it (run 'mvc verify')")
                 os.fsync(fd)

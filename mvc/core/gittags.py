@@ -86,7 +86,7 @@ def run_git(root: Path, *args: str, env: dict[str, str] | None = None, stdin: st
 
 
 class GitRefused(UserError):
-    """git will not read a repository that another user owns (provenance.refusal); ``stderr``
+    """git will not read a repository that another user owns (provenance.refused_message); ``stderr``
     is what git said, for a caller that words the consequence its own way."""
 
     def __init__(self, message: str, stderr: str):

@@ -100,32 +100,24 @@ def _git(path: Path, *args: str) -> str | None:
 _HINT = "git config --global --add safe.directory "
 
 
-def refusal(stderr: bytes | str) -> tuple[str, str] | None:
-    """(folder, command) when git refused a repository because another user owns it (its
-    safe.directory check), else None. mvc never overrides that check: such a repository's config
-    could run another user's commands (core.fsmonitor, hooks). Both come from git's message, read
-    in the C locale (``C_LOCALE``): the command as git quotes it for the shell, the folder
-    between the message's last quotes."""
+def refused_message(stderr: bytes | str, consequence: str) -> str | None:
+    """What to tell when git refused a repository because another user owns it (its
+    safe.directory check): the folder, ``consequence``, and the command that trusts it; None
+    when ``stderr`` says something else. mvc never overrides that check: such a repository's
+    config could run another user's commands (core.fsmonitor, hooks). Both come from git's
+    message, read in the C locale (``C_LOCALE``): the command as git quotes it for the shell,
+    the folder between the message's last quotes."""
     text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
     if "dubious ownership" not in text or _HINT not in text:
         return None
     command = _HINT + text.rsplit(_HINT, 1)[1].rstrip("\n")
     where = text.split("repository at '", 1)[1].rsplit("'\nTo add an exception", 1)[0] \
         if "repository at '" in text else "this folder"
-    return where, command
-
-
-def refused_message(stderr: bytes | str, consequence: str) -> str | None:
-    """The warning or error for ``refusal``: the folder, ``consequence``, the command."""
-    found = refusal(stderr)
-    if found is None:
-        return None
-    where, command = found
     return f"git refuses the repository at {where!r} (another user owns it), {consequence}; " \
            f"if you trust it: {command}"
 
 
-C_LOCALE = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: refusal() reads them
+C_LOCALE = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: refused_message reads them
 
 
 def git_info(path: Path, warnings: list[str] | None = None) -> dict[str, Any]:

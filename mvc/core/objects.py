@@ -77,6 +77,7 @@ class ObjectStore(PackedStore):
         self._written: dict[Path, tuple[os.stat_result, str]] = {}  # file -> (stat, digest)
         self._tmp_checked = False  # tmp/ checked for planted links for the chunks being staged
         self._packs: "Packs | None" = None
+        self._recipes: dict[str, tuple[tuple[int, ...], "Recipe"]] = {}  # digest -> (file's stat, recipe)
 
     # -- layout ---------------------------------------------------------------------
     def path(self, digest: str) -> Path:
@@ -121,10 +122,20 @@ class ObjectStore(PackedStore):
         if not self.is_chunked(digest):
             return None
         try:
-            data = self.recipe_path(digest).read_bytes()
+            with open(self.recipe_path(digest), "rb") as f:
+                st = os.fstat(f.fileno())
+                # a command asks for one recipe several times (checkout: 3); parsed once while the
+                # file stays the same one (a recipe written again is a new file: renamed in)
+                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                known = self._recipes.get(digest)
+                if known is not None and known[0] == key:
+                    return known[1]
+                data = f.read()
         except FileNotFoundError:  # removed while we looked
             return None
-        return Recipe.from_bytes(data, digest)
+        recipe = Recipe.from_bytes(data, digest)
+        self._recipes[digest] = (key, recipe)
+        return recipe
 
     def chunks_of(self, digest: str) -> "list[ChunkRef] | None":
         """The objects that hold a stored file's bytes, in order: a recipe's chunks, or the

@@ -200,3 +200,27 @@ def test_copy_to_verifies_what_it_writes(store, corrupt):
         store.copy_to(digest, io.BytesIO())
     with pytest.raises(IntegrityError, match="missing"):
         store.copy_to(digest_bytes(b"never stored"), io.BytesIO())
+
+
+def test_a_recipe_written_again_is_read_again(store, big_file):
+    """ObjectStore.recipe parses a recipe once per command, not once per ask, yet a recipe file
+    replaced meanwhile (gc, fsck or another add renaming a new one in) is what it returns."""
+    from mvc.core.chunked import ChunkRef, Recipe
+
+    path, digest = big_file
+    store.put_file(path)
+    first = store.recipe(digest)
+    assert first is not None and len(first.chunks) > 1
+    assert store.recipe(digest) is first  # parsed once
+    # the same bytes cut in two other chunks, renamed in as a new file
+    half = first.size // 2
+    other = Recipe(digest, first.size, (ChunkRef(first.chunks[0].digest, 0, half),
+                                        ChunkRef(first.chunks[-1].digest, half, first.size - half)))
+    target = store.recipe_path(digest)
+    staged = target.with_name("staged")
+    staged.write_bytes(other.to_bytes())
+    os.chmod(target.parent, 0o755)
+    os.replace(staged, target)
+    assert store.recipe(digest) == other
+    target.unlink()
+    assert store.recipe(digest) is None

@@ -112,6 +112,47 @@ def help_parts(doc: str | None, plain: bool = False) -> tuple[str | None, str | 
     return help_text, "\nEXAMPLES\n\n" + examples.strip("\n")
 
 
+class PipeClosed(Exception):
+    """A BrokenPipeError that escaped a command, carried past typer: typer's main turns any
+    EPIPE into a silent exit 1, which would hide a program mvc ran (git, a hook) that exited
+    before reading what mvc wrote to it. ``run`` tells the two kinds apart."""
+
+    def __init__(self, error: BrokenPipeError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _guarded(fn):
+    """``fn`` with a BrokenPipeError it raises re-raised as PipeClosed (idempotent: build_app
+    may wrap the same function again)."""
+    import functools
+
+    if getattr(fn, "_mvc_guarded", False):
+        return fn
+
+    @functools.wraps(fn)  # typer reads the signature through __wrapped__
+    def guarded(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BrokenPipeError as exc:
+            raise PipeClosed(exc) from exc
+
+    guarded._mvc_guarded = True  # type: ignore[attr-defined]
+    return guarded
+
+
+def _stdout_reader_gone() -> bool:
+    """True when standard output is a pipe whose reader has closed it (poll says POLLERR)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
 def build_app(names: list[str] | None = None) -> typer.Typer:
     """The typer app with the commands ``names`` (default: all of them, for help and docs)."""
     import importlib
@@ -139,6 +180,7 @@ def build_app(names: list[str] | None = None) -> typer.Typer:
         if isinstance(obj, typer.Typer):
             for info in obj.registered_commands:  # from the docstring each time: idempotent
                 info.help, info.epilog = help_parts(info.callback.__doc__, plain)
+                info.callback = _guarded(info.callback)
             if plain:
                 obj.rich_markup_mode = None
             group_help, group_examples = help_parts(module.__doc__, plain)
@@ -147,7 +189,7 @@ def build_app(names: list[str] | None = None) -> typer.Typer:
             command_help, examples = help_parts(module.__doc__ if attr == module_name else obj.__doc__,
                                                 plain)
             app.command(name, help=command_help, epilog=examples,
-                        hidden=name in HIDDEN)(obj)
+                        hidden=name in HIDDEN)(_guarded(obj))
     return app
 
 
@@ -250,11 +292,16 @@ def run(argv: list[str]) -> int:
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("mvc: interrupted\n")
         return 130
-    except BrokenPipeError:
-        # the reader went away (mvc ls | head): not an error worth a message
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+    except (BrokenPipeError, PipeClosed) as exc:
+        if isinstance(exc, BrokenPipeError) or _stdout_reader_gone():
+            # the reader went away (mvc ls | head): not an error worth a message
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+        if debug:
+            raise exc.error from None
+        return _error("os", f"a program mvc ran exited before reading what mvc wrote to it ({exc.error.strerror}); "
+                      "rerun with MVC_DEBUG=1 to see where", 1, as_json)
     except UnicodeEncodeError as exc:
         if debug:
             raise

@@ -124,3 +124,37 @@ def test_reader_going_away_is_not_an_error(repo):
         )
         assert proc.stdout.strip() == "0", (args, proc.stdout, proc.stderr)
         assert proc.stderr == "", proc.stderr
+
+
+# A command that meets a broken pipe of its own (a program it ran exited before reading what
+# it was given): a real pipe whose reader is closed, in a real mvc process.
+_CHILD_PIPE = """
+import os, sys
+import mvc.cli.common as common
+from mvc.cli.app import run
+opened = common.open_repo
+def open_repo():
+    r, w = os.pipe()
+    os.close(r)
+    os.write(w, b"x")  # EPIPE: Python ignores SIGPIPE
+common.open_repo = open_repo
+sys.exit(run(sys.argv[1:]))
+"""
+
+
+def test_a_broken_pipe_to_another_program_is_an_error_not_a_silent_exit(repo):
+    """typer's main turns any EPIPE into exit 1 with nothing said; only a reader of mvc's own
+    output going away is quiet (exit 0, test_reader_going_away_is_not_an_error)."""
+    import sys
+
+    for args, json_out in ((["ls"], False), (["ls", "--json"], True)):
+        proc = subprocess.run([sys.executable, "-c", _CHILD_PIPE, *args], cwd=repo.cwd, env=repo.env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 1, proc
+        assert proc.stderr.startswith("mvc: error: a program mvc ran exited before reading"), proc.stderr
+        assert "Traceback" not in proc.stderr
+        if json_out:
+            assert json.loads(proc.stdout)["error"]["type"] == "os"
+    proc = subprocess.run([sys.executable, "-c", _CHILD_PIPE, "ls"], cwd=repo.cwd,
+                          env={**repo.env, "MVC_DEBUG": "1"}, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "BrokenPipeError" in proc.stderr

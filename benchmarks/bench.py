@@ -430,6 +430,34 @@ def _ratio(label: str, value: float, max_ratio: float) -> dict:
     return {"label": label, "value": round(value, 4), "target": f"<= {max_ratio}x", "pass": value <= max_ratio}
 
 
+def _page_reporting() -> dict[str, str] | None:
+    """The guest's free page reporting (virtio_balloon), when this is a virtual machine that
+    hands freed memory back to its host: its settings, else None."""
+    folder = Path("/sys/module/page_reporting/parameters")
+    if not folder.is_dir():
+        return None
+    found = {}
+    for leaf in sorted(folder.iterdir()):
+        if not leaf.stat().st_mode & 0o200:
+            continue  # a counter (passes, reported_kib), not a setting
+        try:
+            found[leaf.name] = leaf.read_text().strip()
+        except OSError:
+            continue
+    return found
+
+
+PAGE_REPORTING_NOTE = (
+    "This machine is a virtual machine that reports freed memory to its host (free page "
+    "reporting: {settings}). A page freed and reported there is unbacked by the host, so the "
+    "next use of it costs a host fault: cp's fresh page-cache pages (its copy, and the uncached "
+    "read), and mvc's reads of the store, which drop what they read, pay it, in amounts that vary "
+    "from run to run (on the virtual machine mvc's figures come from, a cached 1 GiB cp took "
+    "0.25 to 0.85 s). mvc's packs are written "
+    "past the page cache (O_DIRECT, reused buffers) and do not. Read the cp-based rows with that "
+    "in mind.")
+
+
 def _fs_type(path: Path) -> str:
     for cmd in (["findmnt", "-n", "-o", "FSTYPE", "--target", str(path)],
                 ["stat", "-f", "-c", "%T", str(path)]):
@@ -546,13 +574,16 @@ def main(argv: list[str] | None = None) -> int:
                 "python": platform.python_version(),
                 "platform": platform.platform(),
                 "filesystem": _fs_type(root),
+                "page_reporting": _page_reporting(),
                 "mvc": str(MVC),
             },
             "results": bench.results(),
             "ratios": ratios,
             "notes": NOTES + ([f"reflink: {_fs_type(root)} cannot clone files, so --link reflink "
                                "falls back to a kernel copy here."]
-                              if _fs_type(root) not in ("btrfs", "xfs") else []),
+                              if _fs_type(root) not in ("btrfs", "xfs") else [])
+                     + ([PAGE_REPORTING_NOTE.format(settings=", ".join(f"{k}={v}" for k, v in reporting.items()))]
+                        if (reporting := _page_reporting()) else []),
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -9,6 +9,7 @@ import sys
 
 def main() -> None:
     argv = sys.argv[1:]
+    _closed_streams_to_devnull()
     if argv in (["--version"], ["-V"]):
         from mvc import __version__
 
@@ -21,3 +22,24 @@ def main() -> None:
     from mvc.cli.app import run
 
     sys.exit(run(argv))
+
+
+def _closed_streams_to_devnull() -> None:
+    """Standard output or error closed by the caller (``mvc add m.bin >&-``, a daemon): Python
+    leaves sys.stdout None and every print would fail after the work is done. What mvc would
+    print there goes to /dev/null instead, as for a cron job whose output nobody reads."""
+    import os
+
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.fstat(fd)
+        except OSError:  # still closed: /dev/null there too, for the programs mvc runs (git)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+                null = fd
+        # (open already: a file of Python's own took the number; leave it alone)
+        setattr(sys, name, open(null, "w", encoding="utf-8", errors="backslashreplace"))

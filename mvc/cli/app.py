@@ -127,7 +127,7 @@ def _guarded(fn):
     may wrap the same function again)."""
     import functools
 
-    if getattr(fn, "_mvc_guarded", False):
+    if getattr(fn, "mvc_guarded", False):
         return fn
 
     @functools.wraps(fn)  # typer reads the signature through __wrapped__
@@ -137,18 +137,20 @@ def _guarded(fn):
         except BrokenPipeError as exc:
             raise PipeClosed(exc) from exc
 
-    guarded._mvc_guarded = True  # type: ignore[attr-defined]
+    guarded.mvc_guarded = True  # type: ignore[attr-defined]
     return guarded
 
 
 def _stdout_reader_gone() -> bool:
-    """True when standard output is a pipe whose reader has closed it (poll says POLLERR)."""
+    """True when standard output's reader has gone: poll says POLLERR for a pipe, POLLHUP for a
+    socket (Node's child_process hands its children socketpairs). A program mvc ran failing
+    at the same instant is then not told apart: exit 0, as for the reader alone."""
     import select
 
     try:
         poller = select.poll()
         poller.register(sys.stdout.fileno(), select.POLLOUT)
-        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
     except (OSError, ValueError):
         return False
 

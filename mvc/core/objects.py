@@ -115,28 +115,6 @@ class ObjectStore(PackedStore):
         """True when the object is kept as a recipe over chunks (and not also whole)."""
         return not self.path(digest).is_file() and self.recipe_path(digest).is_file()
 
-    def recipe(self, digest: str) -> "Recipe | None":
-        """A chunked object's recipe, checked (else IntegrityError); None when not chunked."""
-        from mvc.core.chunked import Recipe
-
-        if not self.is_chunked(digest):
-            return None
-        try:
-            with open(self.recipe_path(digest), "rb") as f:
-                st = os.fstat(f.fileno())
-                # a command asks for one recipe several times (checkout: 3); parsed once while the
-                # file stays the same one (a recipe written again is a new file: renamed in)
-                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-                known = self._recipes.get(digest)
-                if known is not None and known[0] == key:
-                    return known[1]
-                data = f.read()
-        except FileNotFoundError:  # removed while we looked
-            return None
-        recipe = Recipe.from_bytes(data, digest)
-        self._recipes[digest] = (key, recipe)
-        return recipe
-
     def chunks_of(self, digest: str) -> "list[ChunkRef] | None":
         """The objects that hold a stored file's bytes, in order: a recipe's chunks, or the
         object itself as one chunk; None when the store does not have it."""

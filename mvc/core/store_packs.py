@@ -14,17 +14,21 @@ from mvc.core.errors import IntegrityError
 from mvc.core.pipes import sync_files, write_all
 
 if TYPE_CHECKING:
+    from mvc.core.chunked import Recipe
     from mvc.core.packs import Located, PackWriter, Packs
 
 PREFIX = "sha256:"
+RECIPES_KEPT = 8  # parsed recipes a store keeps (a 1 GiB file's: ~0.5 MB)
 
 
 class PackedStore:
-    """The pack half of ``objects.ObjectStore`` (which sets ``root``, ``tmp`` and ``_packs``)."""
+    """The pack half of ``objects.ObjectStore`` (which sets ``root``, ``tmp``, ``_packs`` and
+    ``_recipes``), and reading a recipe."""
 
     root: Path
     tmp: Path
     _packs: "Packs | None"
+    _recipes: "dict[str, tuple[tuple[int, ...], Recipe]]"  # digest -> (its file's stat, recipe)
 
     @property
     def packs(self) -> "Packs":
@@ -33,6 +37,31 @@ class PackedStore:
 
             self._packs = Packs(self.root / "pack")
         return self._packs
+
+    def recipe(self, digest: str) -> "Recipe | None":
+        """A chunked object's recipe, checked (else IntegrityError); None when not chunked."""
+        from mvc.core.chunked import Recipe
+
+        if not self.is_chunked(digest):
+            return None
+        try:
+            with open(self.recipe_path(digest), "rb") as f:
+                st = os.fstat(f.fileno())
+                # a command asks for one recipe several times (checkout: 3); parsed once while the
+                # file is unchanged: a recipe written again is a new file (renamed in), and any
+                # write in place moves its ctime, which no one can set back (mtime can be)
+                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                known = self._recipes.get(digest)
+                if known is not None and known[0] == key:
+                    return known[1]
+                data = f.read()
+        except FileNotFoundError:  # removed while we looked
+            return None
+        recipe = Recipe.from_bytes(data, digest)
+        if len(self._recipes) >= RECIPES_KEPT:  # a walk over the whole store keeps a few, not all
+            del self._recipes[next(iter(self._recipes))]
+        self._recipes[digest] = (key, recipe)
+        return recipe
 
     def locate(self, digest: str, fresh: bool = False) -> "Located | None":
         """Where a chunk's bytes are: in a pack, or a loose object (a chunk of a store written

@@ -158,3 +158,34 @@ def test_a_broken_pipe_to_another_program_is_an_error_not_a_silent_exit(repo):
     proc = subprocess.run([sys.executable, "-c", _CHILD_PIPE, "ls"], cwd=repo.cwd,
                           env={**repo.env, "MVC_DEBUG": "1"}, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "BrokenPipeError" in proc.stderr
+
+
+def test_a_socket_reader_going_away_is_not_an_error(repo):
+    """Node's child_process gives its children socketpairs: a peer that closed is a reader
+    gone (poll: POLLHUP, not POLLERR), not a program of mvc's that failed."""
+    import socket
+
+    repo.add("m", b"w", "-m", "x" * 100_000)
+    for args in (["completion", "bash"], ["log"]):
+        ours, theirs = socket.socketpair()
+        theirs.close()
+        try:
+            proc = subprocess.run([BIN, *args], cwd=repo.cwd, env=repo.env, stdout=ours.fileno(),
+                                  stderr=subprocess.PIPE, text=True, timeout=60)
+        finally:
+            ours.close()
+        assert (proc.returncode, proc.stderr) == (0, ""), (args, proc)
+
+
+def test_closed_standard_output_is_not_a_traceback(repo, work):
+    """`mvc add m.bin >&-` (a cron job, a daemon): the work is done and what would have been
+    printed is dropped; an error still reaches stderr."""
+    model = work / "m.bin"
+    model.write_bytes(b"weights")
+    for args, code in ((["add", str(model), "--name", "m"], 0), (["ls"], 0), (["show", "ghost"], 1)):
+        proc = subprocess.run([BIN, *args], cwd=repo.cwd, env=repo.env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, timeout=60, close_fds=True,
+                              preexec_fn=lambda: os.close(1))
+        assert proc.returncode == code, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    assert repo("ls", "--json").stdout.count('"m"') >= 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mvc.core import objects
+from mvc.core import objects, store_packs
 from mvc.core.errors import IntegrityError, UserError
 from mvc.core.objects import ObjectStore, digest_bytes, hash_file
 
@@ -224,3 +224,30 @@ def test_a_recipe_written_again_is_read_again(store, big_file):
     assert store.recipe(digest) == other
     target.unlink()
     assert store.recipe(digest) is None
+
+
+def test_a_recipe_damaged_in_place_is_read_again(store, big_file):
+    """A same-size write in place with the mtime set back (bit flip, rsync --inplace, cp -p)
+    still changes the file's ctime: a long-lived process (a notebook's Repo) sees the damage."""
+    path, digest = big_file
+    store.put_file(path)
+    assert store.recipe(digest) is not None
+    target = store.recipe_path(digest)
+    st = target.stat()
+    os.chmod(target, 0o644)
+    data = bytearray(target.read_bytes())
+    data[10] ^= 0xFF  # inside the digest field: no longer the recipe of this file
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(IntegrityError):
+        store.recipe(digest)
+
+
+def test_the_store_keeps_a_few_parsed_recipes_not_all(store, tmp_path):
+    """A walk over every recipe of a large store (verify, gc) does not keep them all in memory."""
+    for i in range(store_packs.RECIPES_KEPT + 3):
+        f = tmp_path / f"f{i}.bin"
+        f.write_bytes(i.to_bytes(4, "big") * (5 << 18))  # 5 MiB: chunked
+        digest, _ = store.put_file(f)
+        assert store.recipe(digest) is not None
+    assert len(store._recipes) == store_packs.RECIPES_KEPT

@@ -563,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.run_all(progress)
         progress("storage and push of a real model and a fine-tune")
         ratios = bench.storage_ratios()
+        fs, reporting = _fs_type(root), _page_reporting()
         doc = {
             "size_mib": size,
             "repeat": repeat,
@@ -573,17 +574,16 @@ def main(argv: list[str] | None = None) -> int:
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),
                 "platform": platform.platform(),
-                "filesystem": _fs_type(root),
-                "page_reporting": _page_reporting(),
+                "filesystem": fs,
+                "page_reporting": reporting,
                 "mvc": str(MVC),
             },
             "results": bench.results(),
             "ratios": ratios,
-            "notes": NOTES + ([f"reflink: {_fs_type(root)} cannot clone files, so --link reflink "
-                               "falls back to a kernel copy here."]
-                              if _fs_type(root) not in ("btrfs", "xfs") else [])
+            "notes": NOTES + ([f"reflink: {fs} cannot clone files, so --link reflink falls back to a "
+                               "kernel copy here."] if fs not in ("btrfs", "xfs") else [])
                      + ([PAGE_REPORTING_NOTE.format(settings=", ".join(f"{k}={v}" for k, v in reporting.items()))]
-                        if (reporting := _page_reporting()) else []),
+                        if reporting else []),
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)

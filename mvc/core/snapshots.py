@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mvc.core.errors import UserError
 from mvc.core.objects import ObjectStore, Progress, hash_file
-from mvc.core.statcache import StatCache
+from mvc.core.statcache import StatCache, stat_key
 
 
 def unreadable(exc: OSError) -> UserError:
@@ -33,8 +33,7 @@ def stat_of(path: Path) -> os.stat_result:
 
 def same_file(before: os.stat_result, after: os.stat_result) -> bool:
     """Nothing wrote to or replaced the file between the two stats."""
-    return ((before.st_size, before.st_mtime_ns, before.st_ctime_ns, before.st_ino, before.st_dev)
-            == (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino, after.st_dev))
+    return stat_key(before) == stat_key(after)
 
 
 def read_unchanged(path: Path, before: os.stat_result, cache: StatCache, store: ObjectStore | None,

@@ -19,6 +19,12 @@ from pathlib import Path
 RACY_NS = 50_000_000  # coarser than any Linux filesystem clock tick we expect
 
 
+def stat_key(st: os.stat_result) -> tuple:
+    """What ``stat`` says of a file that changes with any write to it or any file put in its
+    place: size, mtime, ctime (which no one can set back), inode, device."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
 class StatCache:
     def __init__(self, db_path: Path):
         self.db_path = Path(db_path)
@@ -52,10 +58,6 @@ class StatCache:
             self._conn = conn
         return self._conn
 
-    @staticmethod
-    def _key(st: os.stat_result) -> tuple:
-        return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
     def get(self, path: Path, st: os.stat_result, *, written_by_us: bool = False) -> str | None:
         """The cached digest, or None. ``written_by_us`` skips the racy check for files
         that only mvc writes (read-only objects), which nobody rewrites within a tick."""
@@ -70,7 +72,7 @@ class StatCache:
             ).fetchone()
         except sqlite3.DatabaseError:
             return None
-        if row is None or tuple(row[:5]) != self._key(st):
+        if row is None or tuple(row[:5]) != stat_key(st):
             return None
         racy = st.st_mtime_ns >= row[6] - RACY_NS or st.st_ctime_ns >= row[6] - RACY_NS
         if racy and not written_by_us:
@@ -84,7 +86,7 @@ class StatCache:
         try:
             db.execute(
                 "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (str(path), *self._key(st), digest, time.time_ns()),
+                (str(path), *stat_key(st), digest, time.time_ns()),
             )
         except sqlite3.OperationalError:
             pass  # busy or read-only: the next run hashes again, nothing is wrong
@@ -99,7 +101,7 @@ class StatCache:
             with db:
                 db.execute("BEGIN")
                 db.executemany("INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                               [(str(p), *self._key(st), d, now) for p, st, d in rows])
+                               [(str(p), *stat_key(st), d, now) for p, st, d in rows])
         except sqlite3.OperationalError:
             pass  # busy or read-only: the next run hashes again, nothing is wrong
 

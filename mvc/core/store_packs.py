@@ -41,6 +41,7 @@ class PackedStore:
     def recipe(self, digest: str) -> "Recipe | None":
         """A chunked object's recipe, checked (else IntegrityError); None when not chunked."""
         from mvc.core.chunked import Recipe
+        from mvc.core.statcache import stat_key
 
         if not self.is_chunked(digest):
             return None
@@ -48,9 +49,9 @@ class PackedStore:
             with open(self.recipe_path(digest), "rb") as f:
                 st = os.fstat(f.fileno())
                 # a command asks for one recipe several times (checkout: 3); parsed once while the
-                # file is unchanged: a recipe written again is a new file (renamed in), and any
-                # write in place moves its ctime, which no one can set back (mtime can be)
-                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                # file is unchanged: a recipe written again is a new file (renamed in), and a
+                # write in place moves its ctime
+                key = stat_key(st)
                 known = self._recipes.get(digest)
                 if known is not None and known[0] == key:
                     return known[1]

@@ -88,7 +88,12 @@ class Bench:
         self.measures: dict[str, Measure] = {}
         for m in (
             Measure("sha256", "SHA-256 pass (hashlib, 8 MiB reads)", ""),
-            Measure("add_new", "mvc add, new file", "sha256", "<= 1.3x sha256", max_ratio=1.3),
+            # A new file of random bytes, cut by content (FastCDC). Issue 2 asked for add within
+            # 1.3x a bare SHA-256 pass, before add made its copy durable and cut it; issue 13 asks
+            # that content cuts keep add within 1.3x the larger of that pass and cp + fsync (the
+            # safetensors row's target). Both are reported, on the same samples.
+            Measure("add_new", "mvc add, new file (random bytes, cut by content)", "sha256",
+                    "<= 1.3x sha256 (issue 2)", max_ratio=1.3),
             Measure("python_pass", "python -c pass", ""),
             Measure("add_unchanged", "mvc add, unchanged file (stat cache)", "python_pass",
                     "< 150 ms", max_seconds=0.150),
@@ -96,6 +101,8 @@ class Bench:
             Measure("cp_fsync", "cp + fsync of the copy (sync FILE)", ""),
             Measure("sha_or_cp", "the larger of the SHA-256 pass and cp + fsync, per round", ""),
             Measure("cp_cold_fsync", "cp + fsync, the source not in the page cache (fadvise DONTNEED)", ""),
+            Measure("add_new_durable", "add_new: the same samples against max(sha256, cp + fsync)",
+                    "sha_or_cp", "<= 1.3x max(sha256, cp + fsync) (issue 13)", max_ratio=1.3),
             Measure("add_safetensors", "mvc add, new safetensors file (chunked at its tensors)",
                     "sha_or_cp", "<= 1.3x max(sha256, cp + fsync)", max_ratio=1.3),
             # checkout, push and pull read mvc's store (or a directory remote), which is not in
@@ -163,6 +170,8 @@ class Bench:
     def record(self, key: str, timing: tuple[float, float]) -> None:
         if key in COLD_READERS:
             self.record(f"{key}_vs_cp", timing)
+        if key == "add_new":
+            self.record("add_new_durable", timing)
         self.measures[key].samples.append(timing[0])
         self.measures[key].cpu.append(timing[1])
 

@@ -11,7 +11,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
 
 MEASURES = {
-    "sha256", "add_new", "python_pass", "add_unchanged", "cp", "cp_fsync", "sha_or_cp", "add_safetensors",
+    "sha256", "add_new", "add_new_durable", "python_pass", "add_unchanged", "cp", "cp_fsync", "sha_or_cp", "add_safetensors",
     "cp_cold_fsync", "sha_or_cold",
     "checkout_copy_fresh", "checkout_copy_cold", "checkout_reflink", "checkout_hardlink",
     "push_dir", "pull_dir", "pull_dir_cold",

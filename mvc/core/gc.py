@@ -89,6 +89,20 @@ class CorruptChunk(IntegrityError):
         self.digest, self.pack = digest, pack
 
 
+def _refuse_broken_recipes(store: "ObjectStore", needs) -> None:
+    """A recipe a version needs that names a chunk the store lacks was damaged (a recipe is
+    written only once its chunks are durable): what it named instead may be a chunk it needs
+    under another name, which gc would then take for garbage. Refuse, as for an unreadable one."""
+    for digest, chunks in needs.chunked.items():
+        lacking = next((c for c in chunks if store.locate(c) is None), None)
+        if lacking is not None:
+            raise IntegrityError(
+                f"the recipe {digest} ({needs.by_digest[digest][0]}) names chunk {lacking}, which the "
+                "store lacks: the recipe or its pack is damaged, and gc would risk deleting chunks "
+                "it needs. Run 'mvc verify', then pull that version from a remote (or add its file "
+                "again) before gc")
+
+
 def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
     """Delete (or, with ``dry_run``, list) unreferenced objects older than ``grace`` seconds.
 
@@ -102,10 +116,12 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
     needs = needed_objects(session.registry, store)
     if needs.unreadable:
         digest, why = next(iter(needs.unreadable.items()))
+        what = "recipe" if store.is_chunked(digest) else "manifest"
         raise IntegrityError(
-            f"cannot tell which objects the manifest {digest} lists ({why}); gc would risk "
-            "deleting them. Run 'mvc fsck' and restore the manifest first"
+            f"cannot tell which objects the {what} {digest} lists ({why}); gc would risk "
+            f"deleting them. Run 'mvc fsck' and restore the {what} first"
         )
+    _refuse_broken_recipes(store, needs)
     referenced = set(needs.by_digest)
     cutoff = time.time() - grace
     doomed: list[tuple[str, int]] = []

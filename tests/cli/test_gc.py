@@ -178,8 +178,9 @@ def test_gc_refuses_to_repack_a_corrupt_chunk_a_version_needs(repo, work):
 
 def test_a_pack_left_without_its_index_is_fscks_not_gcs(repo, work):
     """A pack file without its index (a crash between gc's two unlinks, or an index deleted by
-    hand): gc leaves it, since nothing says what it holds; fsck --repair removes it only when no
-    version misses a chunk, else says how to get them back."""
+    hand): gc leaves it, since nothing says what it holds, and refuses to run while a version
+    misses a chunk; fsck --repair removes it only when no version misses a chunk, else says how
+    to get them back."""
     from packs_support import pack_of, store, weights
 
     repo("config", "set", "gc.grace_seconds", "0")
@@ -189,7 +190,8 @@ def test_a_pack_left_without_its_index_is_fscks_not_gcs(repo, work):
     mine, other = (folder / f"{pack_of(repo, d)}.pack" for d in (needed, gone))
     for pack in (mine, other):
         pack.with_suffix(".idx").unlink()
-    repo.json("gc")
+    proc = repo("gc", check=False)
+    assert proc.returncode == 3 and "which the store lacks" in proc.stderr
     assert mine.exists() and other.exists()  # m's chunks are in one of them
     proc = repo("fsck", "--repair", check=False)
     assert proc.returncode == 3 and "may hold chunks versions miss" in proc.stdout + proc.stderr
@@ -197,6 +199,8 @@ def test_a_pack_left_without_its_index_is_fscks_not_gcs(repo, work):
     # the same bytes added again: the same pack, whole again with its index; m verifies
     repo.json("add", work / "m.safetensors", "--name", "m")
     assert mine.with_suffix(".idx").exists() and repo.json("verify")["ok"] is True
+    repo.json("gc")
+    assert mine.exists() and other.exists()  # the lone pack is fsck's, not gc's
     repo("fsck", "--repair")
     assert mine.exists() and not other.exists()
 
@@ -213,3 +217,29 @@ def test_a_chunk_named_by_a_young_recipe_lives(repo, work):
     done = repo.json("gc")
     assert (done["objects"], done["kept_recent"]) == (0, 1 + 2) and packs(repo) == before
     assert store(repo).complete(orphan)
+
+
+def test_a_recipe_damaged_to_name_a_chunk_the_store_lacks_stops_gc(repo, work):
+    """A recipe edited in place (one hex digit of a chunk's name) still parses, but no longer
+    names a chunk the version needs, which then looks like garbage: gc refuses (exit 3) and
+    deletes nothing, so putting the good recipe back makes the version whole again."""
+    import json
+
+    from packs_support import weights
+
+    needed = repo.json("add", weights(work / "m.safetensors", seed=5), "--name", "m")["digest"]
+    recipe = next((repo.mvc_dir / "objects").glob(f"*/{needed.split(':')[1][2:]}.recipe"))
+    good = recipe.read_bytes()
+    doc = json.loads(good)
+    name = doc["chunks"][1]["digest"]
+    doc["chunks"][1]["digest"] = name[:-1] + ("0" if name[-1] != "0" else "1")
+    recipe.chmod(0o644)
+    recipe.write_bytes(json.dumps(doc).encode())
+    packs = sorted((repo.mvc_dir / "objects" / "pack").iterdir())
+    before = {p: p.read_bytes() for p in packs}
+    proc = repo("gc", "--grace", "0", check=False)
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert "which the store lacks" in proc.stderr and "m@0.1.0" in proc.stderr
+    assert {p: p.read_bytes() for p in sorted((repo.mvc_dir / "objects" / "pack").iterdir())} == before
+    recipe.write_bytes(good)
+    assert repo.json("verify")["ok"] is True

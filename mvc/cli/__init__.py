@@ -15,13 +15,25 @@ def main() -> None:
 
         sys.stdout.write(f"mvc {__version__}\n")
         sys.exit(0)
-    if argv[:1] == ["__hook"]:  # what mvc's git hooks run: kept off typer's path to stay fast
-        from mvc.cli.hook_run import main as run_hook
+    import signal
 
-        sys.exit(run_hook(argv[1:]))
-    from mvc.cli.app import run
+    try:
+        if argv[:1] == ["__hook"]:  # what mvc's git hooks run: kept off typer's path to stay fast
+            from mvc.cli.hook_run import main as run_hook
 
-    sys.exit(run(argv))
+            code = run_hook(argv[1:])
+        else:
+            from mvc.cli.app import run
+
+            code = run(argv)
+        # Done: a Ctrl-C from here on would only interrupt Python's shutdown, with a traceback
+        # ("Exception ignored in ...") and an exit status that no longer says how it ended.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:  # before a command ran (while Python imported mvc), or just after
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sys.stderr.write("mvc: interrupted\n")
+        code = 130
+    sys.exit(code)
 
 
 def _closed_streams_to_devnull() -> None:

@@ -122,9 +122,14 @@ class PipeClosed(Exception):
         self.error = error
 
 
+class Interrupted(Exception):
+    """Ctrl-C in a command, carried past typer: typer's main turns a KeyboardInterrupt into a
+    silent exit 130, and ``run`` says ``mvc: interrupted`` (docs/exit-codes.md)."""
+
+
 def _guarded(fn):
-    """``fn`` with a BrokenPipeError it raises re-raised as PipeClosed (idempotent: build_app
-    may wrap the same function again)."""
+    """``fn`` with a BrokenPipeError it raises re-raised as PipeClosed, and a KeyboardInterrupt
+    as Interrupted (idempotent: build_app may wrap the same function again)."""
     import functools
 
     if getattr(fn, "mvc_guarded", False):
@@ -136,6 +141,8 @@ def _guarded(fn):
             return fn(*args, **kwargs)
         except BrokenPipeError as exc:
             raise PipeClosed(exc) from exc
+        except KeyboardInterrupt as exc:
+            raise Interrupted() from exc
 
     guarded.mvc_guarded = True  # type: ignore[attr-defined]
     return guarded
@@ -274,6 +281,8 @@ def run(argv: list[str]) -> int:
     command = typer.main.get_command(build_app([name] if name in COMMANDS else None))
     try:
         rv = command.main(args=argv, prog_name="mvc", standalone_mode=False)
+        if rv == 130:  # typer's word for Ctrl-C outside a command (while parsing)
+            sys.stderr.write("mvc: interrupted\n")
         return rv if isinstance(rv, int) else 0
     except MvcError as exc:
         if debug:
@@ -291,7 +300,9 @@ def run(argv: list[str]) -> int:
         return _error("usage", message + hint, 2, as_json)
     except _click.exceptions.ClickException as exc:
         return _error("usage", exc.format_message(), exc.exit_code, as_json)
-    except (typer.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt, Interrupted):
+        if debug:
+            raise
         sys.stderr.write("mvc: interrupted\n")
         return 130
     except (BrokenPipeError, PipeClosed) as exc:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Container, NamedTuple
 from mvc.core import chunking, packs
 from mvc.core.errors import IntegrityError
 from mvc.core.packs import Flusher, chunk_matches, chunk_name, is_chunk_digest
-from mvc.core.pipes import copy_into, drop_cached, quick_switch
+from mvc.core.pipes import copy_into, drop_cached, get_waking, quick_switch
 
 if TYPE_CHECKING:
     from mvc.core.objects import ObjectStore
@@ -152,12 +152,12 @@ class _Chunks:
             t.start()
 
     def _hash(self) -> None:
-        while (item := self.blocks.get()) is not None:
+        while (item := get_waking(self.blocks)) is not None:
             self.whole.update(item[1])
             self.buffers.release(item[0])
 
     def _write(self) -> None:
-        while (item := self.writes.get()) is not None:
+        while (item := get_waking(self.writes)) is not None:
             buf, data = item
             try:
                 if not self.failures:
@@ -345,7 +345,7 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], obje
             raise _corrupt(chunk, recipe.digest, "its bytes do not match its digest")
 
     def stage(q: queue.Queue, work: Callable[[memoryview, ChunkRef], object]) -> None:
-        while (item := q.get()) is not None:
+        while (item := get_waking(q)) is not None:
             buf, data, chunk = item
             try:
                 if not failures:

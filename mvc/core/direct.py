@@ -24,7 +24,7 @@ import os
 import queue
 import threading
 
-from mvc.core.pipes import copy_into
+from mvc.core.pipes import copy_into, get_waking
 
 ALIGN = 4096  # offsets and lengths of direct writes: any logical block size up to a page
 STAGE = 4 << 20  # bytes per write: as fast as 8 MiB writes here, and fewer pages to fault in
@@ -149,7 +149,7 @@ class DirectFile:
 
     # -- the writing thread ----------------------------------------------------------------
     def _run(self) -> None:
-        while (item := self.todo.get()) is not None:
+        while (item := get_waking(self.todo)) is not None:
             buf, offset, n = item
             try:
                 if self.error is None:

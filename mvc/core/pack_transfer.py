@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core.errors import IntegrityError
 from mvc.core.packs import Entry, chunk_matches, decode, encode, runs
-from mvc.core.pipes import quick_switch
+from mvc.core.pipes import get_waking, quick_switch
 from mvc.core.remote_packs import RemotePacks
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class _Pipe:
             t.start()
 
     def _run(self, q: queue.Queue, stage: Callable) -> None:
-        while (item := q.get()) is not None:
+        while (item := get_waking(q)) is not None:
             buf, data, tag = item
             try:
                 if not self.failures:

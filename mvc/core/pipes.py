@@ -59,6 +59,19 @@ def quick_switch() -> Iterator[None]:
                 sys.setswitchinterval(_switch["before"])
 
 
+def get_waking(q: queue.Queue):
+    """``q.get()`` for a thread of a pipeline, looking again every half second. A Ctrl-C that
+    lands in the feeding thread inside ``put`` can take this thread's wake-up with it (between
+    ``threading.Condition.notify`` taking the waiter and releasing it): a plain ``get`` then
+    waits forever for an item already queued, and the feeder's join with it (a pull hung 13
+    minutes, until a second Ctrl-C)."""
+    while True:
+        try:
+            return q.get(timeout=0.5)
+        except queue.Empty:
+            continue
+
+
 def copy_hashing(read: Callable[[int], bytes], write: Callable[[bytes], object],
                   progress: Progress) -> tuple[str, int]:
     """Copy a stream to another in CHUNK pieces, hashing the very bytes written."""
@@ -129,7 +142,7 @@ def pump(src_fd: int, dst_fd: int | None, progress: Progress) -> tuple[str, int]
             free.put(item[0])
 
     def hasher() -> None:
-        while (item := hash_q.get()) is not None:
+        while (item := get_waking(hash_q)) is not None:
             h.update(item[1])
             if dst_fd is not None:
                 write_q.put(item)
@@ -139,7 +152,7 @@ def pump(src_fd: int, dst_fd: int | None, progress: Progress) -> tuple[str, int]
 
     def writer() -> None:
         unsynced = 0
-        while (item := write_q.get()) is not None:
+        while (item := get_waking(write_q)) is not None:
             if not failures:
                 try:
                     write_all(dst_fd, item[1])

@@ -230,3 +230,23 @@ def test_verify_passes_over_what_a_gc_collects_while_it_reads(repo, work):
     out, err = verify.communicate(timeout=60)
     assert verify.returncode == 0, (out, err)
     assert json.loads(out)["problems"] == []
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_ctrl_c_in_a_command_says_interrupted_and_exits_130(repo, work, as_json):
+    """Ctrl-C while a command works (verify, stopped at a stop point with SIGINT pending, then
+    let go): one line, 'mvc: interrupted', exit 130 (docs/exit-codes.md), no traceback. typer
+    turns a KeyboardInterrupt into a silent 130; mvc says why it stopped."""
+    write(work / "m.bin", os.urandom(1 << 20))
+    repo("add", "m.bin", "--name", "m")
+    args = [str(BIN), "verify", *(["--json"] if as_json else [])]
+    proc = subprocess.Popen(args, cwd=repo.cwd, env=dict(repo.env, MVC_STOP_AT="verify:listed"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status = os.waitpid(proc.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status)
+    proc.send_signal(signal.SIGINT)  # pending while stopped, delivered when let go
+    proc.send_signal(signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert err == "mvc: interrupted\n"
+    assert "Traceback" not in out + err

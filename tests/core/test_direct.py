@@ -454,3 +454,20 @@ def test_pack_writer_discard_leaves_nothing(tmp_path, seal):
     assert not done.is_alive(), "PackWriter.discard() hangs"
     assert os.listdir(tmp_dir) == []
     assert not folder.exists() or os.listdir(folder) == []
+
+
+def test_a_pipeline_thread_finds_an_item_whose_wake_up_was_lost():
+    """A Ctrl-C in the feeding thread inside Queue.put can lose the waiting thread's wake-up
+    with the item already queued (a pull hung 13 minutes so): get_waking finds it anyway."""
+    import queue
+
+    q: queue.Queue = queue.Queue()
+    got = []
+    t = threading.Thread(target=lambda: got.append(pipes.get_waking(q)), daemon=True)
+    t.start()
+    time.sleep(0.2)  # waiting in get
+    with q.mutex:  # queued without notify: the interrupted put
+        q.queue.append("item")
+        q.unfinished_tasks += 1
+    t.join(5)
+    assert got == ["item"]

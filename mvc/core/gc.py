@@ -202,7 +202,10 @@ def _pack_plans(store: "ObjectStore", referenced: set[str], protected: set[str],
         return [], set()  # never list (or delete) through a planted link (SPEC §10)
     plans, young = [], set()
     for name, entries in sorted(store.packs.all().items()):
-        unreferenced = {e.digest for e in entries if e.digest not in referenced}
+        end = store.packs.ends.get(name, 0)
+        # cut off by a pack cut short, and held whole elsewhere (a pull brought them again): dead here
+        again = {e.digest for e in entries if e.offset + e.size > end and store.locate(e.digest) is not None}
+        unreferenced = {e.digest for e in entries if e.digest not in referenced or e.digest in again}
         if not unreferenced:
             continue
         try:
@@ -216,7 +219,7 @@ def _pack_plans(store: "ObjectStore", referenced: set[str], protected: set[str],
         dead = sorted(unreferenced - protected)
         if not dead:
             continue
-        kept = [e for e in entries if e.digest in referenced or e.digest in protected]
+        kept = [e for e in entries if (e.digest in referenced or e.digest in protected) and e.digest not in again]
         new = sum(e.size for e in kept) + (len(encode(kept)) if kept else 0)
         plans.append(Plan(name, kept, dead, _files_size(store, name) - new))
     return plans, young

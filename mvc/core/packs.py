@@ -178,6 +178,7 @@ class Packs:
         self.folder = Path(folder)
         self.indexes: dict[str, list[Entry]] = {}
         self.unreadable: dict[str, str] = {}  # name -> why (fsck reports them)
+        self.ends: dict[str, int] = {}  # name -> the pack file's size when its index was read
         self.where: dict[str, tuple[str, int, int]] = {}  # chunk -> (pack, offset, size)
         self._listed = False
         self._paths: dict[str, Path] = {}
@@ -196,6 +197,7 @@ class Packs:
                 return
             for gone in (set(self.indexes) | set(self.unreadable)) - now:
                 self.indexes.pop(gone, None)
+                self.ends.pop(gone, None)
                 self.unreadable.pop(gone, None)
             for name in sorted(now - set(self.indexes) - set(self.unreadable)):
                 try:
@@ -205,13 +207,19 @@ class Packs:
                 except IntegrityError as exc:
                     self.unreadable[name] = exc.message
                     continue
-                pack = self.pack_path(name)
-                if pack.is_file() and not pack.is_symlink():  # an index without its pack holds nothing
+                try:
+                    st = os.lstat(self.pack_path(name))
+                except OSError:  # an index without its pack holds nothing
+                    continue
+                if stat.S_ISREG(st.st_mode):  # nor one whose pack is a symlink, FIFO, folder
                     self.indexes[name] = entries
+                    self.ends[name] = st.st_size
             where: dict[str, tuple[str, int, int]] = {}  # filled, then swapped in: find() does not lock
             for name, entries in self.indexes.items():
+                end = self.ends.get(name, 0)
                 for e in entries:
-                    where.setdefault(e.digest, (name, e.offset, e.size))
+                    if e.offset + e.size <= end:  # a pack cut short holds none of what is past its end
+                        where.setdefault(e.digest, (name, e.offset, e.size))
             self.where = where
             self._listed = True
 

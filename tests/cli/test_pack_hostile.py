@@ -141,6 +141,26 @@ def test_a_lost_pack_is_restored_by_pull(setup):
     assert _sha256(repo.cwd / "out.safetensors") == _sha256(repo.cwd / "a.safetensors")
 
 
+@pytest.mark.parametrize("cut", [1, "half", "all"])
+def test_a_pack_cut_short_is_restored_by_pull_and_gc_drops_the_cut_copies(setup, cut):
+    """A pack truncated (by 1 byte, to half, to nothing) keeps its index: what lies past its end
+    is missing, not 'already there', so pull brings it again into a new pack, checkout reads the
+    new copies, and gc then repacks the short pack without the cut-off entries."""
+    repo = setup.repo
+    pack = _pack_dir(repo.mvc_dir) / f"{pack_of(repo, setup.a)}.pack"
+    size = pack.stat().st_size
+    pack.chmod(0o644)
+    os.truncate(pack, {1: size - 1, "half": size // 2, "all": 0}[cut])
+    assert repo.json("pull", "m@0.1.0")["bytes"] > 0  # before: 'already there', 0 bytes
+    repo("checkout", "m@0.1.0", "-o", "out.safetensors")
+    assert _sha256(repo.cwd / "out.safetensors") == _sha256(repo.cwd / "a.safetensors")
+    repo("gc", "--grace", "0")
+    _verified(repo)
+    repo("fsck")
+    repo("checkout", "m@0.1.1", "-o", "b-out.safetensors")
+    assert _sha256(repo.cwd / "b-out.safetensors") == _sha256(repo.cwd / "b.safetensors")
+
+
 # -- 3. fsck --repair dropped the leftover index, then pull ----------------------------------
 
 def test_pull_restores_the_chunks_after_fsck_dropped_a_leftover_index(setup):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -244,7 +245,7 @@ class ObjectStore(PackedStore):
         ``chunking.CHUNKED_FROM`` bytes or more is kept as a recipe over chunks."""
         from mvc.core import chunked, chunking
 
-        src_fd = os.open(src, os.O_RDONLY)
+        src_fd = open_regular(src)
         try:
             if os.fstat(src_fd).st_size >= chunking.CHUNKED_FROM:
                 return chunked.put_file(self, src_fd, progress)
@@ -417,9 +418,25 @@ class ObjectStore(PackedStore):
             raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
 
 
+def open_regular(path: Path) -> int:
+    """``path`` open for reading, refused (UserError) unless it is a regular file then. The
+    caller checked the path before, but a FIFO renamed over it since would block ``open``
+    until a writer came (an add hung so): opened without blocking, checked on the descriptor."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UserError(f"{path} is no longer a regular file (it was replaced while mvc read it); "
+                            "add it again")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def hash_file(path: Path, progress: Progress = None) -> tuple[str, int]:
     """The digest and size of a file outside the store, read once."""
-    fd = os.open(path, os.O_RDONLY)
+    fd = open_regular(path)
     try:
         hexd, size = _pump(fd, None, progress)
     finally:

@@ -96,10 +96,13 @@ def test_large_export_verifies_and_copies(store, big_file, tmp_path):
 
 
 def test_failed_put_leaves_no_temp_file(store, tmp_path):
-    # reading a directory fails after the temporary file was created
+    # a directory is refused when opened; /proc/self/mem is a regular file whose first read
+    # fails (EIO), after the temporary file was created
     (tmp_path / "adir").mkdir()
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(UserError):
         store.put_file(tmp_path / "adir")
+    with pytest.raises(OSError):
+        store.put_file(Path("/proc/self/mem"))
     assert _tmp_files(store) == []
     assert list(store.iter_digests()) == []
 
@@ -251,3 +254,31 @@ def test_the_store_keeps_a_few_parsed_recipes_not_all(store, tmp_path):
         digest, _ = store.put_file(f)
         assert store.recipe(digest) is not None
     assert len(store._recipes) == store_packs.RECIPES_KEPT
+
+
+@pytest.mark.parametrize("how", ["put_file", "hash_file"])
+def test_a_fifo_where_a_file_was_is_refused_without_blocking(tmp_path, how):
+    """add checks its path, then opens it: a FIFO renamed over the file between the two made
+    open wait for a writer forever. The descriptor is opened without blocking and checked."""
+    import threading
+
+    fifo = tmp_path / "m.bin"
+    os.mkfifo(fifo)
+    store = ObjectStore(tmp_path / "objects", tmp_path / "tmp")
+    call = store.put_file if how == "put_file" else hash_file
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call(fifo)
+        except BaseException as exc:
+            raised.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():  # unblock the open so the thread ends with the test
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail(f"{how} of a FIFO blocks in open")
+    assert len(raised) == 1 and isinstance(raised[0], UserError)
+    assert "no longer a regular file" in raised[0].message

@@ -329,13 +329,14 @@ def store_reader(store) -> TensorReader:
 
 class _RecipeFile(io.RawIOBase):
     """A chunked file read in place (SPEC §5.1): reads and seeks go to the chunk that holds
-    the bytes (in its pack, at its offset there), so a tensor header and the tensors' byte
-    ranges are read without putting the file together. One chunk's file is open at a time."""
+    the bytes, so a tensor header and the tensors' byte ranges are read without putting the
+    file together. Each chunk read is checked against its name first (a corrupt one is exit 3,
+    as for checkout, not a tensor file that looks damaged) and kept while reads stay in it."""
 
     def __init__(self, store, recipe):
         self.store, self.recipe, self.pos = store, recipe, 0
         self.starts = [c.offset for c in recipe.chunks]
-        self.open: tuple[str, int, int] | None = None  # (chunk, fd, offset of its bytes there)
+        self.held: tuple[str, memoryview] | None = None  # the chunk read last: (digest, bytes)
 
     def readable(self) -> bool:
         return True
@@ -351,47 +352,50 @@ class _RecipeFile(io.RawIOBase):
         self.pos = max(0, base + offset)
         return self.pos
 
-    def _chunk_file(self, chunk) -> tuple[int, int]:
+    def _chunk_bytes(self, chunk) -> memoryview:
         from mvc.core.errors import IntegrityError
+        from mvc.core.packs import chunk_matches
 
-        if self.open is None or self.open[0] != chunk.digest:
-            self._close_chunk()
-            try:
-                fd, at, size = self.store.open_chunk(chunk.digest)
-            except IntegrityError:
-                raise IntegrityError(f"chunk {chunk.digest} of object {self.recipe.digest} is missing from "
-                                     "the store; pull it from a remote or run 'mvc fsck'") from None
-            self.open = (chunk.digest, fd, at)
+        if self.held is not None and self.held[0] == chunk.digest:
+            return self.held[1]
+        self.held = None
+
+        def corrupt(why: str) -> IntegrityError:
+            return IntegrityError(f"chunk {chunk.digest} of object {self.recipe.digest} is corrupt: {why}")
+
+        try:
+            fd, at, size = self.store.open_chunk(chunk.digest)
+        except IntegrityError:
+            raise IntegrityError(f"chunk {chunk.digest} of object {self.recipe.digest} is missing from "
+                                 "the store; pull it from a remote or run 'mvc fsck'") from None
+        try:
             if size != chunk.size:
-                raise IntegrityError(f"chunk {chunk.digest} of object {self.recipe.digest} is corrupt: "
-                                     "its size is not what the recipe says")
-        return self.open[1], self.open[2]
+                raise corrupt("its size is not what the recipe says")
+            data = os.pread(fd, size, at)
+        finally:
+            os.close(fd)
+        if len(data) != size:
+            raise corrupt("the file that holds it is shorter than its index says")
+        if not chunk_matches(chunk.digest, data):
+            raise corrupt("its bytes do not match its name")
+        self.held = (chunk.digest, memoryview(data))
+        return self.held[1]
 
     def readinto(self, buffer) -> int:
         import bisect
 
-        from mvc.core.errors import IntegrityError
-
         if self.pos >= self.recipe.size:
             return 0
         chunk = self.recipe.chunks[bisect.bisect_right(self.starts, self.pos) - 1]
-        fd, at = self._chunk_file(chunk)
-        want = min(len(buffer), chunk.offset + chunk.size - self.pos)
-        data = os.pread(fd, want, at + self.pos - chunk.offset)
-        if len(data) != want:
-            raise IntegrityError(f"chunk {chunk.digest} of object {self.recipe.digest} is corrupt: "
-                                 "shorter than its recipe says")
-        buffer[:want] = data
+        data = self._chunk_bytes(chunk)
+        start = self.pos - chunk.offset
+        want = min(len(buffer), chunk.size - start)
+        buffer[:want] = data[start:start + want]
         self.pos += want
         return want
 
-    def _close_chunk(self) -> None:
-        if self.open is not None:
-            os.close(self.open[1])
-            self.open = None
-
     def close(self) -> None:
-        self._close_chunk()
+        self.held = None
         super().close()
 
 

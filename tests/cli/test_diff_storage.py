@@ -78,3 +78,20 @@ def test_storage_is_null_when_a_side_is_not_in_the_store(repo, work):
         shutil.rmtree(sub)
     out = repo.json("diff", "tiny@0.1.0", "tiny@0.1.1")
     assert out["storage"] is None and out["recommendation"] == "RECOMMEND_B"
+
+
+def test_diff_of_a_version_whose_header_chunk_is_corrupt_is_an_integrity_error(repo, work, real_model):
+    """A byte flipped in the chunk that holds the safetensors header (in its pack): diff reads
+    that chunk, so it checks it against its name and says so (exit 3, naming the chunk), as
+    checkout does; before, the tensor file looked damaged and diff exited 0."""
+    from packs_support import flip_byte, store
+
+    _base_and_fine_tune(repo, work, real_model)
+    s = store(repo)
+    digest = repo.json("show", "minilm@0.1.0")["digest"]
+    first = s.recipe(digest).chunks[0]
+    where = s.locate(first.digest)
+    flip_byte(where.path, where.offset + 20)  # inside the JSON header
+    proc = repo("diff", "minilm@0.1.0", "minilm@0.1.1", check=False)
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert first.digest in proc.stderr and "corrupt" in proc.stderr

@@ -174,7 +174,7 @@ def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
         try:
             recipe = store.recipe(digest)
             ok = recipe is not None and chunked.read(store, recipe, None, progress, packed.good) == digest
-        except IntegrityError:
+        except (IntegrityError, PermissionError):  # an unreadable pack is a finding of check_packs
             ok = False
         if ok:
             verified.update(c.digest for c in recipe.chunks)
@@ -213,10 +213,14 @@ def _check_one(store: ObjectStore, digest: str, progress: Progress) -> str | Non
             return None if store.hash_object(digest, progress) == digest else "corrupt"
         except IntegrityError:  # removed while we looked
             return "missing"
+        except PermissionError:
+            return "corrupt"
     try:
         fd, offset, size = store.open_chunk(digest)
     except IntegrityError:
         return "missing"
+    except PermissionError:
+        return "corrupt"
     try:
         data = os.pread(fd, size, offset)
     finally:
@@ -284,6 +288,14 @@ def check_packs(store: ObjectStore, needs: Needs, progress: Progress = None) -> 
             fd = os.open(store.packs.pack_path(name), os.O_RDONLY)
         except FileNotFoundError:  # an index without its pack: fsck names it a stray, and a
             continue  # needed chunk of it is checked (and missing) on its own
+        except OSError as exc:  # unreadable (chmod 000): a problem of its own; check the others
+            used = sorted({who for e in entries for who in needs.by_digest.get(e.digest, ())})
+            findings.append(Finding(f"pack:{name}", "corrupt", tuple(used),
+                                    why=f"pack {name} cannot be read ({exc.strerror}): fix its "
+                                        "permissions, or delete it and pull the versions that need it"))
+            for e in entries:
+                bad.add(e.digest)
+            continue
         try:
             runs, cut = pack_runs(entries, os.fstat(fd).st_size)
             for e in cut:

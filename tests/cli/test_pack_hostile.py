@@ -287,3 +287,34 @@ def test_a_chunk_repeated_in_a_file_is_pulled_once(setup):
     _verified(clone, "dup@0.1.0")
     clone("checkout", "dup@0.1.0", "-o", "out.safetensors")
     assert _sha256(clone.cwd / "out.safetensors") == _sha256(path)
+
+
+def test_an_unreadable_pack_is_a_finding_and_verify_and_fsck_go_on(setup, tmp_path):
+    """A pack file mvc may not read (chmod 000; as root, read through a user namespace, where
+    the permission bits apply): verify and fsck name it and the versions that need its chunks,
+    check everything else and exit 3, where before they stopped at it with exit 1."""
+    import stat as stat_
+
+    repo = setup.repo
+    pack = _pack_dir(repo.mvc_dir) / f"{pack_of(repo, setup.a)}.pack"
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("unshare") is None:
+            pytest.fail("unshare (util-linux) is needed to drop root's read-anything privilege")
+        prefix = ["unshare", "-U"]
+        for p in [repo.cwd.parent, *repo.cwd.parent.rglob("*")]:  # the namespace's nobody reads the rest
+            if not p.is_symlink():
+                p.chmod(p.stat().st_mode | stat_.S_IROTH | stat_.S_IWOTH | (stat_.S_IXOTH if p.is_dir() else 0))
+    pack.chmod(0)
+
+    def run(*args):
+        return subprocess.run([*prefix, str(BIN), *args], cwd=repo.cwd, env=repo.env, capture_output=True,
+                              text=True, timeout=HOSTILE_TIMEOUT)
+
+    for args in (("verify", "--json"), ("fsck", "--json")):
+        proc = run(*args)
+        assert proc.returncode == 3, (args, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr, (args, proc.stderr)
+        said = proc.stdout if args[0] == "verify" else proc.stdout + proc.stderr
+        assert (f"pack:{pack.stem}" if args[0] == "verify" else "cannot be read") in said, (args, said)
+        assert "m@0.1.0" in proc.stdout

@@ -119,13 +119,23 @@ class _Pipe:
             raise self.failures[0]
 
 
+def _open_local(path) -> int:
+    """A file of the local store, open for reading; one it cannot open is the local store's
+    problem (IntegrityError), not the remote's (a remote's writer wraps any OSError as its own)."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise IntegrityError(f"{path} in the local store cannot be read ({exc.strerror}); "
+                             "run 'mvc verify'") from None
+
+
 def _read_local(store: "ObjectStore", digest: str, size: int, buf: bytearray, fds: dict) -> memoryview:
     found = store.locate(digest)
     if found is None:
         raise IntegrityError(f"chunk {digest} is missing from the local store; run 'mvc fsck'")
     key = str(found.path)
     if key not in fds:
-        fds[key] = os.open(found.path, os.O_RDONLY)
+        fds[key] = _open_local(found.path)
     view = memoryview(buf)[:size] if size <= len(buf) else memoryview(bytearray(size))
     n = os.preadv(fds[key], [view], found.offset)
     if n != size or found.size != size:
@@ -215,7 +225,7 @@ def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progre
             # every chunk in a pack of ours that the stat cache knows as written by mvc,
             # unchanged since: the kernel copies the runs
             for path, offset, size in runs(w for _, w in plan.chunks):
-                fd = os.open(path, os.O_RDONLY)
+                fd = _open_local(path)
                 try:
                     copy(fd, offset, size)
                 finally:

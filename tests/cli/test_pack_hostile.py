@@ -297,6 +297,9 @@ def test_an_unreadable_pack_is_a_finding_and_verify_and_fsck_go_on(setup, tmp_pa
 
     repo = setup.repo
     pack = _pack_dir(repo.mvc_dir) / f"{pack_of(repo, setup.a)}.pack"
+    fresh = repo.cwd.parent / "fresh-remote"
+    fresh.mkdir()
+    repo("remote", "add", "fresh", str(fresh))
     prefix: list[str] = []
     if os.geteuid() == 0:
         if shutil.which("unshare") is None:
@@ -318,3 +321,6 @@ def test_an_unreadable_pack_is_a_finding_and_verify_and_fsck_go_on(setup, tmp_pa
         said = proc.stdout if args[0] == "verify" else proc.stdout + proc.stderr
         assert (f"pack:{pack.stem}" if args[0] == "verify" else "cannot be read") in said, (args, said)
         assert "m@0.1.0" in proc.stdout
+    proc = run("push", "-r", "fresh")  # the fault is here, not on the remote
+    assert proc.returncode == 3 and "in the local store cannot be read" in proc.stderr, proc.stderr
+    assert "fresh" not in proc.stderr

@@ -7,6 +7,13 @@ magic string, a version, a header length, a Python-literal header dict (parsed w
 ``ast.literal_eval``, which evaluates literals only) and the array bytes. Each tensor's digest
 is the SHA-256 of its bytes, hashed in chunks straight from the file. Object-dtype npy members
 hold pickles: their bytes are hashed, never interpreted.
+
+A hostile file costs bounded work: an npz whose members overlap (a zip bomb's trick of listing
+one compressed stream many times) or that declares more bytes than ``MAX_ZIP_RATIO`` times its
+size plus ``ZIP_ALLOWANCE`` is refused before anything is decompressed, an ``.npy`` header is at
+most ``MAX_NPY_HEADER`` bytes (numpy's own limit is 10,000), and every way a damaged header or
+member fails (nesting too deep, an undecodable stream, an encrypted member, a name that is not
+valid Unicode) is an ``UnreadableTensorFile``.
 """
 
 from __future__ import annotations
@@ -25,7 +32,17 @@ from typing import BinaryIO
 
 CHUNK = 1 << 20
 MAX_HEADER = 100 << 20  # the safetensors reference implementation's limit
+MAX_NPY_HEADER = 64 << 10  # numpy refuses headers over 10,000 bytes unless told otherwise
+MAX_ZIP_RATIO = 1100  # deflate never expands data more than 1032 times
+ZIP_ALLOWANCE = 64 << 20  # bytes any npz may declare beyond MAX_ZIP_RATIO times its size
 NPY_MAGIC = b"\x93NUMPY"
+ZIP_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature ... name length, extra length
+
+try:  # zipfile's own decoders; a Python built without lzma has no LZMA members to read
+    from lzma import LZMAError
+except ImportError:  # pragma: no cover
+    class LZMAError(Exception):
+        pass
 
 # bytes per element of the safetensors dtypes whose size is a whole number of bytes
 _SAFETENSORS_ITEMSIZE = {
@@ -71,7 +88,8 @@ def read_tensors(path: Path | BinaryIO, fmt: str) -> dict[str, TensorInfo]:
             return _read_npz(path)
     except UnreadableTensorFile:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, LZMAError, EOFError,
+            NotImplementedError) as exc:
         raise UnreadableTensorFile(f"not a readable zip archive ({exc})") from None
     except (ValueError, OverflowError, struct.error) as exc:
         raise UnreadableTensorFile(f"malformed ({exc})") from None
@@ -112,6 +130,8 @@ def _read_safetensors(f: BinaryIO) -> dict[str, TensorInfo]:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise UnreadableTensorFile("the header is not valid UTF-8 JSON") from None
+    except RecursionError:
+        raise UnreadableTensorFile("the header nests too deeply") from None
     if not isinstance(header, dict):
         raise UnreadableTensorFile("the header is not a JSON object")
     data_start = 8 + n
@@ -125,6 +145,7 @@ def _read_safetensors(f: BinaryIO) -> dict[str, TensorInfo]:
         dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
         if not isinstance(dtype, str) or not _is_shape(shape):
             raise UnreadableTensorFile(f"tensor {name!r}: dtype or shape is missing or invalid")
+        _check_unicode(name, dtype)
         if not (isinstance(offsets, list) and len(offsets) == 2 and _is_shape(offsets)
                 and offsets[0] <= offsets[1]):
             raise UnreadableTensorFile(f"tensor {name!r}: data_offsets is invalid")
@@ -153,8 +174,9 @@ def _read_npy_header(f: BinaryIO, member: str) -> tuple[str, bool, tuple[int, ..
         (n,) = struct.unpack("<I", f.read(4))
     else:
         raise UnreadableTensorFile(f"member {member!r}: unknown .npy format version {major}.{magic[7]}")
-    if n > MAX_HEADER:
-        raise UnreadableTensorFile(f"member {member!r}: header of {n} bytes is too large")
+    if n > MAX_NPY_HEADER:
+        raise UnreadableTensorFile(
+            f"member {member!r}: header of {n} bytes is larger than the {MAX_NPY_HEADER}-byte limit")
     raw = f.read(n)
     if len(raw) < n:
         raise UnreadableTensorFile(f"member {member!r}: truncated header")
@@ -169,26 +191,78 @@ def _read_npy_header(f: BinaryIO, member: str) -> tuple[str, bool, tuple[int, ..
     if not _is_shape(shape) or not isinstance(fortran, bool):
         raise UnreadableTensorFile(f"member {member!r}: invalid shape or fortran_order")
     # structured dtypes have a list descr; keep a stable text form of it
-    return (descr if isinstance(descr, str) else repr(descr)), fortran, tuple(shape)
+    descr = descr if isinstance(descr, str) else repr(descr)
+    _check_unicode(descr)
+    return descr, fortran, tuple(shape)
+
+
+def _check_unicode(*texts: str) -> None:
+    """Refuse a name or dtype that no output can hold (JSON allows a lone surrogate)."""
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UnreadableTensorFile("a tensor name or dtype is not valid Unicode") from None
+
+
+def _check_members(f: BinaryIO, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse what would make reading the members cost more than the file: members whose
+    bytes overlap (or share a local header), more declared bytes than the file can honestly
+    hold, an empty name, encryption."""
+    end = 0
+    for info in sorted(members, key=lambda i: i.header_offset):
+        if not info.filename:
+            raise UnreadableTensorFile("a member has an empty name")
+        if info.flag_bits & 0x1:
+            raise UnreadableTensorFile(f"member {info.filename!r} is encrypted")
+        if info.header_offset < end:
+            raise UnreadableTensorFile(
+                f"member {info.filename!r} overlaps the member before it (a zip bomb?)")
+        f.seek(info.header_offset)
+        head = f.read(ZIP_LOCAL_HEADER.size)
+        if len(head) < ZIP_LOCAL_HEADER.size or head[:4] != b"PK\x03\x04":
+            raise UnreadableTensorFile(f"member {info.filename!r}: no local header at its offset")
+        _, name_len, extra_len = ZIP_LOCAL_HEADER.unpack(head)
+        end = info.header_offset + ZIP_LOCAL_HEADER.size + name_len + extra_len + info.compress_size
+    size = f.seek(0, os.SEEK_END)
+    declared = sum(info.file_size for info in members)
+    if declared > MAX_ZIP_RATIO * size + ZIP_ALLOWANCE:
+        raise UnreadableTensorFile(
+            f"its members claim {declared} bytes, too many for a {size}-byte archive (a zip bomb?)")
+
+
+def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, tuple[int, ...], str, int]:
+    """(descr, shape, digest, size) of one ``.npy`` member, streamed (never more than its
+    declared size: zipfile stops there and checks the CRC)."""
+    try:
+        with zf.open(info) as f:
+            descr, _, shape = _read_npy_header(f, info.filename)
+            h = hashlib.sha256()
+            size = 0
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        if exc.errno is not None:  # the disk, not the member: not the file's fault
+            raise
+        # bz2 reports a damaged stream as a bare OSError ("Invalid data stream")
+        raise UnreadableTensorFile(f"member {info.filename!r} cannot be decompressed ({exc})") from None
+    return descr, shape, "sha256:" + h.hexdigest(), size
 
 
 def _read_npz(f: BinaryIO) -> dict[str, TensorInfo]:
     out: dict[str, TensorInfo] = {}
     with zipfile.ZipFile(f) as zf:
-        for info in zf.infolist():
+        members = zf.infolist()
+        _check_members(f, members)
+        for info in members:
             if info.is_dir():
                 continue
             name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            with zf.open(info) as f:
-                descr, _, shape = _read_npy_header(f, info.filename)
-                h = hashlib.sha256()
-                size = 0
-                while chunk := f.read(CHUNK):
-                    h.update(chunk)
-                    size += len(chunk)
+            descr, shape, digest, size = _hash_member(zf, info)
             # an object array is a pickle: compared by the digest of its bytes only
             dtype = "object" if "O" in descr else descr
-            out[name] = TensorInfo(name, dtype, shape, "sha256:" + h.hexdigest(), size)
+            out[name] = TensorInfo(name, dtype, shape, digest, size)
     return out
 
 

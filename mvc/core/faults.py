@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 
 def crash_point(name: str) -> None:
-    """Die at once (SIGKILL: no cleanup, no atexit, no flush) if ``MVC_CRASH_AT == name``."""
+    """Die at once (SIGKILL: no cleanup, no atexit, no flush) if ``MVC_CRASH_AT == name``.
+
+    The signal goes to the calling thread: sent to the process, another thread may take it
+    while this one, back from ``kill``, runs on past the point (a pool thread stopped at
+    ``pull:before-recipe`` was seen holding the repository lock it takes next)."""
     if os.environ.get("MVC_CRASH_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+        signal.pthread_kill(threading.get_ident(), signal.SIGKILL)
     if os.environ.get("MVC_STOP_AT") == name:  # frozen until SIGCONT: a race made certain
-        os.kill(os.getpid(), signal.SIGSTOP)
+        signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)

@@ -223,6 +223,13 @@ class Packs:
             self.where = where
             self._listed = True
 
+    def forget(self, name: str) -> None:
+        """Read pack ``name`` again at the next ``refresh``: a pack of that name was put in its place
+        (the same chunks again, over a pack cut short), so what is known of its size is stale."""
+        with self.lock:
+            for known in (self.indexes, self.ends, self.unreadable):
+                known.pop(name, None)
+
     def find(self, digest: str) -> Located | None:
         if not self._listed:
             self.refresh()

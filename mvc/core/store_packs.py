@@ -114,6 +114,7 @@ class PackedStore:
             return None
         name, st = done
         self._mine(st, self.packs.pack_path(name), "pack:" + name)
+        self.packs.forget(name)  # it may have replaced a pack of that name cut short
         self.packs.refresh()
         return name
 

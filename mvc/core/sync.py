@@ -3,8 +3,11 @@ materialising the pointer files committed to git (``mvc checkout`` with no ref).
 
 What moves is what the versions need (integrity.needed_objects); what is there already
 on the other side is skipped. A directory's manifest is fetched before the files it lists
-are known. Nothing here takes the repository lock: objects are content-addressed, written
-through a temporary name and verified, so a transfer never changes what a version means.
+are known. Objects are content-addressed, written through a temporary name and verified, so
+a transfer never changes what a version means, and it runs without the repository lock, but
+for one step: a pull writes a recipe under the lock, once it has seen there that every chunk
+the recipe names is in the store, so a ``mvc gc`` cannot take chunks that no recipe names yet
+between that check and the write (gc.py; chunks gone meanwhile are fetched again).
 
 A transfer is a list of objects with their sizes (``Item``): the other side is asked which it
 lacks, the total is announced, and several move at once on a thread pool (``transfer.jobs``;
@@ -21,8 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core import refs
-from mvc.core.errors import ConflictError, MvcError, UserError
+from mvc.core.errors import ConflictError, IntegrityError, MvcError, UserError
+from mvc.core.faults import crash_point
 from mvc.core.integrity import Artifact, artifact_needs, needed_objects
+from mvc.core.lock import RepoLock
 
 if TYPE_CHECKING:
     from mvc.core.artifacts import Written
@@ -70,6 +75,8 @@ class _Mover:
         self.moved: list[str] = []
         self.seen: set[str] = set()
         self.recipes: dict[str, "Recipe"] = {}  # pull: the remote's recipes of files to fetch
+        self.session = session  # pull: its repository lock guards the writing of a recipe
+        self.recipe_lock = threading.Lock()  # pull: one recipe written at a time (under the repository lock)
         self.known: set[str] = set()  # pull: recipes this machine wrote there (the stat cache says)
         self.rows: dict[str, tuple] = {}  # pull: stat-cache rows of the other recipes, once verified
         self.staged: list[tuple[str, str]] = []  # pull: (tmp, digest) of small objects to commit
@@ -233,14 +240,33 @@ class _Mover:
         # machine wrote the recipe there: the store's own, checked when it was made.
         if self.cache is not None and recipe.digest in self.rows:  # verified: the next pull trusts it
             self.cache.put_many([self.rows[recipe.digest]])
-        self.store.put_recipe(recipe)
-        return len(data)
+        crash_point("pull:before-recipe")
+        with self.recipe_lock:
+            for _ in range(RECIPE_TRIES):
+                with RepoLock(self.session.layout.lock, self.session.lock_timeout()):  # gc collects under it
+                    if _chunks_here(self.store, recipe):
+                        self.store.put_recipe(recipe)
+                        return len(data)
+                self._move_chunks([recipe])  # a gc took some since they came: fetch them again
+        raise IntegrityError(f"the chunks of {recipe.digest} kept disappearing from the local store while "
+                             "they were pulled (a 'mvc gc' running meanwhile?); its recipe was not kept. "
+                             "Run 'mvc pull' again")
 
     def fetch(self, digest: str) -> None:
         self.move([digest])
 
     def result(self) -> Transfer:
         return Transfer(self.remote.name, self.remote.location, tuple(self.moved), self.skipped, self.bytes)
+
+
+RECIPE_TRIES = 3  # a pull fetches a recipe's chunks again this many times at most (gc took them)
+
+
+def _chunks_here(store, recipe: "Recipe") -> bool:
+    """True when every chunk ``recipe`` names is in the store now (the pack folder re-read)."""
+    store.packs.refresh()
+    found = [store.locate(c.digest) for c in recipe.chunks]
+    return None not in found and all(os.path.isfile(p) for p in {f.path for f in found})
 
 
 def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None = None,

@@ -1,7 +1,8 @@
 """Regressions from the hostile probe of pack storage (SPEC §5.1, issue 13; commit 5c399cb):
 files planted as a pack index, a pack lost with its index kept (here or on a remote), an index
-deleted by hand, a pack checked only in part, a forged remote recipe and a chunk repeated in
-one file. Each test works on its own copy of one repository and its directory remote."""
+deleted by hand, a pack checked only in part, a forged remote recipe, a chunk repeated in one
+file, and a gc between a pull's packs and its recipe. Each test works on its own copy of one
+repository and its directory remote."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from typing import NamedTuple
@@ -324,3 +326,30 @@ def test_an_unreadable_pack_is_a_finding_and_verify_and_fsck_go_on(setup, tmp_pa
     proc = run("push", "-r", "fresh")  # the fault is here, not on the remote
     assert proc.returncode == 3 and "in the local store cannot be read" in proc.stderr, proc.stderr
     assert "fresh" not in proc.stderr
+
+
+# -- 9. a gc between a pull's packs and its recipe (second probe) -----------------------------
+
+def test_a_gc_between_a_pulls_packs_and_its_recipe_leaves_no_recipe_without_chunks(setup):
+    """A pull stopped after committing its packs, before writing the recipe that names them;
+    gc --grace 0 then takes those packs (no recipe names them yet). Before, the pull went on to
+    keep the recipe, exit 0, and verify said exit 3 (every chunk missing): a pull writes a recipe
+    under the repository lock once every chunk is seen there, and fetches again what gc took."""
+    clone = _clone(setup)
+    pack_dir = _pack_dir(clone.mvc_dir)
+    pull = subprocess.Popen([str(BIN), "pull", "m@0.1.0"], cwd=clone.cwd,
+                            env=dict(clone.env, MVC_STOP_AT="pull:before-recipe"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status = os.waitpid(pull.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), pull.communicate()
+    try:
+        assert list(pack_dir.glob("*.idx"))  # the pull's packs are in, named by no recipe yet
+        clone("gc", "--grace", "0")
+        assert not list(pack_dir.glob("*.idx"))  # gc took them
+    finally:
+        pull.send_signal(signal.SIGCONT)
+    out, err = pull.communicate(timeout=HOSTILE_TIMEOUT)
+    assert pull.returncode == 0, (out, err)
+    _verified(clone, "m@0.1.0")
+    clone("checkout", "m@0.1.0", "-o", "out.safetensors")
+    assert _sha256(clone.cwd / "out.safetensors") == _sha256(setup.repo.cwd / "a.safetensors")

@@ -353,3 +353,29 @@ def test_a_gc_between_a_pulls_packs_and_its_recipe_leaves_no_recipe_without_chun
     _verified(clone, "m@0.1.0")
     clone("checkout", "m@0.1.0", "-o", "out.safetensors")
     assert _sha256(clone.cwd / "out.safetensors") == _sha256(setup.repo.cwd / "a.safetensors")
+
+
+# -- 10. a recipe replaced by another file's (second probe) ------------------------------------
+
+def test_push_checks_chunks_by_name_and_verify_checks_the_whole_file(setup):
+    """m@0.1.1's recipe replaced by m@0.1.0's, its digest field rewritten: every chunk exists and
+    matches its name, but together they do not make the file. push checks the chunks it reads
+    against their names, not the whole file's SHA-256 (docs/storage.md: that would be a second
+    pass over every byte), so it sends it, exit 0; 'mvc verify' is what finds it (exit 3), and a
+    pull refuses it (it checks the whole file as the chunks arrive)."""
+    repo = setup.repo
+    objects = repo.mvc_dir / "objects"
+    forged = objects / setup.b[7:9] / (setup.b[9:] + ".recipe")
+    doc = json.loads((objects / setup.a[7:9] / (setup.a[9:] + ".recipe")).read_text())
+    doc["digest"] = setup.b
+    forged.chmod(0o644)
+    forged.write_text(json.dumps(doc))
+    fresh = repo.cwd.parent / "fresh-remote"
+    repo("remote", "add", "fresh", str(fresh))
+    assert _run(repo, "push", "m@0.1.1", "-r", "fresh").returncode == 0
+    proc = _run(repo, "verify", "m@0.1.1")
+    assert proc.returncode == 3 and setup.b in proc.stdout + proc.stderr, (proc.stdout, proc.stderr)
+    clone = _clone(setup)
+    proc = _run(clone, "pull", "m@0.1.1", "-r", "fresh")
+    assert proc.returncode == 3 and "arrived corrupt" in proc.stderr, proc.stderr
+    assert not list((clone.mvc_dir / "objects").glob("??/*.recipe"))

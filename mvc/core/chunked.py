@@ -312,7 +312,7 @@ def _open_chunk(store: "ObjectStore", chunk: ChunkRef, of: str) -> tuple[int, in
         raise _missing(chunk, of) from None
     if size != chunk.size:
         os.close(fd)
-        raise _corrupt(chunk, of, "its size is not what the recipe says")
+        raise _corrupt(chunk, of, "its size in the pack index is not what the recipe says")
     return fd, offset
 
 
@@ -380,7 +380,8 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], obje
             finally:
                 os.close(fd)
             if len(data) != chunk.size:
-                raise _corrupt(chunk, recipe.digest, "its size is not what the recipe says")
+                raise _corrupt(chunk, recipe.digest, "the file that holds it is shorter than its index "
+                               "says; run 'mvc verify', then pull the version again")
             if buf is not None:
                 buffers.hold(buf, len(stages))
             for q, _ in stages:

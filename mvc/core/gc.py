@@ -11,7 +11,8 @@ takes the repository lock, so that hashing a large model does not block everyone
    repacked away or deleted with its pack is seen to be gone);
 3. objects younger than a grace period (``gc.grace_seconds``, default 600, or ``--grace``; by file
    mtime; storing an object that exists already refreshes its mtime) are kept, which covers
-   writers that do not re-check (``--store-data`` inputs, transfers from a remote). A pack's
+   writers that do not re-check (``--store-data`` inputs, a pull's whole objects; a pull
+   re-checks a recipe's chunks under the lock, as add does). A pack's
    age is its index's mtime: an add that reuses a chunk of a pack touches the index, and a
    chunk named by a recipe younger than the grace period lives too.
 

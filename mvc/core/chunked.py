@@ -298,7 +298,7 @@ def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tu
 
 # -- reading ------------------------------------------------------------------------------
 
-def _open_chunk(store: "ObjectStore", chunk: ChunkRef, of: str) -> tuple[int, int]:
+def open_recipe_chunk(store: "ObjectStore", chunk: ChunkRef, of: str) -> tuple[int, int]:
     """A descriptor of the file that holds the chunk (the caller closes it) and the chunk's
     offset in it. One per chunk, on purpose: kept open across chunks, a descriptor's read-ahead
     (8 MiB here) fills fresh page-cache pages before the chunk read last leaves the cache, and
@@ -312,7 +312,7 @@ def _open_chunk(store: "ObjectStore", chunk: ChunkRef, of: str) -> tuple[int, in
         raise _missing(chunk, of) from None
     if size != chunk.size:
         os.close(fd)
-        raise _corrupt(chunk, of, "its size in the pack index is not what the recipe says")
+        raise chunk_corrupt(chunk, of, "its size in the pack index is not what the recipe says")
     return fd, offset
 
 
@@ -321,7 +321,10 @@ def _missing(chunk: ChunkRef, of: str) -> IntegrityError:
                           "pull it from a remote or run 'mvc fsck'")
 
 
-def _corrupt(chunk: ChunkRef, of: str, why: str) -> IntegrityError:
+CUT_SHORT = "the file that holds it is shorter than its index says; run 'mvc verify', then pull the version again"
+
+
+def chunk_corrupt(chunk: ChunkRef, of: str, why: str) -> IntegrityError:
     return IntegrityError(f"chunk {chunk.digest} of object {of} is corrupt: {why}")
 
 
@@ -342,7 +345,7 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], obje
 
     def check(data: memoryview, chunk: ChunkRef) -> None:
         if not chunk_matches(chunk.digest, data):
-            raise _corrupt(chunk, recipe.digest, "its bytes do not match its digest")
+            raise chunk_corrupt(chunk, recipe.digest, "its bytes do not match its digest")
 
     def stage(q: queue.Queue, work: Callable[[memoryview, ChunkRef], object]) -> None:
         while (item := get_waking(q)) is not None:
@@ -369,7 +372,7 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], obje
         for chunk in recipe.chunks:
             if failures:
                 break
-            fd, at = _open_chunk(store, chunk, recipe.digest)
+            fd, at = open_recipe_chunk(store, chunk, recipe.digest)
             try:
                 if chunk.size <= buffers.size:
                     buf = buffers.free.get()
@@ -380,8 +383,7 @@ def read(store: "ObjectStore", recipe: Recipe, sink: Callable[[memoryview], obje
             finally:
                 os.close(fd)
             if len(data) != chunk.size:
-                raise _corrupt(chunk, recipe.digest, "the file that holds it is shorter than its index "
-                               "says; run 'mvc verify', then pull the version again")
+                raise chunk_corrupt(chunk, recipe.digest, CUT_SHORT)
             if buf is not None:
                 buffers.hold(buf, len(stages))
             for q, _ in stages:
@@ -436,6 +438,6 @@ def _runs(store: "ObjectStore", recipe: Recipe) -> list[tuple[str, int, int]]:
         if there is None:
             raise _missing(chunk, recipe.digest)
         if there.size != chunk.size:
-            raise _corrupt(chunk, recipe.digest, "its size is not what the recipe says")
+            raise chunk_corrupt(chunk, recipe.digest, "its size is not what the recipe says")
         where.append(there)
     return packs.runs(where)

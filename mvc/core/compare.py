@@ -353,31 +353,21 @@ class _RecipeFile(io.RawIOBase):
         return self.pos
 
     def _chunk_bytes(self, chunk) -> memoryview:
-        from mvc.core.errors import IntegrityError
+        from mvc.core.chunked import CUT_SHORT, chunk_corrupt, open_recipe_chunk
         from mvc.core.packs import chunk_matches
 
         if self.held is not None and self.held[0] == chunk.digest:
             return self.held[1]
         self.held = None
-
-        def corrupt(why: str) -> IntegrityError:
-            return IntegrityError(f"chunk {chunk.digest} of object {self.recipe.digest} is corrupt: {why}")
-
+        fd, at = open_recipe_chunk(self.store, chunk, self.recipe.digest)
         try:
-            fd, at, size = self.store.open_chunk(chunk.digest)
-        except IntegrityError:
-            raise IntegrityError(f"chunk {chunk.digest} of object {self.recipe.digest} is missing from "
-                                 "the store; pull it from a remote or run 'mvc fsck'") from None
-        try:
-            if size != chunk.size:
-                raise corrupt("its size is not what the recipe says")
-            data = os.pread(fd, size, at)
+            data = os.pread(fd, chunk.size, at)
         finally:
             os.close(fd)
-        if len(data) != size:
-            raise corrupt("the file that holds it is shorter than its index says")
+        if len(data) != chunk.size:
+            raise chunk_corrupt(chunk, self.recipe.digest, CUT_SHORT)
         if not chunk_matches(chunk.digest, data):
-            raise corrupt("its bytes do not match its name")
+            raise chunk_corrupt(chunk, self.recipe.digest, "its bytes do not match its digest")
         self.held = (chunk.digest, memoryview(data))
         return self.held[1]
 

@@ -105,8 +105,10 @@ class ObjectStore(PackedStore):
             chunks = self.chunks_of(digest)
         except IntegrityError:  # an unreadable recipe: store the file again
             return False
-        if chunks is None:
-            return False
+        return chunks is not None and self.holds_chunks(chunks)
+
+    def holds_chunks(self, chunks: "list[ChunkRef] | tuple[ChunkRef, ...]") -> bool:
+        """True when every one of ``chunks`` is in the store now (the pack folder read again)."""
         self.packs.refresh()
         found = [self.locate(c.digest) for c in chunks]
         # a pack whose index is there but not its file (removed, or never renamed in) holds nothing

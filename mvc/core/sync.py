@@ -244,7 +244,7 @@ class _Mover:
         with self.recipe_lock:
             for _ in range(RECIPE_TRIES):
                 with RepoLock(self.session.layout.lock, self.session.lock_timeout()):  # gc collects under it
-                    if _chunks_here(self.store, recipe):
+                    if self.store.holds_chunks(recipe.chunks):
                         self.store.put_recipe(recipe)
                         return len(data)
                 self._move_chunks([recipe])  # a gc took some since they came: fetch them again
@@ -260,13 +260,6 @@ class _Mover:
 
 
 RECIPE_TRIES = 3  # a pull fetches a recipe's chunks again this many times at most (gc took them)
-
-
-def _chunks_here(store, recipe: "Recipe") -> bool:
-    """True when every chunk ``recipe`` names is in the store now (the pack folder re-read)."""
-    store.packs.refresh()
-    found = [store.locate(c.digest) for c in recipe.chunks]
-    return None not in found and all(os.path.isfile(p) for p in {f.path for f in found})
 
 
 def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None = None,

@@ -344,8 +344,18 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
 def _must_exist(path: Path, what: str) -> None:
     if not os.path.lexists(path):
         raise UserError(f"{what} {path} does not exist; check the path")
-    if not path.exists():
-        raise UserError(f"{what} {path} is a broken symlink")
+    try:
+        os.stat(path)
+    except OSError as exc:  # a symlink to nothing, or in a loop; or a folder on the way unreadable
+        import errno
+
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{what} {path} is a symlink loop (its links lead back to themselves); "
+                            "point it at a file or directory, or remove it") from None
+        if not os.path.islink(path):
+            raise UserError(f"cannot read {what} {path} ({exc.strerror}); make it readable") from None
+        raise UserError(f"{what} {path} is a symlink to {os.readlink(path)!r}, which does not exist; "
+                        "point it at a file or directory, or remove it") from None
     from mvc.core.inputs import check_input
 
     check_input(path, what)  # a FIFO or a device would block or never end (SPEC §10)

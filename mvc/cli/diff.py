@@ -27,7 +27,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit, fields, fmt_value, line, piped, table
+from mvc.cli.output import console, emit, fields, fmt_value, line, one_line, piped, table
 
 _REF_HELP = "NAME, NAME@VERSION, NAME@TAG, NAME@CHANNEL or sha256:PREFIX."
 
@@ -91,7 +91,10 @@ def _verdict(m: dict) -> tuple[str, str]:
 def _render(d) -> None:
     """Sections of records, then a summary. In a pipe each record is one line that starts
     with its kind (``metric``, ``param``, ``file``, ``tensor FILE``, ``unreadable``) and
-    the summary is NAME<TAB>VALUE lines; on a terminal each section is a table."""
+    the summary is NAME<TAB>VALUE lines; on a terminal each section is a table, and the names
+    read from inside files (tensors, their dtypes) and the paths are shown on one line each,
+    their control characters escaped, so that a hostile name cannot forge a row."""
+    name = (lambda text: text) if piped() else one_line  # a pipe's cells are escaped anyway
     sections: list[tuple[list[str], str, list[str], list[list]]] = []
     metrics = [[name, m["a"], m["b"], ("n/a" if m["diff"] is None else f"{m['diff']:+.6g}", _verdict(m)[1]),
                 _verdict(m)]
@@ -107,20 +110,21 @@ def _render(d) -> None:
     if params:
         sections.append((["param"], "params", ["param", "A", "B", "change"], params))
     a = d.artifacts
-    files = [[path, (word, style)] for key, word, style in _CHANGES for path in a[key]]
+    files = [[name(path), (word, style)] for key, word, style in _CHANGES for path in a[key]]
     if files:
         sections.append((["file"], "files", ["path", "change"], files))
     summary: list[tuple[str, object]] = [("unchanged files", a["unchanged"])]
     for path, t in d.tensors.items():
-        rows = [[f"({side.upper()} unreadable)", (why, "red")] for side, why in t["errors"].items()]
-        rows += [[name, (word, style)] for key, word, style in _CHANGES for name in t[key]]
-        for name, shapes in t["reshaped"].items():
+        rows = [[f"({side.upper()} unreadable)", (name(why), "red")] for side, why in t["errors"].items()]
+        rows += [[name(tensor), (word, style)] for key, word, style in _CHANGES for tensor in t[key]]
+        for tensor, shapes in t["reshaped"].items():
             sa, sb = shapes["a"], shapes["b"]
-            rows.append([name, (f"reshaped {sa['dtype']}{sa['shape']} -> {sb['dtype']}{sb['shape']}", "yellow")])
+            rows.append([name(tensor), (name(f"reshaped {sa['dtype']}{sa['shape']} -> {sb['dtype']}{sb['shape']}"),
+                                        "yellow")])
         if rows:
-            sections.append((["tensor", path], f"tensors in {path}", ["tensor", "change"], rows))
-        summary.append(("unchanged tensors", f"{t['unchanged']} in {path}"))
-    unreadable = [[u["side"].upper(), u["path"], (u["error"], "red")] for u in d.unreadable
+            sections.append((["tensor", path], f"tensors in {name(path)}", ["tensor", "change"], rows))
+        summary.append(("unchanged tensors", f"{t['unchanged']} in {name(path)}"))
+    unreadable = [[u["side"].upper(), name(u["path"]), (name(u["error"]), "red")] for u in d.unreadable
                   if not any(u["path"] in key for key in d.tensors)]
     if unreadable:
         sections.append((["unreadable"], "unreadable", ["side", "path", "error"], unreadable))

@@ -11,7 +11,9 @@ A value holding a tab, a newline or another control character would break a line
 two records, so in a pipe such characters are written the way PostgreSQL's COPY text
 format and ``mysql --batch`` write them: ``\\t``, ``\\n``, ``\\r``, other control characters
 as ``\\xHH``, and a backslash as ``\\\\`` so that the escaping can be undone. An empty cell
-prints as ``-`` so that no line ends in a blank.
+prints as ``-`` so that no line ends in a blank. Unicode's line separators and its bidirectional
+controls (which make a terminal show text in another order than it is, "Trojan Source") are
+written ``\\uHHHH`` everywhere, on a terminal too.
 """
 
 from __future__ import annotations
@@ -106,7 +108,13 @@ def _escapes(keep: str) -> dict[int, str]:
     codes = {c: f"\\x{c:02x}" for c in [*range(32), *range(127, 160)] if chr(c) not in keep}
     codes.update({ord(c): e for c, e in (("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")) if c not in keep})
     codes.update({c: f"\\u{c:04x}" for c in (0x2028, 0x2029)})  # line breaks to str.splitlines()
+    codes.update({c: f"\\u{c:04x}" for c in _BIDI})
     return codes
+
+
+# the bidirectional embeddings, overrides and isolates (Unicode TR9), which reorder what follows
+# them; the marks (U+200E, U+200F) do not, and right-to-left text needs them
+_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
 
 
 _CELL = {ord("\\"): "\\\\", **_escapes("")}  # a value in a pipe: reversible
@@ -126,6 +134,14 @@ def printable(value: Any) -> str:
     """A value for a terminal: control characters escaped, line breaks kept, ``-`` when empty."""
     text = value if isinstance(value, str) else fmt_value(value)
     return text.translate(_SCREEN) if text else "-"
+
+
+def one_line(value: Any) -> str:
+    """A name read from inside a file (a tensor, an archive member) or a path, for a terminal:
+    every control character, line break and bidi control escaped, so that a hostile name
+    cannot start a row of its own or hide what follows it. Pipes need not: cell() escapes."""
+    text = value if isinstance(value, str) else fmt_value(value)
+    return text.translate(_LINE)
 
 
 def say(message: str) -> None:

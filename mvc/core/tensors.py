@@ -13,7 +13,10 @@ one compressed stream many times) or that declares more bytes than ``MAX_ZIP_RAT
 size plus ``ZIP_ALLOWANCE`` is refused before anything is decompressed, an ``.npy`` header is at
 most ``MAX_NPY_HEADER`` bytes (numpy's own limit is 10,000), and every way a damaged header or
 member fails (nesting too deep, an undecodable stream, an encrypted member, a name that is not
-valid Unicode) is an ``UnreadableTensorFile``.
+valid Unicode) is an ``UnreadableTensorFile``. So is a safetensors header that holds more JSON
+values than ``chunk_formats.MAX_HEADER_VALUES`` or an npz of more than
+``chunk_formats.MAX_ZIP_MEMBERS`` members, refused before either is parsed into Python objects
+(which would take 20 times their bytes).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from mvc.core.chunk_formats import safetensors_header, zip_directory
 
 CHUNK = 1 << 20
 MAX_HEADER = 100 << 20  # the safetensors reference implementation's limit
@@ -127,13 +132,13 @@ def _read_safetensors(f: BinaryIO) -> dict[str, TensorInfo]:
         raise UnreadableTensorFile(f"truncated: header of {n} bytes but the file has {size} bytes")
     raw = f.read(n)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        header = safetensors_header(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
         raise UnreadableTensorFile("the header is not valid UTF-8 JSON") from None
     except RecursionError:
         raise UnreadableTensorFile("the header nests too deeply") from None
-    if not isinstance(header, dict):
-        raise UnreadableTensorFile("the header is not a JSON object")
+    except ValueError as exc:  # too many values to parse, not an object, an integer too long
+        raise UnreadableTensorFile(str(exc)) from None
     data_start = 8 + n
     data_size = size - data_start
     out: dict[str, TensorInfo] = {}
@@ -250,8 +255,18 @@ def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, tuple
     return descr, shape, "sha256:" + h.hexdigest(), size
 
 
+def _read_at(f: BinaryIO, at: int, n: int) -> bytes:
+    f.seek(at)
+    return f.read(n)
+
+
 def _read_npz(f: BinaryIO) -> dict[str, TensorInfo]:
     out: dict[str, TensorInfo] = {}
+    size = f.seek(0, os.SEEK_END)
+    try:  # counted first, one integer a member: zipfile makes an object of each
+        zip_directory(lambda at, n: _read_at(f, at, n), size)
+    except (ValueError, struct.error, EOFError) as exc:
+        raise UnreadableTensorFile(f"not a readable zip archive ({exc})") from None
     with zipfile.ZipFile(f) as zf:
         members = zf.infolist()
         _check_members(f, members)

@@ -94,7 +94,6 @@ def _render(d) -> None:
     the summary is NAME<TAB>VALUE lines; on a terminal each section is a table, and the names
     read from inside files (tensors, their dtypes) and the paths are shown on one line each,
     their control characters escaped, so that a hostile name cannot forge a row."""
-    name = (lambda text: text) if piped() else one_line  # a pipe's cells are escaped anyway
     sections: list[tuple[list[str], str, list[str], list[list]]] = []
     metrics = [[name, m["a"], m["b"], ("n/a" if m["diff"] is None else f"{m['diff']:+.6g}", _verdict(m)[1]),
                 _verdict(m)]
@@ -110,21 +109,21 @@ def _render(d) -> None:
     if params:
         sections.append((["param"], "params", ["param", "A", "B", "change"], params))
     a = d.artifacts
-    files = [[name(path), (word, style)] for key, word, style in _CHANGES for path in a[key]]
+    files = [[one_line(path), (word, style)] for key, word, style in _CHANGES for path in a[key]]
     if files:
         sections.append((["file"], "files", ["path", "change"], files))
     summary: list[tuple[str, object]] = [("unchanged files", a["unchanged"])]
     for path, t in d.tensors.items():
-        rows = [[f"({side.upper()} unreadable)", (name(why), "red")] for side, why in t["errors"].items()]
-        rows += [[name(tensor), (word, style)] for key, word, style in _CHANGES for tensor in t[key]]
+        rows = [[f"({side.upper()} unreadable)", (one_line(why), "red")] for side, why in t["errors"].items()]
+        rows += [[one_line(tensor), (word, style)] for key, word, style in _CHANGES for tensor in t[key]]
         for tensor, shapes in t["reshaped"].items():
             sa, sb = shapes["a"], shapes["b"]
-            rows.append([name(tensor), (name(f"reshaped {sa['dtype']}{sa['shape']} -> {sb['dtype']}{sb['shape']}"),
-                                        "yellow")])
+            change = f"reshaped {sa['dtype']}{sa['shape']} -> {sb['dtype']}{sb['shape']}"
+            rows.append([one_line(tensor), (one_line(change), "yellow")])
         if rows:
-            sections.append((["tensor", path], f"tensors in {name(path)}", ["tensor", "change"], rows))
-        summary.append(("unchanged tensors", f"{t['unchanged']} in {name(path)}"))
-    unreadable = [[u["side"].upper(), name(u["path"]), (name(u["error"]), "red")] for u in d.unreadable
+            sections.append((["tensor", path], f"tensors in {one_line(path)}", ["tensor", "change"], rows))
+        summary.append(("unchanged tensors", f"{t['unchanged']} in {one_line(path)}"))
+    unreadable = [[u["side"].upper(), one_line(u["path"]), (one_line(u["error"]), "red")] for u in d.unreadable
                   if not any(u["path"] in key for key in d.tensors)]
     if unreadable:
         sections.append((["unreadable"], "unreadable", ["side", "path", "error"], unreadable))

@@ -137,11 +137,12 @@ def printable(value: Any) -> str:
 
 
 def one_line(value: Any) -> str:
-    """A name read from inside a file (a tensor, an archive member) or a path, for a terminal:
-    every control character, line break and bidi control escaped, so that a hostile name
-    cannot start a row of its own or hide what follows it. Pipes need not: cell() escapes."""
+    """A name read from inside a file (a tensor, an archive member) or a path, as a table's or
+    a field's value: on a terminal every control character, line break and bidi control
+    escaped, so that a hostile name cannot start a row of its own or hide what follows it; in
+    a pipe as it is, since cell() escapes it there (reversibly)."""
     text = value if isinstance(value, str) else fmt_value(value)
-    return text.translate(_LINE)
+    return text if piped() else text.translate(_LINE)
 
 
 def say(message: str) -> None:

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import emit, fields, human_size, line, piped, table
+from mvc.cli.output import emit, fields, human_size, line, one_line, piped, table
 
 
 def show(
@@ -45,12 +45,14 @@ def show(
                 rows.append((f"env {k}", v.env[k]))
         for kind in ("data", "code"):
             for item in v.lineage[kind]:
-                rows.append((kind, f"{item['path']} ({item['digest']})"))
+                rows.append((kind, f"{one_line(item['path'])} ({item['digest']})"))
         for parent in v.lineage["parents"]:
             rows.append(("from", parent))
         fields(rows)
         if v.kind == "directory":
-            files = [[e["path"], e["size"], e.get("digest") or "-> " + e.get("target", "")] for e in v.files]
+            # a file's name, one line on a terminal, whatever the folder's owner named it
+            files = [[one_line(e["path"]), e["size"], e.get("digest") or "-> " + one_line(e.get("target", ""))]
+                     for e in v.files]
             if piped():  # records of their own kind after the NAME<TAB>VALUE lines
                 for f in files:
                     line("file", *f)

@@ -175,3 +175,17 @@ def test_a_proc_file_and_a_symlink_loop_are_clear_errors(repo, work):
     os.symlink("nowhere", work / "c")
     proc = repo.fail("add", "c", "--name", "c")
     assert "model path c is a symlink to 'nowhere', which does not exist" in proc.stderr
+
+
+def test_show_escapes_file_names_of_a_folder_on_a_terminal(repo, work):
+    model = work / "d"
+    model.mkdir()
+    (model / "evil\nforged\tx").write_bytes(b"a")
+    (model / "bi\u202edi").write_bytes(b"b")
+    repo("add", "d", "--name", "d")
+    shown = on_terminal(["show", "d"], work, dict(repo.env, TERM="xterm-256color"), 160).replace("\r\n", "\n")
+    paths = [ln.split()[0] for ln in shown.splitlines() if "sha256:" in ln and not ln.startswith(("\x1b", "digest"))]
+    assert paths == ["bi\\u202edi", "evil\\nforged\\tx"], shown
+    assert "\u202e" not in shown and "\nforged" not in shown
+    piped = [ln for ln in repo("show", "d").stdout.splitlines() if ln.startswith("file\t")]
+    assert [ln.split("\t")[1] for ln in piped] == ["bi\\u202edi", "evil\\nforged\\tx"]

@@ -189,3 +189,36 @@ def test_show_escapes_file_names_of_a_folder_on_a_terminal(repo, work):
     assert "\u202e" not in shown and "\nforged" not in shown
     piped = [ln for ln in repo("show", "d").stdout.splitlines() if ln.startswith("file\t")]
     assert [ln.split("\t")[1] for ln in piped] == ["bi\\u202edi", "evil\\nforged\\tx"]
+
+
+def test_the_zip_directory_walk_finds_what_zipfile_finds(tmp_path):
+    """Members after bytes prepended to the archive, and an offset kept in a zip64 extra field."""
+    import io
+    import zipfile
+
+    def both(raw: bytes):
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            expected = (z.start_dir, [i.header_offset for i in z.infolist()])
+        start, offsets = chunk_formats.zip_directory(lambda at, n: raw[at:at + n], len(raw))
+        assert (start, list(offsets)) == expected
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name in ("a.npy", "b.npy", "c/d.npy"):
+            z.writestr(name, name.encode() * 100)
+    raw = buf.getvalue()
+    both(raw)
+    both(b"#!/bin/sh\n" * 100 + raw)  # a self-extracting archive's stub
+    # the first entry's offset moved to a zip64 extra field (as for a member past 4 GiB)
+    end = raw.rfind(b"PK\x05\x06")
+    cd_size, cd_offset = struct.unpack_from("<LL", raw, end + 12)
+    entry = bytearray(raw[cd_offset:cd_offset + 46])
+    name_len, extra_len = struct.unpack_from("<HH", entry, 28)
+    assert extra_len == 0
+    struct.pack_into("<H", entry, 30, 12)
+    struct.pack_into("<L", entry, 42, 0xFFFFFFFF)
+    first = bytes(entry) + raw[cd_offset + 46:cd_offset + 46 + name_len] + struct.pack("<HHQ", 1, 8, 0)
+    rest = raw[cd_offset + 46 + name_len:end]
+    tail = bytearray(raw[end:])
+    struct.pack_into("<L", tail, 12, cd_size + 12)
+    both(raw[:cd_offset] + first + rest + bytes(tail))

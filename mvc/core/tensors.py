@@ -8,9 +8,10 @@ magic string, a version, a header length, a Python-literal header dict (parsed w
 is the SHA-256 of its bytes, hashed in chunks straight from the file. Object-dtype npy members
 hold pickles: their bytes are hashed, never interpreted.
 
-A hostile file costs bounded work: an npz whose members overlap (a zip bomb's trick of listing
-one compressed stream many times) or that declares more bytes than ``MAX_ZIP_RATIO`` times its
-size plus ``ZIP_ALLOWANCE`` is refused before anything is decompressed, an ``.npy`` header is at
+A hostile file costs bounded work: safetensors tensors whose bytes overlap are refused before
+any is hashed, an npz whose members overlap (a zip bomb's trick of listing one compressed
+stream many times) or that declares more bytes than ``MAX_ZIP_RATIO`` times its size plus
+``ZIP_ALLOWANCE`` is refused before anything is decompressed, an ``.npy`` header is at
 most ``MAX_NPY_HEADER`` bytes (numpy's own limit is 10,000), and every way a damaged header or
 member fails (nesting too deep, an undecodable stream, an encrypted member, a name that is not
 valid Unicode) is an ``UnreadableTensorFile``. So is a safetensors header that holds more JSON
@@ -141,7 +142,7 @@ def _read_safetensors(f: BinaryIO) -> dict[str, TensorInfo]:
         raise UnreadableTensorFile(str(exc)) from None
     data_start = 8 + n
     data_size = size - data_start
-    out: dict[str, TensorInfo] = {}
+    found: list[tuple[int, int, str, str, tuple[int, ...]]] = []
     for name, entry in header.items():
         if name == "__metadata__":
             continue
@@ -162,9 +163,21 @@ def _read_safetensors(f: BinaryIO) -> dict[str, TensorInfo]:
         if itemsize is not None and math.prod(shape) * itemsize != end - begin:
             raise UnreadableTensorFile(
                 f"tensor {name!r}: {end - begin} bytes do not hold a {dtype} tensor of shape {shape}")
-        digest = _hash_range(f, data_start + begin, end - begin)
-        out[name] = TensorInfo(name, dtype, tuple(shape), digest, end - begin)
-    return out
+        found.append((begin, end, name, dtype, tuple(shape)))
+    _check_disjoint(found)
+    return {name: TensorInfo(name, dtype, shape, _hash_range(f, data_start + begin, end - begin), end - begin)
+            for begin, end, name, dtype, shape in found}
+
+
+def _check_disjoint(found: list[tuple[int, int, str, str, tuple[int, ...]]]) -> None:
+    """Refuse tensors whose bytes overlap (the safetensors reference implementation refuses
+    them too): a thousand tensors each naming the whole buffer would make hashing them cost a
+    thousand times the file."""
+    end = 0
+    for begin, stop, name, _, _ in sorted(found, key=lambda t: (t[0], t[1])):
+        if begin < end:
+            raise UnreadableTensorFile(f"tensor {name!r} overlaps the tensor before it in the data buffer")
+        end = stop
 
 
 def _read_npy_header(f: BinaryIO, member: str) -> tuple[str, bool, tuple[int, ...]]:

@@ -222,3 +222,17 @@ def test_the_zip_directory_walk_finds_what_zipfile_finds(tmp_path):
     tail = bytearray(raw[end:])
     struct.pack_into("<L", tail, 12, cd_size + 12)
     both(raw[:cd_offset] + first + rest + bytes(tail))
+
+
+def test_safetensors_tensors_that_overlap_are_unreadable_to_diff(repo, work):
+    """Two hundred tensors that each name the whole 8 MiB buffer: hashed, 1.6 GB of work."""
+    def overlapping(model: Path) -> None:
+        size = 8 * MB
+        header = {f"t{i}": {"dtype": "U8", "shape": [size], "data_offsets": [0, size]} for i in range(200)}
+        body = json.dumps(header).encode()
+        (model / "m.safetensors").write_bytes(struct.pack("<Q", len(body)) + body + bytes(size))
+
+    _two_versions(repo, work, overlapping)
+    repo("add", "model", "--name", "net")
+    errors = {u["path"]: u["error"] for u in repo.json("diff", "net@0.1.0", "net@0.1.1")["unreadable"]}
+    assert errors == {"m.safetensors": "tensor 't1' overlaps the tensor before it in the data buffer"}

@@ -12,7 +12,8 @@ A hostile file costs bounded work: safetensors tensors whose bytes overlap are r
 any is hashed, an npz whose members overlap (a zip bomb's trick of listing one compressed
 stream many times) or that declares more bytes than ``MAX_ZIP_RATIO`` times its size plus
 ``ZIP_ALLOWANCE`` is refused before anything is decompressed, an ``.npy`` header is at
-most ``MAX_NPY_HEADER`` bytes (numpy's own limit is 10,000), and every way a damaged header or
+most ``MAX_NPY_HEADER`` bytes (numpy's own limit is 10,000) and all of an npz's at most
+``MAX_NPY_HEADERS``, and every way a damaged header or
 member fails (nesting too deep, an undecodable stream, an encrypted member, a name that is not
 valid Unicode) is an ``UnreadableTensorFile``. So is a safetensors header that holds more JSON
 values than ``chunk_formats.MAX_HEADER_VALUES`` or an npz of more than
@@ -39,6 +40,10 @@ from mvc.core.chunk_formats import safetensors_header, zip_directory
 CHUNK = 1 << 20
 MAX_HEADER = 100 << 20  # the safetensors reference implementation's limit
 MAX_NPY_HEADER = 64 << 10  # numpy refuses headers over 10,000 bytes unless told otherwise
+# all the .npy headers of an npz together: ast parses a crafted 64 KiB one in 44 ms, so
+# 100,000 members of a 30 MB file would take over an hour, and 4 MiB of them 3 s; numpy writes
+# 128 bytes a member, so 32,768 members fit
+MAX_NPY_HEADERS = 4 << 20
 MAX_ZIP_RATIO = 1100  # deflate never expands data more than 1032 times
 ZIP_ALLOWANCE = 64 << 20  # bytes any npz may declare beyond MAX_ZIP_RATIO times its size
 NPY_MAGIC = b"\x93NUMPY"
@@ -180,8 +185,9 @@ def _check_disjoint(found: list[tuple[int, int, str, str, tuple[int, ...]]]) -> 
         end = stop
 
 
-def _read_npy_header(f: BinaryIO, member: str) -> tuple[str, bool, tuple[int, ...]]:
-    """(descr, fortran_order, shape) of an ``.npy`` stream positioned at its start."""
+def _read_npy_header(f: BinaryIO, member: str, left: int = MAX_NPY_HEADERS) -> tuple[str, bool, tuple[int, ...]]:
+    """(descr, fortran_order, shape) of an ``.npy`` stream positioned at its start; ``left``:
+    the bytes of header the archive's members may still have."""
     magic = f.read(8)
     if len(magic) < 8 or magic[:6] != NPY_MAGIC:
         raise UnreadableTensorFile(f"member {member!r} is not an .npy array (bad magic string)")
@@ -195,6 +201,9 @@ def _read_npy_header(f: BinaryIO, member: str) -> tuple[str, bool, tuple[int, ..
     if n > MAX_NPY_HEADER:
         raise UnreadableTensorFile(
             f"member {member!r}: header of {n} bytes is larger than the {MAX_NPY_HEADER}-byte limit")
+    if n > left:
+        raise UnreadableTensorFile(
+            f"member {member!r}: the members' .npy headers add up to more than {MAX_NPY_HEADERS} bytes")
     raw = f.read(n)
     if len(raw) < n:
         raise UnreadableTensorFile(f"member {member!r}: truncated header")
@@ -249,12 +258,12 @@ def _check_members(f: BinaryIO, members: list[zipfile.ZipInfo]) -> None:
             f"its members claim {declared} bytes, too many for a {size}-byte archive (a zip bomb?)")
 
 
-def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, tuple[int, ...], str, int]:
+def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, left: int) -> tuple[str, tuple[int, ...], str, int]:
     """(descr, shape, digest, size) of one ``.npy`` member, streamed (never more than its
-    declared size: zipfile stops there and checks the CRC)."""
+    declared size: zipfile stops there and checks the CRC); ``left`` as for _read_npy_header."""
     try:
         with zf.open(info) as f:
-            descr, _, shape = _read_npy_header(f, info.filename)
+            descr, _, shape = _read_npy_header(f, info.filename, left)
             h = hashlib.sha256()
             size = 0
             while chunk := f.read(CHUNK):
@@ -283,11 +292,13 @@ def _read_npz(f: BinaryIO) -> dict[str, TensorInfo]:
     with zipfile.ZipFile(f) as zf:
         members = zf.infolist()
         _check_members(f, members)
+        left = MAX_NPY_HEADERS
         for info in members:
             if info.is_dir():
                 continue
             name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            descr, shape, digest, size = _hash_member(zf, info)
+            descr, shape, digest, size = _hash_member(zf, info, left)
+            left -= info.file_size - size  # its header (the CRC check held it to its declared size)
             # an object array is a pickle: compared by the digest of its bytes only
             dtype = "object" if "O" in descr else descr
             out[name] = TensorInfo(name, dtype, shape, digest, size)

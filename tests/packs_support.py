@@ -1,14 +1,20 @@
 """Small models kept in packs, for the tests of gc, fsck, verify and stats (SPEC §5.1): a
 safetensors file of six 1 MiB tensors (6 MiB: chunked, one chunk per tensor and one for the
-header) and fine-tunes of it that rewrite some tensors."""
+header) and fine-tunes of it that rewrite some tensors; and the fixtures of the hostile-probe
+tests (``built``, ``setup``: a repository with a base and a fine-tune pushed to a directory
+remote, copied for each test)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+import pytest
+from support import Mvc
 from tensorfiles import write_safetensors
 
 from mvc.core.objects import ObjectStore
@@ -64,3 +70,42 @@ def flip_byte(path: Path, at: int) -> None:
 def stored_files(repo) -> int:
     """The bytes of every file under .mvc/objects."""
     return sum(p.stat().st_size for p in (repo.mvc_dir / "objects").rglob("*") if p.is_file())
+
+
+def pack_dir(root: Path) -> Path:
+    """The pack folder of a store (``.mvc``) or a directory remote."""
+    return root / "objects" / "pack"
+
+
+class Setup(NamedTuple):
+    repo: Mvc
+    remote: Path
+    a: str  # m@0.1.0: weights(seed=0)
+    b: str  # m@0.1.1: the fine-tune that rewrites layer4 (shares a's pack but its layer4 entry)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """m@0.1.0 and m@0.1.1 added and pushed to a directory remote, made once; tests copy it."""
+    root = tmp_path_factory.mktemp("hostile")
+    for d in ("work", "home"):
+        (root / d).mkdir()
+    repo = Mvc(root / "work", root / "home")
+    repo("init")
+    repo("remote", "add", "origin", str(root / "remote"))
+    weights(repo.cwd / "a.safetensors", seed=0)
+    weights(repo.cwd / "b.safetensors", seed=0, changed=(4,))
+    repo("add", "a.safetensors", "--name", "m")
+    repo("add", "b.safetensors", "--name", "m")
+    repo("push")
+    return root
+
+
+@pytest.fixture
+def setup(built, tmp_path) -> Setup:
+    root = tmp_path / "copy"
+    shutil.copytree(built, root, symlinks=True)
+    repo = Mvc(root / "work", root / "home")
+    repo("remote", "add", "origin", str(root / "remote"), "--force")
+    a, b = (repo.json("show", f"m@{v}")["digest"] for v in ("0.1.0", "0.1.1"))
+    return Setup(repo, root / "remote", a, b)

@@ -53,13 +53,35 @@ def verify(
     def render(r) -> None:
         if r.problems:
             table(["problem", "digest", "used by"],
-                  [[p.problem, p.digest, ", ".join(p.used_by) or "not referenced"] for p in r.problems])
+                  [[_problem(p), p.digest, ", ".join(p.used_by) or "not referenced"] for p in r.problems])
         if r.ok:
             say(f"{r.checked} object(s), {human_size(r.bytes)}: all intact")
 
     problems = report.problems
-    message = "; ".join(f"object {p.digest} is {p.problem}" + (f" (needed by {', '.join(p.used_by[:3])})" if p.used_by else "")
+    message = "; ".join(f"{_what(p)} {p.digest.removeprefix('pack:')} is {_problem(p)}"
+                        + (f" (needed by {', '.join(p.used_by[:3])})" if p.used_by else "")
                         for p in problems[:5])
     if len(problems) > 5:
         message += f"; and {len(problems) - 5} more"
-    finish(report, report.ok, f"{len(problems)} object(s) missing or corrupt: {message}", json_out, render)
+    finish(report, report.ok, f"{len(problems)} object(s) missing or corrupt: {message}{_advice(problems)}",
+           json_out, render)
+
+
+def _what(p) -> str:
+    return "pack index" if p.digest.startswith("pack:") else "chunk" if p.digest.startswith("blake3:") else "object"
+
+
+def _problem(p) -> str:
+    return "unreadable" if p.digest.startswith("pack:") else p.problem
+
+
+def _advice(problems) -> str:
+    """What to run (docs/storage.md#gc-verify-and-fsck): a damaged copy the store holds by
+    name hides it from a pull until ``fsck --repair`` sets it aside."""
+    # the versions, from "m@1.0", "m@1.0:path in a directory", "m@1.0 (data PATH)"
+    refs = " ".join(dict.fromkeys(who.split(" (")[0].split(":")[0] for p in problems for who in p.used_by)) or "REF"
+    if any(p.digest.startswith("pack:") for p in problems):
+        return "; run 'mvc fsck' to see what to do"
+    if any(p.problem == "corrupt" for p in problems):
+        return f"; run 'mvc fsck --repair', then 'mvc pull {refs}'"
+    return f"; run 'mvc pull {refs}'"

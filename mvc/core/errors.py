@@ -64,3 +64,8 @@ class PermissionDeniedError(MvcError):
 class CheckFailedError(MvcError):
     exit_code = 5
     kind = "check_failed"
+
+
+# What to run about a damaged copy the store holds by name: it hides the object from a pull
+# until 'mvc fsck --repair' sets it aside (repair.py); the pull then fetches it again.
+REPAIR = "run 'mvc fsck --repair', then 'mvc pull' of the version, to fetch it again"

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from mvc.core.audit import check_chain
-from mvc.core.errors import IntegrityError, MvcError
+from mvc.core import repair
+from mvc.core.errors import MvcError
 from mvc.core.integrity import check_objects, describe, needed_objects
 from mvc.core.layout import Layout
 from mvc.core.objects import ObjectStore
-from mvc.core.packs import remove_lone_pack
 from mvc.core.registry.base import Registry
 
 if TYPE_CHECKING:
@@ -95,93 +95,66 @@ def _check_lineage(registry: Registry, layout: Layout, found: Findings) -> None:
 
 # -- objects and temporary files --------------------------------------------------------
 
-def _check_objects(registry: Registry, store: ObjectStore, found: Findings, progress: Progress,
-                   grace: float) -> None:
+def _check_objects(session: "Session", found: Findings, progress: Progress, grace: float) -> None:
+    registry, store = session.registry, session.store
     needs = needed_objects(registry, store)
     checked, _, findings = check_objects(store, needs, include_all=True, progress=progress)
     found.objects = checked
+    missing = any(f.problem == "missing" for f in findings)
+    in_packs: dict[str, list] = {}
+    for f in findings:
+        if f.pack is not None:
+            in_packs.setdefault(f.pack, []).append(f)
+    drops = {pack: repair.drop_corrupt(registry, store, pack, [f.digest for f in fs],
+                                       any(f.used_by for f in fs)) for pack, fs in in_packs.items()}
     for f in findings:
         fix = None
-        if f.problem == "corrupt" and not f.used_by:
-            if f.pack is not None:
-                fix = _drop_corrupt(registry, store, f.pack, f.digest)
-            elif f.digest.startswith("sha256:"):
-                fix = _remove_unreferenced(registry, store, f.digest)
+        if f.digest.startswith("pack:"):
+            found.issues.append(_unreadable_pack(store, f, missing))
+            continue
+        if f.problem == "corrupt" and f.pack is not None:
+            fix = drops[f.pack]
+        elif f.problem == "corrupt" and f.digest.startswith("sha256:"):
+            recipe = store.recipe_path(f.digest).is_file() and not store.path(f.digest).is_file()
+            fix = (repair.set_aside(session.layout, store, f.digest, recipe) if f.used_by
+                   else repair.remove_unreferenced(registry, store, f.digest))
         found.issues.append(Issue(f"object-{f.problem}", describe(f), fix))
-    missing = any(f.problem == "missing" for f in findings)
     for stray in store.strays():
-        if _lone_pack(store, stray) and missing:  # its bytes may be the ones missing: never delete
+        if repair.lone_pack(store, stray) and missing:  # its bytes may be the ones missing: never delete
             found.issues.append(Issue("object-stray", f"{stray} is a pack without its index and may hold "
                                       "chunks versions miss; pull those versions from a remote, then run "
                                       "'mvc fsck --repair' to remove it", None))
             continue
-        if _lone_pack(store, stray):
-            _age_out(found, "object-stray", f"{stray}, a pack without its index,", _changed(stray), grace,
-                     lambda p=stray: _remove_lone_pack(store, p, grace))
+        if repair.lone_pack(store, stray):
+            _age_out(found, "object-stray", f"{stray}, a pack without its index,", repair.changed(stray), grace,
+                     repair.remove_lone(store, stray, grace))
             continue
-        what = "a symlink mvc did not make" if stray.is_symlink() else "not an object"
-        found.issues.append(Issue("object-stray", f"{stray} under objects/ is {what}",
-                                  lambda p=stray: _remove(p)))  # a link goes, its target stays
+        if stray.is_symlink():  # named, never followed nor removed (SPEC §10): the person decides
+            found.issues.append(Issue("object-stray", f"{stray} under objects/ is a symlink, which mvc neither "
+                                      "follows nor removes (what it holds counts as missing): put the file it "
+                                      "points to in its place, or remove the link yourself"))
+            continue
+        found.issues.append(Issue("object-stray", f"{stray} under objects/ is not an object",
+                                  lambda p=stray: _remove(p)))
 
 
-def _lone_pack(store: ObjectStore, path: Path) -> bool:
-    """A pack file without its index: what a crash between gc's two unlinks leaves, and what a
-    running add has for an instant (it renames the pack in, then its index)."""
-    from mvc.core.packs import PACK_SUFFIX, is_name
-
-    stem, suffix = os.path.splitext(path.name)
-    return (path.parent == store.root / "pack" and suffix == PACK_SUFFIX and is_name(stem)
-            and path.is_file() and not path.is_symlink())
-
-
-def _remove_lone_pack(store: ObjectStore, path: Path, grace: float) -> None:
-    # re-decided under the lock: its index may have come since, or it may be young again
-    stem = os.path.splitext(path.name)[0]
-    if path.exists() and not store.packs.index_path(stem).exists() and _changed(path) <= time.time() - grace:
-        remove_lone_pack(path)
-
-
-def _changed(path: Path) -> float:
-    """When a file was last written or renamed (its ctime: an add renames its pack in)."""
-    st = os.lstat(path)
-    return max(st.st_mtime, st.st_ctime)
-
-
-def _drop_corrupt(registry: Registry, store: ObjectStore, pack: str, digest: str) -> Callable[[], None]:
-    """The fix for a corrupt copy of a chunk no version needs: the pack written again without
-    it (every other entry copied and checked; gc.rewrite_pack), then the old pack removed."""
-    def fix() -> None:
-        from mvc.core.gc import CorruptChunk, remove_pack, rewrite_pack
-
-        # re-decided under the lock: a version added meanwhile may need it now
-        entries = store.packs.all().get(pack)
-        if entries is None or digest in needed_objects(registry, store).by_digest:
-            return
-        keep = [e for e in entries if e.digest != digest]
-        try:
-            writer = rewrite_pack(store, pack, keep) if keep else None
-        except CorruptChunk:  # another corrupt entry, one a version needs: left for the user
-            return
-        if writer is not None:
-            store.commit_pack(writer)
-        remove_pack(store, pack)
-        store.packs.refresh()
-    return fix
-
-
-def _remove_unreferenced(registry: Registry, store: ObjectStore, digest: str) -> Callable[[], None]:
-    def fix() -> None:
-        # re-decided under the lock: a version added meanwhile may need it now
-        if digest not in needed_objects(registry, store).by_digest and not _intact(store, digest):
-            store.delete(digest)
-    return fix
-
-
-def _intact(store: ObjectStore, digest: str) -> bool:
-    try:
-        return store.hash_object(digest) == digest
-    except IntegrityError:  # a recipe whose chunks are missing or corrupt
-        return False
+def _unreadable_pack(store: ObjectStore, f, missing: bool) -> Issue:
+    """A pack whose index (or file) cannot be read. An index that holds no index is removed
+    with its pack by ``--repair`` once no version misses a chunk (they may be in it: a pull
+    brings them first); one that cannot be read is left to the person (its permissions, or
+    something planted there)."""
+    name = f.digest[len("pack:"):]
+    if name not in store.packs.unreadable:  # its pack file cannot be read: the finding says what to do
+        return Issue("object-corrupt", describe(f))
+    if not repair.garbled(store, name):
+        return Issue("object-corrupt", f"{describe(f)}; fix its permissions, or remove what is there "
+                     "yourself and pull the versions that miss chunks")
+    said = f"{describe(f)}: the chunks in its pack cannot be found"
+    if missing:
+        return Issue("object-corrupt", f"{said}; run 'mvc pull' of the versions that miss chunks, then "
+                     "'mvc fsck --repair' removes it and its pack")
+    return Issue("object-corrupt", f"{said}; no version misses a chunk: 'mvc fsck --repair' removes it and "
+                 "its pack", repair.remove_garbled(store, name))
 
 
 def _remove(path: Path) -> None:
@@ -294,7 +267,7 @@ def check(session: "Session", progress: Progress = None) -> Findings:
         return found
     found.versions = len(registry.versions())
     grace = float(session.config.value("gc.grace_seconds"))
-    _check_objects(registry, session.store, found, progress, grace)
+    _check_objects(session, found, progress, grace)
     _check_tmp(layout, grace, found)
     _check_lineage(registry, layout, found)
     _check_audit(registry, found)

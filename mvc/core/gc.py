@@ -104,6 +104,46 @@ def _refuse_broken_recipes(store: "ObjectStore", needs) -> None:
                 "again) before gc")
 
 
+def _refuse_hidden_recipes(session: "Session", needs) -> None:
+    """A recipe a version needs that is there but is no regular file (a folder, a symlink, a
+    FIFO put in its place), or that ``mvc fsck --repair`` set aside in ``.mvc/lost-found`` and
+    no pull has brought back yet: the chunks it names are known to nobody else, and gc would
+    take them for garbage. Refuse, naming it and the version (a recipe simply gone is a missing
+    object: a pull brings it, and its chunks, back)."""
+    import stat
+
+    from mvc.core.integrity import pull_refs
+    from mvc.core.repair import lost_found
+
+    store = session.store
+    try:
+        aside = set(os.listdir(lost_found(session.layout)))
+    except OSError:
+        aside = set()
+    for digest, users in needs.by_digest.items():
+        if not digest.startswith("sha256:") or store.path(digest).is_file():
+            continue
+        path = store.recipe_path(digest)
+        try:
+            odd = not stat.S_ISREG(os.lstat(path).st_mode)
+        except FileNotFoundError:
+            odd = False
+            if path.parent.name + path.name not in aside:
+                continue
+        else:
+            if not odd:
+                continue
+        ref = pull_refs(users)[0]
+        if odd:
+            why, then = f"{path} is not a regular file", f"Remove it, then run 'mvc pull {ref}'"
+        else:
+            kept = lost_found(session.layout) / (path.parent.name + path.name)
+            why, then = (f"'mvc fsck --repair' set it aside as {kept}",
+                         f"Run 'mvc pull {ref}' (or delete {kept} if that version is lost for good)")
+        raise IntegrityError(f"gc refuses to run: the recipe of {digest}, which {users[0]} needs, cannot be "
+                             f"read ({why}), and gc would risk deleting the chunks it names. {then}, then gc")
+
+
 def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
     """Delete (or, with ``dry_run``, list) unreferenced objects older than ``grace`` seconds.
 
@@ -118,10 +158,9 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
     if needs.unreadable:
         digest, why = next(iter(needs.unreadable.items()))
         what = "recipe" if store.is_chunked(digest) else "manifest"
-        raise IntegrityError(
-            f"cannot tell which objects the {what} {digest} lists ({why}); gc would risk "
-            f"deleting them. Run 'mvc fsck' and restore the {what} first"
-        )
+        raise IntegrityError(f"gc refuses to run, since it cannot tell which objects a {what} lists and would "
+                             f"risk deleting them: {why}")
+    _refuse_hidden_recipes(session, needs)
     _refuse_broken_recipes(store, needs)
     referenced = set(needs.by_digest)
     cutoff = time.time() - grace

@@ -104,7 +104,9 @@ def _add_chunks(store: ObjectStore, digest: str, who: str, needs: Needs) -> None
     try:
         chunks = store.chunks_of(digest) if store.is_chunked(digest) else None
     except IntegrityError as exc:
-        needs.unreadable[digest] = exc.message
+        ref = pull_refs([who])[0]
+        needs.unreadable[digest] = (f"{exc.message.removesuffix(SEE_FSCK)} (needed by {who}); run 'mvc fsck "
+                                    f"--repair', which sets it aside, then 'mvc pull {ref}' fetches it again")
         return
     if chunks is not None:
         needs.chunked[digest] = [c.digest for c in chunks]
@@ -171,6 +173,7 @@ def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
     chunked_files = sorted(d for d in digests if d.startswith("sha256:") and store.is_chunked(d))
     for digest in chunked_files:
         used_by = tuple(needs.by_digest.get(digest, ()))
+        recipe = None
         try:
             recipe = store.recipe(digest)
             ok = recipe is not None and chunked.read(store, recipe, None, progress, packed.good) == digest
@@ -181,8 +184,10 @@ def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
             checked += 1
         elif not used_by and not store.recipe_path(digest).exists():
             continue  # no version needs it and it is gone: a gc collected it while we read
+        elif recipe is not None and _bad_chunk(store, recipe, packed):
+            continue  # the recipe is sound; its chunks are findings of their own (a needed one's)
         elif digest not in needs.unreadable:
-            findings.append(Finding(digest, "corrupt", used_by))
+            findings.append(Finding(digest, "corrupt", used_by, why=UNMADE if recipe else ""))
     for digest in sorted(digests - set(chunked_files)):
         used_by = tuple(needs.by_digest.get(digest, ()))
         if digest in verified or digest in packed.good or digest in packed.bad:
@@ -199,8 +204,23 @@ def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
             findings.append(Finding(digest, problem, used_by))
     for digest in sorted(needs.unreadable):
         if not any(f.digest == digest for f in findings):
-            findings.append(Finding(digest, "corrupt", tuple(needs.by_digest.get(digest, ()))))
+            why = UNREADABLE if store.is_chunked(digest) else ""
+            findings.append(Finding(digest, "corrupt", tuple(needs.by_digest.get(digest, ())), why=why))
     return Checked(checked, nbytes, findings)
+
+
+UNREADABLE = "its recipe cannot be read"
+SEE_FSCK = "; run 'mvc fsck'"
+UNMADE = "its recipe's chunks are sound but do not make the file"
+
+
+def _bad_chunk(store: ObjectStore, recipe, packed: "PackCheck") -> bool:
+    """True when a chunk of ``recipe`` is missing or corrupt (then the recipe is not what is
+    damaged: ``mvc verify`` names the chunk, and a pull fetches it once it counts as missing)."""
+    for c in recipe.chunks:
+        if c.digest in packed.bad or (c.digest not in packed.good and _check_one(store, c.digest, None)):
+            return True
+    return False
 
 
 def _check_one(store: ObjectStore, digest: str, progress: Progress) -> str | None:
@@ -273,7 +293,11 @@ def check_packs(store: ObjectStore, needs: Needs, progress: Progress = None) -> 
     from mvc.core.packs import chunk_matches
 
     every = store.packs.all()
-    findings = [Finding(f"pack:{name}", "corrupt", (), why=why)
+    lacking: tuple[str, ...] = ()
+    if store.packs.unreadable:  # the versions that miss a chunk: it may be in such a pack
+        chunks = {c for listed in needs.chunked.values() for c in listed}
+        lacking = tuple(sorted({who for c in chunks if store.locate(c) is None for who in needs.by_digest[c]}))
+    findings = [Finding(f"pack:{name}", "corrupt", lacking, why=why)
                 for name, why in sorted(store.packs.unreadable.items())]
     good: set[str] = set()
     bad: set[str] = set()
@@ -332,10 +356,25 @@ def verify(session: "Session", wanted: Iterable[str] = (), progress: Progress = 
 
 
 def describe(finding: Finding) -> str:
-    if finding.digest.startswith("pack:"):
-        return finding.why.removesuffix("; run 'mvc fsck'")  # what packs.decode said
+    """A finding in words, with what to run about it (fsck's message)."""
     users = ", ".join(finding.used_by[:3]) + (" …" if len(finding.used_by) > 3 else "")
+    if finding.digest.startswith("pack:"):  # what packs.decode said, and who misses chunks
+        return finding.why.removesuffix(SEE_FSCK) + (f" (needed by {users})" if users else "")
     needed = f" (needed by {users})" if users else " (not referenced)"
     where = f" in pack {finding.pack}" if finding.pack else ""
     why = f": {finding.why}" if finding.why else ""
-    return f"object {finding.digest} is {finding.problem}{where}{why}{needed}"
+    what = "chunk" if finding.pack or finding.digest.startswith("blake3:") else "object"
+    said = f"{what} {finding.digest} is {finding.problem}{where}{why}{needed}"
+    if not finding.used_by:
+        return said
+    pull = "'mvc pull " + " ".join(pull_refs(finding.used_by)) + "'"
+    if finding.problem == "missing":
+        return f"{said}: {pull} fetches it again"
+    how = "drops it from the pack" if finding.pack else "sets it aside in .mvc/lost-found"
+    return f"{said}: 'mvc fsck --repair' {how}, then {pull} fetches it again"
+
+
+def pull_refs(used_by: Iterable[str]) -> list[str]:
+    """The versions to pull for what ``used_by`` names (``m@1.0``, ``m@1.0:path`` inside a
+    directory, ``m@1.0 (data PATH)``), each once, in order."""
+    return list(dict.fromkeys(who.split(" (")[0].split(":")[0] for who in used_by))

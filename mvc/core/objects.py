@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from mvc.core import owned
 from mvc.core.atomic import fsync_dir
-from mvc.core.errors import IntegrityError, UserError
+from mvc.core.errors import REPAIR, IntegrityError, UserError
 from mvc.core.faults import crash_point
 from mvc.core.pipes import CHUNK  # noqa: F401  (re-exported)
 from mvc.core.pipes import copy_hashing as _copy_hashing, kernel_copy as _kernel_copy
@@ -340,7 +340,7 @@ class ObjectStore(PackedStore):
         parts: list[bytes] = []
         if (actual := self._chunked(digest, lambda data: parts.append(bytes(data)), None)) is not None:
             if actual != digest:
-                raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+                raise corrupt_object(digest)
             return b"".join(parts)
         fd = self._open(digest)
         try:
@@ -349,7 +349,7 @@ class ObjectStore(PackedStore):
         finally:
             os.close(fd)
         if digest_bytes(data) != digest:
-            raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+            raise corrupt_object(digest)
         return data
 
     def copy_to(self, digest: str, stream: BinaryIO, progress: Progress = None) -> int:
@@ -358,13 +358,13 @@ class ObjectStore(PackedStore):
         what it wrote then. Returns the size."""
         if (actual := self._chunked(digest, stream.write, progress)) is not None:
             if actual != digest:
-                raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+                raise corrupt_object(digest)
             return self.recipe(digest).size
         fd = self._open(digest)
         with os.fdopen(fd, "rb") as src:
             actual, size = _copy_hashing(src.read, stream.write, progress)
         if actual != digest:
-            raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+            raise corrupt_object(digest)
         return size
 
     def hash_object(self, digest: str, progress: Progress = None) -> str:
@@ -402,7 +402,7 @@ class ObjectStore(PackedStore):
             with Flusher(dst_fd) as flusher:
                 actual = self._chunked(digest, flusher.write, progress)
             if actual != digest:
-                raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+                raise corrupt_object(digest)
             return
         fd = self._open(digest)
         try:
@@ -417,7 +417,11 @@ class ObjectStore(PackedStore):
         finally:
             os.close(fd)
         if format_digest(hexd) != digest:
-            raise IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest")
+            raise corrupt_object(digest)
+
+
+def corrupt_object(digest: str) -> IntegrityError:
+    return IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest; {REPAIR}")
 
 
 def open_regular(path: Path) -> int:

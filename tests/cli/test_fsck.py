@@ -89,9 +89,14 @@ def test_fsck_finds_a_corrupt_byte_inside_a_pack_and_names_the_version(repo, wor
     messages = [p["message"] for p in json.loads(proc.stdout)["problems"]]
     found = next(m for m in messages if chunk.digest in m)
     assert f"in pack {name}" in found and "m@0.1.0" in found and "corrupt" in found
-    assert any(digest in m for m in messages)  # the file it belongs to cannot be read whole
-    repo("fsck", "--repair", check=False)  # a chunk a version needs is never dropped
-    assert chunk.digest in {e.digest for e in packs(repo)[name]}
+    assert "'mvc fsck --repair'" in found and "'mvc pull m@0.1.0'" in found
+    assert not any(digest in m for m in messages)  # its recipe is sound: the chunk is what is named
+    before = packs(repo)[name]
+    assert repo.json("fsck", "--repair")["ok"]  # the corrupt copy dropped, so that a pull fetches it
+    (left,) = packs(repo).values()
+    assert [e.digest for e in left] == [e.digest for e in before if e.digest != chunk.digest]
+    assert json.loads(repo("verify", "--json", check=False).stdout)["problems"] == [
+        {"digest": chunk.digest, "problem": "missing", "used_by": ["m@0.1.0"]}]
 
 
 def test_fsck_repair_drops_a_corrupt_chunk_nothing_needs(repo, work):
@@ -104,10 +109,9 @@ def test_fsck_repair_drops_a_corrupt_chunk_nothing_needs(repo, work):
     entry = before[2]
     flip_byte(repo.mvc_dir / "objects" / "pack" / f"{name}.pack", entry.offset)
     doc = repo.json("fsck", "--repair")
-    assert doc["ok"] and [p["kind"] for p in doc["problems"]] == ["object-corrupt", "object-corrupt"]
+    assert doc["ok"] and [p["kind"] for p in doc["problems"]] == ["object-corrupt"]  # the chunk, not its recipe
     chunk = next(p["message"] for p in doc["problems"] if entry.digest in p["message"])
     assert "not referenced" in chunk and all(p["repaired"] for p in doc["problems"])
-    assert not store(repo).has(orphan)  # the file it was part of, which cannot be read whole
     left = packs(repo)
     assert name not in left and len(left) == 1  # the pack written again without it
     assert [e.digest for e in next(iter(left.values()))] == [e.digest for e in before if e != entry]
@@ -130,7 +134,7 @@ def test_fsck_names_an_unreadable_pack_index_and_the_versions_it_leaves_without_
     assert any("missing" in p["message"] and "m@0.1.0" in p["message"] for p in problems)
     assert index.exists()  # never removed: the user restores it (or pulls the version again)
     doc = json.loads(repo("verify", "--json", check=False).stdout)
-    assert {"digest": f"pack:{name}", "problem": "corrupt", "used_by": []} in doc["problems"]
+    assert {"digest": f"pack:{name}", "problem": "corrupt", "used_by": ["m@0.1.0"]} in doc["problems"]
 
 
 def test_fsck_pack_without_index_is_a_stray_once_older_than_the_grace_period(repo, work):

@@ -13,64 +13,25 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pytest
 
-from packs_support import flip_byte, pack_of, store, weights
+from packs_support import Setup, built, flip_byte, pack_dir as _pack_dir, pack_of, setup, store, weights  # noqa: F401
 from support import BIN, Mvc, assert_error
 from tensorfiles import write_safetensors
 
 HOSTILE_TIMEOUT = 30  # a planted FIFO once hung every command: these must finish
 
 
-class Setup(NamedTuple):
-    repo: Mvc
-    remote: Path
-    a: str  # m@0.1.0: weights(seed=0)
-    b: str  # m@0.1.1: the fine-tune that rewrites layer4 (shares a's pack but its layer4 entry)
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """m@0.1.0 and m@0.1.1 added and pushed to a directory remote, made once; tests copy it."""
-    root = tmp_path_factory.mktemp("hostile")
-    for d in ("work", "home"):
-        (root / d).mkdir()
-    repo = Mvc(root / "work", root / "home")
-    repo("init")
-    repo("remote", "add", "origin", str(root / "remote"))
-    weights(repo.cwd / "a.safetensors", seed=0)
-    weights(repo.cwd / "b.safetensors", seed=0, changed=(4,))
-    repo("add", "a.safetensors", "--name", "m")
-    repo("add", "b.safetensors", "--name", "m")
-    repo("push")
-    return root
-
-
-@pytest.fixture
-def setup(built, tmp_path) -> Setup:
-    root = tmp_path / "copy"
-    shutil.copytree(built, root, symlinks=True)
-    repo = Mvc(root / "work", root / "home")
-    repo("remote", "add", "origin", str(root / "remote"), "--force")
-    a, b = (repo.json("show", f"m@{v}")["digest"] for v in ("0.1.0", "0.1.1"))
-    return Setup(repo, root / "remote", a, b)
 
 
 def _run(repo: Mvc, *args: str) -> subprocess.CompletedProcess:
     """``mvc`` with the hostile timeout (a hang fails the test instead of stalling the suite)."""
     return subprocess.run([str(BIN), *map(str, args)], cwd=repo.cwd, env=repo.env, capture_output=True,
                           text=True, timeout=HOSTILE_TIMEOUT)
-
-
-def _pack_dir(root: Path) -> Path:
-    return root / "objects" / "pack"
 
 
 def _clone(s: Setup, name: str = "clone") -> Mvc:

@@ -71,4 +71,4 @@ def test_verify_packed_versions_and_a_fine_tune_that_shares_their_chunks(repo, w
         doc = json.loads(proc.stdout)
         assert proc.returncode == 3
         assert {"digest": changed.digest, "problem": "corrupt", "used_by": ["m@0.1.1"]} in doc["problems"]
-        assert {"digest": tuned["digest"], "problem": "corrupt", "used_by": ["m@0.1.1"]} in doc["problems"]
+        assert tuned["digest"] not in {p["digest"] for p in doc["problems"]}  # its recipe is sound

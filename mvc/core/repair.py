@@ -1,0 +1,169 @@
+"""What ``mvc fsck --repair`` does to damaged objects, so that a pull can bring them back.
+
+A pull fetches what the store lacks and skips what it has, by name, without hashing it again
+(that would read the whole store). So a damaged copy the store holds by its name would hide the
+version from every pull: the repair makes it count as missing, and ``mvc pull REF`` then fetches
+it again from a remote that has it, checked. Nothing a version needs is lost by that: the bytes
+were not the version's any more.
+
+- A corrupt copy of a chunk in a pack: the pack is written again without its corrupt entries
+  (every other entry copied and checked, ``gc.rewrite_pack``), made durable and visible, then
+  the old pack is removed. An index's name is its SHA-256 and its entries follow one another, so
+  an entry cannot be dropped from an index alone.
+- A corrupt whole object, a corrupt loose chunk (a store written before packs), a recipe that
+  cannot be read, or one whose chunks are all sound but do not make the file: set aside, moved
+  whole to ``.mvc/lost-found/`` (as ``git fsck`` leaves what it finds in ``lost-found``), where
+  the person may look at it and delete it.
+- A pack whose index holds bytes that are no index: its chunks cannot be found, so the versions
+  that need them miss them, and a pull brings them in new packs; once no version misses a
+  chunk, the index and its pack are removed, as a pack file without its index is.
+- Symlinks under ``objects/`` are named and left alone, links and targets (SPEC §10).
+
+Each fix decides again under the repository lock: a version added meanwhile may need what a
+check found unneeded, and an add may have healed a pack.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from mvc.core import owned
+from mvc.core.errors import IntegrityError
+from mvc.core.integrity import needed_objects
+from mvc.core.packs import remove_lone_pack
+
+if TYPE_CHECKING:
+    from mvc.core.layout import Layout
+    from mvc.core.objects import ObjectStore
+    from mvc.core.registry.base import Registry
+
+Fix = Callable[[], None]
+LOST_FOUND = "lost-found"
+
+
+def lost_found(layout: "Layout") -> Path:
+    return layout.mvc_dir / LOST_FOUND
+
+
+def drop_corrupt(registry: "Registry", store: "ObjectStore", pack: str, digests: Iterable[str],
+                 needed: bool) -> Fix:
+    """The fix for corrupt copies of chunks in pack ``pack``: the pack written again without
+    them, then the old pack removed. ``needed`` False: only while no version needs them (a
+    version added meanwhile may need them now, and then a pull is the way, after the next
+    repair)."""
+    digests = frozenset(digests)
+
+    def fix() -> None:
+        from mvc.core.gc import CorruptChunk, remove_pack, rewrite_pack
+
+        entries = store.packs.all().get(pack)
+        if entries is None:
+            return
+        if not needed and digests & set(needed_objects(registry, store).by_digest):
+            return
+        keep = [e for e in entries if e.digest not in digests]
+        try:
+            writer = rewrite_pack(store, pack, keep) if keep else None
+        except CorruptChunk:  # corrupt since the check: left for the next one
+            return
+        if writer is not None:
+            store.commit_pack(writer)
+        remove_pack(store, pack)
+        store.packs.refresh()
+    return fix
+
+
+def remove_unreferenced(registry: "Registry", store: "ObjectStore", digest: str) -> Fix:
+    def fix() -> None:
+        if digest not in needed_objects(registry, store).by_digest and not _intact(store, digest):
+            store.delete(digest)
+    return fix
+
+
+def set_aside(layout: "Layout", store: "ObjectStore", digest: str, recipe: bool) -> Fix:
+    """The fix for a damaged object a version needs (whole, a loose chunk, or its recipe):
+    moved to ``.mvc/lost-found/`` unless it is intact again (added again meanwhile)."""
+    def fix() -> None:
+        path = store.recipe_path(digest) if recipe else store.path(digest)
+        if owned.is_planted(path, "file") or not path.is_file() or _intact(store, digest, recipe):
+            return
+        folder = owned.real_folder(lost_found(layout), layout.mvc_dir, create=True)
+        owned.real_folder(path.parent, store.root.parent)
+        os.replace(path, folder / (path.parent.name + path.name))  # ab/cdef… -> abcdef…
+        from mvc.core.atomic import fsync_dir
+
+        fsync_dir(path.parent)
+        fsync_dir(folder)
+    return fix
+
+
+def _intact(store: "ObjectStore", digest: str, recipe: bool = False) -> bool:
+    try:
+        if recipe:  # damaged itself: unreadable, or sound chunks that do not make the file
+            found = store.recipe(digest)
+            if found is None:
+                return False
+            from mvc.core import chunked
+
+            return chunked.read(store, found, None) == digest
+        return store.hash_object(digest) == digest
+    except (IntegrityError, OSError):  # unreadable, or chunks missing or corrupt
+        return False
+
+
+def lone_pack(store: "ObjectStore", path: Path) -> bool:
+    """A pack file without its index: what a crash between gc's two unlinks leaves, and what a
+    running add has for an instant (it renames the pack in, then its index)."""
+    from mvc.core.packs import PACK_SUFFIX, is_name
+
+    stem, suffix = os.path.splitext(path.name)
+    return (path.parent == store.root / "pack" and suffix == PACK_SUFFIX and is_name(stem)
+            and path.is_file() and not path.is_symlink())
+
+
+def remove_lone(store: "ObjectStore", path: Path, grace: float) -> Fix:
+    def fix() -> None:
+        # re-decided under the lock: its index may have come since, or it may be young again
+        stem = os.path.splitext(path.name)[0]
+        if path.exists() and not store.packs.index_path(stem).exists() and changed(path) <= time.time() - grace:
+            remove_lone_pack(path)
+    return fix
+
+
+def remove_garbled(store: "ObjectStore", name: str) -> Fix:
+    """The fix for an index that holds no index (read, but its bytes are not one): removed
+    with its pack, unless it can be read again (written again by an add of the same chunks)."""
+    def fix() -> None:
+        from mvc.core.gc import remove_pack
+
+        if garbled(store, name):
+            remove_pack(store, name)
+            store.packs.forget(name)
+            store.packs.refresh()
+    return fix
+
+
+def garbled(store: "ObjectStore", name: str) -> bool:
+    """True when pack ``name``'s index is a regular file that was read but holds no index (its
+    bytes do not match its name, or are no index's); False when it could not be read (its
+    permissions, or something planted there: the person decides what it is)."""
+    from mvc.core.packs import decode, read_index_file
+
+    try:
+        data = read_index_file(store.packs.index_path(name))
+    except (OSError, IntegrityError):
+        return False
+    try:
+        decode(data, name)
+    except IntegrityError:
+        return True
+    return False
+
+
+def changed(path: Path) -> float:
+    """When a file was last written or renamed (its ctime: an add renames its pack in)."""
+    st = os.lstat(path)
+    return max(st.st_mtime, st.st_ctime)

@@ -1,0 +1,214 @@
+"""Damaged chunked storage is repairable with documented commands (SPEC §5.1, issue 13; the
+third hostile probe): a damaged copy the store holds by name is set aside by ``mvc fsck
+--repair`` so that ``mvc pull`` fetches it again; verify names chunks, not their sound recipes;
+an index that cannot be read, a symlink at a pack's name and a recipe that is not a file are
+named with what to do, and gc refuses to lose the chunks of a recipe it cannot read. Each test
+works on its own copy of one repository and its directory remote (packs_support.setup)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from packs_support import Setup, built, flip_byte, pack_of, packs, setup, store  # noqa: F401  (fixtures)
+from packs_support import pack_dir as _pack_dir
+
+
+def _same(repo, ref: str, original: str) -> None:
+    """``ref`` checks out byte for byte as the file it was added from."""
+    out = repo.cwd / "out.bin"
+    repo("checkout", ref, "-o", out.name, "--force")
+    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256((repo.cwd / original).read_bytes()).digest()
+    out.unlink()
+
+
+def _exit3(repo, *args: str):
+    """A check that finds damage: its report on stdout, ``mvc: error: …`` on stderr, exit 3."""
+    proc = repo(*args, check=False)
+    assert proc.returncode == 3 and proc.stderr.startswith("mvc: error: "), (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+def _problems(repo, *args: str) -> list[dict]:
+    proc = repo("verify", *args, "--json", check=False)
+    return json.loads(proc.stdout)["problems"]
+
+
+def _own_pack(s: Setup) -> str:
+    """The pack of the fine-tune's one changed tensor (layer4)."""
+    (name,) = set(packs(s.repo)) - {pack_of(s.repo, s.a)}
+    return name
+
+
+# -- 1. a chunk changed in place -----------------------------------------------------------------
+
+def test_a_chunk_changed_in_place_is_fetched_again_after_fsck_repair(setup):
+    repo = setup.repo
+    name = pack_of(repo, setup.a)
+    chunk = store(repo).recipe(setup.a).chunks[2]  # layer1: both versions share it
+    entry = next(e for e in packs(repo)[name] if e.digest == chunk.digest)
+    others = [e.digest for e in packs(repo)[name] if e.digest != chunk.digest]
+    flip_byte(_pack_dir(repo.mvc_dir) / f"{name}.pack", entry.offset + 7)
+
+    proc = _exit3(repo, "verify")
+    assert "'mvc fsck --repair', then 'mvc pull m@0.1.0 m@0.1.1'" in proc.stderr, proc.stderr
+    proc = repo.fail("checkout", "m@0.1.0", "-o", "x.bin", code=3)
+    assert chunk.digest in proc.stderr and "mvc fsck --repair" in proc.stderr and "mvc pull" in proc.stderr
+    assert repo("pull", "m@0.1.0").returncode == 0  # before the repair a pull cannot see it
+
+    doc = repo.json("fsck", "--repair")
+    assert doc["ok"] and [p["kind"] for p in doc["problems"]] == ["object-corrupt"]
+    assert "'mvc pull m@0.1.0 m@0.1.1'" in doc["problems"][0]["message"]
+    left = {e.digest for entries in packs(repo).values() for e in entries}
+    assert chunk.digest not in left and set(others) <= left  # every other chunk kept
+    assert _problems(repo) == [{"digest": chunk.digest, "problem": "missing", "used_by": ["m@0.1.0", "m@0.1.1"]}]
+
+    repo("pull", "m@0.1.0", "m@0.1.1")
+    _same(repo, "m@0.1.0", "a.safetensors")
+    _same(repo, "m@0.1.1", "b.safetensors")
+    assert _problems(repo) == [] and repo.json("fsck")["ok"]
+
+
+# -- 2. a damaged recipe --------------------------------------------------------------------------
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:150])
+
+
+def _swap_two_chunks(path: Path) -> None:
+    """Two chunks of the same size swapped: the recipe parses and its chunks are all there and
+    sound, but they do not make the file."""
+    doc = json.loads(path.read_bytes())
+    one, two = doc["chunks"][1], doc["chunks"][2]
+    assert one["size"] == two["size"]
+    one["digest"], two["digest"] = two["digest"], one["digest"]
+    path.write_bytes(json.dumps(doc, separators=(",", ":")).encode())
+
+
+@pytest.mark.parametrize("damage", [_truncate, _swap_two_chunks], ids=["truncated", "chunks-swapped"])
+def test_a_damaged_recipe_is_set_aside_by_fsck_repair_and_pulled_again(setup, damage):
+    repo = setup.repo
+    recipe = store(repo).recipe_path(setup.a)
+    recipe.chmod(0o644)
+    damage(recipe)
+    assert [p["digest"] for p in _problems(repo)] == [setup.a]
+    if damage is _truncate:  # a pull cannot use it, and says what to run; gc cannot tell its chunks
+        proc = repo.fail("pull", "m@0.1.0", code=3)
+        assert "mvc fsck --repair" in proc.stderr and "mvc pull m@0.1.0" in proc.stderr, proc.stderr
+        assert "mvc fsck --repair" in repo.fail("gc", "--grace", "0", code=3).stderr
+
+    doc = repo.json("fsck", "--repair")
+    assert doc["ok"] and "lost-found" in doc["problems"][0]["message"]
+    kept = repo.mvc_dir / "lost-found" / (setup.a.removeprefix("sha256:") + ".recipe")
+    assert kept.is_file() and not os.path.lexists(recipe)
+    proc = repo.fail("gc", "--grace", "0", code=3)  # its chunks are named by nothing now: kept
+    assert str(kept) in proc.stderr and "m@0.1.0" in proc.stderr
+    before = sorted(p.name for p in _pack_dir(repo.mvc_dir).iterdir())
+
+    repo("pull", "m@0.1.0")
+    assert sorted(p.name for p in _pack_dir(repo.mvc_dir).iterdir()) == before  # only the recipe came
+    _same(repo, "m@0.1.0", "a.safetensors")
+    assert _problems(repo) == [] and repo.json("fsck")["ok"]
+    repo("gc", "--grace", "0")
+    _same(repo, "m@0.1.1", "b.safetensors")
+
+
+# -- 3. chunks missing, not the recipe corrupt -----------------------------------------------------
+
+def test_verify_names_the_missing_chunks_of_a_sound_recipe(setup):
+    repo = setup.repo
+    name = _own_pack(setup)
+    (entry,) = packs(repo)[name]
+    for suffix in (".pack", ".idx"):
+        (_pack_dir(repo.mvc_dir) / f"{name}{suffix}").unlink()
+    want = [{"digest": entry.digest, "problem": "missing", "used_by": ["m@0.1.1"]}]
+    assert _problems(repo) == want and _problems(repo, "m@0.1.1") == want
+    proc = _exit3(repo, "verify")
+    assert f"chunk {entry.digest} is missing" in proc.stderr and "is corrupt" not in proc.stderr
+    assert "run 'mvc pull m@0.1.1'" in proc.stderr
+    fsck = _exit3(repo, "fsck")
+    assert "'mvc pull m@0.1.1' fetches it again" in fsck.stdout and setup.b not in fsck.stdout + fsck.stderr
+    repo("pull", "m@0.1.1")
+    _same(repo, "m@0.1.1", "b.safetensors")
+
+
+# -- 4. an index that cannot be read -----------------------------------------------------------------
+
+def test_an_index_that_holds_no_index_is_named_with_what_to_do(setup):
+    repo = setup.repo
+    name = _own_pack(setup)
+    index = _pack_dir(repo.mvc_dir) / f"{name}.idx"
+    index.chmod(0o644)
+    index.write_bytes(b"garbage")
+    proc = _exit3(repo, "verify")
+    assert f"pack:{name}" in proc.stdout and "not referenced" not in proc.stdout
+    assert f"unreadable\tpack:{name}\tm@0.1.1" in proc.stdout
+    assert f"pack index {name} is unreadable" in proc.stderr and "mvc fsck" in proc.stderr
+    doc = json.loads(repo("fsck", "--repair", "--json", check=False).stdout)
+    said = next(p for p in doc["problems"] if name in p["message"])
+    assert not said["repaired"] and "pull" in said["message"] and "'mvc fsck --repair' removes" in said["message"]
+    assert index.exists()  # a version misses a chunk that may be in its pack: kept
+
+    repo("pull", "m@0.1.1")
+    _same(repo, "m@0.1.1", "b.safetensors")
+    assert repo.json("fsck", "--repair")["ok"] and repo.json("fsck")["problems"] == []
+
+
+def test_a_stray_index_of_garbage_goes_once_no_version_misses_a_chunk(setup):
+    repo = setup.repo
+    stray = "cd" * 32
+    (_pack_dir(repo.mvc_dir) / f"{stray}.idx").write_bytes(b"not an index")
+    (_pack_dir(repo.mvc_dir) / f"{stray}.pack").write_bytes(b"x" * 100)
+    proc = _exit3(repo, "verify")
+    assert f"unreadable\tpack:{stray}\tnot referenced" in proc.stdout
+    doc = repo.json("fsck", "--repair")
+    assert doc["ok"] and any(f"pack index {stray}" in p["message"] and p["repaired"] for p in doc["problems"])
+    assert not any(p.name.startswith(stray) for p in _pack_dir(repo.mvc_dir).iterdir())
+    assert repo.json("fsck")["problems"] == [] and _problems(repo) == []
+
+
+# -- 5. a symlink at a pack's name ---------------------------------------------------------------------
+
+def test_a_symlink_at_a_packs_name_is_named_and_neither_it_nor_its_target_removed(setup):
+    repo = setup.repo
+    name = _own_pack(setup)
+    pack = _pack_dir(repo.mvc_dir) / f"{name}.pack"
+    target = repo.cwd.parent / "elsewhere.pack"
+    shutil.move(pack, target)
+    pack.symlink_to(target)
+    kept = target.read_bytes()
+    for args in (("fsck",), ("fsck", "--repair"), ("fsck", "--repair")):
+        proc = _exit3(repo, *args)
+        assert f"{name}.pack under objects/ is a symlink" in proc.stdout, proc.stdout
+        assert pack.is_symlink() and (_pack_dir(repo.mvc_dir) / f"{name}.idx").is_file()
+    assert target.read_bytes() == kept
+    assert [p["problem"] for p in _problems(repo)] == ["missing"]  # never read through the link
+    repo("pull", "m@0.1.1")  # the same pack again, put in the link's place
+    assert not pack.is_symlink() and target.read_bytes() == kept
+    _same(repo, "m@0.1.1", "b.safetensors")
+    assert repo.json("fsck")["ok"]
+
+
+# -- 6. gc and a recipe that is not a regular file ---------------------------------------------------
+
+def test_gc_refuses_while_a_recipe_a_version_needs_is_not_a_regular_file(setup):
+    repo = setup.repo
+    recipe = store(repo).recipe_path(setup.a)
+    recipe.unlink()
+    recipe.mkdir()
+    before = sorted(p.name for p in _pack_dir(repo.mvc_dir).iterdir())
+    for args in (("gc", "--grace", "0"), ("gc", "--grace", "0", "--dry-run")):
+        proc = repo.fail(*args, code=3)
+        assert setup.a in proc.stderr and "m@0.1.0" in proc.stderr and "not a regular file" in proc.stderr
+    assert sorted(p.name for p in _pack_dir(repo.mvc_dir).iterdir()) == before
+    recipe.rmdir()
+    repo("pull", "m@0.1.0")
+    _same(repo, "m@0.1.0", "a.safetensors")
+    repo("gc", "--grace", "0")
+    assert _problems(repo) == []

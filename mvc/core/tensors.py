@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import math
 import os
 import struct
 import zipfile
@@ -152,26 +151,47 @@ def _read_safetensors(f: BinaryIO) -> dict[str, TensorInfo]:
         if name == "__metadata__":
             continue
         if not isinstance(entry, dict):
-            raise UnreadableTensorFile(f"tensor {name!r}: its header entry is not an object")
+            raise UnreadableTensorFile(f"tensor {_short(name)}: its header entry is not an object")
         dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
         if not isinstance(dtype, str) or not _is_shape(shape):
-            raise UnreadableTensorFile(f"tensor {name!r}: dtype or shape is missing or invalid")
+            raise UnreadableTensorFile(f"tensor {_short(name)}: dtype or shape is missing or invalid")
         _check_unicode(name, dtype)
         if not (isinstance(offsets, list) and len(offsets) == 2 and _is_shape(offsets)
                 and offsets[0] <= offsets[1]):
-            raise UnreadableTensorFile(f"tensor {name!r}: data_offsets is invalid")
+            raise UnreadableTensorFile(f"tensor {_short(name)}: data_offsets is invalid")
         begin, end = offsets
         if end > data_size:
             raise UnreadableTensorFile(
-                f"truncated: tensor {name!r} ends at byte {end} of a {data_size}-byte data buffer")
+                f"truncated: tensor {_short(name)} ends at byte {end} of a {data_size}-byte data buffer")
         itemsize = _SAFETENSORS_ITEMSIZE.get(dtype)
-        if itemsize is not None and math.prod(shape) * itemsize != end - begin:
+        if itemsize is not None and _elements(shape, end - begin) * itemsize != end - begin:
             raise UnreadableTensorFile(
-                f"tensor {name!r}: {end - begin} bytes do not hold a {dtype} tensor of shape {shape}")
+                f"tensor {_short(name)}: {end - begin} bytes do not hold a {dtype} tensor "
+                f"of shape {_short(shape)}")
         found.append((begin, end, name, dtype, tuple(shape)))
     _check_disjoint(found)
     return {name: TensorInfo(name, dtype, shape, _hash_range(f, data_start + begin, end - begin), end - begin)
             for begin, end, name, dtype, shape in found}
+
+
+def _short(value: str | list[int]) -> str:
+    """A name (quoted, as repr quotes it) or a shape for a message, cut at 60 characters: a
+    header may hold a name or a shape of megabytes."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _elements(shape: list[int], limit: int) -> int:
+    """How many elements a shape holds, or ``limit + 1`` once the product passes ``limit``: a
+    shape of thousands of 4,000-digit numbers would otherwise take minutes to multiply out."""
+    if 0 in shape:
+        return 0
+    count = 1
+    for dim in shape:
+        count *= dim
+        if count > limit:
+            return limit + 1
+    return count
 
 
 def _check_disjoint(found: list[tuple[int, int, str, str, tuple[int, ...]]]) -> None:
@@ -181,7 +201,7 @@ def _check_disjoint(found: list[tuple[int, int, str, str, tuple[int, ...]]]) -> 
     end = 0
     for begin, stop, name, _, _ in sorted(found, key=lambda t: (t[0], t[1])):
         if begin < end:
-            raise UnreadableTensorFile(f"tensor {name!r} overlaps the tensor before it in the data buffer")
+            raise UnreadableTensorFile(f"tensor {_short(name)} overlaps the tensor before it in the data buffer")
         end = stop
 
 
@@ -190,33 +210,33 @@ def _read_npy_header(f: BinaryIO, member: str, left: int = MAX_NPY_HEADERS) -> t
     the bytes of header the archive's members may still have."""
     magic = f.read(8)
     if len(magic) < 8 or magic[:6] != NPY_MAGIC:
-        raise UnreadableTensorFile(f"member {member!r} is not an .npy array (bad magic string)")
+        raise UnreadableTensorFile(f"member {_short(member)} is not an .npy array (bad magic string)")
     major = magic[6]
     if major == 1:
         (n,) = struct.unpack("<H", f.read(2))
     elif major in (2, 3):
         (n,) = struct.unpack("<I", f.read(4))
     else:
-        raise UnreadableTensorFile(f"member {member!r}: unknown .npy format version {major}.{magic[7]}")
+        raise UnreadableTensorFile(f"member {_short(member)}: unknown .npy format version {major}.{magic[7]}")
     if n > MAX_NPY_HEADER:
         raise UnreadableTensorFile(
-            f"member {member!r}: header of {n} bytes is larger than the {MAX_NPY_HEADER}-byte limit")
+            f"member {_short(member)}: header of {n} bytes is larger than the {MAX_NPY_HEADER}-byte limit")
     if n > left:
         raise UnreadableTensorFile(
-            f"member {member!r}: the members' .npy headers add up to more than {MAX_NPY_HEADERS} bytes")
+            f"member {_short(member)}: the members' .npy headers add up to more than {MAX_NPY_HEADERS} bytes")
     raw = f.read(n)
     if len(raw) < n:
-        raise UnreadableTensorFile(f"member {member!r}: truncated header")
+        raise UnreadableTensorFile(f"member {_short(member)}: truncated header")
     try:
         text = raw.decode("utf-8" if major == 3 else "latin1")
         header = ast.literal_eval(text)  # literals only: no names, no calls
     except (UnicodeDecodeError, ValueError, SyntaxError, MemoryError, RecursionError):
-        raise UnreadableTensorFile(f"member {member!r}: the header is not a Python literal") from None
+        raise UnreadableTensorFile(f"member {_short(member)}: the header is not a Python literal") from None
     if not isinstance(header, dict) or not {"descr", "fortran_order", "shape"} <= header.keys():
-        raise UnreadableTensorFile(f"member {member!r}: the header lacks descr, fortran_order or shape")
+        raise UnreadableTensorFile(f"member {_short(member)}: the header lacks descr, fortran_order or shape")
     descr, fortran, shape = header["descr"], header["fortran_order"], header["shape"]
     if not _is_shape(shape) or not isinstance(fortran, bool):
-        raise UnreadableTensorFile(f"member {member!r}: invalid shape or fortran_order")
+        raise UnreadableTensorFile(f"member {_short(member)}: invalid shape or fortran_order")
     # structured dtypes have a list descr; keep a stable text form of it
     descr = descr if isinstance(descr, str) else repr(descr)
     _check_unicode(descr)
@@ -241,14 +261,14 @@ def _check_members(f: BinaryIO, members: list[zipfile.ZipInfo]) -> None:
         if not info.filename:
             raise UnreadableTensorFile("a member has an empty name")
         if info.flag_bits & 0x1:
-            raise UnreadableTensorFile(f"member {info.filename!r} is encrypted")
+            raise UnreadableTensorFile(f"member {_short(info.filename)} is encrypted")
         if info.header_offset < end:
             raise UnreadableTensorFile(
-                f"member {info.filename!r} overlaps the member before it (a zip bomb?)")
+                f"member {_short(info.filename)} overlaps the member before it (a zip bomb?)")
         f.seek(info.header_offset)
         head = f.read(ZIP_LOCAL_HEADER.size)
         if len(head) < ZIP_LOCAL_HEADER.size or head[:4] != b"PK\x03\x04":
-            raise UnreadableTensorFile(f"member {info.filename!r}: no local header at its offset")
+            raise UnreadableTensorFile(f"member {_short(info.filename)}: no local header at its offset")
         _, name_len, extra_len = ZIP_LOCAL_HEADER.unpack(head)
         end = info.header_offset + ZIP_LOCAL_HEADER.size + name_len + extra_len + info.compress_size
     size = f.seek(0, os.SEEK_END)
@@ -273,7 +293,7 @@ def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, left: int) -> tuple
         if exc.errno is not None:  # the disk, not the member: not the file's fault
             raise
         # bz2 reports a damaged stream as a bare OSError ("Invalid data stream")
-        raise UnreadableTensorFile(f"member {info.filename!r} cannot be decompressed ({exc})") from None
+        raise UnreadableTensorFile(f"member {_short(info.filename)} cannot be decompressed ({exc})") from None
     return descr, shape, "sha256:" + h.hexdigest(), size
 
 

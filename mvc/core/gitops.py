@@ -41,23 +41,12 @@ class Pointer:
         return self.path.with_name(self.path.name[: -len(POINTER_SUFFIX)])
 
 
-def open_work_tree(path: Path):
-    """The GitPython repository around ``path``; UserError when there is none."""
-    from mvc.core.provenance import open_git
-
-    repo = open_git(path)
-    if repo is None or repo.bare:
-        raise UserError(f"{path} is not inside a git work tree; run 'git init' or drop --git")
-    return repo
-
-
 def stage_settings(layout: "Layout", warn: Callable[[str], None]) -> tuple[str, ...]:
     """Inside a git work tree, stage ``.mvc/config.toml`` and ``.mvc/.gitignore`` (like
     ``dvc init``), so that a clone carries the settings; the paths staged. When git will not
     stage them (a repository another user owns, a broken index), ``warn`` says so: the change
     that asked stands. The git command, not GitPython (whose import costs 50 ms)."""
-    from mvc.core.gittags import GitRefused, run_git
-    from mvc.core.provenance import refused_message
+    from mvc.core.gitcommand import GitRefused, refused_message, run_git
 
     settings = (layout.config, layout.gitignore)
     try:
@@ -66,7 +55,7 @@ def stage_settings(layout: "Layout", warn: Callable[[str], None]) -> tuple[str, 
         names = " and ".join(os.path.relpath(p, layout.work_dir) for p in settings)
         warn(refused_message(exc.stderr, f"so {names} are not staged: 'git add' them once you do") or exc.message)
         return ()
-    except UserError:  # no git work tree here (or a bare repository)
+    except UserError:  # no git work tree here (or a bare repository), or no git at all
         return ()
     try:
         files = [str(p.resolve().relative_to(root)) for p in settings]
@@ -136,6 +125,7 @@ def plan_add(target: Path, version: Any, created: bool) -> "TagPlan | None":
     there is nothing to record (a rerun whose pointer file names the version already). A tag
     that exists is kept when its commit's pointer file names the same bytes (a teammate's)."""
     from mvc.core import gittags
+    from mvc.core.gitcommand import run_git
 
     if not created and pointer_current(target, version):
         return None
@@ -144,7 +134,7 @@ def plan_add(target: Path, version: Any, created: bool) -> "TagPlan | None":
 
     def says_same(commit: str) -> bool:
         try:
-            data = tomllib.loads(gittags.run_git(root, "show", f"{commit}:{rel}"))
+            data = tomllib.loads(run_git(root, "show", f"{commit}:{rel}"))
         except (UserError, tomllib.TOMLDecodeError):
             return False
         return (data.get("model"), data.get("version"), data.get("digest")) == (
@@ -160,6 +150,7 @@ def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") 
     "created"}``, with ``"warning"`` (also printed, with the fix) when git refuses (a commit
     hook, say): the version is registered either way."""
     from mvc.core import gittags
+    from mvc.core.gitcommand import run_git
 
     pointer = pointer_path(target)
     write_atomic(pointer, pointer_text(version.model, version.version, version.digest,
@@ -168,7 +159,7 @@ def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") 
     ref = format_ref(version.model, version.version)
     try:
         committed = _commit_pointer(plan.root, pointer, gitignore, entry, f"Model version: {ref}")
-        head = gittags.run_git(plan.root, "rev-parse", "HEAD")
+        head = run_git(plan.root, "rev-parse", "HEAD")
     except UserError as exc:
         files = " and ".join(_relative(p, plan.root) for p in (pointer, gitignore))
         warning = (f"{ref} is registered, but git could not commit its pointer file ({exc.message}); "
@@ -188,7 +179,7 @@ def _commit_pointer(root: Path, pointer: Path, gitignore: Path, entry: str, mess
     import shutil
     import tempfile
 
-    from mvc.core.gittags import run_git
+    from mvc.core.gitcommand import run_git
 
     rel_p, rel_i = _relative(pointer, root), _relative(gitignore, root)
     blob = run_git(root, "hash-object", "-w", "--", rel_p)
@@ -215,7 +206,7 @@ def _commit_pointer(root: Path, pointer: Path, gitignore: Path, entry: str, mess
 def _with_entry(root: Path, spec: str | None, entry: str) -> str:
     """The blob of the .gitignore at ``spec`` (``HEAD:PATH``, ``:PATH``; None or missing: empty)
     with mvc's ``entry`` added when it lacks it."""
-    from mvc.core.gittags import run_git
+    from mvc.core.gitcommand import run_git
 
     text = ""
     if spec is not None:

@@ -17,22 +17,22 @@ the commit the planned tags are created; one that appeared meanwhile saying the 
 a failure then is a warning naming the git commands that make the rest (and --json's
 ``git.warning``).
 
-Git runs as a subprocess (``git -C ROOT …``): a tag command is a few milliseconds.
+Git runs as a subprocess (``git -C ROOT …``, gitcommand.py): a tag command is a few milliseconds.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
-import subprocess
 import time
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
+from mvc.core import gitcommand
 from mvc.core.errors import ConflictError, MvcError, UserError
+from mvc.core.gitcommand import run_git
 from mvc.core.refs import format_ref
 
 if TYPE_CHECKING:
@@ -65,43 +65,9 @@ class TagPlan(NamedTuple):
         return {"tag": last.name, "commit": last.commit, "created": [t.name for t in self.tags if not t.exists]}
 
 
-def run_git(root: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None,
-            raw: bool = False) -> str:
-    """``git -C root ARGS``'s output (``raw``: as is, else stripped); UserError with git's last
-    line of complaint when it fails."""
-    from mvc.core.provenance import C_LOCALE, refused_message
-
-    try:
-        proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=120,
-                              env={**os.environ, **(env or {}), **C_LOCALE}, input=stdin,
-                              stdin=subprocess.DEVNULL if stdin is None else None)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UserError(f"git could not run ({exc}); is git installed?") from None
-    if proc.returncode != 0:
-        if why := refused_message(proc.stderr, "so mvc cannot use it"):
-            raise GitRefused(why, proc.stderr)
-        lines = (proc.stderr or proc.stdout).strip().splitlines()
-        raise UserError(f"git {args[0]} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
-    return proc.stdout if raw else proc.stdout.strip()
-
-
-class GitRefused(UserError):
-    """git will not read a repository that another user owns (provenance.refused_message); ``stderr``
-    is what git said, for a caller that words the consequence its own way."""
-
-    def __init__(self, message: str, stderr: str):
-        super().__init__(message)
-        self.stderr = stderr
-
-
 def work_tree(path: Path) -> Path:
     """The top folder of the git work tree around ``path``; UserError when there is none."""
-    try:
-        return Path(run_git(Path(path), "rev-parse", "--show-toplevel"))
-    except GitRefused:
-        raise
-    except UserError:
-        raise UserError(f"{path} is not inside a git work tree; run 'git init' or drop --git") from None
+    return gitcommand.work_tree(path, "run 'git init' or drop --git")
 
 
 def check_gto_name(what: str, name: str) -> None:

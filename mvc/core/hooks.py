@@ -15,8 +15,8 @@ there before, and the quick check a hook makes before it opens anything.
   ``stale_pointers`` compares the pointer files git tracks with the stat cache before
   anything opens the registry or the object store.
 
-Git is run as a subprocess here (two quick rev-parse calls), never through GitPython, which
-takes longer to import than the whole check.
+Git is run as a subprocess here (gitcommand.py; the quick check makes one ``ls-files``), with
+git's own ``GIT_DIR`` and ``GIT_INDEX_FILE`` kept: inside a hook they name the repository.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from __future__ import annotations
 import os
 import shlex
 import stat
-import subprocess
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
 from mvc.core.errors import ConflictError, UserError
+from mvc.core.gitcommand import run, run_git, work_tree
 
 MARK = "# installed by mvc hooks install"
 SAVED_SUFFIX = ".pre-mvc"
@@ -89,21 +89,10 @@ class HookChange(NamedTuple):
     earlier: str | None  # the hook kept beside it (install) or put back (uninstall)
 
 
-def _git(where: Path, *args: str) -> str:
-    try:
-        proc = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True)
-    except OSError as exc:
-        raise UserError(f"cannot run git ({exc.strerror}); install git to use hooks") from None
-    if proc.returncode != 0:
-        raise UserError(f"{where} is not inside a git work tree; run 'git init' first")
-    return proc.stdout.strip()
-
-
 def hooks_dir(work_dir: Path) -> Path:
     """The folder where git runs hooks for the work tree around ``work_dir``."""
-    if _git(work_dir, "rev-parse", "--is-inside-work-tree") != "true":
-        raise UserError(f"{work_dir} is not inside a git work tree; run 'git init' first")
-    found = Path(_git(work_dir, "rev-parse", "--git-path", "hooks"))
+    work_tree(work_dir, "run 'git init' first")
+    found = Path(run_git(work_dir, "rev-parse", "--git-path", "hooks"))
     return Path(os.path.normpath(found if found.is_absolute() else work_dir.absolute() / found))
 
 
@@ -171,7 +160,7 @@ def _refuse_tracked(folder: Path, top: Path, repo_rel: str, command: tuple[str, 
         inside = folder.resolve().relative_to(top.resolve())
     except ValueError:
         return
-    if not _git(top, "ls-files", "--", inside.as_posix() or "."):
+    if not run_git(top, "ls-files", "--", inside.as_posix() or "."):
         return
     call = f"(cd -- {shlex.quote(repo_rel)} && {shlex.quote(command[0])} {command[1]}__hook NAME \"$@\")"
     raise UserError(
@@ -190,7 +179,7 @@ def install(work_dir: Path, force: bool = False) -> list[HookChange]:
     from mvc.core.atomic import write_atomic
 
     folder = hooks_dir(work_dir)
-    top = Path(_git(work_dir, "rev-parse", "--show-toplevel"))
+    top = work_tree(work_dir, "run 'git init' first")
     repo_rel = os.path.relpath(work_dir.resolve(), top.resolve())
     command = mvc_command()
     _refuse_tracked(folder, top, repo_rel, command)
@@ -258,11 +247,10 @@ def uninstall(work_dir: Path) -> list[HookChange]:
 
 def tracked_pointer_files(work_dir: Path) -> list[Path]:
     """The pointer files (``PATH.mvc``) git tracks under ``work_dir``, absolute."""
-    proc = subprocess.run(["git", "ls-files", "-z", "--", "*.mvc"], cwd=work_dir,
-                          capture_output=True)
-    if proc.returncode != 0:
+    proc = run(work_dir, "ls-files", "-z", "--", "*.mvc", check=False)
+    if proc is None or not proc.ok:
         return []
-    names = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    names = str(proc.stdout).split("\0")
     return [work_dir / n for n in names if n.endswith(".mvc") and "/.mvc/" not in f"/{n}"]
 
 
@@ -333,17 +321,11 @@ def pushed_commits(work_dir: Path, refs_text: str) -> tuple[list[str], list[str]
     for parts in (line.split() for line in refs_text.splitlines()):
         if len(parts) == 4 and parts[1].strip("0"):
             found.append(parts[1])
-        if len(parts) == 4 and parts[3].strip("0") and not subprocess.run(
-                ["git", "cat-file", "-e", f"{parts[3]}^{{commit}}"], cwd=work_dir, capture_output=True).returncode:
-            known.append(parts[3])
+        if len(parts) == 4 and parts[3].strip("0"):
+            has = run(work_dir, "cat-file", "-e", f"{parts[3]}^{{commit}}", check=False)
+            if has is not None and has.ok:
+                known.append(parts[3])
     return list(dict.fromkeys(found)), known
-
-
-def _git_out(work_dir: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=work_dir, capture_output=True)
-    if proc.returncode != 0:
-        raise UserError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
-    return proc.stdout.decode("utf-8", "surrogateescape")
 
 
 def _is_pointer_name(name: str) -> bool:
@@ -354,11 +336,11 @@ def changed_pointer_files(work_dir: Path, old: str, new: str) -> set[Path]:
     """The pointer files under ``work_dir`` that differ between commits ``old`` and ``new``
     (a branch switch: only these does the post-checkout hook check out, as git rewrites only
     the files that changed); every tracked one when ``old`` is not a commit (a clone)."""
-    proc = subprocess.run(["git", "diff", "--name-only", "--no-renames", "-z", "--relative", old, new,
-                           "--", "*.mvc"], cwd=work_dir, capture_output=True)
-    if proc.returncode != 0:
+    proc = run(work_dir, "diff", "--name-only", "--no-renames", "-z", "--relative", old, new, "--", "*.mvc",
+               check=False)
+    if proc is None or not proc.ok:
         return set(tracked_pointer_files(work_dir))
-    names = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    names = str(proc.stdout).split("\0")
     return {work_dir / n for n in names if _is_pointer_name(n)}
 
 
@@ -367,8 +349,8 @@ def _pointer_blobs(work_dir: Path, commits: list[str], known: list[str]) -> tupl
     no remote-tracking branch has yet wrote (as git-lfs pushes what the pushed commits
     introduce), and of the others at the pushed tips."""
     introduced: dict[str, str] = {}
-    log = _git_out(work_dir, "log", "--raw", "--no-abbrev", "--no-renames", "--format=commit %H", *commits,
-                   "--not", "--remotes", *known, "--", "*.mvc")
+    log = run_git(work_dir, "log", "--raw", "--no-abbrev", "--no-renames", "--format=commit %H", *commits,
+                  "--not", "--remotes", *known, "--", "*.mvc", raw=True)
     commit = ""
     for line in log.splitlines():
         if line.startswith("commit "):
@@ -380,7 +362,7 @@ def _pointer_blobs(work_dir: Path, commits: list[str], known: list[str]) -> tupl
                 introduced.setdefault(fields[3], f"{name} in {commit}")
     at_tips: dict[str, str] = {}
     for commit in commits:
-        for entry in _git_out(work_dir, "ls-tree", "-r", "-z", commit).split("\0"):
+        for entry in run_git(work_dir, "ls-tree", "-r", "-z", commit, raw=True).split("\0"):
             meta, _, name = entry.partition("\t")
             sha = meta.split()[2:3]
             if _is_pointer_name(name) and meta.split()[1:2] == ["blob"] and sha[0] not in introduced:
@@ -403,9 +385,8 @@ def pointers_in_commits(work_dir: Path, commits: list[str],
     blobs = {**introduced, **at_tips}
     if not blobs:
         return [], []
-    batch = subprocess.run(["git", "cat-file", "--batch"], cwd=work_dir, capture_output=True,
-                           input="".join(f"{sha}\n" for sha in blobs).encode())
-    out, pos = batch.stdout, 0
+    batch = run(work_dir, "cat-file", "--batch", text=False, stdin="".join(f"{sha}\n" for sha in blobs).encode())
+    out, pos = bytes(batch.stdout), 0  # type: ignore[union-attr]  # strict: never None
     found: tuple[dict, dict] = ({}, {})
     for sha, where in blobs.items():
         header_end = out.index(b"\n", pos)

@@ -1,5 +1,5 @@
-"""Who is acting, and where a version came from: the environment and git (the git command for
-a version's provenance; GitPython for a code file's history)."""
+"""Who is acting, and where a version came from: the environment and git (the git command,
+best effort: what git cannot say is left out)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import getpass
 import os
 import platform
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
+
+from mvc.core.gitcommand import GitResult, refused_message, run
 
 
 def acting_user() -> str:
@@ -32,14 +33,10 @@ def _find_acting_user() -> str:
     user = os.environ.get("MVC_USER", "").strip()
     if user:
         return user
-    try:
-        out = subprocess.run(
-            ["git", "config", "user.email"], capture_output=True, text=True, timeout=5, check=False
-        )
-        if out.returncode == 0 and out.stdout.strip():
-            return out.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        pass
+    # the repository of the working directory (a hook's GIT_DIR included), like git itself
+    out = run(".", "config", "user.email", check=False, timeout=5)
+    if out is not None and out.ok and str(out.stdout).strip():
+        return str(out.stdout).strip()
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -61,63 +58,17 @@ def environment(user: str) -> dict[str, Any]:
     }
 
 
-def open_git(path: Path):
-    """The GitPython repository around ``path``, or None (no git work tree, or no GitPython)."""
-    try:
-        import git
-    except ImportError:  # GitPython missing, or no git executable on PATH
-        return None
-    try:
-        return git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-
-
-# Set by git for its hooks (and by users): they name a repository other than the one around
-# the path asked about, and GIT_DIR without GIT_WORK_TREE makes the working directory the top.
-_REPOSITORY_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX",
-                   "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE")
-
-
-def _run_git(path: Path, *args: str) -> subprocess.CompletedProcess | None:
-    """``git -C path ARGS`` for the repository around ``path`` (None when git is missing or
-    hangs); it takes no optional lock, so it never competes with the user's own git commands
-    for the index."""
-    env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV} | C_LOCALE
-    try:
-        return subprocess.run(["git", "--no-optional-locks", "-C", str(path), *args], stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=30, check=False, env=env)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
+def _run_git(path: Path, *args: str) -> GitResult | None:
+    """``git -C path ARGS`` for the repository around ``path``, whatever repository the
+    environment names (None when git is missing or hangs past 30 s); it takes no optional
+    lock, so it never competes with the user's own git commands for the index."""
+    return run(path, *args, check=False, text=False, repository_env=False, optional_locks=False, timeout=30)
 
 
 def _git(path: Path, *args: str) -> str | None:
     """What ``git -C path ARGS`` prints (None when git is missing or fails)."""
     out = _run_git(path, *args)
-    return out.stdout.decode("utf-8", "replace") if out is not None and out.returncode == 0 else None
-
-
-_HINT = "git config --global --add safe.directory "
-
-
-def refused_message(stderr: bytes | str, consequence: str) -> str | None:
-    """What to tell when git refused a repository because another user owns it (its
-    safe.directory check): the folder, ``consequence``, and the command that trusts it; None
-    when ``stderr`` says something else. mvc never overrides that check: such a repository's
-    config could run another user's commands (core.fsmonitor, hooks). Both come from git's
-    message, read in the C locale (``C_LOCALE``): the command as git quotes it for the shell,
-    the folder between the message's last quotes."""
-    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
-    if "dubious ownership" not in text or _HINT not in text:
-        return None
-    command = _HINT + text.rsplit(_HINT, 1)[1].rstrip("\n")
-    where = text.split("repository at '", 1)[1].rsplit("'\nTo add an exception", 1)[0] \
-        if "repository at '" in text else "this folder"
-    return f"git refuses the repository at {where!r} (another user owns it), {consequence}; " \
-           f"if you trust it: {command}"
-
-
-C_LOCALE = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: refused_message reads them
+    return bytes(out.stdout).decode("utf-8", "replace") if out is not None and out.ok else None
 
 
 def git_info(path: Path, warnings: list[str] | None = None) -> dict[str, Any]:
@@ -129,12 +80,12 @@ def git_info(path: Path, warnings: list[str] | None = None) -> dict[str, Any]:
     for on its own, so that a status that fails (a corrupt index, a submodule without its git
     folder) costs only ``dirty``."""
     first = _run_git(path, "rev-parse", "--show-toplevel")
-    if first is None or first.returncode != 0:
+    if first is None or not first.ok:
         why = None if first is None else refused_message(first.stderr, "so this version records no git commit")
         if why and warnings is not None:
             warnings.append(why)
         return {}
-    root = first.stdout.decode("utf-8", "replace")
+    root = bytes(first.stdout).decode("utf-8", "replace")
     commit = _git(path, "rev-parse", "-q", "--verify", "HEAD^{commit}")  # None: no commit yet
     branch = _git(path, "symbolic-ref", "-q", "--short", "HEAD")  # None: detached
     status = _git(path, "status", "--porcelain", "--untracked-files=no")

@@ -311,12 +311,10 @@ def pull(session: "Session", wanted: Iterable[str], *, remote: str | None = None
 
 def tracked_pointers(session: "Session") -> list:
     """The pointer files (``PATH.mvc``) git tracks in the work tree."""
-    from mvc.core import gitops
+    from mvc.core import gitcommand, gitops
 
-    work_tree = gitops.open_work_tree(session.layout.work_dir)
-    root = Path(work_tree.working_tree_dir)
-    names = work_tree.git.ls_files("-z", "--", f"*{gitops.POINTER_SUFFIX}").split("\0")
-    work_tree.close()
+    root = gitcommand.work_tree(session.layout.work_dir, "run 'git init' or drop --pointers")
+    names = gitcommand.run_git(root, "ls-files", "-z", "--", f"*{gitops.POINTER_SUFFIX}", raw=True).split("\0")
     return [gitops.read_pointer(root / n) for n in names if n and (root / n).is_file()]
 
 
@@ -400,18 +398,19 @@ def _main_worktree_store(session: "Session", digest: str) -> "Remote | None":
     """In a linked worktree (``git worktree add``), whose own .mvc holds only what git carries,
     the main work tree's store when it has ``digest``, read as a directory remote (the same
     layout), so the post-checkout hook of ``git worktree add`` needs no remote."""
-    import subprocess
-
+    from mvc.core.gitcommand import run
     from mvc.core.remote_store import make_remote
 
     work_dir = session.layout.work_dir
-    run = [subprocess.run(["git", *args], cwd=work_dir, capture_output=True, text=True)
-           for args in (["rev-parse", "--show-toplevel"], ["worktree", "list", "--porcelain"])]
-    if any(r.returncode for r in run) or not run[1].stdout.startswith("worktree "):
+    # best effort (no git, or git fails: the remote instead), with a hook's GIT_DIR kept
+    ran = [run(work_dir, *args, check=False) for args in (["rev-parse", "--show-toplevel"],
+                                                          ["worktree", "list", "--porcelain"])]
+    top, listed = (str(r.stdout) if r is not None and r.ok else "" for r in ran)
+    if not top or not listed.startswith("worktree "):
         return None
-    main = Path(run[1].stdout.splitlines()[0][len("worktree "):])
-    mvc_dir = main / os.path.relpath(work_dir.resolve(), Path(run[0].stdout.strip()).resolve()) / ".mvc"
-    if main.resolve() == Path(run[0].stdout.strip()).resolve() or not (mvc_dir / "objects").is_dir():
+    main = Path(listed.splitlines()[0][len("worktree "):])
+    mvc_dir = main / os.path.relpath(work_dir.resolve(), Path(top.strip()).resolve()) / ".mvc"
+    if main.resolve() == Path(top.strip()).resolve() or not (mvc_dir / "objects").is_dir():
         return None
     store = make_remote("main work tree", str(mvc_dir))
     return store if store.has(digest) else None

@@ -1,0 +1,140 @@
+"""The one way mvc runs git: ``git -C WHERE ARGS`` as a subprocess (never GitPython, whose
+import alone costs 50 ms of CPU that a hook or an add pays).
+
+Every run gets what every git call needs:
+
+- no standard input unless the caller feeds some, so a git that asks something (a
+  credential helper, an editor, a pager's terminal) reads end of file instead of hanging;
+- a timeout, so a stuck git (a hung network file system, a held lock) never hangs mvc;
+- the C locale, so that git's messages reach mvc untranslated and ``refused_message`` can
+  read them;
+- output decoded as UTF-8 with undecodable bytes kept (``surrogateescape``), never an error;
+- a one-line error when git is missing (``GitMissing``) or times out, instead of a traceback.
+
+What differs between callers is a parameter of ``run``: ``check`` (strict: a failure is an
+error; best effort: None when git cannot run, else the result whatever its exit code),
+``repository_env`` (keep git's ``GIT_DIR``, ``GIT_INDEX_FILE``…: inside a hook they name the
+repository git runs it for; or strip them: provenance asks about the folder around a path),
+``text`` or bytes, ``optional_locks`` (off: never compete with the user's own git for the
+index), ``stdin`` and ``timeout``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Mapping, NamedTuple
+
+from mvc.core.errors import UserError
+
+TIMEOUT = 120  # seconds: far beyond any git command mvc runs, short of a hang
+
+C_LOCALE = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: refused_message reads them
+
+# Set by git for its hooks (and by users): they name a repository other than the one around
+# the path asked about, and GIT_DIR without GIT_WORK_TREE makes the working directory the top.
+REPOSITORY_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX",
+                  "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE")
+
+
+class GitResult(NamedTuple):
+    returncode: int
+    stdout: str | bytes
+    stderr: str | bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class GitMissing(UserError):
+    """The git command cannot be started (not installed, not on PATH, not executable)."""
+
+
+class GitRefused(UserError):
+    """git will not read a repository that another user owns (``refused_message``); ``stderr``
+    is what git said, for a caller that words the consequence its own way."""
+
+    def __init__(self, message: str, stderr: str | bytes):
+        super().__init__(message)
+        self.stderr = stderr
+
+
+def run(where: Path | str, *args: str, check: bool = True, text: bool = True, repository_env: bool = True,
+        optional_locks: bool = True, stdin: str | bytes | None = None, env: Mapping[str, str] | None = None,
+        timeout: float = TIMEOUT) -> GitResult | None:
+    """Run ``git -C where ARGS`` (``env``: variables added). Strict (``check``): the result
+    of a run that exited 0, else GitMissing, GitRefused, or UserError with git's last line of
+    complaint (or the timeout). Best effort: None when git could not run or timed out, else
+    the result, whatever its exit code."""
+    base = os.environ if repository_env else {k: v for k, v in os.environ.items() if k not in REPOSITORY_ENV}
+    command = ["git", "-C", str(where), *([] if optional_locks else ["--no-optional-locks"]), *args]
+    try:
+        proc = subprocess.run(command, capture_output=True, timeout=timeout, env={**base, **(env or {}), **C_LOCALE},
+                              input=stdin, stdin=subprocess.DEVNULL if stdin is None else None,
+                              **({"encoding": "utf-8", "errors": "surrogateescape"} if text else {}))
+    except OSError as exc:
+        if not check:
+            return None
+        if isinstance(exc, FileNotFoundError):
+            raise GitMissing("git is not installed or not on PATH; install git, which this command needs") from None
+        raise GitMissing(f"cannot run git ({exc.strerror or exc}); check the git installation") from None
+    except subprocess.TimeoutExpired:
+        if not check:
+            return None
+        raise UserError(f"git {_verb(args)} did not finish within {timeout:g} s; try again, or run it "
+                        f"yourself in {where} to see what holds it") from None
+    result = GitResult(proc.returncode, proc.stdout, proc.stderr)
+    if check and not result.ok:
+        if why := refused_message(proc.stderr, "so mvc cannot use it"):
+            raise GitRefused(why, proc.stderr)
+        err = proc.stderr or proc.stdout
+        lines = (err if isinstance(err, str) else err.decode("utf-8", "replace")).strip().splitlines()
+        raise UserError(f"git {_verb(args)} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
+    return result
+
+
+def _verb(args: tuple[str, ...]) -> str:
+    """The git command's name among its arguments (past global options such as
+    ``--literal-pathspecs``)."""
+    return next((a for a in args if not a.startswith("-")), "")
+
+
+def run_git(root: Path | str, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None,
+            raw: bool = False) -> str:
+    """What a strict ``git -C root ARGS`` prints (``raw``: as is, else stripped)."""
+    out = run(root, *args, env=env, stdin=stdin).stdout  # type: ignore[union-attr]  # strict: never None
+    return out if raw else out.strip()
+
+
+def work_tree(path: Path | str, advice: str) -> Path:
+    """The top folder of the git work tree around ``path``; when there is none (or it is a bare
+    repository), UserError saying so and ``advice``. A git that is missing or refuses the
+    repository says so instead."""
+    try:
+        return Path(run_git(path, "rev-parse", "--show-toplevel"))
+    except (GitMissing, GitRefused):
+        raise
+    except UserError:
+        raise UserError(f"{path} is not inside a git work tree; {advice}") from None
+
+
+_HINT = "git config --global --add safe.directory "
+
+
+def refused_message(stderr: bytes | str, consequence: str) -> str | None:
+    """What to tell when git refused a repository because another user owns it (its
+    safe.directory check): the folder, ``consequence``, and the command that trusts it; None
+    when ``stderr`` says something else. mvc never overrides that check: such a repository's
+    config could run another user's commands (core.fsmonitor, hooks). Both come from git's
+    message, read in the C locale (``C_LOCALE``): the command as git quotes it for the shell,
+    the folder between the message's last quotes."""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    if "dubious ownership" not in text or _HINT not in text:
+        return None
+    command = _HINT + text.rsplit(_HINT, 1)[1].rstrip("\n")
+    where = text.split("repository at '", 1)[1].rsplit("'\nTo add an exception", 1)[0] \
+        if "repository at '" in text else "this folder"
+    return f"git refuses the repository at {where!r} (another user owns it), {consequence}; " \
+           f"if you trust it: {command}"

@@ -1,0 +1,92 @@
+"""gitcommand.run: what every git call gets, and its parameters, against real git."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mvc.core.errors import UserError
+from mvc.core.gitcommand import GitMissing, run, run_git, work_tree
+
+EMPTY_BLOB = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+
+
+@pytest.fixture()
+def repo(tmp_path, monkeypatch) -> Path:
+    for key in [k for k in os.environ if k.startswith("GIT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    work = tmp_path / "work"
+    work.mkdir()
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    return work
+
+
+def test_no_standard_input_unless_fed(repo):
+    # a git that reads standard input gets end of file, not the caller's terminal or pipe
+    r, w = os.pipe()  # held open: reading it would hang
+    saved = os.dup(0)
+    os.dup2(r, 0)
+    try:
+        assert run_git(repo, "hash-object", "--stdin") == EMPTY_BLOB
+    finally:
+        os.dup2(saved, 0)
+        for fd in (r, w, saved):
+            os.close(fd)
+    assert run_git(repo, "hash-object", "--stdin", stdin="") == EMPTY_BLOB
+
+
+def test_strict_failure_is_git_s_last_line_untranslated(repo, monkeypatch):
+    monkeypatch.setenv("LANG", "de_DE.UTF-8")
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+    with pytest.raises(UserError) as caught:
+        run(repo, "--literal-pathspecs", "rev-parse", "--verify", "no-such-ref")
+    assert caught.value.message == "git rev-parse failed: fatal: Needed a single revision"
+    failed = run(repo, "rev-parse", "--verify", "no-such-ref", check=False)
+    assert failed is not None and not failed.ok and failed.returncode == 128
+
+
+def test_git_missing_is_one_line_when_strict_and_none_when_best_effort(repo, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(GitMissing) as caught:
+        work_tree(repo, "run 'git init'")
+    assert caught.value.message == "git is not installed or not on PATH; install git, which this command needs"
+    assert run(repo, "status", check=False) is None
+
+
+def test_a_folder_that_is_gone_is_git_s_error_not_git_missing(repo):
+    with pytest.raises(UserError) as caught:
+        run_git(repo / "gone", "status")
+    assert not isinstance(caught.value, GitMissing) and "cannot change to" in caught.value.message
+
+
+def test_repository_env_kept_or_stripped(repo, tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))  # as inside a hook of ``other``
+    kept = run(repo, "rev-parse", "--absolute-git-dir")
+    stripped = run(repo, "rev-parse", "--absolute-git-dir", repository_env=False)
+    assert kept is not None and stripped is not None
+    assert Path(str(kept.stdout).strip()) == (other / ".git").resolve()
+    assert Path(str(stripped.stdout).strip()) == (repo / ".git").resolve()
+
+
+def test_text_keeps_undecodable_bytes_and_bytes_are_bytes(repo):
+    name = os.fsdecode(b"m\xff.bin")
+    (repo / name).write_bytes(b"x")
+    run_git(repo, "add", "--", name)
+    listed = run(repo, "ls-files", "-z")
+    assert listed is not None and listed.stdout == name + "\0"
+    raw = run(repo, "ls-files", "-z", text=False)
+    assert raw is not None and raw.stdout == b"m\xff.bin\0"
+
+
+def test_work_tree_says_what_to_do_outside_one(tmp_path):
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(UserError) as caught:
+        work_tree(tmp_path / "plain", "run 'git init' first")
+    assert caught.value.message == f"{tmp_path / 'plain'} is not inside a git work tree; run 'git init' first"

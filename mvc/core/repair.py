@@ -90,14 +90,19 @@ def set_aside(layout: "Layout", store: "ObjectStore", digest: str, recipe: bool)
         path = store.recipe_path(digest) if recipe else store.path(digest)
         if owned.is_planted(path, "file") or not path.is_file() or _intact(store, digest, recipe):
             return
-        folder = owned.real_folder(lost_found(layout), layout.mvc_dir, create=True)
-        owned.real_folder(path.parent, store.root.parent)
-        os.replace(path, folder / (path.parent.name + path.name))  # ab/cdef… -> abcdef…
-        from mvc.core.atomic import fsync_dir
-
-        fsync_dir(path.parent)
-        fsync_dir(folder)
+        move_aside(layout, store, path)
     return fix
+
+
+def move_aside(layout: "Layout", store: "ObjectStore", path: Path) -> None:
+    """Move an object's file (``objects/ab/cdef…``, or its recipe) to ``.mvc/lost-found/abcdef…``."""
+    from mvc.core.atomic import fsync_dir
+
+    folder = owned.real_folder(lost_found(layout), layout.mvc_dir, create=True)
+    owned.real_folder(path.parent, store.root.parent)
+    os.replace(path, folder / (path.parent.name + path.name))
+    fsync_dir(path.parent)
+    fsync_dir(folder)
 
 
 def _intact(store: "ObjectStore", digest: str, recipe: bool = False) -> bool:

@@ -132,20 +132,28 @@ class _Mover:
         if self.store.has(digest):
             if not self.store.is_chunked(digest) or self.store.complete(digest):
                 return None
-            self.recipes[digest] = self.store.recipe(digest)  # ours, its chunks lost: fetch them
-            return Item(digest, 0)
+            # ours, its chunks lost: fetch them; by the remote's recipe when it has one (ours may
+            # name chunks nobody has: edited), which replaces ours once its chunks make the file
+            if (found := remote_recipes.read_known(self.remote, digest, self.cache)) is None:
+                self.recipes[digest] = self.store.recipe(digest)
+                return Item(digest, 0)
+            return self._remote_recipe(digest, found)
         size = self.remote.size_of(digest)
         if size is None and (found := remote_recipes.read_known(self.remote, digest, self.cache)) is not None:
-            from mvc.core.chunked import Recipe
-
-            data, known, row = found
-            self.recipes[digest] = Recipe.from_bytes(data, digest)  # refuses a malformed one
-            if known:
-                self.known.add(digest)
-            elif row is not None:
-                self.rows[digest] = row
-            return Item(digest, len(data))
+            return self._remote_recipe(digest, found)
         return Item(digest, size or 0)  # a missing one fails when it is moved, naming it
+
+    def _remote_recipe(self, digest: str, found) -> Item:
+        """A remote's recipe (``remote_recipes.read_known``) to pull, and the chunks it names."""
+        from mvc.core.chunked import Recipe
+
+        data, known, row = found
+        self.recipes[digest] = Recipe.from_bytes(data, digest)  # refuses a malformed one
+        if known:
+            self.known.add(digest)
+        elif row is not None:
+            self.rows[digest] = row
+        return Item(digest, len(data))
 
     def _recipe(self, digest: str) -> "Recipe | None":
         """The recipe of a chunked file to move (SPEC §5.1): ours on a push, the remote's on a
@@ -245,7 +253,7 @@ class _Mover:
             for _ in range(RECIPE_TRIES):
                 with RepoLock(self.session.layout.lock, self.session.lock_timeout()):  # gc collects under it
                     if self.store.holds_chunks(recipe.chunks):
-                        self.store.put_recipe(recipe)
+                        replace_recipe(self.session, recipe, data)
                         return len(data)
                 self._move_chunks([recipe])  # a gc took some since they came: fetch them again
         raise IntegrityError(f"the chunks of {recipe.digest} kept disappearing from the local store while "
@@ -260,6 +268,17 @@ class _Mover:
 
 
 RECIPE_TRIES = 3  # a pull fetches a recipe's chunks again this many times at most (gc took them)
+
+
+def replace_recipe(session: "Session", recipe: "Recipe", data: bytes) -> None:
+    """Keep a pulled recipe; a local one that says otherwise (it named chunks nobody has) is
+    set aside in .mvc/lost-found first (repair.py), as ``fsck --repair`` would."""
+    from mvc.core.repair import move_aside
+
+    store, path = session.store, session.store.recipe_path(recipe.digest)
+    if path.is_file() and not store.path(recipe.digest).is_file() and path.read_bytes() != data:
+        move_aside(session.layout, store, path)
+    store.put_recipe(recipe)
 
 
 def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None = None,

@@ -119,6 +119,22 @@ def test_a_damaged_recipe_is_set_aside_by_fsck_repair_and_pulled_again(setup, da
     _same(repo, "m@0.1.1", "b.safetensors")
 
 
+def test_a_recipe_edited_to_name_a_chunk_nobody_has_is_replaced_by_pull(setup):
+    """The recipe parses and looks like one whose pack was lost: a pull takes the remote's
+    recipe (checked against the file's digest as its chunks are read) and sets ours aside."""
+    repo = setup.repo
+    recipe = store(repo).recipe_path(setup.a)
+    recipe.chmod(0o644)
+    doc = json.loads(recipe.read_bytes())
+    doc["chunks"][2]["digest"] = doc["chunks"][2]["digest"][:-4] + "abcd"
+    recipe.write_bytes(json.dumps(doc, separators=(",", ":")).encode())
+    assert [p["problem"] for p in _problems(repo)] == ["missing"]
+    repo("pull", "m@0.1.0")
+    _same(repo, "m@0.1.0", "a.safetensors")
+    assert (repo.mvc_dir / "lost-found" / (setup.a.removeprefix("sha256:") + ".recipe")).is_file()
+    assert _problems(repo) == [] and repo.json("fsck")["ok"]
+
+
 # -- 3. chunks missing, not the recipe corrupt -----------------------------------------------------
 
 def test_verify_names_the_missing_chunks_of_a_sound_recipe(setup):

@@ -47,10 +47,10 @@ def read_unchanged(path: Path, before: os.stat_result, cache: StatCache, store: 
         if size == before.st_size and same_file(before, after):
             cache.put(path, after, digest)
             return digest, size
-        if same_file(before, after) and not before.st_size:
-            raise UserError(f"{path} says it holds 0 bytes but {size} were read from it: a file that "
-                            "the kernel makes up as it is read (/proc, /sys); copy it to a regular "
-                            "file and add the copy")
+        if same_file(before, after):  # nothing wrote to it, yet its size is not what stat says
+            raise UserError(f"{path} says it holds {before.st_size} bytes but {size} were read from it: "
+                            "a file that the kernel makes up as it is read (/proc, /sys); copy it to "
+                            "a regular file and add the copy")
         before = after
     raise UserError(f"{path} changed while mvc read it, twice; add it again when nothing is writing to it")
 

@@ -1,5 +1,6 @@
-"""The one way mvc runs git: ``git -C WHERE ARGS`` as a subprocess (never GitPython, whose
-import alone costs 50 ms of CPU that a hook or an add pays).
+"""How mvc runs git: ``git -C WHERE ARGS`` as a subprocess (not GitPython, whose import
+alone costs 50 ms of CPU that a hook or an add pays; only ``push --pointers``, whose transfer
+dwarfs that, lists its pointer files through GitPython, after ``work_tree`` here).
 
 Every run gets what every git call needs:
 

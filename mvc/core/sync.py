@@ -329,11 +329,14 @@ def pull(session: "Session", wanted: Iterable[str], *, remote: str | None = None
 # -- pointer files ---------------------------------------------------------------------
 
 def tracked_pointers(session: "Session") -> list:
-    """The pointer files (``PATH.mvc``) git tracks in the work tree."""
+    """The pointer files (``PATH.mvc``) git tracks in the work tree (GitPython lists them)."""
     from mvc.core import gitcommand, gitops
 
     root = gitcommand.work_tree(session.layout.work_dir, "run 'git init' or drop --pointers")
-    names = gitcommand.run_git(root, "ls-files", "-z", "--", f"*{gitops.POINTER_SUFFIX}", raw=True).split("\0")
+    import git  # only now: without a git on PATH, importing GitPython fails
+    with git.Repo(root) as repo:
+        listed = repo.git.ls_files("-z", "--", f"*{gitops.POINTER_SUFFIX}", stdout_as_string=False)
+    names = os.fsdecode(listed).split("\0")  # a name that is not UTF-8 kept as its bytes
     return [gitops.read_pointer(root / n) for n in names if n and (root / n).is_file()]
 
 

@@ -109,3 +109,19 @@ def setup(built, tmp_path) -> Setup:
     repo("remote", "add", "origin", str(root / "remote"), "--force")
     a, b = (repo.json("show", f"m@{v}")["digest"] for v in ("0.1.0", "0.1.1"))
     return Setup(repo, root / "remote", a, b)
+
+
+def unprivileged(root: Path) -> list[str]:
+    """The prefix that runs a command so that permission bits apply to it: as root, through a
+    user namespace (``unshare -U``), whose nobody is then let read and write all of ``root``
+    (chmod the file to test afterwards); nothing otherwise."""
+    import stat
+
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("unshare") is None:
+        pytest.fail("unshare (util-linux) is needed to drop root's read-anything privilege")
+    for p in [root, *root.rglob("*")]:
+        if not p.is_symlink():
+            p.chmod(p.stat().st_mode | stat.S_IROTH | stat.S_IWOTH | (stat.S_IXOTH if p.is_dir() else 0))
+    return ["unshare", "-U"]

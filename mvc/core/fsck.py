@@ -105,8 +105,10 @@ def _check_objects(session: "Session", found: Findings, progress: Progress, grac
     for f in findings:
         if f.pack is not None:
             in_packs.setdefault(f.pack, []).append(f)
+    aside = repair.lost_found(session.layout)
     drops = {pack: repair.drop_corrupt(registry, store, pack, [f.digest for f in fs],
-                                       any(f.used_by for f in fs)) for pack, fs in in_packs.items()}
+                                       aside if any(f.used_by for f in fs) else None)
+             for pack, fs in in_packs.items()}
     for f in findings:
         fix = None
         if f.digest.startswith("pack:"):
@@ -136,6 +138,13 @@ def _check_objects(session: "Session", found: Findings, progress: Progress, grac
             continue
         found.issues.append(Issue("object-stray", f"{stray} under objects/ is not an object",
                                   lambda p=stray: _remove(p)))
+    try:
+        aside = len(os.listdir(repair.lost_found(session.layout)))
+    except OSError:
+        aside = 0
+    if aside:
+        found.notes.append(f"{repair.lost_found(session.layout)} holds {aside} damaged file(s) 'mvc fsck --repair' "
+                           "set aside; delete them once you no longer want to look at them")
 
 
 def _unreadable_pack(store: ObjectStore, f, missing: bool) -> Issue:

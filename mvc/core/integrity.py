@@ -370,7 +370,7 @@ def describe(finding: Finding) -> str:
     pull = "'mvc pull " + " ".join(pull_refs(finding.used_by)) + "'"
     if finding.problem == "missing":
         return f"{said}: {pull} fetches it again"
-    how = "drops it from the pack" if finding.pack else "sets it aside in .mvc/lost-found"
+    how = "sets it aside in .mvc/lost-found" + (" and writes its pack again without it" if finding.pack else "")
     return f"{said}: 'mvc fsck --repair' {how}, then {pull} fetches it again"
 
 

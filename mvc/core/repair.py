@@ -6,9 +6,10 @@ version from every pull: the repair makes it count as missing, and ``mvc pull RE
 it again from a remote that has it, checked. Nothing a version needs is lost by that: the bytes
 were not the version's any more.
 
-- A corrupt copy of a chunk in a pack: the pack is written again without its corrupt entries
-  (every other entry copied and checked, ``gc.rewrite_pack``), made durable and visible, then
-  the old pack is removed. An index's name is its SHA-256 and its entries follow one another, so
+- A corrupt copy of a chunk in a pack: its bytes are copied to ``.mvc/lost-found/`` (when a
+  version needs it), and the pack is written again without its corrupt entries (every other
+  entry copied and checked, ``gc.rewrite_pack``), made durable and visible, then the old pack
+  is removed. An index's name is its SHA-256 and its entries follow one another, so
   an entry cannot be dropped from an index alone.
 - A corrupt whole object, a corrupt loose chunk (a store written before packs), a recipe that
   cannot be read, or one whose chunks are all sound but do not make the file: set aside, moved
@@ -49,11 +50,10 @@ def lost_found(layout: "Layout") -> Path:
 
 
 def drop_corrupt(registry: "Registry", store: "ObjectStore", pack: str, digests: Iterable[str],
-                 needed: bool) -> Fix:
-    """The fix for corrupt copies of chunks in pack ``pack``: the pack written again without
-    them, then the old pack removed. ``needed`` False: only while no version needs them (a
-    version added meanwhile may need them now, and then a pull is the way, after the next
-    repair)."""
+                 aside: Path | None) -> Fix:
+    """The fix for corrupt copies of chunks in pack ``pack``: their bytes copied to ``aside``
+    (``.mvc/lost-found``; None: no version needs them, and they are dropped only while none
+    does), the pack written again without them, then the old pack removed."""
     digests = frozenset(digests)
 
     def fix() -> None:
@@ -62,18 +62,46 @@ def drop_corrupt(registry: "Registry", store: "ObjectStore", pack: str, digests:
         entries = store.packs.all().get(pack)
         if entries is None:
             return
-        if not needed and digests & set(needed_objects(registry, store).by_digest):
+        if aside is None and digests & set(needed_objects(registry, store).by_digest):
             return
-        keep = [e for e in entries if e.digest not in digests]
+        bad = _still_corrupt(store, pack, [e for e in entries if e.digest in digests])
+        if not bad:  # healed meanwhile (an add of the same chunks wrote the pack again)
+            return
+        keep = [e for e in entries if e.digest not in bad]
         try:
             writer = rewrite_pack(store, pack, keep) if keep else None
         except CorruptChunk:  # corrupt since the check: left for the next one
             return
+        if aside is not None:
+            for digest, data in bad.items():
+                _keep_bytes(aside, digest.replace(":", "-"), data)
         if writer is not None:
             store.commit_pack(writer)
         remove_pack(store, pack)
         store.packs.refresh()
     return fix
+
+
+def _still_corrupt(store: "ObjectStore", pack: str, entries) -> dict[str, bytes]:
+    """Those of ``entries`` whose bytes in the pack do not match their names now, with the
+    bytes there are (fewer for a pack cut short)."""
+    from mvc.core.packs import chunk_matches
+
+    try:
+        fd = os.open(store.packs.pack_path(pack), os.O_RDONLY)
+    except FileNotFoundError:
+        return {}
+    try:
+        return {e.digest: data for e in entries
+                if len(data := os.pread(fd, e.size, e.offset)) != e.size or not chunk_matches(e.digest, data)}
+    finally:
+        os.close(fd)
+
+
+def _keep_bytes(folder: Path, name: str, data: bytes) -> None:
+    from mvc.core.atomic import write_atomic
+
+    write_atomic(owned.real_folder(folder, folder.parent, create=True) / name, data, mode=0o444)
 
 
 def remove_unreferenced(registry: "Registry", store: "ObjectStore", digest: str) -> Fix:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from packs_support import Setup, built, flip_byte, pack_dir as _pack_dir, pack_of, setup, store, weights  # noqa: F401
+from packs_support import Setup, built, flip_byte, pack_dir as _pack_dir, pack_of, setup, store, unprivileged, weights  # noqa: F401,E501
 from support import BIN, Mvc, assert_error
 from tensorfiles import write_safetensors
 
@@ -256,21 +256,12 @@ def test_an_unreadable_pack_is_a_finding_and_verify_and_fsck_go_on(setup, tmp_pa
     """A pack file mvc may not read (chmod 000; as root, read through a user namespace, where
     the permission bits apply): verify and fsck name it and the versions that need its chunks,
     check everything else and exit 3, where before they stopped at it with exit 1."""
-    import stat as stat_
-
     repo = setup.repo
     pack = _pack_dir(repo.mvc_dir) / f"{pack_of(repo, setup.a)}.pack"
     fresh = repo.cwd.parent / "fresh-remote"
     fresh.mkdir()
     repo("remote", "add", "fresh", str(fresh))
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("unshare") is None:
-            pytest.fail("unshare (util-linux) is needed to drop root's read-anything privilege")
-        prefix = ["unshare", "-U"]
-        for p in [repo.cwd.parent, *repo.cwd.parent.rglob("*")]:  # the namespace's nobody reads the rest
-            if not p.is_symlink():
-                p.chmod(p.stat().st_mode | stat_.S_IROTH | stat_.S_IWOTH | (stat_.S_IXOTH if p.is_dir() else 0))
+    prefix = unprivileged(repo.cwd.parent)
     pack.chmod(0)
 
     def run(*args):

@@ -11,12 +11,16 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from packs_support import Setup, built, flip_byte, pack_of, packs, setup, store  # noqa: F401  (fixtures)
-from packs_support import pack_dir as _pack_dir
+from packs_support import pack_dir as _pack_dir, unprivileged
+from support import BIN
+
+from mvc.core.packs import chunk_matches
 
 
 def _same(repo, ref: str, original: str) -> None:
@@ -67,6 +71,8 @@ def test_a_chunk_changed_in_place_is_fetched_again_after_fsck_repair(setup):
     assert "'mvc pull m@0.1.0 m@0.1.1'" in doc["problems"][0]["message"]
     left = {e.digest for entries in packs(repo).values() for e in entries}
     assert chunk.digest not in left and set(others) <= left  # every other chunk kept
+    kept = repo.mvc_dir / "lost-found" / chunk.digest.replace(":", "-")
+    assert kept.stat().st_size == entry.size and not chunk_matches(chunk.digest, kept.read_bytes())
     assert _problems(repo) == [{"digest": chunk.digest, "problem": "missing", "used_by": ["m@0.1.0", "m@0.1.1"]}]
 
     repo("pull", "m@0.1.0", "m@0.1.1")
@@ -114,7 +120,9 @@ def test_a_damaged_recipe_is_set_aside_by_fsck_repair_and_pulled_again(setup, da
     repo("pull", "m@0.1.0")
     assert sorted(p.name for p in _pack_dir(repo.mvc_dir).iterdir()) == before  # only the recipe came
     _same(repo, "m@0.1.0", "a.safetensors")
-    assert _problems(repo) == [] and repo.json("fsck")["ok"]
+    assert _problems(repo) == []
+    fsck = repo.json("fsck")
+    assert fsck["ok"] and any("lost-found holds 1 damaged file" in n for n in fsck["notes"])
     repo("gc", "--grace", "0")
     _same(repo, "m@0.1.1", "b.safetensors")
 
@@ -174,6 +182,26 @@ def test_an_index_that_holds_no_index_is_named_with_what_to_do(setup):
     repo("pull", "m@0.1.1")
     _same(repo, "m@0.1.1", "b.safetensors")
     assert repo.json("fsck", "--repair")["ok"] and repo.json("fsck")["problems"] == []
+
+
+def test_an_index_mvc_may_not_read_is_named_with_what_to_do_and_kept(setup):
+    repo = setup.repo
+    name = _own_pack(setup)
+    prefix = unprivileged(repo.cwd.parent)
+    index = _pack_dir(repo.mvc_dir) / f"{name}.idx"
+    index.chmod(0)
+
+    def run(*args):
+        return subprocess.run([*prefix, str(BIN), *args], cwd=repo.cwd, env=repo.env, capture_output=True,
+                              text=True, timeout=60)
+
+    proc = run("verify")
+    assert proc.returncode == 3 and f"unreadable\tpack:{name}\tm@0.1.1" in proc.stdout, (proc.stdout, proc.stderr)
+    proc = run("fsck", "--json")
+    said = next(p["message"] for p in json.loads(proc.stdout)["problems"] if f"pack index {name}" in p["message"])
+    assert "Permission denied" in said and "fix its permissions" in said and "m@0.1.1" in said
+    index.chmod(0o444)
+    assert _problems(repo) == []
 
 
 def test_a_stray_index_of_garbage_goes_once_no_version_misses_a_chunk(setup):

@@ -69,3 +69,8 @@ class CheckFailedError(MvcError):
 # What to run about a damaged copy the store holds by name: it hides the object from a pull
 # until 'mvc fsck --repair' sets it aside (repair.py); the pull then fetches it again.
 REPAIR = "run 'mvc fsck --repair', then 'mvc pull' of the version, to fetch it again"
+
+
+def repair_hint(ref: str) -> str:
+    """``REPAIR`` where the version is known."""
+    return f"run 'mvc fsck --repair', then 'mvc pull {ref}', to fetch it again"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from mvc.core import artifacts, refs
-from mvc.core.errors import ConflictError, NotFoundError, UserError
+from mvc.core.errors import REPAIR, ConflictError, IntegrityError, NotFoundError, UserError, repair_hint
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import FIRST_VERSION, parse_version
 
@@ -237,7 +237,13 @@ def checkout(session: "Session", row: VersionRow, output: Path | str | None, *, 
     check_target(session, dest)
     stored = artifacts.Stored.of(row, session.store)
     writer = artifacts.Materializer(session.store, session.cache, link, progress)
-    return writer.materialize(stored, dest, force)
+    try:
+        return writer.materialize(stored, dest, force)
+    except IntegrityError as exc:  # a damaged copy: say which version to pull once it is set aside
+        if REPAIR not in exc.message:
+            raise
+        ref = refs.format_ref(row.model, row.version)
+        raise IntegrityError(exc.message.replace(REPAIR, repair_hint(ref))) from None
 
 
 def check_target(session: "Session", dest: Path) -> None:

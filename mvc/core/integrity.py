@@ -56,10 +56,12 @@ class Needs:
     def digests(self) -> list[str]:
         return list(self.by_digest)
 
-    def require_readable(self) -> None:
-        """Raise the first unreadable manifest's error (push and pull cannot go on without it)."""
-        if self.unreadable:
-            raise IntegrityError(next(iter(self.unreadable.values())))
+    def require_readable(self, but: Callable[[str], bool] | None = None) -> None:
+        """Raise the first unreadable manifest's error (push and pull cannot go on without it),
+        leaving out those ``but`` says (a pull replaces a damaged recipe with the remote's)."""
+        for digest, why in self.unreadable.items():
+            if but is None or not but(digest):
+                raise IntegrityError(why)
 
 
 def _objects(digest: str, entries: Iterable["ManifestEntry"]) -> list[tuple[str, str | None]]:
@@ -105,8 +107,8 @@ def _add_chunks(store: ObjectStore, digest: str, who: str, needs: Needs) -> None
         chunks = store.chunks_of(digest) if store.is_chunked(digest) else None
     except IntegrityError as exc:
         ref = pull_refs([who])[0]
-        needs.unreadable[digest] = (f"{exc.message.removesuffix(SEE_FSCK)} (needed by {who}); run 'mvc fsck "
-                                    f"--repair', which sets it aside, then 'mvc pull {ref}' fetches it again")
+        needs.unreadable[digest] = (f"{exc.message.removesuffix(SEE_FSCK)} (needed by {who}); run 'mvc pull "
+                                    f"{ref}', which replaces it with the remote's")
         return
     if chunks is not None:
         needs.chunked[digest] = [c.digest for c in chunks]

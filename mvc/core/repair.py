@@ -37,9 +37,11 @@ from mvc.core.integrity import needed_objects
 from mvc.core.packs import remove_lone_pack
 
 if TYPE_CHECKING:
+    from mvc.core.chunked import Recipe
     from mvc.core.layout import Layout
     from mvc.core.objects import ObjectStore
     from mvc.core.registry.base import Registry
+    from mvc.core.session import Session
 
 Fix = Callable[[], None]
 LOST_FOUND = "lost-found"
@@ -120,6 +122,15 @@ def set_aside(layout: "Layout", store: "ObjectStore", digest: str, recipe: bool)
             return
         move_aside(layout, store, path)
     return fix
+
+
+def replace_recipe(session: "Session", recipe: "Recipe", data: bytes) -> None:
+    """Keep a recipe a pull fetched and checked; a local one that says otherwise (unreadable,
+    or naming chunks nobody has) is set aside in .mvc/lost-found first, as ``--repair`` would."""
+    store, path = session.store, session.store.recipe_path(recipe.digest)
+    if path.is_file() and not store.path(recipe.digest).is_file() and path.read_bytes() != data:
+        move_aside(session.layout, store, path)
+    store.put_recipe(recipe)
 
 
 def move_aside(layout: "Layout", store: "ObjectStore", path: Path) -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 from mvc.core import refs
 from mvc.core.errors import ConflictError, IntegrityError, MvcError, UserError
 from mvc.core.faults import crash_point
-from mvc.core.integrity import Artifact, artifact_needs, needed_objects
+from mvc.core.integrity import SEE_FSCK, Artifact, artifact_needs, needed_objects
 from mvc.core.lock import RepoLock
 
 if TYPE_CHECKING:
@@ -135,7 +135,12 @@ class _Mover:
             # ours, its chunks lost: fetch them; by the remote's recipe when it has one (ours may
             # name chunks nobody has: edited), which replaces ours once its chunks make the file
             if (found := remote_recipes.read_known(self.remote, digest, self.cache)) is None:
-                self.recipes[digest] = self.store.recipe(digest)
+                try:
+                    self.recipes[digest] = self.store.recipe(digest)
+                except IntegrityError as exc:  # unreadable, and nothing to replace it with
+                    raise IntegrityError(f"{exc.message.removesuffix(SEE_FSCK)}, and remote {self.remote.name!r} "
+                                         "has no recipe of it: pull from a remote that has it, or add the "
+                                         "file again") from None
                 return Item(digest, 0)
             return self._remote_recipe(digest, found)
         size = self.remote.size_of(digest)
@@ -240,6 +245,7 @@ class _Mover:
         """Send a recipe whose chunks are there; a pulled one is kept only once its chunks,
         read back in order, make the file's digest."""
         from mvc.core import remote_recipes
+        from mvc.core.repair import replace_recipe
 
         data = recipe.to_bytes()
         if self.push:
@@ -253,7 +259,7 @@ class _Mover:
             for _ in range(RECIPE_TRIES):
                 with RepoLock(self.session.layout.lock, self.session.lock_timeout()):  # gc collects under it
                     if self.store.holds_chunks(recipe.chunks):
-                        replace_recipe(self.session, recipe, data)
+                        replace_recipe(self.session, recipe, data)  # set a damaged one aside
                         return len(data)
                 self._move_chunks([recipe])  # a gc took some since they came: fetch them again
         raise IntegrityError(f"the chunks of {recipe.digest} kept disappearing from the local store while "
@@ -268,17 +274,6 @@ class _Mover:
 
 
 RECIPE_TRIES = 3  # a pull fetches a recipe's chunks again this many times at most (gc took them)
-
-
-def replace_recipe(session: "Session", recipe: "Recipe", data: bytes) -> None:
-    """Keep a pulled recipe; a local one that says otherwise (it named chunks nobody has) is
-    set aside in .mvc/lost-found first (repair.py), as ``fsck --repair`` would."""
-    from mvc.core.repair import move_aside
-
-    store, path = session.store, session.store.recipe_path(recipe.digest)
-    if path.is_file() and not store.path(recipe.digest).is_file() and path.read_bytes() != data:
-        move_aside(session.layout, store, path)
-    store.put_recipe(recipe)
 
 
 def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None = None,
@@ -320,7 +315,7 @@ def pull(session: "Session", wanted: Iterable[str], *, remote: str | None = None
     with _Mover(session, source, push=False, jobs=jobs, progress=progress, on_total=on_total) as mover:
         needs = (needed_objects(session.registry, session.store, rows, fetch=mover.fetch) if artifacts is None
                  else artifact_needs(session.store, artifacts, fetch=mover.fetch))
-        needs.require_readable()
+        needs.require_readable(but=session.store.is_chunked)  # a damaged recipe: the remote's replaces it
         chunks = {c for listed in needs.chunked.values() for c in listed}  # they come with their recipes
         mover.move(d for d in needs.digests if d not in chunks)
     return mover.result()

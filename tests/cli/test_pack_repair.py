@@ -104,10 +104,8 @@ def test_a_damaged_recipe_is_set_aside_by_fsck_repair_and_pulled_again(setup, da
     recipe.chmod(0o644)
     damage(recipe)
     assert [p["digest"] for p in _problems(repo)] == [setup.a]
-    if damage is _truncate:  # a pull cannot use it, and says what to run; gc cannot tell its chunks
-        proc = repo.fail("pull", "m@0.1.0", code=3)
-        assert "mvc fsck --repair" in proc.stderr and "mvc pull m@0.1.0" in proc.stderr, proc.stderr
-        assert "mvc fsck --repair" in repo.fail("gc", "--grace", "0", code=3).stderr
+    if damage is _truncate:  # gc cannot tell its chunks, and says what to run
+        assert "run 'mvc pull m@0.1.0'" in repo.fail("gc", "--grace", "0", code=3).stderr
 
     doc = repo.json("fsck", "--repair")
     assert doc["ok"] and "lost-found" in doc["problems"][0]["message"]
@@ -125,6 +123,24 @@ def test_a_damaged_recipe_is_set_aside_by_fsck_repair_and_pulled_again(setup, da
     assert fsck["ok"] and any("lost-found holds 1 damaged file" in n for n in fsck["notes"])
     repo("gc", "--grace", "0")
     _same(repo, "m@0.1.1", "b.safetensors")
+
+
+def test_a_recipe_that_cannot_be_read_is_replaced_by_pull_alone(setup):
+    """A pull takes the remote's recipe (checked against the file's digest as its chunks are
+    read) and sets the local one aside; with no recipe on the remote it says so."""
+    repo = setup.repo
+    recipe = store(repo).recipe_path(setup.a)
+    recipe.chmod(0o644)
+    _truncate(recipe)
+    hidden = setup.remote / "objects" / setup.a[7:9] / (setup.a[9:] + ".recipe")
+    hidden.rename(hidden.with_name("elsewhere"))
+    proc = repo.fail("pull", "m@0.1.0", code=3)
+    assert "remote 'origin' has no recipe of it" in proc.stderr, proc.stderr
+    hidden.with_name("elsewhere").rename(hidden)
+    repo("pull", "m@0.1.0")
+    _same(repo, "m@0.1.0", "a.safetensors")
+    assert (repo.mvc_dir / "lost-found" / (setup.a.removeprefix("sha256:") + ".recipe")).is_file()
+    assert _problems(repo) == [] and repo.json("fsck")["ok"]
 
 
 def test_a_recipe_edited_to_name_a_chunk_nobody_has_is_replaced_by_pull(setup):

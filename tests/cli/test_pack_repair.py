@@ -81,6 +81,23 @@ def test_a_chunk_changed_in_place_is_fetched_again_after_fsck_repair(setup):
     assert _problems(repo) == [] and repo.json("fsck")["ok"]
 
 
+def test_a_whole_object_changed_in_place_is_set_aside_and_fetched_again(setup):
+    repo = setup.repo
+    (repo.cwd / "small.bin").write_bytes(os.urandom(1000))
+    digest = repo.json("add", "small.bin", "--name", "s")["digest"]
+    repo("push", "s@0.1.0")
+    path = store(repo).path(digest)
+    flip_byte(path, 10)
+    proc = repo.fail("checkout", "s@0.1.0", "-o", "x.bin", code=3)
+    assert "run 'mvc fsck --repair', then 'mvc pull s@0.1.0'" in proc.stderr, proc.stderr
+    assert repo("pull", "s@0.1.0").stdout.startswith("Pulled 0 objects")  # the store has one by that name
+    assert repo.json("fsck", "--repair")["ok"]
+    assert (repo.mvc_dir / "lost-found" / digest.removeprefix("sha256:")).is_file() and not path.exists()
+    repo("pull", "s@0.1.0")
+    _same(repo, "s@0.1.0", "small.bin")
+    assert _problems(repo) == []
+
+
 # -- 2. a damaged recipe --------------------------------------------------------------------------
 
 def _truncate(path: Path) -> None:

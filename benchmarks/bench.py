@@ -562,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     startup_repeat = max(5, 3 * repeat)  # start-up runs are short and noisy: take more samples
 
     parent = (args.dir or Path.cwd()).absolute()
+    parent.mkdir(parents=True, exist_ok=True)  # --dir names where to work, as mkdir -p would
     root = Path(tempfile.mkdtemp(prefix="mvc-bench-", dir=parent))
 
     def progress(msg: str) -> None:

@@ -179,11 +179,22 @@ class _Cursor:
         self.at += n
         return data
 
+    def skip(self, n: int) -> None:
+        """Move past ``n`` bytes unread: a length a hostile header claims costs no memory."""
+        if n < 0 or self.at + n > self.limit:
+            raise ValueError("a header runs past the end of the file")
+        self.at += n
+
     def num(self, fmt: str) -> int:
         return struct.unpack("<" + fmt, self.take(struct.calcsize(fmt)))[0]
 
-    def string(self) -> bytes:
-        return self.take(self.num("Q"))
+    def string(self, keep: int) -> bytes | None:
+        """A string's bytes when it is at most ``keep`` long, else skipped (None)."""
+        n = self.num("Q")
+        if n > keep:
+            self.skip(n)
+            return None
+        return self.take(n)
 
 
 # GGUF value types: 0-7, 10-12 are fixed-size scalars (their struct formats); 8 a string, 9 an array
@@ -196,12 +207,13 @@ MAX_GGUF_KEYS = 1 << 16  # real ones about fifty
 def _gguf_value(cur: _Cursor, kind: int):
     if kind in _GGUF_SCALARS:
         return cur.num(_GGUF_SCALARS[kind])
-    if kind == 8:
-        return cur.string()
+    if kind == 8:  # no string value is needed: skipped, however long it says it is
+        cur.skip(cur.num("Q"))
+        return None
     if kind == 9:
         inner, count = cur.num("I"), cur.num("Q")
         if inner in _GGUF_SCALARS:  # skipped whole: a vocabulary's scores need not be parsed
-            cur.take(count * struct.calcsize(_GGUF_SCALARS[inner]))
+            cur.skip(count * struct.calcsize(_GGUF_SCALARS[inner]))
             return None
         cur.items += count  # each one parsed: the whole header's work is bounded, up front
         if cur.items > MAX_GGUF_ITEMS:
@@ -224,13 +236,13 @@ def gguf_spans(fd: int, size: int) -> Spans | None:
         return None
     alignment = 32
     for _ in range(kvs):
-        key, kind = cur.string(), cur.num("I")
+        key, kind = cur.string(keep=64), cur.num("I")  # only general.alignment is read
         value = _gguf_value(cur, kind)
         if key == b"general.alignment" and isinstance(value, int) and value > 0:
             alignment = value
     offsets = []
     for _ in range(tensors):
-        cur.string()
+        cur.skip(cur.num("Q"))  # its name
         dims = cur.num("I")
         if dims > 8:
             return None

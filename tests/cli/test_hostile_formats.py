@@ -116,6 +116,30 @@ def test_a_gguf_header_of_a_million_tensors_is_stored_by_its_content(repo, work)
     _stored_whole(repo, work, work / "m.gguf", "g", folder=False)
 
 
+def test_a_gguf_header_claiming_huge_lengths_costs_no_memory(tmp_path):
+    """Lengths a GGUF header claims (a scalar array, a string value, a tensor name) are skipped
+    unread: read whole (os.pread of the claimed length), each took that much memory, up to the
+    file's size however large (120 MB each here: a parse in 47 MB took 130 MB)."""
+    size = 400 * MB
+    with open(tmp_path / "h.gguf", "wb") as f:  # sparse: the claimed bytes are zeros on no disk
+        f.write(b"GGUF" + struct.pack("<IQQ", 3, 1, 3))
+        f.write(struct.pack("<Q", 1) + b"k" + struct.pack("<IIQ", 9, 0, 120 * MB))  # uint8 array
+        f.seek(120 * MB, os.SEEK_CUR)
+        f.write(struct.pack("<Q", 1) + b"s" + struct.pack("<IQ", 8, 120 * MB))  # a string
+        f.seek(120 * MB, os.SEEK_CUR)
+        f.write(struct.pack("<Q", 1) + b"a" + struct.pack("<II", 4, 32))
+        f.write(struct.pack("<Q", 120 * MB))  # one tensor whose name claims 60 MB
+        f.truncate(size)
+    parse = ("import os, resource, sys\nfrom mvc.core import chunk_formats\n"
+             "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+             "print(chunk_formats.spans(fd, os.fstat(fd).st_size)[0])\n"
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", parse, tmp_path / "h.gguf"], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split("\n")
+    assert out[0] == str((0, 360 * MB + 128))  # every claim read past: the header, aligned
+    assert int(out[1]) * 1024 < 90 * MB, out  # 130 MB before
+
+
 def test_format_bounds_refuse_just_past_them_and_keep_real_files(tmp_path):
     """Each bound: at it the structure is read, one past it the file is cut by its content."""
     def spans(path: Path):

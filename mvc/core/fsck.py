@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from mvc.core.audit import check_chain
 from mvc.core import repair
 from mvc.core.errors import MvcError
-from mvc.core.integrity import check_objects, describe, needed_objects
+from mvc.core.integrity import check_objects, describe, needed_objects, pull_refs
 from mvc.core.layout import Layout
 from mvc.core.objects import ObjectStore
 from mvc.core.registry.base import Registry
@@ -37,6 +37,9 @@ class Issue:
     message: str
     fix: Callable[[], None] | None = None  # how ``--repair`` puts it right
     under_lock: bool = True  # False: the fix takes its own locks (deploy folders)
+    # a damaged copy a version needs, which the fix sets aside: (its digest, what is left to do
+    # once it is gone from the store); a problem left until a pull fetches it (exit 3)
+    left: tuple[str, str] | None = None
 
 
 @dataclass
@@ -120,7 +123,11 @@ def _check_objects(session: "Session", found: Findings, progress: Progress, grac
             recipe = store.recipe_path(f.digest).is_file() and not store.path(f.digest).is_file()
             fix = (repair.set_aside(session.layout, store, f.digest, recipe) if f.used_by
                    else repair.remove_unreferenced(registry, store, f.digest))
-        found.issues.append(Issue(f"object-{f.problem}", describe(f), fix))
+        left = None
+        if f.problem == "corrupt" and f.used_by and fix is not None:
+            left = (f.digest, f"{f.digest} was set aside in {aside} and is missing now: run 'mvc pull "
+                    f"{' '.join(pull_refs(f.used_by))}' to fetch it again; keep what was set aside until then")
+        found.issues.append(Issue(f"object-{f.problem}", describe(f), fix, left=left))
     for stray in store.strays():
         if repair.lone_pack(store, stray) and missing:  # its bytes may be the ones missing: never delete
             found.issues.append(Issue("object-stray", f"{stray} is a pack without its index and may hold "
@@ -144,7 +151,8 @@ def _check_objects(session: "Session", found: Findings, progress: Progress, grac
         aside = 0
     if aside:
         found.notes.append(f"{repair.lost_found(session.layout)} holds {aside} damaged file(s) 'mvc fsck --repair' "
-                           "set aside; delete them once you no longer want to look at them")
+                           "set aside; keep them until 'mvc pull' has fetched the versions that need them again "
+                           "(until then they are the only record of those versions' chunks), then delete them")
 
 
 def _unreadable_pack(store: ObjectStore, f, missing: bool) -> Issue:
@@ -298,11 +306,19 @@ def run(session: "Session", *, repair: bool, progress: Progress = None) -> Findi
             for issue in fixable:
                 if issue.under_lock:
                     issue.fix()
+            found.issues.extend(_left(session.store, fixable))
             work.event("fsck", where, {"repaired": sorted({i.kind for i in fixable}), "count": len(fixable)})
         for issue in fixable:
             if not issue.under_lock:
                 issue.fix()
     return found
+
+
+def _left(store: ObjectStore, fixed: list[Issue]) -> list[Issue]:
+    """What the fixes left missing: each damaged copy a version needs that is now set aside."""
+    store.packs.refresh()
+    gone = {digest: then for digest, then in (i.left for i in fixed if i.left) if not store.has(digest)}
+    return [Issue("object-missing", then) for then in gone.values()]
 
 
 # -- deploy folders ---------------------------------------------------------------------

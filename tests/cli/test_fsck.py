@@ -92,7 +92,10 @@ def test_fsck_finds_a_corrupt_byte_inside_a_pack_and_names_the_version(repo, wor
     assert "'mvc fsck --repair'" in found and "'mvc pull m@0.1.0'" in found
     assert not any(digest in m for m in messages)  # its recipe is sound: the chunk is what is named
     before = packs(repo)[name]
-    assert repo.json("fsck", "--repair")["ok"]  # the corrupt copy dropped, so that a pull fetches it
+    # the corrupt copy dropped, so that a pull fetches it: missing until then, a problem left (exit 3)
+    proc = repo("fsck", "--repair", "--json", check=False)
+    assert proc.returncode == 3 and [(p["kind"], p["repaired"]) for p in json.loads(proc.stdout)["problems"]] == [
+        ("object-corrupt", True), ("object-missing", False)]
     (left,) = packs(repo).values()
     assert [e.digest for e in left] == [e.digest for e in before if e.digest != chunk.digest]
     assert json.loads(repo("verify", "--json", check=False).stdout)["problems"] == [

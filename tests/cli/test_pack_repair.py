@@ -66,9 +66,10 @@ def test_a_chunk_changed_in_place_is_fetched_again_after_fsck_repair(setup):
     assert chunk.digest in proc.stderr and "run 'mvc fsck --repair', then 'mvc pull m@0.1.0'" in proc.stderr
     assert repo("pull", "m@0.1.0").returncode == 0  # before the repair a pull cannot see it
 
-    doc = repo.json("fsck", "--repair")
-    assert doc["ok"] and [p["kind"] for p in doc["problems"]] == ["object-corrupt"]
+    doc = _set_aside(repo)
+    assert [p["kind"] for p in doc["problems"]] == ["object-corrupt", "object-missing"]
     assert "'mvc pull m@0.1.0 m@0.1.1'" in doc["problems"][0]["message"]
+    assert chunk.digest in doc["problems"][1]["message"] and "'mvc pull m@0.1.0 m@0.1.1'" in doc["problems"][1]["message"]
     left = {e.digest for entries in packs(repo).values() for e in entries}
     assert chunk.digest not in left and set(others) <= left  # every other chunk kept
     kept = repo.mvc_dir / "lost-found" / chunk.digest.replace(":", "-")
@@ -91,12 +92,24 @@ def test_a_whole_object_changed_in_place_is_set_aside_and_fetched_again(setup):
     proc = repo.fail("checkout", "s@0.1.0", "-o", "x.bin", code=3)
     assert "run 'mvc fsck --repair', then 'mvc pull s@0.1.0'" in proc.stderr, proc.stderr
     assert repo("pull", "s@0.1.0").stdout.startswith("Pulled 0 objects")  # the store has one by that name
-    assert repo.json("fsck", "--repair")["ok"]
+    _set_aside(repo)
     assert (repo.mvc_dir / "lost-found" / digest.removeprefix("sha256:")).is_file() and not path.exists()
     repo("pull", "s@0.1.0")
     _same(repo, "s@0.1.0", "small.bin")
     assert _problems(repo) == []
 
+
+
+def _set_aside(repo) -> dict:
+    """``mvc fsck --repair --json`` that set a damaged copy a version needs aside: exit 3 (the
+    version misses it until a pull), each set-aside copy a problem left naming the pull."""
+    proc = repo("fsck", "--repair", "--json", check=False)
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 3 and not doc["ok"], (proc.returncode, proc.stdout)
+    left = [p for p in doc["problems"] if not p["repaired"]]
+    assert left and all(p["kind"] == "object-missing" and "'mvc pull " in p["message"]
+                        and "set aside" in p["message"] for p in left), left
+    return doc
 
 # -- 2. a damaged recipe --------------------------------------------------------------------------
 
@@ -124,8 +137,8 @@ def test_a_damaged_recipe_is_set_aside_by_fsck_repair_and_pulled_again(setup, da
     if damage is _truncate:  # gc cannot tell its chunks, and says what to run
         assert "run 'mvc pull m@0.1.0'" in repo.fail("gc", "--grace", "0", code=3).stderr
 
-    doc = repo.json("fsck", "--repair")
-    assert doc["ok"] and "lost-found" in doc["problems"][0]["message"]
+    doc = _set_aside(repo)
+    assert "lost-found" in doc["problems"][0]["message"]
     kept = repo.mvc_dir / "lost-found" / (setup.a.removeprefix("sha256:") + ".recipe")
     assert kept.is_file() and not os.path.lexists(recipe)
     proc = repo.fail("gc", "--grace", "0", code=3)  # its chunks are named by nothing now: kept

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from mvc.core.audit import check_chain
-from mvc.core import repair
+from mvc.core import owned, repair
 from mvc.core.errors import MvcError
 from mvc.core.integrity import check_objects, describe, needed_objects, pull_refs
 from mvc.core.layout import Layout
@@ -145,8 +145,9 @@ def _check_objects(session: "Session", found: Findings, progress: Progress, grac
             continue
         found.issues.append(Issue("object-stray", f"{stray} under objects/ is not an object",
                                   lambda p=stray: _remove(p)))
-    try:
-        aside = len(os.listdir(repair.lost_found(session.layout)))
+    try:  # not through something planted there (named by _check_planted)
+        aside = 0 if owned.is_planted(repair.lost_found(session.layout), "folder") else \
+            len(os.listdir(repair.lost_found(session.layout)))
     except OSError:
         aside = 0
     if aside:
@@ -347,11 +348,11 @@ def _deploy_folders(session: "Session") -> list[tuple[str, str]]:
 def _check_planted(session: "Session", found: Findings) -> None:
     """Paths that mvc owns and that are a symlink or the wrong kind of thing: each command
     that would write there refuses (exit 3); no repair, the user decides what they were."""
-    from mvc.core import channel_state, owned
+    from mvc.core import channel_state
 
     layout = session.layout
     paths = {layout.lock: "regular file", layout.stat_cache: "regular file", layout.tmp: "folder",
-             layout.objects: "folder", layout.deploy: "folder"}
+             layout.objects: "folder", layout.deploy: "folder", repair.lost_found(layout): "folder"}
     if not owned.is_planted(layout.deploy) and layout.deploy.is_dir():
         for model_dir in sorted(layout.deploy.iterdir()):
             paths.setdefault(model_dir, "folder")

@@ -113,7 +113,7 @@ def _refuse_hidden_recipes(session: "Session", needs) -> None:
     import stat
 
     from mvc.core.integrity import pull_refs
-    from mvc.core.repair import lost_found
+    from mvc.core.repair import aside_name, lost_found
 
     store = session.store
     try:
@@ -128,7 +128,7 @@ def _refuse_hidden_recipes(session: "Session", needs) -> None:
             odd = not stat.S_ISREG(os.lstat(path).st_mode)
         except FileNotFoundError:
             odd = False
-            if path.parent.name + path.name not in aside:
+            if aside_name(path) not in aside:
                 continue
         else:
             if not odd:
@@ -137,7 +137,7 @@ def _refuse_hidden_recipes(session: "Session", needs) -> None:
         if odd:
             why, then = f"{path} is not a regular file", f"Remove it, then run 'mvc pull {ref}'"
         else:
-            kept = lost_found(session.layout) / (path.parent.name + path.name)
+            kept = lost_found(session.layout) / (aside_name(path))
             why, then = (f"'mvc fsck --repair' set it aside as {kept}",
                          f"Run 'mvc pull {ref}' (or delete {kept} if that version is lost for good)")
         raise IntegrityError(f"gc refuses to run: the recipe of {digest}, which {users[0]} needs, cannot be "

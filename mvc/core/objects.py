@@ -204,11 +204,11 @@ class ObjectStore(PackedStore):
         os.close(fd)
 
     def _commit(self, tmp: str, digest: str, final: Path | None = None, sync_dir: bool = True,
-                checked: bool = False) -> None:
+                checked: bool = False, replace: bool = False) -> None:
         final = final or self.path(digest)
         if not checked:  # ``checked``: the caller made and checked the folder already
             self._real_parent(final, create=True)
-        if final.is_file():
+        if final.is_file() and not replace:
             os.unlink(tmp)  # stored already: dedup
             self._touch(final)
             return
@@ -218,16 +218,16 @@ class ObjectStore(PackedStore):
         if sync_dir:
             fsync_dir(final.parent)
 
-    def put_recipe(self, recipe: "Recipe") -> None:
-        """Store a recipe; every chunk it names must be durable in the store already, so that
-        no crash leaves a recipe without its chunks."""
+    def put_recipe(self, recipe: "Recipe", replace: bool = False) -> None:
+        """Store a recipe (``replace``: over the one there, in one rename); every chunk it names
+        must be durable in the store already, so that no crash leaves a recipe without them."""
         if self.path(recipe.digest).is_file():
             self._touch(self.path(recipe.digest))  # whole already: nothing to add
             return
         with self._staging() as (fd, tmp):
             _write_all(fd, recipe.to_bytes())
             ours = os.fstat(fd)
-        self._commit(tmp, recipe.digest, self.recipe_path(recipe.digest))
+        self._commit(tmp, recipe.digest, self.recipe_path(recipe.digest), replace=replace)
         self._mine(ours, self.recipe_path(recipe.digest), recipe.digest)
 
     def _real_parent(self, final: Path, create: bool = False) -> None:

@@ -128,9 +128,17 @@ def replace_recipe(session: "Session", recipe: "Recipe", data: bytes) -> None:
     """Keep a recipe a pull fetched and checked; a local one that says otherwise (unreadable,
     or naming chunks nobody has) is set aside in .mvc/lost-found first, as ``--repair`` would."""
     store, path = session.store, session.store.recipe_path(recipe.digest)
-    if path.is_file() and not store.path(recipe.digest).is_file() and path.read_bytes() != data:
-        move_aside(session.layout, store, path)
+    if path.is_file() and not store.path(recipe.digest).is_file() and (ours := path.read_bytes()) != data:
+        # a copy of ours first, then the new one renamed over it: a crash leaves one or the other
+        _keep_bytes(lost_found(session.layout), aside_name(path), ours)
+        store.put_recipe(recipe, replace=True)
+        return
     store.put_recipe(recipe)
+
+
+def aside_name(path: Path) -> str:
+    """The name in lost-found of an object's file ``objects/ab/cdef…``: ``abcdef…``."""
+    return path.parent.name + path.name
 
 
 def move_aside(layout: "Layout", store: "ObjectStore", path: Path) -> None:
@@ -139,7 +147,7 @@ def move_aside(layout: "Layout", store: "ObjectStore", path: Path) -> None:
 
     folder = owned.real_folder(lost_found(layout), layout.mvc_dir, create=True)
     owned.real_folder(path.parent, store.root.parent)
-    os.replace(path, folder / (path.parent.name + path.name))
+    os.replace(path, folder / aside_name(path))
     fsync_dir(path.parent)
     fsync_dir(folder)
 

@@ -173,6 +173,21 @@ def test_a_recipe_that_cannot_be_read_is_replaced_by_pull_alone(setup):
     assert _problems(repo) == [] and repo.json("fsck")["ok"]
 
 
+def test_a_pull_killed_while_it_replaces_a_recipe_leaves_one_in_place(setup):
+    """Ours is copied to lost-found, then the remote's renamed over it: killed before that rename,
+    the damaged recipe is still where it was (before: moved aside first, the version had none)."""
+    repo = setup.repo
+    recipe = store(repo).recipe_path(setup.a)
+    recipe.chmod(0o644)
+    _truncate(recipe)
+    damaged = recipe.read_bytes()
+    proc = repo("pull", "m@0.1.0", env={"MVC_CRASH_AT": "object:before-rename"}, check=False)
+    assert proc.returncode != 0 and recipe.read_bytes() == damaged, proc.stderr
+    repo("pull", "m@0.1.0")
+    _same(repo, "m@0.1.0", "a.safetensors")
+    assert (repo.mvc_dir / "lost-found" / (setup.a.removeprefix("sha256:") + ".recipe")).read_bytes() == damaged
+
+
 def test_a_recipe_edited_to_name_a_chunk_nobody_has_is_replaced_by_pull(setup):
     """The recipe parses and looks like one whose pack was lost: a pull takes the remote's
     recipe (checked against the file's digest as its chunks are read) and sets ours aside."""
@@ -302,3 +317,16 @@ def test_gc_refuses_while_a_recipe_a_version_needs_is_not_a_regular_file(setup):
     _same(repo, "m@0.1.0", "a.safetensors")
     repo("gc", "--grace", "0")
     assert _problems(repo) == []
+
+
+def test_something_planted_at_lost_found_is_named_and_not_read_through(setup, tmp_path):
+    repo = setup.repo
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "a-file").write_text("not mvc's")
+    (repo.mvc_dir / "lost-found").symlink_to(elsewhere)
+    proc = repo("fsck", "--json", check=False)
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 3 and [p["kind"] for p in doc["problems"]] == ["planted"], proc.stdout
+    assert "lost-found" in doc["problems"][0]["message"] and doc["notes"] == []  # its target not counted
+    assert (elsewhere / "a-file").read_text() == "not mvc's"

@@ -137,7 +137,9 @@ class _Mover:
             if (found := remote_recipes.read_known(self.remote, digest, self.cache)) is None:
                 try:
                     self.recipes[digest] = self.store.recipe(digest)
-                except IntegrityError as exc:  # unreadable, and nothing to replace it with
+                except IntegrityError as exc:  # unreadable: the remote's whole file, else nothing
+                    if (size := self.remote.size_of(digest)) is not None:
+                        return Item(digest, size)  # whole beside it, it is read instead (is_chunked)
                     raise IntegrityError(f"{exc.message.removesuffix(SEE_FSCK)}, and remote {self.remote.name!r} "
                                          "has no recipe of it: pull from a remote that has it, or add the "
                                          "file again") from None

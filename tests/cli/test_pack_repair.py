@@ -173,6 +173,22 @@ def test_a_recipe_that_cannot_be_read_is_replaced_by_pull_alone(setup):
     assert _problems(repo) == [] and repo.json("fsck")["ok"]
 
 
+def test_a_recipe_that_cannot_be_read_is_served_by_a_remote_that_holds_the_file_whole(setup, tmp_path):
+    """A remote written before chunked storage holds the file whole, no recipe: pull fetches it
+    whole, read instead of the damaged recipe (before: 'has no recipe of it', exit 3)."""
+    repo = setup.repo
+    whole = tmp_path / "old" / "objects" / setup.a[7:9] / setup.a[9:]
+    whole.parent.mkdir(parents=True)
+    shutil.copyfile(repo.cwd / "a.safetensors", whole)
+    repo("remote", "add", "old", str(tmp_path / "old"))
+    recipe = store(repo).recipe_path(setup.a)
+    recipe.chmod(0o644)
+    _truncate(recipe)
+    repo("pull", "m@0.1.0", "--remote", "old")
+    _same(repo, "m@0.1.0", "a.safetensors")
+    assert _problems(repo) == [] and repo.json("fsck")["ok"]
+
+
 def test_a_pull_killed_while_it_replaces_a_recipe_leaves_one_in_place(setup):
     """Ours is copied to lost-found, then the remote's renamed over it: killed before that rename,
     the damaged recipe is still where it was (before: moved aside first, the version had none)."""

@@ -78,8 +78,9 @@ def _problem(p) -> str:
 def _advice(problems) -> str:
     """What to run (docs/storage.md#gc-verify-and-fsck): a damaged copy the store holds by
     name hides it from a pull until ``fsck --repair`` sets it aside."""
-    # the versions, from "m@1.0", "m@1.0:path in a directory", "m@1.0 (data PATH)"
-    refs = " ".join(dict.fromkeys(who.split(" (")[0].split(":")[0] for p in problems for who in p.used_by)) or "REF"
+    from mvc.core.integrity import pull_refs
+
+    refs = " ".join(pull_refs(who for p in problems for who in p.used_by)) or "REF"
     if any(p.digest.startswith("pack:") for p in problems):
         return "; run 'mvc fsck' to see what to do"
     if any(p.problem == "corrupt" for p in problems):

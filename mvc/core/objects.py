@@ -23,7 +23,6 @@ from mvc.core.faults import crash_point
 from mvc.core.pipes import CHUNK  # noqa: F401  (re-exported)
 from mvc.core.pipes import copy_hashing as _copy_hashing, kernel_copy as _kernel_copy
 from mvc.core.pipes import pump as _pump, try_reflink as _try_reflink, write_all as _write_all
-
 from mvc.core.store_packs import PackedStore
 
 if TYPE_CHECKING:
@@ -212,6 +211,7 @@ class ObjectStore(PackedStore):
             os.unlink(tmp)  # stored already: dedup
             self._touch(final)
             return
+        owned.refuse_folder(final, tmp)
         os.chmod(tmp, 0o444)
         crash_point("object:before-rename")
         os.replace(tmp, final)

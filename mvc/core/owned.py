@@ -19,6 +19,14 @@ def planted(path: Path, what: str = "folder") -> IntegrityError:
     )
 
 
+def refuse_folder(path: Path, tmp: str) -> None:
+    """Before ``tmp`` is renamed to ``path``: a real folder planted there is refused (``planted``)
+    and ``tmp`` removed (os.replace cannot replace it, and its error names ``tmp``)."""
+    if path.is_dir() and not path.is_symlink():
+        os.unlink(tmp)
+        raise planted(path, "file")
+
+
 def is_planted(path: Path, what: str = "folder") -> bool:
     """True when ``path`` exists but is not a real folder (or, for ``"file"``, a regular file)."""
     try:

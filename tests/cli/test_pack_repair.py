@@ -346,3 +346,17 @@ def test_something_planted_at_lost_found_is_named_and_not_read_through(setup, tm
     assert proc.returncode == 3 and [p["kind"] for p in doc["problems"]] == ["planted"], proc.stdout
     assert "lost-found" in doc["problems"][0]["message"] and doc["notes"] == []  # its target not counted
     assert (elsewhere / "a-file").read_text() == "not mvc's"
+
+
+def test_a_folder_at_a_recipes_name_is_named_by_pull_which_leaves_nothing_behind(setup):
+    repo = setup.repo
+    recipe = store(repo).recipe_path(setup.a)
+    recipe.chmod(0o644)
+    recipe.unlink()
+    recipe.mkdir()
+    proc = repo.fail("pull", "m@0.1.0", code=3)
+    assert str(recipe) in proc.stderr and "obj-" not in proc.stderr, proc.stderr
+    assert list((repo.mvc_dir / "tmp").iterdir()) == []
+    recipe.rmdir()
+    repo("pull", "m@0.1.0")
+    _same(repo, "m@0.1.0", "a.safetensors")

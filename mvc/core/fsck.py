@@ -145,13 +145,8 @@ def _check_objects(session: "Session", found: Findings, progress: Progress, grac
             continue
         found.issues.append(Issue("object-stray", f"{stray} under objects/ is not an object",
                                   lambda p=stray: _remove(p)))
-    try:  # not through something planted there (named by _check_planted)
-        aside = 0 if owned.is_planted(repair.lost_found(session.layout), "folder") else \
-            len(os.listdir(repair.lost_found(session.layout)))
-    except OSError:
-        aside = 0
-    if aside:
-        found.notes.append(f"{repair.lost_found(session.layout)} holds {aside} damaged file(s) 'mvc fsck --repair' "
+    if kept := len(repair.set_aside_names(session.layout)):
+        found.notes.append(f"{aside} holds {kept} damaged file(s) 'mvc fsck --repair' "
                            "set aside; keep them until 'mvc pull' has fetched the versions that need them again "
                            "(until then they are the only record of those versions' chunks), then delete them")
 

@@ -113,13 +113,10 @@ def _refuse_hidden_recipes(session: "Session", needs) -> None:
     import stat
 
     from mvc.core.integrity import pull_refs
-    from mvc.core.repair import aside_name, lost_found
+    from mvc.core.repair import aside_name, lost_found, set_aside_names
 
     store = session.store
-    try:
-        aside = set(os.listdir(lost_found(session.layout)))
-    except OSError:
-        aside = set()
+    aside = set_aside_names(session.layout)
     for digest, users in needs.by_digest.items():
         if not digest.startswith("sha256:") or store.path(digest).is_file():
             continue

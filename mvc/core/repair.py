@@ -51,6 +51,16 @@ def lost_found(layout: "Layout") -> Path:
     return layout.mvc_dir / LOST_FOUND
 
 
+def set_aside_names(layout: "Layout") -> set[str]:
+    """The names in ``.mvc/lost-found`` (none while it is absent, or something planted there,
+    which fsck names: never read through)."""
+    folder = lost_found(layout)
+    try:
+        return set() if owned.is_planted(folder, "folder") else set(os.listdir(folder))
+    except OSError:
+        return set()
+
+
 def drop_corrupt(registry: "Registry", store: "ObjectStore", pack: str, digests: Iterable[str],
                  aside: Path | None) -> Fix:
     """The fix for corrupt copies of chunks in pack ``pack``: their bytes copied to ``aside``

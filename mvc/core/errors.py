@@ -66,11 +66,12 @@ class CheckFailedError(MvcError):
     kind = "check_failed"
 
 
-# What to run about a damaged copy the store holds by name: it hides the object from a pull
-# until 'mvc fsck --repair' sets it aside (repair.py); the pull then fetches it again.
-REPAIR = "run 'mvc fsck --repair', then 'mvc pull' of the version, to fetch it again"
+def repair_hint(ref: str | None = None) -> str:
+    """What to run about a damaged copy the store holds by name: it hides the object from a
+    pull until 'mvc fsck --repair' sets it aside (repair.py); the pull then fetches it again.
+    Without ``ref`` (the version is not known where it is said): ``REPAIR``."""
+    pull = f"'mvc pull {ref}'" if ref else "'mvc pull' of the version"
+    return f"run 'mvc fsck --repair', then {pull}, to fetch it again"
 
 
-def repair_hint(ref: str) -> str:
-    """``REPAIR`` where the version is known."""
-    return f"run 'mvc fsck --repair', then 'mvc pull {ref}', to fetch it again"
+REPAIR = repair_hint()

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Container, NamedTuple
 
 from mvc.core import chunking, packs
-from mvc.core.errors import REPAIR, IntegrityError
+from mvc.core.errors import IntegrityError
 from mvc.core.packs import Flusher, chunk_matches, chunk_name, is_chunk_digest
 from mvc.core.pipes import copy_into, drop_cached, get_waking, quick_switch
 
@@ -325,7 +325,7 @@ CUT_SHORT = "the file that holds it is shorter than its index says; run 'mvc ver
 
 
 def chunk_corrupt(chunk: ChunkRef, of: str, why: str) -> IntegrityError:
-    return IntegrityError(f"chunk {chunk.digest} of object {of} is corrupt: {why}; {REPAIR}")
+    return IntegrityError(f"chunk {chunk.digest} of object {of} is corrupt: {why}", repair=True)
 
 
 @quick_switch()

@@ -50,10 +50,24 @@ class UsageError(MvcError):
 
 
 class IntegrityError(MvcError):
-    """An object that is missing or whose bytes do not match its digest."""
+    """An object that is missing or whose bytes do not match its digest.
+
+    ``repair``: the damage is a copy the store holds by its name, and the message ends with
+    what to run about it (``repair_hint``); ``named`` gives the same error naming the version
+    to pull (``ref``), where the version is known."""
 
     exit_code = 3
     kind = "integrity"
+
+    def __init__(self, message: str, *, repair: bool = False, ref: str | None = None):
+        super().__init__(f"{message}; {repair_hint(ref)}" if repair else message)
+        self.detail = message
+        self.repair = repair
+        self.ref = ref
+
+    def named(self, ref: str) -> "IntegrityError":
+        """This error, its repair advice naming version ``ref``; itself when it has none."""
+        return IntegrityError(self.detail, repair=True, ref=ref) if self.repair else self
 
 
 class PermissionDeniedError(MvcError):
@@ -69,9 +83,6 @@ class CheckFailedError(MvcError):
 def repair_hint(ref: str | None = None) -> str:
     """What to run about a damaged copy the store holds by name: it hides the object from a
     pull until 'mvc fsck --repair' sets it aside (repair.py); the pull then fetches it again.
-    Without ``ref`` (the version is not known where it is said): ``REPAIR``."""
+    Without ``ref``: the version is not known where it is said."""
     pull = f"'mvc pull {ref}'" if ref else "'mvc pull' of the version"
     return f"run 'mvc fsck --repair', then {pull}, to fetch it again"
-
-
-REPAIR = repair_hint()

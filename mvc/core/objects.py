@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from mvc.core import owned
 from mvc.core.atomic import fsync_dir
-from mvc.core.errors import REPAIR, IntegrityError, UserError
+from mvc.core.errors import IntegrityError, UserError
 from mvc.core.faults import crash_point
 from mvc.core.pipes import CHUNK  # noqa: F401  (re-exported)
 from mvc.core.pipes import copy_hashing as _copy_hashing, kernel_copy as _kernel_copy
@@ -421,7 +421,7 @@ class ObjectStore(PackedStore):
 
 
 def corrupt_object(digest: str) -> IntegrityError:
-    return IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest; {REPAIR}")
+    return IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest", repair=True)
 
 
 def open_regular(path: Path) -> int:

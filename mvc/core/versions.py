@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from mvc.core import artifacts, refs
-from mvc.core.errors import REPAIR, ConflictError, IntegrityError, NotFoundError, UserError, repair_hint
+from mvc.core.errors import ConflictError, IntegrityError, NotFoundError, UserError
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import FIRST_VERSION, parse_version
 
@@ -240,10 +240,9 @@ def checkout(session: "Session", row: VersionRow, output: Path | str | None, *, 
     try:
         return writer.materialize(stored, dest, force)
     except IntegrityError as exc:  # a damaged copy: say which version to pull once it is set aside
-        if REPAIR not in exc.message:
+        if not exc.repair:
             raise
-        ref = refs.format_ref(row.model, row.version)
-        raise IntegrityError(exc.message.replace(REPAIR, repair_hint(ref))) from None
+        raise exc.named(refs.format_ref(row.model, row.version)) from None
 
 
 def check_target(session: "Session", dest: Path) -> None:

@@ -294,9 +294,12 @@ def check(session: "Session", progress: Progress = None) -> Findings:
 def run(session: "Session", *, repair: bool, progress: Progress = None) -> Findings:
     """``mvc fsck``: check, and with ``repair`` apply every fix, as one change that needs
     maintainer; deploy folders' fixes run after it, under their channel's lock."""
+    from mvc.core.faults import crash_point
+
     found = check(session, progress)
     fixable = [i for i in found.issues if i.fix is not None]
     if repair and fixable:
+        crash_point("fsck:checked")  # tests: another command changes the store before the lock
         where = str(session.layout.mvc_dir)
         with session.change("maintainer", "fsck", where) as work:
             for issue in fixable:

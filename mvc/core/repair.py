@@ -71,6 +71,9 @@ def drop_corrupt(registry: "Registry", store: "ObjectStore", pack: str, digests:
     def fix() -> None:
         from mvc.core.gc import CorruptChunk, remove_pack, rewrite_pack
 
+        # read again under the lock: an add may have written a pack of that name again, whole
+        # (the same chunks), which the listing made before the lock does not see
+        store.packs.forget(pack)
         entries = store.packs.all().get(pack)
         if entries is None:
             return

@@ -34,7 +34,37 @@ def weights(path: Path, seed: int = 0, changed: tuple[int, ...] = ()) -> Path:
 
 
 def store(repo) -> ObjectStore:
-    return ObjectStore(repo.mvc_dir / "objects", repo.mvc_dir / "tmp")
+    return store_at(repo.mvc_dir)
+
+
+def store_at(root: Path) -> ObjectStore:
+    """The object store of a repository's ``.mvc`` or of a directory remote."""
+    return ObjectStore(root / "objects", root / "tmp")
+
+
+def as_before_packs(store: ObjectStore, digest: str, drop_packs: bool = True) -> list[str]:
+    """Rewrite a chunked version as mvc kept it before packs: loose chunks named by their
+    SHA-256 under objects/ab/, a recipe that names them; with ``drop_packs``, no pack left
+    (keep them while other versions need them). Returns the chunks' names."""
+    from mvc.core.chunked import ChunkRef, Recipe
+
+    recipe = store.recipe(digest)
+    chunks = []
+    for c in recipe.chunks:
+        fd, offset, size = store.open_chunk(c.digest)
+        try:
+            data = os.pread(fd, size, offset)
+        finally:
+            os.close(fd)
+        chunks.append(ChunkRef(store.put_bytes(data), c.offset, c.size))
+    path = store.recipe_path(digest)
+    path.chmod(0o644)
+    path.write_bytes(Recipe(digest, recipe.size, tuple(chunks)).to_bytes())
+    path.chmod(0o444)
+    for name in store.packs.all() if drop_packs else ():
+        store.packs.index_path(name).unlink()
+        store.packs.pack_path(name).unlink()
+    return [c.digest for c in chunks]
 
 
 def packs(repo) -> dict[str, list]:

@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import pytest
+from packs_support import as_before_packs
 
 from mvc.core import packs
 from mvc.core.errors import IntegrityError
@@ -240,30 +241,6 @@ def test_open_chunk_looks_again_when_its_pack_was_repacked_elsewhere(store):
 
 # -- a store written before packs ------------------------------------------------------------
 
-def _as_before_packs(store: ObjectStore, digest: str) -> list[str]:
-    """Rewrite a chunked version as mvc kept it before packs: loose chunks named by their
-    SHA-256 under objects/ab/, a recipe that names them, no pack. Returns the chunks' names."""
-    from mvc.core.chunked import ChunkRef, Recipe
-
-    recipe = store.recipe(digest)
-    chunks = []
-    for c in recipe.chunks:
-        fd, offset, size = store.open_chunk(c.digest)
-        try:
-            data = os.pread(fd, size, offset)
-        finally:
-            os.close(fd)
-        chunks.append(ChunkRef(store.put_bytes(data), c.offset, c.size))
-    path = store.recipe_path(digest)
-    path.chmod(0o644)
-    path.write_bytes(Recipe(digest, recipe.size, tuple(chunks)).to_bytes())
-    path.chmod(0o444)
-    for name in store.packs.all():
-        store.packs.index_path(name).unlink()
-        store.packs.pack_path(name).unlink()
-    return [c.digest for c in chunks]
-
-
 def test_a_store_written_before_packs_keeps_working(repo, work):
     """Loose SHA-256 chunks and a recipe naming them, as an older mvc left them: verify, fsck,
     checkout and gc read them as before, with no migration; a new version of the model is
@@ -272,7 +249,7 @@ def test_a_store_written_before_packs_keeps_working(repo, work):
     (work / "m.bin").write_bytes(data)
     digest = repo.json("add", "m.bin", "--name", "m")["digest"]
     store = ObjectStore(repo.mvc_dir / "objects", repo.mvc_dir / "tmp")
-    loose = _as_before_packs(store, digest)
+    loose = as_before_packs(store, digest)
     (repo.mvc_dir / "statcache.db").unlink(missing_ok=True)
     assert len(loose) > 3 and all(d.startswith("sha256:") and store.path(d).is_file() for d in loose)
     assert os.listdir(store.root / "pack") == [] and store.complete(digest)

@@ -149,6 +149,18 @@ def replace_recipe(session: "Session", recipe: "Recipe", data: bytes) -> None:
     store.put_recipe(recipe)
 
 
+def set_aside_replaced(session: "Session", digest: str) -> None:
+    """A recipe that cannot be read, beside the whole file a pull fetched in its stead (checked,
+    in place: the store reads it from then on): set aside under the repository lock, as
+    ``--repair`` would, so that the store keeps one copy of the file."""
+    from mvc.core.lock import RepoLock
+
+    store = session.store
+    if store.path(digest).is_file() and store.recipe_path(digest).is_file():
+        with RepoLock(session.layout.lock, session.lock_timeout()):
+            set_aside(session.layout, store, digest, recipe=True)()
+
+
 def aside_name(path: Path) -> str:
     """The name in lost-found of an object's file ``objects/ab/cdef…``: ``abcdef…``."""
     return path.parent.name + path.name

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
-from mvc.core import refs
+from mvc.core import refs, repair
 from mvc.core.errors import ConflictError, IntegrityError, MvcError, UserError
 from mvc.core.faults import crash_point
 from mvc.core.integrity import SEE_FSCK, Artifact, artifact_needs, needed_objects
@@ -80,6 +80,7 @@ class _Mover:
         self.known: set[str] = set()  # pull: recipes this machine wrote there (the stat cache says)
         self.rows: dict[str, tuple] = {}  # pull: stat-cache rows of the other recipes, once verified
         self.staged: list[tuple[str, str]] = []  # pull: (tmp, digest) of small objects to commit
+        self.unread: set[str] = set()  # pull: files fetched whole, their recipe here unreadable
         self.skipped = 0
         self.bytes = 0
         self.total = 0
@@ -114,6 +115,8 @@ class _Mover:
         self.remote.flush(self.cache)
         if self.cache is not None:
             self.cache.put_many(self.store.written())  # verified here: push and checkout trust them
+        for digest in self.unread:  # fetched whole now: the damaged recipe beside it to lost-found
+            repair.set_aside_replaced(self.session, digest)
 
     def _tick(self, nbytes: int) -> None:
         if self.progress:
@@ -139,7 +142,8 @@ class _Mover:
                     self.recipes[digest] = self.store.recipe(digest)
                 except IntegrityError as exc:  # unreadable: the remote's whole file, else nothing
                     if (size := self.remote.size_of(digest)) is not None:
-                        return Item(digest, size)  # whole beside it, it is read instead (is_chunked)
+                        self.unread.add(digest)  # whole beside it, read instead (is_chunked); _settle
+                        return Item(digest, size)  # then sets the damaged recipe aside
                     raise IntegrityError(f"{exc.message.removesuffix(SEE_FSCK)}, and remote {self.remote.name!r} "
                                          "has no recipe of it: pull from a remote that has it, or add the "
                                          "file again") from None

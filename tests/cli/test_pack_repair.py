@@ -175,7 +175,9 @@ def test_a_recipe_that_cannot_be_read_is_replaced_by_pull_alone(setup):
 
 def test_a_recipe_that_cannot_be_read_is_served_by_a_remote_that_holds_the_file_whole(setup, tmp_path):
     """A remote written before chunked storage holds the file whole, no recipe: pull fetches it
-    whole, read instead of the damaged recipe (before: 'has no recipe of it', exit 3)."""
+    whole, read instead of the damaged recipe (before: 'has no recipe of it', exit 3), and once
+    the file is in place sets the damaged recipe aside in lost-found, as a pull that replaces a
+    recipe does, so that the store keeps one copy (before: it stayed beside the file)."""
     repo = setup.repo
     whole = tmp_path / "old" / "objects" / setup.a[7:9] / setup.a[9:]
     whole.parent.mkdir(parents=True)
@@ -184,9 +186,20 @@ def test_a_recipe_that_cannot_be_read_is_served_by_a_remote_that_holds_the_file_
     recipe = store(repo).recipe_path(setup.a)
     recipe.chmod(0o644)
     _truncate(recipe)
+    damaged = recipe.read_bytes()
     repo("pull", "m@0.1.0", "--remote", "old")
     _same(repo, "m@0.1.0", "a.safetensors")
+    kept = repo.mvc_dir / "lost-found" / (setup.a.removeprefix("sha256:") + ".recipe")
+    assert not os.path.lexists(recipe) and store(repo).path(setup.a).is_file() and kept.read_bytes() == damaged
+    fsck = repo.json("fsck")
+    assert _problems(repo) == [] and fsck["ok"] and fsck["problems"] == [], fsck
+    assert any("lost-found holds 1 damaged file" in n for n in fsck["notes"]), fsck["notes"]
+    repo("gc", "--grace", "0")
     assert _problems(repo) == [] and repo.json("fsck")["ok"]
+    _same(repo, "m@0.1.0", "a.safetensors")
+    _same(repo, "m@0.1.1", "b.safetensors")
+    repo("pull", "m@0.1.0", "--remote", "old")  # nothing to fetch, nothing set aside again
+    assert os.listdir(kept.parent) == [kept.name]
 
 
 def test_a_pull_killed_while_it_replaces_a_recipe_leaves_one_in_place(setup):

@@ -223,6 +223,23 @@ def git_project_with_remote(work: Path, home: Path, store: Path) -> "Mvc":
     return m
 
 
+def hanging_git(folder: Path, *words: str, seconds: int = 60) -> str:
+    """A PATH whose first folder (``folder``) holds a ``git`` that hangs as a stuck git does
+    (sleeps ``seconds``) when one of its arguments is one of ``words`` (every call when none),
+    and runs the real git otherwise."""
+    import shlex
+    import shutil
+
+    real = shutil.which("git")
+    assert real is not None, "git is needed"
+    folder.mkdir(parents=True, exist_ok=True)
+    hang = f"exec sleep {seconds}"  # exec: stopping the wrapper stops the sleep, nothing left running
+    body = (f'for a in "$@"; do case "$a" in {"|".join(map(shlex.quote, words))}) {hang};; esac; done\n'
+            f'exec {shlex.quote(real)} "$@"' if words else hang)
+    write(folder / "git", f"#!/bin/sh\n{body}\n").chmod(0o755)
+    return f"{folder}{os.pathsep}{os.environ['PATH']}"
+
+
 def write(path: Path, data: bytes | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode() if isinstance(data, str) else data)

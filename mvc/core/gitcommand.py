@@ -6,7 +6,11 @@ Every run gets what every git call needs:
 
 - no standard input unless the caller feeds some, so a git that asks something (a
   credential helper, an editor, a pager's terminal) reads end of file instead of hanging;
-- a timeout, so a stuck git (a hung network file system, a held lock) never hangs mvc;
+- a timeout, so a stuck git (a hung network file system, a held lock, a hook or filter that
+  waits) never hangs mvc: git is then told to stop (SIGTERM, on which it removes its lock files
+  such as ``index.lock``; SIGKILL would leave them and block the user's next git command), and
+  killed if it has not gone ``STOP_GRACE`` seconds later. ``MVC_GIT_TIMEOUT`` (seconds) bounds
+  every call, for a slow file system or a test;
 - the C locale, so that git's messages reach mvc untranslated and ``refused_message`` can
   read them;
 - output decoded as UTF-8 with undecodable bytes kept (``surrogateescape``), never an error;
@@ -23,13 +27,15 @@ index), ``stdin`` and ``timeout``.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 from typing import Mapping, NamedTuple
 
 from mvc.core.errors import UserError
 
-TIMEOUT = 120  # seconds: far beyond any git command mvc runs, short of a hang
+TIMEOUT = 120  # seconds: far beyond any git command mvc runs, short of a hang (MVC_GIT_TIMEOUT)
+STOP_GRACE = 2  # seconds a git told to stop (SIGTERM) has to remove its lock files before SIGKILL
 
 C_LOCALE = {"LC_ALL": "C", "LANGUAGE": ""}  # git's messages untranslated: refused_message reads them
 
@@ -53,6 +59,14 @@ class GitMissing(UserError):
     """The git command cannot be started (not installed, not on PATH, not executable)."""
 
 
+class GitTimeout(UserError):
+    """git did not finish within the timeout (and was stopped): nothing wrong in what was
+    asked, so ``--json`` says ``error``, not ``invalid``; still a UserError, so that a caller
+    that lives without git's answer (best effort) does."""
+
+    kind = "error"
+
+
 class GitRefused(UserError):
     """git will not read a repository that another user owns (``refused_message``); ``stderr``
     is what git said, for a caller that words the consequence its own way."""
@@ -64,17 +78,18 @@ class GitRefused(UserError):
 
 def run(where: Path | str, *args: str, check: bool = True, text: bool = True, repository_env: bool = True,
         optional_locks: bool = True, stdin: str | bytes | None = None, env: Mapping[str, str] | None = None,
-        timeout: float = TIMEOUT) -> GitResult | None:
+        timeout: float | None = None) -> GitResult | None:
     """Run ``git -C where ARGS`` (``env``: variables added). Strict (``check``): the result
-    of a run that exited 0, else GitMissing, GitRefused, or UserError with git's last line of
-    complaint (or the timeout). Best effort: None when git could not run or timed out, else
-    the result, whatever its exit code."""
+    of a run that exited 0, else GitMissing, GitRefused, GitTimeout, or UserError with git's
+    last line of complaint. Best effort: None when git could not run or timed out, else the
+    result, whatever its exit code. ``timeout``: ``TIMEOUT`` unless given, at most
+    ``MVC_GIT_TIMEOUT``."""
+    limit = time_limit()
+    timeout = limit if timeout is None else min(timeout, limit)
     base = os.environ if repository_env else {k: v for k, v in os.environ.items() if k not in REPOSITORY_ENV}
     command = ["git", "-C", str(where), *([] if optional_locks else ["--no-optional-locks"]), *args]
     try:
-        proc = subprocess.run(command, capture_output=True, timeout=timeout, env={**base, **(env or {}), **C_LOCALE},
-                              input=stdin, stdin=subprocess.DEVNULL if stdin is None else None,
-                              **({"encoding": "utf-8", "errors": "surrogateescape"} if text else {}))
+        proc = _run(command, {**base, **(env or {}), **C_LOCALE}, stdin, text, timeout)
     except OSError as exc:
         if not check:
             return None
@@ -84,8 +99,8 @@ def run(where: Path | str, *args: str, check: bool = True, text: bool = True, re
     except subprocess.TimeoutExpired:
         if not check:
             return None
-        raise UserError(f"git {_verb(args)} did not finish within {timeout:g} s; try again, or run it "
-                        f"yourself in {where} to see what holds it") from None
+        raise GitTimeout(f"git {_verb(args)} did not finish within {timeout:g} s and was stopped; try again, "
+                         f"or run it yourself in {where} to see what holds it") from None
     result = GitResult(proc.returncode, proc.stdout, proc.stderr)
     if check and not result.ok:
         if why := refused_message(proc.stderr, "so mvc cannot use it"):
@@ -94,6 +109,49 @@ def run(where: Path | str, *args: str, check: bool = True, text: bool = True, re
         lines = (err if isinstance(err, str) else err.decode("utf-8", "replace")).strip().splitlines()
         raise UserError(f"git {_verb(args)} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
     return result
+
+
+def _run(command: list[str], env: dict[str, str], stdin: str | bytes | None, text: bool,
+         timeout: float) -> subprocess.CompletedProcess:
+    """``subprocess.run``, but a git that overstays ``timeout`` (or a Ctrl-C) is stopped as
+    ``_stop`` says, not killed outright."""
+    with subprocess.Popen(command, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                          **({"encoding": "utf-8", "errors": "surrogateescape"} if text else {})) as proc:
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except BaseException:
+            _stop(proc)
+            raise
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, on which git removes its lock files; SIGKILL after ``STOP_GRACE`` seconds.
+    Only waited for, not read: a hook git started may hold its output pipes open."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def time_limit() -> float:
+    """The most seconds a git call may take: ``MVC_GIT_TIMEOUT`` when set, else ``TIMEOUT``."""
+    given = os.environ.get("MVC_GIT_TIMEOUT", "").strip()
+    if not given:
+        return TIMEOUT
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise UserError(f"MVC_GIT_TIMEOUT is {given!r}: give the seconds a git command may take, "
+                        "a number above 0 (unset: 120)")
+    return seconds
 
 
 def _verb(args: tuple[str, ...]) -> str:
@@ -115,7 +173,7 @@ def work_tree(path: Path | str, advice: str) -> Path:
     repository says so instead."""
     try:
         return Path(run_git(path, "rev-parse", "--show-toplevel"))
-    except (GitMissing, GitRefused):
+    except (GitMissing, GitRefused, GitTimeout):
         raise
     except UserError:
         raise UserError(f"{path} is not inside a git work tree; {advice}") from None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from support import hanging_git, write
 
 from mvc.core.errors import UserError
-from mvc.core.gitcommand import GitMissing, run, run_git, work_tree
+from mvc.core.gitcommand import STOP_GRACE, GitMissing, GitTimeout, run, run_git, work_tree
 
 EMPTY_BLOB = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
 
@@ -90,3 +92,57 @@ def test_work_tree_says_what_to_do_outside_one(tmp_path):
     with pytest.raises(UserError) as caught:
         work_tree(tmp_path / "plain", "run 'git init' first")
     assert caught.value.message == f"{tmp_path / 'plain'} is not inside a git work tree; run 'git init' first"
+
+
+# -- a git that hangs ---------------------------------------------------------------------------
+
+def _timed(fn):
+    start = time.monotonic()
+    try:
+        return fn(), time.monotonic() - start
+    except GitTimeout as exc:
+        return exc, time.monotonic() - start
+
+
+def test_a_git_that_hangs_is_one_line_when_strict_and_none_when_best_effort(repo, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", hanging_git(tmp_path / "bin", "status"))
+    caught, took = _timed(lambda: run(repo, "status", timeout=1))
+    assert isinstance(caught, GitTimeout) and caught.exit_code == 1 and took < 1 + STOP_GRACE
+    assert caught.message == (f"git status did not finish within 1 s and was stopped; try again, or run it "
+                              f"yourself in {repo} to see what holds it")
+    assert _timed(lambda: run(repo, "status", check=False, timeout=1))[0] is None
+    assert run_git(repo, "rev-parse", "--is-inside-work-tree") == "true"  # the others run
+
+
+def test_mvc_git_timeout_bounds_every_call_and_must_be_seconds(repo, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", hanging_git(tmp_path / "bin", "rev-parse"))
+    monkeypatch.setenv("MVC_GIT_TIMEOUT", "0.5")
+    for call in (lambda: work_tree(repo, "run 'git init'"), lambda: run(repo, "rev-parse", timeout=30)):
+        caught, took = _timed(call)
+        # a work tree that git did not answer about is not called 'not inside a git work tree'
+        assert isinstance(caught, GitTimeout) and took < 0.5 + STOP_GRACE, caught
+        assert caught.message.startswith("git rev-parse did not finish within 0.5 s and was stopped")
+    for bad in ("0", "-1", "soon", "nan", "inf"):
+        monkeypatch.setenv("MVC_GIT_TIMEOUT", bad)
+        with pytest.raises(UserError) as caught:
+            run(repo, "status", check=False)
+        assert caught.value.message.startswith(f"MVC_GIT_TIMEOUT is {bad!r}: give the seconds")
+
+
+def test_a_git_stopped_at_the_timeout_leaves_no_index_lock(repo):
+    """A clean filter that waits holds git's index.lock; stopped at the timeout, git removes it
+    (SIGTERM), so the user's next git command runs (a SIGKILL left it: 'index.lock exists')."""
+    run_git(repo, "config", "filter.slow.clean", "sleep 5")
+    write(repo / ".gitattributes", "*.slow filter=slow\n")
+    write(repo / "m.slow", "x")
+    assert _timed(lambda: run(repo, "add", "m.slow", check=False, timeout=1))[0] is None
+    assert not (repo / ".git" / "index.lock").exists()
+    run_git(repo, "add", ".gitattributes")
+
+
+def test_a_git_that_ignores_sigterm_is_killed(repo, monkeypatch, tmp_path):
+    folder = tmp_path / "bin"
+    write(folder / "git", "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 0.1; done\n").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    caught, took = _timed(lambda: run(repo, "status", timeout=0.5))
+    assert isinstance(caught, GitTimeout) and 0.5 + STOP_GRACE <= took < 0.5 + STOP_GRACE + 2

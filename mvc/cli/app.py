@@ -224,8 +224,14 @@ def _command_name(argv: list[str]) -> str | None:
     return None
 
 
-def _error(kind: str, message: str, code: int, as_json: bool) -> int:
-    sys.stderr.write(f"mvc: error: {message}\n")
+def _error(kind: str, message: str, code: int, as_json: bool, hint: str = "") -> int:
+    """The one error line (escaped: output.error), then ``hint`` on a line of its own."""
+    from mvc.cli.output import error
+
+    error(message)
+    if hint:
+        sys.stderr.write(hint + "\n")
+        message += "\n" + hint
     if as_json:
         sys.stdout.write(json.dumps({"error": {"type": kind, "message": message}}) + "\n")
     return code
@@ -294,10 +300,10 @@ def run(argv: list[str]) -> int:
     except _click.exceptions.UsageError as exc:
         hint = ""
         if exc.ctx is not None:
-            hint = f"\nTry '{exc.ctx.command_path} --help' for help."
+            hint = f"Try '{exc.ctx.command_path} --help' for help."
         # click lists a choice's values one a line; an error is one line (SPEC §4)
         message = " ".join(part.strip() for part in exc.format_message().splitlines())
-        return _error("usage", message + hint, 2, as_json)
+        return _error("usage", message, 2, as_json, hint)
     except _click.exceptions.ClickException as exc:
         return _error("usage", exc.format_message(), exc.exit_code, as_json)
     except (typer.Abort, KeyboardInterrupt, Interrupted):

@@ -15,7 +15,9 @@ from pathlib import Path
 
 
 def _tell(message: str) -> None:
-    sys.stderr.write(f"mvc: {message}\n")
+    from mvc.cli.output import tell  # one line, a path or name in it escaped
+
+    tell(message)
 
 
 def _checkout(work_dir: Path, args: list[str]) -> None:

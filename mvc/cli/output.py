@@ -251,8 +251,20 @@ def fields(pairs: list[tuple[str, Any]]) -> None:
         out.print(text, soft_wrap=True)
 
 
+def tell(message: str) -> None:
+    """``mvc: MESSAGE`` on stderr, one line whatever a path or a name in it holds: control
+    characters, line breaks and bidi controls written visibly (``\\x1b``, ``\\n``,
+    ``\\u202e``), so that a name cannot forge lines or hide what follows it."""
+    sys.stderr.write(f"mvc: {message.translate(_LINE)}\n")
+
+
 def warn(message: str) -> None:
-    sys.stderr.write(f"mvc: warning: {message.translate(_LINE)}\n")
+    tell(f"warning: {message}")
+
+
+def error(message: str) -> None:
+    """The error line of SPEC §4 (``--json`` keeps the exact text in its document)."""
+    tell(f"error: {message}")
 
 
 def short(digest: str) -> str:

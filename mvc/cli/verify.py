@@ -11,13 +11,12 @@ EXAMPLES
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any, Callable, Optional
 
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import Progress, emit_json, human_size, say, table
+from mvc.cli.output import Progress, emit_json, error, human_size, say, table
 
 
 def finish(result: Any, ok: bool, message: str, as_json: bool, render: Callable[[Any], None]) -> None:
@@ -34,7 +33,7 @@ def finish(result: Any, ok: bool, message: str, as_json: bool, render: Callable[
     else:
         render(result)
     if not ok:
-        sys.stderr.write(f"mvc: error: {message}\n")
+        error(message)
         raise typer.Exit(3)
 
 

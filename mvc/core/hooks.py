@@ -245,13 +245,33 @@ def uninstall(work_dir: Path) -> list[HookChange]:
 
 # -- the quick check of a post-checkout / post-merge hook -----------------------------------
 
+POINTER_PATHSPEC = "*.mvc"  # what git is asked to list (the names it gives still checked)
+
+
+def is_pointer_name(name: str) -> bool:
+    """Whether a path git lists (relative, ``/``-separated) may name a pointer file:
+    ``NAME.mvc`` with a NAME, not inside a ``.mvc`` folder (mvc's own files)."""
+    parts = name.split("/")
+    return name.endswith(".mvc") and len(parts[-1]) > len(".mvc") and ".mvc" not in parts[:-1]
+
+
+def listed_pointers(root: Path, listed: bytes) -> list[Path]:
+    """The pointer files among what ``git ls-files -z`` printed in ``root``: the names
+    ``is_pointer_name`` accepts whose file in the work tree is a regular file (or a link to
+    one): one deleted but still tracked, or a FIFO put in its place, is left out. Names are
+    decoded as the file system's (a name that is not UTF-8 kept as its bytes). Both listings
+    keep these: ``push --pointers`` (sync.tracked_pointers, through GitPython) and the hooks
+    (``tracked_pointer_files``, through the git command: here, to stay fast)."""
+    return [root / n for n in os.fsdecode(listed).split("\0") if is_pointer_name(n) and (root / n).is_file()]
+
+
 def tracked_pointer_files(work_dir: Path) -> list[Path]:
-    """The pointer files (``PATH.mvc``) git tracks under ``work_dir``, absolute."""
-    proc = run(work_dir, "ls-files", "-z", "--", "*.mvc", check=False)
+    """The pointer files (``PATH.mvc``) git tracks under ``work_dir``, absolute
+    (``listed_pointers`` decides which, as for ``push --pointers``)."""
+    proc = run(work_dir, "ls-files", "-z", "--", POINTER_PATHSPEC, check=False, text=False)
     if proc is None or not proc.ok:
         return []
-    names = str(proc.stdout).split("\0")
-    return [work_dir / n for n in names if n.endswith(".mvc") and "/.mvc/" not in f"/{n}"]
+    return listed_pointers(work_dir, bytes(proc.stdout))
 
 
 def _directory_current(target: Path, digest: str, size: int, mvc_dir: Path, cache) -> bool:
@@ -328,20 +348,16 @@ def pushed_commits(work_dir: Path, refs_text: str) -> tuple[list[str], list[str]
     return list(dict.fromkeys(found)), known
 
 
-def _is_pointer_name(name: str) -> bool:
-    return name.endswith(".mvc") and len(name.rsplit("/", 1)[-1]) > 4 and "/.mvc/" not in f"/{name}"
-
-
 def changed_pointer_files(work_dir: Path, old: str, new: str) -> set[Path]:
     """The pointer files under ``work_dir`` that differ between commits ``old`` and ``new``
     (a branch switch: only these does the post-checkout hook check out, as git rewrites only
     the files that changed); every tracked one when ``old`` is not a commit (a clone)."""
-    proc = run(work_dir, "diff", "--name-only", "--no-renames", "-z", "--relative", old, new, "--", "*.mvc",
-               check=False)
+    proc = run(work_dir, "diff", "--name-only", "--no-renames", "-z", "--relative", old, new, "--",
+               POINTER_PATHSPEC, check=False, text=False)
     if proc is None or not proc.ok:
         return set(tracked_pointer_files(work_dir))
-    names = str(proc.stdout).split("\0")
-    return {work_dir / n for n in names if _is_pointer_name(n)}
+    names = os.fsdecode(bytes(proc.stdout)).split("\0")  # as tracked_pointer_files decodes them
+    return {work_dir / n for n in names if is_pointer_name(n)}
 
 
 def _pointer_blobs(work_dir: Path, commits: list[str], known: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -350,7 +366,7 @@ def _pointer_blobs(work_dir: Path, commits: list[str], known: list[str]) -> tupl
     introduce), and of the others at the pushed tips."""
     introduced: dict[str, str] = {}
     log = run_git(work_dir, "log", "--raw", "--no-abbrev", "--no-renames", "--format=commit %H", *commits,
-                  "--not", "--remotes", *known, "--", "*.mvc", raw=True)
+                  "--not", "--remotes", *known, "--", POINTER_PATHSPEC, raw=True)
     commit = ""
     for line in log.splitlines():
         if line.startswith("commit "):
@@ -358,14 +374,14 @@ def _pointer_blobs(work_dir: Path, commits: list[str], known: list[str]) -> tupl
         elif line.startswith(":"):
             meta, _, name = line.partition("\t")
             fields = meta.split()
-            if len(fields) == 5 and fields[4] != "D" and fields[1].startswith("100") and _is_pointer_name(name):
+            if len(fields) == 5 and fields[4] != "D" and fields[1].startswith("100") and is_pointer_name(name):
                 introduced.setdefault(fields[3], f"{name} in {commit}")
     at_tips: dict[str, str] = {}
     for commit in commits:
         for entry in run_git(work_dir, "ls-tree", "-r", "-z", commit, raw=True).split("\0"):
             meta, _, name = entry.partition("\t")
             sha = meta.split()[2:3]
-            if _is_pointer_name(name) and meta.split()[1:2] == ["blob"] and sha[0] not in introduced:
+            if is_pointer_name(name) and meta.split()[1:2] == ["blob"] and sha[0] not in introduced:
                 at_tips.setdefault(sha[0], f"{name} in {commit[:12]}")
     return introduced, at_tips
 

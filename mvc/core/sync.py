@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
-from mvc.core import refs, repair
+from mvc.core import gitops, refs, repair
 from mvc.core.errors import ConflictError, IntegrityError, MvcError, UserError
 from mvc.core.faults import crash_point
 from mvc.core.integrity import SEE_FSCK, Artifact, artifact_needs, needed_objects
@@ -292,9 +292,11 @@ def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None =
     from mvc.core.remotes import open_remote
 
     target = open_remote(session, remote)
-    if pointers or artifacts is not None:
-        needs = artifact_needs(session.store, list(artifacts) if artifacts is not None else
-                               [Artifact(p.digest, p.kind, str(p.path)) for p in tracked_pointers(session)])
+    if pointers and artifacts is None:
+        artifacts = [Artifact(p.digest, p.kind, str(p.path))
+                     for p in map(gitops.read_pointer, tracked_pointers(session.layout.work_dir))]
+    if artifacts is not None:
+        needs = artifact_needs(session.store, list(artifacts))
     else:
         wanted = list(wanted)
         rows = [session.resolve(r) for r in wanted] if wanted else session.registry.versions()
@@ -329,16 +331,16 @@ def pull(session: "Session", wanted: Iterable[str], *, remote: str | None = None
 
 # -- pointer files ---------------------------------------------------------------------
 
-def tracked_pointers(session: "Session") -> list:
-    """The pointer files (``PATH.mvc``) git tracks in the work tree (GitPython lists them)."""
-    from mvc.core import gitcommand, gitops
+def tracked_pointers(work_dir: Path) -> list[Path]:
+    """The pointer files (``PATH.mvc``) git tracks in the work tree around ``work_dir``, as
+    GitPython lists them (``hooks.listed_pointers`` keeps those the hooks keep)."""
+    from mvc.core import gitcommand, hooks
 
-    root = gitcommand.work_tree(session.layout.work_dir, "run 'git init' or drop --pointers")
+    root = gitcommand.work_tree(work_dir, "run 'git init' or drop --pointers")
     import git  # only now: without a git on PATH, importing GitPython fails
     with git.Repo(root) as repo:
-        listed = repo.git.ls_files("-z", "--", f"*{gitops.POINTER_SUFFIX}", stdout_as_string=False)
-    names = os.fsdecode(listed).split("\0")  # a name that is not UTF-8 kept as its bytes
-    return [gitops.read_pointer(root / n) for n in names if n and (root / n).is_file()]
+        listed = repo.git.ls_files("-z", "--", hooks.POINTER_PATHSPEC, stdout_as_string=False)
+    return hooks.listed_pointers(root, listed)
 
 
 class CheckedOut(NamedTuple):
@@ -357,8 +359,6 @@ def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str =
     store holds its bytes). A pointer file that fails (unreadable, its object nowhere, a
     kept file) does not stop the others: every failure is reported together after the rest
     is done, as the first one's error class."""
-    from mvc.core import gitops
-
     done, conflicts, failures = [], [], []
     remote: list = []  # the default remote, opened when an object must be pulled
     for path in gitops.find_pointers(Path(root).absolute()) if pointers is None else pointers:
@@ -386,7 +386,7 @@ def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str =
 def _checkout_one(session: "Session", path: Path, link: str, force: bool, progress: Progress,
                   remote: list) -> "CheckedOut | str":
     """Check out one pointer file; the work file's path when it differs and was kept."""
-    from mvc.core import artifacts, gitops
+    from mvc.core import artifacts
     from mvc.core.remotes import open_remote
     from mvc.core.versions import check_target
 

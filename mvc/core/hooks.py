@@ -365,25 +365,31 @@ def _pointer_blobs(work_dir: Path, commits: list[str], known: list[str]) -> tupl
     no remote-tracking branch has yet wrote (as git-lfs pushes what the pushed commits
     introduce), and of the others at the pushed tips."""
     introduced: dict[str, str] = {}
-    log = run_git(work_dir, "log", "--raw", "--no-abbrev", "--no-renames", "--format=commit %H", *commits,
-                  "--not", "--remotes", *known, "--", POINTER_PATHSPEC, raw=True)
+    # -z: names as they are (without it git quotes one that is not ASCII: "mod\303\250le.mvc")
+    log = iter(run_git(work_dir, "log", "--raw", "-z", "--no-abbrev", "--no-renames", "--format=commit %H",
+                       *commits, "--not", "--remotes", *known, "--", POINTER_PATHSPEC, raw=True).split("\0"))
     commit = ""
-    for line in log.splitlines():
-        if line.startswith("commit "):
-            commit = line[7:19]
-        elif line.startswith(":"):
-            meta, _, name = line.partition("\t")
-            fields = meta.split()
+    for token in log:
+        token = token.lstrip("\n")
+        if token.startswith("commit "):
+            commit = token[7:19]
+        elif token.startswith(":"):
+            fields, name = token.split(), next(log, "")
             if len(fields) == 5 and fields[4] != "D" and fields[1].startswith("100") and is_pointer_name(name):
-                introduced.setdefault(fields[3], f"{name} in {commit}")
+                introduced.setdefault(fields[3], f"{_shown(name)} in {commit}")
     at_tips: dict[str, str] = {}
     for commit in commits:
         for entry in run_git(work_dir, "ls-tree", "-r", "-z", commit, raw=True).split("\0"):
             meta, _, name = entry.partition("\t")
             sha = meta.split()[2:3]
             if is_pointer_name(name) and meta.split()[1:2] == ["blob"] and sha[0] not in introduced:
-                at_tips.setdefault(sha[0], f"{name} in {commit[:12]}")
+                at_tips.setdefault(sha[0], f"{_shown(name)} in {commit[:12]}")
     return introduced, at_tips
+
+
+def _shown(name: str) -> str:
+    """A name git gave, printable (its bytes that are not UTF-8 as U+FFFD), as gitops.shown."""
+    return os.fsencode(name).decode("utf-8", "replace")
 
 
 def pointers_in_commits(work_dir: Path, commits: list[str],

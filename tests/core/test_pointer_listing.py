@@ -52,3 +52,16 @@ def test_push_and_the_hooks_list_the_same_pointer_files(repo):
 def test_a_pointer_name_is_one_ending_in_mvc_outside_mvc_folders():
     assert all(map(hooks.is_pointer_name, ["a.mvc", "d/e/a.mvc", ".mvc.mvc", "x.mvc/a.mvc"]))
     assert not any(map(hooks.is_pointer_name, [".mvc", "d/.mvc", ".mvc/a.mvc", "d/.mvc/a.mvc", "a.mvc.bin", ""]))
+
+
+def test_pre_push_counts_a_pointer_file_with_a_non_ascii_name_as_brought_by_the_commit(repo):
+    """git log --raw quotes a name that is not ASCII ("mod\\303\\250le.mvc"), which then did
+    not end in .mvc: pre-push took the pointer file as one already pushed (its object sent
+    only when this store has it) instead of one the commit brings (the remote must get it)."""
+    for n, name in enumerate(("modèle.mvc", os.fsdecode(b"caf\xe9.mvc"), "plain.mvc")):
+        write(repo / name, POINTER.replace("a" * 64, str(n) * 64))  # three objects
+    _git(repo, "add", "--", ".")
+    _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "models")
+    brought, at_tips = hooks.pointers_in_commits(repo, ["HEAD"])
+    assert sorted(a.who.split(" in ")[0] for a in brought) == ["caf\ufffd.mvc", "modèle.mvc", "plain.mvc"]
+    assert at_tips == []

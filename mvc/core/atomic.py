@@ -1,10 +1,70 @@
-"""Atomic file replacement: write to a temporary file, fsync, rename into place."""
+"""Atomic file replacement: write to a temporary file, fsync, rename into place; and the
+temporary files a writer holds (``held_temp``), which cleaners leave alone (``remove_unheld``)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
+
+
+def held_temp(directory: Path | str, prefix: str, suffix: str = "") -> tuple[int, str]:
+    """A new temporary file (``tempfile.mkstemp``) and its descriptor, which holds a shared
+    ``flock`` on it until closed: ``mvc fsck --repair`` never removes a file a running command
+    holds, however short ``gc.grace_seconds`` is (``remove_unheld``)."""
+    while True:
+        fd, path = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=suffix)
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a cleaner holds it, which then removes it
+        if os.fstat(fd).st_nlink:
+            return fd, path
+        os.close(fd)  # removed between its making and our lock: another one
+
+
+def is_held(path: Path | str) -> bool:
+    """True while a running command holds the temporary file ``path`` (``held_temp``)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def remove_unheld(path: Path | str) -> bool:
+    """Remove a temporary file (or folder) that was left behind, unless a writer holds it
+    (``held_temp``); True when it is gone. Never follows a symlink (the link is removed)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return True
+    except OSError:  # a symlink (ELOOP), or unreadable: removed as it is
+        fd = None
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # a running command writes it
+            if os.lstat(path).st_ino != os.fstat(fd).st_ino:
+                return False  # another file at its name now
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:
@@ -29,9 +89,9 @@ def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None, mode: 
 
         real_folder(directory, directory.parent, create=True)
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix, suffix="-" + path.name[:40])
+    fd, tmp = held_temp(directory, prefix, "-" + path.name[:40])
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(os.dup(fd), "wb") as f:  # ``fd`` holds the file until it is renamed
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -43,4 +103,6 @@ def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None, mode: 
         except FileNotFoundError:
             pass
         raise
+    finally:
+        os.close(fd)
     fsync_dir(path.parent)

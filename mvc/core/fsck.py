@@ -195,6 +195,7 @@ def _newest_mtime(path: Path) -> float:
 def _check_tmp(layout: Layout, grace: float, found: Findings) -> None:
     """Files in tmp/ that nobody has written to for ``grace`` seconds were left by a crash;
     younger ones may belong to a command that is running now, so they are only noted."""
+    from mvc.core.atomic import is_held, remove_unheld
     from mvc.core.owned import is_planted
 
     if not layout.tmp.is_dir() or is_planted(layout.tmp):  # a planted link: named, never emptied
@@ -205,13 +206,13 @@ def _check_tmp(layout: Layout, grace: float, found: Findings) -> None:
             newest = _newest_mtime(entry)
         except FileNotFoundError:
             continue
-        if newest > cutoff:
-            found.notes.append(f"{entry} is recent and may belong to a running mvc command; left alone")
+        if newest > cutoff or is_held(entry):  # held: a running command writes it (atomic.held_temp)
+            found.notes.append(f"{entry} is recent or in use and may belong to a running mvc command; left alone")
             continue
 
         def fix(p: Path = entry) -> None:
-            if p.exists() and _newest_mtime(p) <= time.time() - grace:
-                _remove(p)
+            if os.path.lexists(p) and _newest_mtime(p) <= time.time() - grace:
+                remove_unheld(p)  # never one a running command holds
         found.issues.append(Issue("tmp-stray", f"{entry} was left behind by an interrupted command", fix))
 
 

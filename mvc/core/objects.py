@@ -11,13 +11,12 @@ import hashlib
 import os
 import re
 import stat
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from mvc.core import owned
-from mvc.core.atomic import fsync_dir
+from mvc.core.atomic import fsync_dir, held_temp
 from mvc.core.errors import IntegrityError, UserError
 from mvc.core.faults import crash_point
 from mvc.core.pipes import CHUNK  # noqa: F401  (re-exported)
@@ -58,14 +57,12 @@ def object_key(digest: str) -> str:
 
 
 def recipe_key(digest: str) -> str:
-    """Where the recipe of a chunked file lives: beside where its whole object would,
-    ``ab/cdef….recipe`` (chunked.py says what a recipe holds)."""
+    """Where a chunked file's recipe lives, beside its whole object's place: ``ab/cdef….recipe``."""
     return object_key(digest) + RECIPE_SUFFIX
 
 
 def digest_of_key(key: str) -> str | None:
-    """The digest an ``objects/`` path (ending in ``ab/cdef…``) names, or None when it is not
-    an object's."""
+    """The digest an ``objects/`` path (ending in ``ab/cdef…``) names; None for another path."""
     hexd = "".join(key.rstrip("/").rsplit("/", 2)[-2:])
     return format_digest(hexd) if _HEX_RE.match(hexd) else None
 
@@ -76,6 +73,7 @@ class ObjectStore(PackedStore):
         self.tmp = Path(tmp_dir)
         self._written: dict[Path, tuple[os.stat_result, str]] = {}  # file -> (stat, digest)
         self._tmp_checked = False  # tmp/ checked for planted links for the chunks being staged
+        self._held: dict[str, int] = {}  # staged file -> the descriptor holding it (atomic.held_temp)
         self._packs: "Packs | None" = None
         self._recipes: dict[str, tuple[tuple[int, ...], "Recipe"]] = {}  # digest -> (file's stat, recipe)
 
@@ -129,8 +127,7 @@ class ObjectStore(PackedStore):
         return None if st is None else [ChunkRef(digest, 0, st.st_size)]
 
     def stat(self, digest: str) -> os.stat_result | None:
-        """The object's size and age (gc, stats): the whole object's, else its recipe's
-        (a recipe's chunks are objects of their own); None when it is not there."""
+        """The object's size and age (gc, stats): the whole object's, else its recipe's; or None."""
         for path in (self.path(digest), self.recipe_path(digest)):
             try:
                 return os.stat(path)
@@ -174,8 +171,7 @@ class ObjectStore(PackedStore):
                     yield f
 
     def delete(self, digest: str) -> bool:
-        """Remove an object, whole or its recipe (gc and fsck only; a recipe's chunks are
-        objects of their own); False when it was not there."""
+        """Remove an object, whole or its recipe (gc and fsck only); False when it was not there."""
         self._real_parent(self.path(digest))
         gone = False
         for path in (self.recipe_path(digest), self.path(digest)):
@@ -192,7 +188,7 @@ class ObjectStore(PackedStore):
         """A temporary file in tmp/ for a new object: (fd, path). Fsynced and closed when the
         block succeeds; closed and removed when anything fails, so no half object remains."""
         owned.real_folder(self.tmp, self.tmp.parent, create=True)
-        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="obj-")
+        fd, tmp = held_temp(self.tmp, "obj-")
         try:
             yield fd, tmp
             os.fsync(fd)
@@ -200,21 +196,25 @@ class ObjectStore(PackedStore):
             os.close(fd)
             os.unlink(tmp)
             raise
-        os.close(fd)
+        self._held[tmp] = fd  # closed once the file is in place (_commit): fsck leaves it alone
 
     def _commit(self, tmp: str, digest: str, final: Path | None = None, sync_dir: bool = True,
                 checked: bool = False, replace: bool = False) -> None:
         final = final or self.path(digest)
-        if not checked:  # ``checked``: the caller made and checked the folder already
-            self._real_parent(final, create=True)
-        if final.is_file() and not replace:
-            os.unlink(tmp)  # stored already: dedup
-            self._touch(final)
-            return
-        owned.refuse_folder(final, tmp)
-        os.chmod(tmp, 0o444)
-        crash_point("object:before-rename")
-        os.replace(tmp, final)
+        try:
+            if not checked:  # ``checked``: the caller made and checked the folder already
+                self._real_parent(final, create=True)
+            if final.is_file() and not replace:
+                os.unlink(tmp)  # stored already: dedup
+                self._touch(final)
+                return
+            owned.refuse_folder(final, tmp)
+            os.chmod(tmp, 0o444)
+            crash_point("object:before-rename")
+            os.replace(tmp, final)
+        finally:  # in place or gone: the hold _staging took ends
+            if (held := self._held.pop(tmp, None)) is not None:
+                os.close(held)
         if sync_dir:
             fsync_dir(final.parent)
 

@@ -27,11 +27,11 @@ import os
 import re
 import stat
 import struct
-import tempfile
 import threading
 from pathlib import Path
 from typing import NamedTuple
 
+from mvc.core.atomic import held_temp
 from mvc.core.direct import FLUSH_EVERY, DirectFile
 from mvc.core.errors import IntegrityError
 from mvc.core.pipes import drop_cached, write_all
@@ -268,6 +268,7 @@ class PackWriter:
         self.held: dict[str, Entry] = {}
         self.file: DirectFile | None = None
         self.tmp: str | None = None
+        self.hold: int | None = None  # a descriptor holding the temporary file (atomic.held_temp)
         self.size = 0
 
     def add(self, digest: str, data) -> bool:
@@ -276,12 +277,17 @@ class PackWriter:
             return False
         if self.file is None:
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
-            fd, self.tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="pack-")
+            fd, self.tmp = held_temp(self.tmp_dir, "pack-")
+            self.hold = os.dup(fd)  # its lock kept until the pack is in (or gone): fsck leaves it alone
             self.file = DirectFile(fd, self.tmp)
         self.file.write(data)
         self.entries.append(Entry(digest, self.size, len(data)))
         self.held[digest] = self.entries[-1]
         self.size += len(data)
+        if len(self.entries) == 1:
+            from mvc.core.faults import crash_point
+
+            crash_point("pack:writing")  # tests: a cleaner runs while the pack is written
         return True
 
     def read(self, digest: str, buf: bytearray) -> memoryview:
@@ -301,14 +307,17 @@ class PackWriter:
         self.seal()
         if self.tmp is None:
             return None
-        fd = os.open(self.tmp, os.O_RDONLY)
         try:
             # held until the index is in: gc and fsck leave a pack file without its index alone
             # while someone holds it (remove_lone_pack), however short their grace period
-            fcntl.flock(fd, fcntl.LOCK_SH)
             return self._publish(self.tmp, self.st)
         finally:
-            os.close(fd)
+            self._release()
+
+    def _release(self) -> None:
+        if self.hold is not None:
+            os.close(self.hold)
+            self.hold = None
 
     def seal(self) -> None:
         """Durable in tmp/, its descriptor and writing thread closed (gc keeps many written
@@ -349,6 +358,7 @@ class PackWriter:
             except FileNotFoundError:
                 pass
             self.tmp = None
+        self._release()
 
 
 def remove_lone_pack(path: Path) -> bool:

@@ -115,16 +115,20 @@ class Decision:
 def decide(registry: Registry, user: Callable[[], str], needed: str) -> Decision:
     """May the user (``user()``, asked only when a policy exists: finding out may run git)
     do something that needs role ``needed``? On a server (PostgreSQL) the server decides:
-    the acting user is its login, and a registry there is never open."""
+    the acting user is its login, and a registry there is never open. A role the registry
+    holds that is none of ROLES is an IntegrityError naming the grant (registry_values)."""
+    from mvc.core import registry_values
+
     if registry.server_user() is not None:
         held = registry.server_role(user())
         if held is None:
             return Decision(False, True, "without a role", needed)
+        registry_values.role(user(), held)
         return Decision(rank(held) >= rank(needed), True, held, needed)
     grants = {g.user: g.role for g in registry.grants()}
     if not grants:
         return Decision(True, False, "admin", needed)
-    held = grants.get(user(), "reader")
+    held = registry_values.role(user(), grants.get(user(), "reader"))
     return Decision(rank(held) >= rank(needed), True, held, needed)
 
 

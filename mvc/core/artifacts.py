@@ -74,6 +74,9 @@ class Stored:
     @classmethod
     def of(cls, row: Any, store: "ObjectStore") -> "Stored":
         """What a registry version row holds (a directory's entries read from its manifest)."""
+        from mvc.core import registry_values
+
+        registry_values.version(row)  # its path_name becomes a path
         entries = tuple(load_entries(store, row.digest)) if row.kind == "directory" else ()
         return cls(row.digest, row.size, row.kind, row.path_name, entries)
 

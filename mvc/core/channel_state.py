@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from mvc.core import deploy, owned, refs
-from mvc.core.errors import MvcError, UserError
+from mvc.core import deploy, owned, refs, registry_values
+from mvc.core.errors import IntegrityError, MvcError, UserError
 from mvc.core.lock import RepoLock
 from mvc.core.names import check_model_name
 from mvc.core.registry.base import ChannelRow
@@ -50,7 +50,7 @@ def channel_row(registry: "Registry", model: str, channel: str) -> ChannelRow:
     """The registry's row of ``model`` on ``channel`` (an empty one when it never served)."""
     for row in registry.channels(model):
         if row.channel == channel:
-            return row
+            return registry_values.channel(row)  # its slot and share become paths and routing
     return ChannelRow(model, channel, None, None, 0, None, None)
 
 
@@ -60,6 +60,7 @@ def deploy_folder(session: "Session", model: str, channel: str) -> deploy.Deploy
     """Where ``model`` is deployed on ``channel``: ``channels.CHANNEL.deploy_dir``/MODEL (relative
     to the work tree) when configured, else ``.mvc/deploy/MODEL/CHANNEL``. What writes there
     checks first that no other channel's folder overlaps it (``check_deploy_dir``)."""
+    registry_values.model(model, "versions")  # a name from the registry may reach here (a digest ref)
     base = deploy_base(session, channel)
     if base is not None:
         return deploy.DeployDir(base / model)
@@ -124,6 +125,7 @@ def check_deploy_dir(session: "Session", channel: str, value: Any = None) -> Non
 
 def files_in(folder: deploy.DeployDir, slot: str, row: "VersionRow") -> str:
     """The path of a version's files in ``slot`` of ``folder``."""
+    registry_values.version(row)
     return str(folder.artifact_path(slot, row.kind, row.path_name))
 
 
@@ -206,6 +208,7 @@ def served_slots(row: ChannelRow) -> list[tuple[str, str]]:
 
 def channel_lock(session: "Session", model: str, channel: str) -> RepoLock:
     """The lock that keeps two moves (or a move and a repair) of one channel apart."""
+    registry_values.model(model, "versions")
     folder = owned.real_folder(session.layout.deploy / model, session.layout.mvc_dir, create=True)
     return RepoLock(folder / f"{channel}.lock", session.lock_timeout())
 
@@ -238,6 +241,14 @@ def problems(session: "Session", row: ChannelRow) -> list[Problem]:
     ``current`` pointing at the slot the registry names, a ``routing.json`` equal to what the
     registry implies, and the version's files in that slot (and the canary's in the other)."""
     found: list[Problem] = []
+    try:
+        registry_values.channel(row)
+        for version in {row.version, row.canary_version} - {None}:
+            held = session.registry.get_version(row.model, version)
+            if held is not None:
+                registry_values.version(held)
+    except IntegrityError as exc:  # fsck names it as a registry value; nothing is compared
+        return [Problem(row.model, row.channel, exc.message, False)]
     slots = served_slots(row)
     if not slots:
         return found

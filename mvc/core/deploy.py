@@ -23,7 +23,8 @@ from mvc.core.artifacts import Materializer, Stored
 from mvc.core.atomic import fsync_dir, write_atomic
 from mvc.core.faults import crash_point
 
-SLOTS = ("blue", "green")
+from mvc.core.registry_values import SLOTS, bad
+
 CURRENT = "current"
 ROUTING = "routing.json"
 TMP_PREFIX = ".tmp-"
@@ -50,6 +51,8 @@ class DeployDir:
     root: Path
 
     def slot(self, name: str) -> Path:
+        if name not in SLOTS:  # a value from the registry (registry_values.channel checks it first)
+            raise bad(f"channels row of {self.root}", "slot", name, "is neither 'blue' nor 'green'")
         return self.root / name
 
     @property

@@ -98,10 +98,22 @@ def _check_lineage(registry: Registry, layout: Layout, found: Findings) -> None:
 
 # -- objects and temporary files --------------------------------------------------------
 
-def _check_objects(session: "Session", found: Findings, progress: Progress, grace: float) -> None:
+def _check_values(session: "Session", found: Findings) -> set[str]:
+    """Registry values that would become bad paths or decisions (``registry_values``): named,
+    never repaired; returns the intact objects the registry wrongly calls directories."""
+    from mvc.core import registry_values
+
+    bad = registry_values.problems(session.registry, session.store)
+    found.issues.extend(Issue(registry_values.KIND, p.message) for p in bad)
+    return {p.digest for p in bad if p.digest is not None}
+
+
+def _check_objects(session: "Session", found: Findings, progress: Progress, grace: float,
+                   wrong_kind: set[str] = frozenset()) -> None:
     registry, store = session.registry, session.store
     needs = needed_objects(registry, store)
     checked, _, findings = check_objects(store, needs, include_all=True, progress=progress)
+    findings = [f for f in findings if f.digest not in wrong_kind]  # the registry's fault, named
     found.objects = checked
     missing = any(f.problem == "missing" for f in findings)
     in_packs: dict[str, list] = {}
@@ -281,7 +293,8 @@ def check(session: "Session", progress: Progress = None) -> Findings:
         return found
     found.versions = len(registry.versions())
     grace = float(session.config.value("gc.grace_seconds"))
-    _check_objects(session, found, progress, grace)
+    wrong_kind = _check_values(session, found)
+    _check_objects(session, found, progress, grace, wrong_kind)
     _check_tmp(layout, grace, found)
     _check_lineage(registry, layout, found)
     _check_audit(registry, found)
@@ -339,9 +352,13 @@ def deploy_issues(session: "Session") -> list[Issue]:
 # -- planted symlinks and what interrupted moves and pushes left (SPEC §10) ----------------
 
 def _deploy_folders(session: "Session") -> list[tuple[str, str]]:
-    """(model, channel) of every deploy folder the repository may have."""
+    """(model, channel) of every deploy folder the repository may have (a model name that is
+    no valid name is a registry value fsck names, never a folder)."""
+    from mvc.core.names import is_valid_name
+
     names = session.channel_names()
-    return [(m, c) for m in sorted({r.model for r in session.registry.versions()}) for c in names]
+    models = sorted({r.model for r in session.registry.versions() if is_valid_name(r.model)})
+    return [(m, c) for m in models for c in names]
 
 
 def _check_planted(session: "Session", found: Findings) -> None:

@@ -228,6 +228,9 @@ def checkout(session: "Session", row: VersionRow, output: Path | str | None, *, 
              force: bool = False, progress: Progress = None) -> artifacts.Written:
     """Write ``row``'s artifact to ``output`` (default: its original name in the current
     directory; into ``output`` when that is a directory and the artifact a file), verified."""
+    from mvc.core import registry_values
+
+    registry_values.version(row)  # its path_name becomes a path
     if output is None:
         dest = Path.cwd() / row.path_name
     else:

@@ -1,0 +1,174 @@
+"""Registry values that become paths or decisions, checked where mvc uses them (SPEC §10).
+
+A shared registry (PostgreSQL) is written by other people's machines, and any registry can be
+edited by hand, so a value read from it is never trusted to name a path: a channel's slot
+must be one of ``blue``/``green``, a version's stored file name (``path_name``) one plain
+path component, a model name what ``check_model_name`` accepts, a canary's share 0 to 100 and
+a role one of ``access.ROLES``. A bad value raises IntegrityError (exit 3) naming the row
+and the value before anything is written or deleted; ``problems`` lists every one for
+``mvc fsck`` (kind ``registry-value``), whose ``--repair`` never acts on them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from mvc.core.access import ROLES
+from mvc.core.errors import IntegrityError, MvcError, UserError
+from mvc.core.names import check_model_name
+
+if TYPE_CHECKING:
+    from mvc.core.objects import ObjectStore
+    from mvc.core.registry.base import ChannelRow, Registry, VersionRow
+
+SLOTS = ("blue", "green")  # a channel's two deploy slots (deploy.py)
+KINDS = ("file", "directory")
+KIND = "registry-value"  # the kind of fsck problem
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def bad(where: str, column: str, value: Any, why: str) -> IntegrityError:
+    """The error for one bad value: which row, which column, the value, and what to do."""
+    return IntegrityError(
+        f"the registry's {where}: {column} {_shown(value)} {why}; nothing was written or deleted "
+        f"through it: correct that row in the registry ('mvc fsck' lists every such value)")
+
+
+def model(name: Any, where: str) -> str:
+    try:
+        return check_model_name(name)
+    except UserError:
+        raise bad(where, "model", name, "is not a valid model name") from None
+
+
+def is_plain_name(name: Any) -> bool:
+    """One path component: not empty, not '.' or '..', no '/', '\\' or NUL."""
+    return (isinstance(name, str) and name not in ("", ".", "..")
+            and not any(c in name for c in "/\\\x00"))
+
+
+def version(row: "VersionRow") -> "VersionRow":
+    """``row`` when its model name, kind and stored file name are sound."""
+    where = f"versions row {row.model}@{row.version}"
+    model(row.model, f"versions row {_shown(row.model)}@{row.version}")
+    if row.kind not in KINDS:
+        raise bad(where, "kind", row.kind, "is neither 'file' nor 'directory'")
+    if not is_plain_name(row.path_name):
+        raise bad(where, "path_name", row.path_name,
+                  "is not one plain file name (no '/', no '..', not empty)")
+    return row
+
+
+def channel(row: "ChannelRow") -> "ChannelRow":
+    """``row`` when its model name, slot and canary share are sound."""
+    where = f"channels row {row.model}@{row.channel}"
+    model(row.model, f"channels row {_shown(row.model)}@{row.channel}")
+    if row.slot is not None and row.slot not in SLOTS:
+        raise bad(where, "slot", row.slot, "is neither 'blue' nor 'green'")
+    if row.version is not None and row.slot is None:
+        raise bad(where, "slot", row.slot, "names no slot for the version it serves")
+    percent = row.canary_percent
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+        raise bad(where, "canary_percent", percent, "is not a whole number from 0 to 100")
+    return row
+
+
+def role(user: str, held: Any) -> str:
+    if held not in ROLES:
+        raise bad(f"grant of {_shown(user)}", "role", held,
+                  f"is not one of {', '.join(ROLES)}; an admin can set it again with "
+                  f"'mvc access grant {user} ROLE'")
+    return held
+
+
+# -- every value at once, for fsck -------------------------------------------------------------
+
+class Problem(NamedTuple):
+    message: str
+    digest: str | None = None  # an intact object the registry calls a directory: not its fault
+
+
+def problems(registry: "Registry", store: "ObjectStore") -> list[Problem]:
+    """Every bad value the registry holds (see the module docstring), each lineage cycle, and
+    each directory version whose object is not a directory manifest."""
+    found: list[Problem] = []
+
+    def check(fn: Any, *args: Any, digest: str | None = None) -> None:
+        try:
+            fn(*args)
+        except IntegrityError as exc:
+            found.append(Problem(exc.message, digest))
+
+    for row in registry.versions():
+        check(version, row)
+        if row.kind == "directory":
+            check(_manifest, store, row, digest=row.digest)
+    for row in registry.channels():
+        check(channel, row)
+    for grant in registry.grants():
+        check(role, grant.user, grant.role)
+    for name, label, _, _ in registry.tags():
+        check(_label, name, label)
+    found.extend(Problem(m) for m in _cycles(registry))
+    return found
+
+
+def _label(name: str, label: str) -> None:
+    from mvc.core.names import is_valid_name
+    from mvc.core.semver import looks_like_version
+
+    if not is_valid_name(label) or label == "latest" or looks_like_version(label):
+        raise bad(f"tags row {_shown(name)}", "label", label, "is not a valid tag")
+
+
+def _manifest(store: "ObjectStore", row: "VersionRow") -> None:
+    """A directory version whose object is whole (it hashes to its name) but holds no
+    manifest: the registry's kind is wrong, not the object."""
+    from mvc.core.artifacts import parse_manifest
+
+    try:
+        data = store.read_bytes(row.digest)  # verified: a corrupt or missing object raises
+    except (MvcError, OSError):
+        return  # the object check names it
+    try:
+        parse_manifest(data)
+    except IntegrityError:
+        raise bad(f"versions row {row.model}@{row.version}", "kind", row.kind,
+                  f"does not fit its object {row.digest} (intact, and not a directory manifest)") from None
+
+
+def _cycles(registry: "Registry") -> list[str]:
+    """Each cycle of lineage parents (a version that is its own ancestor)."""
+    lineage = registry.lineage_rows()
+    names = {vid: f"{m}@{v}" for vid, m, v, _, _ in lineage.versions}
+    parents: dict[int, set[int]] = {}
+    for vid, _, _, _, _, parent in lineage.inputs:
+        if parent is not None:
+            parents.setdefault(vid, set()).add(parent)
+    found, done = [], set()
+    for start in sorted(parents):
+        path, on_path, stack = [], set(), [(start, iter(sorted(parents.get(start, ()))))]
+        if start in done:
+            continue
+        path.append(start)
+        on_path.add(start)
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                on_path.discard(path.pop())
+                done.add(node)
+            elif child in on_path:
+                loop = path[path.index(child):] + [child]
+                found.append(f"the registry's lineage has a cycle ({' -> '.join(names.get(i, str(i)) for i in loop)}): "
+                             f"a version cannot be its own ancestor; correct the lineage rows in the registry")
+            elif child not in done:
+                path.append(child)
+                on_path.add(child)
+                stack.append((child, iter(sorted(parents.get(child, ())))))
+    return found

@@ -1,0 +1,130 @@
+"""Registry values that become paths or decisions are checked where they are used (SPEC §10):
+a shared registry is written by other machines, so a bad slot, stored file name, model name,
+canary share, role, tag label, lineage cycle or kind never makes mvc write or delete outside
+where it should. Each is exit 3 naming the row; ``mvc fsck`` names it (kind ``registry-value``)
+and ``--repair`` leaves it alone."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from support import Mvc
+
+
+def sql(repo: Mvc, statement: str, *args) -> None:
+    db = sqlite3.connect(repo.mvc_dir / "registry.db")
+    with db:
+        db.execute(statement, args)
+    db.close()
+
+
+def victim(tmp_path: Path, name: str = "victim") -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "keep.txt").write_text("precious\n")
+    return folder
+
+
+def untouched(folder: Path) -> None:
+    assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+    assert (folder / "keep.txt").read_text() == "precious\n"
+
+
+def fsck_kinds(repo: Mvc, *args: str) -> list[dict]:
+    proc = repo("fsck", "--json", *args, check=False)
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    import json
+
+    return json.loads(proc.stdout)["problems"]
+
+
+@pytest.fixture
+def two(repo: Mvc) -> Mvc:
+    repo.add("m", "one\n", filename="a")
+    repo.add("m", "two\n", filename="b")
+    return repo
+
+
+def test_a_slot_that_is_a_path_is_refused_by_promote_and_fsck_repair(two: Mvc, tmp_path: Path):
+    two("promote", "m@0.1.0", "production")
+    folder = victim(tmp_path)
+    sql(two, "update channels set slot=? where channel='production'", str(folder))
+    err = two.fail("promote", "m@0.1.1", "production", code=3).stderr
+    assert "channels row m@production" in err and "slot" in err and "mvc fsck" in err
+    problems = fsck_kinds(two, "--repair")
+    assert [p["kind"] for p in problems] == ["registry-value"]
+    assert not problems[0]["repaired"] and str(folder) in problems[0]["message"]
+    two.fail("resolve", "m", code=3)
+    untouched(folder)
+
+
+def test_a_stored_file_name_that_leaves_its_folder_is_refused(two: Mvc, tmp_path: Path):
+    sql(two, "update versions set path_name='../../outside.bin' where version='0.1.1'")
+    sub = two.cwd / "w" / "x"
+    sub.mkdir(parents=True)
+    err = two.fail("checkout", "m@0.1.1", cwd=sub, code=3).stderr
+    assert "path_name" in err and "m@0.1.1" in err
+    assert not (two.cwd / "outside.bin").exists() and not (sub / "outside.bin").exists()
+    two.fail("promote", "m@0.1.1", "production", code=3)
+    assert not (two.mvc_dir / "deploy" / "outside.bin").exists()
+    folder = victim(tmp_path, "abs")
+    sql(two, "update versions set path_name=? where version='0.1.1'", str(folder))
+    two.fail("checkout", "m@0.1.1", "-o", str(tmp_path / "out"), "--force", code=3)
+    untouched(folder)
+    assert [p["kind"] for p in fsck_kinds(two)] == ["registry-value"]
+
+
+def test_a_model_name_reached_through_a_digest_is_refused(two: Mvc, tmp_path: Path):
+    digest = two.json("show", "m@0.1.0")["digest"]
+    target = victim(tmp_path, "victim3")
+    sql(two, "update models set name=? where name='m'", "../../../victim3")
+    two.fail("promote", digest[:20], "production", code=3)
+    untouched(target)
+    assert not (two.mvc_dir / "victim3").exists()
+    assert "registry-value" in [p["kind"] for p in fsck_kinds(two, "--repair")]
+
+
+def test_a_canary_share_out_of_range_is_never_written_to_routing(two: Mvc):
+    two.add("m", "three\n", filename="c")
+    two("promote", "m@0.1.0", "production")
+    two("canary", "start", "m@0.1.1", "--channel", "production", "--percent", "10")
+    routing = two.mvc_dir / "deploy" / "m" / "production" / "routing.json"
+    before = routing.read_bytes()
+    sql(two, "update channels set canary_percent=150 where channel='production'")
+    two.fail("resolve", "m", "--key", "k", code=3)
+    problems = fsck_kinds(two, "--repair")
+    assert [p["kind"] for p in problems] == ["registry-value"] and "canary_percent 150" in problems[0]["message"]
+    assert routing.read_bytes() == before
+    two.fail("canary", "step", "m", "--channel", "production", "--increment", "5", code=3)
+
+
+def test_a_role_that_does_not_exist_names_the_grant(two: Mvc):
+    two("access", "grant", "tester@example.com", "admin")
+    sql(two, "update grants set role='superuser' where user='tester@example.com'")
+    err = two.fail("tag", "m@0.1.0", "gold", code=3).stderr
+    assert "superuser" in err and "tester@example.com" in err and "Traceback" not in err
+    assert "registry-value" in [p["kind"] for p in fsck_kinds(two)]
+
+
+def test_bad_tags_cycles_and_kinds_are_named_as_registry_problems(two: Mvc):
+    two("tag", "m@0.1.0", "gold")
+    sql(two, "update tags set label='bad label/..'")
+    problems = fsck_kinds(two)
+    assert [p["kind"] for p in problems] == ["registry-value"] and "bad label/.." in problems[0]["message"]
+    sql(two, "delete from tags")
+    two.add("m", "three\n", "--from", "m@0.1.1", filename="c")
+    sql(two, "insert into lineage (version_id, kind, digest, path, detail, parent_version_id) "
+             "select v.id, l.kind, l.digest, l.path, l.detail, l.version_id from lineage l, versions v "
+             "where l.parent_version_id is not null and v.version='0.1.1'")
+    problems = fsck_kinds(two)
+    assert any(p["kind"] == "registry-value" and "cycle" in p["message"] for p in problems), problems
+    sql(two, "delete from lineage where version_id = (select id from versions where version='0.1.1')")
+    sql(two, "update versions set kind='directory' where version='0.1.0'")
+    problems = fsck_kinds(two, "--repair")
+    assert [p["kind"] for p in problems] == ["registry-value"], problems
+    assert "kind 'directory'" in problems[0]["message"]
+    sql(two, "update versions set kind='file' where version='0.1.0'")
+    two("fsck")  # the intact object was not set aside

@@ -82,13 +82,13 @@ class SyncOps:
         checkout or pull), or of the pointer files ``pointers``: files that already match
         are skipped, missing objects are pulled from the default remote. A differing file
         is kept unless ``force``; all of them are reported together after the rest is done."""
-        from mvc.core import sync
+        from mvc.core.pointers import checkout_pointers
 
         chosen = None if pointers is None else [Path(p).absolute() for p in pointers]
         return [CheckoutResult(c.ref, c.digest, c.kind, str(c.done.path), link, c.done.written,
                                c.done.files, c.done.bytes)
-                for c in sync.checkout_pointers(self.session, root, link=link, force=force,
-                                                progress=progress, pointers=chosen)]
+                for c in checkout_pointers(self.session, root, link=link, force=force,
+                                           progress=progress, pointers=chosen)]
 
     def status(self, paths: Iterable[Path | str] = ()) -> StatusResult:
         """Each pointer file (under ``paths``, default the folder holding .mvc) with the state

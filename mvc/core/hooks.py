@@ -260,7 +260,7 @@ def listed_pointers(root: Path, listed: bytes) -> list[Path]:
     ``is_pointer_name`` accepts whose file in the work tree is a regular file (or a link to
     one): one deleted but still tracked, or a FIFO put in its place, is left out. Names are
     decoded as the file system's (a name that is not UTF-8 kept as its bytes). Both listings
-    keep these: ``push --pointers`` (sync.tracked_pointers, through GitPython) and the hooks
+    keep these: ``push --pointers`` (pointers.tracked_pointers, through GitPython) and the hooks
     (``tracked_pointer_files``, through the git command: here, to stay fast)."""
     return [root / n for n in os.fsdecode(listed).split("\0") if is_pointer_name(n) and (root / n).is_file()]
 

@@ -1,5 +1,5 @@
 """Which files git tracks count as pointer files: ``push --pointers`` lists them through
-GitPython (sync.tracked_pointers), the post-checkout and post-merge hooks through the git
+GitPython (pointers.tracked_pointers), the post-checkout and post-merge hooks through the git
 command (hooks.tracked_pointer_files); both keep what ``hooks.listed_pointers`` keeps, so a
 hook and a push never disagree about a model, against real git."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support import write
 
-from mvc.core import gitops, hooks, sync
+from mvc.core import gitops, hooks, pointers
 from mvc.core.errors import UserError
 
 POINTER = "model = 'm'\nversion = '0.1.0'\ndigest = 'sha256:" + "a" * 64 + "'\nsize = 1\n"
@@ -42,7 +42,7 @@ def test_push_and_the_hooks_list_the_same_pointer_files(repo):
 
     want = sorted(repo / n for n in kept)
     assert sorted(hooks.tracked_pointer_files(repo)) == want
-    assert sorted(sync.tracked_pointers(repo)) == want
+    assert sorted(pointers.tracked_pointers(repo)) == want
     # the name that is not UTF-8 is the file's own bytes on both paths (then refused by name)
     assert os.fsencode(repo / kept[2]) == os.fsencode(repo) + b"/caf\xe9.mvc"
     with pytest.raises(UserError, match="not valid UTF-8"):

@@ -207,7 +207,11 @@ def remove_stray_temporaries(d: DeployDir) -> list[str]:
 
 def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
     """Run a check through the shell; its stdout and stderr both go to our stderr, so that
-    stdout keeps carrying only mvc's own data (``--json``)."""
+    stdout keeps carrying only mvc's own data (``--json``). It runs in a session of its own,
+    which is stopped with it when mvc is interrupted (Ctrl-C) or told to stop (SIGTERM): no
+    check outlives the move it was checking."""
+    import signal
+
     full_env = dict(os.environ)
     full_env.update(env)
     try:
@@ -215,6 +219,40 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
         os.fstat(err_fd)
     except OSError:
         err_fd = subprocess.DEVNULL  # type: ignore[assignment]
-    proc = subprocess.run(command, shell=True, env=full_env, cwd=cwd, stdout=err_fd,
-                          stdin=subprocess.DEVNULL)
-    return proc.returncode
+    proc = subprocess.Popen(command, shell=True, env=full_env, cwd=cwd, stdout=err_fd,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous: Any = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (the Python API): SIGTERM keeps its meaning
+        previous = _UNSET
+    try:
+        return proc.wait()
+    except BaseException:  # Ctrl-C, SIGTERM: the check's whole process group goes too
+        _stop_group(proc)
+        raise
+    finally:
+        if previous is not _UNSET:
+            signal.signal(signal.SIGTERM, previous)
+
+
+_UNSET = object()
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to the check's process group, SIGKILL after two seconds."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue

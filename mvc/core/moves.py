@@ -148,13 +148,19 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
         crash_point("deploy:slot")
     if plan.check:
         row, slot = plan.check_row or plan.stage, plan.check_slot or idle
+        path = state.files_in(d, slot, row)
         code = deploy.run_check(plan.check, {
             "MVC_MODEL": model, "MVC_VERSION": row.version,
             "MVC_REF": refs.format_ref(model, row.version), "MVC_CHANNEL": channel,
-            "MVC_MODEL_PATH": state.files_in(d, slot, row),
+            "MVC_MODEL_PATH": path,
         }, session.layout.work_dir)
         if code != 0:
-            _failed_check(session, plan, before, d, code, message)
+            _failed_check(session, plan, before, d, f"exited {code}", message)
+        # a check reads the files; one that changed them would make the channel serve bytes
+        # that match no version: refused like a failed check (the slot is rebuilt next time)
+        if not deploy.slot_holds(state.writer(session), state.stored(session, row), d.slot(slot)):
+            _failed_check(session, plan, before, d, f"changed the files at {path} (a check must only read "
+                          "them)", message)
         crash_point("deploy:checked")
     committed = _commit(session, plan, before, role, message)
     if not committed:
@@ -202,25 +208,26 @@ def _commit(session: "Session", plan: _Plan, before: ChannelRow, role: str, mess
     return _Committed(tags)
 
 
-def _failed_check(session: "Session", plan: _Plan, before: ChannelRow, d: deploy.DeployDir, code: int,
+def _failed_check(session: "Session", plan: _Plan, before: ChannelRow, d: deploy.DeployDir, how: str,
                   message: str) -> None:
+    """Refuse the move (exit 5) after its check ``how`` ("exited 1"); a canary step aborts the canary."""
     what = refs.format_ref(before.model, (plan.check_row or plan.stage).version)
     if plan.abort_on_failed_check:
         abort = _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0),
-                      details={"reason": f"check exited {code}"})
+                      details={"reason": f"check {how}"})
         if not _commit(session, abort, before, state.role_for(before.channel),
-                       message or f"check failed (exit {code})"):
-            raise CheckFailedError(f"check {plan.check!r} exited {code} against {what}; meanwhile another "
+                       message or f"check failed ({how})"):
+            raise CheckFailedError(f"check {plan.check!r} {how} against {what}; meanwhile another "
                                    f"work dir moved {before.channel}, so this step left it as that move did")
         session.derive(f"the deploy folder {d.root}",
                        lambda: deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after)))
         raise CheckFailedError(
-            f"check {plan.check!r} exited {code} against {what}; the canary was aborted and "
+            f"check {plan.check!r} {how} against {what}; the canary was aborted and "
             f"{before.channel} serves {refs.format_ref(before.model, before.version)} to all traffic"
         )
     serving = (f"{before.channel} still serves {refs.format_ref(before.model, before.version)}"
                if before.version else f"{before.channel} still serves nothing")
-    raise CheckFailedError(f"check {plan.check!r} exited {code} against {what}; {serving}")
+    raise CheckFailedError(f"check {plan.check!r} {how} against {what}; {serving}")
 
 
 def _outcome(session: "Session", action: str, before: ChannelRow, after: ChannelRow, changed: bool,

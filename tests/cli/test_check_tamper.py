@@ -1,0 +1,80 @@
+"""A --check only reads the staged files: one that changes them is refused like a failing check
+(exit 5, the channel as it was), so production never serves bytes that match no version. A
+check runs in a process group of its own that is stopped when the move is."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from support import Mvc
+
+
+def two_dirs(repo: Mvc) -> None:
+    d = repo.cwd / "d"
+    d.mkdir()
+    for text in ("w1\n", "w2\n", "w3\n"):
+        (d / "weights").write_text(text)
+        repo("add", "d", "--name", "m")
+
+
+def served(repo: Mvc, channel: str = "production", key: str | None = None) -> str:
+    args = ["resolve", "m", "--channel", channel] + (["--key", key] if key else [])
+    return repo.json(*args)["version"]
+
+
+def test_a_check_that_edits_the_staged_files_is_refused(repo: Mvc):
+    two_dirs(repo)
+    repo("promote", "m@0.1.0", "production")
+    proc = repo.fail("promote", "m@0.1.1", "production", "--check",
+                     'echo tampered > "$MVC_MODEL_PATH/weights"', code=5)
+    assert "changed the files" in proc.stderr and "still serves m@0.1.0" in proc.stderr
+    assert served(repo) == "0.1.0"
+    path = Path(repo.json("resolve", "m")["path"])
+    assert (path / "weights").read_text() == "w1\n"
+    repo("fsck")
+    # the next promote rebuilds the damaged idle slot
+    moved = repo.json("promote", "m@0.1.1", "production", "--check", 'test -f "$MVC_MODEL_PATH/weights"')
+    assert moved["version"] == "0.1.1"
+    assert (Path(moved["path"]) / "weights").read_text() == "w2\n"
+
+
+def test_a_canary_check_that_deletes_the_files_is_refused(repo: Mvc):
+    two_dirs(repo)
+    repo("promote", "m@0.1.0", "production")
+    repo.fail("canary", "start", "m@0.1.1", "--channel", "production", "--percent", "10",
+              "--check", 'rm -f "$MVC_MODEL_PATH/weights"', code=5)
+    assert repo.json("canary", "status", "m", "--channel", "production")["canary"] is None
+    repo("canary", "start", "m@0.1.1", "--channel", "production", "--percent", "10")
+    proc = repo.fail("canary", "step", "m", "--channel", "production", "--increment", "10",
+                     "--check", 'echo x > "$MVC_MODEL_PATH/extra"', code=5)
+    assert "canary was aborted" in proc.stderr
+    assert repo.json("canary", "status", "m", "--channel", "production")["canary"] is None
+    repo("fsck")
+
+
+def test_a_terminated_promote_stops_its_check(repo: Mvc, tmp_path: Path):
+    two_dirs(repo)
+    marker = tmp_path / "check.pid"
+    proc = repo.popen("promote", "m@0.1.0", "production", "--check",
+                      f'sh -c \'echo $$ > "{marker}"; sleep 60\'')
+    deadline = time.time() + 30
+    while not (marker.exists() and marker.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.05)
+    pid = int(marker.read_text())
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert proc.returncode != 0
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        raise AssertionError("the check outlived the promote")
+    repo.fail("resolve", "m", code=1)  # nothing was promoted

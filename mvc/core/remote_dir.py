@@ -95,7 +95,7 @@ class DirectoryRemote(Remote):
 
     def pack_reader(self, name: str) -> "_PackFile":
         try:
-            return _PackFile(self._pack_file(name))
+            return _PackFile(self._pack_file(name), self.open_file)
         except FileNotFoundError:
             raise IntegrityError(f"pack {name} is missing from remote {self.name!r} ({self.location}) "
                                  "though its index is there; push from a machine that has its chunks") from None
@@ -253,11 +253,30 @@ class DirectoryRemote(Remote):
         """The path of the object here and a read-only descriptor of it."""
         src = self._key(digest)
         try:
-            return src, os.open(src, os.O_RDONLY)
+            return src, self.open_file(src)
         except FileNotFoundError:
             raise missing_there(self, digest) from None
+
+    def open_file(self, path: str) -> int:
+        """A file of this remote's open for reading: every read of one goes through here. Opened
+        without blocking, so that a FIFO (or a device) at its name cannot hang the command, and
+        refused (IntegrityError, the remote being damaged) unless it is a regular file; a
+        missing one is FileNotFoundError, any other failure the remote's (UserError)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileNotFoundError(path) from None
         except OSError as exc:
             raise cannot_use(self.name, self.location, exc) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise IntegrityError(f"{path} on remote {self.name!r} is not a regular file; remove it "
+                                     "(a 'mvc push' from a machine that has what belongs there puts it back)")
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def uploads(self) -> list[tuple[str, float | None]]:
         try:
@@ -284,9 +303,9 @@ class DirectoryRemote(Remote):
 class _PackFile:
     """A pack of the remote's, read by ranges."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, open_file):
         self.path = path
-        self.fd = os.open(path, os.O_RDONLY)
+        self.fd = open_file(path)
         self.st = os.fstat(self.fd)
 
     def read_into(self, view: memoryview, offset: int) -> int:

@@ -55,8 +55,7 @@ def read(remote: Remote, digest: str) -> bytes | None:
     (``chunked.Recipe.from_bytes`` checks them)."""
     try:
         if isinstance(remote, DirectoryRemote):
-            with open(_key(remote, digest), "rb") as f:
-                return f.read()
+            return _read_file(remote, _key(remote, digest))[0]
         return remote.fs.cat_file(_key(remote, digest))
     except (FileNotFoundError, NotADirectoryError):
         return None
@@ -73,14 +72,19 @@ def read_known(remote: Remote, digest: str, cache: "StatCache | None") -> tuple[
         return None if data is None else (data, False, None)
     path = _key(remote, digest)
     try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            data = f.read()
+        data, st = _read_file(remote, path)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         raise _cannot(remote, exc) from None
     return data, cache.get(Path(path), st, written_by_us=True) == digest, (Path(path), st, digest)
+
+
+def _read_file(remote: DirectoryRemote, path: str) -> tuple[bytes, os.stat_result]:
+    """A recipe file of a directory remote, whole, and its stat (``open_file``: never a FIFO)."""
+    with os.fdopen(remote.open_file(path), "rb") as f:
+        st = os.fstat(f.fileno())
+        return f.read(), st
 
 
 def write(remote: Remote, digest: str, data: bytes, cache: "StatCache | None" = None) -> int:

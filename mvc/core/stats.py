@@ -107,8 +107,8 @@ def pack_bytes(store) -> int:
 
 def on_remote(session: "Session", remote: "Remote") -> Figures:
     """The objects on ``remote`` (one listing, and the indexes of its packs), and the versions
-    whose objects are all there. A chunked file the local store lacks is looked up in the
-    remote's recipe, so its chunks count too. ``stored`` counts pack and index files whole,
+    whose objects are all there. A chunked file's recipe is read from the remote (one request
+    each), so its chunks count too, and a version whose recipe there is damaged does not. ``stored`` counts pack and index files whole,
     ``objects`` each chunk in them once."""
     from mvc.core import remote_recipes
     from mvc.core.chunked import Recipe
@@ -122,18 +122,25 @@ def on_remote(session: "Session", remote: "Remote") -> Figures:
         for digest, (_, _, size) in RemotePacks(remote, session.layout.pack_index_cache, fresh=True).load().where.items():
             sizes.setdefault(digest, size)
     registry, store = session.registry, session.store
-    recipes: dict[str, bytes | None] = {}
+    recipes: dict[str, "bytes | IntegrityError | None"] = {}
 
     def needs_of(rows):
         needs = needed_objects(registry, store, rows)
         for digest, who in list(needs.by_digest.items()):
-            if digest not in sizes or store.has(digest):
+            if digest not in sizes or not digest.startswith("sha256:") or (
+                    store.has(digest) and not store.is_chunked(digest)):  # a chunk, or whole
                 continue
-            if digest not in recipes:
-                recipes[digest] = remote_recipes.read(remote, digest)
-            if recipes[digest] is not None:
+            if digest not in recipes:  # the remote's own, read: one damaged there counts as not there
                 try:
-                    for chunk in Recipe.from_bytes(recipes[digest], digest).chunks:
+                    recipes[digest] = remote_recipes.read(remote, digest)
+                except IntegrityError as exc:  # not a regular file
+                    recipes[digest] = exc
+            found = recipes[digest]
+            if isinstance(found, IntegrityError):
+                needs.unreadable[digest] = found.message
+            elif found is not None:
+                try:
+                    for chunk in Recipe.from_bytes(found, digest).chunks:
                         needs.add(chunk.digest, who[0])
                 except IntegrityError as exc:
                     needs.unreadable[digest] = exc.message

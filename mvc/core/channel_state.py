@@ -98,13 +98,13 @@ def check_deploy_dir(session: "Session", channel: str, value: Any = None) -> Non
     others = {c: deploy_base(session, c) for c in session.channel_names() if c != channel}
     mine = deploy_base(session, channel, value)
     if mine is None:  # in .mvc/deploy/MODEL/CHANNEL: only a folder configured into .mvc meets it
-        clash = next((c for c, b in others.items() if b is not None and real(b).is_relative_to(mvc_dir)), None)
+        clash = next((c for c, b in others.items() if b is not None and owned.lies_inside(b, mvc_dir)), None)
         if clash is not None:
             check_deploy_dir(session, clash)
         return
     key = f"channels.{channel}.deploy_dir"
     where = real(mine)
-    if where.is_relative_to(mvc_dir):
+    if owned.lies_inside(where, mvc_dir):
         raise UserError(
             f"{key} {mine} lies inside {session.layout.mvc_dir}, where channels without a deploy_dir "
             "have their deploy folders; choose a deploy folder outside it"

@@ -27,6 +27,13 @@ def refuse_folder(path: Path, tmp: str) -> None:
         raise planted(path, "file")
 
 
+def lies_inside(path: Path | str, folder: Path | str) -> bool:
+    """True when ``path`` is ``folder`` or lies inside it, symlinks resolved: a folder of the
+    person's (a channel's deploy_dir, a directory remote) must lie outside ``.mvc``, or mvc
+    would write among its own files there."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+
+
 def is_planted(path: Path, what: str = "folder") -> bool:
     """True when ``path`` exists but is not a real folder (or, for ``"file"``, a regular file)."""
     try:

@@ -67,7 +67,19 @@ def open_remote(session: "Session", name: str | None) -> Remote:
     if not name:
         raise UserError("no remote given and no default remote; add one with 'mvc remote add NAME URL'")
     found = _configured(session, name)
-    return make_remote(name, normalise_location(found.url, session.layout.work_dir), found.options)
+    location = normalise_location(found.url, session.layout.work_dir)
+    check_outside_mvc(session, name, location)  # config.toml is edited by hand too
+    return make_remote(name, location, found.options)
+
+
+def check_outside_mvc(session: "Session", name: str, location: str) -> None:
+    """Refuse a directory remote that is, or lies inside, this repository's ``.mvc`` (as a
+    channel's deploy_dir is refused): a push would write its objects/ and tmp/ among mvc's own."""
+    from mvc.core.owned import lies_inside
+
+    if not is_url(location) and lies_inside(location, session.layout.mvc_dir):
+        raise UserError(f"remote {name!r} at {location} lies inside {session.layout.mvc_dir}, where mvc "
+                        "keeps its own files; choose a folder outside it")
 
 
 def add(session: "Session", name: str, url: str, *, default: bool, force: bool,
@@ -88,7 +100,9 @@ def add(session: "Session", name: str, url: str, *, default: bool, force: bool,
     schema.check(f"remote.{name}.url", url)
     for key, value in given.items():
         schema.check(f"remote.{name}.{key}", value)
-    check_reachable(normalise_location(url, session.layout.work_dir))
+    location = normalise_location(url, session.layout.work_dir)
+    check_outside_mvc(session, name, location)
+    check_reachable(location)
     exists = any(r.name == name for r in configured(session))
     if exists and not force:
         raise ConflictError(f"remote {name!r} exists already; use --force to change its URL")

@@ -90,3 +90,27 @@ def test_a_fifo_on_the_remote_never_hangs_and_push_replaces_it(setup, where, pla
     assert path.is_file()
     _pulled_whole(clone, s, ref, "m@0.1.1")
 
+
+# -- 9. a remote inside the repository's .mvc --------------------------------------------------
+
+def test_a_remote_inside_dot_mvc_is_refused(repo, tmp_path):
+    inside = repo.mvc_dir / "objects"
+    for where in (inside, repo.mvc_dir, repo.mvc_dir / "new", "./.mvc/../.mvc/x"):
+        proc = repo.fail("remote", "add", "inside", str(where))
+        assert "lies inside" in proc.stderr and "outside it" in proc.stderr, proc.stderr
+    link = tmp_path / "link"
+    link.symlink_to(repo.mvc_dir)
+    repo.fail("remote", "add", "inside", str(link / "store"))
+    assert "inside" not in repo("remote", "list").stdout
+    # one edited into config.toml by hand is refused when used, before anything is written
+    (repo.cwd / "m.bin").write_bytes(b"weights")
+    repo("add", "m.bin", "--name", "m")
+    with open(repo.mvc_dir / "config.toml", "a") as f:
+        f.write(f'\n[remote.inside]\nurl = "{inside}"\n')
+    before = sorted(p for p in inside.rglob("*"))
+    proc = repo.fail("push", "-r", "inside")
+    assert "lies inside" in proc.stderr
+    assert sorted(p for p in inside.rglob("*")) == before
+    # a folder beside the repository is fine
+    repo("remote", "add", "origin", str(tmp_path / "store"))
+    repo("push")

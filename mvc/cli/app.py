@@ -166,6 +166,8 @@ def build_app(names: list[str] | None = None) -> typer.Typer:
     """The typer app with the commands ``names`` (default: all of them, for help and docs)."""
     import importlib
 
+    from mvc.cli.repeats import Command  # repeated options and non-ASCII numbers (exit 2)
+
     # Help in a pipe (mvc add --help | less, grep) is click's plain text: no boxes, like
     # every other output in a pipe (SPEC §9); rich panels only on a terminal.
     plain = not sys.stdout.isatty()
@@ -190,6 +192,7 @@ def build_app(names: list[str] | None = None) -> typer.Typer:
             for info in obj.registered_commands:  # from the docstring each time: idempotent
                 info.help, info.epilog = help_parts(info.callback.__doc__, plain)
                 info.callback = _guarded(info.callback)
+                info.cls = Command
             if plain:
                 obj.rich_markup_mode = None
             group_help, group_examples = help_parts(module.__doc__, plain)
@@ -197,7 +200,7 @@ def build_app(names: list[str] | None = None) -> typer.Typer:
         else:
             command_help, examples = help_parts(module.__doc__ if attr == module_name else obj.__doc__,
                                                 plain)
-            app.command(name, help=command_help, epilog=examples,
+            app.command(name, cls=Command, help=command_help, epilog=examples,
                         hidden=name in HIDDEN)(_guarded(obj))
     return app
 

@@ -114,9 +114,14 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             created = repo.session.create_registry().created
         elif created:
             repo.session.create_registry()
+        from mvc.core import registry_identity
+
         if created:
             with repo.session.change("admin", "init", str(layout.mvc_dir)) as work:
                 work.event("init", str(layout.mvc_dir), {})
+            registry_identity.record(layout, repo.registry)
+        else:
+            registry_identity.record_if_missing(repo.session)
             from mvc.core.gitops import stage_settings
 
             staged = stage_settings(layout, repo.session.warn)
@@ -322,22 +327,37 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         type; text is parsed as a TOML scalar where it parses (except for a key that holds
         text). Keys that decide trust (``registry.*``, ``channels.*.deploy_dir``,
         ``remote.*``, ``core.remote``) need the admin role, the others maintainer."""
-        from mvc.core import channel_state, config
+        from mvc.core import channel_state, config, registry_identity
 
         if isinstance(value, str):
             value = config.value_from_text(key, value)
         config.check(key, value)
+        if key == "registry.url":  # an existing registry, set even when the one in use does not open
+            if registry_identity.fix_setting(self.session, lambda: self.config.set(key, value), value):
+                return ConfigEntry(key, value, "set")
         with self.session.change(_config_role(key), "config", key) as work:
+            if self.config.is_set_to(key, value):  # nothing changes: no event (as tag and grant)
+                return ConfigEntry(key, value, "unchanged")
             channel_state.check_config(self.session, key, value)  # e.g. deploy folders apart
             self.config.set(key, value)
             work.event("config", key, {"value": value})
+        if key == "registry.url":
+            registry_identity.switched(self.session)
         return ConfigEntry(key, value, "set")
 
     def config_unset(self, key: str) -> ConfigEntry:
         """Remove ``key`` (a value, or a whole table) from config.toml."""
+        from mvc.core import registry_identity
+
+        if key == "registry.url":
+            old = self.config.get_set(key)
+            if registry_identity.fix_setting(self.session, lambda: self.config.unset(key)):
+                return ConfigEntry(key, old, "unset")
         with self.session.change(_config_role(key, self.config.get_set(key)), "config", key) as work:
             old = self.config.unset(key)
             work.event("config", key, {"unset": True})
+        if key == "registry.url":
+            registry_identity.switched(self.session)
         return ConfigEntry(key, old, "unset")
 
 

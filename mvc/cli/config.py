@@ -72,7 +72,8 @@ def set_(
     from mvc.cli.common import open_repo
 
     entry = open_repo().config_set(key, value)
-    emit(entry, json_out, lambda e: None)
+    emit(entry, json_out, lambda e: e.action == "unchanged" and console().print(
+        f"{e.key} is {_toml(e.value)} already; nothing changed", markup=False))
 
 
 @app.command("unset")

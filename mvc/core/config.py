@@ -405,6 +405,15 @@ class Config:
     def items(self) -> dict[str, Any]:
         return flatten(self.data)
 
+    def is_set_to(self, key: str, value: Any) -> bool:
+        """Whether ``key`` is set, to exactly ``value`` (a list and a tuple alike)."""
+        found = self._find(key)
+        if isinstance(found, list):
+            found = tuple(found)
+        if isinstance(value, list):
+            value = tuple(value)
+        return found is not _MISSING and type(found) is type(value) and found == value
+
     def set(self, key: str, value: Any) -> None:
         parts = split_key(key)
         node = self.data

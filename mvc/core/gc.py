@@ -147,10 +147,12 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
     The caller holds the repository lock (unless ``dry_run``).
     """
     from mvc.core.fsck import EMPTY_REGISTRY, looks_replaced
+    from mvc.core.registry_identity import check_own
 
     store = session.store
     if looks_replaced(session):
         raise IntegrityError(f"gc refuses to run: {EMPTY_REGISTRY}")
+    check_own(session)  # registry.url names this store's registry, not another one
     needs = needed_objects(session.registry, store)
     if needs.unreadable:
         digest, why = next(iter(needs.unreadable.items()))

@@ -40,6 +40,10 @@ class Layout:
         return self.mvc_dir / "registry.db"
 
     @property
+    def registry_id(self) -> Path:  # the identity of the registry this store's objects belong to
+        return self.mvc_dir / "registry-id"
+
+    @property
     def lineage_file(self) -> Path:
         return self.mvc_dir / "lineage.json"
 

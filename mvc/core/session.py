@@ -73,7 +73,15 @@ class Session:
             from mvc.core.registry import open_registry
 
             # never create=True here: a registry that is gone is exit 3, not a fresh one (SPEC §10)
-            self._registry = open_registry(self.config.value("registry.url"), self.layout.registry_db)
+            url = self.config.value("registry.url")
+            try:
+                self._registry = open_registry(url, self.layout.registry_db)
+            except MvcError as exc:
+                if url is None:
+                    raise
+                from mvc.core.registry_identity import blame_url
+
+                raise blame_url(exc, url, self.layout.config) from None
         return self._registry
 
     def create_registry(self, url: str | None = None) -> "Registry":

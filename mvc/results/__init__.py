@@ -170,7 +170,7 @@ class TagInfo(Result):
 class ConfigEntry(Result):
     key: str
     value: Any
-    action: str = "get"  # "get" | "set" | "unset"
+    action: str = "get"  # "get" | "set" | "unset" | "unchanged" (set to the value it had: no event)
     origin: str | None = None  # with "get": "config" (set in config.toml) or "default"
     _optional = ("origin",)
 

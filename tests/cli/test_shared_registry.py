@@ -155,8 +155,9 @@ def test_a_password_never_lands_in_config_or_audit(repo, url):
 
 
 def test_a_registry_url_without_password_is_accepted(repo):
-    repo("config", "set", "registry.url", "postgresql://admin@db.example.com:5432/models?sslmode=require")
-    assert "postgresql://admin@db.example.com:5432/models" in (repo.mvc_dir / "config.toml").read_text()
+    # accepted as a URL (no password in it), then refused since no registry answers there
+    err = repo.fail("config", "set", "registry.url", "postgresql://admin@db.example.com:5432/models?sslmode=require").stderr
+    assert "password" not in err and "names no mvc registry that opens" in err
 
 
 def test_init_with_a_password_in_the_registry_url_writes_nothing(mvc, work):

@@ -13,8 +13,8 @@ remote ever shows a partial object under its final key:
   temporary key and a copy would send every byte twice). The bytes are hashed on the way and
   the upload is completed only when they match the digest; otherwise it is aborted. A killed
   push leaves an incomplete multipart upload, invisible to listings, which ``mvc fsck
-  --repair`` aborts once older than the grace period (a bucket lifecycle rule
-  AbortIncompleteMultipartUpload does the same).
+  --repair`` aborts once no part has gone up for the grace period (multipart.py; a bucket
+  lifecycle rule AbortIncompleteMultipartUpload does the same, by its start).
 
 Credentials never come from config: s3fs asks the AWS chain (environment, the profile named
 by ``remote.NAME.profile``, instance roles). fsspec is imported only here, only when a
@@ -27,6 +27,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING
 
+from mvc.core import multipart
 from mvc.core.errors import IntegrityError, UserError
 from mvc.core.objects import CHUNK, RECIPE_SUFFIX, ObjectStore, Progress, digest_bytes, digest_of_key, object_key
 
@@ -194,9 +195,10 @@ class Remote:
             block = max(8 << 20, -(-size // _MAX_PARTS))
             dst = self.fs.open(target, "wb", block_size=block)
 
-            def write(data) -> None:
+            def write(data, first=[True]) -> None:
                 dst.write(data)
-                if dst.tell() > block:  # a part has gone up: an upload is under way there
+                if first[0] and dst.tell() > block:  # a part has gone up: an upload is under way there
+                    first[0] = False
                     crash_point("push:pack-writing")
 
             fill(write, None)
@@ -211,9 +213,9 @@ class Remote:
 
             remote_recipes.put_bytes(self, self._pack_key(name, ".idx"), index)
         except self.errors as exc:
-            raise cannot_use(self.name, self.location, exc) from None
+            raise self._failed(exc, f"pack {name}", dst) from None
         finally:
-            _abort(dst)
+            multipart.discard(dst)
             if not self.atomic_put and self.fs.exists(target):
                 self.fs.rm(target)
 
@@ -253,10 +255,18 @@ class Remote:
         except IntegrityError:
             raise corrupt_here(store, digest) from None
         except self.errors as exc:
-            raise cannot_use(self.name, self.location, exc) from None
+            raise self._failed(exc, f"object {digest}", dst) from None
         finally:
-            _abort(dst)
+            multipart.discard(dst)
         return size
+
+    def _failed(self, exc: BaseException, what: str, dst) -> UserError:
+        """The error of an upload that failed: said plainly when S3 no longer knows it (aborted
+        by a cleaner that took it for an interrupted push's), else the remote's reason."""
+        if multipart.gone(exc) or multipart.lost(self.fs, dst, self.errors):
+            return UserError(f"the upload of {what} to remote {self.name!r} was aborted, perhaps by "
+                             "'mvc fsck --repair' or 'mvc gc' elsewhere; run push again")
+        return cannot_use(self.name, self.location, exc)
 
     def download(self, store: ObjectStore, digest: str, progress: Progress = None, *,
                  cache: "StatCache | None" = None) -> int:
@@ -285,7 +295,7 @@ class Remote:
         uploads), with the time each began where known."""
         try:
             if self.atomic_put:
-                return self._multipart_uploads()
+                return multipart.listed(self.fs, self.root)
             found = self.fs.ls(f"{self.root}/tmp", detail=True)
         except FileNotFoundError:
             return []
@@ -295,29 +305,24 @@ class Remote:
         for info in found:
             name = str(info.get("name", ""))
             if name.rstrip("/").rsplit("/", 1)[-1].startswith("upload-"):
-                out.append((name, _timestamp(info, "mtime", "LastModified", "last_modified", "updated")))
+                out.append((name, timestamp(info, "mtime", "LastModified", "last_modified", "updated")))
         return out
 
-    def _multipart_uploads(self) -> list[tuple[str, float | None]]:
-        bucket, _, prefix = f"{self.root}/objects/".partition("/")
-        out = []
-        kwargs = {"Bucket": bucket, "Prefix": prefix}
-        while True:
-            page = self.fs.call_s3("list_multipart_uploads", **kwargs)
-            for up in page.get("Uploads", []):
-                out.append((f"{bucket}/{up['Key']}?uploadId={up['UploadId']}", _timestamp(up, "Initiated")))
-            if not page.get("IsTruncated"):
-                return out
-            kwargs.update(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
-
     def remove(self, key: str) -> None:
-        """Delete what an interrupted push left (``fsck --repair``), as ``uploads`` named it."""
-        if self.atomic_put and "?uploadId=" in key:
-            path, _, upload_id = key.partition("?uploadId=")
-            bucket, _, name = path.partition("/")
-            self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=name, UploadId=upload_id)
-        elif self.fs.exists(key):
-            self.fs.rm(key, recursive=True)
+        """Delete what an interrupted push left (``fsck --repair``), as ``uploads`` named it;
+        one that is gone already (completed or aborted meanwhile) is done."""
+        try:
+            if self.atomic_put and "?uploadId=" in key:
+                path, _, upload_id = key.partition("?uploadId=")
+                bucket, _, name = path.partition("/")
+                self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=name, UploadId=upload_id)
+            elif self.fs.exists(key):
+                self.fs.rm(key, recursive=True)
+        except FileNotFoundError:
+            pass
+        except self.errors as exc:
+            if not multipart.gone(exc):
+                raise cannot_use(self.name, self.location, exc) from None
 
 
 class _RangeReader:
@@ -349,16 +354,7 @@ class _RangeReader:
             self.file.close()
 
 
-def _abort(dst) -> None:
-    """An upload that failed: discarded, never completed (None: nothing to abort)."""
-    if dst is not None:
-        try:
-            dst.discard()
-        finally:
-            dst.closed = True
-
-
-def _timestamp(info: dict, *names: str) -> float | None:
+def timestamp(info: dict, *names: str) -> float | None:
     when = next((info[k] for k in names if info.get(k) is not None), None)
     if hasattr(when, "timestamp"):
         when = when.timestamp()

@@ -6,8 +6,10 @@ Ctrl-C leaves no traceback."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -56,3 +58,80 @@ def test_fsck_repair_leaves_alone_the_temporary_file_a_running_add_writes(repo, 
     write(repo.mvc_dir / "tmp" / "obj-left", b"x")
     repo("fsck", "--repair")
     assert not (repo.mvc_dir / "tmp" / "obj-left").exists()
+
+
+# -- S3: incomplete multipart uploads ------------------------------------------------------
+
+@pytest.fixture
+def s3(s3_server, repo):
+    """The repository's default remote: a fresh bucket on the test S3 server."""
+    bucket = s3_server.bucket()
+    repo.env.update(s3_server.env())
+    repo("remote", "add", "s3", f"s3://{bucket}/team/models", "--endpoint-url", s3_server.url,
+         "--region", "us-east-1")
+    return bucket
+
+
+def _uploads(s3_server, bucket: str) -> list[dict]:
+    return s3_server.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
+
+def test_a_push_whose_upload_fsck_aborted_says_so_and_a_rerun_completes(s3_server, s3, repo, work):
+    """A push stopped mid-way through a pack's multipart upload; fsck --repair (grace 0) aborts
+    the upload: the push, let go, says in one line what happened and what to run (exit 1)."""
+    repo.add("m", os.urandom(12 << 20), filename="m.bin")
+    push = _stopped(repo, "push", point="push:pack-writing")
+    try:
+        assert _uploads(s3_server, s3)
+        repo("config", "set", "gc.grace_seconds", "0")
+        repo("fsck", "--repair")
+        assert not _uploads(s3_server, s3)
+    finally:
+        code, out, err = _go_on(push)
+    assert code == 1, (out, err)
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mvc: error: the upload of pack "), err
+    assert "to remote 's3' was aborted, perhaps by 'mvc fsck --repair' or 'mvc gc' elsewhere; run push again" in err
+    assert "Traceback" not in err and "specified upload" not in err
+    repo("push")
+    repo("verify", "m")
+
+
+def test_fsck_repair_counts_an_upload_that_completed_meanwhile_as_done(s3_server, s3, repo, work):
+    """fsck lists a running push's upload as old (grace 0), then the push completes it before
+    fsck aborts it (stop points on both sides): the abort finds no such upload, which is what
+    it wanted; fsck --repair exits 0 and the push's version is whole on the remote."""
+    repo.add("m", os.urandom(12 << 20), filename="m.bin")
+    repo("config", "set", "gc.grace_seconds", "0")
+    push = _stopped(repo, "push", point="push:pack-writing", env={"MVC_DEBUG": "1"})
+    try:
+        fsck = _stopped(repo, "fsck", "--repair", point="fsck:checked")
+    finally:
+        code, out, err = _go_on(push)
+    assert code == 0, err
+    assert not _uploads(s3_server, s3)
+    code, out, err = _go_on(fsck)
+    assert code == 0, (out, err)
+    assert "Traceback" not in err and "specified upload" not in out + err
+    clone = work.parent / "clone"
+    shutil.copytree(repo.mvc_dir, clone / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db", "cache"))
+    repo("pull", "m", cwd=clone)
+    repo("verify", "m", cwd=clone)
+
+
+def test_an_upload_is_as_old_as_its_last_part(s3_server, s3, repo):
+    """A multipart upload begun long ago whose last part went up just now is a running push's
+    (a slow link, a large pack): fsck --repair leaves it alone; one idle for the grace period
+    is aborted."""
+    client = s3_server.client()
+    repo("config", "set", "gc.grace_seconds", "2")
+    key = "team/models/objects/pack/" + "0" * 64 + ".pack"
+    up = client.create_multipart_upload(Bucket=s3, Key=key)["UploadId"]
+    time.sleep(3)  # initiated over the grace period ago...
+    client.upload_part(Bucket=s3, Key=key, UploadId=up, PartNumber=1, Body=b"x" * (5 << 20))  # ...active now
+    fsck = repo("fsck", "--repair")
+    assert "left alone" in fsck.stdout + fsck.stderr
+    assert [u["UploadId"] for u in _uploads(s3_server, s3)] == [up]
+    time.sleep(3)
+    repo("fsck", "--repair")
+    assert not _uploads(s3_server, s3)

@@ -35,6 +35,8 @@ def metric_value(key: str, value: Any) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UserError(f"metric {key!r} must be a number, not {json.dumps(value, default=repr)[:40]}")
     if isinstance(value, str):
+        if not value.isascii():  # float() also reads other scripts' digits ('０.９')
+            raise UserError(f"metric {key!r} must be a number in ASCII digits, not {value[:40]!r}")
         try:
             number: float | int = int(value) if re.fullmatch(r"[+-]?\d+", value) else float(value)
         except ValueError:

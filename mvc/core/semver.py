@@ -113,8 +113,8 @@ def all_canonical(texts: list) -> bool:
 
 
 def parse_version(text: str) -> Version:
-    """Parse ``1.2.3`` / ``v1.2.3-rc.1``; anything else is a UserError (exit 1)."""
-    text = text.strip() if isinstance(text, str) else text
+    """Parse ``1.2.3`` / ``v1.2.3-rc.1``; anything else, surrounding spaces included (as in a
+    ref), is a UserError (exit 1)."""
     m = _VERSION_RE.match(text) if isinstance(text, str) and len(text.removeprefix("v")) <= MAX_LENGTH else None
     if m is None:
         shown = repr(text) if not isinstance(text, str) or len(text) <= 60 else repr(text[:40]) + "…"

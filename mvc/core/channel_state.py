@@ -127,6 +127,25 @@ def files_in(folder: deploy.DeployDir, slot: str, row: "VersionRow") -> str:
     """The path of a version's files in ``slot`` of ``folder``."""
     registry_values.version(row)
     return str(folder.artifact_path(slot, row.kind, row.path_name))
+def serving_folder_at(session: "Session", path: Path) -> str | None:
+    """How ``path`` (absolute, symlinks resolved) meets the deploy folder of a channel that
+    serves a version ("is", "holds" or "lies inside" the folder of MODEL@CHANNEL), or None:
+    what ``mvc checkout --force`` must never replace."""
+    names = session.channel_names()
+    for row in session.registry.channels():
+        if row.channel not in names or row.version is None:
+            continue
+        try:
+            root = Path(os.path.realpath(deploy_folder(session, row.model, row.channel).root))
+        except IntegrityError:  # a bad model name: fsck names it
+            continue
+        relation = ("is" if path == root else "holds" if root.is_relative_to(path)
+                    else "lies inside" if path.is_relative_to(root) else None)
+        if relation is not None:
+            return f"it {relation} the deploy folder {root} of {refs.format_ref(row.model, row.channel)}, which serves"
+    return None
+
+
 
 
 def _files_of(session: "Session", row: ChannelRow, version: str, slot: str) -> str:

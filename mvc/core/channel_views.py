@@ -3,11 +3,12 @@ version serves a request, SPEC §3) and the channel's history (``log --channel``
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mvc.core import channel_state as state
 from mvc.core import deploy, refs
-from mvc.core.errors import NotFoundError
+from mvc.core.errors import IntegrityError, NotFoundError
 
 if TYPE_CHECKING:
     from mvc.core.session import Session
@@ -82,6 +83,11 @@ def resolve(session: "Session", name: str, channel: str = "production", key: str
         version, slot = row.canary_version, deploy.other_slot(row.slot)
     path = state.files_in(state.deploy_folder(session, model, channel), slot,
                           session.registry.get_version(model, version))
+    if not os.path.exists(path):  # a script's $(mvc resolve) must never get a path that is not there
+        raise IntegrityError(
+            f"{channel} serves {refs.format_ref(model, version)}, but its files are not at {path}: this work "
+            f"dir's deploy folder lacks them (channels.{channel}.deploy_dir changed, or the move was made "
+            f"from another work dir sharing the registry); run 'mvc fsck --repair' to write them there")
     return Served(model, channel, version, refs.format_ref(model, version), path, canary)
 
 

@@ -324,6 +324,9 @@ def run(session: "Session", *, repair: bool, progress: Progress = None) -> Findi
         for issue in fixable:
             if not issue.under_lock:
                 issue.fix()
+        if any(i.kind == "deploy" for i in fixable):  # a folder brought in step rebuilds its slots too
+            still = {i.message for i in deploy_issues(session)}
+            found.issues = [i for i in found.issues if i.kind != "deploy" or i.fix or i.message in still]
     return found
 
 

@@ -275,5 +275,9 @@ def check_target(session: "Session", dest: Path) -> None:
             mode = None
         if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
             why = "it is not a regular file, directory or symlink"
+    if why is None:
+        from mvc.core.channel_state import serving_folder_at
+
+        why = serving_folder_at(session, where)
     if why is not None:
         raise UserError(f"refusing to check out to {dest}: {why}; choose another path with -o")

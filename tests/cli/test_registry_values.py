@@ -128,3 +128,39 @@ def test_bad_tags_cycles_and_kinds_are_named_as_registry_problems(two: Mvc):
     assert "kind 'directory'" in problems[0]["message"]
     sql(two, "update versions set kind='file' where version='0.1.0'")
     two("fsck")  # the intact object was not set aside
+
+
+# -- what a work dir has against what the registry says (probe item 6) ------------------------
+
+def test_resolve_refuses_a_path_that_is_not_there(two: Mvc, tmp_path: Path):
+    two("promote", "m@0.1.0", "staging")
+    two("config", "set", "channels.staging.deploy_dir", str(tmp_path / "new"))
+    err = two.fail("resolve", "m", "--channel", "staging", code=3).stderr
+    assert "not at" in err and "fsck --repair" in err
+    two.fail("resolve", "m", "--channel", "staging", "--json", code=3)
+    assert two("fsck", check=False).returncode == 3
+    two("fsck", "--repair")
+    path = Path(two.json("resolve", "m", "--channel", "staging")["path"])
+    assert path.read_text() == "one\n" and path.is_relative_to(tmp_path / "new")
+
+
+def test_a_second_work_dir_sharing_the_registry_is_told_its_deploy_folder_is_missing(two: Mvc, tmp_path: Path):
+    two("promote", "m@0.1.0", "production")
+    other = tmp_path / "wb"
+    other.mkdir()
+    second = Mvc(other, two.home)
+    second("init")
+    second("config", "set", "registry.url", f"sqlite:///{two.mvc_dir / 'registry.db'}")
+    second.fail("resolve", "m", code=3)
+
+
+def test_checkout_force_never_replaces_a_serving_deploy_folder(two: Mvc, tmp_path: Path):
+    two("config", "set", "channels.best.deploy_dir", "deploy-best")
+    two("promote", "m@0.1.0", "best")
+    served = two.cwd / "deploy-best" / "m"
+    before = sorted(p.relative_to(served) for p in served.rglob("*"))
+    for target in (served, served / "blue", served / "routing.json"):
+        err = two.fail("checkout", "m@0.1.1", "-o", str(target), "--force", code=1).stderr
+        assert "deploy folder" in err and "m@best" in err
+    assert sorted(p.relative_to(served) for p in served.rglob("*")) == before
+    two("checkout", "m@0.1.1", "-o", str(two.cwd / "deploy-best" / "other"), "--force")

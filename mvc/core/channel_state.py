@@ -82,6 +82,10 @@ def check_config(session: "Session", key: str, value: Any) -> None:
     alone: a channel's deploy_dir overlaps no other channel's (``check_deploy_dir``)."""
     parts = key.split(".")
     if len(parts) == 3 and parts[0] == "channels" and parts[2] == "deploy_dir":
+        if parts[1] not in session.channel_names():  # a new channel: not a tag's or ref's word
+            from mvc.core.names import check_new_channel
+
+            check_new_channel(parts[1], [(model, label) for model, label, _, _ in session.registry.tags()])
         check_deploy_dir(session, parts[1], value)
 
 

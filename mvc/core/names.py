@@ -27,11 +27,34 @@ def check_model_name(name: str) -> str:
     return name
 
 
+# words a ref gives a meaning of its own (NAME@latest, sha256:PREFIX): never a tag or channel
+RESERVED = ("latest", "sha256")
+# what a reader would take for a version in NAME@X: 0.1, 01.1.0, V1.2.3, 1.2.3-rc.1
+_VERSION_LIKE = re.compile(r"^[vV]?[0-9]+(\.[0-9]+)+(-[0-9A-Za-z.-]*)?$")
+
+
 def check_channel_name(name: str) -> str:
     if not is_valid_name(name):
         raise UserError(
             f"invalid channel name {_shown(name)}; use letters, digits, '.', '_' or '-'"
         )
+    return name
+
+
+def check_new_channel(name: str, tags: "list[tuple[str, str]]") -> str:
+    """A channel about to be added: besides a valid name, not a word refs reserve and not the
+    label of a tag (``tags``: (model, label) of every model, any case), which ``NAME@LABEL``
+    would stop finding (SPEC §2)."""
+    check_channel_name(name)
+    if name.lower() in RESERVED:
+        raise UserError(f"invalid channel name {name!r}: {name.lower()!r} has a meaning of its own "
+                        f"in a ref (NAME@latest, sha256:PREFIX); choose another name")
+    clash = sorted((label, model) for model, label in tags if label.lower() == name.lower())
+    if clash:
+        label, model = clash[0]
+        raise UserError(f"invalid channel name {name!r}: {model} has a tag {label!r}, which "
+                        f"{model}@{label} would no longer find; choose another name "
+                        f"(or delete the tag: mvc tag --delete {model} {label})")
     return name
 
 
@@ -41,8 +64,13 @@ def check_tag_label(label: str, channels: "list[str] | tuple[str, ...]") -> str:
             f"invalid tag {_shown(label)}; use 1-128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
-    if label == "latest" or looks_like_version(label):
-        raise UserError(f"invalid tag {label!r}: a tag may not look like a version or be 'latest'")
-    if label in channels:
-        raise UserError(f"invalid tag {label!r}: it is the name of a channel")
+    if label.lower() in RESERVED:
+        raise UserError(f"invalid tag {label!r}: {label.lower()!r} has a meaning of its own in a ref "
+                        "(NAME@latest, sha256:PREFIX)")
+    if looks_like_version(label) or _VERSION_LIKE.match(label):
+        raise UserError(f"invalid tag {label!r}: a tag may not look like a version (NAME@{label} "
+                        "would read as one); use a word such as best or paper-2026")
+    clash = [c for c in channels if c.lower() == label.lower()]
+    if clash:
+        raise UserError(f"invalid tag {label!r}: it is the name of the channel {clash[0]!r}")
     return label

@@ -69,9 +69,11 @@ class TrustOps:
         """Events newest first (every change since ``init``, and every refusal)."""
         from mvc.results.trust import AuditEvent
 
-        if limit is not None and (isinstance(limit, bool) or limit < 1):
+        from mvc.core.query import check_limit
+
+        if isinstance(limit, bool):
             raise UserError("--limit must be at least 1")
-        return [AuditEvent(**e.to_dict()) for e in self.registry.events(limit)]
+        return [AuditEvent(**e.to_dict()) for e in self.registry.events(check_limit(limit))]
 
     def audit_head(self) -> AuditHead:
         """The newest event's seq and hash. Kept outside the registry (a CI log, a git tag

@@ -235,8 +235,12 @@ def _error(kind: str, message: str, code: int, as_json: bool, hint: str = "") ->
     if hint:
         sys.stderr.write(hint + "\n")
         message += "\n" + hint
-    if as_json:
-        sys.stdout.write(json.dumps({"error": {"type": kind, "message": message}}) + "\n")
+    if as_json and kind != "output":  # standard output that failed is not written again
+        try:
+            sys.stdout.write(json.dumps({"error": {"type": kind, "message": message}}) + "\n")
+            sys.stdout.flush()
+        except OSError:  # a closed or full stdout: the line on stderr says it all
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return code
 
 
@@ -290,6 +294,9 @@ def run(argv: list[str]) -> int:
     command = typer.main.get_command(build_app([name] if name in COMMANDS else None))
     try:
         rv = command.main(args=argv, prog_name="mvc", standalone_mode=False)
+        from mvc.cli.output import flush_stdout
+
+        flush_stdout()  # what is still buffered fails here, said, not silently at exit
         if rv == 130:  # typer's word for Ctrl-C outside a command (while parsing)
             sys.stderr.write("mvc: interrupted\n")
         return rv if isinstance(rv, int) else 0

@@ -30,6 +30,39 @@ from mvc.cli.json_text import listing_json, records_json
 _consoles: dict[str, Any] = {}
 
 
+def flush_stdout(stream=None) -> None:
+    """Flush standard output: what is still buffered fails here (the error of
+    ``output_failed``), not silently at exit; a reader gone stays a BrokenPipeError."""
+    try:
+        (stream or sys.stdout).flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise output_failed(exc) from None
+
+
+class _Stdout:
+    """Standard output for rich: a write that fails (a full disk, a device error; not a
+    reader gone, which emit() handles) becomes the one-line error of ``output_failed``."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise output_failed(exc) from None
+
+    def flush(self) -> None:
+        flush_stdout(self.stream)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 def console(stderr: bool = False):
     key = "err" if stderr else "out"
     if key not in _consoles:
@@ -41,7 +74,7 @@ def console(stderr: bool = False):
                 self.quiet = True
                 raise BrokenPipeError
 
-        stream = sys.stderr if stderr else sys.stdout
+        stream = sys.stderr if stderr else _Stdout(sys.stdout)
         # In a pipe rich would wrap at 80 columns; data lines should not be cut there.
         width = None if stream.isatty() else 200
         _consoles[key] = _Console(file=stream, stderr=stderr, width=width, highlight=False,
@@ -97,6 +130,25 @@ def emit(result: Any, as_json: bool, render) -> None:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
+    except OSError as exc:  # a full disk or a device error: said, the change (if any) kept
+        raise output_failed(exc) from None
+
+
+def output_failed(exc: OSError):
+    """The error for standard output that cannot be written (``mvc show --json > /dev/full``):
+    one line, saying whether this command's change was made anyway (git likewise exits
+    non-zero when it cannot write what it prints). What is left unwritten goes nowhere."""
+    import os
+
+    from mvc.core.errors import OutputError
+    from mvc.core.session import Session
+
+    done = "; the change itself was made ('mvc audit' shows it)" if Session.committed else ""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError:
+        pass
+    return OutputError(f"cannot write the output to standard output ({exc.strerror or exc}){done}")
 
 
 def piped() -> bool:

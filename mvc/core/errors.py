@@ -44,6 +44,12 @@ class LockTimeoutError(MvcError):
     kind = "lock_timeout"
 
 
+class OutputError(MvcError):
+    """Standard output could not be written (a full disk, a device error)."""
+
+    kind = "output"
+
+
 class UsageError(MvcError):
     exit_code = 2
     kind = "usage"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, NamedTuple
 
 from mvc.core.errors import NotFoundError, UserError
@@ -140,7 +140,10 @@ def _instant(expr: str, text: str) -> str:
     except ValueError:
         raise _bad(expr, "created compares with an ISO 8601 date or date and time, e.g. 2026-11-27 or "
                          "2026-11-27T19:58:14Z") from None
-    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    try:
+        when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+14:00 lies before the first UTC instant, and so on
+        when = datetime.min if when.utcoffset() > timedelta(0) else datetime.max  # no version lies beyond
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

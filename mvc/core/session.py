@@ -47,6 +47,8 @@ def _who_is_acting() -> str:
 class Session:
     """The parts of one repository that the engine uses, opened on first use."""
 
+    committed = 0  # changes committed by this process, in any session (the CLI says so on failure)
+
     def __init__(self, mvc_dir: Path | str, *, clock: Callable[[], str] = utc_now,
                  who: Callable[[], str] = _who_is_acting):
         self.layout = Layout(Path(mvc_dir).absolute())
@@ -209,6 +211,7 @@ class Session:
                     yield UnitOfWork(self, role, action, target)
             if not decision.allowed:
                 self._deny(decision, action, target)
+            Session.committed += 1
 
     def precheck(self, role: str, action: str, target: str) -> None:
         """Refuse (and log) early, before work that writes objects, when the policy says no."""

@@ -1,0 +1,64 @@
+"""Output that cannot be written, and numbers beyond every limit (probe D item 7): one line on
+stderr and the right exit code, never a traceback or an internal error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+from support import BIN
+
+FULL = "/dev/full"
+
+
+def _to_full(repo, *args: str) -> subprocess.CompletedProcess:
+    with open(FULL, "w") as full:
+        return subprocess.run([str(BIN), *args], cwd=repo.cwd, env=repo.env, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+
+
+@pytest.mark.skipif(not os.path.exists(FULL), reason="no /dev/full on this system")
+@pytest.mark.parametrize("args", [("show", "m", "--json"), ("show", "m"), ("ls", "m"), ("stats",),
+                                  ("show", "nosuch", "--json"), ("config", "list")])
+def test_a_full_stdout_is_one_line_and_exit_1(repo, args):
+    repo.add("m", b"a\n")
+    repo("config", "set", "compare.threshold", "0.5")
+    proc = _to_full(repo, *args)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mvc: error: "), proc.stderr
+    if "nosuch" not in args:
+        assert "cannot write the output to standard output (No space left on device)" in lines[0]
+
+
+@pytest.mark.skipif(not os.path.exists(FULL), reason="no /dev/full on this system")
+def test_a_change_whose_output_fails_says_it_was_made(repo):
+    repo.add("m", b"a\n")
+    proc = _to_full(repo, "tag", "m@0.1.0", "gold", "--json")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "the change itself was made" in proc.stderr
+    assert repo.json("show", "m@gold")["version"] == "0.1.0"
+
+
+def test_a_reader_that_goes_away_is_not_an_error(repo):
+    for i in range(3):
+        repo.add("m", f"{i}\n".encode())
+    r, w = os.pipe()
+    os.close(r)
+    proc = subprocess.run([str(BIN), "ls", "m"], cwd=repo.cwd, env=repo.env, stdout=w,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(w)
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
+def test_huge_limits_and_instants_beyond_utc(repo):
+    repo.add("m", b"a\n")
+    assert len(repo.json("audit", "--limit", "9" * 26)) == 2  # no limit at all, as ls --limit
+    assert [r["ref"] for r in repo.json("ls", "m", "--limit", "9" * 26)] == ["m@0.1.0"]
+    for where, refs in (("created > 0001-01-01T00:00:00+14:00", ["m@0.1.0"]),
+                        ("created < 9999-12-31T23:59:59-14:00", ["m@0.1.0"]),
+                        ("created < 0001-01-01T00:00:00+14:00", []),
+                        ("created >= 9999-12-31T23:59:59-14:00", [])):
+        assert [r["ref"] for r in repo.json("ls", "m", "--where", where)] == refs, where

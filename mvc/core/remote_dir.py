@@ -4,6 +4,7 @@ fetched whole for the store to commit in batches."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -11,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mvc.core.errors import IntegrityError
+from mvc.core.errors import IntegrityError, UserError
 from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key
 from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, index_names, pack_key, read_index_file
 from mvc.core.pipes import drop_cached, kernel_copy, sync_files
@@ -86,8 +87,10 @@ class DirectoryRemote(Remote):
                 st = os.stat(self._pack_file(name))
             except OSError:
                 continue
-            if stat.S_ISREG(st.st_mode):
-                out[name] = st.st_size
+            for path, mode in ((self._pack_file(name, INDEX_SUFFIX), None), (self._pack_file(name), st.st_mode)):
+                if not stat.S_ISREG(mode if mode is not None else os.stat(path).st_mode):
+                    raise self.planted(path)  # never a dead end: "missing, push it", and push cannot
+            out[name] = st.st_size
         return out
 
     def read_index(self, name: str) -> bytes:
@@ -106,20 +109,19 @@ class DirectoryRemote(Remote):
         """Write a pack (``fill(write, copy)`` gives its ``size`` bytes; ``copy(fd, offset, n)``
         lets the kernel copy a file's range), durable, then its index,
         which makes it visible; through ``tmp/upload-*`` and renames, as an object's upload."""
-        from mvc.core import remote_recipes
         from mvc.core.atomic import fsync_dir
         from mvc.core.faults import crash_point
         from mvc.core.packs import FLUSH_EVERY, Flusher
 
         final = self._pack_file(name)
         folder = os.path.dirname(final)
+        self.folder("tmp")
+        self.folder(folder)
         try:
-            os.makedirs(os.path.join(self.root, "tmp"), exist_ok=True)
-            os.makedirs(folder, exist_ok=True)
             tmp = os.path.join(self.root, "tmp", f"upload-{uuid.uuid4().hex}")
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444)
         except OSError as exc:
-            raise cannot_use(self.name, self.location, exc) from None
+            raise self.failed(exc) from None
         flusher = Flusher(fd, drop=True)
 
         def write(data) -> None:
@@ -144,12 +146,12 @@ class DirectoryRemote(Remote):
                 os.close(fd)
             os.replace(tmp, final)
             fsync_dir(Path(folder))  # the pack durable in place before its index names it
-            remote_recipes.write_file(Path(self.root) / "tmp", Path(self._pack_file(name, INDEX_SUFFIX)), index)
+            self.put_file(self._pack_file(name, INDEX_SUFFIX), index)
         except BaseException as exc:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
             if isinstance(exc, OSError):
-                raise cannot_use(self.name, self.location, exc) from None
+                raise self.failed(exc) from None
             raise
         if cache is not None:  # written from checked bytes: a pull here may trust it
             cache.put(Path(final), os.stat(final), "pack:" + name)
@@ -163,14 +165,14 @@ class DirectoryRemote(Remote):
         except FileNotFoundError:  # not a whole object (a chunked file): verified as it is read
             trusted = False
         final = self._key(digest)
+        if not self._tmp_made:
+            self.folder("tmp")
+            self._tmp_made = True
         try:
-            if not self._tmp_made:
-                os.makedirs(os.path.join(self.root, "tmp"), exist_ok=True)
-                self._tmp_made = True
             tmp = os.path.join(self.root, "tmp", f"upload-{uuid.uuid4().hex}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)  # objects are read-only
         except OSError as exc:
-            raise cannot_use(self.name, self.location, exc) from None
+            raise self.failed(exc) from None
         try:
             try:
                 store.export(digest, fd, trusted=trusted, progress=progress)
@@ -202,12 +204,12 @@ class DirectoryRemote(Remote):
         try:
             sync_files([tmp for tmp, _, _, _ in pending])
             for folder in folders:
-                os.makedirs(folder, exist_ok=True)
+                self.folder(folder)
             for tmp, final, _, _ in pending:
                 os.replace(tmp, final)
             sync_files(folders)
         except OSError as exc:
-            raise cannot_use(self.name, self.location, exc) from None
+            raise self.failed(exc) from None
         caches = {id(c): c for _, _, _, c in pending if c is not None}
         for c in caches.values():  # written from verified bytes: a pull here may trust them
             c.put_many([(Path(final), os.stat(final), digest) for _, final, digest, of in pending if of is c])
@@ -270,15 +272,68 @@ class DirectoryRemote(Remote):
             raise cannot_use(self.name, self.location, exc) from None
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise IntegrityError(f"{path} on remote {self.name!r} is not a regular file; remove it "
-                                     "(a 'mvc push' from a machine that has what belongs there puts it back)")
+                raise self.planted(path)
             os.set_blocking(fd, True)
         except BaseException:
             os.close(fd)
             raise
         return fd
 
+    # -- what is planted where mvc keeps its files and folders -----------------------------
+    def planted(self, path: str, folder: bool = False) -> IntegrityError:
+        """Something at ``path`` where mvc keeps a file (a folder with ``folder``): exit 3, a
+        damaged remote; removing it is the way on (mvc makes the folder again, and a push
+        from a machine that has the file puts it back)."""
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            mode = 0
+        kind = next((k for test, k in _KINDS if test(mode)), "something else")
+        then = "" if folder else " (then 'mvc push' from a machine that has it puts it back)"
+        return IntegrityError(f"{path} on remote {self.name!r} is {kind}, not {'a folder' if folder else 'a regular file'} "
+                              f"as mvc keeps there; remove it{then}")
+
+    def folder(self, path: str) -> str:
+        """``path`` (relative to the remote, or under it) as a real folder, made when missing;
+        a file, FIFO or symlink planted there (or at a folder above it) is ``planted``."""
+        path = os.path.join(self.root, path)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            pass
+        except OSError as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+        at = path
+        while len(at) > len(self.root.rstrip("/")):
+            if os.path.islink(at) or not os.path.isdir(at):
+                raise self.planted(at, folder=True)
+            at = os.path.dirname(at)
+        return path
+
+    def failed(self, exc: OSError) -> "IntegrityError | UserError":
+        """A write that failed: a folder planted at the file's name is ``planted``, anything
+        else the remote's failure."""
+        if exc.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
+            for path in (exc.filename2, exc.filename):
+                if path and os.path.isdir(path) and str(path).startswith(os.path.join(self.root, "objects")):
+                    return self.planted(str(path))
+        return cannot_use(self.name, self.location, exc)
+
+    def put_file(self, final: str, data: bytes) -> None:
+        """A small file (a recipe, a pack's index) written whole: fsynced, read-only, renamed
+        into place from ``tmp/upload-*`` (what ``mvc fsck --repair`` clears on a remote)."""
+        from mvc.core.atomic import write_atomic
+
+        tmp = self.folder("tmp")
+        self.folder(os.path.dirname(final))
+        try:
+            write_atomic(Path(final), data, tmp_dir=Path(tmp), mode=0o444, prefix="upload-")
+        except OSError as exc:
+            raise self.failed(exc) from None
+
     def uploads(self) -> list[tuple[str, float | None]]:
+        if os.path.islink(os.path.join(self.root, "tmp")):  # planted: never listed or emptied through
+            return []
         try:
             names = os.listdir(os.path.join(self.root, "tmp"))
         except (FileNotFoundError, NotADirectoryError):
@@ -298,6 +353,11 @@ class DirectoryRemote(Remote):
             os.unlink(key)
         except FileNotFoundError:
             pass
+
+
+_KINDS = ((stat.S_ISLNK, "a symlink"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+          (stat.S_ISREG, "a file"))
 
 
 class _PackFile:

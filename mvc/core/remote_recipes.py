@@ -93,7 +93,7 @@ def write(remote: Remote, digest: str, data: bytes, cache: "StatCache | None" = 
     final = _key(remote, digest)
     try:
         if isinstance(remote, DirectoryRemote):
-            write_file(Path(remote.root) / "tmp", Path(final), data)
+            remote.put_file(final, data)
             if cache is not None:
                 cache.put(Path(final), os.stat(final), digest)
         else:
@@ -119,11 +119,3 @@ def put_bytes(remote: Remote, key: str, data: bytes) -> None:
         if remote.fs.exists(tmp):
             remote.fs.rm(tmp)
 
-
-def write_file(tmp_dir: Path, final: Path, data: bytes) -> None:
-    """Write, fsync, make read-only and rename into place, as an upload of an object is (its
-    temporary file is an ``upload-*``: what ``mvc fsck --repair`` clears on a remote)."""
-    from mvc.core.atomic import write_atomic
-
-    final.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(final, data, tmp_dir=tmp_dir, mode=0o444, prefix="upload-")

@@ -181,3 +181,69 @@ def test_a_double_ctrl_c_during_pull_exits_130_without_a_traceback(pulling, dela
     time.sleep(gap / 1000)
     proc.send_signal(signal.SIGINT)
     _interrupted_once(proc)
+
+
+# -- things planted in a directory remote --------------------------------------------------
+
+@pytest.fixture
+def planted(repo, work, tmp_path):
+    """A chunked version, a small one, and a directory remote 'origin' holding both; a clone
+    (same registry, empty store) whose default remote is the same folder."""
+    write(work / "big.bin", os.urandom(6 << 20))
+    repo("add", "big.bin", "--name", "big")
+    write(work / "small.bin", os.urandom(1000))
+    repo("add", "small.bin", "--name", "small")
+    remote = tmp_path / "remote"
+    repo("remote", "add", "origin", str(remote))
+    repo("push")
+    clone = tmp_path / "clone"
+    shutil.copytree(repo.mvc_dir, clone / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db", "cache"))
+    return remote, clone
+
+
+def _one_message(proc, path, kind: str, keeps: str) -> None:
+    assert f"{path} on remote 'origin' is {kind}, not {keeps} as mvc keeps there; remove it" in proc.stderr, proc.stderr
+    assert "Errno" not in proc.stderr and "mvc fsck" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("what", ["pack", "idx", "recipe", "object"])
+def test_a_folder_at_a_file_name_on_a_remote_is_named_by_push_and_pull(repo, planted, what):
+    """A folder where the remote keeps a pack, a pack's index, a recipe or a whole object:
+    push and pull both name it and say to remove it (exit 3); once removed, push puts it back
+    and the pull completes."""
+    remote, clone = planted
+    objects = remote / "objects"
+    path = {"pack": next((objects / "pack").glob("*.pack")), "idx": next((objects / "pack").glob("*.idx")),
+            "recipe": next(objects.glob("*/*.recipe")),
+            "object": next(p for p in objects.glob("[0-9a-f][0-9a-f]/*") if not p.name.endswith(".recipe"))}[what]
+    path.unlink()
+    path.mkdir()
+    for proc in (repo.fail("push", code=3), repo.fail("pull", "big", "small", cwd=clone, code=3)):
+        _one_message(proc, path, "a folder", "a regular file")
+    path.rmdir()
+    repo("push")
+    repo("pull", "big", "small", cwd=clone)
+    repo("verify", "big", "small", cwd=clone)
+
+
+@pytest.mark.parametrize("kind", ["file", "FIFO", "symlink"])
+def test_something_planted_at_the_remotes_tmp_is_named_by_push(repo, planted, tmp_path, kind):
+    """The remote's tmp/ as a file, a FIFO or a symlink: push names it (exit 3), never an
+    Errno, never advice to run a command that cannot help; fsck --repair never empties a
+    folder through the link."""
+    remote, _ = planted
+    write(repo.cwd / "more.bin", os.urandom(1000))
+    repo("add", "more.bin", "--name", "more")
+    tmp = remote / "tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "upload-keep").write_bytes(b"not mvc's")
+    {"file": lambda: tmp.write_bytes(b"x"), "FIFO": lambda: os.mkfifo(tmp),
+     "symlink": lambda: tmp.symlink_to(elsewhere)}[kind]()
+    _one_message(repo.fail("push", code=3), tmp, f"a {kind}" if kind != "FIFO" else "a FIFO", "a folder")
+    repo("config", "set", "gc.grace_seconds", "0")
+    repo("fsck", "--repair", check=False)
+    assert (elsewhere / "upload-keep").exists()
+    tmp.unlink()
+    repo("push")

@@ -78,6 +78,7 @@ class _Mover:
         self.rows: dict[str, tuple] = {}  # pull: stat-cache rows of the other recipes, once verified
         self.staged: list[tuple[str, str]] = []  # pull: (tmp, digest) of small objects to commit
         self.unread: set[str] = set()  # pull: files fetched whole, their recipe here unreadable
+        self.who: dict[str, list[str]] = {}  # pull: the versions that need each object (errors name them)
         self.skipped = 0
         self.bytes = 0
         self.total = 0
@@ -128,7 +129,9 @@ class _Mover:
             if not self.remote.has(digest):
                 return Item(digest, self.store.size(digest))
             recipe = self.store.recipe(digest)  # there; but are its chunks? (a pack may be lost)
-            return None if recipe is None or self.there.has_all(recipe.chunks) else Item(digest, 0)
+            if recipe is None:
+                return None
+            return None if self.there.has_all(recipe.chunks) and not self._damaged_there(recipe) else Item(digest, 0)
         if self.store.has(digest):
             if not self.store.is_chunked(digest) or self.store.complete(digest):
                 return None
@@ -151,12 +154,34 @@ class _Mover:
             return self._remote_recipe(digest, found)
         return Item(digest, size or 0)  # a missing one fails when it is moved, naming it
 
+    def _damaged_there(self, recipe: "Recipe") -> bool:
+        """Push: True when the remote's recipe of ``recipe``'s file is not ours byte for byte
+        (garbage, another file's, edited, not a regular file); a recipe is small, so it is read
+        and sent again, replacing the remote's whole (remote_recipes.write). False when the
+        remote keeps the file whole instead."""
+        from mvc.core import remote_recipes
+
+        try:
+            theirs = remote_recipes.read(self.remote, recipe.digest)
+        except IntegrityError:  # not a regular file there
+            return True
+        return theirs is not None and theirs != recipe.to_bytes()
+
+    def _versions(self, digest: str) -> str:
+        """The versions that need ``digest`` (a pull names them in its errors)."""
+        return ", ".join(sorted({who.split(":", 1)[0] for who in self.who.get(digest, ())})) or "the version"
+
     def _remote_recipe(self, digest: str, found) -> Item:
         """A remote's recipe (``remote_recipes.read_known``) to pull, and the chunks it names."""
         from mvc.core.chunked import Recipe
 
         data, known, row = found
-        self.recipes[digest] = Recipe.from_bytes(data, digest)  # refuses a malformed one
+        try:
+            self.recipes[digest] = Recipe.from_bytes(data, digest)  # refuses a malformed one
+        except IntegrityError:  # the remote's copy, not ours: 'mvc fsck' here cannot help
+            version = self._versions(digest)
+            raise IntegrityError(f"the recipe of {version} ({digest}) on remote {self.remote.name!r} is damaged; "
+                                 f"'mvc push' from a machine that has {version} replaces it") from None
         if known:
             self.known.add(digest)
         elif row is not None:
@@ -323,6 +348,7 @@ def pull(session: "Session", wanted: Iterable[str], *, remote: str | None = None
         needs = (needed_objects(session.registry, session.store, rows, fetch=mover.fetch) if artifacts is None
                  else artifact_needs(session.store, artifacts, fetch=mover.fetch))
         needs.require_readable(but=session.store.is_chunked)  # a damaged recipe: the remote's replaces it
+        mover.who = needs.by_digest
         chunks = {c for listed in needs.chunked.values() for c in listed}  # they come with their recipes
         mover.move(d for d in needs.digests if d not in chunks)
     return mover.result()

@@ -207,5 +207,5 @@ def test_a_forged_recipe_on_the_remote_is_refused(pushed, tmp_path):
 
     recipe.write_text("not a recipe")
     proc = clone.fail("pull", "minilm@0.1.0", "minilm@0.1.1", code=3)
-    assert "unreadable" in proc.stderr
+    assert "on remote 'origin' is damaged" in proc.stderr
     assert not (clone.mvc_dir / "objects" / recipe.parent.name / recipe.name).exists()

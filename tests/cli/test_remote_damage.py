@@ -91,6 +91,38 @@ def test_a_fifo_on_the_remote_never_hangs_and_push_replaces_it(setup, where, pla
     _pulled_whole(clone, s, ref, "m@0.1.1")
 
 
+
+# -- 2. a damaged recipe on the remote ---------------------------------------------------------
+
+@pytest.mark.parametrize("damage", ["garbage", "swapped"])
+def test_a_damaged_recipe_on_the_remote_is_named_and_push_replaces_it(setup, damage):
+    s = setup
+    ra, rb = _key(s.remote, s.a, ".recipe"), _key(s.remote, s.b, ".recipe")
+    for r in (ra, rb):
+        r.chmod(0o644)
+    if damage == "garbage":
+        ra.write_text("garbage\n")
+    else:  # each the other version's: well-formed, the wrong file's
+        da, db = ra.read_bytes(), rb.read_bytes()
+        ra.write_bytes(db)
+        rb.write_bytes(da)
+    clone = _clone(s)
+    proc = _run(clone, "pull", "m@0.1.0", code=3)
+    assert "m@0.1.0" in proc.stderr and "remote 'origin' is damaged" in proc.stderr, proc.stderr
+    assert "'mvc push' from a machine that has m@0.1.0" in proc.stderr and "fsck" not in proc.stderr
+    # stats --remote counts the versions whose recipe there is damaged as not there (both sides)
+    on_remote = 1 if damage == "garbage" else 0
+    assert clone.json("stats", "--remote")["remote"]["versions"] == on_remote
+    assert s.repo.json("stats", "--remote")["remote"]["versions"] == on_remote
+    # push reads the remote's recipe of each version it would skip, and replaces a damaged one
+    pushed = s.repo.json("push")
+    assert pushed["transferred"] == 2 - on_remote and pushed["bytes"] < 10_000, pushed
+    assert s.repo.json("push")["transferred"] == 0
+    assert s.repo.json("stats", "--remote")["remote"]["versions"] == 2
+    _pulled_whole(clone, s, "m@0.1.0", "m@0.1.1")
+
+
+
 # -- 9. a remote inside the repository's .mvc --------------------------------------------------
 
 def test_a_remote_inside_dot_mvc_is_refused(repo, tmp_path):
@@ -114,3 +146,4 @@ def test_a_remote_inside_dot_mvc_is_refused(repo, tmp_path):
     # a folder beside the repository is fine
     repo("remote", "add", "origin", str(tmp_path / "store"))
     repo("push")
+

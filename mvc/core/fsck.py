@@ -103,7 +103,7 @@ def _check_values(session: "Session", found: Findings) -> set[str]:
     never repaired; returns the intact objects the registry wrongly calls directories."""
     from mvc.core import registry_values
 
-    bad = registry_values.problems(session.registry, session.store)
+    bad = registry_values.problems(session.registry, session.store, session.channel_names())
     found.issues.extend(Issue(registry_values.KIND, p.message) for p in bad)
     return {p.digest for p in bad if p.digest is not None}
 

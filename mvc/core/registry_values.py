@@ -28,7 +28,7 @@ KIND = "registry-value"  # the kind of fsck problem
 
 def _shown(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= 240 else text[:237] + "..."
 
 
 def bad(where: str, column: str, value: Any, why: str) -> IntegrityError:
@@ -92,9 +92,11 @@ class Problem(NamedTuple):
     digest: str | None = None  # an intact object the registry calls a directory: not its fault
 
 
-def problems(registry: "Registry", store: "ObjectStore") -> list[Problem]:
-    """Every bad value the registry holds (see the module docstring), each lineage cycle, and
-    each directory version whose object is not a directory manifest."""
+def problems(registry: "Registry", store: "ObjectStore",
+             channels: "tuple[str, ...] | list[str]" = ()) -> list[Problem]:
+    """Every bad value the registry holds (see the module docstring; a tag label must also be
+    no channel's name), each lineage cycle, and each directory version whose object is not a
+    directory manifest."""
     found: list[Problem] = []
 
     def check(fn: Any, *args: Any, digest: str | None = None) -> None:
@@ -112,17 +114,20 @@ def problems(registry: "Registry", store: "ObjectStore") -> list[Problem]:
     for grant in registry.grants():
         check(role, grant.user, grant.role)
     for name, label, _, _ in registry.tags():
-        check(_label, name, label)
+        check(_label, name, label, channels)
     found.extend(Problem(m) for m in _cycles(registry))
     return found
 
 
-def _label(name: str, label: str) -> None:
+def _label(name: str, label: str, channels: "tuple[str, ...] | list[str]") -> None:
     from mvc.core.names import is_valid_name
     from mvc.core.semver import looks_like_version
 
     if not is_valid_name(label) or label == "latest" or looks_like_version(label):
         raise bad(f"tags row {_shown(name)}", "label", label, "is not a valid tag")
+    if label in channels:
+        raise bad(f"tags row {_shown(name)}", "label", label,
+                  "is a channel's name, which a ref would mean instead")
 
 
 def _manifest(store: "ObjectStore", row: "VersionRow") -> None:

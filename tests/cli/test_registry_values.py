@@ -114,6 +114,8 @@ def test_bad_tags_cycles_and_kinds_are_named_as_registry_problems(two: Mvc):
     sql(two, "update tags set label='bad label/..'")
     problems = fsck_kinds(two)
     assert [p["kind"] for p in problems] == ["registry-value"] and "bad label/.." in problems[0]["message"]
+    sql(two, "update tags set label='production'")
+    assert "a channel's name" in fsck_kinds(two)[0]["message"]
     sql(two, "delete from tags")
     two.add("m", "three\n", "--from", "m@0.1.1", filename="c")
     sql(two, "insert into lineage (version_id, kind, digest, path, detail, parent_version_id) "

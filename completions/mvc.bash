@@ -30,7 +30,7 @@ _mvc_options() {
         "mvc rollback") echo "--channel -c --to --message -m --git --json --help -h" ;;
         "mvc archive") echo "--undo --message -m --json --help -h" ;;
         "mvc resolve") echo "--channel -c --key --json --help -h" ;;
-        "mvc push") echo "--remote -r --jobs -j --pointers --json --help -h" ;;
+        "mvc push") echo "--remote -r --jobs -j --pointers --verify-remote --json --help -h" ;;
         "mvc pull") echo "--remote -r --jobs -j --json --help -h" ;;
         "mvc verify") echo "--json --help -h" ;;
         "mvc fsck") echo "--repair --json --help -h" ;;

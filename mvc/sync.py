@@ -48,15 +48,18 @@ class SyncOps:
 
     # -- push and pull ------------------------------------------------------------------
     def push(self, refs_: Iterable[str] = (), *, remote: str | None = None, pointers: bool = False,
-             jobs: int | None = None, progress: Progress = None, on_total: Progress = None) -> TransferResult:
+             jobs: int | None = None, progress: Progress = None, on_total: Progress = None,
+             verify_remote: bool = False) -> TransferResult:
         """Copy the objects of ``refs_`` (default: every version; with ``pointers``, those the
         pointer files tracked by git need) to a remote; objects already there are skipped.
         ``jobs`` objects move at once (default: config ``transfer.jobs``); ``on_total(bytes)``
-        hears what will move before it does, ``progress(bytes)`` as it goes."""
+        hears what will move before it does, ``progress(bytes)`` as it goes. With
+        ``verify_remote``, the remote's copies are read back and damaged ones sent again."""
         from mvc.core import sync
 
         return _transfer_result(sync.push(self.session, refs_, remote=remote, pointers=pointers,
-                                          jobs=_jobs(jobs), progress=progress, on_total=on_total))
+                                          jobs=_jobs(jobs), progress=progress, on_total=on_total,
+                                          verify_remote=verify_remote))
 
     def pull(self, refs_: Iterable[str] = (), *, remote: str | None = None, jobs: int | None = None,
              progress: Progress = None, on_total: Progress = None) -> TransferResult:

@@ -32,6 +32,10 @@ def push(
     pointers: Annotated[
         bool, typer.Option("--pointers", help="Push what the pointer files tracked by git need (the pre-push hook uses this).")
     ] = False,
+    verify_remote: Annotated[
+        bool, typer.Option("--verify-remote", help="Read back what the remote holds of these versions and send "
+                                                   "again what does not match its name (what a failed pull asks for).")
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Copy versions' objects to a remote.
@@ -40,13 +44,17 @@ def push(
     pointer files tracked by git need); objects already there are skipped, so a push that was
     interrupted is resumed by running it again. Several objects move at once (--jobs);
     each is verified and never visible on the remote before it is whole. On a terminal a
-    progress bar shows the bytes to send.
+    progress bar shows the bytes to send. A damaged recipe or pack index on the remote, or a
+    pack there of the wrong size, is sent again; with --verify-remote, every chunk and small
+    object the versions need is also read back from the remote (as much as a pull reads) and
+    sent again when its bytes are damaged there.
 
     EXAMPLES
 
         mvc push
         mvc push resnet@0.3.0 --remote origin
         mvc push --jobs 16
+        mvc push resnet@0.3.0 --verify-remote
     """
     from mvc.cli.common import open_repo
 
@@ -57,7 +65,7 @@ def push(
 
     with Progress("pushing") as progress:
         result = open_repo().push(refs or [], remote=remote, pointers=pointers, jobs=jobs,
-                                  progress=progress, on_total=progress.set_total)
+                                  progress=progress, on_total=progress.set_total, verify_remote=verify_remote)
     emit(result, json_out, _render("Pushed"))
 
 

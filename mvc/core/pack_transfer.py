@@ -328,8 +328,8 @@ def pull(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], known:
     for name in done.touched:
         store.touch_pack(name)
     if failures:
-        raise IntegrityError(f"object {failures[0]} arrived corrupt: the chunks of its recipe on remote "
-                             f"{remote.name!r} do not make its bytes")
+        raise DamagedThere(f"object {failures[0]} arrived corrupt: the chunks of its recipe on remote "
+                           f"{remote.name!r} do not make its bytes", failures[0])
     return done
 
 
@@ -380,23 +380,33 @@ def _fetch(remote, there, c, buf, readers, trusted_there, cache) -> memoryview:
     pack of the remote's that the stat cache knows as written by this machine, unchanged)."""
     from mvc.core.remote_store import missing_there
 
-    found = there.load().where.get(c.digest)
-    if found is None:
+    copies = there.copies(c.digest)
+    if not copies:
         if c.digest.startswith("sha256:") and remote.size_of(c.digest) is not None:
             data = remote.fetch_bytes(c.digest, cache)  # a loose chunk of a store written before packs
             view = memoryview(buf)[:len(data)] if len(data) <= len(buf) else memoryview(bytearray(len(data)))
             view[:] = data
             return view
         raise missing_there(remote, c.digest)
-    name, offset, size = found
-    if name not in readers:
-        readers[name] = remote.pack_reader(name)
-        trusted_there[name] = readers[name].trusted(cache, name)
-    view = memoryview(buf)[:size] if size <= len(buf) else memoryview(bytearray(size))
-    if size != c.size or readers[name].read_into(view, offset) != size:
-        raise IntegrityError(f"chunk {c.digest} arrived corrupt from remote {remote.name!r}: "
-                             "its pack is shorter than its index says")
-    if not trusted_there[name] and not chunk_matches(c.digest, view):
-        raise IntegrityError(f"chunk {c.digest} arrived corrupt from remote {remote.name!r}: "
-                             "its bytes do not match its name")
-    return view
+    why = ""
+    for name, offset, size in copies:  # a damaged copy: the next one (push sent it again elsewhere)
+        if name not in readers:
+            readers[name] = remote.pack_reader(name)
+            trusted_there[name] = readers[name].trusted(cache, name)
+        view = memoryview(buf)[:size] if size <= len(buf) else memoryview(bytearray(size))
+        if size != c.size or readers[name].read_into(view, offset) != size:
+            why = why or "its pack is shorter than its index says"
+        elif not trusted_there[name] and not chunk_matches(c.digest, view):
+            why = why or "its bytes do not match its name"
+        else:
+            return view
+    raise DamagedThere(f"chunk {c.digest} arrived corrupt from remote {remote.name!r}: {why}", c.digest)
+
+
+class DamagedThere(IntegrityError):
+    """A remote's copy that does not make what its name says (``digest``: a chunk's, or a
+    file's whose chunks do not make it); the caller names the versions it belongs to."""
+
+    def __init__(self, message: str, digest: str):
+        super().__init__(message)
+        self.digest = digest

@@ -32,6 +32,7 @@ class RemotePacks:
         self.remote, self.cache, self.fresh = remote, cache, fresh
         self.indexes: dict[str, list[Entry]] = {}
         self.where: dict[str, tuple[str, int, int]] = {}
+        self.extra: dict[str, list[tuple[str, int, int]]] = {}  # other copies of a chunk, in other packs
         self.loaded = False
         self.lock = threading.Lock()
 
@@ -52,11 +53,14 @@ class RemotePacks:
             listed = self.remote.pack_names()
             for name, size in listed.items():
                 entries = self._index(name)
-                if entries is None or size < pack_size(entries):
-                    continue  # an unreadable index, or a pack cut short, names nothing: sent again
+                if entries is None or size != pack_size(entries):
+                    continue  # an unreadable index, a pack cut short or too long, names nothing: sent again
                 self.indexes[name] = entries
                 for e in entries:
-                    self.where.setdefault(e.digest, (name, e.offset, e.size))
+                    if e.digest in self.where:
+                        self.extra.setdefault(e.digest, []).append((name, e.offset, e.size))
+                    else:
+                        self.where[e.digest] = (name, e.offset, e.size)
             self._prune(listed)
             self.loaded = True
 
@@ -113,3 +117,43 @@ class RemotePacks:
 
     def has(self, digest: str) -> bool:
         return digest in self.load().where
+
+    def copies(self, digest: str) -> list[tuple[str, int, int]]:
+        """Where the remote holds a chunk (pack, offset, size): a pull tries the next copy when
+        one is damaged (a push sent it again in another pack after ``drop_damaged``)."""
+        found = self.load().where.get(digest)
+        return [] if found is None else [found, *self.extra.get(digest, ())]
+
+    def drop_damaged(self, chunks: Iterable[str]) -> set[str]:
+        """Read back every copy of the chunks named ``chunks`` that the remote's packs hold
+        (``push --verify-remote``) and forget the packs where one does not match its name or
+        is cut short, so that what they held counts as missing and is sent again; their names."""
+        from mvc.core.packs import chunk_matches
+
+        by_pack: dict[str, list[tuple[int, int, str]]] = {}
+        for digest in set(chunks):
+            for name, offset, size in self.copies(digest):
+                by_pack.setdefault(name, []).append((offset, size, digest))
+        bad = set()
+        for name, entries in sorted(by_pack.items()):
+            reader = self.remote.pack_reader(name)
+            try:
+                for offset, size, digest in sorted(entries):
+                    view = memoryview(bytearray(size))
+                    if reader.read_into(view, offset) != size or not chunk_matches(digest, view):
+                        bad.add(name)
+                        break
+            finally:
+                reader.close()
+        for name in bad:
+            del self.indexes[name]
+        if bad:
+            found = [*self.where.items(), *((d, loc) for d, more in self.extra.items() for loc in more)]
+            self.where, self.extra = {}, {}
+            for digest, loc in found:
+                if loc[0] not in bad:
+                    if digest in self.where:
+                        self.extra.setdefault(digest, []).append(loc)
+                    else:
+                        self.where[digest] = loc
+        return bad

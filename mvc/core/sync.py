@@ -61,10 +61,11 @@ class _Mover:
     moves (the CLI's bar knows its total), and bytes through ``progress`` as they go."""
 
     def __init__(self, session: "Session", remote: "Remote", *, push: bool, jobs: int | None,
-                 progress: Progress, on_total: OnTotal):
+                 progress: Progress, on_total: OnTotal, verify: bool = False):
         from concurrent.futures import ThreadPoolExecutor
 
         self.store, self.cache, self.remote, self.push = session.store, session.cache, remote, push
+        self.verify = verify  # push --verify-remote: the remote's copies read back, damaged ones sent again
         self.jobs = jobs or session.config.value("transfer.jobs")
         self.pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="mvc-transfer")
         self.lock = threading.Lock()
@@ -130,7 +131,7 @@ class _Mover:
                 return Item(digest, self.store.size(digest))
             recipe = self.store.recipe(digest)  # there; but are its chunks? (a pack may be lost)
             if recipe is None:
-                return None
+                return Item(digest, self.store.size(digest)) if self.verify and self._corrupt_there(digest) else None
             return None if self.there.has_all(recipe.chunks) and not self._damaged_there(recipe) else Item(digest, 0)
         if self.store.has(digest):
             if not self.store.is_chunked(digest) or self.store.complete(digest):
@@ -166,6 +167,18 @@ class _Mover:
         except IntegrityError:  # not a regular file there
             return True
         return theirs is not None and theirs != recipe.to_bytes()
+
+    def _corrupt_there(self, digest: str) -> bool:
+        """Push --verify-remote: True when the remote's whole copy of ``digest`` does not read
+        back as its digest (one larger than SMALL, from an mvc before chunking, is not read)."""
+        size = self.remote.size_of(digest)
+        if size is None or size > SMALL:
+            return False
+        try:
+            self.remote.fetch_bytes(digest)
+        except IntegrityError:
+            return True
+        return False
 
     def _versions(self, digest: str) -> str:
         """The versions that need ``digest`` (a pull names them in its errors)."""
@@ -233,8 +246,14 @@ class _Mover:
             n = pack_transfer.push(self.store, self.remote, recipes, self.cache, self._tick, planned, self.jobs,
                                    self.there)
         else:
-            n = pack_transfer.pull(self.store, self.remote, recipes, self.known, self.cache,
-                                   self._tick, planned, self.there).bytes
+            try:
+                n = pack_transfer.pull(self.store, self.remote, recipes, self.known, self.cache,
+                                       self._tick, planned, self.there).bytes
+            except pack_transfer.DamagedThere as exc:  # the remote's copy: only a push can mend it
+                owners = [r.digest for r in recipes if exc.digest in (r.digest, *(c.digest for c in r.chunks))]
+                version = ", ".join(sorted({self._versions(d) for d in owners})) or "the version"
+                raise IntegrityError(f"{exc.message}, so {version} cannot be pulled from it; run 'mvc push "
+                                     f"--verify-remote' from a machine that has {version} to send it again") from None
             if self.cache is not None:
                 self.cache.put_many(self.store.written())  # the packs, from checked bytes
         with self.lock:  # a chunked file counts once, as its recipe; its chunks' bytes count
@@ -306,11 +325,14 @@ RECIPE_TRIES = 3  # a pull fetches a recipe's chunks again this many times at mo
 
 def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None = None,
          pointers: bool = False, jobs: int | None = None, progress: Progress = None,
-         on_total: OnTotal = None, artifacts: Iterable[Artifact] | None = None) -> Transfer:
+         on_total: OnTotal = None, artifacts: Iterable[Artifact] | None = None,
+         verify_remote: bool = False) -> Transfer:
     """Copy the objects the versions ``wanted`` (refs; default: every version) need to a
     remote; with ``pointers``, those the pointer files tracked by git need; with
     ``artifacts``, those these need (the pre-push hook: the pointer files of the commits
-    pushed). ``jobs`` objects move at once (default: config ``transfer.jobs``)."""
+    pushed). ``jobs`` objects move at once (default: config ``transfer.jobs``). With
+    ``verify_remote``, what the remote holds of them is read back first, and what does not
+    match its name is sent again (a damaged pack's chunks in a new pack)."""
     from mvc.core.remotes import open_remote
 
     target = open_remote(session, remote)
@@ -327,7 +349,10 @@ def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None =
         needs = needed_objects(session.registry, session.store, rows)
     needs.require_readable()
     chunks = {c for listed in needs.chunked.values() for c in listed}  # they go with their recipes
-    with _Mover(session, target, push=True, jobs=jobs, progress=progress, on_total=on_total) as mover:
+    with _Mover(session, target, push=True, jobs=jobs, progress=progress, on_total=on_total,
+                verify=verify_remote) as mover:
+        if verify_remote:
+            mover.there.drop_damaged(chunks)
         mover.move(d for d in needs.digests if d not in chunks)
     return mover.result()
 

@@ -123,6 +123,56 @@ def test_a_damaged_recipe_on_the_remote_is_named_and_push_replaces_it(setup, dam
 
 
 
+# -- 3. a damaged pack on the remote -----------------------------------------------------------
+
+def _only_in_b(s: Setup) -> tuple[Path, int]:
+    """The remote pack holding a chunk only m@0.1.1 has (its rewritten tensor), and its offset."""
+    from mvc.core import packs
+
+    recipes = [json.loads(_key(s.remote, d, ".recipe").read_text()) for d in (s.a, s.b)]
+    a, b = ({c["digest"] for c in r["chunks"]} for r in recipes)
+    mine = next(iter(b - a))
+    for index in pack_dir(s.remote).glob("*.idx"):
+        for e in packs.decode(index.read_bytes(), index.stem):
+            if e.digest == mine:
+                return index.with_suffix(".pack"), e.offset + e.size // 2
+    raise AssertionError("no pack holds the chunk")
+
+
+def test_corrupt_bytes_in_a_remote_pack_are_named_and_push_verify_remote_sends_them_again(setup):
+    s = setup
+    flip_byte(*_only_in_b(s))
+    clone = _clone(s)
+    clone.json("pull", "m@0.1.0")  # its chunks are sound
+    proc = _run(clone, "pull", "m@0.1.1", code=3)
+    assert "arrived corrupt from remote 'origin'" in proc.stderr and "m@0.1.1 cannot be pulled" in proc.stderr
+    assert "run 'mvc push --verify-remote' from a machine that has m@0.1.1" in proc.stderr, proc.stderr
+    assert s.repo.json("push")["transferred"] == 0  # a plain push reads no pack back
+    fixed = s.repo.json("push", "--verify-remote")
+    assert fixed["transferred"] >= 1 and fixed["bytes"] >= 1 << 20, fixed
+    assert s.repo.json("push", "--verify-remote")["transferred"] == 0  # sound now
+    _pulled_whole(clone, s, "m@0.1.0", "m@0.1.1")
+
+
+def test_a_remote_pack_longer_than_its_index_is_sent_again_by_push(setup):
+    s = setup
+    pack, _ = _only_in_b(s)
+    pack.chmod(0o644)
+    with open(pack, "ab") as f:  # as when two packs are swapped: the index no longer describes it
+        f.write(os.urandom(4096))
+    clone = _clone(s)
+    _run(clone, "pull", "m@0.1.1", code=3)
+    assert s.repo.json("push")["transferred"] >= 1
+    assert pack.stat().st_size == sum(e.size for e in _entries(pack))
+    _pulled_whole(clone, s, "m@0.1.0", "m@0.1.1")
+
+
+def _entries(pack: Path) -> list:
+    from mvc.core import packs
+
+    return packs.decode(pack.with_suffix(".idx").read_bytes(), pack.stem)
+
+
 # -- 9. a remote inside the repository's .mvc --------------------------------------------------
 
 def test_a_remote_inside_dot_mvc_is_refused(repo, tmp_path):
@@ -147,3 +197,35 @@ def test_a_remote_inside_dot_mvc_is_refused(repo, tmp_path):
     repo("remote", "add", "origin", str(tmp_path / "store"))
     repo("push")
 
+
+# -- S3: the same repairs through a bucket ---------------------------------------------------
+
+def test_on_s3_push_replaces_a_damaged_recipe_and_verify_remote_a_damaged_pack(s3_server, repo, tmp_path):
+    from packs_support import weights
+
+    bucket = s3_server.bucket()
+    repo.env.update(s3_server.env())
+    repo("remote", "add", "s3", f"s3://{bucket}/models", "--endpoint-url", s3_server.url, "--region", "us-east-1")
+    weights(repo.cwd / "a.safetensors")
+    repo("add", "a.safetensors", "--name", "m")
+    repo("push")
+    client, keys = s3_server.client(), s3_server.keys(bucket)
+    clone_dir = tmp_path / "clone"
+    shutil.copytree(repo.mvc_dir, clone_dir / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db*", "cache"))
+    (clone_dir / ".mvc" / "objects").mkdir()
+    clone = Mvc(clone_dir, repo.home)
+    clone.env.update(s3_server.env())
+
+    recipe = next(k for k in keys if k.endswith(".recipe"))
+    client.put_object(Bucket=bucket, Key=recipe, Body=b"garbage")
+    assert "on remote 's3' is damaged" in _run(clone, "pull", "m@0.1.0", code=3).stderr
+    assert repo.json("push")["transferred"] == 1
+
+    pack = next(k for k in keys if k.endswith(".pack"))
+    body = bytearray(client.get_object(Bucket=bucket, Key=pack)["Body"].read())
+    body[len(body) // 2] ^= 0xFF
+    client.put_object(Bucket=bucket, Key=pack, Body=bytes(body))
+    assert "mvc push --verify-remote" in _run(clone, "pull", "m@0.1.0", code=3).stderr
+    assert repo.json("push", "--verify-remote")["transferred"] == 1
+    clone.json("pull", "m@0.1.0")
+    assert clone.json("verify")["ok"] is True

@@ -120,11 +120,11 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             with repo.session.change("admin", "init", str(layout.mvc_dir)) as work:
                 work.event("init", str(layout.mvc_dir), {})
             registry_identity.record(layout, repo.registry)
-        else:
-            registry_identity.record_if_missing(repo.session)
             from mvc.core.gitops import stage_settings
 
             staged = stage_settings(layout, repo.session.warn)
+        else:
+            registry_identity.record_if_missing(repo.session)
         return repo, InitResult(str(layout.mvc_dir), created, repo.registry.url, staged)
 
     # -- parts, opened on first use (by the session) ------------------------------------

@@ -148,7 +148,7 @@ def _remote_info(remote: "Configured") -> RemoteInfo:
 
     options = remote.options
     return RemoteInfo(remote.name, remote.url, remote.default, options.get("endpoint_url"),
-                      options.get("profile"), options.get("region"))
+                      options.get("profile"), options.get("region"), remote.unchanged or None)
 
 
 def _jobs(jobs: int | None) -> int | None:

@@ -58,7 +58,9 @@ def add(
 
     info = open_repo().remote_add(name, url, default=default, force=force, endpoint_url=endpoint_url,
                                   profile=profile, region=region)
-    emit(info, json_out, lambda r: say(f"Added remote {r.name} at {r.url}" + (" (default)" if r.default else "")))
+    emit(info, json_out, lambda r: say(
+        f"Remote {r.name} is at {r.url} already; nothing changed" if r.unchanged else
+        f"Added remote {r.name} at {r.url}" + (" (default)" if r.default else "")))
 
 
 @app.command("remove")

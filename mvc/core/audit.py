@@ -82,4 +82,21 @@ def check_anchored_chain(registry, anchor: str | None) -> tuple[int, tuple[int, 
     outside the registry (``anchor``) tells it from the original."""
     events = list(reversed(registry.events()))
     at = find_anchor(events, anchor) if anchor is not None else None
-    return len(events), find_broken_link(events), at
+    return len(events), find_broken_link(events) or _cut_from_start(registry, events), at
+
+
+def _cut_from_start(registry, events_oldest_first) -> tuple[int, str] | None:
+    """A chain that holds but was emptied (and perhaps started again at seq 1): ``mvc init``
+    writes event 1, ``init``, into every registry, and ``registry move`` copies the chain
+    as it is, so a log that is empty beside models or grants, or starts with anything else,
+    lost its beginning."""
+    if not events_oldest_first:
+        if registry.model_names() or registry.grants():
+            return 1, ("the audit log is empty, but the registry records models or access grants: "
+                       "every registry's log starts with the event of its init, so the log was emptied")
+        return None
+    first = events_oldest_first[0]
+    if first.action != "init":
+        return 1, (f"event 1 is {first.action!r}, not the 'init' every registry's log starts with: "
+                   "the log was emptied and started again")
+    return None

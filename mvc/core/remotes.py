@@ -40,6 +40,7 @@ class Configured(NamedTuple):
     url: str  # as written in config (a relative path stays relative)
     default: bool  # the one push and pull use when none is named (``core.remote``)
     options: dict[str, str]  # remote.NAME.endpoint_url, .profile, .region where set
+    unchanged: bool = False  # add --force that defined it as it was: nothing written, no event
 
 
 def configured(session: "Session") -> list[Configured]:
@@ -108,6 +109,9 @@ def add(session: "Session", name: str, url: str, *, default: bool, force: bool,
         raise ConflictError(f"remote {name!r} exists already; use --force to change its URL")
     config = session.config
     with session.change("admin", "remote", name) as work:
+        current = _configured(session, name) if exists else None
+        if current is not None and (current.url, current.options) == (url, given) and (current.default or not default):
+            return current._replace(unchanged=True)  # as tag and grant: a no-op records nothing
         if exists:
             config.unset(f"remote.{name}")
         config.set(f"remote.{name}.url", url)

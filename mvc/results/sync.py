@@ -15,6 +15,8 @@ class RemoteInfo(Result):
     endpoint_url: str | None = None  # s3:// remotes: where the S3 service is (default: AWS)
     profile: str | None = None  # the AWS profile whose credentials it uses
     region: str | None = None
+    unchanged: bool | None = None  # true: add --force gave the remote as it was; nothing changed
+    _optional = ("unchanged",)
 
 
 @dataclass(frozen=True)

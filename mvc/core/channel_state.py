@@ -136,7 +136,11 @@ def serving_folder_at(session: "Session", path: Path) -> str | None:
     serves a version ("is", "holds" or "lies inside" the folder of MODEL@CHANNEL), or None:
     what ``mvc checkout --force`` must never replace."""
     names = session.channel_names()
-    for row in session.registry.channels():
+    try:
+        rows = session.registry.channels()
+    except MvcError:  # no registry here (pointer files in a fresh clone): nothing was deployed from it
+        return None
+    for row in rows:
         if row.channel not in names or row.version is None:
             continue
         try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
-from mvc.core import gitops, repair
+from mvc.core import gitops, partial, repair
 from mvc.core.errors import IntegrityError, MvcError, UserError
 from mvc.core.faults import crash_point
 from mvc.core.integrity import SEE_FSCK, Artifact, artifact_needs, needed_objects
@@ -353,7 +353,10 @@ def push(session: "Session", wanted: Iterable[str] = (), *, remote: str | None =
                 verify=verify_remote) as mover:
         if verify_remote:
             mover.there.drop_damaged(chunks)
-        mover.move(d for d in needs.digests if d not in chunks)
+        try:
+            mover.move(d for d in needs.digests if d not in chunks)
+        except IntegrityError as exc:  # named with the versions that need what is missing
+            raise partial.push_failed(exc, needs, session.store) from None
     return mover.result()
 
 
@@ -369,6 +372,14 @@ def pull(session: "Session", wanted: Iterable[str], *, remote: str | None = None
         raise UserError("name the versions to pull, e.g. 'mvc pull resnet@1.2.0'")
     source = open_remote(session, remote)
     rows = [session.resolve(r) for r in wanted]
+
+    def run(some: list) -> Transfer:
+        return _pull(session, source, some, artifacts, jobs, progress, on_total)
+    return run(rows) if artifacts is not None else partial.by_version(rows, run)
+
+
+def _pull(session: "Session", source: "Remote", rows: list, artifacts: Iterable[Artifact] | None,
+          jobs: int | None, progress: Progress, on_total: OnTotal) -> Transfer:
     with _Mover(session, source, push=False, jobs=jobs, progress=progress, on_total=on_total) as mover:
         needs = (needed_objects(session.registry, session.store, rows, fetch=mover.fetch) if artifacts is None
                  else artifact_needs(session.store, artifacts, fetch=mover.fetch))

@@ -48,6 +48,9 @@ def fsck(
 
     left = [p for p in report.problems if not p.repaired]
     message = f"{len(left)} problem(s) left: " + "; ".join(p.message for p in left[:3])
-    if left and any(p.kind in ("tmp-stray", "lineage", "object-stray", "deploy") for p in left) and not repair:
-        message += " (run 'mvc fsck --repair')"
+    fixable = sorted({p.kind for p in left if p.kind in ("tmp-stray", "lineage", "object-stray", "deploy")})
+    others = sorted({p.kind for p in left} - set(fixable))
+    if fixable and not repair:  # said of what repair fixes, never of an audit chain it cannot
+        message += (f" ('mvc fsck --repair' fixes the {', '.join(fixable)} problem(s), not the "
+                    f"{', '.join(others)} one(s))" if others else " (run 'mvc fsck --repair')")
     finish(report, report.ok, message, json_out, render)

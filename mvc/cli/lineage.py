@@ -34,7 +34,7 @@ def lineage(
     downstream: Annotated[bool, typer.Option(
         "--downstream", help="Only what was built on it.")] = False,
     depth: Annotated[Optional[int], typer.Option(
-        "--depth", min=0, metavar="N", help="At most N steps away (default: no limit).")] = None,
+        "--depth", min=1, metavar="N", help="At most N steps away (default: no limit).")] = None,
     fmt: Annotated[Optional[str], typer.Option(
         "--format", metavar="FORMAT", click_type=Words("tree", "json", "dot", "mermaid"),
         help="Output: tree (the default), json, dot (Graphviz) or mermaid (a flowchart).")] = None,

@@ -36,6 +36,13 @@ def tag(
         raise UsageError("--delete and --force exclude each other: --force moves a tag, --delete removes it")
     if label is None and message is not None and not delete:
         raise UsageError("--message goes with a change: mvc tag REF LABEL or mvc tag --delete NAME LABEL")
+    name, at, _ = target.partition("@")
+    if delete and at:  # a tag belongs to the model, whichever version it is on
+        raise UsageError(f"mvc tag --delete takes the model NAME, not a ref: mvc tag --delete {name} "
+                         f"{label or 'LABEL'}")
+    if label is None and not delete and (at or target.startswith("sha256:")):
+        raise UsageError(f"which tag? mvc tag {target} LABEL tags that version "
+                         f"(mvc tag {name if at else 'NAME'} lists a model's tags)")
     repo = open_repo()
     if delete:
         if label is None:

@@ -31,10 +31,18 @@ def check_channel(session: "Session", channel: str) -> str:
     """``channel`` when the repository has it; UserError naming the channels otherwise."""
     names = session.channel_names()
     if channel not in names:
-        raise UserError(
-            f"unknown channel {channel!r}; channels are {', '.join(names)} (add one with "
-            f"'mvc config set channels.{channel}.deploy_dir PATH')"
-        )
+        import difflib
+
+        from mvc.core.names import RESERVED, is_valid_name
+
+        close = [n for n in names if n.lower() == channel.lower()] or difflib.get_close_matches(channel, names, n=1)
+        if close:
+            hint = f"; did you mean {close[0]}?"
+        elif is_valid_name(channel) and "." not in channel and channel.lower() not in RESERVED:
+            hint = f" (add one with 'mvc config set channels.{channel}.deploy_dir PATH')"
+        else:  # a name no config key can hold: suggesting one would not work
+            hint = ""
+        raise UserError(f"unknown channel {channel!r}; channels are {', '.join(names)}{hint}")
     return channel
 
 

@@ -80,7 +80,11 @@ def find_mvc_dir(start: Path | str = ".") -> Path:
     if env:
         path = Path(env).expanduser().absolute()
         if not (path / "registry.db").is_file() and not (path / "config.toml").is_file():
-            raise NotARepositoryError(f"MVC_DIR={env} is not an mvc repository; run 'mvc init' there first")
+            if (path / MVC_DIRNAME).is_dir():
+                raise NotARepositoryError(f"MVC_DIR={env} is a work folder; MVC_DIR must name the "
+                                          f"{MVC_DIRNAME} folder itself: MVC_DIR={path / MVC_DIRNAME}")
+            raise NotARepositoryError(f"MVC_DIR={env} is not an mvc repository's {MVC_DIRNAME} folder "
+                                      f"(MVC_DIR names the {MVC_DIRNAME} folder itself); run 'mvc init' first")
         return path
     here = Path(start).absolute()
     for folder in (here, *here.parents):

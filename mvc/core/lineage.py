@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from mvc.core.errors import NotFoundError, UserError
+from mvc.core.errors import MvcError, NotFoundError, UserError
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -84,7 +84,7 @@ def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[
                 return input_id(kind, digest), None
         raise NotFoundError(
             f"{target} ({digest[:19]}…) is not the --data or --code of any version; "
-            "no version was built from it"
+            f"no version was built from it{_model_hint(target, resolve)}"
         )
     if plain and ("/" in target or "\\" in target):
         raise NotFoundError(f"path {target} does not exist")
@@ -95,6 +95,15 @@ def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[
             raise
         raise NotFoundError(f"no file or directory {target}, and {exc.message}") from None
     return model_id(model, version), vid
+
+
+def _model_hint(target: str, resolve: Callable[[str], tuple[str, str, int]]) -> str:
+    """A path that is also a model's name: how to ask for the model instead."""
+    try:
+        resolve(f"{target}@latest")
+    except MvcError:
+        return ""
+    return f" (for the model {target}, write {target}@latest)"
 
 
 class Reach:

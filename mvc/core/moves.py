@@ -307,7 +307,8 @@ def rollback(session: "Session", name: str, channel: str = "production", to: str
     def plan(before: ChannelRow) -> _Plan:
         if before.version is None:
             raise UserError(f"{channel} serves no version of {model}; nothing to roll back")
-        stack = replay_stack(session.registry.channel_history(model, channel))
+        history = session.registry.channel_history(model, channel)
+        stack = replay_stack(history)
         below = stack[:-1] if stack and stack[-1] == before.version else stack
         if wanted is None:
             if not below:
@@ -316,8 +317,11 @@ def rollback(session: "Session", name: str, channel: str = "production", to: str
             target = below[-1]
         elif wanted not in below:
             choices = ", ".join(reversed(below)) or "none"
-            raise UserError(f"{channel} of {model} did not serve {wanted} before {before.version} "
-                            f"(it can roll back to: {choices}); use 'mvc promote' instead")
+            why = (f"{channel} of {model} was rolled back from {wanted} already, and a rollback goes "
+                   f"only further back" if any(m.version == wanted for m in history) else
+                   f"{channel} of {model} never served {wanted}")
+            raise UserError(f"{why} (it can roll back to: {choices}); to serve {wanted}, promote it: "
+                            f"mvc promote {model}@{wanted} {channel}")
         else:
             target = wanted
         row = session.registry.get_version(model, target)

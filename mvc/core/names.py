@@ -33,6 +33,16 @@ RESERVED = ("latest", "sha256")
 _VERSION_LIKE = re.compile(r"^[vV]?[0-9]+(\.[0-9]+)+(-[0-9A-Za-z.-]*)?$")
 
 
+def version_like(text: str) -> str | None:
+    """The version a reader would take ``text`` for (``V0.1`` -> ``0.1.0``, ``01.1.0`` ->
+    ``1.1.0``), or None when it does not look like one."""
+    if not _VERSION_LIKE.match(text):
+        return None
+    core, dash, pre = text[1:].partition("-") if text[0] in "vV" else text.partition("-")
+    numbers = [str(int(n)) for n in core.split(".")] + ["0", "0"]
+    return ".".join(numbers[:max(3, len(core.split(".")))]) + dash + pre
+
+
 def check_channel_name(name: str) -> str:
     if not is_valid_name(name):
         raise UserError(
@@ -67,7 +77,7 @@ def check_tag_label(label: str, channels: "list[str] | tuple[str, ...]") -> str:
     if label.lower() in RESERVED:
         raise UserError(f"invalid tag {label!r}: {label.lower()!r} has a meaning of its own in a ref "
                         "(NAME@latest, sha256:PREFIX)")
-    if looks_like_version(label) or _VERSION_LIKE.match(label):
+    if looks_like_version(label) or version_like(label):
         raise UserError(f"invalid tag {label!r}: a tag may not look like a version (NAME@{label} "
                         "would read as one); use a word such as best or paper-2026")
     clash = [c for c in channels if c.lower() == label.lower()]

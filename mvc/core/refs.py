@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from mvc.core.errors import NotFoundError, UserError
-from mvc.core.names import check_model_name, is_valid_name
+from mvc.core.names import check_model_name, is_valid_name, version_like
 from mvc.core.registry.base import Registry, VersionRow
 from mvc.core.semver import looks_like_version, parse_version
 
@@ -59,7 +59,9 @@ def parse_ref(text: str) -> RefSpec:
 def _suggest(word: str, candidates: Iterable[str]) -> str:
     import difflib
 
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    candidates = list(candidates)
+    close = [c for c in candidates if c.lower() == word.lower()]  # M for m: too short for difflib
+    close = close or difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close else ""
 
 
@@ -115,6 +117,14 @@ def resolve(registry: Registry, ref: str | RefSpec, channels: Iterable[str]) -> 
     if label in tags:
         return registry.get_version(spec.model, tags[label])
     candidates = [f"{spec.model}@{t}" for t in tags] + [f"{spec.model}@{c}" for c in channels]
+    guess = version_like(label)
+    if guess is not None:  # m@V0.1.0, m@0.1, m@01.1.0: the version the user meant, if it exists
+        versions = [format_ref(spec.model, r.version) for r in _model_versions(registry, spec.model)]
+        meant = f"{spec.model}@{guess}"
+        hint = f"; did you mean {meant}?" if meant in versions else _suggest(meant, versions)
+        raise NotFoundError(f"{spec.model} has no tag or channel {label!r}, and it is not a version as "
+                            f"refs write them (MAJOR.MINOR.PATCH, numbers of 1-20 digits without "
+                            f"leading zeros){hint}")
     raise NotFoundError(
         f"{spec.model} has no tag or channel {label!r}{_suggest(f'{spec.model}@{label}', candidates)}"
     )

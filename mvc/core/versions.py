@@ -9,6 +9,7 @@ up when it is read (lineage_file.py).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
@@ -172,11 +173,11 @@ def lineage_inputs(session: "Session", new: NewArtifact, progress: Progress = No
                 kept.append((p, s))
         else:
             digest, size, kind = artifacts.hash_path(p, session.cache, progress)
-        inputs.append(LineageInput("data", digest, str(p.absolute()),
+        inputs.append(LineageInput("data", digest, os.path.abspath(p),
                                    {"size": size, "kind": kind, "stored": new.store_data}))
     for p in new.code:
         digest, size, kind = artifacts.hash_path(p, session.cache, progress)
-        inputs.append(LineageInput("code", digest, str(p.absolute()),
+        inputs.append(LineageInput("code", digest, os.path.abspath(p),
                                    {"size": size, "kind": kind, "git": git_file_info(p.absolute())}))
     for row in new.parents:
         inputs.append(LineageInput("model", row.digest, None, {}, (row.model, row.version)))

@@ -46,3 +46,114 @@ def test_metric_values_take_ascii_digits_only(two: Mvc, args):
 def test_numbers_in_options_take_ascii_digits_only(two: Mvc, args):
     proc = two.fail(*args, code=2)
     assert "ASCII digits" in proc.stderr
+
+
+# item 9: messages that blame the right thing and suggest what works
+
+def test_a_read_only_mvc_folder_is_named_not_the_database(two: Mvc):
+    import os
+    import subprocess
+
+    folder = two.mvc_dir
+    if os.geteuid() == 0:  # root writes through permission bits; the immutable flag stops it
+        subprocess.run(["chattr", "+i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+    try:
+        for args in (["ls"], ["show", "m"], ["audit", "--verify"]):
+            proc = two.fail(*args)
+            assert f"the folder {folder} is not writable" in proc.stderr
+            assert "restore it from a backup" not in proc.stderr
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
+    two("ls")
+
+
+def test_mvc_dir_naming_the_work_folder_says_to_name_the_mvc_folder(two: Mvc, tmp_path):
+    proc = two.fail("ls", env={"MVC_DIR": str(two.cwd)})
+    assert f"MVC_DIR={two.cwd / '.mvc'}" in proc.stderr and "itself" in proc.stderr
+    proc = two.fail("ls", env={"MVC_DIR": str(tmp_path)})
+    assert "not an mvc repository" in proc.stderr and "run 'mvc init'" in proc.stderr
+
+
+def test_lineage_of_a_file_named_like_a_model_mentions_the_model(two: Mvc):
+    (two.cwd / "m").write_text("x")
+    proc = two.fail("lineage", "m")
+    assert "for the model m, write m@latest" in proc.stderr
+    assert two.json("lineage", "m@latest")
+
+
+def test_rollback_to_a_version_rolled_back_from_says_so(two: Mvc):
+    two.add("m", "c", filename="c")
+    for v in ("0.1.0", "0.1.1", "0.1.2"):
+        two("promote", f"m@{v}", "production")
+    two("rollback", "m")
+    two("rollback", "m")
+    proc = two.fail("rollback", "m", "--to", "0.1.2")
+    assert "did not serve" not in proc.stderr
+    assert "rolled back from 0.1.2 already" in proc.stderr
+    assert "mvc promote m@0.1.2 production" in proc.stderr
+    two("tag", "m@0.1.2", "x")
+    two.add("m", "d", filename="d")
+    assert "never served 0.1.3" in two.fail("rollback", "m", "--to", "0.1.3").stderr
+
+
+def test_tag_with_a_ref_where_a_name_or_label_belongs_says_what_is_expected(two: Mvc):
+    proc = two.fail("tag", "m@0.1.0", code=2)
+    assert "invalid model name" not in proc.stderr and "mvc tag m@0.1.0 LABEL" in proc.stderr
+    proc = two.fail("tag", "--delete", "m@0.1.0", "best", code=2)
+    assert "invalid model name" not in proc.stderr and "mvc tag --delete m best" in proc.stderr
+
+
+@pytest.mark.parametrize("ref, meant", [("M", "did you mean m?"), ("M@0.1.0", "did you mean m?"),
+                                        ("m@V0.1.0", "did you mean m@0.1.0?"),
+                                        ("m@0.1", "did you mean m@0.1.0?"),
+                                        ("m@01.1.0", "not a version as refs write them")])
+def test_did_you_mean_for_case_and_loosely_written_versions(two: Mvc, ref, meant):
+    assert meant in two.fail("show", ref).stderr
+
+
+def test_unknown_channel_suggests_only_what_can_work(two: Mvc):
+    for bad in ("bad chan", "", "a.b", "latest"):
+        proc = two.fail("promote", "m@0.1.0", bad)
+        assert "mvc config set" not in proc.stderr, proc.stderr
+    assert "did you mean production?" in two.fail("promote", "m@0.1.0", "Production").stderr
+    assert "mvc config set channels.eu.deploy_dir PATH" in two.fail("promote", "m@0.1.0", "eu").stderr
+
+
+def test_fsck_offers_repair_only_for_what_it_repairs(two: Mvc):
+    import sqlite3
+
+    with sqlite3.connect(two.mvc_dir / "registry.db") as db:
+        db.execute("UPDATE events SET user = 'evil' WHERE seq = 2")
+    proc = two("fsck", check=False)
+    assert proc.returncode == 3 and "audit chain is broken" in proc.stderr
+    assert "--repair" not in proc.stderr
+    (two.mvc_dir / "lineage.json").unlink()
+    proc = two("fsck", check=False)
+    assert proc.returncode == 3
+    assert "'mvc fsck --repair' fixes the lineage problem(s), not the audit one(s)" in proc.stderr
+
+
+def test_lineage_depth_zero_is_a_usage_error(two: Mvc):
+    proc = two.fail("lineage", "m", "--depth", "0", code=2)
+    assert "--depth" in proc.stderr
+    assert two.json("lineage", "m", "--depth", "1")
+
+
+def test_data_paths_are_stored_normalised_without_resolving_symlinks(two: Mvc):
+    import os
+
+    deeper = two.cwd / "sub" / "deeper"
+    deeper.mkdir(parents=True)
+    (two.cwd / "a.bin").write_text("data")
+    (two.cwd / "real").mkdir()
+    (two.cwd / "real" / "d.bin").write_text("more")
+    os.symlink(two.cwd / "real", two.cwd / "link")
+    made = two.json("add", "../../a", "--name", "n", "--data", "../../a.bin", "--data", "../../link/d.bin",
+                    cwd=deeper)
+    paths = sorted(d["path"] for d in two.json("show", made["ref"])["lineage"]["data"])
+    assert paths == [str(two.cwd / "a.bin"), str(two.cwd / "link" / "d.bin")]

@@ -28,6 +28,10 @@ def sqlite_error(exc: sqlite3.DatabaseError, path: Path) -> MvcError:
     if isinstance(exc, sqlite3.OperationalError):
         if "locked" in text or "busy" in text:
             return LockTimeoutError(f"the registry database {path} is busy ({text}); try again")
+        if "unable to open" in text and _folder_not_writable(path):  # chattr +i, a read-only mount
+            return MvcError(f"the folder {path.parent} is not writable, and SQLite creates files beside "
+                            f"{path.name} even to read it; check the folder's permissions and attributes "
+                            "(ls -ld, lsattr, mount options)")
         if "unable to open" in text:  # unreadable (permissions), or its folder is gone
             return IntegrityError(f"the registry database {path} cannot be opened ({text}); "
                                   "check its permissions, or restore it from a backup")
@@ -35,6 +39,13 @@ def sqlite_error(exc: sqlite3.DatabaseError, path: Path) -> MvcError:
             return MvcError(f"cannot write the registry database {path}: {text}")
     return IntegrityError(f"the registry database {path} is damaged ({text}); "
                           "run 'mvc fsck' and restore it from a backup")
+
+
+def _folder_not_writable(path: Path) -> bool:
+    """The database file is there and readable but its folder takes no new file."""
+    import os
+
+    return path.is_file() and os.access(path, os.R_OK) and not os.access(path.parent, os.W_OK)
 
 
 class Connection:

@@ -317,9 +317,13 @@ def rollback(session: "Session", name: str, channel: str = "production", to: str
             target = below[-1]
         elif wanted not in below:
             choices = ", ".join(reversed(below)) or "none"
-            why = (f"{channel} of {model} was rolled back from {wanted} already, and a rollback goes "
-                   f"only further back" if any(m.version == wanted for m in history) else
-                   f"{channel} of {model} never served {wanted}")
+            if wanted == before.version:
+                why = f"{channel} of {model} serves {wanted} now"
+            elif any(m.action in STACK_PUSH and m.version == wanted for m in history):
+                why = (f"{channel} of {model} was rolled back from {wanted} already, and a rollback "
+                       "goes only further back")
+            else:
+                why = f"{channel} of {model} did not serve {wanted} before {before.version}"
             raise UserError(f"{why} (it can roll back to: {choices}); to serve {wanted}, promote it: "
                             f"mvc promote {model}@{wanted} {channel}")
         else:

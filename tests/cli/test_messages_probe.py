@@ -93,12 +93,13 @@ def test_rollback_to_a_version_rolled_back_from_says_so(two: Mvc):
     two("rollback", "m")
     two("rollback", "m")
     proc = two.fail("rollback", "m", "--to", "0.1.2")
-    assert "did not serve" not in proc.stderr
+    assert "did not serve 0.1.2" not in proc.stderr
     assert "rolled back from 0.1.2 already" in proc.stderr
     assert "mvc promote m@0.1.2 production" in proc.stderr
     two("tag", "m@0.1.2", "x")
     two.add("m", "d", filename="d")
-    assert "never served 0.1.3" in two.fail("rollback", "m", "--to", "0.1.3").stderr
+    assert "did not serve 0.1.3 before 0.1.0" in two.fail("rollback", "m", "--to", "0.1.3").stderr
+    assert "serves 0.1.0 now" in two.fail("rollback", "m", "--to", "0.1.0").stderr
 
 
 def test_tag_with_a_ref_where_a_name_or_label_belongs_says_what_is_expected(two: Mvc):

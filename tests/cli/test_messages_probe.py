@@ -8,13 +8,6 @@ import pytest
 from support import Mvc
 
 
-@pytest.fixture
-def two(repo: Mvc) -> Mvc:
-    repo.add("m", "a", filename="a")
-    repo.add("m", "b", filename="b")
-    return repo
-
-
 # item 10: one parsing everywhere
 
 def test_a_version_with_surrounding_spaces_is_refused_as_in_a_ref(two: Mvc):

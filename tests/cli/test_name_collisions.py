@@ -11,13 +11,6 @@ import pytest
 from support import Mvc
 
 
-@pytest.fixture
-def two(repo: Mvc) -> Mvc:
-    repo.add("m", "a", filename="a")
-    repo.add("m", "b", filename="b")
-    return repo
-
-
 @pytest.mark.parametrize("label", ["01.1.0", "0.1", "V0.1.0", "v0.1.0", "1.2.3-rc.1", "0.1-x"])
 def test_a_tag_that_looks_like_a_version_is_refused(two: Mvc, label):
     proc = two.fail("tag", "m@0.1.0", label)

@@ -3,16 +3,7 @@ dropped value would be unsafe or ambiguous, which is a usage error (exit 2) nami
 
 from __future__ import annotations
 
-import pytest
-
 from support import Mvc
-
-
-@pytest.fixture
-def two(repo: Mvc) -> Mvc:
-    repo.add("m", "a", filename="a")
-    repo.add("m", "b", filename="b")
-    return repo
 
 
 def test_a_second_check_is_refused_and_nothing_moves(two: Mvc):

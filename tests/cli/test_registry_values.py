@@ -9,8 +9,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from support import Mvc
 
 
@@ -39,13 +37,6 @@ def fsck_kinds(repo: Mvc, *args: str) -> list[dict]:
     import json
 
     return json.loads(proc.stdout)["problems"]
-
-
-@pytest.fixture
-def two(repo: Mvc) -> Mvc:
-    repo.add("m", "one\n", filename="a")
-    repo.add("m", "two\n", filename="b")
-    return repo
 
 
 def test_a_slot_that_is_a_path_is_refused_by_promote_and_fsck_repair(two: Mvc, tmp_path: Path):
@@ -143,7 +134,7 @@ def test_resolve_refuses_a_path_that_is_not_there(two: Mvc, tmp_path: Path):
     assert two("fsck", check=False).returncode == 3
     two("fsck", "--repair")
     path = Path(two.json("resolve", "m", "--channel", "staging")["path"])
-    assert path.read_text() == "one\n" and path.is_relative_to(tmp_path / "new")
+    assert path.read_text() == "a" and path.is_relative_to(tmp_path / "new")
 
 
 def test_a_second_work_dir_sharing_the_registry_is_told_its_deploy_folder_is_missing(two: Mvc, tmp_path: Path):

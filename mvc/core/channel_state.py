@@ -135,10 +135,6 @@ def check_deploy_dir(session: "Session", channel: str, value: Any = None) -> Non
             )
 
 
-def files_in(folder: deploy.DeployDir, slot: str, row: "VersionRow") -> str:
-    """The path of a version's files in ``slot`` of ``folder``."""
-    registry_values.version(row)
-    return str(folder.artifact_path(slot, row.kind, row.path_name))
 def serving_folder_at(session: "Session", path: Path) -> str | None:
     """How ``path`` (absolute, symlinks resolved) meets the deploy folder of a channel that
     serves a version ("is", "holds" or "lies inside" the folder of MODEL@CHANNEL), or None:
@@ -162,6 +158,10 @@ def serving_folder_at(session: "Session", path: Path) -> str | None:
     return None
 
 
+def files_in(folder: deploy.DeployDir, slot: str, row: "VersionRow") -> str:
+    """The path of a version's files in ``slot`` of ``folder``."""
+    registry_values.version(row)
+    return str(folder.artifact_path(slot, row.kind, row.path_name))
 
 
 def _files_of(session: "Session", row: ChannelRow, version: str, slot: str) -> str:

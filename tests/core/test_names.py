@@ -46,13 +46,13 @@ def test_long_names_are_shortened_in_messages():
     assert len(info.value.message) < 300
 
 
-@pytest.mark.parametrize("label", ["best", "paper-2026", "v1", "1.0", "rc.1"])
+@pytest.mark.parametrize("label", ["best", "paper-2026", "v1", "rc.1"])
 def test_valid_tags(label):
     assert check_tag_label(label, ("staging", "production")) == label
 
 
 @pytest.mark.parametrize("label", ["latest", "1.0.0", "v1.2.3", "2.0.0-rc.1", "production", "staging",
-                                   "canary", "a..b", ""])
+                                   "canary", "a..b", "", "1.0", "V0.1.0", "01.1.0", "LATEST"])
 def test_tags_may_not_look_like_refs(label):
     with pytest.raises(UserError):
         check_tag_label(label, ("staging", "production", "canary"))

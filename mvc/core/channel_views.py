@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mvc.core import channel_state as state
 from mvc.core import deploy, refs
-from mvc.core.errors import IntegrityError, NotFoundError
+from mvc.core.errors import IntegrityError, NotFoundError, UserError
 
 if TYPE_CHECKING:
     from mvc.core.session import Session
@@ -84,7 +84,7 @@ def resolve(session: "Session", name: str, channel: str = "production", key: str
     path = state.files_in(state.deploy_folder(session, model, channel), slot,
                           session.registry.get_version(model, version))
     if not os.path.exists(path):  # a script's $(mvc resolve) must never get a path that is not there
-        raise IntegrityError(
+        raise UserError(  # exit 1, "a path that does not exist" (SPEC §4): nothing is damaged
             f"{channel} serves {refs.format_ref(model, version)}, but its files are not at {path}: this work "
             f"dir's deploy folder lacks them (channels.{channel}.deploy_dir changed, or the move was made "
             f"from another work dir sharing the registry); run 'mvc fsck --repair' to write them there")

@@ -68,8 +68,8 @@ def blame_url(exc: MvcError, url: str, config_path) -> MvcError:
 
 def identity(registry: "Registry") -> str | None:
     """The hash of the registry's oldest audit event (None: its log is empty)."""
-    events = registry.events()
-    return events[-1].hash if events else None
+    events = registry.events(1, oldest=True)  # one row, however long the log
+    return events[0].hash if events else None
 
 
 def recorded(layout: "Layout") -> str | None:

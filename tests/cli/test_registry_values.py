@@ -128,9 +128,9 @@ def test_bad_tags_cycles_and_kinds_are_named_as_registry_problems(two: Mvc):
 def test_resolve_refuses_a_path_that_is_not_there(two: Mvc, tmp_path: Path):
     two("promote", "m@0.1.0", "staging")
     two("config", "set", "channels.staging.deploy_dir", str(tmp_path / "new"))
-    err = two.fail("resolve", "m", "--channel", "staging", code=3).stderr
+    err = two.fail("resolve", "m", "--channel", "staging", code=1).stderr
     assert "not at" in err and "fsck --repair" in err
-    two.fail("resolve", "m", "--channel", "staging", "--json", code=3)
+    two.fail("resolve", "m", "--channel", "staging", "--json", code=1)
     assert two("fsck", check=False).returncode == 3
     two("fsck", "--repair")
     path = Path(two.json("resolve", "m", "--channel", "staging")["path"])
@@ -144,7 +144,7 @@ def test_a_second_work_dir_sharing_the_registry_is_told_its_deploy_folder_is_mis
     second = Mvc(other, two.home)
     second("init")
     second("config", "set", "registry.url", f"sqlite:///{two.mvc_dir / 'registry.db'}")
-    second.fail("resolve", "m", code=3)
+    second.fail("resolve", "m", code=1)
 
 
 def test_checkout_force_never_replaces_a_serving_deploy_folder(two: Mvc, tmp_path: Path):

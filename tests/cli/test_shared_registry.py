@@ -70,7 +70,7 @@ def _check_history(side: Mvc, model: str, channel: str) -> list[dict]:
             assert json.loads(proc.stdout)["version"] == history[-1]["version"]
             assert Path(json.loads(proc.stdout)["path"]).exists()
         else:
-            assert proc.returncode == 3 and "mvc fsck --repair" in proc.stderr, proc.stderr
+            assert proc.returncode == 1 and "mvc fsck --repair" in proc.stderr, proc.stderr
     return history
 
 

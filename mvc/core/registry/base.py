@@ -368,8 +368,8 @@ class Registry(ABC):
     def append_event(self, user: str, action: str, target: str, details: dict, ts: str) -> Event: ...
 
     @abstractmethod
-    def events(self, limit: int | None = None) -> list[Event]:
-        """Events, newest first."""
+    def events(self, limit: int | None = None, oldest: bool = False) -> list[Event]:
+        """Events, newest first (``oldest``: oldest first)."""
 
     # access policy
     @abstractmethod

@@ -366,8 +366,8 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
                           (seq, ts, action, target, _dumps(details), prev, body, digest))
         return Event(seq, ts, user, action, target, details, prev, digest)
 
-    def events(self, limit: int | None = None) -> list[Event]:
-        sql = 'SELECT seq, ts, "user", action, target, details, prev, hash FROM mvc.events ORDER BY seq DESC'
+    def events(self, limit: int | None = None, oldest: bool = False) -> list[Event]:
+        sql = 'SELECT seq, ts, "user", action, target, details, prev, hash FROM mvc.events ORDER BY seq ' + ('ASC' if oldest else 'DESC')
         rows = self.conn.execute(sql + " LIMIT %s", (limit,)) if limit is not None else self.conn.execute(sql)
         return [Event(r[0], r[1], r[2], r[3], r[4], detail(r[5], f"details of audit event {r[0]}"), r[6], r[7])
                 for r in rows]

@@ -409,8 +409,8 @@ class SqliteRegistry(SqliteTransfer, Registry):
         )
         return Event(seq, ts, user, action, target, details, prev, digest)
 
-    def events(self, limit: int | None = None) -> list[Event]:
-        sql = "SELECT seq, ts, user, action, target, details, prev, hash FROM events ORDER BY seq DESC"
+    def events(self, limit: int | None = None, oldest: bool = False) -> list[Event]:
+        sql = "SELECT seq, ts, user, action, target, details, prev, hash FROM events ORDER BY seq " + ("ASC" if oldest else "DESC")
         rows = (self._conn.execute(sql + " LIMIT ?", (limit,)) if limit is not None
                 else self._conn.execute(sql))
         return [Event(r[0], r[1], r[2], r[3], r[4], detail(r[5], f"details of audit event {r[0]}"), r[6], r[7])

@@ -27,7 +27,8 @@ NUMBER_TYPES = {"int", "int range", "float", "float range"}  # click's type name
 
 def given(command, ctx, args: list[str]) -> list[tuple[object, str, str]]:
     """(param, option as typed, value) for each value-taking option in ``args``, in order; the
-    scan mirrors click's parser (``--opt V``, ``--opt=V``, ``-oV``, ``--`` ends options)."""
+    scan mirrors click's parser (``--opt V``, ``--opt=V``, ``-oV``, clusters of short flags ending
+    in one that takes a value, ``--`` ends options)."""
     takes: dict[str, object] = {}
     flags: set[str] = set()
     for param in command.get_params(ctx):
@@ -53,8 +54,18 @@ def given(command, ctx, args: list[str]) -> list[tuple[object, str, str]]:
         elif name in takes and i < len(args):
             found.append((takes[name], name, args[i]))
             i += 1
-        elif not arg.startswith("--") and arg[:2] in takes:
-            found.append((takes[arg[:2]], arg[:2], arg[2:]))
+        elif not arg.startswith("--"):  # -oV, or a cluster of short flags -fo V / -foV
+            for at in range(1, len(arg)):
+                short = "-" + arg[at]
+                if short in takes:
+                    if at + 1 < len(arg):
+                        found.append((takes[short], short, arg[at + 1:]))
+                    elif i < len(args):
+                        found.append((takes[short], short, args[i]))
+                        i += 1
+                    break
+                if short not in flags:
+                    break  # not an option click knows: click reports it
     return found
 
 

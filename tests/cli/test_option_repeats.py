@@ -51,3 +51,21 @@ def test_other_single_value_options_keep_the_last_value(two: Mvc):
     assert len(lines) == 3  # a header and two entries
     # a value that happens to look like an option is a value, not a second --check
     two("promote", "m@0.1.0", "staging", "-m", "--check", "--check", "true")
+
+
+def test_a_value_at_the_end_of_a_cluster_of_short_flags_is_seen():
+    """-fcVAL and -fc VAL (a flag, then an option that takes a value) are read as click reads
+    them, so a repeat written that way is not missed (reviewer)."""
+    from types import SimpleNamespace
+
+    from mvc.cli.repeats import given
+
+    def option(*opts, flag=False):
+        return SimpleNamespace(param_type_name="option", opts=list(opts), secondary_opts=[],
+                               is_flag=flag, count=False, nargs=1)
+
+    force, channel = option("--force", "-f", flag=True), option("--channel", "-c")
+    command = SimpleNamespace(get_params=lambda ctx: [force, channel])
+    found = given(command, None, ["-fcstaging", "-fc", "production", "-cx", "-zc", "y", "--", "-cq"])
+    assert [(p is channel, typed, value) for p, typed, value in found] == [
+        (True, "-c", "staging"), (True, "-c", "production"), (True, "-c", "x")]

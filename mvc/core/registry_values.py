@@ -147,33 +147,19 @@ def _manifest(store: "ObjectStore", row: "VersionRow") -> None:
 
 
 def _cycles(registry: "Registry") -> list[str]:
-    """Each cycle of lineage parents (a version that is its own ancestor)."""
+    """A cycle of lineage parents (a version that is its own ancestor) in each tangle of them
+    (networkx: each strongly connected component that loops)."""
+    import networkx as nx
+
     lineage = registry.lineage_rows()
     names = {vid: f"{m}@{v}" for vid, m, v, _, _ in lineage.versions}
-    parents: dict[int, set[int]] = {}
-    for vid, _, _, _, _, parent in lineage.inputs:
-        if parent is not None:
-            parents.setdefault(vid, set()).add(parent)
-    found, done = [], set()
-    for start in sorted(parents):
-        path, on_path, stack = [], set(), [(start, iter(sorted(parents.get(start, ()))))]
-        if start in done:
+    g = nx.DiGraph((vid, parent) for vid, _, _, _, _, parent in lineage.inputs if parent is not None)
+    found = []
+    for component in sorted(nx.strongly_connected_components(g), key=min):
+        if len(component) == 1 and not g.has_edge(*component, *component):
             continue
-        path.append(start)
-        on_path.add(start)
-        while stack:
-            node, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                stack.pop()
-                on_path.discard(path.pop())
-                done.add(node)
-            elif child in on_path:
-                loop = path[path.index(child):] + [child]
-                found.append(f"the registry's lineage has a cycle ({' -> '.join(names.get(i, str(i)) for i in loop)}): "
-                             f"a version cannot be its own ancestor; correct the lineage rows in the registry")
-            elif child not in done:
-                path.append(child)
-                on_path.add(child)
-                stack.append((child, iter(sorted(parents.get(child, ())))))
+        edges = nx.find_cycle(g.subgraph(component), source=min(component))
+        loop = [u for u, _ in edges] + [edges[0][0]]
+        found.append(f"the registry's lineage has a cycle ({' -> '.join(names.get(i, str(i)) for i in loop)}): "
+                     f"a version cannot be its own ancestor; correct the lineage rows in the registry")
     return found

@@ -424,15 +424,15 @@ def corrupt_object(digest: str) -> IntegrityError:
     return IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest", repair=True)
 
 
-def open_regular(path: Path) -> int:
-    """``path`` open for reading, refused (UserError) unless it is a regular file then. The
-    caller checked the path before, but a FIFO renamed over it since would block ``open``
-    until a writer came (an add hung so): opened without blocking, checked on the descriptor."""
+def open_regular(path: Path | str, refused: Callable[[], Exception] | None = None) -> int:
+    """``path`` open for reading, refused (``refused()``, else UserError) unless it is a regular
+    file then. A FIFO there (or renamed over a path checked before) would block ``open`` until a
+    writer came (an add hung so): opened without blocking, checked on the descriptor."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UserError(f"{path} is no longer a regular file (it was replaced while mvc read it); "
-                            "add it again")
+            raise refused() if refused else UserError(
+                f"{path} is no longer a regular file (it was replaced while mvc read it); add it again")
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mvc.core.errors import IntegrityError, UserError
-from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key
+from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key, open_regular
 from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, index_names, pack_key, read_index_file
 from mvc.core.pipes import drop_cached, kernel_copy, sync_files
 from mvc.core.remote_store import Remote, cannot_use, checked, corrupt_here, missing_here, missing_there
@@ -265,19 +265,11 @@ class DirectoryRemote(Remote):
         refused (IntegrityError, the remote being damaged) unless it is a regular file; a
         missing one is FileNotFoundError, any other failure the remote's (UserError)."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            return open_regular(path, lambda: self.planted(path))
         except (FileNotFoundError, NotADirectoryError):
             raise FileNotFoundError(path) from None
         except OSError as exc:
             raise cannot_use(self.name, self.location, exc) from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise self.planted(path)
-            os.set_blocking(fd, True)
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
 
     # -- what is planted where mvc keeps its files and folders -----------------------------
     def planted(self, path: str, folder: bool = False) -> IntegrityError:

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 def _ref(row: "VersionRow") -> str:
-    return f"{row.model}@{row.version}"
+    from mvc.core.refs import format_ref
+
+    return format_ref(row.model, row.version)
 
 
 def _why(row: "VersionRow", exc: IntegrityError) -> str:

@@ -17,7 +17,6 @@ def main() -> None:
         sys.exit(0)
     import signal
 
-    signal.signal(signal.SIGINT, _interrupted)
     try:
         if argv[:1] == ["__hook"]:  # what mvc's git hooks run: kept off typer's path to stay fast
             from mvc.cli.hook_run import main as run_hook
@@ -35,16 +34,6 @@ def main() -> None:
         sys.stderr.write("mvc: interrupted\n")
         code = 130
     sys.exit(code)
-
-
-def _interrupted(signum, frame) -> None:
-    """Ctrl-C: a KeyboardInterrupt, which the command turns into its clean-up and exit 130.
-    Another Ctrl-C while it cleans up (a person pressing twice) is ignored: it would land in
-    the middle of that clean-up (a thread pool's, Python's own) as a traceback."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
 
 
 def _closed_streams_to_devnull() -> None:

@@ -32,6 +32,8 @@ THIRD_PARTY_PRIVATE = {
     ("*", "_asdict"),
     ("*", "_fields"),
     ("*", "_make"),
+    # the standard library's exit without interpreter shutdown (a second Ctrl-C leaves at once)
+    ("mvc/cli/__init__.py", "_exit"),
 }
 
 

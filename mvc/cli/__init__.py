@@ -17,6 +17,7 @@ def main() -> None:
         sys.exit(0)
     import signal
 
+    signal.signal(signal.SIGINT, _interrupted)
     try:
         if argv[:1] == ["__hook"]:  # what mvc's git hooks run: kept off typer's path to stay fast
             from mvc.cli.hook_run import main as run_hook
@@ -31,9 +32,68 @@ def main() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except KeyboardInterrupt:  # before a command ran (while Python imported mvc), or just after
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        sys.stderr.write("mvc: interrupted\n")
+        say_interrupted()
         code = 130
+    if code == 130:
+        _leave(130)
     sys.exit(code)
+
+
+_said = []  # "mvc: interrupted" was written (once per process)
+
+
+def say_interrupted() -> None:
+    """Write ``mvc: interrupted`` to standard error, once however many Ctrl-C came."""
+    import os
+
+    if not _said:
+        _said.append(True)
+        try:
+            sys.stderr.flush()  # what was said before comes first
+        except Exception:  # closed, or (in a signal handler) in the middle of a write of its own
+            pass
+        try:
+            os.write(2, b"mvc: interrupted\n")
+        except OSError:  # standard error closed or full: the exit status still says it
+            pass
+
+
+def _interrupted(signum, frame) -> None:
+    """The first Ctrl-C: a KeyboardInterrupt, which the command turns into its clean-up
+    (temporary files, its threads, a running --check) and exit 130. A second one leaves at
+    once (``_again``)."""
+    import signal
+
+    signal.signal(signal.SIGINT, _again)
+    raise KeyboardInterrupt
+
+
+def _again(signum, frame) -> None:
+    """Another Ctrl-C while the first one's clean-up runs (a person pressing twice, or
+    waiting on a clean-up that stalls): exit 130 at once, as a crash would. That is safe: every
+    write mvc makes is crash-safe (SPEC §10), its lock is an flock the kernel releases, and
+    fsck/gc remove what a crash leaves. Raised as a second KeyboardInterrupt instead, it would
+    land in the middle of that clean-up (a thread pool's callback, Python's shutdown) as an
+    'Exception ignored in ...' traceback, or abandon it half done."""
+    say_interrupted()
+    deploy = sys.modules.get("mvc.core.deploy")  # loaded only by commands that run checks
+    if deploy is not None:
+        deploy.kill_checks()
+    _leave(130)
+
+
+def _leave(code: int) -> None:
+    """Exit now with ``code``, what is buffered written first, without Python's shutdown: an
+    interrupted command's worker threads may be blocked (on a queue whose reader is gone), and
+    the shutdown joins them; everything they would have written is temporary."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # closed, a reader gone, or a write of its own interrupted here
+            pass
+    os._exit(code)
 
 
 def _closed_streams_to_devnull() -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc import __version__
+from mvc.cli import say_interrupted
 
 # The command table: name -> (module in mvc.cli, attribute). A function is a command, a
 # typer.Typer a group. Only the module of the command being run is imported, and only its
@@ -298,7 +299,7 @@ def run(argv: list[str]) -> int:
 
         flush_stdout()  # what is still buffered fails here, said, not silently at exit
         if rv == 130:  # typer's word for Ctrl-C outside a command (while parsing)
-            sys.stderr.write("mvc: interrupted\n")
+            say_interrupted()
         return rv if isinstance(rv, int) else 0
     except MvcError as exc:
         if debug:
@@ -319,7 +320,7 @@ def run(argv: list[str]) -> int:
     except (typer.Abort, KeyboardInterrupt, Interrupted):
         if debug:
             raise
-        sys.stderr.write("mvc: interrupted\n")
+        say_interrupted()
         return 130
     except (BrokenPipeError, PipeClosed) as exc:
         if isinstance(exc, BrokenPipeError) or _stdout_reader_gone():

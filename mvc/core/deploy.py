@@ -221,6 +221,7 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
         err_fd = subprocess.DEVNULL  # type: ignore[assignment]
     proc = subprocess.Popen(command, shell=True, env=full_env, cwd=cwd, stdout=err_fd,
                             stdin=subprocess.DEVNULL, start_new_session=True)
+    _running.add(proc.pid)
 
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
@@ -235,11 +236,26 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
         _stop_group(proc)
         raise
     finally:
+        _running.discard(proc.pid)
         if previous is not _UNSET:
             signal.signal(signal.SIGTERM, previous)
 
 
 _UNSET = object()
+_running: set[int] = set()  # the process groups of the checks running now
+
+
+def kill_checks() -> None:
+    """SIGKILL every running check's process group, without waiting: for an mvc that must
+    leave at once (a second Ctrl-C while the first one's clean-up waits for a check that
+    ignores SIGTERM), so that no check outlives it."""
+    import signal
+
+    for pgid in list(_running):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _stop_group(proc: subprocess.Popen) -> None:

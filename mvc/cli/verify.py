@@ -57,13 +57,19 @@ def verify(
             say(f"{r.checked} object(s), {human_size(r.bytes)}: all intact")
 
     problems = report.problems
-    message = "; ".join(f"{_what(p)} {p.digest.removeprefix('pack:')} is {_problem(p)}"
+    message = "; ".join(f"{_what(p)} {p.digest.removeprefix('pack:')} is {_described(p)}"
                         + (f" (needed by {', '.join(p.used_by[:3])})" if p.used_by else "")
                         for p in problems[:5])
     if len(problems) > 5:
         message += f"; and {len(problems) - 5} more"
-    finish(report, report.ok, f"{len(problems)} object(s) missing or corrupt: {message}{_advice(problems)}",
-           json_out, render)
+    what = "problem(s)" if any(p.problem == "not-a-manifest" for p in problems) else "object(s) missing or corrupt"
+    finish(report, report.ok, f"{len(problems)} {what}: {message}{_advice(problems)}", json_out, render)
+
+
+def _described(p) -> str:
+    if p.problem == "not-a-manifest":
+        return "intact but not a directory manifest, although its version is recorded as a directory"
+    return _problem(p)
 
 
 def _what(p) -> str:
@@ -82,6 +88,8 @@ def _advice(problems) -> str:
     refs = " ".join(pull_refs(who for p in problems for who in p.used_by)) or "REF"
     if any(p.digest.startswith("pack:") for p in problems):
         return "; run 'mvc fsck' to see what to do"
+    if all(p.problem == "not-a-manifest" for p in problems):
+        return "; the registry's row is wrong, not the object: 'mvc fsck' names the row to correct"
     if any(p.problem == "corrupt" for p in problems):
         return f"; run 'mvc fsck --repair', then 'mvc pull {refs}'"
     return f"; run 'mvc pull {refs}'"

@@ -156,12 +156,20 @@ def manifest_bytes(entries: Iterable[ManifestEntry]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+class NotAManifest(IntegrityError):
+    """Bytes that are no manifest at all (a manifest mvc wrote, damaged or crafted, is another
+    IntegrityError); from ``load_entries``, an intact object that a version recorded as a
+    directory points at: the registry is wrong (registry_values names the row), not the bytes."""
+
+
 def parse_manifest(data: bytes) -> list[ManifestEntry]:
     try:
         doc = json.loads(data)
     except ValueError:
         doc = None
-    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT or not isinstance(doc.get("entries"), list):
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
+        raise NotAManifest("a directory manifest object is unreadable")
+    if not isinstance(doc.get("entries"), list):
         raise IntegrityError("a directory manifest object is unreadable")
     return [ManifestEntry.from_dict(e) for e in doc["entries"]]
 
@@ -241,7 +249,15 @@ def store_path(path: Path, store: ObjectStore, cache: StatCache, progress: Progr
 
 
 def load_entries(store: ObjectStore, digest: str) -> list[ManifestEntry]:
-    return parse_manifest(store.read_bytes(digest))
+    """A directory version's entries. Its object is read verified (a corrupt or missing one
+    raises as such); one that is intact but no manifest raises NotAManifest."""
+    data = store.read_bytes(digest)
+    try:
+        return parse_manifest(data)
+    except NotAManifest:
+        raise NotAManifest(f"object {digest} is intact but is not a directory manifest, although its version "
+                           "is recorded as a directory: the registry's row is wrong, not the object; "
+                           "'mvc fsck' names the row") from None
 
 
 def _file_bytes(entries: Iterable[ManifestEntry]) -> int:

@@ -46,6 +46,7 @@ class Needs:
     # manifests and recipes that could not be read (digest -> why), so the objects they list
     # are unknown
     unreadable: dict[str, str] = field(default_factory=dict)
+    not_manifest: set[str] = field(default_factory=set)  # intact objects a directory row names wrongly
     # the chunked files among them: digest -> its chunks' digests, in order
     chunked: dict[str, list[str]] = field(default_factory=dict)
 
@@ -83,7 +84,7 @@ def version_artifacts(registry: Registry, row: VersionRow) -> list[Artifact]:
 def artifact_needs(store: ObjectStore, artifacts: Iterable[Artifact], *, fetch: Fetch = None) -> Needs:
     """Every object ``artifacts`` need. ``fetch(digest)`` is called for a directory manifest
     the store lacks before it is read (a pull brings it from the remote first)."""
-    from mvc.core.artifacts import load_entries
+    from mvc.core.artifacts import NotAManifest, load_entries
 
     needs = Needs()
     for art in artifacts:
@@ -93,6 +94,9 @@ def artifact_needs(store: ObjectStore, artifacts: Iterable[Artifact], *, fetch: 
                 fetch(art.digest)
             try:
                 entries = load_entries(store, art.digest)
+            except NotAManifest as exc:
+                needs.not_manifest.add(art.digest)
+                needs.unreadable[art.digest] = exc.message
             except IntegrityError as exc:
                 needs.unreadable[art.digest] = exc.message
         for digest, path in _objects(art.digest, entries):
@@ -134,7 +138,7 @@ def missing_objects(store: ObjectStore, stored: "Stored") -> list[str]:
 @dataclass(frozen=True)
 class Finding:
     digest: str  # an object's; ``pack:NAME`` for a pack whose index is unreadable
-    problem: str  # "missing" | "corrupt"
+    problem: str  # "missing" | "corrupt" | "not-a-manifest" (intact; a directory row names it wrongly)
     used_by: tuple[str, ...]
     pack: str | None = None  # the pack that holds the corrupt copy of a chunk
     why: str = ""  # what is wrong, when more than the bytes not matching the name
@@ -207,7 +211,8 @@ def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
     for digest in sorted(needs.unreadable):
         if not any(f.digest == digest for f in findings):
             why = UNREADABLE if store.is_chunked(digest) else ""
-            findings.append(Finding(digest, "corrupt", tuple(needs.by_digest.get(digest, ())), why=why))
+            problem = "not-a-manifest" if digest in needs.not_manifest else "corrupt"
+            findings.append(Finding(digest, problem, tuple(needs.by_digest.get(digest, ())), why=why))
     return Checked(checked, nbytes, findings)
 
 

@@ -157,3 +157,24 @@ def test_checkout_force_never_replaces_a_serving_deploy_folder(two: Mvc, tmp_pat
         assert "deploy folder" in err and "m@best" in err
     assert sorted(p.relative_to(served) for p in served.rglob("*")) == before
     two("checkout", "m@0.1.1", "-o", str(two.cwd / "deploy-best" / "other"), "--force")
+
+
+def test_verify_and_checkout_blame_a_directory_row_over_a_file_object_not_the_bytes(repo: Mvc):
+    """A versions row whose kind says directory over an intact file object: verify and checkout
+    say the registry's row is wrong (exit 3, problem ``not-a-manifest``), never "corrupt" with
+    advice to repair and pull, which cannot help."""
+    repo.add("m", "weights\n")
+    sql(repo, "update versions set kind='directory'")
+    proc = repo("verify", "--json", check=False)
+    import json
+
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 3 and [p["problem"] for p in doc["problems"]] == ["not-a-manifest"], doc
+    proc = repo("verify", check=False)
+    err = proc.stderr
+    assert proc.returncode == 3 and "corrupt" not in err + proc.stdout and "registry's row is wrong" in err and "mvc fsck" in err, err
+    err = repo.fail("checkout", "m", "-o", "out", code=3).stderr
+    assert "is intact but is not a directory manifest" in err, err
+    assert not (repo.cwd / "out").exists()
+    sql(repo, "update versions set kind='file'")
+    repo("verify")

@@ -178,9 +178,12 @@ def push(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], cache:
     plans = [p for p in _plan(missing, located) if p.name not in there.indexes]
     on_plan(sum(p.size + len(p.index) for p in plans))
     trusted = {n for n in {w.pack for w in located.values()} if n and _trusted_pack(store, cache, n)}
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="mvc-pack") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="mvc-pack")
+    try:
         for done in [pool.submit(_send, store, remote, p, trusted, cache, progress) for p in plans]:
             done.result()
+    finally:  # a failure or Ctrl-C: the packs not yet begun are not sent (a rerun sends them)
+        pool.shutdown(wait=True, cancel_futures=True)
     for p in plans:  # the remote has them now
         for e in decode(p.index, p.name):
             there.where.setdefault(e.digest, (p.name, e.offset, e.size))

@@ -209,7 +209,8 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
     """Run a check through the shell; its stdout and stderr both go to our stderr, so that
     stdout keeps carrying only mvc's own data (``--json``). It runs in a session of its own,
     which is stopped with it when mvc is interrupted (Ctrl-C) or told to stop (SIGTERM): no
-    check outlives the move it was checking."""
+    check outlives the move it was checking. On Linux the check's shell also gets SIGTERM when
+    mvc dies without clean-up (SIGKILL): the kernel's parent-death signal."""
     import signal
 
     full_env = dict(os.environ)
@@ -220,7 +221,7 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
     except OSError:
         err_fd = subprocess.DEVNULL  # type: ignore[assignment]
     proc = subprocess.Popen(command, shell=True, env=full_env, cwd=cwd, stdout=err_fd,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_dies_with_us())
     _running.add(proc.pid)
 
     def stop(signum: int, frame: Any) -> None:
@@ -239,6 +240,27 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
         _running.discard(proc.pid)
         if previous is not _UNSET:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _dies_with_us() -> Any:
+    """A preexec_fn that asks the kernel to SIGTERM the child when mvc dies (prctl
+    PR_SET_PDEATHSIG), or None where there is no prctl (not Linux): there Ctrl-C and SIGTERM
+    still stop the check, a SIGKILLed mvc leaves it running."""
+    import ctypes
+    import signal
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (AttributeError, OSError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:  # in the child, between fork and exec: no imports, no allocation to speak of
+        prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # mvc died before the signal was armed
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return arm
 
 
 _UNSET = object()

@@ -25,6 +25,29 @@ def served(repo: Mvc, channel: str = "production", key: str | None = None) -> st
     return repo.json(*args)["version"]
 
 
+def check_pid(marker: Path) -> int:
+    """The pid a check wrote to ``marker``, once it is there."""
+    deadline = time.time() + 30
+    while not (marker.exists() and marker.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.05)
+    return int(marker.read_text())
+
+
+def assert_gone(pid: int, why: str) -> None:
+    """``pid`` ends within 10 s (a zombie waiting to be reaped counts as ended)."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+            if "zombie" in Path(f"/proc/{pid}/status").read_text():
+                return
+        except (ProcessLookupError, FileNotFoundError):
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError(why)
+
+
 def test_a_check_that_edits_the_staged_files_is_refused(repo: Mvc):
     two_dirs(repo)
     repo("promote", "m@0.1.0", "production")
@@ -60,21 +83,21 @@ def test_a_terminated_promote_stops_its_check(repo: Mvc, tmp_path: Path):
     marker = tmp_path / "check.pid"
     proc = repo.popen("promote", "m@0.1.0", "production", "--check",
                       f'sh -c \'echo $$ > "{marker}"; sleep 60\'')
-    deadline = time.time() + 30
-    while not (marker.exists() and marker.read_text().strip()) and time.time() < deadline:
-        time.sleep(0.05)
-    pid = int(marker.read_text())
+    pid = check_pid(marker)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     assert proc.returncode != 0
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        raise AssertionError("the check outlived the promote")
+    assert_gone(pid, "the check outlived the promote")
     repo.fail("resolve", "m", code=1)  # nothing was promoted
+
+
+def test_a_sigkilled_promote_leaves_no_check_running(repo: Mvc, tmp_path: Path):
+    """mvc killed without clean-up (SIGKILL): the kernel sends its check SIGTERM (Linux's
+    parent-death signal), so the check does not run on after the move it was checking."""
+    two_dirs(repo)
+    marker = tmp_path / "check.pid"
+    proc = repo.popen("promote", "m@0.1.0", "production", "--check", f'echo $$ > "{marker}"; exec sleep 30')
+    pid = check_pid(marker)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert_gone(pid, "the check outlived the SIGKILLed promote")

@@ -220,9 +220,6 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
         os.fstat(err_fd)
     except OSError:
         err_fd = subprocess.DEVNULL  # type: ignore[assignment]
-    proc = subprocess.Popen(command, shell=True, env=full_env, cwd=cwd, stdout=err_fd,
-                            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_dies_with_us())
-    _running.add(proc.pid)
 
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
@@ -231,13 +228,19 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
         previous: Any = signal.signal(signal.SIGTERM, stop)
     except ValueError:  # not the main thread (the Python API): SIGTERM keeps its meaning
         previous = _UNSET
-    try:
+    proc = None
+    try:  # entered before the check starts: a Ctrl-C just after it started stops it too
+        proc = subprocess.Popen(command, shell=True, env=full_env, cwd=cwd, stdout=err_fd,
+                                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_dies_with_us())
+        _running.add(proc.pid)
         return proc.wait()
     except BaseException:  # Ctrl-C, SIGTERM: the check's whole process group goes too
-        _stop_group(proc)
+        if proc is not None:
+            _stop_group(proc)
         raise
     finally:
-        _running.discard(proc.pid)
+        if proc is not None:
+            _running.discard(proc.pid)
         if previous is not _UNSET:
             signal.signal(signal.SIGTERM, previous)
 

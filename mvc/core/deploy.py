@@ -101,6 +101,23 @@ def slot_holds(writer: Materializer, stored: Stored, slot_dir: Path) -> bool:
     return names == [stored.name] and writer.matches(stored, slot_dir / stored.name)
 
 
+def tree_state(root: Path) -> frozenset:
+    """How a slot looks to lstat: each entry's path, mode, inode, size, mtime and ctime, for
+    noticing that a check wrote to the slot that serves (it may only read the slot it is
+    given). A write changes ctime, which no user can set back; reads change nothing here."""
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in ["", *dirnames, *filenames]:
+            path = os.path.join(dirpath, name) if name else dirpath
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            found.add((os.path.relpath(path, root), st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns,
+                       st.st_ctime_ns))
+    return frozenset(found)
+
+
 def _fsync_tree(root: Path) -> None:
     for dirpath, _, _ in os.walk(root, topdown=False):
         fsync_dir(Path(dirpath))

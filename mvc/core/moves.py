@@ -149,11 +149,16 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
     if plan.check:
         row, slot = plan.check_row or plan.stage, plan.check_slot or idle
         path = state.files_in(d, slot, row)
+        serving = d.slot(before.slot) if before.slot and before.slot != slot else None
+        served = deploy.tree_state(serving) if serving else None
         code = deploy.run_check(plan.check, {
             "MVC_MODEL": model, "MVC_VERSION": row.version,
             "MVC_REF": refs.format_ref(model, row.version), "MVC_CHANNEL": channel,
             "MVC_MODEL_PATH": path,
         }, session.layout.work_dir)
+        if serving and deploy.tree_state(serving) != served:  # through $MVC_MODEL_PATH/../.. or so
+            _failed_check(session, plan, before, d, f"changed the files at {serving}, which {channel} serves (a "
+                          "check must only read the files it is given; 'mvc fsck' checks them)", message)
         if code != 0:
             _failed_check(session, plan, before, d, f"exited {code}", message)
         # a check reads the files; one that changed them would make the channel serve bytes

@@ -101,3 +101,24 @@ def test_a_sigkilled_promote_leaves_no_check_running(repo: Mvc, tmp_path: Path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert_gone(pid, "the check outlived the SIGKILLed promote")
+
+
+def test_a_check_that_edits_the_serving_slot_is_refused(repo: Mvc):
+    """A check given the idle slot that writes to the slot production serves (through
+    $MVC_MODEL_PATH/..): refused like a failing check (exit 5), the channel as it was, and
+    fsck names the damaged slot."""
+    two_dirs(repo)
+    repo("promote", "m@0.1.0", "production")
+    serving = Path(repo.json("resolve", "m")["path"])
+    edit = ('for f in "$MVC_MODEL_PATH"/../*/weights; do '
+            '[ "$f" -ef "$MVC_MODEL_PATH/weights" ] || echo tampered > "$f"; done')
+    err = repo.fail("promote", "m@0.1.1", "production", "--check", edit, code=5).stderr
+    assert "which production serves" in err and "still serves m@0.1.0" in err, err
+    assert served(repo) == "0.1.0" and (serving / "weights").read_text() == "tampered\n"
+    assert repo("fsck", check=False).returncode == 3
+    # what fsck says to do rewrites the slot; a check that only reads both slots moves the channel
+    repo("promote", "m@0.1.0", "production")
+    assert (serving / "weights").read_text() == "w1\n"
+    repo("fsck")
+    moved = repo.json("promote", "m@0.1.1", "production", "--check", 'cat "$MVC_MODEL_PATH"/../*/weights >/dev/null')
+    assert moved["version"] == "0.1.1"

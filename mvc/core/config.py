@@ -84,6 +84,8 @@ def _registry_url(value: Any) -> str:
     from urllib.parse import parse_qs, urlsplit
 
     if not isinstance(value, str) or not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        if isinstance(value, str) and "pass" in value.lower():  # host=… password=…: never repeated
+            raise _Secret(_NO_PASSWORD)
         raise ValueError
     if value.startswith("sqlite:"):
         return value
@@ -97,11 +99,12 @@ def _registry_url(value: Any) -> str:
         if not secret:
             raise ValueError from None
     if secret:
-        raise _Secret(
-            "a password may not be written into config.toml, which git shares; "
-            "leave it out and let PGPASSWORD or ~/.pgpass supply it"
-        )
+        raise _Secret(_NO_PASSWORD)
     return value
+
+
+_NO_PASSWORD = ("a password may not be written into config.toml, which git shares; "
+                "leave it out and let PGPASSWORD or ~/.pgpass supply it")
 
 
 def _remote_url(value: Any) -> str:

@@ -147,6 +147,7 @@ def test_sixteen_processes_on_two_machines_add_and_promote(tmp_path, home, regis
     "postgres://admin:S3cret-pw@db.example.com:5432/models",
     "postgresql://admin@db.example.com/models?sslmode=require&password=S3cret-pw",
     "postgresql://admin:S3cret-pw@[::1/models",  # malformed as well
+    "host=db.example.com dbname=models password=S3cret-pw",  # libpq's keyword form (probe F)
 ])
 def test_a_password_never_lands_in_config_or_audit(repo, url):
     """config.toml is shared through git; libpq supplies passwords (PGPASSWORD, ~/.pgpass)."""

@@ -56,13 +56,14 @@ def parse_ref(text: str) -> RefSpec:
     return RefSpec(model, "label", selector)
 
 
-def _suggest(word: str, candidates: Iterable[str]) -> str:
+def _suggest(word: str, candidates: Iterable[str], prefix: str = "") -> str:
+    """``; did you mean PREFIX+CANDIDATE?`` for the candidate closest to ``word``, or ""."""
     import difflib
 
     candidates = list(candidates)
     close = [c for c in candidates if c.lower() == word.lower()]  # M for m: too short for difflib
     close = close or difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
+    return f"; did you mean {prefix}{close[0]}?" if close else ""
 
 
 def latest_of(rows: list[VersionRow]) -> VersionRow | None:
@@ -116,7 +117,6 @@ def resolve(registry: Registry, ref: str | RefSpec, channels: Iterable[str]) -> 
     tags = {t[1]: t[2] for t in registry.tags(spec.model)}
     if label in tags:
         return registry.get_version(spec.model, tags[label])
-    candidates = [f"{spec.model}@{t}" for t in tags] + [f"{spec.model}@{c}" for c in channels]
     guess = version_like(label)
     if guess is not None:  # m@V0.1.0, m@0.1, m@01.1.0: the version the user meant, if it exists
         versions = [format_ref(spec.model, r.version) for r in _model_versions(registry, spec.model)]
@@ -125,6 +125,7 @@ def resolve(registry: Registry, ref: str | RefSpec, channels: Iterable[str]) -> 
         raise NotFoundError(f"{spec.model} has no tag or channel {label!r}, and it is not a version as "
                             f"refs write them (MAJOR.MINOR.PATCH, numbers of 1-20 digits without "
                             f"leading zeros){hint}")
-    raise NotFoundError(
-        f"{spec.model} has no tag or channel {label!r}{_suggest(f'{spec.model}@{label}', candidates)}"
-    )
+    # compared without the model's name, which every candidate shares (v1 is not like staging)
+    hint = _suggest(label, [*tags, *channels], f"{spec.model}@")
+    raise NotFoundError(f"{spec.model} has no tag or channel {label!r}"
+                        f"{hint or f'; versions are refs like {spec.model}@1.0.0 (mvc log {spec.model} lists them)'}")

@@ -105,7 +105,10 @@ def test_tag_with_a_ref_where_a_name_or_label_belongs_says_what_is_expected(two:
 @pytest.mark.parametrize("ref, meant", [("M", "did you mean m?"), ("M@0.1.0", "did you mean m?"),
                                         ("m@V0.1.0", "did you mean m@0.1.0?"),
                                         ("m@0.1", "did you mean m@0.1.0?"),
-                                        ("m@01.1.0", "not a version as refs write them")])
+                                        ("m@01.1.0", "not a version as refs write them"),
+                                        ("m@stagin", "did you mean m@staging?"),
+                                        # the model's name is not what makes labels alike (probe F 5)
+                                        ("m@v1", "versions are refs like m@1.0.0 (mvc log m lists them)")])
 def test_did_you_mean_for_case_and_loosely_written_versions(two: Mvc, ref, meant):
     assert meant in two.fail("show", ref).stderr
 

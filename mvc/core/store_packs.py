@@ -5,11 +5,11 @@ here to keep that module small."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from mvc.core import owned
+from mvc.core.atomic import held_temp
 from mvc.core.errors import IntegrityError
 from mvc.core.pipes import sync_files, write_all
 
@@ -22,13 +22,14 @@ RECIPES_KEPT = 8  # parsed recipes a store keeps (a 1 GiB file's: ~0.5 MB)
 
 
 class PackedStore:
-    """The pack half of ``objects.ObjectStore`` (which sets ``root``, ``tmp``, ``_packs`` and
-    ``_recipes``), and reading a recipe."""
+    """The pack half of ``objects.ObjectStore`` (which sets ``root``, ``tmp``, ``_packs``,
+    ``_recipes`` and ``_held``), and reading a recipe."""
 
     root: Path
     tmp: Path
     _packs: "Packs | None"
     _recipes: "dict[str, tuple[tuple[int, ...], Recipe]]"  # digest -> (its file's stat, recipe)
+    _held: dict[str, int]  # staged file -> the descriptor holding it (atomic.held_temp)
 
     @property
     def packs(self) -> "Packs":
@@ -152,14 +153,14 @@ class PackedStore:
         if not self._tmp_checked:  # once per file, not per chunk (commit_chunks resets it)
             owned.real_folder(self.tmp, self.tmp.parent, create=True)
             self._tmp_checked = True
-        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="obj-")
+        fd, tmp = held_temp(self.tmp, "obj-")  # held until committed: fsck --repair leaves it alone
         try:
             write_all(fd, data)
         except BaseException:
             os.close(fd)
             os.unlink(tmp)
             raise
-        os.close(fd)
+        self._held[tmp] = fd  # closed by _commit once in place
         return tmp
 
     def commit_chunks(self, staged: list[tuple[str, str]]) -> None:

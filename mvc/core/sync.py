@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int], None] | None
 SMALL = 8 << 20  # a pull fetches an object up to this size whole, to commit it in a batch
+STAGED_AT_ONCE = 256  # a pull commits its staged small objects in batches of this many at most
 OnTotal = Callable[[int], None] | None  # the bytes a transfer will move, as soon as known
 
 
@@ -278,9 +279,14 @@ class _Mover:
         elif item.size <= SMALL:
             data = self.remote.fetch_bytes(item.digest, self.cache)
             tmp, n = self.store.stage_chunk(data, item.digest), len(data)
+            batch = None
             with self.lock:
                 if tmp is not None:
                     self.staged.append((tmp, item.digest))
+                if len(self.staged) >= STAGED_AT_ONCE:  # each holds a descriptor until committed
+                    batch, self.staged = self.staged, []
+            if batch:
+                self.store.commit_chunks(batch)
             self._tick(n)
         else:
             n = self.remote.download(self.store, item.digest, self._tick, cache=self.cache)

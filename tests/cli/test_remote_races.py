@@ -60,6 +60,43 @@ def test_fsck_repair_leaves_alone_the_temporary_file_a_running_add_writes(repo, 
     assert not (repo.mvc_dir / "tmp" / "obj-left").exists()
 
 
+def test_fsck_repair_leaves_alone_the_small_objects_a_running_pull_stages(repo, work, tmp_path):
+    """A pull stages small objects in .mvc/tmp and commits them together; stopped while it
+    commits, with gc.grace_seconds 0, fsck --repair leaves the staged ones alone (each held:
+    atomic.held_temp; before, only the grace period kept them, and the pull then failed), and
+    the pull, let go, brings every version whole."""
+    from support import Mvc
+
+    datas = {f"s{i}": os.urandom(1000 + i) for i in range(3)}
+    for name, data in datas.items():
+        write(work / f"{name}.bin", data)
+        repo("add", f"{name}.bin", "--name", name)
+    repo("remote", "add", "origin", str(tmp_path / "remote"))
+    repo("push")
+    clone = tmp_path / "clone"
+    shutil.copytree(repo.mvc_dir, clone / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db", "cache"))
+    there = Mvc(clone, repo.home)
+    there("config", "set", "gc.grace_seconds", "0")
+    pull = _stopped(there, "pull", *datas, point="object:before-rename")
+    try:
+        held = sorted(p.name for p in (clone / ".mvc" / "tmp").iterdir())
+        assert len(held) == 3, held  # the three staged objects, not yet renamed into place
+        fsck = there("fsck", "--repair", check=False)
+        assert "in use" in fsck.stdout + fsck.stderr
+        assert sorted(p.name for p in (clone / ".mvc" / "tmp").iterdir()) == held
+    finally:  # let go: it stops again before each of the other renames
+        while True:
+            pull.send_signal(signal.SIGCONT)
+            _, status = os.waitpid(pull.pid, os.WUNTRACED)
+            if not os.WIFSTOPPED(status):
+                break
+    assert os.waitstatus_to_exitcode(status) == 0, pull.stderr.read()
+    there("verify")
+    for name, data in datas.items():
+        there("checkout", name, "-o", f"{name}.out")
+        assert (clone / f"{name}.out").read_bytes() == data
+
+
 # -- S3: incomplete multipart uploads ------------------------------------------------------
 
 @pytest.fixture

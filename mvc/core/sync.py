@@ -279,14 +279,12 @@ class _Mover:
         elif item.size <= SMALL:
             data = self.remote.fetch_bytes(item.digest, self.cache)
             tmp, n = self.store.stage_chunk(data, item.digest), len(data)
-            batch = None
             with self.lock:
                 if tmp is not None:
                     self.staged.append((tmp, item.digest))
-                if len(self.staged) >= STAGED_AT_ONCE:  # each holds a descriptor until committed
-                    batch, self.staged = self.staged, []
-            if batch:
-                self.store.commit_chunks(batch)
+                if len(self.staged) >= staged_at_once():  # each holds a descriptor until committed:
+                    batch, self.staged = self.staged, []  # the others wait meanwhile, each with one
+                    self.store.commit_chunks(batch)
             self._tick(n)
         else:
             n = self.remote.download(self.store, item.digest, self._tick, cache=self.cache)
@@ -324,6 +322,15 @@ class _Mover:
 
     def result(self) -> Transfer:
         return Transfer(self.remote.name, self.remote.location, tuple(self.moved), self.skipped, self.bytes)
+
+
+def staged_at_once() -> int:
+    """How many staged objects a pull holds open before committing them: STAGED_AT_ONCE, or a
+    quarter of the descriptors this process may open (``ulimit -n``) when that is less."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(1, min(STAGED_AT_ONCE, soft // 4)) if soft != resource.RLIM_INFINITY else STAGED_AT_ONCE
 
 
 RECIPE_TRIES = 3  # a pull fetches a recipe's chunks again this many times at most (gc took them)

@@ -238,3 +238,26 @@ def test_something_planted_at_the_remotes_tmp_is_named_by_push(repo, planted, tm
     assert (elsewhere / "upload-keep").exists()
     tmp.unlink()
     repo("push")
+
+
+def test_a_pull_of_more_small_objects_than_one_batch_brings_them_all(repo, work, tmp_path):
+    """A directory of 600 small files: the pull commits its staged objects in batches (each
+    staged file holds a descriptor until committed), and every file arrives."""
+    from support import Mvc
+
+    folder = work / "many"
+    folder.mkdir()
+    for i in range(600):
+        (folder / f"f{i:03}.txt").write_text(f"file {i}\n")
+    repo("add", "many", "--name", "many")
+    repo("remote", "add", "origin", str(tmp_path / "remote"))
+    repo("push")
+    clone = tmp_path / "clone"
+    shutil.copytree(repo.mvc_dir, clone / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db", "cache"))
+    there = Mvc(clone, repo.home)
+    there("pull", "many")
+    there("verify")
+    there("checkout", "many", "-o", "got")
+    assert sorted(p.name for p in (clone / "got").iterdir()) == sorted(p.name for p in folder.iterdir())
+    assert (clone / "got" / "f599.txt").read_text() == "file 599\n"
+    assert not any((clone / ".mvc" / "tmp").iterdir())

@@ -87,6 +87,9 @@ def _checkout_one(session: "Session", path: Path, link: str, force: bool, progre
     have = store.has(p.digest)
     if have:  # a manifest that is there must be readable; a missing one is pulled
         needs = artifact_needs(store, [art])
+        if p.digest in needs.not_manifest:  # the registry is not what says "directory" here
+            raise UserError(f"{path} is not a valid mvc pointer file (kind {p.kind!r}, but {p.digest} is a "
+                            "file's object); restore it from git")
         needs.require_readable()
         have = all(store.has(d) for d in needs.by_digest)
     if not have:
@@ -132,7 +135,10 @@ def _saved(session: "Session", path: Path) -> bool:
     replacing it loses nothing: switching git branches then switches models too."""
     from mvc.core import artifacts
 
-    if not os.path.lexists(path) or path.is_symlink():
-        return os.path.islink(path)
+    if not os.path.lexists(path):
+        return False
+    if path.is_symlink():  # one that --link symlink made, into the store; never a user's own link
+        target = os.path.abspath(os.path.join(path.parent, os.readlink(path)))
+        return Path(target).is_relative_to(session.store.root)
     digest, _, _ = artifacts.hash_path(path, session.cache)
     return session.store.complete(digest)

@@ -233,3 +233,34 @@ def test_pre_push_to_a_url_skips_what_the_remote_has_already(work, home, tmp_pat
     git(work, "add", "train.py", env=env)
     git(work, "commit", "-q", "-m", "code only", env=env)
     _git(work, home, "push", "-q", str(bare), "main")
+
+
+def test_checkout_keeps_a_users_own_symlink_and_replaces_its_own(work, home, tmp_path):
+    """A symlink of the user's where a pointer file's model goes is kept without --force, as a
+    file with other bytes is (probe E 1: it was replaced); one that --link symlink made into
+    the store is mvc's own and is replaced when the version changes."""
+    m = git_project(work, home)
+    for data in (b"one", b"two"):
+        write(work / "m.bin", data)
+        m("add", "m.bin", "--name", "m", "--git")
+    (work / "m.bin").unlink()
+    theirs = tmp_path / "theirs.txt"
+    theirs.write_text("mine\n")
+    os.symlink(theirs, work / "m.bin")
+    assert "m.bin" in m.fail("checkout").stderr
+    assert os.readlink(work / "m.bin") == str(theirs) and theirs.read_text() == "mine\n"
+    (work / "m.bin").unlink()
+    m("checkout", "m@0.1.0", "-o", "m.bin", "--link", "symlink")
+    m("checkout")  # the pointer file says 0.1.1: the store's link is replaced
+    assert (work / "m.bin").read_bytes() == b"two"
+
+
+def test_a_pointer_whose_kind_was_edited_is_blamed_not_the_registry(work, home):
+    m = git_project(work, home)
+    write(work / "m.bin", b"weights")
+    m("add", "m.bin", "--name", "m", "--git")
+    pointer = work / "m.bin.mvc"
+    pointer.write_text(pointer.read_text().replace('kind = "file"', 'kind = "directory"'))
+    err = m.fail("checkout").stderr
+    assert "m.bin.mvc is not a valid mvc pointer file" in err and "restore it from git" in err, err
+    assert "registry" not in err

@@ -106,7 +106,7 @@ class SyncOps:
         found = status.status(self.session, [Path(p) for p in paths])
         return StatusResult(
             tuple(PointerStatus(shown(os.path.relpath(p.pointer)), p.model, p.version, p.state,
-                                shown(os.path.relpath(p.target))) for p in found.pointers),
+                                shown(os.path.relpath(p.target)), p.detail) for p in found.pointers),
             tuple(found.unpushed),
             {"backend": found.backend, "url": found.registry_url},
             None if found.remote is None else dict(zip(("name", "url", "error"), found.remote)),

@@ -30,6 +30,9 @@ def _render(r) -> None:
     if r.pointers:
         table(["state", "pointer", "version"],
               [[p.state, p.path, f"{p.model}@{p.version}" if p.model else "-"] for p in r.pointers])
+        for p in r.pointers:
+            if p.reason:
+                say(p.reason)
     else:
         say("No pointer files (mvc add --git writes them)")
     if r.remote is None:

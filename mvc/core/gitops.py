@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mvc.core.atomic import write_atomic
-from mvc.core.errors import UserError
+from mvc.core.errors import MvcError, UserError
 from mvc.core.refs import format_ref
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from mvc.core.gittags import TagPlan
+    from mvc.core.registry.base import Registry
     from mvc.core.session import Session
 
 POINTER_SUFFIX = ".mvc"
@@ -86,12 +87,28 @@ def read_pointer(path: Path) -> Pointer:
         raise UserError(f"{shown(path)} has a name that is not valid UTF-8, which mvc refuses; "
                         "rename it (git mv) to a UTF-8 name")
     raw = read_capped(path, "pointer file", POINTER_FILE_LIMIT)
+    if b"\n<<<<<<< " in b"\n" + raw and b"\n>>>>>>> " in raw:
+        raise UserError(f"{path} holds git's conflict markers from a merge; keep one side (git checkout "
+                        f"--ours or --theirs -- {shown(path)}, then git add it) and run 'mvc checkout'")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
         return Pointer(Path(path), str(data["model"]), str(data["version"]), str(data["digest"]),
                        int(data["size"]), str(data.get("kind", "file")))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path} is not a valid mvc pointer file ({exc}); restore it from git") from None
+
+
+def agrees_with_registry(registry: "Registry | None", p: Pointer, path: Path) -> None:
+    """Refuse a pointer file that names a version the registry records otherwise (its version,
+    model, size or kind edited by hand, or a merge resolved wrongly). A version the registry
+    lacks is not judged: a teammate's registry may be local to their machine."""
+    try:
+        row = registry.get_version(p.model, p.version) if registry is not None else None
+    except MvcError:  # a registry that cannot be read is reported where it is used
+        return
+    if row is not None and (row.digest, row.size, row.kind) != (p.digest, p.size, p.kind):
+        raise UserError(f"{path} is not a valid mvc pointer file (it names {format_ref(p.model, p.version)}, "
+                        "which the registry records with another digest, size or kind); restore it from git")
 
 
 def shown(path: Path | str) -> str:

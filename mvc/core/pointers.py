@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
-from mvc.core import gitops, refs
+from mvc.core import gitops, refs, status
 from mvc.core.errors import ConflictError, MvcError, UserError
 from mvc.core.integrity import Artifact, artifact_needs
 from mvc.core.sync import fetch_artifacts
@@ -83,6 +83,8 @@ def _checkout_one(session: "Session", path: Path, link: str, force: bool, progre
 
     store = session.store
     p = gitops.read_pointer(path)
+    if status.has_registry(session):
+        gitops.agrees_with_registry(session.registry, p, path)
     art = Artifact(p.digest, p.kind, str(path))
     have = store.has(p.digest)
     if have:  # a manifest that is there must be readable; a missing one is pulled

@@ -85,18 +85,21 @@ def _state(session: "Session", pointer) -> str:
 
 
 def pointer_states(session: "Session", pointers: Iterable[Path]) -> list[PointerState]:
-    from mvc.core.gitops import read_pointer
+    from mvc.core.gitops import agrees_with_registry, read_pointer
 
     out = []
+    registry = session.registry if has_registry(session) else None
     for path in pointers:
         target = path.with_name(path.name[: -len(POINTER_SUFFIX)])
         try:
             p = read_pointer(path)
+            agrees_with_registry(registry, p, path)
         except UserError as exc:
             out.append(PointerState(path, target, "", "", "invalid", exc.message))
             continue
         out.append(PointerState(path, target, p.model, p.version, _state(session, p), ""))
     return out
+
 
 
 def pointer_artifacts(pointers: Iterable[Path]) -> list["Artifact"]:

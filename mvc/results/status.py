@@ -15,6 +15,7 @@ class PointerStatus(Result):
     version: str
     state: str  # ok | modified | missing | invalid (the pointer file cannot be read)
     target: str  # the work file it describes, relative to the current directory
+    reason: str = ""  # why it is invalid (empty otherwise)
 
 
 @dataclass(frozen=True)

@@ -263,4 +263,27 @@ def test_a_pointer_whose_kind_was_edited_is_blamed_not_the_registry(work, home):
     pointer.write_text(pointer.read_text().replace('kind = "file"', 'kind = "directory"'))
     err = m.fail("checkout").stderr
     assert "m.bin.mvc is not a valid mvc pointer file" in err and "restore it from git" in err, err
-    assert "registry" not in err
+    assert "registry's row" not in err
+
+
+def test_a_pointer_file_edited_or_left_conflicted_is_invalid_with_its_reason(work, home):
+    """A pointer file whose version was changed by hand names a version the registry records
+    with another digest: status calls it invalid and says why (probe E 2, 3 and 5: it was
+    'ok', and checkout 'already up to date'); conflict markers are named as such."""
+    m = git_project(work, home)
+    for data in (b"one", b"two"):
+        write(work / "m.bin", data)
+        m("add", "m.bin", "--name", "m", "--git")
+    pointer = work / "m.bin.mvc"
+    good = pointer.read_text()
+    for edit in (good.replace('version = "0.1.1"', 'version = "0.1.0"'), good.replace("size = 3", "size = 10")):
+        pointer.write_text(edit)
+        (state,) = m.json("status")["pointers"]
+        assert state["state"] == "invalid" and "registry records" in state["reason"], state
+        assert "restore it from git" in m.fail("checkout").stderr
+    pointer.write_text(f"<<<<<<< HEAD\n{good}=======\n{good}>>>>>>> other\n")
+    (state,) = m.json("status")["pointers"]
+    assert "conflict markers" in state["reason"] and "--theirs" in state["reason"]
+    pointer.write_text(good)
+    (state,) = m.json("status")["pointers"]
+    assert state["state"] == "ok" and state["reason"] == ""

@@ -22,10 +22,12 @@ def test_status_reports_each_pointer_unpushed_versions_and_the_repository(work, 
     doc = m.json("status")
     assert set(doc) >= {"pointers", "unpushed", "registry", "remote"}
     assert doc["pointers"] == [
-        {"path": "assets.mvc", "model": "assets", "version": "0.1.0", "state": "ok", "target": "assets"},
-        {"path": "b.bin.mvc", "model": "b", "version": "0.1.0", "state": "ok", "target": "b.bin"},
+        {"path": "assets.mvc", "model": "assets", "version": "0.1.0", "state": "ok", "target": "assets",
+         "reason": ""},
+        {"path": "b.bin.mvc", "model": "b", "version": "0.1.0", "state": "ok", "target": "b.bin",
+         "reason": ""},
         {"path": "models/a.bin.mvc", "model": "a", "version": "0.1.0", "state": "ok",
-         "target": "models/a.bin"},
+         "target": "models/a.bin", "reason": ""},
     ]
     assert doc["unpushed"] == [] and doc["remote"] is None  # no remote: nothing to compare with
     assert doc["registry"] == {"backend": "sqlite", "url": f"sqlite:///{work / '.mvc' / 'registry.db'}"}
@@ -45,7 +47,7 @@ def test_status_reports_each_pointer_unpushed_versions_and_the_repository(work, 
         os.path.join("..", "models", "a.bin.mvc")]
     sub = m.json("status", ".", cwd=work / "models")
     assert sub["pointers"] == [{"path": "a.bin.mvc", "model": "a", "version": "0.1.0", "state": "missing",
-                                "target": "a.bin"}]
+                                "target": "a.bin", "reason": ""}]
     m.fail("status", "nothing-here.bin")
 
     # unpushed: versions whose objects the default remote lacks, then none after push

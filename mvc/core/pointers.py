@@ -83,8 +83,7 @@ def _checkout_one(session: "Session", path: Path, link: str, force: bool, progre
 
     store = session.store
     p = gitops.read_pointer(path)
-    if status.has_registry(session):
-        gitops.agrees_with_registry(session.registry, p, path)
+    gitops.agrees_with_registry(status.readable_registry(session), p, path)
     art = Artifact(p.digest, p.kind, str(path))
     have = store.has(p.digest)
     if have:  # a manifest that is there must be readable; a missing one is pulled

@@ -18,6 +18,7 @@ from mvc.core.errors import UserError
 
 if TYPE_CHECKING:
     from mvc.core.integrity import Artifact
+    from mvc.core.registry.base import Registry
     from mvc.core.session import Session
 
 POINTER_SUFFIX = ".mvc"
@@ -88,7 +89,7 @@ def pointer_states(session: "Session", pointers: Iterable[Path]) -> list[Pointer
     from mvc.core.gitops import agrees_with_registry, read_pointer
 
     out = []
-    registry = session.registry if has_registry(session) else None
+    registry = readable_registry(session)
     for path in pointers:
         target = path.with_name(path.name[: -len(POINTER_SUFFIX)])
         try:
@@ -176,6 +177,17 @@ def has_registry(session: "Session") -> bool:
 
     url = session.config.value("registry.url") or ""
     return is_server_url(url) or _sqlite_file(session, url).is_file()
+
+
+def readable_registry(session: "Session") -> "Registry | None":
+    """The registry, or None when there is none or it cannot be opened now (a server that is
+    down): pointer files are then read as they are, as before a registry existed."""
+    from mvc.core.errors import MvcError
+
+    try:
+        return session.registry if has_registry(session) else None
+    except MvcError:
+        return None
 
 
 def registry_info(session: "Session") -> tuple[str, str, bool]:

@@ -17,6 +17,7 @@ from mvc.core.sync import fetch_artifacts
 if TYPE_CHECKING:
     from mvc.core.artifacts import Written
     from mvc.core.remote_store import Remote
+    from mvc.core.registry.base import Registry
     from mvc.core.session import Session
 
 Progress = Callable[[int], None] | None
@@ -52,9 +53,10 @@ def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str =
     is done, as the first one's error class."""
     done, conflicts, failures = [], [], []
     remote: list = []  # the default remote, opened when an object must be pulled
+    registry = status.readable_registry(session)  # once: a server that is down is tried once
     for path in gitops.find_pointers(Path(root).absolute()) if pointers is None else pointers:
         try:
-            one = _checkout_one(session, path, link, force, progress, remote)
+            one = _checkout_one(session, path, link, force, progress, remote, registry)
         except MvcError as exc:  # reported with the others: the pointer files after it are written
             where = gitops.shown(path)
             failures.append((type(exc), exc.message if where in exc.message else f"{where}: {exc.message}"))
@@ -75,7 +77,7 @@ def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str =
 
 
 def _checkout_one(session: "Session", path: Path, link: str, force: bool, progress: Progress,
-                  remote: list) -> "CheckedOut | str":
+                  remote: list, registry: "Registry | None") -> "CheckedOut | str":
     """Check out one pointer file; the work file's path when it differs and was kept."""
     from mvc.core import artifacts
     from mvc.core.remotes import open_remote
@@ -83,7 +85,7 @@ def _checkout_one(session: "Session", path: Path, link: str, force: bool, progre
 
     store = session.store
     p = gitops.read_pointer(path)
-    gitops.agrees_with_registry(status.readable_registry(session), p, path)
+    gitops.agrees_with_registry(registry, p, path)
     art = Artifact(p.digest, p.kind, str(path))
     have = store.has(p.digest)
     if have:  # a manifest that is there must be readable; a missing one is pulled

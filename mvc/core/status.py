@@ -102,7 +102,6 @@ def pointer_states(session: "Session", pointers: Iterable[Path]) -> list[Pointer
     return out
 
 
-
 def pointer_artifacts(pointers: Iterable[Path]) -> list["Artifact"]:
     """What the pointer files name, as artifacts to pull (``mvc pull`` with no ref)."""
     from mvc.core.gitops import read_pointer

@@ -263,3 +263,13 @@ def completion_repo(repo: Mvc, work: Path) -> None:
     repo("add", "m.bin", "--name", "bert", "--force")
     repo("remote", "add", "origin", str(work.parent / "remote"))
     repo("config", "set", "channels.edge.deploy_dir", "/srv/edge")
+
+
+def clone_without_objects(repo: "Mvc", dest: Path) -> "Mvc":
+    """A second work dir at ``dest`` whose .mvc is ``repo``'s without its object store, stat
+    cache and caches (same registry, config and remotes): a teammate's machine that must pull.
+    An mvc runner in it."""
+    import shutil
+
+    shutil.copytree(repo.mvc_dir, dest / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db", "cache"))
+    return Mvc(dest, repo.home)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support import BIN, Mvc, write
+from support import BIN, Mvc, clone_without_objects, write
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def pulling(repo: Mvc, work: Path, tmp_path: Path):
 
     def start() -> subprocess.Popen:
         shutil.rmtree(clone, ignore_errors=True)
-        shutil.copytree(repo.mvc_dir, clone / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db", "cache"))
+        start.clone = clone_without_objects(repo, clone)
         proc = subprocess.Popen([str(BIN), "pull", "m0", "m1", "m2"], cwd=clone, env=repo.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         tmp, deadline = clone / ".mvc" / "tmp", time.monotonic() + 60
@@ -40,7 +40,6 @@ def pulling(repo: Mvc, work: Path, tmp_path: Path):
             time.sleep(0.0005)
         return proc
 
-    start.clone = Mvc(clone, repo.home)
     return start
 
 

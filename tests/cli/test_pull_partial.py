@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from support import write
+from support import clone_without_objects, write
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def two_models(repo, work, tmp_path):
     repo("push", "r")
     r_pack = next(p for p in (remote / "objects" / "pack").glob("*.pack") if p not in m_packs)
     clone = tmp_path / "clone"
-    shutil.copytree(repo.mvc_dir, clone / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db", "cache"))
+    clone_without_objects(repo, clone)
     return remote, clone, r_pack
 
 

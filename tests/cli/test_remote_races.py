@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from support import BIN, write
+from support import BIN, clone_without_objects, write
 
 
 def _stopped(repo, *args: str, point: str, env: dict | None = None) -> subprocess.Popen:
@@ -65,8 +65,6 @@ def test_fsck_repair_leaves_alone_the_small_objects_a_running_pull_stages(repo, 
     commits, with gc.grace_seconds 0, fsck --repair leaves the staged ones alone (each held:
     atomic.held_temp; before, only the grace period kept them, and the pull then failed), and
     the pull, let go, brings every version whole."""
-    from support import Mvc
-
     datas = {f"s{i}": os.urandom(1000 + i) for i in range(3)}
     for name, data in datas.items():
         write(work / f"{name}.bin", data)
@@ -74,8 +72,7 @@ def test_fsck_repair_leaves_alone_the_small_objects_a_running_pull_stages(repo, 
     repo("remote", "add", "origin", str(tmp_path / "remote"))
     repo("push")
     clone = tmp_path / "clone"
-    shutil.copytree(repo.mvc_dir, clone / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db", "cache"))
-    there = Mvc(clone, repo.home)
+    there = clone_without_objects(repo, clone)
     there("config", "set", "gc.grace_seconds", "0")
     pull = _stopped(there, "pull", *datas, point="object:before-rename")
     try:
@@ -151,7 +148,7 @@ def test_fsck_repair_counts_an_upload_that_completed_meanwhile_as_done(s3_server
     assert code == 0, (out, err)
     assert "Traceback" not in err and "specified upload" not in out + err
     clone = work.parent / "clone"
-    shutil.copytree(repo.mvc_dir, clone / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db", "cache"))
+    clone_without_objects(repo, clone)
     repo("pull", "m", cwd=clone)
     repo("verify", "m", cwd=clone)
 
@@ -188,7 +185,7 @@ def planted(repo, work, tmp_path):
     repo("remote", "add", "origin", str(remote))
     repo("push")
     clone = tmp_path / "clone"
-    shutil.copytree(repo.mvc_dir, clone / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db", "cache"))
+    clone_without_objects(repo, clone)
     return remote, clone
 
 
@@ -243,8 +240,6 @@ def test_something_planted_at_the_remotes_tmp_is_named_by_push(repo, planted, tm
 def test_a_pull_of_more_small_objects_than_one_batch_brings_them_all(repo, work, tmp_path):
     """A directory of 600 small files: the pull commits its staged objects in batches (each
     staged file holds a descriptor until committed), and every file arrives."""
-    from support import Mvc
-
     folder = work / "many"
     folder.mkdir()
     for i in range(600):
@@ -253,8 +248,7 @@ def test_a_pull_of_more_small_objects_than_one_batch_brings_them_all(repo, work,
     repo("remote", "add", "origin", str(tmp_path / "remote"))
     repo("push")
     clone = tmp_path / "clone"
-    shutil.copytree(repo.mvc_dir, clone / ".mvc", ignore=shutil.ignore_patterns("objects", "statcache.db", "cache"))
-    there = Mvc(clone, repo.home)
+    there = clone_without_objects(repo, clone)
     there("pull", "many")
     there("verify")
     there("checkout", "many", "-o", "got")

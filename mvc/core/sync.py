@@ -18,6 +18,7 @@ objects that arrived whole are skipped, and one that was cut off is sent again f
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
@@ -324,9 +325,11 @@ class _Mover:
         return Transfer(self.remote.name, self.remote.location, tuple(self.moved), self.skipped, self.bytes)
 
 
+@functools.cache
 def staged_at_once() -> int:
     """How many staged objects a pull holds open before committing them: STAGED_AT_ONCE, or a
-    quarter of the descriptors this process may open (``ulimit -n``) when that is less."""
+    quarter of the descriptors this process may open (``ulimit -n``) when that is less; read
+    once, not for each object."""
     import resource
 
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)

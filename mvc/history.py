@@ -102,6 +102,8 @@ class HistoryOps:
         versions, count = listed.versions, len(listed.versions)
         if not count and registry.latest_version(name) is None:
             self.session.resolve(name)  # raises "unknown model" with a suggestion
+        if not count and filters:
+            query.check_filter_names(registry, name, filters)  # a misspelt metric, not "nothing matched"
         if order.key == "metric" and (not count or order.name not in listed.metrics[0]):
             query.check_sort_metric(registry, name, order.name)  # none of the rows has it: does any version?
         # column by column, looked up by version alone: 100,000 versions pay per row only this

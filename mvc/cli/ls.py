@@ -6,6 +6,7 @@ With NAME: its versions, newest first, with a short digest, state, tags, time an
 param.NAME, tag, state, version or created), --sort orders them by version, created or a
 metric (best first by its direction, compare.lower_is_better; versions without it last),
 --reverse turns the order round and --limit keeps the first N. The registry does the work.
+A metric or parameter that no version has, in --where or --sort, is exit 1 naming those it has.
 
 EXAMPLES
 

@@ -14,6 +14,9 @@ from mvc.core.inputs import JSON_FILE_LIMIT, MAX_NESTING, nesting, read_capped
 
 _LARGEST = int(sys.float_info.max)  # diff compares metrics as floats
 _KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/\-\[\]]{0,127}$")
+# A number as a user writes one: ASCII digits, an optional fraction and exponent. Not what
+# float() also reads: '1_0', ' 1', 'infinity', other scripts' digits ('０.９').
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def check_key(key: str, what: str) -> str:
@@ -35,12 +38,9 @@ def metric_value(key: str, value: Any) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UserError(f"metric {key!r} must be a number, not {json.dumps(value, default=repr)[:40]}")
     if isinstance(value, str):
-        if not value.isascii():  # float() also reads other scripts' digits ('０.９')
-            raise UserError(f"metric {key!r} must be a number in ASCII digits, not {value[:40]!r}")
-        try:
-            number: float | int = int(value) if re.fullmatch(r"[+-]?\d+", value) else float(value)
-        except ValueError:
-            raise UserError(f"metric {key!r} must be a number, not {value[:40]!r} (e.g. {key}=0.91)") from None
+        if not NUMBER.fullmatch(value):
+            raise UserError(f"metric {key!r} must be a number in ASCII digits, not {value[:40]!r} (e.g. {key}=0.91)")
+        number: float | int = int(value) if re.fullmatch(r"[+-]?\d+", value) else float(value)
     else:
         number = value
     if isinstance(number, float) and not math.isfinite(number):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, NamedTuple
 
 from mvc.core.errors import NotFoundError, UserError
-from mvc.core.metrics import param_value
+from mvc.core.metrics import NUMBER, param_value
 from mvc.core.semver import parse_version
 from mvc.core.serving import STATES
 
@@ -117,12 +117,9 @@ def parse_filter(expr: str) -> Filter:
     name = key[len("metric."):] if key.startswith("metric.") else key
     if not _NAME.match(name):
         raise _bad(expr, "the key is not a metric name")
-    try:
-        number = float(text)
-    except ValueError:
-        number = None
-    if number is None or number != number or number in (float("inf"), float("-inf")):
-        raise _bad(expr, f"metric {name!r} compares with a finite number, not {text[:40]!r}")
+    number = float(text) if NUMBER.fullmatch(text) else math.nan  # as mvc add reads a metric
+    if not math.isfinite(number):  # also 1e999
+        raise _bad(expr, f"metric {name!r} compares with a finite number in ASCII digits, not {text[:40]!r}")
     return Filter("metric", name, op, number)
 
 
@@ -170,10 +167,28 @@ def check_sort_metric(registry, model: str, name: str) -> None:
     for op in (">=", "<"):
         if registry.find_versions(model, [Filter("metric", name, op, 0.0)], Sort("version", None, True), 1):
             return
-    known = sorted({k for r in registry.versions(model) for k in r.metrics})
-    have = f"its metrics: {', '.join(known)}" if known else "it has no metrics (mvc add --metric K=V)"
-    raise NotFoundError(f"no version of model {model!r} has a metric {name!r} to sort by; {have}; "
-                        f"or sort by {SORT_FORM}")
+    _no_such(registry.versions(model), model, "metric", name, f"to sort by; or sort by {SORT_FORM}")
+
+
+def check_filter_names(registry, model: str, filters: list[Filter]) -> None:
+    """For a ``--where`` that matched nothing: a metric or parameter that no version of
+    ``model`` has is exit 1 naming those it has (a misspelt name, not an empty answer)."""
+    named = [f for f in filters if f.field in ("metric", "param")]
+    if not named:
+        return
+    rows = registry.versions(model)
+    for f in named:
+        if not any(f.name in (r.metrics if f.field == "metric" else r.params) for r in rows):
+            key = f.name if f.field == "metric" else f"param.{f.name}"
+            _no_such(rows, model, "parameter" if f.field == "param" else "metric", f.name,
+                     f"to compare in --where '{key} {f.op} ...'")
+
+
+def _no_such(rows, model: str, kind: str, name: str, use: str) -> None:
+    known = sorted({k for r in rows for k in (r.metrics if kind == "metric" else r.params)})
+    have = f"its {kind}s: {', '.join(known)}" if known else \
+        f"it has no {kind}s (mvc add --{'metric' if kind == 'metric' else 'param'} K=V)"
+    raise NotFoundError(f"no version of model {model!r} has a {kind} {name!r} {use}; {have}")
 
 
 LIMIT_MAX = 2**63 - 1  # a LIMIT both SQLite and PostgreSQL (bigint) take

@@ -99,6 +99,28 @@ def test_bad_expressions_are_exit_1_with_the_accepted_form(zoo):
     assert "need a model name" in zoo.fail("ls", "--sort", "accuracy", code=2).stderr
 
 
+def test_a_misspelt_metric_or_parameter_in_where_is_exit_1_not_an_empty_answer(zoo):
+    proc = zoo.fail("ls", "m", "--where", "acuracy > 0.5")
+    assert "no version of model 'm' has a metric 'acuracy'" in proc.stderr
+    assert "its metrics: accuracy, latency_ms" in proc.stderr
+    proc = zoo.fail("ls", "m", "--where", "param.optimizer = adam", "--json")
+    assert "has a parameter 'optimizer'" in proc.stdout and "its parameters: lr, opt" in proc.stdout
+    # a name that some version has, and a condition nothing meets, is an empty answer
+    assert _versions(zoo, "--where", "accuracy > 5") == []
+    assert _versions(zoo, "--where", "param.opt = rmsprop") == []
+
+
+def test_where_numbers_are_written_as_add_reads_them(zoo):
+    """'1_0', full-width digits and 'infinity' are numbers to float(), not to mvc add, so
+    not to --where either."""
+    for text in ("1_0", "\uff10.9", "infinity", "0x10", "1e999"):
+        proc = zoo.fail("ls", "m", "--where", f"accuracy > {text}")
+        assert "compares with a finite number in ASCII digits" in proc.stderr
+        assert "metric 'a' must be a" in zoo.fail("add", "model.bin", "--name", "z", "--metric", f"a={text}").stderr
+    assert _versions(zoo, "--where", "accuracy >= .83") == ["0.1.4", "0.1.3"]
+    assert _versions(zoo, "--where", "accuracy == 8.3e-1") == ["0.1.3"]
+
+
 def test_repo_find_returns_what_ls_json_prints(zoo):
     from mvc import Repo
 

@@ -108,7 +108,7 @@ class SyncOps:
             tuple(PointerStatus(shown(os.path.relpath(p.pointer)), p.model, p.version, p.state,
                                 shown(os.path.relpath(p.target)), p.detail) for p in found.pointers),
             tuple(found.unpushed),
-            {"backend": found.backend, "url": found.registry_url},
+            {"backend": found.backend, "url": found.registry_url, "exists": found.exists},
             None if found.remote is None else dict(zip(("name", "url", "error"), found.remote)),
             "locked" if found.locked else "open")
 

@@ -40,6 +40,7 @@ class Status(NamedTuple):
     backend: str  # sqlite | postgresql
     registry_url: str  # without credentials
     locked: bool  # an access policy is enforced (grants exist, or a database server decides)
+    exists: bool  # a server, or a SQLite file here (a fresh clone of a project has none)
 
 
 def pointer_files(paths: Iterable[Path], root: Path) -> list[Path]:
@@ -217,4 +218,4 @@ def status(session: "Session", paths: Iterable[Path] | None = None) -> Status:
     states = pointer_states(session, pointers)
     remote, refs_ = unpushed(session, states)
     backend, url, locked = registry_info(session)
-    return Status(states, refs_, remote, backend, url, locked)
+    return Status(states, refs_, remote, backend, url, locked, has_registry(session))

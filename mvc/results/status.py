@@ -22,7 +22,8 @@ class PointerStatus(Result):
 class StatusResult(Result):
     pointers: tuple[PointerStatus, ...]
     unpushed: tuple[str, ...]  # refs of versions with an object the default remote lacks
-    registry: dict[str, Any]  # {"backend": "sqlite"|"postgresql", "url": without credentials}
+    registry: dict[str, Any]  # {"backend": "sqlite"|"postgresql", "url": without credentials,
+    # "exists": False in a clone where no registry has been made yet}
     remote: dict[str, Any] | None  # {"name", "url", "error"} of the default remote (error: None, or
     # why it cannot be used, when unpushed is then unknown), or None
     access: str  # "open" (no grants: everyone acts as admin) or "locked" (a policy is enforced)

@@ -30,7 +30,7 @@ def test_status_reports_each_pointer_unpushed_versions_and_the_repository(work, 
          "target": "models/a.bin", "reason": ""},
     ]
     assert doc["unpushed"] == [] and doc["remote"] is None  # no remote: nothing to compare with
-    assert doc["registry"] == {"backend": "sqlite", "url": f"sqlite:///{work / '.mvc' / 'registry.db'}"}
+    assert doc["registry"] == {"backend": "sqlite", "url": f"sqlite:///{work / '.mvc' / 'registry.db'}", "exists": True}
     assert doc["access"] == "open"
     human = m("status").stdout
     assert "No default remote" in human and "open" in human
@@ -92,6 +92,10 @@ def test_pull_with_no_ref_fetches_what_the_pointer_files_need_after_git_pull(wor
     git(work, "commit", "-q", "-am", "remote", env=env)
     c = _clone_after_push(m, tmp_path)
     clone = c.cwd
+    # a fresh clone has no registry of its own: status says so, rather than "access open"
+    assert c.json("status")["registry"]["exists"] is False
+    said = c("status").stdout
+    assert "Registry: none here yet" in said and "access open" not in said
     c("checkout")
     assert (clone / "net.bin").read_bytes() == b"one"
 
@@ -135,7 +139,7 @@ def test_checkout_by_ref_in_a_clone_that_shares_the_registry(work, home, tmp_pat
     assert out["written"] and (clone / "served.bin").read_bytes() == b"one"
     doc = c.json("status")
     backend = registry_url.split(":", 1)[0]
-    assert doc["registry"] == {"backend": backend, "url": registry_url}  # pg_url holds no password
+    assert doc["registry"] == {"backend": backend, "url": registry_url, "exists": True}  # pg_url holds no password
     assert doc["access"] == ("locked" if backend == "postgresql" else "open")  # a server is never open
     assert doc["unpushed"] == [] and [p["state"] for p in doc["pointers"]] == ["missing"]
     # a version added in the clone is seen by the first work tree at once

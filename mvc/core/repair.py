@@ -18,6 +18,9 @@ were not the version's any more.
 - A pack whose index holds bytes that are no index: its chunks cannot be found, so the versions
   that need them miss them, and a pull brings them in new packs; once no version misses a
   chunk, the index and its pack are removed, as a pack file without its index is.
+- A pack file longer than its index says (bytes after its last chunk, which mvc never writes):
+  cut to the index's end in place. The chunks' bytes do not move, so a reader at any instant
+  reads the same chunks.
 - Symlinks under ``objects/`` are named and left alone, links and targets (SPEC §10).
 
 Each fix decides again under the repository lock: a version added meanwhile may need what a
@@ -244,3 +247,46 @@ def changed(path: Path) -> float:
     """When a file was last written or renamed (its ctime: an add renames its pack in)."""
     st = os.lstat(path)
     return max(st.st_mtime, st.st_ctime)
+
+
+def long_packs(store: "ObjectStore") -> list[tuple[str, int, int]]:
+    """Packs whose file holds bytes after the last chunk its index names: (name, where the
+    index's chunks end, the file's size). A pack is its chunks and nothing else."""
+    import stat
+
+    found = []
+    for name, entries in sorted(store.packs.all().items()):
+        try:
+            st = os.lstat(store.packs.pack_path(name))
+        except OSError:  # missing or unreadable: named by the object checks
+            continue
+        end = max(e.offset + e.size for e in entries) if entries else 0
+        if stat.S_ISREG(st.st_mode) and st.st_size > end:
+            found.append((name, end, st.st_size))
+    return found
+
+
+def trim_pack(store: "ObjectStore", name: str, end: int) -> Fix:
+    """Cut a pack file to ``end``, re-decided under the lock (an add may have written the pack
+    again meanwhile); its mode (read-only) is given back."""
+    def fix() -> None:
+        if not any(n == name and e == end for n, e, _ in long_packs(store)):
+            return
+        fd = os.open(store.packs.pack_path(name), os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            mode = os.fstat(fd).st_mode & 0o7777
+            os.fchmod(fd, mode | 0o200)
+            try:
+                out = os.open(store.packs.pack_path(name), os.O_WRONLY | os.O_NOFOLLOW)
+                try:
+                    same = os.path.samestat(os.fstat(out), os.fstat(fd))  # not one renamed in since
+                    if same:
+                        os.ftruncate(out, end)
+                        os.fsync(out)
+                finally:
+                    os.close(out)
+            finally:
+                os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+    return fix

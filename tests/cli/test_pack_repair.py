@@ -373,3 +373,32 @@ def test_a_folder_at_a_recipes_name_is_named_by_pull_which_leaves_nothing_behind
     recipe.rmdir()
     repo("pull", "m@0.1.0")
     _same(repo, "m@0.1.0", "a.safetensors")
+
+
+def test_a_pack_longer_than_its_index_is_named_and_cut_back_by_repair(setup):
+    """Bytes appended to a pack file (a tool, a bad copy) change no chunk, but a pack is its
+    chunks and nothing else: fsck names the pack and how much is extra, and --repair cuts it
+    back in place, read-only as before, every version reading the same."""
+    repo = setup.repo
+    name = pack_of(repo, setup.a)
+    path = _pack_dir(repo.mvc_dir) / f"{name}.pack"
+    size, mode = path.stat().st_size, path.stat().st_mode
+    os.chmod(path, 0o644)
+    with open(path, "ab") as f:
+        f.write(b"junk" * 1000)
+    os.chmod(path, mode)
+
+    assert repo.json("verify")["ok"]  # every chunk is sound
+    proc = repo("fsck", "--json", check=False)
+    assert proc.returncode == 3
+    doc = json.loads(proc.stdout)
+    assert [(p["kind"], p["repaired"]) for p in doc["problems"]] == [("pack-too-long", False)]
+    assert f"pack {name} is 4000 byte(s) longer than its index" in doc["problems"][0]["message"]
+    assert path.stat().st_size == size + 4000  # a check changes nothing
+
+    doc = repo.json("fsck", "--repair")
+    assert doc["ok"] and [(p["kind"], p["repaired"]) for p in doc["problems"]] == [("pack-too-long", True)]
+    assert path.stat().st_size == size and path.stat().st_mode == mode
+    assert repo.json("fsck")["problems"] == []
+    _same(repo, "m@0.1.0", "a.safetensors")
+    _same(repo, "m@0.1.1", "b.safetensors")

@@ -16,7 +16,7 @@ from mvc.core.errors import IntegrityError, UserError
 from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key, open_regular
 from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, index_names, pack_key, read_index_file
 from mvc.core.pipes import drop_cached, kernel_copy, sync_files
-from mvc.core.remote_store import Remote, cannot_use, checked, corrupt_here, missing_here, missing_there
+from mvc.core.remote_store import Remote, cannot_use, checked, corrupt_here, missing_here, missing_there, streams_as
 
 if TYPE_CHECKING:
     from mvc.core.statcache import StatCache
@@ -250,6 +250,18 @@ class DirectoryRemote(Remote):
         finally:
             os.close(fd)
         return size
+
+    def reads_as(self, digest: str) -> bool:
+        try:
+            _, fd = self._open(digest)
+        except IntegrityError:  # gone, or not a regular file: not the object
+            return False
+        try:
+            return streams_as(lambda n: os.read(fd, n), digest)
+        except OSError as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+        finally:
+            os.close(fd)
 
     def _open(self, digest: str) -> tuple[str, int]:
         """The path of the object here and a read-only descriptor of it."""

@@ -290,6 +290,18 @@ class Remote:
             raise cannot_use(self.name, self.location, exc) from None
         return checked(self, data, digest)
 
+    def reads_as(self, digest: str) -> bool:
+        """Whether the remote's whole copy of ``digest`` reads back as its digest, read in
+        pieces (``push --verify-remote`` of a file stored whole, however large); False when
+        it is gone."""
+        try:
+            with self.fs.open(self._key(digest), "rb", block_size=CHUNK) as src:
+                return streams_as(src.read, digest)
+        except FileNotFoundError:
+            return False
+        except self.errors as exc:
+            raise cannot_use(self.name, self.location, exc) from None
+
     def uploads(self) -> list[tuple[str, float | None]]:
         """What interrupted pushes left (``tmp/upload-*``; on S3, incomplete multipart
         uploads), with the time each began where known."""
@@ -359,6 +371,16 @@ def timestamp(info: dict, *names: str) -> float | None:
     if hasattr(when, "timestamp"):
         when = when.timestamp()
     return float(when) if isinstance(when, (int, float)) else None
+
+
+def streams_as(read, digest: str) -> bool:
+    """Whether what ``read(n)`` gives, up to its end, hashes to ``digest`` (SHA-256)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    while block := read(CHUNK):
+        h.update(block)
+    return "sha256:" + h.hexdigest() == digest
 
 
 def checked(remote: Remote, data: "bytes | memoryview", digest: str) -> "bytes | memoryview":

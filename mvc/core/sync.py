@@ -172,10 +172,13 @@ class _Mover:
 
     def _corrupt_there(self, digest: str) -> bool:
         """Push --verify-remote: True when the remote's whole copy of ``digest`` does not read
-        back as its digest (one larger than SMALL, from an mvc before chunking, is not read)."""
+        back as its digest (one larger than SMALL, which an mvc before chunking kept whole, is
+        read in pieces rather than held)."""
         size = self.remote.size_of(digest)
-        if size is None or size > SMALL:
+        if size is None:
             return False
+        if size > SMALL:
+            return not self.remote.reads_as(digest)
         try:
             self.remote.fetch_bytes(digest)
         except IntegrityError:

@@ -229,3 +229,50 @@ def test_on_s3_push_replaces_a_damaged_recipe_and_verify_remote_a_damaged_pack(s
     assert repo.json("push", "--verify-remote")["transferred"] == 1
     clone.json("pull", "m@0.1.0")
     assert clone.json("verify")["ok"] is True
+
+
+# -- a large file stored whole by an mvc before chunking ---------------------------------------
+
+@pytest.mark.parametrize("kind", ["directory", "s3"])
+def test_verify_remote_reads_back_a_large_file_kept_whole_and_sends_it_again(request, repo, tmp_path, kind):
+    """A store and a remote written before chunking keep a 9 MiB file whole; push
+    --verify-remote reads the remote's copy back in pieces (it once skipped files over 8 MiB)
+    and replaces a damaged one."""
+    from packs_support import store_at
+
+    from mvc.core.objects import object_key
+
+    data = os.urandom(9 << 20)
+    (repo.cwd / "big.bin").write_bytes(data)
+    digest = repo.json("add", "big.bin", "--name", "big")["digest"]
+    store = store_at(repo.mvc_dir)
+    shutil.copy(repo.cwd / "big.bin", store.path(digest))  # as an older mvc left it: whole
+    store.recipe_path(digest).unlink()
+    shutil.rmtree(pack_dir(repo.mvc_dir))
+    assert not store.is_chunked(digest)
+    if kind == "s3":
+        s3 = request.getfixturevalue("s3_server")
+        bucket = s3.bucket()
+        repo.env.update(s3.env())
+        repo("remote", "add", "origin", f"s3://{bucket}/models", "--endpoint-url", s3.url, "--region", "us-east-1")
+    else:
+        repo("remote", "add", "origin", str(tmp_path / "remote"))
+    assert repo.json("push")["transferred"] == 1
+    assert repo.json("push", "--verify-remote")["transferred"] == 0  # sound: read back, not sent
+
+    damaged = bytearray(data)
+    damaged[5 << 20] ^= 0xFF
+    if kind == "s3":
+        key = next(k for k in s3.keys(bucket) if k.endswith(object_key(digest)))
+        s3.client().put_object(Bucket=bucket, Key=key, Body=bytes(damaged))
+    else:
+        there = tmp_path / "remote" / "objects" / object_key(digest)
+        there.chmod(0o644)
+        there.write_bytes(damaged)
+    assert repo.json("push")["transferred"] == 0  # a plain push trusts what is there
+    assert repo.json("push", "--verify-remote")["transferred"] == 1
+    if kind == "s3":
+        body = s3.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    else:
+        body = there.read_bytes()
+    assert hashlib.sha256(body).hexdigest() == digest.split(":")[1]

@@ -56,6 +56,10 @@ def move(
         say(f"Moved the registry to {m.target}: {copied['versions']} version(s) of {copied['models']} model(s), "
             f"{copied['tags']} tag(s), {copied['history']} channel move(s), {copied['grants']} grant(s), "
             f"{copied['events']} audit event(s)")
+        if m.roles_created:
+            say(f"Created PostgreSQL role(s) for the grantees that had none: {', '.join(m.roles_created)}; "
+                "roles are server-wide and made without LOGIN (a DBA gives each a login: ALTER ROLE name LOGIN "
+                "PASSWORD '...')")
         say(f"registry.url now names it; {m.source} was left as it was (delete it when you no longer need it)")
 
     emit(moved, json_out, render)

@@ -42,6 +42,7 @@ class Moved(NamedTuple):
     copied: dict[str, int]  # rows copied, by table
     audit_head: str  # the head of the audit chain that was copied (the old registry's)
     head: str  # the head after the move's own event
+    roles_created: list[str]  # server roles made for grantees (cluster-wide, without LOGIN)
 
 
 def move(session: "Session", url: str, message: str | None = None) -> Moved:
@@ -59,7 +60,7 @@ def move(session: "Session", url: str, message: str | None = None) -> Moved:
             details["message"] = message
         target = _open_empty(session, url)
         try:
-            target.import_all(dump, (work.user, ACTION, url, details, session.now()))
+            made = target.import_all(dump, (work.user, ACTION, url, details, session.now()))
             crash_point("registry-move:copied")
             copy = target.export_all()
         finally:
@@ -69,7 +70,7 @@ def move(session: "Session", url: str, message: str | None = None) -> Moved:
         source_url = source.url
     session.close()  # the next read opens the registry config.toml names now
     _rewrite_lineage_file(session)
-    return Moved(source_url, url, dump.counts(), head or "", copy.events[-1].hash)
+    return Moved(source_url, url, dump.counts(), head or "", copy.events[-1].hash, sorted(made))
 
 
 def _check_url(session: "Session", url: str) -> None:

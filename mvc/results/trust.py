@@ -153,3 +153,4 @@ class RegistryMove(Result):
     copied: dict[str, int]  # rows by table: models, versions, lineage, tags, channels, history, grants, events
     audit_head: str  # the audit chain's head that was copied (still in the chain: audit --verify --head)
     head: str  # the head after the move's own event
+    roles_created: list[str]  # PostgreSQL roles made for grantees: cluster-wide, NOLOGIN

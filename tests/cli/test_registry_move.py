@@ -138,10 +138,17 @@ def test_a_crash_before_the_switch_leaves_the_old_registry_in_use(repo, work, tm
 
 
 def test_move_from_sqlite_to_postgresql(repo, work, pg_url):
+    import uuid
+
     _fill(repo, work)
+    newcomer = f"carol-{uuid.uuid4().hex[:8]}@example.com"  # no role on the server yet (roles are cluster-wide)
+    repo("access", "grant", newcomer, "reader")
     before, events, head = _views(repo), repo.json("audit"), repo.json("audit", "--head")["hash"]
     moved = repo.json("registry", "move", pg_url)
     assert moved["target"] == pg_url and moved["audit_head"] == head
+    # the server roles the move had to make are said, not made silently
+    assert newcomer in moved["roles_created"]
+    assert set(moved["roles_created"]) <= {g["user"] for g in before["access"]}
     assert f'url = "{pg_url}"' in (repo.mvc_dir / "config.toml").read_text()
     after = _views(repo)
     for view in ("ls", "ls m", "ls e", "log", "staging", "lineage m", "lineage e", "tags", "show", "canary"):

@@ -405,12 +405,13 @@ class Registry(ABC):
         by ``open_registry(create=True)`` that nothing has used)."""
         return not self.model_names() and not self.events(1)
 
-    def import_all(self, dump: RegistryDump, note: tuple[str, str, str, dict[str, Any], str]) -> None:
+    def import_all(self, dump: RegistryDump, note: tuple[str, str, str, dict[str, Any], str]) -> list[str]:
         """Fill this registry, which must be empty (ConflictError otherwise), with ``dump``
         in one transaction of its own: every row, and the audit events exactly as they are
         (seq, ts, user, action, target, details, prev, hash: the chain and its head stay the
         same, also where the server inserts events itself), then the event ``note`` (user,
-        action, target, details, ts: the move) chained after them."""
+        action, target, details, ts: the move) chained after them. Returns the server roles
+        it had to create for grantees (a database server's users live outside the registry)."""
         raise MvcError(f"a registry cannot be moved into {self.url} by this version of mvc")
 
     def check_storage(self) -> list[str]:

@@ -49,13 +49,16 @@ def make_first_admin(conn: Connection) -> None:
         conn.execute(sql.SQL("GRANT mvc_admin TO {} WITH ADMIN OPTION").format(sql.Identifier(user)))
 
 
-def ensure_role(conn: Connection, name: str) -> None:
+def ensure_role(conn: Connection, name: str) -> bool:
     """A role named ``name`` for a grant that moves in from SQLite, where users are names: made
-    without LOGIN when the server has none (a DBA gives it a login: ALTER ROLE … LOGIN)."""
+    without LOGIN when the server has none (a DBA gives it a login: ALTER ROLE … LOGIN); True
+    when it was made."""
     from psycopg import sql
 
-    if conn.one("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)) is None:
-        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+    if conn.one("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)) is not None:
+        return False
+    conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+    return True
 
 
 class ServerRoles:

@@ -52,8 +52,9 @@ class PostgresTransfer:
                            ' ORDER BY m.name COLLATE "C", t.label COLLATE "C"'),
                        pairs=pairs, grants=[g for g in self.grants() if g.user in noted])
 
-    def import_all(self, dump: RegistryDump, note: tuple[str, str, str, dict[str, Any], str]) -> None:
+    def import_all(self, dump: RegistryDump, note: tuple[str, str, str, dict[str, Any], str]) -> list[str]:
         conn = self.conn
+        made = []
         with self.transaction():
             require_empty(self)
             models = {}
@@ -84,10 +85,12 @@ class PostgresTransfer:
             for move in dump.history:
                 self.add_channel_move(move)
             for g in dump.grants:
-                ensure_role(conn, g.user)
+                if ensure_role(conn, g.user):
+                    made.append(g.user)
                 self.set_grant(g.user, g.role, g.granted_by, g.granted_at)
             with conn.raw.cursor().copy('COPY mvc.events (seq, ts, "user", action, target, details, prev, hash)'
                                         " FROM STDIN") as copy:
                 for e in dump.events:
                     copy.write_row((e.seq, e.ts, e.user, e.action, e.target, _text(e.details), e.prev, e.hash))
             self.append_event(*note)
+        return made

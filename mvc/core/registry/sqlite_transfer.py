@@ -43,7 +43,7 @@ class SqliteTransfer:
                            " ORDER BY m.name, t.label"),
                        pairs=pairs, grants=self.grants())
 
-    def import_all(self, dump: RegistryDump, note: tuple[str, str, str, dict[str, Any], str]) -> None:
+    def import_all(self, dump: RegistryDump, note: tuple[str, str, str, dict[str, Any], str]) -> list[str]:
         conn = self._conn
         with self.transaction():
             require_empty(self)
@@ -79,3 +79,4 @@ class SqliteTransfer:
                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              (e.seq, e.ts, e.user, e.action, e.target, _text(e.details), e.prev, e.hash))
             self.append_event(*note)
+        return []  # a SQLite registry's users are names: nothing to make

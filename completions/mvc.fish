@@ -216,7 +216,7 @@ complete -c mvc -n '__mvc_at \'mvc diff\'' -l help -s h -d 'Show this message an
 complete -c mvc -n '__mvc_at \'mvc diff\' 0' -f -a '(__mvc_refs)'
 complete -c mvc -n '__mvc_at \'mvc diff\' 1' -f -a '(__mvc_refs)'
 complete -c mvc -n '__mvc_at \'mvc diff\' +2' -f -a '(__mvc_refs)'
-complete -c mvc -n '__mvc_at \'mvc plot\'' -l metric -x -d 'A metric to plot; repeat for more (default: every metric).'
+complete -c mvc -n '__mvc_at \'mvc plot\'' -l metric -x -d 'A metric to plot (NAME or metric.NAME, as in ls); repeat for more (default: every metric).'
 complete -c mvc -n '__mvc_at \'mvc plot\'' -l output -s o -r -F -d 'Write the chart to FILE instead: .svg or .png, by its suffix.'
 complete -c mvc -n '__mvc_at \'mvc plot\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc plot\'' -l help -s h -d 'Show this message and exit.'

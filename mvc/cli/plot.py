@@ -43,7 +43,8 @@ _SIZE = (100, 14)  # columns, and rows per metric, when the terminal does not sa
 def plot(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The model whose versions to plot.")],
     metric: Annotated[Optional[list[str]], typer.Option(
-        "--metric", metavar="M", help="A metric to plot; repeat for more (default: every metric).")] = None,
+        "--metric", metavar="M",
+        help="A metric to plot (NAME or metric.NAME, as in ls); repeat for more (default: every metric).")] = None,
     output: Annotated[Optional[str], typer.Option(
         "--output", "-o", metavar="FILE", click_type=_File(),
         help="Write the chart to FILE instead: .svg or .png, by its suffix.")] = None,

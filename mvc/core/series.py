@@ -22,7 +22,11 @@ def series(registry, model: str, metrics: list[str] | None, channel_names: list[
     its canary (SPEC §1: it serves too), or None."""
     rows = registry.find_versions(model, [], Sort("version", None, False))
     known = sorted({k for r in rows for k, v in r.metrics.items() if _number(v)})
-    names = list(dict.fromkeys(metrics)) if metrics else known
+    # metric.NAME is NAME, as in 'mvc ls --where/--sort' (where it names a metric called tag,
+    # state, version or created), unless a metric is called metric.NAME itself
+    names = list(dict.fromkeys(
+        n[len("metric."):] if n.startswith("metric.") and n not in known else n for n in metrics
+    )) if metrics else known
     missing = [n for n in names if n not in known]
     if missing:
         have = f"its metrics: {', '.join(known)}" if known else "it has no metrics (mvc add --metric K=V)"

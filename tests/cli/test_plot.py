@@ -105,6 +105,8 @@ def test_what_cannot_be_plotted_is_exit_1(plotted):
     assert not (plotted.cwd / "chart.jpg").exists()
     proc = plotted.fail("plot", "m", "--metric", "acc")
     assert "model 'm' has no metric 'acc'; its metrics: accuracy, loss" in proc.stderr
+    # metric.NAME names NAME, as in ls --where/--sort
+    assert plotted.json("plot", "m", "--metric", "metric.loss") == plotted.json("plot", "m", "--metric", "loss")
     assert "unknown model 'n'" in plotted.fail("plot", "n").stderr
     plotted.add("bare", b"x")
     assert "no metrics to plot" in plotted.fail("plot", "bare").stderr

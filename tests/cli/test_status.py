@@ -216,3 +216,33 @@ def test_status_knows_a_chunked_version_pushed_in_packs(work, home, tmp_path):
     m("push", "big")
     doc = m.json("status")
     assert doc["remote"]["error"] is None and doc["unpushed"] == []
+
+
+def test_a_registry_server_that_is_down_leaves_pointer_files_read_as_they_are(work, home, tmp_path):
+    """A clone whose registry.url names a PostgreSQL server that is down (nothing listens on
+    its port): status and a checkout of the pointer files still read the pointer files, as
+    before a registry existed, instead of failing on the registry they do not need."""
+    import socket
+
+    m = git_project(work, home)
+    env = mvc_env(home)
+    m("remote", "add", "origin", str(tmp_path / "store"))
+    git(work, "commit", "-q", "-am", "remote", env=env)
+    c = _clone_after_push(m, tmp_path)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = c.mvc_dir / "config.toml"
+    config.write_text(config.read_text() + f'\n[registry]\nurl = "postgresql://ana@127.0.0.1:{port}/models"\n')
+
+    c("pull")  # by the pointer files: no registry needed
+    c("checkout")
+    assert (c.cwd / "net.bin").read_bytes() == b"one"
+    doc = c.json("status")
+    assert [(p["path"], p["state"]) for p in doc["pointers"]] == [("net.bin.mvc", "ok")]
+    assert doc["registry"]["backend"] == "postgresql"
+    write(c.cwd / "net.bin", b"changed")
+    assert [p["state"] for p in c.json("status")["pointers"]] == ["modified"]
+    # a command that needs the registry says the server cannot be reached and what to do
+    proc = c.fail("ls")
+    assert "cannot reach the registry" in proc.stderr and "mvc config unset registry.url" in proc.stderr

@@ -46,8 +46,8 @@ def push(
     each is verified and never visible on the remote before it is whole. On a terminal a
     progress bar shows the bytes to send. A damaged recipe or pack index on the remote, or a
     pack there of the wrong size, is sent again; with --verify-remote, every chunk and object
-    the versions need (a file kept whole too) is also read back from the remote (as much as a pull reads) and
-    sent again when its bytes are damaged there.
+    the versions need (a file kept whole too) is also read back from the remote (as much as a
+    pull reads) and sent again when its bytes are damaged there.
 
     EXAMPLES
 

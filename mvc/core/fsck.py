@@ -323,16 +323,27 @@ def run(session: "Session", *, repair: bool, progress: Progress = None) -> Findi
         with session.change("maintainer", "fsck", where) as work:
             for issue in fixable:
                 if issue.under_lock:
-                    issue.fix()
-            found.issues.extend(_left(session.store, fixable))
-            work.event("fsck", where, {"repaired": sorted({i.kind for i in fixable}), "count": len(fixable)})
+                    _apply(issue)
+            done = [i for i in fixable if i.fix is not None]
+            found.issues.extend(_left(session.store, done))
+            work.event("fsck", where, {"repaired": sorted({i.kind for i in done}), "count": len(done)})
         for issue in fixable:
             if not issue.under_lock:
-                issue.fix()
+                _apply(issue)
         if any(i.kind == "deploy" for i in fixable):  # a folder brought in step rebuilds its slots too
             still = {i.message for i in deploy_issues(session)}
             found.issues = [i for i in found.issues if i.kind != "deploy" or i.fix or i.message in still]
     return found
+
+
+def _apply(issue: Issue) -> None:
+    """Run an issue's fix; one the system refuses (EPERM, EROFS, an immutable file) leaves the
+    problem in the report, unrepaired and named with why, and the other fixes go on."""
+    try:
+        issue.fix()
+    except OSError as exc:
+        issue.message += f" (not repaired: {exc.strerror or exc})"
+        issue.fix = None
 
 
 def _left(store: ObjectStore, fixed: list[Issue]) -> list[Issue]:

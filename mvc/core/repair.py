@@ -254,6 +254,12 @@ def long_packs(store: "ObjectStore") -> list[tuple[str, int, int]]:
     index's chunks end, the file's size). A pack is its chunks and nothing else."""
     import stat
 
+    from mvc.core import owned
+
+    try:  # objects/ or objects/pack a symlink: named as planted elsewhere, never written through
+        owned.real_folder(store.root / "pack", store.root.parent)
+    except IntegrityError:
+        return []
     found = []
     for name, entries in sorted(store.packs.all().items()):
         try:
@@ -269,15 +275,20 @@ def long_packs(store: "ObjectStore") -> list[tuple[str, int, int]]:
 def trim_pack(store: "ObjectStore", name: str, end: int) -> Fix:
     """Cut a pack file to ``end``, re-decided under the lock (an add may have written the pack
     again meanwhile); its mode (read-only) is given back."""
+    import stat
+
     def fix() -> None:
         if not any(n == name and e == end for n, e, _ in long_packs(store)):
             return
-        fd = os.open(store.packs.pack_path(name), os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(store.packs.pack_path(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         try:
-            mode = os.fstat(fd).st_mode & 0o7777
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # swapped for something else since: not ours to cut
+                return
+            mode = st.st_mode & 0o7777
             os.fchmod(fd, mode | 0o200)
             try:
-                out = os.open(store.packs.pack_path(name), os.O_WRONLY | os.O_NOFOLLOW)
+                out = os.open(store.packs.pack_path(name), os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
                 try:
                     same = os.path.samestat(os.fstat(out), os.fstat(fd))  # not one renamed in since
                     if same:

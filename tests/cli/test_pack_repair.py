@@ -402,3 +402,59 @@ def test_a_pack_longer_than_its_index_is_named_and_cut_back_by_repair(setup):
     assert repo.json("fsck")["problems"] == []
     _same(repo, "m@0.1.0", "a.safetensors")
     _same(repo, "m@0.1.1", "b.safetensors")
+
+
+def _lengthen(path: Path, extra: bytes = b"junk") -> int:
+    """Append ``extra`` to a read-only pack file; its size before."""
+    size, mode = path.stat().st_size, path.stat().st_mode
+    os.chmod(path, 0o644)
+    with open(path, "ab") as f:
+        f.write(extra)
+    os.chmod(path, mode)
+    return size
+
+
+def test_a_long_pack_behind_a_planted_pack_folder_is_not_cut_through_the_link(setup, tmp_path):
+    """objects/pack a symlink to a folder outside the repository (SPEC §10): fsck names the
+    link, and --repair writes nothing through it, however long a pack there is."""
+    repo = setup.repo
+    outside = tmp_path / "elsewhere"
+    shutil.move(str(_pack_dir(repo.mvc_dir)), outside)
+    _pack_dir(repo.mvc_dir).symlink_to(outside)
+    pack = next(outside.glob("*.pack"))
+    size = _lengthen(pack)
+    proc = repo("fsck", "--repair", "--json", check=False)
+    assert proc.returncode == 3
+    problems = json.loads(proc.stdout)["problems"]
+    assert "pack-too-long" not in [p["kind"] for p in problems]
+    assert any("is a symlink" in p["message"] and not p["repaired"] for p in problems), problems
+    assert pack.stat().st_size == size + 4  # untouched
+
+
+def test_a_pack_that_cannot_be_cut_back_is_left_named_and_the_other_fixes_go_on(setup):
+    """The system refuses the cut (an immutable file: EPERM, as on a pack another user owns or
+    a read-only file system): fsck --repair reports that problem unrepaired with why (exit 3),
+    and the other fixes are made and recorded in the audit log."""
+    if shutil.which("chattr") is None or os.geteuid() != 0:
+        pytest.skip("needs chattr and root to make a pack file immutable")
+    repo = setup.repo
+    pack = _pack_dir(repo.mvc_dir) / f"{pack_of(repo, setup.a)}.pack"
+    size = _lengthen(pack)
+    stray = repo.mvc_dir / "objects" / "zz"
+    stray.mkdir()
+    (stray / "f").write_bytes(b"x")
+    events = len(repo.json("audit"))
+    subprocess.run(["chattr", "+i", str(pack)], check=True)
+    try:
+        proc = repo("fsck", "--repair", "--json", check=False)
+    finally:
+        subprocess.run(["chattr", "-i", str(pack)], check=True)
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)
+    left = {p["kind"]: p for p in doc["problems"]}
+    assert left["pack-too-long"]["repaired"] is False
+    assert "not repaired: Operation not permitted" in left["pack-too-long"]["message"]
+    assert left["object-stray"]["repaired"] is True and not stray.exists()
+    assert pack.stat().st_size == size + 4
+    fsck_events = [e for e in repo.json("audit")[:len(repo.json("audit")) - events] if e["action"] == "fsck"]
+    assert fsck_events and fsck_events[0]["details"]["repaired"] == ["object-stray"]

@@ -40,15 +40,22 @@ def metric_value(key: str, value: Any) -> float | int:
     if isinstance(value, str):
         if not NUMBER.fullmatch(value):
             raise UserError(f"metric {key!r} must be a number in ASCII digits, not {value[:40]!r} (e.g. {key}=0.91)")
-        number: float | int = int(value) if re.fullmatch(r"[+-]?\d+", value) else float(value)
+        whole = re.fullmatch(r"[+-]?\d+", value) is not None
+        if whole and len(value.lstrip("+-").lstrip("0")) > len(str(_LARGEST)):  # before int(): Python
+            raise _too_large(key, len(value.lstrip("+-").lstrip("0")))  # refuses 4,300 digits
+        number: float | int = int(value) if whole else float(value)
     else:
         number = value
     if isinstance(number, float) and not math.isfinite(number):
         raise UserError(f"metric {key!r} must be a finite number, not {value!r}")
     if isinstance(number, int) and abs(number) > _LARGEST:
-        raise UserError(f"metric {key!r} is too large ({len(str(abs(number)))} digits); "
-                        "a metric must fit a float (at most about 1.8e308)")
+        raise _too_large(key, int(abs(number).bit_length() * math.log10(2)) + 1)  # str() of 10**5000 fails
     return number
+
+
+def _too_large(key: str, digits: int) -> UserError:
+    return UserError(f"metric {key!r} is too large (about {digits} digits); "
+                     "a metric must fit a float (at most about 1.8e308)")
 
 
 def parse_metric(text: str) -> tuple[str, float | int]:
@@ -71,10 +78,18 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > 4300:  # Python's int() refuses them with a message about its own limit
+        raise NotStrictJson(f"an integer of {digits} digits is beyond the range of a float")
+    return int(text)
+
+
 def strict_json(text: str) -> Any:
     """``json.loads`` that refuses NaN, Infinity and numbers that overflow a float, so that
     what mvc stores always prints as JSON that every parser reads (SPEC §10)."""
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
+                      parse_int=_bounded_int)
 
 
 def param_value(text: str) -> Any:

@@ -173,10 +173,10 @@ def check_sort_metric(registry, model: str, name: str) -> None:
 def check_filter_names(registry, model: str, filters: list[Filter]) -> None:
     """For a ``--where`` that matched nothing: a metric or parameter that no version of
     ``model`` has is exit 1 naming those it has (a misspelt name, not an empty answer)."""
-    named = [f for f in filters if f.field in ("metric", "param")]
+    named = [f for f in filters if f.field in ("metric", "param") and not _some_version_has(registry, model, f)]
     if not named:
         return
-    rows = registry.versions(model)
+    rows = registry.versions(model)  # read whole only now: to word the error (or a list-valued param)
     for f in named:
         if not any(f.name in (r.metrics if f.field == "metric" else r.params) for r in rows):
             key = f.name if f.field == "metric" else f"param.{f.name}"
@@ -184,11 +184,32 @@ def check_filter_names(registry, model: str, filters: list[Filter]) -> None:
                      f"to compare in --where '{key} {f.op} ...'")
 
 
+# One-row queries that together match every version holding a number, a string, true, false or
+# null under a name (a version that lacks it never matches): a handful of indexed lookups
+# instead of reading 100,000 versions when the name is there.
+_PROBES = {"metric": ((">=", 0.0), ("<", 0.0)),
+           "param": ((">=", 0.0), ("<", 0.0), ("!=", "\ufffe"), ("=", "\ufffe"), ("=", True), ("=", False), ("=", None))}
+
+
+def _some_version_has(registry, model: str, f: Filter) -> bool:
+    first = Sort("version", None, True)
+    return any(registry.find_versions(model, [Filter(f.field, f.name, op, value)], first, 1)
+               for op, value in _PROBES[f.field])
+
+
 def _no_such(rows, model: str, kind: str, name: str, use: str) -> None:
+    import difflib
+
     known = sorted({k for r in rows for k in (r.metrics if kind == "metric" else r.params)})
+    hint = ""
+    if kind == "metric" and f"metric.{name}" in known:  # ls reads metric.NAME as NAME
+        hint = f" (a metric called metric.{name} is written metric.metric.{name})"
+    if len(known) > 12:  # one line, however many it has: the closest first
+        close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+        known = close + [k for k in known if k not in close][:12 - len(close)] + [f"and {len(known) - 12} more"]
     have = f"its {kind}s: {', '.join(known)}" if known else \
         f"it has no {kind}s (mvc add --{'metric' if kind == 'metric' else 'param'} K=V)"
-    raise NotFoundError(f"no version of model {model!r} has a {kind} {name!r} {use}; {have}")
+    raise NotFoundError(f"no version of model {model!r} has a {kind} {name!r} {use}; {have}{hint}")
 
 
 LIMIT_MAX = 2**63 - 1  # a LIMIT both SQLite and PostgreSQL (bigint) take

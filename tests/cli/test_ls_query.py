@@ -178,6 +178,10 @@ def test_big_numbers_timestamps_and_quotes_agree_on_both_registries(either):
 
     assert found("--where", "param.big = 9007199254740992") == ["0.1.1", "0.1.0"]  # 2**53 + 1 is 2**53 as a double
     assert found("--where", "param.big > 9007199254740992") == []
+    # an empty answer on names some version has (found by one-row probes on either backend,
+    # a string-valued one too), and exit 1 for a name none has
+    assert found("--where", "param.opt = rmsprop") == found("--where", "acc > 1e300") == []
+    assert "its parameters: big, huge, opt" in m.fail("ls", "b", "--where", "param.optim = adam").stderr
     assert found("--where", "acc = 9007199254740992") == ["0.1.1"]
     assert found("--where", "param.huge = 99999999999999999999") == ["0.1.1"]
     assert found("--where", "param.huge > 99999999999999999999") == ["0.1.0"]  # 1e400: infinity
@@ -197,3 +201,12 @@ def test_big_numbers_timestamps_and_quotes_agree_on_both_registries(either):
     proc = m.fail("ls", "b", "--sort", "acuracy")
     assert "no version of model 'b' has a metric 'acuracy'" in proc.stderr and "its metrics: acc" in proc.stderr
     assert found("--sort", "acc", "--where", "param.big = 1") == ["0.1.2"]  # a metric some versions lack is fine
+
+
+def test_the_missing_name_error_stays_one_line_and_says_how_to_write_metric_dot_names(repo):
+    repo.add("k", b"1", "--metric", "metric.y=0.5", *[f"--metric=m{i}=1" for i in range(40)])
+    proc = repo.fail("ls", "k", "--where", "metric.y > 0")
+    assert "(a metric called metric.y is written metric.metric.y)" in proc.stderr
+    assert [v["version"] for v in repo.json("ls", "k", "--where", "metric.metric.y > 0")] == ["0.1.0"]
+    err = repo.fail("ls", "k", "--where", "m3x > 1").stderr
+    assert len(err.splitlines()) == 1 and "its metrics: m3, " in err and "and 29 more" in err

@@ -108,7 +108,8 @@ class SyncOps:
             tuple(PointerStatus(shown(os.path.relpath(p.pointer)), p.model, p.version, p.state,
                                 shown(os.path.relpath(p.target)), p.detail) for p in found.pointers),
             tuple(found.unpushed),
-            {"backend": found.backend, "url": found.registry_url, "exists": found.exists},
+            {"backend": found.backend, "url": found.registry_url,
+             "state": "present" if found.exists else "none" if found.fresh else "missing"},
             None if found.remote is None else dict(zip(("name", "url", "error"), found.remote)),
             "locked" if found.locked else "open")
 

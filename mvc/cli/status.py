@@ -43,9 +43,13 @@ def _render(r) -> None:
         say(f"Not on remote {r.remote['name']} ({len(r.unpushed)}): {', '.join(r.unpushed)} (mvc push)")
     else:
         say(f"Every version is on remote {r.remote['name']} ({r.remote['url']})")
-    if not r.registry["exists"]:
+    if r.registry["state"] == "none":
         say(f"Registry: none here yet ({r.registry['url']}): the versions the pointer files name "
-            "are a teammate's; 'mvc add' makes one, or set registry.url to a shared one")
+            "are a teammate's; 'mvc init' makes one here, or set registry.url to a shared one")
+        return
+    if r.registry["state"] == "missing":
+        say(f"Registry: {r.registry['url']} is missing or not a SQLite file; restore it from a backup, or fix "
+            "registry.url ('mvc fsck' says more)")
         return
     how = "locked down (grants exist)" if r.access == "locked" else "open (no grants: everyone acts as admin)"
     say(f"Registry: {r.registry['backend']} {r.registry['url']}; access {how}")

@@ -41,6 +41,7 @@ class Status(NamedTuple):
     registry_url: str  # without credentials
     locked: bool  # an access policy is enforced (grants exist, or a database server decides)
     exists: bool  # a server, or a SQLite file here (a fresh clone of a project has none)
+    fresh: bool  # none made here yet (a fresh clone), not one lost: nothing at its path, no registry-id
 
 
 def pointer_files(paths: Iterable[Path], root: Path) -> list[Path]:
@@ -218,4 +219,7 @@ def status(session: "Session", paths: Iterable[Path] | None = None) -> Status:
     states = pointer_states(session, pointers)
     remote, refs_ = unpushed(session, states)
     backend, url, locked = registry_info(session)
-    return Status(states, refs_, remote, backend, url, locked, has_registry(session))
+    exists = has_registry(session)
+    path = None if exists or backend != "sqlite" else Path(url[len("sqlite:///"):])
+    fresh = path is not None and not os.path.lexists(path) and not os.path.lexists(session.layout.registry_id)
+    return Status(states, refs_, remote, backend, url, locked, exists, fresh)

@@ -23,7 +23,8 @@ class StatusResult(Result):
     pointers: tuple[PointerStatus, ...]
     unpushed: tuple[str, ...]  # refs of versions with an object the default remote lacks
     registry: dict[str, Any]  # {"backend": "sqlite"|"postgresql", "url": without credentials,
-    # "exists": False in a clone where no registry has been made yet}
+    # "state": "present", "none" (a fresh clone: none made here yet) or "missing" (made here
+    # once, or something that is no SQLite file at its path: restore it)}
     remote: dict[str, Any] | None  # {"name", "url", "error"} of the default remote (error: None, or
     # why it cannot be used, when unpushed is then unknown), or None
     access: str  # "open" (no grants: everyone acts as admin) or "locked" (a policy is enforced)

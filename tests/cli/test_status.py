@@ -30,7 +30,7 @@ def test_status_reports_each_pointer_unpushed_versions_and_the_repository(work, 
          "target": "models/a.bin", "reason": ""},
     ]
     assert doc["unpushed"] == [] and doc["remote"] is None  # no remote: nothing to compare with
-    assert doc["registry"] == {"backend": "sqlite", "url": f"sqlite:///{work / '.mvc' / 'registry.db'}", "exists": True}
+    assert doc["registry"] == {"backend": "sqlite", "url": f"sqlite:///{work / '.mvc' / 'registry.db'}", "state": "present"}
     assert doc["access"] == "open"
     human = m("status").stdout
     assert "No default remote" in human and "open" in human
@@ -93,9 +93,9 @@ def test_pull_with_no_ref_fetches_what_the_pointer_files_need_after_git_pull(wor
     c = _clone_after_push(m, tmp_path)
     clone = c.cwd
     # a fresh clone has no registry of its own: status says so, rather than "access open"
-    assert c.json("status")["registry"]["exists"] is False
+    assert c.json("status")["registry"]["state"] == "none"
     said = c("status").stdout
-    assert "Registry: none here yet" in said and "access open" not in said
+    assert "Registry: none here yet" in said and "'mvc init' makes one here" in said and "access open" not in said
     c("checkout")
     assert (clone / "net.bin").read_bytes() == b"one"
 
@@ -139,7 +139,7 @@ def test_checkout_by_ref_in_a_clone_that_shares_the_registry(work, home, tmp_pat
     assert out["written"] and (clone / "served.bin").read_bytes() == b"one"
     doc = c.json("status")
     backend = registry_url.split(":", 1)[0]
-    assert doc["registry"] == {"backend": backend, "url": registry_url, "exists": True}  # pg_url holds no password
+    assert doc["registry"] == {"backend": backend, "url": registry_url, "state": "present"}  # pg_url holds no password
     assert doc["access"] == ("locked" if backend == "postgresql" else "open")  # a server is never open
     assert doc["unpushed"] == [] and [p["state"] for p in doc["pointers"]] == ["missing"]
     # a version added in the clone is seen by the first work tree at once
@@ -246,3 +246,14 @@ def test_a_registry_server_that_is_down_leaves_pointer_files_read_as_they_are(wo
     # a command that needs the registry says the server cannot be reached and what to do
     proc = c.fail("ls")
     assert "cannot reach the registry" in proc.stderr and "mvc config unset registry.url" in proc.stderr
+
+
+def test_a_registry_lost_here_is_missing_not_none_yet(repo, work):
+    """A registry made here and then deleted (or something else at its path) is not a fresh
+    clone's: status says to restore it, never that mvc init or add would make one."""
+    repo.add("m", b"weights")
+    (work / ".mvc" / "registry.db").unlink()
+    doc = repo.json("status")
+    assert doc["registry"]["state"] == "missing" and doc["access"] == "open"
+    said = repo("status").stdout
+    assert "is missing or not a SQLite file; restore it from a backup" in said and "none here yet" not in said

@@ -48,9 +48,8 @@ def fsck(
 
     left = [p for p in report.problems if not p.repaired]
     message = f"{len(left)} problem(s) left: " + "; ".join(p.message for p in left[:3])
-    repairable = ("tmp-stray", "lineage", "object-stray", "deploy", "pack-too-long")
-    fixable = sorted({p.kind for p in left if p.kind in repairable})
-    others = sorted({p.kind for p in left} - set(fixable))
+    fixable = sorted({p.kind for p in left if p.fixable})
+    others = sorted({p.kind for p in left if not p.fixable} - set(fixable))
     if fixable and not repair:  # said of what repair fixes, never of an audit chain it cannot
         message += (f" ('mvc fsck --repair' fixes the {', '.join(fixable)} problem(s), not the "
                     f"{', '.join(others)} one(s))" if others else " (run 'mvc fsck --repair')")

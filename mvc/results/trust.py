@@ -84,6 +84,7 @@ class FsckProblem(Result):
     kind: str  # e.g. "object-missing", "object-corrupt", "tmp-stray", "lineage", "audit", "deploy"
     message: str
     repaired: bool
+    fixable: bool  # 'mvc fsck --repair' has a fix for it (one it tried and the system refused: False)
 
 
 @dataclass(frozen=True)

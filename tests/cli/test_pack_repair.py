@@ -392,7 +392,7 @@ def test_a_pack_longer_than_its_index_is_named_and_cut_back_by_repair(setup):
     proc = repo("fsck", "--json", check=False)
     assert proc.returncode == 3
     doc = json.loads(proc.stdout)
-    assert [(p["kind"], p["repaired"]) for p in doc["problems"]] == [("pack-too-long", False)]
+    assert [(p["kind"], p["repaired"], p["fixable"]) for p in doc["problems"]] == [("pack-too-long", False, True)]
     assert f"pack {name} is 4000 byte(s) longer than its index" in doc["problems"][0]["message"]
     assert path.stat().st_size == size + 4000  # a check changes nothing
 
@@ -452,9 +452,22 @@ def test_a_pack_that_cannot_be_cut_back_is_left_named_and_the_other_fixes_go_on(
     assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr
     doc = json.loads(proc.stdout)
     left = {p["kind"]: p for p in doc["problems"]}
-    assert left["pack-too-long"]["repaired"] is False
+    assert left["pack-too-long"]["repaired"] is False and left["pack-too-long"]["fixable"] is False
     assert "not repaired: Operation not permitted" in left["pack-too-long"]["message"]
     assert left["object-stray"]["repaired"] is True and not stray.exists()
     assert pack.stat().st_size == size + 4
     fsck_events = [e for e in repo.json("audit")[:len(repo.json("audit")) - events] if e["action"] == "fsck"]
     assert fsck_events and fsck_events[0]["details"]["repaired"] == ["object-stray"]
+
+
+def test_fsck_says_repair_fixes_a_corrupt_chunk_beside_a_long_pack(setup):
+    """The hint names what --repair fixes by whether each problem has a fix (it once listed
+    kinds, and called a corrupt chunk, which --repair sets aside, not fixable)."""
+    repo = setup.repo
+    name = pack_of(repo, setup.a)
+    path = _pack_dir(repo.mvc_dir) / f"{name}.pack"
+    entry = packs(repo)[name][1]
+    flip_byte(path, entry.offset + 3)
+    _lengthen(path)
+    err = _exit3(repo, "fsck").stderr
+    assert "(run 'mvc fsck --repair')" in err and "not the object-corrupt" not in err, err

@@ -188,8 +188,13 @@ def _unreadable_pack(store: ObjectStore, f, missing: bool) -> Issue:
 
 
 def _remove(path: Path) -> None:
+    """Remove a stray; one the system keeps (EPERM, EROFS) raises OSError, and the problem is
+    left named (``_apply``), never called repaired."""
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+        def gone_already(function, name, exc_info) -> None:
+            if not isinstance(exc_info[1], FileNotFoundError):  # a running command removed it first
+                raise exc_info[1]
+        shutil.rmtree(path, onerror=gone_already)
     else:
         try:
             path.unlink()

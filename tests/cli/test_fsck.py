@@ -165,3 +165,29 @@ def test_fsck_pack_without_index_is_a_stray_once_older_than_the_grace_period(rep
     assert sorted(p["kind"] for p in json.loads(proc.stdout)["problems"]) == ["object-stray", "object-stray"]
     assert repo.json("fsck", "--repair")["ok"]
     assert sorted(folder.iterdir()) == [] and repo.json("fsck")["problems"] == []
+
+
+def test_a_stray_folder_the_system_keeps_is_not_called_repaired(repo):
+    """A stray folder under objects/ that cannot be removed (immutable here; another user's,
+    or a read-only file system elsewhere): --repair leaves it named with why, exit 3, instead of
+    reporting it repaired while the next fsck finds it again."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("chattr") is None or os.geteuid() != 0:
+        pytest.skip("needs chattr and root to make a folder immutable")
+    repo.add("m", b"weights")
+    stray = repo.mvc_dir / "objects" / "zz"
+    stray.mkdir()
+    (stray / "f").write_bytes(b"x")
+    subprocess.run(["chattr", "+i", str(stray)], check=True)
+    try:
+        proc = repo("fsck", "--repair", "--json", check=False)
+    finally:
+        subprocess.run(["chattr", "-i", str(stray)], check=True)
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    problem = json.loads(proc.stdout)["problems"][0]
+    assert problem["kind"] == "object-stray" and problem["repaired"] is False
+    assert "not repaired: Operation not permitted" in problem["message"] and stray.exists()

@@ -51,7 +51,9 @@ def _render(r) -> None:
         say(f"Registry: {r.registry['url']} is missing or not a SQLite file; restore it from a backup, or fix "
             "registry.url ('mvc fsck' says more)")
         return
-    how = "locked down (grants exist)" if r.access == "locked" else "open (no grants: everyone acts as admin)"
+    how = ("open (no grants: everyone acts as admin)" if r.access != "locked"
+           else "locked down (the server's roles decide)" if r.registry["backend"] == "postgresql"
+           else "locked down (grants exist)")
     say(f"Registry: {r.registry['backend']} {r.registry['url']}; access {how}")
 
 

@@ -241,6 +241,7 @@ def test_a_registry_server_that_is_down_leaves_pointer_files_read_as_they_are(wo
     doc = c.json("status")
     assert [(p["path"], p["state"]) for p in doc["pointers"]] == [("net.bin.mvc", "ok")]
     assert doc["registry"]["backend"] == "postgresql"
+    assert "access locked down (the server's roles decide)" in c("status").stdout  # nothing read: no grants claimed
     write(c.cwd / "net.bin", b"changed")
     assert [p["state"] for p in c.json("status")["pointers"]] == ["modified"]
     # a command that needs the registry says the server cannot be reached and what to do

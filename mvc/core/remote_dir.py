@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from mvc.core.errors import IntegrityError, UserError
 from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key, open_regular
 from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, index_names, pack_key, read_index_file
-from mvc.core.pipes import drop_cached, kernel_copy, sync_files
-from mvc.core.remote_store import Remote, cannot_use, checked, corrupt_here, missing_here, missing_there, streams_as
+from mvc.core.pipes import copy_hashing, drop_cached, kernel_copy, sync_files
+from mvc.core.remote_store import Remote, cannot_use, checked, corrupt_here, missing_here, missing_there
 
 if TYPE_CHECKING:
     from mvc.core.statcache import StatCache
@@ -257,7 +257,7 @@ class DirectoryRemote(Remote):
         except IntegrityError:  # gone, or not a regular file: not the object
             return False
         try:
-            return streams_as(lambda n: os.read(fd, n), digest)
+            return copy_hashing(lambda n: os.read(fd, n), len, None)[0] == digest  # hashed, nothing kept
         except OSError as exc:
             raise cannot_use(self.name, self.location, exc) from None
         finally:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from mvc.core import multipart
 from mvc.core.errors import IntegrityError, UserError
 from mvc.core.objects import CHUNK, RECIPE_SUFFIX, ObjectStore, Progress, digest_bytes, digest_of_key, object_key
+from mvc.core.pipes import copy_hashing
 
 if TYPE_CHECKING:
     from mvc.core.statcache import StatCache
@@ -296,7 +297,7 @@ class Remote:
         it is gone."""
         try:
             with self.fs.open(self._key(digest), "rb", block_size=CHUNK) as src:
-                return streams_as(src.read, digest)
+                return copy_hashing(src.read, len, None)[0] == digest
         except FileNotFoundError:
             return False
         except self.errors as exc:
@@ -371,16 +372,6 @@ def timestamp(info: dict, *names: str) -> float | None:
     if hasattr(when, "timestamp"):
         when = when.timestamp()
     return float(when) if isinstance(when, (int, float)) else None
-
-
-def streams_as(read, digest: str) -> bool:
-    """Whether what ``read(n)`` gives, up to its end, hashes to ``digest`` (SHA-256)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    while block := read(CHUNK):
-        h.update(block)
-    return "sha256:" + h.hexdigest() == digest
 
 
 def checked(remote: Remote, data: "bytes | memoryview", digest: str) -> "bytes | memoryview":

@@ -255,6 +255,7 @@ def long_packs(store: "ObjectStore") -> list[tuple[str, int, int]]:
     import stat
 
     from mvc.core import owned
+    from mvc.core.packs import pack_size
 
     try:  # objects/ or objects/pack a symlink: named as planted elsewhere, never written through
         owned.real_folder(store.root / "pack", store.root.parent)
@@ -266,7 +267,7 @@ def long_packs(store: "ObjectStore") -> list[tuple[str, int, int]]:
             st = os.lstat(store.packs.pack_path(name))
         except OSError:  # missing or unreadable: named by the object checks
             continue
-        end = max(e.offset + e.size for e in entries) if entries else 0
+        end = pack_size(entries)
         if stat.S_ISREG(st.st_mode) and st.st_size > end:
             found.append((name, end, st.st_size))
     return found

@@ -220,6 +220,6 @@ def status(session: "Session", paths: Iterable[Path] | None = None) -> Status:
     remote, refs_ = unpushed(session, states)
     backend, url, locked = registry_info(session)
     exists = has_registry(session)
-    path = None if exists or backend != "sqlite" else Path(url[len("sqlite:///"):])
+    path = None if exists or backend != "sqlite" else _sqlite_file(session, session.config.value("registry.url") or "")
     fresh = path is not None and not os.path.lexists(path) and not os.path.lexists(session.layout.registry_id)
     return Status(states, refs_, remote, backend, url, locked, exists, fresh)

@@ -382,11 +382,8 @@ def test_a_pack_longer_than_its_index_is_named_and_cut_back_by_repair(setup):
     repo = setup.repo
     name = pack_of(repo, setup.a)
     path = _pack_dir(repo.mvc_dir) / f"{name}.pack"
-    size, mode = path.stat().st_size, path.stat().st_mode
-    os.chmod(path, 0o644)
-    with open(path, "ab") as f:
-        f.write(b"junk" * 1000)
-    os.chmod(path, mode)
+    mode = path.stat().st_mode
+    size = _lengthen(path, b"junk" * 1000)
 
     assert repo.json("verify")["ok"]  # every chunk is sound
     proc = repo("fsck", "--json", check=False)

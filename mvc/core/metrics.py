@@ -34,12 +34,15 @@ def _split(text: str, what: str) -> tuple[str, str]:
     return check_key(key.strip(), what), value.strip()
 
 
-def metric_value(key: str, value: Any) -> float | int:
+def metric_value(key: str, value: Any, example: str = "") -> float | int:
+    """``value`` as a metric: a JSON number, or a string of one in ASCII digits. ``example``
+    shows how to write one where the value came from (``acc=0.91`` on the command line)."""
+    hint = f" (e.g. {example})" if example else ""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise UserError(f"metric {key!r} must be a number, not {json.dumps(value, default=repr)[:40]}")
+        raise UserError(f"metric {key!r} must be a number, not {json.dumps(value, default=repr)[:40]}{hint}")
     if isinstance(value, str):
         if not NUMBER.fullmatch(value):
-            raise UserError(f"metric {key!r} must be a number in ASCII digits, not {value[:40]!r} (e.g. {key}=0.91)")
+            raise UserError(f"metric {key!r} must be a number in ASCII digits, not {value[:40]!r}{hint}")
         whole = re.fullmatch(r"[+-]?\d+", value) is not None
         if whole and len(value.lstrip("+-").lstrip("0")) > len(str(_LARGEST)):  # before int(): Python
             raise _too_large(key, len(value.lstrip("+-").lstrip("0")))  # refuses 4,300 digits
@@ -47,7 +50,7 @@ def metric_value(key: str, value: Any) -> float | int:
     else:
         number = value
     if isinstance(number, float) and not math.isfinite(number):
-        raise UserError(f"metric {key!r} must be a finite number, not {value!r}")
+        raise UserError(f"metric {key!r} must be a finite number (at most about 1.8e308), not {str(value)[:40]!r}")
     if isinstance(number, int) and abs(number) > _LARGEST:
         raise _too_large(key, int(abs(number).bit_length() * math.log10(2)) + 1)  # str() of 10**5000 fails
     return number
@@ -60,7 +63,7 @@ def _too_large(key: str, digits: int) -> UserError:
 
 def parse_metric(text: str) -> tuple[str, float | int]:
     key, value = _split(text, "metric")
-    return key, metric_value(key, value)
+    return key, metric_value(key, value, f"{key}=0.91")
 
 
 class NotStrictJson(ValueError):
@@ -153,7 +156,7 @@ def collect_metrics(pairs: list[str], files: list[Path]) -> dict[str, float | in
     metrics: dict[str, float | int] = {}
     for f in files:
         for k, v in load_json_object(f, "metrics").items():
-            metrics[check_key(k, "metric")] = metric_value(k, v)
+            metrics[check_key(k, "metric")] = metric_value(k, v, f"{json.dumps(k)}: 0.91 in {f}")
     for text in pairs:
         k, v = parse_metric(text)
         metrics[k] = v

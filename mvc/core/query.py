@@ -119,7 +119,7 @@ def parse_filter(expr: str) -> Filter:
         raise _bad(expr, "the key is not a metric name")
     number = float(text) if NUMBER.fullmatch(text) else math.nan  # as mvc add reads a metric
     if not math.isfinite(number):  # also 1e999
-        raise _bad(expr, f"metric {name!r} compares with a finite number in ASCII digits, not {text[:40]!r}")
+        raise _bad(expr, f"metric {name!r} compares with a finite number in ASCII digits (at most about 1.8e308), not {text[:40]!r}")
     return Filter("metric", name, op, number)
 
 

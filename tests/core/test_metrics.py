@@ -106,6 +106,21 @@ def test_bad_metrics_files(tmp_path, content, match):
         collect_metrics([], [f])
 
 
+def test_a_bad_metric_says_how_to_write_one_where_it_was_written(tmp_path):
+    """A metrics file's bad value shows the JSON to write, not the command line's K=V; a
+    value out of a float's range says the range, on the command line and in --where alike."""
+    f = write(tmp_path / "m.json", '{"acc": " 0.9"}')
+    with pytest.raises(UserError) as info:
+        collect_metrics([], [f])
+    assert info.value.message.endswith(f'(e.g. "acc": 0.91 in {f})')
+    with pytest.raises(UserError) as info:
+        parse_metric("acc=x1")
+    assert info.value.message.endswith("(e.g. acc=0.91)")
+    with pytest.raises(UserError) as info:
+        parse_metric("acc=1e999")
+    assert "finite number (at most about 1.8e308), not '1e999'" in info.value.message
+
+
 def test_missing_and_unreadable_files(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_json_object(tmp_path / "nope.json", "metrics")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core.errors import IntegrityError
 from mvc.core.packs import Entry, chunk_matches, decode, encode, runs
-from mvc.core.pipes import get_waking, quick_switch
+from mvc.core.pipes import get_waking, quick_switch, wait_waking
 from mvc.core.remote_packs import RemotePacks
 
 if TYPE_CHECKING:
@@ -54,10 +54,12 @@ def _unique_chunks(recipes: Iterable["Recipe"]) -> list["ChunkRef"]:
 
 class _Pipe:
     """Stages on threads of their own, fed in order by the caller's thread: each item is a
-    view of a buffer from a small pool, handed back once every stage is done with it."""
+    view of a buffer from a small pool, handed back once every stage is done with it. Once
+    ``stop`` is set, the stages skip what is still queued (up to ``IN_FLIGHT`` chunks)."""
 
-    def __init__(self, stages: list[Callable], size: int):
+    def __init__(self, stages: list[Callable], size: int, stop: threading.Event | None = None):
         self.failures: list[BaseException] = []
+        self.stop = stop or threading.Event()
         self.free: queue.Queue = queue.Queue()
         for _ in range(IN_FLIGHT):
             self.free.put(bytearray(size))
@@ -73,7 +75,7 @@ class _Pipe:
         while (item := get_waking(q)) is not None:
             buf, data, tag = item
             try:
-                if not self.failures:
+                if not self.failures and not self.stop.is_set():
                     stage(data, tag)
             except BaseException as exc:
                 self.failures.append(exc)
@@ -179,10 +181,16 @@ def push(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], cache:
     on_plan(sum(p.size + len(p.index) for p in plans))
     trusted = {n for n in {w.pack for w in located.values()} if n and _trusted_pack(store, cache, n)}
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="mvc-pack")
+    stop = threading.Event()
     try:
-        for done in [pool.submit(_send, store, remote, p, trusted, cache, progress) for p in plans]:
+        futures = [pool.submit(_send, store, remote, p, trusted, cache, progress, stop) for p in plans]
+        wait_waking(futures, first_failure=True)
+        for done in futures:
             done.result()
-    finally:  # a failure or Ctrl-C: the packs not yet begun are not sent (a rerun sends them)
+    except BaseException:  # a failure or Ctrl-C: the packs under way are abandoned at their
+        stop.set()  # next chunk (their uploads removed), those not begun are not sent; a rerun
+        raise  # sends them all
+    finally:
         pool.shutdown(wait=True, cancel_futures=True)
     for p in plans:  # the remote has them now
         for e in decode(p.index, p.name):
@@ -220,8 +228,23 @@ def _plan(missing: list, located: dict) -> list[_Plan]:
     return plans
 
 
-def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progress) -> None:
+class _Stopped(Exception):
+    """A pack abandoned because the push is ending (Ctrl-C, or another pack failed)."""
+
+
+STOP_CHECK = 16 << 20  # a kernel copy looks at the push's stop this often
+
+
+def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progress,
+          stop: threading.Event) -> None:
+    """Send one pack. A pack under way when ``stop`` is set is abandoned at its next chunk:
+    ``put_pack`` removes what it wrote, so a Ctrl-C does not wait for the rest of a 256 MiB
+    upload (a worker thread can also take the next pack before the main thread hears of it)."""
     from mvc.core.faults import crash_point
+
+    def going_on() -> None:
+        if stop.is_set():
+            raise _Stopped(f"pack {plan.name} abandoned: the push is ending")
 
     def fill(write: Callable, copy: Callable | None) -> None:
         if copy is not None and all(w.pack in trusted for _, w in plan.chunks):
@@ -230,7 +253,9 @@ def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progre
             for path, offset, size in runs(w for _, w in plan.chunks):
                 fd = _open_local(path)
                 try:
-                    copy(fd, offset, size)
+                    for at in range(0, size, STOP_CHECK):
+                        going_on()
+                        copy(fd, offset + at, min(STOP_CHECK, size - at))
                 finally:
                     os.close(fd)
                 if progress:
@@ -249,9 +274,10 @@ def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progre
                 progress(len(data))
 
         located_pack = {c.digest: w.pack for c, w in plan.chunks}
-        pipe = _Pipe([check, send], _buffer_size(c.size for c, _ in plan.chunks))
+        pipe = _Pipe([check, send], _buffer_size(c.size for c, _ in plan.chunks), stop)
         try:
             for c, _ in plan.chunks:
+                going_on()
                 buf = pipe.buffer()
                 pipe.put(buf, _read_local(store, c.digest, c.size, buf, fds), c)
         finally:
@@ -259,6 +285,7 @@ def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progre
                 os.close(fd)
             pipe.close()
 
+    going_on()
     remote.put_pack(plan.name, plan.index, plan.size, fill, cache)
     crash_point("push:pack-sent")
 

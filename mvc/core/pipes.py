@@ -72,6 +72,19 @@ def get_waking(q: queue.Queue):
             continue
 
 
+def wait_waking(futures: list, first_failure: bool = False) -> None:
+    """``concurrent.futures.wait`` for all of ``futures`` (or, with ``first_failure``, until one
+    fails), looking again every 0.2 s. A Ctrl-C that the kernel hands to a worker thread
+    runs its handler in the main thread only once that thread runs Python again: an untimed
+    wait held it until the work was done (a push sent the rest of its 256 MiB pack first)."""
+    from concurrent.futures import ALL_COMPLETED, FIRST_EXCEPTION, wait
+
+    while True:
+        done, pending = wait(futures, timeout=0.2, return_when=FIRST_EXCEPTION if first_failure else ALL_COMPLETED)
+        if not pending or (first_failure and any(not f.cancelled() and f.exception() is not None for f in done)):
+            return
+
+
 def copy_hashing(read: Callable[[int], bytes], write: Callable[[bytes], object],
                   progress: Progress) -> tuple[str, int]:
     """Copy a stream to another in CHUNK pieces, hashing the very bytes written."""

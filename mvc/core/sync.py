@@ -213,13 +213,13 @@ class _Mover:
 
     def _run(self, work, items: list) -> list:
         """``work(item)`` for each item on the pool; the first failure stops the rest."""
-        from concurrent.futures import FIRST_EXCEPTION, wait
+        from mvc.core.pipes import wait_waking
 
         futures = [self.pool.submit(work, item) for item in items]
-        wait(futures, return_when=FIRST_EXCEPTION)
+        wait_waking(futures, first_failure=True)
         for f in futures:
             f.cancel()  # those not started yet
-        wait(futures)
+        wait_waking(futures)
         for f in futures:
             if not f.cancelled() and f.exception() is not None:
                 raise f.exception()

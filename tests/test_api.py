@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from mvc import Repo
-from mvc.core import provenance
 from mvc.core.audit import GENESIS, event_hash
 from mvc.core.errors import (
     ConflictError, NotARepositoryError, NotFoundError, UsageError, UserError,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mvc.core import channel_state as state
 from mvc.core import deploy, refs
-from mvc.core.errors import IntegrityError, NotFoundError, UserError
+from mvc.core.errors import NotFoundError, UserError
 
 if TYPE_CHECKING:
     from mvc.core.session import Session

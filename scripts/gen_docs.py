@@ -595,6 +595,8 @@ EXIT_STATUS = [
           "not repair."),
     ("4", "Permission denied by the access policy."),
     ("5", "A deployment check command failed; nothing was changed."),
+    ("130", "Interrupted (Ctrl-C): the command cleaned up and stopped; a second Ctrl-C leaves at once."),
+    ("143", "Terminated (SIGTERM): cleaned up and stopped as after Ctrl-C."),
 ]
 
 REFS = [

@@ -17,7 +17,9 @@ def main() -> None:
         sys.exit(0)
     import signal
 
-    signal.signal(signal.SIGINT, _interrupted)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # one left ignored by the caller stays so
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _interrupted)
     sys.unraisablehook = _unraisable
     try:
         if argv[:1] == ["__hook"]:  # what mvc's git hooks run: kept off typer's path to stay fast
@@ -30,21 +32,36 @@ def main() -> None:
             code = run(argv)
         # Done: a Ctrl-C from here on would only interrupt Python's shutdown, with a traceback
         # ("Exception ignored in ...") and an exit status that no longer says how it ended.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _ignore_stops()
     except KeyboardInterrupt:  # before a command ran (while Python imported mvc), or just after
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _ignore_stops()
         say_interrupted()
-        code = 130
-    if code == 130:
-        _leave(130)
+        code = stop_code()
+    if code in (130, 143):
+        _leave(code)
     sys.exit(code)
 
 
 _said = []  # "mvc: interrupted" was written (once per process)
+_stop = {"code": 130, "line": b"mvc: interrupted\n"}  # SIGTERM: 143, "mvc: terminated"
+
+
+def _ignore_stops() -> None:
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def stop_code() -> int:
+    """The exit status of a command stopped by a signal: 130 for Ctrl-C (SIGINT), 143 for
+    SIGTERM (128 + the signal's number, as shells report it)."""
+    return _stop["code"]
 
 
 def say_interrupted() -> None:
-    """Write ``mvc: interrupted`` to standard error, once however many Ctrl-C came."""
+    """Write ``mvc: interrupted`` (``mvc: terminated`` after SIGTERM) to standard error, once
+    however many signals came."""
     import os
 
     if not _said:
@@ -54,18 +71,23 @@ def say_interrupted() -> None:
         except Exception:  # closed, or (in a signal handler) in the middle of a write of its own
             pass
         try:
-            os.write(2, b"mvc: interrupted\n")
+            os.write(2, _stop["line"])
         except OSError:  # standard error closed or full: the exit status still says it
             pass
 
 
 def _interrupted(signum, frame) -> None:
-    """The first Ctrl-C: a KeyboardInterrupt, which the command turns into its clean-up
-    (temporary files, its threads, a running --check) and exit 130. A second one leaves at
-    once (``_again``)."""
+    """The first Ctrl-C, or SIGTERM (a CI job cancelled, ``timeout``, a service stopped): a
+    KeyboardInterrupt, which the command turns into its clean-up (temporary files, an upload
+    under way, its threads, a running --check) and exit 130 (143 for SIGTERM). Another one
+    leaves at once (``_again``)."""
     import signal
 
-    signal.signal(signal.SIGINT, _again)
+    if signum == signal.SIGTERM and not _said:
+        _stop.update(code=143, line=b"mvc: terminated\n")
+    for again in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(again) is not signal.SIG_IGN:
+            signal.signal(again, _again)
     threading = sys.modules.get("threading")
     if threading is not None:  # a worker thread failing from here on fails because of the interrupt
         threading.excepthook = _quiet
@@ -101,12 +123,12 @@ def _unraisable(args) -> None:
 
 
 def _stop_now() -> None:
-    """Exit 130 at once with the one line, after killing any running check."""
+    """Exit 130 (143) at once with the one line, after killing any running check."""
     say_interrupted()
     deploy = sys.modules.get("mvc.core.deploy")  # loaded only by commands that run checks
     if deploy is not None:
         deploy.kill_checks()
-    _leave(130)
+    _leave(stop_code())
 
 
 def _leave(code: int) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc import __version__
-from mvc.cli import say_interrupted
+from mvc.cli import say_interrupted, stop_code
 
 # The command table: name -> (module in mvc.cli, attribute). A function is a command, a
 # typer.Typer a group. Only the module of the command being run is imported, and only its
@@ -300,6 +300,7 @@ def run(argv: list[str]) -> int:
         flush_stdout()  # what is still buffered fails here, said, not silently at exit
         if rv == 130:  # typer's word for Ctrl-C outside a command (while parsing)
             say_interrupted()
+            return stop_code()
         return rv if isinstance(rv, int) else 0
     except MvcError as exc:
         if debug:
@@ -321,7 +322,7 @@ def run(argv: list[str]) -> int:
         if debug:
             raise
         say_interrupted()
-        return 130
+        return stop_code()
     except (BrokenPipeError, PipeClosed) as exc:
         if isinstance(exc, BrokenPipeError) or _stdout_reader_gone():
             # the reader went away (mvc ls | head): not an error worth a message

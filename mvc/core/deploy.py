@@ -241,10 +241,12 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
 
-    try:
-        previous: Any = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread (the Python API): SIGTERM keeps its meaning
-        previous = _UNSET
+    previous: Any = _UNSET  # the CLI's own handler (or one of the caller's) stays in place
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        try:
+            previous = signal.signal(signal.SIGTERM, stop)
+        except ValueError:  # not the main thread (the Python API): SIGTERM keeps its meaning
+            previous = _UNSET
     proc = None
     try:  # entered before the check starts: a Ctrl-C just after it started stops it too
         proc = subprocess.Popen(command, shell=True, env=full_env, cwd=cwd, stdout=err_fd,

@@ -85,8 +85,8 @@ def test_a_terminated_promote_stops_its_check(repo: Mvc, tmp_path: Path):
                       f'sh -c \'echo $$ > "{marker}"; sleep 60\'')
     pid = check_pid(marker)
     proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
-    assert proc.returncode != 0
+    _, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (143, "mvc: terminated\n")  # cleaned up, as after Ctrl-C
     assert_gone(pid, "the check outlived the promote")
     repo.fail("resolve", "m", code=1)  # nothing was promoted
 

@@ -139,7 +139,7 @@ def test_a_second_ctrl_c_leaves_a_stalled_clean_up_at_once_and_kills_the_check(r
 
 
 
-def _push_stopped_then_interrupted(repo: Mvc, point: str) -> tuple[str, int]:
+def _push_stopped_then_interrupted(repo: Mvc, point: str, sig: int = signal.SIGINT) -> tuple[str, int]:
     """``mvc push --jobs 1`` stopped at crash point ``point`` (MVC_STOP_AT, so the moment is
     certain), then Ctrl-C: mvc's stderr once it ended, and how often it stopped there again on
     its way out (each time let go on with SIGCONT, 50 ms later). The kernel may hand the
@@ -155,7 +155,7 @@ def _push_stopped_then_interrupted(repo: Mvc, point: str) -> tuple[str, int]:
                 break
             assert time.monotonic() < deadline, "push did not end after Ctrl-C"
             if again < 0:
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(sig)
             else:  # the main thread may hear of the Ctrl-C only when its wait times out (0.2 s):
                 time.sleep(0.05)  # a pace of 20 stops a second, not as fast as the test can go
             again += 1
@@ -165,7 +165,10 @@ def _push_stopped_then_interrupted(repo: Mvc, point: str) -> tuple[str, int]:
             proc.kill()
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read()
-    _was_interrupted(proc, err)
+    if sig == signal.SIGINT:
+        _was_interrupted(proc, err)
+    else:
+        assert (proc.returncode, err) == (143, "mvc: terminated\n")
     return err, again
 
 
@@ -184,17 +187,20 @@ def _landed(remote: Path) -> dict[str, int]:
     return sizes
 
 
-def test_ctrl_c_in_the_middle_of_a_pack_abandons_it_at_once(repo: Mvc, work: Path, tmp_path: Path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_in_the_middle_of_a_pack_abandons_it_at_once(repo: Mvc, work: Path, tmp_path: Path, sig):
     """Ctrl-C while a pack goes up (stopped at its first chunk): the push ends at the next
     chunk, its upload removed, instead of sending the rest of the pack (up to 256 MiB; it did,
-    before). Nothing is visible on the remote; the rerun sends it all."""
+    before). Nothing is visible on the remote; the rerun sends it all. SIGTERM (a CI job
+    cancelled, ``timeout``) cleans up the same way, exit 143 'mvc: terminated' (it used to die
+    on the spot, leaving tmp/upload-* for fsck --repair)."""
     data = os.urandom(64 << 20)
     write(work / "m.bin", data)
     repo("add", "m.bin", "--name", "m")
     (repo.mvc_dir / "statcache.db").unlink()  # not trusted: each chunk read and written in turn
     remote = tmp_path / "remote"
     repo("remote", "add", "origin", str(remote))
-    _, again = _push_stopped_then_interrupted(repo, "push:pack-writing")
+    _, again = _push_stopped_then_interrupted(repo, "push:pack-writing", sig)
     assert again < 60  # of ~128 chunks: it did not go on to the end of the pack
     assert _landed(remote) == {} and not list((remote / "tmp").iterdir())
     assert repo.json("push")["bytes"] >= len(data)

@@ -17,9 +17,9 @@ def main() -> None:
         sys.exit(0)
     import signal
 
-    for signum in (signal.SIGINT, signal.SIGTERM):  # one left ignored by the caller stays so
-        if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)  # also where a script's '&' left it ignored
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:  # ignored by the caller: stays so
+        signal.signal(signal.SIGTERM, _interrupted)
     sys.unraisablehook = _unraisable
     try:
         if argv[:1] == ["__hook"]:  # what mvc's git hooks run: kept off typer's path to stay fast
@@ -85,9 +85,9 @@ def _interrupted(signum, frame) -> None:
 
     if signum == signal.SIGTERM and not _said:
         _stop.update(code=143, line=b"mvc: terminated\n")
-    for again in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(again) is not signal.SIG_IGN:
-            signal.signal(again, _again)
+    signal.signal(signal.SIGINT, _again)
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, _again)
     threading = sys.modules.get("threading")
     if threading is not None:  # a worker thread failing from here on fails because of the interrupt
         threading.excepthook = _quiet

@@ -91,6 +91,26 @@ def test_a_terminated_promote_stops_its_check(repo: Mvc, tmp_path: Path):
     repo.fail("resolve", "m", code=1)  # nothing was promoted
 
 
+def test_a_promote_whose_caller_ignores_sigterm_runs_on(repo: Mvc, tmp_path: Path):
+    """SIGTERM set to be ignored by mvc's caller (a supervisor's choice) stays ignored: the
+    promote and its check run to the end."""
+    import subprocess
+
+    from support import BIN
+
+    two_dirs(repo)
+    marker = tmp_path / "check.pid"
+    proc = subprocess.Popen([str(BIN), "promote", "m@0.1.0", "production", "--check",
+                             f'echo $$ > "{marker}"; sleep 1'], cwd=repo.cwd, env=repo.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+    check_pid(marker)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert repo.json("resolve", "m")["version"] == "0.1.0"
+
+
 def test_a_sigkilled_promote_leaves_no_check_running(repo: Mvc, tmp_path: Path):
     """mvc killed without clean-up (SIGKILL): the kernel sends its check SIGTERM (Linux's
     parent-death signal), so the check does not run on after the move it was checking."""

@@ -105,8 +105,16 @@ _mvc_add_replies() {
     done
 }
 
+# _mvc_words WORDS PREFIX: the words that start with PREFIX. Not 'compgen -W', which expands
+# $(...) and globs in its words, and these come from the repository (a cloned config.toml).
 _mvc_words() {
-    _mvc_add_replies < <(compgen -W "$1" -- "$2")
+    local -a words
+    local w
+    IFS=$' \t\n' read -r -d '' -a words <<< "$1"
+    for w in "${words[@]}"; do
+        [[ $w == "$2"* ]] && COMPREPLY+=("$w")
+    done
+    return 0
 }
 
 _mvc_files() {

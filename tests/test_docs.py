@@ -297,6 +297,18 @@ def test_bash_completes_model_names_from_the_repository(repo, work, tmp_path):
     assert complete_bash(str(BIN), "show", "", cwd=tmp_path, env=repo.env) == []
 
 
+def test_bash_completion_never_runs_what_a_cloned_repository_names(repo, work, tmp_path):
+    """A channel named '$(touch ...)' in a cloned config.toml: pressing TAB ran it, since
+    'compgen -W' expands its words (probe H). Now nothing runs, and such a name is not offered."""
+    marker = tmp_path / "PWNED"
+    with open(repo.mvc_dir / "config.toml", "a") as f:
+        f.write(f'[channels."$(touch {marker})"]\ndeploy_dir = "{tmp_path / "dd"}"\n')
+    offered = complete_bash(str(BIN), "log", "m", "--channel", "", cwd=work, env=repo.env)
+    assert not marker.exists()
+    assert offered == ["staging", "production"]
+    assert "$(" not in repo("__complete", "channels").stdout
+
+
 # ---------------------------------------------------------------- start-up cost
 
 

@@ -139,4 +139,9 @@ def complete_words(
                 words = _config_keys(repo)
     except MvcError:  # not a repository, an unknown model: there is nothing to offer
         return
-    sys.stdout.write("".join(f"{w}\n" for w in words))
+    # Only words a shell takes as they are: these come from the repository (a cloned
+    # config.toml, a teammate's tag), and a completion must never offer '$(...)', a quote, a
+    # space or a control character to the command line.
+    import re
+
+    sys.stdout.write("".join(f"{w}\n" for w in words if re.fullmatch(r"[A-Za-z0-9_.:@/+=,~^-]+", w)))

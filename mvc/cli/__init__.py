@@ -13,8 +13,7 @@ def main() -> None:
     if argv in (["--version"], ["-V"]):
         from mvc import __version__
 
-        sys.stdout.write(f"mvc {__version__}\n")
-        sys.exit(0)
+        sys.exit(_say_version(f"mvc {__version__}\n"))
     import signal
 
     signal.signal(signal.SIGINT, _interrupted)  # also where a script's '&' left it ignored
@@ -40,6 +39,24 @@ def main() -> None:
     if code in (130, 143):
         _leave(code)
     sys.exit(code)
+
+
+def _say_version(line: str) -> int:
+    """Write the version line: exit 0, also when the reader has gone (``mvc -V | true``);
+    a write that fails otherwise (a full disk) is the usual one-line error, exit 1."""
+    import os
+
+    try:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
+        return 0
+    except OSError as exc:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stderr.write(f"mvc: error: cannot write the output to standard output ({exc.strerror or exc})\n")
+        return 1
+    return 0
 
 
 _said = []  # "mvc: interrupted" was written (once per process)

@@ -20,7 +20,8 @@ def _to_full(repo, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.skipif(not os.path.exists(FULL), reason="no /dev/full on this system")
 @pytest.mark.parametrize("args", [("show", "m", "--json"), ("show", "m"), ("ls", "m"), ("stats",),
-                                  ("show", "nosuch", "--json"), ("config", "list")])
+                                  ("show", "nosuch", "--json"), ("config", "list"), ("--version",),
+                                  ("-V",)])
 def test_a_full_stdout_is_one_line_and_exit_1(repo, args):
     repo.add("m", b"a\n")
     repo("config", "set", "compare.threshold", "0.5")
@@ -48,6 +49,19 @@ def test_a_reader_that_goes_away_is_not_an_error(repo):
     r, w = os.pipe()
     os.close(r)
     proc = subprocess.run([str(BIN), "ls", "m"], cwd=repo.cwd, env=repo.env, stdout=w,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(w)
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("args", [("ls", "m"), ("--version",), ("-V",)])
+def test_a_reader_gone_before_the_first_write_is_not_an_error(repo, args):
+    """--version answers before the rest of the error handling is in place: it printed a
+    traceback for a closed pipe (probe H)."""
+    repo.add("m", b"a\n")
+    r, w = os.pipe()
+    os.close(r)
+    proc = subprocess.run([str(BIN), *args], cwd=repo.cwd, env=repo.env, stdout=w,
                           stderr=subprocess.PIPE, text=True, timeout=120)
     os.close(w)
     assert (proc.returncode, proc.stderr) == (0, "")

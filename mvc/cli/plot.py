@@ -57,8 +57,10 @@ def plot(
     if output is not None and (not output or Path(output).suffix.lower() not in FORMATS):
         raise UserError(f"mvc plot writes .svg or .png files; {output!r} has neither suffix "
                         "(e.g. -o chart.svg)")
+    if output is not None:
+        _check_target(Path(output))
     data = open_repo().series(name, metric)
-    if not data.metrics and not json_out:
+    if not data.metrics and (output is not None or not json_out):  # --json alone: an empty series
         raise UserError(f"model {name!r} has no metrics to plot; add versions with --metric K=V")
     if output is not None:
         write_image(data, Path(output))
@@ -69,6 +71,27 @@ def plot(
             f"{len(data.versions)} versions)")
     else:
         emit(data, False, draw_text)
+
+
+def _check_target(path: Path) -> None:
+    """-o names a new file or a regular one to replace; a FIFO, device or folder there is
+    refused before any work (a FIFO held the write forever)."""
+    import stat
+
+    from mvc.core.errors import UserError
+    from mvc.core.inputs import kind_of
+
+    if not path.absolute().parent.is_dir():
+        raise UserError(f"cannot write the chart to {path}: folder {path.parent} does not exist")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UserError(f"cannot write the chart to {path} ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else kind_of(mode)
+        raise UserError(f"cannot write the chart to {path}: it is {what}; name a new .svg or .png file")
 
 
 def _marks(data) -> list[tuple[str, str, str]]:
@@ -133,8 +156,15 @@ def write_image(data, path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a library's RuntimeWarning is no message for the user
         fig.tight_layout()
-        fig.savefig(str(path), format=path.suffix.lower()[1:], metadata=_metadata(path))
+        image = io.BytesIO()
+        fig.savefig(image, format=path.suffix.lower()[1:], metadata=_metadata(path))
     plt.close(fig)
+    from mvc.core.atomic import write_atomic
+
+    try:  # whole or not at all: a reader (a CI artifact upload) never sees half a chart
+        write_atomic(path, image.getvalue())
+    except OSError as exc:
+        raise UserError(f"cannot write the chart to {path} ({exc.strerror or exc})") from None
 
 
 def _metadata(path: Path) -> dict:

@@ -69,7 +69,8 @@ def test_svg_holds_a_series_per_metric_and_the_channel_marks(plotted):
 
 
 def test_png_by_its_header_and_size(plotted):
-    plotted("plot", "m", "--metric", "accuracy", "-o", "out/chart.PNG", check=False)  # no such folder
+    proc = plotted.fail("plot", "m", "--metric", "accuracy", "-o", "out/chart.PNG")
+    assert "folder out does not exist" in proc.stderr
     (plotted.cwd / "out").mkdir()
     plotted("plot", "m", "--metric", "accuracy", "-o", "out/chart.PNG")
     data = (plotted.cwd / "out" / "chart.PNG").read_bytes()
@@ -111,6 +112,25 @@ def test_what_cannot_be_plotted_is_exit_1(plotted):
     plotted.add("bare", b"x")
     assert "no metrics to plot" in plotted.fail("plot", "bare").stderr
     assert plotted.json("plot", "bare")["metrics"] == {}
+    # with -o, no metrics is the same error with --json (it was an internal error from matplotlib)
+    proc = plotted.fail("plot", "bare", "-o", "bare.png", "--json")
+    assert "no metrics to plot" in proc.stderr and '"type": "invalid"' in proc.stdout
+    assert not (plotted.cwd / "bare.png").exists()
+
+
+def test_a_chart_goes_only_to_a_regular_file(plotted, tmp_path):
+    """-o on a FIFO blocked forever; a folder or FIFO there is refused at once, exit 1."""
+    import os
+
+    fifo = tmp_path / "chart.svg"
+    os.mkfifo(fifo)
+    assert "it is a FIFO (named pipe)" in plotted.fail("plot", "m", "-o", str(fifo)).stderr
+    (tmp_path / "dir.png").mkdir()
+    assert "it is a folder" in plotted.fail("plot", "m", "-o", str(tmp_path / "dir.png")).stderr
+    old = write(tmp_path / "old.svg", b"old")
+    plotted("plot", "m", "-o", str(old))  # a regular file is replaced, whole
+    assert old.read_bytes().startswith(b"<?xml")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
 
 
 def test_a_missing_library_names_the_extra(plotted, tmp_path):

@@ -112,6 +112,17 @@ def test_damaged_value_is_exit_3_and_named_by_fsck(repo, column, value):
     assert column in doc["error"]["message"] and doc["problems"][0]["kind"] == "registry"
 
 
+@pytest.mark.parametrize("value", ["12x", -5, 1.5])
+def test_a_damaged_size_is_exit_3_not_an_internal_error(repo, value):
+    """size holds what SQLite was told ('12x' in an INTEGER column): show and stats failed
+    with an internal error, or show --json printed it (probe H)."""
+    repo.add("m", b"A")
+    _sql(repo, "UPDATE versions SET size = ?", value)
+    for args in (["show", "m@0.1.0"], ["show", "m@0.1.0", "--json"], ["stats", "--json"], ["verify"]):
+        proc = repo.fail(*args, code=3)
+        assert "internal error" not in proc.stderr and "is not a byte count" in proc.stderr, (args, proc.stderr)
+
+
 def test_damaged_event_and_lineage_values_are_named_by_fsck(repo):
     repo.add("m", b"A")
     _sql(repo, "UPDATE events SET details = '{'")

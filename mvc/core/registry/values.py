@@ -72,6 +72,7 @@ def version_row(r: tuple) -> VersionRow:
         row = None
     if row is None or not is_canonical(row.version) or not isinstance(row.digest, str) \
             or not DIGEST_RE.match(row.digest) or row.kind not in KINDS \
+            or not isinstance(row.size, int) or isinstance(row.size, bool) or row.size < 0 \
             or not all(isinstance(v, dict) for v in (row.metrics, row.params, row.env, row.git)):
         problems = problems_of_version(r) or [f"{_label(r)} cannot be read"]
         raise damaged(problems[0])

@@ -270,8 +270,15 @@ def label(node: dict[str, Any]) -> str:
     return f"{node.get('type', '?')} {name} ({short})" if name else f"{node.get('type', '?')} {short}"
 
 
+# control characters, line separators and bidi controls (U+202A-E, U+2066-9) as the character
+# references Graphviz reads: in a pipe to a terminal they would be escape sequences, or
+# reorder what follows them
+_DOT_ENTITIES = {c: f"&#x{c:x};" for c in (*range(32), *range(127, 160), 0x2028, 0x2029,
+                                            *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
 def _dot_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').translate(_DOT_ENTITIES) + '"'
 
 
 _DOT_SHAPES = {"model": "box", "data": "cylinder", "code": "note"}

@@ -216,3 +216,16 @@ def test_lineage_file_append_cut_short_is_written_again(repo, graph, tmp_path):
     assert g.has_edge(graph["data"], "model:c@0.1.0") and g.has_edge("model:a@0.1.2", "model:c@0.1.0")
     assert lineage_file.file_matches(lineage_file.read_file(path),
                                      lineage_file.document(repo.registry.lineage_rows()))
+
+
+def test_dot_writes_control_and_bidi_characters_as_references():
+    """A data path with ESC and U+202E came out raw in --format dot, on a terminal a colour
+    change and reordered text (probe H); Graphviz reads the references back."""
+    result = {"node": "model:m@0.1.0", "nodes": [
+        {"id": "model:m@0.1.0", "type": "model"},
+        {"id": "data:sha256:" + "a" * 64, "type": "data", "digest": "sha256:" + "a" * 64,
+         "path": 'd"q];\n\x1b[31mX\u202e.csv'}],
+        "edges": [{"source": "data:sha256:" + "a" * 64, "target": "model:m@0.1.0", "type": "trained_on"}]}
+    dot = lineage.to_dot(result)
+    assert "\x1b" not in dot and "\u202e" not in dot
+    assert 'label="data d\\"q];&#xa;&#x1b;[31mX&#x202e;.csv (sha256:aaaaaaaa…)"' in dot

@@ -208,7 +208,7 @@ class HistoryOps:
         # reading the lineage is when the derived file catches up (SPEC §6); when it cannot (a
         # read-only .mvc), the answer comes from the registry all the same
         session.derive(f"the lineage file {session.layout.lineage_file}", lambda: lineage_file.bring_up_to_date(
-            session.registry, session.layout.lineage_file, session.layout.tmp))
+            session.registry, session.layout.lineage_file, session.layout.tmp), after_change=False)
 
         def resolve(ref: str) -> tuple[str, str, int]:
             row = session.resolve(ref)

@@ -147,16 +147,21 @@ class Session:
         if self.on_warning is not None:
             self.on_warning(message)
 
-    def derive(self, what: str, work: Callable[[], Any]) -> None:
+    def derive(self, what: str, work: Callable[[], Any], *, after_change: bool = True) -> None:
         """Run derived work that follows a committed change (a deploy folder brought in line,
         the lineage file brought up to date). The change stands whatever happens here (SPEC
-        §10): a failure is a warning, and ``mvc fsck --repair`` derives it again."""
+        §10): a failure is a warning, and ``mvc fsck --repair`` derives it again. A read
+        (``after_change`` False) made no change to speak of, and the registry's own failure
+        is the error the read reports next, not a warning before it."""
         try:
             work()
         except (OSError, MvcError) as exc:
+            if not after_change and isinstance(exc, MvcError):
+                return
             why = exc.message if isinstance(exc, MvcError) else f"{exc.strerror or exc}: {exc.filename or ''}"
-            self.warn(f"{what} could not be brought up to date ({why.rstrip(': ')}); the change itself "
-                      "was made: run 'mvc fsck --repair' once the cause is fixed")
+            made = "the change itself was made: " if after_change else ""
+            self.warn(f"{what} could not be brought up to date ({why.rstrip(': ')}); {made}"
+                      "run 'mvc fsck --repair' once the cause is fixed")
 
     def close(self) -> None:
         if self._registry is not None:

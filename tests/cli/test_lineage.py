@@ -104,3 +104,19 @@ def test_lineage_file_left_by_add_and_brought_up_to_date_when_read(repo, work):
     assert repo.json("fsck")["problems"] == []
     doc = json.loads(lineage_file.read_text())
     assert len(doc["nodes"]) == 6 and len(doc["edges"]) == 7
+
+
+def test_a_lineage_read_that_cannot_update_the_file_does_not_claim_a_change(repo, work):
+    """mvc lineage only reads: when the derived file cannot be written (a folder in its
+    place) the warning no longer says 'the change itself was made'; when the registry is
+    gone, its error is the one line, with no warning before it (probe H)."""
+    _chain(repo, work)
+    lineage_file = work / ".mvc" / "lineage.json"
+    lineage_file.unlink()
+    lineage_file.mkdir()
+    proc = repo("lineage", "net@0.1.0")
+    assert "could not be brought up to date" in proc.stderr and "change itself" not in proc.stderr
+    lineage_file.rmdir()
+    (work / ".mvc" / "registry.db").rename(work / "kept.db")
+    proc = repo.fail("lineage", "net@0.1.0", code=3)
+    assert proc.stderr.count("\n") == 1 and "warning" not in proc.stderr, proc.stderr

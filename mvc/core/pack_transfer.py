@@ -284,6 +284,7 @@ def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progre
             for fd in fds.values():
                 os.close(fd)
             pipe.close()
+        going_on()  # the stages skipped what was queued: the pack is short, never published
 
     going_on()
     remote.put_pack(plan.name, plan.index, plan.size, fill, cache)

@@ -248,10 +248,19 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
         except ValueError:  # not the main thread (the Python API): SIGTERM keeps its meaning
             previous = _UNSET
     proc = None
-    try:  # entered before the check starts: a Ctrl-C just after it started stops it too
-        proc = subprocess.Popen(command, shell=True, env=full_env, cwd=cwd, stdout=err_fd,
-                                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_dies_with_us())
-        _running.add(proc.pid)
+    # Ctrl-C and SIGTERM wait (blocked) while the check starts: one landing inside Popen,
+    # after the fork but before Popen returned, left no handle to stop the check by, and the
+    # check ran on after mvc had gone. The child unblocks them before it runs the command.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        try:
+            proc = subprocess.Popen(command, shell=True, env=full_env, cwd=cwd, stdout=err_fd,
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=_child_setup(held))
+            _running.add(proc.pid)
+            crash_point("check:started")
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held signal arrives here
         return proc.wait()
     except BaseException:  # Ctrl-C, SIGTERM: the check's whole process group goes too
         if proc is not None:
@@ -262,6 +271,21 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
             _running.discard(proc.pid)
         if previous is not _UNSET:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _child_setup(mask: Any) -> Any:
+    """The preexec_fn of a check: the signal mask mvc had before it held Ctrl-C and SIGTERM
+    back (a blocked mask survives exec), then the parent-death signal where there is one."""
+    import signal
+
+    arm = _dies_with_us()
+
+    def setup() -> None:  # in the child, between fork and exec
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if arm is not None:
+            arm()
+
+    return setup
 
 
 def _dies_with_us() -> Any:

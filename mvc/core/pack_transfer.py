@@ -55,7 +55,9 @@ def _unique_chunks(recipes: Iterable["Recipe"]) -> list["ChunkRef"]:
 class _Pipe:
     """Stages on threads of their own, fed in order by the caller's thread: each item is a
     view of a buffer from a small pool, handed back once every stage is done with it. Once
-    ``stop`` is set, the stages skip what is still queued (up to ``IN_FLIGHT`` chunks)."""
+    ``stop`` is set, the stages skip what is still queued (up to ``IN_FLIGHT`` chunks), and
+    ``close`` raises ``_Stopped``: one stage may have handled an item another skipped (the
+    send stage runs ahead of the check), so what the stages made is never to be used."""
 
     def __init__(self, stages: list[Callable], size: int, stop: threading.Event | None = None):
         self.failures: list[BaseException] = []
@@ -75,8 +77,11 @@ class _Pipe:
         while (item := get_waking(q)) is not None:
             buf, data, tag = item
             try:
-                if not self.failures and not self.stop.is_set():
-                    stage(data, tag)
+                if self.failures:  # the first failure is the one raised; nothing more is done
+                    continue
+                if self.stop.is_set():  # skipped: what the caller was making is not whole
+                    raise _Stopped("the push is ending: queued chunks were skipped")
+                stage(data, tag)
             except BaseException as exc:
                 self.failures.append(exc)
             finally:
@@ -185,6 +190,9 @@ def push(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], cache:
     try:
         futures = [pool.submit(_send, store, remote, p, trusted, cache, progress, stop) for p in plans]
         wait_waking(futures, first_failure=True)
+        failed = [f for f in futures if f.done() and not f.cancelled() and f.exception() is not None]
+        if failed:  # the packs under way stop at their next chunk, not when they are sent whole
+            raise failed[0].exception()
         for done in futures:
             done.result()
     except BaseException:  # a failure or Ctrl-C: the packs under way are abandoned at their
@@ -284,7 +292,7 @@ def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progre
             for fd in fds.values():
                 os.close(fd)
             pipe.close()
-        going_on()  # the stages skipped what was queued: the pack is short, never published
+        going_on()  # the push ended after the last chunk went: this pack is abandoned too
 
     going_on()
     remote.put_pack(plan.name, plan.index, plan.size, fill, cache)

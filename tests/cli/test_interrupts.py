@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -123,19 +124,58 @@ def test_a_second_ctrl_c_leaves_a_stalled_clean_up_at_once_and_kills_the_check(r
     assert proc.poll() is None, proc.communicate()  # waiting for the check that ignores SIGTERM
     proc.send_signal(signal.SIGINT)
     assert _ended_interrupted(proc, 10) < 1.5
-    deadline = time.monotonic() + 10
+    _check_gone(group, within=10)
+    repo.fail("resolve", "m", code=1)  # nothing was promoted
+    repo("promote", "m@0.1.0", "production")  # the lock went with the process
+    assert repo.json("resolve", "m")["version"] == "0.1.0"
+
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_the_check_starts_stops_the_check_too(repo: Mvc, tmp_path: Path, sig, code):
+    """Ctrl-C or SIGTERM landing while the check was being started (inside Popen, before it
+    returned) left the check running after mvc had gone, about one run in 15 under load.
+    They are now held back until mvc knows the check's process group: mvc is frozen at that
+    instant (MVC_STOP_AT=check:started), signalled, let go, and the check goes with it. The
+    check itself starts with nothing blocked, so SIGTERM stops it at once."""
+    (repo.cwd / "m.bin").write_bytes(b"weights")
+    repo("add", "m.bin", "--name", "m")
+    marker = tmp_path / "check.txt"
+    env = {**repo.env, "MVC_STOP_AT": "check:started"}
+    proc = subprocess.Popen([str(BIN), "promote", "m@0.1.0", "production", "--check",
+                             f"grep SigBlk /proc/self/status > '{marker}.tmp'; echo $$ >> '{marker}.tmp'; "
+                             f"mv '{marker}.tmp' '{marker}'; sleep 60"],
+                            cwd=repo.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (marker.exists() and _state(proc.pid) == "T"):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    blocked, group = marker.read_text().split("\n")[:2]
+    assert int(blocked.split()[1], 16) == 0, blocked  # the check may be stopped like any process
+    proc.send_signal(sig)
+    proc.send_signal(signal.SIGCONT)
+    err, _ = _ended(proc, 10)
+    assert proc.returncode == code, (proc.returncode, err)
+    _check_gone(int(group), within=5)
+    repo.fail("resolve", "m", code=1)  # nothing was promoted
+
+
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (T: stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _check_gone(group: int, within: float) -> None:
+    deadline = time.monotonic() + within
     while True:
         try:
             os.killpg(group, 0)
         except ProcessLookupError:
-            break
+            return
         if time.monotonic() > deadline:
             os.killpg(group, signal.SIGKILL)
             raise AssertionError("the check outlived mvc")
         time.sleep(0.05)
-    repo.fail("resolve", "m", code=1)  # nothing was promoted
-    repo("promote", "m@0.1.0", "production")  # the lock went with the process
-    assert repo.json("resolve", "m")["version"] == "0.1.0"
 
 
 
@@ -209,6 +249,50 @@ def test_ctrl_c_in_the_middle_of_a_pack_abandons_it_at_once(repo: Mvc, work: Pat
     clone("verify", "m")
 
 
+LAGGING_CHECK = """
+import os, signal, sys, time
+from mvc.core import pack_transfer
+checked = []
+def lagging(digest, data):  # the check stage falls behind the send stage, then Ctrl-C
+    if not checked:
+        checked.append(digest)
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1.0)
+    return real(digest, data)
+real, pack_transfer.chunk_matches = pack_transfer.chunk_matches, lagging
+from mvc.cli import main
+sys.argv = ["mvc", "push", "--jobs", "1"]
+main()
+"""
+
+
+def test_ctrl_c_while_the_check_lags_the_send_publishes_no_unchecked_chunk(repo: Mvc, work: Path, tmp_path: Path):
+    """Each chunk a push sends is checked against its name on one thread while another sends
+    it, up to 16 chunks ahead. A Ctrl-C while the check lagged made it skip what was queued,
+    the send had written all of it, and the pack, the right size, went up with a corrupt chunk
+    in it (found in review of 7b33371). The push is run with its check slowed (Python, a real
+    subprocess): exit 130, nothing on the remote, and the rerun refuses the corrupt chunk."""
+    from packs_support import flip_byte, store, weights
+
+    weights(work / "w.safetensors")  # seven chunks: the header and six tensors
+    repo("add", "w.safetensors", "--name", "w")
+    (repo.mvc_dir / "statcache.db").unlink()  # not trusted: every chunk is checked
+    s = store(repo)
+    digest = repo.json("show", "w")["digest"]
+    located = s.locate(s.recipe(digest).chunks[3].digest)
+    flip_byte(located.path, located.offset + 100)
+    remote = tmp_path / "remote"
+    repo("remote", "add", "origin", str(remote))
+    proc = subprocess.run([sys.executable, "-c", LAGGING_CHECK], cwd=repo.cwd, env=repo.env,
+                          capture_output=True, text=True, timeout=60)
+    _was_interrupted(proc, proc.stderr)
+    assert _landed(remote) == {}
+    assert not list((remote / "tmp").iterdir())
+    assert "corrupt" in repo.fail("push", code=3).stderr
+    assert _landed(remote) == {}
+
+
 def test_ctrl_c_between_the_packs_of_a_push_keeps_the_landed_pack_and_the_rerun_sends_the_rest(
         repo: Mvc, work: Path, tmp_path: Path):
     """A push sends packs of up to PACK_LIMIT (256 MiB), each visible once whole. Ctrl-C once
@@ -236,3 +320,25 @@ def test_ctrl_c_between_the_packs_of_a_push_keeps_the_landed_pack_and_the_rerun_
     clone("pull", "big")
     clone("checkout", "big", "-o", "out.bin")
     assert (clone.cwd / "out.bin").read_bytes() == data
+
+
+def test_a_failing_pack_stops_the_others_under_way_at_once(repo: Mvc, work: Path, tmp_path: Path):
+    """``push --jobs 2`` of two packs where the second holds a corrupt chunk: the push fails
+    with exit 3 as soon as the check finds it, and the first pack (256 MiB) is abandoned at
+    its next chunk. The main thread used to wait for the first pack in plan order to be sent
+    whole before it looked at the failure (and it landed)."""
+    from packs_support import flip_byte, store
+    from mvc.core.pack_transfer import PACK_LIMIT
+
+    write(work / "big.bin", os.urandom(PACK_LIMIT + (16 << 20)))
+    repo("add", "big.bin", "--name", "big")
+    (repo.mvc_dir / "statcache.db").unlink()  # not trusted: every chunk is checked
+    s = store(repo)
+    located = s.locate(s.recipe(repo.json("show", "big")["digest"]).chunks[-1].digest)
+    flip_byte(located.path, located.offset)
+    remote = tmp_path / "remote"
+    repo("remote", "add", "origin", str(remote))
+    assert "corrupt" in repo.fail("push", "--jobs", "2", code=3).stderr
+    assert _landed(remote) == {}
+    assert not list((remote / "tmp").iterdir())
+

@@ -308,8 +308,10 @@ def side_of(ref: str, row, registry, store) -> Side:
 
 
 def store_reader(store) -> TensorReader:
-    """Read tensor listings straight from stored objects (headers and byte ranges)."""
-    from mvc.core.errors import IntegrityError
+    """Read tensor listings straight from stored objects (headers and byte ranges). A file
+    whose object is not in the local store (a clone not pulled yet) is unreadable, listed as
+    such beside the rest of the comparison; a missing or corrupt chunk of a recipe that is
+    here is the store's damage (IntegrityError, exit 3), as for checkout."""
     from mvc.core.tensors import read_tensors
 
     def read(digest: str, fmt: str) -> dict[str, TensorInfo]:
@@ -320,9 +322,8 @@ def store_reader(store) -> TensorReader:
             with io.BufferedReader(_RecipeFile(store, recipe), 1 << 20) as f:
                 return read_tensors(f, fmt)
         except FileNotFoundError:
-            raise IntegrityError(
-                f"object {digest} is missing from the store; pull it from a remote or run 'mvc fsck'"
-            ) from None
+            raise UnreadableTensorFile(f"{digest} is not in the local store: 'mvc pull' fetches it "
+                                       "('mvc fsck' if it should be here)") from None
 
     return read
 

@@ -69,3 +69,28 @@ def test_truncated_safetensors_is_reported_not_a_crash(repo, work):
     assert "truncated" in out["tensors"]["m.safetensors"]["errors"]["b"]
     human = repo("diff", "net@0.1.0", "net@0.1.1")
     assert "unreadable" in human.stdout and human.returncode == 0
+
+
+def test_a_version_not_pulled_yet_is_listed_unreadable_and_the_rest_compared(repo, work, tmp_path):
+    """A teammate's clone that has the registry but not the objects: metrics and params are
+    compared, each tensor file is listed as unreadable with how to get it, exit 0 (it was
+    exit 3 'missing from the store', and nothing else was shown). ``pull`` makes it whole."""
+    from support import clone_without_objects
+
+    _two_versions(repo, work)
+    repo("remote", "add", "origin", str(tmp_path / "remote"))
+    repo("push")
+    clone = clone_without_objects(repo, tmp_path / "clone")
+    out = clone.json("diff", "net@0.1.0", "net@0.1.1")
+    assert out["metrics"]["accuracy"]["improved"] is True and out["recommendation"] == "RECOMMEND_B"
+    assert [(u["side"], u["path"]) for u in out["unreadable"]] == [("a", "m.safetensors"), ("b", "m.safetensors")]
+    assert all("'mvc pull'" in u["error"] for u in out["unreadable"])
+    assert out["storage"] is None
+    human = clone("diff", "net@0.1.0", "net@0.1.1")
+    assert "unreadable" in human.stdout and "'mvc pull'" in human.stdout
+    clone("pull", "net@0.1.0")
+    out = clone.json("diff", "net@0.1.0", "net@0.1.1")
+    assert [u["side"] for u in out["unreadable"]] == ["b"]
+    clone("pull", "net@0.1.1")
+    out = clone.json("diff", "net@0.1.0", "net@0.1.1")
+    assert out["unreadable"] == [] and out["tensors"]["m.safetensors"]["changed"] == ["w"]

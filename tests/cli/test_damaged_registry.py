@@ -132,6 +132,21 @@ def test_damaged_event_and_lineage_values_are_named_by_fsck(repo):
     assert "internal error" not in proc.stderr
 
 
+@pytest.mark.parametrize("column,value,says", [("kind", "weights", "'weights') is unknown"),
+                                               ("digest", "sha256:XYZ", "is malformed")])
+def test_a_damaged_lineage_input_is_exit_3_in_show(repo, work, column, value, says):
+    """A lineage row whose kind is not data, code or model (a hand edit, a newer tool) made
+    ``show`` an internal error (KeyError: 'weights'); it is named as fsck names it (probe H)."""
+    (work / "d.csv").write_text("x\n")
+    (work / "m.bin").write_bytes(b"A")
+    repo("add", "m.bin", "--name", "m", "--data", "d.csv")
+    _sql(repo, f"UPDATE lineage SET {column} = ?", value)
+    for args in (["show", "m@0.1.0"], ["show", "m@0.1.0", "--json"]):
+        proc = repo.fail(*args, code=3)
+        assert "internal error" not in proc.stderr and says in proc.stderr, (args, proc.stderr)
+    assert says in _fsck(repo).stderr
+
+
 def test_sqlite_malformed_is_exit_3(repo):
     for i in range(30):
         repo.add("m", f"A{i}".encode(), "--metric", f"acc=0.{i}")

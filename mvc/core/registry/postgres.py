@@ -24,7 +24,7 @@ from mvc.core.registry.postgres_connection import Connection, check_url, server_
 from mvc.core.registry.postgres_schema import LOCK_KEY, MIGRATIONS, SCHEMA_VERSION
 from mvc.core.registry.postgres_transfer import PostgresTransfer
 from mvc.core.registry.values import (
-    damaged, detail, listing, problems_of_event, problems_of_input, problems_of_version, version_row,
+    damaged, detail, lineage_input, listing, problems_of_event, problems_of_input, problems_of_version, version_row,
 )
 from mvc.core.semver import parse_version
 
@@ -234,9 +234,7 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
             "SELECT l.kind, l.digest, l.path, l.detail, m.name, v.version FROM mvc.lineage l"
             " LEFT JOIN mvc.versions v ON v.id = l.parent_version_id"
             " LEFT JOIN mvc.models m ON m.id = v.model_id WHERE l.version_id = %s ORDER BY l.id", (version_id,))
-        return [LineageInput(kind=r[0], digest=r[1], path=r[2],
-                             detail=detail(r[3], f"detail of a lineage input of version row {version_id}"),
-                             parent=(r[4], r[5]) if r[4] is not None else None) for r in rows]
+        return [lineage_input(version_id, r) for r in rows]
 
     def add_lineage(self, version_id: int, inputs: list[LineageInput]) -> None:
         self.require_tx()

@@ -19,7 +19,7 @@ from mvc.core.registry.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from mvc.core.registry.sqlite_transfer import SqliteTransfer
 from mvc.core.semver import parse_version
 from mvc.core.registry.values import (
-    damaged, detail, listing, problems_of_event, problems_of_input, problems_of_version, version_row,
+    damaged, detail, lineage_input, listing, problems_of_event, problems_of_input, problems_of_version, version_row,
 )
 
 
@@ -242,11 +242,7 @@ class SqliteRegistry(SqliteTransfer, Registry):
             " LEFT JOIN models m ON m.id = v.model_id WHERE l.version_id = ? ORDER BY l.id",
             (version_id,),
         )
-        return [
-            LineageInput(kind=r[0], digest=r[1], path=r[2], detail=detail(r[3], f"detail of a lineage input of version row {version_id}"),
-                         parent=(r[4], r[5]) if r[4] is not None else None)
-            for r in rows
-        ]
+        return [lineage_input(version_id, r) for r in rows]
 
     def add_lineage(self, version_id: int, inputs: list[LineageInput]) -> None:
         self._require_tx()

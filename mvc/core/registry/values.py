@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from mvc.core.errors import IntegrityError
-from mvc.core.registry.base import Listing, VersionRow
+from mvc.core.registry.base import LineageInput, Listing, VersionRow
 from mvc.core.semver import all_canonical, is_canonical
 
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
@@ -123,6 +123,19 @@ def detail(text: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise damaged(f"the {where} are not a valid JSON object")
     return value
+
+
+def lineage_input(version_id: int, r: tuple) -> LineageInput:
+    """A version's lineage input from its row (kind, digest, path, detail, the parent's model
+    and version), checked as ``fsck`` checks it: an unknown kind or a malformed digest is the
+    damaged-registry error, not an internal one in ``show``."""
+    where = f"a lineage input of version row {version_id}"
+    if r[0] not in ("data", "code", "model"):
+        raise damaged(f"the kind of {where} ({str(r[0])[:40]!r}) is unknown")
+    if r[0] in ("data", "code") and (not isinstance(r[1], str) or not DIGEST_RE.match(r[1])):
+        raise damaged(f"the digest of {where} ({str(r[1])[:80]!r}) is malformed")
+    return LineageInput(kind=r[0], digest=r[1], path=r[2], detail=detail(r[3], f"detail of {where}"),
+                        parent=(r[4], r[5]) if r[4] is not None else None)
 
 
 def problems_of_input(r: tuple) -> list[str]:

@@ -59,7 +59,8 @@ def _render_many(d) -> None:
     if rows:
         table(headers, rows, title="metrics")
     if d.params:
-        table(["param", *d.versions], [[k, *(_param(v, ref) for ref in d.versions)] for k, v in d.params.items()],
+        table(["param", *d.versions], [[k, *(one_line(_param(v, ref)) for ref in d.versions)]
+                                       for k, v in d.params.items()],
               title="params that differ")
     rec = d.recommendation
     fields([("baseline", d.versions[0]), ("primary metric", d.primary_metric),
@@ -103,9 +104,9 @@ def _render(d) -> None:
     if metrics:
         sections.append((["metric"], "metrics", ["metric", "A", "B", "B - A", "change"], metrics))
     p = d.params
-    params = [[k, v["a"], v["b"], ("changed", "yellow")] for k, v in p["changed"].items()]
-    params += [[k, v, "", ("removed", "red")] for k, v in p["removed"].items()]
-    params += [[k, "", v, ("added", "green")] for k, v in p["added"].items()]
+    params = [[k, one_line(v["a"]), one_line(v["b"]), ("changed", "yellow")] for k, v in p["changed"].items()]
+    params += [[k, one_line(v), "", ("removed", "red")] for k, v in p["removed"].items()]
+    params += [[k, "", one_line(v), ("added", "green")] for k, v in p["added"].items()]
     if params:
         sections.append((["param"], "params", ["param", "A", "B", "change"], params))
     a = d.artifacts

@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption, Words
-from mvc.cli.output import console, emit_json, piped, printable, say
+from mvc.cli.output import console, emit_json, one_line, piped, say
 
 
 def lineage(
@@ -121,7 +121,7 @@ def _render_tree(r, show_up: bool, show_down: bool) -> None:
 
     def write(n: Node, lead: str, branch: str, last: bool) -> None:
         if tty:
-            out.print(Text.assemble(lead + branch, (printable(n[0]), n[1])), soft_wrap=True)
+            out.print(Text.assemble(lead + branch, (one_line(n[0]), n[1])), soft_wrap=True)
         else:
             say(" " * len(lead + branch) + n[0])
         if branch:

@@ -35,8 +35,8 @@ def show(
             ("created", v.created_at), ("created by", v.created_by), ("message", v.message),
         ]
         for section in ("metrics", "params"):
-            for k, x in getattr(v, section).items():
-                rows.append((f"{section[:-1]} {k}", x))
+            for k, x in getattr(v, section).items():  # a value on one line, as a name
+                rows.append((f"{section[:-1]} {k}", one_line(x)))
         for k in ("commit", "branch", "dirty", "remote"):
             if k in v.git:
                 rows.append((f"git {k}", v.git[k]))

@@ -264,3 +264,23 @@ def test_the_fast_writers_write_what_json_and_cell_write():
     for doc in ([{"ref": "m@1.0.0", "tags": [], "metrics": {"acc": 0.5}}], [{"a": 1}, {"b": [2]}, {}],
                 {"node": "x", "up": [], "down": ["a", "b"], "nodes": [{"id": "a"}, {"id": "b", "size": None}]}):
         assert records_json(doc) == json.dumps(doc, indent=2, ensure_ascii=False), doc
+
+
+def test_a_line_break_in_a_path_or_a_param_stays_on_its_line_on_a_terminal(repo, work):
+    """A data file named 'd<LF>fake.csv' and a param 'lr=1<LF>fake': on a terminal the
+    lineage tree printed the rest of the name at the start of a line of its own, outside the
+    tree, and show and diff put the param's rest on a line below (probe H). They are escaped
+    as \\n there, as in a pipe and as show already did for the path."""
+    write(work / "a.bin", b"A")
+    repo("add", "a.bin", "--name", "m", "--param", "lr=1")
+    write(work / "d\nfake.csv", b"x")
+    write(work / "a.bin", b"B")
+    repo("add", "a.bin", "--name", "m", "--data", "d\nfake.csv", "--param", "lr=1\nfake")
+    write(work / "a.bin", b"C")
+    repo("add", "a.bin", "--name", "m", "--param", "lr=2")
+    for args, wanted in ((["lineage", "m@0.1.1"], "d\\nfake.csv"), (["show", "m@0.1.1"], "1\\nfake"),
+                         (["diff", "m@0.1.0", "m@0.1.1"], "1\\nfake"),
+                         (["diff", "m@0.1.0", "m@0.1.1", "m@0.1.2"], "1\\nfake")):
+        out = re.sub(r"\x1b\[[0-9;]*m", "", _terminal(repo, [*args], 200))
+        assert wanted in out, (args, out)
+        assert not any(ln.lstrip().startswith("fake") for ln in out.splitlines()), (args, out)

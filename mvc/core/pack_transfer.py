@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import threading
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core.errors import IntegrityError
 from mvc.core.packs import Entry, chunk_matches, decode, encode, runs
-from mvc.core.pipes import get_waking, quick_switch, wait_waking
+from mvc.core.pipes import Pipe, Stopped, quick_switch, wait_waking
 from mvc.core.remote_packs import RemotePacks
 
 if TYPE_CHECKING:
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from mvc.core.statcache import StatCache
 
 Progress = Callable[[int], None] | None
-IN_FLIGHT = 16  # chunks read ahead of the slowest stage
 
 
 def _buffer_size(sizes: Iterable[int]) -> int:
@@ -50,80 +48,6 @@ def _unique_chunks(recipes: Iterable["Recipe"]) -> list["ChunkRef"]:
         for c in r.chunks:
             seen.setdefault(c.digest, c)
     return list(seen.values())
-
-
-class _Pipe:
-    """Stages on threads of their own, fed in order by the caller's thread: each item is a
-    view of a buffer from a small pool, handed back once every stage is done with it. Once
-    ``stop`` is set, the stages skip what is still queued (up to ``IN_FLIGHT`` chunks), and
-    ``close`` raises ``_Stopped``: one stage may have handled an item another skipped (the
-    send stage runs ahead of the check), so what the stages made is never to be used."""
-
-    def __init__(self, stages: list[Callable], size: int, stop: threading.Event | None = None):
-        self.failures: list[BaseException] = []
-        self.stop = stop or threading.Event()
-        self.free: queue.Queue = queue.Queue()
-        for _ in range(IN_FLIGHT):
-            self.free.put(bytearray(size))
-        self.left: dict[int, int] = {}
-        self.lock = threading.Lock()
-        self.queues = [queue.Queue() for _ in stages]
-        self.threads = [threading.Thread(target=self._run, args=(q, s), daemon=True)
-                        for q, s in zip(self.queues, stages)]
-        for t in self.threads:
-            t.start()
-
-    def _run(self, q: queue.Queue, stage: Callable) -> None:
-        while (item := get_waking(q)) is not None:
-            buf, data, tag = item
-            try:
-                if self.failures:  # the first failure is the one raised; nothing more is done
-                    continue
-                if self.stop.is_set():  # skipped: what the caller was making is not whole
-                    raise _Stopped("the push is ending: queued chunks were skipped")
-                stage(data, tag)
-            except BaseException as exc:
-                self.failures.append(exc)
-            finally:
-                self._release(buf)
-                q.task_done()
-
-    def drain(self) -> None:
-        """Wait until every stage is done with what it was given."""
-        for q in self.queues:
-            q.join()
-        if self.failures:
-            raise self.failures[0]
-
-    def _release(self, buf) -> None:
-        if buf is None:
-            return
-        with self.lock:
-            self.left[id(buf)] -= 1
-            if self.left[id(buf)]:
-                return
-            del self.left[id(buf)]
-        self.free.put(buf)
-
-    def buffer(self) -> bytearray:
-        if self.failures:
-            raise self.failures[0]
-        return self.free.get()
-
-    def put(self, buf, data, tag) -> None:
-        if buf is not None:
-            with self.lock:
-                self.left[id(buf)] = len(self.queues)
-        for q in self.queues:
-            q.put((buf, data, tag))
-
-    def close(self) -> None:
-        for q in self.queues:
-            q.put(None)
-        for t in self.threads:
-            t.join()
-        if self.failures:
-            raise self.failures[0]
 
 
 def _open_local(path) -> int:
@@ -236,10 +160,6 @@ def _plan(missing: list, located: dict) -> list[_Plan]:
     return plans
 
 
-class _Stopped(Exception):
-    """A pack abandoned because the push is ending (Ctrl-C, or another pack failed)."""
-
-
 STOP_CHECK = 16 << 20  # a kernel copy looks at the push's stop this often
 
 
@@ -252,7 +172,7 @@ def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progre
 
     def going_on() -> None:
         if stop.is_set():
-            raise _Stopped(f"pack {plan.name} abandoned: the push is ending")
+            raise Stopped(f"pack {plan.name} abandoned: the push is ending")
 
     def fill(write: Callable, copy: Callable | None) -> None:
         if copy is not None and all(w.pack in trusted for _, w in plan.chunks):
@@ -282,7 +202,7 @@ def _send(store, remote, plan: _Plan, trusted: set[str], cache, progress: Progre
                 progress(len(data))
 
         located_pack = {c.digest: w.pack for c, w in plan.chunks}
-        pipe = _Pipe([check, send], _buffer_size(c.size for c, _ in plan.chunks), stop)
+        pipe = Pipe([check, send], _buffer_size(c.size for c, _ in plan.chunks), stop)
         try:
             for c, _ in plan.chunks:
                 going_on()
@@ -320,7 +240,7 @@ class _Rolling:
         self.writer = store.new_pack()
         self.queued = 0  # bytes handed to the writing stage for this pack
 
-    def roll(self, pipe: _Pipe, size: int) -> None:
+    def roll(self, pipe: Pipe, size: int) -> None:
         if self.queued and self.queued + size > PACK_LIMIT:
             pipe.drain()
             self.commit()
@@ -385,7 +305,7 @@ def _pull_one(store, remote, there, packs: _Rolling, recipe, known, readers, fds
 
     writer = packs.writer  # the writing stage's; only this thread changes it, once drained
     pending: set[str] = set()
-    pipe = _Pipe([keep] if known else [hash_whole, keep], _buffer_size(c.size for c in recipe.chunks))
+    pipe = Pipe([keep] if known else [hash_whole, keep], _buffer_size(c.size for c in recipe.chunks))
     try:
         for c in recipe.chunks:
             buf = pipe.buffer()

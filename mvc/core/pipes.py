@@ -253,3 +253,85 @@ def sync_files(paths: list[str]) -> None:
 
     with ThreadPoolExecutor(SYNC_THREADS) as pool:
         list(pool.map(sync, paths))
+
+
+IN_FLIGHT = 16  # items read ahead of the slowest stage of a Pipe
+
+
+class Stopped(Exception):
+    """Work abandoned because the command is ending (Ctrl-C, or another part failed): a
+    push's pack under way, or what a ``Pipe`` was making once its stop was set."""
+
+
+class Pipe:
+    """Stages on threads of their own, fed in order by the caller's thread: each item is a
+    view of a buffer from a small pool, handed back once every stage is done with it. Once
+    ``stop`` is set, the stages skip what is still queued (up to ``IN_FLIGHT`` chunks), and
+    ``close`` raises ``Stopped``: one stage may have handled an item another skipped (the
+    send stage runs ahead of the check), so what the stages made is never to be used."""
+
+    def __init__(self, stages: list[Callable], size: int, stop: threading.Event | None = None):
+        self.failures: list[BaseException] = []
+        self.stop = stop or threading.Event()
+        self.free: queue.Queue = queue.Queue()
+        for _ in range(IN_FLIGHT):
+            self.free.put(bytearray(size))
+        self.left: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self.queues = [queue.Queue() for _ in stages]
+        self.threads = [threading.Thread(target=self._run, args=(q, s), daemon=True)
+                        for q, s in zip(self.queues, stages)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, q: queue.Queue, stage: Callable) -> None:
+        while (item := get_waking(q)) is not None:
+            buf, data, tag = item
+            try:
+                if self.failures:  # the first failure is the one raised; nothing more is done
+                    continue
+                if self.stop.is_set():  # skipped: what the caller was making is not whole
+                    raise Stopped("the push is ending: queued chunks were skipped")
+                stage(data, tag)
+            except BaseException as exc:
+                self.failures.append(exc)
+            finally:
+                self._release(buf)
+                q.task_done()
+
+    def drain(self) -> None:
+        """Wait until every stage is done with what it was given."""
+        for q in self.queues:
+            q.join()
+        if self.failures:
+            raise self.failures[0]
+
+    def _release(self, buf) -> None:
+        if buf is None:
+            return
+        with self.lock:
+            self.left[id(buf)] -= 1
+            if self.left[id(buf)]:
+                return
+            del self.left[id(buf)]
+        self.free.put(buf)
+
+    def buffer(self) -> bytearray:
+        if self.failures:
+            raise self.failures[0]
+        return self.free.get()
+
+    def put(self, buf, data, tag) -> None:
+        if buf is not None:
+            with self.lock:
+                self.left[id(buf)] = len(self.queues)
+        for q in self.queues:
+            q.put((buf, data, tag))
+
+    def close(self) -> None:
+        for q in self.queues:
+            q.put(None)
+        for t in self.threads:
+            t.join()
+        if self.failures:
+            raise self.failures[0]

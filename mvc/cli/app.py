@@ -231,6 +231,7 @@ def _command_name(argv: list[str]) -> str | None:
 def _error(kind: str, message: str, code: int, as_json: bool, hint: str = "") -> int:
     """The one error line (escaped: output.error), then ``hint`` on a line of its own."""
     from mvc.cli.output import error
+    from mvc.core.errors import MvcError
 
     error(message)
     if hint:
@@ -240,7 +241,7 @@ def _error(kind: str, message: str, code: int, as_json: bool, hint: str = "") ->
         try:
             sys.stdout.write(json.dumps({"error": {"type": kind, "message": message}}) + "\n")
             sys.stdout.flush()
-        except OSError:  # a closed or full stdout: the line on stderr says it all
+        except (OSError, MvcError):  # a closed or full stdout: the line on stderr says it all
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return code
 
@@ -281,7 +282,21 @@ def _not_utf8_name(exc: UnicodeEncodeError) -> str:
 
 
 def run(argv: list[str]) -> int:
-    """Run the CLI on ``argv``; every failure ends here as one line and an exit code."""
+    """Run the CLI on ``argv``; every failure ends here as one line and an exit code. Standard
+    output goes through ``output.Stdout`` meanwhile: what writes to it directly (typer's help,
+    a completion script, ``lineage --format dot``) fails as every output does, with the one
+    line of ``output_failed``."""
+    from mvc.cli.output import Stdout
+
+    stdout = sys.stdout
+    sys.stdout = Stdout(stdout)
+    try:
+        return _run(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _run(argv: list[str]) -> int:
     from typer import _click
 
     from mvc.core.errors import MvcError
@@ -318,6 +333,11 @@ def run(argv: list[str]) -> int:
         return _error("usage", message, 2, as_json, hint)
     except _click.exceptions.ClickException as exc:
         return _error("usage", exc.format_message(), exc.exit_code, as_json)
+    except SystemExit:  # typer's answer to a reader gone while it wrote --help (EPIPE): exit 1
+        if not _stdout_reader_gone():
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0  # as for any output: mvc --help | head -1
     except (typer.Abort, KeyboardInterrupt, Interrupted):
         if debug:
             raise

@@ -41,7 +41,7 @@ def flush_stdout(stream=None) -> None:
         raise output_failed(exc) from None
 
 
-class _Stdout:
+class Stdout:
     """Standard output for rich: a write that fails (a full disk, a device error; not a
     reader gone, which emit() handles) becomes the one-line error of ``output_failed``."""
 
@@ -49,6 +49,8 @@ class _Stdout:
         self.stream = stream
 
     def write(self, text: str) -> int:
+        if isinstance(text, str) and not text:  # click's probe of the stream: no write to fail
+            return 0
         try:
             return self.stream.write(text)
         except BrokenPipeError:
@@ -74,7 +76,7 @@ def console(stderr: bool = False):
                 self.quiet = True
                 raise BrokenPipeError
 
-        stream = sys.stderr if stderr else _Stdout(sys.stdout)
+        stream = sys.stderr if stderr else sys.stdout if isinstance(sys.stdout, Stdout) else Stdout(sys.stdout)
         # In a pipe rich would wrap at 80 columns; data lines should not be cut there.
         width = None if stream.isatty() else 200
         _consoles[key] = _Console(file=stream, stderr=stderr, width=width, highlight=False,

@@ -43,7 +43,7 @@ def audit(
                            "kept earlier, also check that it is in the chain (exit 3 if not).")
     ] = False,
     limit: Annotated[
-        Optional[int], typer.Option("--limit", "-n", metavar="N", help="Show only the newest N events.")
+        Optional[int], typer.Option("--limit", "-n", metavar="N", min=1, help="Show only the newest N events.")
     ] = None,
     json_out: JsonOption = False,
 ) -> None:

@@ -22,7 +22,7 @@ from mvc.cli.output import console, emit, key_values, piped, printable, short, t
 
 def log(
     name: Annotated[Optional[str], typer.Argument(metavar="NAME", help="A model name (default: every model).")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", "-n", metavar="N", help="Show at most N entries.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", metavar="N", min=1, help="Show at most N entries.")] = None,
     channel: Annotated[Optional[str], typer.Option(
         "--channel", "-c", metavar="CHANNEL", help="Show this channel's history (every promote, rollback, canary step).")] = None,
     json_out: JsonOption = False,

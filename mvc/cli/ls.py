@@ -46,7 +46,7 @@ def ls(
     ] = None,
     reverse: Annotated[bool, typer.Option("--reverse", help="Turn the order round.")] = False,
     limit: Annotated[
-        Optional[int], typer.Option("--limit", "-n", metavar="N", help="At most N versions.")
+        Optional[int], typer.Option("--limit", "-n", metavar="N", min=1, help="At most N versions.")
     ] = None,
     json_out: JsonOption = False,
 ) -> None:

@@ -39,5 +39,5 @@ def test_log_errors(repo):
     assert repo.json("log") == []
     repo.add("resnet", b"1")
     assert "did you mean resnet" in repo.fail("log", "resnt").stderr
-    assert "at least 1" in repo.fail("log", "--limit", "0").stderr
+    assert "0 is not in the range x>=1" in repo.fail("log", "--limit", "0", code=2).stderr  # as lineage --depth 0
     repo.fail("log", "--limit", "many", code=2)

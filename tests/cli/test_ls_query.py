@@ -93,7 +93,7 @@ def test_bad_expressions_are_exit_1_with_the_accepted_form(zoo):
         assert f"invalid --where '{expr}'" in proc.stderr and "write KEY OP VALUE, OP one of = != < <= > >=" in proc.stderr
     proc = zoo.fail("ls", "m", "--where", "accuracy > high", "--json")
     assert "KEY OP VALUE" in proc.stdout
-    assert "--limit must be at least 1" in zoo.fail("ls", "m", "--limit", "0").stderr
+    assert "0 is not in the range x>=1" in zoo.fail("ls", "m", "--limit", "0", code=2).stderr
     assert "invalid --sort" in zoo.fail("ls", "m", "--sort", "a b").stderr
     assert "unknown model 'n'" in zoo.fail("ls", "n", "--where", "accuracy > 1").stderr
     assert "need a model name" in zoo.fail("ls", "--sort", "accuracy", code=2).stderr

@@ -69,6 +69,9 @@ def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[
         return model_id(model, version), vid
     if target.startswith(("data:", "code:")):
         kind, digest = target.split(":", 1)
+        if digest[:7] == "sha256:":  # hex digits in either case, as for a digest ref
+            digest = "sha256:" + digest[7:].lower()
+            target = f"{kind}:{digest}"
         if not recorded(kind, digest):
             raise NotFoundError(f"no version has {digest} as its --{kind} input")
         return target, None

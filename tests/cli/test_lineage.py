@@ -43,6 +43,16 @@ def test_path_downstream_tree(repo, work):
     assert "net@0.1.1" in up.stdout and "net@0.1.0" not in up.stdout
 
 
+def test_a_node_id_names_its_digest_in_either_case(repo, work):
+    """``data:sha256:HEX`` as copied from a tool that prints hex in capitals finds the same
+    node, as a ``sha256:`` digest ref does (it said no version had it as input; probe H)."""
+    _chain(repo, work)
+    node = next(n for n in repo.json("lineage", "net@0.1.0")["upstream"] if n.startswith("data:"))
+    upper = "data:sha256:" + node[len("data:sha256:"):].upper()
+    out = repo.json("lineage", upper)
+    assert out["node"] == node and "model:net@0.1.0" in out["downstream"]
+
+
 def test_dot_and_mermaid_hold_every_edge(repo, work):
     _chain(repo, work)
     edges = {(e["source"], e["target"]) for e in repo.json("lineage", "net@0.1.1")["edges"]}

@@ -135,7 +135,8 @@ LOOK_ALIKES = [
     ("al\u3164ice", "invisible"),              # Hangul filler, a blank letter
     ("\uff41lice", "write it as 'alice'"),     # fullwidth a: NFKC makes it "alice"
     ("a\u0301na", "write it as '\u00e1na'"),  # a decomposed á
-    ("ana\udcff", "not valid UTF-8"),          # a byte that was not UTF-8 (surrogate escape)
+    ("ana\udcff", r"'ana\\xff' is not valid UTF-8"),  # a byte that was not UTF-8 (surrogate escape),
+    # named as typed (it said '\udcff', probe H)
 ]
 
 

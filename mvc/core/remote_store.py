@@ -391,7 +391,18 @@ def corrupt_here(store: ObjectStore, digest: str) -> IntegrityError:
     return IntegrityError(f"object {digest} is corrupt in the local store; not pushing it (run 'mvc verify')")
 
 
+def folder_missing(remote: Remote) -> bool:
+    """A directory remote whose folder does not exist: nothing was pushed there yet, or it
+    moved or was deleted (a listing of it is empty; an object missing there is why)."""
+    import os
+
+    return not is_url(remote.location) and not os.path.isdir(remote.location)
+
+
 def missing_there(remote: Remote, digest: str) -> IntegrityError:
+    if folder_missing(remote):
+        return IntegrityError(f"object {digest} is missing from remote {remote.name!r}: its folder "
+                              f"{remote.location} does not exist; check the URL ('mvc remote list')")
     return IntegrityError(f"object {digest} is missing from remote {remote.name!r} ({remote.location}); "
                           "push it from a machine that has it")
 

@@ -114,6 +114,11 @@ def on_remote(session: "Session", remote: "Remote") -> Figures:
     from mvc.core.chunked import Recipe
     from mvc.core.errors import IntegrityError
 
+    from mvc.core.remote_store import folder_missing
+
+    if folder_missing(remote):  # counted as empty, and said: the URL may be wrong
+        session.warn(f"remote {remote.name!r}: its folder {remote.location} does not exist (nothing was "
+                     "pushed there yet, or it moved), so it holds nothing; check the URL with 'mvc remote list'")
     listed = remote.sizes()  # loose objects and recipes by digest; packs as pack:NAME
     sizes = {d: n for d, n in listed.items() if not d.startswith("pack:")}
     if len(sizes) < len(listed):

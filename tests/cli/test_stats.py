@@ -3,6 +3,8 @@ and their ratio, from real adds whose bytes the store keeps once."""
 
 from __future__ import annotations
 
+import json
+
 from support import model_dir, write
 
 EMPTY = {"models": 0, "versions": 0, "objects": 0, "logical": 0, "stored": 0, "ratio": None, "by_model": {}}
@@ -51,8 +53,9 @@ def test_stats_remote_counts_the_versions_whose_objects_are_there(repo, work, tm
     assert "no default remote" in repo.fail("stats", "--remote").stderr
     assert "remote" not in repo.json("stats")  # the key comes with --remote only
     repo("remote", "add", "origin", str(tmp_path / "remote"))
-    assert repo.json("stats", "--remote")["remote"] == {
-        **EMPTY, "name": "origin", "url": str(tmp_path / "remote")}
+    proc = repo("stats", "--remote", "--json")  # nothing pushed yet: empty, and said (probe H)
+    assert json.loads(proc.stdout)["remote"] == {**EMPTY, "name": "origin", "url": str(tmp_path / "remote")}
+    assert "its folder" in proc.stderr and "does not exist" in proc.stderr
     repo("push", "m@0.1.0")  # its object is n@0.1.0's too; m@0.1.1's stays here
     doc = repo.json("stats", "--remote")
     one = {"versions": 1, "objects": 1, "logical": 4096, "stored": 4096, "ratio": 1.0}
@@ -94,3 +97,24 @@ def test_stats_counts_packs_and_their_indexes(repo, work, tmp_path):
     assert (there["versions"], there["objects"], there["stored"]) == (1, 1 + 1 + TENSORS, files)
     assert there["by_model"]["m"]["stored"] == recipes - store(repo).size(b["digest"]) + sum(
         size for d, size in chunks.items() if d in {c.digest for c in store(repo).recipe(a["digest"]).chunks})
+
+
+def test_a_remote_folder_gone_is_said_by_stats_and_pull(repo, work, tmp_path):
+    """A directory remote deleted (or its URL mistyped): stats --remote counted it as empty
+    without a word, and pull said each object was missing there as if someone forgot to push."""
+    import shutil
+
+    from support import clone_without_objects
+
+    write(work / "a.bin", b"a" * 4096)
+    repo("add", "a.bin", "--name", "m")
+    repo("remote", "add", "origin", str(tmp_path / "remote"))
+    repo("push")
+    assert repo("stats", "--remote").stderr == ""
+    shutil.rmtree(tmp_path / "remote")
+    proc = repo("stats", "--remote")
+    assert "remote 'origin': its folder" in proc.stderr and "mvc remote list" in proc.stderr
+    clone = clone_without_objects(repo, tmp_path / "clone")
+    err = clone.fail("pull", "m", code=3).stderr
+    assert f"its folder {tmp_path / 'remote'} does not exist" in err
+

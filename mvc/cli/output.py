@@ -159,16 +159,13 @@ def piped() -> bool:
 
 
 def _escapes(keep: str) -> dict[int, str]:
-    codes = {c: f"\\x{c:02x}" for c in [*range(32), *range(127, 160)] if chr(c) not in keep}
+    """How each of the characters no output shows as it is (names.UNSAFE_CHARACTERS) is
+    written, but for those in ``keep``."""
+    from mvc.core.names import UNSAFE_CHARACTERS
+
+    codes = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in UNSAFE_CHARACTERS if chr(c) not in keep}
     codes.update({ord(c): e for c, e in (("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")) if c not in keep})
-    codes.update({c: f"\\u{c:04x}" for c in (0x2028, 0x2029)})  # line breaks to str.splitlines()
-    codes.update({c: f"\\u{c:04x}" for c in _BIDI})
     return codes
-
-
-# the bidirectional embeddings, overrides and isolates (Unicode TR9), which reorder what follows
-# them; the marks (U+200E, U+200F) do not, and right-to-left text needs them
-_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
 
 
 _CELL = {ord("\\"): "\\\\", **_escapes("")}  # a value in a pipe: reversible

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from mvc.core.errors import MvcError, NotFoundError, UserError
+from mvc.core.names import UNSAFE_CHARACTERS
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -276,8 +277,7 @@ def label(node: dict[str, Any]) -> str:
 # control characters, line separators and bidi controls (U+202A-E, U+2066-9) as the character
 # references Graphviz reads: in a pipe to a terminal they would be escape sequences, or
 # reorder what follows them
-_DOT_ENTITIES = {c: f"&#x{c:x};" for c in (*range(32), *range(127, 160), 0x2028, 0x2029,
-                                            *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+_DOT_ENTITIES = {c: f"&#x{c:x};" for c in UNSAFE_CHARACTERS}
 
 
 def _dot_quote(text: str) -> str:

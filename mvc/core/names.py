@@ -9,6 +9,14 @@ from mvc.core.semver import looks_like_version
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
+# What a name, a path or a value must never carry as it is to a terminal or into a graph: the C0
+# and C1 controls and DEL (escape sequences), the line and paragraph separators (line breaks to
+# str.splitlines()), and the bidirectional embeddings, overrides and isolates (Unicode TR9),
+# which reorder what follows them. The marks (U+200E, U+200F) do not, and right-to-left text
+# needs them. The CLI escapes these as \x1b or \u202e (cli/output.py), DOT as &#x1b;.
+BIDI_CONTROLS = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+UNSAFE_CHARACTERS = (*range(32), *range(127, 160), 0x2028, 0x2029, *BIDI_CONTROLS)
+
 
 def _shown(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")

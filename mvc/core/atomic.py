@@ -9,6 +9,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 
 def held_temp(directory: Path | str, prefix: str, suffix: str = "") -> tuple[int, str]:
@@ -21,6 +22,24 @@ def held_temp(directory: Path | str, prefix: str, suffix: str = "") -> tuple[int
         if os.fstat(fd).st_nlink:
             return fd, path
         os.close(fd)  # removed between its making and our lock: another one
+
+
+def read_regular(path: Path | str, refused: "Callable[[], Exception]") -> bytes:
+    """The bytes of a small file of mvc's own (config.toml, registry-id), which must be a
+    regular file: a FIFO put there made every command wait forever in ``open`` (opened
+    without blocking, checked on the descriptor); a FIFO, device or folder is ``refused()``.
+    FileNotFoundError as ``open`` raises it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise refused()
+        os.set_blocking(fd, True)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def is_held(path: Path | str) -> bool:

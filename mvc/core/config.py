@@ -327,10 +327,9 @@ class Config:
         self._data: dict | None = None
 
     def _text(self) -> str:
-        try:
-            return self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return ""
+        from mvc.core.toml_edit import read_text
+
+        return read_text(self.path)
 
     @property
     def data(self) -> dict:
@@ -339,6 +338,9 @@ class Config:
                 self._data = tomllib.loads(self._text())
             except tomllib.TOMLDecodeError as exc:
                 raise UserError(f"{self.path} is not valid TOML ({exc}); fix or remove it") from None
+            except RecursionError:
+                raise UserError(f"{self.path} is not valid TOML (its arrays or tables nest too deep); "
+                                "fix or remove it") from None
         return self._data
 
     def _find(self, key: str) -> Any:

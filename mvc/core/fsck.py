@@ -391,7 +391,8 @@ def _check_planted(session: "Session", found: Findings) -> None:
     from mvc.core import channel_state
 
     layout = session.layout
-    paths = {layout.lock: "regular file", layout.stat_cache: "regular file", layout.tmp: "folder",
+    paths = {layout.lock: "regular file", layout.stat_cache: "regular file", layout.registry_id: "regular file",
+             layout.tmp: "folder",
              layout.objects: "folder", layout.deploy: "folder", repair.lost_found(layout): "folder"}
     if not owned.is_planted(layout.deploy) and layout.deploy.is_dir():
         for model_dir in sorted(layout.deploy.iterdir()):

@@ -73,8 +73,12 @@ def identity(registry: "Registry") -> str | None:
 
 
 def recorded(layout: "Layout") -> str | None:
+    from mvc.core.atomic import read_regular
+
     try:
-        return layout.registry_id.read_text(encoding="ascii").strip() or None
+        return read_regular(layout.registry_id, lambda: IntegrityError(
+            f"{layout.registry_id} is not a regular file (a FIFO, device or folder was put there); "
+            "remove it: mvc writes it again")).decode("ascii").strip() or None
     except (FileNotFoundError, UnicodeDecodeError):
         return None
 

@@ -12,7 +12,28 @@ table that an unset empties stay where they were. That takes tomlkit's Container
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+
+def read_text(path: Path) -> str:
+    """A TOML file's text: '' when there is none; a file that is not regular (a FIFO would block
+    every command) or not UTF-8 (an editor's Latin-1) is the error that names it; an editor's
+    byte order mark is dropped (tomllib refuses it)."""
+    from mvc.core.atomic import read_regular
+    from mvc.core.errors import UserError
+
+    try:
+        raw = read_regular(path, lambda: UserError(
+            f"{path} is not a regular file (a FIFO, device or folder); put back the settings file"))
+    except FileNotFoundError:
+        return ""
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise UserError(f"{path} is not valid UTF-8 (byte {raw[exc.start]:#04x} at line {line}); "
+                        "TOML files are UTF-8: re-save it as UTF-8") from None
 
 
 def set_value(text: str, parts: list[str], value: Any) -> str:

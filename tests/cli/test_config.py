@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import tomllib
 
+from support import BIN
+
 from mvc.core.config import SCHEMA
 
 
@@ -200,3 +202,49 @@ def test_a_value_where_a_table_belongs_is_an_error_not_ignored(repo, work):
     assert "config compare" in proc.stderr and "mvc config unset compare" in proc.stderr
     repo("config", "unset", "compare")
     assert repo("config", "get", "compare.threshold").stdout.strip() == "0.05"
+
+
+def test_a_settings_file_an_editor_or_a_teammate_left_is_an_error_that_names_it(repo, work):
+    """config.toml in Latin-1, nested 5,000 deep, or a FIFO: every command was an internal
+    error (UnicodeDecodeError, RecursionError) or waited forever in open(); now exit 1 naming
+    the file and what to do. A byte order mark is read past and dropped when written."""
+    import os
+    import subprocess
+
+    cfg = repo.mvc_dir / "config.toml"
+    good = cfg.read_bytes()
+    cfg.write_bytes(good + b"# caf\xe9\n")
+    err = repo.fail("ls").stderr
+    assert "is not valid UTF-8 (byte 0xe9 at line" in err and str(cfg) in err
+    cfg.write_text("[a]\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "nest too deep" in repo.fail("config", "list").stderr
+    cfg.unlink()
+    os.mkfifo(cfg)
+    for args in (["ls"], ["config", "set", "compare.threshold", "0.1"]):
+        proc = subprocess.run([str(BIN), *args], cwd=repo.cwd, env=repo.env, capture_output=True, text=True,
+                              timeout=20)
+        assert proc.returncode == 1 and "is not a regular file" in proc.stderr, (args, proc.stderr)
+    cfg.unlink()
+    cfg.write_bytes(b"\xef\xbb\xbf" + good)
+    assert repo("ls").returncode == 0
+    repo("config", "set", "compare.threshold", "0.2")
+    assert repo("config", "get", "compare.threshold").stdout.strip() == "0.2"
+    assert not cfg.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_a_fifo_put_at_registry_id_is_named_not_waited_on(repo):
+    """gc read .mvc/registry-id through open(), which waits for a FIFO's writer forever, and
+    fsck said the repository was consistent."""
+    import os
+    import subprocess
+
+    repo.add("m", b"A")
+    ident = repo.mvc_dir / "registry-id"
+    ident.unlink(missing_ok=True)
+    os.mkfifo(ident)
+    for args, code in ((["gc", "--dry-run"], 3), (["fsck"], 3)):
+        proc = subprocess.run([str(BIN), *args], cwd=repo.cwd, env=repo.env, capture_output=True, text=True,
+                              timeout=20)
+        assert proc.returncode == code and "registry-id" in proc.stderr, (args, proc.stderr)
+    ident.unlink()
+    repo("gc", "--dry-run")

@@ -80,6 +80,29 @@ def _check_url(session: "Session", url: str) -> None:
     if url.startswith("sqlite:") and not url[len("sqlite:///"):].startswith("/"):
         raise UserError(f"give the new registry's absolute path, sqlite:////PATH (four slashes), not {url!r}: "
                         "a relative one would mean another file in each folder mvc runs from")
+    if url.startswith("sqlite:"):
+        _check_place(session, Path(url[len("sqlite:///"):]))
+
+
+def _check_place(session: "Session", path: Path) -> None:
+    """Refuse a registry file where mvc itself removes or replaces files: inside ``.mvc``
+    (fsck --repair took one in objects/ or tmp/ for a stray and deleted it) but for
+    ``.mvc/registry.db``, the default, where a registry may move back; or inside a channel's
+    deploy folder (the next promote replaced the slot that held it)."""
+    from mvc.core.channel_state import deploy_base
+    from mvc.core.owned import lies_inside
+
+    layout = session.layout
+    if os.path.realpath(path) == os.path.realpath(layout.registry_db):
+        return
+    if lies_inside(path, layout.mvc_dir):
+        raise UserError(f"{path} lies inside {layout.mvc_dir}, where mvc removes files it does not know "
+                        f"(only {layout.registry_db} is a registry's place there); give a path outside it")
+    for channel in session.channel_names():
+        base = deploy_base(session, channel)
+        if base is not None and lies_inside(path, base):
+            raise UserError(f"{path} lies inside the deploy folder of channel {channel} ({base}), whose "
+                            "files each promote replaces; give a path outside it")
 
 
 def _same_place(a: str, b: str) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mvc.core.config import SCHEMA, Config
-from mvc.core.errors import IntegrityError, MvcError, PermissionDeniedError, UserError
+from mvc.core.errors import ConflictError, IntegrityError, MvcError, PermissionDeniedError, UserError
 from mvc.core.layout import Layout
 from mvc.core.lock import RepoLock
 
@@ -56,6 +56,7 @@ class Session:
         self._who = who
         self._user: str | None = None
         self._registry: Registry | None = None
+        self._registry_url: str | None = None  # registry.url when the registry was opened
         self._config: Config | None = None
         self._store: ObjectStore | None = None
         self._cache: StatCache | None = None
@@ -78,6 +79,7 @@ class Session:
             url = self.config.value("registry.url")
             try:
                 self._registry = open_registry(url, self.layout.registry_db)
+                self._registry_url = url
             except MvcError as exc:
                 if url is None:
                     raise
@@ -210,6 +212,7 @@ class Session:
         version, a channel move, a tag, a grant) reads what it changes inside the
         registry's transaction, which the backend serialises against every writer."""
         with RepoLock(self.layout.lock, self.lock_timeout(action)):
+            self._check_not_moved()
             with self.registry.transaction():
                 decision = self.decide(role)
                 if decision.allowed:
@@ -217,6 +220,20 @@ class Session:
             if not decision.allowed:
                 self._deny(decision, action, target)
             Session.committed += 1
+
+    def _check_not_moved(self) -> None:
+        """Under the lock: the registry this command read is still the one config.toml names.
+        A ``registry move`` (which holds the lock) may have switched it while this command
+        ran its check or copied a deploy slot; committing into the registry left behind
+        would lose the change (ConflictError: nothing changed, run it again)."""
+        if self._registry is None:
+            return
+        self._config = None  # read config.toml again: another process may have written it
+        now = self.config.value("registry.url")
+        if now != self._registry_url:
+            self.close()
+            raise ConflictError(f"the registry was moved to {now or self.layout.registry_db} while this command "
+                                "ran; nothing was changed: run the command again")
 
     def precheck(self, role: str, action: str, target: str) -> None:
         """Refuse (and log) early, before work that writes objects, when the policy says no."""

@@ -137,6 +137,54 @@ def test_a_crash_before_the_switch_leaves_the_old_registry_in_use(repo, work, tm
     assert views()[:2] == before[:2]
 
 
+def test_a_move_while_a_promote_is_under_way_makes_the_promote_fail_not_vanish(repo, work, tmp_path):
+    """A promote that had read the registry, then filled its slot (stopped there: the moment
+    is certain) while ``registry move`` ran: it committed into the registry left behind, both
+    exited 0, and the move's copy never heard of it (probe I). Its commit now sees that
+    registry.url changed: exit 1, nothing changed anywhere, and it succeeds when run again."""
+    import os
+    import signal
+    import subprocess
+
+    from support import BIN
+
+    repo.add("m", b"A")
+    repo.add("m", b"B")
+    repo("promote", "m@0.1.0", "production")
+    proc = subprocess.Popen([str(BIN), "promote", "m@0.1.1", "production"], cwd=repo.cwd,
+                            env=dict(repo.env, MVC_STOP_AT="deploy:slot"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _, status = os.waitpid(proc.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status)
+    target = tmp_path / "moved.db"
+    repo("registry", "move", f"sqlite:///{target}")
+    proc.send_signal(signal.SIGCONT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "the registry was moved" in err and "run the command again" in err, err
+    assert repo.json("resolve", "m", "--channel", "production")["version"] == "0.1.0"
+    repo("fsck")
+    repo("promote", "m@0.1.1", "production")
+    assert repo.json("resolve", "m", "--channel", "production")["version"] == "0.1.1"
+    assert _dump(target) and repo("fsck").returncode == 0
+
+
+def test_a_registry_is_not_moved_where_mvc_removes_or_replaces_files(repo, work, tmp_path):
+    """Into .mvc/objects/ (fsck --repair deleted it as a stray object), .mvc/tmp/, or a
+    channel's deploy folder (the next promote replaced the slot that held it): refused, exit 1.
+    .mvc/registry.db itself, the default, stays a place a registry may move back to."""
+    repo.add("m", b"A")
+    repo("config", "set", "channels.edge.deploy_dir", str(tmp_path / "deploy"))
+    (tmp_path / "deploy" / "m").mkdir(parents=True)
+    for path in (repo.mvc_dir / "objects" / "reg.db", repo.mvc_dir / "tmp" / "reg.db",
+                 tmp_path / "deploy" / "m" / "reg.db"):
+        err = repo.fail("registry", "move", f"sqlite:///{path}").stderr
+        assert "lies inside" in err and not path.exists(), err
+    repo("registry", "move", f"sqlite:///{tmp_path / 'r.db'}")
+    (repo.mvc_dir / "registry.db").unlink()
+    repo("registry", "move", f"sqlite:///{repo.mvc_dir / 'registry.db'}")
+    assert repo.json("show", "m")["version"] == "0.1.0"
+
+
 def test_move_from_sqlite_to_postgresql(repo, work, pg_url):
     import uuid
 

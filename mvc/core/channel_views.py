@@ -81,12 +81,16 @@ def resolve(session: "Session", name: str, channel: str = "production", key: str
     canary = state.canary_of(session, row)
     if canary is not None and key is not None and deploy.bucket(key) < row.canary_percent:
         version, slot = row.canary_version, deploy.other_slot(row.slot)
-    path = state.files_in(state.deploy_folder(session, model, channel), slot,
-                          session.registry.get_version(model, version))
-    if not os.path.exists(path):  # a script's $(mvc resolve) must never get a path that is not there
+    folder = state.deploy_folder(session, model, channel)
+    version_row = session.registry.get_version(model, version)
+    path = state.files_in(folder, slot, version_row)
+    # a script's $(mvc resolve) must never get a path that is not there, or that holds another
+    # version's files (the slot as this work dir last filled it; checked by digest, stat-cached)
+    if not os.path.exists(path) or not deploy.slot_holds(state.writer(session), state.stored(session, version_row),
+                                                         folder.slot(slot)):
         raise UserError(  # exit 1, "a path that does not exist" (SPEC §4): nothing is damaged
-            f"{channel} serves {refs.format_ref(model, version)}, but its files are not at {path}: this work "
-            f"dir's deploy folder lacks them (channels.{channel}.deploy_dir changed, or the move was made "
+            f"{channel} serves {refs.format_ref(model, version)}, but its files are not at {path} (missing, or "
+            f"another version's): this work dir's deploy folder lacks them (channels.{channel}.deploy_dir changed, or the move was made "
             f"from another work dir sharing the registry); run 'mvc fsck --repair' to write them there")
     return Served(model, channel, version, refs.format_ref(model, version), path, canary)
 

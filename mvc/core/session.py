@@ -103,6 +103,7 @@ class Session:
                 "models it would then forget)"
             )
         self._registry = open_registry(url, self.layout.registry_db, create=True)
+        self._registry_url = url  # what config.toml names once init has written it
         return self._registry
 
     @property

@@ -174,3 +174,19 @@ def test_init_with_a_password_in_the_registry_url_writes_nothing(mvc, work):
     proc = mvc.fail("init", "--registry", "postgresql://admin:S3cret-pw@db.example.com/models")
     assert "password may not be written" in proc.stderr and "S3cret-pw" not in proc.stderr
     assert not (work / ".mvc").exists()
+
+
+def test_resolve_never_prints_a_path_that_holds_another_version(tmp_path, home):
+    """A promoted 0.1.0, then 0.1.1; B (same registry) promoted 0.1.2 into the slot where A's
+    folder still held 0.1.0. A's resolve printed '0.1.2 PATH' with exit 0, PATH holding 0.1.0's
+    bytes: a server loaded the wrong model (probe I). It checks the slot's files by digest now:
+    exit 1 until 'fsck --repair' writes 0.1.2 there."""
+    a, b = _work_dirs(tmp_path, home, f"sqlite:///{tmp_path / 'shared.db'}")
+    a("promote", "m@0.1.0", "production")
+    a("promote", "m@0.1.1", "production")
+    b("promote", "m@0.1.2", "production")
+    err = a.fail("resolve", "m").stderr
+    assert "m@0.1.2" in err and "mvc fsck --repair" in err, err
+    a("fsck", "--repair")
+    out = a.json("resolve", "m")
+    assert out["version"] == "0.1.2" and Path(out["path"]).read_text() == "weights 2"

@@ -306,7 +306,16 @@ def tell(message: str) -> None:
     """``mvc: MESSAGE`` on stderr, one line whatever a path or a name in it holds: control
     characters, line breaks and bidi controls written visibly (``\\x1b``, ``\\n``,
     ``\\u202e``), so that a name cannot forge lines or hide what follows it."""
-    sys.stderr.write(f"mvc: {message.translate(_LINE)}\n")
+    try:
+        sys.stderr.write(f"mvc: {message.translate(_LINE)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr's reader gone or closed (2>&1 | head): the exit status
+        import os  # and a --json error document on stdout still say what happened
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        except OSError:
+            pass
 
 
 def warn(message: str) -> None:

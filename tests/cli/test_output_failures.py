@@ -80,3 +80,24 @@ def test_huge_limits_and_instants_beyond_utc(repo):
                         ("created < 0001-01-01T00:00:00+14:00", []),
                         ("created >= 9999-12-31T23:59:59-14:00", [])):
         assert [r["ref"] for r in repo.json("ls", "m", "--where", where)] == refs, where
+
+
+def test_an_error_with_standard_error_gone_keeps_its_exit_code_and_json(repo):
+    """``mvc … --json 2>&1 >out.json | head -3``: the reader of stderr went away before the
+    error line, the write failed, and mvc exited 1 with nothing on stdout (probe I). The exit
+    status and the JSON error document are still the command's."""
+    import json
+
+    repo.add("m", b"a\n")
+    r, w = os.pipe()
+    os.close(r)
+    proc = subprocess.run([str(BIN), "promote", "m@0.1.0", "staging", "--json", "--check", "exit 3"],
+                          cwd=repo.cwd, env=repo.env, stdout=subprocess.PIPE, stderr=w, text=True, timeout=120)
+    os.close(w)
+    assert proc.returncode == 5 and json.loads(proc.stdout)["error"]["type"] == "check_failed"
+    r, w = os.pipe()
+    os.close(r)
+    proc = subprocess.run([str(BIN), "show", "m@9.9.9", "--json"], cwd=repo.cwd, env=repo.env,
+                          stdout=subprocess.PIPE, stderr=w, text=True, timeout=120)
+    os.close(w)
+    assert proc.returncode == 1 and json.loads(proc.stdout)["error"]["type"] == "not_found"

@@ -31,7 +31,7 @@ NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The model nam
 def start(
     ref: Annotated[str, typer.Argument(metavar="REF", help="The version to serve as canary: NAME@VERSION, NAME@TAG, ...")],
     channel: ChannelOption = ...,
-    percent: Annotated[int, typer.Option("--percent", "-p", metavar="PERCENT", help="Its share of the traffic, 1-99.")] = ...,
+    percent: Annotated[int, typer.Option("--percent", "-p", metavar="PERCENT", min=1, max=99, help="Its share of the traffic, 1-99.")] = ...,
     check: CheckOption = None,
     message: MessageOption = "",
     json_out: JsonOption = False,
@@ -55,7 +55,7 @@ def start(
 def step(
     name: NameArgument,
     channel: ChannelOption = ...,
-    increment: Annotated[int, typer.Option("--increment", "-i", metavar="PERCENT", help="Percentage points to add.")] = ...,
+    increment: Annotated[int, typer.Option("--increment", "-i", metavar="PERCENT", min=1, max=98, help="Percentage points to add.")] = ...,
     check: CheckOption = None,
     message: MessageOption = "",
     json_out: JsonOption = False,

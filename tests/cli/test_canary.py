@@ -15,8 +15,11 @@ def test_canary_lifecycle(repo, work):
     assert "serves no version" in fail(repo, *start, "--percent", "10").stderr
     repo("promote", "m@1.0.0", "production")
     before = channel_state(work)
-    for bad in ("0", "100", "-5"):
-        assert "from 1 to 99" in fail(repo, *start, "--percent", bad).stderr
+    for bad in ("0", "100", "-5"):  # a number outside its range: usage, exit 2, as --limit 0 (probe I)
+        assert "is not in the range 1<=x<=99" in fail(repo, *start, "--percent", bad, code=2).stderr
+    for bad in ("0", "99"):
+        assert "is not in the range 1<=x<=98" in fail(repo, "canary", "step", "m", "--channel", "production",
+                                                       "--increment", bad, code=2).stderr
     assert "unknown channel" in fail(repo, "canary", "start", "m@1.1.0", "--channel", "x", "--percent", "5").stderr
     assert "exited 1" in fail(repo, *start, "--percent", "10", "--check", "false", code=5).stderr
     assert channel_state(work) == before

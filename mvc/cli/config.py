@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import console, emit, emit_json
+from mvc.cli.output import console, emit, emit_json, say
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -49,8 +49,8 @@ def get(
     from mvc.cli.common import open_repo
 
     entry = open_repo().config_get(key)
-    emit(entry, json_out, lambda e: console().print(
-        e.value if isinstance(e.value, str) else _toml(e.value), markup=False))
+    # one line, control characters, line breaks and bidi controls escaped (a value written by hand)
+    emit(entry, json_out, lambda e: say(e.value if isinstance(e.value, str) else _toml(e.value)))
 
 
 @app.command("set", context_settings={"ignore_unknown_options": True})  # VALUE may be -1
@@ -124,4 +124,4 @@ def list_(
         emit_json(items)
         return
     for k, v in items.items():
-        console().print(f"{k} = {_toml(v)}", markup=False)
+        say(f"{k} = {_toml(v)}")

@@ -16,6 +16,8 @@ from typing import Any, Callable, NamedTuple
 
 from mvc.core.atomic import write_atomic
 from mvc.core.errors import NotFoundError, UserError
+from mvc.core.metrics import metric_name_setting
+from mvc.core.toml_edit import read_text
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9_-]+$")
 # a name that a key holds in a '*' part: a channel or a remote (see core/names.py)
@@ -159,7 +161,7 @@ DEFAULT_LOWER_IS_BETTER = (
     "*loss*", "*error*", "*latency*", "*_ms", "mae", "mse", "rmse", "perplexity", "*time*", "*size*",
 )
 _SECONDS = "a number of seconds, 0 or more"
-_METRIC = "a metric name"
+_METRIC = "a metric name (letters, digits and _ . : / -)"
 
 SCHEMA: dict[str, Key] = {k.name: k for k in (
     Key("version.default_bump", "patch", str, "major, minor or patch", _one_of("major", "minor", "patch"),
@@ -183,16 +185,16 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
     Key("channels.*.deploy_dir", None, str, "a folder path", _text,
         "the folder the channel deploys into (default: .mvc/deploy/MODEL/CHANNEL); "
         "setting it also adds the channel", admin=True),
-    Key("compare.primary_metric", "accuracy", str, _METRIC, _text,
+    Key("compare.primary_metric", "accuracy", str, _METRIC, metric_name_setting,
         "the metric 'mvc diff' recommends by"),
     Key("compare.threshold", 0.05, float, "a number, 0 or more (e.g. 0.05 for 5%)", _number(0),
         "how much better, as a share of A's primary metric, B must be to be recommended"),
     Key("compare.lower_is_better", DEFAULT_LOWER_IS_BETTER, tuple,
         'a list of glob patterns, e.g. ["*loss*", "*_ms"]', _globs,
         "metrics whose smaller values are better (matched without regard to case)"),
-    Key("compare.accuracy_metric", "accuracy", str, _METRIC, _text,
+    Key("compare.accuracy_metric", "accuracy", str, _METRIC, metric_name_setting,
         "the accuracy metric of 'mvc diff''s importance score"),
-    Key("compare.latency_metric", "latency_ms", str, _METRIC, _text,
+    Key("compare.latency_metric", "latency_ms", str, _METRIC, metric_name_setting,
         "the latency metric (milliseconds) of 'mvc diff''s importance score"),
     Key("compare.weights.accuracy", 0.7, float, "a number (e.g. 0.7)", _number(),
         "the weight of the accuracy change in the importance score"),
@@ -326,16 +328,11 @@ class Config:
         self.tmp_dir = tmp_dir
         self._data: dict | None = None
 
-    def _text(self) -> str:
-        from mvc.core.toml_edit import read_text
-
-        return read_text(self.path)
-
     @property
     def data(self) -> dict:
         if self._data is None:
             try:
-                self._data = tomllib.loads(self._text())
+                self._data = tomllib.loads(read_text(self.path))
             except tomllib.TOMLDecodeError as exc:
                 raise UserError(f"{self.path} is not valid TOML ({exc}); fix or remove it") from None
             except RecursionError:
@@ -434,14 +431,14 @@ class Config:
             raise UserError(f"cannot set {key!r}: it is a table of keys; set one of its keys instead")
         from mvc.core import toml_edit
 
-        self._save(toml_edit.set_value(self._text(), parts, value))
+        self._save(toml_edit.set_value(read_text(self.path), parts, value))
 
     def unset(self, key: str) -> Any:
         parts = split_key(key)
         old = self.get_set(key)
         from mvc.core import toml_edit
 
-        self._save(toml_edit.remove(self._text(), parts))
+        self._save(toml_edit.remove(read_text(self.path), parts))
         return old
 
     def _save(self, text: str) -> None:

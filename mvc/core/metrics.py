@@ -27,6 +27,14 @@ def check_key(key: str, what: str) -> str:
     return key
 
 
+def metric_name_setting(value: Any) -> str:
+    """A metric's name as a setting (compare.primary_metric, …): ValueError unless it is a name
+    ``mvc add --metric`` takes (no line break, bidi control or space)."""
+    if not isinstance(value, str) or not _KEY_RE.fullmatch(value):
+        raise ValueError
+    return value
+
+
 def _split(text: str, what: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep:

@@ -18,13 +18,13 @@ def test_set_get_list_unset(repo, work):
         "key": "compare.threshold", "value": 0.9, "action": "set"}
     repo("config", "set", "compare.primary_metric", "f1")
     repo("config", "set", "core.lock_timeout", "3")
-    repo("config", "set", "compare.latency_metric", '"quoted text"')
+    repo("config", "set", "compare.latency_metric", '"p99_ms"')  # TOML-quoted (a metric name has no space)
     repo("config", "set", "channels.canary.deploy_dir", "2024")  # a key that holds text keeps the text
     toml = tomllib.loads((work / ".mvc" / "config.toml").read_text())
-    assert toml == {"compare": {"threshold": 0.9, "primary_metric": "f1", "latency_metric": "quoted text"},
+    assert toml == {"compare": {"threshold": 0.9, "primary_metric": "f1", "latency_metric": "p99_ms"},
                     "core": {"lock_timeout": 3}, "channels": {"canary": {"deploy_dir": "2024"}}}
     assert repo.json("config", "list") == {
-        "compare.threshold": 0.9, "compare.primary_metric": "f1", "compare.latency_metric": "quoted text",
+        "compare.threshold": 0.9, "compare.primary_metric": "f1", "compare.latency_metric": "p99_ms",
         "core.lock_timeout": 3, "channels.canary.deploy_dir": "2024"}
     # strings print bare for scripts, other values as TOML
     assert repo("config", "get", "compare.primary_metric").stdout == "f1\n"
@@ -248,3 +248,17 @@ def test_a_fifo_put_at_registry_id_is_named_not_waited_on(repo):
         assert proc.returncode == code and "registry-id" in proc.stderr, (args, proc.stderr)
     ident.unlink()
     repo("gc", "--dry-run")
+
+
+def test_a_value_written_by_hand_prints_on_one_line_and_metric_names_are_names(repo, work):
+    """config get and config list printed a newline, tab or U+202E inside a value as it was
+    (list --all escaped them), and config set took any text as a metric name (probe I)."""
+    bad = "x\u202etxt\nfoo"
+    assert "must be a metric name" in repo.fail("config", "set", "compare.primary_metric", bad).stderr
+    cfg = repo.mvc_dir / "config.toml"
+    cfg.write_text(cfg.read_text() + '[channels.edge]\ndeploy_dir = "/tmp/x\\u202etxt\\nfoo"\n')
+    got = repo("config", "get", "channels.edge.deploy_dir").stdout
+    assert got == "/tmp/x\\u202etxt\\nfoo\n"
+    listed = repo("config", "list").stdout
+    assert "\u202e" not in listed and 'channels.edge.deploy_dir = "/tmp/x\\u202etxt\\nfoo"\n' in listed
+    assert repo.json("config", "get", "channels.edge.deploy_dir")["value"] == "/tmp/x" + bad[1:]

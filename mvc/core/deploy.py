@@ -242,18 +242,21 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
         raise SystemExit(128 + signum)
 
     previous: Any = _UNSET  # the CLI's own handler (or one of the caller's) stays in place
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        try:
-            previous = signal.signal(signal.SIGTERM, stop)
-        except ValueError:  # not the main thread (the Python API): SIGTERM keeps its meaning
-            previous = _UNSET
     proc = None
-    # Ctrl-C and SIGTERM wait (blocked) while the check starts: one landing inside Popen,
-    # after the fork but before Popen returned, left no handle to stop the check by, and the
-    # check ran on after mvc had gone. The child unblocks them before it runs the command.
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            try:
+                previous = signal.signal(signal.SIGTERM, stop)
+            except ValueError:  # not the main thread (the Python API): SIGTERM keeps its meaning
+                previous = _UNSET
+        # Ctrl-C and SIGTERM wait (blocked) while the check starts: one landing inside Popen,
+        # after the fork but before Popen returned, left no handle to stop the check by, and
+        # the check ran on after mvc had gone. The child unblocks them before it runs the
+        # command. The mask is read first, changing nothing: a Ctrl-C that Python raises from
+        # the blocking call itself (its handlers run after the call) finds it restored below.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, [])
         try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             proc = subprocess.Popen(command, shell=True, env=full_env, cwd=cwd, stdout=err_fd,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
                                     preexec_fn=_child_setup(held))

@@ -54,8 +54,13 @@ def _quoted(user: str) -> str:
     as they were typed (repr() shows them as ``\\udcff``)."""
     if not any(0xDC80 <= ord(c) <= 0xDCFF for c in user):
         return repr(user)
-    return "'" + "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
-                         else c if c.isprintable() else repr(c)[1:-1] for c in user) + "'"
+
+    def shown(c: str) -> str:
+        if 0xDC80 <= ord(c) <= 0xDCFF:
+            return f"\\x{ord(c) - 0xDC00:02x}"
+        return "\\" + c if c in "\\'" else c if c.isprintable() else repr(c)[1:-1]
+
+    return "'" + "".join(map(shown, user)) + "'"
 
 
 # Characters that show as nothing (or as a blank) although their category says letter or mark.

@@ -141,7 +141,8 @@ def test_a_damaged_lineage_input_is_exit_3_in_show(repo, work, column, value, sa
     (work / "m.bin").write_bytes(b"A")
     repo("add", "m.bin", "--name", "m", "--data", "d.csv")
     _sql(repo, f"UPDATE lineage SET {column} = ?", value)
-    for args in (["show", "m@0.1.0"], ["show", "m@0.1.0", "--json"]):
+    # every command that reads the version's inputs says the same: gc, verify, stats, push
+    for args in (["show", "m@0.1.0"], ["show", "m@0.1.0", "--json"], ["verify"], ["stats"], ["gc", "--dry-run"]):
         proc = repo.fail(*args, code=3)
         assert "internal error" not in proc.stderr and says in proc.stderr, (args, proc.stderr)
     assert says in _fsck(repo).stderr

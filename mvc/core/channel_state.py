@@ -116,6 +116,8 @@ def check_deploy_dir(session: "Session", channel: str, value: Any = None) -> Non
         return
     key = f"channels.{channel}.deploy_dir"
     where = real(mine)
+    if where.exists() and not where.is_dir():
+        raise UserError(f"{key} {mine} is a file, not a folder; give the folder the channel deploys into")
     if owned.lies_inside(where, mvc_dir):
         raise UserError(
             f"{key} {mine} lies inside {session.layout.mvc_dir}, where channels without a deploy_dir "

@@ -38,7 +38,7 @@ def is_planted(path: Path, what: str = "folder") -> bool:
     """True when ``path`` exists but is not a real folder (or, for ``"file"``, a regular file)."""
     try:
         mode = os.lstat(path).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # not there (a file where a folder above it is)
         return False
     return not (stat.S_ISDIR(mode) if what == "folder" else stat.S_ISREG(mode))
 

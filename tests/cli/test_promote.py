@@ -79,6 +79,20 @@ def test_configured_channel_and_deploy_dir(repo, work, tmp_path):
     assert repo.json("resolve", "m", "--channel", "edge")["path"] == out["path"]
 
 
+def test_a_deploy_dir_that_is_a_file_is_refused_and_fsck_still_runs(repo, work, tmp_path):
+    """channels.edge.deploy_dir naming a regular file: config set took it, then fsck and
+    promote failed with the bare 'Not a directory: FILE/m' (exit 1, type os) (probe I)."""
+    add_versions(repo, work, 1)
+    (tmp_path / "afile").write_text("x")
+    assert "is a file, not a folder" in repo.fail("config", "set", "channels.edge.deploy_dir",
+                                                  str(tmp_path / "afile")).stderr
+    cfg = work / ".mvc" / "config.toml"
+    cfg.write_text(cfg.read_text() + f'[channels.edge]\ndeploy_dir = "{tmp_path / "afile"}"\n')
+    assert "is a file, not a folder" in repo.fail("promote", "m", "edge").stderr
+    repo("fsck")  # the channel serves nothing: nothing of it to check
+    assert (tmp_path / "afile").read_text() == "x"
+
+
 def test_roles_production_needs_admin(repo, work):
     add_versions(repo, work, 2)
     repo("access", "grant", "tester@example.com", "admin")

@@ -298,6 +298,8 @@ def problems(session: "Session", row: ChannelRow) -> list[Problem]:
     except UserError as exc:  # its folder overlaps another channel's: nothing to compare
         return [Problem(row.model, row.channel, f"{where}: {exc.message}", False)]
     d = deploy_folder(session, row.model, row.channel)
+    if d.in_the_way():
+        return [Problem(row.model, row.channel, exc.message, False) for exc in d.in_the_way()]
     if d.current_slot() != row.slot:
         found.append(Problem(row.model, row.channel, f"{d.current} of {where} does not point at slot {row.slot}",
                              True))
@@ -337,6 +339,8 @@ def bring_in_step(session: "Session", model: str, channel: str) -> bool:
     if links:
         raise owned.planted(links[0])
     d = deploy_folder(session, model, channel)
+    for exc in d.in_the_way():
+        raise exc
     deploy.remove_stray_temporaries(d)
     row = channel_row(session.registry, model, channel)
     changed = False

@@ -21,6 +21,7 @@ from typing import Any
 
 from mvc.core.artifacts import Materializer, Stored
 from mvc.core.atomic import fsync_dir, write_atomic
+from mvc.core.errors import IntegrityError
 from mvc.core.faults import crash_point
 
 from mvc.core.registry_values import SLOTS, bad
@@ -74,6 +75,15 @@ class DeployDir:
         except OSError:
             return None
         return target if target in SLOTS else None
+
+    def in_the_way(self) -> list[IntegrityError]:
+        """``current`` or ``routing.json`` that is a real folder (a backup restored by a copy
+        that followed links, a folder made by hand): a rename cannot replace a folder, so a
+        move failed naming its own temporary file and left it behind. Named, left alone."""
+        return [IntegrityError(f"{p} is a folder where mvc keeps its {what}; move it aside (mvc never "
+                               "deletes what it did not make), then run 'mvc fsck --repair'")
+                for p, what in ((self.current, "'current' symlink"), (self.routing, "routing.json file"))
+                if p.is_dir() and not p.is_symlink()]
 
     def read_routing(self) -> bytes | None:
         try:

@@ -6,6 +6,8 @@ import json
 import os
 import sqlite3
 
+import pytest
+
 from deploy_support import add_versions, channel_state, fail
 
 
@@ -91,6 +93,31 @@ def test_a_deploy_dir_that_is_a_file_is_refused_and_fsck_still_runs(repo, work, 
     assert "is a file, not a folder" in repo.fail("promote", "m", "edge").stderr
     repo("fsck")  # the channel serves nothing: nothing of it to check
     assert (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.parametrize("name", ["current", "routing.json"])
+def test_a_folder_put_where_current_or_routing_is_named_and_left_alone(repo, work, name):
+    """'current' replaced by a real folder (a backup restored with cp -rL), or routing.json by
+    one: fsck said 'consistent' after --repair and the next fsck failed again; promote failed
+    naming its own temporary file (.tmp-current-PID) and left it there (probe I). Now fsck
+    names the folder (exit 3, no repair: mvc never deletes what it did not make), a move is
+    refused (exit 3) leaving nothing behind, and once it is moved aside all works again."""
+    add_versions(repo, work, 2)
+    repo("promote", "m@1.0.0", "production")
+    folder = work / ".mvc" / "deploy" / "m" / "production"
+    (folder / name).unlink()
+    (folder / name).mkdir()
+    (folder / name / "keep.txt").write_text("mine")
+    for args in (["fsck"], ["fsck", "--repair"]):
+        proc = repo(*args, check=False)
+        assert proc.returncode == 3 and "is a folder where mvc keeps" in proc.stdout + proc.stderr, proc
+    assert "is a folder where mvc keeps" in repo.fail("promote", "m@1.1.0", "production", code=3).stderr
+    assert not [p for p in os.listdir(folder) if p.startswith(".tmp-")]
+    assert (folder / name / "keep.txt").read_text() == "mine"
+    (folder / name).rename(work / "aside")
+    repo("fsck", "--repair")
+    repo("promote", "m@1.1.0", "production")
+    assert repo.json("resolve", "m")["version"] == "1.1.0"
 
 
 def test_roles_production_needs_admin(repo, work):

@@ -134,7 +134,9 @@ def test_a_check_that_edits_the_serving_slot_is_refused(repo: Mvc):
             '[ "$f" -ef "$MVC_MODEL_PATH/weights" ] || echo tampered > "$f"; done')
     err = repo.fail("promote", "m@0.1.1", "production", "--check", edit, code=5).stderr
     assert "which production serves" in err and "still serves m@0.1.0" in err, err
-    assert served(repo) == "0.1.0" and (serving / "weights").read_text() == "tampered\n"
+    assert repo.json("canary", "status", "m", "--channel", "production")["version"] == "0.1.0"
+    assert (serving / "weights").read_text() == "tampered\n"
+    assert "mvc fsck --repair" in repo.fail("resolve", "m").stderr  # never a path to other bytes
     assert repo("fsck", check=False).returncode == 3
     # what fsck says to do rewrites the slot; a check that only reads both slots moves the channel
     repo("promote", "m@0.1.0", "production")

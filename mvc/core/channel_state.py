@@ -343,12 +343,32 @@ def bring_in_step(session: "Session", model: str, channel: str) -> bool:
         raise exc
     deploy.remove_stray_temporaries(d)
     row = channel_row(session.registry, model, channel)
+    if row.version is None and not session.registry.channel_history(model, channel):
+        _refuse_what_mvc_did_not_write(session, d, model, channel)
     changed = False
     write = writer(session)
     for version, slot in served_slots(row):
         # a slot the registry names is whole unless someone damaged it: rebuild it then
         changed |= deploy.fill_slot(write, _stored_version(session, model, version), d, slot)
     return deploy.apply(d, row.slot, routing_doc(session, row)) or changed
+
+
+def _refuse_what_mvc_did_not_write(session: "Session", d: "deploy.DeployDir", model: str, channel: str) -> None:
+    """A channel that never served ``model``: what its folder holds (a slot with files that
+    are no version of the model, ``current``, ``routing.json``) was not written by mvc for it,
+    and the first move would replace it (files a person kept there were deleted so): refused,
+    as git refuses to overwrite untracked files. A slot that holds a version is what a first
+    move that was interrupted filled."""
+    def a_version(slot: Path) -> bool:
+        write = writer(session)
+        return any(deploy.slot_holds(write, stored(session, v), slot) for v in session.registry.versions(model))
+
+    found = [n for n in ("blue", "green")
+             if d.slot(n).is_dir() and any(os.scandir(d.slot(n))) and not a_version(d.slot(n))]
+    found += [p.name for p in (d.current, d.routing) if os.path.lexists(p)]
+    if found:
+        raise UserError(f"{d.root} holds {', '.join(found)}, which mvc did not write ({channel} has never "
+                        f"served {model}) and the first move would replace: move them aside, then run it again")
 
 
 def repair(session: "Session", model: str, channel: str) -> bool:

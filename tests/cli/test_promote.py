@@ -120,6 +120,26 @@ def test_a_folder_put_where_current_or_routing_is_named_and_left_alone(repo, wor
     assert repo.json("resolve", "m")["version"] == "1.1.0"
 
 
+def test_the_first_promote_into_a_deploy_dir_keeps_files_mvc_did_not_write(repo, work, tmp_path):
+    """A deploy_dir whose MODEL/blue already held a person's files (a channel that never
+    served): the first promote deleted them without a word (probe I). Refused now, exit 1,
+    nothing touched; a slot that a first promote filled before it was killed is mvc's own and
+    is replaced as before."""
+    add_versions(repo, work, 2)
+    srv = tmp_path / "srv"
+    (srv / "m" / "blue").mkdir(parents=True)
+    (srv / "m" / "blue" / "notes.txt").write_text("mine")
+    repo("config", "set", "channels.edge.deploy_dir", str(srv))
+    err = repo.fail("promote", "m@1.0.0", "edge").stderr
+    assert "holds blue, which mvc did not write" in err and "move them aside" in err
+    assert (srv / "m" / "blue" / "notes.txt").read_text() == "mine"
+    (srv / "m" / "blue").rename(tmp_path / "aside")
+    assert repo("promote", "m@1.0.0", "edge", check=False, env={"MVC_CRASH_AT": "deploy:slot"}).returncode == -9
+    assert (srv / "m" / "blue").is_dir()
+    repo("promote", "m@1.1.0", "edge")
+    assert repo.json("resolve", "m", "--channel", "edge")["version"] == "1.1.0"
+
+
 def test_roles_production_needs_admin(repo, work):
     add_versions(repo, work, 2)
     repo("access", "grant", "tester@example.com", "admin")

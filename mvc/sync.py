@@ -118,9 +118,9 @@ class SyncOps:
         """Copy to a remote (default: the default one) the objects that the pointer files in
         ``commits`` need (the pre-push hook: the commits being pushed); ``known``: commits the
         git remote has already (besides the remote-tracking branches)."""
-        from mvc.core import hooks, sync
+        from mvc.core import hook_push, sync
 
-        found = hooks.to_push(self.session, list(commits), remote, list(known))
+        found = hook_push.to_push(self.session, list(commits), remote, list(known))
         return _transfer_result(sync.push(self.session, remote=remote, artifacts=found))
 
     def install_hooks(self, *, force: bool = False) -> HooksResult:

@@ -47,7 +47,7 @@ def _push() -> None:
         _tell("warning: no default remote, so model objects were not pushed "
               "(add one with 'mvc remote add NAME URL')")
         return
-    from mvc.core.hooks import pushed_commits
+    from mvc.core.hook_push import pushed_commits
 
     commits, known = pushed_commits(Path.cwd(), sys.stdin.read())
     if not commits:  # only deletions

@@ -29,6 +29,7 @@ _SAID = {
     "installed": "Installed", "updated": "Updated", "unchanged": "Already installed",
     "removed": "Removed", "restored": "Restored the earlier hook", "absent": "No hook",
     "foreign": "Left alone (not mvc's)",
+    "modified": "Left alone (mvc's, but changed since this work dir installed it: remove it by hand)",
 }
 
 

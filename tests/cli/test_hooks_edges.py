@@ -287,3 +287,29 @@ def test_a_pointer_file_edited_or_left_conflicted_is_invalid_with_its_reason(wor
     pointer.write_text(good)
     (state,) = m.json("status")["pointers"]
     assert state["state"] == "ok" and state["reason"] == ""
+
+
+def test_uninstall_leaves_a_hook_it_did_not_write_as_it_is(work, home):
+    """An mvc hook the user added a line to, and one another .mvc of the work tree took over
+    with install --force: uninstall deleted both (the docs say nothing is ever deleted). They
+    are left alone now ('modified'); the hooks exactly as this work dir wrote them go."""
+    m = git_project(work, home)
+    m("hooks", "install")
+    hooks = work / ".git" / "hooks"
+    with open(hooks / "post-merge", "a") as f:
+        f.write("echo mine\n")
+    sub = work / "ml"
+    sub.mkdir()
+    other = Mvc(sub, home)
+    other("init")
+    other("hooks", "install", "--force")  # takes over all three; then the user's edit again
+    with open(hooks / "post-merge", "a") as f:
+        f.write("echo mine\n")
+    other_pre_push = (hooks / "pre-push").read_text()
+    changes = {c["name"]: c["action"] for c in m.json("hooks", "uninstall")["changes"]}
+    assert changes == {"post-checkout": "modified", "post-merge": "modified", "pre-push": "modified"}
+    assert (hooks / "pre-push").read_text() == other_pre_push
+    assert (hooks / "post-merge").read_text().endswith("echo mine\n")
+    changes = {c["name"]: c["action"] for c in other.json("hooks", "uninstall")["changes"]}
+    assert changes == {"post-checkout": "removed", "post-merge": "modified", "pre-push": "removed"}
+    assert (hooks / "post-merge").read_text().endswith("echo mine\n")

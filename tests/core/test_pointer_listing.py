@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support import write
 
-from mvc.core import gitops, hooks, pointers
+from mvc.core import gitops, hook_push, hooks, pointers
 from mvc.core.errors import UserError
 
 POINTER = "model = 'm'\nversion = '0.1.0'\ndigest = 'sha256:" + "a" * 64 + "'\nsize = 1\n"
@@ -62,6 +62,6 @@ def test_pre_push_counts_a_pointer_file_with_a_non_ascii_name_as_brought_by_the_
         write(repo / name, POINTER.replace("a" * 64, str(n) * 64))  # three objects
     _git(repo, "add", "--", ".")
     _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "models")
-    brought, at_tips = hooks.pointers_in_commits(repo, ["HEAD"])
+    brought, at_tips = hook_push.pointers_in_commits(repo, ["HEAD"])
     assert sorted(a.who.split(" in ")[0] for a in brought) == ["caf\ufffd.mvc", "modèle.mvc", "plain.mvc"]
     assert at_tips == []

@@ -286,6 +286,18 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def how_it_ended(code: int) -> str:
+    """``exited 3``, or ``was killed by SIGKILL`` for what Popen reports as -9."""
+    import signal
+
+    if code >= 0:
+        return f"exited {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was killed by signal {-code}"
+
+
 def _child_setup(mask: Any) -> Any:
     """The preexec_fn of a check: the signal mask mvc had before it held Ctrl-C and SIGTERM
     back (a blocked mask survives exec), then the parent-death signal where there is one."""

@@ -160,7 +160,7 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
             _failed_check(session, plan, before, d, f"changed the files at {serving}, which {channel} serves (a "
                           "check must only read the files it is given; 'mvc fsck' checks them)", message)
         if code != 0:
-            _failed_check(session, plan, before, d, f"exited {code}", message)
+            _failed_check(session, plan, before, d, deploy.how_it_ended(code), message)
         # a check reads the files; one that changed them would make the channel serve bytes
         # that match no version: refused like a failed check (the slot is rebuilt next time)
         if not deploy.slot_holds(state.writer(session), state.stored(session, row), d.slot(slot)):

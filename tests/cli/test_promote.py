@@ -62,6 +62,10 @@ def test_failing_check_exits_5_and_changes_nothing(repo, work):
     assert "checking m@1.1.0 on production" in proc.stderr  # the check's output is passed through
     assert "exited 3" in proc.stderr and "still serves m@1.0.0" in proc.stderr
     assert channel_state(work) == before
+    # a check killed by a signal says so (it said 'exited -9') (probe I)
+    proc = fail(repo, "promote", "m@1.1.0", "production", "--check", "kill -9 $$", code=5)
+    assert "was killed by SIGKILL" in proc.stderr and "exited -9" not in proc.stderr
+    assert channel_state(work) == before
 
 
 def test_bad_input_is_exit_1_and_changes_nothing(repo, work):

@@ -135,9 +135,16 @@ def _free_name(path: Path) -> Path:
 
 
 def _same_text(path: Path, text: str) -> bool:
+    """``path`` holds ``text``, but for the mvc version its first comment names (a hook an
+    older mvc wrote the same way is still this install's)."""
+    import re
+
+    def unversioned(t: str) -> str:
+        return re.sub(rf"^{re.escape(MARK)} \(mvc [^)\n]*\)", MARK, t, count=1, flags=re.M)
+
     try:
-        return path.read_bytes() == text.encode()
-    except OSError:
+        return unversioned(path.read_text(encoding="utf-8")) == unversioned(text)
+    except (OSError, UnicodeDecodeError):
         return False
 
 
@@ -234,8 +241,8 @@ def install(work_dir: Path, force: bool = False) -> list[HookChange]:
 def uninstall(work_dir: Path) -> list[HookChange]:
     """Remove mvc's hooks and put back what each replaced; a hook that is not mvc's is left
     alone (``foreign``), and so is one of mvc's that is not as this work dir's install wrote
-    it (``modified``: edited since, written by another mvc, or serving another ``.mvc`` of the
-    work tree, which took it over with ``install --force``): nothing is ever deleted."""
+    it, whatever mvc version it names (``modified``: edited since, or serving another ``.mvc``
+    of the work tree, which took it over with ``install --force``): nothing is ever deleted."""
     folder = hooks_dir(work_dir)
     top = work_tree(work_dir, "run 'git init' first")
     repo_rel = os.path.relpath(work_dir.resolve(), top.resolve())

@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from mvc.core.errors import UserError
+
 
 def held_temp(directory: Path | str, prefix: str, suffix: str = "") -> tuple[int, str]:
     """A new temporary file (``tempfile.mkstemp``) and its descriptor, which holds a shared
@@ -24,16 +26,27 @@ def held_temp(directory: Path | str, prefix: str, suffix: str = "") -> tuple[int
         os.close(fd)  # removed between its making and our lock: another one
 
 
-def read_regular(path: Path | str, refused: "Callable[[], Exception]") -> bytes:
-    """The bytes of a small file of mvc's own (config.toml, registry-id), which must be a
-    regular file: a FIFO put there made every command wait forever in ``open`` (opened
-    without blocking, checked on the descriptor); a FIFO, device or folder is ``refused()``.
-    FileNotFoundError as ``open`` raises it."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+def open_regular(path: Path | str, refused: Callable[[], Exception] | None = None) -> int:
+    """``path`` open for reading, refused (``refused()``, else UserError) unless it is a regular
+    file then. A FIFO there (or renamed over a path checked before) would block ``open`` until a
+    writer came (an add hung so): opened without blocking, checked on the descriptor."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise refused()
+            raise refused() if refused else UserError(
+                f"{path} is no longer a regular file (it was replaced while mvc read it); add it again")
         os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular(path: Path | str, refused: "Callable[[], Exception]") -> bytes:
+    """The bytes of a small file of mvc's own (config.toml, registry-id), which must be a
+    regular file (``open_regular``); FileNotFoundError as ``open`` raises it."""
+    fd = open_regular(path, refused)
+    try:
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)

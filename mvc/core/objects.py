@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from mvc.core import owned
-from mvc.core.atomic import fsync_dir, held_temp
+from mvc.core.atomic import fsync_dir, held_temp, open_regular
 from mvc.core.errors import IntegrityError, UserError
 from mvc.core.faults import crash_point
 from mvc.core.pipes import CHUNK  # noqa: F401  (re-exported)
@@ -422,22 +421,6 @@ class ObjectStore(PackedStore):
 
 def corrupt_object(digest: str) -> IntegrityError:
     return IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest", repair=True)
-
-
-def open_regular(path: Path | str, refused: Callable[[], Exception] | None = None) -> int:
-    """``path`` open for reading, refused (``refused()``, else UserError) unless it is a regular
-    file then. A FIFO there (or renamed over a path checked before) would block ``open`` until a
-    writer came (an add hung so): opened without blocking, checked on the descriptor."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise refused() if refused else UserError(
-                f"{path} is no longer a regular file (it was replaced while mvc read it); add it again")
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 def hash_file(path: Path, progress: Progress = None) -> tuple[str, int]:

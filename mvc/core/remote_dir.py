@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mvc.core.errors import IntegrityError, UserError
-from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key, open_regular
+from mvc.core.atomic import open_regular
+from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_of_key, object_key
 from mvc.core.packs import INDEX_SUFFIX, PACK_SUFFIX, index_names, pack_key, read_index_file
 from mvc.core.pipes import copy_hashing, drop_cached, kernel_copy, sync_files
 from mvc.core.remote_store import Remote, cannot_use, checked, corrupt_here, missing_here, missing_there

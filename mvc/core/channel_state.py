@@ -298,8 +298,9 @@ def problems(session: "Session", row: ChannelRow) -> list[Problem]:
     except UserError as exc:  # its folder overlaps another channel's: nothing to compare
         return [Problem(row.model, row.channel, f"{where}: {exc.message}", False)]
     d = deploy_folder(session, row.model, row.channel)
-    if d.in_the_way():
-        return [Problem(row.model, row.channel, exc.message, False) for exc in d.in_the_way()]
+    blocked = d.in_the_way()
+    if blocked:
+        return [Problem(row.model, row.channel, exc.message, False) for exc in blocked]
     if d.current_slot() != row.slot:
         found.append(Problem(row.model, row.channel, f"{d.current} of {where} does not point at slot {row.slot}",
                              True))

@@ -327,7 +327,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         type; text is parsed as a TOML scalar where it parses (except for a key that holds
         text). Keys that decide trust (``registry.*``, ``channels.*.deploy_dir``,
         ``remote.*``, ``core.remote``) need the admin role, the others maintainer."""
-        from mvc.core import channel_state, config, registry_identity
+        from mvc.core import channel_config, config, registry_identity
 
         if isinstance(value, str):
             value = config.value_from_text(key, value)
@@ -338,26 +338,31 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         with self.session.change(_config_role(key), "config", key) as work:
             if self.config.is_set_to(key, value):  # nothing changes: no event (as tag and grant)
                 return ConfigEntry(key, value, "unchanged")
-            channel_state.check_config(self.session, key, value)  # e.g. deploy folders apart
+            channel_config.check_set(self.session, key, value)  # e.g. deploy folders apart
+            moved = channel_config.folders_before(self.session, key)
             self.config.set(key, value)
             work.event("config", key, {"value": value})
         if key == "registry.url":
             registry_identity.switched(self.session)
+        channel_config.follow_moves(self.session, moved)
         return ConfigEntry(key, value, "set")
 
     def config_unset(self, key: str) -> ConfigEntry:
         """Remove ``key`` (a value, or a whole table) from config.toml."""
-        from mvc.core import registry_identity
+        from mvc.core import channel_config, registry_identity
 
         if key == "registry.url":
             old = self.config.get_set(key)
             if registry_identity.fix_setting(self.session, lambda: self.config.unset(key)):
                 return ConfigEntry(key, old, "unset")
         with self.session.change(_config_role(key, self.config.get_set(key)), "config", key) as work:
+            channel_config.check_unset(self.session, key)
+            moved = channel_config.folders_before(self.session, key)
             old = self.config.unset(key)
             work.event("config", key, {"unset": True})
         if key == "registry.url":
             registry_identity.switched(self.session)
+        channel_config.follow_moves(self.session, moved)
         return ConfigEntry(key, old, "unset")
 
 

@@ -30,3 +30,26 @@ def channel_state(work):
     current = os.readlink(deploy / "current") if os.path.lexists(deploy / "current") else None
     routing = (deploy / "routing.json").read_bytes() if (deploy / "routing.json").exists() else None
     return rows, history, current, routing
+
+
+def unwritable(path):
+    """Make the folder ``path`` refuse new files, as a read-only mount does: ``chmod`` for a
+    user, ``chattr +i`` for root (whom modes do not stop); returns the function that undoes
+    it. Fails (never skips silently) when neither works here."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555)
+        return lambda: path.chmod(mode)
+    assert shutil.which("chattr"), "root cannot make a folder read-only without chattr (e2fsprogs)"
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError:
+        return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
+    subprocess.run(["chattr", "-i", str(path)], check=True)
+    raise AssertionError(f"chattr +i did not make {path} read-only on this filesystem")

@@ -42,8 +42,15 @@ def render_move(move) -> None:
         say(f"{move.channel}: {move.model}@{move.canary['version']} serves {move.canary['percent']}% "
             f"beside {move.ref}")
         return
+    dropped = move.dropped_canary
+    if move.action == "canary-abort" and dropped is not None:
+        say(f"{move.channel}: the canary {move.model}@{dropped['version']} ({dropped['percent']}%) was dropped; "
+            f"{move.ref} serves all traffic")
+        return
     before = move.previous or "nothing"
     say(f"{move.channel}: {move.model} {before} -> {move.version} ({move.action}, slot {move.slot})")
+    if dropped is not None:
+        say(f"the canary {move.model}@{dropped['version']} ({dropped['percent']}%) was dropped")
     if move.path:
         say(f"serving {move.path}")
     if move.git:

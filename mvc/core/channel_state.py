@@ -68,8 +68,12 @@ def deploy_folder(session: "Session", model: str, channel: str) -> deploy.Deploy
     """Where ``model`` is deployed on ``channel``: ``channels.CHANNEL.deploy_dir``/MODEL (relative
     to the work tree) when configured, else ``.mvc/deploy/MODEL/CHANNEL``. What writes there
     checks first that no other channel's folder overlaps it (``check_deploy_dir``)."""
+    return deploy_folder_at(deploy_base(session, channel), session, model, channel)
+
+
+def deploy_folder_at(base: Path | None, session: "Session", model: str, channel: str) -> deploy.DeployDir:
+    """``deploy_folder`` for the channel's deploy base ``base`` (``deploy_base``)."""
     registry_values.model(model, "versions")  # a name from the registry may reach here (a digest ref)
-    base = deploy_base(session, channel)
     if base is not None:
         return deploy.DeployDir(base / model)
     return deploy.DeployDir(session.layout.deploy / model / channel)
@@ -83,18 +87,6 @@ def deploy_base(session: "Session", channel: str, value: Any = None) -> Path | N
         return None
     base = Path(str(configured)).expanduser()
     return base if base.is_absolute() else session.layout.work_dir / base
-
-
-def check_config(session: "Session", key: str, value: Any) -> None:
-    """What ``mvc config set KEY VALUE`` must hold beyond the schema's check of the value
-    alone: a channel's deploy_dir overlaps no other channel's (``check_deploy_dir``)."""
-    parts = key.split(".")
-    if len(parts) == 3 and parts[0] == "channels" and parts[2] == "deploy_dir":
-        if parts[1] not in session.channel_names():  # a new channel: not a tag's or ref's word
-            from mvc.core.names import check_new_channel
-
-            check_new_channel(parts[1], [(model, label) for model, label, _, _ in session.registry.tags()])
-        check_deploy_dir(session, parts[1], value)
 
 
 def check_deploy_dir(session: "Session", channel: str, value: Any = None) -> None:
@@ -326,9 +318,19 @@ def problems(session: "Session", row: ChannelRow) -> list[Problem]:
 
 
 def all_problems(session: "Session") -> list[Problem]:
-    """The deploy-folder check of every channel the repository has."""
+    """The deploy-folder check of every channel the repository has; a channel that serves in
+    the registry but that config no longer names (config.toml edited by hand) is one too."""
     names = session.channel_names()
-    return [p for row in session.registry.channels() if row.channel in names for p in problems(session, row)]
+    found = []
+    for row in session.registry.channels():
+        if row.channel in names:
+            found += problems(session, row)
+        elif row.version is not None or row.canary_version is not None:
+            found.append(Problem(row.model, row.channel, (
+                f"{row.model}@{row.channel} serves {row.version or row.canary_version} in the registry, but "
+                f"config names no channel {row.channel}; add it back with 'mvc config set "
+                f"channels.{row.channel}.deploy_dir PATH'"), False))
+    return found
 
 
 def bring_in_step(session: "Session", model: str, channel: str) -> bool:
@@ -345,7 +347,10 @@ def bring_in_step(session: "Session", model: str, channel: str) -> bool:
     deploy.remove_stray_temporaries(d)
     row = channel_row(session.registry, model, channel)
     if row.version is None and not session.registry.channel_history(model, channel):
-        _refuse_what_mvc_did_not_write(session, d, model, channel)
+        found = foreign_files(session, d, model, channel)
+        if found:  # as git refuses to overwrite untracked files
+            raise UserError(f"{d.root} holds {', '.join(found)}, which mvc did not write ({channel} has never "
+                            f"served {model}) and the first move would replace: move them aside, then run it again")
     changed = False
     write = writer(session)
     for version, slot in served_slots(row):
@@ -354,22 +359,31 @@ def bring_in_step(session: "Session", model: str, channel: str) -> bool:
     return deploy.apply(d, row.slot, routing_doc(session, row)) or changed
 
 
-def _refuse_what_mvc_did_not_write(session: "Session", d: "deploy.DeployDir", model: str, channel: str) -> None:
-    """A channel that never served ``model``: what its folder holds (a slot with files that
-    are no version of the model, ``current``, ``routing.json``) was not written by mvc for it,
-    and the first move would replace it (files a person kept there were deleted so): refused,
-    as git refuses to overwrite untracked files. A slot that holds a version is what a first
-    move that was interrupted filled."""
+def foreign_files(session: "Session", d: "deploy.DeployDir", model: str, channel: str) -> list[str]:
+    """What in ``d`` mvc did not write for ``model`` on ``channel`` and a move would replace:
+    a slot holding files that are no version of the model, a ``current`` that is not a link to
+    a slot, a ``routing.json`` of another model or channel. A slot that holds a version is
+    what an interrupted move filled; the others are what mvc writes."""
     def a_version(slot: Path) -> bool:
         write = writer(session)
         return any(deploy.slot_holds(write, stored(session, v), slot) for v in session.registry.versions(model))
 
+    def mvc_routing() -> bool:
+        import json
+
+        try:
+            doc = json.loads(d.read_routing() or b"")
+        except (ValueError, OSError):
+            return False
+        return isinstance(doc, dict) and doc.get("model") == model and doc.get("channel") == channel
+
     found = [n for n in ("blue", "green")
              if d.slot(n).is_dir() and any(os.scandir(d.slot(n))) and not a_version(d.slot(n))]
-    found += [p.name for p in (d.current, d.routing) if os.path.lexists(p)]
-    if found:
-        raise UserError(f"{d.root} holds {', '.join(found)}, which mvc did not write ({channel} has never "
-                        f"served {model}) and the first move would replace: move them aside, then run it again")
+    if os.path.lexists(d.current) and d.current_slot() is None:
+        found.append(d.current.name)
+    if os.path.lexists(d.routing) and not mvc_routing():
+        found.append(d.routing.name)
+    return found
 
 
 def repair(session: "Session", model: str, channel: str) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 
 from mvc.core.artifacts import Materializer, Stored
 from mvc.core.atomic import fsync_dir, write_atomic
-from mvc.core.errors import IntegrityError
+from mvc.core.errors import IntegrityError, WriteError
 from mvc.core.faults import crash_point
 
 from mvc.core.registry_values import SLOTS, bad
@@ -162,6 +162,20 @@ def fill_slot(writer: Materializer, stored: Stored, d: DeployDir, slot: str) -> 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return True
+
+
+def check_writable(d: DeployDir) -> None:
+    """Refuse, before a move writes or commits anything, a deploy folder that cannot take the
+    switch (a read-only mount, an immutable folder, no space for a file): the registry, written
+    first, would say the channel moved while the folder still served the version before."""
+    try:
+        d.root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=d.root, prefix=TMP_PREFIX + "probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise WriteError(f"the deploy folder {d.root} cannot be written ({exc.strerror or exc}); nothing "
+                         "changed: make it writable, then run the command again") from None
 
 
 # -- the switch ----------------------------------------------------------------------------

@@ -50,6 +50,12 @@ class OutputError(MvcError):
     kind = "output"
 
 
+class WriteError(MvcError):
+    """A file or folder mvc must write cannot be written (read-only, full, not permitted)."""
+
+    kind = "os"
+
+
 class UsageError(MvcError):
     exit_code = 2
     kind = "usage"

@@ -64,6 +64,7 @@ class Move(NamedTuple):
     canary: dict[str, Any] | None  # channel_state.canary_entry: version, path, percent
     changed: bool
     git: dict[str, Any] | None = None  # with --git: gittags.TagPlan.result() of the channel tag
+    dropped_canary: dict[str, Any] | None = None  # a rollback or canary abort: {"version", "percent"}
 
 
 class Archived(NamedTuple):
@@ -142,6 +143,7 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
     if plan is None:
         return _outcome(session, action, before, before, changed=False,
                         git=None if catch_up is None else gittags.create(session, catch_up))
+    deploy.check_writable(d)  # committed first, a folder that cannot switch would serve the version before
     idle = deploy.other_slot(before.slot)
     if plan.stage is not None:
         deploy.fill_slot(state.writer(session), state.stored(session, plan.stage), d, idle)
@@ -237,12 +239,15 @@ def _failed_check(session: "Session", plan: _Plan, before: ChannelRow, d: deploy
 
 def _outcome(session: "Session", action: str, before: ChannelRow, after: ChannelRow, changed: bool,
              git: dict[str, Any] | None = None) -> Move:
+    dropped = (state.canary_entry(before.canary_version, before.canary_percent)
+               if changed and before.canary_version is not None and after.canary_version is None
+               and action in ("rollback", "canary-abort") else None)
     return Move(
         model=after.model, channel=after.channel, action=action,
         ref=refs.format_ref(after.model, after.version) if after.version else None,
         version=after.version, previous=before.version, slot=after.slot,
         path=state.stable_path(session, after), canary=state.canary_of(session, after, path=True),
-        changed=changed, git=git,
+        changed=changed, git=git, dropped_canary=dropped,
     )
 
 

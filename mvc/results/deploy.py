@@ -25,7 +25,8 @@ class ChannelMove(Result):
     changed: bool
     message: str
     git: dict[str, Any] | None = None  # with --git (promote, rollback, canary promote): tag, commit, created
-    _optional = ("git",)
+    dropped_canary: dict[str, Any] | None = None  # a rollback or canary abort that ended a canary: version, percent
+    _optional = ("git", "dropped_canary")
 
 
 @dataclass(frozen=True)

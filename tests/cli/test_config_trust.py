@@ -100,3 +100,47 @@ def test_separate_deploy_folders_are_fine(repo, work, tmp_path):
     for channel in ("production", "staging", "edge"):
         repo.json("promote", "m@1.0.0", channel)
     assert (work / "deploy" / "edge" / "m" / "current").is_symlink()
+
+
+def test_a_channel_that_serves_is_not_unset_away(repo, work, tmp_path):
+    """Unsetting a channel's deploy_dir removed the channel while the registry said it served
+    (every command on it: 'unknown channel'; fsck: consistent). Refused now; a config.toml
+    edited by hand to the same effect is a problem fsck names."""
+    add_versions(repo, work, 1)
+    repo("config", "set", "channels.edge.deploy_dir", str(tmp_path / "edge"))
+    repo("promote", "m@1.0.0", "edge")
+    before = _config(work)
+    for key in ("channels.edge.deploy_dir", "channels.edge", "channels"):
+        proc = repo("config", "unset", key, check=False)
+        assert proc.returncode == 1 and "channel edge serves m@1.0.0" in proc.stderr, (key, proc.stderr)
+        assert _config(work) == before
+    assert repo.json("resolve", "m", "--channel", "edge")["version"] == "1.0.0"
+    repo("config", "set", "channels.spare.deploy_dir", str(tmp_path / "spare"))
+    repo("config", "unset", "channels.spare.deploy_dir")  # a channel that serves nothing goes
+    path = work / ".mvc" / "config.toml"
+    path.write_text(path.read_text().replace("[channels.edge]", "[elsewhere]"))
+    proc = repo("fsck", check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "m@edge serves 1.0.0 in the registry, but config names no channel edge" in proc.stdout
+
+
+def test_moving_a_serving_channel_writes_its_new_folder_at_once(repo, work, tmp_path):
+    """A new deploy_dir for a channel that serves: its new folder serves at once (it lacked the
+    files until 'fsck --repair'), the old one is named, and a folder holding a person's files
+    is refused before anything changes."""
+    add_versions(repo, work, 1)
+    repo("promote", "m@1.0.0", "production")
+    old = work / ".mvc" / "deploy" / "m" / "production"
+    proc = repo("config", "set", "channels.production.deploy_dir", str(tmp_path / "srv"))
+    assert f"{old} still holds what it served" in proc.stderr, proc.stderr
+    assert (tmp_path / "srv" / "m" / "current" / "model.bin").read_text() == "weights 0\n" * 100
+    assert repo.json("resolve", "m")["path"].startswith(str(tmp_path / "srv"))
+    repo("fsck")
+    write(tmp_path / "mine" / "m" / "blue" / "notes.txt", "a person's")
+    before = _config(work)
+    proc = repo("config", "set", "channels.production.deploy_dir", str(tmp_path / "mine"), check=False)
+    assert proc.returncode == 1 and "holds blue, which mvc did not write" in proc.stderr, proc.stderr
+    assert _config(work) == before
+    assert (tmp_path / "mine" / "m" / "blue" / "notes.txt").read_text() == "a person's"
+    repo("config", "unset", "channels.production.deploy_dir")  # back into .mvc/deploy
+    assert repo.json("resolve", "m")["path"].startswith(str(old))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 
-from deploy_support import add_versions, fail
+from deploy_support import add_versions, channel_state, fail, unwritable
 
 
 def test_rollback_is_a_stack(repo, work):
@@ -35,3 +36,47 @@ def test_rollback_to_and_errors(repo, work):
     assert "unknown channel" in fail(repo, "rollback", "m", "--channel", "nope").stderr
     assert "unknown model" in fail(repo, "rollback", "nope").stderr
     assert repo.json("show", "m@1.0.0")["state"] == "staging"
+
+
+def test_rollback_drops_a_running_canary_and_says_so(repo, work):
+    """A rollback is the way out of trouble, so a running canary does not stop it; it is
+    dropped with it, and both the text and the JSON say so (it was silent)."""
+    add_versions(repo, work, 3)
+    for v in ("1.0.0", "1.1.0"):
+        repo("promote", f"m@{v}", "production")
+    repo("canary", "start", "m@1.2.0", "--channel", "production", "--percent", "10")
+    text = repo("rollback", "m").stdout
+    assert "the canary m@1.2.0 (10%) was dropped" in text, text
+    status = repo.json("canary", "status", "m", "--channel", "production")
+    assert (status["version"], status["canary"]) == ("1.0.0", None)
+    repo("promote", "m@1.1.0", "production")
+    repo("canary", "start", "m@1.2.0", "--channel", "production", "--percent", "25")
+    out = repo.json("rollback", "m")
+    assert out["dropped_canary"] == {"version": "1.2.0", "percent": 25}
+    assert "dropped_canary" not in repo.json("promote", "m@1.2.0", "production")
+    repo("canary", "start", "m@1.1.0", "--channel", "production", "--percent", "5")
+    text = repo("canary", "abort", "m", "--channel", "production").stdout
+    assert "the canary m@1.1.0 (5%) was dropped; m@1.2.0 serves all traffic" in text, text
+
+
+def test_rollback_onto_a_folder_that_cannot_be_written_changes_nothing(repo, work):
+    """It committed and warned, exit 0, while the folder kept serving the version before (the
+    registry said otherwise). Now refused before anything is written, as promote is."""
+    add_versions(repo, work, 3)
+    for v in ("1.0.0", "1.1.0"):
+        repo("promote", f"m@{v}", "production")
+    folder = work / ".mvc" / "deploy" / "m" / "production"
+    before = channel_state(work)
+    undo = unwritable(folder)
+    try:
+        for args in (("rollback", "m"), ("promote", "m@1.2.0", "production")):
+            proc = fail(repo, *args, "--json")
+            assert json.loads(proc.stdout)["error"]["type"] == "os"
+            assert f"the deploy folder {folder} cannot be written" in proc.stderr, proc.stderr
+            assert "nothing changed" in proc.stderr and "warning" not in proc.stderr
+            assert channel_state(work) == before
+    finally:
+        undo()
+    repo("fsck")
+    assert repo.json("rollback", "m")["version"] == "1.0.0"
+    assert (folder / "current" / "model.bin").read_text() == "weights 0\n" * 100

@@ -75,7 +75,10 @@ class Layout:
 
 
 def find_mvc_dir(start: Path | str = ".") -> Path:
-    """The ``.mvc`` folder: ``MVC_DIR`` if set, else the nearest one walking up from ``start``."""
+    """The ``.mvc`` folder: ``MVC_DIR`` if set, else the nearest one walking up from ``start``.
+    The folders above it are spelled as they really are (symlinks resolved, as git's top level
+    is), so that every way to reach one repository writes and compares the same paths (the
+    paths in ``routing.json``); ``.mvc`` itself keeps its name, a symlink or not."""
     env = os.environ.get("MVC_DIR")
     if env:
         path = Path(env).expanduser().absolute()
@@ -85,12 +88,16 @@ def find_mvc_dir(start: Path | str = ".") -> Path:
                                           f"{MVC_DIRNAME} folder itself: MVC_DIR={path / MVC_DIRNAME}")
             raise NotARepositoryError(f"MVC_DIR={env} is not an mvc repository's {MVC_DIRNAME} folder "
                                       f"(MVC_DIR names the {MVC_DIRNAME} folder itself); run 'mvc init' first")
-        return path
+        return _real_parent(path)
     here = Path(start).absolute()
     for folder in (here, *here.parents):
         candidate = folder / MVC_DIRNAME
         if candidate.is_dir():
-            return candidate
+            return _real_parent(candidate)
     raise NotARepositoryError(
         f"not an mvc repository (or any parent up to /): {here}; run 'mvc init' first"
     )
+
+
+def _real_parent(path: Path) -> Path:
+    return Path(os.path.realpath(path.parent)) / path.name

@@ -191,3 +191,23 @@ def test_a_stray_folder_the_system_keeps_is_not_called_repaired(repo):
     problem = json.loads(proc.stdout)["problems"][0]
     assert problem["kind"] == "object-stray" and problem["repaired"] is False
     assert "not repaired: Operation not permitted" in problem["message"] and stray.exists()
+
+
+def test_a_repository_reached_through_a_symlink_is_one_repository(repo, tmp_path):
+    """routing.json holds absolute paths: reached through a symlinked folder (MVC_DIR, or an API
+    caller's path), the same deploy folder was spelled otherwise, and fsck called it out of
+    step with the registry (probe I, M4). The folders above .mvc are now spelled as they
+    really are, as git spells its top level."""
+    repo.add("m", b"A")
+    repo("promote", "m@0.1.0", "production")
+    link = tmp_path / "link"
+    link.symlink_to(repo.cwd)
+    routing = repo.cwd / ".mvc" / "deploy" / "m" / "production" / "routing.json"
+    before = routing.read_bytes()
+    through = {"MVC_DIR": str(link / ".mvc")}
+    assert repo.json("fsck", cwd=tmp_path, env=through)["ok"]
+    assert repo.json("resolve", "m", cwd=tmp_path, env=through)["path"].startswith(str(repo.cwd))
+    repo.add("m", b"B")
+    repo("promote", "m@0.1.1", "production", cwd=tmp_path, env=through)
+    assert str(link) not in routing.read_text() and routing.read_bytes() != before
+    assert repo.json("fsck")["ok"]

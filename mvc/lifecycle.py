@@ -1,7 +1,7 @@
 """The part of the Repo API that moves versions through channels: promote, rollback,
 archive, canary, resolve and channel history (SPEC §3 "Lifecycle and deployment").
 ``Repo`` inherits it (see api.py). The engine does the work with ``self.session``:
-``mvc.core.moves`` (the move protocol and archive), ``mvc.core.channel_views`` (what a
+``mvc.core.moves`` (the move protocol), ``mvc.core.archive``, ``mvc.core.channel_views`` (what a
 channel serves and served) and ``mvc.core.channel_state`` (deploy folders against the
 registry); this part builds the result objects from what they return."""
 
@@ -61,10 +61,10 @@ class LifecycleOps:
         """Archive (``undo``: restore) a version; a version that a channel serves cannot be
         archived, and an archived one cannot be promoted. Its objects are kept. ``message``
         (why) is kept in the audit event."""
-        from mvc.core import moves
+        from mvc.core.archive import archive
         from mvc.results.deploy import ArchiveResult
 
-        return ArchiveResult(**moves.archive(self.session, ref, undo, message)._asdict())
+        return ArchiveResult(**archive(self.session, ref, undo, message)._asdict())
 
     def canary_start(self, ref: str, channel: str, percent: int, *, check: str | None = None,
                      message: str = "") -> ChannelMove:

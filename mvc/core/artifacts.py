@@ -23,6 +23,7 @@ from mvc.core.statcache import StatCache
 MANIFEST_FORMAT = "mvc-tree-v1"
 SYMLINK_MODE = 0o120000
 LINK_MODES = ("copy", "reflink", "hardlink", "symlink")
+FILE_MODE = 0o644  # a file written out (a file artifact, or a manifest entry not executable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ class Stored:
 
 def _file_mode(st: os.stat_result) -> int:
     # Like git: only the executable bit is kept, so manifests do not depend on umask.
-    return 0o755 if st.st_mode & 0o111 else 0o644
+    return 0o755 if st.st_mode & 0o111 else FILE_MODE
 
 
 @dataclass(frozen=True)
@@ -385,7 +386,7 @@ class Materializer:
         try:
             staged = tmp_root / "a"
             if stored.kind == "file":
-                self.write_file(stored.digest, 0o644, staged)
+                self.write_file(stored.digest, FILE_MODE, staged)
             else:
                 staged.mkdir()
                 links = {PurePosixPath(e.path) for e in stored.entries if e.is_link}

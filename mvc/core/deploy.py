@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mvc.core.artifacts import Materializer, Stored
+from mvc.core.artifacts import FILE_MODE, Materializer, Stored
 from mvc.core.atomic import fsync_dir, write_atomic
 from mvc.core.errors import IntegrityError, WriteError
 from mvc.core.faults import crash_point
@@ -99,16 +100,41 @@ def routing_bytes(doc: dict[str, Any]) -> bytes:
 # -- slots ---------------------------------------------------------------------------------
 
 def slot_holds(writer: Materializer, stored: Stored, slot_dir: Path) -> bool:
-    """True when ``slot_dir`` holds exactly this artifact (checked by digest, stat-cached)."""
+    """True when ``slot_dir`` holds exactly this artifact as ``fill_slot`` writes it: the
+    bytes (checked by digest, stat-cached), each file's mode, and no folder the artifact has
+    not (a check that made one, or a file executable, left a slot no version is)."""
     if not slot_dir.is_dir() or slot_dir.is_symlink():
         return False
     if stored.kind == "directory":
-        return writer.matches(stored, slot_dir)
+        return _as_written(stored, slot_dir) and writer.matches(stored, slot_dir)
     try:
         names = os.listdir(slot_dir)
+        mode = os.lstat(slot_dir / stored.name).st_mode
     except OSError:
         return False
-    return names == [stored.name] and writer.matches(stored, slot_dir / stored.name)
+    return (names == [stored.name] and stat.S_IMODE(mode) == FILE_MODE
+            and writer.matches(stored, slot_dir / stored.name))
+
+
+def _as_written(stored: Stored, root: Path) -> bool:
+    """The folders and file modes of a directory artifact's slot are those its manifest implies."""
+    modes = {e.path: e.mode for e in stored.entries if not e.is_link}
+    folders = {p.as_posix() for e in stored.entries for p in PurePosixPath(e.path).parents} - {"."}
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        for name in dirnames:
+            full = here / name
+            if not full.is_symlink() and full.relative_to(root).as_posix() not in folders:
+                return False
+        for name in filenames:
+            rel = (here / name).relative_to(root).as_posix()
+            try:
+                st = os.lstat(here / name)
+            except OSError:
+                return False
+            if rel in modes and not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) != modes[rel]:
+                return False
+    return True
 
 
 def tree_state(root: Path) -> frozenset:

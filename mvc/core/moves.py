@@ -1,4 +1,4 @@
-"""The move protocol: promote, rollback, canary start/step/promote/abort and archive (SPEC
+"""The move protocol: promote, rollback and canary start/step/promote/abort (SPEC
 §3 "Lifecycle and deployment").
 
 The order of every move, and why a crash at any instant leaves a consistent state:
@@ -38,10 +38,9 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from mvc.core import channel_state as state
 from mvc.core import deploy, refs
-from mvc.core.errors import CheckFailedError, ConflictError, UserError
+from mvc.core.errors import CheckFailedError, ConflictError, UsageError, UserError
 from mvc.core.faults import crash_point
 from mvc.core.registry.base import ChannelMoveRow, ChannelRow, VersionRow
-from mvc.core.serving import channels_serving
 
 if TYPE_CHECKING:
     from mvc.core.session import Session
@@ -65,14 +64,6 @@ class Move(NamedTuple):
     changed: bool
     git: dict[str, Any] | None = None  # with --git: gittags.TagPlan.result() of the channel tag
     dropped_canary: dict[str, Any] | None = None  # a rollback or canary abort: {"version", "percent"}
-
-
-class Archived(NamedTuple):
-    ref: str
-    model: str
-    version: str
-    archived: bool
-    changed: bool
 
 
 @dataclass(frozen=True)
@@ -153,6 +144,7 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
         path = state.files_in(d, slot, row)
         serving = d.slot(before.slot) if before.slot and before.slot != slot else None
         served = deploy.tree_state(serving) if serving else None
+        given = deploy.tree_state(d.slot(slot))
         code = deploy.run_check(plan.check, {
             "MVC_MODEL": model, "MVC_VERSION": row.version,
             "MVC_REF": refs.format_ref(model, row.version), "MVC_CHANNEL": channel,
@@ -163,9 +155,11 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
                           "check must only read the files it is given; 'mvc fsck' checks them)", message)
         if code != 0:
             _failed_check(session, plan, before, d, deploy.how_it_ended(code), message)
-        # a check reads the files; one that changed them would make the channel serve bytes
-        # that match no version: refused like a failed check (the slot is rebuilt next time)
-        if not deploy.slot_holds(state.writer(session), state.stored(session, row), d.slot(slot)):
+        # a check reads the files; one that changed them (their bytes, a mode, an empty folder
+        # added) would make the channel serve what no version is: refused like a failed check
+        # (the slot is rebuilt next time)
+        if deploy.tree_state(d.slot(slot)) != given or not deploy.slot_holds(
+                state.writer(session), state.stored(session, row), d.slot(slot)):
             _failed_check(session, plan, before, d, f"changed the files at {path} (a check must only read "
                           "them)", message)
         crash_point("deploy:checked")
@@ -275,6 +269,12 @@ def _need_canary(before: ChannelRow) -> None:
                         f"start one with 'mvc canary start REF --channel {before.channel} --percent P'")
 
 
+def _check_command(check: str | None) -> None:
+    """An empty ``--check`` ran no check and moved the channel as if one had passed."""
+    if check is not None and not check.strip():
+        raise UsageError("--check needs a command (it is empty); leave --check out to move without a check")
+
+
 def _check_share(value: int, option: str, most: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
         raise UserError(f"{option} must be a whole number from 1 to {most}, not {value!r}")
@@ -286,6 +286,7 @@ def promote(session: "Session", ref: str, channel: str, check: str | None = None
             git: bool = False) -> Move:
     """Make ``channel`` serve ``ref`` (blue-green, checked against the idle slot first); with
     ``git``, tag it in git (gittags.plan_move)."""
+    _check_command(check)
     state.check_channel(session, channel)
     row = session.resolve(ref)
     _not_archived(row, "promoted")
@@ -352,6 +353,7 @@ def rollback(session: "Session", name: str, channel: str = "production", to: str
 def canary_start(session: "Session", ref: str, channel: str, percent: int, check: str | None = None,
                  message: str = "") -> Move:
     """Serve ``ref`` to ``percent`` % of ``channel``'s traffic from the idle slot."""
+    _check_command(check)
     state.check_channel(session, channel)
     _check_share(percent, "--percent", 99)
     row = session.resolve(ref)
@@ -374,6 +376,7 @@ def canary_start(session: "Session", ref: str, channel: str, percent: int, check
 def canary_step(session: "Session", name: str, channel: str, increment: int, check: str | None = None,
                 message: str = "") -> Move:
     """Raise the canary's share; a failing check aborts the canary."""
+    _check_command(check)
     state.check_channel(session, channel)
     model = state.check_model(session, name)
     _check_share(increment, "--increment", 98)
@@ -423,26 +426,3 @@ def canary_abort(session: "Session", name: str, channel: str, message: str = "")
                      details={"dropped_canary": before.canary_version})
 
     return _on_the_canary(session, "canary-abort", name, channel, message, plan)
-
-
-# -- archive ----------------------------------------------------------------------------------
-
-def archive(session: "Session", ref: str, undo: bool = False, message: str | None = None) -> Archived:
-    """Archive (``undo``: restore) a version; one that a channel serves is refused."""
-    row = session.resolve(ref)
-    target = refs.format_ref(row.model, row.version)
-    action = "unarchive" if undo else "archive"
-    with session.change("maintainer", action, target) as work:
-        row = work.registry.get_version(row.model, row.version)
-        if row.archived == (not undo):
-            return Archived(target, row.model, row.version, row.archived, False)
-        if not undo:
-            serving = channels_serving(work.registry, row.model, row.version)
-            if serving:
-                raise ConflictError(
-                    f"{target} serves on {', '.join(serving)} and cannot be archived; promote or "
-                    "roll back to another version first"
-                )
-        work.registry.set_archived(row.model, row.version, not undo)
-        work.event(action, target, {"version": row.version}, message)
-    return Archived(target, row.model, row.version, not undo, True)

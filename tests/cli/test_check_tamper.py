@@ -64,6 +64,21 @@ def test_a_check_that_edits_the_staged_files_is_refused(repo: Mvc):
     assert (Path(moved["path"]) / "weights").read_text() == "w2\n"
 
 
+def test_a_check_that_only_chmods_or_adds_a_folder_is_refused(repo: Mvc):
+    """The bytes checked out, so the digest check passed, and the channel went on to serve a
+    slot the check had changed: a file made executable, an empty folder added (probe I, M11)."""
+    two_dirs(repo)
+    repo("promote", "m@0.1.0", "production")
+    for check in ('chmod +x "$MVC_MODEL_PATH/weights"', 'mkdir "$MVC_MODEL_PATH/extra"'):
+        proc = repo.fail("promote", "m@0.1.1", "production", "--check", check, code=5)
+        assert "changed the files" in proc.stderr and "still serves m@0.1.0" in proc.stderr, check
+        assert served(repo) == "0.1.0"
+    repo.json("promote", "m@0.1.1", "production", "--check", 'cat "$MVC_MODEL_PATH/weights"')
+    served_path = Path(repo.json("resolve", "m")["path"])
+    assert sorted(os.listdir(served_path)) == ["weights"] and not os.access(served_path / "weights", os.X_OK)
+    repo("fsck")
+
+
 def test_a_canary_check_that_deletes_the_files_is_refused(repo: Mvc):
     two_dirs(repo)
     repo("promote", "m@0.1.0", "production")

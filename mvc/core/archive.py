@@ -1,0 +1,45 @@
+"""Archiving a version, and restoring it (SPEC §3 "Lifecycle and deployment": ``mvc archive``).
+
+An archived version keeps its objects and its history; it cannot be promoted, rolled back to
+or deployed as a canary (``moves``), and a version that a channel serves cannot be archived.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+from mvc.core import refs
+from mvc.core.errors import ConflictError
+from mvc.core.serving import channels_serving
+
+if TYPE_CHECKING:
+    from mvc.core.session import Session
+
+
+class Archived(NamedTuple):
+    ref: str
+    model: str
+    version: str
+    archived: bool
+    changed: bool
+
+
+def archive(session: "Session", ref: str, undo: bool = False, message: str | None = None) -> Archived:
+    """Archive (``undo``: restore) a version; one that a channel serves is refused."""
+    row = session.resolve(ref)
+    target = refs.format_ref(row.model, row.version)
+    action = "unarchive" if undo else "archive"
+    with session.change("maintainer", action, target) as work:
+        row = work.registry.get_version(row.model, row.version)
+        if row.archived == (not undo):
+            return Archived(target, row.model, row.version, row.archived, False)
+        if not undo:
+            serving = channels_serving(work.registry, row.model, row.version)
+            if serving:
+                raise ConflictError(
+                    f"{target} serves on {', '.join(serving)} and cannot be archived; promote or "
+                    "roll back to another version first"
+                )
+        work.registry.set_archived(row.model, row.version, not undo)
+        work.event(action, target, {"version": row.version}, message)
+    return Archived(target, row.model, row.version, not undo, True)

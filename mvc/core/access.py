@@ -148,7 +148,7 @@ def decide(registry: Registry, user: Callable[[], str], needed: str) -> Decision
 
 
 def denial_message(user: str, decision: Decision, action: str, target: str) -> str:
-    what = f"{action} {target}".strip()
+    what = f"change config key {target}" if action == "config" else f"{action} {target}".strip()
     return (f"{user} may not {what}: it needs the {decision.needed} role and {user} is "
             f"{decision.role}; ask an admin to run 'mvc access grant {user} {decision.needed}'")
 

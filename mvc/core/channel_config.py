@@ -53,6 +53,10 @@ def check_set(session: "Session", key: str, value: Any) -> None:
         from mvc.core.names import check_new_channel
 
         check_new_channel(channel, [(model, label) for model, label, _, _ in session.registry.tags()])
+        same = [c for c in session.channel_names() if c.lower() == channel.lower()]
+        if same:  # Staging beside staging: one typo from the other
+            raise UserError(f"invalid channel name {channel!r}: channel {same[0]} exists, and two channels "
+                            f"whose names differ only in case are easy to mistake; use {same[0]}")
     state.check_deploy_dir(session, channel, value)
     base = state.deploy_base(session, channel, value)
     for row in serving_rows(session, channel):

@@ -387,7 +387,7 @@ class Config:
             return found, "config"
         entry = schema_key(key)
         if entry.default is None:
-            raise NotFoundError(f"config key {key!r} is not set and has no default ({entry.doc})")
+            raise NotFoundError(f"config key {key!r} is not set ({entry.doc})")
         return entry.default, "default"
 
     def names(self, table: str) -> list[str]:

@@ -11,7 +11,9 @@ A pull reads each recipe's chunks in order from wherever they are (the store, th
 written, or the remote's packs), checks each against its name, appends those the store lacked
 to new packs and hashes the whole on another thread, so the file's digest is checked in the
 same pass (a recipe this machine wrote there, whose remote packs the stat cache knows
-unchanged, needs neither). The packs are committed before any recipe that needs them is kept."""
+unchanged, needs neither). A remote pack this machine wrote, unchanged since, that holds only
+chunks the store lacks is copied in whole by the kernel and kept under its own name. The packs
+are committed before any recipe that needs them is kept."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import threading
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 from mvc.core.errors import IntegrityError
-from mvc.core.packs import Entry, chunk_matches, decode, encode, runs
+from mvc.core.packs import Entry, chunk_matches, decode, encode, pack_size, runs
 from mvc.core.pipes import Pipe, Stopped, quick_switch, wait_waking
 from mvc.core.remote_packs import RemotePacks
 
@@ -269,6 +271,7 @@ def pull(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], known:
     fds: dict[str, int] = {}
     trusted_there: dict[str, bool] = {}
     try:
+        _adopt(store, remote, there, recipes, readers, trusted_there, cache, progress, done)
         for recipe in recipes:
             if _pull_one(store, remote, there, packs, recipe, recipe.digest in known, readers, fds,
                          trusted_there, cache, progress, done):
@@ -292,6 +295,28 @@ def pull(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], known:
     return done
 
 
+def _adopt(store, remote, there: RemotePacks, recipes, readers, trusted_there, cache, progress, done) -> None:
+    """Each pack of the remote's that holds only chunks the store lacks and the recipes need,
+    and that this machine wrote (the stat cache knows it unchanged: its chunks were checked as
+    they went in), is copied whole by the kernel and kept as it is, under its own name, instead
+    of chunk by chunk through memory: pulling back what this machine pushed costs a copy."""
+    needed = {c.digest for c in _unique_chunks(recipes) if store.locate(c.digest) is None}
+    for name, entries in list(there.load().indexes.items()):
+        if not entries or any(e.digest not in needed for e in entries):
+            continue
+        if name not in readers:
+            readers[name] = remote.pack_reader(name)
+            trusted_there[name] = readers[name].trusted(cache, name)
+        if not trusted_there[name]:  # (only a directory remote's packs can be)
+            continue
+        store.adopt_pack(entries, readers[name].copy_whole)
+        needed.difference_update(e.digest for e in entries)
+        size = pack_size(entries)
+        done.bytes += size
+        if progress:
+            progress(size)
+
+
 def _pull_one(store, remote, there, packs: _Rolling, recipe, known, readers, fds, trusted_there, cache,
               progress, done) -> bool:
     whole = hashlib.sha256()
@@ -308,12 +333,15 @@ def _pull_one(store, remote, there, packs: _Rolling, recipe, known, readers, fds
     pipe = Pipe([keep] if known else [hash_whole, keep], _buffer_size(c.size for c in recipe.chunks))
     try:
         for c in recipe.chunks:
+            here = None if c.digest in writer.held or c.digest in pending else store.locate(c.digest)
+            if here is not None and here.pack:
+                done.touched.add(here.pack)  # young again once the recipe names it (gc's grace)
+            if known and (here is not None or c.digest in writer.held or c.digest in pending):
+                continue  # checked when it was kept; the whole is known: nothing to read
             buf = pipe.buffer()
             if c.digest in writer.held:
                 data, new = writer.read(c.digest, buf), None
-            elif (here := store.locate(c.digest)) is not None:
-                if here.pack:
-                    done.touched.add(here.pack)  # young again once the recipe names it (gc's grace)
+            elif here is not None:
                 data, new = _read_local(store, c.digest, c.size, buf, fds), None
                 if not known and not chunk_matches(c.digest, data):
                     raise IntegrityError(f"chunk {c.digest} is corrupt in the local store (run 'mvc verify')")

@@ -119,6 +119,32 @@ class PackedStore:
         self.packs.refresh()
         return name
 
+    def adopt_pack(self, entries, copy) -> str | None:
+        """A whole pack kept as it is, under its own name, as if written here (``commit_pack``):
+        ``copy(fd, wrote)`` writes its bytes (the kernel copying a pack of a remote's that this
+        machine wrote, unchanged since, so its chunks were checked as they were written), and
+        ``entries`` (its index, read and checked) say what it holds; its name."""
+        from mvc.core.packs import Flusher, pack_size
+
+        writer = self.new_pack()
+        fd, writer.tmp = held_temp(self.tmp, "pack-")
+        writer.hold = os.dup(fd)  # as PackWriter.add: fsck leaves the pack alone until it is in
+        try:
+            try:
+                with Flusher(fd, drop=True) as flusher:
+                    copy(fd, flusher.wrote)
+                if os.fstat(fd).st_size != pack_size(entries):
+                    raise IntegrityError("a pack came out the wrong size while it was copied in; pull again")
+                os.fsync(fd)
+                writer.st = os.fstat(fd)
+            finally:
+                os.close(fd)
+            writer.entries = list(entries)
+            return self.commit_pack(writer)
+        except BaseException:
+            writer.discard()
+            raise
+
     def touch_path(self, path: str) -> None:
         """Make a loose object young (gc's grace period), given its path."""
         self._touch(Path(path))

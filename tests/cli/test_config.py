@@ -50,7 +50,7 @@ def test_get_prints_the_value_in_effect_and_list_all_every_key(repo):
         "key": "compare.threshold", "value": 0.05, "action": "get", "origin": "default"}
     assert repo("config", "get", "version.default_bump").stdout == "patch\n"
     assert repo("config", "get", "compare.lower_is_better").stdout.startswith('["*loss*", ')
-    assert "not set and has no default" in repo.fail("config", "get", "core.remote").stderr
+    assert "'core.remote' is not set (" in repo.fail("config", "get", "core.remote").stderr
     assert repo.json("config", "list") == {}  # list shows what is set, as before
 
     repo("config", "set", "gc.grace_seconds", "60")

@@ -154,3 +154,22 @@ def test_data_paths_are_stored_normalised_without_resolving_symlinks(two: Mvc):
                     cwd=deeper)
     paths = sorted(d["path"] for d in two.json("show", made["ref"])["lineage"]["data"])
     assert paths == [str(two.cwd / "a.bin"), str(two.cwd / "link" / "d.bin")]
+
+
+def test_an_empty_check_is_a_usage_error_not_no_check(two: Mvc):
+    """`--check ''` (an unset variable in a script: --check "$CHECK") ran no check and moved
+    the channel as if one had passed (probe I)."""
+    for args in (["promote", "m@0.1.0", "production"],
+                 ["canary", "start", "m@0.1.0", "--channel", "staging", "--percent", "5"]):
+        for empty in ("", "  "):
+            proc = two.fail(*args, "--check", empty, code=2)
+            assert "--check needs a command" in proc.stderr
+    assert two.json("ls", "m")[1]["state"] == "development"
+    assert [e["action"] for e in two.events()].count("promote") == 0
+
+
+def test_a_channel_named_like_another_but_for_case_is_refused(two: Mvc):
+    proc = two.fail("config", "set", "channels.Staging.deploy_dir", "stg")
+    assert "channel staging exists" in proc.stderr
+    two("config", "set", "channels.Edge.deploy_dir", "edge")
+    assert "channel Edge exists" in two.fail("config", "set", "channels.edge.deploy_dir", "edge2").stderr

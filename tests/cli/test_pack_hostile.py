@@ -331,3 +331,66 @@ def test_push_checks_chunks_by_name_and_verify_checks_the_whole_file(setup):
     proc = _run(clone, "pull", "m@0.1.1", "-r", "fresh")
     assert proc.returncode == 3 and "arrived corrupt" in proc.stderr, proc.stderr
     assert not list((clone.mvc_dir / "objects").glob("??/*.recipe"))
+
+
+# -- 8. pulling back what this work dir pushed ----------------------------------------------
+
+def test_pulling_back_what_this_work_dir_pushed_copies_its_packs_whole(repo: Mvc, tmp_path):
+    """A pack of the remote's that this work dir wrote, unchanged since (the stat cache knows
+    it), is copied in whole under its own name when the store lacks all it holds (it went
+    through memory chunk by chunk: 1.9x cp + fsync); one changed since is checked chunk by
+    chunk, so a damaged byte is still refused."""
+    remote = tmp_path / "remote"
+    repo("remote", "add", "origin", str(remote))
+    weights(repo.cwd / "a.safetensors", seed=0)
+    weights(repo.cwd / "b.safetensors", seed=0, changed=(4,))
+    repo("add", "a.safetensors", "--name", "m")
+    repo("add", "b.safetensors", "--name", "m")
+    repo("push")
+    theirs = sorted((remote / "objects" / "pack").glob("*.pack"))
+    assert len(theirs) == 1
+    shutil.rmtree(_pack_dir(repo.mvc_dir))
+    pulled = repo.json("pull", "m@0.1.0", "m@0.1.1")
+    assert 0 <= pulled["bytes"] - theirs[0].stat().st_size < 4096  # the pack, and the recipes' bytes
+    ours = _pack_dir(repo.mvc_dir) / theirs[0].name
+    assert ours.read_bytes() == theirs[0].read_bytes()
+    assert (ours.with_suffix(".idx")).read_bytes() == theirs[0].with_suffix(".idx").read_bytes()
+    assert sorted(p.name for p in _pack_dir(repo.mvc_dir).iterdir()) == sorted([ours.name, ours.with_suffix(".idx").name])
+    _verified(repo)
+    for v, name in (("0.1.0", "a"), ("0.1.1", "b")):
+        repo("checkout", f"m@{v}", "-o", f"{name}-out.safetensors")
+        assert _sha256(repo.cwd / f"{name}-out.safetensors") == _sha256(repo.cwd / f"{name}.safetensors")
+    repo("fsck")
+
+    flip_byte(theirs[0], 100)  # changed since it was written: no longer trusted
+    shutil.rmtree(_pack_dir(repo.mvc_dir))
+    proc = repo("pull", "m@0.1.0", "m@0.1.1", check=False)
+    assert proc.returncode == 3 and "corrupt" in proc.stderr, proc.stderr
+    assert not _pack_dir(repo.mvc_dir).exists() or not any(
+        p.name == ours.name for p in _pack_dir(repo.mvc_dir).iterdir())
+
+
+def test_a_trusted_pack_is_copied_in_by_the_kernel_not_read_through_memory(repo: Mvc, tmp_path, monkeypatch):
+    """The same pull through the Python API, with reading a remote pack's chunks into memory
+    made to fail: only the kernel's copy of the whole pack can have brought the chunks."""
+    from mvc import Repo
+    from mvc.core import remote_dir
+
+    remote = tmp_path / "remote"
+    repo("remote", "add", "origin", str(remote))
+    weights(repo.cwd / "a.safetensors", seed=1)
+    repo("add", "a.safetensors", "--name", "m")
+    repo("push")
+    shutil.rmtree(_pack_dir(repo.mvc_dir))
+
+    def through_memory(*_args):
+        raise AssertionError("a chunk of a trusted pack was read through memory")
+
+    monkeypatch.setattr(remote_dir._PackFile, "read_into", through_memory)
+    for key, value in repo.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(repo.cwd)
+    result = Repo.open(repo.cwd).pull(["m@0.1.0"])
+    assert result.bytes > 6 << 20
+    monkeypatch.undo()
+    _verified(repo)

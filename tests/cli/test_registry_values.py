@@ -127,7 +127,9 @@ def test_bad_tags_cycles_and_kinds_are_named_as_registry_problems(two: Mvc):
 
 def test_resolve_refuses_a_path_that_is_not_there(two: Mvc, tmp_path: Path):
     two("promote", "m@0.1.0", "staging")
-    two("config", "set", "channels.staging.deploy_dir", str(tmp_path / "new"))
+    # by hand: 'config set' writes the new folder at once
+    config = two.mvc_dir / "config.toml"
+    config.write_text(config.read_text() + f'\n[channels.staging]\ndeploy_dir = "{tmp_path / "new"}"\n')
     err = two.fail("resolve", "m", "--channel", "staging", code=1).stderr
     assert "not at" in err and "fsck --repair" in err
     two.fail("resolve", "m", "--channel", "staging", "--json", code=1)

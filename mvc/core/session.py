@@ -214,13 +214,16 @@ class Session:
         registry's transaction, which the backend serialises against every writer."""
         with RepoLock(self.layout.lock, self.lock_timeout(action)):
             self._check_not_moved()
+            work = None
             with self.registry.transaction():
                 decision = self.decide(role)
                 if decision.allowed:
-                    yield UnitOfWork(self, role, action, target)
+                    work = UnitOfWork(self, role, action, target)
+                    yield work
             if not decision.allowed:
                 self._deny(decision, action, target)
-            Session.committed += 1
+            if work is not None and work.events:  # a change that found nothing to do made none
+                Session.committed += 1
 
     def _check_not_moved(self) -> None:
         """Under the lock: the registry this command read is still the one config.toml names.
@@ -261,6 +264,7 @@ class UnitOfWork:
         self.action = action
         self.target = target
         self.ts = session.now()  # when the change began
+        self.events = 0  # audit events appended: every change that changed something has one
 
     @property
     def user(self) -> str:
@@ -275,3 +279,4 @@ class UnitOfWork:
         if message:
             details = {**details, "message": message}
         self.registry.append_event(self.user, action, target, details, self.session.now())
+        self.events += 1

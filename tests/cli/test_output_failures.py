@@ -42,6 +42,12 @@ def test_a_change_whose_output_fails_says_it_was_made(repo):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "the change itself was made" in proc.stderr
     assert repo.json("show", "m@gold")["version"] == "0.1.0"
+    # the same again changes nothing, and does not say it did (probe I)
+    for args in (("tag", "m@0.1.0", "gold", "--json"), ("promote", "m@0.1.0", "staging")):
+        repo(*args)
+        proc = _to_full(repo, *args)
+        assert proc.returncode == 1 and "cannot write the output" in proc.stderr
+        assert "change itself was made" not in proc.stderr, (args, proc.stderr)
 
 
 def test_a_reader_that_goes_away_is_not_an_error(repo):

@@ -12,7 +12,7 @@ written, or the remote's packs), checks each against its name, appends those the
 to new packs and hashes the whole on another thread, so the file's digest is checked in the
 same pass (a recipe this machine wrote there, whose remote packs the stat cache knows
 unchanged, needs neither). A remote pack this machine wrote, unchanged since, that holds only
-chunks the store lacks is copied in whole by the kernel and kept under its own name. The packs
+chunks the store lacks is copied in whole and kept under its own name. The packs
 are committed before any recipe that needs them is kept."""
 
 from __future__ import annotations
@@ -298,8 +298,9 @@ def pull(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], known:
 def _adopt(store, remote, there: RemotePacks, recipes, readers, trusted_there, cache, progress, done) -> None:
     """Each pack of the remote's that holds only chunks the store lacks and the recipes need,
     and that this machine wrote (the stat cache knows it unchanged: its chunks were checked as
-    they went in), is copied whole by the kernel and kept as it is, under its own name, instead
-    of chunk by chunk through memory: pulling back what this machine pushed costs a copy."""
+    they went in), is copied whole and kept as it is, under its own name, with none of the
+    per-chunk work (naming, hashing the whole, the stages): pulling back what this machine
+    pushed costs a copy."""
     needed = {c.digest for c in _unique_chunks(recipes) if store.locate(c.digest) is None}
     for name, entries in list(there.load().indexes.items()):
         if not entries or any(e.digest not in needed for e in entries):
@@ -309,7 +310,7 @@ def _adopt(store, remote, there: RemotePacks, recipes, readers, trusted_there, c
             trusted_there[name] = readers[name].trusted(cache, name)
         if not trusted_there[name]:  # (only a directory remote's packs can be)
             continue
-        store.adopt_pack(entries, readers[name].copy_whole)
+        store.adopt_pack(entries, readers[name].read_into)
         needed.difference_update(e.digest for e in entries)
         size = pack_size(entries)
         done.bytes += size

@@ -382,17 +382,6 @@ class _PackFile:
         """Written (or checked) whole by mvc on this machine, unchanged since."""
         return cache is not None and cache.get(Path(self.path), self.st, written_by_us=True) == "pack:" + name
 
-    def copy_whole(self, dst_fd: int, wrote) -> None:
-        """The kernel copies the whole pack to ``dst_fd``, ``wrote(n)`` hearing each step."""
-        from mvc.core.packs import FLUSH_EVERY
-
-        size = self.st.st_size
-        for at in range(0, size, FLUSH_EVERY):
-            n = min(FLUSH_EVERY, size - at)
-            kernel_copy(self.fd, dst_fd, n, at)
-            drop_cached(self.fd, at, n)
-            wrote(n)
-
     def close(self) -> None:
         os.close(self.fd)
 

@@ -370,11 +370,12 @@ def test_pulling_back_what_this_work_dir_pushed_copies_its_packs_whole(repo: Mvc
         p.name == ours.name for p in _pack_dir(repo.mvc_dir).iterdir())
 
 
-def test_a_trusted_pack_is_copied_in_by_the_kernel_not_read_through_memory(repo: Mvc, tmp_path, monkeypatch):
-    """The same pull through the Python API, with reading a remote pack's chunks into memory
-    made to fail: only the kernel's copy of the whole pack can have brought the chunks."""
+def test_a_trusted_pack_is_kept_whole_not_fetched_chunk_by_chunk(repo: Mvc, tmp_path, monkeypatch):
+    """The same pull through the Python API, with fetching a chunk one by one (the path that
+    names, stages and hashes each) made to fail: only the copy of the whole pack can have
+    brought the chunks."""
     from mvc import Repo
-    from mvc.core import remote_dir
+    from mvc.core import pack_transfer
 
     remote = tmp_path / "remote"
     repo("remote", "add", "origin", str(remote))
@@ -383,10 +384,10 @@ def test_a_trusted_pack_is_copied_in_by_the_kernel_not_read_through_memory(repo:
     repo("push")
     shutil.rmtree(_pack_dir(repo.mvc_dir))
 
-    def through_memory(*_args):
-        raise AssertionError("a chunk of a trusted pack was read through memory")
+    def one_by_one(*_args):
+        raise AssertionError("a chunk of a trusted pack was fetched one by one")
 
-    monkeypatch.setattr(remote_dir._PackFile, "read_into", through_memory)
+    monkeypatch.setattr(pack_transfer, "_fetch", one_by_one)
     for key, value in repo.env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(repo.cwd)

@@ -250,14 +250,6 @@ _NOT_UTF8 = ("is not valid UTF-8; mvc keeps names, paths and text as UTF-8: "
              "rename the file or re-encode the text")
 
 
-def _shown(text: str) -> str:
-    """``text`` as the user typed it, undecodable bytes as ``\\xff``."""
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def _not_utf8_argument(argv: list[str]) -> str | None:
     """A message naming the first argument that is not valid UTF-8 (Python hands such bytes
     over as surrogate escapes, which no file, registry or JSON output can hold)."""
@@ -265,8 +257,10 @@ def _not_utf8_argument(argv: list[str]) -> str | None:
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:
+            from mvc.core.names import quoted
+
             after = f" (after {argv[i - 1]})" if i else ""
-            return f"argument '{_shown(arg)}'{after} {_NOT_UTF8}"
+            return f"argument {quoted(arg)}{after} {_NOT_UTF8}"
     return None
 
 
@@ -278,7 +272,9 @@ def _not_utf8_name(exc: UnicodeEncodeError) -> str:
     start = max((text.rfind(c, 0, exc.start) for c in stops), default=-1) + 1
     ends = [i for i in (text.find(c, exc.end) for c in stops) if i >= 0]
     end = min(ends, default=len(text))
-    return f"'{_shown(text[max(start, exc.start - 200):min(end, exc.end + 200)])}' {_NOT_UTF8}"
+    from mvc.core.names import quoted
+
+    return f"{quoted(text[max(start, exc.start - 200):min(end, exc.end + 200)])} {_NOT_UTF8}"
 
 
 def run(argv: list[str]) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from mvc.core.errors import ConflictError, NotFoundError, UserError
+from mvc.core.names import quoted
 from mvc.core.registry.base import Grant, Registry
 
 if TYPE_CHECKING:
@@ -44,23 +45,8 @@ def check_new_user(user: str) -> str:
     (Revoking stays possible for any stored name, however it was written.)"""
     problem = lookalike_problem(check_user(user))
     if problem:
-        raise UserError(f"user name {_quoted(user[:60])} {problem}")
+        raise UserError(f"user name {quoted(user[:60])} {problem}")
     return user
-
-
-def _quoted(user: str) -> str:
-    """``user`` quoted for a message, as repr() does (invisible characters escaped), and the
-    bytes of a name that is not UTF-8 (from the environment, surrogate-escaped) as ``\\xff``,
-    as they were typed (repr() shows them as ``\\udcff``)."""
-    if not any(0xDC80 <= ord(c) <= 0xDCFF for c in user):
-        return repr(user)
-
-    def shown(c: str) -> str:
-        if 0xDC80 <= ord(c) <= 0xDCFF:
-            return f"\\x{ord(c) - 0xDC00:02x}"
-        return "\\" + c if c in "\\'" else c if c.isprintable() else repr(c)[1:-1]
-
-    return "'" + "".join(map(shown, user)) + "'"
 
 
 # Characters that show as nothing (or as a blank) although their category says letter or mark.

@@ -22,6 +22,21 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
+def quoted(text: str) -> str:
+    """``text`` quoted for a message, as repr() does (invisible characters escaped), and the
+    bytes of text that is not UTF-8 (from the environment or the command line, which Python
+    hands over surrogate-escaped) as ``\\xff``, as they were typed (repr() shows ``\\udcff``)."""
+    if not any(0xDC80 <= ord(c) <= 0xDCFF for c in text):
+        return repr(text)
+
+    def shown(c: str) -> str:
+        if 0xDC80 <= ord(c) <= 0xDCFF:
+            return f"\\x{ord(c) - 0xDC00:02x}"
+        return "\\" + c if c in "\\'" else c if c.isprintable() else repr(c)[1:-1]
+
+    return "'" + "".join(map(shown, text)) + "'"
+
+
 def is_valid_name(text: str) -> bool:
     return isinstance(text, str) and _NAME_RE.fullmatch(text) is not None and ".." not in text
 

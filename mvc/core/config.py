@@ -257,6 +257,10 @@ def schema_key(key: str) -> Key:
     if entry is None:
         import difflib
 
+        for name in (n.split(".") for n in SCHEMA if "*" in n):  # channels.NAME.deploy_dir, NAME wrong
+            if len(name) == len(parts := split_key(key)) and all(p in ("*", q) for p, q in zip(name, parts)):
+                raise UserError(f"invalid name {parts[name.index('*')][:60]!r} in config key; use 1-128 "
+                                "letters, digits, '_' or '-', starting with a letter or digit")
         names = known_keys()
         close = difflib.get_close_matches(key, names, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
@@ -304,8 +308,7 @@ def _refused(value: Any, exc: ValueError) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text := repr(value)) <= 60 else text[:57] + "..."
 
 
 def flatten(table: dict, prefix: str = "") -> dict[str, Any]:

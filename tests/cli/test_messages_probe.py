@@ -173,3 +173,11 @@ def test_a_channel_named_like_another_but_for_case_is_refused(two: Mvc):
     assert "channel staging exists" in proc.stderr
     two("config", "set", "channels.Edge.deploy_dir", "edge")
     assert "channel Edge exists" in two.fail("config", "set", "channels.edge.deploy_dir", "edge2").stderr
+
+
+def test_a_config_key_whose_name_part_is_wrong_says_so(two: Mvc):
+    """A 129-character channel name was 'unknown config key' beside a list naming that very
+    key (probe I)."""
+    proc = two.fail("config", "set", f"channels.{'a' * 129}.deploy_dir", "x")
+    assert "invalid name 'aaaa" in proc.stderr and "1-128" in proc.stderr and "unknown" not in proc.stderr
+    assert "unknown config key 'remote.x.nope'" in two.fail("config", "get", "remote.x.nope").stderr

@@ -146,7 +146,7 @@ def test_value_checks_what_is_set_and_falls_back_to_the_default(tmp_path):
         cfg.value("compare.nope")
     assert cfg.effective("compare.primary_metric") == ("accuracy", "default")
     assert cfg.effective("compare.threshold") == (-1, "config")  # get shows what is written
-    with pytest.raises(NotFoundError, match="no default"):
+    with pytest.raises(NotFoundError, match="is not set \\("):
         cfg.effective("registry.url")
     bad_url = Config(write(tmp_path / "r.toml", '[registry]\nurl = "postgresql://ana:pw@db/mvc"\n'))
     with pytest.raises(UserError, match=r"password may not be written .*; edit .*r.toml$"):

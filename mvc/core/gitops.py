@@ -44,7 +44,8 @@ class Pointer:
 
 def stage_settings(layout: "Layout", warn: Callable[[str], None]) -> tuple[str, ...]:
     """Inside a git work tree, stage ``.mvc/config.toml`` and ``.mvc/.gitignore`` (like
-    ``dvc init``), so that a clone carries the settings; the paths staged. When git will not
+    ``dvc init``), so that a clone carries the settings; the paths whose staged content differs
+from the last commit (none in a clone, whose settings are committed). When git will not
     stage them (a repository another user owns, a broken index), ``warn`` says so: the change
     that asked stands. The git command, not GitPython (whose import costs 50 ms)."""
     from mvc.core.gitcommand import GitRefused, refused_message, run_git
@@ -64,10 +65,11 @@ def stage_settings(layout: "Layout", warn: Callable[[str], None]) -> tuple[str, 
         return ()
     try:
         run_git(root, "add", "--", *files)
+        changed = run_git(root, "diff", "--cached", "--name-only", "-z", "--", *files).split("\0")
     except UserError as exc:
         warn(f"{' and '.join(files)} are not staged ({exc.message}); 'git add' them to share the settings")
         return ()
-    return tuple(files)
+    return tuple(f for f in files if f in changed)  # a clone's, committed already: nothing to say
 
 
 def pointer_text(model: str, version: str, digest: str, size: int, kind: str) -> str:

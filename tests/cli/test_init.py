@@ -56,6 +56,19 @@ def test_init_in_git_stages_settings_and_ignores_objects(mvc, work, home):
     assert paths == [".mvc/.gitignore", ".mvc/config.toml", "model.bin"]
 
 
+def test_init_in_a_clone_stages_nothing_it_need_not(mvc, work, home):
+    """A clone carries the committed settings: init there said 'Staged … commit them' of files
+    that were committed already (probe I, LOW)."""
+    init_git(work, home)
+    mvc.json("init")
+    git(work, "commit", "-q", "-m", "mvc", env=mvc_env(home))
+    clone = work.parent / "clone"
+    git(work.parent, "clone", "-q", str(work), str(clone), env=mvc_env(home))
+    proc = mvc("init", "--json", cwd=clone)
+    assert __import__("json").loads(proc.stdout)["git_staged"] == []
+    assert "Staged" not in mvc("init", cwd=clone).stdout
+
+
 def test_init_and_remote_add_in_a_repository_git_refuses(mvc, work, home):
     """A git repository another user owns (GIT_TEST_ASSUME_DIFFERENT_OWNER: git's own switch for
     its safe.directory check): init and remote add succeed, stage nothing, and say why and what

@@ -78,7 +78,8 @@ def stop_code() -> int:
 
 def say_interrupted() -> None:
     """Write ``mvc: interrupted`` (``mvc: terminated`` after SIGTERM) to standard error, once
-    however many signals came."""
+    however many signals came; when the command had made its change already (a signal that
+    came after its commit point), it says so, as a failed output does."""
     import os
 
     if not _said:
@@ -87,8 +88,12 @@ def say_interrupted() -> None:
             sys.stderr.flush()  # what was said before comes first
         except Exception:  # closed, or (in a signal handler) in the middle of a write of its own
             pass
+        line = _stop["line"]
+        session = sys.modules.get("mvc.core.session")
+        if session is not None and session.Session.committed:  # stopped after its commit point
+            line = line.rstrip(b"\n") + b"; the change itself was made ('mvc audit' shows it)\n"
         try:
-            os.write(2, _stop["line"])
+            os.write(2, line)
         except OSError:  # standard error closed or full: the exit status still says it
             pass
 

@@ -61,6 +61,7 @@ def move(session: "Session", url: str, message: str | None = None) -> Moved:
         target = _open_empty(session, url)
         try:
             made = target.import_all(dump, (work.user, ACTION, url, details, session.now()))
+            work.events += 1  # its audit event went into the copy, which becomes the registry
             crash_point("registry-move:copied")
             copy = target.export_all()
         finally:
@@ -69,6 +70,7 @@ def move(session: "Session", url: str, message: str | None = None) -> Moved:
         session.config.set("registry.url", url)  # the switch, last
         source_url = source.url
     session.close()  # the next read opens the registry config.toml names now
+    crash_point("registry-move:switched")
     _rewrite_lineage_file(session)
     return Moved(source_url, url, dump.counts(), head or "", copy.events[-1].hash, sorted(made))
 

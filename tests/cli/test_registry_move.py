@@ -210,3 +210,31 @@ def test_move_from_sqlite_to_postgresql(repo, work, pg_url):
     roles = {g["user"]: g["role"] for g in after["access"]}
     assert {u: roles.get(u) for u in ("tester@example.com", "bob@example.com")} == {
         "tester@example.com": "admin", "bob@example.com": "writer"}
+
+
+def test_ctrl_c_after_the_switch_says_the_move_was_made(repo, work, tmp_path):
+    """A Ctrl-C that lands after registry.url was switched (stopped there: the moment is
+    certain) said only 'mvc: interrupted', exit 130, as if nothing had happened, while the
+    move was done (probe I). The line now says the change was made."""
+    import os
+    import signal
+    import subprocess
+
+    from support import BIN
+
+    repo.add("m", b"A")
+    target = tmp_path / "moved.db"
+    proc = subprocess.Popen([str(BIN), "registry", "move", f"sqlite:///{target}"], cwd=repo.cwd,
+                            env=dict(repo.env, MVC_STOP_AT="registry-move:switched"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _, status = os.waitpid(proc.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGCONT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip() == "mvc: interrupted; the change itself was made ('mvc audit' shows it)", err
+    assert repo.json("config", "get", "registry.url")["value"] == f"sqlite:///{target}"
+    repo("fsck")
+    # a command stopped before any change says only that it was interrupted
+    assert "change itself" not in repo("ls", env={"MVC_STOP_AT": "none"}).stderr

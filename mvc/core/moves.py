@@ -181,8 +181,8 @@ def _commit(session: "Session", plan: _Plan, before: ChannelRow, role: str, mess
     """Step 4; None (nothing written) when the channel's row is no longer ``before``: the
     row is read and written in one registry transaction, so no move is lost. With ``plan.git``
     the channel tag is checked against git's tags first: one that says otherwise refuses."""
-    ref = refs.format_ref(plan.after.model, plan.after.canary_version if plan.action == "canary-start"
-                          else plan.after.version or "")
+    on_canary = plan.action in ("canary-start", "canary-step")  # the audit names the version moved
+    ref = refs.format_ref(plan.after.model, plan.after.canary_version if on_canary else plan.after.version or "")
     with session.change(role, plan.action, ref) as work:
         if state.channel_row(work.registry, before.model, before.channel) != before:
             return None

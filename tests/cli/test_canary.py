@@ -46,6 +46,9 @@ def test_canary_lifecycle(repo, work):
 
     actions = [e["action"] for e in repo.json("log", "m", "--channel", "production")]
     assert actions == ["canary-promote", "canary-step", "canary-start", "promote"]
+    # the audit names the version each moved: a step raised the canary's share (it named the stable one)
+    targets = {e["action"]: e["target"] for e in repo.events() if e["action"].startswith("canary")}
+    assert targets == {"canary-start": "m@1.1.0", "canary-step": "m@1.1.0", "canary-promote": "m@1.1.0"}
     assert repo.json("rollback", "m")["version"] == "1.0.0"  # canary promote counts on the stack
 
 

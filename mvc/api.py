@@ -356,13 +356,15 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             if registry_identity.fix_setting(self.session, lambda: self.config.unset(key)):
                 return ConfigEntry(key, old, "unset")
         with self.session.change(_config_role(key, self.config.get_set(key)), "config", key) as work:
-            channel_config.check_unset(self.session, key)
+            retired = channel_config.retiring(self.session, key)
             moved = channel_config.folders_before(self.session, key)
             old = self.config.unset(key)
             work.event("config", key, {"unset": True})
         if key == "registry.url":
             registry_identity.switched(self.session)
         channel_config.follow_moves(self.session, moved)
+        for line in retired:
+            self.session.warn(line)
         return ConfigEntry(key, old, "unset")
 
 

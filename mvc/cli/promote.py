@@ -46,6 +46,8 @@ def render_move(move) -> None:
     if move.action == "canary-abort" and dropped is not None:
         say(f"{move.channel}: the canary {move.model}@{dropped['version']} ({dropped['percent']}%) was dropped; "
             f"{move.ref} serves all traffic")
+        if move.path:
+            say(f"serving {move.path}")
         return
     before = move.previous or "nothing"
     say(f"{move.channel}: {move.model} {before} -> {move.version} ({move.action}, slot {move.slot})")

@@ -7,9 +7,9 @@ is checked against what serves:
 - set: the folder must not overlap another channel's, and the folder it names for each model
   the channel serves must hold nothing mvc did not write (files a person keeps there would be
   replaced, as git refuses to overwrite untracked files);
-- unset, of a channel ``config`` added: the channel would be gone while the registry still
-  says it serves a version, with its folder left as it was and nothing to move or check it:
-  refused while it serves;
+- unset, of a channel ``config`` added, retires it: while it serves, a warning names what it
+  served and the folder left behind (no command makes a channel serve nothing, so this is how
+  one is retired; the registry keeps its history);
 - after either, the channel's new folder is brought in step at once (what ``fsck --repair``
   would do), so that it serves what the registry says; the old folder is left as it is (a
   server may still read it) and a warning names it.
@@ -17,12 +17,13 @@ is checked against what serves:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mvc.core import channel_state as state
 from mvc.core import refs
-from mvc.core.errors import ConflictError, UserError
+from mvc.core.errors import UserError
 from mvc.core.session import DEFAULT_CHANNELS
 
 if TYPE_CHECKING:
@@ -53,14 +54,22 @@ def check_set(session: "Session", key: str, value: Any) -> None:
         from mvc.core.names import check_new_channel
 
         check_new_channel(channel, [(model, label) for model, label, _, _ in session.registry.tags()])
-        same = [c for c in session.channel_names() if c.lower() == channel.lower()]
-        if same:  # Staging beside staging: one typo from the other
+        known = [*session.channel_names(), *sorted({r.channel for r in session.registry.channels()})]
+        same = [c for c in known if c.lower() == channel.lower() and c != channel]
+        if same:  # Staging beside staging: one typo from the other (config's, or the registry's)
             raise UserError(f"invalid channel name {channel!r}: channel {same[0]} exists, and two channels "
                             f"whose names differ only in case are easy to mistake; use {same[0]}")
     state.check_deploy_dir(session, channel, value)
     base = state.deploy_base(session, channel, value)
+    old = state.deploy_base(session, channel) if channel in session.channel_names() else None
     for row in serving_rows(session, channel):
         d = state.deploy_folder_at(base, session, row.model, row.channel)
+        now = _real(state.deploy_folder_at(old, session, row.model, row.channel).root)
+        new = _real(d.root)
+        if new != now and (new.is_relative_to(now) or now.is_relative_to(new)):
+            raise UserError(f"{d.root} and the folder {channel} deploys {row.model} into now ({now}) lie one "
+                            "inside the other; choose a folder apart from it")
+        _can_write(d.root, f"{channel} serves {row.model}")
         found = state.foreign_files(session, d, row.model, row.channel)
         if found:
             raise UserError(
@@ -70,17 +79,42 @@ def check_set(session: "Session", key: str, value: Any) -> None:
             )
 
 
-def check_unset(session: "Session", key: str) -> None:
-    """Refuse to unset what would remove a channel that serves (ConflictError)."""
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _can_write(folder: Path, why: str) -> None:
+    """Refuse a deploy folder mvc could not make or write (a path through a file, a link where
+    the model's folder goes, a read-only or immutable folder) before config names it."""
+    import os
+
+    if folder.is_symlink():
+        raise UserError(f"{folder} is a symbolic link; mvc never writes a deploy folder through one: "
+                        "give the folder it points at")
+    there = folder
+    while not os.path.lexists(there) and there != there.parent:
+        there = there.parent
+    if not there.is_dir():
+        raise UserError(f"{folder} cannot be a folder: {there} is a file; choose another folder")
+    if not os.access(there, os.W_OK | os.X_OK):
+        raise UserError(f"{there} cannot be written ({why} and would be written there); make it "
+                        "writable or choose another folder")
+
+
+def retiring(session: "Session", key: str) -> list[str]:
+    """What ``config unset KEY`` retires while it serves (read before the change): a channel
+    that config added goes, and no command can reach it again; the registry keeps its history
+    and audit, and its folder is left as it is (a server may still read it). Said, not
+    refused: it is the one way to retire a channel, as no command makes one serve nothing."""
+    said = []
     for channel in _removed_channels(session, key):
-        rows = serving_rows(session, channel)
-        if rows:
-            serves = ", ".join(refs.format_ref(r.model, r.version or r.canary_version or "") for r in rows)
-            raise ConflictError(
-                f"channel {channel} serves {serves}: unsetting {key} would remove the channel and leave "
-                f"what it serves unmanaged; to move its files, set another folder with "
-                f"'mvc config set channels.{channel}.deploy_dir PATH'"
-            )
+        for r in serving_rows(session, channel):
+            folder = state.deploy_folder(session, r.model, channel).root
+            ref = refs.format_ref(r.model, r.version or r.canary_version or "")
+            said.append(f"channel {channel} is retired while it serves {ref}: "
+                        f"{folder} is left as it is and mvc no longer updates it (its history stays in the "
+                        f"registry); 'mvc config set channels.{channel}.deploy_dir PATH' brings the channel back")
+    return said
 
 
 def _removed_channels(session: "Session", key: str) -> list[str]:
@@ -101,12 +135,14 @@ def _removed_channels(session: "Session", key: str) -> list[str]:
 
 
 def folders_before(session: "Session", key: str) -> dict[str, Path | None]:
-    """The deploy base of each channel that ``key`` may move (read before the change)."""
+    """The deploy base of each channel that ``key`` may move (read before the change); a
+    channel config does not name (removed by hand while it served) from ``.mvc/deploy``."""
     parts = key.split(".")
     if parts[0] != "channels":
         return {}
-    channels = session.channel_names() if len(parts) == 1 else [parts[1]]
-    return {c: state.deploy_base(session, c) for c in channels if c in session.channel_names()}
+    names = session.channel_names()
+    channels = names if len(parts) == 1 else [parts[1]]
+    return {c: state.deploy_base(session, c) if c in names else None for c in channels}
 
 
 def follow_moves(session: "Session", before: dict[str, Path | None]) -> None:
@@ -121,7 +157,7 @@ def follow_moves(session: "Session", before: dict[str, Path | None]) -> None:
             old_folder = state.deploy_folder_at(old, session, row.model, channel).root
             session.derive(f"the new deploy folder of {row.model}@{channel}",
                            lambda row=row: state.repair(session, row.model, channel))
-            if old_folder.exists():
-                session.warn(f"{channel} now deploys {row.model} into "
-                             f"{state.deploy_folder(session, row.model, channel).root}; {old_folder} still holds "
+            new_folder = state.deploy_folder(session, row.model, channel).root
+            if old_folder.exists() and _real(old_folder) != _real(new_folder):  # one folder, spelt two ways
+                session.warn(f"{channel} now deploys {row.model} into {new_folder}; {old_folder} still holds "
                              "what it served, and mvc no longer updates it: remove it once nothing reads it")

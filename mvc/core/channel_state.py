@@ -318,19 +318,10 @@ def problems(session: "Session", row: ChannelRow) -> list[Problem]:
 
 
 def all_problems(session: "Session") -> list[Problem]:
-    """The deploy-folder check of every channel the repository has; a channel that serves in
-    the registry but that config no longer names (config.toml edited by hand) is one too."""
+    """The deploy-folder check of every channel the repository has (one that config no longer
+    names was retired, or is another work dir's that shares the registry: not checked)."""
     names = session.channel_names()
-    found = []
-    for row in session.registry.channels():
-        if row.channel in names:
-            found += problems(session, row)
-        elif row.version is not None or row.canary_version is not None:
-            found.append(Problem(row.model, row.channel, (
-                f"{row.model}@{row.channel} serves {row.version or row.canary_version} in the registry, but "
-                f"config names no channel {row.channel}; add it back with 'mvc config set "
-                f"channels.{row.channel}.deploy_dir PATH'"), False))
-    return found
+    return [p for row in session.registry.channels() if row.channel in names for p in problems(session, row)]
 
 
 def bring_in_step(session: "Session", model: str, channel: str) -> bool:
@@ -361,9 +352,10 @@ def bring_in_step(session: "Session", model: str, channel: str) -> bool:
 
 def foreign_files(session: "Session", d: "deploy.DeployDir", model: str, channel: str) -> list[str]:
     """What in ``d`` mvc did not write for ``model`` on ``channel`` and a move would replace:
-    a slot holding files that are no version of the model, a ``current`` that is not a link to
-    a slot, a ``routing.json`` of another model or channel. A slot that holds a version is
-    what an interrupted move filled; the others are what mvc writes."""
+    a slot that is not a folder, or holds files that are no version of the model, a ``current``
+    that is not a link to a slot, a ``routing.json`` of another model or channel. A slot that
+    holds a version is what an interrupted move filled (an empty one loses nothing); the others
+    are what mvc writes."""
     def a_version(slot: Path) -> bool:
         write = writer(session)
         return any(deploy.slot_holds(write, stored(session, v), slot) for v in session.registry.versions(model))
@@ -377,8 +369,9 @@ def foreign_files(session: "Session", d: "deploy.DeployDir", model: str, channel
             return False
         return isinstance(doc, dict) and doc.get("model") == model and doc.get("channel") == channel
 
-    found = [n for n in ("blue", "green")
-             if d.slot(n).is_dir() and any(os.scandir(d.slot(n))) and not a_version(d.slot(n))]
+    found = [n for n in ("blue", "green") if os.path.lexists(d.slot(n)) and (
+        d.slot(n).is_symlink() or not d.slot(n).is_dir()  # a file, FIFO or link where a slot goes
+        or (any(os.scandir(d.slot(n))) and not a_version(d.slot(n))))]
     if os.path.lexists(d.current) and d.current_slot() is None:
         found.append(d.current.name)
     if os.path.lexists(d.routing) and not mvc_routing():

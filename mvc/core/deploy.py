@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -30,6 +31,10 @@ from mvc.core.registry_values import SLOTS, bad
 CURRENT = "current"
 ROUTING = "routing.json"
 TMP_PREFIX = ".tmp-"
+# The names mvc gives its temporaries in a deploy folder (tempfile's 8 characters): a slot being
+# built, the probe, the link being switched, routing.json being replaced. Only these are strays:
+# a person's own ".tmp-notes" in a folder they chose is theirs.
+_TEMPORARY = re.compile(r"\.tmp-(?:(?:slot|probe)-[a-z0-9_]{8}|current-[0-9]+|[a-z0-9_]{8}-routing\.json)")
 
 
 def other_slot(slot: str | None) -> str:
@@ -99,20 +104,22 @@ def routing_bytes(doc: dict[str, Any]) -> bytes:
 
 # -- slots ---------------------------------------------------------------------------------
 
-def slot_holds(writer: Materializer, stored: Stored, slot_dir: Path) -> bool:
-    """True when ``slot_dir`` holds exactly this artifact as ``fill_slot`` writes it: the
-    bytes (checked by digest, stat-cached), each file's mode, and no folder the artifact has
-    not (a check that made one, or a file executable, left a slot no version is)."""
+def slot_holds(writer: Materializer, stored: Stored, slot_dir: Path, exact: bool = False) -> bool:
+    """True when ``slot_dir`` holds this artifact's bytes (checked by digest, stat-cached);
+    with ``exact``, also as ``fill_slot`` writes it: each file's mode and no folder the
+    artifact has not (what a slot about to be checked must be: a check that made a folder or
+    a file executable left one that no version is). A slot that serves is judged by its bytes:
+    a mode changed there is not worth rebuilding it in place."""
     if not slot_dir.is_dir() or slot_dir.is_symlink():
         return False
     if stored.kind == "directory":
-        return _as_written(stored, slot_dir) and writer.matches(stored, slot_dir)
+        return (not exact or _as_written(stored, slot_dir)) and writer.matches(stored, slot_dir)
     try:
         names = os.listdir(slot_dir)
         mode = os.lstat(slot_dir / stored.name).st_mode
     except OSError:
         return False
-    return (names == [stored.name] and stat.S_IMODE(mode) == FILE_MODE
+    return (names == [stored.name] and (not exact or stat.S_IMODE(mode) == FILE_MODE)
             and writer.matches(stored, slot_dir / stored.name))
 
 
@@ -159,7 +166,7 @@ def _fsync_tree(root: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
-def fill_slot(writer: Materializer, stored: Stored, d: DeployDir, slot: str) -> bool:
+def fill_slot(writer: Materializer, stored: Stored, d: DeployDir, slot: str, exact: bool = False) -> bool:
     """Make ``slot`` hold exactly ``stored``; False when it did already (nothing written).
 
     The caller guarantees that nothing serves from ``slot``. The new contents are built and
@@ -167,7 +174,7 @@ def fill_slot(writer: Materializer, stored: Stored, d: DeployDir, slot: str) -> 
     them leaves the idle slot missing, never half-written, and the next fill rebuilds it.
     """
     dest = d.slot(slot)
-    if slot_holds(writer, stored, dest):
+    if slot_holds(writer, stored, dest, exact):
         return False
     d.root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=d.root, prefix=TMP_PREFIX + "slot-"))
@@ -197,11 +204,36 @@ def check_writable(d: DeployDir) -> None:
     try:
         d.root.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=d.root, prefix=TMP_PREFIX + "probe-")
-        os.close(fd)
-        os.unlink(probe)
+        try:  # a block's worth, made durable: a full disk still makes empty files
+            os.write(fd, bytes(4096))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+        if _unchangeable(d.routing):
+            raise PermissionError(1, "Operation not permitted: routing.json is immutable (chattr +i)")
     except OSError as exc:
         raise WriteError(f"the deploy folder {d.root} cannot be written ({exc.strerror or exc}); nothing "
                          "changed: make it writable, then run the command again") from None
+
+
+def _unchangeable(path: Path) -> bool:
+    """Is ``path`` a file marked immutable or append-only (``chattr +i``/``+a``), which no
+    rename replaces? Where the flags cannot be read, it is taken as changeable."""
+    import fcntl
+    import struct
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        flags = struct.unpack("l", fcntl.ioctl(fd, 0x80086601, b"\0" * 8))[0]  # FS_IOC_GETFLAGS
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return bool(flags & 0x30)  # FS_IMMUTABLE_FL | FS_APPEND_FL
 
 
 # -- the switch ----------------------------------------------------------------------------
@@ -244,20 +276,20 @@ def apply(d: DeployDir, slot: str | None, doc: dict[str, Any] | None, crash_pref
 def stray_temporaries(d: DeployDir) -> list[Path]:
     """What a crashed move left in the folder (``.tmp-*``: a slot being built, a link)."""
     try:
-        return [d.root / n for n in sorted(os.listdir(d.root)) if n.startswith(TMP_PREFIX)]
+        return [d.root / n for n in sorted(os.listdir(d.root)) if _TEMPORARY.fullmatch(n)]
     except (FileNotFoundError, NotADirectoryError):
         return []
 
 
 def remove_stray_temporaries(d: DeployDir) -> list[str]:
-    """Delete what a crashed run left behind (``.tmp-*``); only under the channel's lock."""
+    """Delete what a crashed run left behind (mvc's ``.tmp-*``); only under the channel's lock."""
     removed = []
     try:
         names = os.listdir(d.root)
     except FileNotFoundError:
         return removed
     for name in names:
-        if name.startswith(TMP_PREFIX):
+        if _TEMPORARY.fullmatch(name):
             path = d.root / name
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
@@ -275,8 +307,9 @@ def remove_stray_temporaries(d: DeployDir) -> list[str]:
 def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
     """Run a check through the shell; its stdout and stderr both go to our stderr, so that
     stdout keeps carrying only mvc's own data (``--json``). It runs in a session of its own,
-    which is stopped with it when mvc is interrupted (Ctrl-C) or told to stop (SIGTERM): no
-    check outlives the move it was checking. On Linux the check's shell also gets SIGTERM when
+    which is stopped with it when mvc is interrupted (Ctrl-C) or told to stop (SIGTERM), and
+    killed when the check's shell exits (what it left in the background): no check outlives
+    the move it was checking. On Linux the check's shell also gets SIGTERM when
     mvc dies without clean-up (SIGKILL): the kernel's parent-death signal."""
     import signal
 
@@ -314,7 +347,15 @@ def run_check(command: str, env: dict[str, str], cwd: Path) -> int:
             crash_point("check:started")
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held signal arrives here
-        return proc.wait()
+        code = proc.wait()
+        # what the check left running in its group ('cmd &') goes with it: a straggler could
+        # write to the files after they were checked, and the channel would serve bytes that
+        # match no version
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return code
     except BaseException:  # Ctrl-C, SIGTERM: the check's whole process group goes too
         if proc is not None:
             _stop_group(proc)

@@ -135,9 +135,18 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
         return _outcome(session, action, before, before, changed=False,
                         git=None if catch_up is None else gittags.create(session, catch_up))
     deploy.check_writable(d)  # committed first, a folder that cannot switch would serve the version before
+    shown = before
+    if plan.action == "rollback" and before.canary_version is not None:
+        # the canary's slot is the one the rollback fills: the canary goes first, in a move of
+        # its own, so that no crash leaves a canary served from a slot holding another version
+        before = _drop_canary(session, d, before, role, message or "dropped by a rollback",
+                              {"dropped_canary": before.canary_version, "reason": "rollback"})
+        if before is None:
+            return None
     idle = deploy.other_slot(before.slot)
-    if plan.stage is not None:
-        deploy.fill_slot(state.writer(session), state.stored(session, plan.stage), d, idle)
+    if plan.stage is not None:  # exact: the idle slot serves nothing, and a check may read it
+        deploy.fill_slot(state.writer(session), state.stored(session, plan.stage), d, idle,
+                         exact=before.canary_version is None)
         crash_point("deploy:slot")
     if plan.check:
         row, slot = plan.check_row or plan.stage, plan.check_slot or idle
@@ -170,7 +179,20 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
     session.derive(f"the deploy folder {d.root}", lambda: deploy.apply(
         d, plan.after.slot, state.routing_doc(session, plan.after), crash_prefix="deploy"))
     tagged = None if committed.tags is None else gittags.create(session, committed.tags)
-    return _outcome(session, plan.action, before, plan.after, changed=True, git=tagged)
+    return _outcome(session, plan.action, shown, plan.after, changed=True, git=tagged)
+
+
+def _drop_canary(session: "Session", d: deploy.DeployDir, before: ChannelRow, role: str, message: str,
+                 details: dict[str, Any]) -> ChannelRow | None:
+    """Commit a canary abort and apply it to the folder; the channel's row after it (None: the
+    channel moved meanwhile)."""
+    abort = _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0), details=details)
+    if not _commit(session, abort, before, role, message):
+        return None
+    crash_point("deploy:canary-dropped")
+    session.derive(f"the deploy folder {d.root}",
+                   lambda: deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after)))
+    return state.channel_row(session.registry, before.model, before.channel)
 
 
 class _Committed(NamedTuple):
@@ -214,14 +236,10 @@ def _failed_check(session: "Session", plan: _Plan, before: ChannelRow, d: deploy
     """Refuse the move (exit 5) after its check ``how`` ("exited 1"); a canary step aborts the canary."""
     what = refs.format_ref(before.model, (plan.check_row or plan.stage).version)
     if plan.abort_on_failed_check:
-        abort = _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0),
-                      details={"reason": f"check {how}"})
-        if not _commit(session, abort, before, state.role_for(before.channel),
-                       message or f"check failed ({how})"):
+        if _drop_canary(session, d, before, state.role_for(before.channel), message or f"check failed ({how})",
+                        {"reason": f"check {how}"}) is None:
             raise CheckFailedError(f"check {plan.check!r} {how} against {what}; meanwhile another "
                                    f"work dir moved {before.channel}, so this step left it as that move did")
-        session.derive(f"the deploy folder {d.root}",
-                       lambda: deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after)))
         raise CheckFailedError(
             f"check {plan.check!r} {how} against {what}; the canary was aborted and "
             f"{before.channel} serves {refs.format_ref(before.model, before.version)} to all traffic"

@@ -102,26 +102,25 @@ def test_separate_deploy_folders_are_fine(repo, work, tmp_path):
     assert (work / "deploy" / "edge" / "m" / "current").is_symlink()
 
 
-def test_a_channel_that_serves_is_not_unset_away(repo, work, tmp_path):
-    """Unsetting a channel's deploy_dir removed the channel while the registry said it served
-    (every command on it: 'unknown channel'; fsck: consistent). Refused now; a config.toml
-    edited by hand to the same effect is a problem fsck names."""
+def test_unsetting_a_channel_that_serves_retires_it_and_says_so(repo, work, tmp_path):
+    """Unsetting a channel's deploy_dir removed the channel silently while the registry said it
+    served (probe I, M8). It is the one way to retire a channel (no command makes a channel
+    serve nothing), so it stays allowed, and says what the channel served and which folder is
+    left as it was; setting it again brings the channel back, its folder written at once."""
     add_versions(repo, work, 1)
     repo("config", "set", "channels.edge.deploy_dir", str(tmp_path / "edge"))
     repo("promote", "m@1.0.0", "edge")
-    before = _config(work)
-    for key in ("channels.edge.deploy_dir", "channels.edge", "channels"):
-        proc = repo("config", "unset", key, check=False)
-        assert proc.returncode == 1 and "channel edge serves m@1.0.0" in proc.stderr, (key, proc.stderr)
-        assert _config(work) == before
-    assert repo.json("resolve", "m", "--channel", "edge")["version"] == "1.0.0"
+    proc = repo("config", "unset", "channels.edge")
+    assert "channel edge is retired while it serves m@1.0.0" in proc.stderr, proc.stderr
+    assert str(tmp_path / "edge" / "m") in proc.stderr and "brings the channel back" in proc.stderr
+    assert (tmp_path / "edge" / "m" / "current" / "model.bin").is_file()  # left as it was
+    assert "unknown channel" in repo("resolve", "m", "--channel", "edge", check=False).stderr
+    repo("fsck")  # a retired channel (or another work dir's) is not checked
     repo("config", "set", "channels.spare.deploy_dir", str(tmp_path / "spare"))
-    repo("config", "unset", "channels.spare.deploy_dir")  # a channel that serves nothing goes
-    path = work / ".mvc" / "config.toml"
-    path.write_text(path.read_text().replace("[channels.edge]", "[elsewhere]"))
-    proc = repo("fsck", check=False)
-    assert proc.returncode == 3, proc.stderr
-    assert "m@edge serves 1.0.0 in the registry, but config names no channel edge" in proc.stdout
+    assert "retired" not in repo("config", "unset", "channels.spare.deploy_dir").stderr
+    repo("config", "set", "channels.edge.deploy_dir", str(tmp_path / "edge2"))
+    assert repo.json("resolve", "m", "--channel", "edge")["path"].startswith(str(tmp_path / "edge2"))
+    repo("fsck")
 
 
 def test_moving_a_serving_channel_writes_its_new_folder_at_once(repo, work, tmp_path):

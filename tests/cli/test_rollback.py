@@ -80,3 +80,24 @@ def test_rollback_onto_a_folder_that_cannot_be_written_changes_nothing(repo, wor
     repo("fsck")
     assert repo.json("rollback", "m")["version"] == "1.0.0"
     assert (folder / "current" / "model.bin").read_text() == "weights 0\n" * 100
+
+
+def test_a_rollback_killed_with_a_canary_running_never_serves_the_canary_from_a_wrong_slot(repo, work):
+    """The rollback filled the canary's slot (the idle one) before its commit: killed there, the
+    canary's traffic was served another version, and fsck --repair could not fix it (review).
+    The canary is now dropped first, in a move of its own."""
+    add_versions(repo, work, 3)
+    for v in ("1.0.0", "1.1.0"):
+        repo("promote", f"m@{v}", "production")
+    repo("canary", "start", "m@1.2.0", "--channel", "production", "--percent", "10")
+    for point in ("deploy:canary-dropped", "deploy:slot"):
+        proc = repo("rollback", "m", env={"MVC_CRASH_AT": point}, check=False)
+        assert proc.returncode == -9, proc.stderr
+        repo("fsck", "--repair")
+        status = repo.json("canary", "status", "m", "--channel", "production")
+        assert (status["version"], status["canary"]) == ("1.1.0", None), point
+        repo("fsck")
+        repo("canary", "start", "m@1.2.0", "--channel", "production", "--percent", "10")
+    assert repo.json("rollback", "m")["dropped_canary"] == {"version": "1.2.0", "percent": 10}
+    assert [e["action"] for e in repo.json("log", "m", "--channel", "production")][:2] == ["rollback", "canary-abort"]
+    repo("fsck")

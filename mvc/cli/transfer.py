@@ -96,4 +96,9 @@ def pull(
     with Progress("pulling") as progress:
         result = open_repo().pull(refs or [], remote=remote, jobs=jobs, progress=progress,
                                   on_total=progress.set_total)
+    if not refs and not result.transferred and not result.skipped:
+        from mvc.cli.output import warn
+
+        warn("no pointer file under this folder names a version (with no REF, mvc pull fetches what "
+             "they need); name the versions to pull: mvc pull NAME@VERSION")
     emit(result, json_out, _render("Pulled"))

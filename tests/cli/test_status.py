@@ -110,6 +110,11 @@ def test_pull_with_no_ref_fetches_what_the_pointer_files_need_after_git_pull(wor
     c("checkout")
     assert (clone / "net.bin").read_bytes() == b"two"
     assert [p["state"] for p in c.json("status")["pointers"]] == ["ok"]
+    # where no pointer file names a version, a pull with no ref says so (it said 'Pulled 0 objects')
+    (clone / "docs").mkdir()
+    proc = c("pull", cwd=clone / "docs")
+    assert "no pointer file under this folder names a version" in proc.stderr, proc.stderr
+    assert "warning" not in c("pull").stderr
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

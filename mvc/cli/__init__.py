@@ -147,9 +147,9 @@ def _unraisable(args) -> None:
 def _stop_now() -> None:
     """Exit 130 (143) at once with the one line, after killing any running check."""
     say_interrupted()
-    deploy = sys.modules.get("mvc.core.deploy")  # loaded only by commands that run checks
-    if deploy is not None:
-        deploy.kill_checks()
+    checks = sys.modules.get("mvc.core.checks")  # loaded only by commands that run checks
+    if checks is not None:
+        checks.kill_checks()
     _leave(stop_code())
 
 

@@ -50,6 +50,8 @@ def check_set(session: "Session", key: str, value: Any) -> None:
     channel = _deploy_key(key)
     if channel is None:
         return
+    if any(ord(c) < 32 or ord(c) == 127 for c in str(value)):  # set now; one read from an older config stays readable
+        raise UserError(f"config {key} must be a folder path with no control characters, not {str(value)[:60]!r}")
     if channel not in session.channel_names():  # a new channel: not a tag's or ref's word
         from mvc.core.names import check_new_channel
 

@@ -9,9 +9,26 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from mvc.core import channel_state as state
 from mvc.core import deploy, refs
 from mvc.core.errors import NotFoundError, UserError
+from mvc.core.registry.base import ChannelMoveRow
 
 if TYPE_CHECKING:
     from mvc.core.session import Session
+
+
+STACK_PUSH = ("promote", "canary-promote")  # the moves that put a version on the rollback stack
+
+
+def replay_stack(history: list[ChannelMoveRow]) -> list[str]:
+    """The stable versions a channel can roll back through, oldest first (top = serving)."""
+    stack: list[str] = []
+    for move in history:
+        if move.action in STACK_PUSH and move.version is not None:
+            if not stack or stack[-1] != move.version:
+                stack.append(move.version)
+        elif move.action == "rollback" and move.version in stack:
+            while stack[-1] != move.version:
+                stack.pop()
+    return stack
 
 
 class Status(NamedTuple):

@@ -58,8 +58,8 @@ def _one_of(*choices: str) -> Callable[[Any], Any]:
     return check
 
 
-def _text(value: Any) -> str:  # a line of text: no control characters (a path with a newline)
-    if not isinstance(value, str) or not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
         raise ValueError
     return value
 
@@ -182,7 +182,7 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
         "how many objects push, pull and checkout move at once ('--jobs' overrides)"),
     Key("registry.url", None, str, "sqlite:///PATH or postgresql://USER@HOST:PORT/DB", _registry_url,
         "where the registry lives (default: .mvc/registry.db)", admin=True),
-    Key("channels.*.deploy_dir", None, str, "a folder path with no control characters", _text,
+    Key("channels.*.deploy_dir", None, str, "a folder path", _text,
         "the folder the channel deploys into (default: .mvc/deploy/MODEL/CHANNEL); "
         "setting it also adds the channel", admin=True),
     Key("compare.primary_metric", "accuracy", str, _METRIC, metric_name_setting,

@@ -37,15 +37,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from mvc.core import channel_state as state
-from mvc.core import deploy, refs
-from mvc.core.errors import CheckFailedError, ConflictError, UsageError, UserError
+from mvc.core import checks, deploy, refs
+from mvc.core.errors import CheckFailedError, ConflictError, MvcError, UsageError, UserError
 from mvc.core.faults import crash_point
+from mvc.core.channel_views import STACK_PUSH, replay_stack
 from mvc.core.registry.base import ChannelMoveRow, ChannelRow, VersionRow
 
 if TYPE_CHECKING:
     from mvc.core.session import Session
 
-STACK_PUSH = ("promote", "canary-promote")
 
 
 class Move(NamedTuple):
@@ -79,19 +79,6 @@ class _Plan:
     details: dict[str, Any] | None = None
     abort_on_failed_check: bool = False
     git: bool = False  # --git: tag NAME#CHANNEL#N on the served version's commit (gittags.py)
-
-
-def replay_stack(history: list[ChannelMoveRow]) -> list[str]:
-    """The stable versions a channel can roll back through, oldest first (top = serving)."""
-    stack: list[str] = []
-    for move in history:
-        if move.action in STACK_PUSH and move.version is not None:
-            if not stack or stack[-1] != move.version:
-                stack.append(move.version)
-        elif move.action == "rollback" and move.version in stack:
-            while stack[-1] != move.version:
-                stack.pop()
-    return stack
 
 
 # -- the one path every move takes (see the module docstring) ----------------------------------
@@ -138,15 +125,23 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
     shown = before
     if plan.action == "rollback" and before.canary_version is not None:
         # the canary's slot is the one the rollback fills: the canary goes first, in a move of
-        # its own, so that no crash leaves a canary served from a slot holding another version
+        # its own, so that no crash leaves a canary served from a slot holding another version;
+        # what would stop the rollback after it is looked for before
+        deploy.stageable(session.store, state.stored(session, plan.stage), d.slot(deploy.other_slot(before.slot)))
         before = _drop_canary(session, d, before, role, message or "dropped by a rollback",
-                              {"dropped_canary": before.canary_version, "reason": "rollback"})
+                              {"dropped_canary": before.canary_version, "reason": "rollback"}, strict=True)
         if before is None:
             return None
     idle = deploy.other_slot(before.slot)
     if plan.stage is not None:  # exact: the idle slot serves nothing, and a check may read it
-        deploy.fill_slot(state.writer(session), state.stored(session, plan.stage), d, idle,
-                         exact=before.canary_version is None)
+        try:
+            deploy.fill_slot(state.writer(session), state.stored(session, plan.stage), d, idle,
+                             exact=before.canary_version is None)
+        except (MvcError, OSError) as exc:
+            if shown is before:
+                raise
+            raise deploy.said_with(exc, f"the canary {refs.format_ref(shown.model, shown.canary_version)} was "
+                                        f"dropped first ('mvc log {shown.model} --channel {shown.channel}')") from None
         crash_point("deploy:slot")
     if plan.check:
         row, slot = plan.check_row or plan.stage, plan.check_slot or idle
@@ -154,7 +149,7 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
         serving = d.slot(before.slot) if before.slot and before.slot != slot else None
         served = deploy.tree_state(serving) if serving else None
         given = deploy.tree_state(d.slot(slot))
-        code = deploy.run_check(plan.check, {
+        code = checks.run_check(plan.check, {
             "MVC_MODEL": model, "MVC_VERSION": row.version,
             "MVC_REF": refs.format_ref(model, row.version), "MVC_CHANNEL": channel,
             "MVC_MODEL_PATH": path,
@@ -163,7 +158,7 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
             _failed_check(session, plan, before, d, f"changed the files at {serving}, which {channel} serves (a "
                           "check must only read the files it is given; 'mvc fsck' checks them)", message)
         if code != 0:
-            _failed_check(session, plan, before, d, deploy.how_it_ended(code), message)
+            _failed_check(session, plan, before, d, checks.how_it_ended(code), message)
         # a check reads the files; one that changed them (their bytes, a mode, an empty folder
         # added) would make the channel serve what no version is: refused like a failed check
         # (the slot is rebuilt next time)
@@ -183,15 +178,16 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
 
 
 def _drop_canary(session: "Session", d: deploy.DeployDir, before: ChannelRow, role: str, message: str,
-                 details: dict[str, Any]) -> ChannelRow | None:
-    """Commit a canary abort and apply it to the folder; the channel's row after it (None: the
-    channel moved meanwhile)."""
+                 details: dict[str, Any], strict: bool = False) -> ChannelRow | None:
+    """Commit a canary abort and apply it to the folder (``strict``: a failure to is raised,
+    since the caller goes on to write the canary's slot); the channel's row after it (None:
+    the channel moved meanwhile)."""
     abort = _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0), details=details)
     if not _commit(session, abort, before, role, message):
         return None
     crash_point("deploy:canary-dropped")
-    session.derive(f"the deploy folder {d.root}",
-                   lambda: deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after)))
+    work = lambda: deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after))  # noqa: E731
+    work() if strict else session.derive(f"the deploy folder {d.root}", work)
     return state.channel_row(session.registry, before.model, before.channel)
 
 

@@ -125,3 +125,17 @@ def test_a_channel_config_lost_is_put_back_with_its_folder_written(repo, work, t
     assert out["path"].startswith(str(tmp_path / "eu2")) and os.path.isfile(out["path"])
     assert json.loads((tmp_path / "eu2" / "m" / "routing.json").read_text())["stable"]["version"] == "1.0.0"
     repo("fsck")
+
+
+def test_a_deploy_dir_with_a_tab_from_an_older_config_can_still_be_changed(repo, work, tmp_path):
+    """Refusing control characters when the value was read made such a config a dead end:
+    every command, config set and config unset included, failed on it (review of 8eaa8c8).
+    They are refused when set, and a value already there stays readable."""
+    _serving(repo, work)
+    config = work / ".mvc" / "config.toml"
+    config.write_text(config.read_text() + f'\n[channels.edge]\ndeploy_dir = "{tmp_path}/a\\tb"\n')
+    repo("ls")
+    repo("config", "set", "channels.edge.deploy_dir", str(tmp_path / "edge"))
+    assert "\\t" not in config.read_text()
+    repo("config", "unset", "channels.edge")
+    repo("fsck")

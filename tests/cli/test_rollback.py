@@ -101,3 +101,31 @@ def test_a_rollback_killed_with_a_canary_running_never_serves_the_canary_from_a_
     assert repo.json("rollback", "m")["dropped_canary"] == {"version": "1.2.0", "percent": 10}
     assert [e["action"] for e in repo.json("log", "m", "--channel", "production")][:2] == ["rollback", "canary-abort"]
     repo("fsck")
+
+
+def test_a_rollback_that_cannot_be_made_leaves_the_canary_running(repo, work):
+    """The canary was dropped (committed) before the rollback found it could not write its
+    target: exit 3 or 1, and the canary gone all the same (review of 8eaa8c8)."""
+    add_versions(repo, work, 3)
+    for v in ("1.0.0", "1.1.0"):
+        repo("promote", f"m@{v}", "production")
+    repo("canary", "start", "m@1.2.0", "--channel", "production", "--percent", "10")
+    digest = repo.json("show", "m@1.0.0")["digest"][len("sha256:"):]
+    obj = work / ".mvc" / "objects" / digest[:2] / digest[2:]
+    aside = work / "aside"
+    os.rename(obj, aside)
+    assert "missing" in fail(repo, "rollback", "m", code=3).stderr
+    os.rename(aside, obj)
+    from pathlib import Path
+
+    # the canary's slot, which the rollback fills
+    slot = Path(repo.json("canary", "status", "m", "--channel", "production")["canary"]["path"]).parent
+    undo = unwritable(slot)
+    try:
+        assert "cannot be replaced" in fail(repo, "rollback", "m").stderr
+    finally:
+        undo()
+    status = repo.json("canary", "status", "m", "--channel", "production")
+    assert status["canary"]["version"] == "1.2.0" and status["canary"]["percent"] == 10
+    assert [e["action"] for e in repo.json("log", "m", "--channel", "production")][0] == "canary-start"
+    assert repo.json("rollback", "m")["dropped_canary"] == {"version": "1.2.0", "percent": 10}

@@ -66,8 +66,8 @@ def check_set(session: "Session", key: str, value: Any) -> None:
     old = state.deploy_base(session, channel) if channel in session.channel_names() else None
     for row in serving_rows(session, channel):
         d = state.deploy_folder_at(base, session, row.model, row.channel)
-        now = _real(state.deploy_folder_at(old, session, row.model, row.channel).root)
-        new = _real(d.root)
+        now = state.real(state.deploy_folder_at(old, session, row.model, row.channel).root)
+        new = state.real(d.root)
         if new != now and (new.is_relative_to(now) or now.is_relative_to(new)):
             raise UserError(f"{d.root} and the folder {channel} deploys {row.model} into now ({now}) lie one "
                             "inside the other; choose a folder apart from it")
@@ -81,15 +81,9 @@ def check_set(session: "Session", key: str, value: Any) -> None:
             )
 
 
-def _real(path: Path) -> Path:
-    return Path(os.path.realpath(path))
-
-
 def _can_write(folder: Path, why: str) -> None:
     """Refuse a deploy folder mvc could not make or write (a path through a file, a link where
     the model's folder goes, a read-only or immutable folder) before config names it."""
-    import os
-
     if folder.is_symlink():
         raise UserError(f"{folder} is a symbolic link; mvc never writes a deploy folder through one: "
                         "give the folder it points at")
@@ -160,6 +154,6 @@ def follow_moves(session: "Session", before: dict[str, Path | None]) -> None:
             session.derive(f"the new deploy folder of {row.model}@{channel}",
                            lambda row=row: state.repair(session, row.model, channel))
             new_folder = state.deploy_folder(session, row.model, channel).root
-            if old_folder.exists() and _real(old_folder) != _real(new_folder):  # one folder, spelt two ways
+            if old_folder.exists() and state.real(old_folder) != state.real(new_folder):  # one folder, spelt two ways
                 session.warn(f"{channel} now deploys {row.model} into {new_folder}; {old_folder} still holds "
                              "what it served, and mvc no longer updates it: remove it once nothing reads it")

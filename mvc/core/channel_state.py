@@ -89,15 +89,17 @@ def deploy_base(session: "Session", channel: str, value: Any = None) -> Path | N
     return base if base.is_absolute() else session.layout.work_dir / base
 
 
+def real(path: Path) -> Path:
+    """``path`` with every symlink resolved: one folder, however it is spelt."""
+    return Path(os.path.realpath(path))
+
+
 def check_deploy_dir(session: "Session", channel: str, value: Any = None) -> None:
     """Refuse (UserError) a deploy folder of ``channel`` (``value``: the one about to be set)
     that is, holds or lies inside another channel's: both would write one ``routing.json`` and
     one ``current`` (and two channel locks would not keep their moves apart). A configured
     folder must also lie outside ``.mvc``, where channels without one deploy. Checked when the
     key is set and again before each move, since people edit config.toml by hand."""
-    def real(path: Path) -> Path:
-        return Path(os.path.realpath(path))
-
     mvc_dir = real(session.layout.mvc_dir)
     others = {c: deploy_base(session, c) for c in session.channel_names() if c != channel}
     mine = deploy_base(session, channel, value)
@@ -142,7 +144,7 @@ def serving_folder_at(session: "Session", path: Path) -> str | None:
         if row.channel not in names or row.version is None:
             continue
         try:
-            root = Path(os.path.realpath(deploy_folder(session, row.model, row.channel).root))
+            root = real(deploy_folder(session, row.model, row.channel).root)
         except IntegrityError:  # a bad model name: fsck names it
             continue
         relation = ("is" if path == root else "holds" if root.is_relative_to(path)

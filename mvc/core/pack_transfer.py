@@ -262,7 +262,8 @@ def pull(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], known:
     make its file is an IntegrityError, after the packs of good chunks are committed (a rerun
     does not fetch them again); the recipes are the caller's to keep."""
     store.packs.refresh()
-    on_plan(sum(c.size for c in _unique_chunks(recipes) if store.locate(c.digest) is None))
+    missing = [c for c in _unique_chunks(recipes) if store.locate(c.digest) is None]
+    on_plan(sum(c.size for c in missing))
     there = there or RemotePacks(remote)
     packs = _Rolling(store)
     done = Pulled()
@@ -271,7 +272,7 @@ def pull(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], known:
     fds: dict[str, int] = {}
     trusted_there: dict[str, bool] = {}
     try:
-        _adopt(store, remote, there, recipes, readers, trusted_there, cache, progress, done)
+        _adopt(store, remote, there, {c.digest for c in missing}, readers, trusted_there, cache, progress, done)
         for recipe in recipes:
             if _pull_one(store, remote, there, packs, recipe, recipe.digest in known, readers, fds,
                          trusted_there, cache, progress, done):
@@ -295,13 +296,13 @@ def pull(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], known:
     return done
 
 
-def _adopt(store, remote, there: RemotePacks, recipes, readers, trusted_there, cache, progress, done) -> None:
-    """Each pack of the remote's that holds only chunks the store lacks and the recipes need,
+def _adopt(store, remote, there: RemotePacks, needed: set[str], readers, trusted_there, cache, progress,
+           done) -> None:
+    """Each pack of the remote's that holds only chunks the store lacks and the recipes need (``needed``),
     and that this machine wrote (the stat cache knows it unchanged: its chunks were checked as
     they went in), is copied whole and kept as it is, under its own name, with none of the
     per-chunk work (naming, hashing the whole, the stages): pulling back what this machine
     pushed costs a copy."""
-    needed = {c.digest for c in _unique_chunks(recipes) if store.locate(c.digest) is None}
     for name, entries in list(there.load().indexes.items()):
         if not entries or any(e.digest not in needed for e in entries):
             continue

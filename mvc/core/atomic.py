@@ -138,3 +138,37 @@ def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None, mode: 
     finally:
         os.close(fd)
     fsync_dir(path.parent)
+
+
+class PutBack:
+    """Files a change wrote that go back as they were when the change fails (its registry
+    transaction rolled back, or its COMMIT refused): ``note`` each before its first write,
+    ``put_back`` after the failure. config.toml and the registry are two stores that cannot
+    commit together; this makes a failure that mvc sees leave neither changed."""
+
+    def __init__(self, tmp_dir: Path | None = None) -> None:
+        self.tmp_dir = tmp_dir
+        self.before: dict[Path, tuple[bytes, int] | None] = {}
+
+    def note(self, path: Path) -> None:
+        if path in self.before:
+            return
+        try:
+            with open(path, "rb") as f:
+                self.before[path] = (f.read(), os.fstat(f.fileno()).st_mode & 0o7777)
+        except FileNotFoundError:
+            self.before[path] = None
+
+    def put_back(self) -> list[str]:
+        """Every noted file as it was; what could not be put back, as lines for a warning."""
+        failed = []
+        for path, before in self.before.items():
+            try:
+                if before is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    write_atomic(path, before[0], tmp_dir=self.tmp_dir, mode=before[1])
+            except OSError as exc:
+                failed.append(f"{path} could not be put back as it was ({exc.strerror or exc}); check it")
+        self.before.clear()
+        return failed

@@ -327,9 +327,9 @@ _MISSING = object()
 
 class Config:
     def __init__(self, path: Path, tmp_dir: Path | None = None):
-        self.path = Path(path)
-        self.tmp_dir = tmp_dir
+        self.path, self.tmp_dir = Path(path), tmp_dir
         self._data: dict | None = None
+        self.on_write: Callable[[Path], object] | None = None  # told before config.toml is replaced
 
     @property
     def data(self) -> dict:
@@ -350,10 +350,8 @@ class Config:
             if not isinstance(node, dict):
                 # 'compare = 3' written by hand would silently hide every compare.* key
                 table = ".".join(parts[:i])
-                raise UserError(
-                    f"config {table} in {self.path} is {_shown(node)}, not a table of keys, so "
-                    f"{key} cannot be read; fix it with 'mvc config unset {table}'"
-                )
+                raise UserError(f"config {table} in {self.path} is {_shown(node)}, not a table of keys, so "
+                                f"{key} cannot be read; fix it with 'mvc config unset {table}'")
             if part not in node:
                 return _MISSING
             node = node[part]
@@ -446,5 +444,7 @@ class Config:
 
     def _save(self, text: str) -> None:
         data = tomllib.loads(text)  # never write what the next read could not parse
+        if self.on_write is not None:
+            self.on_write(self.path)
         write_atomic(self.path, text.encode("utf-8"), tmp_dir=self.tmp_dir)
         self._data = data

@@ -211,15 +211,33 @@ class Session:
         The lock keeps this work dir's writers apart; work dirs sharing a registry
         (``registry.url``) each have their own, so every read-modify-write (the next
         version, a channel move, a tag, a grant) reads what it changes inside the
-        registry's transaction, which the backend serialises against every writer."""
+        registry's transaction, which the backend serialises against every writer.
+
+        config.toml written inside the change is put back as it was when the change fails,
+        COMMIT included (``atomic.PutBack``); a crash between its write and the COMMIT still
+        leaves it written, with no audit event."""
+        from mvc.core.atomic import PutBack
+
         with RepoLock(self.layout.lock, self.lock_timeout(action)):
             self._check_not_moved()
             work = None
-            with self.registry.transaction():
-                decision = self.decide(role)
-                if decision.allowed:
-                    work = UnitOfWork(self, role, action, target)
-                    yield work
+            config, undo = self.config, PutBack(self.layout.tmp)
+            config.on_write = undo.note
+            try:
+                with self.registry.transaction():
+                    decision = self.decide(role)
+                    if decision.allowed:
+                        work = UnitOfWork(self, role, action, target)
+                        yield work
+                        from mvc.core.faults import crash_point
+
+                        crash_point("change:before-commit")
+            except BaseException:  # rolled back, or its COMMIT failed: config.toml as it was
+                for line in undo.put_back():
+                    self.warn(line)
+                raise
+            finally:
+                config.on_write = None
             if not decision.allowed:
                 self._deny(decision, action, target)
             if work is not None and work.events:  # a change that found nothing to do made none

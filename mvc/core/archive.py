@@ -36,10 +36,20 @@ def archive(session: "Session", ref: str, undo: bool = False, message: str | Non
         if not undo:
             serving = channels_serving(work.registry, row.model, row.version)
             if serving:
-                raise ConflictError(
-                    f"{target} serves on {', '.join(serving)} and cannot be archived; promote or "
-                    "roll back to another version first"
-                )
+                raise ConflictError(f"{target} serves on {', '.join(serving)} and cannot be archived; "
+                                    + _first(serving, session.channel_names()))
         work.registry.set_archived(row.model, row.version, not undo)
         work.event(action, target, {"version": row.version}, message)
     return Archived(target, row.model, row.version, not undo, True)
+
+
+def _first(serving: list[str], known: tuple[str, ...]) -> str:
+    """What to do first. A channel this work dir's config.toml does not name still serves in
+    the registry: retired here (``config unset``), or configured by another work dir that
+    shares the registry; it is moved on from a work dir that configures it."""
+    away = [c for c in serving if c not in known]
+    if not away:
+        return "promote or roll back to another version first"
+    return (f"promote or roll back to another version first, from a work dir that configures "
+            f"{', '.join(away)} (this one's config.toml does not; 'mvc config set "
+            f"channels.{away[0]}.deploy_dir PATH' brings it back here)")

@@ -38,6 +38,10 @@ def check_channel(session: "Session", channel: str) -> str:
         close = [n for n in names if n.lower() == channel.lower()] or difflib.get_close_matches(channel, names, n=1)
         if close:
             hint = f"; did you mean {close[0]}?"
+        elif any(r.channel == channel for r in session.registry.channels()):
+            hint = (f" (the registry has {channel}, which this work dir's config.toml does not name: retired here, "
+                    f"or another work dir's; 'mvc log MODEL --channel {channel}' shows its history, "
+                    f"'mvc config set channels.{channel}.deploy_dir PATH' brings it back)")
         elif is_valid_name(channel) and "." not in channel and channel.lower() not in RESERVED:
             hint = f" (add one with 'mvc config set channels.{channel}.deploy_dir PATH')"
         else:  # a name no config key can hold: suggesting one would not work

@@ -113,8 +113,10 @@ def resolve(session: "Session", name: str, channel: str = "production", key: str
 
 
 def history(session: "Session", name: str, channel: str, limit: int | None = None) -> list[LogEntry]:
-    """Every move of ``channel`` for ``name``, newest first."""
-    state.check_channel(session, channel)
+    """Every move of ``channel`` for ``name``, newest first. A channel that this work dir's
+    config.toml no longer names (retired, or another work dir's) still has its history."""
+    if channel not in session.channel_names() and not session.registry.channel_history(name, channel):
+        state.check_channel(session, channel)
     model = state.check_model(session, name)
     moves = list(reversed(session.registry.channel_history(model, channel)))
     return [

@@ -116,6 +116,12 @@ def test_unsetting_a_channel_that_serves_retires_it_and_says_so(repo, work, tmp_
     assert (tmp_path / "edge" / "m" / "current" / "model.bin").is_file()  # left as it was
     assert "unknown channel" in repo("resolve", "m", "--channel", "edge", check=False).stderr
     repo("fsck")  # a retired channel (or another work dir's) is not checked
+    # its history stays readable, and what the errors advise can be done (probe J's review)
+    assert [e["version"] for e in repo.json("log", "m", "--channel", "edge")] == ["1.0.0"]
+    assert "'mvc log MODEL --channel edge' shows its history" in repo.fail("resolve", "m", "--channel", "edge").stderr
+    refused = repo.fail("archive", "m@1.0.0").stderr
+    assert "from a work dir that configures edge" in refused and "channels.edge.deploy_dir PATH" in refused
+    assert "unknown channel" in repo.fail("log", "m", "--channel", "edgy").stderr  # no history: unknown
     repo("config", "set", "channels.spare.deploy_dir", str(tmp_path / "spare"))
     assert "retired" not in repo("config", "unset", "channels.spare.deploy_dir").stderr
     repo("config", "set", "channels.edge.deploy_dir", str(tmp_path / "edge2"))

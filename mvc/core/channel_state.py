@@ -98,6 +98,26 @@ def real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+def _routes_alike(found: bytes | None, doc: dict[str, Any] | None) -> bool:
+    """``routing.json``'s bytes say what ``doc`` says, its paths perhaps spelt another way (a
+    work dir whose ``.mvc`` is a link to another's writes the same files under its own name)."""
+    import json
+
+    if found == deploy.routing_bytes(doc):
+        return True
+    try:
+        read = json.loads(found or b"")
+    except ValueError:
+        return False
+
+    def spelt(d: Any) -> Any:
+        if isinstance(d, dict):
+            return {k: real(Path(v)) if k == "path" and isinstance(v, str) else spelt(v) for k, v in d.items()}
+        return d
+
+    return doc is not None and spelt(read) == spelt(doc)
+
+
 def check_deploy_dir(session: "Session", channel: str, value: Any = None) -> None:
     """Refuse (UserError) a deploy folder of ``channel`` (``value``: the one about to be set)
     that is, holds or lies inside another channel's: both would write one ``routing.json`` and
@@ -308,7 +328,7 @@ def problems(session: "Session", row: ChannelRow) -> list[Problem]:
                              False))
     if missing:
         return found
-    if d.read_routing() != deploy.routing_bytes(routing_doc(session, row)):
+    if not _routes_alike(d.read_routing(), routing_doc(session, row)):
         found.append(Problem(row.model, row.channel, f"{d.routing} of {where} differs from the registry", True))
     write = writer(session)
     for version, slot in slots:

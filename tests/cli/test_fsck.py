@@ -211,3 +211,23 @@ def test_a_repository_reached_through_a_symlink_is_one_repository(repo, tmp_path
     repo("promote", "m@0.1.1", "production", cwd=tmp_path, env=through)
     assert str(link) not in routing.read_text() and routing.read_bytes() != before
     assert repo.json("fsck")["ok"]
+
+
+def test_two_work_dirs_whose_mvc_is_one_folder_agree_on_its_deploy_folder(repo, tmp_path):
+    """A work dir whose .mvc is a link to another's (B/.mvc -> A/.mvc) spells the same deploy
+    folder under its own name, so each saw the other's routing.json as out of step (fsck exit
+    3, and a repair by one broke the other). routing.json's paths are compared as the folders
+    they name; either work dir may write them."""
+    repo.add("m", b"A")
+    repo("promote", "m@0.1.0", "production")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".mvc").symlink_to(repo.cwd / ".mvc")
+    assert repo.json("fsck", cwd=other)["ok"]
+    repo.add("m", b"B")
+    repo("promote", "m@0.1.1", "production", cwd=other)  # written under other's spelling
+    assert str(other) in (repo.cwd / ".mvc" / "deploy" / "m" / "production" / "routing.json").read_text()
+    assert repo.json("fsck")["ok"]
+    changed = (repo.cwd / ".mvc" / "deploy" / "m" / "production" / "routing.json")
+    changed.write_text(changed.read_text().replace('"0.1.1"', '"0.1.0"', 1))  # what it says differs: named
+    assert not repo.json("fsck", check=False)["ok"]

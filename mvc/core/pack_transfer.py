@@ -91,11 +91,13 @@ def _trusted_pack(store: "ObjectStore", cache: "StatCache | None", name: str) ->
 @quick_switch()
 def push(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], cache: "StatCache | None",
          progress: Progress, on_plan: Callable[[int], None], jobs: int = 1,
-         there: RemotePacks | None = None) -> int:
+         there: RemotePacks | None = None, trust_local: bool = True) -> int:
     """Send the chunks of ``recipes`` that the remote lacks, in packs of up to ``PACK_LIMIT``
     bytes, ``jobs`` at once; the bytes sent. ``on_plan`` hears that figure before any moves.
     A pack lands whole or not at all, so a rerun after an interruption skips the packs that
-    landed."""
+    landed. Without ``trust_local`` (``push --verify-remote``), every chunk sent is checked
+    against its name, even in a pack the stat cache knows as written here and unchanged (a
+    disk's silent damage changes no stat)."""
     from concurrent.futures import ThreadPoolExecutor
 
     there = there or RemotePacks(remote)
@@ -110,7 +112,7 @@ def push(store: "ObjectStore", remote: "Remote", recipes: list["Recipe"], cache:
     missing.sort(key=lambda c: (str(located[c.digest].path), located[c.digest].offset))
     plans = [p for p in _plan(missing, located) if p.name not in there.indexes]
     on_plan(sum(p.size + len(p.index) for p in plans))
-    trusted = {n for n in {w.pack for w in located.values()} if n and _trusted_pack(store, cache, n)}
+    trusted = {n for n in {w.pack for w in located.values()} if n and trust_local and _trusted_pack(store, cache, n)}
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="mvc-pack")
     stop = threading.Event()
     try:

@@ -249,7 +249,7 @@ class _Mover:
 
         if self.push:
             n = pack_transfer.push(self.store, self.remote, recipes, self.cache, self._tick, planned, self.jobs,
-                                   self.there)
+                                   self.there, trust_local=not self.verify)
         else:
             try:
                 n = pack_transfer.pull(self.store, self.remote, recipes, self.known, self.cache,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from packs_support import Setup, built, flip_byte, pack_dir, setup  # noqa: F401
+from packs_support import Setup, built, flip_byte, pack_dir, setup, store  # noqa: F401
 from support import BIN, Mvc, assert_error
 
 TIMEOUT = 30  # a FIFO once hung pull, checkout and stats --remote: these must finish
@@ -152,6 +152,25 @@ def test_corrupt_bytes_in_a_remote_pack_are_named_and_push_verify_remote_sends_t
     assert fixed["transferred"] >= 1 and fixed["bytes"] >= 1 << 20, fixed
     assert s.repo.json("push", "--verify-remote")["transferred"] == 0  # sound now
     _pulled_whole(clone, s, "m@0.1.0", "m@0.1.1")
+
+
+def test_push_verify_remote_checks_the_local_chunks_it_sends_even_where_it_trusts_them(setup):
+    """A disk's silent damage changes no stat: a local pack the stat cache knows as written
+    here and unchanged was sent again by push --verify-remote unread, and the remote's damaged
+    copy was replaced by the same damaged bytes, exit 0, every time (probe K). The user asked
+    for verification: the chunks it sends are checked against their names, so the local
+    damage is named (exit 3) and the remote's copy is not replaced by it."""
+    from mvc.core.statcache import StatCache
+
+    s = setup
+    local = store(s.repo)
+    last = local.recipe(s.b).chunks[-1]  # the rewritten tensor's chunk, only m@0.1.1 has it
+    where = local.locate(last.digest)
+    flip_byte(where.path, where.offset + where.size // 2)
+    StatCache(s.repo.mvc_dir / "statcache.db").put(where.path, os.stat(where.path), "pack:" + where.pack)
+    flip_byte(*_only_in_b(s))
+    proc = _run(s.repo, "push", "--verify-remote", code=3)
+    assert f"chunk {last.digest} is corrupt in the local store" in proc.stderr, proc.stderr
 
 
 def test_a_remote_pack_longer_than_its_index_is_sent_again_by_push(setup):

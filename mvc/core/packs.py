@@ -104,6 +104,8 @@ def decode(data: bytes, name: str) -> list[Entry]:
             raise bad("its entries do not follow one another")
         entries.append(Entry(f"{ALGORITHMS[algorithm]}:{raw.hex()}", offset, size))
         at += size
+    if len({e.digest for e in entries}) != len(entries):  # mvc keeps a chunk once in a pack
+        raise bad("it names a chunk twice")
     return entries
 
 

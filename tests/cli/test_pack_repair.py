@@ -468,3 +468,30 @@ def test_fsck_says_repair_fixes_a_corrupt_chunk_beside_a_long_pack(setup):
     _lengthen(path)
     err = _exit3(repo, "fsck").stderr
     assert "(run 'mvc fsck --repair')" in err and "not the object-corrupt" not in err, err
+
+
+def test_an_index_that_names_a_chunk_twice_is_refused_and_no_sound_chunk_dropped(setup):
+    """mvc keeps a chunk once in a pack. An index edited to name one chunk at two places (the
+    second copy's bytes another chunk's) made fsck --repair drop both entries by name: the
+    sound copy went, and lost-found kept only the wrong bytes (probe K). Such an index is now
+    unreadable, as any index mvc did not write: its pack is kept whole until a pull brings
+    what it holds, then repair removes it."""
+    from mvc.core.packs import Entry, encode
+
+    repo = setup.repo
+    name, folder = pack_of(repo, setup.a), _pack_dir(repo.mvc_dir)
+    entries = packs(repo)[name]
+    forged = encode([entries[0], Entry(entries[0].digest, entries[1].offset, entries[1].size), *entries[2:]])
+    new = forged[-32:].hex()
+    (folder / f"{name}.idx").chmod(0o644)
+    (folder / f"{name}.idx").unlink()
+    (folder / f"{new}.idx").write_bytes(forged)
+    (folder / f"{name}.pack").rename(folder / f"{new}.pack")
+    size = (folder / f"{new}.pack").stat().st_size
+    proc = _exit3(repo, "fsck", "--repair")
+    assert f"pack index {new} is unreadable (it names a chunk twice)" in proc.stdout, proc.stdout
+    assert (folder / f"{new}.pack").stat().st_size == size  # nothing dropped from it
+    repo("pull", "m@0.1.0", "m@0.1.1")
+    _same(repo, "m@0.1.0", "a.safetensors")
+    _same(repo, "m@0.1.1", "b.safetensors")
+    assert repo.json("fsck", "--repair")["ok"] and repo.json("fsck")["problems"] == []

@@ -35,6 +35,7 @@ class Artifact(NamedTuple):
     digest: str
     kind: str  # "file" | "directory"
     who: str  # how a finding names it: "model@version", "model@version (data PATH)"
+    size: int | None = None  # a file's bytes, where the registry says (a recipe must agree)
 
 
 @dataclass
@@ -65,16 +66,18 @@ class Needs:
                 raise IntegrityError(why)
 
 
-def _objects(digest: str, entries: Iterable["ManifestEntry"]) -> list[tuple[str, str | None]]:
-    """(object, path inside) for an artifact: itself, then its files' objects by digest."""
-    files = sorted(((e.digest, e.path) for e in entries if not e.is_link), key=lambda f: f[0])
-    return [(digest, None), *files]
+def _objects(digest: str, entries: Iterable["ManifestEntry"],
+             size: int | None = None) -> list[tuple[str, str | None, int | None]]:
+    """(object, path inside, its size where known) for an artifact: itself, then its files'
+    objects by digest."""
+    files = sorted(((e.digest, e.path, e.size) for e in entries if not e.is_link), key=lambda f: f[0])
+    return [(digest, None, size), *files]
 
 
 def version_artifacts(registry: Registry, row: VersionRow) -> list[Artifact]:
     """What a version keeps in the store: its artifact and its ``--store-data`` inputs."""
     who = refs.format_ref(row.model, row.version)
-    found = [Artifact(row.digest, row.kind, who)]
+    found = [Artifact(row.digest, row.kind, who, row.size if row.kind == "file" else None)]
     for item in registry.lineage_inputs(row.id):
         if item.kind == "data" and item.detail.get("stored") and item.digest:
             found.append(Artifact(item.digest, item.detail.get("kind", "file"), f"{who} (data {item.path})"))
@@ -99,20 +102,28 @@ def artifact_needs(store: ObjectStore, artifacts: Iterable[Artifact], *, fetch: 
                 needs.unreadable[art.digest] = exc.message
             except IntegrityError as exc:
                 needs.unreadable[art.digest] = exc.message
-        for digest, path in _objects(art.digest, entries):
+        for digest, path, size in _objects(art.digest, entries, art.size):
             who = art.who if path is None else f"{art.who}:{path}"
             needs.add(digest, who)
-            _add_chunks(store, digest, who, needs)
+            _add_chunks(store, digest, who, needs, size)
     return needs
 
 
-def _add_chunks(store: ObjectStore, digest: str, who: str, needs: Needs) -> None:
+def _add_chunks(store: ObjectStore, digest: str, who: str, needs: Needs, size: int | None = None) -> None:
+    """A recipe's chunks, needed by ``who`` too; a recipe that cannot be read, or that does not
+    make a file of ``size`` bytes (cut short by hand, yet well formed: gc would take the chunks
+    it no longer names for garbage), is unreadable."""
+    ref = pull_refs([who])[0]
     try:
         chunks = store.chunks_of(digest) if store.is_chunked(digest) else None
     except IntegrityError as exc:
-        ref = pull_refs([who])[0]
         needs.unreadable[digest] = (f"{exc.message.removesuffix(SEE_FSCK)} (needed by {who}); run 'mvc pull "
                                     f"{ref}', which replaces it with the remote's")
+        return
+    if chunks is not None and size is not None and sum(c.size for c in chunks) != size:
+        needs.unreadable[digest] = (f"the recipe of object {digest} is damaged: its chunks make "
+                                    f"{sum(c.size for c in chunks)} bytes, not the {size} the registry records "
+                                    f"(needed by {who}); run 'mvc fsck --repair', then 'mvc pull {ref}'")
         return
     if chunks is not None:
         needs.chunked[digest] = [c.digest for c in chunks]
@@ -130,7 +141,7 @@ def needed_objects(registry: Registry, store: ObjectStore, rows: Iterable[Versio
 def missing_objects(store: ObjectStore, stored: "Stored") -> list[str]:
     """The objects (chunks included) of a just-stored artifact (``artifacts.Stored``) that
     the store lacks now."""
-    return [d for d, _ in _objects(stored.digest, stored.entries) if not store.complete(d)]
+    return [d for d, _, _ in _objects(stored.digest, stored.entries) if not store.complete(d)]
 
 
 # -- checking ---------------------------------------------------------------------------

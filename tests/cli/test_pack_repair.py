@@ -495,3 +495,29 @@ def test_an_index_that_names_a_chunk_twice_is_refused_and_no_sound_chunk_dropped
     _same(repo, "m@0.1.0", "a.safetensors")
     _same(repo, "m@0.1.1", "b.safetensors")
     assert repo.json("fsck", "--repair")["ok"] and repo.json("fsck")["problems"] == []
+
+
+def test_gc_refuses_a_recipe_cut_short_that_no_longer_makes_the_file(setup):
+    """A recipe edited down to its first chunk, its size made to match, is well formed, and
+    gc freed every chunk it no longer named: the only copy of the version went (probe K). Its
+    chunks must make the file's size the registry records; gc refuses until repair and a pull
+    put the remote's recipe back."""
+    repo = setup.repo
+    recipe = next((repo.mvc_dir / "objects").glob(f"*/{setup.a.split(':')[1][2:]}.recipe"))
+    doc = json.loads(recipe.read_text())
+    doc["chunks"] = doc["chunks"][:1]
+    doc["size"] = doc["chunks"][0]["size"]
+    recipe.chmod(0o644)
+    recipe.write_text(json.dumps(doc, separators=(",", ":")))
+    before = {p.name: p.stat().st_size for p in _pack_dir(repo.mvc_dir).iterdir()}
+    proc = _exit3(repo, "gc", "--grace", "0")
+    assert "its chunks make" in proc.stderr and "m@0.1.0" in proc.stderr, proc.stderr
+    assert "'mvc fsck --repair', then 'mvc pull m@0.1.0'" in proc.stderr
+    assert {p.name: p.stat().st_size for p in _pack_dir(repo.mvc_dir).iterdir()} == before
+    _exit3(repo, "verify")
+    _exit3(repo, "fsck", "--repair")
+    repo("pull", "m@0.1.0")
+    _same(repo, "m@0.1.0", "a.safetensors")
+    repo("gc", "--grace", "0")
+    _same(repo, "m@0.1.1", "b.safetensors")
+    assert _problems(repo) == []

@@ -26,6 +26,9 @@ deletes anything (as ``git gc`` does), since copying it would spread the damage 
 it would lose a chunk a version needs; ``mvc fsck`` names it. A pack file whose index is gone
 (what a crash between those two unlinks leaves, or an index deleted by hand) is left alone:
 nothing says what it holds; ``mvc fsck --repair`` removes it once no version misses a chunk.
+A live chunk that two packs hold (two adds at once of files that share content each wrote
+it) is dropped from the pack the store does not read it from, once the other copy reads back
+sound: the store keeps one copy, as ``mvc diff``'s shared bytes say.
 
 A crash in the middle leaves the store as before or after, object by object: each deletion
 is one unlink, no referenced object is ever a candidate, recipes go before chunks (so a crash
@@ -245,7 +248,7 @@ def _pack_plans(store: "ObjectStore", referenced: set[str], protected: set[str],
         # cut off by a pack cut short, and held whole elsewhere (a pull brought them again): dead here
         again = {e.digest for e in entries if e.offset + e.size > end and store.locate(e.digest) is not None}
         unreferenced = {e.digest for e in entries if e.digest not in referenced or e.digest in again}
-        if not unreferenced:
+        if not unreferenced and not _elsewhere(store, name, entries):
             continue
         try:
             age = os.stat(store.packs.index_path(name)).st_mtime
@@ -256,12 +259,39 @@ def _pack_plans(store: "ObjectStore", referenced: set[str], protected: set[str],
             continue
         young |= unreferenced & protected
         dead = sorted(unreferenced - protected)
-        if not dead:
+        twice = _held_soundly_elsewhere(store, _elsewhere(store, name, [e for e in entries if e.digest not in dead]))
+        if not dead and not twice:
             continue
-        kept = [e for e in entries if (e.digest in referenced or e.digest in protected) and e.digest not in again]
+        kept = [e for e in entries if (e.digest in referenced or e.digest in protected)
+                and e.digest not in again and e.digest not in twice]
         new = sum(e.size for e in kept) + (len(encode(kept)) if kept else 0)
         plans.append(Plan(name, kept, dead, _files_size(store, name) - new))
     return plans, young
+
+
+def _elsewhere(store: "ObjectStore", name: str, entries: list["Entry"]) -> list["Entry"]:
+    """The entries of pack ``name`` whose chunk the store reads from another pack (or a loose
+    object): two adds at once of files that share content each kept it."""
+    return [e for e in entries if (there := store.locate(e.digest)) is not None and there.pack != name]
+
+
+def _held_soundly_elsewhere(store: "ObjectStore", entries: list["Entry"]) -> set[str]:
+    """Those of ``entries`` (held elsewhere too) whose other copy reads back sound: only then
+    may this copy go (the other could be the damaged one)."""
+    from mvc.core.packs import chunk_matches
+
+    sound = set()
+    for e in entries:
+        try:
+            fd, offset, size = store.open_chunk(e.digest)
+        except IntegrityError:
+            continue
+        try:
+            if size == e.size and chunk_matches(e.digest, os.pread(fd, size, offset)):
+                sound.add(e.digest)
+        finally:
+            os.close(fd)
+    return sound
 
 
 def _rewrite_all(store: "ObjectStore", plans: list[Plan], needed: dict[str, list[str]]) -> dict[str, "PackWriter"]:

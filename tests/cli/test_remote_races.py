@@ -255,3 +255,41 @@ def test_a_pull_of_more_small_objects_than_one_batch_brings_them_all(repo, work,
     assert sorted(p.name for p in (clone / "got").iterdir()) == sorted(p.name for p in folder.iterdir())
     assert (clone / "got" / "f599.txt").read_text() == "file 599\n"
     assert not any((clone / ".mvc" / "tmp").iterdir())
+
+
+def test_chunks_two_adds_at_once_both_wrote_are_kept_once_after_gc(repo, work):
+    """Two adds at once of files that share content each write the shared chunks into their
+    own pack (neither sees the other's before it commits): stats said 1.00, diff said the
+    bytes were kept once, and gc kept both copies for ever (probe K). gc now drops a live
+    chunk from the pack the store does not read it from, once the other copy reads back
+    sound; a damaged other copy keeps this one, and fsck --repair then drops the damaged one."""
+    from packs_support import flip_byte, packs, store, weights
+
+    def copies() -> list[int]:
+        held = [{e.digest for e in entries} for entries in packs(repo).values()]
+        return [sum(c.digest in h for h in held) for c in chunks]
+
+    weights(work / "a.safetensors")
+    weights(work / "b.safetensors", changed=(4,))  # 6 of its 7 chunks are a's
+    first = _stopped(repo, "add", "a.safetensors", "--name", "a", point="pack:writing")
+    try:
+        repo("add", "b.safetensors", "--name", "b")
+    finally:
+        code, _, err = _go_on(first)
+    assert code == 0, err
+    s = store(repo)
+    chunks = [c for c in s.recipe(repo.json("show", "a")["digest"]).chunks]
+    assert sorted(copies()) == [1, 2, 2, 2, 2, 2, 2]
+    chunks = [c for c, n in zip(chunks, copies()) if n == 2]
+    before = repo.json("stats")["stored"]
+    damaged = s.locate(chunks[0].digest)  # the copy the store reads of one shared chunk
+    flip_byte(damaged.path, damaged.offset + damaged.size // 2)
+    repo("gc", "--grace", "0")
+    assert copies() == [2, 1, 1, 1, 1, 1]  # the damaged chunk's other copy stays
+    assert repo.json("stats")["stored"] < before - 4 * (1 << 20)
+    repo("fsck", "--repair")  # the damaged copy goes; the sound one serves
+    assert copies() == [1] * 6
+    for name in ("a", "b"):
+        repo("checkout", name, "-o", "out.bin", "--force")
+        assert (work / "out.bin").read_bytes() == (work / f"{name}.safetensors").read_bytes()
+    repo("verify")

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from mvc.core.errors import UserError
+from mvc.core.errors import MvcError, UserError
 
 
 def held_temp(directory: Path | str, prefix: str, suffix: str = "") -> tuple[int, str]:
@@ -168,7 +168,8 @@ class PutBack:
                     path.unlink(missing_ok=True)
                 else:
                     write_atomic(path, before[0], tmp_dir=self.tmp_dir, mode=before[1])
-            except OSError as exc:
-                failed.append(f"{path} could not be put back as it was ({exc.strerror or exc}); check it")
+            except (OSError, MvcError) as exc:  # (a planted tmp folder: the error that names it)
+                why = exc.message if isinstance(exc, MvcError) else exc.strerror or exc
+                failed.append(f"{path} could not be put back as it was ({why}); check it")
         self.before.clear()
         return failed

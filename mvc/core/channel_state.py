@@ -110,12 +110,17 @@ def _routes_alike(found: bytes | None, doc: dict[str, Any] | None) -> bool:
     except ValueError:
         return False
 
-    def spelt(d: Any) -> Any:
+    def spelt(d: Any) -> Any:  # a slot's path by the real path of its model's folder, then slot and name
         if isinstance(d, dict):
-            return {k: real(Path(v)) if k == "path" and isinstance(v, str) else spelt(v) for k, v in d.items()}
+            return {k: _slot_path(v) if k == "path" and isinstance(v, str) else spelt(v) for k, v in d.items()}
         return d
 
-    return doc is not None and spelt(read) == spelt(doc)
+    return doc is not None and json.dumps(spelt(read), sort_keys=True) == json.dumps(spelt(doc), sort_keys=True)
+
+
+def _slot_path(path: str) -> str:
+    p = Path(path)
+    return os.path.join(real(p.parent.parent), p.parent.name, p.name) if p.is_absolute() else path
 
 
 def check_deploy_dir(session: "Session", channel: str, value: Any = None) -> None:

@@ -336,12 +336,14 @@ class Config:
         if self._data is None:
             try:
                 self._data = tomllib.loads(read_text(self.path))
-            except tomllib.TOMLDecodeError as exc:
-                raise UserError(f"{self.path} is not valid TOML ({exc}); fix or remove it") from None
-            except RecursionError:
-                raise UserError(f"{self.path} is not valid TOML (its arrays or tables nest too deep); "
-                                "fix or remove it") from None
+            except (tomllib.TOMLDecodeError, RecursionError) as exc:
+                why = "its arrays or tables nest too deep" if isinstance(exc, RecursionError) else exc
+                raise UserError(f"{self.path} is not valid TOML ({why}); fix or remove it") from None
         return self._data
+
+    def reread(self) -> None:
+        """Read config.toml again at the next look (another process may have written it)."""
+        self._data = None
 
     def _find(self, key: str) -> Any:
         node: Any = self.data
@@ -423,10 +425,8 @@ class Config:
         for i, part in enumerate(parts[:-1]):
             child = node.get(part, {})
             if not isinstance(child, dict):
-                raise UserError(
-                    f"cannot set {key!r}: {'.'.join(parts[: i + 1])!r} holds a value, not a table; "
-                    "unset it first"
-                )
+                raise UserError(f"cannot set {key!r}: {'.'.join(parts[: i + 1])!r} holds a value, not a table; "
+                                "unset it first")
             node = child
         if isinstance(node.get(parts[-1]), dict):
             raise UserError(f"cannot set {key!r}: it is a table of keys; set one of its keys instead")

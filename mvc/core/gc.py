@@ -51,7 +51,7 @@ from mvc.core.integrity import PACK_READ, needed_objects, pack_runs, read_run
 
 if TYPE_CHECKING:
     from mvc.core.objects import ObjectStore
-    from mvc.core.packs import Entry, PackWriter
+    from mvc.core.packs import Entry, Located, PackWriter
     from mvc.core.session import Session
 
 
@@ -73,7 +73,7 @@ def run(session: "Session", *, dry_run: bool, grace: float | None) -> tuple[Coll
         return collect(session, dry_run=True, grace=grace), grace
     with session.change("admin", "gc", "objects") as work:
         done = collect(session, dry_run=False, grace=grace)
-        if done.digests:
+        if done.digests or done.bytes:  # (a repack that dropped only second copies frees bytes alone)
             work.event("gc", "objects", {"objects": len(done.digests), "bytes": done.bytes})
     return done, grace
 
@@ -196,12 +196,14 @@ def collect(session: "Session", *, dry_run: bool, grace: float) -> Collected:
         freed += size
         done.append(digest)
         seen.add(digest)
+    committed: set[str] = set()  # a repack may come out as a pack of a name planned to go
     for plan in plans:
         if not dry_run:
             if plan.name in writers:
-                store.commit_pack(writers[plan.name])
+                committed.add(store.commit_pack(writers[plan.name]) or "")
                 crash_point("gc:repacked")
-            remove_pack(store, plan.name)
+            if plan.name not in committed:
+                remove_pack(store, plan.name)
         freed += plan.freed
         done.extend(d for d in plan.dead if d not in seen)
         seen.update(plan.dead)
@@ -259,35 +261,50 @@ def _pack_plans(store: "ObjectStore", referenced: set[str], protected: set[str],
             continue
         young |= unreferenced & protected
         dead = sorted(unreferenced - protected)
-        twice = _held_soundly_elsewhere(store, _elsewhere(store, name, [e for e in entries if e.digest not in dead]))
+        twice = _held_soundly_elsewhere(store, name, [e for e in entries if e.digest not in dead])
         if not dead and not twice:
             continue
         kept = [e for e in entries if (e.digest in referenced or e.digest in protected)
                 and e.digest not in again and e.digest not in twice]
         new = sum(e.size for e in kept) + (len(encode(kept)) if kept else 0)
         plans.append(Plan(name, kept, dead, _files_size(store, name) - new))
-    return plans, young
+    # A pack whose repack comes out as another pack planned to go (the same chunks: what a gc
+    # killed between its repack and the deletion leaves, the old pack and its repack side by
+    # side) stays: it is the result.
+    results = {_repacked_name(p.live) for p in plans if p.live}
+    return [p for p in plans if p.name not in results], young
 
 
-def _elsewhere(store: "ObjectStore", name: str, entries: list["Entry"]) -> list["Entry"]:
+def _repacked_name(live: list["Entry"]) -> str:
+    """The name of the pack that holds ``live`` one after another (what ``rewrite_pack`` writes)."""
+    from mvc.core.packs import Entry, encode
+
+    entries, at = [], 0
+    for e in live:
+        entries.append(Entry(e.digest, at, e.size))
+        at += e.size
+    return encode(entries)[-32:].hex()
+
+
+def _elsewhere(store: "ObjectStore", name: str, entries: list["Entry"]) -> list[tuple["Entry", "Located"]]:
     """The entries of pack ``name`` whose chunk the store reads from another pack (or a loose
-    object): two adds at once of files that share content each kept it."""
-    return [e for e in entries if (there := store.locate(e.digest)) is not None and there.pack != name]
+    object), with where: two adds at once of files that share content each kept it."""
+    return [(e, there) for e in entries if (there := store.locate(e.digest)) is not None and there.pack != name]
 
 
-def _held_soundly_elsewhere(store: "ObjectStore", entries: list["Entry"]) -> set[str]:
-    """Those of ``entries`` (held elsewhere too) whose other copy reads back sound: only then
-    may this copy go (the other could be the damaged one)."""
+def _held_soundly_elsewhere(store: "ObjectStore", name: str, entries: list["Entry"]) -> set[str]:
+    """Those of ``entries`` whose copy elsewhere reads back sound: only then may this copy go
+    (the other could be the damaged one, or gone)."""
     from mvc.core.packs import chunk_matches
 
     sound = set()
-    for e in entries:
+    for e, there in _elsewhere(store, name, entries):
         try:
-            fd, offset, size = store.open_chunk(e.digest)
-        except IntegrityError:
+            fd = os.open(there.path, os.O_RDONLY)
+        except OSError:
             continue
         try:
-            if size == e.size and chunk_matches(e.digest, os.pread(fd, size, offset)):
+            if there.size == e.size and chunk_matches(e.digest, os.pread(fd, there.size, there.offset)):
                 sound.add(e.digest)
         finally:
             os.close(fd)

@@ -80,7 +80,9 @@ def version_artifacts(registry: Registry, row: VersionRow) -> list[Artifact]:
     found = [Artifact(row.digest, row.kind, who, row.size if row.kind == "file" else None)]
     for item in registry.lineage_inputs(row.id):
         if item.kind == "data" and item.detail.get("stored") and item.digest:
-            found.append(Artifact(item.digest, item.detail.get("kind", "file"), f"{who} (data {item.path})"))
+            kind, size = item.detail.get("kind", "file"), item.detail.get("size")
+            size = size if kind == "file" and type(size) is int else None
+            found.append(Artifact(item.digest, kind, f"{who} (data {item.path})", size))
     return found
 
 
@@ -221,10 +223,19 @@ def check_objects(store: ObjectStore, needs: Needs, include_all: bool,
             findings.append(Finding(digest, problem, used_by))
     for digest in sorted(needs.unreadable):
         if not any(f.digest == digest for f in findings):
-            why = UNREADABLE if store.is_chunked(digest) else ""
+            why = (_recipe_why(store, digest) if store.is_chunked(digest) else "")
             problem = "not-a-manifest" if digest in needs.not_manifest else "corrupt"
             findings.append(Finding(digest, problem, tuple(needs.by_digest.get(digest, ())), why=why))
     return Checked(checked, nbytes, findings)
+
+
+def _recipe_why(store: ObjectStore, digest: str) -> str:
+    """Why a recipe a version needs is no use: unreadable, or read but its chunks do not make
+    the file's size (integrity._add_chunks)."""
+    try:
+        return UNREADABLE if store.recipe(digest) is None else UNMADE
+    except IntegrityError:
+        return UNREADABLE
 
 
 UNREADABLE = "its recipe cannot be read"

@@ -67,7 +67,10 @@ def move(session: "Session", url: str, message: str | None = None) -> Moved:
         finally:
             target.close()
         _verify(dump, copy, url)
-        session.config.set("registry.url", url)  # the switch, last
+        # the switch, last; it stands whatever the old registry's COMMIT does (that transaction
+        # only held its lock: the copy and its event are committed already), so it is not put back
+        session.config.on_write = None
+        session.config.set("registry.url", url)
         source_url = source.url
     session.close()  # the next read opens the registry config.toml names now
     crash_point("registry-move:switched")

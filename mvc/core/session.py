@@ -235,6 +235,7 @@ class Session:
             except BaseException:  # rolled back, or its COMMIT failed: config.toml as it was
                 for line in undo.put_back():
                     self.warn(line)
+                config.reread()
                 raise
             finally:
                 config.on_write = None
@@ -250,7 +251,7 @@ class Session:
         would lose the change (ConflictError: nothing changed, run it again)."""
         if self._registry is None:
             return
-        self._config = None  # read config.toml again: another process may have written it
+        self.config.reread()  # the same object: what callers took before the change writes through it
         now = self.config.value("registry.url")
         if now != self._registry_url:
             self.close()

@@ -151,19 +151,16 @@ class PutBack:
         self.before: dict[Path, tuple[bytes, int] | None] = {}
 
     def note(self, path: Path) -> None:
-        if path in self.before:
-            return
-        try:
-            with open(path, "rb") as f:
-                self.before[path] = (f.read(), os.fstat(f.fileno()).st_mode & 0o7777)
-        except FileNotFoundError:
-            self.before[path] = None
+        if path not in self.before:
+            self.before[path] = _snapshot(path)
 
     def put_back(self) -> list[str]:
         """Every noted file as it was; what could not be put back, as lines for a warning."""
         failed = []
         for path, before in self.before.items():
             try:
+                if _unchanged(path, before) or (before is not None and before[1] < 0):
+                    continue  # its write failed or never came (or it was no regular file: not ours)
                 if before is None:
                     path.unlink(missing_ok=True)
                 else:
@@ -173,3 +170,20 @@ class PutBack:
                 failed.append(f"{path} could not be put back as it was ({why}); check it")
         self.before.clear()
         return failed
+
+
+def _unchanged(path: Path, before: tuple[bytes, int] | None) -> bool:
+    """Whether ``path`` holds what ``PutBack.note`` saw (its bytes and mode, or nothing)."""
+    return _snapshot(path) == before
+
+
+def _snapshot(path: Path) -> tuple[bytes, int] | None:
+    """A regular file's bytes and mode; None when there is none (a FIFO is never opened
+    to wait on: non-blocking, and only a regular file is read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        return (f.read(), st.st_mode & 0o7777) if stat.S_ISREG(st.st_mode) else (b"", -1)

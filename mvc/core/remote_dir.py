@@ -142,6 +142,7 @@ class DirectoryRemote(Remote):
                 if os.fstat(fd).st_size != size:
                     raise IntegrityError(f"pack {name} came out the wrong size; not pushing it (run 'mvc verify')")
                 os.fsync(fd)
+                drop_cached(fd, 0, 0)  # the last bytes too, once on the disk (the flusher dropped the rest)
             finally:
                 flusher.stop()
                 os.close(fd)

@@ -115,17 +115,17 @@ def _add_chunks(store: ObjectStore, digest: str, who: str, needs: Needs, size: i
     """A recipe's chunks, needed by ``who`` too; a recipe that cannot be read, or that does not
     make a file of ``size`` bytes (cut short by hand, yet well formed: gc would take the chunks
     it no longer names for garbage), is unreadable."""
-    ref = pull_refs([who])[0]
     try:
         chunks = store.chunks_of(digest) if store.is_chunked(digest) else None
     except IntegrityError as exc:
         needs.unreadable[digest] = (f"{exc.message.removesuffix(SEE_FSCK)} (needed by {who}); run 'mvc pull "
-                                    f"{ref}', which replaces it with the remote's")
+                                    f"{pull_refs([who])[0]}', which replaces it with the remote's")
         return
-    if chunks is not None and size is not None and sum(c.size for c in chunks) != size:
-        needs.unreadable[digest] = (f"the recipe of object {digest} is damaged: its chunks make "
-                                    f"{sum(c.size for c in chunks)} bytes, not the {size} the registry records "
-                                    f"(needed by {who}); run 'mvc fsck --repair', then 'mvc pull {ref}'")
+    made = None if chunks is None else sum(c.size for c in chunks)
+    if made is not None and size is not None and made != size:
+        needs.unreadable[digest] = (f"the recipe of object {digest} is damaged: its chunks make {made} bytes, "
+                                    f"not the {size} the registry records (needed by {who}); run 'mvc fsck "
+                                    f"--repair', then 'mvc pull {pull_refs([who])[0]}'")
         return
     if chunks is not None:
         needs.chunked[digest] = [c.digest for c in chunks]

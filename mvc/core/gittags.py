@@ -303,14 +303,19 @@ def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict
 
 def _same_now(root: Path, tag: Tag) -> bool:
     """Whether git has ``tag`` now, annotated on its commit; while another git process holds
-    the lock of a tag of this name (it is making it), wait for it (3 s at most)."""
+    the lock of a tag of this name (it is making it), wait for it (3 s at most). The lock is
+    looked at before the tag: a tag made between the two looks would otherwise be missed."""
+    try:
+        lock = root / run_git(root, "rev-parse", "--git-path", f"refs/tags/{tag.name}.lock")
+    except MvcError:
+        return False
     for _ in range(30):
+        held = lock.exists()
         try:
             found = _target(root, tag.name)
-            lock = root / run_git(root, "rev-parse", "--git-path", f"refs/tags/{tag.name}.lock")
         except MvcError:
             return False
-        if found is not None or not lock.exists():
+        if found is not None or not held:
             return found == (True, tag.commit)
         time.sleep(0.1)
     return False

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mvc.core.atomic import write_atomic
 from mvc.core.errors import MvcError, UserError
+from mvc.core.faults import crash_point
 from mvc.core.refs import format_ref
 
 if TYPE_CHECKING:
@@ -169,25 +170,47 @@ def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") 
     "created"}``, with ``"warning"`` (also printed, with the fix) when git refuses (a commit
     hook, say): the version is registered either way."""
     from mvc.core import gittags
+    from mvc.core.errors import LockTimeoutError
     from mvc.core.gitcommand import run_git
+    from mvc.core.lock import RepoLock
 
     pointer = pointer_path(target)
-    write_atomic(pointer, pointer_text(version.model, version.version, version.digest,
-                                       version.size, version.kind).encode())
-    gitignore, entry = ignore(Path(target).absolute())
+    text = pointer_text(version.model, version.version, version.digest, version.size, version.kind).encode()
     ref = format_ref(version.model, version.version)
+
+    def write_files() -> tuple[Path, str]:
+        write_atomic(pointer, text)
+        return ignore(Path(target).absolute())
+
+    gitignore = Path(target).absolute().parent / ".gitignore"
     try:
-        committed = _commit_pointer(plan.root, pointer, gitignore, entry, f"Model version: {ref}")
-        head = run_git(plan.root, "rev-parse", "HEAD")
+        # One add --git at a time, from writing its files to its commit, in the writer lock (the
+        # registry has committed and let it go): two at once lost each other's .gitignore line,
+        # and committed trees read from the HEAD before the other's commit.
+        with RepoLock(session.layout.lock, session.lock_timeout()):
+            gitignore, entry = write_files()
+            committed = _commit_pointer(plan.root, pointer, gitignore, entry, f"Model version: {ref}")
+            head = run_git(plan.root, "rev-parse", "HEAD")
+    except LockTimeoutError as exc:
+        write_files()  # what the warning's fix commits
+        return _not_committed(session, plan.root, version, pointer, gitignore, exc)
     except UserError as exc:
-        files = " and ".join(_relative(p, plan.root) for p in (pointer, gitignore))
-        warning = (f"{ref} is registered, but git could not commit its pointer file ({exc.message}); "
-                   f"commit {files}, then tag that commit: git tag -a {version.model}@v{version.version} "
-                   f"-m 'Model version: {ref}' HEAD")
-        session.warn(warning)
-        return {"pointer": str(pointer), "committed": False, "commit": None,
-                "tag": f"{version.model}@v{version.version}", "created": [], "warning": warning}
+        return _not_committed(session, plan.root, version, pointer, gitignore, exc)
     return {"pointer": str(pointer), "committed": committed, **gittags.create(session, plan, head)}
+
+
+def _not_committed(session: "Session", root: Path, version: Any, pointer: Path, gitignore: Path,
+                   exc: MvcError) -> dict[str, Any]:
+    """The warning (printed, and under "warning") of a version registered whose pointer git
+    did not commit, with what makes the commit and its tag."""
+    ref = format_ref(version.model, version.version)
+    files = " and ".join(_relative(p, root) for p in (pointer, gitignore))
+    warning = (f"{ref} is registered, but git could not commit its pointer file ({exc.message}); "
+               f"commit {files}, then tag that commit: git tag -a {version.model}@v{version.version} "
+               f"-m 'Model version: {ref}' HEAD")
+    session.warn(warning)
+    return {"pointer": str(pointer), "committed": False, "commit": None,
+            "tag": f"{version.model}@v{version.version}", "created": [], "warning": warning}
 
 
 def _commit_pointer(root: Path, pointer: Path, gitignore: Path, entry: str, message: str) -> bool:
@@ -202,24 +225,58 @@ def _commit_pointer(root: Path, pointer: Path, gitignore: Path, entry: str, mess
 
     rel_p, rel_i = _relative(pointer, root), _relative(gitignore, root)
     blob = run_git(root, "hash-object", "-w", "--", rel_p)
-    try:
-        has_head = bool(run_git(root, "rev-parse", "--verify", "-q", "HEAD"))
-    except UserError:
-        has_head = False
     folder = tempfile.mkdtemp(prefix="mvc-index-")
     env = {"GIT_INDEX_FILE": os.path.join(folder, "index")}
     try:
-        run_git(root, "read-tree", "HEAD" if has_head else "--empty", env=env)
-        run_git(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel_p}", "--cacheinfo",
-                f"100644,{_with_entry(root, f'HEAD:{rel_i}' if has_head else None, entry)},{rel_i}", env=env)
-        changed = not has_head or bool(run_git(root, "diff", "--cached", "--name-only", env=env))
-        if changed:
-            run_git(root, "commit", "-q", "-m", message, env=env)
+        for attempt in range(COMMIT_TRIES):
+            base = _commit_of(root, "HEAD")
+            run_git(root, "read-tree", base or "--empty", env=env)
+            run_git(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel_p}", "--cacheinfo",
+                    f"100644,{_with_entry(root, f'{base}:{rel_i}' if base else None, entry)},{rel_i}", env=env)
+            changed = not base or bool(run_git(root, "diff", "--cached", "--name-only", base, env=env))
+            if not attempt:
+                crash_point("add-git:before-commit")
+            if not changed or _committed_on(root, base, message, env):
+                break
+        else:
+            raise UserError(f"the branch moved on while mvc committed, {COMMIT_TRIES} times over")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     run_git(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel_p}", "--cacheinfo",
             f"100644,{_with_entry(root, f':{rel_i}', entry)},{rel_i}")
     return changed
+
+
+COMMIT_TRIES = 3
+
+
+def _commit_of(root: Path, spec: str) -> str | None:
+    """The commit ``spec`` names; None when there is none (no commit yet, a root's parent)."""
+    from mvc.core.gitcommand import run_git
+
+    try:
+        return run_git(root, "rev-parse", "--verify", "-q", f"{spec}^{{commit}}") or None
+    except UserError:
+        return None
+
+
+def _committed_on(root: Path, base: str | None, message: str, env: dict[str, str]) -> bool:
+    """``git commit`` of the temporary index read from ``base`` (so that hooks run), checked to
+    have been made on ``base``: git parents a commit on HEAD as it finds it, so one that another
+    process made meanwhile would be undone by this tree. Then this commit is taken back (only if
+    the branch is still on it) and False says to read the new HEAD and commit again."""
+    from mvc.core.gitcommand import run_git
+
+    tree = run_git(root, "write-tree", env=env)
+    run_git(root, "commit", "-q", "-m", message, env=env)
+    made = run_git(root, "rev-parse", "HEAD")
+    parent = _commit_of(root, f"{made}^")
+    if parent == base or run_git(root, "rev-parse", f"{made}^{{tree}}") != tree:
+        return True  # made on base; or someone committed on top of it already: theirs stays
+    if parent is None:  # the branch was replaced by one without this commit's ancestry: leave it
+        raise UserError("the branch changed while mvc committed")
+    run_git(root, "update-ref", "-m", "mvc: a commit landed meanwhile; committing again on it", "HEAD", parent, made)
+    return False
 
 
 def _with_entry(root: Path, spec: str | None, entry: str) -> str:

@@ -1,0 +1,73 @@
+"""``mvc add --git`` beside other commits: several adds at once (``make -j8``), and a commit of
+the user's that lands between mvc reading HEAD and mvc committing. Every pointer file stays on
+the branch, every .gitignore line stays, and GTO reads every version."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from support import git, git_project, mvc_env, write
+
+BIN = Path(sys.executable).parent / "mvc"
+
+
+def test_eight_adds_at_once_keep_every_pointer_on_the_branch(work, home):
+    """Each add committed a tree read from HEAD before another add's commit landed, so the
+    branch lost pointer files that earlier commits had added (and the work tree's .gitignore
+    lost lines to concurrent rewrites)."""
+    m = git_project(work, home)
+    env = mvc_env(home)
+    names = [f"net{i}" for i in range(8)]
+    for name in names:
+        write(work / f"{name}.bin", f"weights of {name}".encode())
+    procs = [subprocess.Popen([str(BIN), "add", f"{name}.bin", "--name", name, "--git"], cwd=work, env=m.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in names]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and "warning" not in err, err
+    pointers = {f"{name}.bin.mvc" for name in names}
+    assert pointers <= set(git(work, "ls-tree", "--name-only", "HEAD", env=env).split())
+    assert set(git(work, "show", "HEAD:.gitignore", env=env).split()) >= {f"/{n}.bin" for n in names}
+    assert git(work, "status", "--porcelain", env=env) == ""
+    for name in names:  # each tag is on a commit that holds its pointer
+        assert git(work, "cat-file", "-e", f"{name}@v0.1.0:{name}.bin.mvc", env=env) == ""
+    assert git(work, "rev-list", "--count", "HEAD", env=env) == str(2 + len(names))
+
+
+def test_a_commit_landing_while_mvc_commits_is_kept_and_mvc_commits_on_it(work, home):
+    """mvc is held after reading HEAD into its index and before ``git commit``; the user
+    commits meanwhile. git would have made mvc's commit on the user's with mvc's tree, undoing
+    the user's commit: mvc takes its commit back and makes it again on the user's."""
+    m = git_project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"weights")
+    held = subprocess.Popen([str(BIN), "add", "m.bin", "--name", "net", "--git", "--json"], cwd=work,
+                            env={**m.env, "MVC_STOP_AT": "add-git:before-commit"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # until the kernel reports it stopped
+            state = Path(f"/proc/{held.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state == "T" or held.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert held.poll() is None, held.communicate()
+        write(work / "notes.txt", "the user's work\n")
+        git(work, "add", "notes.txt", env=env)
+        git(work, "commit", "-q", "-m", "the user's commit", env=env)
+        users = git(work, "rev-parse", "HEAD", env=env)
+    finally:
+        if held.poll() is None:
+            os.kill(held.pid, signal.SIGCONT)
+    out, err = held.communicate(timeout=60)
+    assert held.returncode == 0 and "warning" not in err, err
+    tree = set(git(work, "ls-tree", "--name-only", "HEAD", env=env).split())
+    assert {"notes.txt", "m.bin.mvc", ".gitignore"} <= tree
+    assert git(work, "rev-parse", "HEAD^", env=env) == users
+    assert git(work, "log", "-1", "--format=%s", env=env) == "Model version: net@0.1.0"
+    assert git(work, "rev-parse", "net@v0.1.0^{commit}", env=env) == git(work, "rev-parse", "HEAD", env=env)
+    assert git(work, "status", "--porcelain", env=env) == ""

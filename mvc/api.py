@@ -271,7 +271,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             sync.pull(self.session, [refs.format_ref(row.model, row.version)], progress=progress)
         done = versions.checkout(self.session, row, output, link=link, force=force, progress=progress)
         return CheckoutResult(refs.format_ref(row.model, row.version), row.digest, row.kind,
-                              str(done.path), link, done.written, done.files, done.bytes)
+                              str(done.path), done.link, done.written, done.files, done.bytes)
 
     # -- tags ---------------------------------------------------------------------------
     def tag(self, ref: str, label: str, *, force: bool = False, message: str | None = None) -> TagResult:

@@ -88,7 +88,7 @@ class SyncOps:
         from mvc.core.pointers import checkout_pointers
 
         chosen = None if pointers is None else [Path(p).absolute() for p in pointers]
-        return [CheckoutResult(c.ref, c.digest, c.kind, str(c.done.path), link, c.done.written,
+        return [CheckoutResult(c.ref, c.digest, c.kind, str(c.done.path), c.done.link, c.done.written,
                                c.done.files, c.done.bytes)
                 for c in checkout_pointers(self.session, root, link=link, force=force,
                                            progress=progress, pointers=chosen)]

@@ -274,6 +274,7 @@ class Written:
     written: bool  # False when the target already held exactly this artifact
     files: int
     bytes: int
+    link: str  # how the files were placed (``placed``); the mode asked for when none was written
 
 
 def _safe_rel(path: str) -> PurePosixPath:
@@ -292,6 +293,7 @@ class Materializer:
         self.cache = cache
         self.link = link
         self.progress = progress
+        self.used: set[str] = set()  # the modes the files written so far were placed with
 
     def _trusted(self, digest: str) -> bool:
         if self.store.is_chunked(digest):
@@ -334,12 +336,14 @@ class Materializer:
                 raise UserError(
                     f"cannot {self.link} {dest} to the object store ({exc.strerror}); use --link copy"
                 ) from None
+            self.used.add(self.link)
             return
         trusted = self._trusted(digest)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            self.store.export(digest, fd, trusted=trusted, reflink=self.link == "reflink",
-                              progress=self.progress)
+            cloned = self.store.export(digest, fd, trusted=trusted, reflink=self.link == "reflink",
+                                       progress=self.progress)
+            self.used.add("reflink" if cloned else "copy")
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -373,10 +377,11 @@ class Materializer:
 
     def materialize(self, stored: Stored, dest: Path, force: bool) -> Written:
         dest = Path(dest).absolute()
+        self.used = set()
         count = len([e for e in stored.entries if not e.is_link]) if stored.kind == "directory" else 1
         if os.path.lexists(dest):
             if self.matches(stored, dest):
-                return Written(dest, False, count, 0)
+                return Written(dest, False, count, 0, self.link)
             if not force:
                 raise ConflictError(
                     f"{dest} exists and differs from what is checked out; use --force to replace it"
@@ -417,7 +422,13 @@ class Materializer:
             _replace(staged, dest, tmp_root)
         finally:
             shutil.rmtree(tmp_root, ignore_errors=True)
-        return Written(dest, True, count, stored.size)
+        return Written(dest, True, count, stored.size, placed(self.used) or self.link)
+
+
+def placed(used: set[str]) -> str:
+    """How files were placed: one mode, or several joined by "+" in LINK_MODES order (a
+    directory whose large files were copied and the others hard-linked: "copy+hardlink")."""
+    return "+".join(m for m in LINK_MODES if m in used)
 
 
 def _same_digest(path: Path, digest: str, cache: StatCache) -> bool:

@@ -379,8 +379,9 @@ class ObjectStore(PackedStore):
         return format_digest(hexd)
 
     def export(self, digest: str, dst_fd: int, *, trusted: bool, reflink: bool = False,
-               progress: Progress = None) -> None:
-        """Write an object's bytes to ``dst_fd``, verifying every byte unless ``trusted``.
+               progress: Progress = None) -> bool:
+        """Write an object's bytes to ``dst_fd``, verifying every byte unless ``trusted``;
+        whether they were cloned (``reflink``, where the filesystem can) rather than copied.
 
         ``trusted`` means the caller knows the object was hashed whole since it last
         changed on disk (see StatCache); then the kernel copies (or clones) it directly.
@@ -391,7 +392,7 @@ class ObjectStore(PackedStore):
 
             try:
                 chunked.copy_trusted(self, self.recipe(digest), dst_fd, progress)
-                return
+                return False
             except FileNotFoundError:  # a pack repacked by gc meanwhile: read it anew, verified
                 os.ftruncate(dst_fd, 0)
                 os.lseek(dst_fd, 0, os.SEEK_SET)
@@ -402,21 +403,23 @@ class ObjectStore(PackedStore):
                 actual = self._chunked(digest, flusher.write, progress)
             if actual != digest:
                 raise corrupt_object(digest)
-            return
+            return False
         fd = self._open(digest)
         try:
             if trusted:
                 size = os.fstat(fd).st_size
-                if not (reflink and _try_reflink(fd, dst_fd)):
+                cloned = reflink and _try_reflink(fd, dst_fd)
+                if not cloned:
                     _kernel_copy(fd, dst_fd, size)
                 if progress:
                     progress(size)
-                return
+                return cloned
             hexd, _ = _pump(fd, dst_fd, progress)
         finally:
             os.close(fd)
         if format_digest(hexd) != digest:
             raise corrupt_object(digest)
+        return False
 
 
 def corrupt_object(digest: str) -> IntegrityError:

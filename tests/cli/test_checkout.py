@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+from pathlib import Path
 
 from support import model_dir, tree_state, write
 
@@ -49,12 +51,21 @@ def test_different_file_refused_without_force(repo, work):
     assert "did you mean m@0.1.0" in repo.fail("checkout", "m@0.2.0").stderr
 
 
-def test_link_modes(repo, work):
+def _clones(folder: Path) -> bool:
+    """Whether this filesystem clones files (``cp --reflink=always`` succeeds)."""
+    write(folder / "probe-a", b"x")
+    return subprocess.run(["cp", "--reflink=always", str(folder / "probe-a"), str(folder / "probe-b")],
+                          capture_output=True).returncode == 0
+
+
+def test_link_modes(repo, work, tmp_path):
     digest = repo.add("m", b"weights")["digest"].split(":")[1]
     obj = work / ".mvc" / "objects" / digest[:2] / digest[2:]
+    cloned = "reflink" if _clones(tmp_path) else "copy"  # what a reflink checkout did, said as it is
     for mode in ("copy", "reflink", "hardlink", "symlink"):
         out = repo.json("checkout", "m", "-o", f"{mode}.bin", "--link", mode)
-        assert out["link"] == mode and (work / f"{mode}.bin").read_bytes() == b"weights"
+        assert out["link"] == (cloned if mode == "reflink" else mode)
+        assert (work / f"{mode}.bin").read_bytes() == b"weights"
     assert (work / "hardlink.bin").stat().st_ino == obj.stat().st_ino
     assert (work / "symlink.bin").is_symlink() and (work / "symlink.bin").resolve() == obj.resolve()
     for mode in ("copy", "reflink"):
@@ -83,9 +94,29 @@ def test_directory_round_trip(repo, work):
 def test_directory_round_trip_with_hardlinks(repo, work):
     model_dir(work / "bundle")
     repo("add", "bundle", "--name", "dm")
-    repo("checkout", "dm", "-o", "linked", "--link", "hardlink")
+    out = repo.json("checkout", "dm", "-o", "linked", "--link", "hardlink")
+    assert out["link"] == "hardlink"
     assert {p: s[:1] + s[2:] for p, s in tree_state(work / "linked").items()} == {
         p: s[:1] + s[2:] for p, s in tree_state(work / "bundle").items()}
+
+
+def test_the_link_mode_reported_is_the_one_used(repo, work):
+    """A file kept as chunks has no one object to link to and is copied: checkout says "copy",
+    not the "hardlink" asked for; a folder of both says both, and the text line says the same."""
+    big = bytes(range(256)) * (20 << 12)  # 5 MiB: kept as chunks
+    write(work / "big.bin", big)
+    repo("add", "big.bin", "--name", "big")
+    out = repo.json("checkout", "big", "-o", "big-linked.bin", "--link", "hardlink")
+    assert out["link"] == "copy" and (work / "big-linked.bin").stat().st_nlink == 1
+    assert (work / "big-linked.bin").read_bytes() == big
+    write(work / "bundle" / "big.bin", big)
+    write(work / "bundle" / "small.json", b"{}")
+    repo("add", "bundle", "--name", "dm")
+    out = repo.json("checkout", "dm", "-o", "linked", "--link", "hardlink")
+    assert out["link"] == "copy+hardlink"
+    assert (work / "linked" / "small.json").stat().st_nlink == 2 and (work / "linked" / "big.bin").stat().st_nlink == 1
+    assert repo("checkout", "big", "-o", "again.bin", "--link", "symlink").stdout.rstrip().endswith(", copy)")
+    assert not (work / "again.bin").is_symlink()
 
 
 def _corrupt(work, digest: str) -> None:

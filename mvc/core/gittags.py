@@ -201,8 +201,7 @@ def _registration(root: Path, row: "VersionRow") -> Tag:
     except UserError:
         raise UserError(f"{ref} was added at git commit {commit[:12]}, which this repository does not have; "
                         f"nothing changed: git fetch it, or {how}") from None
-    others = [t for t in run_git(root, "tag", "--points-at", commit, "-l", f"{row.model}@v*").split()
-              if re.fullmatch(re.escape(row.model) + r"@v\d[0-9A-Za-z.+-]*", t)]
+    others = _versions_on(root, row.model, commit)
     if others:
         raise ConflictError(
             f"{ref} was added at git commit {commit[:12]}, which git registers as {others[0]} already: GTO "
@@ -278,27 +277,74 @@ def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict
     """Make the tags ``plan`` checked (``commit`` fills in the pointer commit of ``add --git``),
     after the registry committed; the plan's result. A tag that another process made meanwhile
     (a concurrent move, a teammate's fetched) and that names the same commit is kept. When git
-    refuses one: a warning with the commands that make the rest, also under "warning"."""
+    refuses one: a warning with the commands that make the rest, also under "warning".
+
+    One mvc at a time makes tags (the writer lock, which the registry's commit let go), and a
+    registration tag is checked again just before it is made: two moves at once that each
+    planned a version tag on one commit would give that commit two versions of a model, and
+    GTO then reads none of the repository."""
+    from mvc.core.errors import LockTimeoutError
+    from mvc.core.lock import RepoLock
+
     tags = [t if t.commit is not None else t._replace(commit=commit) for t in plan.tags]
     made: list[str] = []
-    for i, tag in enumerate(tags):
-        if tag.exists:
-            continue
-        try:
-            env = _date_after_channel_tags(plan.root, tag.name) if "#" in tag.name else None
-            run_git(plan.root, "tag", "-a", tag.name, "-m", tag.message, tag.commit, env=env)
-        except MvcError as exc:
-            if _same_now(plan.root, tag):
-                tags[i] = tag._replace(exists=True)
+    try:
+        lock = RepoLock(session.layout.lock, session.lock_timeout())
+        lock.acquire()
+    except (LockTimeoutError, UserError) as exc:
+        return _not_made(session, plan, tags, 0, made, exc)
+    try:
+        for i, tag in enumerate(tags):
+            if tag.exists:
                 continue
-            rest = [t for t in tags[i:] if not t.exists]
-            fix = " && ".join(f"git tag -a {shlex.quote(t.name)} -m {shlex.quote(t.message)} {t.commit}" for t in rest)
-            warning = (f"{plan.done}, but git tag {tag.name} could not be made ({exc.message}); "
-                       f"make {'it' if len(rest) == 1 else 'them'} with: {fix}")
-            session.warn(warning)
-            return {**plan._replace(tags=tuple(tags)).result(), "created": made, "warning": warning}
-        made.append(tag.name)
+            try:
+                if "#" not in tag.name:
+                    _commit_still_free(plan.root, tag)
+                env = _date_after_channel_tags(plan.root, tag.name) if "#" in tag.name else None
+                run_git(plan.root, "tag", "-a", tag.name, "-m", tag.message, tag.commit, env=env)
+            except MvcError as exc:
+                if _same_now(plan.root, tag):
+                    tags[i] = tag._replace(exists=True)
+                    continue
+                return _not_made(session, plan, tags, i, made, exc)
+            made.append(tag.name)
+    finally:
+        lock.release()
     return plan._replace(tags=tuple(tags)).result()
+
+
+def _commit_still_free(root: Path, tag: Tag) -> None:
+    """ConflictError when another version tag of the model is on ``tag``'s commit now."""
+    others = [t for t in _versions_on(root, tag.name.rsplit("@v", 1)[0], str(tag.commit)) if t != tag.name]
+    if others:
+        raise ConflictError(f"git tagged commit {str(tag.commit)[:12]} {others[0]} meanwhile, and GTO gives a "
+                            f"commit one version of a model")
+
+
+def _versions_on(root: Path, model: str, commit: str) -> list[str]:
+    """The version tags of ``model`` (``NAME@vVERSION``) on ``commit``."""
+    return [t for t in run_git(root, "tag", "--points-at", commit, "-l", f"{model}@v*").split()
+            if re.fullmatch(re.escape(model) + r"@v\d[0-9A-Za-z.+-]*", t)]
+
+
+def _not_made(session: "Session", plan: TagPlan, tags: list[Tag], i: int, made: list[str],
+              exc: MvcError) -> dict[str, Any]:
+    """The result when tag ``i`` could not be made: a warning (printed, and under "warning")
+    with the git commands that make the rest; none when another version took its commit (they
+    would break GTO's reading): the version then needs a commit of its own."""
+    tag, rest = tags[i], [t for t in tags[i:] if not t.exists]
+    if isinstance(exc, ConflictError):
+        ref = tag.message.split(": ", 1)[1]
+        model = tag.name.rsplit("@v", 1)[0]
+        fix = (f"give {ref} a commit of its own with 'mvc add PATH --name {model} --git' (PATH holding its "
+               f"bytes), then run this command again with --git")
+    else:
+        fix = "make {} with: {}".format(
+            "it" if len(rest) == 1 else "them",
+            " && ".join(f"git tag -a {shlex.quote(t.name)} -m {shlex.quote(t.message)} {t.commit}" for t in rest))
+    warning = f"{plan.done}, but git tag {tag.name} could not be made ({exc.message}); {fix}"
+    session.warn(warning)
+    return {**plan._replace(tags=tuple(tags)).result(), "created": made, "warning": warning}
 
 
 def _same_now(root: Path, tag: Tag) -> bool:

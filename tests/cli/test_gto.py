@@ -5,6 +5,8 @@ otherwise refuses the change before the registry changes."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -401,3 +403,59 @@ def test_a_lightweight_channel_tag_is_refused_with_a_command_that_runs(work, hom
                    env=env, check=True)
     assert m.json("promote", "net@0.1.0", "staging", "--git")["git"]["created"] == []
     assert _agree(m, work)["net"]["staging"] == "0.1.0"
+
+
+def test_two_moves_planning_two_versions_on_one_commit_tag_only_one(work, home):
+    """Versions added without --git at one HEAD: two moves at once each planned its version's
+    tag on that commit (a slow git widening the window between the registry's commit and the
+    tag), and the commit got two versions, which makes GTO refuse the whole repository. One
+    tags; the other is refused, or warns that the commit was taken, and GTO reads both moves
+    it can."""
+    m = _project(work, home)
+    for data in (b"one", b"two"):
+        write(work / "m.bin", data)
+        m("add", "m.bin", "--name", "net")
+    hook = write(work / ".git" / "hooks" / "reference-transaction",
+                 "#!/bin/sh\n[ \"$1\" = prepared ] && sleep 1\nexit 0\n")
+    hook.chmod(0o755)
+    procs = [m.popen("promote", f"net@{v}", channel, "--git", "--json")
+             for v, channel in (("0.1.0", "production"), ("0.1.1", "staging"))]
+    outs = [(p.wait(60), *p.communicate()) for p in procs]
+    head = git(work, "rev-parse", "HEAD", env=mvc_env(home))
+    versions = [t for t in git(work, "tag", "--points-at", head, env=mvc_env(home)).split() if "@v" in t]
+    assert len(versions) == 1, (versions, outs)
+    for code, out, err in outs:
+        assert code == 0 or (code == 1 and "nothing changed" in err), err
+        assert "Traceback" not in err
+    assert _gto(work)["net"]["version"] == versions[0].split("@", 1)[1]
+
+
+def test_a_version_tag_made_by_hand_before_the_move_tags_is_not_doubled(work, home):
+    """Between the registry's commit and the tags (mvc held there), someone tags the same commit
+    with another version by hand: mvc does not add a second version to it, and its warning says
+    how to give the version a commit of its own, not a git tag command that would break GTO."""
+    m = _project(work, home)
+    env = mvc_env(home)
+    for data in (b"one", b"two"):
+        write(work / "m.bin", data)
+        m("add", "m.bin", "--name", "net")
+    held = subprocess.Popen([str(Path(sys.executable).parent / "mvc"), "promote", "net@0.1.0", "production",
+                             "--git", "--json"], cwd=work, env={**m.env, "MVC_STOP_AT": "deploy:committed"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            if held.poll() is not None or Path(f"/proc/{held.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T":
+                break
+            subprocess.run(["sleep", "0.05"])
+        assert held.poll() is None, held.communicate()
+        git(work, "tag", "-a", "net@v0.1.1", "-m", "by hand", "HEAD", env=env)
+    finally:
+        if held.poll() is None:
+            os.kill(held.pid, signal.SIGCONT)
+    out, err = held.communicate(timeout=60)
+    assert held.returncode == 0, err
+    warning = json.loads(out)["git"]["warning"]
+    assert "git tag net@v0.1.0 could not be made (git tagged commit" in warning and "meanwhile" in warning
+    assert "mvc add PATH --name net --git" in warning and "git tag -a" not in warning
+    assert git(work, "tag", "-l", env=env).split() == ["net@v0.1.1"]
+    assert m.json("ls")[0]["channels"]["production"] == "0.1.0"

@@ -36,7 +36,10 @@ GitOption = Annotated[bool, typer.Option(
 def render_move(move) -> None:
     """One or two lines for humans about what a promote, rollback or canary command did."""
     if not move.changed:
-        say(f"{move.channel} serves {move.ref} already; nothing to do")
+        caught_up = bool(move.git and move.git["created"])  # --git made the tags git lacked
+        say(f"{move.channel} serves {move.ref} already" + ("" if caught_up else "; nothing to do"))
+        if caught_up:
+            say_tagged(move.git)
         return
     if move.action.startswith("canary") and move.canary is not None:
         say(f"{move.channel}: {move.model}@{move.canary['version']} serves {move.canary['percent']}% "

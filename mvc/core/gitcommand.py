@@ -170,7 +170,8 @@ def run_git(root: Path | str, *args: str, env: Mapping[str, str] | None = None, 
 def work_tree(path: Path | str, advice: str) -> Path:
     """The top folder of the git work tree around ``path``; when there is none (or it is a bare
     repository), UserError saying so and ``advice``. A git that is missing or refuses the
-    repository says so instead."""
+    repository says so instead, and so does a wrong ``MVC_GIT_TIMEOUT``."""
+    time_limit()
     try:
         return Path(run_git(path, "rev-parse", "--show-toplevel"))
     except (GitMissing, GitRefused, GitTimeout):

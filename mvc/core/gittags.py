@@ -107,16 +107,18 @@ def ready(root: Path, commit: bool = False) -> None:
 
 def _target(root: Path, name: str) -> tuple[bool, str] | None:
     """Whether tag ``name`` is annotated, and the commit it names (peeled through any tags it
-    points at, as GTO reads it); None when git has no such tag."""
-    out = run_git(root, "for-each-ref", "--format=%(objecttype) %(*objecttype) %(*objectname) %(objectname)",
+    points at, as GTO reads it); None when git has no such tag. A lightweight tag of another
+    tag's object (``git tag A B``, B annotated) is not annotated: the object is B's, and GTO
+    reads no A in it."""
+    out = run_git(root, "for-each-ref", "--format=%(objecttype) %(*objecttype) %(*objectname) %(objectname) %(tag)",
                   f"refs/tags/{name}")
     for line in out.splitlines():
-        kind, *rest = line.split()
+        kind, peeled_kind, peeled, obj, own_name = (line.split(" ") + [""] * 5)[:5]
         if kind != "tag":
-            return False, rest[-1]
-        if rest[0] == "commit":
-            return True, rest[1]
-        return True, run_git(root, "rev-parse", "--verify", "-q", f"refs/tags/{name}^{{commit}}")
+            return False, obj
+        if peeled_kind == "commit":
+            return own_name == name, peeled
+        return own_name == name, run_git(root, "rev-parse", "--verify", "-q", f"refs/tags/{name}^{{commit}}")
     return None
 
 

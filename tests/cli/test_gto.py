@@ -345,6 +345,11 @@ def test_promote_git_of_what_the_channel_serves_tags_it_once(work, home):
     assert again["changed"] is False and again["git"]["created"] == ["net#staging#1"]
     assert _agree(m, work)["net"]["staging"] == "0.1.0"
     assert m.json("promote", "net@0.1.0", "staging", "--git")["git"]["created"] == []
+    m("promote", "net@0.1.0", "production")
+    said = m("promote", "net@0.1.0", "production", "--git").stdout  # the catch-up is said, not "nothing to do"
+    assert said.startswith("production serves net@0.1.0 already\n") and "git: tagged net#production#1 on " in said
+    assert m("promote", "net@0.1.0", "production", "--git").stdout.startswith(
+        "production serves net@0.1.0 already; nothing to do\n")
 
 
 def test_a_git_conflict_refuses_before_the_check_runs(work, home):
@@ -391,12 +396,15 @@ def test_add_git_keeps_the_version_tag_a_move_made(work, home):
     assert _agree(m, work)["net"]["staging"] == "0.1.0"
 
 
-def test_a_lightweight_channel_tag_is_refused_with_a_command_that_runs(work, home):
+@pytest.mark.parametrize("on", ["HEAD", "net@v0.1.0"])
+def test_a_lightweight_channel_tag_is_refused_with_a_command_that_runs(work, home, on):
+    """Lightweight on the commit, or on the version tag's object (an easy slip: the ref then
+    points at an annotated tag object named net@v0.1.0, which GTO does not read as the channel's)."""
     m = _project(work, home)
     env = mvc_env(home)
     write(work / "m.bin", b"one")
     m("add", "m.bin", "--name", "net", "--git")
-    git(work, "tag", "net#staging#1", "HEAD", env=env)  # lightweight: GTO ignores it
+    git(work, "tag", "net#staging#1", on, env=env)  # lightweight: GTO ignores it
     proc = m.fail("promote", "net@0.1.0", "staging", "--git")
     assert "-m 'net#staging#1'" in proc.stderr
     subprocess.run(proc.stderr.split("Make it annotated where it is: ", 1)[1].strip(), shell=True, cwd=work,

@@ -117,9 +117,10 @@ def test_mvc_git_timeout_bounds_every_call_and_must_be_seconds(repo, monkeypatch
         assert caught.message.startswith("git rev-parse did not finish within 0.5 s and was stopped")
     for bad in ("0", "-1", "soon", "nan", "inf"):
         monkeypatch.setenv("MVC_GIT_TIMEOUT", bad)
-        with pytest.raises(UserError) as caught:
-            run(repo, "status", check=False)
-        assert caught.value.message.startswith(f"MVC_GIT_TIMEOUT is {bad!r}: give the seconds")
+        for call in (lambda: run(repo, "status", check=False), lambda: work_tree(repo, "run 'git init'")):
+            with pytest.raises(UserError) as caught:  # not "not inside a git work tree"
+                call()
+            assert caught.value.message.startswith(f"MVC_GIT_TIMEOUT is {bad!r}: give the seconds")
 
 
 def test_a_git_stopped_at_the_timeout_leaves_no_index_lock(repo):

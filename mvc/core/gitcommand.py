@@ -105,10 +105,18 @@ def run(where: Path | str, *args: str, check: bool = True, text: bool = True, re
     if check and not result.ok:
         if why := refused_message(proc.stderr, "so mvc cannot use it"):
             raise GitRefused(why, proc.stderr)
-        err = proc.stderr or proc.stdout
-        lines = (err if isinstance(err, str) else err.decode("utf-8", "replace")).strip().splitlines()
-        raise UserError(f"git {_verb(args)} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
+        raise UserError(f"git {_verb(args)} failed: {said(proc.stderr or proc.stdout) or f'exit {proc.returncode}'}")
     return result
+
+
+def said(err: str | bytes) -> str:
+    """The line of git's output that says what failed: its last ``fatal:`` or ``error:`` line
+    (the advice after it, such as a lock's "remove the file manually to continue.", names no
+    file), else its last line."""
+    lines = [line.strip() for line in (err if isinstance(err, str) else err.decode("utf-8", "replace")).splitlines()]
+    lines = [line for line in lines if line]
+    marked = [line for line in lines if line.startswith(("fatal: ", "error: "))]
+    return (marked or lines or [""])[-1]
 
 
 def _run(command: list[str], env: dict[str, str], stdin: str | bytes | None, text: bool,
@@ -156,8 +164,14 @@ def time_limit() -> float:
 
 def _verb(args: tuple[str, ...]) -> str:
     """The git command's name among its arguments (past global options such as
-    ``--literal-pathspecs``)."""
-    return next((a for a in args if not a.startswith("-")), "")
+    ``--literal-pathspecs``, and ``-c NAME=VALUE``)."""
+    words = iter(args)
+    for a in words:
+        if a in ("-c", "-C"):
+            next(words, None)
+        elif not a.startswith("-"):
+            return a
+    return ""
 
 
 def run_git(root: Path | str, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None,

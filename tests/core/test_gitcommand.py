@@ -45,6 +45,17 @@ def test_strict_failure_is_git_s_last_line_untranslated(repo, monkeypatch):
     assert failed is not None and not failed.ok and failed.returncode == 128
 
 
+def test_a_failure_names_what_failed_not_the_advice_after_it(repo):
+    """A lock left behind: git's last line is "remove the file manually to continue.", which
+    names no file; its fatal line names the lock."""
+    run(repo, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "one")
+    write(repo / ".git" / "refs" / "tags" / "t.lock", "")
+    with pytest.raises(UserError) as caught:
+        run(repo, "-c", "user.name=T", "-c", "user.email=t@example.com", "tag", "-a", "t", "-m", "m", "HEAD")
+    assert caught.value.message.startswith("git tag failed: fatal: ")
+    assert str(repo / ".git" / "refs" / "tags" / "t.lock") in caught.value.message
+
+
 def test_git_missing_is_one_line_when_strict_and_none_when_best_effort(repo, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(GitMissing) as caught:

@@ -142,14 +142,15 @@ def _relative(path: Path, root: Path) -> str:
 def plan_add(target: Path, version: Any, created: bool) -> "TagPlan | None":
     """``add --git``, inside the add's unit of work: the tag ``NAME@vVERSION`` for ``version``
     (a registry version row), checked against git's tags before the registry commits; None when
-    there is nothing to record (a rerun whose pointer file names the version already). A tag
+    there is nothing to record (a rerun whose pointer file names the version already, and git
+    its tag: a rerun after an add interrupted before its commit or its tag makes them). A tag
     that exists is kept when its commit's pointer file names the same bytes (a teammate's)."""
     from mvc.core import gittags
     from mvc.core.gitcommand import run_git
 
-    if not created and pointer_current(target, version):
-        return None
     root = gittags.work_tree(Path(target).absolute().parent)
+    if not created and pointer_current(target, version) and gittags.registered(root, version.model, version.version):
+        return None
     rel = _relative(pointer_path(target), root)
 
     def says_same(commit: str) -> bool:

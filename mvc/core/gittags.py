@@ -122,6 +122,12 @@ def _target(root: Path, name: str) -> tuple[bool, str] | None:
     return None
 
 
+def registered(root: Path, model: str, version: str) -> bool:
+    """Whether git has the annotated tag ``NAME@vVERSION``."""
+    found = _target(root, f"{model}@v{version}")
+    return found is not None and found[0]
+
+
 def _through_tag(root: Path, name: str) -> bool:
     """Whether annotated tag ``name`` points at another tag (GTO reads that as no version)."""
     return run_git(root, "for-each-ref", "--format=%(*objecttype)", f"refs/tags/{name}") == "tag"

@@ -71,3 +71,21 @@ def test_a_commit_landing_while_mvc_commits_is_kept_and_mvc_commits_on_it(work, 
     assert git(work, "log", "-1", "--format=%s", env=env) == "Model version: net@0.1.0"
     assert git(work, "rev-parse", "net@v0.1.0^{commit}", env=env) == git(work, "rev-parse", "HEAD", env=env)
     assert git(work, "status", "--porcelain", env=env) == ""
+
+
+def test_a_rerun_after_an_add_killed_before_its_commit_commits_and_tags(work, home):
+    """Killed after the registry committed and the pointer was written, before git committed
+    it: the rerun found the pointer naming the version and did nothing, leaving the version
+    without its commit and tag for good (promote --git then refused it)."""
+    m = git_project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"weights")
+    killed = m("add", "m.bin", "--name", "net", "--git", env={"MVC_CRASH_AT": "add-git:before-commit"}, check=False)
+    assert killed.returncode == -9
+    assert git(work, "tag", "-l", env=env) == ""
+    again = m.json("add", "m.bin", "--name", "net", "--git")
+    assert again["created"] is False and again["git"]["committed"] is True
+    assert again["git"]["created"] == ["net@v0.1.0"]
+    assert git(work, "rev-parse", "net@v0.1.0^{commit}", env=env) == git(work, "rev-parse", "HEAD", env=env)
+    assert git(work, "show", "HEAD:m.bin.mvc", env=env) == (work / "m.bin.mvc").read_text().strip()
+    assert "git" not in m.json("add", "m.bin", "--name", "net", "--git")  # all recorded: nothing more

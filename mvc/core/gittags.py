@@ -346,9 +346,10 @@ def _not_made(session: "Session", plan: TagPlan, tags: list[Tag], i: int, made: 
         model = tag.name.rsplit("@v", 1)[0]
         fix = (f"give {ref} a commit of its own with 'mvc add PATH --name {model} --git' (PATH holding its "
                f"bytes), then run this command again with --git")
-    else:
-        fix = "make {} with: {}".format(
+    else:  # a channel tag made after the channel's next move would be its newest: GTO would believe it
+        fix = "make {}{} with: {}".format(
             "it" if len(rest) == 1 else "them",
+            ", before the channel moves again," if any("#" in t.name for t in rest) else "",
             " && ".join(f"git tag -a {shlex.quote(t.name)} -m {shlex.quote(t.message)} {t.commit}" for t in rest))
     warning = f"{plan.done}, but git tag {tag.name} could not be made ({exc.message}); {fix}"
     session.warn(warning)

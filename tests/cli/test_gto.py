@@ -231,7 +231,7 @@ def test_git_refusing_the_channel_tag_after_the_move_is_a_warning_with_the_fix(w
     assert "staging of net serves 0.1.0, but git tag net#staging#1 could not be made" in proc.stderr
     assert m.json("ls")[0]["channels"]["staging"] == "0.1.0" and _gto(work)["net"]["stage"] == {}
     hook.unlink()
-    fix = proc.stderr.split("make it with: ", 1)[1].strip()
+    fix = proc.stderr.split("make it, before the channel moves again, with: ", 1)[1].strip()
     subprocess.run(fix, shell=True, cwd=work, env=env, check=True)
     _agree(m, work)
 

@@ -14,6 +14,7 @@ its own "denied" event, written in a transaction of its own.
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,10 +98,15 @@ class Session:
 
         url = url or self.config.value("registry.url")
         if not is_server_url(url) and self.layout.objects.is_dir() and next(self.store.iter_digests(), None) is not None:
+            # no registry-id: no registry was made here, as in a fresh clone whose objects a
+            # checkout or pull brought from the remote (where they still are)
+            clone = "" if os.path.lexists(self.layout.registry_id) else (
+                "; or, in a fresh clone whose objects 'mvc checkout' or 'mvc pull' brought from the remote, "
+                f"move {self.layout.objects} aside and run 'mvc init' again")
             raise IntegrityError(
                 f"{self.layout.objects} holds objects but the registry is missing or empty; restore "
                 f"{self.layout.registry_db} from a backup (mvc init will not start a fresh registry over "
-                "models it would then forget)"
+                f"models it would then forget){clone}"
             )
         self._registry = open_registry(url, self.layout.registry_db, create=True)
         self._registry_url = url  # what config.toml names once init has written it

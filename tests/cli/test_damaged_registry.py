@@ -67,8 +67,21 @@ def test_init_creates_a_registry_only_where_there_is_none(repo):
     repo.add("m", b"A")
     _drop_registry(repo)
     proc = repo.fail("init", code=3)  # objects without a registry: restore it, do not start afresh
-    assert "objects" in proc.stderr
+    assert "objects" in proc.stderr and "fresh clone" not in proc.stderr  # a registry was made here
     assert not _db(repo).exists()
+
+
+def test_init_in_a_clone_whose_checkout_pulled_objects_says_the_way_that_works(repo):
+    """No registry was ever made here (no .mvc/registry-id), as in a fresh clone of a team that
+    keeps its registries local after 'mvc checkout' pulled the pointers' objects: init still
+    refuses, and its advice, followed, makes the registry."""
+    repo.add("m", b"A")
+    _drop_registry(repo)
+    (repo.mvc_dir / "registry-id").unlink()
+    proc = repo.fail("init", code=3)
+    assert f"move {repo.mvc_dir / 'objects'} aside and run 'mvc init' again" in proc.stderr
+    (repo.mvc_dir / "objects").rename(repo.cwd / "objects-aside")
+    assert "Initialized" in repo("init").stdout and repo.json("ls") == []
 
 
 def test_init_completes_an_empty_registry_left_by_a_killed_init(mvc):

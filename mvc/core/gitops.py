@@ -272,8 +272,9 @@ def _committed_on(root: Path, base: str | None, message: str, env: dict[str, str
     run_git(root, "commit", "-q", "-m", message, env=env)
     made = run_git(root, "rev-parse", "HEAD")
     parent = _commit_of(root, f"{made}^")
-    if parent == base or run_git(root, "rev-parse", f"{made}^{{tree}}") != tree:
-        return True  # made on base; or someone committed on top of it already: theirs stays
+    if parent == base or run_git(root, "rev-parse", f"{made}^{{tree}}") != tree or \
+            run_git(root, "log", "-1", "--format=%B", made) != message:
+        return True  # made on base; or HEAD is not this commit (a commit on top of it, a hook's): it stays
     if parent is None:  # the branch was replaced by one without this commit's ancestry: leave it
         raise UserError("the branch changed while mvc committed")
     run_git(root, "update-ref", "-m", "mvc: a commit landed meanwhile; committing again on it", "HEAD", parent, made)

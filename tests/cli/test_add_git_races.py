@@ -89,3 +89,20 @@ def test_a_rerun_after_an_add_killed_before_its_commit_commits_and_tags(work, ho
     assert git(work, "rev-parse", "net@v0.1.0^{commit}", env=env) == git(work, "rev-parse", "HEAD", env=env)
     assert git(work, "show", "HEAD:m.bin.mvc", env=env) == (work / "m.bin.mvc").read_text().strip()
     assert "git" not in m.json("add", "m.bin", "--name", "net", "--git")  # all recorded: nothing more
+
+
+def test_a_commit_a_hook_makes_after_mvc_s_stays_on_the_branch(work, home):
+    """A post-commit hook that commits too (an empty commit: the same tree): HEAD is then the
+    hook's, on mvc's, and mvc must not take it for a commit that overtook its own."""
+    m = git_project(work, home)
+    env = mvc_env(home)
+    hook = write(work / ".git" / "hooks" / "post-commit",
+                 "#!/bin/sh\n[ -n \"$IN_HOOK\" ] && exit 0\n"
+                 "IN_HOOK=1 git commit -q --allow-empty -m \"the hook's commit\"\n")
+    hook.chmod(0o755)
+    write(work / "m.bin", b"weights")
+    out = m.json("add", "m.bin", "--name", "net", "--git")
+    assert out["git"]["committed"] is True and "warning" not in out["git"]
+    assert git(work, "log", "-2", "--format=%s", env=env).splitlines() == [
+        "the hook's commit", "Model version: net@0.1.0"]
+    assert git(work, "cat-file", "-e", "HEAD:m.bin.mvc", env=env) == ""

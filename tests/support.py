@@ -199,6 +199,25 @@ def model_dir(path: Path) -> Path:
     return path
 
 
+def stopped_at(m: "Mvc", *args: str, point: str, env: dict | None = None) -> subprocess.Popen:
+    """``mvc ARGS`` started and frozen at stop point ``point`` (``MVC_STOP_AT``: SIGSTOP), for
+    the test to race it; ``go_on`` lets it finish."""
+    proc = subprocess.Popen([str(BIN), *map(str, args)], cwd=m.cwd, env={**m.env, "MVC_STOP_AT": point, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status = os.waitpid(proc.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), proc.stderr.read()
+    return proc
+
+
+def go_on(proc: subprocess.Popen) -> tuple[int, str, str]:
+    """Let a process ``stopped_at`` gave go on to its end: (exit code, stdout, stderr)."""
+    import signal
+
+    proc.send_signal(signal.SIGCONT)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
 def init_git(path: Path, home: Path) -> None:
     """A real git work tree with an isolated HOME (branch main)."""
     git(path, "init", "-q", "-b", "main", env=mvc_env(home))

@@ -250,7 +250,8 @@ def _pack_plans(store: "ObjectStore", referenced: set[str], protected: set[str],
         # cut off by a pack cut short, and held whole elsewhere (a pull brought them again): dead here
         again = {e.digest for e in entries if e.offset + e.size > end and store.locate(e.digest) is not None}
         unreferenced = {e.digest for e in entries if e.digest not in referenced or e.digest in again}
-        if not unreferenced and not _elsewhere(store, name, entries):
+        elsewhere = _elsewhere(store, name, entries)
+        if not unreferenced and not elsewhere:
             continue
         try:
             age = os.stat(store.packs.index_path(name)).st_mtime
@@ -261,7 +262,7 @@ def _pack_plans(store: "ObjectStore", referenced: set[str], protected: set[str],
             continue
         young |= unreferenced & protected
         dead = sorted(unreferenced - protected)
-        twice = _held_soundly_elsewhere(store, name, [e for e in entries if e.digest not in dead])
+        twice = _held_soundly_elsewhere([(e, there) for e, there in elsewhere if e.digest not in dead])
         if not dead and not twice:
             continue
         kept = [e for e in entries if (e.digest in referenced or e.digest in protected)
@@ -292,13 +293,13 @@ def _elsewhere(store: "ObjectStore", name: str, entries: list["Entry"]) -> list[
     return [(e, there) for e in entries if (there := store.locate(e.digest)) is not None and there.pack != name]
 
 
-def _held_soundly_elsewhere(store: "ObjectStore", name: str, entries: list["Entry"]) -> set[str]:
-    """Those of ``entries`` whose copy elsewhere reads back sound: only then may this copy go
-    (the other could be the damaged one, or gone)."""
+def _held_soundly_elsewhere(elsewhere: list[tuple["Entry", "Located"]]) -> set[str]:
+    """Those entries (with where the store reads them: ``_elsewhere``) whose copy there reads
+    back sound: only then may this copy go (the other could be the damaged one, or gone)."""
     from mvc.core.packs import chunk_matches
 
     sound = set()
-    for e, there in _elsewhere(store, name, entries):
+    for e, there in elsewhere:
         try:
             fd = os.open(there.path, os.O_RDONLY)
         except OSError:

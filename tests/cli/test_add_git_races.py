@@ -4,14 +4,11 @@ the branch, every .gitignore line stays, and GTO reads every version."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from support import git, git_project, mvc_env, write
+from support import git, git_project, go_on, mvc_env, stopped_at, write
 
 BIN = Path(sys.executable).parent / "mvc"
 
@@ -46,25 +43,15 @@ def test_a_commit_landing_while_mvc_commits_is_kept_and_mvc_commits_on_it(work, 
     m = git_project(work, home)
     env = mvc_env(home)
     write(work / "m.bin", b"weights")
-    held = subprocess.Popen([str(BIN), "add", "m.bin", "--name", "net", "--git", "--json"], cwd=work,
-                            env={**m.env, "MVC_STOP_AT": "add-git:before-commit"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    held = stopped_at(m, "add", "m.bin", "--name", "net", "--git", "--json", point="add-git:before-commit")
     try:
-        for _ in range(600):  # until the kernel reports it stopped
-            state = Path(f"/proc/{held.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            if state == "T" or held.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert held.poll() is None, held.communicate()
         write(work / "notes.txt", "the user's work\n")
         git(work, "add", "notes.txt", env=env)
         git(work, "commit", "-q", "-m", "the user's commit", env=env)
         users = git(work, "rev-parse", "HEAD", env=env)
     finally:
-        if held.poll() is None:
-            os.kill(held.pid, signal.SIGCONT)
-    out, err = held.communicate(timeout=60)
-    assert held.returncode == 0 and "warning" not in err, err
+        code, out, err = go_on(held)
+    assert code == 0 and "warning" not in err, err
     tree = set(git(work, "ls-tree", "--name-only", "HEAD", env=env).split())
     assert {"notes.txt", "m.bin.mvc", ".gitignore"} <= tree
     assert git(work, "rev-parse", "HEAD^", env=env) == users

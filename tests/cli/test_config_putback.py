@@ -5,15 +5,13 @@ while mvc is held just before its COMMIT (MVC_STOP_AT=change:before-commit)."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-from support import BIN, Mvc, assert_error
+from support import Mvc, assert_error, go_on, stopped_at
 
 HAND_WRITTEN = "# our team's settings\n[core]\nlock_timeout = 12  # seconds\n"
 
@@ -28,27 +26,17 @@ def shared(pg_server, pg_url, tmp_path: Path) -> Mvc:
     return repo
 
 
-def _stopped(pid: int) -> bool:
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0] == "T"
-
-
 def _commit_refused(repo: Mvc, pg_server, pg_url: str, *args: str) -> subprocess.CompletedProcess:
     """Run ``mvc ARGS``, hold it just before COMMIT, drop its server connection, let it go."""
-    proc = subprocess.Popen([str(BIN), *args], cwd=repo.cwd, text=True,
-                            env={**repo.env, "MVC_STOP_AT": "change:before-commit"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not _stopped(proc.pid):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
-    dropped = pg_server.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE datname = %s AND pid <> pg_backend_pid()",
-                            params=(urlparse(pg_url).path.lstrip("/"),))
+    proc = stopped_at(repo, *args, point="change:before-commit")
+    try:
+        dropped = pg_server.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                                params=(urlparse(pg_url).path.lstrip("/"),))
+    finally:
+        code, out, err = go_on(proc)
     assert dropped, "mvc's connection was not found"
-    proc.send_signal(signal.SIGCONT)
-    out, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return subprocess.CompletedProcess(proc.args, code, out, err)
 
 
 @pytest.mark.parametrize("args", [

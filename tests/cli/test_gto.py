@@ -5,15 +5,13 @@ otherwise refuses the change before the registry changes."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support import Mvc, git, init_git, mvc_env, write
+from support import Mvc, git, go_on, init_git, mvc_env, stopped_at, write
 
 gto_api = pytest.importorskip("gto.api", reason="gto is in the test extra: pip install -e '.[test]'")
 
@@ -447,21 +445,12 @@ def test_a_version_tag_made_by_hand_before_the_move_tags_is_not_doubled(work, ho
     for data in (b"one", b"two"):
         write(work / "m.bin", data)
         m("add", "m.bin", "--name", "net")
-    held = subprocess.Popen([str(Path(sys.executable).parent / "mvc"), "promote", "net@0.1.0", "production",
-                             "--git", "--json"], cwd=work, env={**m.env, "MVC_STOP_AT": "deploy:committed"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    held = stopped_at(m, "promote", "net@0.1.0", "production", "--git", "--json", point="deploy:committed")
     try:
-        for _ in range(600):
-            if held.poll() is not None or Path(f"/proc/{held.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T":
-                break
-            subprocess.run(["sleep", "0.05"])
-        assert held.poll() is None, held.communicate()
         git(work, "tag", "-a", "net@v0.1.1", "-m", "by hand", "HEAD", env=env)
     finally:
-        if held.poll() is None:
-            os.kill(held.pid, signal.SIGCONT)
-    out, err = held.communicate(timeout=60)
-    assert held.returncode == 0, err
+        code, out, err = go_on(held)
+    assert code == 0, err
     warning = json.loads(out)["git"]["warning"]
     assert "git tag net@v0.1.0 could not be made (git tagged commit" in warning and "meanwhile" in warning
     assert "mvc add PATH --name net --git" in warning and "git tag -a" not in warning

@@ -8,27 +8,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import time
 
 import pytest
 
-from support import BIN, clone_without_objects, write
-
-
-def _stopped(repo, *args: str, point: str, env: dict | None = None) -> subprocess.Popen:
-    """``mvc ARGS`` started and frozen at ``point`` (SIGSTOP), for the test to race it."""
-    proc = subprocess.Popen([str(BIN), *args], cwd=repo.cwd, env=dict(repo.env, MVC_STOP_AT=point, **(env or {})),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status = os.waitpid(proc.pid, os.WUNTRACED)
-    assert os.WIFSTOPPED(status), proc.stderr.read()
-    return proc
-
-
-def _go_on(proc: subprocess.Popen) -> tuple[int, str, str]:
-    proc.send_signal(signal.SIGCONT)
-    out, err = proc.communicate(timeout=120)
-    return proc.returncode, out, err
+from support import clone_without_objects, go_on, stopped_at, write
 
 
 @pytest.mark.parametrize("point,size", [("pack:writing", 6 << 20), ("object:before-rename", 1 << 20)],
@@ -40,7 +24,7 @@ def test_fsck_repair_leaves_alone_the_temporary_file_a_running_add_writes(repo, 
     data = os.urandom(size)
     write(work / "m.bin", data)
     repo("config", "set", "gc.grace_seconds", "0")
-    add = _stopped(repo, "add", "m.bin", "--name", "m", point=point)
+    add = stopped_at(repo, "add", "m.bin", "--name", "m", point=point)
     try:
         held = sorted(p.name for p in (repo.mvc_dir / "tmp").iterdir())
         assert held, "the add has a temporary file"
@@ -49,7 +33,7 @@ def test_fsck_repair_leaves_alone_the_temporary_file_a_running_add_writes(repo, 
         repo("gc")
         assert sorted(p.name for p in (repo.mvc_dir / "tmp").iterdir()) == held
     finally:
-        code, out, err = _go_on(add)
+        code, out, err = go_on(add)
     assert code == 0, err
     repo("verify", "m")
     repo("checkout", "m", "-o", "out.bin")
@@ -74,7 +58,7 @@ def test_fsck_repair_leaves_alone_the_small_objects_a_running_pull_stages(repo, 
     clone = tmp_path / "clone"
     there = clone_without_objects(repo, clone)
     there("config", "set", "gc.grace_seconds", "0")
-    pull = _stopped(there, "pull", *datas, point="object:before-rename")
+    pull = stopped_at(there, "pull", *datas, point="object:before-rename")
     try:
         held = sorted(p.name for p in (clone / ".mvc" / "tmp").iterdir())
         assert len(held) == 3, held  # the three staged objects, not yet renamed into place
@@ -114,14 +98,14 @@ def test_a_push_whose_upload_fsck_aborted_says_so_and_a_rerun_completes(s3_serve
     """A push stopped mid-way through a pack's multipart upload; fsck --repair (grace 0) aborts
     the upload: the push, let go, says in one line what happened and what to run (exit 1)."""
     repo.add("m", os.urandom(12 << 20), filename="m.bin")
-    push = _stopped(repo, "push", point="push:pack-writing")
+    push = stopped_at(repo, "push", point="push:pack-writing")
     try:
         assert _uploads(s3_server, s3)
         repo("config", "set", "gc.grace_seconds", "0")
         repo("fsck", "--repair")
         assert not _uploads(s3_server, s3)
     finally:
-        code, out, err = _go_on(push)
+        code, out, err = go_on(push)
     assert code == 1, (out, err)
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("mvc: error: the upload of pack "), err
@@ -137,14 +121,14 @@ def test_fsck_repair_counts_an_upload_that_completed_meanwhile_as_done(s3_server
     it wanted; fsck --repair exits 0 and the push's version is whole on the remote."""
     repo.add("m", os.urandom(12 << 20), filename="m.bin")
     repo("config", "set", "gc.grace_seconds", "0")
-    push = _stopped(repo, "push", point="push:pack-writing", env={"MVC_DEBUG": "1"})
+    push = stopped_at(repo, "push", point="push:pack-writing", env={"MVC_DEBUG": "1"})
     try:
-        fsck = _stopped(repo, "fsck", "--repair", point="fsck:checked")
+        fsck = stopped_at(repo, "fsck", "--repair", point="fsck:checked")
     finally:
-        code, out, err = _go_on(push)
+        code, out, err = go_on(push)
     assert code == 0, err
     assert not _uploads(s3_server, s3)
-    code, out, err = _go_on(fsck)
+    code, out, err = go_on(fsck)
     assert code == 0, (out, err)
     assert "Traceback" not in err and "specified upload" not in out + err
     clone = work.parent / "clone"
@@ -271,11 +255,11 @@ def test_chunks_two_adds_at_once_both_wrote_are_kept_once_after_gc(repo, work):
 
     weights(work / "a.safetensors")
     weights(work / "b.safetensors", changed=(4,))  # 6 of its 7 chunks are a's
-    first = _stopped(repo, "add", "a.safetensors", "--name", "a", point="pack:writing")
+    first = stopped_at(repo, "add", "a.safetensors", "--name", "a", point="pack:writing")
     try:
         repo("add", "b.safetensors", "--name", "b")
     finally:
-        code, _, err = _go_on(first)
+        code, _, err = go_on(first)
     assert code == 0, err
     s = store(repo)
     chunks = [c for c in s.recipe(repo.json("show", "a")["digest"]).chunks]

@@ -23,9 +23,10 @@ from mvc.history import HistoryOps
 from mvc.lifecycle import LifecycleOps
 from mvc.sync import SyncOps
 from mvc.trust import TrustOps
-from mvc.results import AddResult, CheckoutResult, ConfigEntry, ConfigValue, InitResult, TagInfo, TagResult
 
 if TYPE_CHECKING:
+    from mvc.results.labels import ConfigEntry, ConfigValue, TagInfo, TagResult
+    from mvc.results.changes import AddResult, CheckoutResult, InitResult
     from mvc.core.objects import ObjectStore
     from mvc.core.statcache import StatCache
 
@@ -125,6 +126,8 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             staged = stage_settings(layout, repo.session.warn)
         else:
             registry_identity.record_if_missing(repo.session)
+        from mvc.results.changes import InitResult
+
         return repo, InitResult(str(layout.mvc_dir), created, repo.registry.url, staged)
 
     # -- parts, opened on first use (by the session) ------------------------------------
@@ -246,6 +249,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
 
     def _add_result(self, row: VersionRow, created: bool, git: dict | None = None) -> AddResult:
         from mvc.core.serving import channels_serving, state_of
+        from mvc.results.changes import AddResult
 
         state = state_of(row, channels_serving(self.registry, row.model, row.version))
         return AddResult(refs.format_ref(row.model, row.version), row.model, row.version,
@@ -260,6 +264,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         team's registry has the versions but not their bytes)."""
         from mvc.core import versions
         from mvc.core.integrity import Artifact, artifact_needs
+        from mvc.results.changes import CheckoutResult
 
         row = self.session.resolve(ref)
         store = self.session.store
@@ -278,6 +283,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         """Put ``label`` on the version ``ref`` names; moving an existing tag needs ``force``.
         ``message`` (why) is kept in the audit event."""
         from mvc.core import versions
+        from mvc.results.labels import TagResult
 
         row = self.session.resolve(ref)
         check_tag_label(label, self.channel_names())
@@ -288,6 +294,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     def untag(self, name: str, label: str, *, message: str | None = None) -> TagResult:
         """Remove tag ``label`` from model ``name``; ``message`` is kept in the audit event."""
         from mvc.core import versions
+        from mvc.results.labels import TagResult
 
         check_model_name(name)
         with self.session.change("writer", "untag", name) as work:
@@ -297,6 +304,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     def tags(self, name: str) -> list[TagInfo]:
         """The tags of model ``name``."""
         from mvc.core import versions
+        from mvc.results.labels import TagInfo
 
         check_model_name(name)
         return [TagInfo(m, label, v, refs.format_ref(m, v), ts) for m, label, v, ts in versions.tags(self.session, name)]
@@ -305,6 +313,8 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     def config_get(self, key: str) -> ConfigEntry:
         """The value in effect for ``key``: set in config.toml (``origin`` "config") or the
         schema's default ("default"). An unknown key that is not set is a UserError."""
+        from mvc.results.labels import ConfigEntry
+
         value, origin = self.config.effective(key)
         return ConfigEntry(key, value, "get", origin)
 
@@ -316,6 +326,8 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         """Every known key with the value in effect and its origin (``default`` or
         ``config``), and every other key set in config.toml; sorted by key. A key with no
         default that is not set has the value None."""
+        from mvc.results.labels import ConfigValue
+
         values = {k: ConfigValue(k, v, "config") for k, v in self.config.items().items()}
         for name, key in SCHEMA.items():
             if "*" not in name and name not in values:
@@ -328,6 +340,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         text). Keys that decide trust (``registry.*``, ``channels.*.deploy_dir``,
         ``remote.*``, ``core.remote``) need the admin role, the others maintainer."""
         from mvc.core import channel_config, config, registry_identity
+        from mvc.results.labels import ConfigEntry
 
         if isinstance(value, str):
             value = config.value_from_text(key, value)
@@ -350,6 +363,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     def config_unset(self, key: str) -> ConfigEntry:
         """Remove ``key`` (a value, or a whole table) from config.toml."""
         from mvc.core import channel_config, registry_identity
+        from mvc.results.labels import ConfigEntry
 
         if key == "registry.url":
             old = self.config.get_set(key)

@@ -11,9 +11,10 @@ from mvc.core.errors import UsageError, UserError
 from mvc.core.names import check_model_name
 from mvc.core.registry.base import VersionRow
 from mvc.core.serving import STATES, serving_map, state_from, state_of, tags_by_version
-from mvc.results import LogEntry, ModelSummary, VersionInfo, VersionSummary
 
 if TYPE_CHECKING:
+    from mvc.results.listing import VersionSummary
+    from mvc.results.version import VersionInfo
     from mvc.results.compare import DiffManyResult, DiffResult, LineageResult, SeriesResult
 
 
@@ -33,9 +34,11 @@ class HistoryOps:
                 lineage["parents"].append(refs.format_ref(*item.parent) if item.parent else item.digest)
             else:
                 lineage[item.kind].append({"digest": item.digest, "path": item.path, **item.detail})
-        from mvc.core import artifacts
+        from mvc.results.version import VersionInfo
 
         if row.kind == "directory":
+            from mvc.core import artifacts
+
             files = tuple(e.to_dict() for e in artifacts.load_entries(session.store, row.digest))
         else:
             files = ({"path": row.path_name, "size": row.size, "digest": row.digest},)
@@ -49,6 +52,8 @@ class HistoryOps:
 
     def ls(self, name: str | None = None, state: str | None = None) -> list:
         """Models (``ModelSummary``), or one model's versions (``VersionSummary``), newest first."""
+        from mvc.results.listing import ModelSummary
+
         if state is not None and state not in STATES:
             raise UserError(f"unknown state {state!r}; use one of: {', '.join(STATES)}")
         registry = self.session.registry
@@ -96,6 +101,7 @@ class HistoryOps:
 
     def _summaries(self, name: str, filters: list, order, limit: int | None) -> list[VersionSummary]:
         from mvc.core import query
+        from mvc.results.listing import VersionSummary
 
         registry = self.session.registry
         listed = registry.list_versions(name, filters, order, limit)
@@ -126,6 +132,8 @@ class HistoryOps:
             return self.channel_log(name, channel, limit)
         if limit is not None and limit < 1:
             raise UserError("--limit must be at least 1")
+        from mvc.results.listing import LogEntry
+
         registry = self.session.registry
         if name is not None:
             check_model_name(name)

@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from mvc.results import CheckoutResult
-
 if TYPE_CHECKING:
     from mvc.core.remotes import Configured
     from mvc.core.sync import Transfer
     from mvc.results.status import StatusResult
+    from mvc.results.changes import CheckoutResult
     from mvc.results.sync import HooksResult, RemoteInfo, TransferResult
 
 Progress = Callable[[int], None] | None
@@ -86,6 +85,7 @@ class SyncOps:
         are skipped, missing objects are pulled from the default remote. A differing file
         is kept unless ``force``; all of them are reported together after the rest is done."""
         from mvc.core.pointers import checkout_pointers
+        from mvc.results.changes import CheckoutResult
 
         chosen = None if pointers is None else [Path(p).absolute() for p in pointers]
         return [CheckoutResult(c.ref, c.digest, c.kind, str(c.done.path), c.done.link, c.done.written,

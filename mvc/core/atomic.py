@@ -7,7 +7,6 @@ import fcntl
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -18,6 +17,8 @@ def held_temp(directory: Path | str, prefix: str, suffix: str = "") -> tuple[int
     """A new temporary file (``tempfile.mkstemp``) and its descriptor, which holds a shared
     ``flock`` on it until closed: ``mvc fsck --repair`` never removes a file a running command
     holds, however short ``gc.grace_seconds`` is (``remove_unheld``)."""
+    import tempfile  # 2 ms at start-up (random, bisect): only commands that write need it
+
     while True:
         fd, path = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=suffix)
         fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a cleaner holds it, which then removes it

@@ -6,7 +6,6 @@ first event's ``prev`` is 64 zeros. Canonical JSON: sorted keys, no spaces, UTF-
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import Any
@@ -24,6 +23,8 @@ def event_hash(prev: str, seq: int, ts: str, user: str, action: str, target: str
     body = canonical_json(
         {"seq": seq, "ts": ts, "user": user, "action": action, "target": target, "details": details}
     )
+    import hashlib  # 3 ms at start-up (OpenSSL): only commands that write or check the chain need it
+
     return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
 
 

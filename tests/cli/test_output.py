@@ -174,6 +174,20 @@ def test_a_pipe_does_not_import_rich(built):
         assert proc.returncode == 0 and proc.stderr == "", (args, proc.stderr)
 
 
+def test_reading_commands_load_only_what_they_use(built):
+    """Start-up is mostly imports: the commands that only read the registry (ls, show, log) load
+    the result classes of their own command only, and neither OpenSSL's hashlib nor tempfile,
+    which only commands that write or hash files need (each ~2-3 ms of every start)."""
+    code = ("import sys; from mvc.cli.app import run; rc = run(sys.argv[1:]); "
+            "sys.stderr.write(' '.join(sorted(m for m in sys.modules if m in ('_hashlib', 'tempfile') "
+            "or m.startswith('mvc.results.')))); sys.exit(rc)")
+    for args, results in ((["ls"], "listing"), (["ls", "net"], "listing"), (["log"], "listing"),
+                          (["show", "net@0.1.1"], "version")):
+        proc = subprocess.run([sys.executable, "-c", code, *args], cwd=built.cwd, env=built.env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and proc.stderr == f"mvc.results.{results}", (args, proc.stderr)
+
+
 def _terminal(mvc: Mvc, args: list[str], columns: int) -> str:
     return on_terminal(args, mvc.cwd, dict(mvc.env, TERM="xterm-256color"), columns).replace("\r\n", "\n")
 

@@ -244,11 +244,13 @@ class ObjectStore(PackedStore):
     def put_file(self, src: Path, progress: Progress = None) -> tuple[str, int]:
         """Store a file's bytes, reading it once; returns (digest, size). A file of
         ``chunking.CHUNKED_FROM`` bytes or more is kept as a recipe over chunks."""
-        from mvc.core import chunked, chunking
+        from mvc.core import chunking
 
         src_fd = open_regular(src)
         try:
             if os.fstat(src_fd).st_size >= chunking.CHUNKED_FROM:
+                from mvc.core import chunked
+
                 return chunked.put_file(self, src_fd, progress)
             with self._staging() as (fd, tmp):
                 hexd, size = _pump(src_fd, fd, progress)

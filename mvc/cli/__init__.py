@@ -91,7 +91,9 @@ def say_interrupted() -> None:
         line = _stop["line"]
         session = sys.modules.get("mvc.core.session")
         if session is not None and session.Session.committed:  # stopped after its commit point
-            line = line.rstrip(b"\n") + b"; the change itself was made ('mvc audit' shows it)\n"
+            left = session.Session.unfinished  # e.g. a git tag of --git not made yet, and how to make it
+            line = line.rstrip(b"\n") + b"; the change itself was made ('mvc audit' shows it)" + (
+                f", but {left}".encode("utf-8", "replace") if left else b"") + b"\n"
         try:
             os.write(2, line)
         except OSError:  # standard error closed or full: the exit status still says it

@@ -4,6 +4,8 @@ The channel's history is a stack: rolling back twice from 1.0 -> 1.1 -> 1.2 give
 1.0. --to VERSION goes back to a version the channel served before. mvc log NAME --channel C
 shows what it served. With --git the move is tagged in git as promote --git tags it: a newer
 NAME#CHANNEL#N on the commit of the version the channel went back to, which is what GTO reads.
+If it is interrupted before that tag is made, do not run it again (it would roll back once more):
+mvc promote NAME@VERSION CHANNEL --git of the version served makes the tag, as the message says.
 
 EXAMPLES
 

@@ -8,6 +8,7 @@ Model bytes never go into git; only the small TOML pointer does.
 from __future__ import annotations
 
 import os
+import shlex
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,6 +185,12 @@ def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") 
         return ignore(Path(target).absolute())
 
     gitignore = Path(target).absolute().parent / ".gitignore"
+    # an add of the same bytes again finds them unchanged and makes what git lacks (plan_add);
+    # with --force or --version, or once the model has a later version, it would add another
+    shown = os.path.relpath(target) if Path(target).absolute().is_relative_to(Path.cwd()) else str(target)
+    plan = plan._replace(again=f"mvc add {shlex.quote(shown)} --name {shlex.quote(version.model)} --git",
+                         again_while=f"{ref} is the latest version of {version.model} and {shown} is unchanged")
+    gittags.pending(plan, commit=True)
     try:
         # One add --git at a time, from writing its files to its commit, in the writer lock (the
         # registry has committed and let it go): two at once lost each other's .gitignore line,
@@ -197,6 +204,7 @@ def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") 
         return _not_committed(session, plan.root, version, pointer, gitignore, exc)
     except UserError as exc:
         return _not_committed(session, plan.root, version, pointer, gitignore, exc)
+    # kept set while an interrupt goes up to the CLI, which says it; create() clears it when done
     return {"pointer": str(pointer), "committed": committed, **gittags.create(session, plan, head)}
 
 
@@ -204,6 +212,9 @@ def _not_committed(session: "Session", root: Path, version: Any, pointer: Path, 
                    exc: MvcError) -> dict[str, Any]:
     """The warning (printed, and under "warning") of a version registered whose pointer git
     did not commit, with what makes the commit and its tag."""
+    from mvc.core.session import Session
+
+    Session.unfinished = ""  # the warning says what to do
     ref = format_ref(version.model, version.version)
     files = " and ".join(_relative(p, root) for p in (pointer, gitignore))
     warning = (f"{ref} is registered, but git could not commit its pointer file ({exc.message}); "

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from mvc.core import gitcommand
 from mvc.core.errors import ConflictError, MvcError, UserError
+from mvc.core.faults import crash_point
 from mvc.core.gitcommand import run_git
 from mvc.core.refs import format_ref
 
@@ -57,6 +58,8 @@ class TagPlan(NamedTuple):
     root: Path  # the git work tree
     tags: tuple[Tag, ...]
     done: str  # what the registry now says, for the warning when a tag cannot be made
+    again: str = ""  # the command that makes what an interrupted git step left out...
+    again_while: str = ""  # ...while this holds (it does something else once it no longer does)
 
     def result(self) -> dict[str, Any]:
         """``{"tag", "commit", "created"}``: the last tag (the one the command is about), its
@@ -241,11 +244,14 @@ def plan_move(work: "UnitOfWork", model: str, channel: str, version: str, action
     registration = _registration(root, row)
     moves = len(work.registry.channel_history(model, channel))
     done = f"{channel} of {model} serves {version}"
+    # a promote of the version served moves nothing and makes the tags git lacks (catch_up); the
+    # same rollback again would roll back further, and the promote would move a channel moved since
+    again = (f"mvc promote {shlex.quote(ref)} {shlex.quote(channel)} --git", f"{channel} still serves {version}")
     if catch_up:
         newest = run_git(root, "for-each-ref", "--sort=-taggerdate", "--count=1", "--format=%(refname:strip=2)",
                          f"refs/tags/{model}#{channel}#*")
         if newest and registration.exists and (_target(root, newest) or (False, ""))[1] == registration.commit:
-            return TagPlan(root, (registration, Tag(newest, registration.commit, "", True)), done)
+            return TagPlan(root, (registration, Tag(newest, registration.commit, "", True)), done, *again)
     name = f"{model}#{channel}#{max(moves + (0 if catch_up else 1), 1)}"
     tag = Tag(name, registration.commit, f"{action.capitalize().replace('-', ' ')} {ref} on {channel}", False)
     found = _target(root, name)
@@ -267,7 +273,7 @@ def plan_move(work: "UnitOfWork", model: str, channel: str, version: str, action
                 f"'mvc log {model} --channel {channel}', or move the channel without --git"
             )
         tag = tag._replace(exists=True)
-    return TagPlan(root, (registration, tag), done)
+    return TagPlan(root, (registration, tag), done, *again)
 
 
 def _date_after_channel_tags(root: Path, name: str) -> dict[str, str] | None:
@@ -293,9 +299,11 @@ def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict
     GTO then reads none of the repository."""
     from mvc.core.errors import LockTimeoutError
     from mvc.core.lock import RepoLock
+    from mvc.core.session import Session
 
     tags = [t if t.commit is not None else t._replace(commit=commit) for t in plan.tags]
     made: list[str] = []
+    pending(plan)
     try:
         lock = RepoLock(session.layout.lock, session.lock_timeout())
         lock.acquire()
@@ -305,6 +313,8 @@ def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict
         for i, tag in enumerate(tags):
             if tag.exists:
                 continue
+            pending(plan._replace(tags=tuple(tags[i:])))
+            crash_point("git:tag")  # tests: interrupted between the registry's commit and a tag
             try:
                 if "#" not in tag.name:
                     _commit_still_free(plan.root, tag)
@@ -318,7 +328,24 @@ def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict
             made.append(tag.name)
     finally:
         lock.release()
+    Session.unfinished = ""  # not on the way out of an interrupt: the CLI says it then
     return plan._replace(tags=tuple(tags)).result()
+
+
+def pending(plan: TagPlan, commit: bool = False) -> None:
+    """Say in ``Session.unfinished`` what an interrupt from now on leaves out of git (the tags of
+    ``plan`` not made yet; with ``commit``, the pointer commit too) and how to make it."""
+    from mvc.core.session import Session
+
+    names = [t.name for t in plan.tags if not t.exists]
+    what = ("the pointer commit and " if commit else "") + ("tag " if len(names) == 1 else "tags ") + ", ".join(names)
+    it = "it" if len(names) == 1 and not commit else "them"
+    Session.unfinished = f"git may lack {what}: make {it}{_by(plan)}" if names or commit else ""
+
+
+def _by(plan: TagPlan) -> str:
+    """``, while CONDITION, with: COMMAND`` that makes what ``plan`` left out of git."""
+    return (f", while {plan.again_while}," if plan.again_while else "") + f" with: {plan.again}"
 
 
 def _commit_still_free(root: Path, tag: Tag) -> None:
@@ -340,12 +367,15 @@ def _not_made(session: "Session", plan: TagPlan, tags: list[Tag], i: int, made: 
     """The result when tag ``i`` could not be made: a warning (printed, and under "warning")
     with the git commands that make the rest; none when another version took its commit (they
     would break GTO's reading): the version then needs a commit of its own."""
+    from mvc.core.session import Session
+
+    Session.unfinished = ""  # the warning says what to do
     tag, rest = tags[i], [t for t in tags[i:] if not t.exists]
     if isinstance(exc, ConflictError):
         ref = tag.message.split(": ", 1)[1]
         model = tag.name.rsplit("@v", 1)[0]
         fix = (f"give {ref} a commit of its own with 'mvc add PATH --name {model} --git' (PATH holding its "
-               f"bytes), then run this command again with --git")
+               f"bytes), then make the tags{_by(plan)}")
     else:  # a channel tag made after the channel's next move would be its newest: GTO would believe it
         fix = "make {}{} with: {}".format(
             "it" if len(rest) == 1 else "them",

@@ -170,6 +170,8 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
     committed = _commit(session, plan, before, role, message)
     if not committed:
         return None
+    if committed.tags is not None:
+        gittags.pending(committed.tags)  # what a Ctrl-C from here leaves out of git
     crash_point("deploy:committed")
     session.derive(f"the deploy folder {d.root}", lambda: deploy.apply(
         d, plan.after.slot, state.routing_doc(session, plan.after), crash_prefix="deploy"))

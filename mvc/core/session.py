@@ -49,6 +49,9 @@ class Session:
     """The parts of one repository that the engine uses, opened on first use."""
 
     committed = 0  # changes committed by this process, in any session (the CLI says so on failure)
+    # what a stop at this instant, after the commit, leaves undone and how to finish it (the git
+    # step of --git), said by the CLI after "the change itself was made"; empty when nothing is
+    unfinished = ""
 
     def __init__(self, mvc_dir: Path | str, *, clock: Callable[[], str] = utc_now,
                  who: Callable[[], str] = _who_is_acting):

@@ -5,6 +5,7 @@ otherwise refuses the change before the registry changes."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -456,3 +457,49 @@ def test_a_version_tag_made_by_hand_before_the_move_tags_is_not_doubled(work, ho
     assert "mvc add PATH --name net --git" in warning and "git tag -a" not in warning
     assert git(work, "tag", "-l", env=env).split() == ["net@v0.1.1"]
     assert m.json("ls")[0]["channels"]["production"] == "0.1.0"
+
+
+@pytest.mark.parametrize("point", ["add-git:before-commit", "git:tag"])
+def test_an_add_interrupted_in_its_git_step_says_what_git_lacks_and_how_to_make_it(work, home, point):
+    """Ctrl-C after the registry committed, before the pointer commit or the tag: the message
+    names what git may lack and the command that makes it (without --force, which would add
+    another version), and that command does."""
+    m = _project(work, home)
+    write(work / "m.bin", b"weights")
+    m("add", "m.bin", "--name", "net")
+    held = stopped_at(m, "add", "m.bin", "--name", "net", "--git", "--force", point=point)
+    held.send_signal(signal.SIGINT)
+    code, _, err = go_on(held)
+    assert code == 130
+    lacks = "the pointer commit and tag" if point == "add-git:before-commit" else "tag"
+    assert err == (f"mvc: interrupted; the change itself was made ('mvc audit' shows it), but git may lack "
+                   f"{lacks} net@v0.1.1: make {'them' if 'commit' in lacks else 'it'}, while net@0.1.1 is the "
+                   "latest version of net and m.bin is unchanged, with: mvc add m.bin --name net --git\n")
+    again = m.json(*err.rstrip().rsplit("with: mvc ", 1)[1].split(), "--json")
+    assert again["created"] is False and again["git"]["created"] == ["net@v0.1.1"]
+    assert [v["version"] for v in m.json("ls", "net")] == ["0.1.1", "0.1.0"]
+    _agree(m, work)
+
+
+@pytest.mark.parametrize("point", ["deploy:committed", "git:tag"])
+def test_a_rollback_interrupted_before_its_tag_names_the_command_that_makes_it(work, home, point):
+    """The same rollback run again would roll back further: the message gives the promote of
+    the version the channel serves now, which moves nothing and makes the missing tag. From
+    the registry's commit on (the deploy folder still to switch), not only in the tag step."""
+    m = _project(work, home)
+    env = mvc_env(home)
+    for i in range(3):
+        write(work / "m.bin", f"weights {i}")
+        m("add", "m.bin", "--name", "net", "--git")
+        m("promote", f"net@0.1.{i}", "production", "--git")
+    held = stopped_at(m, "rollback", "net", "--git", point=point)
+    held.send_signal(signal.SIGINT)
+    code, _, err = go_on(held)
+    assert code == 130
+    assert err.endswith("but git may lack tag net#production#4: make it, while production still serves 0.1.1, "
+                        "with: mvc promote net@0.1.1 production --git\n"), err
+    assert git(work, "tag", "-l", "net#production#4", env=env) == ""
+    m(*err.rstrip().rsplit("with: mvc ", 1)[1].split())
+    assert _commit_of(work, "net#production#4", env) == _commit_of(work, "net@v0.1.1", env)
+    assert _agree(m, work)["net"]["production"] == "0.1.1"
+    assert m.json("fsck")["ok"]  # the deploy folder an interrupt left behind was brought in line too

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,24 @@ def mvc(work: Path, home: Path) -> Mvc:
     return Mvc(work, home)
 
 
+@pytest.fixture(scope="session")
+def initialized(tmp_path_factory) -> Path:
+    """A folder where a real ``mvc init`` ran, once per test process."""
+    root = tmp_path_factory.mktemp("initialized")
+    (root / "home").mkdir()
+    (root / "work").mkdir()
+    Mvc(root / "work", root / "home")("init")
+    return root / "work"
+
+
 @pytest.fixture
-def repo(mvc: Mvc) -> Mvc:
-    """An ``mvc`` runner in a directory where ``mvc init`` has run."""
-    mvc("init")
+def repo(mvc: Mvc, initialized: Path) -> Mvc:
+    """An ``mvc`` runner in a directory where ``mvc init`` has run: the ``.mvc`` of one real
+    ``mvc init`` per test process, copied (a repository moved to another folder, which mvc
+    supports: nothing in .mvc names its own path but the init event's target). ~450 tests
+    start here; an ``mvc init`` each cost a minute of the suite's CPU. tests/cli/test_init.py
+    runs init itself, and every test that needs two repositories of their own makes them."""
+    shutil.copytree(initialized / ".mvc", mvc.cwd / ".mvc", symlinks=True)
     return mvc
 
 

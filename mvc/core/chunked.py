@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any, Callable, Container, NamedTuple
 
 from mvc.core import chunking, packs
 from mvc.core.errors import IntegrityError
-from mvc.core.packs import Flusher, chunk_matches, chunk_name, is_chunk_digest
+from mvc.core.direct import FLUSH_EVERY, Flusher
+from mvc.core.packs import chunk_matches, chunk_name, is_chunk_digest
 from mvc.core.pipes import copy_into, drop_cached, get_waking, quick_switch
 
 if TYPE_CHECKING:
@@ -325,7 +326,9 @@ CUT_SHORT = "the file that holds it is shorter than its index says; run 'mvc ver
 
 
 def chunk_corrupt(chunk: ChunkRef, of: str, why: str) -> IntegrityError:
-    return IntegrityError(f"chunk {chunk.digest} of object {of} is corrupt: {why}", repair=True)
+    exc = IntegrityError(f"chunk {chunk.digest} of object {of} is corrupt: {why}", repair=True)
+    exc.chunk = chunk.digest  # the store may hold another copy (ObjectStore._chunked reads it)
+    return exc
 
 
 @quick_switch()
@@ -424,9 +427,6 @@ def copy_trusted(store: "ObjectStore", recipe: Recipe, dst_fd: int, progress: Pr
                         progress(n)
             finally:
                 os.close(fd)
-
-
-FLUSH_EVERY = packs.FLUSH_EVERY
 
 
 def _runs(store: "ObjectStore", recipe: Recipe) -> list[tuple[str, int, int]]:

@@ -1,4 +1,5 @@
-"""A new file written past the page cache (``O_DIRECT``), for packs.
+"""A new file written past the page cache (``O_DIRECT``), for packs; and ``Flusher``, which
+flushes a file written through the page cache as it grows.
 
 A pack is written once, read rarely, and is as large as the model. Written through the page
 cache, each GiB costs the kernel a copy into freshly allocated pages, its delayed-allocation
@@ -24,7 +25,7 @@ import os
 import queue
 import threading
 
-from mvc.core.pipes import copy_into, get_waking
+from mvc.core.pipes import copy_into, drop_cached, get_waking, write_all
 
 ALIGN = 4096  # offsets and lengths of direct writes: any logical block size up to a page
 STAGE = 4 << 20  # bytes per write: as fast as 8 MiB writes here, and fewer pages to fault in
@@ -180,3 +181,65 @@ class DirectFile:
         if self.unflushed >= FLUSH_EVERY:
             os.fdatasync(self.fd)
             self.unflushed = 0
+
+
+class Flusher:
+    """fdatasync of a file being written, on a thread of its own, whenever ``wanted`` is set,
+    so the disk writes while the CPU hashes and the final fsync has little left to do. With
+    ``drop`` (a store's file), what is on the disk then leaves the page cache
+    (``pipes.drop_cached``), so its pages serve the next bytes written."""
+
+    def __init__(self, fd: int, drop: bool = False):
+        self.fd, self.wanted, self.done, self.drop = fd, threading.Event(), False, drop
+        self.error: OSError | None = None
+        self.unflushed = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.wanted.wait()
+            self.wanted.clear()
+            if self.done:
+                return
+            try:
+                os.fdatasync(self.fd)
+            except OSError as exc:
+                self.error = exc
+                return
+            if self.drop:
+                drop_cached(self.fd, 0, 0)
+
+    def write(self, data) -> None:
+        """Write ``data`` to the file, counted (``wrote``)."""
+        write_all(self.fd, data)
+        self.wrote(len(data))
+
+    def wrote(self, n: int) -> None:
+        """``n`` more bytes written: a flush every ``FLUSH_EVERY`` bytes."""
+        self.unflushed += n
+        if self.unflushed >= FLUSH_EVERY:
+            self.wanted.set()
+            self.unflushed = 0
+
+    def stop(self) -> None:
+        """Stop the thread (an error it met is in ``error``)."""
+        self.done = True
+        self.wanted.set()
+        self.thread.join()
+
+    def finish(self) -> None:
+        """Stop the thread and raise the error it met: the caller's fsync would miss it, since
+        an error is reported once per descriptor."""
+        self.stop()
+        if self.error is not None:
+            raise self.error
+
+    def __enter__(self) -> "Flusher":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            self.finish()
+        else:
+            self.stop()

@@ -70,6 +70,7 @@ class IntegrityError(MvcError):
 
     exit_code = 3
     kind = "integrity"
+    chunk: str | None = None  # the chunk whose copy was read damaged (another pack may hold a sound one)
 
     def __init__(self, message: str, *, repair: bool = False, ref: str | None = None):
         super().__init__(f"{message}; {repair_hint(ref)}" if repair else message)

@@ -320,13 +320,21 @@ class ObjectStore(PackedStore):
         return digest
 
     # -- reading --------------------------------------------------------------------
-    def _chunked(self, digest: str, sink: Callable[[bytes], object] | None, progress: Progress) -> str | None:
+    def _chunked(self, digest: str, sink: Callable[[bytes], object] | None, progress: Progress, again=None) -> str | None:
         """Read a chunked object's bytes into ``sink``, every chunk verified; returns the
-        digest the whole has, or None when the object is not chunked."""
+        digest the whole has, or None when the object is not chunked. With ``again`` (taking
+        back what ``sink`` got), a chunk read damaged is read again from another pack's copy."""
         from mvc.core import chunked
 
         recipe = self.recipe(digest)
-        return None if recipe is None else chunked.read(self, recipe, sink, progress)
+        while recipe is not None:
+            try:
+                return chunked.read(self, recipe, sink, progress)
+            except IntegrityError as exc:
+                if again is None or exc.chunk is None or not self.packs.shun(exc.chunk):
+                    raise
+                again()
+        return None
 
     def _open(self, digest: str) -> int:
         try:
@@ -339,7 +347,7 @@ class ObjectStore(PackedStore):
     def read_bytes(self, digest: str) -> bytes:
         """The whole object, verified (for small objects such as manifests)."""
         parts: list[bytes] = []
-        if (actual := self._chunked(digest, lambda data: parts.append(bytes(data)), None)) is not None:
+        if (actual := self._chunked(digest, lambda data: parts.append(bytes(data)), None, parts.clear)) is not None:
             if actual != digest:
                 raise corrupt_object(digest)
             return b"".join(parts)
@@ -396,13 +404,12 @@ class ObjectStore(PackedStore):
                 chunked.copy_trusted(self, self.recipe(digest), dst_fd, progress)
                 return False
             except FileNotFoundError:  # a pack repacked by gc meanwhile: read it anew, verified
-                os.ftruncate(dst_fd, 0)
-                os.lseek(dst_fd, 0, os.SEEK_SET)
+                _rewind(dst_fd)
         if self.is_chunked(digest):  # flushed as written, so the disk works while the CPU hashes
-            from mvc.core.packs import Flusher
+            from mvc.core.direct import Flusher
 
             with Flusher(dst_fd) as flusher:
-                actual = self._chunked(digest, flusher.write, progress)
+                actual = self._chunked(digest, flusher.write, progress, lambda: _rewind(dst_fd))
             if actual != digest:
                 raise corrupt_object(digest)
             return False
@@ -422,6 +429,11 @@ class ObjectStore(PackedStore):
         if format_digest(hexd) != digest:
             raise corrupt_object(digest)
         return False
+
+
+def _rewind(fd: int) -> None:  # take back what was written to fd
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
 
 
 def corrupt_object(digest: str) -> IntegrityError:

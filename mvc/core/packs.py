@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mvc.core.atomic import held_temp
-from mvc.core.direct import FLUSH_EVERY, DirectFile
+from mvc.core.direct import DirectFile
 from mvc.core.errors import IntegrityError
-from mvc.core.pipes import drop_cached, write_all
 
 MAGIC = b"MVCPACK1"
 _COUNT = struct.Struct(">I")
@@ -182,6 +181,7 @@ class Packs:
         self.unreadable: dict[str, str] = {}  # name -> why (fsck reports them)
         self.ends: dict[str, int] = {}  # name -> the pack file's size when its index was read
         self.where: dict[str, tuple[str, int, int]] = {}  # chunk -> (pack, offset, size)
+        self.shunned: set[tuple[str, str]] = set()  # (chunk, pack): copies this process found damaged
         self._listed = False
         self._paths: dict[str, Path] = {}
         self.lock = threading.Lock()
@@ -220,7 +220,8 @@ class Packs:
             for name, entries in self.indexes.items():
                 end = self.ends.get(name, 0)
                 for e in entries:
-                    if e.offset + e.size <= end:  # a pack cut short holds none of what is past its end
+                    # a pack cut short holds none of what is past its end
+                    if e.offset + e.size <= end and (e.digest, name) not in self.shunned:
                         where.setdefault(e.digest, (name, e.offset, e.size))
             self.where = where
             self._listed = True
@@ -231,6 +232,24 @@ class Packs:
         with self.lock:
             for known in (self.indexes, self.ends, self.unreadable):
                 known.pop(name, None)
+
+    def shun(self, digest: str) -> bool:
+        """The copy of chunk ``digest`` located now was read damaged: locate another pack's copy
+        instead (two adds of one file at once, or a pull, leave copies in two packs until gc
+        repacks them). False, and nothing changed, when no other pack holds one."""
+        with self.lock:
+            found = self.where.get(digest)
+            if found is None:
+                return False
+            for name, entries in self.indexes.items():
+                if name == found[0] or (digest, name) in self.shunned:
+                    continue
+                for e in entries:
+                    if e.digest == digest and e.offset + e.size <= self.ends.get(name, 0):
+                        self.shunned.add((digest, found[0]))
+                        self.where = {**self.where, digest: (name, e.offset, e.size)}  # find() does not lock
+                        return True
+            return False
 
     def find(self, digest: str) -> Located | None:
         if not self._listed:
@@ -385,65 +404,3 @@ def remove_lone_pack(path: Path) -> bool:
         return False
     finally:
         os.close(fd)
-
-
-class Flusher:
-    """fdatasync of a file being written, on a thread of its own, whenever ``wanted`` is set,
-    so the disk writes while the CPU hashes and the final fsync has little left to do. With
-    ``drop`` (a store's file), what is on the disk then leaves the page cache
-    (``pipes.drop_cached``), so its pages serve the next bytes written."""
-
-    def __init__(self, fd: int, drop: bool = False):
-        self.fd, self.wanted, self.done, self.drop = fd, threading.Event(), False, drop
-        self.error: OSError | None = None
-        self.unflushed = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self.wanted.wait()
-            self.wanted.clear()
-            if self.done:
-                return
-            try:
-                os.fdatasync(self.fd)
-            except OSError as exc:
-                self.error = exc
-                return
-            if self.drop:
-                drop_cached(self.fd, 0, 0)
-
-    def write(self, data) -> None:
-        """Write ``data`` to the file, counted (``wrote``)."""
-        write_all(self.fd, data)
-        self.wrote(len(data))
-
-    def wrote(self, n: int) -> None:
-        """``n`` more bytes written: a flush every ``FLUSH_EVERY`` bytes."""
-        self.unflushed += n
-        if self.unflushed >= FLUSH_EVERY:
-            self.wanted.set()
-            self.unflushed = 0
-
-    def stop(self) -> None:
-        """Stop the thread (an error it met is in ``error``)."""
-        self.done = True
-        self.wanted.set()
-        self.thread.join()
-
-    def finish(self) -> None:
-        """Stop the thread and raise the error it met: the caller's fsync would miss it, since
-        an error is reported once per descriptor."""
-        self.stop()
-        if self.error is not None:
-            raise self.error
-
-    def __enter__(self) -> "Flusher":
-        return self
-
-    def __exit__(self, kind, exc, tb) -> None:
-        if kind is None:
-            self.finish()
-        else:
-            self.stop()

@@ -71,6 +71,9 @@ def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str =
     if conflicts:
         failures.append((ConflictError, f"{', '.join(conflicts)} differ from their pointer files and were "
                                          "kept; use --force to replace them"))
+    from mvc.core.versions import warn_damaged_copies
+
+    warn_damaged_copies(session)
     if failures:
         raise failures[0][0]("; ".join(message for _, message in failures))
     return done

@@ -112,7 +112,7 @@ class DirectoryRemote(Remote):
         which makes it visible; through ``tmp/upload-*`` and renames, as an object's upload."""
         from mvc.core.atomic import fsync_dir
         from mvc.core.faults import crash_point
-        from mvc.core.packs import FLUSH_EVERY, Flusher
+        from mvc.core.direct import FLUSH_EVERY, Flusher
 
         final = self._pack_file(name)
         folder = os.path.dirname(final)

@@ -242,11 +242,22 @@ def checkout(session: "Session", row: VersionRow, output: Path | str | None, *, 
     stored = artifacts.Stored.of(row, session.store)
     writer = artifacts.Materializer(session.store, session.cache, link, progress)
     try:
-        return writer.materialize(stored, dest, force)
+        done = writer.materialize(stored, dest, force)
     except IntegrityError as exc:  # a damaged copy: say which version to pull once it is set aside
         if not exc.repair:
             raise
         raise exc.named(refs.format_ref(row.model, row.version)) from None
+    warn_damaged_copies(session)
+    return done
+
+
+def warn_damaged_copies(session: "Session") -> None:
+    """After a checkout: say which damaged chunk copies were passed over for another pack's
+    sound copy (ObjectStore reads those), and what sets them aside."""
+    if damaged := sorted(session.store.packs.shunned):
+        chunk, pack = damaged[0]
+        session.warn(f"read {len(damaged)} chunk(s) from a second copy, the first being damaged (chunk {chunk} in "
+                     f"pack {pack}); run 'mvc fsck --repair' to set the damaged copies aside")
 
 
 def check_target(session: "Session", dest: Path) -> None:

@@ -521,3 +521,35 @@ def test_gc_refuses_a_recipe_cut_short_that_no_longer_makes_the_file(setup):
     repo("gc", "--grace", "0")
     _same(repo, "m@0.1.1", "b.safetensors")
     assert _problems(repo) == []
+
+
+def test_a_damaged_chunk_copy_is_passed_over_for_a_sound_one_in_another_pack(setup):
+    """Two adds of one file at once leave its chunks in two packs until gc repacks them. When
+    the copy mvc locates is damaged, checkout reads the other one (and says so), where it failed
+    before; verify still names the damage, and fsck --repair sets it aside with nothing to pull."""
+    repo = setup.repo
+    s = store(repo)
+    chunk = s.recipe(setup.a).chunks[2]  # layer1: both versions share it
+    fd, offset, size = s.open_chunk(chunk.digest)
+    try:
+        sound = os.pread(fd, size, offset)
+    finally:
+        os.close(fd)
+    writer = s.new_pack()  # what the other of two adds at once writes
+    writer.add(chunk.digest, sound)
+    second = s.commit_pack(writer)
+    located = store(repo).locate(chunk.digest)
+    assert second is not None and located.pack in packs(repo) and len(
+        [n for n, entries in packs(repo).items() if any(e.digest == chunk.digest for e in entries)]) == 2
+    flip_byte(_pack_dir(repo.mvc_dir) / f"{located.pack}.pack", located.offset + 7)
+
+    proc = repo("checkout", "m@0.1.0", "-o", "out.bin")
+    assert f"chunk {chunk.digest} in pack {located.pack}" in proc.stderr and "mvc fsck --repair" in proc.stderr
+    assert hashlib.sha256((repo.cwd / "out.bin").read_bytes()).digest() == hashlib.sha256(
+        (repo.cwd / "a.safetensors").read_bytes()).digest()
+    _exit3(repo, "verify")
+    proc = repo("fsck", "--repair", "--json", check=False)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["ok"], proc.stdout  # a sound copy is left
+    assert _problems(repo) == [] and repo.json("fsck")["ok"]
+    _same(repo, "m@0.1.0", "a.safetensors")
+    _same(repo, "m@0.1.1", "b.safetensors")

@@ -44,3 +44,15 @@ def test_quick_bench_reports_every_measure(tmp_path: Path) -> None:
     assert all(r["value"] > 0 and r["pass"] in (True, False) for r in doc["ratios"].values())
     # the temporary directory is removed again
     assert list(tmp_path.iterdir()) == []
+
+
+def test_startup_compares_the_tree_with_a_revision() -> None:
+    """benchmarks/startup.py times each everyday command for a git revision and this tree."""
+    script = BENCH.parent / "startup.py"
+    proc = subprocess.run([sys.executable, str(script), "HEAD", "--repeat", "1", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["revision"] == "HEAD" and doc["repeat"] == 1
+    assert set(doc["median_ms"]) == {"ls", "show m@latest", "log", "status", "add m.bin --name m", "fsck", "python -c pass"}
+    assert all(set(by) == {"HEAD", "tree"} and all(ms > 0 for ms in by.values()) for by in doc["median_ms"].values())

@@ -90,10 +90,12 @@ def say_interrupted() -> None:
             pass
         line = _stop["line"]
         session = sys.modules.get("mvc.core.session")
+        left = session.Session.unfinished if session is not None else ""  # e.g. a --git tag not made yet
         if session is not None and session.Session.committed:  # stopped after its commit point
-            left = session.Session.unfinished  # e.g. a git tag of --git not made yet, and how to make it
             line = line.rstrip(b"\n") + b"; the change itself was made ('mvc audit' shows it)" + (
                 f", but {left}".encode("utf-8", "replace") if left else b"") + b"\n"
+        elif left:  # a promote that only catches git up
+            line = line.rstrip(b"\n") + f"; {left}\n".encode("utf-8", "replace")
         try:
             os.write(2, line)
         except OSError:  # standard error closed or full: the exit status still says it

@@ -71,6 +71,9 @@ def root(
 ) -> None:
     """Model version control: store, version, compare and trace machine-learning models."""
     if directory is not None:
+        from mvc.core.session import Session
+
+        Session.started_in = Path.cwd()  # a command mvc suggests must work from there
         try:
             os.chdir(directory)
         except OSError as exc:

@@ -8,7 +8,6 @@ Model bytes never go into git; only the small TOML pointer does.
 from __future__ import annotations
 
 import os
-import shlex
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,11 +184,11 @@ def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") 
         return ignore(Path(target).absolute())
 
     gitignore = Path(target).absolute().parent / ".gitignore"
-    # an add of the same bytes again finds them unchanged and makes what git lacks (plan_add);
-    # with --force or --version, or once the model has a later version, it would add another
-    shown = os.path.relpath(target) if Path(target).absolute().is_relative_to(Path.cwd()) else str(target)
-    plan = plan._replace(again=f"mvc add {shlex.quote(shown)} --name {shlex.quote(version.model)} --git",
-                         again_while=f"{ref} is the latest version of {version.model} and {shown} is unchanged")
+    # the add again (its -C, metrics and params too) finds the same bytes, metrics and params
+    # unchanged and makes what git lacks (plan_add); with --force, or once the model has a later
+    # version, it would add another
+    plan = plan._replace(again=f" by running the same mvc add again, without --force, while {ref} is the latest "
+                               f"version of {version.model} and its files are unchanged")
     gittags.pending(plan, commit=True)
     try:
         # One add --git at a time, from writing its files to its commit, in the writer lock (the

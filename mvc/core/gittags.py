@@ -58,8 +58,9 @@ class TagPlan(NamedTuple):
     root: Path  # the git work tree
     tags: tuple[Tag, ...]
     done: str  # what the registry now says, for the warning when a tag cannot be made
-    again: str = ""  # the command that makes what an interrupted git step left out...
-    again_while: str = ""  # ...while this holds (it does something else once it no longer does)
+    # how to make what an interrupted git step left out, after "make it": the command, and while
+    # it does that (it does something else once that no longer holds)
+    again: str = ""
 
     def result(self) -> dict[str, Any]:
         """``{"tag", "commit", "created"}``: the last tag (the one the command is about), its
@@ -245,13 +246,15 @@ def plan_move(work: "UnitOfWork", model: str, channel: str, version: str, action
     moves = len(work.registry.channel_history(model, channel))
     done = f"{channel} of {model} serves {version}"
     # a promote of the version served moves nothing and makes the tags git lacks (catch_up); the
-    # same rollback again would roll back further, and the promote would move a channel moved since
-    again = (f"mvc promote {shlex.quote(ref)} {shlex.quote(channel)} --git", f"{channel} still serves {version}")
+    # same rollback again would roll back further, and the promote would move a channel moved
+    # since (and is refused while a canary runs on it)
+    again = (f", while {channel} still serves {version} with no canary, with: "
+             f"mvc {_here(work.session)}promote {shlex.quote(ref)} {shlex.quote(channel)} --git")
     if catch_up:
         newest = run_git(root, "for-each-ref", "--sort=-taggerdate", "--count=1", "--format=%(refname:strip=2)",
                          f"refs/tags/{model}#{channel}#*")
         if newest and registration.exists and (_target(root, newest) or (False, ""))[1] == registration.commit:
-            return TagPlan(root, (registration, Tag(newest, registration.commit, "", True)), done, *again)
+            return TagPlan(root, (registration, Tag(newest, registration.commit, "", True)), done, again)
     name = f"{model}#{channel}#{max(moves + (0 if catch_up else 1), 1)}"
     tag = Tag(name, registration.commit, f"{action.capitalize().replace('-', ' ')} {ref} on {channel}", False)
     found = _target(root, name)
@@ -273,7 +276,19 @@ def plan_move(work: "UnitOfWork", model: str, channel: str, version: str, action
                 f"'mvc log {model} --channel {channel}', or move the channel without --git"
             )
         tag = tag._replace(exists=True)
-    return TagPlan(root, (registration, tag), done, *again)
+    return TagPlan(root, (registration, tag), done, again)
+
+
+def _here(session: "Session") -> str:
+    """``-C DIR `` when a command pasted where this one was started would not find its
+    repository (it was started with -C, or MVC_DIR named another): empty otherwise."""
+    from mvc.core.session import Session
+
+    start, mvc_dir = Session.started_in or Path.cwd(), session.layout.mvc_dir
+    found = next((f / mvc_dir.name for f in (start, *start.parents) if (f / mvc_dir.name).is_dir()), None)
+    if found is not None and found.resolve() == mvc_dir.resolve():
+        return ""
+    return f"-C {shlex.quote(str(session.layout.work_dir))} "
 
 
 def _date_after_channel_tags(root: Path, name: str) -> dict[str, str] | None:
@@ -338,14 +353,10 @@ def pending(plan: TagPlan, commit: bool = False) -> None:
     from mvc.core.session import Session
 
     names = [t.name for t in plan.tags if not t.exists]
-    what = ("the pointer commit and " if commit else "") + ("tag " if len(names) == 1 else "tags ") + ", ".join(names)
-    it = "it" if len(names) == 1 and not commit else "them"
-    Session.unfinished = f"git may lack {what}: make {it}{_by(plan)}" if names or commit else ""
-
-
-def _by(plan: TagPlan) -> str:
-    """``, while CONDITION, with: COMMAND`` that makes what ``plan`` left out of git."""
-    return (f", while {plan.again_while}," if plan.again_while else "") + f" with: {plan.again}"
+    what = [f"tag {names[0]}" if len(names) == 1 else f"tags {', '.join(names)}"] if names else []
+    what = (["the pointer commit"] if commit else []) + what
+    it = "it" if len(what) == 1 and len(names) < 2 else "them"
+    Session.unfinished = f"git may lack {' and '.join(what)}: make {it}{plan.again}" if what else ""
 
 
 def _commit_still_free(root: Path, tag: Tag) -> None:
@@ -375,7 +386,7 @@ def _not_made(session: "Session", plan: TagPlan, tags: list[Tag], i: int, made: 
         ref = tag.message.split(": ", 1)[1]
         model = tag.name.rsplit("@v", 1)[0]
         fix = (f"give {ref} a commit of its own with 'mvc add PATH --name {model} --git' (PATH holding its "
-               f"bytes), then make the tags{_by(plan)}")
+               f"bytes), then make the tags{plan.again}")
     else:  # a channel tag made after the channel's next move would be its newest: GTO would believe it
         fix = "make {}{} with: {}".format(
             "it" if len(rest) == 1 else "them",

@@ -52,6 +52,7 @@ class Session:
     # what a stop at this instant, after the commit, leaves undone and how to finish it (the git
     # step of --git), said by the CLI after "the change itself was made"; empty when nothing is
     unfinished = ""
+    started_in: Path | None = None  # where the command was started, when -C moved it elsewhere
 
     def __init__(self, mvc_dir: Path | str, *, clock: Callable[[], str] = utc_now,
                  who: Callable[[], str] = _who_is_acting):

@@ -462,20 +462,22 @@ def test_a_version_tag_made_by_hand_before_the_move_tags_is_not_doubled(work, ho
 @pytest.mark.parametrize("point", ["add-git:before-commit", "git:tag"])
 def test_an_add_interrupted_in_its_git_step_says_what_git_lacks_and_how_to_make_it(work, home, point):
     """Ctrl-C after the registry committed, before the pointer commit or the tag: the message
-    names what git may lack and the command that makes it (without --force, which would add
-    another version), and that command does."""
+    names what git may lack and how to make it: the same add (its -C and metrics too: other
+    metrics would be another version) without --force (which would add another); and it does."""
     m = _project(work, home)
     write(work / "m.bin", b"weights")
     m("add", "m.bin", "--name", "net")
-    held = stopped_at(m, "add", "m.bin", "--name", "net", "--git", "--force", point=point)
+    held = stopped_at(m, "-C", str(work), "add", "m.bin", "--name", "net", "--git", "--force", "--metric", "acc=0.9",
+                      point=point)
     held.send_signal(signal.SIGINT)
     code, _, err = go_on(held)
     assert code == 130
     lacks = "the pointer commit and tag" if point == "add-git:before-commit" else "tag"
     assert err == (f"mvc: interrupted; the change itself was made ('mvc audit' shows it), but git may lack "
-                   f"{lacks} net@v0.1.1: make {'them' if 'commit' in lacks else 'it'}, while net@0.1.1 is the "
-                   "latest version of net and m.bin is unchanged, with: mvc add m.bin --name net --git\n")
-    again = m.json(*err.rstrip().rsplit("with: mvc ", 1)[1].split(), "--json")
+                   f"{lacks} net@v0.1.1: make {'them' if 'commit' in lacks else 'it'} by running the same mvc add "
+                   "again, without --force, while net@0.1.1 is the latest version of net and its files are "
+                   "unchanged\n")
+    again = m.json("-C", str(work), "add", "m.bin", "--name", "net", "--git", "--metric", "acc=0.9")
     assert again["created"] is False and again["git"]["created"] == ["net@v0.1.1"]
     assert [v["version"] for v in m.json("ls", "net")] == ["0.1.1", "0.1.0"]
     _agree(m, work)
@@ -496,10 +498,33 @@ def test_a_rollback_interrupted_before_its_tag_names_the_command_that_makes_it(w
     held.send_signal(signal.SIGINT)
     code, _, err = go_on(held)
     assert code == 130
-    assert err.endswith("but git may lack tag net#production#4: make it, while production still serves 0.1.1, "
-                        "with: mvc promote net@0.1.1 production --git\n"), err
+    assert err.endswith("but git may lack tag net#production#4: make it, while production still serves 0.1.1 "
+                        "with no canary, with: mvc promote net@0.1.1 production --git\n"), err
     assert git(work, "tag", "-l", "net#production#4", env=env) == ""
     m(*err.rstrip().rsplit("with: mvc ", 1)[1].split())
     assert _commit_of(work, "net#production#4", env) == _commit_of(work, "net@v0.1.1", env)
     assert _agree(m, work)["net"]["production"] == "0.1.1"
     assert m.json("fsck")["ok"]  # the deploy folder an interrupt left behind was brought in line too
+
+
+def test_a_move_started_elsewhere_with_dash_c_names_a_command_that_works_from_there(work, home, tmp_path):
+    """Started with -C from outside the repository, the promote the message gives has the -C
+    too (pasted where the move was started, it would act on another repository or none);
+    that promote, interrupted in its own tag step, says what git still lacks."""
+    m = _project(work, home)
+    env = mvc_env(home)
+    write(work / "m.bin", b"weights")
+    m("add", "m.bin", "--name", "net", "--git")
+    outside = Mvc(tmp_path, home)
+    held = stopped_at(outside, "-C", str(work), "promote", "net@0.1.0", "production", "--git", point="git:tag")
+    held.send_signal(signal.SIGINT)
+    code, _, err = go_on(held)
+    given = f"mvc -C {work} promote net@0.1.0 production --git"
+    assert code == 130 and err.endswith(f"with: {given}\n"), err
+    held = stopped_at(outside, *given.split()[1:], point="git:tag")  # the catch-up, interrupted too
+    held.send_signal(signal.SIGINT)
+    code, _, err = go_on(held)
+    assert code == 130 and err.startswith("mvc: interrupted; git may lack tag net#production#1: make it"), err
+    outside(*given.split()[1:])
+    assert _commit_of(work, "net#production#1", env) == _commit_of(work, "net@v0.1.0", env)
+    assert _agree(m, work)["net"]["production"] == "0.1.0"

@@ -128,8 +128,11 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
         # its own, so that no crash leaves a canary served from a slot holding another version;
         # what would stop the rollback after it is looked for before
         deploy.stageable(session.store, state.stored(session, plan.stage), d.slot(deploy.other_slot(before.slot)))
+        left = (f"only its first step was: the canary {refs.format_ref(model, before.canary_version)} was "
+                f"dropped, and {channel} still serves {refs.format_ref(model, before.version)}; run the same mvc "
+                "rollback again to roll it back")
         before = _drop_canary(session, d, before, role, message or "dropped by a rollback",
-                              {"dropped_canary": before.canary_version, "reason": "rollback"}, strict=True)
+                              {"dropped_canary": before.canary_version, "reason": "rollback"}, strict=True, left=left)
         if before is None:
             return None
     idle = deploy.other_slot(before.slot)
@@ -170,6 +173,7 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
     committed = _commit(session, plan, before, role, message)
     if not committed:
         return None
+    session.unfinished_step("")
     if committed.tags is not None:
         gittags.pending(committed.tags)  # what a Ctrl-C from here leaves out of git
     crash_point("deploy:committed")
@@ -180,13 +184,14 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
 
 
 def _drop_canary(session: "Session", d: deploy.DeployDir, before: ChannelRow, role: str, message: str,
-                 details: dict[str, Any], strict: bool = False) -> ChannelRow | None:
+                 details: dict[str, Any], strict: bool = False, left: str = "") -> ChannelRow | None:
     """Commit a canary abort and apply it to the folder (``strict``: a failure to is raised,
     since the caller goes on to write the canary's slot); the channel's row after it (None:
-    the channel moved meanwhile)."""
+    the channel moved meanwhile). ``left``: what an interrupt after the abort leaves undone."""
     abort = _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0), details=details)
     if not _commit(session, abort, before, role, message):
         return None
+    session.unfinished_step(left)
     crash_point("deploy:canary-dropped")
     work = lambda: deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after))  # noqa: E731
     work() if strict else session.derive(f"the deploy folder {d.root}", work)

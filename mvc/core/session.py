@@ -160,6 +160,12 @@ class Session:
         if self.on_warning is not None:
             self.on_warning(message)
 
+    @staticmethod
+    def unfinished_step(what: str) -> None:
+        """Say (``what``, or nothing with "") what a stop from now on leaves undone after the
+        change committed so far, and how to finish it: the CLI's interrupt line adds it."""
+        Session.unfinished = what
+
     def derive(self, what: str, work: Callable[[], Any], *, after_change: bool = True) -> None:
         """Run derived work that follows a committed change (a deploy folder brought in line,
         the lineage file brought up to date). The change stands whatever happens here (SPEC

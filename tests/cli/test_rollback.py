@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 
+import pytest
 from deploy_support import add_versions, channel_state, fail, unwritable
+from support import go_on, stopped_at
 
 
 def test_rollback_is_a_stack(repo, work):
@@ -100,6 +103,26 @@ def test_a_rollback_killed_with_a_canary_running_never_serves_the_canary_from_a_
         repo("canary", "start", "m@1.2.0", "--channel", "production", "--percent", "10")
     assert repo.json("rollback", "m")["dropped_canary"] == {"version": "1.2.0", "percent": 10}
     assert [e["action"] for e in repo.json("log", "m", "--channel", "production")][:2] == ["rollback", "canary-abort"]
+    repo("fsck")
+
+
+@pytest.mark.parametrize("point", ["deploy:canary-dropped", "deploy:slot"])
+def test_a_rollback_interrupted_after_dropping_the_canary_says_only_that_was_made(repo, work, point):
+    """Ctrl-C between the canary's drop (a commit of its own) and the rollback's: the line said
+    'the change itself was made' (probe N), although production had not moved. It now says
+    that only the drop was, and to run the rollback again, which then rolls back."""
+    add_versions(repo, work, 3)
+    for v in ("1.0.0", "1.1.0"):
+        repo("promote", f"m@{v}", "production")
+    repo("canary", "start", "m@1.2.0", "--channel", "production", "--percent", "10")
+    held = stopped_at(repo, "rollback", "m", point=point)
+    held.send_signal(signal.SIGINT)
+    code, _, err = go_on(held)
+    assert code == 130
+    assert err == ("mvc: interrupted; the change itself was made ('mvc audit' shows it), but only its first step "
+                   "was: the canary m@1.2.0 was dropped, and production still serves m@1.1.0; run the same mvc "
+                   "rollback again to roll it back\n")
+    assert repo.json("rollback", "m")["version"] == "1.0.0"
     repo("fsck")
 
 

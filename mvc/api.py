@@ -39,7 +39,25 @@ def _strings(values: Mapping[str, Any] | Iterable[str] | None) -> tuple[list[str
         return [], {}
     if isinstance(values, Mapping):
         return [], dict(values)
-    return list(values), {}
+    return _items(values), {}
+
+
+def _items(values: Any) -> list:
+    """What the caller gave as a list: one string or path is one item, not its characters
+    (``tags="best"`` is the tag best, not four tags b, e, s, t)."""
+    return [values] if isinstance(values, (str, bytes, os.PathLike)) else list(values)
+
+
+def _utf8(text: str, what: str) -> str:
+    """``text`` when it is text mvc can store and print (UTF-8: a str from a non-UTF-8 file
+    name holds lone surrogates); UserError otherwise, as the CLI refuses its arguments."""
+    if not isinstance(text, str):
+        raise UserError(f"{what} must be text, not {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{what} {text!r} is not valid UTF-8 text") from None
+    return text
 
 
 def _check_registry_choice(layout: Layout, url: str) -> None:
@@ -203,22 +221,23 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         if bump not in BUMPS:
             raise UserError(f"invalid bump {bump!r}; use one of: major, minor, patch")
         metric_args, metric_map = _strings(metrics)
-        metric_values = collect_metrics(metric_args, [Path(f) for f in metrics_files])
+        metric_values = collect_metrics(metric_args, [Path(f) for f in _items(metrics_files)])
         metric_values.update({check_key(k, "metric"): metric_value(k, v) for k, v in metric_map.items()})
         param_args, param_map = _strings(params)
-        param_values = collect_params(param_args, [Path(f) for f in params_files])
+        param_values = collect_params(param_args, [Path(f) for f in _items(params_files)])
         param_values.update({check_key(k, "parameter"): checked_param(k, v) for k, v in param_map.items()})
         source = Path(path)
         _must_exist(source, "model path")
         self._check_outside_mvc_dir(source, "model path")
-        data_paths = tuple(Path(p) for p in data)
-        code_paths = tuple(Path(p) for p in code)
+        data_paths = tuple(Path(p) for p in _items(data))
+        code_paths = tuple(Path(p) for p in _items(code))
         for what, paths in (("--data path", data_paths), ("--code path", code_paths)):
             for p in paths:
                 _must_exist(p, what)
                 self._check_outside_mvc_dir(p, what)
-        parent_rows = tuple(self.session.resolve(r) for r in parents)
-        labels = tuple(check_tag_label(t, self.channel_names()) for t in tags)
+        parent_rows = tuple(self.session.resolve(r) for r in _items(parents))
+        labels = tuple(check_tag_label(t, self.channel_names()) for t in _items(tags))
+        message = _utf8("" if message is None else message, "message")
         if git:  # refuse before storing anything
             from mvc.core import gittags
 

@@ -26,6 +26,14 @@ def mvc_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def isolate(monkeypatch, home: Path) -> None:
+    """This test process's environment as ``mvc_env(home)`` gives one (for tests of the API)."""
+    for key in [k for k in os.environ if k.startswith(("MVC_", "GIT_"))]:
+        monkeypatch.delenv(key)
+    for key, value in mvc_env(home).items():
+        monkeypatch.setenv(key, value)
+
+
 class Mvc:
     """Runs the installed ``mvc`` like a user would: ``mvc("add", "m.bin", "--name", "x")``."""
 

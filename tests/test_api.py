@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from mvc.core.errors import (
     ConflictError, NotARepositoryError, NotFoundError, UsageError, UserError,
 )
 
-from support import git, mvc_env, write
+from support import git, isolate, write
 
 ADD_KEYS = ["ref", "model", "version", "digest", "size", "kind", "state", "created"]
 LS_MODEL_KEYS = ["model", "versions", "latest", "channels"]
@@ -29,10 +28,7 @@ def isolated(tmp_path, monkeypatch):
     """An isolated HOME and user, and a working directory outside any git repository."""
     home = tmp_path / "home"
     home.mkdir()
-    for key in [k for k in os.environ if k.startswith(("MVC_", "GIT_"))]:
-        monkeypatch.delenv(key)
-    for key, value in mvc_env(home).items():
-        monkeypatch.setenv(key, value)
+    isolate(monkeypatch, home)
     yield
 
 

@@ -112,11 +112,14 @@ def param_value(text: str) -> Any:
 
 
 def checked_param(key: str, value: Any) -> Any:
-    """A parameter given as a value (the Python API): it must be JSON, finite numbers only."""
+    """A parameter given as a value (the Python API): it must be JSON, finite numbers only,
+    nested no deeper than a params file may be, its text UTF-8 (no lone surrogates)."""
+    if nesting(value) > MAX_NESTING:
+        raise UserError(f"parameter {key!r} nests objects and arrays more than {MAX_NESTING} levels deep")
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise UserError(f"parameter {key!r} must be a JSON value with finite numbers ({exc})") from None
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        raise UserError(f"parameter {key!r} must be a JSON value with finite numbers and UTF-8 text ({exc})") from None
     return value
 
 

@@ -15,6 +15,7 @@ its own "denied" event, written in a transaction of its own.
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +33,17 @@ if TYPE_CHECKING:
     from mvc.core.statcache import StatCache
 
 DEFAULT_CHANNELS = ("staging", "production")
+FOLLOW_EVERY = 0.05  # seconds: how often a session looks whether other processes changed its repository
+
+
+def _signature(path: Path, content: bool = True) -> tuple | None:
+    """What tells a file from its replacement (its identity; with ``content``, its size and
+    time too); None when it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) + ((st.st_size, st.st_mtime_ns) if content else ())
 
 
 def utc_now() -> str:
@@ -66,17 +78,24 @@ class Session:
         self._store: ObjectStore | None = None
         self._cache: StatCache | None = None
         self.warnings: list[str] = []  # what went wrong after a change was committed
+        self._seen: tuple | None = None  # config.toml's signature when it was read
+        self._registry_file: tuple | None = None  # the SQLite registry file's identity when opened
+        self._followed = 0.0  # when _follow last looked
+        self._changing = False  # inside change(): its own checks look, under the lock
         self.on_warning: Callable[[str], None] | None = None  # the CLI prints them at once
 
     # -- parts ----------------------------------------------------------------------------
     @property
     def config(self) -> Config:
         if self._config is None:
+            self._seen = _signature(self.layout.config)
             self._config = Config(self.layout.config, self.layout.tmp)
         return self._config
 
     @property
     def registry(self) -> "Registry":
+        if self._registry is not None and not self._changing and time.monotonic() - self._followed > FOLLOW_EVERY:
+            self._follow()
         if self._registry is None:
             from mvc.core.registry import open_registry
 
@@ -85,6 +104,7 @@ class Session:
             try:
                 self._registry = open_registry(url, self.layout.registry_db)
                 self._registry_url = url
+                self._registry_file = self._file_of(self._registry)
             except MvcError as exc:
                 if url is None:
                     raise
@@ -114,6 +134,7 @@ class Session:
             )
         self._registry = open_registry(url, self.layout.registry_db, create=True)
         self._registry_url = url  # what config.toml names once init has written it
+        self._registry_file = self._file_of(self._registry)
         return self._registry
 
     @property
@@ -234,11 +255,14 @@ class Session:
         leaves it written, with no audit event."""
         from mvc.core.atomic import PutBack
 
+        if self._registry is not None and not self._changing:
+            self._follow()  # before the lock: a folder that moved away gets no lock file made again
         with RepoLock(self.layout.lock, self.lock_timeout(action)):
             self._check_not_moved()
             work = None
             config, undo = self.config, PutBack(self.layout.tmp)
             config.on_write = undo.note
+            was, self._changing = self._changing, True
             try:
                 with self.registry.transaction():
                     decision = self.decide(role)
@@ -255,10 +279,55 @@ class Session:
                 raise
             finally:
                 config.on_write = None
+                self._changing = was
             if not decision.allowed:
                 self._deny(decision, action, target)
             if work is not None and work.events:  # a change that found nothing to do made none
                 Session.committed += 1
+
+    @staticmethod
+    def _file_of(registry: "Registry") -> tuple | None:
+        path = getattr(registry, "path", None)  # a SQLite registry's file
+        return None if path is None else _signature(path, content=False)
+
+    def _follow(self) -> None:
+        """A long-lived session (a Python program's ``Repo``) follows what other processes did
+        since it last looked: config.toml is read again when the file changed; when registry.url
+        names another registry (``mvc registry move``) or its SQLite file was replaced (a backup
+        restored) or removed, the registry is let go, and opened again at the next call (a removed
+        one is then exit 3: never writes into a file no one reads again). What this call read
+        may have come from the old one (a version's row id too), so it stops: ConflictError,
+        nothing changed. A change looks again under the lock (_check_not_moved)."""
+        self._followed = time.monotonic()
+        if not self.layout.mvc_dir.is_dir():
+            from mvc.core.errors import NotARepositoryError
+
+            self.close()
+            raise NotARepositoryError(f"{self.layout.mvc_dir} is gone (the project was moved, or .mvc removed) "
+                                      "since this repository was opened; open it again where it is now")
+        if self._config is not None and _signature(self.layout.config) != self._seen:
+            self._seen = _signature(self.layout.config)
+            self._config.reread()
+        try:
+            url = self.config.value("registry.url")
+        except MvcError:  # a broken setting: the command that fixes it must still run
+            return
+        self._let_go_if_replaced(url)
+
+    def _let_go_if_replaced(self, url: str | None) -> None:
+        """ConflictError (the registry let go, opened anew next time) when registry.url no longer
+        names the registry in use or its file was replaced; a removed file is let go silently,
+        for the next access to say it is missing (exit 3)."""
+        file = self._file_of(self._registry)
+        if url == self._registry_url and file == self._registry_file:
+            return
+        self.close()
+        if url != self._registry_url:
+            raise ConflictError(f"the registry was moved to {url or self.layout.registry_db} while this command "
+                                "ran; nothing was changed: run the command again")
+        if file is not None:
+            raise ConflictError(f"the registry database {self.layout.registry_db if url is None else url} was "
+                                "replaced while this command ran; nothing was changed: run the command again")
 
     def _check_not_moved(self) -> None:
         """Under the lock: the registry this command read is still the one config.toml names.
@@ -268,11 +337,8 @@ class Session:
         if self._registry is None:
             return
         self.config.reread()  # the same object: what callers took before the change writes through it
-        now = self.config.value("registry.url")
-        if now != self._registry_url:
-            self.close()
-            raise ConflictError(f"the registry was moved to {now or self.layout.registry_db} while this command "
-                                "ran; nothing was changed: run the command again")
+        self._seen = _signature(self.layout.config)
+        self._let_go_if_replaced(self.config.value("registry.url"))
 
     def precheck(self, role: str, action: str, target: str) -> None:
         """Refuse (and log) early, before work that writes objects, when the policy says no."""

@@ -120,12 +120,13 @@ class SqliteRegistry(SqliteTransfer, Registry):
         self._in_tx = True
         try:
             yield
-        except BaseException:
-            self._in_tx = False
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("COMMIT")
+        except BaseException:  # a Ctrl-C just before COMMIT too: a Repo must not stay in it
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
-        self._in_tx = False
-        self._conn.execute("COMMIT")
+        finally:
+            self._in_tx = False
 
     def _require_tx(self) -> None:
         if not self._in_tx:

@@ -58,12 +58,23 @@ class Connection:
         try:
             cur = self._conn.execute(sql, args)
             rows = Rows(cur.fetchall())
-        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+        except sqlite3.ProgrammingError as exc:
+            if "thread" in str(exc):  # a Repo shared by threads (SQLite's connection is the opener's)
+                from mvc.core.errors import UserError
+
+                raise UserError("this repository was opened in another thread, and its registry connection "
+                                "serves that thread only: open a Repo in each thread") from None
+            raise  # a bug
+        except (sqlite3.IntegrityError, sqlite3.InterfaceError):
             raise  # a constraint the caller handles, or a bug
         except sqlite3.DatabaseError as exc:
             raise sqlite_error(exc, self._path) from None
         rows.lastrowid = cur.lastrowid
         return rows
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
 
     def close(self) -> None:
         self._conn.close()

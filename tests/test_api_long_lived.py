@@ -1,0 +1,120 @@
+"""A Repo kept open in a Python program (a notebook, a training script) while other processes
+change the repository (probe M): it follows them, and never writes where no one reads."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mvc import Repo
+from mvc.core.errors import ConflictError, IntegrityError, NotARepositoryError, UserError
+
+from support import Mvc, isolate, write
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    h = tmp_path / "home"
+    h.mkdir()
+    isolate(monkeypatch, h)
+    return h
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch, home) -> Path:
+    w = tmp_path / "work"
+    w.mkdir()
+    monkeypatch.chdir(w)
+    return w
+
+
+def _later() -> None:
+    time.sleep(0.1)  # past FOLLOW_EVERY: a program's next call comes later than that
+
+
+def test_a_repo_whose_project_moved_refuses_and_writes_nothing_at_the_old_place(work, tmp_path):
+    r = Repo.init(work)
+    r.add(write(work / "a.bin", "a"), name="m")
+    moved = tmp_path / "moved"
+    os.rename(work, moved)
+    os.chdir(moved)
+    _later()
+    with pytest.raises(NotARepositoryError, match="gone"):
+        r.add(write(moved / "c.bin", "c"), name="m")
+    assert not work.exists()  # no .mvc, objects or lock made again where the project was
+    assert [v["version"] for v in Mvc(moved, tmp_path / "home").json("ls", "m")] == ["0.1.0"]
+
+
+def test_a_repo_whose_registry_was_removed_is_exit_3_and_follows_a_restored_one(work, tmp_path):
+    r = Repo.init(work)
+    r.add(write(work / "a.bin", "a"), name="m")
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(work / ".mvc" / "registry.db") as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)  # a backup as SQLite makes one (the file alone may miss what its WAL holds)
+    r.add(write(work / "b.bin", "b"), name="m")
+    for f in (work / ".mvc").glob("registry.db*"):
+        f.unlink()
+    _later()
+    with pytest.raises(IntegrityError) as err:  # was: added into the removed file, lost at exit
+        r.add(write(work / "c.bin", "c"), name="m")
+    assert err.value.exit_code == 3
+    shutil.copy(backup, work / ".mvc" / "registry.db")  # the backup restored
+    _later()
+    assert [v.version for v in r.ls("m")] == ["0.1.0"]
+    assert r.add(work / "c.bin", name="m").version == "0.1.1"
+    assert [v["version"] for v in Mvc(work, tmp_path / "home").json("ls", "m")] == ["0.1.1", "0.1.0"]
+
+
+def test_a_repo_follows_a_registry_move_and_config_changes_made_by_the_cli(work, tmp_path):
+    cli = Mvc(work, tmp_path / "home")
+    r = Repo.init(work)
+    r.add(write(work / "a.bin", "a"), name="m")
+    r.promote("m@0.1.0", "staging")
+    cli("registry", "move", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    cli("add", write(work / "b.bin", "b"), "--name", "m")
+    cli("config", "set", "channels.staging.deploy_dir", str(tmp_path / "stage"))
+    cli("config", "set", "channels.qa.deploy_dir", str(tmp_path / "qa"))
+    _later()
+    with pytest.raises(ConflictError, match="run the command again"):  # what it read may be the old one's
+        r.show("m@latest")
+    assert r.show("m@latest").version == "0.1.1"  # read from the registry it moved to
+    moved = r.promote("m@0.1.1", "staging")
+    assert Path(moved.to_dict()["path"]).read_bytes() == b"b"  # in the folder config names now
+    assert r.promote("m@0.1.1", "qa").to_dict()["channel"] == "qa"  # a channel the CLI added
+    assert cli.json("fsck")["ok"]
+
+
+def test_api_arguments_a_python_program_gets_wrong_get_a_clear_error_or_mean_what_they_say(work):
+    r = Repo.init(work)
+    write(work / "a.bin", "a")
+    deep: list = []
+    for _ in range(500):
+        deep = [deep]
+    with pytest.raises(UserError, match="nests"):  # was stored, then show raised RecursionError
+        r.add(work / "a.bin", name="m", params={"p": deep})
+    with pytest.raises(UserError, match="UTF-8"):  # was printed as a raw 0xFF byte by show --json
+        r.add(work / "a.bin", name="m", params={"b": "x\udcff"})
+    with pytest.raises(UserError, match="UTF-8"):
+        r.add(work / "a.bin", name="m", message="x\udcff")
+    added = r.add(work / "a.bin", name="m", tags="best", message=None)  # was tags b, e, s, t; and
+    assert added.created and [t.tag for t in r.tags("m")] == ["best"]  # message None: "exists already"
+    assert r.show("m@0.1.0").message == ""
+    failed: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _catch(failed, lambda: r.ls()))
+    thread.start()
+    thread.join()
+    assert isinstance(failed[0], UserError) and "open a Repo in each thread" in str(failed[0])
+    assert [s.model for s in r.ls()] == ["m"]  # and it still works in its own thread
+
+
+def _catch(into: list, call) -> None:
+    try:
+        call()
+    except BaseException as exc:  # handed to the test's thread
+        into.append(exc)

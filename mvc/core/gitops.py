@@ -189,7 +189,7 @@ def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") 
     # version, it would add another
     plan = plan._replace(again=f" by running the same mvc add again, without --force, while {ref} is the latest "
                                f"version of {version.model} and its files are unchanged")
-    gittags.pending(plan, commit=True)
+    gittags.pending(session, plan, commit=True)
     try:
         # One add --git at a time, from writing its files to its commit, in the writer lock (the
         # registry has committed and let it go): two at once lost each other's .gitignore line,
@@ -211,9 +211,7 @@ def _not_committed(session: "Session", root: Path, version: Any, pointer: Path, 
                    exc: MvcError) -> dict[str, Any]:
     """The warning (printed, and under "warning") of a version registered whose pointer git
     did not commit, with what makes the commit and its tag."""
-    from mvc.core.session import Session
-
-    Session.unfinished = ""  # the warning says what to do
+    session.unfinished_step("")  # the warning says what to do
     ref = format_ref(version.model, version.version)
     files = " and ".join(_relative(p, root) for p in (pointer, gitignore))
     warning = (f"{ref} is registered, but git could not commit its pointer file ({exc.message}); "

@@ -282,9 +282,7 @@ def plan_move(work: "UnitOfWork", model: str, channel: str, version: str, action
 def _here(session: "Session") -> str:
     """``-C DIR `` when a command pasted where this one was started would not find its
     repository (it was started with -C, or MVC_DIR named another): empty otherwise."""
-    from mvc.core.session import Session
-
-    start, mvc_dir = Session.started_in or Path.cwd(), session.layout.mvc_dir
+    start, mvc_dir = session.started_in or Path.cwd(), session.layout.mvc_dir
     found = next((f / mvc_dir.name for f in (start, *start.parents) if (f / mvc_dir.name).is_dir()), None)
     if found is not None and found.resolve() == mvc_dir.resolve():
         return ""
@@ -314,11 +312,10 @@ def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict
     GTO then reads none of the repository."""
     from mvc.core.errors import LockTimeoutError
     from mvc.core.lock import RepoLock
-    from mvc.core.session import Session
 
     tags = [t if t.commit is not None else t._replace(commit=commit) for t in plan.tags]
     made: list[str] = []
-    pending(plan)
+    pending(session, plan)
     try:
         lock = RepoLock(session.layout.lock, session.lock_timeout())
         lock.acquire()
@@ -328,7 +325,7 @@ def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict
         for i, tag in enumerate(tags):
             if tag.exists:
                 continue
-            pending(plan._replace(tags=tuple(tags[i:])))
+            pending(session, plan._replace(tags=tuple(tags[i:])))
             crash_point("git:tag")  # tests: interrupted between the registry's commit and a tag
             try:
                 if "#" not in tag.name:
@@ -343,20 +340,18 @@ def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict
             made.append(tag.name)
     finally:
         lock.release()
-    Session.unfinished = ""  # not on the way out of an interrupt: the CLI says it then
+    session.unfinished_step("")  # not on the way out of an interrupt: the CLI says it then
     return plan._replace(tags=tuple(tags)).result()
 
 
-def pending(plan: TagPlan, commit: bool = False) -> None:
-    """Say in ``Session.unfinished`` what an interrupt from now on leaves out of git (the tags of
+def pending(session: "Session", plan: TagPlan, commit: bool = False) -> None:
+    """Say (``Session.unfinished``) what an interrupt from now on leaves out of git (the tags of
     ``plan`` not made yet; with ``commit``, the pointer commit too) and how to make it."""
-    from mvc.core.session import Session
-
     names = [t.name for t in plan.tags if not t.exists]
     what = [f"tag {names[0]}" if len(names) == 1 else f"tags {', '.join(names)}"] if names else []
     what = (["the pointer commit"] if commit else []) + what
     it = "it" if len(what) == 1 and len(names) < 2 else "them"
-    Session.unfinished = f"git may lack {' and '.join(what)}: make {it}{plan.again}" if what else ""
+    session.unfinished_step(f"git may lack {' and '.join(what)}: make {it}{plan.again}" if what else "")
 
 
 def _commit_still_free(root: Path, tag: Tag) -> None:
@@ -378,9 +373,7 @@ def _not_made(session: "Session", plan: TagPlan, tags: list[Tag], i: int, made: 
     """The result when tag ``i`` could not be made: a warning (printed, and under "warning")
     with the git commands that make the rest; none when another version took its commit (they
     would break GTO's reading): the version then needs a commit of its own."""
-    from mvc.core.session import Session
-
-    Session.unfinished = ""  # the warning says what to do
+    session.unfinished_step("")  # the warning says what to do
     tag, rest = tags[i], [t for t in tags[i:] if not t.exists]
     if isinstance(exc, ConflictError):
         ref = tag.message.split(": ", 1)[1]

@@ -175,7 +175,7 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
         return None
     session.unfinished_step("")
     if committed.tags is not None:
-        gittags.pending(committed.tags)  # what a Ctrl-C from here leaves out of git
+        gittags.pending(session, committed.tags)  # what a Ctrl-C from here leaves out of git
     crash_point("deploy:committed")
     session.derive(f"the deploy folder {d.root}", lambda: deploy.apply(
         d, plan.after.slot, state.routing_doc(session, plan.after), crash_prefix="deploy"))

@@ -147,6 +147,7 @@ def plan_add(target: Path, version: Any, created: bool) -> "TagPlan | None":
     that exists is kept when its commit's pointer file names the same bytes (a teammate's)."""
     from mvc.core import gittags
     from mvc.core.gitcommand import run_git
+    from mvc.core.gitready import writable
 
     root = gittags.work_tree(Path(target).absolute().parent)
     if not created and pointer_current(target, version) and gittags.registered(root, version.model, version.version):
@@ -161,7 +162,9 @@ def plan_add(target: Path, version: Any, created: bool) -> "TagPlan | None":
         return (data.get("model"), data.get("version"), data.get("digest")) == (
             version.model, version.version, version.digest)
 
-    return gittags.plan_version(root, version, says_same)
+    plan = gittags.plan_version(root, version, says_same)
+    writable(root, [t.name for t in plan.tags if not t.exists], commit=True, folders=[pointer_path(Path(target).absolute()).parent])
+    return plan
 
 
 def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") -> dict[str, Any]:

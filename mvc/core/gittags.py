@@ -12,7 +12,8 @@ Every tag is planned inside the registry's unit of work, before the registry com
 that exists and says the same (same name on the same commit, peeled through tags of tags as
 GTO does: a teammate's, fetched) is kept; one that says something else refuses the whole
 change (ConflictError), so the registry does not change either; so does what would make git
-refuse the tags later (no committer identity, signing without its program: ``ready``). After
+refuse the tags later (no committer identity, signing that cannot sign, a ``.git`` it cannot
+write or a lock of git's left in the way: gitready.py). After
 the commit the planned tags are created; one that appeared meanwhile saying the same is kept;
 a failure then is a warning naming the git commands that make the rest (and --json's
 ``git.warning``).
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import time
 import tomllib
 from pathlib import Path
@@ -34,6 +34,7 @@ from mvc.core import gitcommand
 from mvc.core.errors import ConflictError, MvcError, UserError
 from mvc.core.faults import crash_point
 from mvc.core.gitcommand import run_git
+from mvc.core.gitready import ready, writable
 from mvc.core.refs import format_ref
 
 if TYPE_CHECKING:
@@ -79,34 +80,6 @@ def check_gto_name(what: str, name: str) -> None:
     if _GTO_NAME.fullmatch(name) is None:
         raise UserError(f"GTO cannot read the {what} name {name!r} from a git tag (it takes letters, digits, "
                         "'-' and '_', starting and ending with a letter or digit); drop --git")
-
-
-def _config(root: Path, *args: str) -> str | None:
-    try:
-        return run_git(root, "config", *args) or None
-    except UserError:  # not set
-        return None
-
-
-def ready(root: Path, commit: bool = False) -> None:
-    """Refuse, before the registry changes, what would make git refuse the tags (or the pointer
-    commit, ``commit``) after it: no committer identity, or signing without its program."""
-    try:
-        run_git(root, "var", "GIT_COMMITTER_IDENT")
-    except UserError as exc:
-        raise UserError(f"git has no committer identity for the tags ({exc.message}); nothing changed. Set one: "
-                        "git config --global user.name 'NAME' && git config --global user.email EMAIL") from None
-    keys = ("tag.gpgSign", "commit.gpgSign") if commit else ("tag.gpgSign",)
-    signing = [k for k in keys if _config(root, "--type=bool", k) == "true"]
-    if not signing:
-        return
-    kind = _config(root, "gpg.format") or "openpgp"
-    program = (_config(root, f"gpg.{kind}.program") or (_config(root, "gpg.program") if kind == "openpgp" else None)
-               or {"openpgp": "gpg", "x509": "gpgsm", "ssh": "ssh-keygen"}.get(kind, "gpg"))
-    if shutil.which(program) is None:
-        raise UserError(f"git is set to sign ({', '.join(signing)} = true) with {program!r}, which is not "
-                        "installed; nothing changed. Install it, or turn signing off for this repository: "
-                        + " && ".join(f"git config {k} false" for k in signing))
 
 
 def _target(root: Path, name: str) -> tuple[bool, str] | None:
@@ -254,7 +227,7 @@ def plan_move(work: "UnitOfWork", model: str, channel: str, version: str, action
         newest = run_git(root, "for-each-ref", "--sort=-taggerdate", "--count=1", "--format=%(refname:strip=2)",
                          f"refs/tags/{model}#{channel}#*")
         if newest and registration.exists and (_target(root, newest) or (False, ""))[1] == registration.commit:
-            return TagPlan(root, (registration, Tag(newest, registration.commit, "", True)), done, again)
+            return _writable(TagPlan(root, (registration, Tag(newest, registration.commit, "", True)), done, again))
     name = f"{model}#{channel}#{max(moves + (0 if catch_up else 1), 1)}"
     tag = Tag(name, registration.commit, f"{action.capitalize().replace('-', ' ')} {ref} on {channel}", False)
     found = _target(root, name)
@@ -276,7 +249,13 @@ def plan_move(work: "UnitOfWork", model: str, channel: str, version: str, action
                 f"'mvc log {model} --channel {channel}', or move the channel without --git"
             )
         tag = tag._replace(exists=True)
-    return TagPlan(root, (registration, tag), done, again)
+    return _writable(TagPlan(root, (registration, tag), done, again))
+
+
+def _writable(plan: TagPlan) -> TagPlan:
+    """``plan``, once git could make its tags (gitready.writable)."""
+    writable(plan.root, [t.name for t in plan.tags if not t.exists])
+    return plan
 
 
 def _here(session: "Session") -> str:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
+from mvc.argtypes import check_arguments
 from mvc.core import refs
 from mvc.core.config import SCHEMA, Config
 from mvc.core.errors import UsageError, UserError
@@ -74,6 +75,7 @@ def _check_registry_choice(layout: Layout, url: str) -> None:
                             "'mvc init --registry' only sets up a new one")
 
 
+@check_arguments  # a wrong type is an ArgumentTypeError naming the argument, before anything runs
 class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     """An mvc repository: the ``.mvc`` folder beside the user's work."""
 
@@ -195,7 +197,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         code: Iterable[Path | str] = (),
         parents: Iterable[str] = (),
         tags: Iterable[str] = (),
-        message: str = "",
+        message: str | None = "",
         force: bool = False,
         store_data: bool = False,
         git: bool = False,

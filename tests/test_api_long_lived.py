@@ -118,3 +118,31 @@ def _catch(into: list, call) -> None:
         call()
     except BaseException as exc:  # handed to the test's thread
         into.append(exc)
+
+
+def test_an_argument_of_the_wrong_type_is_refused_by_name_before_anything_runs(work):
+    r = Repo.init(work)
+    write(work / "a.bin", "a")
+    r.add(work / "a.bin", name="m")
+    before = (r.ls(), r.audit())
+    wrong = {  # each was a TypeError from deep inside, or (limit=True) an answer to another question
+        "Repo.ls: name takes str or None, not an int": lambda: r.ls(5),
+        "Repo.tag: label takes str, not None": lambda: r.tag("m@0.1.0", None),
+        "Repo.add: tags takes a list of str; its item 1 is an int": lambda: r.add("a.bin", name="m", tags=["x", 1]),
+        "Repo.add: metrics takes a mapping or a list of str or None; its key 1 is an int":
+            lambda: r.add(work / "a.bin", name="m", metrics={1: 0.5}, force=True),
+        "Repo.log: limit takes int or None, not a bool": lambda: r.log(limit=True),
+        "Repo.checkout: output takes a path or None, not an int": lambda: r.checkout("m@0.1.0", 3),
+        "Repo.promote: git takes bool, not a str": lambda: r.promote("m@0.1.0", "staging", git="no"),
+        "Repo.canary_start: percent takes int, not a float": lambda: r.canary_start("m@0.1.0", "production", 12.5),
+        "Repo.diff: versions takes a list of str; its item 5 is an int": lambda: r.diff("m@0.1.0", 5),
+        "Repo.open: path takes a path, not a bytes": lambda: Repo.open(b"."),
+        "Repo.show: missing a required argument: 'ref'": lambda: r.show(),
+    }
+    for message, call in wrong.items():
+        with pytest.raises(TypeError) as caught:  # what a Python caller expects; a UserError too (exit 1)
+            call()
+        assert isinstance(caught.value, UserError) and str(caught.value) == message, (message, caught.value)
+    assert (r.ls(), r.audit()) == before
+    assert r.add(work / "a.bin", name="m", metrics={"acc": 1}, tags="best", data=[work / "a.bin"]).created
+    assert r.log(limit=1)[0].version == "0.1.1" and r.checkout("m@0.1.0", Path(work / "out")).written

@@ -1,0 +1,151 @@
+"""Arguments of the wrong type, refused where they enter the Python API (``Repo``'s public
+methods), before anything runs: ``repo.ls(5)`` or ``repo.tag(ref, None)`` is an
+``ArgumentTypeError`` naming the method, the argument and the types it takes, not a TypeError
+from deep inside (or, worse, a value stored as the wrong type).
+
+The types are read from each method's own annotations, evaluated on its first call (the
+CLI's start pays nothing for methods it does not call): ``str``, ``int`` (not ``bool``),
+``float`` (an int too), ``bool``, ``None``, ``Path`` (a ``str`` or any ``os.PathLike`` too,
+as the annotations pair them), unions of these, ``Mapping[K, V]`` (keys checked), and
+``Iterable[X]``/``list[X]``/``tuple[X, ...]`` (elements checked when the value is a list, tuple or
+set: a generator is not consumed here). A bare string where a list is taken is one item
+(``_items`` in api.py), so it passes. What the annotations cannot say (``Any``, callables,
+names only known to type checkers) is not checked.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import functools
+import inspect
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable
+
+from mvc.core.errors import UserError
+
+
+class ArgumentTypeError(UserError, TypeError):
+    """An argument of a type the method does not take (exit 1 from the CLI, which never
+    passes one; a TypeError too, as Python callers expect)."""
+
+
+_ANY = object()  # an annotation that is not checked
+
+
+def _accepts(hint: Any, value: Any) -> bool | str:
+    """True when ``value`` fits ``hint``; a description of the element that does not fit, else
+    False."""
+    if hint is _ANY or hint is Any:
+        return True
+    if hint is None or hint is type(None):
+        return value is None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        fits = [_accepts(h, value) for h in typing.get_args(hint)]
+        return True if True in fits else next((f for f in fits if isinstance(f, str)), False)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is Path:
+        return isinstance(value, (str, os.PathLike))
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (collections.abc.Mapping, dict):
+        if not isinstance(value, collections.abc.Mapping):
+            return False
+        key = (typing.get_args(hint) or (_ANY,))[0]
+        bad = next((k for k in value if _accepts(key, k) is not True), _ANY)
+        return True if bad is _ANY else f"its key {bad!r} is {_a(bad)}"
+    if origin in (collections.abc.Iterable, collections.abc.Sequence, list, tuple, set, frozenset):
+        if not isinstance(value, collections.abc.Iterable) or isinstance(value, collections.abc.Mapping):
+            return False
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        if len(args) != 1 or not isinstance(value, (list, tuple, set, frozenset)):
+            return True
+        bad = next((v for v in value if _accepts(args[0], v) is not True), _ANY)
+        return True if bad is _ANY else f"its item {bad!r} is {_a(bad)}"
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True  # Callable and the like: not checked
+
+
+def _a(value: Any) -> str:
+    name = type(value).__name__
+    return "None" if value is None else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _shown(hint: Any) -> str:
+    if hint is None or hint is type(None):
+        return "None"
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        shown = dict.fromkeys(_shown(h) for h in typing.get_args(hint))
+        return " or ".join(s for s in shown if not (s == "str" and "a path" in shown))
+    origin = typing.get_origin(hint)
+    if origin in (collections.abc.Mapping, dict):
+        return "a mapping"
+    if origin is not None:
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return f"a list of {_shown(args[0])}" if len(args) == 1 else "a list"
+    return "a path" if hint is Path else getattr(hint, "__name__", str(hint))
+
+
+def _hints(function: Callable, namespace: dict) -> dict[str, Any]:
+    """Each parameter's annotation, evaluated in ``namespace``; ``_ANY`` where that fails (a
+    name only imported for type checkers)."""
+    found = {}
+    for name, parameter in inspect.signature(function).parameters.items():
+        hint = parameter.annotation
+        if hint is inspect.Parameter.empty or name in ("self", "cls"):
+            continue
+        if isinstance(hint, str):
+            try:
+                hint = eval(hint, namespace)  # noqa: S307 -- our own annotations, not input
+            except Exception:  # noqa: BLE001 -- a name known only to type checkers: not checked
+                hint = _ANY
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            hint = tuple[hint, ...]
+        elif parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            hint = _ANY
+        found[name] = hint
+    return found
+
+
+def _checking(function: Callable, owner: str) -> Callable:
+    known: dict[str, Any] = {}
+
+    @functools.wraps(function)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if not known:
+            known.update(_hints(function, function.__globals__), __signature__=inspect.signature(function))
+        try:
+            bound = known["__signature__"].bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ArgumentTypeError(f"{owner}.{function.__name__}: {exc}") from None
+        for name, value in bound.arguments.items():
+            hint = known.get(name, _ANY) if name != "__signature__" else _ANY
+            fits = _accepts(hint, value)
+            if fits is not True:  # "takes str, not an int"; "takes a list of str; its item 1 is an int"
+                what = f"; {fits}" if isinstance(fits, str) else f", not {_a(value)}"
+                raise ArgumentTypeError(f"{owner}.{function.__name__}: {name} takes {_shown(hint)}{what}")
+        return function(*args, **kwargs)
+
+    return checked
+
+
+def check_arguments(cls: type) -> type:
+    """``cls`` with each public method (its own and its bases') checking its arguments."""
+    for klass in reversed(cls.__mro__[:-1]):
+        for name, attribute in list(vars(klass).items()):
+            if name.startswith("_"):
+                continue
+            if isinstance(attribute, classmethod):
+                setattr(cls, name, classmethod(_checking(attribute.__func__, cls.__name__)))
+            elif inspect.isfunction(attribute):
+                setattr(cls, name, _checking(attribute, cls.__name__))
+    return cls

@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Callable, Mapping
 
 from mvc.core.config import SCHEMA
+from mvc.core.metrics import same_value
 from mvc.core.tensors import TensorInfo, UnreadableTensorFile, diff_tensors, tensor_format
 
 RECOMMEND_A = "RECOMMEND_A"
@@ -114,7 +115,7 @@ def compare_params(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]
     return {
         "added": {k: b[k] for k in sorted(b.keys() - a.keys())},
         "removed": {k: a[k] for k in sorted(a.keys() - b.keys())},
-        "changed": {k: {"a": a[k], "b": b[k]} for k in sorted(a.keys() & b.keys()) if a[k] != b[k]},
+        "changed": {k: {"a": a[k], "b": b[k]} for k in sorted(a.keys() & b.keys()) if not same_value(a[k], b[k])},
     }
 
 

@@ -183,3 +183,16 @@ def collect_params(pairs: list[str], files: list[Path]) -> dict[str, Any]:
         k, v = parse_param(text)
         params[k] = v
     return params
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two metric or param values (JSON) say the same, as a user reads them: ``1`` and
+    ``1.0`` are one number, but ``true`` is not ``1`` nor ``false`` ``0`` (Python's ``==`` says
+    they are, so an add of ``use_bias=true`` after ``use_bias=1`` found "nothing changed")."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(same_value, a, b))
+    return a == b

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from mvc.core.compare import INSUFFICIENT, RECOMMEND_B, SIMILAR, Settings, performance
+from mvc.core.metrics import same_value
 
 RECOMMEND = "RECOMMEND"
 
@@ -52,8 +53,8 @@ def compare_many(sides: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]], 
     params = {}
     for k in keys:
         present = {ref: p[k] for ref, _, p in sides if k in p}
-        values = list(present.values())  # equal as in the two-way diff (compare_params): 1 == 1.0
-        if len(present) < len(sides) or any(v != values[0] for v in values):
+        values = list(present.values())  # equal as in the two-way diff (compare_params): 1 == 1.0, true != 1
+        if len(present) < len(sides) or any(not same_value(v, values[0]) for v in values):
             params[k] = present
     return {"versions": refs, "metrics": metrics, "best": best, "params": params,
             "recommendation": recommend(metrics, refs, s), "primary_metric": s.primary_metric}

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from mvc.core import artifacts, refs
 from mvc.core.errors import ConflictError, IntegrityError, NotFoundError, UserError
+from mvc.core.metrics import same_value
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import FIRST_VERSION, parse_version
 
@@ -124,7 +125,8 @@ def unchanged(known: _Known, new: NewArtifact, digest: str) -> VersionRow | None
     """The latest version when ``new`` holds what it holds (nothing to add); ConflictError
     when ``new.version`` names another existing version."""
     latest = known.latest
-    same = latest is not None and (latest.digest, latest.metrics, latest.params) == (digest, new.metrics, new.params)
+    same = (latest is not None and latest.digest == digest and same_value(latest.metrics, new.metrics)
+            and same_value(latest.params, new.params))
     if new.version is not None and known.has(new.version):
         if not new.force and same and latest.version == new.version:
             return latest

@@ -130,6 +130,19 @@ def test_idempotent_add_and_force(repo, work):
     assert forced["created"] is True and forced["version"] == "0.1.2"
 
 
+def test_a_param_that_turns_from_one_to_true_is_a_new_version(repo):
+    """JSON's true is not 1 (Python's == says it is): the add found nothing changed, and
+    dropped the new params; 1 and 1.0 are still one number."""
+    repo.add("m", b"w", "--param", "use_bias=1", "--param", "cfg={\"a\": [0, 1]}")
+    assert repo.add("m", b"w", "--param", "use_bias=1.0", "--param", "cfg={\"a\": [0, 1]}")["created"] is False
+    assert repo.add("m", b"w", "--param", "use_bias=true", "--param", "cfg={\"a\": [0, 1]}")["version"] == "0.1.1"
+    assert repo.add("m", b"w", "--param", "use_bias=true", "--param", "cfg={\"a\": [false, 1]}")["version"] == "0.1.2"
+    assert repo.json("show", "m@0.1.2")["params"] == {"use_bias": True, "cfg": {"a": [False, 1]}}
+    assert repo.json("diff", "m@0.1.0", "m@0.1.1")["params"]["changed"] == {"use_bias": {"a": 1, "b": True}}
+    assert repo.json("diff", "m@0.1.1", "m@0.1.2")["params"]["changed"].keys() == {"cfg"}
+    assert repo.json("diff", "m@0.1.0", "m@0.1.1", "m@0.1.2")["params"].keys() == {"use_bias", "cfg"}
+
+
 def test_directory_artifact_lists_files(repo, work):
     model_dir(work / "bundle")
     out = repo.json("add", "bundle", "--name", "dm")

@@ -95,3 +95,20 @@ def test_diff_of_a_version_whose_header_chunk_is_corrupt_is_an_integrity_error(r
     proc = repo("diff", "minilm@0.1.0", "minilm@0.1.1", check=False)
     assert proc.returncode == 3, (proc.stdout, proc.stderr)
     assert first.digest in proc.stderr and "corrupt" in proc.stderr
+
+
+def test_diff_of_a_small_whole_object_that_is_corrupt_is_an_integrity_error(repo, work):
+    """A small file is one whole object (no chunks): a byte flipped in its tensor data read as
+    a changed tensor, exit 0, while checkout and verify said corrupt (exit 3)."""
+    from packs_support import flip_byte, store
+
+    write_safetensors(work / "m.safetensors", {"emb": ("U8", [16], b"\1" * 16), "head": ("U8", [16], b"\2" * 16)})
+    repo("add", "m.safetensors", "--name", "n")
+    write_safetensors(work / "m.safetensors", {"emb": ("U8", [16], b"\1" * 16), "head": ("U8", [16], b"\3" * 16)})
+    repo("add", "m.safetensors", "--name", "n")
+    assert repo.json("diff", "n@0.1.0", "n@0.1.1")["tensors"]["m.safetensors"]["changed"] == ["head"]
+    digest = repo.json("show", "n@0.1.1")["digest"]
+    path = store(repo).path(digest)
+    flip_byte(path, path.stat().st_size - 20)  # in emb's bytes
+    proc = repo("diff", "n@0.1.0", "n@0.1.1", check=False)
+    assert proc.returncode == 3 and f"object {digest} is corrupt" in proc.stderr, (proc.stdout, proc.stderr)

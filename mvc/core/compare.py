@@ -170,12 +170,16 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def characteristics(side: Side, tensors: Mapping[str, Mapping[str, TensorInfo]]) -> set[str]:
-    """The characteristic set of SPEC §3: params, files, tensors, data and code."""
+def characteristics(side: Side, tensors: Mapping[str, Mapping[str, TensorInfo]],
+                    renamed: Mapping[str, str] | None = None) -> set[str]:
+    """The characteristic set of SPEC §3: params, files, tensors, data and code; a path in
+    ``renamed`` is counted under its new name (a single-file artifact renamed between the two
+    versions is still the same model file, as the tensor comparison pairs it)."""
+    renamed = renamed or {}
     out = {f"param:{k}={_canonical(v)}" for k, v in side.params.items()}
-    out |= {f"file:{p}={d}" for p, d in side.files.items()}
+    out |= {f"file:{renamed.get(p, p)}={d}" for p, d in side.files.items()}
     for path, listing in tensors.items():
-        out |= {f"tensor:{path}:{t.name}={t.digest}" for t in listing.values()}
+        out |= {f"tensor:{renamed.get(path, path)}:{t.name}={t.digest}" for t in listing.values()}
     out |= {f"data:{d}" for d in side.data}
     out |= {f"code:{d}" for d in side.code}
     return out
@@ -245,11 +249,12 @@ def compare(a: Side, b: Side, s: Settings, read: TensorReader,
 
     pairs = [(p, p) for p in sorted(files_a.keys() & files_b.keys())]
     # a single-file artifact renamed between versions is still the same model file
-    if not pairs and len(a.files) == len(b.files) == 1 and len(files_a) == len(files_b) == 1:
-        (pa, (_, fa)), = files_a.items()
-        (pb, (_, fb)), = files_b.items()
-        if fa == fb:
-            pairs = [(pa, pb)]
+    if len(a.files) == len(b.files) == 1 and a.files.keys() != b.files.keys():
+        renamed = {next(iter(a.files)): next(iter(b.files))}
+        if len(files_a) == len(files_b) == 1 and next(iter(files_a.values()))[1] == next(iter(files_b.values()))[1]:
+            pairs = [(next(iter(files_a)), next(iter(files_b)))]
+    else:
+        renamed = {}
     tensors: dict[str, Any] = {}
     for pa, pb in pairs:
         la, lb = lists_a[pa], lists_b[pb]
@@ -278,7 +283,7 @@ def compare(a: Side, b: Side, s: Settings, read: TensorReader,
         "artifacts": compare_files(a.files, b.files),
         "tensors": tensors,
         "unreadable": unreadable,
-        "similarity": jaccard(characteristics(a, readable_a), characteristics(b, readable_b)),
+        "similarity": jaccard(characteristics(a, readable_a, renamed), characteristics(b, readable_b)),
         "performance_delta": delta,
         "importance": importance(a.metrics, b.metrics, s),
         "recommendation": rec,

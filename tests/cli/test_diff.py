@@ -94,3 +94,20 @@ def test_a_version_not_pulled_yet_is_listed_unreadable_and_the_rest_compared(rep
     clone("pull", "net@0.1.1")
     out = clone.json("diff", "net@0.1.0", "net@0.1.1")
     assert out["unreadable"] == [] and out["tensors"]["m.safetensors"]["changed"] == ["w"]
+
+
+def test_a_model_file_renamed_between_versions_is_as_similar_as_its_contents(repo, work):
+    """The tensors of a renamed single-file model are compared with each other (the same model
+    file); its similarity counted them apart, so identical bytes scored 0.0."""
+    tensors = {"emb": ("U8", [16], b"\1" * 16), "head": ("U8", [16], b"\2" * 16)}
+    write_safetensors(work / "a.safetensors", tensors)
+    repo("add", "a.safetensors", "--name", "n", "--param", "lr=0.1")
+    write_safetensors(work / "model.safetensors", tensors)
+    repo("add", "model.safetensors", "--name", "n", "--param", "lr=0.1", "--force")  # same bytes: --force
+    same = repo.json("diff", "n@0.1.0", "n@0.1.1")
+    assert same["tensors"]["a.safetensors -> model.safetensors"]["unchanged"] == 2
+    assert same["similarity"] == 1.0 and same["artifacts"]["added"] == ["model.safetensors"]
+    write_safetensors(work / "final.safetensors", {**tensors, "head": ("U8", [16], b"\3" * 16)})
+    repo("add", "final.safetensors", "--name", "n", "--param", "lr=0.1")
+    # param, emb shared; file and head differ on each side: 2 of 6
+    assert repo.json("diff", "n@0.1.1", "n@0.1.2")["similarity"] == 2 / 6

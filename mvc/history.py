@@ -173,7 +173,7 @@ class HistoryOps:
                                             compare.store_chunks(session.store)))
 
     def _diff_many(self, given: tuple[str, ...]) -> "DiffManyResult":
-        from mvc.core import ranking
+        from mvc.core import ranking, registry_values
         from mvc.core.compare import settings_from
         from mvc.results import DiffManyResult
 
@@ -185,7 +185,7 @@ class HistoryOps:
             if name in first:
                 raise UserError(f"{first[name]} and {ref} are both {name}; give each version once")
             first[name] = ref
-            sides.append((name, row.metrics, row.params))
+            sides.append((name, registry_values.metrics(row), row.params))
         return DiffManyResult(**ranking.compare_many(sides, settings_from(session.config.value)))
 
     def series(self, name: str, metrics: "list[str] | None" = None) -> "SeriesResult":

@@ -295,8 +295,11 @@ def compare(a: Side, b: Side, s: Settings, read: TensorReader,
 # -- reading the two sides from a repository -----------------------------------------------
 
 def side_of(ref: str, row, registry, store) -> Side:
-    """A ``Side`` for a registry version row: its files from the manifest, its inputs."""
-    from mvc.core import artifacts
+    """A ``Side`` for a registry version row: its files from the manifest, its inputs; a metric
+    that is not a finite number (edited by hand) is the registry's damage (exit 3)."""
+    from mvc.core import artifacts, registry_values
+
+    registry_values.metrics(row)
 
     if row.kind == "directory":
         files = {

@@ -1,16 +1,18 @@
 """Registry values that become paths or decisions, checked where mvc uses them (SPEC §10).
 
 A shared registry (PostgreSQL) is written by other people's machines, and any registry can be
-edited by hand, so a value read from it is never trusted to name a path: a channel's slot
-must be one of ``blue``/``green``, a version's stored file name (``path_name``) one plain
-path component, a model name what ``check_model_name`` accepts, a canary's share 0 to 100 and
-a role one of ``access.ROLES``. A bad value raises IntegrityError (exit 3) naming the row
+edited by hand, so a value read from it is never trusted to name a path or make a decision:
+a channel's slot must be one of ``blue``/``green``, a version's stored file name
+(``path_name``) one plain path component, its metrics finite numbers (``diff`` recommends by
+them), a model name what ``check_model_name`` accepts, a canary's share 0 to 100 and a role
+one of ``access.ROLES``. A bad value raises IntegrityError (exit 3) naming the row
 and the value before anything is written or deleted; ``problems`` lists every one for
 ``mvc fsck`` (kind ``registry-value``), whose ``--repair`` never acts on them.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mvc.core.access import ROLES
@@ -63,6 +65,18 @@ def version(row: "VersionRow") -> "VersionRow":
     return row
 
 
+def metrics(row: "VersionRow") -> dict[str, Any]:
+    """``row.metrics`` when it maps each name to a finite number, as ``add`` stores them (a
+    value edited by hand to NaN or text would pass for another recommendation in ``diff``)."""
+    where = f"versions row {row.model}@{row.version}"
+    if not isinstance(row.metrics, dict):
+        raise bad(where, "metrics", row.metrics, "is not a JSON object of metric names and numbers")
+    for key, value in row.metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad(where, f"metric {key!r}", value, "is not a finite number")
+    return row.metrics
+
+
 def channel(row: "ChannelRow") -> "ChannelRow":
     """``row`` when its model name, slot and canary share are sound."""
     where = f"channels row {row.model}@{row.channel}"
@@ -107,6 +121,7 @@ def problems(registry: "Registry", store: "ObjectStore",
 
     for row in registry.versions():
         check(version, row)
+        check(metrics, row)
         if row.kind == "directory":
             check(_manifest, store, row, digest=row.digest)
     for row in registry.channels():

@@ -180,3 +180,19 @@ def test_verify_and_checkout_blame_a_directory_row_over_a_file_object_not_the_by
     assert not (repo.cwd / "out").exists()
     sql(repo, "update versions set kind='file'")
     repo("verify")
+
+
+def test_a_metric_edited_to_nan_or_text_is_damage_diff_will_not_recommend_by(two: Mvc):
+    """A metric made NaN by hand read as SIMILAR_PERFORMANCE, and one made text vanished from
+    diff; fsck said the registry was consistent."""
+    two.add("m", "c", filename="c")
+    sql(two, """update versions set metrics='{"accuracy": NaN, "loss": "high"}' where version='0.1.0'""")
+    err = two.fail("diff", "m@0.1.0", "m@0.1.1", code=3).stderr
+    assert "versions row m@0.1.0: metric 'accuracy' nan is not a finite number" in err, err
+    two.fail("diff", "m@0.1.0", "m@0.1.1", "m@0.1.2", code=3)
+    problems = fsck_kinds(two)
+    assert [p["kind"] for p in problems] == ["registry-value"] and "'accuracy'" in problems[0]["message"]
+    sql(two, """update versions set metrics='{"accuracy": 0.9, "loss": true}' where version='0.1.0'""")
+    assert "metric 'loss' True is not a finite number" in two.fail("diff", "m@0.1.0", "m@0.1.1", code=3).stderr
+    sql(two, """update versions set metrics='{"accuracy": 0.9}' where version='0.1.0'""")
+    assert two.json("diff", "m@0.1.0", "m@0.1.1")["metrics_only_a"] == {"accuracy": 0.9}

@@ -52,15 +52,22 @@ class Figures(NamedTuple):
 
 
 def _by_model(session: "Session", rows: list["VersionRow"], size_of: Callable[[str], int | None],
-              needs_of=None) -> dict[str, ModelFigures]:
+              needs_of=None, lacking: set[str] | None = None) -> dict[str, ModelFigures]:
     """Per model: its versions among ``rows`` and the objects they need that are there
-    (``size_of(digest)``: the object's size there, None when it is not)."""
+    (``size_of(digest)``: the object's size there, None when it is not). ``lacking`` gets the
+    versions with a needed object (or a manifest or recipe, which hides what else it needs)
+    that is not there or cannot be read."""
     needs_of = needs_of or (lambda rs: needed_objects(session.registry, session.store, rs))
     out = {}
     for model, group in groupby(sorted(rows, key=lambda r: (r.model, r.id)), key=lambda r: r.model):
         group = list(group)
-        sizes = [s for s in map(size_of, needs_of(group).by_digest) if s is not None]
-        out[model] = ModelFigures(len(group), len(sizes), sum(r.size for r in group), sum(sizes))
+        needs = needs_of(group)
+        sizes = {d: size_of(d) for d in needs.by_digest}
+        out[model] = ModelFigures(len(group), sum(s is not None for s in sizes.values()),
+                                  sum(r.size for r in group), sum(s for s in sizes.values() if s is not None))
+        if lacking is not None:
+            gone = [d for d, s in sizes.items() if s is None] + list(needs.unreadable)
+            lacking.update(who.split(":", 1)[0] for d in gone for who in needs.by_digest.get(d, ()))
     return out
 
 
@@ -82,8 +89,14 @@ def local(session: "Session") -> Figures:
     packed: set[str] = set()
     for entries in store.packs.all().values():
         packed.update(e.digest for e in entries)
-    return _figures(rows, len(loose.keys() | packed), sum(loose.values()) + pack_bytes(store),
-                    _by_model(session, rows, size_of))
+    lacking: set[str] = set()
+    by_model = _by_model(session, rows, size_of, lacking=lacking)
+    if lacking:  # a clone not pulled yet, or damage: the figures count what is here
+        shown = sorted(lacking)
+        session.warn(f"{len(shown)} version(s) need objects that are not in the local store or cannot be read "
+                     f"({', '.join(shown[:3])}{', …' if len(shown) > 3 else ''}), so the figures count only what "
+                     "is here: 'mvc pull' fetches them ('mvc fsck' if they should be here)")
+    return _figures(rows, len(loose.keys() | packed), sum(loose.values()) + pack_bytes(store), by_model)
 
 
 def pack_bytes(store) -> int:

@@ -118,3 +118,22 @@ def test_a_remote_folder_gone_is_said_by_stats_and_pull(repo, work, tmp_path):
     err = clone.fail("pull", "m", code=3).stderr
     assert f"its folder {tmp_path / 'remote'} does not exist" in err
 
+
+
+def test_stats_says_when_versions_need_objects_that_are_not_here(repo, work):
+    """A directory whose manifest is gone hides its files: the counts fell silently (exit 0)."""
+    model_dir(work / "net")
+    repo("add", "net", "--name", "net")
+    write(work / "a.bin", b"a" * 4096)
+    repo("add", "a.bin", "--name", "m")
+    whole = repo.json("stats")
+    assert repo("stats").stderr == ""
+    manifest = repo.mvc_dir / "objects" / repo.json("show", "net")["digest"][7:9]
+    manifest = manifest / repo.json("show", "net")["digest"][9:]
+    manifest.unlink()
+    proc = repo("stats", "--json")
+    assert proc.returncode == 0 and "1 version(s) need objects that are not in the local store" in proc.stderr
+    assert "(net@0.1.0)" in proc.stderr and "'mvc pull' fetches them" in proc.stderr
+    counted = json.loads(proc.stdout)
+    assert counted["by_model"]["net"]["objects"] < whole["by_model"]["net"]["objects"]
+    assert counted["by_model"]["m"] == whole["by_model"]["m"]

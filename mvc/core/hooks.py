@@ -207,6 +207,7 @@ def install(work_dir: Path, force: bool = False) -> list[HookChange]:
                 f"installing it for the one in {repo_rel!r} would stop it working there. Use --force "
                 "to take it over"
             )
+        _runnable_or_absent(hook)
         foreign = os.path.lexists(hook) and not is_mvcs(hook)
         clash = foreign and os.path.lexists(saved) and not _same_bytes(hook, saved)
         if clash and not force:
@@ -238,6 +239,19 @@ def install(work_dir: Path, force: bool = False) -> list[HookChange]:
     return changes
 
 
+def _runnable_or_absent(hook: Path) -> None:
+    """UserError when ``hook`` is there as something git cannot run as a hook (a folder, a
+    FIFO): kept as ``NAME.pre-mvc`` and chained, it broke every run of mvc's hook (exit 126)."""
+    try:
+        mode = os.lstat(hook).st_mode
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        what = "a folder" if stat.S_ISDIR(mode) else "not a file"
+        raise UserError(f"{hook} is {what}, not a hook git can run; nothing was installed. Move it out of the "
+                        "hooks folder, then run 'mvc hooks install' again")
+
+
 def uninstall(work_dir: Path) -> list[HookChange]:
     """Remove mvc's hooks and put back what each replaced; a hook that is not mvc's is left
     alone (``foreign``), and so is one of mvc's that is not as this work dir's install wrote
@@ -257,7 +271,11 @@ def uninstall(work_dir: Path) -> list[HookChange]:
         elif not _same_text(hook, script(name, repo_rel, command)):
             changes.append(HookChange(name, str(hook), "modified", None))
         elif os.path.lexists(saved):
-            os.replace(saved, hook)
+            if stat.S_ISDIR(os.lstat(saved).st_mode):  # kept by an older mvc; a folder cannot replace a file
+                os.unlink(hook)
+                os.rename(saved, hook)
+            else:
+                os.replace(saved, hook)
             changes.append(HookChange(name, str(hook), "restored", str(hook)))
         else:
             os.unlink(hook)

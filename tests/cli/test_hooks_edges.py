@@ -318,3 +318,23 @@ def test_uninstall_leaves_a_hook_it_did_not_write_as_it_is(work, home):
     changes = {c["name"]: c["action"] for c in other.json("hooks", "uninstall")["changes"]}
     assert changes == {"post-checkout": "removed", "post-merge": "modified", "pre-push": "removed"}
     assert (hooks / "post-merge").read_text().endswith("echo mine\n")
+
+
+def test_a_folder_where_a_hook_goes_is_refused_and_uninstall_gets_past_one_kept(work, home):
+    """A folder at .git/hooks/post-merge was kept as post-merge.pre-mvc and chained: every
+    merge then ran it (exit 126), and uninstall failed there on every run ("Not a directory"),
+    never putting back the user's pre-push after it."""
+    m = git_project(work, home)
+    hooks = work / ".git" / "hooks"
+    (hooks / "post-merge").mkdir()
+    write(hooks / "pre-push", "#!/bin/sh\necho mine\n")
+    (hooks / "pre-push").chmod(0o755)
+    err = m.fail("hooks", "install").stderr
+    assert "post-merge is a folder, not a hook git can run; nothing was installed" in err, err
+    assert sorted(p.name for p in hooks.iterdir() if not p.name.endswith(".sample")) == ["post-merge", "pre-push"]
+    (hooks / "post-merge").rmdir()
+    m("hooks", "install")
+    (hooks / "post-merge.pre-mvc").mkdir()  # what an older mvc kept
+    changes = {c["name"]: c["action"] for c in m.json("hooks", "uninstall")["changes"]}
+    assert changes == {"post-checkout": "removed", "post-merge": "restored", "pre-push": "restored"}
+    assert (hooks / "post-merge").is_dir() and (hooks / "pre-push").read_text() == "#!/bin/sh\necho mine\n"

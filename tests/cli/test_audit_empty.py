@@ -62,3 +62,17 @@ def test_remote_add_force_with_the_same_url_records_nothing(repo, tmp_path):
     assert len(repo.events()) == before
     assert "unchanged" not in repo.json("remote", "add", "origin", str(tmp_path / "other"), "--force")
     assert len(repo.events()) == before + 1
+
+
+def test_an_event_edited_to_a_value_of_another_type_is_a_broken_chain(repo):
+    """A user column made a BLOB by hand: audit --verify said 'internal error (TypeError: Object
+    of type bytes is not JSON serializable)', exit 1."""
+    repo.add("m", b"a\n")
+    user = repo.events()[0]["user"]
+    _sql(repo, "UPDATE events SET user=x'ff' WHERE seq=1")
+    assert "event 1 was changed after it was written" in _broken(repo, "audit", "--verify", "--json")
+    assert "event 1 was changed after it was written" in _broken(repo, "fsck")
+    _sql(repo, f"UPDATE events SET user='{user}' WHERE seq=1")
+    assert repo.json("audit", "--verify")["ok"] is True
+    _sql(repo, "UPDATE events SET details='{\"a\": \"\\udcff\"}' WHERE seq=2")  # a lone surrogate
+    assert "event 2 was changed after it was written" in _broken(repo, "audit", "--verify")

@@ -133,8 +133,18 @@ def decide(registry: Registry, user: Callable[[], str], needed: str) -> Decision
     return Decision(rank(held) >= rank(needed), True, held, needed)
 
 
+# what each change's (action, target) is, said after "USER may not"; a move (promote,
+# rollback, canary-start…) reads as it is: "promote net@production"
+_DENIED = {
+    "access": "change the access of {}", "add": "add versions of {}", "config": "change config key {}",
+    "fsck": "repair {} (mvc fsck --repair)", "gc": "collect garbage (mvc gc)", "init": "set up {}",
+    "registry-move": "move the registry to {}", "remote": "change remote {}", "tag": "tag versions of {}",
+    "untag": "remove tags of {}", "archive": "archive {}", "unarchive": "unarchive {}",
+}
+
+
 def denial_message(user: str, decision: Decision, action: str, target: str) -> str:
-    what = f"change config key {target}" if action == "config" else f"{action} {target}".strip()
+    what = _DENIED[action].format(target) if action in _DENIED else f"{action} {target}".strip()
     return (f"{user} may not {what}: it needs the {decision.needed} role and {user} is "
             f"{decision.role}; ask an admin to run 'mvc access grant {user} {decision.needed}'")
 

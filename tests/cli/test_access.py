@@ -36,11 +36,16 @@ def test_denied_change_exits_4_changes_nothing_and_is_logged(repo, work):
     write(work / "n.bin", b"other")
     before = repo.state()
     objects = sorted(p.name for p in (repo.mvc_dir / "objects").rglob("*"))
+    said = {}  # what eve may not do, as the message words it (it said "eve may not access eve")
     for args in (["add", "n.bin", "--name", "n"], ["tag", "m", "best"], ["gc"],
                  ["config", "set", "compare.threshold", "0.1"], ["access", "grant", "eve", "admin"]):
         proc = as_user(repo, "eve", *args, check=False)
         assert proc.returncode == 4, (args, proc.stderr)
         assert proc.stderr.startswith("mvc: error: eve may not ") and "Traceback" not in proc.stderr
+        said[args[0]] = proc.stderr.removeprefix("mvc: error: eve may not ").split(":")[0]
+    assert said == {"add": "add versions of n", "tag": "tag versions of m", "gc": "collect garbage (mvc gc)",
+                    "config": "change config key compare.threshold", "access": "change the access of eve"}
+    assert "eve may not change remote r2:" in as_user(repo, "eve", "remote", "add", "r2", str(work), check=False).stderr
     proc = as_user(repo, "eve", "tag", "m", "best", "--json", check=False)
     assert proc.returncode == 4 and '"permission_denied"' in proc.stdout
     after = repo.state()
@@ -49,7 +54,8 @@ def test_denied_change_exits_4_changes_nothing_and_is_logged(repo, work):
     assert after == before
     assert sorted(p.name for p in (repo.mvc_dir / "objects").rglob("*")) == objects
     assert [(e["user"], e["details"]["action"]) for e in denied] == [
-        ("eve", "add"), ("eve", "tag"), ("eve", "gc"), ("eve", "config"), ("eve", "access"), ("eve", "tag")]
+        ("eve", "add"), ("eve", "tag"), ("eve", "gc"), ("eve", "config"), ("eve", "access"), ("eve", "remote"),
+        ("eve", "tag")]
     repo("audit", "--verify")
 
 

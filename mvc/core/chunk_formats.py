@@ -51,6 +51,15 @@ def spans(fd: int, size: int) -> Spans | None:
     return None
 
 
+def _header_int(text: str) -> int:
+    """A whole number of a safetensors header: offsets and dimensions are 64-bit, so 20 digits
+    (Python's own limit, 4,300, came with advice to call one of its functions)."""
+    if len(text.lstrip("-")) > 20:
+        raise ValueError(f"the header holds a whole number of {len(text.lstrip('-'))} digits, more than a "
+                         "64-bit offset or dimension has")
+    return int(text)
+
+
 def safetensors_header(raw: bytes) -> dict:
     """A safetensors file's JSON header (the bytes after its length), parsed once a pre-scan
     has found it plausible: ValueError when it holds more than ``MAX_HEADER_VALUES`` values
@@ -59,7 +68,7 @@ def safetensors_header(raw: bytes) -> dict:
     if values > MAX_HEADER_VALUES:
         raise ValueError(f"the header holds up to {values} JSON values, more than the "
                          f"{MAX_HEADER_VALUES} a plausible one holds")
-    header = json.loads(raw.decode("utf-8"))  # UTF-8 only, as the format says
+    header = json.loads(raw.decode("utf-8"), parse_int=_header_int)  # UTF-8 only, as the format says
     if not isinstance(header, dict):
         raise ValueError("the header is not a JSON object")
     return header

@@ -69,6 +69,11 @@ def test_truncated_safetensors_is_reported_not_a_crash(repo, work):
     assert "truncated" in out["tensors"]["m.safetensors"]["errors"]["b"]
     human = repo("diff", "net@0.1.0", "net@0.1.1")
     assert "unreadable" in human.stdout and human.returncode == 0
+    header = b'{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 1' + b"0" * 5000 + b"]}}"
+    write(work / "m.safetensors", len(header).to_bytes(8, "little") + header + b"\0" * 4)
+    repo("add", "m.safetensors", "--name", "net")  # a number of 5,000 digits: Python's advice, before
+    said = repo.json("diff", "net@0.1.0", "net@0.1.2")["tensors"]["m.safetensors"]["errors"]["b"]
+    assert said == "the header holds a whole number of 5001 digits, more than a 64-bit offset or dimension has"
 
 
 def test_a_version_not_pulled_yet_is_listed_unreadable_and_the_rest_compared(repo, work, tmp_path):

@@ -380,13 +380,16 @@ class Config:
     def effective(self, key: str) -> tuple[Any, str]:
         """(value, origin) for ``mvc config get``: what is set (origin ``config``; also for a
         key this mvc does not know, written by hand or by a newer mvc), else the schema default
-        (origin ``default``). An unknown key that is not set, or a key with no default that is
-        not set, is an error."""
+        (origin ``default``). An unknown key that is not set, a key with no default that is not
+        set, or a known key set to a value of the wrong type (which every command refuses), is
+        an error."""
         found = self._find(key)
         if isinstance(found, dict):
             keys = ", ".join(sorted(flatten(found, key + "."))) or "none"
             raise UserError(f"config {key} is a table, not a key; its keys: {keys}")
         if found is not _MISSING:
+            if lookup(key) is not None:  # a value no command takes is not in effect: say how to fix it
+                self.value(key)
             return found, "config"
         entry = schema_key(key)
         if entry.default is None:

@@ -107,6 +107,7 @@ def test_a_wrong_value_written_by_hand_says_how_to_fix_it(repo, work):
     (work / ".mvc" / "config.toml").write_text('[core]\nlock_timeout = "soon"\n')
     err = repo.fail("tag", "m", "best").stderr
     assert "config core.lock_timeout" in err and "'soon'" in err and "mvc config unset core.lock_timeout" in err
+    assert repo.fail("config", "get", "core.lock_timeout").stderr == err  # it printed soon: not in effect
     repo("config", "set", "compare.weights.accuracy", "0.5")
     assert ("config compare.weights is a table, not a key; its keys: compare.weights.accuracy"
             in repo.fail("config", "get", "compare.weights").stderr)

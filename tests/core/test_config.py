@@ -145,7 +145,9 @@ def test_value_checks_what_is_set_and_falls_back_to_the_default(tmp_path):
     with pytest.raises(UserError, match="unknown config key 'compare.nope'"):
         cfg.value("compare.nope")
     assert cfg.effective("compare.primary_metric") == ("accuracy", "default")
-    assert cfg.effective("compare.threshold") == (-1, "config")  # get shows what is written
+    with pytest.raises(UserError, match=r"compare.threshold in .*c.toml is -1"):  # get: not in effect, as
+        cfg.effective("compare.threshold")  # git config --type=bool refuses a value that is no bool
+    assert cfg.effective("compare.lower_is_better") == ("*wer*", "config")  # what is written, when valid
     with pytest.raises(NotFoundError, match="is not set \\("):
         cfg.effective("registry.url")
     bad_url = Config(write(tmp_path / "r.toml", '[registry]\nurl = "postgresql://ana:pw@db/mvc"\n'))

@@ -29,7 +29,7 @@ def archive(
 
     def render(r) -> None:
         if not r.changed:
-            say(f"{r.ref} is {'archived' if r.archived else 'not archived'} already; nothing to do")
+            say(f"{r.ref} is archived already; nothing to do" if r.archived else f"{r.ref} is not archived; nothing to do")
         else:
             say(f"{'Archived' if r.archived else 'Restored'} {r.ref}")
 

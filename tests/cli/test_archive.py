@@ -18,6 +18,10 @@ def test_archive_rules(repo, work):
                                  "--percent", "10").stderr
     assert repo.json("resolve", "m")["version"] == "1.0.0"
     assert repo.json("archive", "m@1.1.0", "--undo")["archived"] is False
+    assert repo("archive", "m@1.1.0", "--undo").stdout == "m@1.1.0 is not archived; nothing to do\n"
+    repo("archive", "m@1.1.0")
+    assert repo("archive", "m@1.1.0").stdout == "m@1.1.0 is archived already; nothing to do\n"
+    repo("archive", "m@1.1.0", "--undo")
     assert repo.json("promote", "m@1.1.0", "production")["version"] == "1.1.0"
     actions = [e["action"] for e in repo.json("log", "m", "--channel", "production")]
     assert actions == ["promote", "promote"]

@@ -8,6 +8,7 @@ Model bytes never go into git; only the small TOML pointer does.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,9 @@ def pointer_text(model: str, version: str, digest: str, size: int, kind: str) ->
     )
 
 
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")  # as registry.values has it (a quiet hook imports no registry)
+
+
 def read_pointer(path: Path) -> Pointer:
     """The pointer file ``path``: a regular file of at most 64 KiB (a FIFO named ``x.mvc``
     would block the post-checkout hook), else UserError."""
@@ -95,8 +99,11 @@ def read_pointer(path: Path) -> Pointer:
                         f"--ours or --theirs -- {shown(path)}, then git add it) and run 'mvc checkout'")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
-        return Pointer(Path(path), str(data["model"]), str(data["version"]), str(data["digest"]),
-                       int(data["size"]), str(data.get("kind", "file")))
+        p = Pointer(Path(path), str(data["model"]), str(data["version"]), str(data["digest"]),
+                    int(data["size"]), str(data.get("kind", "file")))
+        if not DIGEST_RE.match(p.digest) or p.size < 0 or p.kind not in ("file", "directory"):
+            raise ValueError("its digest, size or kind is not one mvc writes")
+        return p
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path} is not a valid mvc pointer file ({exc}); restore it from git") from None
 

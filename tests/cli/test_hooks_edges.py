@@ -281,6 +281,12 @@ def test_a_pointer_file_edited_or_left_conflicted_is_invalid_with_its_reason(wor
         (state,) = m.json("status")["pointers"]
         assert state["state"] == "invalid" and "registry records" in state["reason"], state
         assert "restore it from git" in m.fail("checkout").stderr
+    digest = m.json("show", "m@0.1.1")["digest"]
+    for edit in (good.replace(digest, "sha256:00"), good.replace("size = 3", "size = -3"),
+                 good.replace('kind = "file"', 'kind = "fifo"')):  # not one the registry knows: it was 'missing'
+        pointer.write_text(edit.replace('model = "m"', 'model = "other"'))
+        (state,) = m.json("status")["pointers"]
+        assert state["state"] == "invalid" and "digest, size or kind is not one mvc writes" in state["reason"], state
     pointer.write_text(f"<<<<<<< HEAD\n{good}=======\n{good}>>>>>>> other\n")
     (state,) = m.json("status")["pointers"]
     assert "conflict markers" in state["reason"] and "--theirs" in state["reason"]

@@ -1,6 +1,5 @@
 """``.mvc/config.toml``: dotted keys over nested TOML tables, and ``SCHEMA``, the one home of
-every key mvc reads: its default, its type and check, what it is for, and whether changing
-it needs the admin role.
+every key mvc reads: its default, type and check, use, and whether changing it needs admin.
 
 Reading uses tomllib; writing edits the file with tomlkit, so the comments and layout of a
 file that people keep in git survive ``mvc config set`` and ``unset``.
@@ -378,18 +377,16 @@ class Config:
             ) from None
 
     def effective(self, key: str) -> tuple[Any, str]:
-        """(value, origin) for ``mvc config get``: what is set (origin ``config``; also for a
-        key this mvc does not know, written by hand or by a newer mvc), else the schema default
-        (origin ``default``). An unknown key that is not set, a key with no default that is not
-        set, or a known key set to a value of the wrong type (which every command refuses), is
-        an error."""
+        """(value, origin) for ``mvc config get``: what is set (``config``; also a key this mvc
+        does not know, written by hand or by a newer mvc), else the default (``default``); an
+        error for a key not set that is unknown or has no default, or a value no command takes."""
         found = self._find(key)
         if isinstance(found, dict):
             keys = ", ".join(sorted(flatten(found, key + "."))) or "none"
             raise UserError(f"config {key} is a table, not a key; its keys: {keys}")
         if found is not _MISSING:
-            if lookup(key) is not None:  # a value no command takes is not in effect: say how to fix it
-                self.value(key)
+            if lookup(key) is not None:
+                self.value(key)  # a value no command takes is not in effect: say how to fix it
             return found, "config"
         entry = schema_key(key)
         if entry.default is None:

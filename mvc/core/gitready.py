@@ -4,8 +4,9 @@ instead of landing in the registry with a warning about git:
 
 - no committer identity (git will not make an annotated tag or a commit without one);
 - signing turned on (``tag.gpgSign``, and ``commit.gpgSign`` for a commit) with a program that
-  is not installed, or with no secret key for the signer (gpg, gpgsm) or no key file (ssh):
-  git would fail at the signature;
+  is not installed, or with no secret key for the signer (gpg, gpg2, gpgsm; another program,
+  such as smimesign or gitsign, is not asked) or no key file (ssh): git would fail at the
+  signature;
 - a ``.git`` that git cannot write: a read-only file system or mount, a folder another user
   owns (the objects, the tags' folder, and for a commit the index's folder and the pointer
   file's folder);
@@ -69,9 +70,11 @@ def ready(root: Path, commit: bool = False) -> None:
             raise UserError(f"git is set to sign ({', '.join(signing)} = true) with ssh, but user.signingKey is not "
                             f"set; nothing changed. Set it to your public key file (git config user.signingKey "
                             f"~/.ssh/id_ed25519.pub), or {off}")
-        if not Path(key).expanduser().exists():
+        if not (root / Path(key).expanduser()).exists():  # git reads a relative one from the top folder
             raise UserError(f"git is set to sign ({', '.join(signing)} = true) with the ssh key {key}, which does "
                             f"not exist; nothing changed. Set user.signingKey to a key file that exists, or {off}")
+        return
+    if Path(program).name not in ("gpg", "gpg2", "gpgsm"):  # smimesign, gitsign, a wrapper: its own ways
         return
     try:
         listed = subprocess.run([program, "--batch", "--list-secret-keys", key], stdin=subprocess.DEVNULL,

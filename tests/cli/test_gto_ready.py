@@ -73,6 +73,28 @@ def test_ssh_signing_without_its_key_file_is_refused_before(work, home):
     git(work, "config", "user.signingKey", str(home / "no-such-key.pub"), env=env)
     assert "no-such-key.pub, which does not exist" in m.fail("promote", "net@0.1.0", "staging", "--git").stderr
     assert _state(m, work, env) == before
+    # a key named relative to the top folder, as git reads it, from a subfolder: signs
+    (work / "keys").mkdir()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "keys" / "id")], check=True)
+    git(work, "config", "user.signingKey", "keys/id.pub", env=env)
+    (work / "sub").mkdir()
+    m("promote", "net@0.1.0", "staging", "--git", cwd=work / "sub")
+    assert "-----BEGIN SSH SIGNATURE-----" in git(work, "cat-file", "tag", "net#staging#1", env=env)
+
+
+def test_a_signer_that_is_not_gpg_is_left_to_sign_as_it_does(work, home, tmp_path):
+    """smimesign, gitsign or a wrapper takes only what git gives it (-bsau KEY): asked to list
+    its keys as gpg is, it failed, and the change was refused although git signs with it."""
+    m, env = _one_version(work, home)
+    signer = tmp_path / "smimesign"
+    write(signer, '#!/bin/sh\n[ "$1" = "--status-fd=2" ] && [ "$2" = "-bsau" ] || exit 1\ncat >/dev/null\n'
+                  'echo "[GNUPG:] SIG_CREATED D 1 8 00 0 FAKE" >&2\n'
+                  "printf -- '-----BEGIN SIGNED MESSAGE-----\\nZmFrZQ==\\n-----END SIGNED MESSAGE-----\\n'\n")
+    signer.chmod(0o755)
+    for key, value in (("gpg.format", "x509"), ("gpg.x509.program", str(signer)), ("tag.gpgSign", "true")):
+        git(work, "config", key, value, env=env)
+    assert m.json("promote", "net@0.1.0", "staging", "--git")["git"]["tag"] == "net#staging#1"
+    assert "-----BEGIN SIGNED MESSAGE-----" in git(work, "cat-file", "tag", "net#staging#1", env=env)
 
 
 def test_a_lock_git_left_behind_is_refused_before_the_registry_changes(work, home):

@@ -4,12 +4,13 @@ methods), before anything runs: ``repo.ls(5)`` or ``repo.tag(ref, None)`` is an
 from deep inside (or, worse, a value stored as the wrong type).
 
 The types are read from each method's own annotations, evaluated on its first call (the
-CLI's start pays nothing for methods it does not call): ``str``, ``int`` (not ``bool``),
-``float`` (an int too), ``bool``, ``None``, ``Path`` (a ``str`` or any ``os.PathLike`` too,
-as the annotations pair them), unions of these, ``Mapping[K, V]`` (keys checked), and
-``Iterable[X]``/``list[X]``/``tuple[X, ...]`` (elements checked when the value is a list, tuple or
-set: a generator is not consumed here). A bare string where a list is taken is one item
-(``_items`` in api.py), so it passes. What the annotations cannot say (``Any``, callables,
+CLI's start pays nothing for methods it does not call): ``str``, ``int`` (any
+``numbers.Integral``, numpy's too, not ``bool``), ``float`` (any ``numbers.Real``), ``bool``,
+``None``, ``Path`` (a ``str`` or any ``os.PathLike`` too, as the annotations pair them),
+unions of these, ``Mapping[K, V]`` (keys checked), and ``Iterable[X]``/``list[X]``/
+``tuple[X, ...]`` (elements checked when the value is a list, tuple or set: a generator is not
+consumed here). One string or path where a list is taken is one item (``_items`` in api.py),
+so it passes. What the annotations cannot say (``Any``, callables,
 names only known to type checkers) is not checked.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import collections.abc
 import functools
 import inspect
+import numbers
 import os
 import types
 import typing
@@ -48,10 +50,10 @@ def _accepts(hint: Any, value: Any) -> bool | str:
         return True if True in fits else next((f for f in fits if isinstance(f, str)), False)
     if hint is bool:
         return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is int:  # numpy's integers too (numbers.Integral), as they worked before the check
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
     if hint is Path:
         return isinstance(value, (str, os.PathLike))
     if hint is str:
@@ -63,9 +65,10 @@ def _accepts(hint: Any, value: Any) -> bool | str:
         bad = next((k for k in value if _accepts(key, k) is not True), _ANY)
         return True if bad is _ANY else f"its key {bad!r} is {_a(bad)}"
     if origin in (collections.abc.Iterable, collections.abc.Sequence, list, tuple, set, frozenset):
-        if not isinstance(value, collections.abc.Iterable) or isinstance(value, collections.abc.Mapping):
-            return False
         args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        if not isinstance(value, collections.abc.Iterable) or isinstance(value, collections.abc.Mapping):
+            # one path or string is one item (api._items): data=Path("train.csv")
+            return len(args) == 1 and isinstance(value, (str, bytes, os.PathLike)) and _accepts(args[0], value) is True
         if len(args) != 1 or not isinstance(value, (list, tuple, set, frozenset)):
             return True
         bad = next((v for v in value if _accepts(args[0], v) is not True), _ANY)
@@ -80,19 +83,22 @@ def _a(value: Any) -> str:
     return "None" if value is None else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
-def _shown(hint: Any) -> str:
+def _shown(hint: Any, items: bool = False) -> str:
+    """What ``hint`` takes, in words (``items``: as the items of a list: "paths")."""
     if hint is None or hint is type(None):
         return "None"
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        shown = dict.fromkeys(_shown(h) for h in typing.get_args(hint))
-        return " or ".join(s for s in shown if not (s == "str" and "a path" in shown))
+        shown = dict.fromkeys(_shown(h, items) for h in typing.get_args(hint))
+        return " or ".join(s for s in shown if not (s == "str" and {"a path", "paths"} & shown.keys()))
     origin = typing.get_origin(hint)
     if origin in (collections.abc.Mapping, dict):
         return "a mapping"
     if origin is not None:
         args = [a for a in typing.get_args(hint) if a is not Ellipsis]
-        return f"a list of {_shown(args[0])}" if len(args) == 1 else "a list"
-    return "a path" if hint is Path else getattr(hint, "__name__", str(hint))
+        return f"a list of {_shown(args[0], True)}" if len(args) == 1 else "a list"
+    if hint is Path:
+        return "paths" if items else "a path"
+    return getattr(hint, "__name__", str(hint))
 
 
 def _hints(function: Callable, namespace: dict) -> dict[str, Any]:
@@ -117,18 +123,19 @@ def _hints(function: Callable, namespace: dict) -> dict[str, Any]:
 
 
 def _checking(function: Callable, owner: str) -> Callable:
-    known: dict[str, Any] = {}
+    known: list[tuple[inspect.Signature, dict[str, Any]]] = []  # filled once, by one append
 
     @functools.wraps(function)
     def checked(*args: Any, **kwargs: Any) -> Any:
         if not known:
-            known.update(_hints(function, function.__globals__), __signature__=inspect.signature(function))
+            known.append((inspect.signature(function), _hints(function, function.__globals__)))
+        signature, hints = known[0]
         try:
-            bound = known["__signature__"].bind(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise ArgumentTypeError(f"{owner}.{function.__name__}: {exc}") from None
         for name, value in bound.arguments.items():
-            hint = known.get(name, _ANY) if name != "__signature__" else _ANY
+            hint = hints.get(name, _ANY)
             fits = _accepts(hint, value)
             if fits is not True:  # "takes str, not an int"; "takes a list of str; its item 1 is an int"
                 what = f"; {fits}" if isinstance(fits, str) else f", not {_a(value)}"
@@ -139,13 +146,13 @@ def _checking(function: Callable, owner: str) -> Callable:
 
 
 def check_arguments(cls: type) -> type:
-    """``cls`` with each public method (its own and its bases') checking its arguments."""
-    for klass in reversed(cls.__mro__[:-1]):
-        for name, attribute in list(vars(klass).items()):
-            if name.startswith("_"):
-                continue
-            if isinstance(attribute, classmethod):
-                setattr(cls, name, classmethod(_checking(attribute.__func__, cls.__name__)))
-            elif inspect.isfunction(attribute):
-                setattr(cls, name, _checking(attribute, cls.__name__))
+    """``cls`` with each public method (its own and its bases', the one that wins) checking its
+    arguments, once."""
+    names = dict.fromkeys(n for klass in cls.__mro__[:-1] for n in vars(klass) if not n.startswith("_"))
+    for name in names:
+        attribute = inspect.getattr_static(cls, name)
+        if isinstance(attribute, classmethod):
+            setattr(cls, name, classmethod(_checking(attribute.__func__, cls.__name__)))
+        elif inspect.isfunction(attribute):
+            setattr(cls, name, _checking(attribute, cls.__name__))
     return cls

@@ -146,3 +146,30 @@ def test_an_argument_of_the_wrong_type_is_refused_by_name_before_anything_runs(w
     assert (r.ls(), r.audit()) == before
     assert r.add(work / "a.bin", name="m", metrics={"acc": 1}, tags="best", data=[work / "a.bin"]).created
     assert r.log(limit=1)[0].version == "0.1.1" and r.checkout("m@0.1.0", Path(work / "out")).written
+    # what worked before the check still does: one path for a list (one item), numpy's numbers
+    import numpy as np
+
+    write(work / "train.csv", "x\n")
+    assert r.add(work / "a.bin", name="m", data=Path(work / "train.csv"), code=work / "a.bin", force=True).created
+    assert [i["path"] for i in r.show("m@0.1.2").to_dict()["lineage"]["data"]] == [str(work / "train.csv")]
+    assert len(r.log("m", np.int64(2))) == 2
+    with pytest.raises(TypeError, match="data takes a list of paths; its item 3 is an int"):
+        r.add(work / "a.bin", name="m", data=[work / "train.csv", 3])
+
+
+def test_a_class_checked_keeps_its_own_methods_over_its_bases():
+    """The checks wrapped each base's method over the class's own: an override was lost."""
+    from mvc.argtypes import check_arguments
+
+    class Base:
+        def show(self, ref: str) -> str:
+            return "base"
+
+    @check_arguments
+    class Child(Base):
+        def show(self, ref: str) -> str:
+            return "child"
+
+    assert Child().show("m@1") == "child"
+    with pytest.raises(TypeError, match="Child.show: ref takes str, not an int"):
+        Child().show(1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +30,10 @@ class StatCache:
     def __init__(self, db_path: Path):
         self.db_path = Path(db_path)
         self._conn: sqlite3.Connection | None = None
+        # One statement at a time: SQLite serializes a shared connection, but Python's sqlite3
+        # reads an error's code and message after letting go of it, so a thread could report
+        # another's (an interrupted pull's next run failed with "no more rows available").
+        self._lock = threading.Lock()
 
     def _db(self) -> sqlite3.Connection | None:
         if self._conn is None:
@@ -37,10 +42,8 @@ class StatCache:
             if is_planted(self.db_path, "regular file"):  # a planted link: never written through
                 return None
             try:
-                # shared by a transfer's threads: SQLite is built serialized here
-                # (sqlite3.threadsafety 3), so one connection may serve them all
-                conn = sqlite3.connect(self.db_path, timeout=2, isolation_level=None,
-                                       check_same_thread=sqlite3.threadsafety != 3)
+                # shared by a transfer's threads, one statement at a time (``_lock``)
+                conn = sqlite3.connect(self.db_path, timeout=2, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=OFF")
                 conn.execute(
@@ -61,15 +64,16 @@ class StatCache:
     def get(self, path: Path, st: os.stat_result, *, written_by_us: bool = False) -> str | None:
         """The cached digest, or None. ``written_by_us`` skips the racy check for files
         that only mvc writes (read-only objects), which nobody rewrites within a tick."""
-        db = self._db()
-        if db is None:
-            return None
         try:
-            row = db.execute(
-                "SELECT size, mtime_ns, ctime_ns, ino, dev, digest, recorded_ns FROM stat_cache"
-                " WHERE path = ?",
-                (str(path),),
-            ).fetchone()
+            with self._lock:
+                db = self._db()
+                if db is None:
+                    return None
+                row = db.execute(
+                    "SELECT size, mtime_ns, ctime_ns, ino, dev, digest, recorded_ns FROM stat_cache"
+                    " WHERE path = ?",
+                    (str(path),),
+                ).fetchone()
         except sqlite3.DatabaseError:
             return None
         if row is None or tuple(row[:5]) != stat_key(st):
@@ -80,32 +84,33 @@ class StatCache:
         return row[5]
 
     def put(self, path: Path, st: os.stat_result, digest: str) -> None:
-        db = self._db()
-        if db is None:
-            return
         try:
-            db.execute(
-                "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (str(path), *stat_key(st), digest, time.time_ns()),
-            )
-        except sqlite3.OperationalError:
-            pass  # busy or read-only: the next run hashes again, nothing is wrong
+            with self._lock:
+                db = self._db()
+                if db is not None:
+                    db.execute("INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               (str(path), *stat_key(st), digest, time.time_ns()))
+        except sqlite3.DatabaseError:
+            pass  # busy, read-only or damaged: the next run hashes again, nothing is wrong
 
     def put_many(self, rows) -> None:
         """``put`` for many (path, stat, digest) at once, in one transaction."""
-        db = self._db()
-        if db is None or not rows:
+        if not rows:
             return
         now = time.time_ns()
         try:
-            with db:
-                db.execute("BEGIN")
-                db.executemany("INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                               [(str(p), *stat_key(st), d, now) for p, st, d in rows])
-        except sqlite3.OperationalError:
-            pass  # busy or read-only: the next run hashes again, nothing is wrong
+            with self._lock:
+                db = self._db()
+                if db is not None:
+                    with db:
+                        db.execute("BEGIN")
+                        db.executemany("INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                       [(str(p), *stat_key(st), d, now) for p, st, d in rows])
+        except sqlite3.DatabaseError:
+            pass  # busy, read-only or damaged: the next run hashes again, nothing is wrong
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

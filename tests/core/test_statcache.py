@@ -154,5 +154,41 @@ def test_unreadable_cache_is_rebuilt(tmp_path):
     again.close()
 
 
+def test_a_cache_damaged_while_open_or_shared_by_threads_never_raises(tmp_path):
+    """A cache is best effort: put raised DatabaseError (not only OperationalError) for a file
+    damaged under the open connection, and a pull's threads, sharing one connection, could
+    report each other's errors ('no more rows available': an interrupted pull's next run
+    failed with an internal error)."""
+    import threading
+
+    db = tmp_path / "cache.db"
+    cache = StatCache(db)
+    files = [_settled(tmp_path / f"f{i}", str(i).encode()) for i in range(8)]
+    failed: list[BaseException] = []
+
+    def work(f: Path) -> None:
+        try:
+            for _ in range(200):
+                cache.put(f, f.stat(), "sha256:" + "e" * 64)
+                cache.put_many([(f, f.stat(), "sha256:" + "e" * 64)])
+                assert cache.get(f, f.stat(), written_by_us=True) == "sha256:" + "e" * 64
+        except BaseException as exc:  # handed to the test's thread
+            failed.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f,)) for f in files]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failed == []
+    for part in (db, tmp_path / "cache.db-wal", tmp_path / "cache.db-shm"):
+        if part.exists():
+            part.write_bytes(b"junk" * 1000)
+    cache.put(files[0], files[0].stat(), "sha256:" + "d" * 64)
+    cache.put_many([(files[0], files[0].stat(), "sha256:" + "d" * 64)])
+    assert cache.get(files[0], files[0].stat(), written_by_us=True) is None
+    cache.close()
+
+
 def test_racy_window_is_coarser_than_a_clock_tick():
     assert statcache.RACY_NS >= 10_000_000

@@ -320,8 +320,10 @@ def store_reader(store) -> TensorReader:
     """Read tensor listings straight from stored objects (headers and byte ranges). A file
     whose object is not in the local store (a clone not pulled yet) is unreadable, listed as
     such beside the rest of the comparison; a missing or corrupt chunk of a recipe that is
-    here, or a whole object whose bytes do not match its name, is the store's damage
-    (IntegrityError, exit 3), as for checkout, not tensors that changed."""
+    here, or a whole object (of at most 4 MiB: what is stored whole now) whose bytes do not
+    match its name, is the store's damage (IntegrityError, exit 3), as for checkout, not
+    tensors that changed."""
+    from mvc.core.chunking import CHUNKED_FROM
     from mvc.core.objects import corrupt_object
     from mvc.core.tensors import read_tensors
 
@@ -329,9 +331,9 @@ def store_reader(store) -> TensorReader:
         try:
             recipe = store.recipe(digest)
             if recipe is None:
-                if not store.path(digest).is_file():
-                    raise FileNotFoundError(digest)
-                if store.hash_object(digest) != digest:  # 4 MiB at most (CHUNKED_FROM), unless stored before chunking
+                size = store.path(digest).stat().st_size  # FileNotFoundError: not pulled
+                # a whole object stored before chunking may be gigabytes: read from its header only
+                if size <= CHUNKED_FROM and store.hash_object(digest) != digest:
                     raise corrupt_object(digest)
                 return read_tensors(store.path(digest), fmt)
             with io.BufferedReader(_RecipeFile(store, recipe), 1 << 20) as f:

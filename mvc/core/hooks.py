@@ -208,6 +208,7 @@ def install(work_dir: Path, force: bool = False) -> list[HookChange]:
                 "to take it over"
             )
         _runnable_or_absent(hook)
+        _runnable_or_absent(saved)  # kept by an earlier install (an older mvc kept a folder too)
         foreign = os.path.lexists(hook) and not is_mvcs(hook)
         clash = foreign and os.path.lexists(saved) and not _same_bytes(hook, saved)
         if clash and not force:
@@ -242,11 +243,13 @@ def install(work_dir: Path, force: bool = False) -> list[HookChange]:
 def _runnable_or_absent(hook: Path) -> None:
     """UserError when ``hook`` is there as something git cannot run as a hook (a folder, a
     FIFO): kept as ``NAME.pre-mvc`` and chained, it broke every run of mvc's hook (exit 126)."""
-    try:
-        mode = os.lstat(hook).st_mode
-    except FileNotFoundError:
+    if not os.path.lexists(hook):
         return
-    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+    try:
+        mode = os.stat(hook).st_mode  # a symlink: what it leads to
+    except OSError:
+        mode = 0  # a symlink that leads nowhere
+    if not stat.S_ISREG(mode):
         what = "a folder" if stat.S_ISDIR(mode) else "not a file"
         raise UserError(f"{hook} is {what}, not a hook git can run; nothing was installed. Move it out of the "
                         "hooks folder, then run 'mvc hooks install' again")

@@ -12,7 +12,7 @@ and the value before anything is written or deleted; ``problems`` lists every on
 
 from __future__ import annotations
 
-import math
+import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mvc.core.access import ROLES
@@ -72,7 +72,9 @@ def metrics(row: "VersionRow") -> dict[str, Any]:
     if not isinstance(row.metrics, dict):
         raise bad(where, "metrics", row.metrics, "is not a JSON object of metric names and numbers")
     for key, value in row.metrics.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        # an int beyond a float's range (mvc once stored any digits) cannot be compared: math.isfinite
+        # raises OverflowError on it
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= sys.float_info.max:
             raise bad(where, f"metric {key!r}", value, "is not a finite number")
     return row.metrics
 

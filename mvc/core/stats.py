@@ -10,6 +10,7 @@ models, so the models' figures may add up to more than the total.
 from __future__ import annotations
 
 import os
+import re
 from itertools import groupby
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
@@ -67,7 +68,8 @@ def _by_model(session: "Session", rows: list["VersionRow"], size_of: Callable[[s
                                   sum(r.size for r in group), sum(s for s in sizes.values() if s is not None))
         if lacking is not None:
             gone = [d for d, s in sizes.items() if s is None] + list(needs.unreadable)
-            lacking.update(who.split(":", 1)[0] for d in gone for who in needs.by_digest.get(d, ()))
+            # who: "m@1.0.0", "m@1.0.0:PATH" (a directory's file) or "m@1.0.0 (data PATH)"
+            lacking.update(re.match(r"[^:\s]+", who)[0] for d in gone for who in needs.by_digest.get(d, ()))
     return out
 
 

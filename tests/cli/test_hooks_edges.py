@@ -344,3 +344,10 @@ def test_a_folder_where_a_hook_goes_is_refused_and_uninstall_gets_past_one_kept(
     changes = {c["name"]: c["action"] for c in m.json("hooks", "uninstall")["changes"]}
     assert changes == {"post-checkout": "removed", "post-merge": "restored", "pre-push": "restored"}
     assert (hooks / "post-merge").is_dir() and (hooks / "pre-push").read_text() == "#!/bin/sh\necho mine\n"
+    (hooks / "post-merge").rmdir()
+    m("hooks", "install")
+    (hooks / "post-merge.pre-mvc").mkdir()  # kept and chained by an older mvc: install said all was well
+    assert "post-merge.pre-mvc is a folder" in m.fail("hooks", "install").stderr
+    (hooks / "post-merge.pre-mvc").rmdir()
+    (hooks / "post-merge.pre-mvc").symlink_to(hooks)  # a symlink to a folder: git cannot run it either
+    assert "post-merge.pre-mvc is a folder" in m.fail("hooks", "install").stderr

@@ -194,5 +194,8 @@ def test_a_metric_edited_to_nan_or_text_is_damage_diff_will_not_recommend_by(two
     assert [p["kind"] for p in problems] == ["registry-value"] and "'accuracy'" in problems[0]["message"]
     sql(two, """update versions set metrics='{"accuracy": 0.9, "loss": true}' where version='0.1.0'""")
     assert "metric 'loss' True is not a finite number" in two.fail("diff", "m@0.1.0", "m@0.1.1", code=3).stderr
+    sql(two, "update versions set metrics=? where version='0.1.0'", '{"steps": 1' + "0" * 400 + "}")
+    assert "metric 'steps'" in two.fail("diff", "m@0.1.0", "m@0.1.1", code=3).stderr  # was an internal error
+    assert "metric 'steps'" in fsck_kinds(two)[0]["message"]
     sql(two, """update versions set metrics='{"accuracy": 0.9}' where version='0.1.0'""")
     assert two.json("diff", "m@0.1.0", "m@0.1.1")["metrics_only_a"] == {"accuracy": 0.9}

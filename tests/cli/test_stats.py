@@ -137,3 +137,9 @@ def test_stats_says_when_versions_need_objects_that_are_not_here(repo, work):
     counted = json.loads(proc.stdout)
     assert counted["by_model"]["net"]["objects"] < whole["by_model"]["net"]["objects"]
     assert counted["by_model"]["m"] == whole["by_model"]["m"]
+    # data stored with the version, gone too: still one version, named once
+    write(work / "d:1.csv", b"rows\n")
+    repo("add", "a.bin", "--name", "m", "--data", "d:1.csv", "--store-data", "--force")
+    data = repo.json("show", "m@0.1.1")["lineage"]["data"][0]["digest"]
+    (repo.mvc_dir / "objects" / data[7:9] / data[9:]).unlink()
+    assert "2 version(s) need objects" in repo("stats").stderr and "(m@0.1.1, net@0.1.0)" in repo("stats").stderr

@@ -172,6 +172,9 @@ def test_environment_and_git_provenance(repo, work, home):
     for key in ("mvc_version", "python", "platform", "user", "host"):
         assert v["env"][key], key
     assert v["env"]["user"] == "tester@example.com" == v["created_by"]
+    import platform  # mvc says what platform.platform() says, without its 6 ms 'uname -p'
+
+    assert (v["env"]["platform"], v["env"]["machine"]) == (platform.platform(), platform.machine())
     # a change to a tracked file makes the work tree dirty
     write(work / "train.py", "print('changed')\n")
     repo.add("m", b"w2")

@@ -149,9 +149,18 @@ def denial_message(user: str, decision: Decision, action: str, target: str) -> s
             f"{decision.role}; ask an admin to run 'mvc access grant {user} {decision.needed}'")
 
 
+def check_not_a_server_role(user: str) -> str:
+    """Refuse a grant to one of mvc's PostgreSQL roles (``mvc_writer``…): on a server, granting
+    a role to it takes away the roles it holds from every member on the whole server."""
+    if user.lower() in (f"mvc_{r}" for r in ROLES):
+        raise UserError(f"{user!r} is the name of one of mvc's own roles on a PostgreSQL server, not a user: a grant "
+                        "to it would change every member's rights on that server; grant the user's own name")
+    return user
+
+
 def plan_grant(registry: Registry, actor: str, user: str, role: str) -> Grant | None:
     """Check a grant before it is made; returns the grant it replaces (or None)."""
-    check_new_user(user)
+    check_not_a_server_role(check_new_user(user))
     check_role(role)
     grants = registry.grants()
     if not grants and (user != actor or role != "admin"):

@@ -126,6 +126,11 @@ def test_access_grant_revoke_and_list_are_the_servers_roles(team, ana):
     refused = bo.fail("ls", code=4)  # a login without an mvc role cannot read the registry
     assert "holds no mvc role" in refused.stderr
     ana.fail("access", "grant", "no-such-login", "reader", code=1)
+    # a grant to one of mvc's own roles revoked what it holds from every member on the server
+    roles = team.sql("SELECT count(*) FROM pg_auth_members")
+    for name in ("mvc_maintainer", "MVC_Admin"):
+        assert "one of mvc's own roles" in ana.fail("access", "grant", name, "reader").stderr
+    assert team.sql("SELECT count(*) FROM pg_auth_members") == roles
 
 
 def test_a_maintainer_moves_staging_but_not_production(team, ana):
@@ -177,3 +182,23 @@ def test_grants_move_from_sqlite_as_roles_of_the_same_names(team):
     bo.env["PGUSER"] = "bo@example.com"
     bo.add("resnet", b"w2", filename="other.bin")
     bo.fail("promote", "resnet@0.1.1", "staging", code=4)
+
+
+def test_a_move_that_would_change_a_logins_role_in_other_registries_is_refused(team, ana):
+    """Roles are the server's: a move whose registry granted bo reader made bo, a writer of the
+    team's registry on that server, a reader there too, silently."""
+    bo_login = team.logins["bo"]
+    ana("access", "grant", bo_login, "writer")
+    solo = team.person("ana", "solo2")
+    solo("init")
+    solo.add("m", b"w")
+    solo("access", "grant", "ana@example.com", "admin")
+    solo("access", "grant", bo_login, "reader")
+    other = f"postgresql://127.0.0.1:{team.pg.port}/{team.pg.create_database(owner=team.logins['ana'])}"
+    err = solo.fail("registry", "move", other).stderr
+    assert f"{bo_login} holds the writer role on this PostgreSQL server already" in err and "nothing was moved" in err
+    assert {g["user"]: g["role"] for g in ana.json("access", "list")}[bo_login] == "writer"
+    assert solo.fail("config", "get", "registry.url").returncode == 1  # not set: still the SQLite file
+    solo("access", "grant", bo_login, "writer")
+    solo("registry", "move", other)
+    assert {g["user"]: g["role"] for g in solo.json("access", "list")}[bo_login] == "writer"

@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mvc.core.errors import MvcError
+from mvc.core.access import check_not_a_server_role
+from mvc.core.errors import ConflictError, MvcError
 from mvc.core.registry.base import RegistryDump, dump_of, require_empty
 from mvc.core.registry.postgres_access import ensure_role
 
@@ -85,8 +86,16 @@ class PostgresTransfer:
             for move in dump.history:
                 self.add_channel_move(move)
             for g in dump.grants:
+                check_not_a_server_role(g.user)
                 if ensure_role(conn, g.user):
                     made.append(g.user)
+                held = self.server_role(g.user)  # roles are the server's: other registries use them
+                if held is not None and held != g.role:
+                    raise ConflictError(
+                        f"{g.user} holds the {held} role on this PostgreSQL server already (its roles are shared "
+                        f"by every registry on it) and this registry grants {g.role}: the move would change "
+                        f"{g.user}'s rights in the others; nothing was moved. Grant {g.user} {held} here first "
+                        "('mvc access grant'), or move to a server of its own")
                 self.set_grant(g.user, g.role, g.granted_by, g.granted_at)
             with conn.raw.cursor().copy('COPY mvc.events (seq, ts, "user", action, target, details, prev, hash)'
                                         " FROM STDIN") as copy:

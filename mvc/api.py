@@ -105,6 +105,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             raise UserError(f"{root} is not a directory")
         mvc_dir = Path(os.environ["MVC_DIR"]).absolute() if os.environ.get("MVC_DIR") else root / MVC_DIRNAME
         layout = Layout(mvc_dir)
+        from mvc.core import registry_identity
         from mvc.core.registry import is_server_url
 
         repo = cls(mvc_dir)
@@ -115,6 +116,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
                 made_on_server = repo.session.create_registry(registry).created
         # an empty file is what a killed init leaves (SQLite writes nothing before its schema)
         created = not layout.registry_db.is_file() or layout.registry_db.stat().st_size == 0
+        fresh = not layout.config.exists()  # its settings are new: git stages them, joined or made
         for folder in (layout.mvc_dir, layout.objects, layout.tmp):
             folder.mkdir(parents=True, exist_ok=True)
         from mvc.core.atomic import write_atomic
@@ -132,20 +134,20 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         if made_on_server is not None:
             created = made_on_server
         elif is_server_url(repo.config.value("registry.url")):  # a clone joins its team's registry
+            registry_identity.refuse_a_lost_one(repo.session)
             created = repo.session.create_registry().created
         elif created:
             repo.session.create_registry()
-        from mvc.core import registry_identity
-
         if created:
             with repo.session.change("admin", "init", str(layout.mvc_dir)) as work:
                 work.event("init", str(layout.mvc_dir), {})
             registry_identity.record(layout, repo.registry)
+        else:
+            registry_identity.record_if_missing(repo.session)
+        if created or fresh:
             from mvc.core.gitops import stage_settings
 
             staged = stage_settings(layout, repo.session.warn)
-        else:
-            registry_identity.record_if_missing(repo.session)
         from mvc.results.changes import InitResult
 
         return repo, InitResult(str(layout.mvc_dir), created, repo.registry.url, staged)

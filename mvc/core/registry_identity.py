@@ -92,6 +92,26 @@ def record(layout: "Layout", registry: "Registry") -> None:
         write_atomic(layout.registry_id, (found + "\n").encode("ascii"), tmp_dir=layout.tmp)
 
 
+def refuse_a_lost_one(session: "Session") -> None:
+    """``mvc init`` in a work dir that used a shared registry before (``.mvc/registry-id``):
+    refused (exit 3) when the server no longer has it, rather than making a fresh, empty one
+    in its place for the whole team (SPEC §10)."""
+    mine = recorded(session.layout)
+    if mine is None:
+        return
+    try:
+        session.registry  # noqa: B018 -- opened (not created): there, or not
+    except IntegrityError as exc:
+        if "holds no mvc registry" not in exc.message:  # damage of another kind: said as it is
+            raise
+        raise IntegrityError(
+            f"the registry at {session.config.value('registry.url')}, which this work dir used (its audit chain "
+            f"begins {mine[:12]}: {session.layout.registry_id}), is gone from the server; mvc init will not start a "
+            "fresh one in its place for the whole team: restore it from a backup, or, if the team really starts "
+            f"again, delete {session.layout.registry_id} and run mvc init") from None
+    session.close()  # init opens it as its own
+
+
 def record_if_missing(session: "Session") -> None:
     if recorded(session.layout) is None:
         record(session.layout, session.registry)

@@ -202,3 +202,28 @@ def test_a_move_that_would_change_a_logins_role_in_other_registries_is_refused(t
     solo("access", "grant", bo_login, "writer")
     solo("registry", "move", other)
     assert {g["user"]: g["role"] for g in solo.json("access", "list")}[bo_login] == "writer"
+
+
+def test_a_registry_lost_from_the_server_is_not_replaced_by_a_clones_init(team, ana):
+    """A clone that used the team's registry (.mvc/registry-id) ran 'mvc init' after the schema
+    was dropped, as the error told it: an empty registry replaced the team's (SPEC §10)."""
+    ana.add("resnet", b"w")
+    bo = _clone(team, ana, "bo")
+    ana("access", "grant", team.logins["bo"], "writer")
+    bo("init")
+    team.sql("DROP SCHEMA mvc CASCADE")
+    assert bo.fail("ls", code=3)
+    err = bo.fail("init", code=3).stderr
+    assert "is gone from the server; mvc init will not start a fresh one" in err and "registry-id" in err
+    assert team.sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'mvc'") == [(0,)]  # nothing made
+    ana.fail("ls", code=3)
+
+
+def test_init_joining_a_shared_registry_in_a_new_folder_stages_its_settings(team, ana):
+    """'mvc init --registry URL' in a new git work tree, joining the registry there: the new
+    config.toml (which names the registry for teammates) was not staged in git."""
+    cy = team.person("ana", "cy-new")
+    _git(cy.cwd, "init", "-q")
+    joined = cy.json("init", "--registry", team.url)
+    assert joined["created"] is False and sorted(joined["git_staged"]) == [".mvc/.gitignore", ".mvc/config.toml"]
+    assert "Staged" not in cy("init").stdout  # a second run: nothing new

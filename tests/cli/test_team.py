@@ -227,3 +227,17 @@ def test_init_joining_a_shared_registry_in_a_new_folder_stages_its_settings(team
     joined = cy.json("init", "--registry", team.url)
     assert joined["created"] is False and sorted(joined["git_staged"]) == [".mvc/.gitignore", ".mvc/config.toml"]
     assert "Staged" not in cy("init").stdout  # a second run: nothing new
+
+
+def test_a_column_dropped_or_a_value_broken_by_hand_on_the_server_is_damage(team, ana):
+    """A dropped column said 'failed: column v.message does not exist', exit 1 (fsck too); a
+    metric made NaN by hand made ls --sort fail the same way. Both are damage: exit 3."""
+    ana.add("m", b"one", "--metric", "accuracy=0.5")
+    ana.add("m", b"two", "--metric", "accuracy=0.7")
+    team.sql("""UPDATE mvc.versions SET metrics = '{"accuracy": NaN}' WHERE version = '0.1.0'""")
+    for args in (["ls", "m", "--sort", "accuracy"], ["ls", "m", "--where", "accuracy>0.1"]):
+        assert "is damaged" in ana.fail(*args, code=3).stderr
+    team.sql("ALTER TABLE mvc.versions DROP COLUMN message")
+    assert "column v.message does not exist" in ana.fail("show", "m", code=3).stderr
+    checked = ana("fsck", check=False)
+    assert checked.returncode == 3 and "is damaged (column v.message does not exist)" in checked.stdout

@@ -35,8 +35,10 @@ def server_error(exc: Exception, url: str) -> MvcError:
         return LockTimeoutError(f"the registry at {url} is busy ({text}); try again")
     if isinstance(exc, errors.UndefinedObject) and "role" in text:
         return NotFoundError(f"{text} on the PostgreSQL server; a DBA creates logins (CREATE ROLE name LOGIN)")
-    if isinstance(exc, errors.UndefinedTable):
+    if isinstance(exc, (errors.UndefinedTable, errors.UndefinedColumn, errors.UndefinedFunction)):
         return IntegrityError(f"the registry at {url} is damaged ({text}); restore it from a backup")
+    if isinstance(exc, errors.DataError):  # mvc's own statements over a value written by hand
+        return IntegrityError(f"a value in the registry at {url} is damaged ({text}); 'mvc fsck' names it")
     if isinstance(exc, psycopg.OperationalError):
         if "permission denied" in text:
             return PermissionDeniedError(f"the PostgreSQL server refused the connection: {text}")

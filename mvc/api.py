@@ -390,6 +390,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
 
         if key == "registry.url":
             old = self.config.get_set(key)
+            registry_identity.check_local_one(self.session)
             if registry_identity.fix_setting(self.session, lambda: self.config.unset(key)):
                 return ConfigEntry(key, old, "unset")
         with self.session.change(_config_role(key, self.config.get_set(key)), "config", key) as work:

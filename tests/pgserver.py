@@ -125,6 +125,13 @@ class PgServer:
         self.sql(f'CREATE ROLE "{name}" LOGIN' + (" CREATEROLE" if createrole else ""))
         return name
 
+    def require_password(self, login: str, password: str) -> None:
+        """Make ``login`` authenticate with ``password`` on loopback (scram), not by trust."""
+        self.sql(f"ALTER ROLE \"{login}\" PASSWORD '{password}'")
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f'host all "{login}" 127.0.0.1/32 scram-sha-256\n' + hba.read_text())
+        self.sql("SELECT pg_reload_conf()")
+
     def create_database(self, owner: str | None = None) -> str:
         """A fresh empty database (owned by ``owner``, a login); its name."""
         name = f"mvc_db{next(_counter)}_{os.getpid()}"

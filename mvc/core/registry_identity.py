@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from mvc.core.registry.base import Registry
     from mvc.core.session import Session
 
-FIX = ("fix registry.url: 'mvc config unset registry.url' goes back to .mvc/registry.db, "
-       "'mvc config set registry.url URL' names another existing registry")
+FIX = ("fix registry.url: 'mvc config unset registry.url' goes back to .mvc/registry.db (where there is "
+       "one), 'mvc config set registry.url URL' names another existing registry")
 
 
 def check_existing(session: "Session", url: str) -> None:
@@ -147,6 +147,17 @@ def check_own(session: "Session") -> None:
         "versions only that registry knows would look like garbage. If registry.url is wrong, " + FIX[len("fix registry.url: "):]
         + f". If this registry is the right one and the objects only the other one needs may go, delete "
         f"{session.layout.registry_id} and run gc again")
+
+
+def check_local_one(session: "Session") -> None:
+    """``config unset registry.url`` goes back to ``.mvc/registry.db``: refused (nothing
+    changed) where there is none, as in a clone of a team on a shared registry; unset, then
+    failing to open it, it left config.toml changed and an event logged, and said exit 3."""
+    db = session.layout.registry_db
+    if not db.is_file() or db.stat().st_size == 0:
+        raise UserError(f"unsetting registry.url would make this work dir use {db}, which does not exist (it uses "
+                        f"the registry at {session.config.value('registry.url')} alone); nothing changed. To name "
+                        "another registry: 'mvc config set registry.url URL'; to move this one: 'mvc registry move URL'")
 
 
 def fix_setting(session: "Session", change, url: str | None = None) -> bool:

@@ -241,3 +241,24 @@ def test_a_column_dropped_or_a_value_broken_by_hand_on_the_server_is_damage(team
     assert "column v.message does not exist" in ana.fail("show", "m", code=3).stderr
     checked = ana("fsck", check=False)
     assert checked.returncode == 3 and "is damaged (column v.message does not exist)" in checked.stdout
+
+
+def test_a_refused_login_and_unsetting_the_url_in_a_clone_change_nothing(team, ana):
+    """A wrong password was blamed on registry.url ('mvc config unset registry.url goes back to
+    .mvc/registry.db'); done in a clone, that unset changed config.toml and the team's audit
+    log, then said exit 3 (.mvc/registry.db is missing)."""
+    ana.add("m", b"one")
+    bo = _clone(team, ana, "bo")
+    ana("access", "grant", team.logins["bo"], "admin")
+    bo("init")
+    config = (bo.cwd / ".mvc" / "config.toml").read_text()
+    events = len(ana.json("audit"))
+    err = bo.fail("config", "unset", "registry.url").stderr
+    assert "which does not exist" in err and "nothing changed" in err
+    assert (bo.cwd / ".mvc" / "config.toml").read_text() == config and len(ana.json("audit")) == events
+    team.pg.require_password(team.logins["bo"], "s3cret")
+    for password in ({}, {"PGPASSWORD": "wrong"}):
+        err = bo.fail("ls", env=password).stderr
+        assert "refused the login" in err and "PGPASSWORD" in err and "config unset" not in err, err
+        assert "wrong" not in err
+    assert bo.json("ls", env={"PGPASSWORD": "s3cret"})[0]["model"] == "m"

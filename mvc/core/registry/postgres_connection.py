@@ -40,6 +40,9 @@ def server_error(exc: Exception, url: str) -> MvcError:
     if isinstance(exc, errors.DataError):  # mvc's own statements over a value written by hand
         return IntegrityError(f"a value in the registry at {url} is damaged ({text}); 'mvc fsck' names it")
     if isinstance(exc, psycopg.OperationalError):
+        if "authentication failed" in text or "no password supplied" in text:  # the URL is right
+            return MvcError(f"the PostgreSQL server at {url} refused the login ({text}); give the password in "
+                            "PGPASSWORD or ~/.pgpass (never in registry.url: config.toml is shared through git)")
         if "permission denied" in text:
             return PermissionDeniedError(f"the PostgreSQL server refused the connection: {text}")
         return MvcError(f"cannot reach the registry at {url}: {text}")

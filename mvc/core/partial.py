@@ -4,9 +4,10 @@ about a chunk or object names the versions that need it and what to run."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from mvc.core.errors import IntegrityError
+from mvc.core.errors import IntegrityError, UserError
 
 if TYPE_CHECKING:
     from mvc.core.integrity import Needs
@@ -54,8 +55,24 @@ def push_failed(exc: IntegrityError, needs: "Needs", store: "ObjectStore") -> In
     lacking = [d for d, chunks in needs.chunked.items() if any(store.locate(c) is None for c in chunks)]
     lacking += [d for d in needs.by_digest if d.startswith("sha256:") and d not in needs.chunked
                 and not store.has(d)]
-    versions = sorted({who.split(":", 1)[0] for d in lacking for who in needs.by_digest.get(d, ())})
+    # the object the error names (in a clone of a shared registry, many versions lack objects
+    # that were never pulled here, and are not what stopped this push)
+    lacking = [d for d in lacking if d in exc.message or any(c in exc.message for c in needs.chunked.get(d, ()))
+               ] or lacking
+    versions = sorted({re.match(r"[^:\s]+", who)[0] for d in lacking for who in needs.by_digest.get(d, ())},
+                      key=_by_version)
     if not versions or any(v in exc.message for v in versions):
         return exc
     return IntegrityError(f"{exc.message} (needed by {', '.join(versions)}); run 'mvc fsck', then "
                           f"'mvc pull {versions[0]}' from a remote that has it, or add its file again")
+
+
+def _by_version(ref: str) -> tuple:
+    """``model@version`` in the model's version order (0.1.2 before 0.1.11)."""
+    from mvc.core.semver import parse_version
+
+    model, _, version = ref.partition("@")
+    try:
+        return (model, 0, parse_version(version), "")
+    except UserError:  # a damaged version: last, by its text
+        return (model, 1, None, version)

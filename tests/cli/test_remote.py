@@ -87,3 +87,17 @@ def test_relative_remote_path_is_relative_to_the_repository(repo, work, tmp_path
     sub.mkdir()
     repo("push", cwd=sub)
     assert (tmp_path / "shared-store" / "objects").is_dir()
+
+
+def test_a_push_that_meets_a_missing_object_names_the_versions_that_need_it(repo, work, tmp_path):
+    """It named every version lacking any object (in a clone of a shared registry, all that were
+    never pulled), sorted as text (0.1.11 before 0.1.2)."""
+    for i in range(12):
+        repo.add("m", b"same" if i in (2, 11) else f"w{i}".encode(), "--force")
+    objects = repo.mvc_dir / "objects"
+    for ref in ("m@0.1.2", "m@0.1.5"):
+        digest = repo.json("show", ref)["digest"]
+        (objects / digest[7:9] / digest[9:]).unlink()
+    repo("remote", "add", "origin", str(tmp_path / "remote"))
+    err = repo.fail("push", code=3).stderr
+    assert "(needed by m@0.1.2, m@0.1.11)" in err, err

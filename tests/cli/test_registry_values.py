@@ -199,3 +199,23 @@ def test_a_metric_edited_to_nan_or_text_is_damage_diff_will_not_recommend_by(two
     assert "metric 'steps'" in fsck_kinds(two)[0]["message"]
     sql(two, """update versions set metrics='{"accuracy": 0.9}' where version='0.1.0'""")
     assert two.json("diff", "m@0.1.0", "m@0.1.1")["metrics_only_a"] == {"accuracy": 0.9}
+
+
+def test_a_channel_or_tag_pointing_at_another_models_version_and_a_wrong_sort_key_are_named(two: Mvc):
+    """The reads take a channel's or tag's model from its own row and only the version's text
+    from the row it points at, and 'latest' from sort_key: fsck found nothing wrong with either."""
+    two.add("n", "x", filename="x")
+    two.add("n", "y", filename="y")
+    two("promote", "m@0.1.0", "staging")
+    two("tag", "m@0.1.0", "best")
+    assert two("fsck", check=False).returncode == 0
+    other = "(SELECT v.id FROM versions v JOIN models o ON o.id = v.model_id WHERE o.name = 'n' AND v.version = '0.1.1')"
+    sql(two, f"UPDATE channels SET version_id = {other} WHERE channel = 'staging'")
+    sql(two, f"UPDATE tags SET version_id = {other} WHERE label = 'best'")
+    sql(two, "UPDATE versions SET sort_key = 'zzz' WHERE version = '0.1.0' AND model_id = (SELECT id FROM models WHERE name = 'm')")
+    proc = two("fsck", "--json", check=False)
+    assert proc.returncode == 3, proc.stdout
+    said = proc.stdout
+    assert "channels row m@staging: version_id names a version of another model" in said
+    assert "tags row m@best: version_id names a version of another model" in said
+    assert "versions row m@0.1.0: sort_key 'zzz' is not its version's" in said

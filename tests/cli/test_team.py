@@ -262,3 +262,15 @@ def test_a_refused_login_and_unsetting_the_url_in_a_clone_change_nothing(team, a
         assert "refused the login" in err and "PGPASSWORD" in err and "config unset" not in err, err
         assert "wrong" not in err
     assert bo.json("ls", env={"PGPASSWORD": "s3cret"})[0]["model"] == "m"
+
+
+def test_a_channel_pointing_at_another_models_version_on_the_server_is_named_by_fsck(team, ana):
+    ana.add("m", b"one")
+    ana.add("n", b"two")
+    ana("promote", "m@0.1.0", "staging")
+    team.sql("UPDATE mvc.channels SET version_id = (SELECT v.id FROM mvc.versions v JOIN mvc.models o"
+             " ON o.id = v.model_id WHERE o.name = 'n') WHERE channel = 'staging'")
+    team.sql("UPDATE mvc.versions SET sort_key = 'zzz' WHERE version = '0.1.0'")
+    checked = ana("fsck", check=False)
+    assert checked.returncode == 3 and "channels row m@staging: version_id names a version of another model" \
+        in checked.stdout and "sort_key 'zzz' is not its version's" in checked.stdout, checked.stdout

@@ -24,7 +24,8 @@ from mvc.core.registry.postgres_connection import Connection, check_url, server_
 from mvc.core.registry.postgres_schema import LOCK_KEY, MIGRATIONS, SCHEMA_VERSION
 from mvc.core.registry.postgres_transfer import PostgresTransfer
 from mvc.core.registry.values import (
-    damaged, detail, lineage_input, listing, problems_of_event, problems_of_input, problems_of_version, version_row,
+    damaged, detail, lineage_input, listing, problems_of_event, problems_of_input, problems_of_references,
+    problems_of_version, version_row,
 )
 from mvc.core.semver import parse_version
 
@@ -380,6 +381,7 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
                 rows += problems_of_input(r)
             for seq, details in self.conn.execute("SELECT seq, details FROM mvc.events ORDER BY seq"):
                 rows += problems_of_event(seq, details)
+            rows += problems_of_references(self.conn.execute, "mvc.")
         except IntegrityError as exc:
             return [exc.message]
         return rows

@@ -19,7 +19,8 @@ from mvc.core.registry.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from mvc.core.registry.sqlite_transfer import SqliteTransfer
 from mvc.core.semver import parse_version
 from mvc.core.registry.values import (
-    damaged, detail, lineage_input, listing, problems_of_event, problems_of_input, problems_of_version, version_row,
+    damaged, detail, lineage_input, listing, problems_of_event, problems_of_input, problems_of_references,
+    problems_of_version, version_row,
 )
 
 
@@ -442,6 +443,7 @@ class SqliteRegistry(SqliteTransfer, Registry):
                 rows += problems_of_input(r)
             for seq, details in self._conn.execute("SELECT seq, details FROM events ORDER BY seq"):
                 rows += problems_of_event(seq, details)
+            rows += problems_of_references(lambda sql: self._conn.execute(sql).fetchall())
         except IntegrityError as exc:
             return [exc.message]
         return rows

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 from mvc.core.errors import IntegrityError
 from mvc.core.registry.base import LineageInput, Listing, VersionRow
-from mvc.core.semver import all_canonical, is_canonical
+from mvc.core.semver import all_canonical, is_canonical, parse_version
 
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
 KINDS = ("file", "directory")
@@ -153,3 +153,26 @@ def problems_of_input(r: tuple) -> list[str]:
 
 def problems_of_event(seq: int, details: Any) -> list[str]:
     return [] if _json_object(details) else [f"the details of audit event {seq} are not a valid JSON object"]
+
+
+def problems_of_references(execute: Callable[[str], list], schema: str = "") -> list[str]:
+    """What the reads take on trust, as fsck finds it: a channel (its version or canary) or a
+    tag whose version row belongs to another model (the reads take the model from the channel
+    or tag and only the version's text from the row), and a version whose ``sort_key`` is not
+    its version's (it decides which version is the latest, and so the next number)."""
+    t = schema
+    out = []
+    for table, name, column in (("channels", "channel", "version_id"), ("channels", "channel", "canary_version_id"),
+                                ("tags", "label", "version_id")):
+        for model, label in execute(
+                f"SELECT m.name, x.{name} FROM {t}{table} x JOIN {t}versions v ON v.id = x.{column}"
+                f" JOIN {t}models m ON m.id = x.model_id WHERE v.model_id <> x.model_id ORDER BY m.name, x.{name}"):
+            out.append(f"the registry's {table} row {model}@{label}: {column} names a version of another model; "
+                       "correct that row in the registry")
+    for model, version, key in execute(f"SELECT m.name, v.version, v.sort_key FROM {t}versions v"
+                                       f" JOIN {t}models m ON m.id = v.model_id ORDER BY v.id"):
+        if is_canonical(version) and key != parse_version(version).text_key():
+            out.append(f"the registry's versions row {model}@{version}: sort_key {str(key)[:60]!r} is not its "
+                       "version's, so it misorders the model's versions (the latest, the next number); correct "
+                       "that row in the registry")
+    return out

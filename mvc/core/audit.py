@@ -38,6 +38,8 @@ def find_broken_link(events_oldest_first) -> tuple[int, str] | None:
     prev = GENESIS
     expected = 1
     for e in events_oldest_first:
+        if isinstance(e.seq, bool) or not isinstance(e.seq, int):  # a column altered or written by hand
+            return expected, f"event {expected} was changed after it was written (its seq {e.seq!r} is no number)"
         if e.seq != expected:
             missing = "deleted" if e.seq > expected else "duplicated or reordered"
             return expected, f"event {expected} is {missing} (found seq {e.seq} next)"

@@ -274,3 +274,12 @@ def test_a_channel_pointing_at_another_models_version_on_the_server_is_named_by_
     checked = ana("fsck", check=False)
     assert checked.returncode == 3 and "channels row m@staging: version_id names a version of another model" \
         in checked.stdout and "sort_key 'zzz' is not its version's" in checked.stdout, checked.stdout
+
+
+def test_an_audit_column_of_another_type_on_the_server_is_damage(team, ana):
+    """seq altered to text: audit --verify and the next change said 'internal error (TypeError)'."""
+    ana.add("m", b"one")
+    team.sql("ALTER TABLE mvc.events ALTER COLUMN seq TYPE text")
+    checked = ana("audit", "--verify", check=False)
+    assert checked.returncode == 3 and "its seq '1' is no number" in checked.stdout + checked.stderr
+    assert "is not a number and a hash" in ana.fail("tag", "m@0.1.0", "best", code=3).stderr

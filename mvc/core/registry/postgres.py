@@ -14,7 +14,7 @@ import json
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
-from mvc.core.audit import GENESIS, canonical_json, event_hash
+from mvc.core.audit import canonical_json, event_hash
 from mvc.core.errors import ConflictError, IntegrityError, MvcError, PermissionDeniedError
 from mvc.core.registry.base import (
     ChannelMoveRow, ChannelRow, Event, LineageInput, LineageRows, Listing, NewVersion, Registry, VersionRow,
@@ -25,7 +25,7 @@ from mvc.core.registry.postgres_schema import LOCK_KEY, MIGRATIONS, SCHEMA_VERSI
 from mvc.core.registry.postgres_transfer import PostgresTransfer
 from mvc.core.registry.values import (
     damaged, detail, lineage_input, listing, problems_of_event, problems_of_input, problems_of_references,
-    problems_of_version, version_row,
+    problems_of_version, next_link, version_row,
 )
 from mvc.core.semver import parse_version
 
@@ -356,8 +356,7 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
         user (``user`` is ignored) and checks the chain link and the hash."""
         self.require_tx()
         user = self.server_user()
-        last = self.conn.one("SELECT seq, hash FROM mvc.events ORDER BY seq DESC LIMIT 1")
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        seq, prev = next_link(self.conn.one("SELECT seq, hash FROM mvc.events ORDER BY seq DESC LIMIT 1"))
         body = canonical_json({"seq": seq, "ts": ts, "user": user, "action": action, "target": target,
                                "details": details})
         digest = event_hash(prev, seq, ts, user, action, target, details)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from mvc.core.audit import GENESIS, event_hash
+from mvc.core.audit import event_hash
 from mvc.core.errors import ConflictError, IntegrityError, MvcError
 from mvc.core.registry.base import (
     ChannelMoveRow, ChannelRow, Event, Grant, LineageInput, LineageRows, Listing, NewVersion, Registry, VersionRow,
@@ -20,7 +20,7 @@ from mvc.core.registry.sqlite_transfer import SqliteTransfer
 from mvc.core.semver import parse_version
 from mvc.core.registry.values import (
     damaged, detail, lineage_input, listing, problems_of_event, problems_of_input, problems_of_references,
-    problems_of_version, version_row,
+    problems_of_version, next_link, version_row,
 )
 
 
@@ -397,8 +397,7 @@ class SqliteRegistry(SqliteTransfer, Registry):
     # -- audit ------------------------------------------------------------------------
     def append_event(self, user: str, action: str, target: str, details: dict, ts: str) -> Event:
         self._require_tx()
-        last = self._conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        seq, prev = next_link(self._conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone())
         digest = event_hash(prev, seq, ts, user, action, target, details)
         self._conn.execute(
             "INSERT INTO events (seq, ts, user, action, target, details, prev, hash)"

@@ -176,3 +176,17 @@ def problems_of_references(execute: Callable[[str], list], schema: str = "") -> 
                        "version's, so it misorders the model's versions (the latest, the next number); correct "
                        "that row in the registry")
     return out
+
+
+def next_link(last: tuple | None) -> tuple[int, str]:
+    """(seq, prev) of the event to append after the newest one's (seq, hash); damage (exit 3)
+    when they are not a number and a hash (a column altered or written by hand)."""
+    from mvc.core.audit import GENESIS
+
+    if last is None:
+        return 1, GENESIS
+    seq, digest = last
+    if isinstance(seq, bool) or not isinstance(seq, int) or not isinstance(digest, str):
+        raise damaged(f"the newest audit event's seq {str(seq)[:40]!r} or hash {str(digest)[:70]!r} is not a number "
+                      "and a hash")
+    return seq + 1, digest

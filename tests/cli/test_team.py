@@ -283,3 +283,16 @@ def test_an_audit_column_of_another_type_on_the_server_is_damage(team, ana):
     checked = ana("audit", "--verify", check=False)
     assert checked.returncode == 3 and "its seq '1' is no number" in checked.stdout + checked.stderr
     assert "is not a number and a hash" in ana.fail("tag", "m@0.1.0", "best", code=3).stderr
+
+
+def test_the_connection_gives_up_on_a_server_gone_from_the_network(team):
+    """A black-holed server hung mvc for good: libpq's keepalives and tcp_user_timeout are set
+    (a URL's own values win). Checked on the connection; a real black hole needs root."""
+    from mvc.core.registry.postgres_connection import Connection
+
+    url = team.pg.url(team.db, team.logins["ana"])
+    for given, idle in (("", "30"), ("?keepalives_idle=5", "5")):
+        conn = Connection(url + given, 60)
+        dsn = conn.raw.info.get_parameters()
+        conn.raw.close()
+        assert (dsn["keepalives"], dsn["keepalives_idle"], dsn["tcp_user_timeout"]) == ("1", idle, "120000")

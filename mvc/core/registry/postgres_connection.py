@@ -60,8 +60,13 @@ class Connection:
             raise UserError("a postgresql:// registry needs psycopg: pip install 'mvc[postgres]'") from None
         self.url = url
         try:
-            self.raw = psycopg.connect(url, autocommit=True, connect_timeout=30,
-                                       application_name="mvc")
+            # a server gone from the network (no answer, no reset) ends the command within about
+            # two minutes instead of never: keepalives on an idle connection, tcp_user_timeout on
+            # data the server never acknowledges (libpq's own settings; those the URL gives win)
+            given = psycopg.conninfo.conninfo_to_dict(url)
+            defaults = {"connect_timeout": 30, "application_name": "mvc", "keepalives": 1, "keepalives_idle": 30,
+                        "keepalives_interval": 10, "keepalives_count": 6, "tcp_user_timeout": 120_000}
+            self.raw = psycopg.connect(url, autocommit=True, **{k: v for k, v in defaults.items() if k not in given})
         except psycopg.Error as exc:
             raise server_error(exc, url) from None
         self.execute(f"SET lock_timeout = '{int(lock_timeout * 1000)}ms'")

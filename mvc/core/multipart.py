@@ -43,8 +43,8 @@ def discard(dst) -> None:
     if dst is not None:
         try:
             dst.discard()
-        except OSError:
-            pass  # the upload's own failure is the one to report; fsck --repair aborts it later
+        except Exception:  # noqa: BLE001 -- OSError, or botocore's own (the server gone): the
+            pass  # upload's own failure is the one to report; fsck --repair aborts it later
         finally:
             dst.closed = True
 

@@ -45,7 +45,10 @@ def exists(remote: Remote, digest: str) -> bool:
     try:
         if isinstance(remote, DirectoryRemote):
             return os.path.isfile(_key(remote, digest))
-        return remote.fs.exists(_key(remote, digest))
+        # not fs.exists: on S3 a key with keys below it is a "folder", which holds no recipe
+        return remote.fs.info(_key(remote, digest)).get("type", "file") == "file"
+    except FileNotFoundError:
+        return False
     except _errors(remote) as exc:
         raise _cannot(remote, exc) from None
 

@@ -249,6 +249,17 @@ def test_on_s3_push_replaces_a_damaged_recipe_and_verify_remote_a_damaged_pack(s
     clone.json("pull", "m@0.1.0")
     assert clone.json("verify")["ok"] is True
 
+    # the recipe gone, a key below it: S3 calls the recipe's key a folder, which push took for
+    # the recipe (skipped, also with --verify-remote) while pull said it is missing
+    client.delete_object(Bucket=bucket, Key=recipe)
+    client.put_object(Bucket=bucket, Key=f"{recipe}/child", Body=b"x")
+    assert repo.json("status")["unpushed"] == ["m@0.1.0"]
+    assert repo.json("push")["transferred"] == 1
+    shutil.rmtree(clone_dir / ".mvc" / "objects")
+    (clone_dir / ".mvc" / "objects").mkdir()
+    clone.json("pull", "m@0.1.0")
+    assert clone.json("verify")["ok"] is True
+
 
 # -- a large file stored whole by an mvc before chunking ---------------------------------------
 

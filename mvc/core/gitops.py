@@ -8,7 +8,6 @@ Model bytes never go into git; only the small TOML pointer does.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from mvc.core.atomic import write_atomic
 from mvc.core.errors import MvcError, UserError
 from mvc.core.faults import crash_point
+from mvc.core.names import DIGEST_RE
 from mvc.core.refs import format_ref
 
 if TYPE_CHECKING:
@@ -80,9 +80,6 @@ def pointer_text(model: str, version: str, digest: str, size: int, kind: str) ->
     return "# mvc pointer: the bytes live in the mvc object store, not in git\n" + tomli_w.dumps(
         {"model": model, "version": version, "digest": digest, "size": size, "kind": kind}
     )
-
-
-DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")  # as registry.values has it (a quiet hook imports no registry)
 
 
 def read_pointer(path: Path) -> Pointer:

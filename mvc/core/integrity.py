@@ -12,6 +12,7 @@ also needs every chunk its recipe lists.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
@@ -36,6 +37,12 @@ class Artifact(NamedTuple):
     kind: str  # "file" | "directory"
     who: str  # how a finding names it: "model@version", "model@version (data PATH)"
     size: int | None = None  # a file's bytes, where the registry says (a recipe must agree)
+
+
+def ref_of(who: str) -> str:
+    """The version a ``who`` names (``model@version``, ``model@version:path`` or
+    ``model@version (data PATH)``): names and versions hold neither ':' nor a space."""
+    return re.match(r"[^:\s]+", who)[0]
 
 
 @dataclass

@@ -7,6 +7,8 @@ import re
 from mvc.core.errors import UserError
 from mvc.core.semver import looks_like_version
 
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")  # an object's full name, as mvc writes it
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 # What a name, a path or a value must never carry as it is to a terminal or into a graph: the C0

@@ -4,7 +4,6 @@ about a chunk or object names the versions that need it and what to run."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from mvc.core.errors import IntegrityError, UserError
@@ -59,7 +58,9 @@ def push_failed(exc: IntegrityError, needs: "Needs", store: "ObjectStore") -> In
     # that were never pulled here, and are not what stopped this push)
     lacking = [d for d in lacking if d in exc.message or any(c in exc.message for c in needs.chunked.get(d, ()))
                ] or lacking
-    versions = sorted({re.match(r"[^:\s]+", who)[0] for d in lacking for who in needs.by_digest.get(d, ())},
+    from mvc.core.integrity import ref_of
+
+    versions = sorted({ref_of(who) for d in lacking for who in needs.by_digest.get(d, ())},
                       key=_by_version)
     if not versions or any(v in exc.message for v in versions):
         return exc

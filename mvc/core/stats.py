@@ -10,11 +10,10 @@ models, so the models' figures may add up to more than the total.
 from __future__ import annotations
 
 import os
-import re
 from itertools import groupby
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
-from mvc.core.integrity import needed_objects
+from mvc.core.integrity import needed_objects, ref_of
 
 if TYPE_CHECKING:
     from mvc.core.registry.base import VersionRow
@@ -68,8 +67,7 @@ def _by_model(session: "Session", rows: list["VersionRow"], size_of: Callable[[s
                                   sum(r.size for r in group), sum(s for s in sizes.values() if s is not None))
         if lacking is not None:
             gone = [d for d, s in sizes.items() if s is None] + list(needs.unreadable)
-            # who: "m@1.0.0", "m@1.0.0:PATH" (a directory's file) or "m@1.0.0 (data PATH)"
-            lacking.update(re.match(r"[^:\s]+", who)[0] for d in gone for who in needs.by_digest.get(d, ()))
+            lacking.update(ref_of(who) for d in gone for who in needs.by_digest.get(d, ()))
     return out
 
 

@@ -10,14 +10,13 @@ the backends pass their raw rows in.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Callable
 
 from mvc.core.errors import IntegrityError
+from mvc.core.names import DIGEST_RE
 from mvc.core.registry.base import LineageInput, Listing, VersionRow
 from mvc.core.semver import all_canonical, is_canonical, parse_version
 
-DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
 KINDS = ("file", "directory")
 _JSON_FIELDS = ((8, "metrics"), (9, "params"), (10, "env"), (11, "git"))
 

@@ -321,15 +321,15 @@ class ObjectStore(PackedStore):
 
     # -- reading --------------------------------------------------------------------
     def _chunked(self, digest: str, sink: Callable[[bytes], object] | None, progress: Progress, again=None) -> str | None:
-        """Read a chunked object's bytes into ``sink``, every chunk verified; returns the
-        digest the whole has, or None when the object is not chunked. With ``again`` (taking
-        back what ``sink`` got), a chunk read damaged is read again from another pack's copy."""
+        """Read a chunked object's bytes into ``sink``; returns the whole's digest (when it is
+        wrong, a damaged chunk raises naming it), or None for an object not chunked. With
+        ``again`` (taking back what ``sink`` got), a damaged chunk is read from another copy."""
         from mvc.core import chunked
 
         recipe = self.recipe(digest)
         while recipe is not None:
             try:
-                return chunked.read(self, recipe, sink, progress)
+                return chunked.read(self, recipe, sink, progress, lazy=True)
             except IntegrityError as exc:
                 if again is None or exc.chunk is None or not self.packs.shun(exc.chunk):
                     raise

@@ -13,7 +13,7 @@ and the value before anything is written or deleted; ``problems`` lists every on
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
 from mvc.core.access import ROLES
 from mvc.core.errors import IntegrityError, MvcError, UserError
@@ -55,42 +55,18 @@ def is_plain_name(name: Any) -> bool:
 
 def version(row: "VersionRow") -> "VersionRow":
     """``row`` when its model name, kind and stored file name are sound."""
-    where = f"versions row {row.model}@{row.version}"
-    model(row.model, f"versions row {_shown(row.model)}@{row.version}")
-    if row.kind not in KINDS:
-        raise bad(where, "kind", row.kind, "is neither 'file' nor 'directory'")
-    if not is_plain_name(row.path_name):
-        raise bad(where, "path_name", row.path_name,
-                  "is not one plain file name (no '/', no '..', not empty)")
-    return row
+    return _first(_version_faults(row), row)
 
 
 def metrics(row: "VersionRow") -> dict[str, Any]:
     """``row.metrics`` when it maps each name to a finite number, as ``add`` stores them (a
     value edited by hand to NaN or text would pass for another recommendation in ``diff``)."""
-    where = f"versions row {row.model}@{row.version}"
-    if not isinstance(row.metrics, dict):
-        raise bad(where, "metrics", row.metrics, "is not a JSON object of metric names and numbers")
-    for key, value in row.metrics.items():
-        # an int beyond a float's range (mvc once stored any digits) cannot be compared: math.isfinite
-        # raises OverflowError on it
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= sys.float_info.max:
-            raise bad(where, f"metric {key!r}", value, "is not a finite number")
-    return row.metrics
+    return _first(_metric_faults(row), row.metrics)
 
 
 def channel(row: "ChannelRow") -> "ChannelRow":
     """``row`` when its model name, slot and canary share are sound."""
-    where = f"channels row {row.model}@{row.channel}"
-    model(row.model, f"channels row {_shown(row.model)}@{row.channel}")
-    if row.slot is not None and row.slot not in SLOTS:
-        raise bad(where, "slot", row.slot, "is neither 'blue' nor 'green'")
-    if row.version is not None and row.slot is None:
-        raise bad(where, "slot", row.slot, "names no slot for the version it serves")
-    percent = row.canary_percent
-    if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
-        raise bad(where, "canary_percent", percent, "is not a whole number from 0 to 100")
-    return row
+    return _first(_channel_faults(row), row)
 
 
 def role(user: str, held: Any) -> str:
@@ -99,6 +75,54 @@ def role(user: str, held: Any) -> str:
                   f"is not one of {', '.join(ROLES)}; an admin can set it again with "
                   f"'mvc access grant {user} ROLE'")
     return held
+
+
+def _first(faults: Iterator[IntegrityError], value: Any) -> Any:
+    for exc in faults:
+        raise exc
+    return value
+
+
+def _model_faults(name: Any, where: str) -> Iterator[IntegrityError]:
+    try:
+        model(name, where)
+    except IntegrityError as exc:
+        yield exc
+
+
+def _version_faults(row: "VersionRow") -> Iterator[IntegrityError]:
+    """Each bad value of a versions row (fsck names them all, a command stops at the first)."""
+    where = f"versions row {row.model}@{row.version}"
+    yield from _model_faults(row.model, f"versions row {_shown(row.model)}@{row.version}")
+    if row.kind not in KINDS:
+        yield bad(where, "kind", row.kind, "is neither 'file' nor 'directory'")
+    if not is_plain_name(row.path_name):
+        yield bad(where, "path_name", row.path_name,
+                  "is not one plain file name (no '/', no '..', not empty)")
+
+
+def _metric_faults(row: "VersionRow") -> Iterator[IntegrityError]:
+    where = f"versions row {row.model}@{row.version}"
+    if not isinstance(row.metrics, dict):
+        yield bad(where, "metrics", row.metrics, "is not a JSON object of metric names and numbers")
+        return
+    for key, value in row.metrics.items():
+        # an int beyond a float's range (mvc once stored any digits) cannot be compared: math.isfinite
+        # raises OverflowError on it
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= sys.float_info.max:
+            yield bad(where, f"metric {key!r}", value, "is not a finite number")
+
+
+def _channel_faults(row: "ChannelRow") -> Iterator[IntegrityError]:
+    where = f"channels row {row.model}@{row.channel}"
+    yield from _model_faults(row.model, f"channels row {_shown(row.model)}@{row.channel}")
+    if row.slot is not None and row.slot not in SLOTS:
+        yield bad(where, "slot", row.slot, "is neither 'blue' nor 'green'")
+    if row.version is not None and row.slot is None:
+        yield bad(where, "slot", row.slot, "names no slot for the version it serves")
+    percent = row.canary_percent
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+        yield bad(where, "canary_percent", percent, "is not a whole number from 0 to 100")
 
 
 # -- every value at once, for fsck -------------------------------------------------------------
@@ -122,12 +146,11 @@ def problems(registry: "Registry", store: "ObjectStore",
             found.append(Problem(exc.message, digest))
 
     for row in registry.versions():
-        check(version, row)
-        check(metrics, row)
+        found.extend(Problem(exc.message) for exc in (*_version_faults(row), *_metric_faults(row)))
         if row.kind == "directory":
             check(_manifest, store, row, digest=row.digest)
     for row in registry.channels():
-        check(channel, row)
+        found.extend(Problem(exc.message) for exc in _channel_faults(row))
     for grant in registry.grants():
         check(role, grant.user, grant.role)
     for name, label, _, _ in registry.tags():

@@ -191,7 +191,8 @@ def test_a_metric_edited_to_nan_or_text_is_damage_diff_will_not_recommend_by(two
     assert "versions row m@0.1.0: metric 'accuracy' nan is not a finite number" in err, err
     two.fail("diff", "m@0.1.0", "m@0.1.1", "m@0.1.2", code=3)
     problems = fsck_kinds(two)
-    assert [p["kind"] for p in problems] == ["registry-value"] and "'accuracy'" in problems[0]["message"]
+    assert [p["kind"] for p in problems] == ["registry-value"] * 2, problems  # both metrics named
+    assert "'accuracy'" in problems[0]["message"] and "'loss'" in problems[1]["message"]
     sql(two, """update versions set metrics='{"accuracy": 0.9, "loss": true}' where version='0.1.0'""")
     assert "metric 'loss' True is not a finite number" in two.fail("diff", "m@0.1.0", "m@0.1.1", code=3).stderr
     sql(two, "update versions set metrics=? where version='0.1.0'", '{"steps": 1' + "0" * 400 + "}")
@@ -219,3 +220,19 @@ def test_a_channel_or_tag_pointing_at_another_models_version_and_a_wrong_sort_ke
     assert "channels row m@staging: version_id names a version of another model" in said
     assert "tags row m@best: version_id names a version of another model" in said
     assert "versions row m@0.1.0: sort_key 'zzz' is not its version's" in said
+
+
+def test_fsck_names_every_bad_value_of_a_row_not_only_the_first(two: Mvc):
+    """Probe R: a row with three bad values took three runs of fsck (and three fixes) to learn
+    of them all; it names each at once, as it does for values in different rows."""
+    two("promote", "m@0.1.0", "production")
+    sql(two, """update versions set path_name='../x', metrics='{"accuracy": NaN, "loss": "high"}' """
+             "where version='0.1.0'")
+    sql(two, "update channels set slot='red', canary_percent=400 where channel='production'")
+    said = [p["message"] for p in fsck_kinds(two)]
+    for part in ("versions row m@0.1.0: path_name '../x'", "versions row m@0.1.0: metric 'accuracy' nan",
+                 "versions row m@0.1.0: metric 'loss' 'high'", "channels row m@production: slot 'red'",
+                 "channels row m@production: canary_percent 400"):
+        assert sum(part in message for message in said) == 1, (part, said)
+    err = two.fail("checkout", "m@0.1.0", "-o", "out.bin", code=3).stderr  # a command stops at the first
+    assert err.count("\n") == 1 and "path_name '../x'" in err, err

@@ -61,6 +61,14 @@ def _utf8(text: str, what: str) -> str:
     return text
 
 
+def _shared_sqlite_file(url: str | None, layout: Layout) -> Path | None:
+    """The SQLite file ``registry.url`` names, when it is not this repository's own."""
+    if not url or not url.startswith("sqlite:///"):
+        return None
+    path = Path(url[len("sqlite:///"):])
+    return None if path.absolute() == layout.registry_db.absolute() else path
+
+
 def _check_registry_choice(layout: Layout, url: str) -> None:
     """``mvc init --registry URL``: a URL config accepts (no password: config.toml is shared
     through git), and not a second registry for a repository that has one."""
@@ -131,6 +139,9 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         if registry is not None and repo.config.value("registry.url") != registry:
             repo.config.set("registry.url", registry)
         staged: tuple[str, ...] = ()
+        shared = _shared_sqlite_file(repo.config.value("registry.url"), layout)
+        if shared is not None:  # a team's file (a clone joins it): made here only when it was not there
+            created = not shared.is_file() or shared.stat().st_size == 0
         if made_on_server is not None:
             created = made_on_server
         elif is_server_url(repo.config.value("registry.url")):  # a clone joins its team's registry

@@ -54,7 +54,7 @@ class TrustOps:
     def registry_move(self, url: str, *, message: str | None = None) -> RegistryMove:
         """Copy the whole registry (versions, tags, channels with their history, lineage,
         grants and the audit chain as it is) into the empty registry at ``url``
-        (``sqlite:////PATH`` or ``postgresql://USER@HOST:PORT/DB``), check the copy, then
+        (``sqlite:////PATH`` or ``postgresql://HOST:PORT/DB``), check the copy, then
         point ``registry.url`` at it; needs admin. The old registry is left as it was."""
         from mvc.results.trust import RegistryMove
 

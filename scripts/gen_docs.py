@@ -621,6 +621,8 @@ ENVIRONMENT = [
                  "else the login name)."),
     ("MVC_DEBUG", "Set to 1 to show a traceback with an error."),
     ("MVC_DIRECT_IO", "Set to 0 to write packs through the page cache instead of past it (O_DIRECT)."),
+    ("MVC_GIT_TIMEOUT", "The most seconds one git command may take (default 120); a command that runs git "
+                        "exits 1 when it is not a number above 0."),
     ("NO_COLOR", "Set to anything to turn off colour in the output."),
 ]
 

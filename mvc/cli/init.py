@@ -51,7 +51,7 @@ def init(
             say(f"Initialized empty mvc repository in {r.path}")
             if r.git_staged:
                 say(f"Staged {', '.join(r.git_staged)} in git: commit them to share the settings.")
-        elif r.registry.startswith(("postgresql:", "postgres:")):
+        elif r.registry != f"sqlite:///{Path(r.path, 'registry.db')}":  # a team's registry, joined
             say(f"mvc repository in {r.path} uses the shared registry at {r.registry}")
         else:
             say(f"mvc repository already exists in {r.path}; nothing changed")

@@ -176,14 +176,15 @@ _NEEDS_ESCAPE = re.compile("[" + "".join(re.escape(chr(c)) for c in _CELL if chr
 
 
 def cell(value: Any) -> str:
-    """One value as a pipe's column: escaped (see the module's docstring), ``-`` when empty."""
-    text = value if isinstance(value, str) else fmt_value(value)
+    """One value as a pipe's column: escaped (see the module's docstring), ``-`` when empty
+    or null (no git remote, say)."""
+    text = value if isinstance(value, str) else "" if value is None else fmt_value(value)
     return text.translate(_CELL) if text else "-"
 
 
 def printable(value: Any) -> str:
-    """A value for a terminal: control characters escaped, line breaks kept, ``-`` when empty."""
-    text = value if isinstance(value, str) else fmt_value(value)
+    """A value for a terminal: control characters escaped, line breaks kept, ``-`` when empty or null."""
+    text = value if isinstance(value, str) else "" if value is None else fmt_value(value)
     return text.translate(_SCREEN) if text else "-"
 
 

@@ -27,7 +27,7 @@ app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": [
 @app.command("move")
 def move(
     url: Annotated[str, typer.Argument(
-        metavar="URL", help="An empty registry: postgresql://USER@HOST:PORT/DB (no password; libpq supplies it) "
+        metavar="URL", help="An empty registry: postgresql://HOST:PORT/DB (no password; libpq supplies it) "
                             "or sqlite:////ABSOLUTE/PATH.db (made when missing).")],
     message: MessageOption = None,
     json_out: JsonOption = False,

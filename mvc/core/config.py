@@ -179,7 +179,7 @@ SCHEMA: dict[str, Key] = {k.name: k for k in (
         "the region of an s3:// remote's bucket", admin=True),
     Key("transfer.jobs", 4, int, "a whole number from 1 to 64", _jobs,
         "how many objects push, pull and checkout move at once ('--jobs' overrides)"),
-    Key("registry.url", None, str, "sqlite:///PATH or postgresql://USER@HOST:PORT/DB", _registry_url,
+    Key("registry.url", None, str, "sqlite:///PATH or postgresql://HOST:PORT/DB", _registry_url,
         "where the registry lives (default: .mvc/registry.db)", admin=True),
     Key("channels.*.deploy_dir", None, str, "a folder path", _text,
         "the folder the channel deploys into (default: .mvc/deploy/MODEL/CHANNEL); "

@@ -69,7 +69,9 @@ def checkout_pointers(session: "Session", root: Path | str = ".", *, link: str =
         else:
             done.append(one)
     if conflicts:
-        failures.append((ConflictError, f"{', '.join(conflicts)} differ from their pointer files and were "
+        one_file = len(conflicts) == 1
+        failures.append((ConflictError, f"{', '.join(conflicts)} {'differs' if one_file else 'differ'} from "
+                                         f"{'its pointer file and was' if one_file else 'their pointer files and were'} "
                                          "kept; use --force to replace them"))
     from mvc.core.versions import warn_damaged_copies
 

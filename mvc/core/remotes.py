@@ -97,7 +97,7 @@ def add(session: "Session", name: str, url: str, *, default: bool, force: bool,
     given = {k: v for k, v in (options or {}).items() if v is not None}
     if given and not is_s3(url):
         flags = ", ".join("--" + k.replace("_", "-") for k in given)
-        raise UserError(f"{flags} apply to s3:// remotes only, not to {url}")
+        raise UserError(f"{flags} {'applies' if len(given) == 1 else 'apply'} to s3:// remotes only, not to {url}")
     schema.check(f"remote.{name}.url", url)
     for key, value in given.items():
         schema.check(f"remote.{name}.{key}", value)

@@ -72,6 +72,7 @@ def test_fresh_clone_checks_out_pointers_from_the_remote(work, home, tmp_path):
     (clone / "net.bin").write_bytes(b"my experiment")
     proc = c.fail("checkout")
     assert "net.bin" in proc.stderr and (clone / "net.bin").read_bytes() == b"my experiment"
+    assert "net.bin differs from its pointer file and was kept; use --force" in proc.stderr, proc.stderr
     c("checkout", "--force")
     assert (clone / "net.bin").read_bytes() == b"v1" * 1000
 

@@ -65,7 +65,7 @@ def test_remote_add_keeps_options_and_refuses_credentials(s3_server, repo, tmp_p
         proc = repo.fail("remote", "add", "other", *args)
         assert "secret" not in proc.stderr or "credentials" in proc.stderr, proc.stderr
     assert "credentials may not be written" in repo.fail("remote", "add", "o", "s3://k:s@b/p").stderr
-    assert "s3:// remotes only" in repo.fail("remote", "add", "o", str(tmp_path), "--profile", "x").stderr
+    assert "--profile applies to s3:// remotes only" in repo.fail("remote", "add", "o", str(tmp_path), "--profile", "x").stderr
     # no key in the schema takes a secret, and config set checks URLs too
     repo.fail("config", "set", "remote.s3.secret_access_key", "x")
     repo.fail("config", "set", "remote.s3.url", "s3://AKIA:secret@bucket/prefix")

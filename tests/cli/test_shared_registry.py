@@ -190,3 +190,20 @@ def test_resolve_never_prints_a_path_that_holds_another_version(tmp_path, home):
     a("fsck", "--repair")
     out = a.json("resolve", "m")
     assert out["version"] == "0.1.2" and Path(out["path"]).read_text() == "weights 2"
+
+
+def test_a_second_work_dir_joins_the_shared_registry_without_an_init_of_its_own(tmp_path: Path, home: Path,
+                                                                               registry_url: str):
+    """A shared SQLite file was joined as if made: init said 'Initialized empty mvc repository'
+    and "created": true, and wrote a second 'init' event into the team's audit trail. It now
+    says what it says for PostgreSQL (probe W)."""
+    a, b = Mvc(tmp_path / "a", home), Mvc(tmp_path / "b", home)
+    for side in (a, b):
+        side.cwd.mkdir()
+    assert a.json("init", "--registry", registry_url)["created"] is True
+    a.add("m", "weights")
+    joined = b.json("init", "--registry", registry_url)
+    assert joined["created"] is False and joined["registry"] == registry_url, joined
+    assert [e["action"] for e in b.json("audit")] == ["add", "init"]
+    assert b("init").stdout == f"mvc repository in {b.cwd / '.mvc'} uses the shared registry at {registry_url}\n"
+    assert [r["version"] for r in b.json("ls", "m")] == ["0.1.0"]

@@ -47,3 +47,15 @@ def test_show_unknown_refs(repo):
     assert "digest" in repo.fail("show", "sha256:00000000").stderr
     assert "at least 8" in repo.fail("show", "sha256:abc").stderr
     assert "invalid ref" in repo.fail("show", "resnet@not/valid").stderr
+
+
+def test_a_null_value_prints_as_the_empty_mark_not_as_null(work, home):
+    """In a work tree with no git remote, show printed 'git remote  null' (probe W); an empty
+    or null value prints as '-', as commands.md says. --json keeps the null."""
+    from support import git_project
+
+    m = git_project(work, home)
+    m.add("m", "x")
+    assert m.json("show", "m")["git"]["remote"] is None
+    shown = dict(line.split("\t", 1) for line in m("show", "m").stdout.splitlines())
+    assert shown["git remote"] == "-", shown

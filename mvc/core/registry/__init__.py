@@ -19,7 +19,7 @@ def open_registry(url: str | None, default_path: Path, *, create: bool = False) 
         from mvc.core.registry.postgres import PostgresRegistry
 
         return PostgresRegistry(url, create=create)
-    raise UserError(f"unsupported registry URL {url!r}; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+    raise UserError(f"unsupported registry URL {url!r}; use sqlite:///PATH or postgresql://HOST:PORT/DB")
 
 
 def is_server_url(url: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""The PostgreSQL registry backend (``postgresql://USER@HOST:PORT/DB``, extra ``mvc[postgres]``):
+"""The PostgreSQL registry backend (``postgresql://HOST:PORT/DB``, extra ``mvc[postgres]``):
 the same interface as SQLite's, shared by every clone whose config.toml names it.
 
 Every write transaction takes one transaction-level advisory lock first (as SQLite's BEGIN

@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Callable, Mapping
@@ -75,6 +76,8 @@ def _sub(b: float, a: float) -> float:
     """b - a without the noise of binary floats (0.95 - 0.9 is 0.04999999999999993): rounded
     to the 15 significant digits that the larger operand carries."""
     d = b - a
+    if isinstance(d, int) and abs(d) > sys.float_info.max:  # two whole numbers near ±1.8e308
+        return math.inf if d > 0 else -math.inf
     scale = max(abs(a), abs(b))
     if d == 0 or scale == 0 or not math.isfinite(d):
         return d

@@ -113,6 +113,28 @@ def _metric_faults(row: "VersionRow") -> Iterator[IntegrityError]:
             yield bad(where, f"metric {key!r}", value, "is not a finite number")
 
 
+def _param_faults(row: "VersionRow") -> Iterator[IntegrityError]:
+    """Params hold JSON; NaN and Infinity are not JSON (an older mvc stored them; shown as
+    null), and SQL's JSON functions refuse the whole value, so 'ls --where' on it is exit 3."""
+    where = f"versions row {row.model}@{row.version}"
+    if not isinstance(row.params, dict):
+        yield bad(where, "params", row.params, "is not a JSON object of parameter names and values")
+        return
+    for key, value in row.params.items():
+        if not _strict_json(value):
+            yield bad(where, f"param {key!r}", value, "is not valid JSON (NaN or Infinity)")
+
+
+def _strict_json(value: Any) -> bool:
+    if isinstance(value, float):
+        return abs(value) <= sys.float_info.max
+    if isinstance(value, dict):
+        return all(_strict_json(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_strict_json(v) for v in value)
+    return True
+
+
 def _channel_faults(row: "ChannelRow") -> Iterator[IntegrityError]:
     where = f"channels row {row.model}@{row.channel}"
     yield from _model_faults(row.model, f"channels row {_shown(row.model)}@{row.channel}")
@@ -146,7 +168,7 @@ def problems(registry: "Registry", store: "ObjectStore",
             found.append(Problem(exc.message, digest))
 
     for row in registry.versions():
-        found.extend(Problem(exc.message) for exc in (*_version_faults(row), *_metric_faults(row)))
+        found.extend(Problem(exc.message) for exc in (*_version_faults(row), *_metric_faults(row), *_param_faults(row)))
         if row.kind == "directory":
             check(_manifest, store, row, digest=row.digest)
     for row in registry.channels():

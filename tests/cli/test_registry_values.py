@@ -236,3 +236,14 @@ def test_fsck_names_every_bad_value_of_a_row_not_only_the_first(two: Mvc):
         assert sum(part in message for message in said) == 1, (part, said)
     err = two.fail("checkout", "m@0.1.0", "-o", "out.bin", code=3).stderr  # a command stops at the first
     assert err.count("\n") == 1 and "path_name '../x'" in err, err
+
+
+def test_a_param_that_is_not_json_is_named_by_fsck_as_ls_where_says(two: Mvc):
+    """Probe U: 'ls --where param.p > 0' said the registry was damaged and to run fsck, which
+    said it was consistent. A param holding NaN (an older mvc stored them) is shown as null
+    and named by fsck."""
+    sql(two, """update versions set params='{"p": NaN, "q": [1, Infinity], "r": 2}' where version='0.1.0'""")
+    assert "run 'mvc fsck'" in two.fail("ls", "m", "--where", "param.r > 0", code=3).stderr
+    said = [p["message"] for p in fsck_kinds(two)]
+    assert len(said) == 2 and "param 'p' nan is not valid JSON" in said[0] and "param 'q'" in said[1], said
+    assert two.json("show", "m@0.1.0")["params"] == {"p": None, "q": [1, None], "r": 2}

@@ -76,3 +76,15 @@ def test_every_json_output_parses_strictly(repo):
                  ["tag", "m"], ["config", "list"], ["access", "list"], ["remote", "list"]):
         strict(repo(*args, "--json").stdout)
     strict(repo("ls", "nope", "--json", check=False).stdout)
+
+
+def test_diff_of_whole_numbers_further_apart_than_a_float_holds(repo):
+    """add takes whole numbers up to about 1.8e308 as they are; their difference overflowed a
+    float and diff said 'internal error (OverflowError)' (probe U)."""
+    big = "1" + "0" * 308
+    repo.add("m", b"A", "--metric", f"accuracy={big}")
+    repo.add("m", b"B", "--metric", f"accuracy=-{big}")
+    for refs in (("m@0.1.0", "m@0.1.1"), ("m@0.1.1", "m@0.1.0")):
+        doc = strict(repo("diff", *refs, "--json").stdout)
+        assert doc["metrics"]["accuracy"]["diff"] is None, doc["metrics"]
+    assert "n/a" in repo("diff", "m@0.1.0", "m@0.1.1").stdout

@@ -91,15 +91,20 @@ def _render_tree(r, show_up: bool, show_down: bool) -> None:
         return (_label(n) + suffix, styles.get(n.get("type"), ""), [])
 
     def grow(branch: Node, nid: str, links: dict[str, list[str]], allowed: set[str], seen: set[str]) -> None:
-        for child in sorted(links.get(nid, [])):
-            if child not in allowed:
-                continue
-            if child in seen:  # a diamond: shown once, referenced after
-                branch[2].append(node(child, " (see above)"))
-                continue
-            seen.add(child)
-            branch[2].append(node(child))
-            grow(branch[2][-1], child, links, allowed, seen)
+        """Depth first, by a stack of its own: a chain of 1,000 fine-tunes went past Python's
+        recursion limit."""
+        stack = [(branch, iter(sorted(links.get(nid, []))))]
+        while stack:
+            parent, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+            elif child in seen and child in allowed:  # a diamond: shown once, referenced after
+                parent[2].append(node(child, " (see above)"))
+            elif child in allowed:
+                seen.add(child)
+                parent[2].append(node(child))
+                stack.append((parent[2][-1], iter(sorted(links.get(child, [])))))
 
     root = node(r.node)
     for shown, title, links, ids in ((show_up, "upstream (came from)", preds, r.upstream),
@@ -119,15 +124,15 @@ def _render_tree(r, show_up: bool, show_down: bool) -> None:
 
         out = console()
 
-    def write(n: Node, lead: str, branch: str, last: bool) -> None:
+    stack: list[tuple[Node, str, str, bool]] = [(root, "", "", True)]
+    while stack:  # depth first, children in order
+        n, lead, branch, last = stack.pop()
         if tty:
             out.print(Text.assemble(lead + branch, (one_line(n[0]), n[1])), soft_wrap=True)
         else:
             say(" " * len(lead + branch) + n[0])
         if branch:
             lead += "    " if last else "│   "
-        for i, child in enumerate(n[2]):
+        for i in reversed(range(len(n[2]))):
             end = i == len(n[2]) - 1
-            write(child, lead, "└── " if end else "├── ", end)
-
-    write(root, "", "", True)
+            stack.append((n[2][i], lead, "└── " if end else "├── ", end))

@@ -76,7 +76,8 @@ def _check_lineage(registry: Registry, layout: Layout, found: Findings) -> None:
     path = layout.lineage_file
     fix = lambda: rebuild_lineage(registry, layout)  # noqa: E731
     if not path.is_file():
-        found.issues.append(Issue("lineage", f"the lineage file {path} is missing", fix))
+        what = "is not a regular file" if os.path.lexists(path) else "is missing"
+        found.issues.append(Issue("lineage", f"the lineage file {path} {what}", fix))
         return
     try:
         lineage_file.bring_up_to_date(registry, path, layout.tmp, rebuild=False)
@@ -87,13 +88,15 @@ def _check_lineage(registry: Registry, layout: Layout, found: Findings) -> None:
         found.issues.append(Issue("lineage", f"the lineage file {path} is unreadable", fix))
         return
     have = _graph_keys(doc)
-    want = _graph_keys(lineage_file.document(registry.lineage_rows()))
-    if have != want:
+    current = lineage_file.document(registry.lineage_rows())
+    want = _graph_keys(current)
+    repeated = len(doc["nodes"]) + len(doc["edges"]) - len(have[0]) - len(have[1])  # by hand: the set hides them
+    if have != want or not lineage_file.file_matches(doc, current):  # the counts too
         missing = len(want[0] - have[0]) + len(want[1] - have[1])
         extra = len(have[0] - want[0]) + len(have[1] - want[1])
         found.issues.append(Issue(
             "lineage", f"the lineage file is out of date ({missing} node(s) or edge(s) missing, "
-            f"{extra} extra)", fix))
+            f"{extra} extra, {repeated} repeated)", fix))
 
 
 # -- objects and temporary files --------------------------------------------------------

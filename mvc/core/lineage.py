@@ -55,7 +55,7 @@ def input_node(nid: str, kind: str, digest: str, path: str | None, detail: Any) 
 # -- the graph ---------------------------------------------------------------------------------
 
 def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[str, str, int]],
-           hash_path: Callable[[Path], str]) -> tuple[str, int | None]:
+           hash_path: Callable[[Path], str], warn: Callable[[str], None]) -> tuple[str, int | None]:
     """(node id, version id or None) of what ``target`` names: a node id, an existing PATH
     (hashed, then looked up as a data or code input), or a ref.
 
@@ -83,9 +83,12 @@ def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[
 
         check_input(path, "path")  # hashing a FIFO or /dev/zero would never end
         digest = hash_path(path)
-        for kind in ("data", "code"):
-            if recorded(kind, digest):
-                return input_id(kind, digest), None
+        kinds = [kind for kind in ("data", "code") if recorded(kind, digest)]
+        if len(kinds) == 2:  # one node a lineage: the code side is named, not lost
+            warn(f"{target} is also the --code of some versions: 'mvc lineage {input_id('code', digest)}' "
+                 "shows them")
+        if kinds:
+            return input_id(kinds[0], digest), None
         raise NotFoundError(
             f"{target} ({digest[:19]}…) is not the --data or --code of any version; "
             f"no version was built from it{_model_hint(target, resolve)}"

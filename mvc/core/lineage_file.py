@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -131,7 +132,8 @@ def write_file(registry: "Registry", path: Path, tmp_dir: Path | None = None) ->
 def read_file(path: Path) -> dict[str, Any] | None:
     """The lineage file's document, or None when it is missing or unreadable."""
     try:
-        doc = json.loads(Path(path).read_bytes())
+        with os.fdopen(_open_file(path, os.O_RDONLY), "rb") as f:
+            doc = json.loads(f.read())
     except (OSError, ValueError):
         return None
     if not (isinstance(doc, dict) and isinstance(doc.get("nodes"), list) and isinstance(doc.get("edges"), list)):
@@ -143,6 +145,16 @@ def file_matches(doc: dict[str, Any] | None, current: dict[str, Any]) -> bool:
     """Whether a lineage file's document describes what the registry holds now."""
     return doc is not None and all(doc.get("graph", {}).get(k) == current["graph"][k] for k in _STATE) and (
         len(doc["nodes"]), len(doc["edges"])) == (len(current["nodes"]), len(current["edges"]))
+
+
+def _open_file(path: Path, flags: int) -> int:
+    """A descriptor of the regular file at ``path``; OSError (EINVAL) for anything else, a
+    FIFO above all, which would block the command for good."""
+    fd = os.open(path, flags | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"{path} is not a regular file")
+    return fd
 
 
 def _recorded(head: bytes) -> dict[str, int] | None:
@@ -164,7 +176,7 @@ def _is_current(path: Path, last_version_id: int) -> bool:
     """Cheap: the file begins with graph attributes naming ``last_version_id`` and ends
     where they say. Reads a few hundred bytes, whatever the file's size."""
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(_open_file(path, os.O_RDONLY), "rb") as f:
             graph = _recorded(f.read(_NODES_START))
             if graph is None or graph["last_version_id"] != last_version_id:
                 return False
@@ -242,13 +254,13 @@ def bring_up_to_date(registry: "Registry", path: Path, tmp_dir: Path | None = No
         try:
             # never write through a symlink someone put there: a link is "damaged", and the
             # rebuild below replaces the link itself, atomically
-            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+            fd = _open_file(path, os.O_RDWR | os.O_NOFOLLOW)
         except FileNotFoundError:
             break
         except OSError as exc:
-            if exc.errno != errno.ELOOP:
+            if exc.errno not in (errno.ELOOP, errno.EISDIR, errno.EINVAL):
                 raise
-            break
+            break  # a link, a folder, a FIFO...: rebuilt in its place
         try:
             with os.fdopen(fd, "r+b") as f:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX)

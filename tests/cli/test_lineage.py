@@ -130,3 +130,68 @@ def test_a_lineage_read_that_cannot_update_the_file_does_not_claim_a_change(repo
     (work / ".mvc" / "registry.db").rename(work / "kept.db")
     proc = repo.fail("lineage", "net@0.1.0", code=3)
     assert proc.stderr.count("\n") == 1 and "warning" not in proc.stderr, proc.stderr
+
+
+def test_a_chain_of_more_fine_tunes_than_pythons_recursion_limit_prints_as_a_tree(repo, work):
+    """Probe U: a nightly fine-tune --from the last one reaches 1,000 versions in three years,
+    and the tree (not --format json) said 'internal error (RecursionError)'."""
+    import sys
+
+    from mvc.api import Repo
+
+    depth = sys.getrecursionlimit() + 50
+    with Repo.open(work) as api:
+        parent = ()
+        for i in range(depth):
+            write(work / "m.bin", str(i))
+            parent = (api.add(work / "m.bin", name="m", parents=parent).ref,)
+    down = repo("lineage", "m@0.1.0", "--downstream").stdout.splitlines()
+    assert down[-1] == " " * 4 * depth + f"m@0.1.{depth - 1}", down[-1][-40:]
+    up = repo("lineage", f"m@0.1.{depth - 1}", "--upstream").stdout.splitlines()
+    assert up[-1].strip() == "m@0.1.0" and len(up) == depth + 1
+
+
+def test_a_fifo_at_the_lineage_file_is_rebuilt_and_never_blocks(repo, work):
+    """Probe U: lineage opened a FIFO there to read it and waited for a writer for good."""
+    import os
+
+    _chain(repo, work)
+    lineage_file = work / ".mvc" / "lineage.json"
+    lineage_file.unlink()
+    os.mkfifo(lineage_file)
+    fsck = repo("fsck", "--json", check=False)
+    assert fsck.returncode == 3 and "lineage.json is not a regular file" in fsck.stdout, fsck.stdout
+    assert "net@0.1.0" in repo("lineage", "net@0.1.0").stdout
+    assert json.loads(lineage_file.read_text())["graph"]["last_version_id"] == 3
+
+
+def test_fsck_finds_nodes_and_edges_written_twice_and_repair_rebuilds(repo, work):
+    """Probe U: fsck compared the file's nodes and edges as sets, so an edited file whose last
+    append was made twice passed as consistent."""
+    _chain(repo, work)
+    lineage_file = work / ".mvc" / "lineage.json"
+    repo("lineage", "net@0.1.0")
+    text = lineage_file.read_text()
+    lineage_file.write_text(text.replace('"last_version_id":3', '"last_version_id":2'))
+    repo("lineage", "net@0.1.0")  # appends the third version again
+    doc = json.loads(lineage_file.read_text())
+    assert len(doc["nodes"]) > len({n["id"] for n in doc["nodes"]})
+    problems = repo.json("fsck", check=False)["problems"]
+    assert [p["kind"] for p in problems] == ["lineage"] and "repeated" in problems[0]["message"], problems
+    repo("fsck", "--repair")
+    repo("fsck")
+
+
+def test_a_file_that_is_one_models_data_and_anothers_code_names_both(repo, work):
+    """Probe U: 'mvc lineage PATH' showed the data side only, without a word of the versions
+    that used the same file as their --code."""
+    write(work / "f.txt", "shared")
+    write(work / "a.bin", "a")
+    write(work / "b.bin", "b")
+    repo("add", "a.bin", "--name", "a", "--data", "f.txt")
+    repo("add", "b.bin", "--name", "b", "--code", "f.txt")
+    proc = repo("lineage", "f.txt", "--downstream")
+    assert "a@0.1.0" in proc.stdout
+    code = re.search(r"'mvc lineage (code:sha256:[0-9a-f]{64})' shows them", proc.stderr)
+    assert code, proc.stderr
+    assert "b@0.1.0" in repo("lineage", code.group(1), "--downstream").stdout

@@ -283,8 +283,10 @@ def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, left: int) -> tuple
     declared size: zipfile stops there and checks the CRC); ``left`` as for _read_npy_header."""
     try:
         with zf.open(info) as f:
-            descr, _, shape = _read_npy_header(f, info.filename, left)
+            descr, fortran, shape = _read_npy_header(f, info.filename, left)
             h = hashlib.sha256()
+            if fortran:  # the same bytes in the other order are another array (its transpose's layout)
+                h.update(b"fortran_order\0")
             size = 0
             while chunk := f.read(CHUNK):
                 h.update(chunk)

@@ -137,3 +137,16 @@ def test_diff_tensors_classifies_each_tensor(tmp_path):
         "retyped": {"a": {"dtype": "F32", "shape": [2]}, "b": {"dtype": "F64", "shape": [2]}},
     }
     json.dumps(d)
+
+
+def test_the_same_bytes_in_fortran_order_are_another_array(tmp_path):
+    """Probe U: the .npy header's fortran_order was read and dropped, so an array and one with
+    the same bytes laid out column-major (np.load gives [[0,2,4],[1,3,5]] for [[0,1,2],[3,4,5]])
+    compared as the same tensor. A C-order member's digest is still the SHA-256 of its bytes."""
+    c = np.arange(6, dtype="<f4").reshape(2, 3)
+    f = np.ndarray((2, 3), "<f4", c.tobytes(), order="F")
+    assert not np.array_equal(c, f)
+    a = read_tensors(write_npz(tmp_path / "a.npz", w=c), "npz")
+    b = read_tensors(write_npz(tmp_path / "b.npz", w=np.asfortranarray(f)), "npz")
+    assert a["w"].digest == sha(c.tobytes())
+    assert diff_tensors(a, b)["changed"] == ["w"]

@@ -109,7 +109,8 @@ class SyncOps:
                                 shown(os.path.relpath(p.target)), p.detail) for p in found.pointers),
             tuple(found.unpushed),
             {"backend": found.backend, "url": found.registry_url,
-             "state": "present" if found.exists else "none" if found.fresh else "missing"},
+             "state": "damaged" if found.damage else "present" if found.exists else "none" if found.fresh else "missing",
+             "error": found.damage},
             None if found.remote is None else dict(zip(("name", "url", "error"), found.remote)),
             "locked" if found.locked else "open")
 

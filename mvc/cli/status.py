@@ -47,6 +47,9 @@ def _render(r) -> None:
         say(f"Registry: none here yet ({r.registry['url']}): the versions the pointer files name "
             "are a teammate's; 'mvc init' makes one here, or set registry.url to a shared one")
         return
+    if r.registry["state"] == "damaged":
+        say(f"Registry: {r.registry['url']} does not open: {r.registry['error']}")
+        return
     if r.registry["state"] == "missing":
         say(f"Registry: {r.registry['url']} is missing or not a SQLite file; restore it from a backup, or fix "
             "registry.url ('mvc fsck' says more)")

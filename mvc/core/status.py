@@ -42,6 +42,7 @@ class Status(NamedTuple):
     locked: bool  # an access policy is enforced (grants exist, or a database server decides)
     exists: bool  # a server, or a SQLite file here (a fresh clone of a project has none)
     fresh: bool  # none made here yet (a fresh clone), not one lost: nothing at its path, no registry-id
+    damage: str | None = None  # why the SQLite file there does not open as a registry
 
 
 def pointer_files(paths: Iterable[Path], root: Path) -> list[Path]:
@@ -191,9 +192,12 @@ def readable_registry(session: "Session") -> "Registry | None":
         return None
 
 
-def registry_info(session: "Session") -> tuple[str, str, bool]:
-    """The registry's backend, its URL without credentials, and whether access is locked down
-    (grants exist; a PostgreSQL registry is never open, SPEC §6)."""
+def registry_info(session: "Session") -> tuple[str, str, bool, str | None]:
+    """The registry's backend, its URL without credentials, whether access is locked down
+    (grants exist; a PostgreSQL registry is never open, SPEC §6), and why a SQLite file there
+    does not open as a registry (empty, not a database: status still exits 0, SPEC §3)."""
+    from mvc.core.errors import MvcError
+
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
     from mvc.core.registry import is_server_url
@@ -204,9 +208,12 @@ def registry_info(session: "Session") -> tuple[str, str, bool]:
         netloc = (f"{parts.username}@" if parts.username else "") + (parts.hostname or "")
         netloc += f":{parts.port}" if parts.port else ""
         query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
-        return "postgresql", urlunsplit(parts._replace(netloc=netloc, query=query)), True
+        return "postgresql", urlunsplit(parts._replace(netloc=netloc, query=query)), True, None
     path = _sqlite_file(session, url)
-    return "sqlite", f"sqlite:///{path.absolute()}", path.is_file() and bool(session.registry.grants())
+    try:
+        return "sqlite", f"sqlite:///{path.absolute()}", path.is_file() and bool(session.registry.grants()), None
+    except MvcError as exc:
+        return "sqlite", f"sqlite:///{path.absolute()}", False, exc.message
 
 
 def status(session: "Session", paths: Iterable[Path] | None = None) -> Status:
@@ -218,8 +225,8 @@ def status(session: "Session", paths: Iterable[Path] | None = None) -> Status:
     pointers = pointer_files(chosen, root) if chosen else list(find_pointers(root))
     states = pointer_states(session, pointers)
     remote, refs_ = unpushed(session, states)
-    backend, url, locked = registry_info(session)
+    backend, url, locked, damage = registry_info(session)
     exists = has_registry(session)
     path = None if exists or backend != "sqlite" else _sqlite_file(session, session.config.value("registry.url") or "")
     fresh = path is not None and not os.path.lexists(path) and not os.path.lexists(session.layout.registry_id)
-    return Status(states, refs_, remote, backend, url, locked, exists, fresh)
+    return Status(states, refs_, remote, backend, url, locked, exists, fresh, damage)

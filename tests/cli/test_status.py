@@ -30,7 +30,7 @@ def test_status_reports_each_pointer_unpushed_versions_and_the_repository(work, 
          "target": "models/a.bin", "reason": ""},
     ]
     assert doc["unpushed"] == [] and doc["remote"] is None  # no remote: nothing to compare with
-    assert doc["registry"] == {"backend": "sqlite", "url": f"sqlite:///{work / '.mvc' / 'registry.db'}", "state": "present"}
+    assert doc["registry"] == {"backend": "sqlite", "url": f"sqlite:///{work / '.mvc' / 'registry.db'}", "state": "present", "error": None}
     assert doc["access"] == "open"
     human = m("status").stdout
     assert "No default remote" in human and "open" in human
@@ -144,7 +144,7 @@ def test_checkout_by_ref_in_a_clone_that_shares_the_registry(work, home, tmp_pat
     assert out["written"] and (clone / "served.bin").read_bytes() == b"one"
     doc = c.json("status")
     backend = registry_url.split(":", 1)[0]
-    assert doc["registry"] == {"backend": backend, "url": registry_url, "state": "present"}  # pg_url holds no password
+    assert doc["registry"] == {"backend": backend, "url": registry_url, "state": "present", "error": None}  # pg_url holds no password
     assert doc["access"] == ("locked" if backend == "postgresql" else "open")  # a server is never open
     assert doc["unpushed"] == [] and [p["state"] for p in doc["pointers"]] == ["missing"]
     # a version added in the clone is seen by the first work tree at once
@@ -263,3 +263,18 @@ def test_a_registry_lost_here_is_missing_not_none_yet(repo, work):
     assert doc["registry"]["state"] == "missing" and doc["access"] == "open"
     said = repo("status").stdout
     assert "is missing or not a SQLite file; restore it from a backup" in said and "none here yet" not in said
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00garbage that is no SQLite database" * 100])
+def test_a_registry_file_that_does_not_open_is_damaged_and_status_still_exits_0(repo, work, content):
+    """SPEC §3: status exits 0 in every case; an empty or garbled registry.db made it exit 3
+    with no report at all (probe V), while a deleted one was reported as missing."""
+    repo.add("m", b"weights")
+    (work / ".mvc" / "registry.db").write_bytes(content)
+    for leftover in ("registry.db-wal", "registry.db-shm"):
+        (work / ".mvc" / leftover).unlink(missing_ok=True)
+    doc = repo.json("status")
+    assert doc["registry"]["state"] == "damaged" and doc["access"] == "open", doc["registry"]
+    assert "registry" in doc["registry"]["error"] and doc["pointers"] == []
+    assert "does not open: " in repo("status").stdout
+    repo.fail("ls", code=3)

@@ -60,7 +60,7 @@ def plot(
     if output is not None:
         _check_target(Path(output))
     data = open_repo().series(name, metric)
-    if not data.metrics and (output is not None or not json_out):  # --json alone: an empty series
+    if not data.metrics:  # with --json too: a flag changes the output's form, never the exit code
         raise UserError(f"model {name!r} has no metrics to plot; add versions with --metric K=V")
     if output is not None:
         write_image(data, Path(output))

@@ -111,7 +111,9 @@ def test_what_cannot_be_plotted_is_exit_1(plotted):
     assert "unknown model 'n'" in plotted.fail("plot", "n").stderr
     plotted.add("bare", b"x")
     assert "no metrics to plot" in plotted.fail("plot", "bare").stderr
-    assert plotted.json("plot", "bare")["metrics"] == {}
+    # --json alone said exit 0 with an empty series, against commands.md (probe V)
+    proc = plotted.fail("plot", "bare", "--json")
+    assert "no metrics to plot" in proc.stderr and '"type": "invalid"' in proc.stdout
     # with -o, no metrics is the same error with --json (it was an internal error from matplotlib)
     proc = plotted.fail("plot", "bare", "-o", "bare.png", "--json")
     assert "no metrics to plot" in proc.stderr and '"type": "invalid"' in proc.stdout

@@ -38,7 +38,7 @@ _mvc_options() {
         "mvc stats") echo "--remote --json --help -h" ;;
         "mvc status") echo "--json --help -h" ;;
         "mvc audit") echo "--verify --head --limit -n --json --help -h" ;;
-        "mvc completion") echo "--help -h" ;;
+        "mvc completion") echo "--json --help -h" ;;
         "mvc config") echo "--help -h" ;;
         "mvc config get") echo "--json --help -h" ;;
         "mvc config set") echo "--json --help -h" ;;

@@ -20,6 +20,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from mvc.cli.common import JsonOption
+
 
 class Shell(str, Enum):
     bash = "bash"
@@ -56,7 +58,9 @@ def script_path(shell: str) -> Path:
 def completion(
     shell: Annotated[Shell, typer.Argument(metavar="SHELL", help="The shell: bash, zsh or fish.",
                                            show_default=False)],
+    json_out: JsonOption = False,
 ) -> None:
+    from mvc.cli.output import emit
     from mvc.core.errors import UserError
 
     path = script_path(shell.value)
@@ -65,7 +69,7 @@ def completion(
     except FileNotFoundError:
         raise UserError(f"the {shell.value} completion script is not installed ({path} is missing); "
                         "reinstall mvc") from None
-    sys.stdout.write(text)
+    emit({"shell": shell.value, "path": str(path), "script": text}, json_out, lambda _: sys.stdout.write(text))
 
 
 # ---------------------------------------------------------------- the words shells complete

@@ -28,6 +28,9 @@ def test_completion_prints_the_generated_script(mvc, shell):
     proc = mvc("completion", shell)
     assert proc.stdout == (ROOT / "completions" / SCRIPTS[shell]).read_text()
     assert proc.stderr == ""
+    # SPEC §3: every command that prints takes --json (it was a usage error, exit 2; probe V)
+    doc = mvc.json("completion", shell)
+    assert doc == {"shell": shell, "path": str(ROOT / "completions" / SCRIPTS[shell]), "script": proc.stdout}
 
 
 def test_completion_of_an_unknown_shell_is_a_usage_error_naming_the_choices(mvc):

@@ -24,7 +24,7 @@ from typing import Annotated
 import typer
 
 from mvc.cli.common import JsonOption, MessageOption, Words
-from mvc.cli.output import emit, say, table
+from mvc.cli.output import emit, nothing, say, table
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -97,7 +97,8 @@ def list_(json_out: JsonOption = False) -> None:
 
     def render(items) -> None:
         if not items:
-            say("no grants: the repository is open (everyone acts as admin)")
+            nothing(["user", "role", "granted by", "granted at"],
+                    "no grants: the repository is open (everyone acts as admin)")
             return
         table(["user", "role", "granted by", "granted at"],
               [[g.user, g.role, g.granted_by, g.granted_at] for g in items])

@@ -25,7 +25,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import emit, say, table
+from mvc.cli.output import emit, nothing, say, table
 from mvc.cli.verify import finish
 
 
@@ -62,7 +62,7 @@ def audit(
 
     def render(items) -> None:
         if not items:
-            say("no events")
+            nothing(["seq", "time", "user", "action", "target", "details"], "no events")
             return
         table(["seq", "time", "user", "action", "target", "details"],
               [[str(e.seq), e.ts, e.user, e.action, e.target,

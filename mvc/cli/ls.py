@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption, Words
-from mvc.cli.output import emit, key_values, say, short, table
+from mvc.cli.output import emit, key_values, nothing, short, table
 
 _STATES = Words("development", "staging", "production", "archived")
 
@@ -62,7 +62,7 @@ def ls(
     def render(items) -> None:
         if name is None:
             if not items:
-                say("no models yet; add one with 'mvc add PATH --name NAME'")
+                nothing(["model", "versions", "latest"], "no models yet; add one with 'mvc add PATH --name NAME'")
                 return
             channels = list(items[0].channels)
             table(["model", "versions", "latest", *channels],

@@ -229,6 +229,15 @@ def _lines(rows: list[list[Cell]]) -> str:
     return "".join("\t".join(cell(_text(c)) for c in row) + "\n" for row in rows)
 
 
+def nothing(headers: list[str], message: str) -> None:
+    """An empty list: in a pipe its header line alone (a loop reading records gets none, not a
+    sentence to take for one); on a terminal ``message``, which says what to do."""
+    if piped():
+        table(headers, [])
+    else:
+        say(message)
+
+
 def table(headers: list[str], rows: list[list[Cell]], title: str | None = None) -> None:
     """A list of records with a header line.
 

@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption
-from mvc.cli.output import emit, say, table
+from mvc.cli.output import emit, nothing, say, table
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -100,7 +100,7 @@ def list_(json_out: JsonOption = False) -> None:
 
     def render(items) -> None:
         if not items:
-            say("no remotes; add one with 'mvc remote add NAME URL'")
+            nothing(["remote", "url", "default"], "no remotes; add one with 'mvc remote add NAME URL'")
             return
         table(["remote", "url", "default"], [[r.name, r.url, "yes" if r.default else "no"] for r in items])
 

@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from mvc.cli.common import JsonOption, MessageOption
-from mvc.cli.output import emit, say, table
+from mvc.cli.output import emit, nothing, say, table
 
 
 def tag(
@@ -57,7 +57,7 @@ def tag(
 
         def render(items) -> None:
             if not items:
-                say(f"{target} has no tags")
+                nothing(["tag", "ref"], f"{target} has no tags")
                 return
             table(["tag", "ref"], [[t.tag, t.ref] for t in items])
 

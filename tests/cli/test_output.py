@@ -237,9 +237,19 @@ def test_a_value_in_a_pipe_is_escaped_reversibly():
     assert cell("") == "-" and cell(0.1) == "0.1" and cell(123456789012.5) == "123456789012.5"
 
 
-def test_an_empty_list_says_so(repo):
-    assert repo("remote", "list").stdout == "no remotes; add one with 'mvc remote add NAME URL'\n"
-    assert repo("tag", "m", check=False).returncode == 1  # an unknown model is an error, not an empty list
+def test_an_empty_list_says_so_on_a_terminal_and_is_its_header_alone_in_a_pipe(repo):
+    """SPEC §9: in a pipe, one record per line; a sentence on stdout ('no models yet; ...')
+    read as a record by a 'while read' loop (probe V)."""
+    from support import on_terminal
+
+    assert "no remotes; add one with 'mvc remote add NAME URL'" in on_terminal(["remote", "list"], repo.cwd, repo.env)
+    assert "no models yet" in on_terminal(["ls"], repo.cwd, repo.env)
+    assert repo("remote", "list").stdout == "remote\turl\tdefault\n"
+    assert repo("ls").stdout == "model\tversions\tlatest\n"
+    assert repo("access", "list").stdout == "user\trole\tgranted by\tgranted at\n"
+    repo.add("m", b"x")
+    assert repo("tag", "m").stdout == "tag\tref\n"
+    assert repo("tag", "n", check=False).returncode == 1  # an unknown model is an error, not an empty list
 
 
 def test_the_fast_writers_write_what_json_and_cell_write():

@@ -45,7 +45,8 @@ def _render(r) -> None:
         say(f"Every version is on remote {r.remote['name']} ({r.remote['url']})")
     if r.registry["state"] == "none":
         say(f"Registry: none here yet ({r.registry['url']}): the versions the pointer files name "
-            "are a teammate's; 'mvc init' makes one here, or set registry.url to a shared one")
+            "are a teammate's; 'mvc init' makes one here (once any objects checkout or pull brought into "
+            ".mvc/objects are moved aside), or set registry.url to a shared one")
         return
     if r.registry["state"] == "damaged":
         say(f"Registry: {r.registry['url']} does not open: {r.registry['error']}")

@@ -201,3 +201,14 @@ def test_objects_younger_than_the_registry_are_what_a_killed_first_add_leaves(re
     ObjectStore(repo.mvc_dir / "objects", repo.mvc_dir / "tmp").put_bytes(b"left by a killed add")
     assert repo.json("fsck")["problems"] == []
     assert repo.json("gc", "--grace", "0")["objects"] == 1
+
+
+def test_every_message_in_a_clone_whose_checkout_pulled_objects_gives_the_way_that_works(repo):
+    """Probe V: ls said 'mvc init' creates the registry in a fresh clone, and status that init
+    makes one, while init refused there (objects checkout had pulled): both now say to move
+    the objects aside first, which is what init's own refusal says."""
+    repo.add("m", b"A")
+    _drop_registry(repo)
+    (repo.mvc_dir / "registry-id").unlink()
+    for said in (repo.fail("ls", code=3).stderr, repo("status").stdout, repo.fail("init", code=3).stderr):
+        assert "aside" in said and "objects" in said, said

@@ -85,7 +85,8 @@ def require_present(path: Path) -> None:
     restore = "only 'mvc init' creates a registry, and never over one that was lost: restore it from a backup"
     if not path.exists() and not path.is_symlink():
         raise IntegrityError(f"the registry database {path} is missing; {restore} (in a fresh git clone, "
-                             "which carries only the settings, 'mvc init' creates it)")
+                             "which carries only the settings, 'mvc init' creates it, once any objects "
+                             f"'mvc checkout' or 'mvc pull' brought into {path.parent / 'objects'} are moved aside)")
     if not path.is_file():
         raise IntegrityError(f"the registry database {path} is not a regular file; {restore}")
     if path.stat().st_size == 0:

@@ -68,17 +68,21 @@ def _render_many(d) -> None:
 
 
 def _param(values: dict, ref: str) -> str:
-    """A param's cell: a string that would read as another JSON value (``"true"``, ``"1"``,
-    ``""``) is shown as JSON, quoted, so that it is not taken for that value; empty when
-    the version lacks the param."""
-    if ref not in values:
-        return ""
-    value = values[ref]
+    """A param's cell, empty when the version lacks the param."""
+    return _shown(values[ref]) if ref in values else ""
+
+
+def _shown(value) -> str:
+    """A param's value: a string that would read as another JSON value (``"true"``, ``"1"``)
+    or as an empty cell (``""``, ``"-"``) is shown as JSON, quoted, so that it is not taken
+    for that value."""
     if isinstance(value, str):
+        if value in ("", "-"):
+            return json.dumps(value)
         try:
             json.loads(value)
         except ValueError:
-            return value if value else '""'
+            return value
         return json.dumps(value, ensure_ascii=False)
     return fmt_value(value)
 
@@ -104,9 +108,10 @@ def _render(d) -> None:
     if metrics:
         sections.append((["metric"], "metrics", ["metric", "A", "B", "B - A", "change"], metrics))
     p = d.params
-    params = [[k, one_line(v["a"]), one_line(v["b"]), ("changed", "yellow")] for k, v in p["changed"].items()]
-    params += [[k, one_line(v), "", ("removed", "red")] for k, v in p["removed"].items()]
-    params += [[k, "", one_line(v), ("added", "green")] for k, v in p["added"].items()]
+    params = [[k, one_line(_shown(v["a"])), one_line(_shown(v["b"])), ("changed", "yellow")]
+              for k, v in p["changed"].items()]
+    params += [[k, one_line(_shown(v)), "", ("removed", "red")] for k, v in p["removed"].items()]
+    params += [[k, "", one_line(_shown(v)), ("added", "green")] for k, v in p["added"].items()]
     if params:
         sections.append((["param"], "params", ["param", "A", "B", "change"], params))
     a = d.artifacts

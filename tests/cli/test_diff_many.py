@@ -107,3 +107,16 @@ def test_params_equal_as_in_the_two_way_diff_and_strings_that_read_as_json_are_q
                               "n": {"p@0.1.0": 3, "p@0.1.1": 3, "p@0.1.2": "3"}}
     rows = {r.split("\t")[0]: r.split("\t")[1:] for r in repo("diff", "p@0.1.0", "p@0.1.1", "p@0.1.2").stdout.splitlines()}
     assert rows["flag"] == ['"true"', "true", "true"] and rows["n"] == ["3", "3", '"3"']
+    # Probe U: the two-way diff printed 'flag  true  true  changed', and '-' (a string) as the
+    # mark of a missing param
+    two = {r.split("\t")[1]: r.split("\t")[2:] for r in repo("diff", "p@0.1.0", "p@0.1.1").stdout.splitlines()
+           if r.startswith("param\t")}
+    assert two["flag"] == ['"true"', "true", "changed"], two
+    repo.add("q", b"1", "--param", "c=-")
+    repo.add("q", b"2", "--param", "e=1")
+    repo.add("q", b"3", "--param", "c=x")
+    rows = {r.split("\t")[0]: r.split("\t")[1:] for r in repo("diff", "q@0.1.0", "q@0.1.1", "q@0.1.2").stdout.splitlines()}
+    assert rows["c"] == ['"-"', "-", "x"], rows
+    two = {r.split("\t")[1]: r.split("\t")[2:] for r in repo("diff", "q@0.1.0", "q@0.1.1").stdout.splitlines()
+           if r.startswith("param\t")}
+    assert two["c"] == ['"-"', "-", "removed"], two

@@ -61,6 +61,11 @@ def _utf8(text: str, what: str) -> str:
     return text
 
 
+def _once(paths) -> tuple[Path, ...]:
+    """Input paths, each once (``--data d.csv --data ./d.csv`` is one input)."""
+    return tuple({Path(p).absolute(): Path(p) for p in paths}.values())
+
+
 def _shared_sqlite_file(url: str | None, layout: Layout) -> Path | None:
     """The SQLite file ``registry.url`` names, when it is not this repository's own."""
     if not url or not url.startswith("sqlite:///"):
@@ -244,13 +249,12 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         source = Path(path)
         _must_exist(source, "model path")
         self._check_outside_mvc_dir(source, "model path")
-        data_paths = tuple(Path(p) for p in _items(data))
-        code_paths = tuple(Path(p) for p in _items(code))
+        data_paths, code_paths = _once(_items(data)), _once(_items(code))
         for what, paths in (("--data path", data_paths), ("--code path", code_paths)):
             for p in paths:
                 _must_exist(p, what)
                 self._check_outside_mvc_dir(p, what)
-        parent_rows = tuple(self.session.resolve(r) for r in _items(parents))
+        parent_rows = tuple({row.id: row for row in map(self.session.resolve, _items(parents))}.values())
         labels = tuple(check_tag_label(t, self.channel_names()) for t in _items(tags))
         message = _utf8("" if message is None else message, "message")
         if git:  # refuse before storing anything

@@ -128,14 +128,16 @@ def parse_param(text: str) -> tuple[str, Any]:
     return key, param_value(value)
 
 
-def flatten(obj: dict, prefix: str = "") -> dict[str, Any]:
+def flatten(obj: dict, prefix: str = "", where: str = "the file") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` as ``{"a.b": 1}``; a name reached twice (``"a.b"`` beside ``"a":
+    {"b": …}``) is refused rather than one value silently kept."""
     out: dict[str, Any] = {}
     for k, v in obj.items():
         name = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, name + "."))
-        else:
-            out[name] = v
+        for key, value in (flatten(v, name + ".", where) if isinstance(v, dict) and v else {name: v}).items():
+            if key in out:
+                raise UserError(f"{where} names {key!r} twice (as written and through nesting); keep one")
+            out[key] = value
     return out
 
 
@@ -160,7 +162,7 @@ def load_json_object(path: Path, what: str) -> dict[str, Any]:
         raise UserError(f"{what} file {path} is not valid JSON ({exc}); it must hold a JSON object") from None
     if not isinstance(data, dict):
         raise UserError(f"{what} file {path} must hold a JSON object, e.g. {{\"accuracy\": 0.91}}")
-    return flatten(data)
+    return flatten(data, where=f"{what} file {path}")
 
 
 def collect_metrics(pairs: list[str], files: list[Path]) -> dict[str, float | int]:

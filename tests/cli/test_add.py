@@ -199,3 +199,23 @@ def test_a_git_repository_another_user_owns_adds_with_a_warning(repo, work, home
     assert repo.json("show", "m")["git"] == {}
     again = repo("add", "m.bin", "--name", "m", env=theirs)
     assert "warning" not in again.stderr
+
+
+def test_an_input_or_parent_given_twice_is_recorded_once_and_a_key_reached_twice_is_refused(repo, work):
+    """Probe U: '--data d.csv --data ./d.csv --from p --from p@0.1.0' stored two data inputs and
+    two parents, and a metrics file holding "a.b" beside "a": {"b": ...} kept one value without
+    a word."""
+    import json
+
+    write(work / "d.csv", "d")
+    repo.add("p", b"parent")
+    write(work / "m.bin", b"m")
+    repo("add", "m.bin", "--name", "m", "--data", "d.csv", "--data", "./d.csv", "--from", "p",
+         "--from", "p@0.1.0", "--from", "p@latest")
+    lineage = repo.json("show", "m")["lineage"]
+    assert len(lineage["data"]) == 1 and lineage["parents"] == ["p@0.1.0"], lineage
+    write(work / "metrics.json", json.dumps({"a.b": 1, "a": {"b": 2}}))
+    write(work / "m.bin", b"m2")
+    err = repo.fail("add", "m.bin", "--name", "m", "--metrics-file", "metrics.json", code=1).stderr
+    assert "names 'a.b' twice" in err and "metrics.json" in err, err
+    assert [v["version"] for v in repo.json("ls", "m")] == ["0.1.0"]

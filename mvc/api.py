@@ -247,12 +247,14 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         param_values = collect_params(param_args, [Path(f) for f in _items(params_files)])
         param_values.update({check_key(k, "parameter"): checked_param(k, v) for k, v in param_map.items()})
         source = Path(path)
-        _must_exist(source, "model path")
+        from mvc.core.inputs import must_exist
+
+        must_exist(source, "model path")
         self._check_outside_mvc_dir(source, "model path")
         data_paths, code_paths = _once(_items(data)), _once(_items(code))
         for what, paths in (("--data path", data_paths), ("--code path", code_paths)):
             for p in paths:
-                _must_exist(p, what)
+                must_exist(p, what)
                 self._check_outside_mvc_dir(p, what)
         parent_rows = tuple({row.id: row for row in map(self.session.resolve, _items(parents))}.values())
         labels = tuple(check_tag_label(t, self.channel_names()) for t in _items(tags))
@@ -419,26 +421,6 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         for line in retired:
             self.session.warn(line)
         return ConfigEntry(key, old, "unset")
-
-
-def _must_exist(path: Path, what: str) -> None:
-    if not os.path.lexists(path):
-        raise UserError(f"{what} {path} does not exist; check the path")
-    try:
-        os.stat(path)
-    except OSError as exc:  # a symlink to nothing, or in a loop; or a folder on the way unreadable
-        import errno
-
-        if exc.errno == errno.ELOOP:
-            raise UserError(f"{what} {path} is a symlink loop (its links lead back to themselves); "
-                            "point it at a file or directory, or remove it") from None
-        if not os.path.islink(path):
-            raise UserError(f"cannot read {what} {path} ({exc.strerror}); make it readable") from None
-        raise UserError(f"{what} {path} is a symlink to {os.readlink(path)!r}, which does not exist; "
-                        "point it at a file or directory, or remove it") from None
-    from mvc.core.inputs import check_input
-
-    check_input(path, what)  # a FIFO or a device would block or never end (SPEC §10)
 
 
 def _config_role(key: str, value: Any = None) -> str:

@@ -4,6 +4,7 @@ files read whole have a size limit; JSON has a nesting limit."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -28,6 +29,24 @@ def kind_of(mode: int) -> str:
 
 def special(path: Path | str, what: str, mode: int) -> UserError:
     return UserError(f"{what} {path} is {kind_of(mode)}; mvc reads only regular files and directories")
+
+
+def must_exist(path: Path | str, what: str) -> None:
+    """Refuse a path that is missing, a symlink to nothing or in a loop, unreadable, or a special
+    file, each with what to do."""
+    if not os.path.lexists(path):
+        raise UserError(f"{what} {path} does not exist; check the path")
+    try:
+        os.stat(path)
+    except OSError as exc:  # a symlink to nothing, or in a loop; or a folder on the way unreadable
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{what} {path} is a symlink loop (its links lead back to themselves); "
+                            "point it at a file or directory, or remove it") from None
+        if not os.path.islink(path):
+            raise UserError(f"cannot read {what} {path} ({exc.strerror}); make it readable") from None
+        raise UserError(f"{what} {path} is a symlink to {os.readlink(path)!r}, which does not exist; "
+                        "point it at a file or directory, or remove it") from None
+    check_input(path, what)  # a FIFO or a device would block or never end (SPEC §10)
 
 
 def check_input(path: Path | str, what: str) -> None:

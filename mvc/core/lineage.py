@@ -93,6 +93,10 @@ def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[
             f"{target} ({digest[:19]}…) is not the --data or --code of any version; "
             f"no version was built from it{_model_hint(target, resolve)}"
         )
+    if plain and path.is_symlink():  # to nothing or in a loop (it does not exist): say so, as add does
+        from mvc.core.inputs import must_exist
+
+        must_exist(path, "path")
     if plain and ("/" in target or "\\" in target):
         raise NotFoundError(f"path {target} does not exist")
     try:

@@ -195,3 +195,15 @@ def test_a_file_that_is_one_models_data_and_anothers_code_names_both(repo, work)
     code = re.search(r"'mvc lineage (code:sha256:[0-9a-f]{64})' shows them", proc.stderr)
     assert code, proc.stderr
     assert "b@0.1.0" in repo("lineage", code.group(1), "--downstream").stdout
+
+
+def test_a_symlink_to_nothing_or_in_a_loop_is_named_as_add_names_it(repo, work):
+    """Probe U: lineage said 'no file or directory link.csv, and unknown model' of a symlink
+    whose target is gone."""
+    import os
+
+    os.symlink("gone.csv", work / "link.csv")
+    os.symlink("loop.csv", work / "loop.csv")
+    assert "path link.csv is a symlink to 'gone.csv', which does not exist" in repo.fail("lineage", "link.csv").stderr
+    assert "path loop.csv is a symlink loop" in repo.fail("lineage", "loop.csv").stderr
+    assert "does not exist" in repo.fail("add", "link.csv", "--name", "m").stderr  # add's words, unchanged

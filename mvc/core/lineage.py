@@ -48,7 +48,9 @@ def input_node(nid: str, kind: str, digest: str, path: str | None, detail: Any) 
                             "size": detail.get("size"), "kind": detail.get("kind")}
     if kind == "code":
         git = detail.get("git") if isinstance(detail.get("git"), dict) else {}
-        node["commit"] = git.get("commit")
+        # the commit that last touched it, and whether the file hashed differed from it (then
+        # the commit does not hold the code that was used)
+        node["commit"], node["dirty"] = git.get("commit"), git.get("dirty")
     return node
 
 

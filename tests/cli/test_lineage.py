@@ -207,3 +207,23 @@ def test_a_symlink_to_nothing_or_in_a_loop_is_named_as_add_names_it(repo, work):
     assert "path link.csv is a symlink to 'gone.csv', which does not exist" in repo.fail("lineage", "link.csv").stderr
     assert "path loop.csv is a symlink loop" in repo.fail("lineage", "loop.csv").stderr
     assert "does not exist" in repo.fail("add", "link.csv", "--name", "m").stderr  # add's words, unchanged
+
+
+def test_a_code_node_says_whether_its_file_differed_from_its_commit(work, home):
+    """Probe U: the node gave the commit alone, which does not hold the code used when the
+    file had changes not committed (show's lineage said dirty)."""
+    from support import git, git_project
+
+    m = git_project(work, home)
+    write(work / "train.py", "print(1)\n")
+    git(work, "add", "train.py")
+    git(work, "commit", "-qm", "train")
+    head = git(work, "rev-parse", "HEAD").strip()
+    write(work / "a.bin", "a")
+    m("add", "a.bin", "--name", "a", "--code", "train.py")
+    write(work / "train.py", "print(2)\n")
+    write(work / "b.bin", "b")
+    m("add", "b.bin", "--name", "b", "--code", "train.py")
+    for name, dirty in (("a", False), ("b", True)):
+        code = [n for n in m.json("lineage", name)["nodes"] if n["type"] == "code"]
+        assert [(n["commit"], n["dirty"]) for n in code] == [(head, dirty)], code

@@ -15,11 +15,19 @@ MessageOption = Annotated[Optional[str], typer.Option(
 class Words(StringParamType):
     """Text that takes one of a few known values (``--link copy|reflink|...``). Help shows an
     upper-case METAVAR and the option's help names the values in words, so that a narrow
-    terminal never folds a value in the middle; shell completion offers ``choices``; the API
-    checks the value, so a wrong one is exit 1 with the list, like any other invalid value."""
+    terminal never folds a value in the middle; shell completion offers ``choices``. Another
+    value is a usage error (exit 2) naming them, as for ``--format`` and ``completion SHELL``
+    (an option's value outside its set, like a number outside its range: exit-codes.md); the
+    API checks the value too, exit 1 there."""
 
-    def __init__(self, *choices: str):
-        self.choices = choices
+    def __init__(self, *choices: str, more: bool = False):
+        self.choices, self.more = choices, more  # more: other values are the API's to judge (a metric)
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if self.choices and not self.more and value not in self.choices:
+            self.fail(f"{value!r} is not one of {', '.join(self.choices)}", param, ctx)
+        return value
 
 
 def open_repo():

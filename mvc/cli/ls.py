@@ -40,7 +40,7 @@ def ls(
                                                " or 'param.lr = 0.01'; repeat: all must hold.")
     ] = None,
     sort: Annotated[
-        Optional[str], typer.Option("--sort", metavar="KEY", click_type=Words("version", "created"),
+        Optional[str], typer.Option("--sort", metavar="KEY", click_type=Words("version", "created", more=True),
                                     help="Order by version (the default) or created, newest first, or by a "
                                          "metric, best first.")
     ] = None,

@@ -26,7 +26,7 @@ def test_first_grant_must_make_me_admin(repo):
     proc = repo.fail("access", "grant", "bob", "admin")
     assert "mvc access grant tester@example.com admin" in proc.stderr
     repo.fail("access", "grant", "tester@example.com", "writer")
-    repo.fail("access", "grant", "tester@example.com", "root")
+    repo.fail("access", "grant", "tester@example.com", "root", code=2)
     assert repo.json("access", "list") == []
 
 

@@ -76,7 +76,6 @@ def test_invalid_metric_name_version_and_path(repo, work):
         (["--metric", "accuracy=high"], "must be a number"),
         (["--metric", "accuracy"], "NAME=VALUE"),
         (["--version", "1.2"], "invalid version"),
-        (["--bump", "huge"], "invalid bump"),
         (["--data", "nope.csv"], "does not exist"),
         (["--from", "ghost@1.0.0"], "unknown model"),
         (["--tag", "1.0.0"], "invalid tag"),
@@ -84,6 +83,9 @@ def test_invalid_metric_name_version_and_path(repo, work):
         proc = repo.fail("add", "model.bin", "--name", "m", *args)
         assert words in proc.stderr, (args, proc.stderr)
     assert "invalid model name" in repo.fail("add", "model.bin", "--name", "../etc").stderr
+    # a value outside an option's set is a usage error, as --format's is (probe V: it was 1)
+    assert "'huge' is not one of major, minor, patch" in repo.fail("add", "model.bin", "--name", "m", "--bump", "huge",
+                                                                   code=2).stderr
     # the repository's own store is never part of a model (mvc add . would copy it into itself)
     assert "mvc repository" in repo.fail("add", ".", "--name", "m").stderr
     assert "mvc repository" in repo.fail("add", ".mvc/config.toml", "--name", "m").stderr

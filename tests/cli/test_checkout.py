@@ -71,7 +71,7 @@ def test_link_modes(repo, work, tmp_path):
     for mode in ("copy", "reflink"):
         assert not (work / f"{mode}.bin").is_symlink()
         assert (work / f"{mode}.bin").stat().st_ino != obj.stat().st_ino
-    repo.fail("checkout", "m", "-o", "x.bin", "--link", "teleport")
+    assert "'teleport' is not one of copy" in repo.fail("checkout", "m", "-o", "x.bin", "--link", "teleport", code=2).stderr
 
 
 def test_directory_round_trip(repo, work):

@@ -44,7 +44,7 @@ def test_ls_state_filter(repo):
     assert len(repo.json("ls", "m", "--state", "development")) == 1
     assert repo.json("ls", "m", "--state", "production") == []
     assert repo.json("ls", "--state", "staging") == []
-    assert "unknown state" in repo.fail("ls", "--state", "live").stderr
+    assert "'live' is not one of development, staging" in repo.fail("ls", "--state", "live", code=2).stderr
     proc = repo.fail("ls", "mm")
     assert "unknown model 'mm'; did you mean m?" in proc.stderr
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from mvc.argtypes import check_arguments
 from mvc.core import refs
 from mvc.core.config import SCHEMA, Config
-from mvc.core.errors import UsageError, UserError
+from mvc.core.errors import IntegrityError, UsageError, UserError
 from mvc.core.layout import GITIGNORE, Layout, MVC_DIRNAME, find_mvc_dir
 from mvc.core.names import check_model_name, check_tag_label
 from mvc.core.registry.base import Registry, VersionRow
@@ -71,7 +71,7 @@ def _shared_sqlite_file(url: str | None, layout: Layout) -> Path | None:
     if not url or not url.startswith("sqlite:///"):
         return None
     path = Path(url[len("sqlite:///"):])
-    return None if path.absolute() == layout.registry_db.absolute() else path
+    return None if os.path.realpath(path) == os.path.realpath(layout.registry_db) else path
 
 
 def _check_registry_choice(layout: Layout, url: str) -> None:
@@ -125,6 +125,10 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         made_on_server = None
         if registry is not None:  # checked, and made or joined on a server, before anything is written here
             _check_registry_choice(layout, registry)
+            if not is_server_url(registry):  # a file fsck --repair takes for a stray, or relative: refused
+                from mvc.core.registry_move import check_url
+
+                check_url(repo.session, registry)
             if is_server_url(registry):
                 made_on_server = repo.session.create_registry(registry).created
         # an empty file is what a killed init leaves (SQLite writes nothing before its schema)
@@ -147,6 +151,11 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         shared = _shared_sqlite_file(repo.config.value("registry.url"), layout)
         if shared is not None:  # a team's file (a clone joins it): made here only when it was not there
             created = not shared.is_file() or shared.stat().st_size == 0
+            if created and registry_identity.recorded(layout) is not None:
+                raise IntegrityError(
+                    f"the shared registry {shared}, which this work dir used (see {layout.registry_id}), is gone; "
+                    "mvc init will not start a fresh one in its place for the whole team: restore it from a backup, "
+                    f"or, if the team really starts again, delete {layout.registry_id} and run mvc init")
         if made_on_server is not None:
             created = made_on_server
         elif is_server_url(repo.config.value("registry.url")):  # a clone joins its team's registry

@@ -51,9 +51,16 @@ def init(
             say(f"Initialized empty mvc repository in {r.path}")
             if r.git_staged:
                 say(f"Staged {', '.join(r.git_staged)} in git: commit them to share the settings.")
-        elif r.registry != f"sqlite:///{Path(r.path, 'registry.db')}":  # a team's registry, joined
+        elif not _own(r.registry, Path(r.path, "registry.db")):  # a team's registry, joined
             say(f"mvc repository in {r.path} uses the shared registry at {r.registry}")
         else:
             say(f"mvc repository already exists in {r.path}; nothing changed")
 
     emit(result, json_out, render)
+
+
+def _own(url: str, default: Path) -> bool:
+    """Whether ``url`` names the repository's own ``.mvc/registry.db``, however it is spelt."""
+    import os
+
+    return url.startswith("sqlite:///") and os.path.realpath(url[len("sqlite:///"):]) == os.path.realpath(default)

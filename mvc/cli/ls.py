@@ -62,7 +62,8 @@ def ls(
     def render(items) -> None:
         if name is None:
             if not items:
-                nothing(["model", "versions", "latest"], "no models yet; add one with 'mvc add PATH --name NAME'")
+                nothing(["model", "versions", "latest", *repo.channel_names()],  # the columns ls has later
+                        "no models yet; add one with 'mvc add PATH --name NAME'")
                 return
             channels = list(items[0].channels)
             table(["model", "versions", "latest", *channels],
@@ -81,8 +82,6 @@ def ls(
         if not query:
             rows = repo.ls(name, state)
         else:
-            if state is not None and state not in _STATES.choices:
-                repo.ls(name, state)  # the error plain ls gives for an unknown state
             rows = repo.find(name, where=[*([f"state = {state}"] if state else []), *(where or ())],
                              sort=sort, reverse=reverse, limit=limit)
         emit(rows, json_out, render)

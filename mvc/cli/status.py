@@ -52,7 +52,7 @@ def _render(r) -> None:
         say(f"Registry: {r.registry['url']} does not open: {r.registry['error']}")
         return
     if r.registry["state"] == "missing":
-        say(f"Registry: {r.registry['url']} is missing or not a SQLite file; restore it from a backup, or fix "
+        say(f"Registry: {r.registry['url']} is missing or no file; restore it from a backup, or fix "
             "registry.url ('mvc fsck' says more)")
         return
     how = ("open (no grants: everyone acts as admin)" if r.access != "locked"

@@ -100,7 +100,18 @@ def strict_json(text: str) -> Any:
     """``json.loads`` that refuses NaN, Infinity and numbers that overflow a float, so that
     what mvc stores always prints as JSON that every parser reads (SPEC §10)."""
     return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
-                      parse_int=_bounded_int)
+                      parse_int=_bounded_int, object_pairs_hook=_object)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are each given once: ``{"acc": 1, "acc": 2}`` kept the last
+    value without a word (JSON leaves it to the reader)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the name {key!r} appears twice in one object")
+        out[key] = value
+    return out
 
 
 def param_value(text: str) -> Any:

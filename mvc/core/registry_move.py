@@ -48,7 +48,7 @@ class Moved(NamedTuple):
 def move(session: "Session", url: str, message: str | None = None) -> Moved:
     """Copy the whole registry into the empty registry at ``url``, check the copy, then
     make ``registry.url`` name it (see the module docstring)."""
-    _check_url(session, url)
+    check_url(session, url)
     with session.change("admin", ACTION, url) as work:
         source = work.registry
         if _same_place(source.url, url):
@@ -78,7 +78,9 @@ def move(session: "Session", url: str, message: str | None = None) -> Moved:
     return Moved(source_url, url, dump.counts(), head or "", copy.events[-1].hash, sorted(made))
 
 
-def _check_url(session: "Session", url: str) -> None:
+def check_url(session: "Session", url: str) -> None:
+    """A registry URL config takes, and for SQLite an absolute path outside the places mvc
+    itself removes files from (``mvc registry move``, ``mvc init --registry``)."""
     from mvc.core import config
 
     config.check("registry.url", url)  # no password, a URL mvc knows

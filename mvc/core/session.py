@@ -127,9 +127,10 @@ class Session:
             clone = "" if os.path.lexists(self.layout.registry_id) else (
                 "; or, in a fresh clone whose objects 'mvc checkout' or 'mvc pull' brought from the remote, "
                 f"move {self.layout.objects} aside and run 'mvc init' again")
+            db = Path(url[len("sqlite:///"):]) if url and url.startswith("sqlite:///") else self.layout.registry_db
             raise IntegrityError(
                 f"{self.layout.objects} holds objects but the registry is missing or empty; restore "
-                f"{self.layout.registry_db} from a backup (mvc init will not start a fresh registry over "
+                f"{db} from a backup (mvc init will not start a fresh registry over "
                 f"models it would then forget){clone}"
             )
         self._registry = open_registry(url, self.layout.registry_db, create=True)

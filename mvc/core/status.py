@@ -143,7 +143,7 @@ def _unpushed(session: "Session", states: list[PointerState]) -> tuple[tuple[str
 
     remote = open_remote(session, None)
     where = (remote.name, remote.location, None)
-    if not has_registry(session):
+    if readable_registry(session) is None:  # none here, or damaged or unreachable: not the remote's fault
         from mvc.core.gitops import read_pointer
 
         lacking = []

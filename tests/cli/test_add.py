@@ -221,3 +221,12 @@ def test_an_input_or_parent_given_twice_is_recorded_once_and_a_key_reached_twice
     err = repo.fail("add", "m.bin", "--name", "m", "--metrics-file", "metrics.json", code=1).stderr
     assert "names 'a.b' twice" in err and "metrics.json" in err, err
     assert [v["version"] for v in repo.json("ls", "m")] == ["0.1.0"]
+
+
+def test_a_metrics_file_that_names_one_key_twice_is_refused(repo, work):
+    """Review: {"acc": 1, "acc": 2} stored acc 2 without a word (JSON leaves repeated names to
+    the reader)."""
+    write(work / "metrics.json", '{"acc": 1, "acc": 2}')
+    write(work / "m.bin", b"m")
+    err = repo.fail("add", "m.bin", "--name", "m", "--metrics-file", "metrics.json", code=1).stderr
+    assert "the name 'acc' appears twice" in err, err

@@ -11,7 +11,7 @@ VERSION_KEYS = {"ref", "version", "digest", "state", "tags", "created_at", "metr
 def test_ls_models_json(repo):
     assert repo.json("ls") == []
     proc = repo("ls")
-    assert proc.stdout == "model\tversions\tlatest\n" and proc.stderr == ""  # a pipe: the header alone
+    assert proc.stdout == "model\tversions\tlatest\tstaging\tproduction\n" and proc.stderr == ""  # the header alone
     repo.add("resnet", b"1")
     repo.add("resnet", b"2")
     repo.add("bert", b"3")

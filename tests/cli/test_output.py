@@ -245,7 +245,7 @@ def test_an_empty_list_says_so_on_a_terminal_and_is_its_header_alone_in_a_pipe(r
     assert "no remotes; add one with 'mvc remote add NAME URL'" in on_terminal(["remote", "list"], repo.cwd, repo.env)
     assert "no models yet" in on_terminal(["ls"], repo.cwd, repo.env)
     assert repo("remote", "list").stdout == "remote\turl\tdefault\n"
-    assert repo("ls").stdout == "model\tversions\tlatest\n"
+    assert repo("ls").stdout == "model\tversions\tlatest\tstaging\tproduction\n"  # the columns ls has later
     assert repo("access", "list").stdout == "user\trole\tgranted by\tgranted at\n"
     repo.add("m", b"x")
     assert repo("tag", "m").stdout == "tag\tref\n"

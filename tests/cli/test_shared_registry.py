@@ -207,3 +207,31 @@ def test_a_second_work_dir_joins_the_shared_registry_without_an_init_of_its_own(
     assert [e["action"] for e in b.json("audit")] == ["add", "init"]
     assert b("init").stdout == f"mvc repository in {b.cwd / '.mvc'} uses the shared registry at {registry_url}\n"
     assert [r["version"] for r in b.json("ls", "m")] == ["0.1.0"]
+
+
+def test_init_refuses_a_sqlite_registry_inside_mvc_or_relative(mvc, work):
+    """Review: 'mvc init --registry sqlite:///$PWD/.mvc/tmp/reg.db' was taken, and fsck --repair
+    later deleted the registry as a stray file of tmp/; a relative path meant another file in
+    each folder. Both are refused, as registry move and config set refuse them."""
+    inside = f"sqlite:///{work / '.mvc' / 'tmp' / 'reg.db'}"
+    assert "lies inside" in mvc.fail("init", "--registry", inside, code=1).stderr
+    assert "absolute path" in mvc.fail("init", "--registry", "sqlite:///rel.db", code=1).stderr
+    assert not (work / ".mvc" / "registry.db").exists() and not (work / "rel.db").exists()
+    own = f"sqlite:///{work / '.mvc' / 'registry.db'}"
+    assert "Initialized empty" in mvc("init", "--registry", own).stdout  # its own default place is fine
+
+
+def test_init_will_not_make_a_lost_shared_sqlite_file_afresh_for_the_team(tmp_path: Path, home: Path):
+    """Review: PostgreSQL had refuse_a_lost_one; a shared SQLite file deleted was made again,
+    empty, by the next work dir's init, and every teammate's versions were gone from sight."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    a, b = Mvc(tmp_path / "a", home), Mvc(tmp_path / "b", home)
+    for side in (a, b):
+        side.cwd.mkdir()
+    a("init", "--registry", url)
+    a.add("m", "weights")
+    b("init", "--registry", url)
+    (tmp_path / "shared.db").unlink()
+    err = b.fail("init", code=3).stderr
+    assert f"the shared registry {tmp_path / 'shared.db'}, which this work dir used" in err, err
+    assert not (tmp_path / "shared.db").exists()

@@ -262,7 +262,7 @@ def test_a_registry_lost_here_is_missing_not_none_yet(repo, work):
     doc = repo.json("status")
     assert doc["registry"]["state"] == "missing" and doc["access"] == "open"
     said = repo("status").stdout
-    assert "is missing or not a SQLite file; restore it from a backup" in said and "none here yet" not in said
+    assert "is missing or no file; restore it from a backup" in said and "none here yet" not in said
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00garbage that is no SQLite database" * 100])
@@ -278,3 +278,14 @@ def test_a_registry_file_that_does_not_open_is_damaged_and_status_still_exits_0(
     assert "registry" in doc["registry"]["error"] and doc["pointers"] == []
     assert "does not open: " in repo("status").stdout
     repo.fail("ls", code=3)
+
+
+def test_a_damaged_registry_is_not_blamed_on_the_remote(repo, work, tmp_path):
+    """Review: with registry.db garbled, status said the remote could not be used, quoting the
+    registry's damage; what the remote lacks is read from the pointer files then."""
+    m = repo
+    m("remote", "add", "origin", str(tmp_path / "remote"))
+    m.add("m", b"weights")
+    (work / ".mvc" / "registry.db").write_bytes(b"\x00garbage" * 100)
+    doc = m.json("status")
+    assert doc["remote"]["error"] is None and doc["registry"]["state"] == "damaged", doc

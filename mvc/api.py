@@ -116,6 +116,9 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         root = Path(path).absolute()
         if root.exists() and not root.is_dir():
             raise UserError(f"{root} is not a directory")
+        inside = next((p for p in (root, *root.parents) if p.name == MVC_DIRNAME), None)
+        if inside is not None:  # its fsck would take the new repository for strays and remove it
+            raise UserError(f"{root} is inside {inside}, a repository's own folder; make the repository elsewhere")
         mvc_dir = Path(os.environ["MVC_DIR"]).absolute() if os.environ.get("MVC_DIR") else root / MVC_DIRNAME
         layout = Layout(mvc_dir)
         from mvc.core import registry_identity

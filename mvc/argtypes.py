@@ -9,8 +9,9 @@ CLI's start pays nothing for methods it does not call): ``str``, ``int`` (any
 ``None``, ``Path`` (a ``str`` or any ``os.PathLike`` too, as the annotations pair them),
 unions of these, ``Mapping[K, V]`` (keys checked), and ``Iterable[X]``/``list[X]``/
 ``tuple[X, ...]`` (elements checked when the value is a list, tuple or set: a generator is not
-consumed here). One string or path where a list is taken is one item (``_items`` in api.py),
-so it passes. What the annotations cannot say (``Any``, callables,
+consumed here). One string or path where a list is taken is one item: the method gets a list
+of it. numpy's scalars (any ``numbers.Integral``/``Real``), alone or as a mapping's values,
+reach the method as ``int``/``float``. What the annotations cannot say (``Any``, callables,
 names only known to type checkers) is not checked.
 """
 
@@ -20,6 +21,7 @@ import collections.abc
 import functools
 import inspect
 import numbers
+import operator
 import os
 import types
 import typing
@@ -78,6 +80,32 @@ def _accepts(hint: Any, value: Any) -> bool | str:
     return True  # Callable and the like: not checked
 
 
+def _plain(hint: Any, value: Any) -> Any:
+    """``value`` as the method's body expects it: numpy's scalars (and any other
+    ``numbers.Integral``/``Real``) as ``int``/``float``, also as a mapping's values (metrics
+    from numpy or Keras are ``np.float32``); one string or path where a list is taken as a
+    list of it (not its letters)."""
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return [value] if _takes_list(hint) else value
+    if isinstance(value, collections.abc.Mapping):
+        return {k: _number(v) for k, v in value.items()} if any(_number(v) is not v for v in value.values()) else value
+    return _number(value)
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool) or type(value) in (int, float) or not isinstance(value, numbers.Real):
+        return value
+    return operator.index(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _takes_list(hint: Any) -> bool:
+    """Whether ``hint`` takes a list (alone or in a union with str or Path)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hints = typing.get_args(hint)
+        return str not in hints and Path not in hints and any(_takes_list(h) for h in hints)
+    return typing.get_origin(hint) in (collections.abc.Iterable, collections.abc.Sequence, list, tuple, set, frozenset)
+
+
 def _a(value: Any) -> str:
     name = type(value).__name__
     return "None" if value is None else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
@@ -109,11 +137,12 @@ def _hints(function: Callable, namespace: dict) -> dict[str, Any]:
         hint = parameter.annotation
         if hint is inspect.Parameter.empty or name in ("self", "cls"):
             continue
-        if isinstance(hint, str):
-            try:
-                hint = eval(hint, namespace)  # noqa: S307 -- our own annotations, not input
-            except Exception:  # noqa: BLE001 -- a name known only to type checkers: not checked
-                hint = _ANY
+        for _ in range(2):  # a quoted annotation under 'from __future__ import annotations' is quoted twice
+            if isinstance(hint, str):
+                try:
+                    hint = eval(hint, namespace)  # noqa: S307 -- our own annotations, not input
+                except Exception:  # noqa: BLE001 -- a name known only to type checkers: not checked
+                    hint = _ANY
         if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
             hint = tuple[hint, ...]
         elif parameter.kind is inspect.Parameter.VAR_KEYWORD:
@@ -140,7 +169,8 @@ def _checking(function: Callable, owner: str) -> Callable:
             if fits is not True:  # "takes str, not an int"; "takes a list of str; its item 1 is an int"
                 what = f"; {fits}" if isinstance(fits, str) else f", not {_a(value)}"
                 raise ArgumentTypeError(f"{owner}.{function.__name__}: {name} takes {_shown(hint)}{what}")
-        return function(*args, **kwargs)
+            bound.arguments[name] = _plain(hint, value)
+        return function(*bound.args, **bound.kwargs)
 
     return checked
 

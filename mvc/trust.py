@@ -165,15 +165,15 @@ class TrustOps:
         ``grace`` seconds (default: config ``gc.grace_seconds``; 0 prunes every unreferenced
         object now, like git's ``--prune=now``); with ``dry_run``, only say what would go.
         Needs admin."""
-        import math
+        import sys
 
         from mvc.results.trust import GcResult
 
         from mvc.core import gc
 
         if grace is not None and (isinstance(grace, bool) or not isinstance(grace, (int, float))
-                                  or not math.isfinite(grace) or grace < 0):
-            raise UsageError(f"--grace must be a number of seconds, 0 or more, not {grace!r}")
+                                  or not abs(grace) <= sys.float_info.max or grace < 0):  # 10**400 too
+            raise UsageError(f"--grace must be a number of seconds, 0 or more, not {str(grace)[:40]}")
         done, grace = gc.run(self.session, dry_run=dry_run, grace=grace)
         return GcResult(dry_run, len(done.digests), done.bytes, done.digests, done.referenced,
                         done.kept_recent, float(grace))

@@ -405,3 +405,71 @@ def test_git_provenance(tmp_path, monkeypatch):
     v2 = r.add(write(proj / "m.bin", b"w2"), "m")
     assert r.show(v2.ref).git["dirty"] is True
     r.close()
+
+
+# -- probe Y: the API as a library is misused -------------------------------------------------
+
+def test_numpy_scalars_are_plain_numbers_and_one_string_is_one_item(repo, work):
+    """A numpy integer limit reached SQLite ('datatype mismatch', a sqlite3.IntegrityError);
+    np.float32 metrics and np.int64 params were refused after the argument check let them in;
+    one ref or metric name where a list is taken was split into its letters."""
+    np = pytest.importorskip("numpy")
+    write(work / "m.bin", b"a")
+    v = repo.add("m.bin", name="net", metrics={"acc": np.float32(0.5), "n": np.int64(3)}, params={"k": np.int64(2)})
+    shown = repo.show(v.ref)
+    assert shown.metrics == {"acc": 0.5, "n": 3} and type(shown.metrics["n"]) is int and shown.params == {"k": 2}
+    assert len(repo.audit(limit=np.int64(1))) == 1 and len(repo.find("net", limit=np.int64(1))) == 1
+    assert repo.verify("net@0.1.0").checked == 1
+    assert list(repo.series("net", metrics="acc").metrics) == ["acc"]
+    (work / "sub").mkdir()
+    assert repo.status("sub").pointers == () and repo.status(Path("sub")).pointers == ()
+
+
+def test_a_number_beyond_a_float_is_refused_by_name(repo):
+    with pytest.raises(UserError, match="core.lock_timeout must be a number"):
+        repo.config_set("core.lock_timeout", 10 ** 400)
+    with pytest.raises(UsageError, match="--grace must be a number"):
+        repo.gc(dry_run=True, grace=10 ** 400)
+
+
+def test_a_repo_whose_mvc_folder_went_says_so(repo, work):
+    """config_set, gc and remote_add said FileNotFoundError (.mvc/lock); tag and add that the
+    registry was lost and to restore it from a backup."""
+    import shutil
+
+    write(work / "m.bin", b"a")
+    repo.add("m.bin", name="net")
+    repo.close()
+    again = Repo.open(work)
+    shutil.rmtree(work / ".mvc")
+    for call in (lambda: again.config_set("core.lock_timeout", 3), again.gc,
+                 lambda: again.remote_add("o", str(work / "r")), lambda: again.tag("net@0.1.0", "x")):
+        with pytest.raises(NotARepositoryError, match="is gone"):
+            call()
+    assert not (work / ".mvc").exists()
+
+
+def test_init_inside_a_repositorys_own_folder_is_refused(repo, work):
+    for inside in (work / ".mvc" / "objects", work / ".mvc"):
+        with pytest.raises(UserError, match="a repository's own folder"):
+            Repo.init(inside)
+    assert not (work / ".mvc" / "objects" / ".mvc").exists() and not (work / ".mvc" / ".mvc").exists()
+
+
+def test_an_add_refused_for_its_version_or_tag_stores_nothing(repo, work):
+    """The refusal came after the file was hashed and copied into the store: a refused add of
+    a large model left an object for gc. And its hint, 'use --force', did not move the tag."""
+    def objects() -> int:
+        return sum(1 for p in (work / ".mvc" / "objects").rglob("*") if p.is_file())
+
+    write(work / "m.bin", b"a")
+    repo.add("m.bin", name="net", version="1.0.0", tags=["best"])
+    write(work / "m.bin", b"b")
+    repo.add("m.bin", name="net")
+    before = objects()
+    write(work / "m.bin", b"c")
+    with pytest.raises(ConflictError, match="exists already"):
+        repo.add("m.bin", name="net", version="1.0.0")
+    with pytest.raises(ConflictError, match=r"add without it, then move it with 'mvc tag net@VERSION best --force'"):
+        repo.add("m.bin", name="net", tags=["best"])
+    assert objects() == before

@@ -7,8 +7,8 @@ file that people keep in git survive ``mvc config set`` and ``unset``.
 
 from __future__ import annotations
 
-import math
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -39,7 +39,7 @@ class Key(NamedTuple):
 
 def _number(minimum: float | None = None) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= sys.float_info.max:
             raise ValueError
         if minimum is not None and value < minimum:
             raise ValueError

@@ -32,7 +32,15 @@ class RepoLock:
         if self._depth:
             self._depth += 1
             return
-        fd = open_file(self.path, os.O_RDWR | os.O_CREAT)  # never a planted symlink (SPEC §10)
+        try:
+            fd = open_file(self.path, os.O_RDWR | os.O_CREAT)  # never a planted symlink (SPEC §10)
+        except FileNotFoundError:
+            if self.path.parent.is_dir():
+                raise
+            from mvc.core.errors import NotARepositoryError
+
+            raise NotARepositoryError(f"{self.path.parent} is gone (the project was moved, or .mvc removed) since "
+                                      "this repository was opened; open it again where it is now") from None
         deadline = time.monotonic() + self.timeout
         delay = 0.002
         while True:

@@ -106,6 +106,9 @@ class Session:
                 self._registry_url = url
                 self._registry_file = self._file_of(self._registry)
             except MvcError as exc:
+                if not self.layout.mvc_dir.is_dir():  # not the registry's loss: .mvc went (a Repo kept open)
+                    self._followed = 0.0
+                    self._follow()
                 if url is None:
                     raise
                 from mvc.core.registry_identity import blame_url

@@ -57,6 +57,7 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     from mvc.core.provenance import OVERLAP_BYTES, Background, provenance_of_cwd
 
     session.precheck("writer", "add", new.name)  # a denied user stores nothing
+    _refuse_early(_Known(session.registry, new.name), new)  # a refused add of 10 GB stores nothing either
     user = session.user
     looked = artifacts.look_up(new.source, session.cache, session.store)
     # Reading a big file leaves a CPU free between chunks (hashlib and os.write release
@@ -92,6 +93,7 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
             work.event("add", refs.format_ref(new.name, number),
                        {"digest": stored.digest, "size": stored.size, "kind": stored.kind})
         for label in new.labels:
+            _refuse_tag(known, label, row.version)
             set_tag(work, row, label)
         git = None
         if new.git:  # a git tag that says something else refuses the add before the commit
@@ -104,6 +106,24 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
         for why in dict.fromkeys(refused):
             session.warn(why)
     return Added(row, created, git)
+
+
+def _refuse_early(known: "_Known", new: NewArtifact) -> None:
+    """What refuses the add whatever its bytes, before they are stored (checked again under
+    the lock): a --version that exists and is not the latest, a tag on another version."""
+    latest = known.latest.version if known.latest is not None else None
+    if new.version is not None and known.has(new.version) and (new.force or new.version != latest):
+        raise ConflictError(f"{new.name}@{new.version} exists already; choose another --version or let mvc bump it")
+    for label in new.labels:
+        if latest is not None:
+            _refuse_tag(known, label, latest)  # on the latest: this add may keep it there, so told later
+
+
+def _refuse_tag(known: "_Known", label: str, version: str) -> None:
+    current = {t[1]: t[2] for t in known.registry.tags(known.name)}.get(label)
+    if current is not None and current != version:
+        raise ConflictError(f"tag {label!r} is on {known.name}@{current} already; add without it, then move it "
+                            f"with 'mvc tag {known.name}@VERSION {label} --force'")
 
 
 class _Known:

@@ -473,3 +473,19 @@ def test_an_add_refused_for_its_version_or_tag_stores_nothing(repo, work):
     with pytest.raises(ConflictError, match=r"add without it, then move it with 'mvc tag net@VERSION best --force'"):
         repo.add("m.bin", name="net", tags=["best"])
     assert objects() == before
+
+
+def test_git_state_is_the_repositorys_when_the_program_runs_elsewhere(tmp_path, monkeypatch):
+    """Probe Y: a program whose working directory was another git repository recorded that
+    repository's commit for the version (and {} from a folder outside git)."""
+    project, other = tmp_path / "project", tmp_path / "other"
+    for folder in (project, other):
+        folder.mkdir()
+        git(folder, "init", "-q")
+        git(folder, "commit", "-q", "--allow-empty", "-m", folder.name)
+    r = Repo.init(project)
+    write(project / "m.bin", b"a")
+    monkeypatch.chdir(other)
+    v = r.add(project / "m.bin", name="net")
+    assert r.show(v.ref).git["commit"] == git(project, "rev-parse", "HEAD").strip()
+    r.close()

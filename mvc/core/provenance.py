@@ -149,10 +149,15 @@ def git_file_info(path: Path) -> dict[str, Any]:
 OVERLAP_BYTES = 32 << 20
 
 
-def provenance_of_cwd(user: str, warnings: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def provenance_of_cwd(user: str, warnings: list[str] | None = None,
+                      work_dir: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The environment, and the git state of the working directory (what stopped git from
-    giving it, added to ``warnings``)."""
-    return environment(user), git_info(Path.cwd(), warnings)
+    giving it, added to ``warnings``): the CLI runs in the project. A Python program's working
+    directory may be anywhere: outside ``work_dir`` (the folder holding .mvc), that is read."""
+    here = Path.cwd()
+    if work_dir is not None and not os.environ.get("MVC_DIR") and here != work_dir and work_dir not in here.parents:
+        here = work_dir
+    return environment(user), git_info(here, warnings)
 
 
 class Background:

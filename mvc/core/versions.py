@@ -63,7 +63,7 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     # Reading a big file leaves a CPU free between chunks (hashlib and os.write release
     # the GIL): record the environment and git state meanwhile instead of after.
     refused: list[str] = []  # git's warnings, told once the version is in (not mid-progress)
-    background = Background(lambda: provenance_of_cwd(user, refused)) if looked.must_read(OVERLAP_BYTES) else None
+    background = Background(lambda: provenance_of_cwd(user, refused, session.layout.work_dir)) if looked.must_read(OVERLAP_BYTES) else None
     stored = artifacts.store_path(new.source, session.store, session.cache, progress, looked=looked)
     crash_point("add:stored")
     kept = [(new.source, stored)]  # what the store must hold once the version is in
@@ -73,14 +73,14 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
         env, provenance = background.result()
     elif unchanged(_Known(session.registry, new.name), new, stored.digest) is None:
         # a rerun that changes nothing (the usual case in a Makefile) needs no git state
-        env, provenance = provenance_of_cwd(user, refused)
+        env, provenance = provenance_of_cwd(user, refused, session.layout.work_dir)
     with session.change("writer", "add", new.name) as work:
         known = _Known(work.registry, new.name)  # what the registry holds now, under the lock
         row = unchanged(known, new, stored.digest)
         created = row is None
         if row is None:
             if env is None:  # someone changed the model since the look above
-                env, provenance = provenance_of_cwd(user, refused)
+                env, provenance = provenance_of_cwd(user, refused, session.layout.work_dir)
             store_again(session, kept, progress)
             crash_point("add:locked")
             number = new.version or next_version(known.latest, new.bump)

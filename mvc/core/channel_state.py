@@ -93,6 +93,17 @@ def deploy_base(session: "Session", channel: str, value: Any = None) -> Path | N
     return base if base.is_absolute() else session.layout.work_dir / base
 
 
+def lagging(session: "Session", d: deploy.DeployDir, left: str | None = None) -> str:
+    """Say what an interrupt leaves undone while a committed move is written into the deploy
+    folder ``d``: the folder may serve what it did, besides ``left`` (default: what the session
+    says is left already). Returns ``left``, to say once the folder is written."""
+    left = session.unfinished if left is None else left
+    session.unfinished_step("; ".join(filter(None, (left, f"the deploy folder {d.root} may still serve what it "
+                                                           "served before the change: 'mvc fsck --repair' brings "
+                                                           "it up to date"))))
+    return left
+
+
 def real(path: Path) -> Path:
     """``path`` with every symlink resolved: one folder, however it is spelt."""
     return Path(os.path.realpath(path))

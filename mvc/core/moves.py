@@ -16,16 +16,16 @@ The order of every move, and why a crash at any instant leaves a consistent stat
 5. switch ``current`` (rename of a temporary symlink);
 6. replace ``routing.json`` (rename of a temporary file).
 
-A crash before 4 leaves everything as before (a half-built slot is only a ``.tmp-*``
-folder, removed by the next run). A crash after 4 leaves the registry, history and audit
-saying "after" while the folder may still say "before"; both slots are whole, so the next
-deploy command on that channel (re-running the same one is enough; it then reports
-nothing to do) or ``channel_state.repair`` (for fsck) rolls the folder forward in two
-renames. The registry is written before the folder so that the audit trail never misses a
-version that served: the other order could serve a version that no event records.
+A crash before 4 leaves everything as before (a half-built slot is only a ``.tmp-*`` folder,
+removed by the next run). A crash after 4 leaves the registry, history and audit saying
+"after" while the folder may still say "before" (a Ctrl-C there says so); both slots are
+whole, so the next deploy command on that channel or ``channel_state.repair`` (fsck) rolls
+the folder forward in two renames. The registry is written before the folder so that the
+audit trail never misses a version that served (the other order could serve a version no
+event records).
 
-The repository lock is held only in steps 1 and 4, so a slow check does not block
-``mvc add`` in other processes; the channel lock keeps two moves of one channel apart.
+The repository lock is held only in steps 1 and 4 (a slow check does not block ``mvc add``
+elsewhere); the channel lock keeps two moves of one channel apart.
 
 Each move is a plan (``_Plan``: the row to commit, what to stage and check) made from the
 channel's row under the lock, and one path (``_move``) that carries every plan out.
@@ -36,8 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from mvc.core import channel_state as state
-from mvc.core import checks, deploy, refs
+from mvc.core import channel_state as state, checks, deploy, refs
 from mvc.core.errors import CheckFailedError, ConflictError, MvcError, UsageError, UserError
 from mvc.core.faults import crash_point
 from mvc.core.channel_views import STACK_PUSH, replay_stack
@@ -162,9 +161,8 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
                           "check must only read the files it is given; 'mvc fsck' checks them)", message)
         if code != 0:
             _failed_check(session, plan, before, d, checks.how_it_ended(code), message)
-        # a check reads the files; one that changed them (their bytes, a mode, an empty folder
-        # added) would make the channel serve what no version is: refused like a failed check
-        # (the slot is rebuilt next time)
+        # a check reads the files; one that changed them (bytes, a mode, an empty folder added) would
+        # make the channel serve what no version is: refused like a failed check (the slot is rebuilt)
         if deploy.tree_state(d.slot(slot)) != given or not deploy.slot_holds(
                 state.writer(session), state.stored(session, row), d.slot(slot)):
             _failed_check(session, plan, before, d, f"changed the files at {path} (a check must only read "
@@ -176,9 +174,11 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
     session.unfinished_step("")
     if committed.tags is not None:
         gittags.pending(session, committed.tags)  # what a Ctrl-C from here leaves out of git
+    left = state.lagging(session, d)  # and what it leaves out of the deploy folder (probe X)
     crash_point("deploy:committed")
     session.derive(f"the deploy folder {d.root}", lambda: deploy.apply(
         d, plan.after.slot, state.routing_doc(session, plan.after), crash_prefix="deploy"))
+    session.unfinished_step(left)
     tagged = None if committed.tags is None else gittags.create(session, committed.tags)
     return _outcome(session, plan.action, shown, plan.after, changed=True, git=tagged)
 
@@ -191,10 +191,11 @@ def _drop_canary(session: "Session", d: deploy.DeployDir, before: ChannelRow, ro
     abort = _Plan("canary-abort", before._replace(canary_version=None, canary_percent=0), details=details)
     if not _commit(session, abort, before, role, message):
         return None
-    session.unfinished_step(left)
+    state.lagging(session, d, left)
     crash_point("deploy:canary-dropped")
     work = lambda: deploy.apply(d, abort.after.slot, state.routing_doc(session, abort.after))  # noqa: E731
     work() if strict else session.derive(f"the deploy folder {d.root}", work)
+    session.unfinished_step(left)
     return state.channel_row(session.registry, before.model, before.channel)
 
 

@@ -139,3 +139,23 @@ def test_a_deploy_dir_with_a_tab_from_an_older_config_can_still_be_changed(repo,
     assert "\\t" not in config.read_text()
     repo("config", "unset", "channels.edge")
     repo("fsck")
+
+
+def test_a_ctrl_c_after_the_commit_says_the_deploy_folder_may_lag_and_what_fixes_it(repo):
+    """Probe X: a Ctrl-C between a promote's commit and its two renames left the folder serving
+    the old version with 'the change itself was made' and no word of the folder."""
+    import signal
+
+    from support import go_on, stopped_at
+
+    for i in range(3):
+        repo.add("net", f"weights {i}")
+    repo("promote", "net@0.1.0", "production")
+    proc = stopped_at(repo, "promote", "net@0.1.1", "production", point="deploy:committed")
+    proc.send_signal(signal.SIGINT)
+    code, _, err = go_on(proc)
+    assert code == 130, err
+    assert "the deploy folder" in err and "may still serve what it served before" in err, err
+    assert "'mvc fsck --repair' brings it up to date" in err
+    repo("fsck", "--repair")
+    assert "0.1.1" in repo("resolve", "net").stdout

@@ -119,9 +119,12 @@ def test_a_rollback_interrupted_after_dropping_the_canary_says_only_that_was_mad
     held.send_signal(signal.SIGINT)
     code, _, err = go_on(held)
     assert code == 130
-    assert err == ("mvc: interrupted; the change itself was made ('mvc audit' shows it), but only its first step "
-                   "was: the canary m@1.2.0 was dropped, and production still serves m@1.1.0; run the same mvc "
-                   "rollback again to roll it back\n")
+    said = ("mvc: interrupted; the change itself was made ('mvc audit' shows it), but only its first step "
+            "was: the canary m@1.2.0 was dropped, and production still serves m@1.1.0; run the same mvc "
+            "rollback again to roll it back")
+    # at the drop, the folder may still route to the canary too (probe X)
+    assert err in (said + "\n", f"{said}; the deploy folder {repo.mvc_dir / 'deploy' / 'm' / 'production'} may still "
+                   "serve what it served before the change: 'mvc fsck --repair' brings it up to date\n"), err
     assert repo.json("rollback", "m")["version"] == "1.0.0"
     repo("fsck")
 

@@ -45,6 +45,31 @@ def serving_rows(session: "Session", channel: str) -> list["ChannelRow"]:
             if row.channel == channel and (row.version is not None or row.canary_version is not None)]
 
 
+def _check_name(session: "Session", channel: str) -> None:
+    """A channel name that neither a tag's label nor a ref's word, nor another channel's
+    but for case (config's, or the registry's: Staging beside staging) is."""
+    from mvc.core.names import check_new_channel
+
+    check_new_channel(channel, [(model, label) for model, label, _, _ in session.registry.tags()])
+    known = [*session.channel_names(), *sorted({r.channel for r in session.registry.channels()})]
+    same = [c for c in known if c.lower() == channel.lower() and c != channel]
+    if same:
+        raise UserError(f"invalid channel name {channel!r}: channel {same[0]} exists, and two channels "
+                        f"whose names differ only in case are easy to mistake; use {same[0]}")
+
+
+def check_written_name(session: "Session", channel: str) -> None:
+    """Before a move: a channel config.toml adds, written there by hand, holds a name ``config
+    set`` would take (one that is a tag's stops NAME@LABEL finding the tag)."""
+    if channel in DEFAULT_CHANNELS:
+        return
+    try:
+        _check_name(session, channel)
+    except UserError as exc:
+        raise UserError(f"channels.{channel} in {session.layout.config}: {exc.message}; correct config.toml "
+                        "('mvc config set' refuses that name)") from None
+
+
 def check_set(session: "Session", key: str, value: Any) -> None:
     """What ``config set KEY VALUE`` must hold beyond the schema's check of the value alone."""
     channel = _deploy_key(key)
@@ -53,14 +78,7 @@ def check_set(session: "Session", key: str, value: Any) -> None:
     if any(ord(c) < 32 or ord(c) == 127 for c in str(value)):  # set now; one read from an older config stays readable
         raise UserError(f"config {key} must be a folder path with no control characters, not {str(value)[:60]!r}")
     if channel not in session.channel_names():  # a new channel: not a tag's or ref's word
-        from mvc.core.names import check_new_channel
-
-        check_new_channel(channel, [(model, label) for model, label, _, _ in session.registry.tags()])
-        known = [*session.channel_names(), *sorted({r.channel for r in session.registry.channels()})]
-        same = [c for c in known if c.lower() == channel.lower() and c != channel]
-        if same:  # Staging beside staging: one typo from the other (config's, or the registry's)
-            raise UserError(f"invalid channel name {channel!r}: channel {same[0]} exists, and two channels "
-                            f"whose names differ only in case are easy to mistake; use {same[0]}")
+        _check_name(session, channel)
     state.check_deploy_dir(session, channel, value)
     base = state.deploy_base(session, channel, value)
     old = state.deploy_base(session, channel) if channel in session.channel_names() else None

@@ -27,9 +27,16 @@ if TYPE_CHECKING:
 
 # -- names ------------------------------------------------------------------------------
 
-def check_channel(session: "Session", channel: str) -> str:
-    """``channel`` when the repository has it; UserError naming the channels otherwise."""
+def check_channel(session: "Session", channel: str, moving: bool = False) -> str:
+    """``channel`` when the repository has it; UserError naming the channels otherwise. A move
+    (``moving``) on a channel config.toml adds takes it only with a name ``config set`` takes:
+    one written there by hand may be a tag's (which NAME@LABEL would stop finding), ``latest``
+    or a case-twin of another channel's."""
     names = session.channel_names()
+    if moving and channel in names:
+        from mvc.core.channel_config import check_written_name
+
+        check_written_name(session, channel)
     if channel not in names:
         import difflib
 

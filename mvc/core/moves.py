@@ -84,7 +84,7 @@ class _Plan:
 
 def _move(session: "Session", action: str, model: str, channel: str, target: str,
           plan_of: Callable[[ChannelRow], _Plan | None], message: str, git: bool = False) -> Move:
-    state.check_channel(session, channel)
+    state.check_channel(session, channel, moving=True)
     role = state.role_for(channel)
     with state.channel_lock(session, model, channel):
         for _ in range(_ATTEMPTS):

@@ -159,3 +159,21 @@ def test_a_ctrl_c_after_the_commit_says_the_deploy_folder_may_lag_and_what_fixes
     assert "'mvc fsck --repair' brings it up to date" in err
     repo("fsck", "--repair")
     assert "0.1.1" in repo("resolve", "net").stdout
+
+
+def test_a_channel_written_into_config_by_hand_with_a_name_config_set_refuses_is_not_moved(repo):
+    """Probe X: channels named like a tag (net@best then found the channel, not the tag),
+    'latest', 'sha256' or a case-twin of production were added by hand and promoted to."""
+    for i in range(2):
+        repo.add("net", f"weights {i}")
+    repo("tag", "net@0.1.0", "best")
+    with open(repo.mvc_dir / "config.toml", "a") as f:
+        f.write('\n[channels.best]\ndeploy_dir = "bestdir"\n[channels.latest]\ndeploy_dir = "ld"\n'
+                '[channels.Production]\ndeploy_dir = "P2"\n[channels.good]\ndeploy_dir = "gd"\n')
+    for channel, why in (("best", "net has a tag 'best'"), ("latest", "has a meaning of its own"),
+                         ("Production", "channel production exists")):
+        err = repo.fail("promote", "net@0.1.1", channel, code=1).stderr
+        assert f"channels.{channel} in" in err and why in err and "correct config.toml" in err, err
+    assert not (repo.cwd / "bestdir").exists()
+    repo("promote", "net@0.1.1", "good")  # a name config set takes still works
+    assert repo.json("show", "net@0.1.0")["tags"] == ["best"]

@@ -103,8 +103,13 @@ def resolve(session: "Session", name: str, channel: str = "production", key: str
     path = state.files_in(folder, slot, version_row)
     # a script's $(mvc resolve) must never get a path that is not there, or that holds another
     # version's files (the slot as this work dir last filled it; checked by digest, stat-cached)
-    if not os.path.exists(path) or not deploy.slot_holds(state.writer(session), state.stored(session, version_row),
-                                                         folder.slot(slot)):
+    ref = refs.format_ref(model, version)
+    if os.path.exists(path) and not deploy.slot_holds(state.writer(session), state.stored(session, version_row),
+                                                      folder.slot(slot)):
+        raise UserError(  # probe X: not the folder's absence, so fsck --repair is not what fixes it
+            f"{channel} serves {ref}, but the files at {path} are not its own (changed since it was deployed); "
+            f"run 'mvc promote {ref} {channel}' to write its slot again ('mvc fsck' names the slot)")
+    if not os.path.exists(path):
         raise UserError(  # exit 1, "a path that does not exist" (SPEC §4): nothing is damaged
             f"{channel} serves {refs.format_ref(model, version)}, but its files are not at {path} (missing, or "
             f"another version's): this work dir's deploy folder lacks them (channels.{channel}.deploy_dir changed, or the move was made "

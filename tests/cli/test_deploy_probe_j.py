@@ -177,3 +177,18 @@ def test_a_channel_written_into_config_by_hand_with_a_name_config_set_refuses_is
     assert not (repo.cwd / "bestdir").exists()
     repo("promote", "net@0.1.1", "good")  # a name config set takes still works
     assert repo.json("show", "net@0.1.0")["tags"] == ["best"]
+
+
+def test_resolve_of_a_slot_changed_in_place_names_the_command_that_writes_it_again(repo):
+    """Probe X: resolve blamed a missing folder and advised 'mvc fsck --repair', which does not
+    rewrite a slot (it says to promote again)."""
+    for i in range(2):
+        repo.add("net", f"weights {i}")
+    repo("promote", "net@0.1.1", "production")
+    served = repo.mvc_dir / "deploy" / "net" / "production" / "current" / "model.bin"
+    served.write_bytes(served.read_bytes() + b"x")
+    err = repo.fail("resolve", "net", code=1).stderr
+    assert "are not its own (changed since it was deployed)" in err and "'mvc promote net@0.1.1 production'" in err, err
+    assert "fsck --repair" not in err
+    repo("promote", "net@0.1.1", "production")
+    assert "0.1.1" in repo("resolve", "net").stdout

@@ -105,9 +105,9 @@ def lagging(session: "Session", d: deploy.DeployDir, left: str | None = None) ->
     folder ``d``: the folder may serve what it did, besides ``left`` (default: what the session
     says is left already). Returns ``left``, to say once the folder is written."""
     left = session.unfinished if left is None else left
-    session.unfinished_step("; ".join(filter(None, (left, f"the deploy folder {d.root} may still serve what it "
-                                                           "served before the change: 'mvc fsck --repair' brings "
-                                                           "it up to date"))))
+    session.unfinished_step("; ".join(filter(None, (f"the deploy folder {d.root} may still serve what it served "
+                                                     "before the change: 'mvc fsck --repair' brings it up to date",
+                                                     left))))  # last: a command to run ends the line
     return left
 
 

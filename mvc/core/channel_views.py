@@ -106,9 +106,10 @@ def resolve(session: "Session", name: str, channel: str = "production", key: str
     ref = refs.format_ref(model, version)
     if os.path.exists(path) and not deploy.slot_holds(state.writer(session), state.stored(session, version_row),
                                                       folder.slot(slot)):
-        raise UserError(  # probe X: not the folder's absence, so fsck --repair is not what fixes it
-            f"{channel} serves {ref}, but the files at {path} are not its own (changed since it was deployed); "
-            f"run 'mvc promote {ref} {channel}' to write its slot again ('mvc fsck' names the slot)")
+        raise UserError(  # probe X: files changed in place are a promote's to rewrite, not fsck's
+            f"{channel} serves {ref}, but the files at {path} are not its own: run 'mvc fsck --repair' to write "
+            f"{ref} there (this folder is behind a move made from another work dir sharing the registry), or "
+            f"'mvc promote {ref} {channel}' to write its slot again (its files were changed in place)")
     if not os.path.exists(path):
         raise UserError(  # exit 1, "a path that does not exist" (SPEC §4): nothing is damaged
             f"{channel} serves {refs.format_ref(model, version)}, but its files are not at {path} (missing, or "

@@ -498,7 +498,7 @@ def test_a_rollback_interrupted_before_its_tag_names_the_command_that_makes_it(w
     held.send_signal(signal.SIGINT)
     code, _, err = go_on(held)
     assert code == 130
-    assert err.endswith("but git may lack tag net#production#4: make it, while production still serves 0.1.1 "
+    assert err.endswith("git may lack tag net#production#4: make it, while production still serves 0.1.1 "
                         "with no canary, with: mvc promote net@0.1.1 production --git\n"), err
     assert git(work, "tag", "-l", "net#production#4", env=env) == ""
     m(*err.rstrip().rsplit("with: mvc ", 1)[1].split())

@@ -35,7 +35,7 @@ class RepoLock:
         try:
             fd = open_file(self.path, os.O_RDWR | os.O_CREAT)  # never a planted symlink (SPEC §10)
         except FileNotFoundError:
-            if self.path.parent.is_dir():
+            if self.path.parent.is_dir() or self.path.name != "lock":  # not the repository's .mvc/lock
                 raise
             from mvc.core.errors import NotARepositoryError
 

@@ -166,9 +166,36 @@ def plan_add(target: Path, version: Any, created: bool) -> "TagPlan | None":
         return (data.get("model"), data.get("version"), data.get("digest")) == (
             version.model, version.version, version.digest)
 
+    if created:
+        _refuse_a_later_pointer(root, rel, version)
     plan = gittags.plan_version(root, version, says_same)
     writable(root, [t.name for t in plan.tags if not t.exists], commit=True, folders=[pointer_path(Path(target).absolute()).parent])
     return plan
+
+
+def _refuse_a_later_pointer(root: Path, rel: str, version: Any) -> None:
+    """The pointer file HEAD holds names this model at this version or a later one, with other
+    bytes: the registry that wrote it numbers versions apart from this one. git's tags say so
+    too (plan_version), but a shallow clone has none (probe X: it tagged net@v0.1.0 over a
+    pointer that said 0.1.2, and the tag push was refused)."""
+    from mvc.core.gitcommand import run_git
+    from mvc.core.semver import parse_version
+
+    try:
+        data = tomllib.loads(run_git(root, "show", f"HEAD:{rel}"))
+        theirs = parse_version(str(data.get("version")))
+    except (MvcError, tomllib.TOMLDecodeError, ValueError):
+        return  # no such file at HEAD (or no HEAD), or not one mvc wrote: nothing to compare
+    if data.get("model") != version.model or data.get("digest") == version.digest:
+        return
+    if theirs.text_key() >= parse_version(version.version).text_key():
+        from mvc.core.errors import ConflictError
+
+        raise ConflictError(
+            f"{rel} at HEAD names {version.model}@{data.get('version')}, and this registry would make "
+            f"{version.model}@{version.version} of other bytes; nothing was registered. This registry and the one "
+            "that wrote the pointer number versions apart (a shallow clone lacks the tags that say so): share one "
+            "registry (registry.url), or give this one a later --version")
 
 
 def record_add(session: "Session", target: Path, version: Any, plan: "TagPlan") -> dict[str, Any]:

@@ -103,3 +103,26 @@ def test_promote_git_outside_a_work_tree_moves_nothing(repo, work):
     for command in (["promote", "m", "staging"], ["rollback", "m"], ["canary", "promote", "m", "-c", "staging"]):
         assert "git work tree" in repo.fail(*command, "--git").stderr
     assert repo.json("ls")[0]["channels"]["staging"] is None
+
+
+def test_add_git_in_a_shallow_clone_refuses_to_number_over_a_later_pointer(work, home, tmp_path):
+    """Probe X: a depth-1 clone has no tags, so its own registry numbered net 0.1.0 again over
+    a pointer file that said 0.1.2, tagged it, and the origin refused the tag on push."""
+    m = git_project(work, home)
+    for i in range(3):
+        write(work / "models" / "net.bin", f"weights-{i}")
+        m("add", "models/net.bin", "--name", "net", "--git")
+    env = mvc_env(home)
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{work}", str(shallow), env=env)
+    tags = git(shallow, "tag", "-l", env=env)
+    assert "net@v0.1.0" not in tags  # at most HEAD's own tag: none that tells 0.1.0 is taken
+    s = Mvc(shallow, home)
+    s("init")
+    write(shallow / "models" / "net.bin", b"mine")
+    head = git(shallow, "rev-parse", "HEAD", env=env)
+    err = s.fail("add", "models/net.bin", "--name", "net", "--git", code=1).stderr
+    assert "models/net.bin.mvc at HEAD names net@0.1.2" in err and "net@0.1.0 of other bytes" in err, err
+    assert s.json("ls") == [] and git(shallow, "rev-parse", "HEAD", env=env) == head
+    assert git(shallow, "tag", "-l", env=env) == tags
+    s("add", "models/net.bin", "--name", "net", "--git", "--version", "0.2.0")  # a later --version is fine

@@ -68,9 +68,9 @@ def _once(paths) -> tuple[Path, ...]:
 
 def _shared_sqlite_file(url: str | None, layout: Layout) -> Path | None:
     """The SQLite file ``registry.url`` names, when it is not this repository's own."""
-    if not url or not url.startswith("sqlite:///"):
-        return None
-    path = Path(url[len("sqlite:///"):])
+    from mvc.core.registry import sqlite_file
+
+    path = sqlite_file(url, layout.registry_db)
     return None if os.path.realpath(path) == os.path.realpath(layout.registry_db) else path
 
 

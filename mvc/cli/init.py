@@ -63,4 +63,6 @@ def _own(url: str, default: Path) -> bool:
     """Whether ``url`` names the repository's own ``.mvc/registry.db``, however it is spelt."""
     import os
 
-    return url.startswith("sqlite:///") and os.path.realpath(url[len("sqlite:///"):]) == os.path.realpath(default)
+    from mvc.core.registry import sqlite_file
+
+    return url.startswith("sqlite:///") and os.path.realpath(sqlite_file(url, default)) == os.path.realpath(default)

@@ -39,6 +39,12 @@ class ConflictError(UserError):
 class NotARepositoryError(UserError):
     kind = "not_a_repository"
 
+    @classmethod
+    def gone(cls, mvc_dir) -> "NotARepositoryError":
+        """A ``.mvc`` removed (or the project moved) under a Repo a program keeps open."""
+        return cls(f"{mvc_dir} is gone (the project was moved, or .mvc removed) since this repository was "
+                   "opened; open it again where it is now")
+
 
 class LockTimeoutError(MvcError):
     kind = "lock_timeout"

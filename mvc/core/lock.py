@@ -39,8 +39,7 @@ class RepoLock:
                 raise
             from mvc.core.errors import NotARepositoryError
 
-            raise NotARepositoryError(f"{self.path.parent} is gone (the project was moved, or .mvc removed) since "
-                                      "this repository was opened; open it again where it is now") from None
+            raise NotARepositoryError.gone(self.path.parent) from None
         deadline = time.monotonic() + self.timeout
         delay = 0.002
         while True:

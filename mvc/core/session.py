@@ -130,10 +130,11 @@ class Session:
             clone = "" if os.path.lexists(self.layout.registry_id) else (
                 "; or, in a fresh clone whose objects 'mvc checkout' or 'mvc pull' brought from the remote, "
                 f"move {self.layout.objects} aside and run 'mvc init' again")
-            db = Path(url[len("sqlite:///"):]) if url and url.startswith("sqlite:///") else self.layout.registry_db
+            from mvc.core.registry import sqlite_file
+
             raise IntegrityError(
                 f"{self.layout.objects} holds objects but the registry is missing or empty; restore "
-                f"{db} from a backup (mvc init will not start a fresh registry over "
+                f"{sqlite_file(url, self.layout.registry_db)} from a backup (mvc init will not start a fresh registry over "
                 f"models it would then forget){clone}"
             )
         self._registry = open_registry(url, self.layout.registry_db, create=True)
@@ -307,8 +308,7 @@ class Session:
             from mvc.core.errors import NotARepositoryError
 
             self.close()
-            raise NotARepositoryError(f"{self.layout.mvc_dir} is gone (the project was moved, or .mvc removed) "
-                                      "since this repository was opened; open it again where it is now")
+            raise NotARepositoryError.gone(self.layout.mvc_dir)
         if self._config is not None and _signature(self.layout.config) != self._seen:
             self._seen = _signature(self.layout.config)
             self._config.reread()

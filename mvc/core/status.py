@@ -169,7 +169,9 @@ def _unpushed(session: "Session", states: list[PointerState]) -> tuple[tuple[str
 
 
 def _sqlite_file(session: "Session", url: str) -> Path:
-    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else session.layout.registry_db
+    from mvc.core.registry import sqlite_file
+
+    return sqlite_file(url, session.layout.registry_db)
 
 
 def has_registry(session: "Session") -> bool:

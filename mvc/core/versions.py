@@ -57,7 +57,8 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     from mvc.core.provenance import OVERLAP_BYTES, Background, provenance_of_cwd
 
     session.precheck("writer", "add", new.name)  # a denied user stores nothing
-    _refuse_early(_Known(session.registry, new.name), new)  # a refused add of 10 GB stores nothing either
+    looked_up = _Known(session.registry, new.name)
+    _refuse_early(looked_up, new)  # a refused add of 10 GB stores nothing either
     user = session.user
     looked = artifacts.look_up(new.source, session.cache, session.store)
     # Reading a big file leaves a CPU free between chunks (hashlib and os.write release
@@ -71,7 +72,7 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     env = provenance = None
     if background is not None:
         env, provenance = background.result()
-    elif unchanged(_Known(session.registry, new.name), new, stored.digest) is None:
+    elif unchanged(looked_up, new, stored.digest) is None:
         # a rerun that changes nothing (the usual case in a Makefile) needs no git state
         env, provenance = provenance_of_cwd(user, refused, session.layout.work_dir)
     with session.change("writer", "add", new.name) as work:

@@ -8,13 +8,17 @@ from mvc.core.errors import UserError
 from mvc.core.registry.base import Registry
 
 
+def sqlite_file(url: str | None, default_path: Path) -> Path:
+    """The file a ``sqlite:///PATH`` URL names, else ``default_path`` (``.mvc/registry.db``)."""
+    return Path(url[len("sqlite:///"):]) if url and url.startswith("sqlite:///") else default_path
+
+
 def open_registry(url: str | None, default_path: Path, *, create: bool = False) -> Registry:
     """Open the registry named by ``url`` (``sqlite:///…``, ``postgresql://…``), else the SQLite file at ``default_path``."""
     if not url or url.startswith("sqlite:"):
         from mvc.core.registry.sqlite import SqliteRegistry
 
-        path = Path(url[len("sqlite:///"):]) if url and url.startswith("sqlite:///") else default_path
-        return SqliteRegistry(path, create=create)
+        return SqliteRegistry(sqlite_file(url, default_path), create=create)
     if is_server_url(url):
         from mvc.core.registry.postgres import PostgresRegistry
 

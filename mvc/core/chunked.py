@@ -212,39 +212,11 @@ class _Chunks:
                 self.store.touch_pack(kept)
 
 
-class _Cuts:
-    """Chunk lengths for the data read so far: by the format's structure, else by content."""
-
-    def __init__(self, src_fd: int):
-        self.ends = chunking.structural_ends(src_fd, os.fstat(src_fd).st_size)
-        self.cutter = chunking.ContentCutter() if self.ends is None else None
-        self.next = 0
-
-    def lengths(self, data: memoryview, at: int, final: bool) -> list[int]:
-        """Lengths of the whole chunks at the start of ``data`` (which begins at file offset
-        ``at``); with ``final``, all of it."""
-        if self.cutter is not None:
-            found = self.cutter.cut(data, final) if len(data) else []
-        else:
-            found, where = [], at
-            while self.next < len(self.ends) and self.ends[self.next] <= at + len(data):
-                found.append(self.ends[self.next] - where)
-                where = self.ends[self.next]
-                self.next += 1
-            if final and where < at + len(data):  # the file grew: the caller's stat check sees it
-                found.append(at + len(data) - where)
-        left = len(data) - sum(found)
-        while left > HEAD:  # only when the file changed while read: keep the carry bounded
-            found.append(chunking.PIECE)
-            left -= chunking.PIECE
-        return found
-
-
 @quick_switch()
 def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tuple[str, int]:
     """Store the file at ``src_fd`` as chunks and a recipe, reading it once; returns
     (digest, size) of the whole file."""
-    cuts, buffers = _Cuts(src_fd), _Buffers(BUFFERS, HEAD + BLOCK)
+    cuts, buffers = chunking.Cuts(src_fd), _Buffers(BUFFERS, HEAD + BLOCK)
     workers = _Chunks(store, buffers)
     offset = 0  # file offset of the carry's first byte
     carry, previous = memoryview(b""), None
@@ -253,7 +225,8 @@ def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tu
             buf = buffers.free.get()
             view = memoryview(buf)
             # pread-style: a format reader may have moved the file offset
-            n = os.preadv(src_fd, [view[HEAD:]], offset + len(carry))
+            at = offset + len(carry)
+            n = os.preadv(src_fd, [view[HEAD:HEAD + cuts.block(at, BLOCK)]], at)
             start = HEAD - len(carry)
             copy_into(view, start, carry)
             if previous is not None:

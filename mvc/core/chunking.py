@@ -11,6 +11,7 @@ name, so that the same bytes always make the same chunks.
 
 from __future__ import annotations
 
+import os
 from typing import Iterable
 
 CHUNKED_FROM = 4 << 20  # smaller files stay whole objects
@@ -79,3 +80,42 @@ def structural_ends(fd: int, size: int) -> list[int] | None:
 
     spans = chunk_formats.spans(fd, size)
     return None if spans is None else pieces(spans, size)
+
+
+class Cuts:
+    """Chunk lengths for the data read so far: by the format's structure, else by content."""
+
+    def __init__(self, src_fd: int):
+        self.ends = structural_ends(src_fd, os.fstat(src_fd).st_size)
+        self.cutter = ContentCutter() if self.ends is None else None
+        self.next = 0
+
+    def lengths(self, data: memoryview, at: int, final: bool) -> list[int]:
+        """Lengths of the whole chunks at the start of ``data`` (which begins at file offset
+        ``at``); with ``final``, all of it."""
+        if self.cutter is not None:
+            found = self.cutter.cut(data, final) if len(data) else []
+        else:
+            found, where = [], at
+            while self.next < len(self.ends) and self.ends[self.next] <= at + len(data):
+                found.append(self.ends[self.next] - where)
+                where = self.ends[self.next]
+                self.next += 1
+            if final and where < at + len(data):  # the file grew: the caller's stat check sees it
+                found.append(at + len(data) - where)
+        left = len(data) - sum(found)
+        while left > PIECE:  # only when the file changed while read: keep the carry bounded
+            found.append(PIECE)
+            left -= PIECE
+        return found
+
+    def block(self, at: int, most: int) -> int:
+        """How many bytes to read from file offset ``at``: ``most``, or where the format decides
+        the cuts, up to the last chunk end within that, so that no chunk is carried over into
+        the next buffer (a copy of half a block on average: 0.07 s of CPU per GiB)."""
+        if self.ends is None:
+            return most
+        import bisect
+
+        i = bisect.bisect_right(self.ends, at + most) - 1
+        return self.ends[i] - at if i >= 0 and self.ends[i] > at else most

@@ -159,10 +159,11 @@ class _Chunks:
 
     def _write(self) -> None:
         while (item := get_waking(self.writes)) is not None:
-            buf, data = item
+            buf, chunks = item
             try:
-                if not self.failures:
-                    self._store(data)
+                for data in chunks:
+                    if not self.failures:
+                        self._store(data)
             except BaseException as exc:  # handed to the reading thread
                 self.failures.append(exc)
             finally:
@@ -179,12 +180,13 @@ class _Chunks:
             return
         self.pack.add(digest, data)
 
-    def add(self, buf: bytearray, data: memoryview) -> None:
-        """Hand a chunk (a view into ``buf``) to the writer."""
+    def add(self, buf: bytearray, chunks: list[memoryview]) -> None:
+        """Hand the chunks of one block (views into ``buf``), in order, to the writer: one
+        hand-off per block, not per chunk (1,900 of them in a GiB cut by content)."""
         if self.failures:
             raise self.failures[0]
         self.buffers.hold(buf, 1)
-        self.writes.put((buf, data))
+        self.writes.put((buf, chunks))
 
     def finish(self, discard: bool = False) -> None:
         """Wait for the threads; with ``discard`` (the read failed), remove what was staged.
@@ -239,10 +241,12 @@ def put_file(store: "ObjectStore", src_fd: int, progress: Progress = None) -> tu
                 workers.blocks.put((buf, view[HEAD:HEAD + n]))
                 if progress:
                     progress(n)
-            used = 0
+            used, chunks = 0, []
             for m in lengths:
-                workers.add(buf, data[used:used + m])
+                chunks.append(data[used:used + m])
                 used += m
+            if chunks:
+                workers.add(buf, chunks)
             offset += used
             carry, previous = data[used:], buf
             if final:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from mvc.argtypes import check_arguments
 from mvc.core import refs
 from mvc.core.config import SCHEMA, Config
-from mvc.core.errors import IntegrityError, UsageError, UserError
+from mvc.core.errors import IntegrityError, NotARepositoryError, UsageError, UserError
 from mvc.core.layout import GITIGNORE, Layout, MVC_DIRNAME, find_mvc_dir
 from mvc.core.names import check_model_name, check_tag_label
 from mvc.core.registry.base import Registry, VersionRow
@@ -93,6 +93,10 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
     """An mvc repository: the ``.mvc`` folder beside the user's work."""
 
     def __init__(self, mvc_dir: Path | str):
+        if (Path(mvc_dir) / MVC_DIRNAME).is_dir() and Path(mvc_dir).name != MVC_DIRNAME:
+            # a work tree passed for its .mvc folder: its registry would be "missing"
+            raise NotARepositoryError(f"{mvc_dir} holds a repository's {MVC_DIRNAME} folder; Repo() takes that "
+                                      f"folder: use Repo.open({str(mvc_dir)!r}) to open the repository there")
         self.session = Session(mvc_dir)
         self.layout = self.session.layout
 

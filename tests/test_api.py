@@ -85,6 +85,18 @@ def test_open_outside_a_repository(tmp_path):
     assert info.value.exit_code == 1
 
 
+def test_repo_given_the_work_tree_names_repo_open(repo, work):
+    """Repo() takes the .mvc folder; given the folder that holds it, it said the registry
+    was missing and to restore it from a backup."""
+    with pytest.raises(NotARepositoryError, match=r"Repo\.open") as info:
+        Repo(work)
+    assert info.value.exit_code == 1
+    assert not (work / "registry.db").exists()
+    opened = Repo(work / ".mvc")
+    assert opened.ls() == []
+    opened.close()
+
+
 def test_mvc_dir_is_honoured(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     store = tmp_path / "elsewhere" / "store.mvc"

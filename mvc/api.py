@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from mvc.argtypes import check_arguments
 from mvc.core import refs
 from mvc.core.config import SCHEMA, Config
-from mvc.core.errors import IntegrityError, NotARepositoryError, UsageError, UserError
+from mvc.core.errors import IntegrityError, NotARepositoryError, UsageError, UserError, option
 from mvc.core.layout import GITIGNORE, Layout, MVC_DIRNAME, find_mvc_dir
 from mvc.core.names import check_model_name, check_tag_label
 from mvc.core.registry.base import Registry, VersionRow
@@ -251,7 +251,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
 
         check_model_name(name)
         if version is not None and bump is not None:
-            raise UsageError("--version and --bump cannot be used together; give one of them")
+            raise UsageError(f"{option('version')} and {option('bump')} cannot be used together; give one of them")
         wanted = str(parse_version(version)) if version is not None else None
         bump = bump or self.config.value("version.default_bump")
         if bump not in BUMPS:

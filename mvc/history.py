@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mvc.core import refs
-from mvc.core.errors import UsageError, UserError
+from mvc.core.errors import UsageError, UserError, option
 from mvc.core.names import check_model_name
 from mvc.core.registry.base import VersionRow
 from mvc.core.serving import STATES, serving_map, state_from, state_of, tags_by_version
@@ -128,10 +128,11 @@ class HistoryOps:
         ``channel``, that channel's moves (``ChannelLogEntry``), newest first."""
         if channel is not None:
             if name is None:
-                raise UsageError("--channel needs a model name: mvc log NAME --channel C")
+                how = ": mvc log NAME --channel C" if option("channel").startswith("-") else " (name)"
+                raise UsageError(f"{option('channel')} needs a model name{how}")
             return self.channel_log(name, channel, limit)
         if limit is not None and limit < 1:
-            raise UserError("--limit must be at least 1")
+            raise UserError(f"{option('limit')} must be at least 1")
         from mvc.results.listing import LogEntry
 
         registry = self.session.registry

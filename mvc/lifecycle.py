@@ -116,9 +116,9 @@ class LifecycleOps:
         from mvc.results.deploy import ChannelLogEntry
 
         if limit is not None and limit < 1:
-            from mvc.core.errors import UserError
+            from mvc.core.errors import UserError, option
 
-            raise UserError("--limit must be at least 1")
+            raise UserError(f"{option('limit')} must be at least 1")
         return [ChannelLogEntry(**e._asdict()) for e in channel_views.history(self.session, name, channel, limit)]
 
     def sync_deploy(self, name: str, channel: str) -> bool:

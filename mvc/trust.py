@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from mvc.core.errors import UsageError, UserError
+from mvc.core.errors import UsageError, UserError, option
 if TYPE_CHECKING:
     from mvc.results.trust import (
         AccessChange, AccessGrant, AuditCheck, AuditEvent, AuditHead, FsckReport, GcResult,
@@ -72,7 +72,7 @@ class TrustOps:
         from mvc.core.query import check_limit
 
         if isinstance(limit, bool):
-            raise UserError("--limit must be at least 1")
+            raise UserError(f"{option('limit')} must be at least 1")
         return [AuditEvent(**e.to_dict()) for e in self.registry.events(check_limit(limit))]
 
     def audit_head(self) -> AuditHead:
@@ -173,7 +173,7 @@ class TrustOps:
 
         if grace is not None and (isinstance(grace, bool) or not isinstance(grace, (int, float))
                                   or not abs(grace) <= sys.float_info.max or grace < 0):  # 10**400 too
-            raise UsageError(f"--grace must be a number of seconds, 0 or more, not {str(grace)[:40]}")
+            raise UsageError(f"{option('grace')} must be a number of seconds, 0 or more, not {str(grace)[:40]}")
         done, grace = gc.run(self.session, dry_run=dry_run, grace=grace)
         return GcResult(dry_run, len(done.digests), done.bytes, done.digests, done.referenced,
                         done.kept_recent, float(grace))

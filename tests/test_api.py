@@ -11,7 +11,7 @@ import pytest
 from mvc import Repo
 from mvc.core.audit import GENESIS, event_hash
 from mvc.core.errors import (
-    ConflictError, NotARepositoryError, NotFoundError, UsageError, UserError,
+    ConflictError, MvcError, NotARepositoryError, NotFoundError, UsageError, UserError,
 )
 
 from support import git, isolate, write
@@ -437,10 +437,29 @@ def test_numpy_scalars_are_plain_numbers_and_one_string_is_one_item(repo, work):
     assert repo.status("sub").pointers == () and repo.status(Path("sub")).pointers == ()
 
 
+def test_errors_name_the_parameters_a_program_passed(repo, work):
+    """Probe Y: a program's bad argument was named as a command-line flag ('--limit must be at
+    least 1' for repo.log(limit=0)). The CLI's messages keep their flags (test_messages_probe)."""
+    write(work / "m.bin", b"a")
+    repo.add("m.bin", name="net")
+    for call, said in ((lambda: repo.log(limit=0), "limit must be at least 1"),
+                       (lambda: repo.audit(limit=0), "limit must be at least 1"),
+                       (lambda: repo.find("net", limit=0), "limit must be at least 1"),
+                       (lambda: repo.gc(grace=-1), "grace must be a number of seconds"),
+                       (lambda: repo.lineage("net@0.1.0", depth=-1), "depth must be 0 or more"),
+                       (lambda: repo.log(channel="production"), "channel needs a model name"),
+                       (lambda: repo.promote("net@0.1.0", "staging", check=" "), "check needs a command"),
+                       (lambda: repo.add("m.bin", name="net", version="1.0.0", bump="minor"),
+                        "version and bump cannot be used together")):
+        with pytest.raises(MvcError) as info:
+            call()
+        assert info.value.message.startswith(said) and "--" not in info.value.message
+
+
 def test_a_number_beyond_a_float_is_refused_by_name(repo):
     with pytest.raises(UserError, match="core.lock_timeout must be a number"):
         repo.config_set("core.lock_timeout", 10 ** 400)
-    with pytest.raises(UsageError, match="--grace must be a number"):
+    with pytest.raises(UsageError, match="^grace must be a number"):
         repo.gc(dry_run=True, grace=10 ** 400)
 
 

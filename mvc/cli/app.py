@@ -286,13 +286,15 @@ def run(argv: list[str]) -> int:
     a completion script, ``lineage --format dot``) fails as every output does, with the one
     line of ``output_failed``."""
     from mvc.cli.output import Stdout
+    from mvc.core.errors import COMMAND_LINE
 
-    stdout = sys.stdout
+    stdout, was = sys.stdout, COMMAND_LINE["on"]
     sys.stdout = Stdout(stdout)
+    COMMAND_LINE["on"] = True  # messages name the options typed, not the API's parameters
     try:
         return _run(argv)
     finally:
-        sys.stdout = stdout
+        sys.stdout, COMMAND_LINE["on"] = stdout, was
 
 
 def _run(argv: list[str]) -> int:

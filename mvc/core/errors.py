@@ -7,6 +7,15 @@ an MvcError into ``mvc: error: <message>`` and that code.
 from __future__ import annotations
 
 
+COMMAND_LINE = {"on": False}  # set by the CLI: messages name its options, not the API's parameters
+
+
+def option(name: str) -> str:
+    """An option as a message names it: ``--name`` on the command line, the parameter
+    ``name`` (dashes as underscores) for a program calling the API."""
+    return f"--{name}" if COMMAND_LINE["on"] else name.replace("-", "_")
+
+
 class MvcError(Exception):
     """Base of every error mvc reports to a user."""
 

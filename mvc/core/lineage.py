@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from mvc.core.errors import MvcError, NotFoundError, UserError
+from mvc.core.errors import MvcError, NotFoundError, UserError, option
 from mvc.core.names import UNSAFE_CHARACTERS
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ def neighbourhood(g: "nx.DiGraph", node: str, *, upstream: bool = True, downstre
     """``{node, upstream, downstream, nodes, edges}`` (SPEC §3): the node's ancestors and/or
     descendants (nearest first, at most ``depth`` steps away) and the edges among them."""
     if depth is not None and depth < 0:
-        raise UserError("--depth must be 0 or more")
+        raise UserError(f"{option('depth')} must be 0 or more")
     up = _reach(g, node, True, depth) if upstream else []
     down = _reach(g, node, False, depth) if downstream else []
     keep = {node, *up, *down}

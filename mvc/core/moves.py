@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from mvc.core import channel_state as state, checks, deploy, refs
-from mvc.core.errors import CheckFailedError, ConflictError, MvcError, UsageError, UserError
+from mvc.core.errors import CheckFailedError, ConflictError, MvcError, UsageError, UserError, option
 from mvc.core.faults import crash_point
 from mvc.core.channel_views import STACK_PUSH, replay_stack
 from mvc.core.registry.base import ChannelMoveRow, ChannelRow, VersionRow
@@ -294,7 +294,7 @@ def _need_canary(before: ChannelRow) -> None:
 def _check_command(check: str | None) -> None:
     """An empty ``--check`` ran no check and moved the channel as if one had passed."""
     if check is not None and not check.strip():
-        raise UsageError("--check needs a command (it is empty); leave --check out to move without a check")
+        raise UsageError(f"{option('check')} needs a command (it is empty); leave it out to move without a check")
 
 
 def _check_share(value: int, option: str, most: int) -> None:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, NamedTuple
 
-from mvc.core.errors import NotFoundError, UserError
+from mvc.core.errors import NotFoundError, UserError, option
 from mvc.core.metrics import NUMBER, param_value
 from mvc.core.semver import parse_version
 from mvc.core.serving import STATES
@@ -217,7 +217,7 @@ LIMIT_MAX = 2**63 - 1  # a LIMIT both SQLite and PostgreSQL (bigint) take
 def check_limit(limit: int | None) -> int | None:
     """At least 1; a limit beyond what a registry's SQL takes is no limit at all."""
     if limit is not None and limit < 1:
-        raise UserError("--limit must be at least 1")
+        raise UserError(f"{option('limit')} must be at least 1")
     return None if limit is None or limit > LIMIT_MAX else limit
 
 

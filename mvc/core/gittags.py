@@ -268,15 +268,37 @@ def _here(session: "Session") -> str:
     return f"-C {shlex.quote(str(session.layout.work_dir))} "
 
 
-def _date_after_channel_tags(root: Path, name: str) -> dict[str, str] | None:
-    """The committer date for the new channel tag ``name`` when now is not later than the
-    channel's newest tag (GTO orders a stage's tags by date, in whole seconds); None: now is."""
+def _date_after_channel_tags(session: "Session", root: Path, name: str) -> dict[str, str] | None:
+    """The committer date for the new channel tag ``name`` (``MODEL#CHANNEL#N``) when now is
+    not later than every earlier tag of the channel (GTO orders a stage's tags by date, in whole
+    seconds); None: now is.
+
+    Quick moves date their tags a second apart, each after the last, so they run ahead of the
+    clock. The tags here say how far; a teammate's clone on the same registry may have made
+    tags this one has not fetched, so the registry's history of the channel is replayed by
+    the same rule (each move at its time, or a second after the one before) for where they
+    can have got to."""
     newest = run_git(root, "for-each-ref", "--sort=-taggerdate", "--count=1", "--format=%(taggerdate:unix)",
                      f"refs/tags/{name.rsplit('#', 1)[0]}#*")
     now = int(time.time())
-    if newest and int(newest) >= now:
-        return {"GIT_COMMITTER_DATE": f"@{int(newest) + 1} +0000"}
-    return None
+    after = int(newest) + 1 if newest else 0
+    model, channel = name.split("#")[:2]
+    replayed = 0
+    for move in session.registry.channel_history(model, channel):  # oldest first, this move too
+        at = _seconds(move.ts)
+        replayed = max(at if at <= now + 3600 else 0, replayed + 1)  # a clock an hour ahead is wrong
+    date = max(after, replayed)
+    return {"GIT_COMMITTER_DATE": f"@{date} +0000"} if date > now else None
+
+
+def _seconds(ts: str) -> int:
+    """Whole seconds since the epoch of a registry time (``…Z``); 0 for one unreadable."""
+    from datetime import datetime, timezone
+
+    try:
+        return int(datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp())
+    except (TypeError, ValueError):
+        return 0
 
 
 def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict[str, Any]:
@@ -309,7 +331,7 @@ def create(session: "Session", plan: TagPlan, commit: str | None = None) -> dict
             try:
                 if "#" not in tag.name:
                     _commit_still_free(plan.root, tag)
-                env = _date_after_channel_tags(plan.root, tag.name) if "#" in tag.name else None
+                env = _date_after_channel_tags(session, plan.root, tag.name) if "#" in tag.name else None
                 run_git(plan.root, "tag", "-a", tag.name, "-m", tag.message, tag.commit, env=env)
             except MvcError as exc:
                 if _same_now(plan.root, tag):

@@ -528,3 +528,32 @@ def test_a_move_started_elsewhere_with_dash_c_names_a_command_that_works_from_th
     outside(*given.split()[1:])
     assert _commit_of(work, "net#production#1", env) == _commit_of(work, "net@v0.1.0", env)
     assert _agree(m, work)["net"]["production"] == "0.1.0"
+
+
+def test_a_move_from_a_clone_sharing_the_registry_dates_its_tag_after_the_teammates(work, home, tmp_path):
+    """Probe X: quick moves in one clone date their channel tags ahead of the clock (one
+    second apart, each after the last); a move made next in another clone on the same registry,
+    which has not fetched those tags, was dated by its own tags and clock alone, earlier than
+    them. Once both clones' tags met, GTO believed the newest-dated tag and named another
+    version than mvc. The registry's history of the channel now dates the tag too."""
+    m = _project(work, home)
+    env = mvc_env(home)
+    (tmp_path / "team").mkdir()
+    m("registry", "move", f"sqlite:///{tmp_path / 'team' / 'registry.db'}")
+    m("remote", "add", "origin", str(tmp_path / "store"))
+    git(work, "commit", "-q", "-am", "a shared registry and a remote", env=env)
+    for weights in (b"first weights", b"second weights"):
+        write(work / "m.bin", weights)
+        m("add", "m.bin", "--name", "net", "--git")
+    m("push")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(work), str(clone), env=env)
+    c = Mvc(clone, home)
+    c("init")
+    c("pull", "net@0.1.0", "net@0.1.1")
+    for version in ("0.1.0", "0.1.1", "0.1.0", "0.1.1", "0.1.0", "0.1.1"):  # dated up to 5 s ahead
+        m("promote", f"net@{version}", "staging", "--git")
+    c("promote", "net@0.1.0", "staging", "--git")  # the clone has none of those tags
+    git(clone, "push", "-q", "origin", "--tags", env=env)
+    assert c.json("resolve", "net", "--channel", "staging")["version"] == "0.1.0"
+    assert _agree(m, work)["net"]["staging"] == "0.1.0"

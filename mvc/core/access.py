@@ -72,7 +72,7 @@ def lookalike_problem(user: str) -> str | None:
         kind = unicodedata.category(c)
         if kind == "Cs":
             return "is not valid UTF-8"
-        if ord(c) in _INVISIBLE or kind in ("Cf", "Co", "Cn", "Zl", "Zp") or (kind == "Zs" and c != " "):
+        if ord(c) in _INVISIBLE or kind in ("Cc", "Cf", "Co", "Cn", "Zl", "Zp") or (kind == "Zs" and c != " "):
             return (f"contains an invisible or control character (U+{ord(c):04X} "
                     f"{unicodedata.name(c, 'unnamed')}), so it would look like another name")
     normal = unicodedata.normalize("NFKC", user)

@@ -132,6 +132,8 @@ LOOK_ALIKES = [
     ("ali\u200dce", "invisible"),              # zero-width joiner
     ("\u202eecila", "invisible"),              # right-to-left override
     ("ana\u00a0b", "invisible"),               # no-break space
+    ("bo\u0085b@x.com", "invisible or control"),  # C1 controls: a terminal shows 'bob@x.com'
+    ("x\u009by", "invisible or control"),      # (probe T: C0's tab and ESC were refused, these not)
     ("al\u3164ice", "invisible"),              # Hangul filler, a blank letter
     ("\uff41lice", "write it as 'alice'"),     # fullwidth a: NFKC makes it "alice"
     ("a\u0301na", "write it as '\u00e1na'"),  # a decomposed á

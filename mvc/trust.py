@@ -129,8 +129,8 @@ class TrustOps:
         from mvc.core import fsck
 
         found = fsck.run(self.session, repair=repair, progress=progress)
-        problems = tuple(FsckProblem(i.kind, i.message, repair and i.fix is not None, i.fix is not None)
-                         for i in found.issues)
+        problems = tuple(FsckProblem(i.kind, i.message, repair and i.fix is not None and not i.denied,
+                                     i.fix is not None) for i in found.issues)
         return FsckReport(all(p.repaired for p in problems), repair, found.versions, found.objects,
                           found.events, problems, tuple(found.notes))
 

@@ -47,10 +47,13 @@ def fsck(
                 + " (the repository; work files against their pointer files: mvc status)")
 
     left = [p for p in report.problems if not p.repaired]
+    denied = repair and any(p.fixable for p in left)  # a fix tried and refused: a channel's role
+    if denied:
+        left.sort(key=lambda p: not p.fixable)
     message = f"{len(left)} problem(s) left: " + "; ".join(p.message for p in left[:3])
     fixable = sorted({p.kind for p in left if p.fixable})
     others = sorted({p.kind for p in left if not p.fixable} - set(fixable))
     if fixable and not repair:  # said of what repair fixes, never of an audit chain it cannot
         message += (f" ('mvc fsck --repair' fixes the {', '.join(fixable)} problem(s), not the "
                     f"{', '.join(others)} one(s))" if others else " (run 'mvc fsck --repair')")
-    finish(report, report.ok, message, json_out, render)
+    finish(report, report.ok, message, json_out, render, denied)

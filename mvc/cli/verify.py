@@ -19,8 +19,10 @@ from mvc.cli.common import JsonOption
 from mvc.cli.output import Progress, emit_json, error, human_size, say, table
 
 
-def finish(result: Any, ok: bool, message: str, as_json: bool, render: Callable[[Any], None]) -> None:
-    """Print a check's report; when it failed, also ``mvc: error: …`` on stderr and exit 3.
+def finish(result: Any, ok: bool, message: str, as_json: bool, render: Callable[[Any], None],
+           denied: bool = False) -> None:
+    """Print a check's report; when it failed, also ``mvc: error: …`` on stderr and exit 3
+    (4 with ``denied``: what is left needs a role the acting user lacks).
 
     With ``--json`` the one document on stdout is the report, plus an ``error`` key (SPEC §4)
     when the check failed.
@@ -28,13 +30,13 @@ def finish(result: Any, ok: bool, message: str, as_json: bool, render: Callable[
     if as_json:
         doc = result.to_dict()
         if not ok:
-            doc["error"] = {"type": "integrity", "message": message}
+            doc["error"] = {"type": "permission_denied" if denied else "integrity", "message": message}
         emit_json(doc)
     else:
         render(result)
     if not ok:
         error(message)
-        raise typer.Exit(3)
+        raise typer.Exit(4 if denied else 3)
 
 
 def verify(

@@ -10,6 +10,7 @@ run later, under the repository lock, and never delete an object that a version 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from mvc.core.audit import check_chain
 from mvc.core import owned, repair
-from mvc.core.errors import MvcError
+from mvc.core.errors import MvcError, PermissionDeniedError
 from mvc.core.integrity import check_objects, describe, needed_objects, pull_refs
 from mvc.core.layout import Layout
 from mvc.core.objects import ObjectStore
@@ -40,6 +41,7 @@ class Issue:
     # a damaged copy a version needs, which the fix sets aside: (its digest, what is left to do
     # once it is gone from the store); a problem left until a pull fetches it (exit 3)
     left: tuple[str, str] | None = None
+    denied: bool = False  # the fix needs a role the acting user lacks (a channel's): left, exit 4
 
 
 @dataclass
@@ -311,7 +313,7 @@ def check(session: "Session", progress: Progress = None) -> Findings:
     _check_tmp(layout, grace, found)
     _check_lineage(registry, layout, found)
     _check_audit(registry, found)
-    _check_planted(session, found)
+    found.issues.extend(Issue("planted", m) for m in owned.planted_problems(session, _deploy_folders(session)))
     known = {i.message for i in found.issues}
     found.issues.extend(i for i in deploy_issues(session) if i.message not in known)
     _check_leftovers(session, found)
@@ -319,22 +321,24 @@ def check(session: "Session", progress: Progress = None) -> Findings:
 
 
 def run(session: "Session", *, repair: bool, progress: Progress = None) -> Findings:
-    """``mvc fsck``: check, and with ``repair`` apply every fix, as one change that needs
-    maintainer; deploy folders' fixes run after it, under their channel's lock."""
+    """``mvc fsck``: check, and with ``repair`` apply every fix: those of the store as one change
+    that needs maintainer (audited with what it repaired), then each deploy folder's under its
+    channel's lock, as a change of its own that needs the channel's role (one denied is left in
+    the report, and the others go on)."""
     from mvc.core.faults import crash_point
 
     found = check(session, progress)
     fixable = [i for i in found.issues if i.fix is not None]
     if repair and fixable:
         crash_point("fsck:checked")  # tests: another command changes the store before the lock
-        where = str(session.layout.mvc_dir)
-        with session.change("maintainer", "fsck", where) as work:
-            for issue in fixable:
-                if issue.under_lock:
-                    _apply(issue)
-            done = [i for i in fixable if i.fix is not None]
+        where, locked = str(session.layout.mvc_dir), [i for i in fixable if i.under_lock]
+        with (session.change("maintainer", "fsck", where) if locked else contextlib.nullcontext()) as work:
+            for issue in locked:
+                _apply(issue)
+            done = [i for i in locked if i.fix is not None]
             found.issues.extend(_left(session.store, done))
-            work.event("fsck", where, {"repaired": sorted({i.kind for i in done}), "count": len(done)})
+            if locked:
+                work.event("fsck", where, {"repaired": sorted({i.kind for i in done}), "count": len(done)})
         for issue in fixable:
             if not issue.under_lock:
                 _apply(issue)
@@ -352,6 +356,9 @@ def _apply(issue: Issue) -> None:
     except OSError as exc:
         issue.message += f" (not repaired: {exc.strerror or exc})"
         issue.fix = None
+    except PermissionDeniedError as exc:
+        issue.message += f" (not repaired: {exc.message})"
+        issue.denied = True
 
 
 def _left(store: ObjectStore, fixed: list[Issue]) -> list[Issue]:
@@ -388,28 +395,6 @@ def _deploy_folders(session: "Session") -> list[tuple[str, str]]:
     return [(m, c) for m in models for c in names]
 
 
-def _check_planted(session: "Session", found: Findings) -> None:
-    """Paths that mvc owns and that are a symlink or the wrong kind of thing: each command
-    that would write there refuses (exit 3); no repair, the user decides what they were."""
-    from mvc.core import channel_state
-
-    layout = session.layout
-    paths = {layout.lock: "regular file", layout.stat_cache: "regular file", layout.registry_id: "regular file",
-             layout.tmp: "folder",
-             layout.objects: "folder", layout.deploy: "folder", repair.lost_found(layout): "folder"}
-    if not owned.is_planted(layout.deploy) and layout.deploy.is_dir():
-        for model_dir in sorted(layout.deploy.iterdir()):
-            paths.setdefault(model_dir, "folder")
-            if not owned.is_planted(model_dir):
-                for entry in sorted(model_dir.iterdir()):
-                    if entry.name.endswith(".lock"):
-                        paths[entry] = "regular file"
-    for model, channel in _deploy_folders(session):
-        for path in channel_state.planted_links(session, model, channel):
-            paths.setdefault(path, "folder")
-    for path, what in paths.items():
-        if owned.is_planted(path, what):
-            found.issues.append(Issue("planted", owned.planted(path, what).message))
 
 
 def _age_out(found: Findings, kind: str, what: str, newest: float | None, grace: float,

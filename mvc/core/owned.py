@@ -8,8 +8,12 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mvc.core.errors import IntegrityError
+
+if TYPE_CHECKING:
+    from mvc.core.session import Session
 
 
 def planted(path: Path, what: str = "folder") -> IntegrityError:
@@ -78,3 +82,26 @@ def open_file(path: Path, flags: int, mode: int = 0o644) -> int:
         raise planted(path, "regular file")
     os.set_blocking(fd, True)
     return fd
+
+
+def planted_problems(session: "Session", deploy_folders: list[tuple[str, str]]) -> list[str]:
+    """What ``mvc fsck`` says of the paths mvc owns that are a symlink or the wrong kind of
+    thing (``deploy_folders``: the (model, channel) pairs there may be): each command that
+    would write there refuses (exit 3); no repair, the user decides what they were."""
+    from mvc.core import channel_state, repair
+
+    layout = session.layout
+    paths = {layout.lock: "regular file", layout.stat_cache: "regular file", layout.registry_id: "regular file",
+             layout.tmp: "folder",
+             layout.objects: "folder", layout.deploy: "folder", repair.lost_found(layout): "folder"}
+    if not is_planted(layout.deploy) and layout.deploy.is_dir():
+        for model_dir in sorted(layout.deploy.iterdir()):
+            paths.setdefault(model_dir, "folder")
+            if not is_planted(model_dir):
+                for entry in sorted(model_dir.iterdir()):
+                    if entry.name.endswith(".lock"):
+                        paths[entry] = "regular file"
+    for model, channel in deploy_folders:
+        for path in channel_state.planted_links(session, model, channel):
+            paths.setdefault(path, "folder")
+    return [planted(path, what).message for path, what in paths.items() if is_planted(path, what)]

@@ -84,7 +84,9 @@ class FsckProblem(Result):
     kind: str  # e.g. "object-missing", "object-corrupt", "tmp-stray", "lineage", "audit", "deploy"
     message: str
     repaired: bool
-    fixable: bool  # 'mvc fsck --repair' has a fix for it (one it tried and the system refused: False)
+    # 'mvc fsck --repair' has a fix for it (one it tried and the system refused: False; one left
+    # fixable after a repair needs a role the acting user lacks: exit 4)
+    fixable: bool
 
 
 @dataclass(frozen=True)

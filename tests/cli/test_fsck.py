@@ -73,6 +73,35 @@ def test_repairing_a_deploy_folder_is_a_change_with_its_role_and_its_event(repo)
     assert (last["action"], last["target"], last["user"]) == ("fsck", "m@production", "tester@example.com")
 
 
+def test_a_deploy_repair_denied_on_one_channel_leaves_it_repairs_the_others_and_logs_only_those(repo):
+    """Probe T: a maintainer's fsck --repair with production's and staging's folders broken
+    committed an fsck event saying it had repaired the deploy folders, then stopped at
+    production's denial: staging was left broken, every retry logged another false repair, and
+    --json printed the error alone."""
+    repo.add("m", b"A")
+    repo("promote", "m", "production")
+    repo("promote", "m", "staging")
+    repo("access", "grant", "tester@example.com", "admin")
+    repo("access", "grant", "mo@example.com", "maintainer")
+    deploy = repo.mvc_dir / "deploy" / "m"
+    for channel in ("production", "staging"):
+        (deploy / channel / "current").unlink()
+    before = len(repo.events())
+    proc = repo("fsck", "--repair", "--json", env={"MVC_USER": "mo@example.com"}, check=False)
+    assert proc.returncode == 4, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["error"]["type"] == "permission_denied" and "production" in report["error"]["message"]
+    assert not report["ok"]
+    left = [p for p in report["problems"] if not p["repaired"]]
+    assert len(left) == 1 and "production" in left[0]["message"] and left[0]["fixable"]
+    assert "admin" in left[0]["message"]
+    assert (deploy / "staging" / "current").is_symlink() and not (deploy / "production" / "current").exists()
+    new = [(e["action"], e["target"], e["user"]) for e in repo.events()[before:]]
+    assert new == [("denied", "m@production", "mo@example.com"), ("fsck", "m@staging", "mo@example.com")]
+    repo("fsck", "--repair")
+    assert (deploy / "production" / "current").is_symlink() and repo.json("fsck")["ok"]
+
+
 # -- packs (SPEC §5.1) ------------------------------------------------------------------------
 
 def test_fsck_finds_a_corrupt_byte_inside_a_pack_and_names_the_version(repo, work):

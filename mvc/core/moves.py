@@ -109,7 +109,7 @@ def _attempt(session: "Session", action: str, model: str, channel: str, target: 
 
     d = state.deploy_folder(session, model, channel)
     catch_up = None
-    with session.change(role, action, target) as work:
+    with session.change(role, action, target, {"channel": channel}) as work:
         before = state.channel_row(session.registry, model, channel)
         state.bring_in_step(session, model, channel)
         plan = plan_of(before)
@@ -209,7 +209,7 @@ def _commit(session: "Session", plan: _Plan, before: ChannelRow, role: str, mess
     the channel tag is checked against git's tags first: one that says otherwise refuses."""
     on_canary = plan.action in ("canary-start", "canary-step")  # the audit names the version moved
     ref = refs.format_ref(plan.after.model, plan.after.canary_version if on_canary else plan.after.version or "")
-    with session.change(role, plan.action, ref) as work:
+    with session.change(role, plan.action, ref, {"channel": before.channel}) as work:
         if state.channel_row(work.registry, before.model, before.channel) != before:
             return None
         after = plan.after._replace(updated_at=work.ts)

@@ -245,10 +245,11 @@ class Session:
         return access.decide(self.registry, lambda: self.user, role)
 
     @contextmanager
-    def change(self, role: str, action: str, target: str = "") -> Iterator["UnitOfWork"]:
+    def change(self, role: str, action: str, target: str = "", about: dict | None = None) -> Iterator["UnitOfWork"]:
         """Lock the repository, open a registry transaction and check that the acting user
         holds ``role`` (SPEC §7): the one way in for every change. A refused change is logged
-        in a transaction of its own and raises PermissionDeniedError (exit 4).
+        in a transaction of its own (with ``about`` in its details: a move's channel) and
+        raises PermissionDeniedError (exit 4).
 
         The lock keeps this work dir's writers apart; work dirs sharing a registry
         (``registry.url``) each have their own, so every read-modify-write (the next
@@ -286,7 +287,7 @@ class Session:
                 config.on_write = None
                 self._changing = was
             if not decision.allowed:
-                self._deny(decision, action, target)
+                self._deny(decision, action, target, about or {})
             if work is not None and work.events:  # a change that found nothing to do made none
                 Session.committed += 1
 
@@ -350,12 +351,12 @@ class Session:
             with self.change(role, action, target):
                 pass  # change() decides again under the lock and raises
 
-    def _deny(self, decision: "Decision", action: str, target: str) -> None:
+    def _deny(self, decision: "Decision", action: str, target: str, about: dict) -> None:
         from mvc.core.access import denial_message
 
         with self.registry.transaction():
             UnitOfWork(self, decision.needed, "denied", target).event(
-                "denied", target, {"action": action, "needed": decision.needed, "role": decision.role})
+                "denied", target, {"action": action, **about, "needed": decision.needed, "role": decision.role})
         raise PermissionDeniedError(denial_message(self.user, decision, action, target))
 
 

@@ -59,6 +59,24 @@ def test_denied_change_exits_4_changes_nothing_and_is_logged(repo, work):
     repo("audit", "--verify")
 
 
+def test_a_denied_move_records_its_channel(repo):
+    """Probe T: a writer's denied promote to qa and to staging logged the same event, so the
+    log could not say which channel the attempt was on."""
+    repo.add("m", b"weights")
+    repo("config", "set", "channels.qa.deploy_dir", str(repo.mvc_dir.parent / "qa"))
+    repo("access", "grant", "tester@example.com", "admin")
+    repo("access", "grant", "wes", "writer")
+    for args in (["promote", "m@0.1.0", "qa"], ["promote", "m@0.1.0", "staging"],
+                 ["rollback", "m", "--channel", "production"],
+                 ["canary", "start", "m@0.1.0", "--channel", "staging", "--percent", "10"]):
+        assert as_user(repo, "wes", *args, check=False).returncode == 4, args
+    denied = [e["details"] for e in repo.events() if e["action"] == "denied"]
+    assert [(d["action"], d["channel"], d["needed"], d["role"]) for d in denied] == [
+        ("promote", "qa", "maintainer", "writer"), ("promote", "staging", "maintainer", "writer"),
+        ("rollback", "production", "admin", "writer"), ("canary-start", "staging", "maintainer", "writer")]
+    repo("audit", "--verify")
+
+
 def test_roles_allow_what_they_should(repo, work):
     repo.add("m", b"weights")
     repo("access", "grant", "tester@example.com", "admin")

@@ -142,15 +142,17 @@ def test_an_upload_is_as_old_as_its_last_part(s3_server, s3, repo):
     (a slow link, a large pack): fsck --repair leaves it alone; one idle for the grace period
     is aborted."""
     client = s3_server.client()
-    repo("config", "set", "gc.grace_seconds", "2")
+    # 5 s: the part's upload and fsck's start fit in it on a loaded machine (2 s did not, in a CI
+    # run beside two other test sessions)
+    repo("config", "set", "gc.grace_seconds", "5")
     key = "team/models/objects/pack/" + "0" * 64 + ".pack"
     up = client.create_multipart_upload(Bucket=s3, Key=key)["UploadId"]
-    time.sleep(3)  # initiated over the grace period ago...
+    time.sleep(5.5)  # initiated over the grace period ago...
     client.upload_part(Bucket=s3, Key=key, UploadId=up, PartNumber=1, Body=b"x" * (5 << 20))  # ...active now
     fsck = repo("fsck", "--repair")
     assert "left alone" in fsck.stdout + fsck.stderr
     assert [u["UploadId"] for u in _uploads(s3_server, s3)] == [up]
-    time.sleep(3)
+    time.sleep(5.5)
     repo("fsck", "--repair")
     assert not _uploads(s3_server, s3)
 

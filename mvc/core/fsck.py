@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,6 +159,11 @@ def _check_objects(session: "Session", found: Findings, progress: Progress, grac
                                       "follows nor removes (what it holds counts as missing): put the file it "
                                       "points to in its place, or remove the link yourself"))
             continue
+        if stray.is_dir():  # planted at an object's, pack's or index's name, or beside them: the
+            # person's (storage.md); what it holds may be anything
+            found.issues.append(Issue("object-stray", f"{stray} under objects/ is a folder, which mvc never "
+                                      "removes (it may hold files that are not mvc's): move it out of .mvc"))
+            continue
         found.issues.append(Issue("object-stray", f"{stray} under objects/ is not an object",
                                   lambda p=stray: _remove(p)))
     for name, end, size in repair.long_packs(store):
@@ -193,18 +197,12 @@ def _unreadable_pack(store: ObjectStore, f, missing: bool) -> Issue:
 
 
 def _remove(path: Path) -> None:
-    """Remove a stray; one the system keeps (EPERM, EROFS) raises OSError, and the problem is
-    left named (``_apply``), never called repaired."""
-    if path.is_dir() and not path.is_symlink():
-        def gone_already(function, name, exc_info) -> None:
-            if not isinstance(exc_info[1], FileNotFoundError):  # a running command removed it first
-                raise exc_info[1]
-        shutil.rmtree(path, onerror=gone_already)
-    else:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
+    """Remove a stray file; one the system keeps (EPERM, EROFS) raises OSError, and the problem
+    is left named (``_apply``), never called repaired."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _newest_mtime(path: Path) -> float:

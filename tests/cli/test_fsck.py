@@ -6,6 +6,8 @@ import json
 import os
 import time
 
+import pytest
+
 
 def age(path, seconds=3600):
     t = time.time() - seconds
@@ -196,8 +198,8 @@ def test_fsck_pack_without_index_is_a_stray_once_older_than_the_grace_period(rep
     assert sorted(folder.iterdir()) == [] and repo.json("fsck")["problems"] == []
 
 
-def test_a_stray_folder_the_system_keeps_is_not_called_repaired(repo):
-    """A stray folder under objects/ that cannot be removed (immutable here; another user's,
+def test_a_stray_file_the_system_keeps_is_not_called_repaired(repo):
+    """A stray file under objects/ that cannot be removed (immutable here; another user's,
     or a read-only file system elsewhere): --repair leaves it named with why, exit 3, instead of
     reporting it repaired while the next fsck finds it again."""
     import shutil
@@ -206,11 +208,10 @@ def test_a_stray_folder_the_system_keeps_is_not_called_repaired(repo):
     import pytest
 
     if shutil.which("chattr") is None or os.geteuid() != 0:
-        pytest.skip("needs chattr and root to make a folder immutable")
+        pytest.skip("needs chattr and root to make a file immutable")
     repo.add("m", b"weights")
     stray = repo.mvc_dir / "objects" / "zz"
-    stray.mkdir()
-    (stray / "f").write_bytes(b"x")
+    stray.write_bytes(b"x")
     subprocess.run(["chattr", "+i", str(stray)], check=True)
     try:
         proc = repo("fsck", "--repair", "--json", check=False)
@@ -220,6 +221,29 @@ def test_a_stray_folder_the_system_keeps_is_not_called_repaired(repo):
     problem = json.loads(proc.stdout)["problems"][0]
     assert problem["kind"] == "object-stray" and problem["repaired"] is False
     assert "not repaired: Operation not permitted" in problem["message"] and stray.exists()
+
+
+@pytest.mark.parametrize("where", ["index", "pack", "recipe", "fan-out"])
+def test_a_folder_planted_under_objects_is_named_and_never_removed(repo, work, where):
+    """Probe S: a folder at an index's, pack's or recipe's name (storage.md: 'nothing: fsck
+    names it') was removed by fsck --repair with everything in it (shutil.rmtree)."""
+    from packs_support import pack_of, store, weights
+
+    weights(work / "m.safetensors")
+    digest = repo.json("add", "m.safetensors", "--name", "m")["digest"]
+    pack_dir = repo.mvc_dir / "objects" / "pack"
+    folder = {"index": pack_dir / f"{pack_of(repo, digest)}.idx", "pack": pack_dir / f"{pack_of(repo, digest)}.pack",
+              "recipe": store(repo).recipe_path(digest), "fan-out": repo.mvc_dir / "objects" / "zz"}[where]
+    if folder.exists():
+        folder.chmod(0o644)
+        folder.unlink()
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    proc = repo("fsck", "--repair", "--json", check=False)
+    assert proc.returncode == 3, proc.stdout
+    assert (folder / "notes.txt").read_text() == "mine"
+    named = [p for p in json.loads(proc.stdout)["problems"] if str(folder) in p["message"]]
+    assert named and not any(p["repaired"] for p in named), proc.stdout
 
 
 def test_a_repository_reached_through_a_symlink_is_one_repository(repo, tmp_path):

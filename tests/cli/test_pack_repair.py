@@ -438,8 +438,7 @@ def test_a_pack_that_cannot_be_cut_back_is_left_named_and_the_other_fixes_go_on(
     pack = _pack_dir(repo.mvc_dir) / f"{pack_of(repo, setup.a)}.pack"
     size = _lengthen(pack)
     stray = repo.mvc_dir / "objects" / "zz"
-    stray.mkdir()
-    (stray / "f").write_bytes(b"x")
+    stray.write_bytes(b"x")
     events = len(repo.json("audit"))
     subprocess.run(["chattr", "+i", str(pack)], check=True)
     try:

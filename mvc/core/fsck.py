@@ -170,7 +170,7 @@ def _check_objects(session: "Session", found: Findings, progress: Progress, grac
         found.issues.append(Issue("pack-too-long", f"pack {name} is {size - end} byte(s) longer than its index "
                                   "says (bytes after its last chunk, which mvc never writes; its chunks are "
                                   "checked as usual): 'mvc fsck --repair' cuts them off",
-                                  repair.trim_pack(store, name, end)))
+                                  repair.trim_pack(store, name, end, aside)))
     if kept := len(repair.set_aside_names(session.layout)):
         found.notes.append(f"{aside} holds {kept} damaged file(s) 'mvc fsck --repair' "
                            "set aside; keep them until 'mvc pull' has fetched the versions that need them again "

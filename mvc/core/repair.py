@@ -68,7 +68,10 @@ def drop_corrupt(registry: "Registry", store: "ObjectStore", pack: str, digests:
                  aside: Path | None) -> Fix:
     """The fix for corrupt copies of chunks in pack ``pack``: their bytes copied to ``aside``
     (``.mvc/lost-found``; None: no version needs them, and they are dropped only while none
-    does), the pack written again without them, then the old pack removed."""
+    does), the pack written again without them, then the old pack removed. A pack file none of
+    whose chunks is what its index says (another pack's file in its place, say) is moved to
+    ``aside`` whole, with its index (``NAME.pack``, ``NAME.idx``): cut at this index's entries
+    its bytes would be pieces no name fits, and the part past the last entry would be lost."""
     digests = frozenset(digests)
 
     def fix() -> None:
@@ -84,6 +87,11 @@ def drop_corrupt(registry: "Registry", store: "ObjectStore", pack: str, digests:
             return
         bad = _still_corrupt(store, pack, [e for e in entries if e.digest in digests])
         if not bad:  # healed meanwhile (an add of the same chunks wrote the pack again)
+            return
+        if aside is not None and len(bad) == len(entries):
+            for path in (store.packs.index_path(pack), store.packs.pack_path(pack)):  # the index first
+                _keep_file(path, aside, path.name)
+            store.packs.refresh()
             return
         keep = [e for e in entries if e.digest not in bad]
         try:
@@ -114,6 +122,15 @@ def _still_corrupt(store: "ObjectStore", pack: str, entries) -> dict[str, bytes]
                 if len(data := os.pread(fd, e.size, e.offset)) != e.size or not chunk_matches(e.digest, data)}
     finally:
         os.close(fd)
+
+
+def _keep_file(path: Path, folder: Path, name: str) -> None:
+    """Move the file ``path`` (under ``.mvc/objects``) to ``folder/name``, durably."""
+    from mvc.core.atomic import fsync_dir
+
+    os.replace(path, owned.real_folder(folder, folder.parent, create=True) / name)
+    fsync_dir(path.parent)
+    fsync_dir(folder)
 
 
 def _keep_bytes(folder: Path, name: str, data: bytes) -> None:
@@ -273,9 +290,10 @@ def long_packs(store: "ObjectStore") -> list[tuple[str, int, int]]:
     return found
 
 
-def trim_pack(store: "ObjectStore", name: str, end: int) -> Fix:
+def trim_pack(store: "ObjectStore", name: str, end: int, aside: Path) -> Fix:
     """Cut a pack file to ``end``, re-decided under the lock (an add may have written the pack
-    again meanwhile); its mode (read-only) is given back."""
+    again meanwhile); its mode (read-only) is given back. What is cut off is kept first, in
+    ``aside`` as ``NAME.pack-tail`` (it may be the end of another pack's file)."""
     import stat
 
     def fix() -> None:
@@ -293,6 +311,7 @@ def trim_pack(store: "ObjectStore", name: str, end: int) -> Fix:
                 try:
                     same = os.path.samestat(os.fstat(out), os.fstat(fd))  # not one renamed in since
                     if same:
+                        _keep_tail(fd, end, aside, f"{name}.pack-tail")
                         os.ftruncate(out, end)
                         os.fsync(out)
                 finally:
@@ -302,3 +321,23 @@ def trim_pack(store: "ObjectStore", name: str, end: int) -> Fix:
         finally:
             os.close(fd)
     return fix
+
+
+def _keep_tail(fd: int, start: int, folder: Path, name: str) -> None:
+    """The bytes of ``fd`` from ``start`` on, written durably to ``folder/name``."""
+    from mvc.core.atomic import fsync_dir
+    from mvc.core.pipes import write_all
+
+    folder = owned.real_folder(folder, folder.parent, create=True)
+    tmp = folder / f".{name}.tmp"
+    out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
+    try:
+        at = start
+        while chunk := os.pread(fd, 8 << 20, at):
+            write_all(out, chunk)
+            at += len(chunk)
+        os.fsync(out)
+    finally:
+        os.close(out)
+    os.replace(tmp, folder / name)
+    fsync_dir(folder)

@@ -552,3 +552,43 @@ def test_a_damaged_chunk_copy_is_passed_over_for_a_sound_one_in_another_pack(set
     assert _problems(repo) == [] and repo.json("fsck")["ok"]
     _same(repo, "m@0.1.0", "a.safetensors")
     _same(repo, "m@0.1.1", "b.safetensors")
+
+
+def test_two_pack_files_swapped_by_name_are_set_aside_whole_with_their_indexes(setup, tmp_path):
+    """Probe S: two pack files swapped by name (every chunk of each then corrupt, one file
+    longer than its index) were cut by --repair at the wrong index's entries into lost-found,
+    and the longer one's tail past its index's last entry deleted: 25 of 32 MB kept, in pieces
+    no name fits. Each file is now set aside whole, with its index, so putting them back by hand
+    (or a pull) restores every byte."""
+    repo = setup.repo
+    (repo.cwd / "c.bin").write_bytes(os.urandom(9 << 20))  # content-cut: a pack of its own
+    repo("add", "c.bin", "--name", "c")
+    a, c = pack_of(repo, setup.a), pack_of(repo, repo.json("show", "c@0.1.0")["digest"])
+    folder = _pack_dir(repo.mvc_dir)
+    before = {name: (folder / f"{name}.pack").read_bytes() for name in (a, c)}
+    indexes = {name: (folder / f"{name}.idx").read_bytes() for name in (a, c)}
+    assert len(before[a]) != len(before[c])
+    os.replace(folder / f"{a}.pack", tmp_path / "x")
+    os.replace(folder / f"{c}.pack", folder / f"{a}.pack")
+    os.replace(tmp_path / "x", folder / f"{c}.pack")
+    _exit3(repo, "fsck", "--repair")
+    lost = repo.mvc_dir / "lost-found"
+    assert (lost / f"{a}.pack").read_bytes() == before[c] and (lost / f"{c}.pack").read_bytes() == before[a]
+    assert (lost / f"{a}.idx").read_bytes() == indexes[a] and (lost / f"{c}.idx").read_bytes() == indexes[c]
+    repo("pull", "m@0.1.0", "m@0.1.1")  # the remote has m's pack; c was never pushed
+    _same(repo, "m@0.1.0", "a.safetensors")
+    for name, other in ((a, c), (c, a)):  # put back by hand, as the files were
+        os.replace(lost / f"{name}.pack", folder / f"{other}.pack")
+        os.replace(lost / f"{name}.idx", folder / f"{name}.idx")
+    repo("verify")
+    _same(repo, "c@0.1.0", "c.bin")
+
+
+def test_bytes_past_a_packs_last_entry_are_kept_when_repair_cuts_them_off(setup):
+    repo = setup.repo
+    pack = _pack_dir(repo.mvc_dir) / f"{pack_of(repo, setup.a)}.pack"
+    size = _lengthen(pack, b"the end of something")
+    repo("fsck", "--repair")
+    assert pack.stat().st_size == size
+    tail = repo.mvc_dir / "lost-found" / f"{pack.stem}.pack-tail"
+    assert tail.read_bytes() == b"the end of something"

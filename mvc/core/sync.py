@@ -134,7 +134,10 @@ class _Mover:
             recipe = self.store.recipe(digest)  # there; but are its chunks? (a pack may be lost)
             if recipe is None:
                 return Item(digest, self.store.size(digest)) if self.verify and self._corrupt_there(digest) else None
-            return None if self.there.has_all(recipe.chunks) and not self._damaged_there(recipe) else Item(digest, 0)
+            if self.there.has_all(recipe.chunks) and not self._damaged_there(recipe):
+                return None
+            self._sound_here(digest)  # it replaces the remote's: never with one edited here
+            return Item(digest, 0)
         if self.store.has(digest):
             if not self.store.is_chunked(digest) or self.store.complete(digest):
                 return None
@@ -156,6 +159,18 @@ class _Mover:
         if size is None and (found := remote_recipes.read_known(self.remote, digest, self.cache)) is not None:
             return self._remote_recipe(digest, found)
         return Item(digest, size or 0)  # a missing one fails when it is moved, naming it
+
+    def _sound_here(self, digest: str) -> None:
+        """Push: a recipe of ours that is to replace the remote's is read whole first, unless
+        the stat cache knows it and its chunks as mvc wrote or checked them: one edited here
+        (two chunk names swapped, another file's) would otherwise overwrite the remote's sound
+        copy, and a pull would bring the wrong bytes back under the version's digest."""
+        if self.store.trusted_chunked(self.cache, digest):
+            return
+        if self.store.hash_object(digest) != digest:  # a damaged chunk is named by hash_object
+            raise IntegrityError(f"the recipe of {digest} here does not make its file, so push leaves the copy on "
+                                 f"remote {self.remote.name!r} as it is; run 'mvc fsck --repair', then 'mvc pull'")
+        self.store.remember_chunked(self.cache, digest)
 
     def _damaged_there(self, recipe: "Recipe") -> bool:
         """Push: True when the remote's recipe of ``recipe``'s file is not ours byte for byte

@@ -209,3 +209,33 @@ def test_a_forged_recipe_on_the_remote_is_refused(pushed, tmp_path):
     proc = clone.fail("pull", "minilm@0.1.0", "minilm@0.1.1", code=3)
     assert "on remote 'origin' is damaged" in proc.stderr
     assert not (clone.mvc_dir / "objects" / recipe.parent.name / recipe.name).exists()
+
+
+def test_a_recipe_edited_here_never_replaces_the_remotes_sound_one(repo, tmp_path):
+    """Probe S: a's recipe replaced by b's (its digest field made a's): push sent it over the
+    remote's sound copy (exit 0), so after fsck --repair the pull brought the bad recipe back
+    unchecked (this machine had written it there) and checkout wrote b's bytes as m@0.1.0,
+    exit 0. Push now reads a recipe it is about to send whole unless the stat cache knows it
+    and its chunks as mvc's, unchanged."""
+    import os
+
+    files = {}
+    for name in ("a.bin", "b.bin"):
+        files[name] = os.urandom(6_000_000)
+        (repo.cwd / name).write_bytes(files[name])
+        repo("add", name, "--name", "m")
+    repo("remote", "add", "origin", str(tmp_path / "remote"))
+    repo("push")
+    da, db = (hashlib.sha256(files[n]).hexdigest() for n in ("a.bin", "b.bin"))
+    ours = repo.mvc_dir / "objects" / da[:2] / f"{da[2:]}.recipe"
+    theirs = tmp_path / "remote" / "objects" / da[:2] / f"{da[2:]}.recipe"
+    sound = theirs.read_bytes()
+    ours.chmod(0o644)
+    ours.write_bytes((repo.mvc_dir / "objects" / db[:2] / f"{db[2:]}.recipe").read_bytes().replace(db.encode(), da.encode()))
+    proc = repo.fail("push", code=3)
+    assert "does not make its file" in proc.stderr and "'mvc fsck --repair'" in proc.stderr
+    assert theirs.read_bytes() == sound
+    assert repo("fsck", "--repair", check=False).returncode == 3  # sets ours aside: missing until the pull
+    repo("pull", "m@0.1.0")
+    repo("checkout", "m@0.1.0", "-o", "out.bin")
+    assert (repo.cwd / "out.bin").read_bytes() == files["a.bin"]

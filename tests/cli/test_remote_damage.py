@@ -170,7 +170,7 @@ def test_push_verify_remote_checks_the_local_chunks_it_sends_even_where_it_trust
     StatCache(s.repo.mvc_dir / "statcache.db").put(where.path, os.stat(where.path), "pack:" + where.pack)
     flip_byte(*_only_in_b(s))
     proc = _run(s.repo, "push", "--verify-remote", code=3)
-    assert f"chunk {last.digest} is corrupt in the local store" in proc.stderr, proc.stderr
+    assert f"chunk {last.digest}" in proc.stderr and "corrupt" in proc.stderr, proc.stderr
 
 
 def test_a_remote_pack_longer_than_its_index_is_sent_again_by_push(setup):

@@ -117,6 +117,10 @@ def _interrupted(signum, frame) -> None:
     threading = sys.modules.get("threading")
     if threading is not None:  # a worker thread failing from here on fails because of the interrupt
         threading.excepthook = _quiet
+    session = sys.modules.get("mvc.core.session")
+    if session is not None and session.Session.holding:  # a change between its COMMIT and its count:
+        session.Session.held = signum  # raised once it is counted, so the line says it was made
+        return
     raise KeyboardInterrupt
 
 

@@ -61,6 +61,11 @@ class Session:
     """The parts of one repository that the engine uses, opened on first use."""
 
     committed = 0  # changes committed by this process, in any session (the CLI says so on failure)
+    # From just before a change's COMMIT until it is counted in ``committed``, the CLI's
+    # interrupt handler leaves the signal in ``held`` instead of raising, and the change raises
+    # it once counted: a Ctrl-C in between said "interrupted" of a change that was made.
+    holding = 0
+    held: int | None = None
     # what a stop at this instant, after the commit, leaves undone and how to finish it (the git
     # step of --git), said by the CLI after "the change itself was made"; empty when nothing is
     unfinished = ""
@@ -269,27 +274,35 @@ class Session:
             config, undo = self.config, PutBack(self.layout.tmp)
             config.on_write = undo.note
             was, self._changing = self._changing, True
+            from mvc.core.faults import crash_point
+
+            held = False
             try:
                 with self.registry.transaction():
                     decision = self.decide(role)
                     if decision.allowed:
                         work = UnitOfWork(self, role, action, target)
                         yield work
-                        from mvc.core.faults import crash_point
-
                         crash_point("change:before-commit")
+                        Session.holding, held = Session.holding + 1, True
             except BaseException:  # rolled back, or its COMMIT failed: config.toml as it was
                 for line in undo.put_back():
                     self.warn(line)
                 config.reread()
+                if held:
+                    held = False
+                    _let_go()
                 raise
             finally:
                 config.on_write = None
                 self._changing = was
             if not decision.allowed:
                 self._deny(decision, action, target, about or {})
+            crash_point("change:committed")  # tests: a Ctrl-C from here waits until the change is counted
             if work is not None and work.events:  # a change that found nothing to do made none
                 Session.committed += 1
+            if held:
+                _let_go()
 
     @staticmethod
     def _file_of(registry: "Registry") -> tuple | None:
@@ -358,6 +371,14 @@ class Session:
             UnitOfWork(self, decision.needed, "denied", target).event(
                 "denied", target, {"action": action, **about, "needed": decision.needed, "role": decision.role})
         raise PermissionDeniedError(denial_message(self.user, decision, action, target))
+
+
+def _let_go() -> None:
+    """The end of a ``Session.holding`` stretch: a signal that came during it is raised now."""
+    Session.holding -= 1
+    if not Session.holding and Session.held is not None:
+        Session.held = None
+        raise KeyboardInterrupt
 
 
 class UnitOfWork:

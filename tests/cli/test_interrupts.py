@@ -378,3 +378,20 @@ def test_a_failing_pack_stops_the_others_under_way_at_once(repo: Mvc, work: Path
     assert _landed(remote) == {}
     assert not list((remote / "tmp").iterdir())
 
+
+
+@pytest.mark.parametrize("sig,code,said", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_between_a_commit_and_its_count_says_the_change_was_made(repo: Mvc, work: Path, sig, code, said):
+    """Probe S: a Ctrl-C that landed just after add's COMMIT (in 6 of 15 tries 18-30 ms after
+    the recipe appeared) said only 'mvc: interrupted', exit 130, of a version that was
+    registered. From before the COMMIT until the change is counted, the signal now waits."""
+    from support import stopped_at
+
+    write(work / "m.bin", b"weights")
+    proc = stopped_at(repo, "add", "m.bin", "--name", "m", point="change:committed")
+    proc.send_signal(sig)
+    proc.send_signal(signal.SIGCONT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert err == f"mvc: {said}; the change itself was made ('mvc audit' shows it)\n"
+    assert repo.json("show", "m@0.1.0")["ref"] == "m@0.1.0"

@@ -359,6 +359,12 @@ class PackWriter:
         name = index[-32:].hex()
         self.folder.mkdir(parents=True, exist_ok=True)
         final = self.folder / (name + INDEX_SUFFIX)
+        from mvc.core.owned import planted
+
+        for path in (self.folder / (name + PACK_SUFFIX), final):  # a rename onto one fails naming tmp/
+            if path.is_dir() and not path.is_symlink():
+                self.discard()
+                raise planted(path, "file")
         # A pack of the same name there already (the same chunks, added before) is replaced by
         # ours, whose bytes were just checked, so adding a file again heals a damaged copy.
         os.chmod(tmp, 0o444)

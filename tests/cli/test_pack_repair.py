@@ -592,3 +592,21 @@ def test_bytes_past_a_packs_last_entry_are_kept_when_repair_cuts_them_off(setup)
     assert pack.stat().st_size == size
     tail = repo.mvc_dir / "lost-found" / f"{pack.stem}.pack-tail"
     assert tail.read_bytes() == b"the end of something"
+
+
+@pytest.mark.parametrize("suffix", [".idx", ".pack"])
+def test_a_folder_at_a_local_pack_or_index_name_is_named_by_pull_and_checkout(setup, suffix):
+    """Probe S: the pull that writes the pack again failed with 'Is a directory:
+    .mvc/tmp/idx-…' (exit 1), naming a temporary file that was gone, and left a tmp pack."""
+    repo = setup.repo
+    folder = _pack_dir(repo.mvc_dir) / f"{pack_of(repo, setup.a)}{suffix}"
+    folder.chmod(0o644)
+    folder.unlink()
+    folder.mkdir()
+    for args in (("pull", "m@0.1.0"), ("checkout", "m@0.1.0", "-o", "out.bin")):
+        proc = repo.fail(*args, code=3)
+        assert str(folder) in proc.stderr and "tmp" not in proc.stderr.replace(str(folder), ""), proc.stderr
+        assert list((repo.mvc_dir / "tmp").iterdir()) == []
+    folder.rmdir()
+    repo("pull", "m@0.1.0")
+    _same(repo, "m@0.1.0", "a.safetensors")

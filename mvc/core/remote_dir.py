@@ -73,8 +73,11 @@ class DirectoryRemote(Remote):
     def _pack_file(self, name: str, suffix: str = PACK_SUFFIX) -> str:
         return os.path.join(self.root, "objects", "pack", name + suffix)
 
-    def pack_names(self) -> dict[str, int]:
-        """The packs here whose index and pack file are both there: name -> the pack's size."""
+    def pack_names(self, mend: bool = False) -> dict[str, int]:
+        """The packs here whose index and pack file are both there: name -> the pack's size.
+        Something else than a regular file at either name is ``planted`` (exit 3); with
+        ``mend`` (a push, whose new pack's rename replaces it) one that is not a folder is left
+        out instead, so its chunks are sent again."""
         folder = os.path.join(self.root, "objects", "pack")
         try:
             found = os.listdir(folder)
@@ -88,10 +91,12 @@ class DirectoryRemote(Remote):
                 st = os.stat(self._pack_file(name))
             except OSError:
                 continue
-            for path, mode in ((self._pack_file(name, INDEX_SUFFIX), None), (self._pack_file(name), st.st_mode)):
-                if not stat.S_ISREG(mode if mode is not None else os.stat(path).st_mode):
-                    raise self.planted(path)  # never a dead end: "missing, push it", and push cannot
-            out[name] = st.st_size
+            modes = [os.stat(self._pack_file(name, INDEX_SUFFIX)).st_mode, st.st_mode]
+            if all(map(stat.S_ISREG, modes)):
+                out[name] = st.st_size
+            elif not mend or any(map(stat.S_ISDIR, modes)):  # a folder: a rename cannot replace it
+                path = self._pack_file(name, INDEX_SUFFIX if not stat.S_ISREG(modes[0]) else PACK_SUFFIX)
+                raise self.planted(path)  # never a dead end: "missing, push it", and push cannot
         return out
 
     def read_index(self, name: str) -> bytes:

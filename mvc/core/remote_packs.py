@@ -25,11 +25,12 @@ class RemotePacks:
     chunks again, and ``stats --remote``, which says what the remote holds): an index is named
     by its own SHA-256, so a copy that checks out is the index."""
 
-    def __init__(self, remote: "Remote", cache: Path | None = None, *, fresh: bool = False):
+    def __init__(self, remote: "Remote", cache: Path | None = None, *, fresh: bool = False, mend: bool = False):
         # a folder of mvc's own: not through a link, which could lead to a folder of the user's
         if cache is not None and any(is_planted(p) for p in (cache, cache.parent)):
             cache = None
         self.remote, self.cache, self.fresh = remote, cache, fresh
+        self.mend = mend  # a push: a pack whose file or index is a FIFO there is sent again
         self.indexes: dict[str, list[Entry]] = {}
         self.where: dict[str, tuple[str, int, int]] = {}
         self.extra: dict[str, list[tuple[str, int, int]]] = {}  # other copies of a chunk, in other packs
@@ -50,7 +51,7 @@ class RemotePacks:
 
     def _load(self) -> None:
         if not self.loaded:
-            listed = self.remote.pack_names()
+            listed = self.remote.pack_names(self.mend)
             for name, size in listed.items():
                 entries = self._index(name)
                 if entries is None or size != pack_size(entries):

@@ -155,9 +155,9 @@ class Remote:
     def _pack_key(self, name: str, suffix: str = ".pack") -> str:
         return f"{self.root}/objects/pack/{name}{suffix}"
 
-    def pack_names(self) -> dict[str, int]:
+    def pack_names(self, mend: bool = False) -> dict[str, int]:
         """The packs here whose index and pack file are both there: name -> the pack's size
-        (one listing)."""
+        (one listing; an object store has no FIFOs or folders to mend)."""
         from mvc.core.packs import index_names
 
         try:

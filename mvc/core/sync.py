@@ -89,7 +89,7 @@ class _Mover:
 
         # the remote's packs, read once; a push reads every index there (one damaged there has
         # its chunks sent again), a pull may read the copies kept here
-        self.there = RemotePacks(remote, session.layout.pack_index_cache, fresh=push)
+        self.there = RemotePacks(remote, session.layout.pack_index_cache, fresh=push, mend=push)
 
     def __enter__(self) -> "_Mover":
         return self

@@ -67,12 +67,16 @@ def _small(s: Setup) -> str:
 
 
 @pytest.mark.parametrize("plant", ["fifo", "folder"])
-@pytest.mark.parametrize("where", ["recipe", "object"])
+@pytest.mark.parametrize("where", ["recipe", "object", ".idx", ".pack"])
 def test_a_fifo_on_the_remote_never_hangs_and_push_replaces_it(setup, where, plant):
+    """(probe S: a FIFO at a pack's or its index's name made push exit 3, 'remove it, then
+    push', though a push's rename replaces it as it does at a recipe's name)"""
     s = setup
     small = _small(s)
-    path = _key(s.remote, s.a, ".recipe") if where == "recipe" else _key(s.remote, small)
-    ref = "m@0.1.0" if where == "recipe" else "s@0.1.0"
+    packs_there = sorted((s.remote / "objects" / "pack").glob("*" + where)) if where.startswith(".") else []
+    path = {"recipe": _key(s.remote, s.a, ".recipe"), "object": _key(s.remote, small)}.get(where) or packs_there[0]
+    ref = {"recipe": "m@0.1.0", "object": "s@0.1.0"}.get(where, "m@0.1.1")
+    path.chmod(0o644)
     path.unlink()
     os.mkfifo(path) if plant == "fifo" else path.mkdir()
     clone = _clone(s)

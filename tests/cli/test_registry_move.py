@@ -238,3 +238,23 @@ def test_ctrl_c_after_the_switch_says_the_move_was_made(repo, work, tmp_path):
     repo("fsck")
     # a command stopped before any change says only that it was interrupted
     assert "change itself" not in repo("ls", env={"MVC_STOP_AT": "none"}).stderr
+
+
+def test_move_from_postgresql_to_sqlite_keeps_the_login_that_moved_it_an_admin(pg_server, pg_url, tmp_path):
+    """Probe P: the first admin (the login that ran init --registry) holds mvc_admin without a
+    note of mvc's, so a move to SQLite carried only the noted grants: a registry with no admin,
+    where nobody could grant a role, move production or move the registry back."""
+    from urllib.parse import urlparse
+
+    repo = Mvc(tmp_path / "w", tmp_path / "home")
+    repo.cwd.mkdir()
+    repo("init", "--registry", pg_url)
+    repo.add("m", b"A")
+    login, bob = urlparse(pg_url).username, pg_server.create_login()
+    repo("access", "grant", bob, "writer")
+    target = tmp_path / "back.db"
+    repo("registry", "move", f"sqlite:///{target}")
+    assert {g["user"]: g["role"] for g in repo.json("access", "list")} == {login: "admin", bob: "writer"}
+    as_login = {"MVC_USER": login}
+    repo("access", "grant", "zed", "reader", env=as_login)
+    repo("promote", "m@0.1.0", "production", env=as_login)

@@ -11,7 +11,8 @@ other, with the server's ``session_user``.
 Roles are the server's: each grant moves in as the membership of a role of the same name
 (made without LOGIN where the server has none: a DBA turns it into the person's login with
 ALTER ROLE … LOGIN). A registry's grants are the memberships ``mvc access grant`` made in it
-(``mvc.grant_notes``), not every membership on the cluster.
+(``mvc.grant_notes``), not every membership on the cluster; when none of them is an admin's, the
+admin role of the login that moves it goes too (the first admin, who made the registry, has no note).
 """
 
 from __future__ import annotations
@@ -46,12 +47,17 @@ class PostgresTransfer:
         pairs = conn.execute("SELECT DISTINCT m.name, h.channel FROM mvc.channel_history h"
                              " JOIN mvc.models m ON m.id = h.model_id")
         noted = {r[0] for r in conn.execute("SELECT login FROM mvc.grant_notes")}
+        grants = [g for g in self.grants() if g.user in noted]
+        if not any(g.role == "admin" for g in grants):  # the first admin, who made the registry, holds
+            # the role without a note: a copy without an admin would lock everyone out, so the login
+            # moving it (an admin, or the move was refused) goes with it
+            grants += [g for g in self.grants() if g.user == self.server_user() and g.role == "admin"]
         return dump_of(self, models=conn.execute("SELECT name, created_at FROM mvc.models ORDER BY id"),
                        tags=conn.execute(
                            "SELECT m.name, t.label, v.version, t.created_at, t.created_by FROM mvc.tags t"
                            " JOIN mvc.models m ON m.id = t.model_id JOIN mvc.versions v ON v.id = t.version_id"
                            ' ORDER BY m.name COLLATE "C", t.label COLLATE "C"'),
-                       pairs=pairs, grants=[g for g in self.grants() if g.user in noted])
+                       pairs=pairs, grants=grants)
 
     def import_all(self, dump: RegistryDump, note: tuple[str, str, str, dict[str, Any], str]) -> list[str]:
         conn = self.conn

@@ -107,7 +107,7 @@ class Session:
             # never create=True here: a registry that is gone is exit 3, not a fresh one (SPEC §10)
             url = self.config.value("registry.url")
             try:
-                self._registry = open_registry(url, self.layout.registry_db)
+                self._registry = open_registry(url, self.layout.registry_db, lock_timeout=self._wait())
                 self._registry_url = url
                 self._registry_file = self._file_of(self._registry)
             except MvcError as exc:
@@ -142,7 +142,7 @@ class Session:
                 f"{sqlite_file(url, self.layout.registry_db)} from a backup (mvc init will not start a fresh registry over "
                 f"models it would then forget){clone}"
             )
-        self._registry = open_registry(url, self.layout.registry_db, create=True)
+        self._registry = open_registry(url, self.layout.registry_db, create=True, lock_timeout=self._wait())
         self._registry_url = url  # what config.toml names once init has written it
         self._registry_file = self._file_of(self._registry)
         return self._registry
@@ -233,6 +233,11 @@ class Session:
         from mvc.core import refs
 
         return refs.resolve(self.registry, ref, self.channel_names())
+
+    def _wait(self) -> float:
+        """How long the registry waits for another writer: ``core.lock_timeout``, or its
+        default while that value is wrong (a config change must be able to fix it)."""
+        return self.lock_timeout("config")
 
     def lock_timeout(self, action: str = "") -> float:
         """``core.lock_timeout``; a wrong value must not block a config change that fixes it."""

@@ -56,3 +56,24 @@ def test_a_change_whose_commit_fails_leaves_config_toml_as_it_was(shared: Mvc, p
     assert shared.json("config", "get", "core.lock_timeout")["value"] == 12
     assert shared.json("remote", "list") == []
     assert not list((shared.mvc_dir / "tmp").glob(".tmp-*"))
+
+
+def test_core_lock_timeout_bounds_the_wait_for_the_servers_lock(shared, pg_url):
+    """Probe P: a PostgreSQL registry waited its built-in 60 s for the registry's lock whatever
+    core.lock_timeout said."""
+    import time
+
+    import psycopg
+
+    from mvc.core.registry.postgres_schema import LOCK_KEY
+
+    shared("config", "set", "core.lock_timeout", "2")
+    (shared.cwd / "g.bin").write_bytes(b"g")
+    with psycopg.connect(pg_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        started = time.monotonic()
+        proc = shared("add", "g.bin", "--name", "g", check=False)
+        waited = time.monotonic() - started
+    assert proc.returncode == 1 and "mvc: error:" in proc.stderr, proc.stderr
+    assert waited < 30, waited
+    assert shared.json("ls") == []

@@ -13,16 +13,19 @@ def sqlite_file(url: str | None, default_path: Path) -> Path:
     return Path(url[len("sqlite:///"):]) if url and url.startswith("sqlite:///") else default_path
 
 
-def open_registry(url: str | None, default_path: Path, *, create: bool = False) -> Registry:
-    """Open the registry named by ``url`` (``sqlite:///…``, ``postgresql://…``), else the SQLite file at ``default_path``."""
+def open_registry(url: str | None, default_path: Path, *, create: bool = False,
+                  lock_timeout: float = 60.0) -> Registry:
+    """Open the registry named by ``url`` (``sqlite:///…``, ``postgresql://…``), else the SQLite
+    file at ``default_path``; a write waits ``lock_timeout`` seconds (``core.lock_timeout``) for
+    another's before it gives up."""
     if not url or url.startswith("sqlite:"):
         from mvc.core.registry.sqlite import SqliteRegistry
 
-        return SqliteRegistry(sqlite_file(url, default_path), create=create)
+        return SqliteRegistry(sqlite_file(url, default_path), create=create, busy_timeout=lock_timeout)
     if is_server_url(url):
         from mvc.core.registry.postgres import PostgresRegistry
 
-        return PostgresRegistry(url, create=create)
+        return PostgresRegistry(url, create=create, lock_timeout=lock_timeout)
     raise UserError(f"unsupported registry URL {url!r}; use sqlite:///PATH or postgresql://HOST:PORT/DB")
 
 

@@ -69,7 +69,8 @@ class Connection:
             self.raw = psycopg.connect(url, autocommit=True, **{k: v for k, v in defaults.items() if k not in given})
         except psycopg.Error as exc:
             raise server_error(exc, url) from None
-        self.execute(f"SET lock_timeout = '{int(lock_timeout * 1000)}ms'")
+        # at least 1 ms: PostgreSQL reads 0 as no limit at all, where core.lock_timeout 0 means none
+        self.execute(f"SET lock_timeout = '{max(1, int(lock_timeout * 1000))}ms'")
 
     def execute(self, sql, args=None, keep: tuple = ()) -> list:
         """The rows of one statement (an empty list when it returns none). The server's errors

@@ -63,6 +63,11 @@ def blame_url(exc: MvcError, url: str, config_path) -> MvcError:
     does not answer); any other error (a newer schema, a refused login) as it is."""
     if not (type(exc) is IntegrityError and url.startswith("sqlite:") or exc.message.startswith("cannot reach")):
         return exc
+    if not url.startswith("sqlite:"):  # a server down, a network, a login: the URL is most likely right,
+        # and .mvc/registry.db, where there is one, is what this work dir used before a move (stale)
+        return type(exc)(f"registry.url in {config_path} names {url}, which cannot be used: {_cause(exc)}; check "
+                         "that the server runs and answers here, and your login (PGUSER, PGPASSWORD, ~/.pgpass); "
+                         "change registry.url only if the team's registry moved ('mvc config set registry.url URL')")
     return type(exc)(f"registry.url in {config_path} names {url}, which cannot be used: {_cause(exc)}; {FIX}")
 
 

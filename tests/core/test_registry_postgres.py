@@ -200,3 +200,17 @@ def test_who_added_tagged_or_moved_is_the_servers_login(team):
     assert admin.get_version("resnet", "0.9.0").created_by == writer
     assert admin.conn.one("SELECT created_by FROM mvc.tags WHERE label = 'x'") == (writer,)
     assert admin.channel_history("resnet", "staging")[-1].user == maintainer
+
+
+def test_psycopgs_own_log_lines_never_reach_stderr(pg_url):
+    """Probe P: after a Ctrl-C on a stalled server psycopg logged 'query not terminated after
+    cancellation: closing connection' through Python's last-resort handler, a second line
+    before mvc's one. (In a process of its own: pytest's logging plugin would catch it.)"""
+    import subprocess
+    import sys
+
+    code = ("import logging, sys; from mvc.core.registry import open_registry; "
+            "open_registry(sys.argv[1], None, create=True).close(); "
+            "logging.getLogger('psycopg').warning('query not terminated after cancellation')")
+    proc = subprocess.run([sys.executable, "-c", code, pg_url], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr

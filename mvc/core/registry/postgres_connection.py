@@ -58,6 +58,12 @@ class Connection:
             import psycopg
         except ImportError:
             raise UserError("a postgresql:// registry needs psycopg: pip install 'mvc[postgres]'") from None
+        import logging
+
+        # psycopg logs to Python's last-resort handler, which writes to stderr: after a Ctrl-C its
+        # "query not terminated after cancellation" came before mvc's one line (probe P)
+        if not (log := logging.getLogger("psycopg")).handlers:
+            log.addHandler(logging.NullHandler())
         self.url = url
         try:
             # a server gone from the network (no answer, no reset) ends the command within about

@@ -28,6 +28,27 @@ def event_hash(prev: str, seq: int, ts: str, user: str, action: str, target: str
     return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
 
 
+def stated_hash(prev: str, seq: int, ts: str, user: str, action: str, target: str, details_text: str) -> str:
+    """The hash of an event whose details are hashed as stored (``details_text``) inside the
+    canonical body: what a PostgreSQL registry's server checks an appended event against (its
+    schema 4), whoever appended it. For details mvc writes, the same as ``event_hash``."""
+    import hashlib
+
+    def text(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    body = (f'{{"action":{text(action)},"details":{details_text},"seq":{seq},"target":{text(target)},'
+            f'"ts":{text(ts)},"user":{text(user)}}}')
+    return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+
+
+def _intact(e) -> bool:
+    if event_hash(e.prev, e.seq, e.ts, e.user, e.action, e.target, e.details) == e.hash:
+        return True
+    text = getattr(e, "details_text", None)
+    return isinstance(text, str) and stated_hash(e.prev, e.seq, e.ts, e.user, e.action, e.target, text) == e.hash
+
+
 def find_broken_link(events_oldest_first) -> tuple[int, str] | None:
     """The first event (seq, why) where the chain breaks, or None when it holds.
 
@@ -46,7 +67,7 @@ def find_broken_link(events_oldest_first) -> tuple[int, str] | None:
         if e.prev != prev:
             return e.seq, f"event {e.seq} does not follow event {e.seq - 1} (prev hash differs)"
         try:
-            intact = event_hash(e.prev, e.seq, e.ts, e.user, e.action, e.target, e.details) == e.hash
+            intact = _intact(e)
         except (TypeError, ValueError):  # a value no event is written with (bytes, a lone surrogate)
             return e.seq, f"event {e.seq} was changed after it was written (it holds a value mvc never writes)"
         if not intact:

@@ -82,6 +82,42 @@ def test_a_reader_may_append_only_its_own_denied_event(team):
     assert len(admin.events()) == 1
 
 
+def test_a_reader_cannot_break_the_chain_with_a_body_spelled_otherwise(team, tmp_path):
+    """Probe P: the server compared an appended body as jsonb and hashed it as sent, so a
+    reader's own 'denied' event with ordinary JSON spacing (or its keys in another order) went
+    in, and 'mvc audit --verify' called the chain broken for everyone from then on. Now only the
+    one body text its fields make goes in; its details are hashed as stored, so details
+    spelled otherwise verify too."""
+    import hashlib
+    import json
+
+    from mvc.core.audit import find_broken_link
+
+    admin, logins, url = team
+    reader = logins["reader"]
+
+    def append(conn, body: str, details: str) -> None:
+        seq, prev = conn.execute("SELECT seq, hash FROM mvc.events ORDER BY seq DESC LIMIT 1").fetchone()
+        conn.execute("SELECT mvc.append_event(%s, 't', 'denied', 'x', %s, %s, %s, %s)",
+                     (seq + 1, details, prev, body % (seq + 1), hashlib.sha256((prev + body % (seq + 1)).encode()).hexdigest()))
+
+    with _psql(url(reader)) as conn:
+        spaced = json.dumps({"seq": "%d", "ts": "t", "user": reader, "action": "denied", "target": "x",
+                             "details": {"a": 1}}).replace('"%d"', "%d")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            append(conn, spaced, '{"a": 1}')
+        details = '{ "b" : [1, 2],"a":"\u00e9"}'  # spelled otherwise, stored as it is
+        append(conn, '{"action":"denied","details":' + details + ',"seq":%d,"target":"x","ts":"t","user":"'
+               + reader + '"}', details)
+    events = list(reversed(admin.events()))
+    assert events[-1].details == {"a": "\u00e9", "b": [1, 2]}
+    assert find_broken_link(events) is None
+    copy = open_registry(f"sqlite:///{tmp_path / 'copy.db'}", None, create=True)  # registry move's copy
+    copy.import_all(admin.export_all(), ("mover", "registry-move", "x", {}, "t"))
+    assert find_broken_link(list(reversed(copy.events()))) is None
+    copy.close()
+
+
 def test_no_mvc_role_may_update_or_delete_an_event(team):
     _, logins, url = team
     with _psql(url(logins["admin"])) as conn:
@@ -178,6 +214,27 @@ def test_an_older_schema_is_migrated_forward(pg_url, monkeypatch):
         assert new.events()[0].user == new.server_user()
     finally:
         new.close()
+
+
+def test_an_older_schema_opened_by_another_login_names_the_owner_who_upgrades_it(pg_server, pg_url, monkeypatch):
+    """Probe P: after an mvc upgrade, the first login to open the registry runs its migration;
+    any login but the schema's owner (even an admin) got exit 4, 'ask an admin to run mvc
+    access grant', which cannot help."""
+    from mvc.core.registry import postgres
+    from mvc.core.registry.postgres_schema import MIGRATIONS
+
+    monkeypatch.setattr(postgres, "MIGRATIONS", MIGRATIONS[:3])
+    monkeypatch.setattr(postgres, "SCHEMA_VERSION", 3)
+    old = open_registry(pg_url, None, create=True)
+    owner, other = old.server_user(), pg_server.create_login()
+    with old.transaction():
+        old.set_grant(other, "admin", owner, "t")
+    old.close()
+    monkeypatch.undo()
+    with pytest.raises(PermissionDeniedError, match=f"schema 3 .* only the schema's owner \\({owner}\\)"):
+        open_registry(pg_server.url(pg_url.rsplit("/", 1)[1], other), None)
+    open_registry(pg_url, None).close()  # the owner's open upgrades it
+    open_registry(pg_server.url(pg_url.rsplit("/", 1)[1], other), None).close()
 
 
 def test_who_added_tagged_or_moved_is_the_servers_login(team):

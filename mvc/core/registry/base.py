@@ -106,6 +106,13 @@ class Event(NamedTuple):
     details: dict[str, Any]
     prev: str
     hash: str
+    details_text: str | None = None  # the details as stored: hashed as they are by a server (audit.stated_hash)
+
+    def details_as_stored(self) -> str:
+        """The details as the registry holds them, which ``registry move`` copies as they are."""
+        if self.details_text is not None:
+            return self.details_text
+        return json.dumps(self.details, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

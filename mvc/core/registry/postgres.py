@@ -88,6 +88,18 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
         if current > SCHEMA_VERSION:
             raise MvcError(f"the registry was written by a newer mvc (schema {current}, this one knows "
                            f"{SCHEMA_VERSION}); upgrade mvc")
+        try:
+            self._migrate()
+        except PermissionDeniedError:
+            if current == 0:
+                raise
+            owner = self.conn.one("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'mvc'")
+            raise PermissionDeniedError(
+                f"the registry at {self.url} has schema {current} and this mvc uses {SCHEMA_VERSION}: only the "
+                f"schema's owner ({owner[0] if owner else 'the login that made it'}) may upgrade it; they run any "
+                "mvc command once (or an older mvc keeps working meanwhile)") from None
+
+    def _migrate(self) -> None:
         with self.transaction():
             current = self._schema_version()  # another machine may have migrated meanwhile
             if current == 0:
@@ -360,14 +372,16 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
         body = canonical_json({"seq": seq, "ts": ts, "user": user, "action": action, "target": target,
                                "details": details})
         digest = event_hash(prev, seq, ts, user, action, target, details)
+        # the details as the body holds them (non-ASCII as it is): the server checks that the body
+        # is the one text the fields make, and stores the details as sent (schema 4)
         self.conn.execute("SELECT mvc.append_event(%s, %s, %s, %s, %s, %s, %s, %s)",
-                          (seq, ts, action, target, _dumps(details), prev, body, digest))
+                          (seq, ts, action, target, canonical_json(details), prev, body, digest))
         return Event(seq, ts, user, action, target, details, prev, digest)
 
     def events(self, limit: int | None = None, oldest: bool = False) -> list[Event]:
         sql = 'SELECT seq, ts, "user", action, target, details, prev, hash FROM mvc.events ORDER BY seq ' + ('ASC' if oldest else 'DESC')
         rows = self.conn.execute(sql + " LIMIT %s", (limit,)) if limit is not None else self.conn.execute(sql)
-        return [Event(r[0], r[1], r[2], r[3], r[4], detail(r[5], f"details of audit event {r[0]}"), r[6], r[7])
+        return [Event(r[0], r[1], r[2], r[3], r[4], detail(r[5], f"details of audit event {r[0]}"), r[6], r[7], r[5])
                 for r in rows]
 
     def check_storage(self) -> list[str]:

@@ -197,5 +197,39 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER stamp_login BEFORE INSERT ON mvc.channel_history
         FOR EACH ROW EXECUTE FUNCTION mvc.stamp_login();
     """,
+    # 4: the hashed body is the one text the event's fields make, its details as stored. Schema 2
+    # compared the body as jsonb and hashed it as sent: a body with other spacing or key order
+    # (any reader may append its own 'denied' event) passed, and 'mvc audit --verify', which
+    # hashes the fields as mvc writes them, called the chain broken for good (probe P)
+    f"""
+    CREATE OR REPLACE FUNCTION mvc.append_event(p_seq bigint, p_ts text, p_action text, p_target text,
+                                                p_details text, p_prev text, p_body text, p_hash text)
+    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = mvc, pg_temp AS $$
+    DECLARE
+        last_seq bigint;
+        last_hash text;
+    BEGIN
+        IF NOT pg_has_role(session_user, 'mvc_writer', 'MEMBER')
+           AND NOT (p_action = 'denied' AND pg_has_role(session_user, 'mvc_reader', 'MEMBER')) THEN
+            RAISE EXCEPTION '% may not append a % event', session_user, p_action USING ERRCODE = '42501';
+        END IF;
+        PERFORM pg_advisory_xact_lock({LOCK_KEY});
+        SELECT seq, hash INTO last_seq, last_hash FROM mvc.events ORDER BY seq DESC LIMIT 1;
+        IF p_seq <> coalesce(last_seq, 0) + 1 OR p_prev <> coalesce(last_hash, repeat('0', 64)) THEN
+            RAISE EXCEPTION 'event % does not follow the chain''s head (event %)', p_seq, coalesce(last_seq, 0)
+                USING ERRCODE = '40001';
+        END IF;
+        IF jsonb_typeof(p_details::jsonb) <> 'object'
+           OR p_body <> '{{"action":' || to_json(p_action)::text || ',"details":' || p_details
+                        || ',"seq":' || p_seq::text || ',"target":' || to_json(p_target)::text
+                        || ',"ts":' || to_json(p_ts)::text || ',"user":' || to_json(session_user::text)::text || '}}'
+           OR p_hash <> encode(sha256(convert_to(p_prev || p_body, 'UTF8')), 'hex') THEN
+            RAISE EXCEPTION 'event % is not hashed as the session user % acting', p_seq, session_user
+                USING ERRCODE = '42501';
+        END IF;
+        INSERT INTO mvc.events (seq, ts, "user", action, target, details, prev, hash)
+            VALUES (p_seq, p_ts, session_user, p_action, p_target, p_details, p_prev, p_hash);
+    END $$;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

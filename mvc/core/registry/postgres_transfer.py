@@ -106,6 +106,6 @@ class PostgresTransfer:
             with conn.raw.cursor().copy('COPY mvc.events (seq, ts, "user", action, target, details, prev, hash)'
                                         " FROM STDIN") as copy:
                 for e in dump.events:
-                    copy.write_row((e.seq, e.ts, e.user, e.action, e.target, _text(e.details), e.prev, e.hash))
+                    copy.write_row((e.seq, e.ts, e.user, e.action, e.target, e.details_as_stored(), e.prev, e.hash))
             self.append_event(*note)
         return made

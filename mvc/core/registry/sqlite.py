@@ -410,7 +410,7 @@ class SqliteRegistry(SqliteTransfer, Registry):
         sql = "SELECT seq, ts, user, action, target, details, prev, hash FROM events ORDER BY seq " + ("ASC" if oldest else "DESC")
         rows = (self._conn.execute(sql + " LIMIT ?", (limit,)) if limit is not None
                 else self._conn.execute(sql))
-        return [Event(r[0], r[1], r[2], r[3], r[4], detail(r[5], f"details of audit event {r[0]}"), r[6], r[7])
+        return [Event(r[0], r[1], r[2], r[3], r[4], detail(r[5], f"details of audit event {r[0]}"), r[6], r[7], r[5])
                 for r in rows]
 
     # -- access policy ----------------------------------------------------------------

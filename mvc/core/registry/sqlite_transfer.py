@@ -77,6 +77,6 @@ class SqliteTransfer:
             for e in dump.events:
                 conn.execute("INSERT INTO events (seq, ts, user, action, target, details, prev, hash)"
                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             (e.seq, e.ts, e.user, e.action, e.target, _text(e.details), e.prev, e.hash))
+                             (e.seq, e.ts, e.user, e.action, e.target, e.details_as_stored(), e.prev, e.hash))
             self.append_event(*note)
         return []  # a SQLite registry's users are names: nothing to make

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,12 +198,19 @@ def _unreadable_pack(store: ObjectStore, f, missing: bool) -> Issue:
 
 
 def _remove(path: Path) -> None:
-    """Remove a stray file; one the system keeps (EPERM, EROFS) raises OSError, and the problem
-    is left named (``_apply``), never called repaired."""
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+    """Remove a stray file, or a folder of mvc's own (a killed promote's ``.tmp-slot-*``; never
+    one under objects/, which is named instead); one the system keeps (EPERM, EROFS) raises
+    OSError, and the problem is left named (``_apply``), never called repaired."""
+    if path.is_dir() and not path.is_symlink():
+        def gone_already(function, name, exc_info) -> None:
+            if not isinstance(exc_info[1], FileNotFoundError):  # a running command removed it first
+                raise exc_info[1]
+        shutil.rmtree(path, onerror=gone_already)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def _newest_mtime(path: Path) -> float:

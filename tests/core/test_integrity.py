@@ -159,7 +159,7 @@ def test_fsck_removes_corrupt_unreferenced_objects_and_strays_in_objects(repo):
     put(repo, "a.bin", b"A")
     junk = repo.store.put_bytes(b"junk")
     corrupt(repo.store.path(junk))
-    (repo.layout.objects / "zz").mkdir()
+    (repo.layout.objects / "zz").write_bytes(b"stray")  # a folder there is named and left (test_fsck)
     report = repo.fsck(repair=True)
     assert {p.kind for p in report.problems} == {"object-corrupt", "object-stray"} and report.ok
     assert not repo.store.has(junk) and not (repo.layout.objects / "zz").exists()

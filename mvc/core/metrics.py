@@ -131,7 +131,24 @@ def checked_param(key: str, value: Any) -> Any:
         json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
         raise UserError(f"parameter {key!r} must be a JSON value with finite numbers and UTF-8 text ({exc})") from None
+    if any("\x00" in s for s in _texts(value)):  # SQLite kept it; PostgreSQL's jsonb cannot, and every
+        # 'ls --where param.…' of the model failed there (probe P)
+        raise UserError(f"parameter {key!r} holds a NUL character (\\u0000), which a registry cannot keep "
+                        "everywhere; remove it")
     return value
+
+
+def _texts(value: Any):
+    """Every string in a JSON value, its objects' keys too."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _texts(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _texts(v)
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -191,10 +208,10 @@ def collect_params(pairs: list[str], files: list[Path]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for f in files:
         for k, v in load_json_object(f, "params").items():
-            params[check_key(k, "parameter")] = v
+            params[check_key(k, "parameter")] = checked_param(k, v)
     for text in pairs:
         k, v = parse_param(text)
-        params[k] = v
+        params[k] = checked_param(k, v)
     return params
 
 

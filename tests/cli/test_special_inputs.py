@@ -201,3 +201,17 @@ def test_an_integer_metric_too_large_for_diff_is_refused(repo, work, home, how, 
     assert ("acc" in err and "too large" in err) or f"an integer of {digits} digits is beyond the range" in err, err
     assert "internal error" not in err and "sys.set_int_max_str_digits" not in err
     repo("diff", "m@0.1.0", "m@0.1.0")
+
+
+@pytest.mark.parametrize("text, said", [('{"nul": "a\\u0000b"}', "NUL character"),
+                                        ('{"s": "\\udc80"}', "UTF-8 text"),
+                                        ('{"deep": [{"k": "\\u0000"}]}', "NUL character")])
+def test_params_a_registry_cannot_keep_everywhere_are_refused_from_a_file_too(repo, work, text, said):
+    """Probe P: a params file's NUL character or lone surrogate (refused as an API value, not
+    from a file) was kept; on PostgreSQL every 'ls NAME --where param.…' of that model then
+    said the registry was damaged, and fsck said it was consistent."""
+    write(work / "p.json", text.encode())
+    write(work / "m.bin", b"w")
+    proc = repo.fail("add", "m.bin", "--name", "m", "--params-file", "p.json")
+    assert said in proc.stderr
+    assert repo.json("ls") == []

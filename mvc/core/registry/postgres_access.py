@@ -30,9 +30,16 @@ def ensure_roles(conn: Connection) -> None:
         raise PermissionDeniedError(
             f"the PostgreSQL roles {', '.join(sorted(set(ROLES.values()) - have))} do not exist and {user} "
             f"may not create them; ask a DBA to run 'mvc init --registry' once, or to ALTER ROLE {user} CREATEROLE")
+    from psycopg import errors
+
     for pg in ROLES.values():
         if pg not in have:
-            conn.execute(f"CREATE ROLE {pg} NOLOGIN")
+            try:  # roles are the cluster's, and the advisory lock a database's: an init of another
+                # database on the same new cluster may make it meanwhile (each waits for the other's)
+                with conn.raw.transaction():  # a savepoint
+                    conn.execute(f"CREATE ROLE {pg} NOLOGIN", keep=(errors.UniqueViolation, errors.DuplicateObject))
+            except (errors.UniqueViolation, errors.DuplicateObject):
+                pass
     for statement in ROLE_SETUP:
         conn.execute(statement)
 

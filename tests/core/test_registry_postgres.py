@@ -295,3 +295,15 @@ def test_roles_another_init_made_meanwhile_are_taken_as_made(pg_url):
     finally:
         registry.conn.execute = real
         registry.close()
+
+
+@pytest.mark.parametrize("made", ["CREATE TABLE mvc.versions (x int)",
+                                  "CREATE TABLE mvc.meta (key text PRIMARY KEY, value text NOT NULL)"])
+def test_a_schema_mvc_that_is_no_registry_is_named_not_a_server_error(pg_server, pg_url, made):
+    """Probe P: init over a schema 'mvc' holding someone's table, or a meta table without a
+    schema version, failed with the server's 'relation "versions" already exists', exit 1."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA mvc")
+        conn.execute(made)
+    with pytest.raises(IntegrityError, match="has a schema 'mvc' that is no mvc registry .*DROP SCHEMA mvc CASCADE"):
+        open_registry(pg_url, None, create=True)

@@ -103,6 +103,14 @@ class PostgresRegistry(ServerRoles, PostgresTransfer, Registry):
         with self.transaction():
             current = self._schema_version()  # another machine may have migrated meanwhile
             if current == 0:
+                there = [r[0] for r in self.conn.execute(
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = 'mvc' ORDER BY c.relname LIMIT 4")]
+                if there:  # someone else's schema of that name, or a registry whose making was cut short
+                    raise IntegrityError(
+                        f"the database {self.url} has a schema 'mvc' that is no mvc registry (it holds "
+                        f"{', '.join(there)}, and no schema version); if nothing in it is needed, a DBA drops "
+                        "it (DROP SCHEMA mvc CASCADE), or give mvc another database")
                 ensure_roles(self.conn)
                 self.conn.execute("CREATE SCHEMA IF NOT EXISTS mvc")
                 self.conn.execute("CREATE TABLE mvc.meta (key text PRIMARY KEY, value text NOT NULL)")

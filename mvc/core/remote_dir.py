@@ -76,8 +76,9 @@ class DirectoryRemote(Remote):
     def pack_names(self, mend: bool = False) -> dict[str, int]:
         """The packs here whose index and pack file are both there: name -> the pack's size.
         Something else than a regular file at either name is ``planted`` (exit 3); with
-        ``mend`` (a push, whose new pack's rename replaces it) one that is not a folder is left
-        out instead, so its chunks are sent again."""
+        ``mend`` (a push) one that is not a folder (a FIFO) is removed with its index or pack
+        file instead, and left out: its chunks are sent again. It held no chunk anyone could
+        read, and the new pack may have another name, which would leave it to fail every pull."""
         folder = os.path.join(self.root, "objects", "pack")
         try:
             found = os.listdir(folder)
@@ -94,9 +95,17 @@ class DirectoryRemote(Remote):
             modes = [os.stat(self._pack_file(name, INDEX_SUFFIX)).st_mode, st.st_mode]
             if all(map(stat.S_ISREG, modes)):
                 out[name] = st.st_size
-            elif not mend or any(map(stat.S_ISDIR, modes)):  # a folder: a rename cannot replace it
+            elif not mend or any(map(stat.S_ISDIR, modes)):  # a folder: the person's to remove
                 path = self._pack_file(name, INDEX_SUFFIX if not stat.S_ISREG(modes[0]) else PACK_SUFFIX)
                 raise self.planted(path)  # never a dead end: "missing, push it", and push cannot
+            else:
+                for path in (self._pack_file(name, INDEX_SUFFIX), self._pack_file(name)):  # the index first
+                    try:
+                        os.unlink(path)
+                    except FileNotFoundError:
+                        pass
+                    except OSError as exc:
+                        raise cannot_use(self.name, self.location, exc) from None
         return out
 
     def read_index(self, name: str) -> bytes:

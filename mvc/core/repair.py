@@ -330,14 +330,22 @@ def _keep_tail(fd: int, start: int, folder: Path, name: str) -> None:
 
     folder = owned.real_folder(folder, folder.parent, create=True)
     tmp = folder / f".{name}.tmp"
-    out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
+    try:
+        os.unlink(tmp)  # an interrupted copy's
+    except FileNotFoundError:
+        pass
+    out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         at = start
         while chunk := os.pread(fd, 8 << 20, at):
             write_all(out, chunk)
             at += len(chunk)
         os.fsync(out)
-    finally:
+        os.fchmod(out, 0o444)
+    except BaseException:
         os.close(out)
+        os.unlink(tmp)
+        raise
+    os.close(out)
     os.replace(tmp, folder / name)
     fsync_dir(folder)

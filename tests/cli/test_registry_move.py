@@ -258,3 +258,21 @@ def test_move_from_postgresql_to_sqlite_keeps_the_login_that_moved_it_an_admin(p
     as_login = {"MVC_USER": login}
     repo("access", "grant", "zed", "reader", env=as_login)
     repo("promote", "m@0.1.0", "production", env=as_login)
+
+
+def test_move_to_sqlite_by_a_superuser_without_an_mvc_role_leaves_it_an_admin(pg_server, pg_url, tmp_path):
+    """Review: a superuser passes the admin check without a membership, so the fallback above
+    found no grant of theirs to carry and the copy again had no admin."""
+    from pgserver import SUPERUSER
+
+    repo = Mvc(tmp_path / "w", tmp_path / "home")
+    repo.cwd.mkdir()
+    repo("init", "--registry", pg_url)
+    repo.add("m", b"A")
+    bob = pg_server.create_login()
+    repo("access", "grant", bob, "writer")
+    db = pg_url.rsplit("/", 1)[1]
+    repo("config", "set", "registry.url", pg_server.url(db, SUPERUSER))
+    repo("registry", "move", f"sqlite:///{tmp_path / 'back.db'}")
+    assert {g["user"]: g["role"] for g in repo.json("access", "list")} == {SUPERUSER: "admin", bob: "writer"}
+    repo("access", "grant", "zed", "reader", env={"MVC_USER": SUPERUSER})

@@ -219,7 +219,12 @@ MIGRATIONS: list[str] = [
             RAISE EXCEPTION 'event % does not follow the chain''s head (event %)', p_seq, coalesce(last_seq, 0)
                 USING ERRCODE = '40001';
         END IF;
+        -- details Python's json cannot read back (deeper than its recursion, or an integer of more
+        -- than its 4,300 digits) would make every later 'mvc audit' say the registry is damaged
         IF jsonb_typeof(p_details::jsonb) <> 'object'
+           OR jsonb_path_exists(p_details::jsonb, 'strict $.**{{100 to last}}')
+           OR EXISTS (SELECT 1 FROM jsonb_path_query(p_details::jsonb, 'strict $.** ? (@.type() == "number")') n
+                      WHERE length(n::text) > 4000)
            OR p_body <> '{{"action":' || to_json(p_action)::text || ',"details":' || p_details
                         || ',"seq":' || p_seq::text || ',"target":' || to_json(p_target)::text
                         || ',"ts":' || to_json(p_ts)::text || ',"user":' || to_json(session_user::text)::text || '}}'

@@ -18,11 +18,12 @@ admin role of the login that moves it goes too (the first admin, who made the re
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from mvc.core.access import check_not_a_server_role
 from mvc.core.errors import ConflictError, MvcError
-from mvc.core.registry.base import RegistryDump, dump_of, require_empty
+from mvc.core.registry.base import Grant, RegistryDump, dump_of, require_empty
 from mvc.core.registry.postgres_access import ensure_role
 
 
@@ -50,8 +51,10 @@ class PostgresTransfer:
         grants = [g for g in self.grants() if g.user in noted]
         if not any(g.role == "admin" for g in grants):  # the first admin, who made the registry, holds
             # the role without a note: a copy without an admin would lock everyone out, so the login
-            # moving it (an admin, or the move was refused) goes with it
-            grants += [g for g in self.grants() if g.user == self.server_user() and g.role == "admin"]
+            # moving it (an admin, or the move was refused; a superuser holds no membership) goes with it
+            me = self.server_user()
+            grants += [g for g in self.grants() if g.user == me and g.role == "admin"] or [
+                Grant(me, "admin", me, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))]
         return dump_of(self, models=conn.execute("SELECT name, created_at FROM mvc.models ORDER BY id"),
                        tags=conn.execute(
                            "SELECT m.name, t.label, v.version, t.created_at, t.created_by FROM mvc.tags t"

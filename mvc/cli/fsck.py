@@ -47,7 +47,9 @@ def fsck(
                 + " (the repository; work files against their pointer files: mvc status)")
 
     left = [p for p in report.problems if not p.repaired]
-    denied = repair and any(p.fixable for p in left)  # a fix tried and refused: a channel's role
+    # a fix tried and refused (a channel's role): exit 4 when that is all that is left; damage
+    # left beside it is still exit 3
+    denied = bool(repair and left and all(p.fixable for p in left))
     if denied:
         left.sort(key=lambda p: not p.fixable)
     message = f"{len(left)} problem(s) left: " + "; ".join(p.message for p in left[:3])

@@ -103,6 +103,12 @@ def test_a_deploy_repair_denied_on_one_channel_leaves_it_repairs_the_others_and_
     repo("fsck", "--repair")
     assert (deploy / "production" / "current").is_symlink() and repo.json("fsck")["ok"]
 
+    # damage no repair fixes left beside a denied one: exit 3, not 4 (review)
+    (deploy / "production" / "current").unlink()
+    (repo.mvc_dir / "objects" / "zz").symlink_to(repo.cwd)
+    proc = repo("fsck", "--repair", "--json", env={"MVC_USER": "mo@example.com"}, check=False)
+    assert proc.returncode == 3 and json.loads(proc.stdout)["error"]["type"] == "integrity", proc.stdout
+
 
 # -- packs (SPEC §5.1) ------------------------------------------------------------------------
 

@@ -20,9 +20,13 @@ def canonical_json(value: Any) -> str:
 
 
 def event_hash(prev: str, seq: int, ts: str, user: str, action: str, target: str, details: dict) -> str:
-    body = canonical_json(
+    return _chained(prev, canonical_json(
         {"seq": seq, "ts": ts, "user": user, "action": action, "target": target, "details": details}
-    )
+    ))
+
+
+def _chained(prev: str, body: str) -> str:
+    """The hash of an event's body linked to the one before it."""
     import hashlib  # 3 ms at start-up (OpenSSL): only commands that write or check the chain need it
 
     return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
@@ -32,14 +36,12 @@ def stated_hash(prev: str, seq: int, ts: str, user: str, action: str, target: st
     """The hash of an event whose details are hashed as stored (``details_text``) inside the
     canonical body: what a PostgreSQL registry's server checks an appended event against (its
     schema 4), whoever appended it. For details mvc writes, the same as ``event_hash``."""
-    import hashlib
-
     def text(value: str) -> str:
         return json.dumps(value, ensure_ascii=False)
 
     body = (f'{{"action":{text(action)},"details":{details_text},"seq":{seq},"target":{text(target)},'
             f'"ts":{text(ts)},"user":{text(user)}}}')
-    return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+    return _chained(prev, body)
 
 
 def _intact(e) -> bool:

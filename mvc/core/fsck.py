@@ -10,7 +10,6 @@ run later, under the repository lock, and never delete an object that a version 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import time
@@ -338,12 +337,12 @@ def run(session: "Session", *, repair: bool, progress: Progress = None) -> Findi
     if repair and fixable:
         crash_point("fsck:checked")  # tests: another command changes the store before the lock
         where, locked = str(session.layout.mvc_dir), [i for i in fixable if i.under_lock]
-        with (session.change("maintainer", "fsck", where) if locked else contextlib.nullcontext()) as work:
-            for issue in locked:
-                _apply(issue)
-            done = [i for i in locked if i.fix is not None]
-            found.issues.extend(_left(session.store, done))
-            if locked:
+        if locked:
+            with session.change("maintainer", "fsck", where) as work:
+                for issue in locked:
+                    _apply(issue)
+                done = [i for i in locked if i.fix is not None]
+                found.issues.extend(_left(session.store, done))
                 work.event("fsck", where, {"repaired": sorted({i.kind for i in done}), "count": len(done)})
         for issue in fixable:
             if not issue.under_lock:

@@ -125,7 +125,8 @@ def _still_corrupt(store: "ObjectStore", pack: str, entries) -> dict[str, bytes]
 
 
 def _keep_file(path: Path, folder: Path, name: str) -> None:
-    """Move the file ``path`` (under ``.mvc/objects``) to ``folder/name``, durably."""
+    """Move the file ``path`` (under ``.mvc/objects``) to ``folder/name`` (``.mvc/lost-found``,
+    a real folder, made when missing), durably."""
     from mvc.core.atomic import fsync_dir
 
     os.replace(path, owned.real_folder(folder, folder.parent, create=True) / name)
@@ -188,13 +189,8 @@ def aside_name(path: Path) -> str:
 
 def move_aside(layout: "Layout", store: "ObjectStore", path: Path) -> None:
     """Move an object's file (``objects/ab/cdef…``, or its recipe) to ``.mvc/lost-found/abcdef…``."""
-    from mvc.core.atomic import fsync_dir
-
-    folder = owned.real_folder(lost_found(layout), layout.mvc_dir, create=True)
     owned.real_folder(path.parent, store.root.parent)
-    os.replace(path, folder / aside_name(path))
-    fsync_dir(path.parent)
-    fsync_dir(folder)
+    _keep_file(path, lost_found(layout), aside_name(path))
 
 
 def _intact(store: "ObjectStore", digest: str, recipe: bool = False) -> bool:

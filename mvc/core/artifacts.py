@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
@@ -387,6 +386,8 @@ class Materializer:
                     f"{dest} exists and differs from what is checked out; use --force to replace it"
                 )
         dest.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # 3 ms (random, its seed): a checkout needs it, a re-add does not
+
         tmp_root = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".mvc-tmp-"))
         try:
             staged = tmp_root / "a"

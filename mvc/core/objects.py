@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
@@ -18,7 +18,6 @@ from mvc.core import owned
 from mvc.core.atomic import fsync_dir, held_temp, open_regular
 from mvc.core.errors import IntegrityError, UserError
 from mvc.core.faults import crash_point
-from mvc.core.pipes import CHUNK  # noqa: F401  (re-exported)
 from mvc.core.pipes import copy_hashing as _copy_hashing, kernel_copy as _kernel_copy
 from mvc.core.pipes import pump as _pump, try_reflink as _try_reflink, write_all as _write_all
 from mvc.core.store_packs import PackedStore
@@ -39,7 +38,7 @@ def format_digest(hexdigest: str) -> str:
 
 
 def hex_of(digest: str) -> str:
-    if not isinstance(digest, str) or not digest.startswith(PREFIX) or not _HEX_RE.match(digest[7:]):
+    if not (isinstance(digest, str) and digest.startswith(PREFIX) and _HEX_RE.fullmatch(digest[7:])):
         raise UserError(f"invalid digest {digest!r}; expected sha256: followed by 64 hex digits")
     return digest[len(PREFIX):]
 
@@ -63,7 +62,7 @@ def recipe_key(digest: str) -> str:
 def digest_of_key(key: str) -> str | None:
     """The digest an ``objects/`` path (ending in ``ab/cdef…``) names; None for another path."""
     hexd = "".join(key.rstrip("/").rsplit("/", 2)[-2:])
-    return format_digest(hexd) if _HEX_RE.match(hexd) else None
+    return format_digest(hexd) if _HEX_RE.fullmatch(hexd) else None
 
 
 class ObjectStore(PackedStore):
@@ -106,9 +105,11 @@ class ObjectStore(PackedStore):
     def holds_chunks(self, chunks: "list[ChunkRef] | tuple[ChunkRef, ...]") -> bool:
         """True when every one of ``chunks`` is in the store now (the pack folder read again)."""
         self.packs.refresh()
-        found = [self.locate(c.digest) for c in chunks]
+        names, missing = self.packs.holders(c.digest for c in chunks)
+        loose = [self.locate(d) for d in missing]  # chunks of a store written before packs
         # a pack whose index is there but not its file (removed, or never renamed in) holds nothing
-        return None not in found and all(os.path.isfile(p) for p in {f.path for f in found})
+        files = {*map(self.packs.pack_path, names), *(f.path for f in loose if f is not None)}
+        return None not in loose and all(map(os.path.isfile, files))
 
     def is_chunked(self, digest: str) -> bool:
         """True when the object is kept as a recipe over chunks (and not also whole)."""
@@ -149,7 +150,7 @@ class ObjectStore(PackedStore):
             if len(sub.name) != 2 or owned.is_planted(sub) or not sub.is_dir():
                 continue  # never list (or gc) through a planted link (SPEC §10)
             for name in sorted({f.name.removesuffix(RECIPE_SUFFIX) for f in sub.iterdir()}):
-                if _HEX_RE.match(sub.name + name):
+                if _HEX_RE.fullmatch(sub.name + name):
                     yield format_digest(sub.name + name)
 
     def strays(self) -> Iterator[Path]:
@@ -161,12 +162,12 @@ class ObjectStore(PackedStore):
                 yield from self._pack_strays(sub)
                 continue
             if not (len(sub.name) == 2 and sub.is_dir() and not sub.is_symlink()
-                    and _HEX_RE.match(sub.name + "0" * 62)):
+                    and _HEX_RE.fullmatch(sub.name + "0" * 62)):
                 yield sub
                 continue
             for f in sorted(sub.iterdir()):
                 name = f.name.removesuffix(RECIPE_SUFFIX)
-                if not (_HEX_RE.match(sub.name + name) and f.is_file() and not f.is_symlink()):
+                if not (_HEX_RE.fullmatch(sub.name + name) and f.is_file() and not f.is_symlink()):
                     yield f
 
     def delete(self, digest: str) -> bool:
@@ -174,11 +175,9 @@ class ObjectStore(PackedStore):
         self._real_parent(self.path(digest))
         gone = False
         for path in (self.recipe_path(digest), self.path(digest)):
-            try:
+            with suppress(FileNotFoundError):
                 os.unlink(path)
                 gone = True
-            except FileNotFoundError:
-                pass
         return gone
 
     # -- writing --------------------------------------------------------------------

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 
 from mvc.core import multipart
 from mvc.core.errors import IntegrityError, UserError
-from mvc.core.objects import CHUNK, RECIPE_SUFFIX, ObjectStore, Progress, digest_bytes, digest_of_key, object_key
-from mvc.core.pipes import copy_hashing
+from mvc.core.objects import RECIPE_SUFFIX, ObjectStore, Progress, digest_bytes, digest_of_key, object_key
+from mvc.core.pipes import CHUNK, copy_hashing
 
 if TYPE_CHECKING:
     from mvc.core.statcache import StatCache

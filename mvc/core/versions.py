@@ -59,12 +59,14 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     session.precheck("writer", "add", new.name)  # a denied user stores nothing
     looked_up = _Known(session.registry, new.name)
     _refuse_early(looked_up, new)  # a refused add of 10 GB stores nothing either
-    user = session.user
     looked = artifacts.look_up(new.source, session.cache, session.store)
     # Reading a big file leaves a CPU free between chunks (hashlib and os.write release
     # the GIL): record the environment and git state meanwhile instead of after.
     refused: list[str] = []  # git's warnings, told once the version is in (not mid-progress)
-    background = Background(lambda: provenance_of_cwd(user, refused, session.layout.work_dir)) if looked.must_read(OVERLAP_BYTES) else None
+    background = None
+    if looked.must_read(OVERLAP_BYTES):
+        user = session.user  # asked here, not on the thread: finding out may read the registry
+        background = Background(lambda: provenance_of_cwd(user, refused, session.layout.work_dir))
     stored = artifacts.store_path(new.source, session.store, session.cache, progress, looked=looked)
     crash_point("add:stored")
     kept = [(new.source, stored)]  # what the store must hold once the version is in
@@ -73,15 +75,16 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     if background is not None:
         env, provenance = background.result()
     elif unchanged(looked_up, new, stored.digest) is None:
-        # a rerun that changes nothing (the usual case in a Makefile) needs no git state
-        env, provenance = provenance_of_cwd(user, refused, session.layout.work_dir)
+        # a rerun that changes nothing (the usual case in a Makefile) needs no git state, nor
+        # the acting user (git's user.email: a process of its own)
+        env, provenance = provenance_of_cwd(session.user, refused, session.layout.work_dir)
     with session.change("writer", "add", new.name) as work:
         known = _Known(work.registry, new.name)  # what the registry holds now, under the lock
         row = unchanged(known, new, stored.digest)
         created = row is None
         if row is None:
             if env is None:  # someone changed the model since the look above
-                env, provenance = provenance_of_cwd(user, refused, session.layout.work_dir)
+                env, provenance = provenance_of_cwd(session.user, refused, session.layout.work_dir)
             store_again(session, kept, progress)
             crash_point("add:locked")
             number = new.version or next_version(known.latest, new.bump)

@@ -5,6 +5,7 @@ git only for extra facts works without it."""
 from __future__ import annotations
 
 import getpass
+import os
 import json
 import re
 import shutil
@@ -77,3 +78,19 @@ def test_without_git_an_add_records_no_git_state_and_checkout_pulls(work, home, 
     proc = m("checkout", env=no_git)
     assert "Checked out net@0.1.0" in proc.stdout and proc.stderr == ""
     assert (work / "net.bin").read_bytes() == b"weights"
+
+
+def test_a_rerun_of_an_add_that_changes_nothing_runs_no_git(work, home, tmp_path):
+    """A Makefile's rerun of ``mvc add`` pays neither for the git state nor for the acting user
+    (git's user.email), which only a new version records: git is not run at all."""
+    m = git_project_with_remote(work, home, tmp_path / "store")
+    write(work / "net.bin", b"weights")
+    real, log = shutil.which("git"), tmp_path / "git-calls"
+    write(tmp_path / "bin" / "git", f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n').chmod(0o755)
+    logged = {"PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "MVC_USER": ""}
+    assert m.json("add", "net.bin", "--name", "net", env=logged)["created"]
+    assert "config user.email" in log.read_text()  # the first add asked who acts
+    log.unlink()
+    out = m.json("add", "net.bin", "--name", "net", env=logged)
+    assert not out["created"] and out["version"] == "0.1.0"
+    assert not log.exists()

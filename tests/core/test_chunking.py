@@ -142,7 +142,9 @@ def test_recipe_is_canonical_and_checked():
         b'","offset":0,"size":3}]}'
     assert Recipe.from_bytes(good, "sha256:" + "a" * 64).to_bytes() == good
     for bad in (good.replace(b'"offset":0', b'"offset":1'), b"[]", b"not json",
-                good.replace(b'"size":3,"chunks"', b'"chunks":[],"size":3,"x"')):
+                good.replace(b'"size":3,"chunks"', b'"chunks":[],"size":3,"x"'),
+                good.replace(b'"size":3}', b'"size":true}'), good.replace(b'"size":3}', b'"size":3.0}'),
+                good.replace(b'b","offset"', b'b\\n","offset"')):  # a chunk name ending in a newline
         with pytest.raises(IntegrityError):
             Recipe.from_bytes(bad, "sha256:" + "a" * 64)
     with pytest.raises(IntegrityError):  # another file's recipe

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mvc.core import objects, store_packs
+from mvc.core import objects, pipes, store_packs
 from mvc.core.errors import IntegrityError, UserError
 from mvc.core.objects import ObjectStore, digest_bytes, hash_file
 
@@ -59,9 +59,9 @@ def test_empty_file(store, tmp_path):
 
 @pytest.fixture(scope="module")
 def big_file(tmp_path_factory) -> tuple[Path, str]:
-    # above objects.CHUNK (8 MiB) so that _pump runs its reader/hasher/writer threads,
+    # above pipes.CHUNK (8 MiB) so that _pump runs its reader/hasher/writer threads,
     # and not a multiple of the chunk so the last read is short
-    assert objects.CHUNK == 8 << 20
+    assert pipes.CHUNK == 8 << 20
     path = tmp_path_factory.mktemp("big") / "big.bin"
     block = os.urandom(1 << 20)
     with open(path, "wb") as f:

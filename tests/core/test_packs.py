@@ -183,10 +183,13 @@ def test_unreadable_index_and_lone_files_are_named(store):
     (folder / ("a" * 64 + ".pack")).write_bytes(b"")
     (folder / ("b" * 64 + ".pack")).write_bytes(b"a pack whose index never came")
     (folder / "notes.txt").write_text("not mvc's")
+    for suffix in (".idx", ".pack"):  # a copy whose name ends in a newline is no pack of that name
+        (folder / f"{name}\n{suffix}").write_bytes((folder / f"{name}{suffix}").read_bytes())
     fresh = ObjectStore(store.root, store.tmp)
     assert list(fresh.packs.all()) == [name]
     assert list(fresh.packs.unreadable) == ["a" * 64] and "unreadable" in fresh.packs.unreadable["a" * 64]
-    assert sorted(p.name for p in fresh.strays()) == ["b" * 64 + ".pack", "notes.txt"]
+    assert sorted(p.name for p in fresh.strays()) == sorted(["b" * 64 + ".pack", f"{name}\n.idx",
+                                                             f"{name}\n.pack", "notes.txt"])
 
 
 # -- several processes -----------------------------------------------------------------------

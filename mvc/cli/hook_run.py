@@ -7,8 +7,6 @@ repository. A hook says nothing when it has nothing to do. Messages go to stderr
 git's own: a script reading ``git checkout``'s stdout sees nothing from mvc.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path
@@ -24,8 +22,9 @@ def _checkout(work_dir: Path, args: list[str]) -> None:
     from mvc.core import hooks
 
     stale = [p for p in hooks.stale_pointers(work_dir, work_dir / ".mvc") if p.is_file()]
-    # a branch switch or a merge: only the pointer files it changed (git leaves the rest alone too)
-    since = args[:2] if len(args) == 3 and args[2] == "1" else ["ORIG_HEAD", "HEAD"] if len(args) == 1 else None
+    # a branch switch or a merge: only the pointer files it changed (git leaves the rest alone too);
+    # a squash merge (post-merge 1) leaves HEAD where it was, its changes in the work tree: all
+    since = args[:2] if len(args) == 3 and args[2] == "1" else ["ORIG_HEAD", "HEAD"] if args == ["0"] else None
     if stale and since:
         changed = hooks.changed_pointer_files(work_dir, *since)
         stale = [p for p in stale if p in changed]

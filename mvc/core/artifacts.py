@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
 from mvc.core.errors import ConflictError, IntegrityError, UserError
+from mvc.core.names import is_git_folder
 from mvc.core.objects import ObjectStore, Progress
 from mvc.core.snapshots import read_unchanged, stat_of, unreadable
 from mvc.core.statcache import StatCache
@@ -139,10 +140,9 @@ def hash_path(path: Path, cache: StatCache, progress: Progress = None) -> tuple[
     path = Path(path)
     if path.is_dir():
         entries = _walk(path, lambda p: _cached_digest(cache, p, None, progress))
-        data = manifest_bytes(entries)
         from mvc.core.objects import digest_bytes
 
-        return digest_bytes(data), _file_bytes(entries), "directory"
+        return digest_bytes(manifest_bytes(entries)), _file_bytes(entries), "directory"
     digest, size = _cached_digest(cache, path, None, progress)
     return digest, size, "file"
 
@@ -191,8 +191,7 @@ def _inside(root: Path, rel_link_parent: PurePosixPath, target: str) -> bool:
 def _resolves_inside(root: Path, link: Path) -> bool:
     # _inside reads one target as text; links that climb through other links
     # (d/up -> .., d/up2 -> up/..) only show where they lead when resolved.
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(link)
+    real_root, real = os.path.realpath(root), os.path.realpath(link)
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
@@ -205,10 +204,11 @@ def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[Mani
         raise unreadable(exc)
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=cannot_list, followlinks=False):
-        dirnames.sort()
+        dirnames[:] = sorted(d for d in dirnames if not is_git_folder(d))  # .git: git's, not the model's (DVC's way)
         here = Path(dirpath)
         # a symlink to a directory shows up in dirnames; treat it like any other link
-        for name in sorted(filenames + [d for d in dirnames if (here / d).is_symlink()]):
+        for name in sorted(n for n in filenames + [d for d in dirnames if (here / d).is_symlink()]
+                           if not is_git_folder(n)):
             full = here / name
             rel = PurePosixPath(full.relative_to(root).as_posix())
             try:
@@ -280,18 +280,16 @@ def _safe_rel(path: str) -> PurePosixPath:
     rel = PurePosixPath(path)
     if rel.is_absolute() or not rel.parts or any(p in ("", ".", "..") for p in rel.parts) or "\x00" in path:
         raise IntegrityError(f"a manifest entry has an unsafe path {path!r}; refusing to write it")
+    if any(map(is_git_folder, rel.parts)):  # stored before mvc left .git out: git would run its config
+        raise UserError(f"the version holds {path!r}, in a git folder, which mvc never writes out; nothing was written")
     return rel
 
 
 class Materializer:
-    def __init__(self, store: ObjectStore, cache: StatCache, link: str = "copy",
-                 progress: Progress = None):
+    def __init__(self, store: ObjectStore, cache: StatCache, link: str = "copy", progress: Progress = None):
         if link not in LINK_MODES:
             raise UserError(f"unknown link mode {link!r}; use one of: {', '.join(LINK_MODES)}")
-        self.store = store
-        self.cache = cache
-        self.link = link
-        self.progress = progress
+        self.store, self.cache, self.link, self.progress = store, cache, link, progress
         self.used: set[str] = set()  # the modes the files written so far were placed with
 
     def _trusted(self, digest: str) -> bool:
@@ -359,8 +357,9 @@ class Materializer:
         wanted = {e.path: e for e in stored.entries}
         seen = 0
         for dirpath, dirnames, filenames in os.walk(dest):
-            here = Path(dirpath)
-            for name in filenames + [d for d in dirnames if (here / d).is_symlink()]:
+            here, dirnames[:] = Path(dirpath), [d for d in dirnames if not is_git_folder(d)]  # as _walk
+            for name in [n for n in filenames + [d for d in dirnames if (here / d).is_symlink()]
+                         if not is_git_folder(n)]:
                 rel = (here / name).relative_to(dest).as_posix()
                 entry = wanted.get(rel)
                 if entry is None:
@@ -376,6 +375,8 @@ class Materializer:
 
     def materialize(self, stored: Stored, dest: Path, force: bool) -> Written:
         dest = Path(dest).absolute()
+        if any(map(is_git_folder, dest.parts)) or (force and os.path.lexists(dest / ".git")):
+            raise UserError(f"{dest} is or holds a git folder, which mvc never writes over; nothing was written")
         self.used = set()
         count = len([e for e in stored.entries if not e.is_link]) if stored.kind == "directory" else 1
         if os.path.lexists(dest):

@@ -8,6 +8,8 @@ Model bytes never go into git; only the small TOML pointer does.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from mvc.core.atomic import write_atomic
 from mvc.core.errors import MvcError, UserError
 from mvc.core.faults import crash_point
-from mvc.core.names import DIGEST_RE
+from mvc.core.names import DIGEST_RE, check_model_name, is_git_folder
 from mvc.core.refs import format_ref
+from mvc.core.semver import parse_version
 
 if TYPE_CHECKING:
     from mvc.core.layout import Layout
@@ -90,6 +93,10 @@ def read_pointer(path: Path) -> Pointer:
     if shown(path) != str(path):
         raise UserError(f"{shown(path)} has a name that is not valid UTF-8, which mvc refuses; "
                         "rename it (git mv) to a UTF-8 name")
+    stem = Path(path).name[:-len(POINTER_SUFFIX)]
+    if stem in ("", ".", "..") or is_git_folder(stem):  # a file named ..mvc would write out "."
+        raise UserError(f"{path} is not a valid mvc pointer file: it would write out {stem!r}, which mvc "
+                        "never does; remove it from git (git rm)")
     raw = read_capped(path, "pointer file", POINTER_FILE_LIMIT)
     if b"\n<<<<<<< " in b"\n" + raw and b"\n>>>>>>> " in raw:
         raise UserError(f"{path} holds git's conflict markers from a merge; keep one side (git checkout "
@@ -100,6 +107,11 @@ def read_pointer(path: Path) -> Pointer:
                     int(data["size"]), str(data.get("kind", "file")))
         if not DIGEST_RE.match(p.digest) or p.size < 0 or p.kind not in ("file", "directory"):
             raise ValueError("its digest, size or kind is not one mvc writes")
+        try:
+            check_model_name(p.model)
+            parse_version(p.version)
+        except UserError as exc:
+            raise ValueError(exc.message) from None
         return p
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path} is not a valid mvc pointer file ({exc}); restore it from git") from None
@@ -157,6 +169,7 @@ def plan_add(target: Path, version: Any, created: bool) -> "TagPlan | None":
     if not created and pointer_current(target, version) and gittags.registered(root, version.model, version.version):
         return None
     rel = _relative(pointer_path(target), root)
+    _refuse_in_git(root, Path(target).absolute(), rel[:-len(POINTER_SUFFIX)])
 
     def says_same(commit: str) -> bool:
         try:
@@ -171,6 +184,22 @@ def plan_add(target: Path, version: Any, created: bool) -> "TagPlan | None":
     plan = gittags.plan_version(root, version, says_same)
     writable(root, [t.name for t in plan.tags if not t.exists], commit=True, folders=[pointer_path(Path(target).absolute()).parent])
     return plan
+
+
+def _refuse_in_git(root: Path, target: Path, rel: str) -> None:
+    """What would put model bytes into git or its .gitignore out of shape, refused before the
+    registry changes: a name git cannot ignore alone (a line break), a .gitignore that is not a
+    plain file, files git tracks already (the ignore line would not untrack them)."""
+    from mvc.core.gitcommand import run_git
+
+    if "\n" in target.name or "\r" in target.name:
+        raise UserError(f"{shown(target.name)!r} has a line break in its name, which a .gitignore cannot hold; "
+                        "nothing changed. Rename it, or drop --git")
+    _ignore_file(target)
+    if run_git(root, "--literal-pathspecs", "ls-files", "-z", "--", rel):
+        raise UserError(f"git tracks {shown(rel)} (or files in it) already, so its bytes would stay in git; nothing "
+                        f"changed. Stop tracking it first: git rm -r --cached -- {shlex.quote(rel)} && git commit "
+                        f"-m 'Stop tracking {rel} in git', then run this again")
 
 
 def _refuse_a_later_pointer(root: Path, rel: str, version: Any) -> None:
@@ -326,18 +355,15 @@ def _committed_on(root: Path, base: str | None, message: str, env: dict[str, str
 def _with_entry(root: Path, spec: str | None, entry: str) -> str:
     """The blob of the .gitignore at ``spec`` (``HEAD:PATH``, ``:PATH``; None or missing: empty)
     with mvc's ``entry`` added when it lacks it."""
-    from mvc.core.gitcommand import run_git
+    from mvc.core.gitcommand import run
 
-    text = ""
+    raw = b""
     if spec is not None:
         try:
-            text = run_git(root, "cat-file", "blob", spec, raw=True)
+            raw = run(root, "cat-file", "blob", spec, text=False).stdout  # bytes: CRLF and all kept
         except UserError:
-            text = ""
-    lines = text.splitlines()
-    if entry not in lines and entry[1:] not in lines:
-        text = (text if not text or text.endswith("\n") else text + "\n") + entry + "\n"
-    return run_git(root, "hash-object", "-w", "--stdin", stdin=text)
+            raw = b""
+    return run(root, "hash-object", "-w", "--stdin", stdin=_with_line(raw, entry), text=False).stdout.decode().strip()
 
 
 def find_pointers(root: Path) -> Iterator[Path]:
@@ -351,11 +377,45 @@ def find_pointers(root: Path) -> Iterator[Path]:
 def ignore(path: Path) -> tuple[Path, str]:
     """Add ``/NAME`` for ``path`` to the .gitignore beside it (created if needed); the
     .gitignore and the line."""
-    gitignore = path.parent / ".gitignore"
-    entry = "/" + path.name
-    lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
-    if entry not in lines and path.name not in lines:
-        lines.append(entry)
-        write_atomic(gitignore, ("\n".join(lines) + "\n").encode("utf-8"))
+    gitignore, entry = _ignore_file(path), ignore_entry(path.name)
+    raw = gitignore.read_bytes() if gitignore.exists() else b""
+    if _with_line(raw, entry) != raw:
+        write_atomic(gitignore, _with_line(raw, entry))
     return gitignore, entry
+
+
+def ignore_entry(name: str) -> str:
+    """The .gitignore line that matches the file ``name`` beside it and nothing else: ``/NAME``
+    with git's wildcards, its escape and trailing spaces escaped (gitignore(5))."""
+    escaped = re.sub(r"([\\*?\[\]])", r"\\\1", name)
+    kept = escaped.rstrip(" ")
+    return "/" + kept + "\\ " * (len(escaped) - len(kept))
+
+
+def _with_line(raw: bytes, entry: str) -> bytes:
+    """A .gitignore's bytes with ``entry`` added when no line is it (or NAME unanchored); its
+    other bytes as they are, in whatever encoding, its line ends (CRLF) kept."""
+    line = entry.encode("utf-8", "surrogateescape")
+    if line in raw.splitlines() or line[1:] in raw.splitlines():
+        return raw
+    end = b"\r\n" if b"\r\n" in raw else b"\n"
+    return raw + (end if raw and not raw.endswith(b"\n") else b"") + line + end
+
+
+def _ignore_file(path: Path) -> Path:
+    """The .gitignore beside ``path``: absent or a regular file, else UserError (mvc never
+    writes through a link it did not make, nor waits on a FIFO); checked before the registry
+    changes (plan_add) and again when written."""
+    import stat
+
+    gitignore = Path(path).parent / ".gitignore"
+    try:
+        mode = os.lstat(gitignore).st_mode
+    except FileNotFoundError:
+        return gitignore
+    if not stat.S_ISREG(mode):
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise UserError(f"{gitignore} is {kind}; mvc add --git writes the line that ignores {shown(Path(path).name)} "
+                        "into it, which it cannot do safely; nothing changed. Make it a plain file, or drop --git")
+    return gitignore
 

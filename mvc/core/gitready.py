@@ -98,6 +98,10 @@ def writable(root: Path, tags: Iterable[str], commit: bool = False, folders: Ite
     need = [*folders, common / "objects"] + ([common / "refs" / "tags"] if tags else [])
     locks = [common / "refs" / "tags" / f"{name}.lock" for name in tags]
     if commit:
+        for name, what, finish in _UNDER_WAY:
+            if os.path.lexists(git_dir / name):  # a commit now would end it half done, its work lost
+                raise UserError(f"{what} is under way in {root} (.git/{name}); mvc add --git would commit it half "
+                                f"done; nothing changed. Finish it ({finish}) and run this again")
         need.append(git_dir)  # the index, and its lock
         locks.append(git_dir / "index.lock")
         head = _head_ref(git_dir)
@@ -107,6 +111,15 @@ def writable(root: Path, tags: Iterable[str], commit: bool = False, folders: Ite
     for folder in need:
         _can_write(folder)
     _no_lock_stays(root, locks)
+
+
+_UNDER_WAY = (  # what git keeps in .git while an operation waits for the user
+    ("MERGE_HEAD", "a merge", "git commit, or git merge --abort"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick", "git cherry-pick --continue, or --abort"),
+    ("REVERT_HEAD", "a revert", "git revert --continue, or --abort"),
+    ("rebase-merge", "a rebase", "git rebase --continue, or --abort"),
+    ("rebase-apply", "a rebase (or git am)", "git rebase --continue or --abort; git am --continue or --abort"),
+)
 
 
 def _head_ref(git_dir: Path) -> str | None:

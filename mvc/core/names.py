@@ -109,3 +109,10 @@ def check_tag_label(label: str, channels: "list[str] | tuple[str, ...]") -> str:
     if clash:
         raise UserError(f"invalid tag {label!r}: it is the name of the channel {clash[0]!r}")
     return label
+
+
+def is_git_folder(name: str) -> bool:
+    """``.git`` in any case (a case-insensitive file system takes ``.GIT`` for it): git's own
+    folder, whose config and hooks git runs. mvc neither stores one inside a model folder nor
+    writes one out."""
+    return name.lower() == ".git"

@@ -94,7 +94,7 @@ def pointer_states(session: "Session", pointers: Iterable[Path]) -> list[Pointer
     out = []
     registry = readable_registry(session)
     for path in pointers:
-        target = path.with_name(path.name[: -len(POINTER_SUFFIX)])
+        target = Path(str(path)[: -len(POINTER_SUFFIX)])  # with_name raises for "..mvc" (read_pointer refuses it)
         try:
             p = read_pointer(path)
             agrees_with_registry(registry, p, path)

@@ -271,3 +271,18 @@ def test_a_quiet_hook_imports_neither_the_cli_nor_the_registry(work, home, tmp_p
     heavy = {"typer", "rich", "git", "mvc.api", "mvc.core.session", "mvc.core.registry"}
     assert not heavy & imported, heavy & imported
     assert not any(line.startswith("mvc:") for line in proc.stderr.splitlines())
+
+
+def test_a_squash_merge_writes_out_the_models_it_brought(work, home, tmp_path):
+    """git merge --squash leaves HEAD where it was (post-merge gets 1): the pointer files it
+    changed are in the work tree only, so the hook looks at every pointer file (probe V: it
+    compared ORIG_HEAD with HEAD, found nothing, and left the old model beside the new pointer)."""
+    m = _project(work, home, tmp_path / "store")
+    m("hooks", "install")
+    _two_branches(m, work)
+    _git(work, home, "checkout", "main")
+    assert (work / "net.bin").read_bytes() == b"first"
+    merged = _git(work, home, "merge", "--squash", "exp")
+    assert "mvc: checked out net@0.1.1 to net.bin" in merged.stderr
+    assert (work / "net.bin").read_bytes() == b"second"
+    assert [p["state"] for p in m.json("status")["pointers"]] == ["ok"]

@@ -245,6 +245,28 @@ def test_crafted_manifest_path_is_never_written(store, cache, tmp_path, path):
     assert not (tmp_path / "x").exists() and not Path("/abs").exists()
 
 
+@pytest.mark.parametrize("path", [".git/config", "sub/.git/hooks/post-checkout", ".GIT/config", ".git"])
+def test_a_git_folder_in_a_manifest_is_never_written(store, cache, tmp_path, path):
+    """A version stored before mvc left .git out of model folders (or a crafted one): git would
+    run what a written-out .git/config says (core.fsmonitor) when a prompt asks it for status."""
+    blob = store.put_bytes(b"[core]\n\tfsmonitor = touch pwned\n")
+    s = _store_manifest(store, [{"path": "ok.txt", "mode": 0o644, "size": 4, "digest": blob},
+                                {"path": path, "mode": 0o644, "size": 4, "digest": blob}])
+    (tmp_path / "work").mkdir()
+    with pytest.raises(UserError, match="git folder"):
+        _checkout(store, cache, s, tmp_path / "work" / "out")
+    assert _listing(tmp_path / "work") == set()
+
+
+def test_a_model_folder_is_stored_without_its_git_folder(store, cache, tmp_path):
+    root = write(tmp_path / "m" / "a.txt", "one").parent
+    write(root / ".git" / "config", "[core]\n")
+    write(root / "b" / ".GIT" / "HEAD", "ref: refs/heads/main\n")
+    write(root / "b" / ".git", "gitdir: ../.git/modules/b\n")  # a submodule's .git file
+    stored = store_path(root, store, cache)
+    assert [e.path for e in stored.entries] == ["a.txt"]
+
+
 @pytest.mark.parametrize("target", ["../../x", "/tmp", "a/../../.."])
 def test_crafted_manifest_symlink_outside_is_refused(store, cache, tmp_path, target):
     s = _store_manifest(store, [{"path": "a/link", "mode": 0o120000, "size": 1, "target": target}])

@@ -1,7 +1,7 @@
 """``mvc __hook NAME ARGS...``: what mvc's git hooks run (plumbing, not in --help).
 
 git runs a hook on every branch switch, merge and push, so this path starts without typer
-or rich and, for post-checkout and post-merge, first asks the stat cache whether the work
+or rich and, for post-checkout, post-merge and post-rewrite, first asks the stat cache whether the work
 files still match the pointer files git tracks; only when one does not does it open the
 repository. A hook says nothing when it has nothing to do. Messages go to stderr, like
 git's own: a script reading ``git checkout``'s stdout sees nothing from mvc.
@@ -23,7 +23,8 @@ def _checkout(work_dir: Path, args: list[str]) -> None:
 
     stale = [p for p in hooks.stale_pointers(work_dir, work_dir / ".mvc") if p.is_file()]
     # a branch switch or a merge: only the pointer files it changed (git leaves the rest alone too);
-    # a squash merge (post-merge 1) leaves HEAD where it was, its changes in the work tree: all
+    # a squash merge (post-merge 1) leaves HEAD where it was, its changes in the work tree, and a
+    # rebase (post-rewrite) fired post-checkout at its first step only: every pointer file
     since = args[:2] if len(args) == 3 and args[2] == "1" else ["ORIG_HEAD", "HEAD"] if args == ["0"] else None
     if stale and since:
         changed = hooks.changed_pointer_files(work_dir, *since)
@@ -62,7 +63,7 @@ def main(argv: list[str]) -> int:
 
     name = argv[0] if argv else ""
     try:
-        if name in ("post-checkout", "post-merge"):
+        if name in ("post-checkout", "post-merge", "post-rewrite"):
             _checkout(Path.cwd(), argv[1:])
         elif name == "pre-push":
             _push()

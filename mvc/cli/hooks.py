@@ -1,7 +1,7 @@
 """Install git hooks that check out and push models.
 
-post-checkout and post-merge write out the models that the pointer files (PATH.mvc) git
-brought name; pre-push pushes the objects they need to the default remote, so that a
+post-checkout, post-merge and post-rewrite (after a rebase) write out the models that the
+pointer files (PATH.mvc) git brought name; pre-push pushes the objects they need to the default remote, so that a
 teammate's clone can pull them. The hooks go where git runs them (core.hooksPath and linked
 worktrees included), call this installation of mvc by its absolute path, and say nothing
 when there is nothing to do. A hook that was there before (git-lfs, husky) is kept as
@@ -12,8 +12,6 @@ EXAMPLES
     mvc hooks install
     mvc hooks uninstall
 """
-
-from __future__ import annotations
 
 import os
 from typing import Annotated
@@ -54,10 +52,10 @@ def install(
 ) -> None:
     """Install mvc's git hooks.
 
-    Installs post-checkout, post-merge and pre-push hooks where git runs them (git rev-parse
-    --git-path hooks). A hook that is not mvc's is kept as NAME.pre-mvc and runs first with
-    the same arguments and input; its failure stops git as before. Running it again changes
-    nothing. A hooks folder git tracks (core.hooksPath) is refused with the line to add to the
+    Installs post-checkout, post-merge, post-rewrite and pre-push hooks where git runs them
+    (git rev-parse --git-path hooks). A hook that is not mvc's is kept as NAME.pre-mvc and runs
+    first with the same arguments and input; its failure stops git as before. Running it again
+    changes nothing. A hooks folder git tracks (core.hooksPath) is refused with the line to add to the
     committed hooks.
 
     EXAMPLES

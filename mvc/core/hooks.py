@@ -33,7 +33,7 @@ from mvc.core.gitcommand import run, run_git, work_tree
 
 MARK = "# installed by mvc hooks install"
 SAVED_SUFFIX = ".pre-mvc"
-NAMES = ("post-checkout", "post-merge", "pre-push")
+NAMES = ("post-checkout", "post-merge", "post-rewrite", "pre-push")
 
 _SCRIPT = """\
 #!/bin/sh
@@ -71,8 +71,8 @@ else
     exit 1
 fi
 """
-# pre-push gets the refs being pushed on standard input: kept in a file, so that both the
-# earlier hook and mvc read all of it.
+# pre-push gets the refs being pushed on standard input, post-rewrite the commits rewritten:
+# kept in a file, so that both the earlier hook and mvc read all of it.
 _SAVE_STDIN = """\
 input=$(mktemp "${TMPDIR:-/tmp}/mvc-pre-push.XXXXXX") || exit 1
 trap 'rm -f "$input"' EXIT
@@ -110,13 +110,13 @@ def script(name: str, repo_rel: str, command: tuple[str, str]) -> str:
     the top of the work tree (where git runs hooks)."""
     from mvc import __version__
 
-    pre_push = name == "pre-push"
+    reads = name in ("pre-push", "post-rewrite")  # what git hands the hook on standard input
     return _SCRIPT.format(mark=MARK, version=f"mvc {__version__}", name=name, saved=SAVED_SUFFIX,
                           repo=shlex.quote(repo_rel), program=shlex.quote(command[0]), args=command[1],
                           # an interpreter (no console script) may since have lost mvc: then PATH's
                           usable=""" && "$mvc" -c 'import mvc' 2>/dev/null""" if command[1] else "",
-                          stdin=_SAVE_STDIN if pre_push else "",
-                          replay=' <"$input"' if pre_push else "")
+                          stdin=_SAVE_STDIN.replace("pre-push", name) if reads else "",
+                          replay=' <"$input"' if reads else "")
 
 
 def is_mvcs(path: Path) -> bool:
@@ -179,8 +179,8 @@ def _refuse_tracked(folder: Path, top: Path, repo_rel: str, command: tuple[str, 
     call = f"(cd -- {shlex.quote(repo_rel)} && {shlex.quote(command[0])} {command[1]}__hook NAME \"$@\")"
     raise UserError(
         f"the hooks folder {inside.as_posix()} is tracked by git (core.hooksPath), so mvc does not "
-        f"rewrite it; add this line to your committed post-checkout, post-merge and pre-push hooks "
-        f"(NAME being the hook's name; pre-push must hand it the standard input it got): {call}"
+        f"rewrite it; add this line to your committed {', '.join(NAMES[:-1])} and {NAMES[-1]} hooks "
+        f"(NAME being the hook's name; pre-push and post-rewrite must hand it the standard input they got): {call}"
     )
 
 

@@ -44,7 +44,7 @@ def _stored(store: Path) -> set[str]:
 def test_hooks_fire_without_the_venv_and_say_nothing_when_nothing_changed(work, home, tmp_path):
     m = _project(work, home, tmp_path / "store")
     installed = m.json("hooks", "install")
-    assert [c["action"] for c in installed["changes"]] == ["installed"] * 3
+    assert [c["action"] for c in installed["changes"]] == ["installed"] * 4
     _two_branches(m, work)
 
     switched = _git(work, home, "checkout", "main")
@@ -115,7 +115,7 @@ def test_hooks_chain_to_an_lfs_style_hook_and_uninstall_restores_it(work, home, 
     assert (hooks / "pre-push.pre-mvc").read_text() == lfs
     # installing twice changes nothing
     before = {p.name: p.read_bytes() for p in hooks.iterdir()}
-    assert [c["action"] for c in m.json("hooks", "install")["changes"]] == ["unchanged"] * 3
+    assert [c["action"] for c in m.json("hooks", "install")["changes"]] == ["unchanged"] * 4
     assert {p.name: p.read_bytes() for p in hooks.iterdir()} == before
 
     write(work / "net.bin", b"weights")
@@ -150,10 +150,10 @@ def test_hooks_chain_to_an_lfs_style_hook_and_uninstall_restores_it(work, home, 
     # uninstall restores exactly what was there: the lfs hook, no post-checkout or post-merge
     out = m.json("hooks", "uninstall")
     assert {c["name"]: c["action"] for c in out["changes"]} == {
-        "post-checkout": "removed", "post-merge": "removed", "pre-push": "restored"}
+        "post-checkout": "removed", "post-merge": "removed", "post-rewrite": "removed", "pre-push": "restored"}
     assert (hooks / "pre-push").read_text() == lfs
     assert os.access(hooks / "pre-push", os.X_OK)
-    assert not any(p.name.startswith(("post-checkout", "post-merge")) and not p.name.endswith(".sample")
+    assert not any(p.name.startswith(("post-checkout", "post-merge", "post-rewrite")) and not p.name.endswith(".sample")
                    for p in hooks.iterdir())
     assert not (hooks / "pre-push.pre-mvc").exists()
     # a hook that is not mvc's is left alone
@@ -172,7 +172,7 @@ def test_hooks_go_to_core_hooks_path(work, home, tmp_path):
     write(husky / "post-checkout", f'#!/bin/sh\necho husky >> "{tmp_path / "husky-ran"}"\n').chmod(0o755)
     git(work, "config", "core.hooksPath", ".husky/_", env=mvc_env(home))
     installed = m.json("hooks", "install")
-    assert installed["hooks"] == [str(husky / n) for n in ("post-checkout", "post-merge", "pre-push")]
+    assert installed["hooks"] == [str(husky / n) for n in ("post-checkout", "post-merge", "post-rewrite", "pre-push")]
     assert not (work / ".git" / "hooks" / "post-checkout").exists()
     _two_branches(m, work)
     _git(work, home, "checkout", "main")
@@ -284,5 +284,27 @@ def test_a_squash_merge_writes_out_the_models_it_brought(work, home, tmp_path):
     assert (work / "net.bin").read_bytes() == b"first"
     merged = _git(work, home, "merge", "--squash", "exp")
     assert "mvc: checked out net@0.1.1 to net.bin" in merged.stderr
+    assert (work / "net.bin").read_bytes() == b"second"
+    assert [p["state"] for p in m.json("status")["pointers"]] == ["ok"]
+
+
+def test_a_rebase_ends_with_the_work_file_its_pointer_names(work, home, tmp_path):
+    """git pull --rebase: the rebase's first checkout fires post-checkout, which writes out the
+    upstream pointer's model; the commits replayed on top fire no post-checkout, so the model
+    they name stayed stale (probe V). post-rewrite writes it out once the rebase is done."""
+    m = _project(work, home, tmp_path / "store")
+    m("hooks", "install")
+    env = mvc_env(home)
+    write(work / "net.bin", b"first")
+    m("add", "net.bin", "--name", "net", "--git")
+    git(work, "checkout", "-q", "-b", "upstream", env=env)
+    write(work / "notes.txt", "a teammate's commit")
+    git(work, "add", "notes.txt", env=env)
+    git(work, "commit", "-qm", "notes", env=env)
+    _git(work, home, "checkout", "-q", "-")
+    write(work / "net.bin", b"second")
+    m("add", "net.bin", "--name", "net", "--git")
+    rebased = _git(work, home, "rebase", "upstream")
+    assert "mvc: checked out net@0.1.1 to net.bin" in rebased.stderr
     assert (work / "net.bin").read_bytes() == b"second"
     assert [p["state"] for p in m.json("status")["pointers"]] == ["ok"]

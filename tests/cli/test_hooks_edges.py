@@ -310,19 +310,21 @@ def test_uninstall_leaves_a_hook_it_did_not_write_as_it_is(work, home):
     sub.mkdir()
     other = Mvc(sub, home)
     other("init")
-    other("hooks", "install", "--force")  # takes over all three; then the user's edit again
+    other("hooks", "install", "--force")  # takes over all four; then the user's edit again
     with open(hooks / "post-merge", "a") as f:
         f.write("echo mine\n")
     other_pre_push = (hooks / "pre-push").read_text()
     changes = {c["name"]: c["action"] for c in m.json("hooks", "uninstall")["changes"]}
-    assert changes == {"post-checkout": "modified", "post-merge": "modified", "pre-push": "modified"}
+    assert changes == {"post-checkout": "modified", "post-merge": "modified", "post-rewrite": "modified",
+                       "pre-push": "modified"}
     assert (hooks / "pre-push").read_text() == other_pre_push
     assert (hooks / "post-merge").read_text().endswith("echo mine\n")
     # a hook written the same way by another mvc version is still this install's
     pre_push = hooks / "pre-push"
     pre_push.write_text(pre_push.read_text().replace(f"(mvc {__version__})", "(mvc 0.0.9)", 1))
     changes = {c["name"]: c["action"] for c in other.json("hooks", "uninstall")["changes"]}
-    assert changes == {"post-checkout": "removed", "post-merge": "modified", "pre-push": "removed"}
+    assert changes == {"post-checkout": "removed", "post-merge": "modified", "post-rewrite": "removed",
+                       "pre-push": "removed"}
     assert (hooks / "post-merge").read_text().endswith("echo mine\n")
 
 
@@ -342,7 +344,8 @@ def test_a_folder_where_a_hook_goes_is_refused_and_uninstall_gets_past_one_kept(
     m("hooks", "install")
     (hooks / "post-merge.pre-mvc").mkdir()  # what an older mvc kept
     changes = {c["name"]: c["action"] for c in m.json("hooks", "uninstall")["changes"]}
-    assert changes == {"post-checkout": "removed", "post-merge": "restored", "pre-push": "restored"}
+    assert changes == {"post-checkout": "removed", "post-merge": "restored", "post-rewrite": "removed",
+                       "pre-push": "restored"}
     assert (hooks / "post-merge").is_dir() and (hooks / "pre-push").read_text() == "#!/bin/sh\necho mine\n"
     (hooks / "post-merge").rmdir()
     m("hooks", "install")

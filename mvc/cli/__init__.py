@@ -2,8 +2,6 @@
 before importing anything else, because git hooks, Makefiles and shell completion start
 mvc over and over."""
 
-from __future__ import annotations
-
 import sys
 
 

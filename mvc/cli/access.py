@@ -17,8 +17,6 @@ EXAMPLES
     mvc access list
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -12,8 +12,6 @@ EXAMPLES
     mvc add checkpoints/ --name bert --data data/train.csv --code train.py
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Optional
 

@@ -1,7 +1,5 @@
 """The typer application: global options, the command table and the one error handler."""
 
-from __future__ import annotations
-
 import json
 import os
 import sys

@@ -9,8 +9,6 @@ EXAMPLES
     mvc archive resnet@0.1.0 --undo
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

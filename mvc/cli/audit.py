@@ -17,8 +17,6 @@ EXAMPLES
     mvc audit --json
 """
 
-from __future__ import annotations
-
 import json
 from typing import Annotated, Optional
 

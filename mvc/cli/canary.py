@@ -11,8 +11,6 @@ EXAMPLES
     mvc canary promote resnet --channel production
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -12,8 +12,6 @@ EXAMPLES
     mvc checkout
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Optional
 

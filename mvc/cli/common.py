@@ -1,7 +1,5 @@
 """Options that many commands share, and opening the repository."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

@@ -11,8 +11,6 @@ EXAMPLES
     mvc completion fish | source
 """
 
-from __future__ import annotations
-
 import sys
 from enum import Enum
 from pathlib import Path

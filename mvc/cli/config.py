@@ -10,8 +10,6 @@ EXAMPLES
     mvc config list --all
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

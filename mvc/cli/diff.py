@@ -19,8 +19,6 @@ EXAMPLES
     mvc diff resnet@0.1.0 resnet@0.2.0 resnet@0.3.0
 """
 
-from __future__ import annotations
-
 import json
 from typing import Annotated, Optional
 

@@ -12,8 +12,6 @@ EXAMPLES
     mvc fsck --repair
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -12,8 +12,6 @@ EXAMPLES
     mvc gc --grace 0
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

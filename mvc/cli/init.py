@@ -18,8 +18,6 @@ EXAMPLES
     mvc init projects/nlp --registry "sqlite:///$PWD/nlp-registry.db"
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Optional
 

@@ -5,8 +5,6 @@ value; here json's C writer encodes one key's values (a column) in one call and 
 puts each record together. Anything these writers do not handle gives None, and the caller
 (cli/output.py's emit_json) falls back to json.dumps."""
 
-from __future__ import annotations
-
 import json
 from itertools import chain, islice
 from json.encoder import encode_basestring as _quote  # json's own (C) quoting, ensure_ascii=False

@@ -11,8 +11,6 @@ EXAMPLES
     mvc lineage resnet --format dot > lineage.dot
 """
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated, Optional

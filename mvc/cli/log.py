@@ -10,8 +10,6 @@ EXAMPLES
     mvc log --json
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

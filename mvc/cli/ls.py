@@ -15,8 +15,6 @@ EXAMPLES
     mvc ls resnet --state production --json
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

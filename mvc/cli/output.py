@@ -16,8 +16,6 @@ controls (which make a terminal show text in another order than it is, "Trojan S
 written ``\\uHHHH`` everywhere, on a terminal too.
 """
 
-from __future__ import annotations
-
 import json
 import math
 import re

@@ -14,8 +14,6 @@ EXAMPLES
     mvc plot resnet --json
 """
 
-from __future__ import annotations
-
 import contextlib
 import io
 import math

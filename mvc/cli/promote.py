@@ -11,8 +11,6 @@ EXAMPLES
     mvc promote resnet@0.3.0 production --git    # then: git push origin --tags
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

@@ -12,8 +12,6 @@ EXAMPLES
     mvc audit --verify
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -12,8 +12,6 @@ EXAMPLES
     mvc remote remove backup
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

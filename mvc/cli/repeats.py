@@ -15,8 +15,6 @@ Python's int() also reads ``５`` (fullwidth) and ``٥`` (Arabic-Indic), which n
 JSON number of mvc accepts.
 """
 
-from __future__ import annotations
-
 from typer.core import TyperCommand
 
 ONCE = {"--check"}  # at most once

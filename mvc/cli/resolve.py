@@ -11,8 +11,6 @@ EXAMPLES
     mvc resolve resnet --key user-42
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

@@ -13,8 +13,6 @@ EXAMPLES
     mvc log resnet --channel production
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

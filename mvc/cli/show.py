@@ -9,8 +9,6 @@ EXAMPLES
     mvc show resnet@production --json
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -13,8 +13,6 @@ EXAMPLES
     mvc stats --json
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

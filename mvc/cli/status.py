@@ -13,8 +13,6 @@ EXAMPLES
     mvc status --json
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Optional
 

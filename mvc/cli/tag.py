@@ -11,8 +11,6 @@ EXAMPLES
     mvc tag --delete resnet best
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

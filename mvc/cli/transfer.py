@@ -1,7 +1,5 @@
 """mvc push and mvc pull: copy objects to and from a remote, verified by digest."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

@@ -9,8 +9,6 @@ EXAMPLES
     mvc verify resnet@0.1.0 resnet@production
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Callable, Optional
 
 import typer

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 from mvc.core.errors import ConflictError, IntegrityError, UserError
 from mvc.core.names import is_git_folder
 from mvc.core.objects import ObjectStore, Progress
-from mvc.core.snapshots import read_unchanged, stat_of, unreadable
+from mvc.core.snapshots import read_unchanged, readable, stat_of, unreadable
 from mvc.core.statcache import StatCache
 
 MANIFEST_FORMAT = "mvc-tree-v1"
@@ -239,6 +239,7 @@ def store_path(path: Path, store: ObjectStore, cache: StatCache, progress: Progr
     path = Path(path)
     name = path.absolute().name
     if path.is_dir():
+        _walk(path, readable)  # what refuses the folder refuses it before a byte is stored (SPEC §10)
         entries = _walk(path, lambda p: _cached_digest(cache, p, store, progress))
         digest = store.put_bytes(manifest_bytes(entries))
         return Stored(digest, _file_bytes(entries), "directory", name, tuple(sorted(entries, key=lambda e: e.path)))

@@ -31,6 +31,16 @@ def stat_of(path: Path) -> os.stat_result:
         raise unreadable(exc) from None
 
 
+def readable(path: Path) -> tuple[str, int]:
+    """Open and close ``path`` (``unreadable`` when it cannot be): the walk over a folder
+    before any of it is stored, so that a refused add leaves no bytes behind in the store."""
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)))
+    except OSError as exc:
+        raise unreadable(exc) from None
+    return "", 0
+
+
 def same_file(before: os.stat_result, after: os.stat_result) -> bool:
     """Nothing wrote to or replaced the file between the two stats."""
     return stat_key(before) == stat_key(after)

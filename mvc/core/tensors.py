@@ -169,7 +169,7 @@ def _read_safetensors(f: BinaryIO) -> dict[str, TensorInfo]:
                 f"tensor {_short(name)}: {end - begin} bytes do not hold a {dtype} tensor "
                 f"of shape {_short(shape)}")
         found.append((begin, end, name, dtype, tuple(shape)))
-    _check_disjoint(found)
+    _check_disjoint(found, data_size)
     return {name: TensorInfo(name, dtype, shape, _hash_range(f, data_start + begin, end - begin), end - begin)
             for begin, end, name, dtype, shape in found}
 
@@ -194,15 +194,20 @@ def _elements(shape: list[int], limit: int) -> int:
     return count
 
 
-def _check_disjoint(found: list[tuple[int, int, str, str, tuple[int, ...]]]) -> None:
-    """Refuse tensors whose bytes overlap (the safetensors reference implementation refuses
-    them too): a thousand tensors each naming the whole buffer would make hashing them cost a
-    thousand times the file."""
+def _check_disjoint(found: list[tuple[int, int, str, str, tuple[int, ...]]], data_size: int) -> None:
+    """Refuse tensors whose bytes overlap, or leave bytes of the data buffer to no tensor (the
+    safetensors reference implementation refuses both): a thousand tensors each naming the
+    whole buffer would make hashing them cost a thousand times the file, and bytes no tensor
+    names (a gap, a tail, a duplicate key's dropped entry) would change unseen by diff."""
     end = 0
     for begin, stop, name, _, _ in sorted(found, key=lambda t: (t[0], t[1])):
         if begin < end:
             raise UnreadableTensorFile(f"tensor {_short(name)} overlaps the tensor before it in the data buffer")
+        if begin > end:
+            raise UnreadableTensorFile(f"bytes {end} to {begin} of the data buffer belong to no tensor")
         end = stop
+    if end != data_size:
+        raise UnreadableTensorFile(f"bytes {end} to {data_size} of the data buffer belong to no tensor")
 
 
 def _read_npy_header(f: BinaryIO, member: str, left: int = MAX_NPY_HEADERS) -> tuple[str, bool, tuple[int, ...]]:
@@ -319,6 +324,8 @@ def _read_npz(f: BinaryIO) -> dict[str, TensorInfo]:
             if info.is_dir():
                 continue
             name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if name in out:  # w.npy beside w, or a name twice: one would hide the other's change
+                raise UnreadableTensorFile(f"two members name the array {name!r}; which of them changed cannot be told")
             descr, shape, digest, size = _hash_member(zf, info, left)
             left -= info.file_size - size  # its header (the CRC check held it to its declared size)
             # an object array is a pickle: compared by the digest of its bytes only

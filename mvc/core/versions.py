@@ -74,13 +74,13 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     env = provenance = None
     if background is not None:
         env, provenance = background.result()
-    elif unchanged(looked_up, new, stored.digest) is None:
+    elif unchanged(looked_up, new, stored) is None:
         # a rerun that changes nothing (the usual case in a Makefile) needs no git state, nor
         # the acting user (git's user.email: a process of its own)
         env, provenance = provenance_of_cwd(session.user, refused, session.layout.work_dir)
     with session.change("writer", "add", new.name) as work:
         known = _Known(work.registry, new.name)  # what the registry holds now, under the lock
-        row = unchanged(known, new, stored.digest)
+        row = unchanged(known, new, stored)
         created = row is None
         if row is None:
             if env is None:  # someone changed the model since the look above
@@ -145,12 +145,13 @@ class _Known:
         return self.registry.get_version(self.name, version) is not None
 
 
-def unchanged(known: _Known, new: NewArtifact, digest: str) -> VersionRow | None:
-    """The latest version when ``new`` holds what it holds (nothing to add); ConflictError
-    when ``new.version`` names another existing version."""
+def unchanged(known: _Known, new: NewArtifact, stored: artifacts.Stored) -> VersionRow | None:
+    """The latest version when ``new`` holds what it holds, of the same kind (a file whose bytes
+    are a folder's manifest is not that folder), so nothing to add; ConflictError when
+    ``new.version`` names another existing version."""
     latest = known.latest
-    same = (latest is not None and latest.digest == digest and same_value(latest.metrics, new.metrics)
-            and same_value(latest.params, new.params))
+    same = (latest is not None and (latest.digest, latest.kind) == (stored.digest, stored.kind)
+            and same_value(latest.metrics, new.metrics) and same_value(latest.params, new.params))
     if new.version is not None and known.has(new.version):
         if not new.force and same and latest.version == new.version:
             return latest

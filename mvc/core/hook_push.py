@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
-from mvc.core.errors import UserError
 from mvc.core.gitcommand import run, run_git
 from mvc.core.hooks import POINTER_PATHSPEC, is_pointer_name
 
@@ -59,16 +59,19 @@ def _shown(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "replace")
 
 
-def pointers_in_commits(work_dir: Path, commits: list[str],
-                        known: tuple[str, ...] | list[str] = ()) -> tuple[list, list]:
+def pointers_in_commits(work_dir: Path, commits: list[str], known: tuple[str, ...] | list[str] = (),
+                        warn: Callable[[str], None] = lambda line: None) -> tuple[list, list]:
     """The artifacts (integrity.Artifact) that the pointer files under ``work_dir`` name in
     the commits being pushed: (those the commits that no remote-tracking branch has yet
     introduce or change, whose objects the remote must get; those already pushed that are
-    at the tips, pushed too when this store has them). A pointer file that cannot be read
-    is an error only among the first."""
+    at the tips, pushed too when this store has them). A pointer file among the first that
+    is not one (an edit fixed by a later commit, say) is named to ``warn``, with its commit:
+    it names no object to push, and refusing the push would block it until history is
+    rewritten."""
     import tomllib
 
     from mvc.core.integrity import Artifact
+    from mvc.core.names import DIGEST_RE
 
     introduced, at_tips = _pointer_blobs(work_dir, commits, list(known))
     blobs = {**introduced, **at_tips}
@@ -86,10 +89,13 @@ def pointers_in_commits(work_dir: Path, commits: list[str],
         try:
             data = tomllib.loads(text.decode("utf-8"))
             art = Artifact(str(data["digest"]), str(data.get("kind", "file")), where)
+            if not DIGEST_RE.match(art.digest):
+                raise KeyError("digest")
         except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError):
-            if sha in at_tips:
-                continue
-            raise UserError(f"{where.replace(' in ', ' in commit ', 1)} is not a valid mvc pointer file") from None
+            if sha not in at_tips:
+                warn(f"{where.replace(' in ', ' in commit ', 1)} is not a valid mvc pointer file, so no model "
+                     "object is pushed for it ('mvc status' says what is wrong with the one checked out)")
+            continue
         found[sha in at_tips].setdefault((art.digest, art.kind), art)
     return list(found[0].values()), [a for k, a in found[1].items() if k not in found[0]]
 
@@ -102,7 +108,7 @@ def to_push(session, commits: list[str], remote_name: str | None,
     from mvc.core.errors import IntegrityError
     from mvc.core.remotes import open_remote
 
-    introduced, at_tips = pointers_in_commits(session.layout.work_dir, commits, known)
+    introduced, at_tips = pointers_in_commits(session.layout.work_dir, commits, known, session.warn)
     store, remote, gone = session.store, None, []
     for art in introduced:
         if not store.complete(art.digest):

@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from support import Mvc, git, git_project, mvc_env, write
+from support import Mvc, git, git_project, git_project_with_remote, mvc_env, write
 
 
 def _project(work: Path, home: Path) -> tuple[Mvc, dict]:
@@ -135,3 +135,28 @@ def test_pointer_fields_mvc_never_writes_are_invalid(work, home):
     assert states["y.bin.mvc"][0] == "invalid" and "../../etc" in states["y.bin.mvc"][1]
     proc = m.fail("checkout")
     assert "not a valid mvc pointer file" in proc.stderr and not (work / "x.bin").exists()
+
+
+def test_a_bad_pointer_in_a_pushed_commit_is_named_and_does_not_block_the_push(work, home, tmp_path):
+    """A pointer file with a digest mvc never writes, committed and then removed: pre-push
+    refused every push of that history ("invalid digest", naming neither file nor commit), and
+    only rewriting history or --no-verify got past it. It names both now and pushes the rest."""
+    m = git_project_with_remote(work, home, tmp_path / "store")
+    env = mvc_env(home)
+    m("hooks", "install")
+    write(work / "m.bin", b"weights")
+    m("add", "m.bin", "--name", "m", "--git")
+    text = (work / "m.bin.mvc").read_text()
+    write(work / "e.mvc", "\n".join('digest = "sha256:../x"' if line.startswith("digest") else line
+                                    for line in text.splitlines()) + "\n")
+    git(work, "add", "e.mvc", env=env)
+    git(work, "commit", "-qm", "a bad pointer", env=env)
+    bad = git(work, "rev-parse", "--short=12", "HEAD", env=env)
+    git(work, "rm", "-q", "e.mvc", env=env)
+    git(work, "commit", "-qm", "gone again", env=env)
+    git(tmp_path, "init", "-q", "--bare", "origin.git", env=env)
+    pushed = subprocess.run(["git", "push", "-q", str(tmp_path / "origin.git"), "HEAD"], cwd=work, env=env,
+                            capture_output=True, text=True)
+    assert pushed.returncode == 0, pushed.stderr
+    assert f"e.mvc in commit {bad} is not a valid mvc pointer file" in pushed.stderr
+    assert "pushed 1 objects" in pushed.stderr

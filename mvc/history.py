@@ -224,7 +224,8 @@ class HistoryOps:
             return row.model, row.version, row.id
 
         node, vid = lineage.locate(session.registry, target, resolve=resolve,
-                                   hash_path=lambda p: artifacts.hash_path(p, session.cache)[0], warn=session.warn)
+                                   hash_path=lambda p: artifacts.hash_path(p, session.cache, model=False)[0],
+                                   warn=session.warn)
         from mvc.core.query import collector_paused
 
         with collector_paused():  # the graph of tens of thousands of nodes, without the collector's walks

@@ -18,14 +18,28 @@ def _tell(message: str) -> None:
     tell(message)
 
 
-def _checkout(work_dir: Path, args: list[str]) -> None:
+def _since(name: str, args: list[str]) -> list | None:
+    """What the hook compares to find the pointer files git changed (git leaves the other work
+    files alone, and so does mvc: a model re-added without --git stays): a branch switch, its
+    two commits; a merge, ORIG_HEAD and HEAD; a squash merge (post-merge 1), HEAD and the index,
+    where it leaves its changes; a rebase (post-rewrite), what the commits it replayed changed
+    (its first step fired post-checkout, the replays fire nothing): from the parent of the
+    first one it made. None: every pointer file (a file checkout: git says nothing of which)."""
+    if name == "post-rewrite":
+        made = sys.stdin.read().split()[1:2]  # lines "OLD NEW": the first commit the rebase made
+        return [f"{made[0]}^", "HEAD"] if made else ["HEAD", "HEAD"]
+    if name == "post-merge":
+        return ["ORIG_HEAD", "HEAD"] if args != ["1"] else ["HEAD", None]
+    return args[:2] if len(args) == 3 and args[2] == "1" else None
+
+
+def _checkout(work_dir: Path, name: str, args: list[str]) -> None:
     from mvc.core import hooks
 
+    if name == "post-rewrite" and args[:1] != ["rebase"]:
+        return  # git commit --amend: the work tree is as it was
     stale = [p for p in hooks.stale_pointers(work_dir, work_dir / ".mvc") if p.is_file()]
-    # a branch switch or a merge: only the pointer files it changed (git leaves the rest alone too);
-    # a squash merge (post-merge 1) leaves HEAD where it was, its changes in the work tree, and a
-    # rebase (post-rewrite) fired post-checkout at its first step only: every pointer file
-    since = args[:2] if len(args) == 3 and args[2] == "1" else ["ORIG_HEAD", "HEAD"] if args == ["0"] else None
+    since = _since(name, args) if stale else None
     if stale and since:
         changed = hooks.changed_pointer_files(work_dir, *since)
         stale = [p for p in stale if p in changed]
@@ -64,7 +78,7 @@ def main(argv: list[str]) -> int:
     name = argv[0] if argv else ""
     try:
         if name in ("post-checkout", "post-merge", "post-rewrite"):
-            _checkout(Path.cwd(), argv[1:])
+            _checkout(Path.cwd(), name, argv[1:])
         elif name == "pre-push":
             _push()
         else:

@@ -10,13 +10,14 @@ import json
 import os
 import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
 from mvc.core.errors import ConflictError, IntegrityError, UserError
 from mvc.core.names import is_git_folder
 from mvc.core.objects import ObjectStore, Progress
+from mvc.core.owned import git_folder_in, link_inside, resolves_inside
 from mvc.core.snapshots import read_unchanged, readable, stat_of, unreadable
 from mvc.core.statcache import StatCache
 
@@ -135,11 +136,12 @@ def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
     return read_unchanged(path, before, cache, store, progress)
 
 
-def hash_path(path: Path, cache: StatCache, progress: Progress = None) -> tuple[str, int, str]:
-    """Content digest, size and kind of a file or directory, without storing it."""
+def hash_path(path: Path, cache: StatCache, progress: Progress = None, model: bool = True) -> tuple[str, int, str]:
+    """Content digest, size and kind of a file or directory, without storing it (``model``:
+    False for a --data or --code folder, ``_walk``)."""
     path = Path(path)
     if path.is_dir():
-        entries = _walk(path, lambda p: _cached_digest(cache, p, None, progress))
+        entries = _walk(path, lambda p: _cached_digest(cache, p, None, progress), model)
         from mvc.core.objects import digest_bytes
 
         return digest_bytes(manifest_bytes(entries)), _file_bytes(entries), "directory"
@@ -174,29 +176,15 @@ def parse_manifest(data: bytes) -> list[ManifestEntry]:
     return [ManifestEntry.from_dict(e) for e in doc["entries"]]
 
 
-def _inside(root: Path, rel_link_parent: PurePosixPath, target: str) -> bool:
-    if target.startswith("/"):
-        return False
-    parts: list[str] = list(rel_link_parent.parts)
-    for part in PurePosixPath(target).parts:
-        if part == "..":
-            if not parts:
-                return False
-            parts.pop()
-        elif part != ".":
-            parts.append(part)
-    return True
-
-
-def _resolves_inside(root: Path, link: Path) -> bool:
-    # _inside reads one target as text; links that climb through other links
-    # (d/up -> .., d/up2 -> up/..) only show where they lead when resolved.
-    real_root, real = os.path.realpath(root), os.path.realpath(link)
-    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
-
-
-def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[ManifestEntry]:
-    entries: list[ManifestEntry] = []
+def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]], model: bool = True) -> list[ManifestEntry]:
+    """A folder's entries. Walked whole first, each file opened once, so that what refuses the
+    folder (a FIFO, a link out of it, a file that cannot be read) refuses it before any file is
+    read or stored (SPEC §10); then ``digest_of`` each file. A model's folder leaves ``.git``
+    out, at any depth (git's, not the model's: DVC leaves it out too); a --data or --code
+    folder keeps it (lineage finds a folder by the digest recorded before mvc left it out)."""
+    entries: list[Any] = []
+    files: list[tuple[int, Path, int, str]] = []  # (where in entries, path, mode, relative path)
+    skip = is_git_folder if model else (lambda name: False)
 
     def cannot_list(exc: OSError) -> None:
         # os.walk leaves a folder it cannot list out and goes on; a smaller artifact is
@@ -204,11 +192,10 @@ def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[Mani
         raise unreadable(exc)
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=cannot_list, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not is_git_folder(d))  # .git: git's, not the model's (DVC's way)
+        dirnames[:] = sorted(d for d in dirnames if not skip(d))
         here = Path(dirpath)
         # a symlink to a directory shows up in dirnames; treat it like any other link
-        for name in sorted(n for n in filenames + [d for d in dirnames if (here / d).is_symlink()]
-                           if not is_git_folder(n)):
+        for name in sorted(n for n in filenames + [d for d in dirnames if (here / d).is_symlink()] if not skip(n)):
             full = here / name
             rel = PurePosixPath(full.relative_to(root).as_posix())
             try:
@@ -217,30 +204,34 @@ def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]]) -> list[Mani
                 raise unreadable(exc) from None
             if stat.S_ISLNK(st.st_mode):
                 target = os.readlink(full)
-                if not _inside(root, rel.parent, target) or not _resolves_inside(root, full):
+                if not link_inside(rel.parent, target) or not resolves_inside(root, full):
                     raise UserError(
                         f"{full} is a symlink pointing outside {root}; replace it with the file "
                         "it points to, or remove it"
                     )
                 entries.append(ManifestEntry(str(rel), SYMLINK_MODE, len(target), target=target))
             elif stat.S_ISREG(st.st_mode):
-                digest, size = digest_of(full)
-                entries.append(ManifestEntry(str(rel), _file_mode(st), size, digest))
+                readable(full)
+                files.append((len(entries), full, _file_mode(st), str(rel)))
+                entries.append(None)
             else:
                 raise UserError(f"{full} is not a regular file, directory or symlink; mvc cannot store it")
         dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
+    for at, full, mode, rel in files:
+        digest, size = digest_of(full)
+        entries[at] = ManifestEntry(rel, mode, size, digest)
     return entries
 
 
 def store_path(path: Path, store: ObjectStore, cache: StatCache, progress: Progress = None,
-               looked: LookedUp | None = None) -> Stored:
+               looked: LookedUp | None = None, model: bool = True) -> Stored:
     """Put a file or directory into the object store; returns what was stored. ``looked``:
-    what ``look_up`` said about ``path`` (so that the stat cache is asked once)."""
+    what ``look_up`` said about ``path`` (so that the stat cache is asked once); ``model``:
+    False for a --data folder (``_walk``)."""
     path = Path(path)
     name = path.absolute().name
     if path.is_dir():
-        _walk(path, readable)  # what refuses the folder refuses it before a byte is stored (SPEC §10)
-        entries = _walk(path, lambda p: _cached_digest(cache, p, store, progress))
+        entries = _walk(path, lambda p: _cached_digest(cache, p, store, progress), model)
         digest = store.put_bytes(manifest_bytes(entries))
         return Stored(digest, _file_bytes(entries), "directory", name, tuple(sorted(entries, key=lambda e: e.path)))
     if not path.is_file():
@@ -281,9 +272,15 @@ def _safe_rel(path: str) -> PurePosixPath:
     rel = PurePosixPath(path)
     if rel.is_absolute() or not rel.parts or any(p in ("", ".", "..") for p in rel.parts) or "\x00" in path:
         raise IntegrityError(f"a manifest entry has an unsafe path {path!r}; refusing to write it")
-    if any(map(is_git_folder, rel.parts)):  # stored before mvc left .git out: git would run its config
-        raise UserError(f"the version holds {path!r}, in a git folder, which mvc never writes out; nothing was written")
     return rel
+
+
+def without_git(stored: Stored) -> Stored:
+    """``stored`` less its entries in a ``.git`` folder (stored before mvc left them out of
+    model folders, or crafted): never written out (git would run what a written-out .git/config
+    says), nor looked for in a folder checked out."""
+    kept = tuple(e for e in stored.entries if not any(map(is_git_folder, PurePosixPath(e.path).parts)))
+    return stored if len(kept) == len(stored.entries) else replace(stored, entries=kept)
 
 
 class Materializer:
@@ -350,7 +347,8 @@ class Materializer:
             self._remember_verified(digest)
 
     def matches(self, stored: Stored, dest: Path) -> bool:
-        """True when ``dest`` already holds exactly this artifact."""
+        """True when ``dest`` already holds exactly this artifact (its ``.git`` aside)."""
+        stored = without_git(stored)
         if stored.kind == "file":
             return dest.is_file() and _same_digest(dest, stored.digest, self.cache)
         if not dest.is_dir() or dest.is_symlink():
@@ -376,17 +374,18 @@ class Materializer:
 
     def materialize(self, stored: Stored, dest: Path, force: bool) -> Written:
         dest = Path(dest).absolute()
-        if any(map(is_git_folder, dest.parts)) or (force and os.path.lexists(dest / ".git")):
-            raise UserError(f"{dest} is or holds a git folder, which mvc never writes over; nothing was written")
-        self.used = set()
+        if any(map(is_git_folder, dest.parts)):
+            raise UserError(f"{dest} lies in a git folder, which mvc never writes into; nothing was written")
+        self.used, stored = set(), without_git(stored)
         count = len([e for e in stored.entries if not e.is_link]) if stored.kind == "directory" else 1
         if os.path.lexists(dest):
             if self.matches(stored, dest):
                 return Written(dest, False, count, 0, self.link)
             if not force:
-                raise ConflictError(
-                    f"{dest} exists and differs from what is checked out; use --force to replace it"
-                )
+                raise ConflictError(f"{dest} exists and differs from what is checked out; use --force to replace it")
+            if (repository := git_folder_in(dest)) is not None:
+                raise UserError(f"{dest} holds a git repository ({repository}), which replacing it would delete; "
+                                "nothing was written. Move it out of the way, then run this again")
         dest.parent.mkdir(parents=True, exist_ok=True)
         import tempfile  # 3 ms (random, its seed): a checkout needs it, a re-add does not
 
@@ -414,13 +413,13 @@ class Materializer:
                     target = staged.joinpath(*rel.parts)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     if entry.is_link:
-                        if not _inside(staged, rel.parent, entry.target):
+                        if not link_inside(rel.parent, entry.target):
                             raise IntegrityError(f"a manifest symlink {entry.path!r} points outside the artifact")
                         os.symlink(entry.target, target)
                     else:
                         self.write_file(entry.digest, entry.mode, target)
                 for link in links:
-                    if not _resolves_inside(staged, staged.joinpath(*link.parts)):
+                    if not resolves_inside(staged, staged.joinpath(*link.parts)):
                         raise IntegrityError(f"a manifest symlink {str(link)!r} points outside the artifact")
             _replace(staged, dest, tmp_root)
         finally:

@@ -197,9 +197,10 @@ def _refuse_in_git(root: Path, target: Path, rel: str) -> None:
                         "nothing changed. Rename it, or drop --git")
     _ignore_file(target)
     if run_git(root, "--literal-pathspecs", "ls-files", "-z", "--", rel):
+        stop = (f"git --literal-pathspecs rm -r --cached -- {shlex.quote(rel)} && "
+                f"git commit -m {shlex.quote(f'Stop tracking {rel} in git')}")
         raise UserError(f"git tracks {shown(rel)} (or files in it) already, so its bytes would stay in git; nothing "
-                        f"changed. Stop tracking it first: git rm -r --cached -- {shlex.quote(rel)} && git commit "
-                        f"-m 'Stop tracking {rel} in git', then run this again")
+                        f"changed. Stop tracking it first: {stop}, then run this again")
 
 
 def _refuse_a_later_pointer(root: Path, rel: str, version: Any) -> None:

@@ -100,7 +100,7 @@ def writable(root: Path, tags: Iterable[str], commit: bool = False, folders: Ite
     if commit:
         for name, what, finish in _UNDER_WAY:
             if os.path.lexists(git_dir / name):  # a commit now would end it half done, its work lost
-                raise UserError(f"{what} is under way in {root} (.git/{name}); mvc add --git would commit it half "
+                raise UserError(f"{what} is under way in {root} ({git_dir / name}); mvc add --git would commit it half "
                                 f"done; nothing changed. Finish it ({finish}) and run this again")
         need.append(git_dir)  # the index, and its lock
         locks.append(git_dir / "index.lock")

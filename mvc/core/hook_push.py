@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from mvc.core.errors import UserError
 from mvc.core.gitcommand import run, run_git
 from mvc.core.hooks import POINTER_PATHSPEC, is_pointer_name
 
@@ -27,10 +28,10 @@ def pushed_commits(work_dir: Path, refs_text: str) -> tuple[list[str], list[str]
     return list(dict.fromkeys(found)), known
 
 
-def _pointer_blobs(work_dir: Path, commits: list[str], known: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+def _pointer_blobs(work_dir: Path, commits: list[str], known: list[str]) -> tuple[dict, dict, set]:
     """(blob sha -> where) of the pointer files that ``commits`` and the commits before them
     no remote-tracking branch has yet wrote (as git-lfs pushes what the pushed commits
-    introduce), and of the others at the pushed tips."""
+    introduce), and of the others at the pushed tips; and every pointer blob at the tips."""
     introduced: dict[str, str] = {}
     # -z: names as they are (without it git quotes one that is not ASCII: "mod\303\250le.mvc")
     log = iter(run_git(work_dir, "log", "--raw", "-z", "--no-abbrev", "--no-renames", "--format=commit %H",
@@ -45,13 +46,16 @@ def _pointer_blobs(work_dir: Path, commits: list[str], known: list[str]) -> tupl
             if len(fields) == 5 and fields[4] != "D" and fields[1].startswith("100") and is_pointer_name(name):
                 introduced.setdefault(fields[3], f"{_shown(name)} in {commit}")
     at_tips: dict[str, str] = {}
+    tips: set[str] = set()
     for commit in commits:
         for entry in run_git(work_dir, "ls-tree", "-r", "-z", commit, raw=True).split("\0"):
             meta, _, name = entry.partition("\t")
             sha = meta.split()[2:3]
-            if is_pointer_name(name) and meta.split()[1:2] == ["blob"] and sha[0] not in introduced:
-                at_tips.setdefault(sha[0], f"{_shown(name)} in {commit[:12]}")
-    return introduced, at_tips
+            if is_pointer_name(name) and meta.split()[1:2] == ["blob"]:
+                tips.add(sha[0])
+                if sha[0] not in introduced:
+                    at_tips.setdefault(sha[0], f"{_shown(name)} in {commit[:12]}")
+    return introduced, at_tips, tips
 
 
 def _shown(name: str) -> str:
@@ -65,15 +69,16 @@ def pointers_in_commits(work_dir: Path, commits: list[str], known: tuple[str, ..
     the commits being pushed: (those the commits that no remote-tracking branch has yet
     introduce or change, whose objects the remote must get; those already pushed that are
     at the tips, pushed too when this store has them). A pointer file among the first that
-    is not one (an edit fixed by a later commit, say) is named to ``warn``, with its commit:
-    it names no object to push, and refusing the push would block it until history is
+    is not one is an error when a pushed tip holds it (a teammate would get a pointer file
+    naming nothing); one that a later commit fixed or removed is named to ``warn``, with its
+    commit: it names no object to push, and refusing would block the push until history is
     rewritten."""
     import tomllib
 
     from mvc.core.integrity import Artifact
     from mvc.core.names import DIGEST_RE
 
-    introduced, at_tips = _pointer_blobs(work_dir, commits, list(known))
+    introduced, at_tips, tips = _pointer_blobs(work_dir, commits, list(known))
     blobs = {**introduced, **at_tips}
     if not blobs:
         return [], []
@@ -92,9 +97,12 @@ def pointers_in_commits(work_dir: Path, commits: list[str], known: tuple[str, ..
             if not DIGEST_RE.match(art.digest):
                 raise KeyError("digest")
         except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError):
+            if sha in tips and sha not in at_tips:
+                raise UserError(f"{where.replace(' in ', ' in commit ', 1)} is not a valid mvc pointer file; fix it "
+                                "(or git rm it), commit, and push again ('mvc status' says what is wrong)") from None
             if sha not in at_tips:
-                warn(f"{where.replace(' in ', ' in commit ', 1)} is not a valid mvc pointer file, so no model "
-                     "object is pushed for it ('mvc status' says what is wrong with the one checked out)")
+                warn(f"{where.replace(' in ', ' in commit ', 1)} is not a valid mvc pointer file, and a later commit "
+                     "replaced it, so no model object is pushed for it")
             continue
         found[sha in at_tips].setdefault((art.digest, art.kind), art)
     return list(found[0].values()), [a for k, a in found[1].items() if k not in found[0]]

@@ -374,12 +374,13 @@ def stale_pointers(work_dir: Path, mvc_dir: Path) -> list[Path]:
     return stale
 
 
-def changed_pointer_files(work_dir: Path, old: str, new: str) -> set[Path]:
+def changed_pointer_files(work_dir: Path, old: str, new: str | None) -> set[Path]:
     """The pointer files under ``work_dir`` that differ between commits ``old`` and ``new``
-    (a branch switch: only these does the post-checkout hook check out, as git rewrites only
-    the files that changed); every tracked one when ``old`` is not a commit (a clone)."""
-    proc = run(work_dir, "diff", "--name-only", "--no-renames", "-z", "--relative", old, new, "--",
-               POINTER_PATHSPEC, check=False, text=False)
+    (``None``: git's index, where a squash merge leaves its changes) (a branch switch: only
+    these does the post-checkout hook check out, as git rewrites only the files that
+    changed); every tracked one when ``old`` is not a commit (a clone)."""
+    proc = run(work_dir, "diff", "--name-only", "--no-renames", "-z", "--relative",
+               *([old, new] if new else ["--cached", old]), "--", POINTER_PATHSPEC, check=False, text=False)
     if proc is None or not proc.ok:
         return set(tracked_pointer_files(work_dir))
     names = os.fsdecode(bytes(proc.stdout)).split("\0")  # as tracked_pointer_files decodes them

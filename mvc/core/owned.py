@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from mvc.core.errors import IntegrityError
@@ -105,3 +105,41 @@ def planted_problems(session: "Session", deploy_folders: list[tuple[str, str]]) 
         for path in channel_state.planted_links(session, model, channel):
             paths.setdefault(path, "folder")
     return [planted(path, what).message for path, what in paths.items() if is_planted(path, what)]
+
+def link_inside(rel_link_parent: PurePosixPath, target: str) -> bool:
+    """Whether a symlink at ``rel_link_parent/NAME`` (relative to the folder it belongs to)
+    whose text is ``target`` stays inside that folder, read as text (a stored artifact's
+    links: see ``resolves_inside`` for links through links)."""
+    if target.startswith("/"):
+        return False
+    parts: list[str] = list(rel_link_parent.parts)
+    for part in PurePosixPath(target).parts:
+        if part == "..":
+            if not parts:
+                return False
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return True
+
+
+def resolves_inside(root: Path, link: Path) -> bool:
+    """Whether ``link`` resolves inside ``root``: link_inside reads one target as text; links
+    that climb through other links (d/up -> .., d/up2 -> up/..) only show where they lead
+    when resolved."""
+    real_root, real = os.path.realpath(root), os.path.realpath(link)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def git_folder_in(folder: Path) -> Path | None:
+    """The first ``.git`` at any depth of ``folder``: a repository that replacing the folder
+    would delete (None when there is none, or ``folder`` is no real folder)."""
+    from mvc.core.names import is_git_folder
+
+    if folder.is_symlink() or not folder.is_dir():
+        return None
+    for dirpath, dirnames, filenames in os.walk(folder):
+        found = next((n for n in sorted(dirnames + filenames) if is_git_folder(n)), None)
+        if found is not None:
+            return Path(dirpath) / found
+    return None

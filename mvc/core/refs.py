@@ -36,7 +36,7 @@ def parse_ref(text: str) -> RefSpec:
     if not isinstance(text, str) or not text:
         raise UserError("empty ref; use NAME, NAME@VERSION, NAME@TAG, NAME@CHANNEL or sha256:PREFIX")
     if text.startswith("sha256:"):
-        m = _DIGEST_PREFIX_RE.match(text.lower())
+        m = _DIGEST_PREFIX_RE.fullmatch(text.lower())
         if m is None:
             raise UserError(
                 f"invalid digest ref {text[:80]!r}; use sha256: followed by at least "

@@ -81,6 +81,17 @@ def _state(session: "Session", pointer) -> str:
             return "modified"
     elif target.is_symlink() or not target.is_dir():
         return "modified"
+    else:  # compared with its manifest, which a version stored with its .git lists (without_git)
+        from mvc.core.artifacts import Materializer, Stored, load_entries
+        from mvc.core.errors import MvcError
+
+        try:
+            stored = Stored(pointer.digest, pointer.size, "directory", target.name,
+                            tuple(load_entries(session.store, pointer.digest)))
+        except (MvcError, OSError):  # not here yet (a clone not pulled): by its digest
+            stored = None
+        if stored is not None:
+            return "ok" if Materializer(session.store, session.cache).matches(stored, target) else "modified"
     try:
         digest, _, _ = hash_path(target, session.cache)
     except (OSError, UserError):

@@ -69,7 +69,7 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
         background = Background(lambda: provenance_of_cwd(user, refused, session.layout.work_dir))
     stored = artifacts.store_path(new.source, session.store, session.cache, progress, looked=looked)
     crash_point("add:stored")
-    kept = [(new.source, stored)]  # what the store must hold once the version is in
+    kept = [(new.source, stored, True)]  # what the store must hold once the version is in (, a model's?)
     inputs = lineage_inputs(session, new, progress, kept)
     env = provenance = None
     if background is not None:
@@ -168,7 +168,7 @@ def next_version(latest: VersionRow | None, bump: str) -> str:
     return str(FIRST_VERSION if latest is None else parse_version(latest.version).bump(bump))
 
 
-def store_again(session: "Session", kept: list[tuple[Path, artifacts.Stored]], progress: Progress = None) -> None:
+def store_again(session: "Session", kept: list[tuple[Path, artifacts.Stored, bool]], progress: Progress = None) -> None:
     """Under the lock, before the version goes in: store again each object of ``kept`` (the
     artifact, the ``--store-data`` inputs) that a concurrent ``mvc gc`` removed since it was
     written (nothing referenced it yet; with ``gc.grace_seconds = 0`` it is not even young
@@ -176,9 +176,9 @@ def store_again(session: "Session", kept: list[tuple[Path, artifacts.Stored]], p
     hold what was compared and recorded."""
     from mvc.core.integrity import missing_objects
 
-    for path, stored in kept:
+    for path, stored, model in kept:
         if missing_objects(session.store, stored):
-            again = artifacts.store_path(path, session.store, session.cache, progress)
+            again = artifacts.store_path(path, session.store, session.cache, progress, model=model)
             if again.digest != stored.digest:
                 raise UserError(
                     f"{path} changed while mvc added it; add it again when nothing is writing to it"
@@ -186,7 +186,7 @@ def store_again(session: "Session", kept: list[tuple[Path, artifacts.Stored]], p
 
 
 def lineage_inputs(session: "Session", new: NewArtifact, progress: Progress = None,
-                   kept: list[tuple[Path, artifacts.Stored]] | None = None) -> list[LineageInput]:
+                   kept: list[tuple[Path, artifacts.Stored, bool]] | None = None) -> list[LineageInput]:
     """The data, code and parent inputs of ``new``: data and code by content digest (data
     stored too with ``store_data``, and then appended to ``kept``), code with its git commit."""
     from mvc.core.provenance import git_file_info
@@ -194,16 +194,16 @@ def lineage_inputs(session: "Session", new: NewArtifact, progress: Progress = No
     inputs: list[LineageInput] = []
     for p in new.data:
         if new.store_data:
-            s = artifacts.store_path(p, session.store, session.cache, progress)
+            s = artifacts.store_path(p, session.store, session.cache, progress, model=False)
             digest, size, kind = s.digest, s.size, s.kind
             if kept is not None:
-                kept.append((p, s))
+                kept.append((p, s, False))
         else:
-            digest, size, kind = artifacts.hash_path(p, session.cache, progress)
+            digest, size, kind = artifacts.hash_path(p, session.cache, progress, model=False)
         inputs.append(LineageInput("data", digest, os.path.abspath(p),
                                    {"size": size, "kind": kind, "stored": new.store_data}))
     for p in new.code:
-        digest, size, kind = artifacts.hash_path(p, session.cache, progress)
+        digest, size, kind = artifacts.hash_path(p, session.cache, progress, model=False)
         inputs.append(LineageInput("code", digest, os.path.abspath(p),
                                    {"size": size, "kind": kind, "git": git_file_info(p.absolute())}))
     for row in new.parents:

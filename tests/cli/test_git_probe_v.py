@@ -71,7 +71,8 @@ def test_a_model_folder_that_is_a_git_repository_is_stored_and_written_without_i
     assert "already matches" in m("checkout", "bert", "-o", "hf").stdout
     write(work / "hf" / "w.bin", b"changed")
     proc = m.fail("checkout", "bert", "-o", "hf", "--force")
-    assert "holds a git folder" in proc.stderr and (work / "hf" / ".git" / "config").is_file()
+    assert "holds a git repository" in proc.stderr and (work / "hf" / ".git" / "config").is_file()
+    assert (work / "hf" / "w.bin").read_bytes() == b"changed"
     m("checkout", "bert", "-o", "copy")
     assert sorted(os.listdir(work / "copy")) == ["w.bin"] and not (work / "ran").exists()
     proc = m.fail("checkout", "bert", "-o", ".git/bert")
@@ -96,7 +97,7 @@ def test_ignore_lines_match_the_file_alone_and_refusals_change_nothing(work, hom
     git(work, "add", "tracked.bin", env=env)
     git(work, "commit", "-qm", "tracked", env=env)
     proc = m.fail("add", "tracked.bin", "--name", "t", "--git")
-    assert "git rm -r --cached -- tracked.bin" in proc.stderr
+    assert "git --literal-pathspecs rm -r --cached -- tracked.bin && git commit -m 'Stop tracking" in proc.stderr
     assert m.json("ls") == before and not (work / "tracked.bin.mvc").exists()
 
 
@@ -160,3 +161,40 @@ def test_a_bad_pointer_in_a_pushed_commit_is_named_and_does_not_block_the_push(w
     assert pushed.returncode == 0, pushed.stderr
     assert f"e.mvc in commit {bad} is not a valid mvc pointer file" in pushed.stderr
     assert "pushed 1 objects" in pushed.stderr
+
+
+def test_a_model_folder_with_git_inside_round_trips_through_pointers_and_hooks(work, home):
+    """Review of the above: a folder added with --git whose .git sits at its top, or deeper,
+    is 'ok' to status, a checkout with no ref writes nothing, and a branch switch that wants
+    another version refuses to replace a folder holding a repository instead of deleting it."""
+    m, env = _project(work, home)
+    m("hooks", "install")
+    for folder in ("hf", "deep/sub"):
+        (work / "model" / folder).mkdir(parents=True)
+        git(work / "model" / folder, "init", "-q", env=env)
+    write(work / "model" / "w.bin", b"one")
+    m("add", "model", "--name", "m", "--git")
+    assert [p["state"] for p in m.json("status")["pointers"]] == ["ok"]
+    assert "Checked out" not in m("checkout").stdout
+    write(work / "model" / "w.bin", b"two")
+    m("add", "model", "--name", "m", "--git")
+    switched = subprocess.run(["git", "checkout", "-q", "HEAD~1"], cwd=work, env=env, capture_output=True, text=True)
+    assert "holds a git repository" in switched.stderr
+    assert (work / "model" / "hf" / ".git").is_dir() and (work / "model" / "deep" / "sub" / ".git").is_dir()
+    assert (work / "model" / "w.bin").read_bytes() == b"two"
+
+
+def test_a_bad_pointer_at_the_pushed_tip_still_stops_the_push(work, home, tmp_path):
+    m = git_project_with_remote(work, home, tmp_path / "store")
+    env = mvc_env(home)
+    m("hooks", "install")
+    write(work / "m.bin", b"weights")
+    m("add", "m.bin", "--name", "m", "--git")
+    write(work / "e.mvc", "\n".join('digest = "sha256:../x"' if line.startswith("digest") else line
+                                    for line in (work / "m.bin.mvc").read_text().splitlines()) + "\n")
+    git(work, "add", "e.mvc", env=env)
+    git(work, "commit", "-qm", "a bad pointer", env=env)
+    git(tmp_path, "init", "-q", "--bare", "origin.git", env=env)
+    pushed = subprocess.run(["git", "push", "-q", str(tmp_path / "origin.git"), "HEAD"], cwd=work, env=env,
+                            capture_output=True, text=True)
+    assert pushed.returncode != 0 and "e.mvc in commit" in pushed.stderr and "not a valid" in pushed.stderr

@@ -308,3 +308,30 @@ def test_a_rebase_ends_with_the_work_file_its_pointer_names(work, home, tmp_path
     assert "mvc: checked out net@0.1.1 to net.bin" in rebased.stderr
     assert (work / "net.bin").read_bytes() == b"second"
     assert [p["state"] for p in m.json("status")["pointers"]] == ["ok"]
+
+
+def test_an_amend_or_a_rebase_leaves_a_model_re_added_without_git_alone(work, home, tmp_path):
+    """Review: post-rewrite looked at every pointer file, so after 'mvc add' without --git (the
+    store holds 0.1.1, the pointer still says 0.1.0) an amend put 0.1.0 back into net.bin.
+    An amend leaves the work tree alone, and a rebase touches only what its commits changed."""
+    m = _project(work, home, tmp_path / "store")
+    m("hooks", "install")
+    env = mvc_env(home)
+    write(work / "net.bin", b"first")
+    m("add", "net.bin", "--name", "net", "--git")
+    write(work / "net.bin", b"retrained")
+    m("add", "net.bin", "--name", "net")
+    amended = _git(work, home, "commit", "--amend", "--no-edit", "-q")
+    assert "mvc" not in amended.stderr and (work / "net.bin").read_bytes() == b"retrained"
+    git(work, "branch", "upstream", env=env)
+    write(work / "train.py", "# mine")
+    git(work, "add", "train.py", env=env)
+    git(work, "commit", "-qm", "mine", env=env)
+    git(work, "checkout", "-q", "upstream", env=env)
+    write(work / "notes.txt", "a teammate's commit")
+    git(work, "add", "notes.txt", env=env)
+    git(work, "commit", "-qm", "notes", env=env)
+    git(work, "checkout", "-q", "-", env=env)
+    assert (work / "net.bin").read_bytes() == b"retrained"  # no pointer file changed on the way
+    rebased = _git(work, home, "rebase", "upstream")
+    assert "mvc" not in rebased.stderr and (work / "net.bin").read_bytes() == b"retrained"

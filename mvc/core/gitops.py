@@ -380,8 +380,8 @@ def ignore(path: Path) -> tuple[Path, str]:
     .gitignore and the line."""
     gitignore, entry = _ignore_file(path), ignore_entry(path.name)
     raw = gitignore.read_bytes() if gitignore.exists() else b""
-    if _with_line(raw, entry) != raw:
-        write_atomic(gitignore, _with_line(raw, entry))
+    if (new := _with_line(raw, entry)) != raw:
+        write_atomic(gitignore, new)
     return gitignore, entry
 
 

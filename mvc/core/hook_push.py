@@ -97,12 +97,12 @@ def pointers_in_commits(work_dir: Path, commits: list[str], known: tuple[str, ..
             if not DIGEST_RE.match(art.digest):
                 raise KeyError("digest")
         except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError):
+            bad = f"{where.replace(' in ', ' in commit ', 1)} is not a valid mvc pointer file"
             if sha in tips and sha not in at_tips:
-                raise UserError(f"{where.replace(' in ', ' in commit ', 1)} is not a valid mvc pointer file; fix it "
-                                "(or git rm it), commit, and push again ('mvc status' says what is wrong)") from None
+                raise UserError(f"{bad}; fix it (or git rm it), commit, and push again ('mvc status' says what "
+                                "is wrong)") from None
             if sha not in at_tips:
-                warn(f"{where.replace(' in ', ' in commit ', 1)} is not a valid mvc pointer file, and a later commit "
-                     "replaced it, so no model object is pushed for it")
+                warn(f"{bad}, and a later commit replaced it, so no model object is pushed for it")
             continue
         found[sha in at_tips].setdefault((art.digest, art.kind), art)
     return list(found[0].values()), [a for k, a in found[1].items() if k not in found[0]]

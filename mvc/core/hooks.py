@@ -317,19 +317,20 @@ def tracked_pointer_files(work_dir: Path) -> list[Path]:
     return listed_pointers(work_dir, bytes(proc.stdout))
 
 
-def _directory_current(target: Path, digest: str, size: int, mvc_dir: Path, cache) -> bool:
+def directory_current(store, cache, target: Path, digest: str, size: int) -> bool | None:
     """Whether the folder ``target`` holds exactly the directory artifact ``digest`` (its
-    manifest read from the store, its files vouched for by the stat cache or hashed)."""
+    manifest read from the store, its files vouched for by the stat cache or hashed; a
+    ``.git`` a version stored by an older mvc lists is left aside, as checkout leaves it);
+    None when the store cannot give the manifest (not pulled yet, or damaged). The hooks and
+    ``mvc status`` both ask this."""
     from mvc.core.artifacts import Materializer, Stored, load_entries
     from mvc.core.errors import MvcError
-    from mvc.core.objects import ObjectStore
 
-    store = ObjectStore(mvc_dir / "objects", mvc_dir / "tmp")
     try:
         entries = tuple(load_entries(store, digest))
         return Materializer(store, cache).matches(Stored(digest, size, "directory", target.name, entries), target)
     except (MvcError, OSError):
-        return False
+        return None
 
 
 def stale_pointers(work_dir: Path, mvc_dir: Path) -> list[Path]:
@@ -364,7 +365,10 @@ def stale_pointers(work_dir: Path, mvc_dir: Path) -> list[Path]:
                 stale.append(pointer)
                 continue
             if data.get("kind", "file") == "directory":
-                current = stat.S_ISDIR(st.st_mode) and _directory_current(target, str(digest), size, mvc_dir, cache)
+                from mvc.core.objects import ObjectStore  # only for a folder: a quiet hook stays light
+
+                store = ObjectStore(mvc_dir / "objects", mvc_dir / "tmp")
+                current = stat.S_ISDIR(st.st_mode) and bool(directory_current(store, cache, target, str(digest), size))
             else:
                 current = stat.S_ISREG(st.st_mode) and st.st_size == size and cache.get(target, st) == digest
             if not current:

@@ -81,17 +81,12 @@ def _state(session: "Session", pointer) -> str:
             return "modified"
     elif target.is_symlink() or not target.is_dir():
         return "modified"
-    else:  # compared with its manifest, which a version stored with its .git lists (without_git)
-        from mvc.core.artifacts import Materializer, Stored, load_entries
-        from mvc.core.errors import MvcError
+    else:  # compared with its manifest, as the hooks compare it; not here yet (a clone not pulled): by digest
+        from mvc.core.hooks import directory_current
 
-        try:
-            stored = Stored(pointer.digest, pointer.size, "directory", target.name,
-                            tuple(load_entries(session.store, pointer.digest)))
-        except (MvcError, OSError):  # not here yet (a clone not pulled): by its digest
-            stored = None
-        if stored is not None:
-            return "ok" if Materializer(session.store, session.cache).matches(stored, target) else "modified"
+        current = directory_current(session.store, session.cache, target, pointer.digest, pointer.size)
+        if current is not None:
+            return "ok" if current else "modified"
     try:
         digest, _, _ = hash_path(target, session.cache)
     except (OSError, UserError):

@@ -17,7 +17,7 @@ _mvc_options() {
     case "$1" in
         "mvc") echo "-C --version -V --help -h" ;;
         "mvc init") echo "--registry --json --help -h" ;;
-        "mvc add") echo "--name --version --bump --metric --metrics-file --param --params-file --data --code --from --tag --message -m --force -f --store-data --git --json --help -h" ;;
+        "mvc add") echo "--name --version --bump --metric --metrics-file --param --params-file --data --code --from --tag --message -m --force -f --store-data --git --follow-links -L --json --help -h" ;;
         "mvc ls") echo "--state --where --sort --reverse --limit -n --json --help -h" ;;
         "mvc show") echo "--json --help -h" ;;
         "mvc checkout") echo "--output -o --link --force -f --json --help -h" ;;

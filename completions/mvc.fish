@@ -180,6 +180,7 @@ complete -c mvc -n '__mvc_at \'mvc add\'' -l message -s m -x -d 'A message descr
 complete -c mvc -n '__mvc_at \'mvc add\'' -l force -s f -d 'Create a version even when nothing changed.'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l store-data -d 'Also store the --data files in the object store.'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l git -d 'Write PATH.mvc, ignore PATH in git, commit the pointer and tag NAME@vVERSION (GTO\'s format); a tag that says otherwise registers nothing, exit 1.'
+complete -c mvc -n '__mvc_at \'mvc add\'' -l follow-links -s L -d 'Store each symlink in a folder as the file or folder it points to, wherever it lies (as cp -L; a Hugging Face cache snapshot). Without it a link must stay inside its folder and is stored as a link.'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l json -d 'Print one JSON document on stdout.'
 complete -c mvc -n '__mvc_at \'mvc add\'' -l help -s h -d 'Show this message and exit.'
 complete -c mvc -n '__mvc_at \'mvc add\' 0' -F

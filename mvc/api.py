@@ -235,6 +235,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         force: bool = False,
         store_data: bool = False,
         git: bool = False,
+        follow_links: bool = False,
         progress: Progress = None,
     ) -> AddResult:
         """Store ``path`` (a file or directory) and register a new version of model ``name``.
@@ -244,7 +245,10 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
         unless ``force``. With ``git``, also write the pointer file ``PATH.mvc``, ignore PATH
         in git, commit the pointer and create the annotated tag ``NAME@vVERSION``; a tag of
         that name that registers other bytes refuses the add (``ConflictError``) before
-        anything is registered, one that registers the same is kept.
+        anything is registered, one that registers the same is kept. With ``follow_links``
+        (as ``cp -L``), a link in a folder read (PATH, --data, --code) is stored as what it
+        points to, wherever that lies (a Hugging Face cache snapshot); without, a link must
+        stay inside its folder and is kept as a link.
         """
         from mvc.core import versions
         from mvc.core.metrics import check_key, checked_param, collect_metrics, collect_params, metric_value
@@ -285,6 +289,7 @@ class Repo(HistoryOps, SyncOps, TrustOps, LifecycleOps):
             name=name, source=source, version=wanted, bump=bump, metrics=metric_values,
             params=param_values, message=message, force=force, labels=labels, data=data_paths,
             code=code_paths, parents=parent_rows, store_data=store_data, git=git,
+            follow_links=follow_links,
         ), progress)
         recorded = None
         if added.git is not None:

@@ -4,6 +4,7 @@ compares and traces versions: diff and lineage (SPEC §3 "Versions", "Comparison
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from mvc.core import refs
@@ -13,6 +14,9 @@ from mvc.core.registry.base import VersionRow
 from mvc.core.serving import STATES, serving_map, state_from, state_of, tags_by_version
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mvc.core.session import Session
     from mvc.results.listing import VersionSummary
     from mvc.results.version import VersionInfo
     from mvc.results.compare import DiffManyResult, DiffResult, LineageResult, SeriesResult
@@ -210,7 +214,7 @@ class HistoryOps:
         """The lineage graph around a version (a ref), or around a data or code file (a
         path, by its content digest, or a ``data:``/``code:`` node id): what it came from
         (``upstream``), what was built on it (``downstream``), at most ``depth`` steps away."""
-        from mvc.core import artifacts, lineage, lineage_file
+        from mvc.core import lineage, lineage_file
         from mvc.results import LineageResult
 
         session = self.session
@@ -224,7 +228,7 @@ class HistoryOps:
             return row.model, row.version, row.id
 
         node, vid = lineage.locate(session.registry, target, resolve=resolve,
-                                   hash_path=lambda p: artifacts.hash_path(p, session.cache, model=False)[0],
+                                   hash_path=lambda p: _input_digest(session, p),
                                    warn=session.warn)
         from mvc.core.query import collector_paused
 
@@ -232,3 +236,16 @@ class HistoryOps:
             graph = lineage.walk(session.registry, node, vid, upstream=upstream, downstream=downstream, depth=depth)
             return LineageResult(**lineage.neighbourhood(graph, node, upstream=upstream,
                                                          downstream=downstream, depth=depth))
+
+
+def _input_digest(session: "Session", path: "Path") -> str:
+    """The digest a --data or --code PATH was recorded by: walked as add walks it, or, for a
+    folder with links out of it (refused unless followed), as add --follow-links walks it."""
+    from mvc.core import artifacts, walk
+
+    try:
+        return artifacts.hash_path(path, session.cache, how=walk.INPUT)[0]
+    except UserError:
+        how = walk.Walk(model=False, follow=True, avoid=os.path.realpath(session.layout.mvc_dir))
+        return artifacts.hash_path(path, session.cache, how=how)[0]
+

@@ -208,6 +208,12 @@ def example_site(tmp_path_factory):
         write(work / name, data)
     git(work, "add", "-A", env=env)
     git(work, "commit", "-q", "-m", "start", env=env)
+    # a Hugging Face cache (add --follow-links): a snapshot's files are links into blobs/
+    hub = home / ".cache" / "huggingface" / "hub" / "models--gpt2"
+    write(hub / "blobs" / "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707", b"gpt2 weights")
+    (hub / "snapshots" / "REV").mkdir(parents=True)
+    (hub / "snapshots" / "REV" / "model.safetensors").symlink_to(
+        "../../blobs/248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707")
     for line in EXAMPLE_SETUP:
         subprocess.run(["bash", "-c", line], cwd=work, env=env, check=True, capture_output=True)
     pristine = root / "pristine"

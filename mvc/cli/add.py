@@ -10,6 +10,7 @@ EXAMPLES
     mvc add model.safetensors --name resnet --metric accuracy=0.94
     mvc add model-v2.safetensors --name resnet --bump minor -m "more epochs"
     mvc add checkpoints/ --name bert --data data/train.csv --code train.py
+    mvc add ~/.cache/huggingface/hub/models--gpt2/snapshots/REV --name gpt2 --follow-links
 """
 
 from pathlib import Path
@@ -75,6 +76,12 @@ def add(
         bool, typer.Option("--git", help="Write PATH.mvc, ignore PATH in git, commit the pointer and tag "
                            "NAME@vVERSION (GTO's format); a tag that says otherwise registers nothing, exit 1.")
     ] = False,
+    follow_links: Annotated[
+        bool, typer.Option("--follow-links", "-L",
+                           help="Store each symlink in a folder as the file or folder it points to, wherever "
+                                "it lies (as cp -L; a Hugging Face cache snapshot). Without it a link must stay "
+                                "inside its folder and is stored as a link.")
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     from mvc.cli.common import open_repo
@@ -86,7 +93,8 @@ def add(
             path, name, version=version, bump=bump, metrics=metric or [],
             metrics_files=metrics_file or [], params=param or [], params_files=params_file or [],
             data=data or [], code=code or [], parents=parent or [], tags=tag or [],
-            message=message, force=force, store_data=store_data, git=git, progress=progress,
+            message=message, force=force, store_data=store_data, git=git, follow_links=follow_links,
+            progress=progress,
         )
 
     def render(r) -> None:

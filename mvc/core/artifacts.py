@@ -17,14 +17,15 @@ from typing import Any, Callable, Iterable
 from mvc.core.errors import ConflictError, IntegrityError, UserError
 from mvc.core.names import is_git_folder
 from mvc.core.objects import ObjectStore, Progress
+from mvc.core import walk
 from mvc.core.owned import git_folder_in, link_inside, resolves_inside
-from mvc.core.snapshots import read_unchanged, readable, stat_of, unreadable
+from mvc.core.snapshots import read_unchanged, stat_of
 from mvc.core.statcache import StatCache
+from mvc.core.walk import FILE_MODE, Walk
 
 MANIFEST_FORMAT = "mvc-tree-v1"
 SYMLINK_MODE = 0o120000
 LINK_MODES = ("copy", "reflink", "hardlink", "symlink")
-FILE_MODE = 0o644  # a file written out (a file artifact, or a manifest entry not executable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +84,6 @@ class Stored:
         return cls(row.digest, row.size, row.kind, row.path_name, entries)
 
 
-def _file_mode(st: os.stat_result) -> int:
-    # Like git: only the executable bit is kept, so manifests do not depend on umask.
-    return 0o755 if st.st_mode & 0o111 else FILE_MODE
-
-
 @dataclass(frozen=True)
 class LookedUp:
     """What the stat cache knows about a path about to be stored, asked once: ``stat`` of a
@@ -136,12 +132,12 @@ def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
     return read_unchanged(path, before, cache, store, progress)
 
 
-def hash_path(path: Path, cache: StatCache, progress: Progress = None, model: bool = True) -> tuple[str, int, str]:
-    """Content digest, size and kind of a file or directory, without storing it (``model``:
-    False for a --data or --code folder, ``_walk``)."""
+def hash_path(path: Path, cache: StatCache, progress: Progress = None, how: Walk = walk.MODEL) -> tuple[str, int, str]:
+    """Content digest, size and kind of a file or directory, without storing it (``how``: how a
+    folder is walked, ``walk.Walk``)."""
     path = Path(path)
     if path.is_dir():
-        entries = _walk(path, lambda p: _cached_digest(cache, p, None, progress), model)
+        entries = _walk(path, lambda p: _cached_digest(cache, p, None, progress), how)
         from mvc.core.objects import digest_bytes
 
         return digest_bytes(manifest_bytes(entries)), _file_bytes(entries), "directory"
@@ -176,62 +172,27 @@ def parse_manifest(data: bytes) -> list[ManifestEntry]:
     return [ManifestEntry.from_dict(e) for e in doc["entries"]]
 
 
-def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]], model: bool = True) -> list[ManifestEntry]:
-    """A folder's entries. Walked whole first, each file opened once, so that what refuses the
-    folder (a FIFO, a link out of it, a file that cannot be read) refuses it before any file is
-    read or stored (SPEC §10); then ``digest_of`` each file. A model's folder leaves ``.git``
-    out, at any depth (git's, not the model's: DVC leaves it out too); a --data or --code
-    folder keeps it (lineage finds a folder by the digest recorded before mvc left it out)."""
-    entries: list[Any] = []
-    files: list[tuple[int, Path, int, str]] = []  # (where in entries, path, mode, relative path)
-    skip = is_git_folder if model else (lambda name: False)
-
-    def cannot_list(exc: OSError) -> None:
-        # os.walk leaves a folder it cannot list out and goes on; a smaller artifact is
-        # never what was asked for (SPEC §10)
-        raise unreadable(exc)
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=cannot_list, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not skip(d))
-        here = Path(dirpath)
-        # a symlink to a directory shows up in dirnames; treat it like any other link
-        for name in sorted(n for n in filenames + [d for d in dirnames if (here / d).is_symlink()] if not skip(n)):
-            full = here / name
-            rel = PurePosixPath(full.relative_to(root).as_posix())
-            try:
-                st = os.lstat(full)
-            except OSError as exc:  # a folder that can be listed but not entered
-                raise unreadable(exc) from None
-            if stat.S_ISLNK(st.st_mode):
-                target = os.readlink(full)
-                if not link_inside(rel.parent, target) or not resolves_inside(root, full):
-                    raise UserError(
-                        f"{full} is a symlink pointing outside {root}; replace it with the file "
-                        "it points to, or remove it"
-                    )
-                entries.append(ManifestEntry(str(rel), SYMLINK_MODE, len(target), target=target))
-            elif stat.S_ISREG(st.st_mode):
-                readable(full)
-                files.append((len(entries), full, _file_mode(st), str(rel)))
-                entries.append(None)
-            else:
-                raise UserError(f"{full} is not a regular file, directory or symlink; mvc cannot store it")
-        dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
-    for at, full, mode, rel in files:
-        digest, size = digest_of(full)
-        entries[at] = ManifestEntry(rel, mode, size, digest)
+def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]], how: Walk) -> list[ManifestEntry]:
+    """A folder's entries: walked whole first (``walk.folder``), then ``digest_of`` each file."""
+    entries = []
+    for f in walk.folder(root, how):
+        if f.target is not None:
+            entries.append(ManifestEntry(f.rel, SYMLINK_MODE, len(f.target), target=f.target))
+        else:
+            digest, size = digest_of(f.path)
+            entries.append(ManifestEntry(f.rel, f.mode, size, digest))
     return entries
 
 
 def store_path(path: Path, store: ObjectStore, cache: StatCache, progress: Progress = None,
-               looked: LookedUp | None = None, model: bool = True) -> Stored:
+               looked: LookedUp | None = None, how: Walk = walk.MODEL) -> Stored:
     """Put a file or directory into the object store; returns what was stored. ``looked``:
-    what ``look_up`` said about ``path`` (so that the stat cache is asked once); ``model``:
-    False for a --data folder (``_walk``)."""
+    what ``look_up`` said about ``path`` (so that the stat cache is asked once); ``how``: how
+    a folder is walked (``walk.Walk``)."""
     path = Path(path)
     name = path.absolute().name
     if path.is_dir():
-        entries = _walk(path, lambda p: _cached_digest(cache, p, store, progress), model)
+        entries = _walk(path, lambda p: _cached_digest(cache, p, store, progress), how)
         digest = store.put_bytes(manifest_bytes(entries))
         return Stored(digest, _file_bytes(entries), "directory", name, tuple(sorted(entries, key=lambda e: e.path)))
     if not path.is_file():

@@ -31,11 +31,12 @@ def stat_of(path: Path) -> os.stat_result:
         raise unreadable(exc) from None
 
 
-def readable(path: Path) -> tuple[str, int]:
+def readable(path: Path, follow: bool = False) -> tuple[str, int]:
     """Open and close ``path`` (``unreadable`` when it cannot be): the walk over a folder
-    before any of it is stored, so that a refused add leaves no bytes behind in the store."""
+    before any of it is stored, so that a refused add leaves no bytes behind in the store.
+    ``follow``: ``path`` may be a link to the file (add --follow-links)."""
     try:
-        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)))
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW)))
     except OSError as exc:
         raise unreadable(exc) from None
     return "", 0

@@ -18,6 +18,7 @@ from mvc.core.errors import ConflictError, IntegrityError, NotFoundError, UserEr
 from mvc.core.metrics import same_value
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import FIRST_VERSION, parse_version
+from mvc.core.walk import Walk
 
 if TYPE_CHECKING:
     from mvc.core.session import Session, UnitOfWork
@@ -42,6 +43,7 @@ class NewArtifact(NamedTuple):
     parents: tuple[VersionRow, ...] = ()
     store_data: bool = False
     git: bool = False  # --git: the pointer commit and tag NAME@vVERSION, checked before the commit
+    follow_links: bool = False  # --follow-links: links in the folders read are stored as what they point to
 
 
 class Added(NamedTuple):
@@ -67,9 +69,11 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     if looked.must_read(OVERLAP_BYTES):
         user = session.user  # asked here, not on the thread: finding out may read the registry
         background = Background(lambda: provenance_of_cwd(user, refused, session.layout.work_dir))
-    stored = artifacts.store_path(new.source, session.store, session.cache, progress, looked=looked)
+    avoid = os.path.realpath(session.layout.mvc_dir) if new.follow_links else ""
+    model = Walk(follow=new.follow_links, avoid=avoid)
+    stored = artifacts.store_path(new.source, session.store, session.cache, progress, looked=looked, how=model)
     crash_point("add:stored")
-    kept = [(new.source, stored, True)]  # what the store must hold once the version is in (, a model's?)
+    kept = [(new.source, stored, model)]  # what the store must hold once the version is in (, walked how)
     inputs = lineage_inputs(session, new, progress, kept)
     env = provenance = None
     if background is not None:
@@ -168,7 +172,7 @@ def next_version(latest: VersionRow | None, bump: str) -> str:
     return str(FIRST_VERSION if latest is None else parse_version(latest.version).bump(bump))
 
 
-def store_again(session: "Session", kept: list[tuple[Path, artifacts.Stored, bool]], progress: Progress = None) -> None:
+def store_again(session: "Session", kept: list[tuple[Path, artifacts.Stored, Walk]], progress: Progress = None) -> None:
     """Under the lock, before the version goes in: store again each object of ``kept`` (the
     artifact, the ``--store-data`` inputs) that a concurrent ``mvc gc`` removed since it was
     written (nothing referenced it yet; with ``gc.grace_seconds = 0`` it is not even young
@@ -176,9 +180,9 @@ def store_again(session: "Session", kept: list[tuple[Path, artifacts.Stored, boo
     hold what was compared and recorded."""
     from mvc.core.integrity import missing_objects
 
-    for path, stored, model in kept:
+    for path, stored, how in kept:
         if missing_objects(session.store, stored):
-            again = artifacts.store_path(path, session.store, session.cache, progress, model=model)
+            again = artifacts.store_path(path, session.store, session.cache, progress, how=how)
             if again.digest != stored.digest:
                 raise UserError(
                     f"{path} changed while mvc added it; add it again when nothing is writing to it"
@@ -186,24 +190,26 @@ def store_again(session: "Session", kept: list[tuple[Path, artifacts.Stored, boo
 
 
 def lineage_inputs(session: "Session", new: NewArtifact, progress: Progress = None,
-                   kept: list[tuple[Path, artifacts.Stored, bool]] | None = None) -> list[LineageInput]:
+                   kept: list[tuple[Path, artifacts.Stored, Walk]] | None = None) -> list[LineageInput]:
     """The data, code and parent inputs of ``new``: data and code by content digest (data
     stored too with ``store_data``, and then appended to ``kept``), code with its git commit."""
     from mvc.core.provenance import git_file_info
 
     inputs: list[LineageInput] = []
+    how = Walk(model=False, follow=new.follow_links,
+               avoid=os.path.realpath(session.layout.mvc_dir) if new.follow_links else "")
     for p in new.data:
         if new.store_data:
-            s = artifacts.store_path(p, session.store, session.cache, progress, model=False)
+            s = artifacts.store_path(p, session.store, session.cache, progress, how=how)
             digest, size, kind = s.digest, s.size, s.kind
             if kept is not None:
-                kept.append((p, s, False))
+                kept.append((p, s, how))
         else:
-            digest, size, kind = artifacts.hash_path(p, session.cache, progress, model=False)
+            digest, size, kind = artifacts.hash_path(p, session.cache, progress, how=how)
         inputs.append(LineageInput("data", digest, os.path.abspath(p),
                                    {"size": size, "kind": kind, "stored": new.store_data}))
     for p in new.code:
-        digest, size, kind = artifacts.hash_path(p, session.cache, progress, model=False)
+        digest, size, kind = artifacts.hash_path(p, session.cache, progress, how=how)
         inputs.append(LineageInput("code", digest, os.path.abspath(p),
                                    {"size": size, "kind": kind, "git": git_file_info(p.absolute())}))
     for row in new.parents:

@@ -1,0 +1,126 @@
+"""mvc add --follow-links (-L, as cp -L): a folder whose files are symlinks out of it, as a
+Hugging Face cache snapshot is (snapshots/REV/NAME -> ../../blobs/HASH), is stored as the files
+the links point to. Without the flag such a folder is refused, as before (a link to /etc/... must
+not carry a secret into the store and onto a shared remote unasked)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from support import write
+
+
+def hf_cache(root: Path) -> Path:
+    """A Hugging Face hub cache of one model at one revision, laid out as huggingface_hub
+    writes it; returns the snapshot folder."""
+    repo = root / "hub" / "models--org--net"
+    write(repo / "blobs" / "1f2e", b"safetensors bytes " * 1000)
+    write(repo / "blobs" / "9ab0", b'{"hidden_size": 8}')
+    write(repo / "blobs" / "77cc", b"#!/bin/sh\necho tokenizer\n")
+    os.chmod(repo / "blobs" / "77cc", 0o755)
+    write(repo / "refs" / "main", "abc123")
+    snap = repo / "snapshots" / "abc123"
+    (snap / "onnx").mkdir(parents=True)
+    (snap / "model.safetensors").symlink_to("../../blobs/1f2e")
+    (snap / "config.json").symlink_to("../../blobs/9ab0")
+    (snap / "run.sh").symlink_to("../../blobs/77cc")
+    (snap / "onnx" / "config.json").symlink_to("../../../blobs/9ab0")
+    return snap
+
+
+def test_a_hugging_face_snapshot_is_refused_without_the_flag_and_stored_with_it(repo, work):
+    snap = hf_cache(work.parent)
+    before = repo.state()
+    proc = repo.fail("add", snap, "--name", "net")
+    assert "pointing outside" in proc.stderr and "--follow-links" in proc.stderr
+    assert repo.state() == before
+
+    added = repo.json("add", snap, "--name", "net", "--follow-links")
+    assert (added["ref"], added["kind"], added["created"]) == ("net@0.1.0", "directory", True)
+    # the identity is the content: the same as adding a plain copy made by cp -rL
+    plain = work.parent / "plain"
+    shutil.copytree(snap, plain, symlinks=False)
+    assert repo.json("add", plain, "--name", "copy")["digest"] == added["digest"]
+
+    entries = {e["path"]: e for e in repo.json("show", "net@0.1.0")["files"]}
+    assert sorted(entries) == ["config.json", "model.safetensors", "onnx/config.json", "run.sh"]
+    assert all("target" not in e for e in entries.values())
+
+    # a rerun (the usual Makefile case) adds nothing, -L spelled short
+    assert repo.json("add", snap, "--name", "net", "-L")["created"] is False
+
+    repo("checkout", "net@0.1.0", "-o", "out")
+    out = work / "out"
+    for rel in entries:
+        assert not (out / rel).is_symlink()
+        assert (out / rel).read_bytes() == (snap / rel).read_bytes()
+    assert os.stat(out / "run.sh").st_mode & 0o111  # the executable bit of what the link points to
+    assert not os.stat(out / "config.json").st_mode & 0o111
+
+
+def test_a_new_revision_of_the_snapshot_is_a_new_version(repo, work):
+    snap = hf_cache(work.parent)
+    first = repo.json("add", snap, "--name", "net", "-L")
+    blobs = snap.parent.parent / "blobs"
+    write(blobs / "2f2f", b"fine-tuned bytes")
+    (snap / "model.safetensors").unlink()
+    (snap / "model.safetensors").symlink_to("../../blobs/2f2f")
+    second = repo.json("add", snap, "--name", "net", "-L")
+    assert (second["ref"], second["created"]) == ("net@0.1.1", True)
+    assert second["digest"] != first["digest"]
+    repo("checkout", "net@0.1.1", "-o", "out")
+    assert (work / "out" / "model.safetensors").read_bytes() == b"fine-tuned bytes"
+
+
+def test_links_inside_the_folder_and_to_folders_are_read_through(repo, work):
+    net = work / "net"
+    write(net / "weights.bin", b"w" * 100)
+    (net / "alias.bin").symlink_to("weights.bin")  # kept as a link without -L
+    outside = work.parent / "shared"
+    write(outside / "vocab.txt", b"a b c")
+    (net / "vocab").symlink_to(outside, target_is_directory=True)
+    repo("add", "net", "--name", "net", "-L")
+    entries = {e["path"]: e for e in repo.json("show", "net")["files"]}
+    assert sorted(entries) == ["alias.bin", "vocab/vocab.txt", "weights.bin"]
+    assert entries["alias.bin"]["digest"] == entries["weights.bin"]["digest"]
+
+
+def test_a_link_loop_a_dangling_link_and_a_link_into_mvc_are_refused(repo, work):
+    net = work / "net"
+    write(net / "weights.bin", b"w")
+    before = repo.state()
+    cases = [("loop", net, "a loop of symlinks"),
+             ("gone", work / "nothing-here", "a symlink to nothing"),
+             ("store", work / ".mvc", "into the mvc repository"),
+             ("db", work / ".mvc" / "registry.db", "into the mvc repository"),
+             ("objects", work / ".mvc" / "objects", "into the mvc repository"),
+             ("up", work, "is the mvc repository")]  # work/.mvc, a real folder below a followed link
+    for name, target, said in cases:
+        (net / name).symlink_to(target)
+        proc = repo.fail("add", "net", "--name", "net", "--follow-links")
+        (net / name).unlink()
+        assert said in proc.stderr, (name, proc.stderr)
+        assert repo.state() == before
+    (net / "fifo").symlink_to(work / "pipe")
+    os.mkfifo(work / "pipe")
+    assert "not a regular file" in repo.fail("add", "net", "--name", "net", "-L").stderr
+    (net / "fifo").unlink()
+    (work / "pipe").unlink()
+    assert repo.state() == before
+
+
+def test_a_model_folder_git_is_left_out_and_a_data_folder_found_by_path(repo, work):
+    net, data = work / "net", work / "data"
+    write(net / "weights.bin", b"w")
+    write(work.parent / "real-git" / "config", b"[core]\n\tfsmonitor = evil\n")
+    (net / ".git").symlink_to(work.parent / "real-git", target_is_directory=True)
+    write(work.parent / "datasets" / "train.csv", b"x,y\n1,2\n")
+    data.mkdir()
+    (data / "train.csv").symlink_to(work.parent / "datasets" / "train.csv")
+    repo("add", "net", "--name", "net", "-L", "--data", "data")
+    assert [e["path"] for e in repo.json("show", "net")["files"]] == ["weights.bin"]
+    # the data folder is found by its path as add -L recorded it
+    lineage = repo.json("lineage", "data")
+    assert "model:net@0.1.0" in lineage["downstream"]

@@ -119,6 +119,8 @@ _UNDER_WAY = (  # what git keeps in .git while an operation waits for the user
     ("REVERT_HEAD", "a revert", "git revert --continue, or --abort"),
     ("rebase-merge", "a rebase", "git rebase --continue, or --abort"),
     ("rebase-apply", "a rebase (or git am)", "git rebase --continue or --abort; git am --continue or --abort"),
+    # HEAD is detached at a commit under test: git bisect reset would leave the pointer commit behind
+    ("BISECT_START", "a bisect", "git bisect reset"),
 )
 
 

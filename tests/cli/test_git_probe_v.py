@@ -42,6 +42,22 @@ def test_an_add_with_git_refuses_while_a_merge_waits_and_the_merge_is_kept(work,
     assert m.json("add", "m.bin", "--name", "m", "--git")["git"]["committed"]
 
 
+def test_an_add_with_git_refuses_while_a_bisect_is_under_way(work, home):
+    m, env = _project(work, home)
+    for n in range(3):
+        write(work / "f", f"{n}\n")
+        git(work, "add", "f", env=env)
+        git(work, "commit", "-qm", f"c{n}", env=env)
+    git(work, "bisect", "start", "HEAD", "HEAD~2", env=env)  # HEAD is now detached at c1
+    tested = git(work, "rev-parse", "HEAD", env=env)
+    write(work / "m.bin", b"weights")
+    proc = m.fail("add", "m.bin", "--name", "m", "--git")
+    assert "a bisect is under way" in proc.stderr and "git bisect reset" in proc.stderr
+    assert m.json("ls") == [] and git(work, "rev-parse", "HEAD", env=env) == tested
+    git(work, "bisect", "reset", env=env)
+    assert m.json("add", "m.bin", "--name", "m", "--git")["git"]["committed"]
+
+
 def test_a_pointer_file_named_to_write_over_git_folders_is_invalid_and_never_written(work, home):
     m, env = _project(work, home)
     write(work / "m.bin", b"weights")

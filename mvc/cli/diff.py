@@ -126,7 +126,8 @@ def _render(d) -> None:
             rows.append([one_line(tensor), (one_line(change), "yellow")])
         if rows:
             sections.append((["tensor", path], f"tensors in {one_line(path)}", ["tensor", "change"], rows))
-        summary.append(("unchanged tensors", f"{t['unchanged']} in {one_line(path)}"))
+        if not t["errors"]:  # a side that could not be read has no tensors to call unchanged
+            summary.append(("unchanged tensors", f"{t['unchanged']} in {one_line(path)}"))
     unreadable = [[u["side"].upper(), one_line(u["path"]), (one_line(u["error"]), "red")] for u in d.unreadable
                   if not any(u["path"] in key for key in d.tensors)]
     if unreadable:

@@ -69,6 +69,7 @@ def test_truncated_safetensors_is_reported_not_a_crash(repo, work):
     assert "truncated" in out["tensors"]["m.safetensors"]["errors"]["b"]
     human = repo("diff", "net@0.1.0", "net@0.1.1")
     assert "unreadable" in human.stdout and human.returncode == 0
+    assert "unchanged tensors" not in human.stdout  # B has none to compare: not "0 unchanged"
     header = b'{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 1' + b"0" * 5000 + b"]}}"
     write(work / "m.safetensors", len(header).to_bytes(8, "little") + header + b"\0" * 4)
     repo("add", "m.safetensors", "--name", "net")  # a number of 5,000 digits: Python's advice, before

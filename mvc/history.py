@@ -4,7 +4,6 @@ compares and traces versions: diff and lineage (SPEC §3 "Versions", "Comparison
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from mvc.core import refs
@@ -228,7 +227,7 @@ class HistoryOps:
             return row.model, row.version, row.id
 
         node, vid = lineage.locate(session.registry, target, resolve=resolve,
-                                   hash_path=lambda p: _input_digest(session, p),
+                                   hash_path=lambda p: _input_digests(session, p),
                                    warn=session.warn)
         from mvc.core.query import collector_paused
 
@@ -238,14 +237,28 @@ class HistoryOps:
                                                          downstream=downstream, depth=depth))
 
 
-def _input_digest(session: "Session", path: "Path") -> str:
-    """The digest a --data or --code PATH was recorded by: walked as add walks it, or, for a
-    folder with links out of it (refused unless followed), as add --follow-links walks it."""
+def _input_digests(session: "Session", path: "Path") -> list[str]:
+    """The digests a --data or --code PATH may have been recorded by: walked as add walks it,
+    and, for a folder holding links, as add --follow-links walks it (a folder with links out of
+    it is refused unless they are followed)."""
     from mvc.core import artifacts, walk
 
+    if not path.is_dir():
+        return [artifacts.hash_path(path, session.cache, how=walk.INPUT)[0]]
     try:
-        return artifacts.hash_path(path, session.cache, how=walk.INPUT)[0]
+        found = walk.folder(path, walk.INPUT)
+    except UserError as exc:
+        refused: UserError | None = exc
+        digests = []
+    else:
+        refused, digests = None, [artifacts.hash_path(path, session.cache, how=walk.INPUT, found=found)[0]]
+        if not any(f.target is not None for f in found):
+            return digests
+    how = walk.following(session.layout.mvc_dir, session.store.root, model=False)
+    try:
+        digests.append(artifacts.hash_path(path, session.cache, how=how)[0])
     except UserError:
-        how = walk.Walk(model=False, follow=True, avoid=os.path.realpath(session.layout.mvc_dir))
-        return artifacts.hash_path(path, session.cache, how=how)[0]
+        if refused is not None:
+            raise refused from None
+    return digests
 

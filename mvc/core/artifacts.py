@@ -113,15 +113,18 @@ def look_up(path: Path, cache: StatCache, store: ObjectStore) -> LookedUp:
     return LookedUp(path, st, cached if cached is not None and store.complete(cached) else None)
 
 
-def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
-                   progress: Progress, looked: LookedUp | None = None) -> tuple[str, int]:
+def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None, progress: Progress,
+                   looked: LookedUp | None = None, ident: tuple[int, int] | None = None) -> tuple[str, int]:
     """Digest and size of a file, from the stat cache when it is unchanged, else by reading it
-    once (storing it when ``store`` is given). ``looked``: the cache was asked already."""
+    once (storing it when ``store`` is given). ``looked``: the cache was asked already;
+    ``ident``: the (device, inode) a folder's walk found at ``path`` (``walk.Found``)."""
     path = path.absolute()
     if looked is not None and looked.stat is not None and looked.path == path:
         before, cached = looked.stat, looked.digest
     else:
         before = stat_of(path)
+        if ident is not None and (before.st_dev, before.st_ino) != ident:
+            raise UserError(f"{path} is no longer the file it was (it was replaced while mvc read it); add it again")
         cached = cache.get(path, before)
         if cached is not None and store is not None and not store.complete(cached):
             cached = None
@@ -129,15 +132,16 @@ def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None,
         if progress:
             progress(before.st_size)
         return cached, before.st_size
-    return read_unchanged(path, before, cache, store, progress)
+    return read_unchanged(path, before, cache, store, progress, ident)
 
 
-def hash_path(path: Path, cache: StatCache, progress: Progress = None, how: Walk = walk.MODEL) -> tuple[str, int, str]:
+def hash_path(path: Path, cache: StatCache, progress: Progress = None, how: Walk = walk.MODEL,
+              found: list[walk.Found] | None = None) -> tuple[str, int, str]:
     """Content digest, size and kind of a file or directory, without storing it (``how``: how a
-    folder is walked, ``walk.Walk``)."""
+    folder is walked, ``walk.Walk``; ``found``: what its walk found, when it was walked before)."""
     path = Path(path)
     if path.is_dir():
-        entries = _walk(path, lambda p: _cached_digest(cache, p, None, progress), how)
+        entries = _walk(path, lambda f: _cached_digest(cache, f.path, None, progress, ident=f.ident), how, found)
         from mvc.core.objects import digest_bytes
 
         return digest_bytes(manifest_bytes(entries)), _file_bytes(entries), "directory"
@@ -172,27 +176,30 @@ def parse_manifest(data: bytes) -> list[ManifestEntry]:
     return [ManifestEntry.from_dict(e) for e in doc["entries"]]
 
 
-def _walk(root: Path, digest_of: Callable[[Path], tuple[str, int]], how: Walk) -> list[ManifestEntry]:
-    """A folder's entries: walked whole first (``walk.folder``), then ``digest_of`` each file."""
+def _walk(root: Path, digest_of: Callable[[walk.Found], tuple[str, int]], how: Walk,
+          found: list[walk.Found] | None = None) -> list[ManifestEntry]:
+    """A folder's entries: walked whole first (``walk.folder``, or ``found``: walked before),
+    then ``digest_of`` each file."""
     entries = []
-    for f in walk.folder(root, how):
+    for f in walk.folder(root, how) if found is None else found:
         if f.target is not None:
             entries.append(ManifestEntry(f.rel, SYMLINK_MODE, len(f.target), target=f.target))
         else:
-            digest, size = digest_of(f.path)
+            digest, size = digest_of(f)
             entries.append(ManifestEntry(f.rel, f.mode, size, digest))
     return entries
 
 
 def store_path(path: Path, store: ObjectStore, cache: StatCache, progress: Progress = None,
-               looked: LookedUp | None = None, how: Walk = walk.MODEL) -> Stored:
+               looked: LookedUp | None = None, how: Walk = walk.MODEL,
+               found: list[walk.Found] | None = None) -> Stored:
     """Put a file or directory into the object store; returns what was stored. ``looked``:
     what ``look_up`` said about ``path`` (so that the stat cache is asked once); ``how``: how
-    a folder is walked (``walk.Walk``)."""
+    a folder is walked (``walk.Walk``), ``found``: what its walk found (``hash_path``)."""
     path = Path(path)
     name = path.absolute().name
     if path.is_dir():
-        entries = _walk(path, lambda p: _cached_digest(cache, p, store, progress), how)
+        entries = _walk(path, lambda f: _cached_digest(cache, f.path, store, progress, ident=f.ident), how, found)
         digest = store.put_bytes(manifest_bytes(entries))
         return Stored(digest, _file_bytes(entries), "directory", name, tuple(sorted(entries, key=lambda e: e.path)))
     if not path.is_file():
@@ -308,17 +315,23 @@ class Materializer:
             self._remember_verified(digest)
 
     def matches(self, stored: Stored, dest: Path) -> bool:
-        """True when ``dest`` already holds exactly this artifact (its ``.git`` aside)."""
+        """True when ``dest`` already holds exactly this artifact (its ``.git`` aside). A link
+        to a folder in ``dest`` where the artifact has a folder (added with --follow-links) is
+        read through; only there, so a loop of links is never walked round."""
         stored = without_git(stored)
         if stored.kind == "file":
             return dest.is_file() and _same_digest(dest, stored.digest, self.cache)
         if not dest.is_dir() or dest.is_symlink():
             return False
         wanted = {e.path: e for e in stored.entries}
+        folders = {str(p) for e in stored.entries for p in PurePosixPath(e.path).parents}
         seen = 0
-        for dirpath, dirnames, filenames in os.walk(dest):
+        for dirpath, dirnames, filenames in os.walk(dest, followlinks=True):
             here, dirnames[:] = Path(dirpath), [d for d in dirnames if not is_git_folder(d)]  # as _walk
-            for name in [n for n in filenames + [d for d in dirnames if (here / d).is_symlink()]
+            links = [d for d in dirnames if (here / d).is_symlink()]
+            dirnames[:] = [d for d in dirnames if d not in links
+                           or (here / d).relative_to(dest).as_posix() in folders]
+            for name in [n for n in filenames + [d for d in links if d not in dirnames]
                          if not is_git_folder(n)]:
                 rel = (here / name).relative_to(dest).as_posix()
                 entry = wanted.get(rel)
@@ -333,7 +346,9 @@ class Materializer:
                     return False
         return seen == len(wanted)
 
-    def materialize(self, stored: Stored, dest: Path, force: bool) -> Written:
+    def materialize(self, stored: Stored, dest: Path, force: bool | Callable[[], bool]) -> Written:
+        """Write ``stored`` to ``dest``; what is there is replaced only with ``force`` (or when
+        ``force()`` says so, asked only then), unless it holds the artifact already."""
         dest = Path(dest).absolute()
         if any(map(is_git_folder, dest.parts)):
             raise UserError(f"{dest} lies in a git folder, which mvc never writes into; nothing was written")
@@ -342,7 +357,7 @@ class Materializer:
         if os.path.lexists(dest):
             if self.matches(stored, dest):
                 return Written(dest, False, count, 0, self.link)
-            if not force:
+            if not (force() if callable(force) else force):
                 raise ConflictError(f"{dest} exists and differs from what is checked out; use --force to replace it")
             if (repository := git_folder_in(dest)) is not None:
                 raise UserError(f"{dest} holds a git repository ({repository}), which replacing it would delete; "

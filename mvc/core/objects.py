@@ -197,14 +197,14 @@ class ObjectStore(PackedStore):
         self._held[tmp] = fd  # closed once the file is in place (_commit): fsck leaves it alone
 
     def _commit(self, tmp: str, digest: str, final: Path | None = None, sync_dir: bool = True,
-                checked: bool = False, replace: bool = False) -> None:
+                checked: bool = False, replace: bool = False, source: os.stat_result | None = None) -> None:
         final = final or self.path(digest)
         try:
             if not checked:  # ``checked``: the caller made and checked the folder already
                 self._real_parent(final, create=True)
             if final.is_file() and not replace:
                 os.unlink(tmp)  # stored already: dedup
-                self._touch(final)
+                self._touch(final, source)
                 return
             owned.refuse_folder(final, tmp)
             os.chmod(tmp, 0o444)
@@ -232,22 +232,23 @@ class ObjectStore(PackedStore):
         """objects/ and objects/ab are real folders (made when ``create``), never planted links."""
         owned.real_folder(final.parent, self.root.parent, create=create)
 
-    def _touch(self, final: Path) -> None:
-        # Storing an object again makes it young, so gc's grace period protects it (gc.py).
+    def _touch(self, final: Path, source: os.stat_result | None = None) -> None:
+        # Storing an object again makes it young, so gc's grace period protects it (gc.py); not
+        # when the file read is the object (checkout --link hardlink or symlink, added back):
+        # it would change under the read of it (snapshots.read_unchanged)
         self._real_parent(final)
-        try:
-            os.utime(final)
-        except OSError:
-            pass
+        with suppress(OSError):
+            if source is None or not os.path.samestat(source, os.stat(final)):
+                os.utime(final)
 
-    def put_file(self, src: Path, progress: Progress = None) -> tuple[str, int]:
-        """Store a file's bytes, reading it once; returns (digest, size). A file of
-        ``chunking.CHUNKED_FROM`` bytes or more is kept as a recipe over chunks."""
+    def put_file(self, src: Path, progress: Progress = None, ident: tuple[int, int] | None = None) -> tuple[str, int]:
+        """Store a file's bytes, reading it once; returns (digest, size). A file of ``CHUNKED_FROM``
+        bytes or more is kept as a recipe over chunks. ``ident``: see ``open_regular``."""
         from mvc.core import chunking
 
-        src_fd = open_regular(src)
+        src_fd = open_regular(src, ident=ident)
         try:
-            if os.fstat(src_fd).st_size >= chunking.CHUNKED_FROM:
+            if (src_st := os.fstat(src_fd)).st_size >= chunking.CHUNKED_FROM:
                 from mvc.core import chunked
 
                 return chunked.put_file(self, src_fd, progress)
@@ -257,7 +258,7 @@ class ObjectStore(PackedStore):
         finally:
             os.close(src_fd)
         digest = format_digest(hexd)
-        self._commit(tmp, digest)
+        self._commit(tmp, digest, source=src_st)
         self._mine(ours, self.path(digest), digest)  # our temporary file became the object
         return digest, size
 
@@ -439,9 +440,9 @@ def corrupt_object(digest: str) -> IntegrityError:
     return IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest", repair=True)
 
 
-def hash_file(path: Path, progress: Progress = None) -> tuple[str, int]:
-    """The digest and size of a file outside the store, read once."""
-    fd = open_regular(path)
+def hash_file(path: Path, progress: Progress = None, ident: tuple[int, int] | None = None) -> tuple[str, int]:
+    """The digest and size of a file outside the store, read once (``ident``: ``put_file``)."""
+    fd = open_regular(path, ident=ident)
     try:
         hexd, size = _pump(fd, None, progress)
     finally:

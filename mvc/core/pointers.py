@@ -110,7 +110,7 @@ def _checkout_one(session: "Session", path: Path, link: str, force: bool, progre
     writer = artifacts.Materializer(store, session.cache, link, progress)
     check_target(session, p.target)  # e.g. a pointer file named .mvc.mvc
     try:
-        written = writer.materialize(stored, p.target, force or _saved(session, p.target))
+        written = writer.materialize(stored, p.target, force or (lambda: _saved(session, p.target)))
     except ConflictError:
         return str(p.target)
     return CheckedOut(refs.format_ref(p.model, p.version), p.digest, p.kind, written)
@@ -148,5 +148,8 @@ def _saved(session: "Session", path: Path) -> bool:
     if path.is_symlink():  # one that --link symlink made, into the store; never a user's own link
         target = os.path.abspath(os.path.join(path.parent, os.readlink(path)))
         return Path(target).is_relative_to(session.store.root)
-    digest, _, _ = artifacts.hash_path(path, session.cache)
+    try:
+        digest, _, _ = artifacts.hash_path(path, session.cache)
+    except (UserError, OSError):  # a folder with links out of it, a file that cannot be read: kept
+        return False
     return session.store.complete(digest)

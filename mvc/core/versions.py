@@ -18,7 +18,7 @@ from mvc.core.errors import ConflictError, IntegrityError, NotFoundError, UserEr
 from mvc.core.metrics import same_value
 from mvc.core.registry.base import LineageInput, NewVersion, Registry, VersionRow
 from mvc.core.semver import FIRST_VERSION, parse_version
-from mvc.core.walk import Walk
+from mvc.core.walk import Found, Walk, folder, following
 
 if TYPE_CHECKING:
     from mvc.core.session import Session, UnitOfWork
@@ -69,12 +69,13 @@ def add(session: "Session", new: NewArtifact, progress: Progress = None) -> Adde
     if looked.must_read(OVERLAP_BYTES):
         user = session.user  # asked here, not on the thread: finding out may read the registry
         background = Background(lambda: provenance_of_cwd(user, refused, session.layout.work_dir))
-    avoid = os.path.realpath(session.layout.mvc_dir) if new.follow_links else ""
-    model = Walk(follow=new.follow_links, avoid=avoid)
-    stored = artifacts.store_path(new.source, session.store, session.cache, progress, looked=looked, how=model)
+    model, found = walked(session, new)  # every folder walked before any byte is stored
+    crash_point("add:walked")
+    stored = artifacts.store_path(new.source, session.store, session.cache, progress, looked=looked, how=model,
+                                  found=found.get((new.source, True)))
     crash_point("add:stored")
     kept = [(new.source, stored, model)]  # what the store must hold once the version is in (, walked how)
-    inputs = lineage_inputs(session, new, progress, kept)
+    inputs = lineage_inputs(session, new, progress, kept, found)
     env = provenance = None
     if background is not None:
         env, provenance = background.result()
@@ -167,6 +168,25 @@ def unchanged(known: _Known, new: NewArtifact, stored: artifacts.Stored) -> Vers
     return latest if same else None
 
 
+def _walk_of(session: "Session", new: NewArtifact, model: bool) -> Walk:
+    if not new.follow_links:
+        return Walk(model=model)
+    return following(session.layout.mvc_dir, session.store.root, model)
+
+
+def walked(session: "Session", new: NewArtifact) -> tuple[Walk, dict[tuple[Path, bool], list[Found]]]:
+    """How the model's folder is walked, and what the walks of every folder ``new`` names (the
+    model, --data, --code) found: all of them walked before any byte is read or stored, so
+    that a --data folder refused (a link to nothing) refuses the add before a 10 GB model is
+    stored. Keyed by (path, whether walked as a model's)."""
+    model, inputs = _walk_of(session, new, model=True), _walk_of(session, new, model=False)
+    found = {}
+    for path, how in [(new.source, model), *((p, inputs) for p in (*new.data, *new.code))]:
+        if (path, how.model) not in found and path.is_dir():
+            found[path, how.model] = folder(path, how)
+    return model, found
+
+
 def next_version(latest: VersionRow | None, bump: str) -> str:
     """The version after ``latest`` (``bump``: major, minor or patch)."""
     return str(FIRST_VERSION if latest is None else parse_version(latest.version).bump(bump))
@@ -190,26 +210,27 @@ def store_again(session: "Session", kept: list[tuple[Path, artifacts.Stored, Wal
 
 
 def lineage_inputs(session: "Session", new: NewArtifact, progress: Progress = None,
-                   kept: list[tuple[Path, artifacts.Stored, Walk]] | None = None) -> list[LineageInput]:
+                   kept: list[tuple[Path, artifacts.Stored, Walk]] | None = None,
+                   found: dict[tuple[Path, bool], list[Found]] | None = None) -> list[LineageInput]:
     """The data, code and parent inputs of ``new``: data and code by content digest (data
     stored too with ``store_data``, and then appended to ``kept``), code with its git commit."""
     from mvc.core.provenance import git_file_info
 
     inputs: list[LineageInput] = []
-    how = Walk(model=False, follow=new.follow_links,
-               avoid=os.path.realpath(session.layout.mvc_dir) if new.follow_links else "")
+    how = _walk_of(session, new, model=False)
+    found = found or {}
     for p in new.data:
         if new.store_data:
-            s = artifacts.store_path(p, session.store, session.cache, progress, how=how)
+            s = artifacts.store_path(p, session.store, session.cache, progress, how=how, found=found.get((p, False)))
             digest, size, kind = s.digest, s.size, s.kind
             if kept is not None:
                 kept.append((p, s, how))
         else:
-            digest, size, kind = artifacts.hash_path(p, session.cache, progress, how=how)
+            digest, size, kind = artifacts.hash_path(p, session.cache, progress, how=how, found=found.get((p, False)))
         inputs.append(LineageInput("data", digest, os.path.abspath(p),
                                    {"size": size, "kind": kind, "stored": new.store_data}))
     for p in new.code:
-        digest, size, kind = artifacts.hash_path(p, session.cache, progress, how=how)
+        digest, size, kind = artifacts.hash_path(p, session.cache, progress, how=how, found=found.get((p, False)))
         inputs.append(LineageInput("code", digest, os.path.abspath(p),
                                    {"size": size, "kind": kind, "git": git_file_info(p.absolute())}))
     for row in new.parents:

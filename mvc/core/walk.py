@@ -11,40 +11,51 @@ to a file is stored as that file, a link to a folder as that folder, wherever th
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-from mvc.core.errors import UserError
-from mvc.core.names import is_git_folder
+from mvc.core.errors import UserError, option
+from mvc.core.names import is_git_folder, quoted
 from mvc.core.owned import link_inside, resolves_inside
 from mvc.core.snapshots import readable, unreadable
 
 FILE_MODE = 0o644  # a file written out (a file artifact, or a manifest entry not executable)
-FOLLOW_HINT = "or add with --follow-links to store the files links point to"
 
 
 class Walk(NamedTuple):
     """How a folder is read: ``model`` leaves ``.git`` out; ``follow`` reads through links, but
-    never into ``avoid`` (the real path of ``.mvc``: a registry being written, a store)."""
+    never into ``avoid`` (the real path of ``.mvc``: a registry being written), except to a
+    file of ``objects`` (the real path of the object store, where ``checkout --link symlink``
+    points: objects never change)."""
 
     model: bool = True
     follow: bool = False
     avoid: str = ""
+    objects: str = ""
 
 
 MODEL = Walk()
 INPUT = Walk(model=False)  # a --data or --code folder
 
 
+def following(mvc_dir: Path, objects: Path, model: bool = True) -> Walk:
+    """How add --follow-links walks a folder of the repository whose ``.mvc`` is ``mvc_dir``."""
+    return Walk(model, True, os.path.realpath(mvc_dir), os.path.realpath(objects))
+
+
 class Found(NamedTuple):
-    """One thing a folder holds: a file to read at ``path`` (``target`` None), or a link kept."""
+    """One thing a folder holds: a file to read at ``path`` (``target`` None), or a link kept.
+    A file's ``ident`` (device, inode) is what must be read: a path that leads elsewhere
+    by then (a link changed after the walk) is refused, not read (``atomic.open_regular``)."""
 
     rel: str  # relative to the folder, POSIX separators
     path: Path
     mode: int  # a file's: 0o644 or 0o755
     target: str | None = None
+    ident: tuple[int, int] | None = None
 
 
 def file_mode(st: os.stat_result) -> int:
@@ -78,10 +89,10 @@ def folder(root: Path, how: Walk = MODEL) -> list[Found]:
                     sub = os.stat(here / d)
                 except OSError as exc:
                     raise unreadable(exc) from None
-                _not_into(here / d, how.avoid)
+                _not_into(here / d, how)
                 if (sub.st_dev, sub.st_ino) in chain:
                     raise UserError(f"{here / d} leads back to a folder it lies in (a loop of symlinks); "
-                                    "mvc cannot store a loop: remove the link, or add without --follow-links")
+                                    "mvc cannot store a loop: remove the link that leads back")
                 if (sub.st_dev, sub.st_ino) == store:
                     raise UserError(f"{here / d} is the mvc repository {how.avoid}, reached through a "
                                     "symlink; remove the link, or name the model's own files")
@@ -104,11 +115,15 @@ def _identity(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _not_into(link: Path, avoid: str) -> None:
-    if avoid and os.path.islink(link):
+def _under(real: str, folder: str) -> bool:
+    return bool(folder) and (real == folder or real.startswith(folder.rstrip(os.sep) + os.sep))
+
+
+def _not_into(link: Path, how: Walk, is_file: bool = False) -> None:
+    if how.avoid and os.path.islink(link):
         real = os.path.realpath(link)
-        if real == avoid or real.startswith(avoid.rstrip(os.sep) + os.sep):
-            raise UserError(f"{link} is a symlink into the mvc repository {avoid}; remove it, "
+        if _under(real, how.avoid) and not (is_file and _under(real, how.objects) and real != how.objects):
+            raise UserError(f"{link} is a symlink into the mvc repository {how.avoid}; remove it, "
                             "or name the model's own files")
 
 
@@ -117,21 +132,37 @@ def _one(root: Path, full: Path, how: Walk) -> Found:
     try:
         st = os.lstat(full)
         if how.follow and stat.S_ISLNK(st.st_mode):
-            _not_into(full, how.avoid)
-            try:
-                st = os.stat(full)
-            except FileNotFoundError:
-                raise UserError(f"{full} is a symlink to nothing ({os.readlink(full)}); remove it, "
-                                "or put back what it points to") from None
+            st = _followed(full)
+            _not_into(full, how, stat.S_ISREG(st.st_mode))
     except OSError as exc:  # a folder that can be listed but not entered
         raise unreadable(exc) from None
     if stat.S_ISLNK(st.st_mode):
         target = os.readlink(full)
         if not link_inside(rel.parent, target) or not resolves_inside(root, full):
             raise UserError(f"{full} is a symlink pointing outside {root}; replace it with the file "
-                            f"it points to, or remove it, {FOLLOW_HINT}")
+                            f"it points to, or remove it, or add with {option('follow-links')} to store "
+                            "what links point to")
         return Found(str(rel), full, 0, target)
     if stat.S_ISREG(st.st_mode):
         readable(full, how.follow)
-        return Found(str(rel), full, file_mode(st))
+        return Found(str(rel), full, file_mode(st), ident=(st.st_dev, st.st_ino))
+    if how.follow and full.is_symlink():
+        raise UserError(f"{full} is a symlink to {quoted(os.readlink(full))}, which is not a regular file or "
+                        "directory (a device, FIFO or socket); mvc cannot store it")
     raise UserError(f"{full} is not a regular file, directory or symlink; mvc cannot store it")
+
+
+def _followed(link: Path) -> os.stat_result:
+    """What ``link`` points to, read through every link; a UserError for a link to nothing
+    or a loop of links (an OSError for what cannot be read)."""
+    try:
+        return os.stat(link)
+    except OSError as exc:
+        target = quoted(os.readlink(link))
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise UserError(f"{link} is a symlink to nothing ({target}); remove it, or put back what it "
+                            "points to") from None
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{link} is a loop of symlinks (or a chain of more than 40) through {target}; "
+                            "mvc cannot store a loop: remove the link that leads back") from None
+        raise

@@ -149,3 +149,19 @@ def test_corrupt_file_in_directory_artifact(repo, work):
     before = sorted(os.listdir(work))
     assert weights["digest"] in repo.fail("checkout", "dm", "-o", "restored", code=3).stderr
     assert sorted(os.listdir(work)) == before
+
+
+def test_a_hardlinked_checkout_is_added_back(repo, work):
+    """A file checked out with --link hardlink is the store's object: adding it (as another
+    model, or its folder with a file added) read it while storing the same object again, and the
+    store's refresh of that object's time looked like a writer: "changed while mvc read it"."""
+    write(work / "m.bin", b"weights")
+    repo("add", "m.bin", "--name", "m")
+    repo("checkout", "m", "-o", "co.bin", "--link", "hardlink")
+    assert os.stat(work / "co.bin").st_nlink == 2
+    assert repo.json("add", "co.bin", "--name", "other")["created"] is True
+    write(work / "d" / "a", b"a")
+    repo("add", "d", "--name", "d")
+    repo("checkout", "d", "-o", "dco", "--link", "hardlink")
+    write(work / "dco" / "b", b"b")
+    assert repo.json("add", "dco", "--name", "d")["ref"] == "d@0.1.1"

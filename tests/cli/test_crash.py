@@ -114,7 +114,7 @@ def test_sigkill_add_at_random_times(repo, big):
                 f.write(os.urandom(1 << 20))
         proc = subprocess.Popen([str(BIN), "add", big.name, "--name", "big"], cwd=repo.cwd,
                                 env=repo.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.05, full * 1.1))
+        time.sleep(rng.uniform(0.05, full * 0.8))  # under a noisy load a later kill can miss all three
         proc.send_signal(signal.SIGKILL)
         outcomes.add(proc.wait())
         assert_consistent(repo)

@@ -9,7 +9,9 @@ import os
 import shutil
 from pathlib import Path
 
-from support import write
+import pytest
+
+from support import git_project, go_on, stopped_at, write
 
 
 def hf_cache(root: Path) -> Path:
@@ -96,7 +98,8 @@ def test_a_link_loop_a_dangling_link_and_a_link_into_mvc_are_refused(repo, work)
              ("store", work / ".mvc", "into the mvc repository"),
              ("db", work / ".mvc" / "registry.db", "into the mvc repository"),
              ("objects", work / ".mvc" / "objects", "into the mvc repository"),
-             ("up", work, "is the mvc repository")]  # work/.mvc, a real folder below a followed link
+             ("up", work, "is the mvc repository"),  # work/.mvc, a real folder below a followed link
+             ("self", Path("self"), "a loop of symlinks")]  # a file link to itself
     for name, target, said in cases:
         (net / name).symlink_to(target)
         proc = repo.fail("add", "net", "--name", "net", "--follow-links")
@@ -105,7 +108,8 @@ def test_a_link_loop_a_dangling_link_and_a_link_into_mvc_are_refused(repo, work)
         assert repo.state() == before
     (net / "fifo").symlink_to(work / "pipe")
     os.mkfifo(work / "pipe")
-    assert "not a regular file" in repo.fail("add", "net", "--name", "net", "-L").stderr
+    said = repo.fail("add", "net", "--name", "net", "-L").stderr
+    assert "is a symlink to" in said and "FIFO" in said
     (net / "fifo").unlink()
     (work / "pipe").unlink()
     assert repo.state() == before
@@ -124,3 +128,95 @@ def test_a_model_folder_git_is_left_out_and_a_data_folder_found_by_path(repo, wo
     # the data folder is found by its path as add -L recorded it
     lineage = repo.json("lineage", "data")
     assert "model:net@0.1.0" in lineage["downstream"]
+
+
+def objects(repo) -> list[Path]:
+    return sorted(p for p in (repo.mvc_dir / "objects").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_a_file_swapped_for_a_link_after_the_walk_is_refused_not_read(repo, work, follow):
+    """The walk checks what each path is; a link put there before the file is read (to a
+    secret, or with -L into .mvc) must not be what mvc reads and stores."""
+    net = work / "net"
+    write(net / "a.bin", b"weights")
+    write(net / "z.bin", b"harmless")
+    write(work.parent / "secret", b"password=hunter2")
+    before = repo.state()
+    args = ["add", "net", "--name", "net", "--json", *(["-L"] if follow else [])]
+    proc = stopped_at(repo, *args, point="add:walked")
+    (net / "z.bin").unlink()
+    (net / "z.bin").symlink_to(work / ".mvc" / "registry.db" if follow else work.parent / "secret")
+    code, out, err = go_on(proc)
+    assert code == 1 and "replaced while mvc read it" in out, (out, err)
+    (net / "z.bin").unlink()
+    write(net / "z.bin", b"harmless")
+    assert repo.state() == before
+    stored = [p.read_bytes() for p in objects(repo)]
+    assert not any(b"hunter2" in b or b"SQLite" in b for b in stored)
+
+
+def test_a_data_folder_refused_refuses_the_add_before_the_model_is_stored(repo, work):
+    write(work / "model.bin", os.urandom(1 << 20))
+    write(work / "data" / "a.csv", b"x\n1\n")
+    before, stored = repo.state(), objects(repo)
+    (work / "data" / "gone").symlink_to("missing")
+    assert "a symlink to nothing" in repo.fail("add", "model.bin", "--name", "m", "-L", "--data", "data").stderr
+    (work / "data" / "gone").unlink()
+    (work / "data" / "out").symlink_to(work.parent)
+    assert "pointing outside" in repo.fail("add", "model.bin", "--name", "m", "--code", "data").stderr
+    (work / "data" / "out").unlink()
+    assert repo.state() == before and objects(repo) == stored
+
+
+def test_lineage_finds_a_folder_whose_links_stay_inside_it(repo, work):
+    write(work / "d" / "a.csv", b"x\n")
+    (work / "d" / "alias.csv").symlink_to("a.csv")
+    write(work / "c" / "train.py", b"print(1)\n")
+    (work / "c" / "lib").symlink_to(".", target_is_directory=True)  # a loop inside: refused with -L
+    write(work / "m.bin", b"m")
+    repo("add", "m.bin", "--name", "lin", "-L", "--data", "d")
+    assert repo.json("lineage", "d")["downstream"] == ["model:lin@0.1.0"]
+    repo("add", "m.bin", "--name", "plain", "--data", "c")  # without -L the link is kept as a link
+    assert repo.json("lineage", "c")["downstream"] == ["model:plain@0.1.0"]
+
+
+def test_a_folder_added_with_a_link_to_a_folder_is_current_in_status_and_checkout(work, home):
+    m = git_project(work, home)
+    write(work / "shared" / "v.txt", b"v")
+    write(work / "net" / "w.bin", b"w")
+    (work / "net" / "vocab").symlink_to("../shared", target_is_directory=True)
+    m("add", "net", "--name", "net", "-L", "--git")
+    assert [(p["path"], p["state"]) for p in m.json("status")["pointers"]] == [("net.mvc", "ok")]
+    assert [c["written"] for c in m.json("checkout")] == [False]
+    write(work / "shared" / "v.txt", b"changed")
+    assert m.json("status")["pointers"][0]["state"] == "modified"
+
+
+def test_a_folder_checked_out_as_links_into_the_store_can_be_added_back(repo, work):
+    write(work / "net" / "a", b"a")
+    repo("add", "net", "--name", "n")
+    repo("checkout", "n", "-o", "co", "--link", "symlink")
+    assert (work / "co" / "a").is_symlink()
+    write(work / "co" / "c", b"c")
+    assert "--follow-links" in repo.fail("add", "co", "--name", "n").stderr
+    added = repo.json("add", "co", "--name", "n", "-L")
+    assert (added["ref"], added["created"]) == ("n@0.1.1", True)
+    assert [e["path"] for e in repo.json("show", "n@0.1.1")["files"]] == ["a", "c"]
+
+
+def test_the_api_names_its_parameter_not_the_flag(work, home, monkeypatch):
+    from mvc import Repo
+    from mvc.core.errors import UserError
+    from support import isolate
+
+    isolate(monkeypatch, home)
+    monkeypatch.chdir(work)
+    snap = hf_cache(work.parent)
+    repo = Repo.init(work)
+    try:
+        with pytest.raises(UserError, match="follow_links"):
+            repo.add(snap, "net")
+        assert repo.add(snap, "net", follow_links=True).created
+    finally:
+        repo.close()

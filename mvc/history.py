@@ -13,6 +13,7 @@ from mvc.core.registry.base import VersionRow
 from mvc.core.serving import STATES, serving_map, state_from, state_of, tags_by_version
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from mvc.core.session import Session
@@ -237,28 +238,29 @@ class HistoryOps:
                                                          downstream=downstream, depth=depth))
 
 
-def _input_digests(session: "Session", path: "Path") -> list[str]:
-    """The digests a --data or --code PATH may have been recorded by: walked as add walks it,
-    and, for a folder holding links, as add --follow-links walks it (a folder with links out of
-    it is refused unless they are followed)."""
+def _input_digests(session: "Session", path: "Path") -> "Iterator[str]":
+    """The digests a --data or --code PATH may have been recorded by, each computed only when
+    asked for: walked as add walks it, then, for a folder holding links, as add --follow-links
+    walks it (a folder with links out of it is refused unless they are followed)."""
     from mvc.core import artifacts, walk
 
     if not path.is_dir():
-        return [artifacts.hash_path(path, session.cache, how=walk.INPUT)[0]]
+        yield artifacts.hash_path(path, session.cache, how=walk.INPUT)[0]
+        return
     try:
         found = walk.folder(path, walk.INPUT)
     except UserError as exc:
         refused: UserError | None = exc
-        digests = []
     else:
-        refused, digests = None, [artifacts.hash_path(path, session.cache, how=walk.INPUT, found=found)[0]]
+        refused = None
+        yield artifacts.hash_path(path, session.cache, how=walk.INPUT, found=found)[0]
         if not any(f.target is not None for f in found):
-            return digests
+            return
     how = walk.following(session.layout.mvc_dir, session.store.root, model=False)
     try:
-        digests.append(artifacts.hash_path(path, session.cache, how=how)[0])
-    except UserError:
+        yield artifacts.hash_path(path, session.cache, how=how)[0]
+    except UserError as exc:
         if refused is not None:
-            raise refused from None
-    return digests
+            raise UserError(f"mvc reads {path} neither as add reads it ({refused.message}) nor as "
+                            f"add --follow-links does ({exc.message}), so it cannot be looked up by its content") from None
 

@@ -114,17 +114,15 @@ def look_up(path: Path, cache: StatCache, store: ObjectStore) -> LookedUp:
 
 
 def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None, progress: Progress,
-                   looked: LookedUp | None = None, ident: tuple[int, int] | None = None) -> tuple[str, int]:
+                   looked: LookedUp | None = None, rule: walk.Rule | None = None) -> tuple[str, int]:
     """Digest and size of a file, from the stat cache when it is unchanged, else by reading it
     once (storing it when ``store`` is given). ``looked``: the cache was asked already;
-    ``ident``: the (device, inode) a folder's walk found at ``path`` (``walk.Found``)."""
+    ``rule``: where a folder's walk allows the file read to lie (``walk.Rule``)."""
     path = path.absolute()
     if looked is not None and looked.stat is not None and looked.path == path:
         before, cached = looked.stat, looked.digest
     else:
         before = stat_of(path)
-        if ident is not None and (before.st_dev, before.st_ino) != ident:
-            raise UserError(f"{path} is no longer the file it was (it was replaced while mvc read it); add it again")
         cached = cache.get(path, before)
         if cached is not None and store is not None and not store.complete(cached):
             cached = None
@@ -132,7 +130,7 @@ def _cached_digest(cache: StatCache, path: Path, store: ObjectStore | None, prog
         if progress:
             progress(before.st_size)
         return cached, before.st_size
-    return read_unchanged(path, before, cache, store, progress, ident)
+    return read_unchanged(path, before, cache, store, progress, rule)
 
 
 def hash_path(path: Path, cache: StatCache, progress: Progress = None, how: Walk = walk.MODEL,
@@ -141,7 +139,7 @@ def hash_path(path: Path, cache: StatCache, progress: Progress = None, how: Walk
     folder is walked, ``walk.Walk``; ``found``: what its walk found, when it was walked before)."""
     path = Path(path)
     if path.is_dir():
-        entries = _walk(path, lambda f: _cached_digest(cache, f.path, None, progress, ident=f.ident), how, found)
+        entries = _walk(path, lambda f: _cached_digest(cache, f.path, None, progress, rule=f.rule), how, found)
         from mvc.core.objects import digest_bytes
 
         return digest_bytes(manifest_bytes(entries)), _file_bytes(entries), "directory"
@@ -199,7 +197,7 @@ def store_path(path: Path, store: ObjectStore, cache: StatCache, progress: Progr
     path = Path(path)
     name = path.absolute().name
     if path.is_dir():
-        entries = _walk(path, lambda f: _cached_digest(cache, f.path, store, progress, ident=f.ident), how, found)
+        entries = _walk(path, lambda f: _cached_digest(cache, f.path, store, progress, rule=f.rule), how, found)
         digest = store.put_bytes(manifest_bytes(entries))
         return Stored(digest, _file_bytes(entries), "directory", name, tuple(sorted(entries, key=lambda e: e.path)))
     if not path.is_file():
@@ -314,17 +312,18 @@ class Materializer:
         if not trusted:
             self._remember_verified(digest)
 
-    def matches(self, stored: Stored, dest: Path) -> bool:
-        """True when ``dest`` already holds exactly this artifact (its ``.git`` aside). A link
-        to a folder in ``dest`` where the artifact has a folder (added with --follow-links) is
-        read through; only there, so a loop of links is never walked round."""
+    def matches(self, stored: Stored, dest: Path, follow_links: bool = False) -> bool:
+        """True when ``dest`` already holds exactly this artifact (its ``.git`` aside). With
+        ``follow_links`` (a folder added with --follow-links, as status and a checkout without
+        --force look at it; never a deploy slot), a link to a folder in ``dest`` where the
+        artifact has a folder is read through: only there, so a loop is never walked round."""
         stored = without_git(stored)
         if stored.kind == "file":
             return dest.is_file() and _same_digest(dest, stored.digest, self.cache)
         if not dest.is_dir() or dest.is_symlink():
             return False
         wanted = {e.path: e for e in stored.entries}
-        folders = {str(p) for e in stored.entries for p in PurePosixPath(e.path).parents}
+        folders = {str(p) for e in stored.entries for p in PurePosixPath(e.path).parents} if follow_links else set()
         seen = 0
         for dirpath, dirnames, filenames in os.walk(dest, followlinks=True):
             here, dirnames[:] = Path(dirpath), [d for d in dirnames if not is_git_folder(d)]  # as _walk
@@ -346,16 +345,18 @@ class Materializer:
                     return False
         return seen == len(wanted)
 
-    def materialize(self, stored: Stored, dest: Path, force: bool | Callable[[], bool]) -> Written:
+    def materialize(self, stored: Stored, dest: Path, force: bool | Callable[[], bool],
+                    follow_links: bool = False) -> Written:
         """Write ``stored`` to ``dest``; what is there is replaced only with ``force`` (or when
-        ``force()`` says so, asked only then), unless it holds the artifact already."""
+        ``force()`` says so, asked only then), unless it holds the artifact already
+        (``matches``, ``follow_links``)."""
         dest = Path(dest).absolute()
         if any(map(is_git_folder, dest.parts)):
             raise UserError(f"{dest} lies in a git folder, which mvc never writes into; nothing was written")
         self.used, stored = set(), without_git(stored)
         count = len([e for e in stored.entries if not e.is_link]) if stored.kind == "directory" else 1
         if os.path.lexists(dest):
-            if self.matches(stored, dest):
+            if self.matches(stored, dest, follow_links):
                 return Written(dest, False, count, 0, self.link)
             if not (force() if callable(force) else force):
                 raise ConflictError(f"{dest} exists and differs from what is checked out; use --force to replace it")

@@ -28,19 +28,19 @@ def held_temp(directory: Path | str, prefix: str, suffix: str = "") -> tuple[int
 
 
 def open_regular(path: Path | str, refused: Callable[[], Exception] | None = None,
-                 ident: tuple[int, int] | None = None) -> int:
+                 rule: Callable[[Path | str, int], None] | None = None) -> int:
     """``path`` open for reading, refused (``refused()``, else UserError) unless it is a regular
     file then. A FIFO there (or renamed over a path checked before) would block ``open`` until a
-    writer came (an add hung so): opened without blocking, checked on the descriptor. With
-    ``ident`` (device, inode: the file a folder's walk found there), the file opened must be
-    that one: a link changed since would have mvc read what it never checked."""
+    writer came (an add hung so): opened without blocking, checked on the descriptor, and by
+    ``rule(path, fd)`` when given (where a folder's walk allows the file to lie: ``walk.Rule``)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (ident is not None and (st.st_dev, st.st_ino) != ident):
-            what = "a regular file" if not stat.S_ISREG(st.st_mode) else "the file it was"
+        if not stat.S_ISREG(st.st_mode):
             raise refused() if refused else UserError(
-                f"{path} is no longer {what} (it was replaced while mvc read it); add it again")
+                f"{path} is no longer a regular file (it was replaced while mvc read it); add it again")
+        if rule is not None:
+            rule(path, fd)
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)

@@ -328,7 +328,8 @@ def directory_current(store, cache, target: Path, digest: str, size: int) -> boo
 
     try:
         entries = tuple(load_entries(store, digest))
-        return Materializer(store, cache).matches(Stored(digest, size, "directory", target.name, entries), target)
+        return Materializer(store, cache).matches(Stored(digest, size, "directory", target.name, entries), target,
+                                                  follow_links=True)
     except (MvcError, OSError):
         return None
 

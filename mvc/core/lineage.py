@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from mvc.core.errors import MvcError, NotFoundError, UserError, option
 from mvc.core.names import UNSAFE_CHARACTERS
@@ -57,12 +57,13 @@ def input_node(nid: str, kind: str, digest: str, path: str | None, detail: Any) 
 # -- the graph ---------------------------------------------------------------------------------
 
 def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[str, str, int]],
-           hash_path: Callable[[Path], list[str]], warn: Callable[[str], None]) -> tuple[str, int | None]:
+           hash_path: Callable[[Path], Iterable[str]], warn: Callable[[str], None]) -> tuple[str, int | None]:
     """(node id, version id or None) of what ``target`` names: a node id, an existing PATH
     (hashed, then looked up as a data or code input), or a ref.
 
     ``resolve(ref)`` gives (model, version, version id); ``hash_path(path)`` the content
-    digests add may have recorded for it (the first as add records it by default).
+    digests add may have recorded for it, computed as they are asked for (the first as add
+    records it by default).
     A PATH wins over a plain model name of the same spelling; ``NAME@latest`` says a model.
     """
     def recorded(kind: str, digest: str) -> bool:
@@ -85,8 +86,12 @@ def locate(registry: "Registry", target: str, *, resolve: Callable[[str], tuple[
         from mvc.core.inputs import check_input
 
         check_input(path, "path")  # hashing a FIFO or /dev/zero would never end
-        digests = hash_path(path)
-        digest = next((d for d in digests if recorded("data", d) or recorded("code", d)), digests[0])
+        digest = None
+        for candidate in hash_path(path):
+            digest = digest or candidate
+            if recorded("data", candidate) or recorded("code", candidate):
+                digest = candidate
+                break
         kinds = [kind for kind in ("data", "code") if recorded(kind, digest)]
         if len(kinds) == 2:  # one node a lineage: the code side is named, not lost
             warn(f"{target} is also the --code of some versions: 'mvc lineage {input_id('code', digest)}' "

@@ -241,12 +241,12 @@ class ObjectStore(PackedStore):
             if source is None or not os.path.samestat(source, os.stat(final)):
                 os.utime(final)
 
-    def put_file(self, src: Path, progress: Progress = None, ident: tuple[int, int] | None = None) -> tuple[str, int]:
+    def put_file(self, src: Path, progress: Progress = None, rule: Callable | None = None) -> tuple[str, int]:
         """Store a file's bytes, reading it once; returns (digest, size). A file of ``CHUNKED_FROM``
-        bytes or more is kept as a recipe over chunks. ``ident``: see ``open_regular``."""
+        bytes or more is kept as a recipe over chunks. ``rule``: see ``open_regular``."""
         from mvc.core import chunking
 
-        src_fd = open_regular(src, ident=ident)
+        src_fd = open_regular(src, rule=rule)
         try:
             if (src_st := os.fstat(src_fd)).st_size >= chunking.CHUNKED_FROM:
                 from mvc.core import chunked
@@ -440,9 +440,9 @@ def corrupt_object(digest: str) -> IntegrityError:
     return IntegrityError(f"object {digest} is corrupt: its bytes do not match its digest", repair=True)
 
 
-def hash_file(path: Path, progress: Progress = None, ident: tuple[int, int] | None = None) -> tuple[str, int]:
-    """The digest and size of a file outside the store, read once (``ident``: ``put_file``)."""
-    fd = open_regular(path, ident=ident)
+def hash_file(path: Path, progress: Progress = None, rule: Callable | None = None) -> tuple[str, int]:
+    """The digest and size of a file outside the store, read once (``rule``: ``put_file``)."""
+    fd = open_regular(path, rule=rule)
     try:
         hexd, size = _pump(fd, None, progress)
     finally:

@@ -110,7 +110,8 @@ def _checkout_one(session: "Session", path: Path, link: str, force: bool, progre
     writer = artifacts.Materializer(store, session.cache, link, progress)
     check_target(session, p.target)  # e.g. a pointer file named .mvc.mvc
     try:
-        written = writer.materialize(stored, p.target, force or (lambda: _saved(session, p.target)))
+        written = writer.materialize(stored, p.target, force or (lambda: _saved(session, p.target)),
+                                     follow_links=not force)
     except ConflictError:
         return str(p.target)
     return CheckedOut(refs.format_ref(p.model, p.version), p.digest, p.kind, written)

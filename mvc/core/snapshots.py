@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 from mvc.core.errors import UserError
 from mvc.core.objects import ObjectStore, Progress, hash_file
@@ -48,13 +49,13 @@ def same_file(before: os.stat_result, after: os.stat_result) -> bool:
 
 
 def read_unchanged(path: Path, before: os.stat_result, cache: StatCache, store: ObjectStore | None,
-                   progress: Progress, ident: tuple[int, int] | None = None) -> tuple[str, int]:
+                   progress: Progress, rule: Callable | None = None) -> tuple[str, int]:
     """Digest and size of the file at ``path`` (absolute; ``before``: its stat before reading),
     read (and stored, with ``store``) while nothing changed it; recorded in ``cache``. A file
     that changed is read once more (a writer that has just finished); twice is a UserError.
-    ``ident``: the (device, inode) the file must be (``atomic.open_regular``)."""
+    ``rule``: where the file may lie (``atomic.open_regular``)."""
     for _ in range(2):
-        digest, size = _read(path, cache, store, progress, ident)
+        digest, size = _read(path, cache, store, progress, rule)
         after = stat_of(path)
         if size == before.st_size and same_file(before, after):
             cache.put(path, after, digest)
@@ -68,11 +69,11 @@ def read_unchanged(path: Path, before: os.stat_result, cache: StatCache, store: 
 
 
 def _read(path: Path, cache: StatCache, store: ObjectStore | None, progress: Progress,
-          ident: tuple[int, int] | None) -> tuple[str, int]:
+          rule: Callable | None) -> tuple[str, int]:
     try:
         if store is None:
-            return hash_file(path, progress, ident)
-        digest, size = store.put_file(path, progress, ident)
+            return hash_file(path, progress, rule)
+        digest, size = store.put_file(path, progress, rule)
     except OSError as exc:
         if exc.filename is None or Path(exc.filename) != path:
             raise  # the store's side (a full disk), not the file's

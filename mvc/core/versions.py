@@ -296,7 +296,7 @@ def checkout(session: "Session", row: VersionRow, output: Path | str | None, *, 
     stored = artifacts.Stored.of(row, session.store)
     writer = artifacts.Materializer(session.store, session.cache, link, progress)
     try:
-        done = writer.materialize(stored, dest, force)
+        done = writer.materialize(stored, dest, force, follow_links=not force)
     except IntegrityError as exc:  # a damaged copy: say which version to pull once it is set aside
         if not exc.repair:
             raise

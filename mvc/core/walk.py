@@ -46,16 +46,38 @@ def following(mvc_dir: Path, objects: Path, model: bool = True) -> Walk:
     return Walk(model, True, os.path.realpath(mvc_dir), os.path.realpath(objects))
 
 
+class Rule(NamedTuple):
+    """Where a file read for a walked folder may really lie, checked on the file opened
+    (``atomic.open_regular``): the walk looked at the path earlier, and a link put there since
+    (to a secret, to the registry) must not lead mvc to read what it never checked. A file
+    replaced by another (an editor's save, git's index) is read as any changed file is."""
+
+    inside: str  # the walked folder's real path: links are not followed
+    avoid: str  # with links followed: .mvc's real path, and the object store's (allowed)
+    objects: str
+
+    def __call__(self, path: Path, fd: int) -> None:
+        try:
+            real = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # no /proc: the walk's check stands alone
+            return
+        if self.inside and not _under(real, self.inside):
+            raise UserError(f"{path} leads out of its folder now, to {quoted(real)}: it was replaced by a link after "
+                            "mvc walked the folder, and nothing was read from it; add it again")
+        if _under(real, self.avoid) and not (_under(real, self.objects) and real != self.objects):
+            raise UserError(f"{path} leads into the mvc repository now ({quoted(real)}): it was replaced by a link "
+                            "after mvc walked the folder, and nothing was read from it; add it again")
+
+
 class Found(NamedTuple):
-    """One thing a folder holds: a file to read at ``path`` (``target`` None), or a link kept.
-    A file's ``ident`` (device, inode) is what must be read: a path that leads elsewhere
-    by then (a link changed after the walk) is refused, not read (``atomic.open_regular``)."""
+    """One thing a folder holds: a file to read at ``path`` (``target`` None), or a link kept;
+    a file is read under its walk's ``rule``."""
 
     rel: str  # relative to the folder, POSIX separators
     path: Path
     mode: int  # a file's: 0o644 or 0o755
     target: str | None = None
-    ident: tuple[int, int] | None = None
+    rule: Rule | None = None
 
 
 def file_mode(st: os.stat_result) -> int:
@@ -72,6 +94,8 @@ def folder(root: Path, how: Walk = MODEL) -> list[Found]:
     # one of them is a loop, which cp -L refuses too
     above: dict[str, frozenset[tuple[int, int]]] = {}
     store = _identity(how.avoid) if how.follow and how.avoid else None
+    rule = Rule("" if how.follow else os.path.realpath(root), how.avoid if how.follow else "", how.objects)
+    reals: dict[str, str] = {}  # the real path of each folder followed links lead into
 
     def cannot_list(exc: OSError) -> None:
         # os.walk leaves a folder it cannot list out and goes on; a smaller artifact is
@@ -89,7 +113,7 @@ def folder(root: Path, how: Walk = MODEL) -> list[Found]:
                     sub = os.stat(here / d)
                 except OSError as exc:
                     raise unreadable(exc) from None
-                _not_into(here / d, how)
+                _not_into(here / d, how, reals)
                 if (sub.st_dev, sub.st_ino) in chain:
                     raise UserError(f"{here / d} leads back to a folder it lies in (a loop of symlinks); "
                                     "mvc cannot store a loop: remove the link that leads back")
@@ -103,7 +127,7 @@ def folder(root: Path, how: Walk = MODEL) -> list[Found]:
             names = filenames + [d for d in dirnames if (here / d).is_symlink()]
             dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
         for name in sorted(n for n in names if not skip(n)):
-            found.append(_one(root, here / name, how))
+            found.append(_one(root, here / name, how, rule, reals))
     return found
 
 
@@ -119,21 +143,31 @@ def _under(real: str, folder: str) -> bool:
     return bool(folder) and (real == folder or real.startswith(folder.rstrip(os.sep) + os.sep))
 
 
-def _not_into(link: Path, how: Walk, is_file: bool = False) -> None:
+def _real(link: Path, reals: dict[str, str]) -> str:
+    """``os.path.realpath(link)``, with the folder it leads into resolved once per walk: a
+    snapshot's thousands of links into ``../../blobs`` cost one lstat each, not one per part."""
+    head, tail = os.path.split(os.path.join(os.path.dirname(link), os.readlink(link)))
+    if head not in reals:
+        reals[head] = os.path.realpath(head)
+    joined = os.path.join(reals[head], tail)
+    return os.path.realpath(joined) if tail in ("", ".", "..") or os.path.islink(joined) else joined
+
+
+def _not_into(link: Path, how: Walk, reals: dict[str, str], is_file: bool = False) -> None:
     if how.avoid and os.path.islink(link):
-        real = os.path.realpath(link)
+        real = _real(link, reals)
         if _under(real, how.avoid) and not (is_file and _under(real, how.objects) and real != how.objects):
             raise UserError(f"{link} is a symlink into the mvc repository {how.avoid}; remove it, "
                             "or name the model's own files")
 
 
-def _one(root: Path, full: Path, how: Walk) -> Found:
+def _one(root: Path, full: Path, how: Walk, rule: Rule, reals: dict[str, str]) -> Found:
     rel = PurePosixPath(full.relative_to(root).as_posix())
     try:
         st = os.lstat(full)
         if how.follow and stat.S_ISLNK(st.st_mode):
             st = _followed(full)
-            _not_into(full, how, stat.S_ISREG(st.st_mode))
+            _not_into(full, how, reals, stat.S_ISREG(st.st_mode))
     except OSError as exc:  # a folder that can be listed but not entered
         raise unreadable(exc) from None
     if stat.S_ISLNK(st.st_mode):
@@ -145,7 +179,7 @@ def _one(root: Path, full: Path, how: Walk) -> Found:
         return Found(str(rel), full, 0, target)
     if stat.S_ISREG(st.st_mode):
         readable(full, how.follow)
-        return Found(str(rel), full, file_mode(st), ident=(st.st_dev, st.st_ino))
+        return Found(str(rel), full, file_mode(st), rule=rule)
     if how.follow and full.is_symlink():
         raise UserError(f"{full} is a symlink to {quoted(os.readlink(full))}, which is not a regular file or "
                         "directory (a device, FIFO or socket); mvc cannot store it")

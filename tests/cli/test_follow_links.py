@@ -148,7 +148,7 @@ def test_a_file_swapped_for_a_link_after_the_walk_is_refused_not_read(repo, work
     (net / "z.bin").unlink()
     (net / "z.bin").symlink_to(work / ".mvc" / "registry.db" if follow else work.parent / "secret")
     code, out, err = go_on(proc)
-    assert code == 1 and "replaced while mvc read it" in out, (out, err)
+    assert code == 1 and "replaced by a link after mvc walked the folder" in out, (out, err)
     (net / "z.bin").unlink()
     write(net / "z.bin", b"harmless")
     assert repo.state() == before
@@ -220,3 +220,47 @@ def test_the_api_names_its_parameter_not_the_flag(work, home, monkeypatch):
         assert repo.add(snap, "net", follow_links=True).created
     finally:
         repo.close()
+
+
+def test_a_file_saved_over_by_rename_after_the_walk_is_read_as_it_is_now(repo, work):
+    """An editor's save or git's index write replaces a file by rename: not a link to anywhere,
+    so it is read as any changed file is (refusing it failed adds whose --code folder was a git
+    repository that an IDE's git status touched meanwhile)."""
+    write(work / "net" / "config.json", b'{"v": 1}')
+    write(work / "net" / "w.bin", b"w")
+    proc = stopped_at(repo, "add", "net", "--name", "net", "--json", point="add:walked")
+    write(work / "net" / "config.json.tmp", b'{"v": 2}')
+    os.replace(work / "net" / "config.json.tmp", work / "net" / "config.json")
+    code, out, err = go_on(proc)
+    assert code == 0, (out, err)
+    repo("checkout", "net", "-o", "out")
+    assert (work / "out" / "config.json").read_bytes() == b'{"v": 2}'
+
+
+def test_checkout_force_rewrites_a_folder_whose_subfolder_became_a_link(repo, work):
+    """Reading a link to a folder through is for folders added with -L, as status and a plain
+    checkout see them; --force writes exactly the version, and a deploy slot is never read
+    through a link (fsck and resolve call such a slot damaged)."""
+    write(work / "net" / "w.bin", b"w")
+    write(work / "net" / "sub" / "v.txt", b"v")
+    repo("add", "net", "--name", "net")
+    repo("checkout", "net", "-o", "out")
+    shutil.move(work / "out" / "sub", work.parent / "ext")
+    (work / "out" / "sub").symlink_to(work.parent / "ext", target_is_directory=True)
+    assert [c["written"] for c in [repo.json("checkout", "net", "-o", "out")]] == [False]
+    assert repo.json("checkout", "net", "-o", "out", "--force")["written"] is True
+    assert not (work / "out" / "sub").is_symlink() and (work / "out" / "sub" / "v.txt").read_bytes() == b"v"
+    repo("promote", "net@0.1.0", "staging")
+    slot = Path(repo.json("resolve", "net", "-c", "staging")["path"])
+    shutil.copytree(slot / "sub", work.parent / "ext2")
+    os.chmod(slot, 0o755)
+    shutil.rmtree(slot / "sub")
+    (slot / "sub").symlink_to(work.parent / "ext2", target_is_directory=True)
+    assert "are not its own" in repo.fail("resolve", "net", "-c", "staging").stderr
+
+
+def test_lineage_says_why_a_folder_cannot_be_read_either_way(repo, work):
+    write(work / "d2" / "a", b"x")
+    (work / "d2" / "out").symlink_to("/nonexistent/x")
+    said = repo.fail("lineage", "d2").stderr
+    assert "neither as add reads it" in said and "symlink to nothing" in said

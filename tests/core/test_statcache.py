@@ -22,13 +22,13 @@ def reads(monkeypatch) -> list[Path]:
     seen: list[Path] = []
     real_hash, real_put = objects.hash_file, ObjectStore.put_file
 
-    def hash_file(path, progress=None):
+    def hash_file(path, progress=None, rule=None):
         seen.append(Path(path))
-        return real_hash(path, progress)
+        return real_hash(path, progress, rule)
 
-    def put_file(self, src, progress=None):
+    def put_file(self, src, progress=None, rule=None):
         seen.append(Path(src))
-        return real_put(self, src, progress)
+        return real_put(self, src, progress, rule)
 
     monkeypatch.setattr(snapshots, "hash_file", hash_file)  # where artifacts reads files
     monkeypatch.setattr(ObjectStore, "put_file", put_file)

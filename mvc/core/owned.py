@@ -127,8 +127,12 @@ def resolves_inside(root: Path, link: Path) -> bool:
     """Whether ``link`` resolves inside ``root``: link_inside reads one target as text; links
     that climb through other links (d/up -> .., d/up2 -> up/..) only show where they lead
     when resolved."""
-    real_root, real = os.path.realpath(root), os.path.realpath(link)
-    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+    return real_path_under(os.path.realpath(link), os.path.realpath(root))
+
+
+def real_path_under(real: str, folder: str) -> bool:
+    """Whether the real path ``real`` is ``folder`` (a real path too) or lies in it."""
+    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def git_folder_in(folder: Path) -> Path | None:

@@ -32,7 +32,7 @@ def stat_of(path: Path) -> os.stat_result:
         raise unreadable(exc) from None
 
 
-def readable(path: Path, follow: bool = False) -> tuple[str, int]:
+def readable(path: Path, follow: bool = False) -> None:
     """Open and close ``path`` (``unreadable`` when it cannot be): the walk over a folder
     before any of it is stored, so that a refused add leaves no bytes behind in the store.
     ``follow``: ``path`` may be a link to the file (add --follow-links)."""
@@ -40,7 +40,6 @@ def readable(path: Path, follow: bool = False) -> tuple[str, int]:
         os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW)))
     except OSError as exc:
         raise unreadable(exc) from None
-    return "", 0
 
 
 def same_file(before: os.stat_result, after: os.stat_result) -> bool:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from mvc.core.errors import UserError, option
 from mvc.core.names import is_git_folder, quoted
-from mvc.core.owned import link_inside, resolves_inside
+from mvc.core.owned import link_inside, real_path_under, resolves_inside
 from mvc.core.snapshots import readable, unreadable
 
 FILE_MODE = 0o644  # a file written out (a file artifact, or a manifest entry not executable)
@@ -106,8 +106,7 @@ def folder(root: Path, how: Walk = MODEL) -> list[Found]:
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if not skip(d))
         if how.follow:
-            st = os.stat(here)
-            chain = above.pop(dirpath, frozenset()) | {(st.st_dev, st.st_ino)}
+            chain = above.pop(dirpath) if dirpath in above else frozenset([_identity(dirpath)])
             for d in dirnames:
                 try:
                     sub = os.stat(here / d)
@@ -120,12 +119,13 @@ def folder(root: Path, how: Walk = MODEL) -> list[Found]:
                 if (sub.st_dev, sub.st_ino) == store:
                     raise UserError(f"{here / d} is the mvc repository {how.avoid}, reached through a "
                                     "symlink; remove the link, or name the model's own files")
-                above[os.path.join(dirpath, d)] = chain
+                above[os.path.join(dirpath, d)] = chain | {(sub.st_dev, sub.st_ino)}
             names = filenames
         else:
             # a symlink to a directory shows up in dirnames; treat it like any other link
-            names = filenames + [d for d in dirnames if (here / d).is_symlink()]
-            dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
+            links = [d for d in dirnames if (here / d).is_symlink()]
+            names = filenames + links
+            dirnames[:] = [d for d in dirnames if d not in links]
         for name in sorted(n for n in names if not skip(n)):
             found.append(_one(root, here / name, how, rule, reals))
     return found
@@ -140,7 +140,7 @@ def _identity(path: str) -> tuple[int, int] | None:
 
 
 def _under(real: str, folder: str) -> bool:
-    return bool(folder) and (real == folder or real.startswith(folder.rstrip(os.sep) + os.sep))
+    return bool(folder) and real_path_under(real, folder)
 
 
 def _real(link: Path, reals: dict[str, str]) -> str:
